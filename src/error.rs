@@ -1,0 +1,172 @@
+//! Error types shared across the crate.
+//!
+//! Each layer has its own `#[non_exhaustive]` enum: [`RegistryError`] for the
+//! OAuth app registry, [`ClientAuthError`] for client authentication,
+//! [`StorageError`](crate::StorageError) for backends and
+//! [`ConfigError`](crate::ConfigError) for the server builder. None of them
+//! ever carries a credential.
+
+use std::fmt;
+
+use crate::random::RandomError;
+use crate::redirect::RedirectUriError;
+use crate::scope::ScopeError;
+use crate::storage::StorageError;
+
+/// An input field that failed validation, named as the JSON API names it.
+///
+/// `field` is the camelCase name (`redirectUris`, `perPage`, …); for an
+/// element of a list, `index` says which one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldError {
+    /// The field, as the JSON API names it.
+    pub field: &'static str,
+    /// The zero-based position of the offending element, for list fields.
+    pub index: Option<usize>,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+impl FieldError {
+    pub(crate) fn new(field: &'static str, problem: Problem) -> Self {
+        Self {
+            field,
+            index: None,
+            problem,
+        }
+    }
+
+    pub(crate) fn at(field: &'static str, index: usize, problem: Problem) -> Self {
+        Self {
+            field,
+            index: Some(index),
+            problem,
+        }
+    }
+
+    /// The field's path: `redirectUris[2]` for a list element, else the name.
+    pub fn path(&self) -> String {
+        match self.index {
+            Some(index) => format!("{}[{index}]", self.field),
+            None => self.field.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path(), self.problem)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The field is required and was absent.
+    #[error("is required")]
+    Required,
+    /// Fewer characters than allowed.
+    #[error("must be at least {min} characters")]
+    TooShort {
+        /// The minimum length.
+        min: usize,
+    },
+    /// More characters than allowed.
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The maximum length.
+        max: usize,
+    },
+    /// A list with fewer elements than allowed.
+    #[error("must have at least {min} element(s)")]
+    TooFew {
+        /// The minimum count.
+        min: usize,
+    },
+    /// A list with more elements than allowed.
+    #[error("must have at most {max} elements")]
+    TooMany {
+        /// The maximum count.
+        max: usize,
+    },
+    /// A number outside its range.
+    #[error("must be between {min} and {max}")]
+    OutOfRange {
+        /// The smallest value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// A value with characters the field does not allow.
+    #[error("contains characters that are not allowed")]
+    InvalidCharacters,
+    /// A redirect URI that cannot be registered.
+    #[error("{0}")]
+    RedirectUri(#[from] RedirectUriError),
+    /// A scope that breaks the RFC 6749 §3.3 grammar.
+    #[error("{0}")]
+    Scope(#[from] ScopeError),
+    /// A scope the app is not allowed to request.
+    #[error("is not among the app's allowed scopes")]
+    ScopeNotAllowed,
+    /// An update that changes nothing.
+    #[error("at least one of name, description, redirectUris, allowedScopes is required")]
+    NothingToUpdate,
+}
+
+/// Why an OAuth app registry call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The input failed validation; storage is unchanged.
+    #[error("invalid {0}")]
+    Invalid(FieldError),
+    /// No such app in this workspace (another workspace's app is reported
+    /// the same way).
+    #[error("OAuth app not found")]
+    NotFound,
+    /// The operation needs a confidential app (public apps have no secret).
+    #[error("public apps have no client secret")]
+    NotConfidential,
+    /// Another change to the same app won a race; nothing was changed. Retry.
+    #[error("the app was changed concurrently; retry")]
+    Conflict,
+    /// The storage backend failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The random number generator failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl From<FieldError> for RegistryError {
+    fn from(e: FieldError) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+/// Why client authentication failed (RFC 6749 §2.3). On the wire every case
+/// is `invalid_client`; the variants exist for logs and events.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientAuthError {
+    /// No client has this id.
+    #[error("unknown client")]
+    UnknownClient,
+    /// A confidential client sent no secret.
+    #[error("client secret required")]
+    MissingSecret,
+    /// The secret is malformed, wrong, or rotated out.
+    #[error("invalid client secret")]
+    InvalidSecret,
+    /// A public client presented a secret.
+    #[error("public clients have no secret")]
+    UnexpectedSecret,
+    /// The storage backend failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}

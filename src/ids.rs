@@ -1,0 +1,161 @@
+//! Identifiers: workspaces, OAuth apps and client ids.
+//!
+//! Identifiers are not secrets. They are validated when they enter the crate
+//! (from a URL path, a form or a database row) so the rest of the code only
+//! ever handles well-formed ones.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::random::{RandomError, RandomSource, random_array};
+
+/// An identifier failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {what}")]
+pub struct InvalidId {
+    what: &'static str,
+}
+
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $check:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `value` as this kind of identifier.
+            ///
+            /// # Errors
+            ///
+            /// [`InvalidId`] when `value` is not well-formed.
+            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+                let check: fn(&str) -> bool = $check;
+                if check(value) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(InvalidId { what: $what })
+                }
+            }
+
+            /// The identifier as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, InvalidId> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+string_id!(
+    /// A workspace: the tenant every app, session, customer and key belongs to.
+    ///
+    /// 1–64 characters of `A–Z a–z 0–9 _ -`. Nothing is ever visible across
+    /// workspaces.
+    WorkspaceId,
+    "workspace id",
+    |s| (1..=64).contains(&s.len()) && s.chars().all(is_token_char)
+);
+
+string_id!(
+    /// The id of an OAuth app in the management API: `oauth_` and 32 hex digits.
+    AppId,
+    "OAuth app id",
+    |s| s.strip_prefix("oauth_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
+string_id!(
+    /// An OAuth `client_id` (RFC 6749 §2.2): the configured client-id prefix
+    /// (by default `oc_client_`) and 24 hex digits. Unique across workspaces.
+    ClientId,
+    "client id",
+    |s| (1..=128).contains(&s.len()) && s.chars().all(is_token_char)
+);
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+impl AppId {
+    pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
+        Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?))))
+    }
+}
+
+impl ClientId {
+    pub(crate) fn generate(prefix: &str, rng: &dyn RandomSource) -> Result<Self, RandomError> {
+        Ok(Self(format!("{prefix}{}", hex(&random_array::<12>(rng)?))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SystemRandom;
+
+    #[test]
+    fn generated_ids_parse_back() {
+        let rng = SystemRandom::new();
+        let app = AppId::generate(&rng).unwrap();
+        assert_eq!(AppId::parse(app.as_str()).unwrap(), app);
+        let client = ClientId::generate("oc_client_", &rng).unwrap();
+        assert!(client.as_str().starts_with("oc_client_"));
+        assert_eq!(ClientId::parse(client.as_str()).unwrap(), client);
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        assert!(AppId::parse("oauth_XYZ").is_err());
+        assert!(AppId::parse("oauth_0123456789abcdef0123456789abcde").is_err());
+        assert!(WorkspaceId::parse("").is_err());
+        assert!(WorkspaceId::parse(&"w".repeat(65)).is_err());
+        assert!(WorkspaceId::parse("ws/../other").is_err());
+        assert!(WorkspaceId::parse(&"w".repeat(64)).is_ok());
+        assert!(ClientId::parse("client id with spaces").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! # oauth-connect
+//!
+//! An embeddable OAuth 2.0 authorization server for Rust services that let
+//! their users link accounts and devices through a hosted "Connect" flow.
+//!
+//! ## Quick start
+//!
+//! Register a confidential app in a workspace and authenticate its client:
+//!
+//! ```
+//! use oauth_connect::{AppType, AuthorizationServer, MemoryStore, NewOAuthApp, WorkspaceId};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = AuthorizationServer::builder(MemoryStore::new())
+//!     .issuer("https://auth.example.com")
+//!     .build()?;
+//!
+//! let workspace = WorkspaceId::parse("ws_demo")?;
+//! let created = server
+//!     .create_app(
+//!         &workspace,
+//!         &NewOAuthApp {
+//!             name: "My Energy App".into(),
+//!             description: None,
+//!             redirect_uris: vec!["https://myapp.com/callback".into()],
+//!             allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
+//!             app_type: AppType::Confidential,
+//!         },
+//!     )
+//!     .await?;
+//!
+//! // The secret is shown once, here; storage keeps only a keyed hash.
+//! let secret = created.client_secret.as_ref().ok_or("confidential apps get a secret")?;
+//! let client = server
+//!     .authenticate_client(created.app.client_id.as_str(), Some(secret.expose_secret()))
+//!     .await?;
+//! assert_eq!(client.app.name, "My Energy App");
+//!
+//! // A wrong secret fails, and Debug never shows a secret.
+//! assert!(server.authenticate_client(created.app.client_id.as_str(), Some("oc_secret_x")).await.is_err());
+//! assert!(format!("{secret:?}").contains("[redacted]"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Features
+//!
+//! - **OAuth app registry**: confidential and public clients, validated
+//!   redirect URIs (RFC 6749 §3.1.2, RFC 8252) and scopes (§3.3), paginated
+//!   listing, client-secret rotation with an optional grace period.
+//! - **Identifiable credentials**: every secret has a configurable prefix and a
+//!   checksum, so a typo is refused before any storage lookup and a leaked one
+//!   is recognisable; secrets print as `[redacted]`, are zeroized on drop and
+//!   compare in constant time.
+//! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
+//!   under a server key ring with key ids, so the server key can be rotated.
+//! - **Pluggable async storage**: one atomic method per state change that must
+//!   not race; an in-memory backend ([`MemoryStore`]); a conformance suite
+//!   (feature `conformance`) any backend can run.
+//! - **Injected clock and RNG**: tests move time instead of sleeping.
+//!
+//! ## Cargo features
+//!
+//! - `conformance`: exports [`conformance`], the storage conformance suite,
+//!   and the [`storage_conformance_tests!`] macro.
+
+mod clock;
+mod config;
+mod credential;
+mod error;
+mod ids;
+mod keyring;
+mod random;
+mod redirect;
+mod registration;
+mod scope;
+mod server;
+mod storage;
+mod timestamp;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{AuthorizationServerBuilder, ConfigError, ServerConfig};
+pub use credential::{
+    AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
+    CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PublishableKey,
+    RefreshToken, kind,
+};
+pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
+pub use ids::{AppId, ClientId, InvalidId, WorkspaceId};
+pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use random::{RandomError, RandomSource, SystemRandom};
+pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
+pub use registration::{
+    AppType, AppUpdate, AuthenticatedClient, CreatedApp, NewOAuthApp, OAuthApp, Page, PageMeta,
+    PageRequest, RotateSecretRequest, RotatedSecret,
+};
+pub use scope::{Scope, ScopeError, ScopeSet};
+pub use server::AuthorizationServer;
+pub use storage::{
+    AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,
+    SecretState, Storage, StorageError, StorageErrorKind,
+};

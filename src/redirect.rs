@@ -1,0 +1,798 @@
+//! Redirect URIs: registration rules and request matching.
+//!
+//! References: RFC 6749 §3.1.2, RFC 8252 §7.1, §7.3 and §8.3, and RFC 9700
+//! §2.1 and §4.1.
+//!
+//! A [`RedirectUri`] keeps the string exactly as registered. It is never
+//! normalised, because the redirect URI sent in an authorization request is
+//! compared with the registered one as a plain string (RFC 9700 §4.1.3); the
+//! only exception is the port of a loopback IP-literal `http` URI
+//! (RFC 8252 §7.3).
+
+use std::fmt;
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+/// The longest redirect URI, in bytes, that is accepted for registration or
+/// matched in a request.
+pub const MAX_LEN: usize = 2048;
+
+/// Schemes that can never be used for a redirect URI (compared
+/// case-insensitively).
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "about",
+    "blob",
+    "filesystem",
+    "ws",
+    "wss",
+    "ftp",
+];
+
+/// Why a redirect URI was refused for registration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectUriError {
+    /// The string is empty.
+    #[error("redirect URI must not be empty")]
+    Empty,
+    /// The string is longer than [`MAX_LEN`] bytes.
+    #[error("redirect URI must be at most {max} bytes long")]
+    TooLong {
+        /// The maximum length in bytes.
+        max: usize,
+    },
+    /// The string contains a byte that is not printable ASCII, a space, or a
+    /// backslash (which URL parsers treat as `/`).
+    #[error(
+        "redirect URI must contain only printable ASCII characters without spaces or backslashes (invalid byte at index {index})"
+    )]
+    InvalidCharacter {
+        /// Zero-based byte offset of the first invalid byte.
+        index: usize,
+    },
+    /// The string contains `#`, i.e. a fragment, even an empty one.
+    #[error("redirect URI must not contain a fragment")]
+    Fragment,
+    /// The string contains the wildcard `*`.
+    #[error("redirect URI must not contain a wildcard")]
+    Wildcard,
+    /// The string is not an absolute URL.
+    #[error("redirect URI must be an absolute URL: {reason}")]
+    Malformed {
+        /// What the URL parser objected to.
+        reason: String,
+    },
+    /// The authority carries user information (`user:pass@`).
+    #[error("redirect URI must not contain user information")]
+    UserInfo,
+    /// The scheme is one that must never receive an authorization response.
+    #[error("redirect URI must not use the `{scheme}` scheme")]
+    ForbiddenScheme {
+        /// The scheme, lowercased.
+        scheme: String,
+    },
+    /// An `http` URI whose host is not a loopback address.
+    #[error("redirect URI must use https unless the host is 127.0.0.0/8, [::1] or localhost")]
+    InsecureHttp,
+    /// An `https` or `http` URI without `//` and a host.
+    #[error("redirect URI with the `{scheme}` scheme must have `//` followed by a host")]
+    MissingHost {
+        /// The scheme, lowercased.
+        scheme: String,
+    },
+    /// A private-use scheme that is not in reverse domain name form.
+    #[error(
+        "private-use redirect URI scheme `{scheme}` must be a reverse domain name containing a dot, such as `com.example.app`"
+    )]
+    PrivateSchemeWithoutDot {
+        /// The scheme, lowercased.
+        scheme: String,
+    },
+}
+
+/// The kind of a registered redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RedirectUriKind {
+    /// An `https` URI.
+    Https,
+    /// An `http` URI on a loopback host (`127.0.0.0/8`, `[::1]` or
+    /// `localhost`), for native apps (RFC 8252 §7.3).
+    Loopback,
+    /// A private-use URI scheme such as `com.example.app:/cb`
+    /// (RFC 8252 §7.1).
+    PrivateUse,
+}
+
+/// A redirect URI accepted for registration; holds the string exactly as
+/// registered (never normalised).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// Validates `s` against the registration rules and keeps it verbatim.
+    ///
+    /// Accepted are `https` URIs with a host, `http` URIs on a loopback host
+    /// (`127.0.0.0/8`, `[::1]` or `localhost`), and private-use schemes in
+    /// reverse domain name form (containing a `.`).
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`RedirectUriError`] if `s` is empty, longer than
+    /// [`MAX_LEN`], contains anything but printable ASCII (or a space or
+    /// backslash), contains `#` or `*`, is not an absolute URL, carries user
+    /// information, uses a forbidden scheme (`javascript`, `data`, `file`,
+    /// ...), uses `http` on a non-loopback host, lacks a host for
+    /// `http`/`https`, or uses a private-use scheme without a `.`.
+    pub fn parse(s: &str) -> Result<Self, RedirectUriError> {
+        validate(s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The URI exactly as registered.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Which kind of redirect URI this is.
+    #[must_use]
+    pub fn kind(&self) -> RedirectUriKind {
+        match raw_scheme(&self.0) {
+            Some(s) if s.eq_ignore_ascii_case("https") => RedirectUriKind::Https,
+            Some(s) if s.eq_ignore_ascii_case("http") => RedirectUriKind::Loopback,
+            _ => RedirectUriKind::PrivateUse,
+        }
+    }
+
+    /// Whether this is an `http` URI on an IP-literal loopback host
+    /// (`127.0.0.0/8` or `[::1]`), the case where the port may vary
+    /// (RFC 8252 §7.3). `localhost` is not an IP literal.
+    #[must_use]
+    pub fn is_loopback_ip(&self) -> bool {
+        let Ok(url) = Url::parse(&self.0) else {
+            return false;
+        };
+        url.scheme() == "http"
+            && match url.host() {
+                Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                _ => false,
+            }
+    }
+
+    /// Whether a `redirect_uri` sent in an authorization request matches this
+    /// registered one.
+    ///
+    /// The comparison is an exact string comparison (RFC 6749 §3.1.2.3,
+    /// RFC 9700 §4.1.3), except that for a loopback IP-literal `http`
+    /// registration the port may differ (RFC 8252 §7.3): the two raw strings
+    /// are compared with the authority's `:port` removed from each, so an
+    /// absent port matches any port. `localhost` gets no port exception
+    /// (RFC 8252 §8.3 recommends against it). A requested string with a
+    /// fragment, with whitespace or control characters, or longer than
+    /// [`MAX_LEN`] never matches.
+    #[must_use]
+    pub fn matches(&self, requested: &str) -> bool {
+        if check_raw(requested).is_err() || requested.contains('#') {
+            return false;
+        }
+        if self.0 == requested {
+            return true;
+        }
+        if !self.is_loopback_ip() {
+            return false;
+        }
+        match (strip_port(&self.0), strip_port(requested)) {
+            (Some(registered), Some(req)) => registered == req && Url::parse(requested).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// The origin (`scheme://host[:port]`, as serialised by a browser) for
+    /// `https` and loopback `http` URIs; `None` for private-use schemes.
+    #[must_use]
+    pub fn origin(&self) -> Option<String> {
+        if self.kind() == RedirectUriKind::PrivateUse {
+            return None;
+        }
+        let origin = Url::parse(&self.0).ok()?.origin();
+        origin.is_tuple().then(|| origin.ascii_serialization())
+    }
+}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = RedirectUriError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        validate(&s)?;
+        Ok(Self(s))
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> Self {
+        uri.0
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The registered URI that `requested` matches, if any (the first match, in
+/// registration order). See [`RedirectUri::matches`].
+#[must_use]
+pub fn find_match<'a>(registered: &'a [RedirectUri], requested: &str) -> Option<&'a RedirectUri> {
+    registered.iter().find(|r| r.matches(requested))
+}
+
+/// Applies the registration rules to `s`.
+fn validate(s: &str) -> Result<(), RedirectUriError> {
+    check_raw(s)?;
+    if s.contains('#') {
+        return Err(RedirectUriError::Fragment);
+    }
+    if s.contains('*') {
+        return Err(RedirectUriError::Wildcard);
+    }
+    let url = Url::parse(s).map_err(|e| RedirectUriError::Malformed {
+        reason: e.to_string(),
+    })?;
+    let scheme = url.scheme().to_ascii_lowercase();
+    if FORBIDDEN_SCHEMES.contains(&scheme.as_str()) {
+        return Err(RedirectUriError::ForbiddenScheme { scheme });
+    }
+    // The raw authority, if the string has one; the url crate accepts
+    // `https:host` and `https:///host`, so look at the raw text.
+    let authority = raw_authority(s);
+    if authority.is_some_and(|a| a.contains('@')) || has_userinfo(&url) {
+        return Err(RedirectUriError::UserInfo);
+    }
+    match scheme.as_str() {
+        "https" | "http" => {
+            if authority.is_none_or(str::is_empty) || url.host().is_none() {
+                return Err(RedirectUriError::MissingHost { scheme });
+            }
+            if scheme == "http" && !is_loopback_host(&url) {
+                return Err(RedirectUriError::InsecureHttp);
+            }
+        }
+        _ => {
+            if !scheme.contains('.') {
+                return Err(RedirectUriError::PrivateSchemeWithoutDot { scheme });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks emptiness, length and characters of the raw string.
+fn check_raw(s: &str) -> Result<(), RedirectUriError> {
+    if s.is_empty() {
+        return Err(RedirectUriError::Empty);
+    }
+    if s.len() > MAX_LEN {
+        return Err(RedirectUriError::TooLong { max: MAX_LEN });
+    }
+    match s.bytes().position(|b| !b.is_ascii_graphic() || b == b'\\') {
+        Some(index) => Err(RedirectUriError::InvalidCharacter { index }),
+        None => Ok(()),
+    }
+}
+
+/// The raw scheme: everything before the first `:`.
+fn raw_scheme(s: &str) -> Option<&str> {
+    s.split_once(':').map(|(scheme, _)| scheme)
+}
+
+/// The raw authority (between `scheme://` and the next `/`, `?` or `#`), or
+/// `None` if the string has no `//` right after the scheme.
+fn raw_authority(s: &str) -> Option<&str> {
+    let (_, rest) = s.split_once(':')?;
+    let rest = rest.strip_prefix("//")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest.get(..end)
+}
+
+fn has_userinfo(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// `s` with the `:port` of its raw authority removed, or `None` if `s` has
+/// no authority, the authority holds userinfo, or the port is not digits.
+fn strip_port(s: &str) -> Option<String> {
+    let colon = s.find(':')?;
+    let auth_start = colon + 1 + 2;
+    let authority = raw_authority(s)?;
+    if authority.contains('@') {
+        return None;
+    }
+    let host_len = if authority.starts_with('[') {
+        authority.find(']')? + 1
+    } else {
+        authority.find(':').unwrap_or(authority.len())
+    };
+    let port = authority.get(host_len..)?;
+    if !port.is_empty() {
+        let digits = port.strip_prefix(':')?;
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+    }
+    let head = s.get(..auth_start + host_len)?;
+    let tail = s.get(auth_start + authority.len()..)?;
+    Some(format!("{head}{tail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> RedirectUri {
+        match RedirectUri::parse(s) {
+            Ok(u) => u,
+            Err(e) => unreachable!("{s:?} should be accepted: {e}"),
+        }
+    }
+
+    fn err(s: &str) -> RedirectUriError {
+        match RedirectUri::parse(s) {
+            Ok(_) => unreachable!("{s:?} should be rejected"),
+            Err(e) => e,
+        }
+    }
+
+    // ---- registration: accepted forms ----
+
+    #[test]
+    fn rfc6749_3_1_2_https_accepted_and_kept_verbatim() {
+        for s in [
+            "https://example.com/cb",
+            "https://example.com",
+            "https://Example.COM:443/a/../b?x=1&y=%20",
+            "https://203.0.113.7:8443/cb",
+            "https://[2001:db8::1]/cb",
+            "HTTPS://example.com/cb",
+        ] {
+            let u = ok(s);
+            assert_eq!(u.as_str(), s);
+            assert_eq!(u.to_string(), s);
+            assert_eq!(u.kind(), RedirectUriKind::Https);
+            assert!(!u.is_loopback_ip());
+        }
+    }
+
+    #[test]
+    fn rfc8252_7_3_http_loopback_accepted() {
+        for s in [
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://127.255.255.254/cb",
+            "http://[::1]/cb",
+            "http://[::1]:51234/cb",
+        ] {
+            let u = ok(s);
+            assert_eq!(u.kind(), RedirectUriKind::Loopback);
+            assert!(u.is_loopback_ip(), "{s}");
+        }
+    }
+
+    #[test]
+    fn rfc8252_8_3_localhost_accepted_but_not_ip_literal() {
+        for s in [
+            "http://localhost/cb",
+            "http://localhost:3000/cb",
+            "http://LocalHost/cb",
+        ] {
+            let u = ok(s);
+            assert_eq!(u.kind(), RedirectUriKind::Loopback);
+            assert!(!u.is_loopback_ip());
+        }
+    }
+
+    #[test]
+    fn rfc8252_7_1_private_use_scheme_accepted() {
+        for s in [
+            "com.example.app:/cb",
+            "com.example.app:/oauth2redirect/example-provider",
+            "com.example.app://cb",
+            "Com.Example.App:/cb",
+        ] {
+            let u = ok(s);
+            assert_eq!(u.kind(), RedirectUriKind::PrivateUse);
+            assert!(!u.is_loopback_ip());
+            assert_eq!(u.origin(), None);
+        }
+    }
+
+    // ---- registration: rejected forms ----
+
+    // RFC 6749 §3.1.2: the redirection endpoint URI must be an absolute URI; an empty string is not.
+    #[test]
+    fn empty_rejected() {
+        assert_eq!(err(""), RedirectUriError::Empty);
+    }
+
+    // RFC 9700 §4.1 (bounded input); limit is MAX_LEN bytes.
+    #[test]
+    fn length_limit_edge() {
+        let base = "https://example.com/";
+        let exact = format!("{base}{}", "a".repeat(MAX_LEN - base.len()));
+        assert_eq!(exact.len(), MAX_LEN);
+        ok(&exact);
+        let over = format!("{exact}a");
+        assert_eq!(err(&over), RedirectUriError::TooLong { max: MAX_LEN });
+    }
+
+    // RFC 6749 §3.1.2 / RFC 3986 §2: URIs contain no whitespace, controls or non-ASCII.
+    #[test]
+    fn whitespace_and_control_rejected_before_url_parsing() {
+        // The url crate would silently strip these.
+        for (s, index) in [
+            (" https://example.com/cb", 0),
+            ("https://example.com/cb ", 22),
+            ("https://example.com/c\tb", 21),
+            ("https://example.com/c\nb", 21),
+            ("https://example.com/c\rb", 21),
+            ("https://example.com/c b", 21),
+            ("https://example.com/c\u{7f}b", 21),
+            ("https://example.com/c\u{0}b", 21),
+            ("https://example.com/caf\u{e9}", 23),
+            ("https://example.com\\@evil.example/", 19),
+        ] {
+            assert_eq!(
+                err(s),
+                RedirectUriError::InvalidCharacter { index },
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc6749_3_1_2_fragment_rejected() {
+        assert_eq!(
+            err("https://example.com/cb#frag"),
+            RedirectUriError::Fragment
+        );
+        // A bare trailing `#` is a fragment too.
+        assert_eq!(err("https://example.com/cb#"), RedirectUriError::Fragment);
+        assert_eq!(err("com.example.app:/cb#x"), RedirectUriError::Fragment);
+    }
+
+    #[test]
+    fn rfc9700_4_1_wildcard_rejected() {
+        for s in [
+            "https://*.example.com/cb",
+            "https://example.com/*",
+            "https://example.com/cb?x=*",
+            "http://127.0.0.1:*/cb",
+        ] {
+            assert_eq!(err(s), RedirectUriError::Wildcard, "{s}");
+        }
+    }
+
+    #[test]
+    fn rfc6749_3_1_2_must_be_absolute() {
+        for s in [
+            "/cb",
+            "example.com/cb",
+            "//example.com/cb",
+            "https://",
+            "https://exa mple",
+        ] {
+            assert!(
+                matches!(
+                    RedirectUri::parse(s),
+                    Err(RedirectUriError::Malformed { .. }
+                        | RedirectUriError::InvalidCharacter { .. })
+                ),
+                "{s}"
+            );
+        }
+        assert!(matches!(err("/cb"), RedirectUriError::Malformed { .. }));
+        assert!(matches!(
+            err("https://"),
+            RedirectUriError::Malformed { .. }
+        ));
+        assert!(matches!(
+            err("http://127.0.0.1:99999/"),
+            RedirectUriError::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn rfc9700_4_1_userinfo_rejected() {
+        for s in [
+            "https://user:pass@example.com/cb",
+            "https://user@example.com/cb",
+            "https://:pass@example.com/cb",
+            "https://@example.com/cb",
+            "http://evil.example@127.0.0.1/cb",
+            "com.example.app://user@host/cb",
+        ] {
+            assert_eq!(err(s), RedirectUriError::UserInfo, "{s}");
+        }
+        // `@` in path or query is not userinfo.
+        ok("https://example.com/@user?who=a@b");
+    }
+
+    #[test]
+    fn rfc9700_2_1_http_only_on_loopback() {
+        for s in [
+            "http://example.com/cb",
+            "http://10.0.0.1/cb",
+            "http://0.0.0.0/cb",
+            "http://128.0.0.1/cb",
+            "http://[::2]/cb",
+            "http://localhost.example.com/cb",
+            "http://localhost./cb",
+        ] {
+            assert_eq!(err(s), RedirectUriError::InsecureHttp, "{s}");
+        }
+    }
+
+    // RFC 6749 §3.1.2 and RFC 3986 §3.2: https/http need an authority with a host.
+    #[test]
+    fn http_and_https_need_slashes_and_host() {
+        for (s, scheme) in [
+            ("https:example.com/cb", "https"),
+            ("https:/example.com/cb", "https"),
+            ("https:///example.com/cb", "https"),
+            ("http:127.0.0.1/cb", "http"),
+        ] {
+            assert_eq!(
+                err(s),
+                RedirectUriError::MissingHost {
+                    scheme: scheme.to_owned()
+                },
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9700_4_1_forbidden_schemes() {
+        for (s, scheme) in [
+            ("javascript:alert(1)", "javascript"),
+            ("JavaScript:alert(1)", "javascript"),
+            ("data:text/html,hi", "data"),
+            ("vbscript:msgbox", "vbscript"),
+            ("file:///etc/passwd", "file"),
+            ("about:blank", "about"),
+            ("blob:https://example.com/uuid", "blob"),
+            ("filesystem:https://example.com/temporary/x", "filesystem"),
+            ("ws://example.com/cb", "ws"),
+            ("WSS://example.com/cb", "wss"),
+            ("ftp://example.com/cb", "ftp"),
+        ] {
+            assert_eq!(
+                err(s),
+                RedirectUriError::ForbiddenScheme {
+                    scheme: scheme.to_owned()
+                },
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc8252_7_1_private_use_scheme_needs_dot() {
+        assert_eq!(
+            err("myapp:/cb"),
+            RedirectUriError::PrivateSchemeWithoutDot {
+                scheme: "myapp".to_owned()
+            }
+        );
+        assert_eq!(
+            err("urn:ietf:wg:oauth:2.0:oob"),
+            RedirectUriError::PrivateSchemeWithoutDot {
+                scheme: "urn".to_owned()
+            }
+        );
+    }
+
+    // RFC 6749 §3.1.2.2: registration errors are reported to the developer.
+    #[test]
+    fn error_messages_are_actionable() {
+        assert_eq!(
+            RedirectUriError::Fragment.to_string(),
+            "redirect URI must not contain a fragment"
+        );
+        for e in [
+            RedirectUriError::Empty,
+            RedirectUriError::Wildcard,
+            RedirectUriError::UserInfo,
+            RedirectUriError::InsecureHttp,
+            RedirectUriError::TooLong { max: MAX_LEN },
+        ] {
+            let m = e.to_string();
+            assert!(!m.ends_with('.'), "{m}");
+            assert!(m.starts_with(char::is_lowercase), "{m}");
+        }
+    }
+
+    // ---- matching ----
+
+    #[test]
+    fn rfc6749_3_1_2_3_exact_match() {
+        let r = ok("https://example.com/cb?x=1");
+        assert!(r.matches("https://example.com/cb?x=1"));
+        // Trailing slash, path case, query and host case all differ.
+        assert!(!ok("https://example.com/cb").matches("https://example.com/cb/"));
+        assert!(!ok("https://example.com/cb/").matches("https://example.com/cb"));
+        assert!(!ok("https://example.com/cb").matches("https://example.com/CB"));
+        assert!(!r.matches("https://example.com/cb?x=2"));
+        assert!(!r.matches("https://example.com/cb?x=1&y=2"));
+        assert!(!r.matches("https://example.com/cb"));
+        assert!(!r.matches("https://EXAMPLE.com/cb?x=1"));
+        // Even an equivalent default port is a different string (RFC 9700 §4.1.3).
+        assert!(!ok("https://example.com/cb").matches("https://example.com:443/cb"));
+        // https gets no port exception.
+        assert!(!ok("https://127.0.0.1/cb").matches("https://127.0.0.1:8443/cb"));
+    }
+
+    #[test]
+    fn rfc8252_7_3_loopback_ipv4_port_may_differ() {
+        let r = ok("http://127.0.0.1/cb");
+        assert!(r.matches("http://127.0.0.1:51234/cb"));
+        assert!(r.matches("http://127.0.0.1/cb"));
+        let r = ok("http://127.0.0.1:8080/cb");
+        assert!(r.matches("http://127.0.0.1:9/cb"));
+        assert!(r.matches("http://127.0.0.1/cb"));
+        assert!(!r.matches("http://127.0.0.1:9/other"));
+        assert!(!r.matches("http://127.0.0.2:9/cb"));
+        assert!(!r.matches("http://127.0.0.1:9/cb/"));
+        assert!(!r.matches("https://127.0.0.1:9/cb"));
+        assert!(!r.matches("http://127.0.0.1:9x/cb"));
+        assert!(!r.matches("http://127.0.0.1:70000/cb"));
+        assert!(!r.matches("http://127.0.0.1:80:80/cb"));
+    }
+
+    #[test]
+    fn rfc8252_7_3_loopback_ipv6_port_may_differ() {
+        let r = ok("http://[::1]/cb");
+        assert!(r.matches("http://[::1]:51234/cb"));
+        let r = ok("http://[::1]:8080/cb");
+        assert!(r.matches("http://[::1]:9/cb"));
+        assert!(r.matches("http://[::1]/cb"));
+        assert!(!r.matches("http://[::1]:9/other"));
+        assert!(!r.matches("http://[::2]:9/cb"));
+        assert!(!r.matches("http://127.0.0.1:9/cb"));
+    }
+
+    #[test]
+    fn rfc8252_8_3_localhost_gets_no_port_exception() {
+        let r = ok("http://localhost:3000/cb");
+        assert!(r.matches("http://localhost:3000/cb"));
+        assert!(!r.matches("http://localhost:4000/cb"));
+        assert!(!ok("http://localhost/cb").matches("http://localhost:4000/cb"));
+    }
+
+    #[test]
+    fn rfc6749_3_1_2_requested_fragment_never_matches() {
+        assert!(!ok("https://example.com/cb").matches("https://example.com/cb#"));
+        assert!(!ok("https://example.com/cb").matches("https://example.com/cb#x"));
+        assert!(!ok("http://127.0.0.1/cb").matches("http://127.0.0.1:5/cb#x"));
+    }
+
+    // RFC 6749 §3.1.2.3 and RFC 9700 §4.1.3: only well-formed strings can match.
+    #[test]
+    fn requested_whitespace_control_or_too_long_never_matches() {
+        let r = ok("http://127.0.0.1/cb");
+        assert!(!r.matches(""));
+        assert!(!r.matches("http://127.0.0.1/cb "));
+        assert!(!r.matches(" http://127.0.0.1/cb"));
+        assert!(!r.matches("http://127.0.0.1/c\tb"));
+        assert!(!r.matches("http://127.0.0.1:5/cb\n"));
+        let base = "https://example.com/";
+        let long = format!("{base}{}", "a".repeat(MAX_LEN + 1 - base.len()));
+        assert!(!RedirectUri(long.clone()).matches(&long));
+    }
+
+    #[test]
+    fn rfc8252_7_3_port_stripping_not_fooled_by_path_or_query() {
+        let r = ok("http://127.0.0.1/cb?x=:80");
+        assert!(r.matches("http://127.0.0.1:5000/cb?x=:80"));
+        assert!(!r.matches("http://127.0.0.1:5000/cb?x="));
+        assert!(!r.matches("http://127.0.0.1:5000/cb?x=:81"));
+        let r = ok("http://127.0.0.1?next=:1@evil.example");
+        assert!(r.matches("http://127.0.0.1:7?next=:1@evil.example"));
+        let r = ok("http://127.0.0.1/a:b@c");
+        assert!(r.matches("http://127.0.0.1:7/a:b@c"));
+        assert!(!r.matches("http://127.0.0.1:7/a:c@c"));
+        // Userinfo in the requested authority never matches.
+        let r = ok("http://127.0.0.1/cb");
+        assert!(!r.matches("http://127.0.0.1:1@evil.example/cb"));
+        assert!(!r.matches("http://x@127.0.0.1:1/cb"));
+        assert!(!r.matches("http://127.0.0.1:1\\@evil.example/cb"));
+    }
+
+    // RFC 6749 §3.1.2.3: with several registered URIs, the request must match one.
+    #[test]
+    fn find_match_returns_first_match() {
+        let regs = [
+            ok("https://example.com/cb"),
+            ok("http://127.0.0.1/cb"),
+            ok("http://127.0.0.1:8080/cb"),
+        ];
+        assert_eq!(find_match(&regs, "https://example.com/cb"), Some(&regs[0]));
+        assert_eq!(
+            find_match(&regs, "http://127.0.0.1:8080/cb"),
+            Some(&regs[1])
+        );
+        assert_eq!(find_match(&regs, "https://example.com/other"), None);
+        assert_eq!(find_match(&[], "https://example.com/cb"), None);
+    }
+
+    // RFC 6454 §6.2 origin serialisation; RFC 8252 §7.3 loopback.
+    #[test]
+    fn origin_for_https_and_loopback() {
+        assert_eq!(
+            ok("https://Example.com:443/cb?x=1").origin().as_deref(),
+            Some("https://example.com")
+        );
+        assert_eq!(
+            ok("https://example.com:8443/cb").origin().as_deref(),
+            Some("https://example.com:8443")
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8080/cb").origin().as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            ok("http://[::1]/cb").origin().as_deref(),
+            Some("http://[::1]")
+        );
+        assert_eq!(
+            ok("http://localhost:3000/cb").origin().as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(ok("com.example.app:/cb").origin(), None);
+    }
+
+    // RFC 6749 §3.1.2: registration rules apply to deserialised values too.
+    #[test]
+    fn serde_round_trip_and_validation() {
+        let u = ok("http://127.0.0.1:8080/cb");
+        let json = serde_json::to_string(&u).unwrap();
+        assert_eq!(json, r#""http://127.0.0.1:8080/cb""#);
+        let back: RedirectUri = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, u);
+        let e = serde_json::from_str::<RedirectUri>(r#""https://example.com/cb#x""#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must not contain a fragment"), "{e}");
+        assert!(serde_json::from_str::<RedirectUri>(r#""http://example.com/""#).is_err());
+    }
+
+    // RFC 6749 §3.1.2: the registered string is kept verbatim.
+    #[test]
+    fn string_conversions() {
+        let s = String::from("https://example.com/cb");
+        let u = RedirectUri::try_from(s.clone()).unwrap();
+        assert_eq!(String::from(u), s);
+        assert_eq!(
+            RedirectUri::try_from(String::from("myapp:/cb")),
+            Err(RedirectUriError::PrivateSchemeWithoutDot {
+                scheme: "myapp".to_owned()
+            })
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! [`AuthorizationServer`]: the one type a host holds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::config::{AuthorizationServerBuilder, ServerConfig};
+use crate::storage::Storage;
+use crate::timestamp::truncate_ms;
+
+/// The authorization server: configuration plus storage.
+///
+/// Cheap to clone (an `Arc` inside); share one between all request handlers.
+/// Every flow is a method on it, grouped by module (registration, and in
+/// later modules authorization, token, Connect, scoped keys).
+pub struct AuthorizationServer<S> {
+    inner: Arc<Inner<S>>,
+}
+
+pub(crate) struct Inner<S> {
+    pub(crate) storage: S,
+    pub(crate) config: ServerConfig,
+}
+
+impl<S> Clone for AuthorizationServer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> fmt::Debug for AuthorizationServer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServer")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// Starts building a server over `storage`.
+    pub fn builder(storage: S) -> AuthorizationServerBuilder<S> {
+        AuthorizationServerBuilder::new(storage)
+    }
+
+    pub(crate) fn from_inner(inner: Inner<S>) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &S {
+        &self.inner.storage
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The configured clock's time, truncated to the millisecond precision
+    /// every record keeps.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        truncate_ms(self.inner.config.clock().now())
+    }
+}

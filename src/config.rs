@@ -183,7 +183,12 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// A [`ConfigError`] naming what is wrong.
     pub fn build(self) -> Result<AuthorizationServer<S>, ConfigError> {
         let issuer = parse_issuer(self.issuer.as_deref().ok_or(ConfigError::MissingIssuer)?)?;
-        check_range("max_secret_grace", self.max_secret_grace, Duration::ZERO, Duration::days(90))?;
+        check_range(
+            "max_secret_grace",
+            self.max_secret_grace,
+            Duration::ZERO,
+            Duration::days(90),
+        )?;
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -203,7 +208,12 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     }
 }
 
-fn check_range(what: &'static str, value: Duration, min: Duration, max: Duration) -> Result<(), ConfigError> {
+fn check_range(
+    what: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
     if value < min || value > max {
         Err(ConfigError::OutOfRange { what, min, max })
     } else {
@@ -224,7 +234,9 @@ fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(ConfigError::InvalidIssuer("http is allowed only on a loopback host")),
+        "http" => Err(ConfigError::InvalidIssuer(
+            "http is allowed only on a loopback host",
+        )),
         _ => Err(ConfigError::InvalidIssuer("must use https")),
     }
 }

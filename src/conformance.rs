@@ -7,7 +7,7 @@
 //! [`storage_conformance_tests!`](crate::storage_conformance_tests) macro
 //! turns the whole list into one `#[tokio::test]` per check:
 //!
-//! ```ignore
+//! ```text
 //! oauth_connect::storage_conformance_tests!(async { my_backend::connect().await });
 //! ```
 //!
@@ -26,7 +26,9 @@ use crate::random::{SystemRandom, random_array};
 use crate::redirect::RedirectUri;
 use crate::registration::{AppType, OAuthApp};
 use crate::scope::ScopeSet;
-use crate::storage::{AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind};
+use crate::storage::{
+    AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind,
+};
 use crate::timestamp::truncate_ms;
 
 /// Generates one `#[tokio::test]` per conformance check. `$make` is an
@@ -118,11 +120,25 @@ pub async fn apps_insert_and_get<S: Storage>(store: Arc<S>) {
     let record = app_record(&ws, base_time(), Some(random_hash()));
     insert(&*store, &record).await;
     let got = store.get_app(&ws, &record.app.id).await.unwrap();
-    assert_eq!(got.as_ref(), Some(&record), "get_app returns the record as inserted");
-    let by_client = store.get_app_by_client_id(&record.app.client_id).await.unwrap();
-    assert_eq!(by_client.as_ref(), Some(&record), "get_app_by_client_id finds it");
+    assert_eq!(
+        got.as_ref(),
+        Some(&record),
+        "get_app returns the record as inserted"
+    );
+    let by_client = store
+        .get_app_by_client_id(&record.app.client_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_client.as_ref(),
+        Some(&record),
+        "get_app_by_client_id finds it"
+    );
     let unknown = AppId::generate(&rng()).unwrap();
-    assert!(store.get_app(&ws, &unknown).await.unwrap().is_none(), "unknown id is None");
+    assert!(
+        store.get_app(&ws, &unknown).await.unwrap().is_none(),
+        "unknown id is None"
+    );
 }
 
 /// A second app with the same id or client id is a conflict and changes
@@ -136,13 +152,29 @@ pub async fn apps_insert_conflicts<S: Storage>(store: Arc<S>) {
     same_id.app.id = record.app.id.clone();
     let err = store.insert_app(&same_id).await.unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::Conflict, "duplicate app id");
-    assert!(store.get_app_by_client_id(&same_id.app.client_id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_app_by_client_id(&same_id.app.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let mut same_client = app_record(&ws, base_time(), None);
     same_client.app.client_id = record.app.client_id.clone();
     let err = store.insert_app(&same_client).await.unwrap_err();
-    assert_eq!(err.kind(), StorageErrorKind::Conflict, "duplicate client id");
-    assert!(store.get_app(&ws, &same_client.app.id).await.unwrap().is_none());
+    assert_eq!(
+        err.kind(),
+        StorageErrorKind::Conflict,
+        "duplicate client id"
+    );
+    assert!(
+        store
+            .get_app(&ws, &same_client.app.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.list_apps(&ws, 0, 100).await.unwrap().total, 1);
 }
 
@@ -203,7 +235,10 @@ pub async fn apps_update_changes_only_given_fields<S: Storage>(store: Arc<S>) {
     expected.app.allowed_scopes = ScopeSet::from_tokens(["read:sites"]).unwrap();
     expected.app.updated_at = later;
     assert_eq!(updated, expected);
-    assert_eq!(store.get_app(&ws, &record.app.id).await.unwrap(), Some(expected));
+    assert_eq!(
+        store.get_app(&ws, &record.app.id).await.unwrap(),
+        Some(expected)
+    );
 
     let missing = store
         .update_app(&ws, &AppId::generate(&rng()).unwrap(), &changes)
@@ -222,11 +257,20 @@ pub async fn apps_delete_removes_everything<S: Storage>(store: Arc<S>) {
     insert(&*store, &gone).await;
     assert!(store.delete_app(&ws, &gone.app.id).await.unwrap());
     assert!(store.get_app(&ws, &gone.app.id).await.unwrap().is_none());
-    assert!(store.get_app_by_client_id(&gone.app.client_id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_app_by_client_id(&gone.app.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let listing = store.list_apps(&ws, 0, 10).await.unwrap();
     assert_eq!(listing.total, 1);
     assert_eq!(listing.items[0].id, keep.app.id);
-    assert!(!store.delete_app(&ws, &gone.app.id).await.unwrap(), "second delete is false");
+    assert!(
+        !store.delete_app(&ws, &gone.app.id).await.unwrap(),
+        "second delete is false"
+    );
 }
 
 /// Rotation replaces the current hash; with a grace end the old hash becomes
@@ -257,7 +301,10 @@ pub async fn apps_rotate_secret_with_and_without_grace<S: Storage>(store: Arc<S>
     assert_eq!(secret.current, second);
     let previous = secret.previous.expect("grace keeps the old secret");
     assert_eq!((previous.hash, previous.valid_until), (first, until));
-    assert_eq!(rotated.app.updated_at, record.app.created_at + Duration::seconds(1));
+    assert_eq!(
+        rotated.app.updated_at,
+        record.app.created_at + Duration::seconds(1)
+    );
 
     let third = random_hash();
     let rotated = store
@@ -276,7 +323,10 @@ pub async fn apps_rotate_secret_with_and_without_grace<S: Storage>(store: Arc<S>
         .expect("confidential app");
     let secret = rotated.secret.expect("still confidential");
     assert_eq!(secret.current, third);
-    assert!(secret.previous.is_none(), "no grace: the old secret is gone");
+    assert!(
+        secret.previous.is_none(),
+        "no grace: the old secret is gone"
+    );
     let stored = store.get_app(&ws, &record.app.id).await.unwrap().unwrap();
     assert_eq!(stored.secret.unwrap().current, third);
 
@@ -320,7 +370,10 @@ pub async fn apps_rotate_secret_refuses_stale_expectation<S: Storage>(store: Arc
         .unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::Conflict);
     let stored = store.get_app(&ws, &record.app.id).await.unwrap().unwrap();
-    assert_eq!(stored, record, "a refused rotation leaves the app unchanged");
+    assert_eq!(
+        stored, record,
+        "a refused rotation leaves the app unchanged"
+    );
 }
 
 /// Of many concurrent rotations from the same starting secret exactly one
@@ -364,7 +417,10 @@ pub async fn apps_concurrent_rotations_have_one_winner<S: Storage>(store: Arc<S>
     assert_eq!(winners.len(), 1, "exactly one rotation wins");
     let stored = store.get_app(&ws, &record.app.id).await.unwrap().unwrap();
     let secret = stored.secret.unwrap();
-    assert_eq!(secret.current, winners[0], "the winner's secret is the one stored");
+    assert_eq!(
+        secret.current, winners[0],
+        "the winner's secret is the one stored"
+    );
     assert_eq!(secret.previous.unwrap().hash, current);
 }
 
@@ -377,13 +433,23 @@ pub async fn apps_are_isolated_between_workspaces<S: Storage>(store: Arc<S>) {
     insert(&*store, &record).await;
     let id = &record.app.id;
     assert!(store.get_app(&other, id).await.unwrap().is_none(), "get");
-    assert_eq!(store.list_apps(&other, 0, 100).await.unwrap().total, 0, "list");
+    assert_eq!(
+        store.list_apps(&other, 0, 100).await.unwrap().total,
+        0,
+        "list"
+    );
     let changes = AppChanges {
         name: Some("Hijacked".to_owned()),
-        updated_at: base_time(),
-        ..AppChanges::default()
+        ..AppChanges::at(base_time())
     };
-    assert!(store.update_app(&other, id, &changes).await.unwrap().is_none(), "update");
+    assert!(
+        store
+            .update_app(&other, id, &changes)
+            .await
+            .unwrap()
+            .is_none(),
+        "update"
+    );
     let rotation = SecretRotation {
         expected_current: current,
         new_current: random_hash(),
@@ -391,10 +457,17 @@ pub async fn apps_are_isolated_between_workspaces<S: Storage>(store: Arc<S>) {
         updated_at: base_time(),
     };
     assert!(
-        store.rotate_client_secret(&other, id, &rotation).await.unwrap().is_none(),
+        store
+            .rotate_client_secret(&other, id, &rotation)
+            .await
+            .unwrap()
+            .is_none(),
         "rotate"
     );
     assert!(!store.delete_app(&other, id).await.unwrap(), "delete");
-    assert_eq!(store.get_app(&ws, id).await.unwrap(), Some(record), "untouched");
+    assert_eq!(
+        store.get_app(&ws, id).await.unwrap(),
+        Some(record),
+        "untouched"
+    );
 }
-

@@ -86,7 +86,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthorizationServerBuilder, ConfigError, ServerConfig};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
-    CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PublishableKey,
+    CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
@@ -95,10 +95,11 @@ pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
-    AppType, AppUpdate, AuthenticatedClient, CreatedApp, NewOAuthApp, OAuthApp, Page, PageMeta,
-    PageRequest, RotateSecretRequest, RotatedSecret,
+    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS,
+    MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
+    RotatedSecret,
 };
-pub use scope::{Scope, ScopeError, ScopeSet};
+pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,

@@ -25,8 +25,14 @@ pub trait RandomSource: Send + Sync + fmt::Debug {
 }
 
 /// The operating system's CSPRNG, via `ring::rand::SystemRandom`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SystemRandom(ring::rand::SystemRandom);
+
+impl Default for SystemRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl SystemRandom {
     /// The system generator.

@@ -16,7 +16,7 @@ use url::{Host, Url};
 
 /// The longest redirect URI, in bytes, that is accepted for registration or
 /// matched in a request.
-pub const MAX_LEN: usize = 2048;
+pub(crate) const MAX_LEN: usize = 2048;
 
 /// Schemes that can never be used for a redirect URI (compared
 /// case-insensitively).
@@ -230,7 +230,11 @@ impl fmt::Display for RedirectUri {
 /// The registered URI that `requested` matches, if any (the first match, in
 /// registration order). See [`RedirectUri::matches`].
 #[must_use]
-pub fn find_match<'a>(registered: &'a [RedirectUri], requested: &str) -> Option<&'a RedirectUri> {
+#[allow(dead_code)] // used by the authorization endpoint
+pub(crate) fn find_match<'a>(
+    registered: &'a [RedirectUri],
+    requested: &str,
+) -> Option<&'a RedirectUri> {
     registered.iter().find(|r| r.matches(requested))
 }
 

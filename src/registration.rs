@@ -15,7 +15,9 @@ use crate::ids::{AppId, ClientId, WorkspaceId};
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
-use crate::storage::{AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind};
+use crate::storage::{
+    AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind,
+};
 use crate::timestamp::{rfc3339_ms, rfc3339_ms_option};
 
 /// The longest app name, in characters.
@@ -128,10 +130,8 @@ impl Serialize for CreatedApp {
         let mut map = s.serialize_map(Some(fields.len() + 1))?;
         for (key, value) in &fields {
             map.serialize_entry(key, value)?;
-            if key == "clientId" {
-                if let Some(secret) = &self.client_secret {
-                    map.serialize_entry("clientSecret", secret.expose_secret())?;
-                }
+            if let (true, Some(secret)) = (key == "clientId", &self.client_secret) {
+                map.serialize_entry("clientSecret", secret.expose_secret())?;
             }
         }
         map.end()
@@ -317,7 +317,8 @@ fn check_redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, FieldError> 
     }
     let mut out: Vec<RedirectUri> = Vec::with_capacity(uris.len());
     for (index, raw) in uris.iter().enumerate() {
-        let uri = RedirectUri::parse(raw).map_err(|e| FieldError::at("redirectUris", index, e.into()))?;
+        let uri =
+            RedirectUri::parse(raw).map_err(|e| FieldError::at("redirectUris", index, e.into()))?;
         if !out.contains(&uri) {
             out.push(uri);
         }
@@ -348,7 +349,10 @@ impl NewOAuthApp {
     fn validate(&self) -> Result<(String, Option<String>, Vec<RedirectUri>, ScopeSet), FieldError> {
         Ok((
             check_name(&self.name)?,
-            self.description.as_deref().map(check_description).transpose()?,
+            self.description
+                .as_deref()
+                .map(check_description)
+                .transpose()?,
             check_redirect_uris(&self.redirect_uris)?,
             check_scopes(&self.allowed_scopes)?,
         ))
@@ -371,8 +375,16 @@ impl AppUpdate {
                 .as_ref()
                 .map(|d| d.as_deref().map(check_description).transpose())
                 .transpose()?,
-            redirect_uris: self.redirect_uris.as_deref().map(check_redirect_uris).transpose()?,
-            allowed_scopes: self.allowed_scopes.as_deref().map(check_scopes).transpose()?,
+            redirect_uris: self
+                .redirect_uris
+                .as_deref()
+                .map(check_redirect_uris)
+                .transpose()?,
+            allowed_scopes: self
+                .allowed_scopes
+                .as_deref()
+                .map(check_scopes)
+                .transpose()?,
             updated_at,
         })
     }
@@ -409,7 +421,13 @@ impl<S: Storage> AuthorizationServer<S> {
             AppType::Confidential => {
                 let (secret, current) =
                     ClientSecret::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
-                (Some(secret), Some(SecretState { current, previous: None }))
+                (
+                    Some(secret),
+                    Some(SecretState {
+                        current,
+                        previous: None,
+                    }),
+                )
             }
             AppType::Public => (None, None),
         };
@@ -440,7 +458,11 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`RegistryError::NotFound`] when it does not exist or belongs to
     /// another workspace; storage failures.
-    pub async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Result<OAuthApp, RegistryError> {
+    pub async fn get_app(
+        &self,
+        workspace: &WorkspaceId,
+        id: &AppId,
+    ) -> Result<OAuthApp, RegistryError> {
         self.storage()
             .get_app(workspace, id)
             .await?
@@ -461,7 +483,10 @@ impl<S: Storage> AuthorizationServer<S> {
         page: PageRequest,
     ) -> Result<Page<OAuthApp>, RegistryError> {
         let offset = page.offset()?;
-        let listing = self.storage().list_apps(workspace, offset, page.per_page).await?;
+        let listing = self
+            .storage()
+            .list_apps(workspace, offset, page.per_page)
+            .await?;
         Ok(Page {
             data: listing.items,
             meta: PageMeta {
@@ -499,7 +524,11 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// [`RegistryError::NotFound`]; storage failures.
-    pub async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> Result<(), RegistryError> {
+    pub async fn delete_app(
+        &self,
+        workspace: &WorkspaceId,
+        id: &AppId,
+    ) -> Result<(), RegistryError> {
         if self.storage().delete_app(workspace, id).await? {
             Ok(())
         } else {
@@ -529,17 +558,17 @@ impl<S: Storage> AuthorizationServer<S> {
         let config = self.config();
         let max = config.max_secret_grace();
         let grace = grace.filter(|g| !g.is_zero());
-        if let Some(g) = grace {
-            if g.is_negative() || g > max {
-                return Err(FieldError::new(
-                    "gracePeriodSeconds",
-                    Problem::OutOfRange {
-                        min: 0,
-                        max: u64::try_from(max.whole_seconds()).unwrap_or(0),
-                    },
-                )
-                .into());
-            }
+        if let Some(g) = grace
+            && (g.is_negative() || g > max)
+        {
+            return Err(FieldError::new(
+                "gracePeriodSeconds",
+                Problem::OutOfRange {
+                    min: 0,
+                    max: u64::try_from(max.whole_seconds()).unwrap_or(0),
+                },
+            )
+            .into());
         }
         let record = self
             .storage()
@@ -557,7 +586,11 @@ impl<S: Storage> AuthorizationServer<S> {
             previous_valid_until,
             updated_at: now,
         };
-        match self.storage().rotate_client_secret(workspace, id, &rotation).await {
+        match self
+            .storage()
+            .rotate_client_secret(workspace, id, &rotation)
+            .await
+        {
             Ok(Some(record)) => Ok(RotatedSecret {
                 client_id: record.app.client_id,
                 client_secret: secret,
@@ -590,12 +623,18 @@ impl<S: Storage> AuthorizationServer<S> {
     ) -> Result<AuthenticatedClient, ClientAuthError> {
         let config = self.config();
         let client_id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
-        if !client_id.as_str().starts_with(config.prefixes().client_id()) {
+        if !client_id
+            .as_str()
+            .starts_with(config.prefixes().client_id())
+        {
             return Err(ClientAuthError::UnknownClient);
         }
         // Parse before the lookup: a mistyped secret costs no storage call.
         let presented = secret
-            .map(|s| ClientSecret::parse(config.prefixes(), s).map_err(|_| ClientAuthError::InvalidSecret))
+            .map(|s| {
+                ClientSecret::parse(config.prefixes(), s)
+                    .map_err(|_| ClientAuthError::InvalidSecret)
+            })
             .transpose()?;
         let record = self
             .storage()

@@ -13,7 +13,8 @@ const FORMAT: &[FormatItem<'static>] =
 pub(crate) fn truncate_ms(at: OffsetDateTime) -> OffsetDateTime {
     let at = at.to_offset(UtcOffset::UTC);
     let nanos = at.nanosecond();
-    at.replace_nanosecond(nanos - nanos % 1_000_000).unwrap_or(at)
+    at.replace_nanosecond(nanos - nanos % 1_000_000)
+        .unwrap_or(at)
 }
 
 /// Formats `at` as `2025-06-01T00:00:00.000Z`.
@@ -39,9 +40,8 @@ pub(crate) mod rfc3339_ms {
 
 /// `serde(with = "…")` for `Option<OffsetDateTime>` fields.
 pub(crate) mod rfc3339_ms_option {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
     use time::OffsetDateTime;
-    use time::format_description::well_known::Rfc3339;
 
     pub(crate) fn serialize<S: Serializer>(
         at: &Option<OffsetDateTime>,
@@ -51,14 +51,6 @@ pub(crate) mod rfc3339_ms_option {
             Some(at) => s.serialize_str(&super::format(*at)),
             None => s.serialize_none(),
         }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<OffsetDateTime>, D::Error> {
-        Option::<&str>::deserialize(d)?
-            .map(|text| OffsetDateTime::parse(text, &Rfc3339).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 
@@ -70,7 +62,10 @@ mod tests {
 
     #[test]
     fn formats_utc_with_milliseconds() {
-        assert_eq!(format(datetime!(2025-06-01 00:00 UTC)), "2025-06-01T00:00:00.000Z");
+        assert_eq!(
+            format(datetime!(2025-06-01 00:00 UTC)),
+            "2025-06-01T00:00:00.000Z"
+        );
         assert_eq!(
             format(datetime!(2025-06-01 02:00:00.123_456_789 +02:00)),
             "2025-06-01T00:00:00.123Z"

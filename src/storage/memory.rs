@@ -38,11 +38,15 @@ struct AppTable {
 
 impl AppTable {
     fn get(&self, workspace: &WorkspaceId, id: &AppId) -> Option<&AppRecord> {
-        self.by_id.get(id).filter(|r| &r.app.workspace_id == workspace)
+        self.by_id
+            .get(id)
+            .filter(|r| &r.app.workspace_id == workspace)
     }
 
     fn get_mut(&mut self, workspace: &WorkspaceId, id: &AppId) -> Option<&mut AppRecord> {
-        self.by_id.get_mut(id).filter(|r| &r.app.workspace_id == workspace)
+        self.by_id
+            .get_mut(id)
+            .filter(|r| &r.app.workspace_id == workspace)
     }
 }
 
@@ -50,11 +54,13 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     // A poisoned lock means a panic elsewhere while writing; the tables are
     // only changed by code that cannot panic mid-update, so the data is
     // consistent and serving on is safe.
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MemoryStore {
@@ -76,7 +82,8 @@ impl AppStore for MemoryStore {
         let order = apps.order.entry(app.workspace_id.clone()).or_default();
         let at = order.partition_point(|existing| existing < &key);
         order.insert(at, key);
-        apps.by_client_id.insert(app.client_id.clone(), app.id.clone());
+        apps.by_client_id
+            .insert(app.client_id.clone(), app.id.clone());
         apps.by_id.insert(app.id.clone(), record.clone());
         Ok(())
     }
@@ -114,7 +121,9 @@ impl AppStore for MemoryStore {
                 total: 0,
             });
         };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(order.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(order.len());
         let end = start.saturating_add(limit as usize).min(order.len());
         let items = order[start..end]
             .iter()
@@ -182,10 +191,12 @@ impl AppStore for MemoryStore {
         if !bool::from(secret.current.ct_eq(&rotation.expected_current)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        secret.previous = rotation.previous_valid_until.map(|valid_until| GraceSecret {
-            hash: secret.current,
-            valid_until,
-        });
+        secret.previous = rotation
+            .previous_valid_until
+            .map(|valid_until| GraceSecret {
+                hash: secret.current,
+                valid_until,
+            });
         secret.current = rotation.new_current;
         record.app.updated_at = rotation.updated_at;
         Ok(Some(record.clone()))

@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AppId, ClientId, WorkspaceId};
 use crate::keyring::CredentialHash;
-use crate::registration::OAuthApp;
 use crate::redirect::RedirectUri;
+use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
 
 mod memory;
@@ -80,7 +80,10 @@ impl StorageError {
     }
 
     /// An error of `kind` caused by `source`.
-    pub fn with_source(kind: StorageErrorKind, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+    pub fn with_source(
+        kind: StorageErrorKind,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
         Self {
             kind,
             source: Some(source.into()),
@@ -104,7 +107,9 @@ impl fmt::Display for StorageError {
 
 impl StdError for StorageError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn StdError + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
     }
 }
 
@@ -137,7 +142,7 @@ pub struct GraceSecret {
 }
 
 /// The fields an update changes; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppChanges {
     /// A new name.
     pub name: Option<String>,
@@ -149,6 +154,19 @@ pub struct AppChanges {
     pub allowed_scopes: Option<ScopeSet>,
     /// The new `updatedAt`.
     pub updated_at: OffsetDateTime,
+}
+
+impl AppChanges {
+    /// A change of nothing but `updatedAt`; set the fields to change.
+    pub fn at(updated_at: OffsetDateTime) -> Self {
+        Self {
+            name: None,
+            description: None,
+            redirect_uris: None,
+            allowed_scopes: None,
+            updated_at,
+        }
+    }
 }
 
 /// A secret rotation: replace the secret whose hash is `expected_current`.
@@ -186,13 +204,18 @@ pub trait AppStore: Send + Sync {
 
     /// The app with this id in this workspace; `None` if it does not exist
     /// or belongs to another workspace.
-    async fn get_app(&self, workspace: &WorkspaceId, id: &AppId)
-    -> Result<Option<AppRecord>, StorageError>;
+    async fn get_app(
+        &self,
+        workspace: &WorkspaceId,
+        id: &AppId,
+    ) -> Result<Option<AppRecord>, StorageError>;
 
     /// The app with this client id, in any workspace (the OAuth endpoints
     /// know only the client id).
-    async fn get_app_by_client_id(&self, client_id: &ClientId)
-    -> Result<Option<AppRecord>, StorageError>;
+    async fn get_app_by_client_id(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<AppRecord>, StorageError>;
 
     /// A page of the workspace's apps in a stable order (creation time, then
     /// id), skipping `offset`, at most `limit`, with the workspace's total.

@@ -1,0 +1,605 @@
+//! The server key ring: the master keys behind every credential hash,
+//! signature and derived value, with rotation and retirement.
+//!
+//! Each master key yields three independent HMAC-SHA-256 subkeys, one per
+//! purpose (hash, sign, derive), so a value computed for one purpose can never
+//! stand in for another. Every MAC input is framed unambiguously: the domain
+//! and then each part, each preceded by its length as a big-endian `u32`.
+
+use std::fmt;
+
+use ring::hmac;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::random::{RandomError, RandomSource, random_array};
+
+/// The fewest secret bytes a [`ServerKey`] accepts.
+const MIN_KEY_LEN: usize = 32;
+
+/// Labels of the three subkeys derived from each master key.
+const HASH_LABEL: &[u8] = b"oauth-connect/v1/hash";
+const SIGN_LABEL: &[u8] = b"oauth-connect/v1/sign";
+const DERIVE_LABEL: &[u8] = b"oauth-connect/v1/derive";
+
+/// Why a key or key ring operation was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRingError {
+    /// The secret given for a server key is shorter than the minimum.
+    #[error(
+        "server key too short: use at least {min} bytes from a cryptographically secure generator"
+    )]
+    KeyTooShort {
+        /// The minimum number of secret bytes.
+        min: usize,
+    },
+    /// The key ring already holds a key with this id.
+    #[error("the key ring already holds a key with id {0}: give every server key a distinct id")]
+    DuplicateKeyId(u8),
+    /// The key ring holds no key with this id.
+    #[error("the key ring holds no key with id {0}: add it with `KeyRing::with_key` first")]
+    UnknownKeyId(u8),
+    /// The key is the current key, which cannot be retired.
+    #[error(
+        "key {0} is the current key and cannot be retired: make another key current with `KeyRing::set_current` first"
+    )]
+    CurrentKey(u8),
+    /// The random source failed while generating a key.
+    #[error(
+        "the random number generator failed while generating a server key; retry or check the system's entropy source"
+    )]
+    Random,
+}
+
+impl From<RandomError> for KeyRingError {
+    fn from(_: RandomError) -> Self {
+        Self::Random
+    }
+}
+
+/// One server master key: an id and at least 32 secret bytes.
+///
+/// The secret is zeroized when the key is dropped, and `Debug` prints only the
+/// id.
+///
+/// # Security
+///
+/// Whoever holds a master key can mint hashes that match stored credentials
+/// and forge signatures. Load it from a secret store, never from source code,
+/// and generate it with a CSPRNG ([`ServerKey::generate`]).
+pub struct ServerKey {
+    id: u8,
+    secret: Zeroizing<Vec<u8>>,
+}
+
+impl ServerKey {
+    /// A key with the given id and secret bytes (copied).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::KeyTooShort`] when `secret` is shorter than 32 bytes.
+    ///
+    /// # Security
+    ///
+    /// The secret must be uniformly random; a password or other low-entropy
+    /// value makes every credential hash open to offline guessing.
+    pub fn new(id: u8, secret: &[u8]) -> Result<Self, KeyRingError> {
+        if secret.len() < MIN_KEY_LEN {
+            return Err(KeyRingError::KeyTooShort { min: MIN_KEY_LEN });
+        }
+        Ok(Self {
+            id,
+            secret: Zeroizing::new(secret.to_vec()),
+        })
+    }
+
+    /// A fresh key of 32 bytes drawn from `rng`.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::Random`] when the random source fails.
+    ///
+    /// # Security
+    ///
+    /// `rng` must be a CSPRNG such as [`crate::random::SystemRandom`].
+    pub fn generate(id: u8, rng: &dyn RandomSource) -> Result<Self, KeyRingError> {
+        let secret = Zeroizing::new(random_array::<MIN_KEY_LEN>(rng)?);
+        Ok(Self {
+            id,
+            secret: Zeroizing::new(secret.to_vec()),
+        })
+    }
+
+    /// The key's id, which every credential made under it carries.
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+}
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerKey")
+            .field("id", &self.id)
+            .field("secret", &format_args!("[redacted]"))
+            .finish()
+    }
+}
+
+/// The subkeys derived from one master key.
+struct Entry {
+    id: u8,
+    hash: hmac::Key,
+    #[allow(dead_code)] // signs scoped keys (Connect issue)
+    sign: hmac::Key,
+    #[allow(dead_code)] // derives refresh-token successors (protocol issue)
+    derive: hmac::Key,
+}
+
+impl Entry {
+    fn new(key: &ServerKey) -> Self {
+        let master = hmac::Key::new(hmac::HMAC_SHA256, &key.secret);
+        let subkey = |label: &[u8]| {
+            let tag = hmac::sign(&master, label);
+            hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref())
+        };
+        Self {
+            id: key.id,
+            hash: subkey(HASH_LABEL),
+            sign: subkey(SIGN_LABEL),
+            derive: subkey(DERIVE_LABEL),
+        }
+    }
+}
+
+/// The server's master keys, by id.
+///
+/// One key is current: it hashes, signs and derives everything new. The others
+/// still verify and hash credentials made under them until they are removed
+/// with [`KeyRing::retire`]. Rotation is: add a new key with
+/// [`KeyRing::with_key`], make it current with [`KeyRing::set_current`], and
+/// retire the old key once nothing made under it is still valid.
+///
+/// `Debug` prints only the key ids.
+///
+/// # Security
+///
+/// The ring keeps only the derived subkeys, never the master secrets; the
+/// subkeys live inside `ring` and are not zeroized on drop.
+pub struct KeyRing {
+    entries: Vec<Entry>,
+    current: u8,
+}
+
+impl KeyRing {
+    /// A ring holding one key, which is current.
+    pub fn new(current: ServerKey) -> Self {
+        Self {
+            current: current.id,
+            entries: vec![Entry::new(&current)],
+        }
+    }
+
+    /// A ring holding one freshly generated key with id 1.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::Random`] when the random source fails.
+    ///
+    /// # Security
+    ///
+    /// `rng` must be a CSPRNG. A generated ring lives only in memory: every
+    /// credential made under it becomes unverifiable when the process ends.
+    pub fn generate(rng: &dyn RandomSource) -> Result<Self, KeyRingError> {
+        Ok(Self::new(ServerKey::generate(1, rng)?))
+    }
+
+    /// Adds an older key that still verifies and hashes, but is not current.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::DuplicateKeyId`] when the ring already holds a key with
+    /// the same id.
+    pub fn with_key(mut self, key: ServerKey) -> Result<Self, KeyRingError> {
+        if self.contains(key.id) {
+            return Err(KeyRingError::DuplicateKeyId(key.id));
+        }
+        self.entries.push(Entry::new(&key));
+        Ok(self)
+    }
+
+    /// Makes the key with this id current.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::UnknownKeyId`] when the ring holds no such key.
+    pub fn set_current(&mut self, id: u8) -> Result<(), KeyRingError> {
+        if !self.contains(id) {
+            return Err(KeyRingError::UnknownKeyId(id));
+        }
+        self.current = id;
+        Ok(())
+    }
+
+    /// Removes the key with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyRingError::CurrentKey`] when it is the current key,
+    /// [`KeyRingError::UnknownKeyId`] when the ring holds no such key.
+    ///
+    /// # Security
+    ///
+    /// Every credential made under a retired key stops verifying at once.
+    pub fn retire(&mut self, id: u8) -> Result<(), KeyRingError> {
+        if id == self.current {
+            return Err(KeyRingError::CurrentKey(id));
+        }
+        let before = self.entries.len();
+        self.entries.retain(|entry| entry.id != id);
+        if self.entries.len() == before {
+            return Err(KeyRingError::UnknownKeyId(id));
+        }
+        Ok(())
+    }
+
+    /// The id of the current key.
+    pub fn current_id(&self) -> u8 {
+        self.current
+    }
+
+    /// Whether the ring holds a key with this id.
+    pub fn contains(&self, id: u8) -> bool {
+        self.entry(id).is_some()
+    }
+
+    fn entry(&self, id: u8) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.id == id)
+    }
+
+    /// The credential hash of `parts` under the hash subkey of `key_id`.
+    ///
+    /// `None` when the key is unknown (or retired) or a part exceeds 4 GiB.
+    pub(crate) fn hash(&self, key_id: u8, domain: &str, parts: &[&[u8]]) -> Option<CredentialHash> {
+        let entry = self.entry(key_id)?;
+        mac(&entry.hash, domain, parts).map(CredentialHash)
+    }
+
+    /// A signature of `parts` under the sign subkey of `key_id`.
+    ///
+    /// `None` when the key is unknown (or retired) or a part exceeds 4 GiB.
+    #[allow(dead_code)] // used by the token and scoped-key modules
+    pub(crate) fn sign(&self, key_id: u8, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
+        let entry = self.entry(key_id)?;
+        mac(&entry.sign, domain, parts)
+    }
+
+    /// Whether `tag` is the signature of `parts` under the sign subkey of
+    /// `key_id`, compared in constant time.
+    #[allow(dead_code)] // used by the token and scoped-key modules
+    pub(crate) fn verify(&self, key_id: u8, domain: &str, parts: &[&[u8]], tag: &[u8]) -> bool {
+        let Some(entry) = self.entry(key_id) else {
+            return false;
+        };
+        // Sized up front so no reallocation leaves a copy of the message behind.
+        let len = parts.iter().map(|part| 4 + part.len()).sum::<usize>() + 4 + domain.len();
+        let mut message = Zeroizing::new(Vec::with_capacity(len));
+        if frame(domain, parts, |bytes| message.extend_from_slice(bytes)).is_none() {
+            return false;
+        }
+        hmac::verify(&entry.sign, &message, tag).is_ok()
+    }
+
+    /// A value derived from `parts` under the derive subkey of `key_id`.
+    ///
+    /// `None` when the key is unknown (or retired) or a part exceeds 4 GiB.
+    #[allow(dead_code)] // used by the token and scoped-key modules
+    pub(crate) fn derive(&self, key_id: u8, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
+        let entry = self.entry(key_id)?;
+        mac(&entry.derive, domain, parts)
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Ids<'a>(&'a [Entry]);
+        impl fmt::Debug for Ids<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|entry| entry.id))
+                    .finish()
+            }
+        }
+        f.debug_struct("KeyRing")
+            .field("current", &self.current)
+            .field("key_ids", &Ids(&self.entries))
+            .field("secrets", &format_args!("[redacted]"))
+            .finish()
+    }
+}
+
+/// Feeds the unambiguous encoding of (`domain`, `parts`) to `sink`: each
+/// element preceded by its length as a big-endian `u32`. `None` when an
+/// element is longer than `u32::MAX` bytes.
+fn frame(domain: &str, parts: &[&[u8]], mut sink: impl FnMut(&[u8])) -> Option<()> {
+    let mut element = |bytes: &[u8]| -> Option<()> {
+        let len = u32::try_from(bytes.len()).ok()?;
+        sink(&len.to_be_bytes());
+        sink(bytes);
+        Some(())
+    };
+    element(domain.as_bytes())?;
+    for part in parts {
+        element(part)?;
+    }
+    Some(())
+}
+
+/// HMAC-SHA-256 of the framed input under `key`.
+fn mac(key: &hmac::Key, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
+    let mut context = hmac::Context::with_key(key);
+    frame(domain, parts, |bytes| context.update(bytes))?;
+    let tag = context.sign();
+    <[u8; 32]>::try_from(tag.as_ref()).ok()
+}
+
+/// What storage sees of a credential: its HMAC-SHA-256 under the server's hash
+/// subkey. 32 bytes.
+///
+/// Not a secret in itself (it cannot be turned back into the credential
+/// without the key ring), so `PartialEq` is the ordinary one; it also
+/// implements [`ConstantTimeEq`] for callers that want it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialHash([u8; 32]);
+
+impl CredentialHash {
+    /// A hash from its 32 bytes, e.g. as read back from storage.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 bytes of the hash.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The hash as 64 lowercase hexadecimal digits.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+impl ConstantTimeEq for CredentialHash {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
+
+impl fmt::Debug for CredentialHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = self.0.get(..4).unwrap_or_default();
+        write!(f, "CredentialHash({}…)", hex(head))
+    }
+}
+
+/// Lowercase hexadecimal of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    let digit = |nibble: u8| char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(digit(byte >> 4));
+        out.push(digit(byte & 0x0f));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SystemRandom;
+
+    #[derive(Debug)]
+    struct FailingRandom;
+
+    impl RandomSource for FailingRandom {
+        fn fill(&self, _dest: &mut [u8]) -> Result<(), RandomError> {
+            Err(RandomError)
+        }
+    }
+
+    fn key(id: u8, byte: u8) -> ServerKey {
+        ServerKey::new(id, &[byte; 32]).unwrap()
+    }
+
+    #[test]
+    fn server_key_new_rejects_31_bytes() {
+        assert_eq!(
+            ServerKey::new(1, &[7; 31]).unwrap_err(),
+            KeyRingError::KeyTooShort { min: 32 }
+        );
+        assert!(ServerKey::new(1, &[7; 32]).is_ok());
+        assert!(ServerKey::new(1, &[7; 64]).is_ok());
+    }
+
+    #[test]
+    fn server_key_generate_maps_random_failure() {
+        assert_eq!(
+            ServerKey::generate(1, &FailingRandom).unwrap_err(),
+            KeyRingError::Random
+        );
+        assert_eq!(
+            KeyRing::generate(&FailingRandom).unwrap_err(),
+            KeyRingError::Random
+        );
+    }
+
+    #[test]
+    fn debug_of_server_key_and_key_ring_shows_no_secret_bytes() {
+        let secret = [0xab_u8; 32];
+        let server_key = ServerKey::new(3, &secret).unwrap();
+        let shown = format!("{server_key:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(!shown.to_lowercase().contains("ab, ab") && !shown.contains("171"));
+        assert!(!shown.contains("abab"));
+
+        let ring = KeyRing::new(server_key).with_key(key(9, 0xab)).unwrap();
+        let shown = format!("{ring:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(shown.contains('3') && shown.contains('9'));
+        assert!(!shown.contains("171") && !shown.contains("abab"));
+        assert!(
+            !shown.contains("Key {"),
+            "ring's own key Debug leaked: {shown}"
+        );
+    }
+
+    #[test]
+    fn generated_ring_has_current_key_one() {
+        let ring = KeyRing::generate(&SystemRandom::new()).unwrap();
+        assert_eq!(ring.current_id(), 1);
+        assert!(ring.contains(1));
+        assert!(!ring.contains(2));
+    }
+
+    #[test]
+    fn generated_keys_differ() {
+        let rng = SystemRandom::new();
+        let a = KeyRing::generate(&rng).unwrap();
+        let b = KeyRing::generate(&rng).unwrap();
+        assert_ne!(a.hash(1, "d", &[b"x"]), b.hash(1, "d", &[b"x"]));
+    }
+
+    #[test]
+    fn with_key_rejects_duplicate_id() {
+        let err = KeyRing::new(key(1, 1)).with_key(key(1, 2)).unwrap_err();
+        assert_eq!(err, KeyRingError::DuplicateKeyId(1));
+    }
+
+    #[test]
+    fn set_current_switches_and_rejects_unknown_id() {
+        let mut ring = KeyRing::new(key(1, 1)).with_key(key(2, 2)).unwrap();
+        assert_eq!(ring.current_id(), 1);
+        ring.set_current(2).unwrap();
+        assert_eq!(ring.current_id(), 2);
+        assert_eq!(ring.set_current(5), Err(KeyRingError::UnknownKeyId(5)));
+        assert_eq!(ring.current_id(), 2);
+    }
+
+    #[test]
+    fn retire_refuses_current_and_unknown_keys() {
+        let mut ring = KeyRing::new(key(1, 1)).with_key(key(2, 2)).unwrap();
+        assert_eq!(ring.retire(1), Err(KeyRingError::CurrentKey(1)));
+        assert_eq!(ring.retire(7), Err(KeyRingError::UnknownKeyId(7)));
+        ring.retire(2).unwrap();
+        assert!(!ring.contains(2));
+        assert!(ring.contains(1));
+    }
+
+    #[test]
+    fn retired_key_no_longer_hashes_signs_or_verifies() {
+        let mut ring = KeyRing::new(key(1, 1)).with_key(key(2, 2)).unwrap();
+        let tag = ring.sign(2, "d", &[b"x"]).unwrap();
+        assert!(ring.hash(2, "d", &[b"x"]).is_some());
+        assert!(ring.verify(2, "d", &[b"x"], &tag));
+        ring.retire(2).unwrap();
+        assert_eq!(ring.hash(2, "d", &[b"x"]), None);
+        assert_eq!(ring.sign(2, "d", &[b"x"]), None);
+        assert_eq!(ring.derive(2, "d", &[b"x"]), None);
+        assert!(!ring.verify(2, "d", &[b"x"], &tag));
+    }
+
+    #[test]
+    fn hash_is_stable_and_depends_on_key_domain_and_parts() {
+        let ring = KeyRing::new(key(1, 1)).with_key(key(2, 2)).unwrap();
+        let h = ring.hash(1, "d", &[b"x"]).unwrap();
+        assert_eq!(Some(h), ring.hash(1, "d", &[b"x"]));
+        assert_eq!(Some(h), KeyRing::new(key(1, 1)).hash(1, "d", &[b"x"]));
+        assert_ne!(Some(h), ring.hash(2, "d", &[b"x"]));
+        assert_ne!(Some(h), ring.hash(1, "e", &[b"x"]));
+        assert_ne!(Some(h), ring.hash(1, "d", &[b"y"]));
+    }
+
+    #[test]
+    fn length_prefixing_separates_ab_c_from_a_bc() {
+        let ring = KeyRing::new(key(1, 1));
+        let ab_c: &[&[u8]] = &[b"ab", b"c"];
+        let a_bc: &[&[u8]] = &[b"a", b"bc"];
+        assert_ne!(ring.hash(1, "d", ab_c), ring.hash(1, "d", a_bc));
+        assert_ne!(ring.sign(1, "d", ab_c), ring.sign(1, "d", a_bc));
+        assert_ne!(ring.derive(1, "d", ab_c), ring.derive(1, "d", a_bc));
+        assert_ne!(ring.hash(1, "d", &[b"abc"]), ring.hash(1, "d", ab_c));
+        // The domain is framed too: moving bytes between domain and part changes the MAC.
+        assert_ne!(ring.hash(1, "da", &[b"b"]), ring.hash(1, "d", &[b"ab"]));
+        assert_ne!(ring.hash(1, "d", &[]), ring.hash(1, "d", &[b""]));
+    }
+
+    #[test]
+    fn hash_sign_and_derive_use_independent_subkeys() {
+        let ring = KeyRing::new(key(1, 1));
+        let hash = *ring.hash(1, "d", &[b"x"]).unwrap().as_bytes();
+        let sign = ring.sign(1, "d", &[b"x"]).unwrap();
+        let derive = ring.derive(1, "d", &[b"x"]).unwrap();
+        assert_ne!(hash, sign);
+        assert_ne!(hash, derive);
+        assert_ne!(sign, derive);
+    }
+
+    #[test]
+    fn verify_accepts_own_signature_and_rejects_altered_ones() {
+        let ring = KeyRing::new(key(1, 1)).with_key(key(2, 2)).unwrap();
+        let tag = ring.sign(1, "d", &[b"ab", b"c"]).unwrap();
+        assert!(ring.verify(1, "d", &[b"ab", b"c"], &tag));
+        assert!(!ring.verify(1, "d", &[b"a", b"bc"], &tag));
+        assert!(!ring.verify(1, "e", &[b"ab", b"c"], &tag));
+        assert!(!ring.verify(2, "d", &[b"ab", b"c"], &tag));
+        assert!(!ring.verify(1, "d", &[b"ab", b"c"], &tag[..31]));
+        let mut altered = tag;
+        altered[0] ^= 1;
+        assert!(!ring.verify(1, "d", &[b"ab", b"c"], &altered));
+    }
+
+    #[test]
+    fn derive_is_deterministic_and_depends_on_parts() {
+        let ring = KeyRing::new(key(1, 1));
+        let a = ring.derive(1, "d", &[b"x"]).unwrap();
+        assert_eq!(Some(a), ring.derive(1, "d", &[b"x"]));
+        assert_ne!(Some(a), ring.derive(1, "d", &[b"y"]));
+    }
+
+    #[test]
+    fn credential_hash_accessors_hex_and_debug() {
+        let mut bytes = [0u8; 32];
+        bytes[0] = 0x1a;
+        bytes[1] = 0x2b;
+        bytes[2] = 0x3c;
+        bytes[3] = 0x4d;
+        bytes[31] = 0xff;
+        let h = CredentialHash::from_bytes(bytes);
+        assert_eq!(h.as_bytes(), &bytes);
+        assert_eq!(h.to_hex().len(), 64);
+        assert!(h.to_hex().starts_with("1a2b3c4d00"));
+        assert!(h.to_hex().ends_with("ff"));
+        assert_eq!(format!("{h:?}"), "CredentialHash(1a2b3c4d…)");
+        assert!(bool::from(h.ct_eq(&CredentialHash::from_bytes(bytes))));
+        assert!(!bool::from(h.ct_eq(&CredentialHash::from_bytes([0; 32]))));
+    }
+
+    #[test]
+    fn error_messages_are_actionable() {
+        assert!(
+            KeyRingError::KeyTooShort { min: 32 }
+                .to_string()
+                .contains("32")
+        );
+        assert!(
+            KeyRingError::CurrentKey(4)
+                .to_string()
+                .contains("set_current")
+        );
+        assert!(
+            KeyRingError::UnknownKeyId(4)
+                .to_string()
+                .contains("with_key")
+        );
+    }
+}

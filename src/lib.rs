@@ -65,12 +65,18 @@
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
 
+mod authorize;
 mod clock;
 mod config;
 mod credential;
 mod error;
+mod events;
 mod ids;
 mod keyring;
+mod metadata;
+mod oauth_error;
+mod params;
+mod pkce;
 mod random;
 mod redirect;
 mod registration;
@@ -78,20 +84,28 @@ mod scope;
 mod server;
 mod storage;
 mod timestamp;
+mod token;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use authorize::{
+    AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
+    PushedRequest, REQUEST_URI_PREFIX,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AuthorizationServerBuilder, ConfigError, ServerConfig};
+pub use config::{AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, ServerConfig};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
-pub use ids::{AppId, ClientId, InvalidId, WorkspaceId};
+pub use events::{Event, EventSink, NoEvents};
+pub use ids::{AppId, ClientId, GrantId, InvalidId, Subject, WorkspaceId};
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use metadata::Metadata;
+pub use oauth_error::{OAuthError, OAuthErrorCode};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
@@ -102,6 +116,11 @@ pub use registration::{
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{
-    AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,
-    SecretState, Storage, StorageError, StorageErrorKind,
+    AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret, GrantRecord,
+    GrantStore, Listing, MemoryStore, RefreshRotation, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
+    StorageErrorKind, TokenKind, TokenRecord,
+};
+pub use token::{
+    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };

@@ -26,8 +26,13 @@ use crate::redirect::RedirectUri;
 use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
 
+mod grants;
 mod memory;
 
+pub use grants::{
+    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
+};
 pub use memory::MemoryStore;
 
 /// What kind of failure a backend met, independent of the backend.
@@ -259,6 +264,6 @@ pub trait AppStore: Send + Sync {
 /// Everything the server stores: the union of the storage traits.
 ///
 /// Implemented automatically for any type that implements each of them.
-pub trait Storage: AppStore + Send + Sync + 'static {}
+pub trait Storage: AppStore + GrantStore + Send + Sync + 'static {}
 
-impl<T> Storage for T where T: AppStore + Send + Sync + 'static {}
+impl<T> Storage for T where T: AppStore + GrantStore + Send + Sync + 'static {}

@@ -1131,7 +1131,6 @@ pub async fn refresh_expired_or_access_tokens_do_not_rotate<S: Storage>(store: A
         .insert_grant(&other_grant, &[access_of_other.clone()])
         .await
         .unwrap();
-    let _ = access;
     let outcome = store
         .rotate_refresh_token(
             &access_of_other.hash,

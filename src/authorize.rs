@@ -521,14 +521,15 @@ impl<S: Storage> AuthorizationServer<S> {
         if params.contains("request_uri") {
             return Err(problem(InvalidRequest, "request_uri must not be pushed").into());
         }
-        if let Some(id) = params.get("client_id") {
-            if id != app.client_id.as_str() {
-                return Err(problem(
-                    InvalidRequest,
-                    "client_id does not match the authenticated client",
-                )
-                .into());
-            }
+        if params
+            .get("client_id")
+            .is_some_and(|id| id != app.client_id.as_str())
+        {
+            return Err(problem(
+                InvalidRequest,
+                "client_id does not match the authenticated client",
+            )
+            .into());
         }
         let (redirect_uri, in_request) = match params.get("redirect_uri") {
             Some(requested) if find_match(&app.redirect_uris, requested).is_some() => {
@@ -620,8 +621,8 @@ impl<S: Storage> AuthorizationServer<S> {
                     .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
                 (
                     SessionDecision::Approve {
-                        grant,
-                        code: code_record,
+                        grant: Box::new(grant),
+                        code: Box::new(code_record),
                     },
                     Some(code),
                 )

@@ -14,7 +14,13 @@
 //! The checks panic (through `assert!`) on the first violation, naming the
 //! rule; they are tests, not library code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs,
+    missing_docs
+)]
 
 use std::sync::Arc;
 
@@ -598,8 +604,8 @@ pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
     assert_eq!(opened, session, "an opened session reads back unchanged");
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     let done = store
         .complete_session(&session.hash, &approve, now)
@@ -614,8 +620,8 @@ pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
 
     let (grant2, code2) = grant_and_code(&app, now);
     let again = SessionDecision::Approve {
-        grant: grant2.clone(),
-        code: code2.clone(),
+        grant: Box::new(grant2.clone()),
+        code: Box::new(code2.clone()),
     };
     match store
         .complete_session(&session.hash, &again, now)
@@ -709,8 +715,8 @@ pub async fn sessions_expired_cannot_complete<S: Storage>(store: Arc<S>) {
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     let done = store
         .complete_session(&session.hash, &approve, session.expires_at)
@@ -740,8 +746,8 @@ pub async fn sessions_concurrent_completions_have_one_winner<S: Storage>(store: 
         let (grant, code) = grant_and_code(&app, now);
         tasks.push(tokio::spawn(async move {
             let decision = SessionDecision::Approve {
-                grant: grant.clone(),
-                code: code.clone(),
+                grant: Box::new(grant.clone()),
+                code: Box::new(code.clone()),
             };
             let outcome = store.complete_session(&hash, &decision, now).await.unwrap();
             (outcome, grant, code)
@@ -780,8 +786,8 @@ pub async fn codes_redeem_once_and_write_tokens<S: Storage>(store: Arc<S>) {
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -845,8 +851,8 @@ pub async fn codes_expired_are_not_redeemed<S: Storage>(store: Arc<S>) {
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -884,8 +890,8 @@ pub async fn codes_concurrent_redemptions_have_one_winner<S: Storage>(store: Arc
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -928,8 +934,8 @@ pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>)
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -1055,7 +1061,7 @@ pub async fn refresh_replay_within_threshold_writes_nothing<S: Storage>(store: A
         .await
         .unwrap();
     match replay {
-        RefreshRotation::Replayed { successor, .. } => assert_eq!(successor, refresh2),
+        RefreshRotation::Replayed { successor, .. } => assert_eq!(*successor, refresh2),
         other => panic!("expected a replay, got {other:?}"),
     }
     assert!(
@@ -1246,8 +1252,8 @@ pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
     store.insert_session(&pending).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
     let approve = SessionDecision::Approve {
-        grant: grant.clone(),
-        code: code.clone(),
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
     };
     store
         .complete_session(&session.hash, &approve, now)

@@ -49,7 +49,7 @@ impl Params {
 /// Counts how often each parameter occurs, for the authorization endpoint,
 /// which must tell a repeated `client_id` (an error page) from another
 /// repeated parameter (an error redirect).
-pub(crate) fn first_duplicate<'a>(pairs: &'a [(String, String)]) -> Option<&'a str> {
+pub(crate) fn first_duplicate(pairs: &[(String, String)]) -> Option<&str> {
     pairs.iter().enumerate().find_map(|(i, (name, _))| {
         pairs[..i]
             .iter()

@@ -210,9 +210,9 @@ pub enum SessionDecision {
     /// Approve: the grant and its code, written together.
     Approve {
         /// The new grant.
-        grant: GrantRecord,
+        grant: Box<GrantRecord>,
         /// Its authorization code.
-        code: CodeRecord,
+        code: Box<CodeRecord>,
     },
     /// Deny: only the status changes.
     Deny,
@@ -256,9 +256,9 @@ pub enum RefreshRotation {
     /// was written; the successor refresh token it was replaced by.
     Replayed {
         /// The rotated-out token.
-        old: TokenRecord,
+        old: Box<TokenRecord>,
         /// Its successor refresh token.
-        successor: TokenRecord,
+        successor: Box<TokenRecord>,
     },
     /// The token was rotated out before the replay threshold: its whole grant
     /// is now revoked (RFC 9700 §4.14.2).

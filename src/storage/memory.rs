@@ -279,8 +279,8 @@ impl GrantStore for MemoryStore {
                 if codes.contains_key(&code.hash) || grants.contains_key(&grant.id) {
                     return Err(StorageError::new(StorageErrorKind::Conflict));
                 }
-                grants.insert(grant.id.clone(), grant.clone());
-                codes.insert(code.hash, code.clone());
+                grants.insert(grant.id.clone(), GrantRecord::clone(grant));
+                codes.insert(code.hash, CodeRecord::clone(code));
                 session.status = SessionStatus::Approved;
             }
             SessionDecision::Deny => session.status = SessionStatus::Denied,
@@ -375,7 +375,10 @@ impl GrantStore for MemoryStore {
             let successor = old.successor.and_then(|s| tokens.get(&s)).cloned();
             return Ok(match successor {
                 Some(successor) if replay_since.is_some_and(|since| rotated_at >= since) => {
-                    RefreshRotation::Replayed { old, successor }
+                    RefreshRotation::Replayed {
+                        old: Box::new(old),
+                        successor: Box::new(successor),
+                    }
                 }
                 _ => {
                     if let Some(grant) = grants.get_mut(&old.grant_id) {

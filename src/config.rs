@@ -346,6 +346,43 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::ZERO,
             Duration::days(90),
         )?;
+        let l = &self.lifetimes;
+        check_range(
+            "code_lifetime",
+            l.code,
+            Duration::SECOND,
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "access_token_lifetime",
+            l.access_token,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        check_range(
+            "refresh_token_lifetime",
+            l.refresh_token,
+            Duration::HOUR,
+            Duration::days(365),
+        )?;
+        check_range(
+            "consent_lifetime",
+            l.consent,
+            Duration::MINUTE,
+            Duration::HOUR,
+        )?;
+        check_range(
+            "pushed_request_lifetime",
+            l.pushed_request,
+            Duration::seconds(5),
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "refresh_grace",
+            self.refresh_grace,
+            Duration::ZERO,
+            Duration::MINUTE,
+        )?;
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,

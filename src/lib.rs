@@ -65,6 +65,7 @@
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
 
+mod admin;
 mod clock;
 mod config;
 mod credential;
@@ -82,6 +83,7 @@ mod timestamp;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthorizationServerBuilder, ConfigError, ServerConfig};
 pub use credential::{
@@ -102,6 +104,6 @@ pub use registration::{
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{
-    AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,
-    SecretState, Storage, StorageError, StorageErrorKind,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore,
+    SecretRotation, SecretState, Storage, StorageError, StorageErrorKind,
 };

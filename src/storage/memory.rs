@@ -14,10 +14,11 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::{
-    AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation, StorageError,
-    StorageErrorKind,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation,
+    StorageError, StorageErrorKind,
 };
 use crate::ids::{AppId, ClientId, WorkspaceId};
+use crate::keyring::CredentialHash;
 use crate::registration::OAuthApp;
 
 /// Everything in process memory. Safe to share between tasks and threads;
@@ -25,6 +26,14 @@ use crate::registration::OAuthApp;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     apps: RwLock<AppTable>,
+    admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
+}
+
+#[derive(Debug)]
+struct AdminKeyRow {
+    workspace: WorkspaceId,
+    #[allow(dead_code)] // kept as a database row would keep it
+    created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Default)]
@@ -200,5 +209,41 @@ impl AppStore for MemoryStore {
         secret.current = rotation.new_current;
         record.app.updated_at = rotation.updated_at;
         Ok(Some(record.clone()))
+    }
+}
+
+#[async_trait]
+impl AdminKeyStore for MemoryStore {
+    async fn insert_admin_key(
+        &self,
+        workspace: &WorkspaceId,
+        hash: &CredentialHash,
+        created_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let mut keys = write(&self.admin_keys);
+        if keys.contains_key(hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        keys.insert(
+            *hash,
+            AdminKeyRow {
+                workspace: workspace.clone(),
+                created_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn find_admin_key(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<WorkspaceId>, StorageError> {
+        Ok(read(&self.admin_keys)
+            .get(hash)
+            .map(|row| row.workspace.clone()))
+    }
+
+    async fn delete_admin_key(&self, hash: &CredentialHash) -> Result<bool, StorageError> {
+        Ok(write(&self.admin_keys).remove(hash).is_some())
     }
 }

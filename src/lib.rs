@@ -70,8 +70,10 @@ mod clock;
 mod config;
 mod credential;
 mod error;
+mod http;
 mod ids;
 mod keyring;
+mod oauth_error;
 mod random;
 mod redirect;
 mod registration;
@@ -92,8 +94,10 @@ pub use credential::{
     RefreshToken, kind,
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
+pub use http::MAX_BODY_BYTES;
 pub use ids::{AppId, ClientId, InvalidId, WorkspaceId};
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use oauth_error::OAuthErrorCode;
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{

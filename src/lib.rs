@@ -55,6 +55,11 @@
 //!   compare in constant time.
 //! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
 //!   under a server key ring with key ids, so the server key can be rotated.
+//! - **One HTTP entry point**: [`AuthorizationServer::handle`] takes an
+//!   `http::Request<Bytes>` and returns an `http::Response<Bytes>`; it serves
+//!   the OAuth app management API, authenticated by workspace admin keys
+//!   ([`AuthorizationServer::create_admin_key`],
+//!   [`AuthorizationServer::register_admin_key`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a conformance suite
 //!   (feature `conformance`) any backend can run.

@@ -181,13 +181,18 @@ fn registry_error(error: RegistryError) -> Response<Bytes> {
     }
 }
 
+/// 400 naming the field; a problem with the body as a whole (an update
+/// that changes nothing) names none.
 fn invalid_field(field: &FieldError) -> Response<Bytes> {
-    let path = field.path();
-    let path = (path != "body").then_some(path);
+    let (message, path) = if field.field == "body" {
+        (field.problem.to_string(), None)
+    } else {
+        (field.to_string(), Some(field.path()))
+    };
     response::api_error(
         StatusCode::BAD_REQUEST,
         "invalid_request",
-        &field.to_string(),
+        &message,
         path.as_deref(),
     )
 }

@@ -70,6 +70,9 @@ macro_rules! storage_conformance_tests {
             tokens_revoke_single_access_token,
             purge_removes_only_expired_records,
             apps_delete_cascades_to_grants,
+            admin_keys_insert_find_delete,
+            admin_keys_insert_conflicts,
+            admin_keys_unknown_hash_is_absent,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -1290,4 +1293,182 @@ pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
             .is_none(),
         "session gone"
     );
+}
+
+/// An inserted admin key is found by its hash, maps to its workspace, and
+/// is gone after deletion (a second deletion reports `false`).
+pub async fn admin_keys_insert_find_delete<S: Storage>(store: Arc<S>) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let hash = random_hash();
+    let second = random_hash();
+    store
+        .insert_admin_key(&ws, &hash, base_time())
+        .await
+        .expect("insert_admin_key");
+    store
+        .insert_admin_key(&other, &second, base_time())
+        .await
+        .expect("insert_admin_key");
+    assert_eq!(
+        store.find_admin_key(&hash).await.unwrap().as_ref(),
+        Some(&ws),
+        "find_admin_key returns the key's workspace"
+    );
+    assert_eq!(
+        store.find_admin_key(&second).await.unwrap().as_ref(),
+        Some(&other),
+        "each key keeps its own workspace"
+    );
+    assert!(store.delete_admin_key(&hash).await.unwrap(), "delete");
+    assert!(
+        store.find_admin_key(&hash).await.unwrap().is_none(),
+        "a deleted key is not found"
+    );
+    assert!(
+        !store.delete_admin_key(&hash).await.unwrap(),
+        "a second delete reports false"
+    );
+    assert_eq!(
+        store.find_admin_key(&second).await.unwrap().as_ref(),
+        Some(&other),
+        "deleting one key leaves the others"
+    );
+}
+
+/// A hash recorded once cannot be recorded again, for the same workspace or
+/// another; the first mapping stays.
+pub async fn admin_keys_insert_conflicts<S: Storage>(store: Arc<S>) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let hash = random_hash();
+    store
+        .insert_admin_key(&ws, &hash, base_time())
+        .await
+        .expect("insert_admin_key");
+    for workspace in [&ws, &other] {
+        let err = store
+            .insert_admin_key(workspace, &hash, base_time())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::Conflict, "duplicate hash");
+    }
+    assert_eq!(
+        store.find_admin_key(&hash).await.unwrap().as_ref(),
+        Some(&ws),
+        "the first mapping is kept"
+    );
+}
+
+/// An unknown hash is not found and deleting it reports `false`.
+pub async fn admin_keys_unknown_hash_is_absent<S: Storage>(store: Arc<S>) {
+    let hash = random_hash();
+    assert!(store.find_admin_key(&hash).await.unwrap().is_none(), "find");
+    assert!(!store.delete_admin_key(&hash).await.unwrap(), "delete");
+}
+
+/// A store that fails on demand, wrapping a working one: for testing how a
+/// server (or a host) behaves when its backend is down or loses a race.
+///
+/// Failures carry a source message naming an internal host, so a test can
+/// also check that no storage detail reaches a response.
+#[derive(Debug, Default)]
+pub struct FaultyStore<S> {
+    inner: S,
+    fail_all: std::sync::Mutex<Option<StorageErrorKind>>,
+    fail_method: std::sync::Mutex<Option<(&'static str, StorageErrorKind)>>,
+}
+
+impl<S> FaultyStore<S> {
+    /// Wraps `inner`; nothing fails until told to.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            fail_all: std::sync::Mutex::new(None),
+            fail_method: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Makes every call fail with `kind` (`None`: stop failing).
+    pub fn fail_all(&self, kind: Option<StorageErrorKind>) {
+        *self.fail_all.lock().unwrap() = kind;
+    }
+
+    /// Makes only calls of the method named `method` fail with `kind`.
+    pub fn fail_method(&self, method: &'static str, kind: Option<StorageErrorKind>) {
+        *self.fail_method.lock().unwrap() = kind.map(|k| (method, k));
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn check(&self, method: &str) -> Result<(), crate::StorageError> {
+        let kind = (*self.fail_all.lock().unwrap()).or_else(|| {
+            (*self.fail_method.lock().unwrap())
+                .filter(|(m, _)| *m == method)
+                .map(|(_, k)| k)
+        });
+        match kind {
+            Some(kind) => Err(crate::StorageError::with_source(
+                kind,
+                "db01.internal:5432 refused connection",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Implements a storage trait for `FaultyStore` by delegation, each method
+/// failing first when told to.
+macro_rules! delegate {
+    ($trait:path { $(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+ }) => {
+        #[async_trait::async_trait]
+        impl<S: Storage> $trait for FaultyStore<S> {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, crate::StorageError> {
+                    self.check(stringify!($name))?;
+                    self.inner.$name($($arg),*).await
+                }
+            )+
+        }
+    };
+}
+
+delegate! {
+    crate::AppStore {
+        async fn insert_app(&self, record: &AppRecord) -> ();
+        async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Option<AppRecord>;
+        async fn get_app_by_client_id(&self, client_id: &ClientId) -> Option<AppRecord>;
+        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::Listing<OAuthApp>;
+        async fn update_app(&self, workspace: &WorkspaceId, id: &AppId, changes: &AppChanges) -> Option<AppRecord>;
+        async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> bool;
+        async fn rotate_client_secret(&self, workspace: &WorkspaceId, id: &AppId, rotation: &SecretRotation) -> Option<AppRecord>;
+    }
+}
+
+delegate! {
+    crate::AdminKeyStore {
+        async fn insert_admin_key(&self, workspace: &WorkspaceId, hash: &CredentialHash, created_at: OffsetDateTime) -> ();
+        async fn find_admin_key(&self, hash: &CredentialHash) -> Option<WorkspaceId>;
+        async fn delete_admin_key(&self, hash: &CredentialHash) -> bool;
+    }
+}
+
+delegate! {
+    crate::GrantStore {
+        async fn insert_session(&self, session: &SessionRecord) -> ();
+        async fn open_session(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<SessionRecord>;
+        async fn complete_session(&self, hash: &CredentialHash, decision: &SessionDecision, now: OffsetDateTime) -> SessionCompletion;
+        async fn get_code(&self, hash: &CredentialHash) -> Option<CodeRecord>;
+        async fn redeem_code(&self, hash: &CredentialHash, tokens: &[TokenRecord], grant_expires_at: OffsetDateTime, now: OffsetDateTime) -> CodeRedemption;
+        async fn insert_grant(&self, grant: &GrantRecord, tokens: &[TokenRecord]) -> ();
+        async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
+        async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
+        async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
+        async fn revoke_token(&self, hash: &CredentialHash) -> bool;
+        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> bool;
+        async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
+    }
 }

@@ -55,6 +55,11 @@
 //!   compare in constant time.
 //! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
 //!   under a server key ring with key ids, so the server key can be rotated.
+//! - **One HTTP entry point**: [`AuthorizationServer::handle`] takes an
+//!   `http::Request<Bytes>` and returns an `http::Response<Bytes>`; it serves
+//!   the OAuth app management API, authenticated by workspace admin keys
+//!   ([`AuthorizationServer::create_admin_key`],
+//!   [`AuthorizationServer::register_admin_key`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a conformance suite
 //!   (feature `conformance`) any backend can run.
@@ -65,12 +70,14 @@
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
 
+mod admin;
 mod authorize;
 mod clock;
 mod config;
 mod credential;
 mod error;
 mod events;
+mod http;
 mod ids;
 mod keyring;
 mod metadata;
@@ -89,6 +96,7 @@ mod token;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
     AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
     PushedRequest, REQUEST_URI_PREFIX,
@@ -102,6 +110,7 @@ pub use credential::{
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
+pub use http::MAX_BODY_BYTES;
 pub use ids::{AppId, ClientId, GrantId, InvalidId, Subject, WorkspaceId};
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use metadata::Metadata;
@@ -116,8 +125,8 @@ pub use registration::{
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{
-    AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret, GrantRecord,
-    GrantStore, Listing, MemoryStore, RefreshRotation, SecretRotation, SecretState,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret,
+    GrantRecord, GrantStore, Listing, MemoryStore, RefreshRotation, SecretRotation, SecretState,
     SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
     StorageErrorKind, TokenKind, TokenRecord,
 };

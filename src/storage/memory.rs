@@ -15,9 +15,10 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::{
-    AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret, GrantRecord,
-    GrantStore, Listing, RefreshRotation, SecretRotation, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind, TokenRecord,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret,
+    GrantRecord, GrantStore, Listing, RefreshRotation, SecretRotation, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind,
+    TokenRecord,
 };
 use crate::ids::{AppId, ClientId, GrantId, WorkspaceId};
 use crate::keyring::CredentialHash;
@@ -32,6 +33,14 @@ pub struct MemoryStore {
     codes: RwLock<HashMap<CredentialHash, CodeRecord>>,
     grants: RwLock<HashMap<GrantId, GrantRecord>>,
     tokens: RwLock<HashMap<CredentialHash, TokenRecord>>,
+    admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
+}
+
+#[derive(Debug)]
+struct AdminKeyRow {
+    workspace: WorkspaceId,
+    #[allow(dead_code)] // kept as a database row would keep it
+    created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Default)]
@@ -495,5 +504,41 @@ impl GrantStore for MemoryStore {
             removed += expired.len() as u64;
         }
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl AdminKeyStore for MemoryStore {
+    async fn insert_admin_key(
+        &self,
+        workspace: &WorkspaceId,
+        hash: &CredentialHash,
+        created_at: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let mut keys = write(&self.admin_keys);
+        if keys.contains_key(hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        keys.insert(
+            *hash,
+            AdminKeyRow {
+                workspace: workspace.clone(),
+                created_at,
+            },
+        );
+        Ok(())
+    }
+
+    async fn find_admin_key(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<WorkspaceId>, StorageError> {
+        Ok(read(&self.admin_keys)
+            .get(hash)
+            .map(|row| row.workspace.clone()))
+    }
+
+    async fn delete_admin_key(&self, hash: &CredentialHash) -> Result<bool, StorageError> {
+        Ok(write(&self.admin_keys).remove(hash).is_some())
     }
 }

@@ -261,9 +261,36 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Option<AppRecord>, StorageError>;
 }
 
+/// Storage of workspace admin keys: each maps the keyed hash of a key to the
+/// workspace it administers.
+#[async_trait]
+pub trait AdminKeyStore: Send + Sync {
+    /// Records that the key with this hash administers `workspace`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageErrorKind::Conflict`] when the hash is already recorded (for
+    /// any workspace); nothing is written.
+    async fn insert_admin_key(
+        &self,
+        workspace: &WorkspaceId,
+        hash: &CredentialHash,
+        created_at: OffsetDateTime,
+    ) -> Result<(), StorageError>;
+
+    /// The workspace of the admin key with this hash; `None` if unknown.
+    async fn find_admin_key(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<WorkspaceId>, StorageError>;
+
+    /// Forgets the admin key with this hash; `false` if it was unknown.
+    async fn delete_admin_key(&self, hash: &CredentialHash) -> Result<bool, StorageError>;
+}
+
 /// Everything the server stores: the union of the storage traits.
 ///
 /// Implemented automatically for any type that implements each of them.
-pub trait Storage: AppStore + GrantStore + Send + Sync + 'static {}
+pub trait Storage: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}
 
-impl<T> Storage for T where T: AppStore + GrantStore + Send + Sync + 'static {}
+impl<T> Storage for T where T: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}

@@ -11,6 +11,7 @@ use crate::credential::CredentialPrefixes;
 use crate::events::{EventSink, NoEvents};
 use crate::keyring::{KeyRing, KeyRingError};
 use crate::random::{RandomSource, SystemRandom};
+use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pkce: PkcePolicy,
     refresh_grace: Duration,
     scopes_supported: Option<ScopeSet>,
+    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    scope_catalogue: ScopeCatalogue,
 }
 
 /// How long each kind of grant artefact lives. Every value is configurable
@@ -157,6 +160,16 @@ impl ServerConfig {
     pub fn scopes_supported(&self) -> Option<&ScopeSet> {
         self.scopes_supported.as_ref()
     }
+
+    /// Who the end user is on a plain flow's consent page.
+    pub fn resource_owner(&self) -> &dyn ResourceOwnerAuthenticator {
+        self.resource_owner.as_ref()
+    }
+
+    /// The human descriptions of scopes.
+    pub fn scope_catalogue(&self) -> &ScopeCatalogue {
+        &self.scope_catalogue
+    }
 }
 
 /// The configuration is unusable.
@@ -203,6 +216,8 @@ pub struct AuthorizationServerBuilder<S> {
     pkce: PkcePolicy,
     refresh_grace: Duration,
     scopes_supported: Option<ScopeSet>,
+    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    scope_catalogue: ScopeCatalogue,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -228,6 +243,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             pkce: PkcePolicy::default(),
             refresh_grace: Duration::ZERO,
             scopes_supported: None,
+            resource_owner: Arc::new(NoResourceOwner),
+            scope_catalogue: ScopeCatalogue::new(),
         }
     }
 
@@ -333,6 +350,20 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// How the consent page of a plain `/oauth/authorize` flow knows its end
+    /// user: your login (default: none, so plain-flow consent is refused;
+    /// [`DemoSignIn`](crate::DemoSignIn) for demos).
+    pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
+        self.resource_owner = authenticator;
+        self
+    }
+
+    /// Human descriptions of scopes for the consent and Connect pages.
+    pub fn scope_catalogue(mut self, catalogue: ScopeCatalogue) -> Self {
+        self.scope_catalogue = catalogue;
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -399,6 +430,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             pkce: self.pkce,
             refresh_grace: self.refresh_grace,
             scopes_supported: self.scopes_supported,
+            resource_owner: self.resource_owner,
+            scope_catalogue: self.scope_catalogue,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

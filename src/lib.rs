@@ -87,11 +87,13 @@ mod pkce;
 mod random;
 mod redirect;
 mod registration;
+mod resource_owner;
 mod scope;
 mod server;
 mod storage;
 mod timestamp;
 mod token;
+mod ui;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -122,6 +124,7 @@ pub use registration::{
     MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
     RotatedSecret,
 };
+pub use resource_owner::{DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{

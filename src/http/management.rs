@@ -24,11 +24,11 @@ use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::auth::{self, AuthHeaderError};
-use super::form::Params;
 use super::{MAX_BODY_BYTES, allow, response, storage_error};
 use crate::admin::AdminError;
 use crate::error::{FieldError, Problem, RegistryError};
 use crate::ids::{AppId, WorkspaceId};
+use crate::params::Params;
 use crate::registration::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;

@@ -202,6 +202,7 @@ pub(crate) fn unavailable() -> Response<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redirect::append_query;
 
     fn body(response: &Response<Bytes>) -> serde_json::Value {
         serde_json::from_slice(response.body()).unwrap()

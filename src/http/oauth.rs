@@ -55,13 +55,14 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A client endpoint's request: Basic credentials, if any, and the form.
+type ClientRequest = (Option<BasicCredentials>, Vec<(String, String)>);
+
 /// The common shape of the client endpoints (token, revocation,
 /// introspection, PAR): POST, a form body, no parameters in the URI
 /// (RFC 6749 §2.3.1, §3.2), at most one `Authorization: Basic`.
 #[allow(clippy::result_large_err)] // the error is the response itself
-fn client_request(
-    request: &Request<Bytes>,
-) -> Result<(Option<BasicCredentials>, Vec<(String, String)>), Response<Bytes>> {
+fn client_request(request: &Request<Bytes>) -> Result<ClientRequest, Response<Bytes>> {
     allow(request.method(), &[Method::POST])?;
     if !is_form(request.headers()) {
         return Err(oauth_error(
@@ -258,7 +259,7 @@ fn consent_page<S: Storage>(
         csrf_token: &prompt.csrf_token,
         demo_sign_in: config.resource_owner().demo_sign_in(),
     };
-    let csp = ui::content_security_policy(&[return_to.clone()], "'none'");
+    let csp = ui::content_security_policy(std::slice::from_ref(&return_to), "'none'");
     let page = response::html(StatusCode::OK, ui::consent_page(&view), &csp);
     let secure = if config.issuer().scheme() == "https" {
         "; Secure"

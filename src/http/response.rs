@@ -199,6 +199,41 @@ pub(crate) fn unavailable() -> Response<Bytes> {
     )
 }
 
+/// An HTML page with `status` and the page's Content-Security-Policy; never
+/// cached, never framed unless `csp` allows it.
+pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Bytes> {
+    let mut response = no_store(finish(header(
+        with_status(status, Bytes::from(body)),
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    )));
+    if let Ok(value) = HeaderValue::from_str(csp) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// `response` with a `Set-Cookie` header added.
+pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Response<Bytes> {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,39 +360,4 @@ mod tests {
             "Bearer realm=\"oauth-connect\""
         );
     }
-}
-
-/// An HTML page with `status` and the page's Content-Security-Policy; never
-/// cached, never framed unless `csp` allows it.
-pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Bytes> {
-    let mut response = no_store(finish(header(
-        with_status(status, Bytes::from(body)),
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    )));
-    if let Ok(value) = HeaderValue::from_str(csp) {
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_SECURITY_POLICY, value);
-    }
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    response
-}
-
-/// `response` with a `Set-Cookie` header added.
-pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Response<Bytes> {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, value);
-    }
-    response
 }

@@ -255,6 +255,12 @@ impl<S: Storage> AuthorizationServer<S> {
             None => match params.get("client_id") {
                 Some(id) => (id, params.get("client_secret")),
                 None => {
+                    self.config()
+                        .events()
+                        .emit(&Event::ClientAuthenticationFailed {
+                            client_id: None,
+                            reason: "no client authentication",
+                        });
                     return Err(TokenError::new(
                         OAuthErrorCode::InvalidClient,
                         "client authentication is required",

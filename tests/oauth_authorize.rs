@@ -3,7 +3,12 @@
 //! Every "never", "refused" and "fails" of the protocol issue is a test;
 //! each names its RFC section.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
 
 mod support;
 

@@ -2,7 +2,13 @@
 //! with a manual clock, requests as plain `http::Request` values, and the
 //! browser steps of the consent page.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::{Arc, Mutex};
 

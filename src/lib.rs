@@ -87,6 +87,7 @@ mod pkce;
 mod random;
 mod redirect;
 mod registration;
+mod resource;
 mod resource_owner;
 mod scope;
 mod server;
@@ -124,6 +125,7 @@ pub use registration::{
     MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
     RotatedSecret,
 };
+pub use resource::{BearerKind, BearerPrincipal};
 pub use resource_owner::{DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;

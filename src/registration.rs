@@ -530,6 +530,12 @@ impl<S: Storage> AuthorizationServer<S> {
         id: &AppId,
     ) -> Result<(), RegistryError> {
         if self.storage().delete_app(workspace, id).await? {
+            self.config()
+                .events()
+                .emit(&crate::events::Event::AppDeleted {
+                    workspace_id: workspace.clone(),
+                    app_id: id.clone(),
+                });
             Ok(())
         } else {
             Err(RegistryError::NotFound)
@@ -591,11 +597,18 @@ impl<S: Storage> AuthorizationServer<S> {
             .rotate_client_secret(workspace, id, &rotation)
             .await
         {
-            Ok(Some(record)) => Ok(RotatedSecret {
-                client_id: record.app.client_id,
-                client_secret: secret,
-                previous_secret_expires_at: previous_valid_until,
-            }),
+            Ok(Some(record)) => {
+                config.events().emit(&crate::events::Event::SecretRotated {
+                    workspace_id: workspace.clone(),
+                    app_id: id.clone(),
+                    with_grace: previous_valid_until.is_some(),
+                });
+                Ok(RotatedSecret {
+                    client_id: record.app.client_id,
+                    client_secret: secret,
+                    previous_secret_expires_at: previous_valid_until,
+                })
+            }
             Ok(None) => Err(RegistryError::NotFound),
             Err(e) if e.kind() == StorageErrorKind::Conflict => Err(RegistryError::Conflict),
             Err(e) => Err(e.into()),

@@ -170,6 +170,8 @@ pub struct ConsentPrompt {
     pub redirect_uri: String,
     /// When the prompt expires.
     pub expires_at: OffsetDateTime,
+    /// Whether this is a Connect session (show the Connect page instead).
+    pub connect: bool,
 }
 
 /// The resource owner's decision on the consent page.
@@ -228,7 +230,7 @@ impl<S: Storage> AuthorizationServer<S> {
         .unwrap_or_default()
     }
 
-    fn check_csrf(&self, session: &ConnectToken, presented: &str) -> bool {
+    pub(crate) fn check_csrf(&self, session: &ConnectToken, presented: &str) -> bool {
         let expected = self.session_csrf(session);
         !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
     }
@@ -330,6 +332,7 @@ impl<S: Storage> AuthorizationServer<S> {
             open_by: None,
             opened_at: Some(now),
             status: SessionStatus::Pending,
+            connect: None,
         };
         self.storage()
             .insert_session(&record)
@@ -346,6 +349,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes: record.scopes,
             redirect_uri: record.redirect_uri,
             expires_at: record.expires_at,
+            connect: record.connect.is_some(),
         }
     }
 
@@ -553,6 +557,7 @@ impl<S: Storage> AuthorizationServer<S> {
             open_by: Some(now + lifetimes.pushed_request),
             opened_at: None,
             status: SessionStatus::Pending,
+            connect: None,
         };
         self.storage().insert_session(&record).await?;
         Ok(PushedRequest {
@@ -616,6 +621,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     SessionDecision::Approve {
                         grant: Box::new(grant),
                         code: Box::new(code_record),
+                        connect: None,
                     },
                     Some(code),
                 )
@@ -691,6 +697,7 @@ impl<S: Storage> AuthorizationServer<S> {
             issued_at: now,
             expires_at,
             redeemed_at: None,
+            scoped_key_id: None,
         };
         Ok((grant, record, code))
     }

@@ -246,6 +246,19 @@ pub struct Page<T> {
     pub meta: PageMeta,
 }
 
+impl<T> Page<T> {
+    pub(crate) fn new(data: Vec<T>, total: u64, request: PageRequest) -> Self {
+        Self {
+            data,
+            meta: PageMeta {
+                total,
+                page: request.page,
+                per_page: request.per_page,
+            },
+        }
+    }
+}
+
 /// The position of a [`Page`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,7 @@
 //! The resource-server side: who a bearer credential (an access token, or
 //! a scoped key) speaks for, and whether it carries a scope (RFC 6750).
 
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
@@ -33,8 +33,10 @@ pub struct BearerPrincipal {
     pub subject: Option<Subject>,
     /// The scopes the credential carries.
     pub scopes: ScopeSet,
-    /// The grant it belongs to, if any.
+    /// The grant it belongs to (access tokens).
     pub grant_id: Option<GrantId>,
+    /// The customer a scoped key is bound to.
+    pub customer_id: Option<CustomerId>,
 }
 
 impl BearerPrincipal {
@@ -46,8 +48,8 @@ impl BearerPrincipal {
 
 impl<S: Storage> AuthorizationServer<S> {
     /// Authenticates a bearer credential from `Authorization: Bearer …` for
-    /// a resource server: an access token (and, once minted, a scoped key),
-    /// told apart by prefix.
+    /// a resource server: an access token or a scoped key, told apart by
+    /// prefix.
     ///
     /// # Errors
     ///
@@ -66,6 +68,7 @@ impl<S: Storage> AuthorizationServer<S> {
             subject: info.subject,
             scopes: info.scopes,
             grant_id: Some(info.grant_id),
+            customer_id: None,
         })
     }
 }

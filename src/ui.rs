@@ -146,6 +146,199 @@ pub(crate) fn consent_page(view: &ConsentView<'_>) -> String {
     document(&title, &body)
 }
 
+/// One field of the customer form.
+struct Input<'a> {
+    name: &'a str,
+    label: &'a str,
+    kind: &'a str,
+    autocomplete: &'a str,
+    required: bool,
+    value: Option<&'a str>,
+}
+
+fn input(out: &mut String, field: &Input<'_>, error_field: Option<&str>) {
+    let invalid = error_field == Some(field.name);
+    let _ = write!(
+        out,
+        "<label for=\"{name}\">{label}{req}</label><input type=\"{kind}\" id=\"{name}\" name=\"{name}\" \
+         autocomplete=\"{auto}\" value=\"{value}\"{required}{invalid}>",
+        name = attr(field.name),
+        label = text(field.label),
+        req = if field.required {
+            ""
+        } else {
+            " <span class=\"note\">(optional)</span>"
+        },
+        kind = attr(field.kind),
+        auto = attr(field.autocomplete),
+        value = attr(field.value.unwrap_or_default()),
+        required = if field.required { " required" } else { "" },
+        invalid = if invalid {
+            " aria-invalid=\"true\" aria-describedby=\"form-error\""
+        } else {
+            ""
+        },
+    );
+}
+
+/// The customer details on the Connect page: as a form, or as a summary
+/// when everything is already known.
+pub(crate) struct CustomerView<'a> {
+    pub(crate) ask: bool,
+    pub(crate) first_name: Option<&'a str>,
+    pub(crate) last_name: Option<&'a str>,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) phone: Option<&'a str>,
+    pub(crate) street_one: Option<&'a str>,
+    pub(crate) city: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
+    pub(crate) postal_code: Option<&'a str>,
+    pub(crate) country: Option<&'a str>,
+}
+
+/// The hosted Connect page.
+pub(crate) struct ConnectView<'a> {
+    pub(crate) client_name: &'a str,
+    pub(crate) scopes: Vec<ScopeLine<'a>>,
+    pub(crate) customer: CustomerView<'a>,
+    pub(crate) update: bool,
+    pub(crate) token: &'a str,
+    pub(crate) csrf_token: &'a str,
+    /// A customer field to correct, with the message.
+    pub(crate) error: Option<(&'a str, String)>,
+}
+
+pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
+    let title = if view.update {
+        format!("Update your connection to {}", view.client_name)
+    } else {
+        format!("Connect your account to {}", view.client_name)
+    };
+    let mut body = format!(
+        "<h1>{}</h1><p><strong>{}</strong> will be able to:</p>{}",
+        text(&title),
+        text(view.client_name),
+        scope_list(&view.scopes)
+    );
+    if let Some((_, message)) = &view.error {
+        let _ = write!(
+            body,
+            "<p id=\"form-error\" role=\"alert\"><strong>Please check your details:</strong> {}</p>",
+            text(message)
+        );
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/connect\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
+        attr(view.token),
+        attr(view.csrf_token),
+    );
+    let c = &view.customer;
+    let error_field = view.error.as_ref().map(|(field, _)| *field);
+    if c.ask {
+        body.push_str("<fieldset><legend>Your details</legend>");
+        let fields = [
+            Input {
+                name: "firstName",
+                label: "First name",
+                kind: "text",
+                autocomplete: "given-name",
+                required: true,
+                value: c.first_name,
+            },
+            Input {
+                name: "lastName",
+                label: "Last name",
+                kind: "text",
+                autocomplete: "family-name",
+                required: true,
+                value: c.last_name,
+            },
+            Input {
+                name: "email",
+                label: "E-mail",
+                kind: "email",
+                autocomplete: "email",
+                required: true,
+                value: c.email,
+            },
+            Input {
+                name: "phone",
+                label: "Phone",
+                kind: "tel",
+                autocomplete: "tel",
+                required: false,
+                value: c.phone,
+            },
+            Input {
+                name: "streetOne",
+                label: "Street address",
+                kind: "text",
+                autocomplete: "address-line1",
+                required: false,
+                value: c.street_one,
+            },
+            Input {
+                name: "city",
+                label: "City",
+                kind: "text",
+                autocomplete: "address-level2",
+                required: false,
+                value: c.city,
+            },
+            Input {
+                name: "state",
+                label: "State or region",
+                kind: "text",
+                autocomplete: "address-level1",
+                required: false,
+                value: c.state,
+            },
+            Input {
+                name: "postalCode",
+                label: "Postal code",
+                kind: "text",
+                autocomplete: "postal-code",
+                required: false,
+                value: c.postal_code,
+            },
+            Input {
+                name: "country",
+                label: "Country",
+                kind: "text",
+                autocomplete: "country",
+                required: false,
+                value: c.country,
+            },
+        ];
+        for field in &fields {
+            input(&mut body, field, error_field);
+        }
+        body.push_str(
+            "<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>",
+        );
+    } else {
+        let name = format!(
+            "{} {}",
+            c.first_name.unwrap_or_default(),
+            c.last_name.unwrap_or_default()
+        );
+        let _ = write!(
+            body,
+            "<p class=\"note\">Connecting as <strong>{}</strong> ({}).</p>",
+            text(name.trim()),
+            text(c.email.unwrap_or_default())
+        );
+    }
+    body.push_str(
+        "<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
+         <button type=\"submit\" class=\"primary\" name=\"decision\" value=\"approve\">Allow</button></div></form>",
+    );
+    document(&title, &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
 mod auth;
+mod connect;
 mod oauth;
 
 mod management;
@@ -72,8 +73,10 @@ impl<S: Storage> AuthorizationServer<S> {
             ["oauth", "par"] => oauth::par(self, &request).await,
             // ---- Metadata (RFC 8414) ----
             [".well-known", "oauth-authorization-server"] => oauth::metadata(self, &request),
-            // ---- Connect (hosted page, sessions, SDK) ----
-            // ["connect", ..] | ["v1", "connect", ..] => …,
+            // ---- Connect (hosted page, sessions, scoped keys) ----
+            ["connect"] => connect::page(self, &request).await,
+            ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
+            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
             // ---- Management API (workspace admins) ----
             ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
             _ => response::not_found("no such resource"),

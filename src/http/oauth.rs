@@ -292,6 +292,13 @@ pub(super) async fn authorize<S: Storage>(
         return error_page(ErrorPage::UnknownRequest);
     };
     match server.begin_authorization(&pairs).await {
+        // A Connect token as request_uri opens the Connect session's page.
+        Ok(prompt) if prompt.connect => {
+            match server.open_connect(prompt.session.expose_secret()).await {
+                Ok(page) => super::connect::render(server, &page, None, None),
+                Err(page) => error_page(page),
+            }
+        }
         Ok(prompt) => consent_page(server, &prompt),
         Err(AuthorizeError::Page(page)) => error_page(page),
         Err(AuthorizeError::Redirect(to)) => redirect(&to),

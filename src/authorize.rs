@@ -598,6 +598,11 @@ impl<S: Storage> AuthorizationServer<S> {
             return Err(page(ErrorPage::InvalidCsrfToken));
         }
         let (handle, record) = self.open_session_handle(handle.expose_secret()).await?;
+        // A Connect session completes only through its own page, which also
+        // writes the customer and the connection.
+        if record.connect.is_some() {
+            return Err(page(ErrorPage::UnknownRequest));
+        }
         let hash = handle
             .hash(config.keys())
             .ok_or(page(ErrorPage::UnknownRequest))?;

@@ -464,6 +464,30 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::ZERO,
             Duration::MINUTE,
         )?;
+        check_range(
+            "connect_session_lifetime",
+            l.connect_session,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
+            && self
+                .reference_id_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return Err(ConfigError::Invalid("reference_id_prefix"));
+        }
+        // Each frame ancestor must be an origin: scheme, host and port only.
+        for origin in &self.frame_ancestors {
+            let is_origin = crate::redirect::RedirectUri::parse(origin)
+                .ok()
+                .and_then(|uri| uri.origin())
+                .is_some_and(|o| &o == origin);
+            if !is_origin {
+                return Err(ConfigError::Invalid("frame_ancestors"));
+            }
+        }
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -551,6 +575,46 @@ mod tests {
             build(Duration::minutes(10) + Duration::SECOND),
             Err(ConfigError::OutOfRange {
                 what: "code_lifetime",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn connect_settings_are_validated() {
+        let base = || {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+        };
+        assert!(
+            base()
+                .frame_ancestors(["https://app.example.com"])
+                .build()
+                .is_ok()
+        );
+        for bad in [
+            "https://app.example.com/path",
+            "*",
+            "'self' https://x.example",
+            "http://app.example.com",
+        ] {
+            assert!(
+                matches!(
+                    base().frame_ancestors([bad]).build(),
+                    Err(ConfigError::Invalid("frame_ancestors"))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(base().reference_id_prefix("acme").build().is_ok());
+        assert!(matches!(
+            base().reference_id_prefix("Acme Inc").build(),
+            Err(ConfigError::Invalid("reference_id_prefix"))
+        ));
+        assert!(matches!(
+            base().connect_session_lifetime(Duration::days(2)).build(),
+            Err(ConfigError::OutOfRange {
+                what: "connect_session_lifetime",
                 ..
             })
         ));

@@ -805,6 +805,22 @@ impl<S: Storage> AuthorizationServer<S> {
         let token = params
             .get("token")
             .ok_or(invalid_request("token is required"))?;
+        if token.starts_with(self.config().prefixes().scoped_key()) {
+            return match self.verify_scoped_key(token).await {
+                Ok(key) if key.client_id == client.app.client_id => Ok(Introspection {
+                    active: true,
+                    scope: Some(key.scopes.to_param()),
+                    client_id: Some(key.client_id),
+                    sub: Subject::parse(&key.reference_id).ok(),
+                    exp: key.expires_at.map(OffsetDateTime::unix_timestamp),
+                    iat: Some(key.issued_at.unix_timestamp()),
+                    token_type: Some("scoped_key"),
+                    iss: Some(self.config().issuer_str().to_owned()),
+                }),
+                Err(crate::ScopedKeyError::Storage(e)) => Err(e.into()),
+                Ok(_) | Err(_) => Ok(Introspection::inactive()),
+            };
+        }
         let Some((presented, hash)) = self.classify(token) else {
             return Ok(Introspection::inactive());
         };

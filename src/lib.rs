@@ -76,6 +76,7 @@ mod clock;
 mod config;
 mod connect;
 mod credential;
+mod customer;
 mod error;
 mod events;
 mod http;
@@ -118,6 +119,7 @@ pub use credential::{
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
+pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
 pub use http::MAX_BODY_BYTES;

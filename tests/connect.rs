@@ -931,3 +931,84 @@ async fn signing_key_rotation_old_keys_verify_until_retired() {
         Err(oauth_connect::ScopedKeyError::BadSignature)
     ));
 }
+
+#[tokio::test]
+async fn customers_typed_api_get_list_delete_revokes_tokens_and_keys() {
+    let h = harness().await;
+    let first = connected_customer(&h, "c-1").await;
+    connected_customer(&h, "c-2").await;
+    let minted = json(
+        &post_json(
+            &h,
+            "/v1/scoped-keys",
+            &basic(&h.confidential),
+            json!({"referenceId": "c-1"}),
+        )
+        .await,
+    );
+    let key = minted["scopedKey"].as_str().unwrap().to_owned();
+    let page = h
+        .server
+        .list_customers(&h.workspace, None, oauth_connect::PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.meta.total, 2);
+    let c1 = h
+        .server
+        .list_customers(
+            &h.workspace,
+            Some("c-1"),
+            oauth_connect::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let c1 = c1.data[0].clone();
+    let as_json = serde_json::to_value(&c1).unwrap();
+    assert_eq!(as_json["referenceId"], "c-1");
+    assert_eq!(as_json["location"]["postalCode"], "62701");
+    assert_eq!(
+        h.server.get_customer(&h.workspace, &c1.id).await.unwrap(),
+        c1
+    );
+    let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
+    assert!(matches!(
+        h.server.get_customer(&other, &c1.id).await,
+        Err(oauth_connect::RegistryError::NotFound)
+    ));
+
+    h.server
+        .delete_customer(&h.workspace, &c1.id)
+        .await
+        .unwrap();
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&h.server, &h.confidential, at).await["active"],
+        false,
+        "grant revoked"
+    );
+    let rt = first["refresh_token"].as_str().unwrap();
+    let refreshed = token(
+        &h.server,
+        &h.confidential,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(error_of(&refreshed), "invalid_grant");
+    assert!(
+        h.server.verify_scoped_key(&key).await.is_err(),
+        "scoped keys revoked"
+    );
+    assert!(matches!(
+        h.server.delete_customer(&h.workspace, &c1.id).await,
+        Err(oauth_connect::RegistryError::NotFound)
+    ));
+    assert_eq!(
+        h.server
+            .list_customers(&h.workspace, None, oauth_connect::PageRequest::default())
+            .await
+            .unwrap()
+            .meta
+            .total,
+        1
+    );
+}

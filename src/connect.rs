@@ -23,9 +23,10 @@ use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, GrantRecord, Location, ScopedKeyDelivery, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, Storage, StorageError, StorageErrorKind,
+    CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectionRecord,
+    ConnectionStatus, CustomerInfo, CustomerRecord, GrantRecord, Location, ScopedKeyDelivery,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
+    StorageErrorKind,
 };
 use crate::timestamp::rfc3339_ms;
 
@@ -662,6 +663,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 scoped_key,
                 scoped_key_expires_in: request.scoped_key_expires_in,
                 browser_created,
+                progress: ConnectProgress::default(),
+                step_version: 0,
             })),
         };
         storage.insert_session(&record).await?;
@@ -924,6 +927,7 @@ impl<S: Storage> AuthorizationServer<S> {
             reference_id: connect.reference_id.clone(),
             grant_id: grant.id.clone(),
             tags: connect.tags.clone(),
+            linked: connect.progress.linked.clone(),
             status: ConnectionStatus::Active,
             browser_created: connect.browser_created,
             created_at: now,

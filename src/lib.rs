@@ -147,11 +147,11 @@ pub use scoped_key::{
 pub use server::AuthorizationServer;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerInfo,
-    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, Location, MemoryStore,
-    RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation, SecretState,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionRecord, ConnectionStatus,
+    CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore, LinkedAccount, Listing,
+    Location, MemoryStore, RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation,
+    SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
+    Storage, StorageError, StorageErrorKind, TokenKind, TokenRecord,
 };
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,

@@ -17,10 +17,10 @@ use time::OffsetDateTime;
 
 use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret, GrantRecord,
-    GrantStore, Listing, RefreshRotation, ScopedKeyRecord, SecretRotation, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind,
-    TokenRecord,
+    ConnectContext, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret,
+    GrantRecord, GrantStore, Listing, RefreshRotation, ScopedKeyRecord, SecretRotation,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
+    StorageErrorKind, TokenKind, TokenRecord,
 };
 use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::keyring::CredentialHash;
@@ -51,8 +51,9 @@ struct CustomerTable {
 #[derive(Debug, Default)]
 struct ConnectionTable {
     by_id: HashMap<ConnectionId, ConnectionRecord>,
-    /// The active connection of an app for a reference id.
-    active: HashMap<(AppId, String), ConnectionId>,
+    /// The active connections of an app for a reference id (one per linked
+    /// provider account).
+    active: HashMap<(AppId, String), Vec<ConnectionId>>,
 }
 
 #[derive(Debug, Default)]
@@ -184,7 +185,21 @@ impl MemoryStore {
         }
         let connection = &approval.connection;
         let slot = (connection.app_id.clone(), connection.reference_id.clone());
-        match connections.active.get(&slot).cloned() {
+        let same_account = |c: &ConnectionRecord| {
+            c.linked
+                .as_ref()
+                .map(|l| (&l.provider, &l.account_reference))
+                == connection
+                    .linked
+                    .as_ref()
+                    .map(|l| (&l.provider, &l.account_reference))
+        };
+        let existing = connections.active.get(&slot).and_then(|ids| {
+            ids.iter()
+                .find(|id| connections.by_id.get(*id).is_some_and(same_account))
+                .cloned()
+        });
+        match existing {
             Some(id) => {
                 if let Some(found) = connections.by_id.get_mut(&id) {
                     if let Some(old) = grants.get_mut(&found.grant_id) {
@@ -192,12 +207,17 @@ impl MemoryStore {
                     }
                     found.grant_id = connection.grant_id.clone();
                     found.tags.clone_from(&connection.tags);
+                    found.linked.clone_from(&connection.linked);
                     found.customer_id = connection.customer_id.clone();
                     found.updated_at = connection.updated_at;
                 }
             }
             None => {
-                connections.active.insert(slot, connection.id.clone());
+                connections
+                    .active
+                    .entry(slot)
+                    .or_default()
+                    .push(connection.id.clone());
                 connections
                     .by_id
                     .insert(connection.id.clone(), connection.clone());
@@ -782,9 +802,13 @@ impl ConnectStore for MemoryStore {
                 }
             }
         }
-        connections
-            .active
-            .retain(|(_, reference), _| reference != &customer.reference_id);
+        // Only this customer's connections leave the active index (another
+        // workspace may use the same reference id).
+        let ConnectionTable { by_id, active } = &mut *connections;
+        for ids in active.values_mut() {
+            ids.retain(|c| by_id.get(c).is_some_and(|c| &c.customer_id != id));
+        }
+        active.retain(|_, ids| !ids.is_empty());
         for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
             key.revoked_at.get_or_insert(now);
         }
@@ -808,8 +832,33 @@ impl ConnectStore for MemoryStore {
         Ok(connections
             .active
             .get(&slot)
-            .and_then(|id| connections.by_id.get(id))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| connections.by_id.get(id))
+            .max_by_key(|c| (c.updated_at, c.id.clone()))
             .cloned())
+    }
+
+    async fn advance_connect(
+        &self,
+        hash: &CredentialHash,
+        expected_version: u32,
+        context: &ConnectContext,
+        now: OffsetDateTime,
+    ) -> Result<StepAdvance, StorageError> {
+        let mut sessions = write(&self.sessions);
+        let Some(session) = sessions.get_mut(hash) else {
+            return Ok(StepAdvance::Closed);
+        };
+        let open = session.status == SessionStatus::Pending && now < session.expires_at;
+        let Some(current) = session.connect.as_mut().filter(|_| open) else {
+            return Ok(StepAdvance::Closed);
+        };
+        if current.step_version != expected_version {
+            return Ok(StepAdvance::Stale(Box::new(session.clone())));
+        }
+        **current = context.clone();
+        Ok(StepAdvance::Advanced)
     }
 
     async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {

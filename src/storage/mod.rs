@@ -31,8 +31,9 @@ mod grants;
 mod memory;
 
 pub use connect::{
-    ConnectApproval, ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, Location, ScopedKeyDelivery, ScopedKeyRecord,
+    ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionRecord,
+    ConnectionStatus, CustomerInfo, CustomerRecord, LinkedAccount, Location, ScopedKeyDelivery,
+    ScopedKeyRecord, StepAdvance,
 };
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,

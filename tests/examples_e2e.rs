@@ -59,7 +59,7 @@ fn example_binary(name: &str) -> PathBuf {
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--example", name, "--features", "axum actix"])
+        .args(["build", "--example", name])
         .arg("--target-dir")
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

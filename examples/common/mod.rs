@@ -48,8 +48,8 @@ const DEMO_WORKSPACE: &str = "ws_demo";
 
 /// RFC 7636 Appendix B's example verifier and challenge, for the printed
 /// URLs only: a real client makes a fresh verifier per request.
-const DEMO_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW-gFWFOEjXk";
-const DEMO_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuxJGjQ-cM";
+const DEMO_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const DEMO_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const DEMO_REDIRECT: &str = "http://127.0.0.1:8080/callback";
 
 /// The configuration, from the command line and the environment. No

@@ -69,6 +69,17 @@
 //!
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
+//! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
+//!   axum 0.8 (401/403 answers per RFC 6750 §3).
+//! - `actix`: `oauth_connect::actix::Bearer`, the same for actix-web 4.
+//!
+//! ## Protecting your own resources
+//!
+//! [`AuthorizationServer::authenticate_request`] checks a request's
+//! `Authorization: Bearer` header and [`BearerPrincipal::require_scope`] a
+//! scope; a refusal is a [`BearerRejection`] that renders its RFC 6750
+//! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
+//! features wrap them as extractors.
 
 mod admin;
 mod authorize;
@@ -102,6 +113,11 @@ mod ui;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
     AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
@@ -122,7 +138,8 @@ pub use credential::{
 pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
-pub use http::MAX_BODY_BYTES;
+pub use http::bearer::BearerRejection;
+pub use http::{MAX_BODY_BYTES, OPENAPI_JSON};
 pub use ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, ScopedKeyId, Subject,
     WorkspaceId,

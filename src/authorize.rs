@@ -61,6 +61,9 @@ pub enum ErrorPage {
     TemporarilyUnavailable,
     /// The decision needs a signed-in end user and there is none.
     SignInRequired,
+    /// A provider's callback with a missing, forged, reused or expired
+    /// `state`.
+    InvalidLinkState,
 }
 
 impl ErrorPage {
@@ -77,6 +80,7 @@ impl ErrorPage {
             Self::InvalidCsrfToken => "Your decision could not be verified",
             Self::TemporarilyUnavailable => "Temporarily unavailable",
             Self::SignInRequired => "Sign in to continue",
+            Self::InvalidLinkState => "This link could not be verified",
         }
     }
 
@@ -115,6 +119,9 @@ impl ErrorPage {
             }
             Self::SignInRequired => {
                 "You need to be signed in to approve this request. Sign in, then start again from the application."
+            }
+            Self::InvalidLinkState => {
+                "The return from the provider was not expected, was already used, or took too long. Go back to the application and start again."
             }
         }
     }

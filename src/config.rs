@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::credential::CredentialPrefixes;
 use crate::events::{EventSink, NoEvents};
 use crate::keyring::{KeyRing, KeyRingError};
+use crate::providers::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
 use crate::random::{RandomSource, SystemRandom};
 use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::scope::ScopeSet;
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     scope_catalogue: ScopeCatalogue,
     reference_id_prefix: String,
     frame_ancestors: Vec<String>,
+    providers: Vec<Provider>,
+    terms: Option<Terms>,
 }
 
 /// How long each kind of grant artefact lives. Every value is configurable
@@ -186,6 +189,16 @@ impl ServerConfig {
     pub fn frame_ancestors(&self) -> &[String] {
         &self.frame_ancestors
     }
+
+    /// The provider catalogue of the hosted Connect flow.
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    /// The host's terms, shown first in create mode.
+    pub fn terms(&self) -> Option<&Terms> {
+        self.terms.as_ref()
+    }
 }
 
 /// The configuration is unusable.
@@ -239,6 +252,8 @@ pub struct AuthorizationServerBuilder<S> {
     scope_catalogue: ScopeCatalogue,
     reference_id_prefix: String,
     frame_ancestors: Vec<String>,
+    providers: Vec<Provider>,
+    terms: Option<Terms>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -268,6 +283,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             scope_catalogue: ScopeCatalogue::new(),
             reference_id_prefix: "oc".to_owned(),
             frame_ancestors: Vec::new(),
+            providers: Vec::new(),
+            terms: None,
         }
     }
 
@@ -414,6 +431,19 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// Adds a provider to the Connect flow's catalogue (the `provider` and
+    /// `link` steps). Ids must be unique.
+    pub fn provider(mut self, provider: Provider) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// The host's terms, the Connect flow's first step in create mode.
+    pub fn terms(mut self, terms: Terms) -> Self {
+        self.terms = Some(terms);
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -488,6 +518,28 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
                 return Err(ConfigError::Invalid("frame_ancestors"));
             }
         }
+        for (index, provider) in self.providers.iter().enumerate() {
+            let unique = !self.providers[..index].iter().any(|p| p.id == provider.id);
+            let logo_ok = provider.logo_url.as_deref().is_none_or(|u| u.starts_with("https://"));
+            let fields_ok = match &provider.method {
+                LinkMethod::Redirect => true,
+                LinkMethod::Form(fields) => fields.iter().all(|f| {
+                    valid_field_name(&f.name)
+                        && !matches!(f.name.as_str(), "token" | "csrf_token" | "step" | "action" | "decision")
+                        && matches!(f.kind.as_str(), "text" | "email" | "password" | "tel" | "number")
+                }),
+            };
+            if !(valid_id(&provider.id) && unique && logo_ok && fields_ok && !provider.name.is_empty()) {
+                return Err(ConfigError::Invalid("provider"));
+            }
+        }
+        if self
+            .terms
+            .as_ref()
+            .is_some_and(|t| t.text.is_empty() || t.url.as_deref().is_some_and(|u| !u.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid("terms"));
+        }
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -508,6 +560,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             scope_catalogue: self.scope_catalogue,
             reference_id_prefix: self.reference_id_prefix,
             frame_ancestors: self.frame_ancestors,
+            providers: self.providers,
+            terms: self.terms,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

@@ -86,6 +86,7 @@ mod authorize;
 mod clock;
 mod config;
 mod connect;
+mod connect_steps;
 mod credential;
 mod customer;
 mod error;
@@ -97,6 +98,7 @@ mod metadata;
 mod oauth_error;
 mod params;
 mod pkce;
+mod providers;
 mod random;
 mod redirect;
 mod registration;
@@ -135,6 +137,7 @@ pub use credential::{
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
+pub use connect_steps::{Step, StepAction, StepOutcome};
 pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
@@ -147,6 +150,7 @@ pub use ids::{
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use metadata::Metadata;
 pub use oauth_error::{OAuthError, OAuthErrorCode};
+pub use providers::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{

@@ -73,15 +73,25 @@ async fn open(h: &Harness, url: &str) -> (StatusCode, Page, http::HeaderMap) {
     (status, page, response.headers().clone())
 }
 
-async fn submit(
-    h: &Harness,
-    page: &Page,
-    decision: &str,
-    extra: &[(&str, &str)],
-) -> http::Response<Bytes> {
+/// Posts `decision` from `page`. Approving from the customer step first
+/// posts the customer details (`extra`), then approves on the consent step.
+async fn submit(h: &Harness, page: &Page, decision: &str, extra: &[(&str, &str)]) -> http::Response<Bytes> {
+    let step = field(&page.html, "step");
+    if decision == "approve" && step == "customer" {
+        let mut pairs = vec![("token", page.token.as_str()), ("csrf_token", page.csrf.as_str()), ("step", "customer")];
+        pairs.extend_from_slice(extra);
+        let answer = post_form(&h.server, "/connect", &pairs, None, None).await;
+        if answer.status() != StatusCode::SEE_OTHER {
+            return answer;
+        }
+        let (_, consent_page, _) = open(h, &location(&answer)).await;
+        assert_eq!(field(&consent_page.html, "step"), "consent");
+        return Box::pin(submit(h, &consent_page, "approve", &[])).await;
+    }
     let mut pairs = vec![
         ("token", page.token.as_str()),
         ("csrf_token", page.csrf.as_str()),
+        ("step", step.as_str()),
         ("decision", decision),
     ];
     pairs.extend_from_slice(extra);
@@ -112,7 +122,7 @@ async fn whole_connect_path_with_a_scoped_key_in_the_token_response() {
             "redirectUrl": REDIRECT, "referenceId": "user-123", "tags": ["boston", "pilot"],
             "clientName": "Energy Coffee", "customerInfo": {"firstName": "Ada", "email": "ada@example.com"},
             "scopes": ["read:devices"], "state": "st-1", "scopedKey": true,
-            "filters": {"manufacturers": ["tesla"]}
+            "filters": {"theme": "dark"}
         }),
     )
     .await;

@@ -85,6 +85,7 @@ impl<S: Storage> AuthorizationServer<S> {
             ["openapi.json"] => openapi(&request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
             ["connect"] => connect::page(self, &request).await,
+            ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
             ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
             ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
             // ---- Management API (workspace admins) ----

@@ -155,6 +155,9 @@ pub struct ConnectProgress {
     /// The account linked at the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked: Option<LinkedAccount>,
+    /// Why the last link attempt failed (shown to the user with retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_error: Option<String>,
     /// The customer details the user confirmed on the customer step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerInfo>,

@@ -520,24 +520,36 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }
         for (index, provider) in self.providers.iter().enumerate() {
             let unique = !self.providers[..index].iter().any(|p| p.id == provider.id);
-            let logo_ok = provider.logo_url.as_deref().is_none_or(|u| u.starts_with("https://"));
+            let logo_ok = provider
+                .logo_url
+                .as_deref()
+                .is_none_or(|u| u.starts_with("https://"));
             let fields_ok = match &provider.method {
                 LinkMethod::Redirect => true,
                 LinkMethod::Form(fields) => fields.iter().all(|f| {
                     valid_field_name(&f.name)
-                        && !matches!(f.name.as_str(), "token" | "csrf_token" | "step" | "action" | "decision")
-                        && matches!(f.kind.as_str(), "text" | "email" | "password" | "tel" | "number")
+                        && !matches!(
+                            f.name.as_str(),
+                            "token" | "csrf_token" | "step" | "action" | "decision"
+                        )
+                        && matches!(
+                            f.kind.as_str(),
+                            "text" | "email" | "password" | "tel" | "number"
+                        )
                 }),
             };
-            if !(valid_id(&provider.id) && unique && logo_ok && fields_ok && !provider.name.is_empty()) {
+            if !(valid_id(&provider.id)
+                && unique
+                && logo_ok
+                && fields_ok
+                && !provider.name.is_empty())
+            {
                 return Err(ConfigError::Invalid("provider"));
             }
         }
-        if self
-            .terms
-            .as_ref()
-            .is_some_and(|t| t.text.is_empty() || t.url.as_deref().is_some_and(|u| !u.starts_with("https://")))
-        {
+        if self.terms.as_ref().is_some_and(|t| {
+            t.text.is_empty() || t.url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+        }) {
             return Err(ConfigError::Invalid("terms"));
         }
         let keys = match self.keys {

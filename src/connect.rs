@@ -755,7 +755,11 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// An [`ErrorPage`] for an unknown, expired or completed session.
-    pub async fn open_connect_search(&self, token: &str, search: Option<&str>) -> Result<ConnectPage, ErrorPage> {
+    pub async fn open_connect_search(
+        &self,
+        token: &str,
+        search: Option<&str>,
+    ) -> Result<ConnectPage, ErrorPage> {
         let (session, record) = self.open_session_handle(token).await.map_err(page_of)?;
         let Some(connect) = record.connect.as_deref() else {
             return Err(ErrorPage::UnknownRequest);
@@ -767,10 +771,13 @@ impl<S: Storage> AuthorizationServer<S> {
             .map_err(|_| ErrorPage::TemporarilyUnavailable)?
             .ok_or(ErrorPage::UnknownRequest)?
             .app;
-        let customer = self.known_customer(&record, connect).await.map_err(|e| match e {
-            CompleteError::Page(page) => page,
-            _ => ErrorPage::TemporarilyUnavailable,
-        })?;
+        let customer = self
+            .known_customer(&record, connect)
+            .await
+            .map_err(|e| match e {
+                CompleteError::Page(page) => page,
+                _ => ErrorPage::TemporarilyUnavailable,
+            })?;
         let flow = self.step_view(connect, &customer, search);
         Ok(ConnectPage {
             flow,

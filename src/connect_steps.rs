@@ -125,7 +125,10 @@ struct Filters {
 
 /// Checks a session's `filters` against the catalogue: every named provider
 /// and category must exist, and at least one provider must remain.
-pub(crate) fn check_filters(catalogue: &[Provider], filters: Option<&serde_json::Value>) -> Result<(), FieldError> {
+pub(crate) fn check_filters(
+    catalogue: &[Provider],
+    filters: Option<&serde_json::Value>,
+) -> Result<(), FieldError> {
     let Some(value) = filters else {
         return Ok(());
     };
@@ -150,7 +153,11 @@ pub(crate) fn check_filters(catalogue: &[Provider], filters: Option<&serde_json:
     if let Some(categories) = categories {
         for (index, category) in categories.iter().enumerate() {
             if !catalogue.iter().any(|p| p.categories.contains(category)) {
-                return Err(FieldError::at(category_field, index, Problem::UnknownCategory));
+                return Err(FieldError::at(
+                    category_field,
+                    index,
+                    Problem::UnknownCategory,
+                ));
             }
         }
     }
@@ -161,7 +168,10 @@ pub(crate) fn check_filters(catalogue: &[Provider], filters: Option<&serde_json:
 }
 
 /// The providers a session may pick from.
-fn candidates<'a>(catalogue: &'a [Provider], filters: Option<&serde_json::Value>) -> Vec<&'a Provider> {
+fn candidates<'a>(
+    catalogue: &'a [Provider],
+    filters: Option<&serde_json::Value>,
+) -> Vec<&'a Provider> {
     let parsed: Filters = filters
         .and_then(|f| serde_json::from_value(f.clone()).ok())
         .unwrap_or_default();
@@ -206,7 +216,10 @@ impl<S: Storage> AuthorizationServer<S> {
     pub(crate) fn current_step(&self, context: &ConnectContext, known: &CustomerInfo) -> Step {
         let config = self.config();
         let progress = &context.progress;
-        if config.terms().is_some() && context.mode == ConnectMode::Create && progress.terms_accepted.is_none() {
+        if config.terms().is_some()
+            && context.mode == ConnectMode::Create
+            && progress.terms_accepted.is_none()
+        {
             return Step::Terms;
         }
         if !config.providers().is_empty() {
@@ -223,7 +236,12 @@ impl<S: Storage> AuthorizationServer<S> {
         Step::Consent
     }
 
-    fn link_context(&self, token: &ConnectToken, context: &ConnectContext, provider: &Provider) -> LinkContext {
+    fn link_context(
+        &self,
+        token: &ConnectToken,
+        context: &ConnectContext,
+        provider: &Provider,
+    ) -> LinkContext {
         let keys = self.config().keys();
         let secret = keys
             .derive(
@@ -235,14 +253,20 @@ impl<S: Storage> AuthorizationServer<S> {
         LinkContext {
             provider: provider.id.clone(),
             reference_id: context.reference_id.clone(),
-            callback_url: format!("{}/connect/callback/{}", self.config().issuer_str(), provider.id),
+            callback_url: format!(
+                "{}/connect/callback/{}",
+                self.config().issuer_str(),
+                provider.id
+            ),
             link_secret: secret,
         }
     }
 
     fn state_key(&self, key_id: u8) -> Option<LessSafeKey> {
         let raw = self.config().keys().derive(key_id, STATE_DOMAIN, &[])?;
-        UnboundKey::new(&CHACHA20_POLY1305, &raw).ok().map(LessSafeKey::new)
+        UnboundKey::new(&CHACHA20_POLY1305, &raw)
+            .ok()
+            .map(LessSafeKey::new)
     }
 
     /// Seals the Connect token into a link `state`.
@@ -251,8 +275,12 @@ impl<S: Storage> AuthorizationServer<S> {
         let key = self.state_key(kid)?;
         let nonce = random_array::<12>(self.config().rng()).ok()?;
         let mut sealed = token.expose_secret().as_bytes().to_vec();
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(STATE_DOMAIN), &mut sealed)
-            .ok()?;
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(STATE_DOMAIN),
+            &mut sealed,
+        )
+        .ok()?;
         let mut raw = Vec::with_capacity(1 + 12 + sealed.len());
         raw.push(kid);
         raw.extend_from_slice(&nonce);
@@ -273,7 +301,11 @@ impl<S: Storage> AuthorizationServer<S> {
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(&raw[1..13]);
         let opened = key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(STATE_DOMAIN), &mut raw[13..])
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(STATE_DOMAIN),
+                &mut raw[13..],
+            )
             .ok()?;
         String::from_utf8(opened.to_vec()).ok()
     }
@@ -329,7 +361,8 @@ impl<S: Storage> AuthorizationServer<S> {
     ) -> Result<StepOutcome, CompleteError> {
         let page = CompleteError::Page;
         let config = self.config();
-        let handle = ConnectToken::parse(config.prefixes(), token).map_err(|_| page(ErrorPage::UnknownRequest))?;
+        let handle = ConnectToken::parse(config.prefixes(), token)
+            .map_err(|_| page(ErrorPage::UnknownRequest))?;
         if !self.check_csrf(&handle, csrf_token) {
             return Err(page(ErrorPage::InvalidCsrfToken));
         }
@@ -349,12 +382,17 @@ impl<S: Storage> AuthorizationServer<S> {
         let now = self.now();
         let applied = match action {
             StepAction::AcceptTerms if current == Step::Terms => {
-                self.advance(&record, context, |c| c.progress.terms_accepted = Some(now.unix_timestamp()))
-                    .await?
+                self.advance(&record, context, |c| {
+                    c.progress.terms_accepted = Some(now.unix_timestamp())
+                })
+                .await?
             }
             StepAction::ChooseProvider(id) if current == Step::Provider => {
                 if !self.session_candidates(context).iter().any(|p| p.id == id) {
-                    return Err(CompleteError::Invalid(FieldError::new("provider", Problem::UnknownProvider)));
+                    return Err(CompleteError::Invalid(FieldError::new(
+                        "provider",
+                        Problem::UnknownProvider,
+                    )));
                 }
                 self.advance(&record, context, |c| {
                     c.progress.provider = Some(id);
@@ -374,18 +412,23 @@ impl<S: Storage> AuthorizationServer<S> {
                 .await?
             }
             StepAction::StartLink if current == Step::Link => {
-                let provider = self.session_provider(context).ok_or(CompleteError::OutOfOrder)?;
+                let provider = self
+                    .session_provider(context)
+                    .ok_or(CompleteError::OutOfOrder)?;
                 if provider.method != LinkMethod::Redirect {
                     return Err(CompleteError::OutOfOrder);
                 }
-                let state = self.seal_state(&handle).ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+                let state = self
+                    .seal_state(&handle)
+                    .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
                 let link = self.link_context(&handle, context, provider);
                 let url = match provider.hook.authorization_url(&link, &state).await {
                     Ok(url) => url,
                     Err(error) => {
                         self.link_failed(provider, &error);
                         let message = error.to_string();
-                        self.advance(&record, context, |c| c.progress.link_error = Some(message)).await?;
+                        self.advance(&record, context, |c| c.progress.link_error = Some(message))
+                            .await?;
                         return Ok(StepOutcome::Continue);
                     }
                 };
@@ -403,17 +446,25 @@ impl<S: Storage> AuthorizationServer<S> {
                 return Ok(StepOutcome::Redirect(url));
             }
             StepAction::SubmitLink(values) if current == Step::Link => {
-                let provider = self.session_provider(context).ok_or(CompleteError::OutOfOrder)?;
+                let provider = self
+                    .session_provider(context)
+                    .ok_or(CompleteError::OutOfOrder)?;
                 let LinkMethod::Form(fields) = &provider.method else {
                     return Err(CompleteError::OutOfOrder);
                 };
                 let mut kept = Vec::with_capacity(fields.len());
                 for field in fields {
-                    let value = values.iter().find(|(n, _)| *n == field.name).map(|(_, v)| v.as_str());
+                    let value = values
+                        .iter()
+                        .find(|(n, _)| *n == field.name)
+                        .map(|(_, v)| v.as_str());
                     match value {
                         Some(v) if !v.is_empty() => kept.push((field.name.clone(), v.to_owned())),
                         _ if field.required => {
-                            return Err(CompleteError::Invalid(FieldError::new("link", Problem::Required)));
+                            return Err(CompleteError::Invalid(FieldError::new(
+                                "link",
+                                Problem::Required,
+                            )));
                         }
                         _ => {}
                     }
@@ -424,8 +475,10 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.record_link(&record, context, provider, result).await?
             }
             StepAction::SubmitCustomer(input) if current == Step::Customer => {
-                let info = crate::connect::check_form_customer(&input).map_err(CompleteError::Invalid)?;
-                self.advance(&record, context, |c| c.progress.customer = Some(info)).await?
+                let info =
+                    crate::connect::check_form_customer(&input).map_err(CompleteError::Invalid)?;
+                self.advance(&record, context, |c| c.progress.customer = Some(info))
+                    .await?
             }
             _ => return Err(CompleteError::OutOfOrder),
         };
@@ -482,7 +535,11 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// An [`ErrorPage`] for a missing, forged, reused or expired `state`, or
     /// a session that is gone.
-    pub async fn link_callback(&self, provider_id: &str, query: &[(String, String)]) -> Result<String, ErrorPage> {
+    pub async fn link_callback(
+        &self,
+        provider_id: &str,
+        query: &[(String, String)],
+    ) -> Result<String, ErrorPage> {
         let state = query
             .iter()
             .find(|(n, _)| n == "state")
@@ -499,13 +556,22 @@ impl<S: Storage> AuthorizationServer<S> {
             .filter(|p| p.id == provider_id)
             .ok_or(ErrorPage::InvalidLinkState)?;
         let expected = self.state_hash(&handle, state);
-        let valid = context.progress.link_state.as_ref().is_some_and(|(hash, expires)| {
-            bool::from(hash.as_bytes().ct_eq(expected.as_bytes())) && self.now().unix_timestamp() < *expires
-        });
+        let valid = context
+            .progress
+            .link_state
+            .as_ref()
+            .is_some_and(|(hash, expires)| {
+                bool::from(hash.as_bytes().ct_eq(expected.as_bytes()))
+                    && self.now().unix_timestamp() < *expires
+            });
         if !valid {
             return Err(ErrorPage::InvalidLinkState);
         }
-        let rest: Vec<(String, String)> = query.iter().filter(|(n, _)| n != "state").cloned().collect();
+        let rest: Vec<(String, String)> = query
+            .iter()
+            .filter(|(n, _)| n != "state")
+            .cloned()
+            .collect();
         let link = self.link_context(&handle, context, provider);
         let result = provider.hook.complete_redirect(&link, &rest).await;
         match self.record_link(&record, context, provider, result).await {
@@ -540,11 +606,19 @@ impl<S: Storage> AuthorizationServer<S> {
                 .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
             None => None,
         };
-        Ok(crate::connect::merged(stored.as_ref().map(|c| &c.info), &context.customer_info))
+        Ok(crate::connect::merged(
+            stored.as_ref().map(|c| &c.info),
+            &context.customer_info,
+        ))
     }
 
     /// The page data with the step machine's view, for `open_connect`.
-    pub(crate) fn step_view(&self, context: &ConnectContext, known: &CustomerInfo, search: Option<&str>) -> crate::connect::StepView {
+    pub(crate) fn step_view(
+        &self,
+        context: &ConnectContext,
+        known: &CustomerInfo,
+        search: Option<&str>,
+    ) -> crate::connect::StepView {
         let step = self.current_step(context, known);
         let candidates = self.session_candidates(context);
         let can_change = candidates.len() > 1;
@@ -555,7 +629,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 .filter(|p| search.is_none_or(|q| p.matches(q)))
                 .map(crate::connect::ProviderView::from)
                 .collect(),
-            provider: self.session_provider(context).map(crate::connect::ProviderView::from),
+            provider: self
+                .session_provider(context)
+                .map(crate::connect::ProviderView::from),
             can_change_provider: can_change,
             link_error: context.progress.link_error.clone(),
             linked: context.progress.linked.clone(),

@@ -132,12 +132,12 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession,
 };
+pub use connect_steps::{Step, StepAction, StepOutcome};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
-pub use connect_steps::{Step, StepAction, StepOutcome};
 pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};

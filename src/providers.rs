@@ -38,7 +38,12 @@ pub struct LinkField {
 
 impl LinkField {
     /// A field.
-    pub fn new(name: impl Into<String>, label: impl Into<String>, kind: impl Into<String>, required: bool) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        label: impl Into<String>,
+        kind: impl Into<String>,
+        required: bool,
+    ) -> Self {
         Self {
             name: name.into(),
             label: label.into(),
@@ -99,7 +104,11 @@ impl LinkError {
 pub trait LinkHook: Send + Sync + fmt::Debug {
     /// The provider's authorization URL for this user, carrying `state`
     /// unchanged (the crate checks it on the way back).
-    async fn authorization_url(&self, context: &LinkContext, state: &str) -> Result<String, LinkError> {
+    async fn authorization_url(
+        &self,
+        context: &LinkContext,
+        state: &str,
+    ) -> Result<String, LinkError> {
         let _ = (context, state);
         Err(LinkError::Unavailable)
     }
@@ -107,13 +116,21 @@ pub trait LinkHook: Send + Sync + fmt::Debug {
     /// The provider's answer at the callback (its query parameters, `state`
     /// already checked and removed): exchange its code, identify the
     /// account.
-    async fn complete_redirect(&self, context: &LinkContext, query: &[(String, String)]) -> Result<LinkedAccount, LinkError> {
+    async fn complete_redirect(
+        &self,
+        context: &LinkContext,
+        query: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
         let _ = (context, query);
         Err(LinkError::Unavailable)
     }
 
     /// The posted values of a form link (only the declared fields).
-    async fn complete_form(&self, context: &LinkContext, values: &[(String, String)]) -> Result<LinkedAccount, LinkError> {
+    async fn complete_form(
+        &self,
+        context: &LinkContext,
+        values: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
         let _ = (context, values);
         Err(LinkError::Unavailable)
     }
@@ -150,7 +167,11 @@ impl fmt::Debug for Provider {
 
 impl Provider {
     /// A provider whose link step redirects to its own authorization page.
-    pub fn redirect(id: impl Into<String>, name: impl Into<String>, hook: Arc<dyn LinkHook>) -> Self {
+    pub fn redirect(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        hook: Arc<dyn LinkHook>,
+    ) -> Self {
         Self {
             id: id.into(),
             name: name.into(),
@@ -162,7 +183,12 @@ impl Provider {
     }
 
     /// A provider whose link step is a form with `fields`.
-    pub fn form(id: impl Into<String>, name: impl Into<String>, fields: Vec<LinkField>, hook: Arc<dyn LinkHook>) -> Self {
+    pub fn form(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        fields: Vec<LinkField>,
+        hook: Arc<dyn LinkHook>,
+    ) -> Self {
         Self {
             id: id.into(),
             name: name.into(),
@@ -195,7 +221,10 @@ impl Provider {
         q.is_empty()
             || self.id.contains(&q)
             || self.name.to_lowercase().contains(&q)
-            || self.categories.iter().any(|c| c.to_lowercase().contains(&q))
+            || self
+                .categories
+                .iter()
+                .any(|c| c.to_lowercase().contains(&q))
     }
 }
 
@@ -220,9 +249,15 @@ impl Terms {
 }
 
 pub(crate) fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 pub(crate) fn valid_field_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }

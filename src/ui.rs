@@ -274,20 +274,85 @@ fn exit_form(out: &mut String, view: &ConnectView<'_>, step: &str) {
 fn customer_fields(body: &mut String, c: &CustomerView<'_>, error_field: Option<&str>) {
     body.push_str("<fieldset><legend>Your details</legend>");
     let fields = [
-        Input { name: "firstName", label: "First name", kind: "text", autocomplete: "given-name", required: true, value: c.first_name },
-        Input { name: "lastName", label: "Last name", kind: "text", autocomplete: "family-name", required: true, value: c.last_name },
-        Input { name: "email", label: "E-mail", kind: "email", autocomplete: "email", required: true, value: c.email },
-        Input { name: "phone", label: "Phone", kind: "tel", autocomplete: "tel", required: false, value: c.phone },
-        Input { name: "streetOne", label: "Street address", kind: "text", autocomplete: "address-line1", required: false, value: c.street_one },
-        Input { name: "city", label: "City", kind: "text", autocomplete: "address-level2", required: false, value: c.city },
-        Input { name: "state", label: "State or region", kind: "text", autocomplete: "address-level1", required: false, value: c.state },
-        Input { name: "postalCode", label: "Postal code", kind: "text", autocomplete: "postal-code", required: false, value: c.postal_code },
-        Input { name: "country", label: "Country", kind: "text", autocomplete: "country", required: false, value: c.country },
+        Input {
+            name: "firstName",
+            label: "First name",
+            kind: "text",
+            autocomplete: "given-name",
+            required: true,
+            value: c.first_name,
+        },
+        Input {
+            name: "lastName",
+            label: "Last name",
+            kind: "text",
+            autocomplete: "family-name",
+            required: true,
+            value: c.last_name,
+        },
+        Input {
+            name: "email",
+            label: "E-mail",
+            kind: "email",
+            autocomplete: "email",
+            required: true,
+            value: c.email,
+        },
+        Input {
+            name: "phone",
+            label: "Phone",
+            kind: "tel",
+            autocomplete: "tel",
+            required: false,
+            value: c.phone,
+        },
+        Input {
+            name: "streetOne",
+            label: "Street address",
+            kind: "text",
+            autocomplete: "address-line1",
+            required: false,
+            value: c.street_one,
+        },
+        Input {
+            name: "city",
+            label: "City",
+            kind: "text",
+            autocomplete: "address-level2",
+            required: false,
+            value: c.city,
+        },
+        Input {
+            name: "state",
+            label: "State or region",
+            kind: "text",
+            autocomplete: "address-level1",
+            required: false,
+            value: c.state,
+        },
+        Input {
+            name: "postalCode",
+            label: "Postal code",
+            kind: "text",
+            autocomplete: "postal-code",
+            required: false,
+            value: c.postal_code,
+        },
+        Input {
+            name: "country",
+            label: "Country",
+            kind: "text",
+            autocomplete: "country",
+            required: false,
+            value: c.country,
+        },
     ];
     for field in &fields {
         input(body, field, error_field);
     }
-    body.push_str("<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>");
+    body.push_str(
+        "<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>",
+    );
 }
 
 pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
@@ -298,7 +363,11 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
     };
     let mut body = format!("<h1>{}</h1>", text(&title));
     if let Some(notice) = &view.notice {
-        let _ = write!(body, "<p role=\"status\" class=\"demo\">{}</p>", text(notice));
+        let _ = write!(
+            body,
+            "<p role=\"status\" class=\"demo\">{}</p>",
+            text(notice)
+        );
     }
     if let Some((_, message)) = &view.error {
         let _ = write!(
@@ -312,7 +381,11 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
         StepBody::Terms { text: terms, url } => {
             let _ = write!(body, "<h2>Terms</h2><p>{}</p>", text(terms));
             if let Some(url) = url {
-                let _ = write!(body, "<p><a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">Read the full terms</a></p>", attr(url));
+                let _ = write!(
+                    body,
+                    "<p><a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">Read the full terms</a></p>",
+                    attr(url)
+                );
             }
             hidden(&mut body, view, "terms");
             body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"accept\">Accept and continue</button></div></form>");
@@ -346,7 +419,10 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
             }
             exit_form(&mut body, view, "provider");
         }
-        StepBody::LinkRedirect { provider, can_change } => {
+        StepBody::LinkRedirect {
+            provider,
+            can_change,
+        } => {
             let _ = write!(
                 body,
                 "<h2>Connect your {} account</h2><p>You will sign in at {} and come back here.</p>",
@@ -354,19 +430,42 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
                 text(provider)
             );
             hidden(&mut body, view, "link");
-            let _ = write!(body, "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\">Continue to {}</button>", text(provider));
+            let _ = write!(
+                body,
+                "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\">Continue to {}</button>",
+                text(provider)
+            );
             if *can_change {
                 body.push_str("<button type=\"submit\" name=\"action\" value=\"change\">Choose another provider</button>");
             }
             body.push_str("</div></form>");
             exit_form(&mut body, view, "link");
         }
-        StepBody::LinkForm { provider, fields, can_change } => {
+        StepBody::LinkForm {
+            provider,
+            fields,
+            can_change,
+        } => {
             let _ = write!(body, "<h2>Connect your {} account</h2>", text(provider));
             hidden(&mut body, view, "link");
             for f in fields {
-                let autocomplete = if f.kind == "password" { "current-password" } else { "off" };
-                input(&mut body, &Input { name: f.name, label: f.label, kind: f.kind, autocomplete, required: f.required, value: None }, None);
+                let autocomplete = if f.kind == "password" {
+                    "current-password"
+                } else {
+                    "off"
+                };
+                input(
+                    &mut body,
+                    &Input {
+                        name: f.name,
+                        label: f.label,
+                        kind: f.kind,
+                        autocomplete,
+                        required: f.required,
+                        value: None,
+                    },
+                    None,
+                );
             }
             body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"submit\">Connect</button>");
             if *can_change {
@@ -381,12 +480,29 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
             body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\">Continue</button></div></form>");
             exit_form(&mut body, view, "customer");
         }
-        StepBody::Consent { scopes, customer, linked } => {
-            let _ = write!(body, "<p><strong>{}</strong> will be able to:</p>{}", text(view.client_name), scope_list(scopes));
+        StepBody::Consent {
+            scopes,
+            customer,
+            linked,
+        } => {
+            let _ = write!(
+                body,
+                "<p><strong>{}</strong> will be able to:</p>{}",
+                text(view.client_name),
+                scope_list(scopes)
+            );
             if let Some(linked) = linked {
-                let _ = write!(body, "<p class=\"note\">Account: <strong>{}</strong></p>", text(linked));
+                let _ = write!(
+                    body,
+                    "<p class=\"note\">Account: <strong>{}</strong></p>",
+                    text(linked)
+                );
             }
-            let name = format!("{} {}", customer.first_name.unwrap_or_default(), customer.last_name.unwrap_or_default());
+            let name = format!(
+                "{} {}",
+                customer.first_name.unwrap_or_default(),
+                customer.last_name.unwrap_or_default()
+            );
             let _ = write!(
                 body,
                 "<p class=\"note\">Connecting as <strong>{}</strong> ({}).</p>",

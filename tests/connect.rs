@@ -75,10 +75,19 @@ async fn open(h: &Harness, url: &str) -> (StatusCode, Page, http::HeaderMap) {
 
 /// Posts `decision` from `page`. Approving from the customer step first
 /// posts the customer details (`extra`), then approves on the consent step.
-async fn submit(h: &Harness, page: &Page, decision: &str, extra: &[(&str, &str)]) -> http::Response<Bytes> {
+async fn submit(
+    h: &Harness,
+    page: &Page,
+    decision: &str,
+    extra: &[(&str, &str)],
+) -> http::Response<Bytes> {
     let step = field(&page.html, "step");
     if decision == "approve" && step == "customer" {
-        let mut pairs = vec![("token", page.token.as_str()), ("csrf_token", page.csrf.as_str()), ("step", "customer")];
+        let mut pairs = vec![
+            ("token", page.token.as_str()),
+            ("csrf_token", page.csrf.as_str()),
+            ("step", "customer"),
+        ];
         pairs.extend_from_slice(extra);
         let answer = post_form(&h.server, "/connect", &pairs, None, None).await;
         if answer.status() != StatusCode::SEE_OTHER {

@@ -16,10 +16,10 @@ use crate::connect::{
     NewConnectSession,
 };
 use crate::connect_steps::{Step, StepAction, StepOutcome};
-use crate::providers::LinkMethod;
 use crate::error::ClientAuthError;
 use crate::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::params::Params;
+use crate::providers::LinkMethod;
 use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::scoped_key::{MintError, NewScopedKey};
 use crate::server::AuthorizationServer;
@@ -158,10 +158,17 @@ impl Default for Shown<'_> {
 }
 
 /// The hosted page at its current step.
-pub(super) fn render<S: Storage>(server: &AuthorizationServer<S>, page: &ConnectPage, shown: Shown<'_>) -> Response<Bytes> {
+pub(super) fn render<S: Storage>(
+    server: &AuthorizationServer<S>,
+    page: &ConnectPage,
+    shown: Shown<'_>,
+) -> Response<Bytes> {
     let catalogue = server.config().scope_catalogue();
     let flow = &page.flow;
-    let provider_name = flow.provider.as_ref().map_or("the provider", |p| p.name.as_str());
+    let provider_name = flow
+        .provider
+        .as_ref()
+        .map_or("the provider", |p| p.name.as_str());
     let body = match flow.step {
         Step::Terms => match &flow.terms {
             Some(terms) => ui::StepBody::Terms {
@@ -255,7 +262,10 @@ fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Respons
 }
 
 /// `GET /connect?token=…[&q=…]` and `POST /connect`.
-pub(super) async fn page<S: Storage>(server: &AuthorizationServer<S>, request: &Request<Bytes>) -> Response<Bytes> {
+pub(super) async fn page<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
     if let Err(response) = allow(request.method(), &[Method::GET, Method::POST]) {
         return response;
     }
@@ -270,7 +280,14 @@ pub(super) async fn page<S: Storage>(server: &AuthorizationServer<S>, request: &
     };
     let search = query.get("q");
     match server.open_connect_search(token, search).await {
-        Ok(page) => render(server, &page, Shown { search, ..Shown::default() }),
+        Ok(page) => render(
+            server,
+            &page,
+            Shown {
+                search,
+                ..Shown::default()
+            },
+        ),
         Err(page) => error_page(page),
     }
 }
@@ -297,12 +314,16 @@ fn customer_input(form: &Params) -> CustomerInfoInput {
 fn step_action(step: Step, form: &Params) -> Option<StepAction> {
     match (step, form.get("action")) {
         (Step::Terms, Some("accept")) => Some(StepAction::AcceptTerms),
-        (Step::Provider, _) => form.get("provider").map(|p| StepAction::ChooseProvider(p.to_owned())),
+        (Step::Provider, _) => form
+            .get("provider")
+            .map(|p| StepAction::ChooseProvider(p.to_owned())),
         (Step::Link, Some("start")) => Some(StepAction::StartLink),
         (Step::Link, Some("change")) => Some(StepAction::ChangeProvider),
         (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(
             form.pairs()
-                .filter(|(n, _)| !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision"))
+                .filter(|(n, _)| {
+                    !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
+                })
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect(),
         )),
@@ -311,7 +332,10 @@ fn step_action(step: Step, form: &Params) -> Option<StepAction> {
     }
 }
 
-async fn post<S: Storage>(server: &AuthorizationServer<S>, request: &Request<Bytes>) -> Response<Bytes> {
+async fn post<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
     let Ok(form) = Params::parse(request.body()) else {
         return error_page(ErrorPage::InvalidCsrfToken);
     };
@@ -321,7 +345,10 @@ async fn post<S: Storage>(server: &AuthorizationServer<S>, request: &Request<Byt
     let step = form.get("step").and_then(Step::parse);
     // Approve on the consent step; deny (exit) from any step.
     let outcome = match (form.get("decision"), step) {
-        (Some("deny"), _) => server.complete_connect(token, csrf, ConnectDecision::Deny).await.map(Some),
+        (Some("deny"), _) => server
+            .complete_connect(token, csrf, ConnectDecision::Deny)
+            .await
+            .map(Some),
         (Some("approve"), Some(Step::Consent)) => server
             .complete_connect(token, csrf, ConnectDecision::Approve)
             .await

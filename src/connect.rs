@@ -466,7 +466,7 @@ pub(crate) fn check_form_customer(input: &CustomerInfoInput) -> Result<CustomerI
     check_customer(input, &FORM_NAMES, true)
 }
 
-fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
+pub(crate) fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
     if tags.len() > MAX_TAGS {
         return Err(FieldError::new(field, Problem::TooMany { max: MAX_TAGS }));
     }

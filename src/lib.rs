@@ -87,6 +87,7 @@ mod clock;
 mod config;
 mod connect;
 mod connect_steps;
+mod connection;
 mod credential;
 mod customer;
 mod error;
@@ -133,6 +134,7 @@ pub use connect::{
     MAX_TAGS, NewConnectSession,
 };
 pub use connect_steps::{Step, StepAction, StepOutcome};
+pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
@@ -168,11 +170,12 @@ pub use scoped_key::{
 pub use server::AuthorizationServer;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore, LinkedAccount, Listing,
-    Location, MemoryStore, RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation,
-    SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
-    Storage, StorageError, StorageErrorKind, TokenKind, TokenRecord,
+    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
+    ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
+    LinkedAccount, Listing, Location, MemoryStore, RefreshRotation, ScopedKeyDelivery,
+    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate, TokenKind, TokenRecord,
 };
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,

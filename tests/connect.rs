@@ -1031,3 +1031,35 @@ async fn customers_typed_api_get_list_delete_revokes_tokens_and_keys() {
         1
     );
 }
+
+#[tokio::test]
+async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
+    let h = harness().await;
+    let s = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "customerInfo": full_customer(), "scopedKey": true}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let code = param(&location(&submit(&h, &page, "approve", &[]).await), "code").unwrap();
+    let tokens = exchange_connect(&h, &code).await;
+    let key = tokens["scoped_key"].as_str().unwrap();
+    assert!(h.server.verify_scoped_key(key).await.is_ok());
+    let replay = token(
+        &h.server,
+        &h.confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(&replay), "invalid_grant");
+    assert!(
+        h.server.verify_scoped_key(key).await.is_err(),
+        "the key delivered with the first exchange is revoked"
+    );
+}

@@ -656,3 +656,275 @@ async fn without_a_catalogue_the_flow_is_customer_then_consent() {
         StatusCode::SEE_OTHER
     );
 }
+
+async fn api(
+    h: &Harness,
+    method: &str,
+    uri: &str,
+    auth: &str,
+    body: Option<Value>,
+) -> http::Response<Bytes> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", auth);
+    let body = match body {
+        Some(b) => {
+            request = request.header("content-type", "application/json");
+            Bytes::from(b.to_string())
+        }
+        None => Bytes::new(),
+    };
+    h.server.handle(request.body(body).unwrap()).await
+}
+
+/// Completes a utility-linked session for `reference` with `tags`; returns
+/// the token response.
+async fn connected(h: &Harness, reference: &str, tags: Value) -> Value {
+    let url = start(h, json!({"referenceId": reference, "tags": tags, "filters": {"providers": ["utility"]}, "scopedKey": true})).await;
+    let p = page(h, &url).await;
+    let p = advance(
+        h,
+        &p,
+        "link",
+        &[
+            ("action", "submit"),
+            ("username", "ada"),
+            ("password", "hunter2-correct"),
+        ],
+    )
+    .await;
+    let to = location(&post(h, &p, "consent", &[("decision", "approve")]).await);
+    let response = token(
+        &h.server,
+        &h.confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&to, "code").unwrap()),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    json(&response)
+}
+
+#[tokio::test]
+async fn connections_api_filters_tags_and_revocation_cascades() {
+    let f = flow(false).await;
+    let h = &f.h;
+    let tokens = connected(h, "ref-1", json!(["boston"])).await;
+    h.clock.advance(Duration::seconds(1));
+    connected(h, "ref-2", json!(["nyc"])).await;
+    let admin = format!(
+        "Bearer {}",
+        h.server
+            .create_admin_key(&h.workspace)
+            .await
+            .unwrap()
+            .expose_secret()
+    );
+    let client = basic(&h.confidential);
+
+    let all = json(&api(h, "GET", "/v1/connections", &admin, None).await);
+    assert_eq!(all["meta"]["total"], 2);
+    assert_eq!(all["data"][0]["provider"], "utility");
+    assert_eq!(all["data"][0]["accountReference"], "utility-42");
+    for (query, total) in [
+        ("referenceId=ref-1", 1),
+        ("tag=nyc", 1),
+        ("provider=utility", 2),
+        ("provider=tesla", 0),
+        ("status=active", 2),
+        ("status=revoked", 0),
+    ] {
+        let page = json(&api(h, "GET", &format!("/v1/connections?{query}"), &client, None).await);
+        assert_eq!(page["meta"]["total"], total, "{query}");
+    }
+    let id = all["data"][0]["id"].as_str().unwrap().to_owned();
+    let customer = all["data"][0]["customerId"].as_str().unwrap().to_owned();
+    let by_customer = json(
+        &api(
+            h,
+            "GET",
+            &format!("/v1/connections?customerId={customer}"),
+            &admin,
+            None,
+        )
+        .await,
+    );
+    assert_eq!(by_customer["meta"]["total"], 1);
+    let bad = api(h, "GET", "/v1/connections?status=weird", &admin, None).await;
+    assert_eq!(json(&bad)["field"], "status");
+
+    // Tags: add, remove, replace, bounds.
+    let path = format!("/v1/connections/{id}");
+    let added = json(
+        &api(
+            h,
+            "PATCH",
+            &path,
+            &client,
+            Some(json!({"addTags": ["vip", "boston"], "removeTags": []})),
+        )
+        .await,
+    );
+    assert_eq!(added["tags"], json!(["boston", "vip"]));
+    let removed = json(
+        &api(
+            h,
+            "PATCH",
+            &path,
+            &client,
+            Some(json!({"removeTags": ["boston"]})),
+        )
+        .await,
+    );
+    assert_eq!(removed["tags"], json!(["vip"]));
+    let replaced = json(&api(h, "PATCH", &path, &admin, Some(json!({"tags": ["a", "b"]}))).await);
+    assert_eq!(replaced["tags"], json!(["a", "b"]));
+    let many: Vec<String> = (0..19).map(|i| format!("t{i}")).collect();
+    let too_many = api(h, "PATCH", &path, &admin, Some(json!({"addTags": many}))).await;
+    assert_eq!(
+        (too_many.status(), json(&too_many)["field"].clone()),
+        (StatusCode::BAD_REQUEST, json!("tags"))
+    );
+    let long = api(
+        h,
+        "PATCH",
+        &path,
+        &admin,
+        Some(json!({"addTags": ["x".repeat(65)]})),
+    )
+    .await;
+    assert_eq!(json(&long)["field"], "addTags[0]");
+    let empty = api(h, "PATCH", &path, &admin, Some(json!({}))).await;
+    assert_eq!(json(&empty)["field"], "tags");
+
+    // Isolation: another app's client and another workspace see nothing.
+    let other = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Confidential,
+        &[REDIRECT],
+    )
+    .await;
+    assert_eq!(
+        api(h, "GET", &path, &basic(&other), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        json(&api(h, "GET", "/v1/connections", &basic(&other), None).await)["meta"]["total"],
+        0
+    );
+    let foreign = h
+        .server
+        .create_admin_key(&oauth_connect::WorkspaceId::parse("ws_other").unwrap())
+        .await
+        .unwrap();
+    let foreign = format!("Bearer {}", foreign.expose_secret());
+    assert_eq!(
+        api(h, "GET", &path, &foreign, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api(h, "DELETE", &path, &foreign, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Revocation: the grant's tokens and the scoped keys stop at once.
+    let at = tokens["access_token"].as_str().unwrap();
+    let key = tokens["scoped_key"].as_str().unwrap();
+    assert!(h.server.authenticate_bearer(key).await.is_ok());
+    let deleted = api(h, "DELETE", &path, &client, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        introspect(&h.server, &h.confidential, at).await["active"],
+        false
+    );
+    assert!(h.server.authenticate_bearer(key).await.is_err());
+    let revoked = json(&api(h, "GET", &path, &admin, None).await);
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(
+        api(h, "DELETE", &path, &client, None).await.status(),
+        StatusCode::NOT_FOUND,
+        "already revoked"
+    );
+    assert!(
+        h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, oauth_connect::Event::ConnectionRevoked { .. }))
+    );
+}
+
+#[tokio::test]
+async fn customers_api_lists_reads_and_deletes_with_cascade() {
+    let f = flow(false).await;
+    let h = &f.h;
+    let tokens = connected(h, "cust-1", json!([])).await;
+    h.clock.advance(Duration::seconds(1));
+    connected(h, "cust-2", json!([])).await;
+    let admin = format!(
+        "Bearer {}",
+        h.server
+            .create_admin_key(&h.workspace)
+            .await
+            .unwrap()
+            .expose_secret()
+    );
+    let page = json(&api(h, "GET", "/v1/customers?perPage=1&page=2", &admin, None).await);
+    assert_eq!(
+        (
+            page["meta"]["total"].clone(),
+            page["data"][0]["referenceId"].clone()
+        ),
+        (json!(2), json!("cust-2"))
+    );
+    let one = json(&api(h, "GET", "/v1/customers?referenceId=cust-1", &admin, None).await);
+    let id = one["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(one["data"][0]["location"]["city"], "Springfield");
+    let got = api(h, "GET", &format!("/v1/customers/{id}"), &admin, None).await;
+    assert_eq!(json(&got)["referenceId"], "cust-1");
+    assert_eq!(
+        api(h, "GET", "/v1/customers", &basic(&h.confidential), None)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "admins only"
+    );
+    assert_eq!(
+        api(h, "DELETE", &format!("/v1/customers/{id}"), &admin, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api(h, "GET", &format!("/v1/customers/{id}"), &admin, None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        introspect(
+            &h.server,
+            &h.confidential,
+            tokens["access_token"].as_str().unwrap()
+        )
+        .await["active"],
+        false
+    );
+    assert!(
+        h.server
+            .authenticate_bearer(tokens["scoped_key"].as_str().unwrap())
+            .await
+            .is_err()
+    );
+    let connections =
+        json(&api(h, "GET", "/v1/connections?referenceId=cust-1", &admin, None).await);
+    assert_eq!(
+        connections["data"][0]["status"], "revoked",
+        "the customer's connections are revoked"
+    );
+}

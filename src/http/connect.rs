@@ -500,3 +500,201 @@ pub(super) async fn scoped_keys<S: Storage>(
         _ => response::not_found("no such resource"),
     }
 }
+
+/// Who may read connections: a workspace admin (the whole workspace) or a
+/// confidential client (its own app's).
+async fn connections_caller<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Result<(crate::WorkspaceId, Option<AppId>), Response<Bytes>> {
+    let is_bearer = auth::authorization(headers)
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+    if is_bearer {
+        admin(server, headers).await.map(|ws| (ws, None))
+    } else {
+        client(server, headers)
+            .await
+            .map(|c| (c.app.workspace_id, Some(c.app.id)))
+    }
+}
+
+fn registry_response(error: crate::RegistryError, what: &str) -> Response<Bytes> {
+    match error {
+        crate::RegistryError::Invalid(field) => invalid_field(&field),
+        crate::RegistryError::NotFound => response::not_found(what),
+        crate::RegistryError::Storage(e) => storage_error(&e),
+        _ => response::server_error(),
+    }
+}
+
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn page_of_query(query: &Params) -> Result<PageRequest, Response<Bytes>> {
+    Ok(PageRequest::new(
+        page_param(query, "page", 1, PageRequest::MAX_PAGE)?,
+        page_param(query, "perPage", 10, PageRequest::MAX_PER_PAGE)?,
+    ))
+}
+
+/// `GET /v1/connections`, `GET`/`PATCH`/`DELETE /v1/connections/{id}`.
+pub(super) async fn connections<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    rest: &[&str],
+) -> Response<Bytes> {
+    let allowed: &[Method] = match rest {
+        [] => &[Method::GET],
+        [_] => &[Method::GET, Method::PATCH, Method::DELETE],
+        _ => return response::not_found("no such resource"),
+    };
+    if let Err(response) = allow(request.method(), allowed) {
+        return response;
+    }
+    let (ws, app) = match connections_caller(server, request.headers()).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    const MISSING: &str = "no such connection";
+    match (request.method().clone(), rest) {
+        (Method::GET, []) => {
+            let Ok(query) = Params::parse_query(request.uri().query()) else {
+                return invalid_field(&crate::FieldError::new(
+                    "query",
+                    crate::Problem::InvalidCharacters,
+                ));
+            };
+            let page = match page_of_query(&query) {
+                Ok(page) => page,
+                Err(response) => return response,
+            };
+            let status = match query.get("status") {
+                None => None,
+                Some("active") => Some(crate::ConnectionStatus::Active),
+                Some("revoked") => Some(crate::ConnectionStatus::Revoked),
+                Some(_) => {
+                    return invalid_field(&crate::FieldError::new(
+                        "status",
+                        crate::Problem::InvalidCharacters,
+                    ));
+                }
+            };
+            let customer_id = match query.get("customerId").map(CustomerId::parse) {
+                None => None,
+                Some(Ok(id)) => Some(id),
+                Some(Err(_)) => {
+                    return invalid_field(&crate::FieldError::new(
+                        "customerId",
+                        crate::Problem::UnknownCustomer,
+                    ));
+                }
+            };
+            let filter = crate::ConnectionFilter {
+                customer_id,
+                reference_id: query.get("referenceId").map(str::to_owned),
+                tag: query.get("tag").map(str::to_owned),
+                provider: query.get("provider").map(str::to_owned),
+                status,
+                ..crate::ConnectionFilter::default()
+            };
+            match server
+                .list_connections(&ws, app.as_ref(), filter, page)
+                .await
+            {
+                Ok(page) => response::json(StatusCode::OK, &page),
+                Err(e) => registry_response(e, MISSING),
+            }
+        }
+        (method, [id]) => {
+            let Ok(id) = crate::ConnectionId::parse(id) else {
+                return response::not_found(MISSING);
+            };
+            match method {
+                Method::GET => match server.get_connection(&ws, app.as_ref(), &id).await {
+                    Ok(c) => response::json(StatusCode::OK, &c),
+                    Err(e) => registry_response(e, MISSING),
+                },
+                Method::DELETE => match server.revoke_connection(&ws, app.as_ref(), &id).await {
+                    Ok(_) => response::no_content(),
+                    Err(e) => registry_response(e, MISSING),
+                },
+                _ => {
+                    let update: crate::ConnectionUpdate = match json_body(request) {
+                        Ok(Some(body)) => body,
+                        Ok(None) => return body_required(),
+                        Err(response) => return response,
+                    };
+                    match server
+                        .update_connection_tags(&ws, app.as_ref(), &id, &update)
+                        .await
+                    {
+                        Ok(c) => response::json(StatusCode::OK, &c),
+                        Err(e) => registry_response(e, MISSING),
+                    }
+                }
+            }
+        }
+        _ => response::not_found("no such resource"),
+    }
+}
+
+/// `GET /v1/customers`, `GET`/`DELETE /v1/customers/{id}`: workspace admins
+/// only (customers are workspace records; an app sees its customers through
+/// its connections).
+pub(super) async fn customers<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    rest: &[&str],
+) -> Response<Bytes> {
+    let allowed: &[Method] = match rest {
+        [] => &[Method::GET],
+        [_] => &[Method::GET, Method::DELETE],
+        _ => return response::not_found("no such resource"),
+    };
+    if let Err(response) = allow(request.method(), allowed) {
+        return response;
+    }
+    let ws = match admin(server, request.headers()).await {
+        Ok(ws) => ws,
+        Err(response) => return response,
+    };
+    const MISSING: &str = "no such customer";
+    match (request.method().clone(), rest) {
+        (Method::GET, []) => {
+            let Ok(query) = Params::parse_query(request.uri().query()) else {
+                return invalid_field(&crate::FieldError::new(
+                    "query",
+                    crate::Problem::InvalidCharacters,
+                ));
+            };
+            let page = match page_of_query(&query) {
+                Ok(page) => page,
+                Err(response) => return response,
+            };
+            match server
+                .list_customers(&ws, query.get("referenceId"), page)
+                .await
+            {
+                Ok(page) => response::json(StatusCode::OK, &page),
+                Err(e) => registry_response(e, MISSING),
+            }
+        }
+        (method, [id]) => {
+            let Ok(id) = CustomerId::parse(id) else {
+                return response::not_found(MISSING);
+            };
+            if method == Method::DELETE {
+                match server.delete_customer(&ws, &id).await {
+                    Ok(()) => response::no_content(),
+                    Err(e) => registry_response(e, MISSING),
+                }
+            } else {
+                match server.get_customer(&ws, &id).await {
+                    Ok(c) => response::json(StatusCode::OK, &c),
+                    Err(e) => registry_response(e, MISSING),
+                }
+            }
+        }
+        _ => response::not_found("no such resource"),
+    }
+}

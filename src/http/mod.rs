@@ -88,6 +88,8 @@ impl<S: Storage> AuthorizationServer<S> {
             ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
             ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
             ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
+            ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,
+            ["v1", "customers", rest @ ..] => connect::customers(self, &request, rest).await,
             // ---- Management API (workspace admins) ----
             ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
             _ => response::not_found("no such resource"),

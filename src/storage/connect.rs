@@ -286,6 +286,64 @@ pub struct ConnectApproval {
     pub scoped_key: Option<ScopedKeyRecord>,
 }
 
+/// Which connections a listing returns; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionFilter {
+    /// Of this app.
+    pub app_id: Option<AppId>,
+    /// Of this customer.
+    pub customer_id: Option<CustomerId>,
+    /// For this reference id.
+    pub reference_id: Option<String>,
+    /// Carrying this tag.
+    pub tag: Option<String>,
+    /// Linked at this provider.
+    pub provider: Option<String>,
+    /// In this status.
+    pub status: Option<ConnectionStatus>,
+}
+
+/// A change to a connection's tags, applied atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagEdit {
+    /// Replace all tags with these (before adding and removing).
+    pub replace: Option<Vec<String>>,
+    /// Add these (if absent).
+    pub add: Vec<String>,
+    /// Remove these (if present).
+    pub remove: Vec<String>,
+    /// The most tags the result may have.
+    pub max: usize,
+}
+
+impl TagEdit {
+    /// The tags after the edit, or `None` when more than `max`.
+    pub fn apply(&self, tags: &[String]) -> Option<Vec<String>> {
+        let mut out: Vec<String> = self.replace.clone().unwrap_or_else(|| tags.to_vec());
+        for tag in &self.add {
+            if !out.contains(tag) {
+                out.push(tag.clone());
+            }
+        }
+        out.retain(|t| !self.remove.contains(t));
+        (out.len() <= self.max).then_some(out)
+    }
+}
+
+/// The outcome of [`ConnectStore::update_connection_tags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TagUpdate {
+    /// Applied; the connection as it now is.
+    Updated(Box<ConnectionRecord>),
+    /// The result would exceed the maximum; nothing changed.
+    TooMany,
+    /// No such connection (in this workspace, of this app if given).
+    NotFound,
+}
+
 /// The outcome of [`ConnectStore::advance_connect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -354,6 +412,46 @@ pub trait ConnectStore: Send + Sync {
         &self,
         app_id: &AppId,
         reference_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StorageError>;
+
+    /// A page of the workspace's connections matching `filter`, oldest
+    /// first.
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError>;
+
+    /// The connection `id` of `workspace` (and of `app_id`, when given).
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError>;
+
+    /// Edits a connection's tags atomically (a read-modify-write in one
+    /// step, so concurrent edits never lose one another).
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError>;
+
+    /// Revokes an active connection and, atomically, its grant (so its
+    /// tokens stop working) and the scoped keys of its app and customer.
+    /// `None` if unknown or already revoked.
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
     ) -> Result<Option<ConnectionRecord>, StorageError>;
 
     /// Stores a newly minted scoped key.

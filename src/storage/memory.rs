@@ -17,10 +17,11 @@ use time::OffsetDateTime;
 
 use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret,
-    GrantRecord, GrantStore, Listing, RefreshRotation, ScopedKeyRecord, SecretRotation,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
+    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, RefreshRotation,
+    ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision, SessionRecord,
+    SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind,
+    TokenRecord,
 };
 use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::keyring::CredentialHash;
@@ -859,6 +860,121 @@ impl ConnectStore for MemoryStore {
         }
         **current = context.clone();
         Ok(StepAdvance::Advanced)
+    }
+
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError> {
+        let connections = read(&self.connections);
+        let mut matching: Vec<&ConnectionRecord> = connections
+            .by_id
+            .values()
+            .filter(|c| &c.workspace_id == workspace)
+            .filter(|c| filter.app_id.as_ref().is_none_or(|a| &c.app_id == a))
+            .filter(|c| {
+                filter
+                    .customer_id
+                    .as_ref()
+                    .is_none_or(|x| &c.customer_id == x)
+            })
+            .filter(|c| {
+                filter
+                    .reference_id
+                    .as_ref()
+                    .is_none_or(|r| &c.reference_id == r)
+            })
+            .filter(|c| filter.tag.as_ref().is_none_or(|t| c.tags.contains(t)))
+            .filter(|c| {
+                filter
+                    .provider
+                    .as_ref()
+                    .is_none_or(|p| c.linked.as_ref().is_some_and(|l| &l.provider == p))
+            })
+            .filter(|c| filter.status.is_none_or(|s| c.status == s))
+            .collect();
+        matching.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(page(matching.into_iter().cloned().collect(), offset, limit))
+    }
+
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        Ok(read(&self.connections)
+            .by_id
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a))
+            .cloned())
+    }
+
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError> {
+        let mut connections = write(&self.connections);
+        let Some(connection) = connections
+            .by_id
+            .get_mut(id)
+            .filter(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a))
+        else {
+            return Ok(TagUpdate::NotFound);
+        };
+        match edit.apply(&connection.tags) {
+            Some(tags) => {
+                connection.tags = tags;
+                connection.updated_at = now;
+                Ok(TagUpdate::Updated(Box::new(connection.clone())))
+            }
+            None => Ok(TagUpdate::TooMany),
+        }
+    }
+
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let mut grants = write(&self.grants);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        let ConnectionTable { by_id, active } = &mut *connections;
+        let Some(connection) = by_id.get_mut(id).filter(|c| {
+            &c.workspace_id == workspace
+                && app_id.is_none_or(|a| &c.app_id == a)
+                && c.status == ConnectionStatus::Active
+        }) else {
+            return Ok(None);
+        };
+        connection.status = ConnectionStatus::Revoked;
+        connection.updated_at = now;
+        if let Some(grant) = grants.get_mut(&connection.grant_id) {
+            grant.revoked_at.get_or_insert(now);
+        }
+        for key in keys
+            .by_id
+            .values_mut()
+            .filter(|k| k.app_id == connection.app_id && k.customer_id == connection.customer_id)
+        {
+            key.revoked_at.get_or_insert(now);
+        }
+        let revoked = connection.clone();
+        for ids in active.values_mut() {
+            ids.retain(|c| c != id);
+        }
+        active.retain(|_, ids| !ids.is_empty());
+        Ok(Some(revoked))
     }
 
     async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {

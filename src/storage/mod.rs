@@ -31,9 +31,9 @@ mod grants;
 mod memory;
 
 pub use connect::{
-    ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionRecord,
-    ConnectionStatus, CustomerInfo, CustomerRecord, LinkedAccount, Location, ScopedKeyDelivery,
-    ScopedKeyRecord, StepAdvance,
+    ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, LinkedAccount, Location,
+    ScopedKeyDelivery, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,

@@ -99,6 +99,10 @@ mod ui;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
     AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,

@@ -1,0 +1,140 @@
+//! Access-token validation against one HMAC-SHA-256 of the same length, and
+//! how token validation and client authentication grow from 1 thousand to
+//! 1 million records in the memory store. One binary, so the ratios come
+//! from one run.
+//!
+//! `cargo bench --bench validation`
+//!
+//! The 1M stores are built once per benchmark, outside the timed loop (about
+//! 1 GB each, one at a time, dropped before the next is built).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use oauth_connect::{AppType, AuthorizationServer, MemoryStore, NewOAuthApp, WorkspaceId};
+use tokio::runtime::Runtime;
+
+type Server = AuthorizationServer<MemoryStore>;
+
+const SIZES: [(usize, &str); 2] = [(1_000, "1k"), (1_000_000, "1M")];
+/// Apps per workspace when filling the store: a realistic spread, so one
+/// workspace's ordered listing does not hold a million apps.
+const APPS_PER_WORKSPACE: usize = 1_000;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn server() -> Server {
+    AuthorizationServer::builder(MemoryStore::new())
+        .issuer("https://auth.example.com")
+        .build()
+        .unwrap()
+}
+
+fn new_app(app_type: AppType) -> NewOAuthApp {
+    NewOAuthApp {
+        name: "bench".into(),
+        description: None,
+        redirect_uris: vec!["https://app.example.com/cb".into()],
+        allowed_scopes: vec!["read".into()],
+        app_type,
+    }
+}
+
+/// A store holding `n` access tokens (client-credentials grants of one
+/// client); returns the last token issued.
+fn with_tokens(rt: &Runtime, n: usize) -> (Server, String) {
+    let server = server();
+    rt.block_on(async {
+        let ws = WorkspaceId::parse("ws_bench").unwrap();
+        let created = server
+            .create_app(&ws, &new_app(AppType::Confidential))
+            .await
+            .unwrap();
+        let secret = created.client_secret.unwrap();
+        let client = server
+            .authenticate_client(created.app.client_id.as_str(), Some(secret.expose_secret()))
+            .await
+            .unwrap();
+        let mut last = String::new();
+        for _ in 0..n {
+            let tokens = server.client_credentials(&client, None).await.unwrap();
+            last = tokens.access_token.expose_secret().to_owned();
+        }
+        (server.clone(), last)
+    })
+}
+
+/// A store holding `n` confidential apps; returns the last one's
+/// credentials.
+fn with_apps(rt: &Runtime, n: usize) -> (Server, String, String) {
+    let server = server();
+    rt.block_on(async {
+        let mut last = (String::new(), String::new());
+        for i in 0..n {
+            let ws = WorkspaceId::parse(&format!("ws_{}", i / APPS_PER_WORKSPACE)).unwrap();
+            let created = server
+                .create_app(&ws, &new_app(AppType::Confidential))
+                .await
+                .unwrap();
+            last = (
+                created.app.client_id.as_str().to_owned(),
+                created.client_secret.unwrap().expose_secret().to_owned(),
+            );
+        }
+        (server.clone(), last.0, last.1)
+    })
+}
+
+fn access_token_validation(c: &mut Criterion) {
+    let rt = runtime();
+    let (server, token) = with_tokens(&rt, 1);
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7u8; 32]);
+    let mut group = c.benchmark_group("access_token_validation");
+    group.bench_function("baseline: one HMAC-SHA-256 of the token's length", |b| {
+        b.iter(|| ring::hmac::sign(&key, black_box(token.as_bytes())))
+    });
+    group.bench_function("validate_access_token (memory store)", |b| {
+        b.iter(|| {
+            rt.block_on(server.validate_access_token(black_box(&token)))
+                .unwrap()
+        })
+    });
+    // SCOPED-KEY VERIFICATION: the lead adds `verify_scoped_key` here, against
+    // the same baseline, when scoped keys land.
+    group.finish();
+}
+
+fn growth(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("growth");
+    for (n, label) in SIZES {
+        let (server, token) = with_tokens(&rt, n);
+        group.bench_function(BenchmarkId::new("validate_access_token", label), |b| {
+            b.iter(|| {
+                rt.block_on(server.validate_access_token(black_box(&token)))
+                    .unwrap()
+            })
+        });
+        drop(server);
+    }
+    for (n, label) in SIZES {
+        let (server, client_id, secret) = with_apps(&rt, n);
+        group.bench_function(BenchmarkId::new("authenticate_client", label), |b| {
+            b.iter(|| {
+                rt.block_on(server.authenticate_client(black_box(&client_id), Some(&secret)))
+                    .unwrap()
+            })
+        });
+        drop(server);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, access_token_validation, growth);
+criterion_main!(benches);

@@ -1,0 +1,477 @@
+//! Side by side with `oxide-auth` 0.6, in one binary so each ratio comes
+//! from one run on one machine:
+//!
+//! 1. the whole authorization-code + PKCE S256 flow on memory (authorize →
+//!    approve → code → token exchange with the verifier → access + refresh
+//!    token), ours through `handle()` and through the typed API, theirs
+//!    through its endpoint flows (`Generic` + `Pkce::required()`);
+//! 2. refresh-token rotation;
+//! 3. confidential-client authentication (theirs with its default password
+//!    policy).
+//!
+//! `cargo bench --bench vs_oxide_auth`
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response, StatusCode};
+use oauth_connect::{
+    AppType, AuthorizationServer, Decision, DemoSignIn, MemoryStore, NewOAuthApp, Subject,
+    WorkspaceId,
+};
+use oxide_auth::endpoint::{
+    AccessTokenFlow, AuthorizationFlow, Endpoint, OwnerConsent, RefreshFlow, Solicitation,
+};
+use oxide_auth::frontends::simple::endpoint::{Error as OxError, FnSolicitor, Generic, Vacant};
+use oxide_auth::frontends::simple::extensions::{AddonList, Extended, Pkce};
+use oxide_auth::frontends::simple::request::{Body, Request as OxRequest, Status};
+use oxide_auth::primitives::authorizer::AuthMap;
+use oxide_auth::primitives::generator::RandomGenerator;
+use oxide_auth::primitives::issuer::TokenMap;
+use oxide_auth::primitives::registrar::{Client, ClientMap, RegisteredUrl, Registrar};
+
+const REDIRECT: &str = "https://app.example.com/callback";
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const OX_CLIENT: &str = "bench-client";
+const OX_SECRET: &str = "a-long-enough-client-passphrase-of-the-same-size";
+
+type Server = AuthorizationServer<MemoryStore>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------- ours ----
+
+struct Ours {
+    server: Server,
+    public_id: String,
+    confidential_id: String,
+    secret: String,
+}
+
+fn ours(rt: &tokio::runtime::Runtime) -> Ours {
+    let server = AuthorizationServer::builder(MemoryStore::new())
+        .issuer("https://auth.example.com")
+        .resource_owner(Arc::new(DemoSignIn))
+        .build()
+        .unwrap();
+    let ws = WorkspaceId::parse("ws_bench").unwrap();
+    let app = |app_type| NewOAuthApp {
+        name: "bench".into(),
+        description: None,
+        redirect_uris: vec![REDIRECT.into()],
+        allowed_scopes: vec!["read".into()],
+        app_type,
+    };
+    let public = rt
+        .block_on(server.create_app(&ws, &app(AppType::Public)))
+        .unwrap();
+    let confidential = rt
+        .block_on(server.create_app(&ws, &app(AppType::Confidential)))
+        .unwrap();
+    Ours {
+        server,
+        public_id: public.app.client_id.as_str().to_owned(),
+        confidential_id: confidential.app.client_id.as_str().to_owned(),
+        secret: confidential
+            .client_secret
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn hidden_field<'a>(html: &'a str, name: &str) -> &'a str {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    &html[start..end]
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').unwrap().1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+fn post_form(uri: &str, body: String, cookie: Option<&str>) -> Request<Bytes> {
+    let mut request =
+        Request::post(uri).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.body(Bytes::from(body)).unwrap()
+}
+
+fn token_json(response: &Response<Bytes>) -> serde_json::Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    serde_json::from_slice(response.body()).unwrap()
+}
+
+/// The whole flow as a browser and a client send it, through `handle()`.
+/// Returns the refresh token.
+async fn flow_http(o: &Ours, authorize_uri: &str) -> String {
+    let s = &o.server;
+    let page = s
+        .handle(Request::get(authorize_uri).body(Bytes::new()).unwrap())
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap();
+    let html = std::str::from_utf8(page.body()).unwrap();
+    let decision = form(&[
+        ("session", hidden_field(html, "session")),
+        ("csrf_token", hidden_field(html, "csrf_token")),
+        ("decision", "approve"),
+        ("subject", "user-42"),
+    ]);
+    let answer = s
+        .handle(post_form("/oauth/authorize", decision, Some(cookie)))
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let code = query_param(answer.headers()["location"].to_str().unwrap(), "code");
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", &o.public_id),
+    ]);
+    let tokens = token_json(&s.handle(post_form("/oauth/token", exchange, None)).await);
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// The same flow through the typed API. Returns the refresh token.
+async fn flow_typed(o: &Ours, authorize: &[(String, String)], subject: &Subject) -> String {
+    let s = &o.server;
+    let prompt = s.begin_authorization(authorize).await.unwrap();
+    let to = s
+        .decide(
+            prompt.session.expose_secret(),
+            &prompt.csrf_token,
+            Decision::Approve {
+                subject: subject.clone(),
+                scopes: None,
+            },
+        )
+        .await
+        .unwrap();
+    let code = query_param(&to.location, "code");
+    let client = s.authenticate_client(&o.public_id, None).await.unwrap();
+    let tokens = s
+        .exchange_code(&client, &code, Some(REDIRECT), Some(VERIFIER))
+        .await
+        .unwrap();
+    tokens.refresh_token.unwrap().expose_secret().to_owned()
+}
+
+// -------------------------------------------------------------- theirs ----
+
+struct Theirs {
+    registrar: ClientMap,
+    authorizer: AuthMap<RandomGenerator>,
+    issuer: TokenMap<RandomGenerator>,
+}
+
+fn theirs() -> Theirs {
+    let mut registrar = ClientMap::new();
+    registrar.register_client(Client::public(
+        OX_CLIENT,
+        RegisteredUrl::Exact(REDIRECT.parse().unwrap()),
+        "read".parse().unwrap(),
+    ));
+    Theirs {
+        registrar,
+        authorizer: AuthMap::new(RandomGenerator::new(16)),
+        issuer: TokenMap::new(RandomGenerator::new(16)),
+    }
+}
+
+type Approve = fn(
+    &mut OxRequest,
+    Solicitation,
+) -> OwnerConsent<oxide_auth::frontends::simple::request::Response>;
+
+fn approve(
+    _: &mut OxRequest,
+    _: Solicitation,
+) -> OwnerConsent<oxide_auth::frontends::simple::request::Response> {
+    OwnerConsent::Authorized("user-42".to_owned())
+}
+
+/// Their endpoint as the documentation builds it: `Generic` over a
+/// `ClientMap`, an `AuthMap`, a `TokenMap`, extended with required PKCE.
+fn endpoint(t: &mut Theirs) -> impl Endpoint<OxRequest, Error = OxError<OxRequest>> + '_ {
+    let mut extensions = AddonList::new();
+    extensions.push_code(Pkce::required());
+    Extended::extend_with(
+        Generic {
+            registrar: &t.registrar,
+            authorizer: &mut t.authorizer,
+            issuer: &mut t.issuer,
+            scopes: Vacant,
+            solicitor: FnSolicitor(approve as Approve),
+            response: Vacant,
+        },
+        extensions,
+    )
+}
+
+fn ox_request(query: &[(&str, &str)], body: &[(&str, &str)]) -> OxRequest {
+    let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    OxRequest {
+        query: map(query),
+        urlbody: map(body),
+        auth: None,
+    }
+}
+
+fn ox_json(body: Option<Body>) -> serde_json::Value {
+    match body {
+        Some(Body::Json(text)) => serde_json::from_str(&text).unwrap(),
+        other => panic!("expected a JSON body, got {other:?}"),
+    }
+}
+
+/// Their whole flow. Returns the refresh token.
+fn flow_theirs<E: Endpoint<OxRequest, Error = OxError<OxRequest>>>(endpoint: &mut E) -> String {
+    let authorize = ox_request(
+        &[
+            ("response_type", "code"),
+            ("client_id", OX_CLIENT),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read"),
+            ("state", "xyz"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
+        &[],
+    );
+    let response = AuthorizationFlow::prepare(&mut *endpoint)
+        .ok()
+        .unwrap()
+        .execute(authorize)
+        .ok()
+        .unwrap();
+    assert_eq!(response.status, Status::Redirect);
+    let code = query_param(response.location.unwrap().as_str(), "code");
+    let exchange = ox_request(
+        &[],
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", OX_CLIENT),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    let response = AccessTokenFlow::prepare(&mut *endpoint)
+        .ok()
+        .unwrap()
+        .execute(exchange)
+        .ok()
+        .unwrap();
+    assert_eq!(response.status, Status::Ok);
+    let tokens = ox_json(response.body);
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+// ------------------------------------------------------------- benches ----
+
+fn authorization_code_flow(c: &mut Criterion) {
+    let rt = runtime();
+    let o = ours(&rt);
+    let mut t = theirs();
+    let authorize = owned(&[
+        ("response_type", "code"),
+        ("client_id", &o.public_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read"),
+        ("state", "xyz"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    let authorize_uri = format!(
+        "/oauth/authorize?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&authorize)
+            .finish()
+    );
+    let subject = Subject::parse("user-42").unwrap();
+
+    let mut group = c.benchmark_group("authorization_code_pkce_flow");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("ours: handle() (HTTP)", |b| {
+        b.iter(|| rt.block_on(flow_http(&o, black_box(&authorize_uri))))
+    });
+    group.bench_function("ours: typed API", |b| {
+        b.iter(|| rt.block_on(flow_typed(&o, black_box(&authorize), &subject)))
+    });
+    let mut endpoint = endpoint(&mut t);
+    group.bench_function("oxide-auth 0.6: endpoint flows", |b| {
+        b.iter(|| flow_theirs(&mut endpoint))
+    });
+    group.finish();
+}
+
+fn refresh_rotation(c: &mut Criterion) {
+    let rt = runtime();
+    let o = ours(&rt);
+    let authorize = owned(&[
+        ("response_type", "code"),
+        ("client_id", &o.public_id),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]);
+    let subject = Subject::parse("user-42").unwrap();
+    let mut group = c.benchmark_group("refresh_rotation");
+    group.measurement_time(Duration::from_secs(3));
+
+    let mut current = rt.block_on(flow_typed(&o, &authorize, &subject));
+    group.bench_function("ours: handle() (HTTP)", |b| {
+        b.iter(|| {
+            let body = form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &current),
+                ("client_id", &o.public_id),
+            ]);
+            let response = rt.block_on(o.server.handle(post_form("/oauth/token", body, None)));
+            current = token_json(&response)["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        })
+    });
+    let mut current = rt.block_on(flow_typed(&o, &authorize, &subject));
+    group.bench_function("ours: typed API", |b| {
+        b.iter(|| {
+            let tokens = rt.block_on(async {
+                let client = o
+                    .server
+                    .authenticate_client(&o.public_id, None)
+                    .await
+                    .unwrap();
+                o.server.refresh(&client, &current, None).await.unwrap()
+            });
+            current = tokens.refresh_token.unwrap().expose_secret().to_owned();
+        })
+    });
+
+    let mut t = theirs();
+    let mut endpoint = endpoint(&mut t);
+    let mut current = flow_theirs(&mut endpoint);
+    group.bench_function("oxide-auth 0.6: refresh flow", |b| {
+        b.iter(|| {
+            let request = ox_request(
+                &[],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &current),
+                    ("client_id", OX_CLIENT),
+                ],
+            );
+            let response = RefreshFlow::prepare(&mut endpoint)
+                .ok()
+                .unwrap()
+                .execute(request)
+                .ok()
+                .unwrap();
+            assert_eq!(response.status, Status::Ok);
+            current = ox_json(response.body)["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        })
+    });
+    group.finish();
+}
+
+fn client_authentication(c: &mut Criterion) {
+    let rt = runtime();
+    let o = ours(&rt);
+    let mut registrar = ClientMap::new();
+    registrar.register_client(Client::confidential(
+        OX_CLIENT,
+        RegisteredUrl::Exact(REDIRECT.parse().unwrap()),
+        "read".parse().unwrap(),
+        OX_SECRET.as_bytes(),
+    ));
+    let mut group = c.benchmark_group("confidential_client_authentication");
+    group.bench_function("ours: authenticate_client", |b| {
+        b.iter(|| {
+            rt.block_on(
+                o.server
+                    .authenticate_client(black_box(&o.confidential_id), Some(&o.secret)),
+            )
+            .unwrap()
+        })
+    });
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", o.confidential_id, o.secret))
+    );
+    group.bench_function("ours: handle() introspect, Basic (HTTP)", |b| {
+        b.iter(|| {
+            let mut request = post_form("/oauth/introspect", form(&[("token", "x")]), None);
+            request
+                .headers_mut()
+                .insert("authorization", basic.parse().unwrap());
+            let response = rt.block_on(o.server.handle(request));
+            assert_eq!(response.status(), StatusCode::OK);
+        })
+    });
+    group.bench_function(
+        "oxide-auth 0.6: ClientMap::check (default Argon2 policy)",
+        |b| {
+            b.iter(|| {
+                registrar
+                    .check(black_box(OX_CLIENT), Some(OX_SECRET.as_bytes()))
+                    .unwrap()
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    authorization_code_flow,
+    refresh_rotation,
+    client_authentication
+);
+criterion_main!(benches);

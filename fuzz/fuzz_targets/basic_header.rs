@@ -1,0 +1,17 @@
+//! The `Authorization: Basic` header on the token endpoint, through
+//! `handle()`: never a 5xx, §5.2 errors, tokens only for the real credentials.
+//! The checks live in `oauth_connect::fuzzing`, shared with
+//! `tests/fuzz_corpus.rs`.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use oauth_connect::fuzzing::Harness;
+
+fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(Harness::new)
+}
+
+fuzz_target!(|data: &[u8]| harness().basic_header(data));

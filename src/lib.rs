@@ -56,7 +56,8 @@
 //! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
 //!   under a server key ring with key ids, so the server key can be rotated.
 //! - **Pluggable async storage**: one atomic method per state change that must
-//!   not race; an in-memory backend ([`MemoryStore`]); a conformance suite
+//!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
+//!   (feature `postgres`); a conformance suite
 //!   (feature `conformance`) any backend can run.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
@@ -64,6 +65,8 @@
 //!
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
+//! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
+//!   with its schema embedded as migrations.
 
 mod clock;
 mod config;
@@ -105,3 +108,5 @@ pub use storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,
     SecretState, Storage, StorageError, StorageErrorKind,
 };
+#[cfg(feature = "postgres")]
+pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};

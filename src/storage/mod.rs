@@ -8,7 +8,8 @@
 //! and then writes in two calls where a concurrent caller could slip between.
 //!
 //! [`Storage`] is the union of the traits; the server is generic over it.
-//! [`MemoryStore`] is the reference implementation. A third-party backend
+//! [`MemoryStore`] is the reference implementation; `PostgresStore`
+//! (feature `postgres`) the production one. A third-party backend
 //! proves itself with the conformance suite (`conformance` feature).
 //!
 //! Credentials never reach storage: only their [`CredentialHash`]
@@ -27,8 +28,12 @@ use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
 
 /// What kind of failure a backend met, independent of the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,10 @@
 -- No credential is stored: a confidential app keeps only the keyed hashes
 -- (HMAC-SHA-256, 32 bytes) of its current secret and, during a rotation's
 -- grace period, of its previous one. Hashes are looked up by equality.
+-- Ids sort bytewise (COLLATE "C"), as in every backend, whatever the
+-- database's collation.
 CREATE TABLE oauth_apps (
-    id                   text        PRIMARY KEY,
+    id                   text        COLLATE "C" PRIMARY KEY,
     client_id            text        NOT NULL UNIQUE,
     workspace_id         text        NOT NULL,
     name                 text        NOT NULL,

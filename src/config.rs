@@ -8,8 +8,10 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::credential::CredentialPrefixes;
+use crate::events::{EventSink, NoEvents};
 use crate::keyring::{KeyRing, KeyRingError};
 use crate::random::{RandomSource, SystemRandom};
+use crate::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
 
@@ -21,7 +23,57 @@ pub struct ServerConfig {
     keys: KeyRing,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
+    events: Arc<dyn EventSink>,
     max_secret_grace: Duration,
+    lifetimes: Lifetimes,
+    pkce: PkcePolicy,
+    refresh_grace: Duration,
+    scopes_supported: Option<ScopeSet>,
+}
+
+/// How long each kind of grant artefact lives. Every value is configurable
+/// on the builder; these are the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lifetimes {
+    /// Authorization codes: 60 s (RFC 6749 §4.1.2 recommends at most 10
+    /// minutes, which is the cap).
+    pub code: Duration,
+    /// Access tokens: 1 hour.
+    pub access_token: Duration,
+    /// Refresh tokens: 30 days, counted from each rotation.
+    pub refresh_token: Duration,
+    /// A pending authorization on the consent page: 10 minutes.
+    pub consent: Duration,
+    /// A pushed authorization request's `request_uri` (RFC 9126 §2.2
+    /// `expires_in`): 60 s to be opened.
+    pub pushed_request: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            code: Duration::seconds(60),
+            access_token: Duration::hours(1),
+            refresh_token: Duration::days(30),
+            consent: Duration::minutes(10),
+            pushed_request: Duration::seconds(60),
+        }
+    }
+}
+
+/// Which clients must use PKCE at the authorization endpoint (RFC 7636;
+/// only `S256` is ever accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PkcePolicy {
+    /// Every client, as OAuth 2.1 requires. The default.
+    #[default]
+    RequiredForAll,
+    /// Public clients only; confidential clients may omit the challenge
+    /// (they still cannot send `plain`). Weaker: a stolen code can be
+    /// injected into a confidential client's session.
+    RequiredForPublicClients,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -32,8 +84,12 @@ impl fmt::Debug for ServerConfig {
             .field("keys", &self.keys)
             .field("clock", &self.clock)
             .field("rng", &self.rng)
+            .field("events", &self.events)
             .field("max_secret_grace", &self.max_secret_grace)
-            .finish()
+            .field("lifetimes", &self.lifetimes)
+            .field("pkce", &self.pkce)
+            .field("refresh_grace", &self.refresh_grace)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,6 +129,33 @@ impl ServerConfig {
     /// The longest grace period a secret rotation may ask for.
     pub fn max_secret_grace(&self) -> Duration {
         self.max_secret_grace
+    }
+
+    /// The event sink.
+    pub fn events(&self) -> &dyn EventSink {
+        self.events.as_ref()
+    }
+
+    /// The lifetimes of codes, tokens and pending authorizations.
+    pub fn lifetimes(&self) -> &Lifetimes {
+        &self.lifetimes
+    }
+
+    /// Which clients must use PKCE.
+    pub fn pkce(&self) -> PkcePolicy {
+        self.pkce
+    }
+
+    /// How long after a refresh-token rotation the same refresh token may be
+    /// presented again and receive the same successor (a lost response)
+    /// instead of revoking the family. Zero (the default) disables it.
+    pub fn refresh_grace(&self) -> Duration {
+        self.refresh_grace
+    }
+
+    /// The scopes advertised in the metadata document, if configured.
+    pub fn scopes_supported(&self) -> Option<&ScopeSet> {
+        self.scopes_supported.as_ref()
     }
 }
 
@@ -114,7 +197,12 @@ pub struct AuthorizationServerBuilder<S> {
     keys: Option<KeyRing>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
+    events: Arc<dyn EventSink>,
     max_secret_grace: Duration,
+    lifetimes: Lifetimes,
+    pkce: PkcePolicy,
+    refresh_grace: Duration,
+    scopes_supported: Option<ScopeSet>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -134,7 +222,12 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             keys: None,
             clock: Arc::new(SystemClock),
             rng: Arc::new(SystemRandom::new()),
+            events: Arc::new(NoEvents),
             max_secret_grace: Duration::days(7),
+            lifetimes: Lifetimes::default(),
+            pkce: PkcePolicy::default(),
+            refresh_grace: Duration::ZERO,
+            scopes_supported: None,
         }
     }
 
@@ -176,6 +269,70 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// Where events go (default: nowhere).
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Authorization-code lifetime (default 60 s; 1 s to 10 minutes).
+    pub fn code_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.code = lifetime;
+        self
+    }
+
+    /// Access-token lifetime (default 1 hour; 1 minute to 1 day).
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.access_token = lifetime;
+        self
+    }
+
+    /// Refresh-token lifetime, counted from each rotation (default 30 days;
+    /// 1 hour to 365 days).
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.refresh_token = lifetime;
+        self
+    }
+
+    /// How long a pending authorization waits on the consent page (default
+    /// 10 minutes; 1 minute to 1 hour).
+    pub fn consent_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.consent = lifetime;
+        self
+    }
+
+    /// How long a pushed authorization request's `request_uri` may wait to be
+    /// opened (default 60 s; 5 s to 10 minutes).
+    pub fn pushed_request_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.pushed_request = lifetime;
+        self
+    }
+
+    /// Which clients must use PKCE (default: all).
+    pub fn pkce(mut self, policy: PkcePolicy) -> Self {
+        self.pkce = policy;
+        self
+    }
+
+    /// A window after a refresh-token rotation in which presenting the same
+    /// refresh token again returns the same successor instead of revoking
+    /// the family (default 0 = off; at most 60 s).
+    ///
+    /// # Security
+    ///
+    /// Within the window a thief holding the old refresh token receives the
+    /// same tokens as the client. Keep it to a few seconds, or off.
+    pub fn refresh_grace(mut self, window: Duration) -> Self {
+        self.refresh_grace = window;
+        self
+    }
+
+    /// Scopes to advertise as `scopes_supported` in the metadata.
+    pub fn scopes_supported(mut self, scopes: ScopeSet) -> Self {
+        self.scopes_supported = Some(scopes);
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -189,6 +346,43 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::ZERO,
             Duration::days(90),
         )?;
+        let l = &self.lifetimes;
+        check_range(
+            "code_lifetime",
+            l.code,
+            Duration::SECOND,
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "access_token_lifetime",
+            l.access_token,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        check_range(
+            "refresh_token_lifetime",
+            l.refresh_token,
+            Duration::HOUR,
+            Duration::days(365),
+        )?;
+        check_range(
+            "consent_lifetime",
+            l.consent,
+            Duration::MINUTE,
+            Duration::HOUR,
+        )?;
+        check_range(
+            "pushed_request_lifetime",
+            l.pushed_request,
+            Duration::seconds(5),
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "refresh_grace",
+            self.refresh_grace,
+            Duration::ZERO,
+            Duration::MINUTE,
+        )?;
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -199,7 +393,12 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             keys,
             clock: self.clock,
             rng: self.rng,
+            events: self.events,
             max_secret_grace: self.max_secret_grace,
+            lifetimes: self.lifetimes,
+            pkce: self.pkce,
+            refresh_grace: self.refresh_grace,
+            scopes_supported: self.scopes_supported,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,
@@ -253,6 +452,24 @@ fn is_loopback(url: &Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_lifetime_is_capped_at_ten_minutes_rfc6749_section_4_1_2() {
+        let build = |d| {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+                .code_lifetime(d)
+                .build()
+        };
+        assert!(build(Duration::minutes(10)).is_ok());
+        assert!(matches!(
+            build(Duration::minutes(10) + Duration::SECOND),
+            Err(ConfigError::OutOfRange {
+                what: "code_lifetime",
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn issuer_rules_rfc8414_section_2() {

@@ -14,20 +14,28 @@
 //! The checks panic (through `assert!`) on the first violation, naming the
 //! rule; they are tests, not library code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cloned_ref_to_slice_refs,
+    missing_docs
+)]
 
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{AppId, ClientId, WorkspaceId, hex};
+use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
 use crate::keyring::CredentialHash;
 use crate::random::{SystemRandom, random_array};
 use crate::redirect::RedirectUri;
 use crate::registration::{AppType, OAuthApp};
 use crate::scope::ScopeSet;
 use crate::storage::{
-    AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind,
+    AppChanges, AppRecord, CodeRecord, CodeRedemption, GrantRecord, RefreshRotation,
+    SecretRotation, SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
+    Storage, StorageErrorKind, TokenKind, TokenRecord,
 };
 use crate::timestamp::truncate_ms;
 
@@ -47,6 +55,24 @@ macro_rules! storage_conformance_tests {
             apps_rotate_secret_refuses_stale_expectation,
             apps_concurrent_rotations_have_one_winner,
             apps_are_isolated_between_workspaces,
+            sessions_complete_once,
+            sessions_pushed_must_be_opened_in_time,
+            sessions_expired_cannot_complete,
+            sessions_concurrent_completions_have_one_winner,
+            codes_redeem_once_and_write_tokens,
+            codes_expired_are_not_redeemed,
+            codes_concurrent_redemptions_have_one_winner,
+            grants_revocation_hides_codes_and_tokens,
+            refresh_rotation_and_reuse_detection,
+            refresh_replay_within_threshold_writes_nothing,
+            refresh_concurrent_rotations_have_one_winner,
+            refresh_expired_or_access_tokens_do_not_rotate,
+            tokens_revoke_single_access_token,
+            purge_removes_only_expired_records,
+            apps_delete_cascades_to_grants,
+            admin_keys_insert_find_delete,
+            admin_keys_insert_conflicts,
+            admin_keys_unknown_hash_is_absent,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -470,4 +496,979 @@ pub async fn apps_are_isolated_between_workspaces<S: Storage>(store: Arc<S>) {
         Some(record),
         "untouched"
     );
+}
+
+/// An app inserted into a fresh workspace, for the grant checks.
+async fn grant_fixture<S: Storage>(store: &S) -> AppRecord {
+    let ws = fresh_workspace();
+    let record = app_record(&ws, base_time(), Some(random_hash()));
+    insert(store, &record).await;
+    record
+}
+
+/// A pending session of `app`, opened now, expiring in ten minutes.
+pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
+    SessionRecord {
+        hash: random_hash(),
+        workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
+        client_id: app.app.client_id.clone(),
+        redirect_uri: "https://app.example.com/callback".to_owned(),
+        redirect_uri_in_request: true,
+        scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
+        state: Some("xyz".to_owned()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        created_at: now,
+        expires_at: now + Duration::minutes(10),
+        open_by: None,
+        opened_at: Some(now),
+        status: SessionStatus::Pending,
+    }
+}
+
+/// A grant of `app` for a user, and a code for it valid for a minute.
+pub fn grant_and_code(app: &AppRecord, now: OffsetDateTime) -> (GrantRecord, CodeRecord) {
+    let grant = GrantRecord {
+        id: GrantId::generate(&rng()).unwrap(),
+        workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
+        client_id: app.app.client_id.clone(),
+        subject: Some(Subject::parse("user-1").unwrap()),
+        scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
+        created_at: now,
+        expires_at: Some(now + Duration::minutes(1)),
+        revoked_at: None,
+    };
+    let code = CodeRecord {
+        hash: random_hash(),
+        grant_id: grant.id.clone(),
+        workspace_id: grant.workspace_id.clone(),
+        app_id: grant.app_id.clone(),
+        client_id: grant.client_id.clone(),
+        redirect_uri: "https://app.example.com/callback".to_owned(),
+        redirect_uri_in_request: true,
+        code_challenge: None,
+        scopes: grant.scopes.clone(),
+        subject: Subject::parse("user-1").unwrap(),
+        issued_at: now,
+        expires_at: now + Duration::minutes(1),
+        redeemed_at: None,
+    };
+    (grant, code)
+}
+
+/// A token of `grant`, valid for an hour.
+pub fn token_record(grant: &GrantRecord, kind: TokenKind, now: OffsetDateTime) -> TokenRecord {
+    TokenRecord {
+        hash: random_hash(),
+        kind,
+        grant_id: grant.id.clone(),
+        workspace_id: grant.workspace_id.clone(),
+        app_id: grant.app_id.clone(),
+        client_id: grant.client_id.clone(),
+        subject: grant.subject.clone(),
+        scopes: grant.scopes.clone(),
+        issued_at: now,
+        expires_at: now + Duration::hours(1),
+        rotated_at: None,
+        successor: None,
+    }
+}
+
+/// A grant with a live refresh token, written through `insert_grant`.
+async fn refresh_fixture<S: Storage>(store: &S, now: OffsetDateTime) -> (GrantRecord, TokenRecord) {
+    let app = grant_fixture(store).await;
+    let (mut grant, _) = grant_and_code(&app, now);
+    grant.expires_at = Some(now + Duration::hours(1));
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    store
+        .insert_grant(&grant, &[refresh.clone()])
+        .await
+        .unwrap();
+    (grant, refresh)
+}
+
+/// Approving writes the grant and code and completes the session once; a
+/// second decision is refused and writes nothing.
+pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    assert_eq!(
+        store.insert_session(&session).await.unwrap_err().kind(),
+        StorageErrorKind::Conflict
+    );
+    let opened = store
+        .open_session(&session.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened, session, "an opened session reads back unchanged");
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    let done = store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    assert_eq!(done, SessionCompletion::Completed(session.clone()));
+    assert_eq!(
+        store.get_code(&code.hash).await.unwrap(),
+        Some(code.clone())
+    );
+    assert_eq!(store.get_grant(&grant.id).await.unwrap(), Some(grant));
+
+    let (grant2, code2) = grant_and_code(&app, now);
+    let again = SessionDecision::Approve {
+        grant: Box::new(grant2.clone()),
+        code: Box::new(code2.clone()),
+    };
+    match store
+        .complete_session(&session.hash, &again, now)
+        .await
+        .unwrap()
+    {
+        SessionCompletion::AlreadyCompleted(s) => assert_eq!(s.status, SessionStatus::Approved),
+        other => panic!("second approval must be refused, got {other:?}"),
+    }
+    assert!(
+        store.get_code(&code2.hash).await.unwrap().is_none(),
+        "no second code"
+    );
+    assert!(
+        store.get_grant(&grant2.id).await.unwrap().is_none(),
+        "no second grant"
+    );
+    let deny = store
+        .complete_session(&session.hash, &SessionDecision::Deny, now)
+        .await
+        .unwrap();
+    assert!(matches!(deny, SessionCompletion::AlreadyCompleted(_)));
+    assert_eq!(
+        store
+            .complete_session(&random_hash(), &SessionDecision::Deny, now)
+            .await
+            .unwrap(),
+        SessionCompletion::NotFound
+    );
+}
+
+/// A pushed request opens only before `open_by`; opening twice keeps the
+/// first time; one never opened cannot be completed.
+pub async fn sessions_pushed_must_be_opened_in_time<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let mut pushed = session_record(&app, now);
+    pushed.opened_at = None;
+    pushed.open_by = Some(now + Duration::seconds(60));
+    store.insert_session(&pushed).await.unwrap();
+    let opened = store
+        .open_session(&pushed.hash, now + Duration::seconds(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.opened_at, Some(now + Duration::seconds(10)));
+    let reopened = store
+        .open_session(&pushed.hash, now + Duration::seconds(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reopened.opened_at,
+        Some(now + Duration::seconds(10)),
+        "first open kept"
+    );
+
+    let mut late = session_record(&app, now);
+    late.opened_at = None;
+    late.open_by = Some(now + Duration::seconds(60));
+    store.insert_session(&late).await.unwrap();
+    let seen = store
+        .open_session(&late.hash, now + Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.opened_at, None, "open_by has passed: not opened");
+    let done = store
+        .complete_session(
+            &late.hash,
+            &SessionDecision::Deny,
+            now + Duration::seconds(61),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, SessionCompletion::Expired);
+    assert!(
+        store
+            .open_session(&random_hash(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// At or after `expires_at` a session cannot be completed.
+pub async fn sessions_expired_cannot_complete<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    let done = store
+        .complete_session(&session.hash, &approve, session.expires_at)
+        .await
+        .unwrap();
+    assert_eq!(done, SessionCompletion::Expired);
+    assert!(store.get_code(&code.hash).await.unwrap().is_none());
+    assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    let still = store
+        .open_session(&session.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, SessionStatus::Pending);
+}
+
+/// Of 20 concurrent approvals of one session exactly one completes, and only
+/// its grant and code exist.
+pub async fn sessions_concurrent_completions_have_one_winner<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (store, hash) = (Arc::clone(&store), session.hash);
+        let (grant, code) = grant_and_code(&app, now);
+        tasks.push(tokio::spawn(async move {
+            let decision = SessionDecision::Approve {
+                grant: Box::new(grant.clone()),
+                code: Box::new(code.clone()),
+            };
+            let outcome = store.complete_session(&hash, &decision, now).await.unwrap();
+            (outcome, grant, code)
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        let (outcome, grant, code) = task.await.unwrap();
+        match outcome {
+            SessionCompletion::Completed(_) => {
+                winners += 1;
+                assert!(store.get_code(&code.hash).await.unwrap().is_some());
+            }
+            SessionCompletion::AlreadyCompleted(_) => {
+                assert!(
+                    store.get_code(&code.hash).await.unwrap().is_none(),
+                    "loser wrote a code"
+                );
+                assert!(
+                    store.get_grant(&grant.id).await.unwrap().is_none(),
+                    "loser wrote a grant"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one completion");
+}
+
+/// Redeeming marks the code, writes the tokens and moves the grant's expiry;
+/// a second redemption writes nothing and reports the first.
+pub async fn codes_redeem_once_and_write_tokens<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    let grant_expiry = now + Duration::days(30);
+    let later = now + Duration::seconds(5);
+    let outcome = store
+        .redeem_code(
+            &code.hash,
+            &[access.clone(), refresh.clone()],
+            grant_expiry,
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, CodeRedemption::Redeemed(code.clone()));
+    assert_eq!(
+        store.get_token(&access.hash).await.unwrap(),
+        Some(access.clone())
+    );
+    assert_eq!(store.get_token(&refresh.hash).await.unwrap(), Some(refresh));
+    let stored = store.get_grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.expires_at,
+        Some(grant_expiry),
+        "grant expiry moved to the refresh token's"
+    );
+    let redeemed = store.get_code(&code.hash).await.unwrap().unwrap();
+    assert_eq!(redeemed.redeemed_at, Some(later));
+
+    let extra = token_record(&grant, TokenKind::Access, now);
+    match store
+        .redeem_code(&code.hash, &[extra.clone()], grant_expiry, later)
+        .await
+        .unwrap()
+    {
+        CodeRedemption::AlreadyRedeemed(c) => assert_eq!(c.redeemed_at, Some(later)),
+        other => panic!("second redemption must be refused, got {other:?}"),
+    }
+    assert!(
+        store.get_token(&extra.hash).await.unwrap().is_none(),
+        "nothing written"
+    );
+    assert_eq!(
+        store
+            .redeem_code(&random_hash(), &[], grant_expiry, later)
+            .await
+            .unwrap(),
+        CodeRedemption::Invalid
+    );
+}
+
+/// An expired code is not redeemed and nothing is written.
+pub async fn codes_expired_are_not_redeemed<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let access = token_record(&grant, TokenKind::Access, now);
+    let outcome = store
+        .redeem_code(
+            &code.hash,
+            &[access.clone()],
+            now + Duration::days(1),
+            code.expires_at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, CodeRedemption::Invalid);
+    assert!(store.get_token(&access.hash).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .get_code(&code.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .redeemed_at,
+        None
+    );
+}
+
+/// Of 64 concurrent redemptions of one code exactly one succeeds and only
+/// its tokens exist.
+pub async fn codes_concurrent_redemptions_have_one_winner<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let store = Arc::clone(&store);
+        let token = token_record(&grant, TokenKind::Access, now);
+        let hash = code.hash;
+        tasks.push(tokio::spawn(async move {
+            let outcome = store
+                .redeem_code(&hash, &[token.clone()], now + Duration::days(1), now)
+                .await
+                .unwrap();
+            (outcome, token)
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        let (outcome, token) = task.await.unwrap();
+        let stored = store.get_token(&token.hash).await.unwrap();
+        match outcome {
+            CodeRedemption::Redeemed(_) => {
+                winners += 1;
+                assert!(stored.is_some());
+            }
+            CodeRedemption::AlreadyRedeemed(_) => assert!(stored.is_none(), "loser wrote a token"),
+            CodeRedemption::Invalid => panic!("the code is valid"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one redemption");
+}
+
+/// A revoked grant's codes and tokens are invisible and cannot be used.
+pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let access = token_record(&grant, TokenKind::Access, now);
+    store
+        .redeem_code(&code.hash, &[access.clone()], now + Duration::hours(1), now)
+        .await
+        .unwrap();
+    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
+    assert!(
+        !store.revoke_grant(&grant.id, now).await.unwrap(),
+        "second revoke is false"
+    );
+    assert!(store.get_token(&access.hash).await.unwrap().is_none());
+    assert!(store.get_code(&code.hash).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .redeem_code(&code.hash, &[], now + Duration::hours(1), now)
+            .await
+            .unwrap(),
+        CodeRedemption::Invalid
+    );
+    let revoked = store.get_grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(now));
+}
+
+/// Rotation spends the old refresh token and writes its successors;
+/// presenting the spent one again revokes the whole family.
+pub async fn refresh_rotation_and_reuse_detection<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let access2 = token_record(&grant, TokenKind::Access, now);
+    let refresh2 = token_record(&grant, TokenKind::Refresh, now);
+    let later = now + Duration::minutes(1);
+    let outcome = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[access2.clone(), refresh2.clone()],
+            now + Duration::days(30),
+            None,
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshRotation::Rotated(refresh.clone()));
+    let old = store.get_token(&refresh.hash).await.unwrap().unwrap();
+    assert_eq!(old.rotated_at, Some(later));
+    assert_eq!(old.successor, Some(refresh2.hash));
+    assert_eq!(
+        store.get_token(&refresh2.hash).await.unwrap(),
+        Some(refresh2.clone())
+    );
+    assert_eq!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        Some(now + Duration::days(30))
+    );
+
+    let reuse = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[token_record(&grant, TokenKind::Refresh, now)],
+            now + Duration::days(30),
+            None,
+            later + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(reuse, RefreshRotation::Reused(_)),
+        "spent token presented again"
+    );
+    assert!(
+        store.get_token(&refresh2.hash).await.unwrap().is_none(),
+        "family revoked"
+    );
+    assert!(
+        store.get_token(&access2.hash).await.unwrap().is_none(),
+        "family revoked"
+    );
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+/// A spent token presented again at or after `replay_since` returns its
+/// successor and writes nothing.
+pub async fn refresh_replay_within_threshold_writes_nothing<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let refresh2 = token_record(&grant, TokenKind::Refresh, now);
+    store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[refresh2.clone()],
+            now + Duration::days(1),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    let stray = token_record(&grant, TokenKind::Refresh, now);
+    let replay = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[stray.clone()],
+            now + Duration::days(1),
+            Some(now - Duration::seconds(5)),
+            now + Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    match replay {
+        RefreshRotation::Replayed { successor, .. } => assert_eq!(*successor, refresh2),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert!(
+        store.get_token(&stray.hash).await.unwrap().is_none(),
+        "nothing written"
+    );
+    assert!(
+        store.get_token(&refresh2.hash).await.unwrap().is_some(),
+        "family intact"
+    );
+}
+
+/// Of 50 concurrent rotations of one refresh token exactly one wins; the
+/// others are reuse, and the family ends revoked.
+pub async fn refresh_concurrent_rotations_have_one_winner<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let store = Arc::clone(&store);
+        let successor = token_record(&grant, TokenKind::Refresh, now);
+        let hash = refresh.hash;
+        tasks.push(tokio::spawn(async move {
+            store
+                .rotate_refresh_token(&hash, &[successor], now + Duration::days(1), None, now)
+                .await
+                .unwrap()
+        }));
+    }
+    let (mut rotated, mut reused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            RefreshRotation::Rotated(_) => rotated += 1,
+            RefreshRotation::Reused(_) | RefreshRotation::Invalid => reused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one rotation");
+    assert_eq!(reused, 49);
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+/// Expired refresh tokens and access tokens do not rotate.
+pub async fn refresh_expired_or_access_tokens_do_not_rotate<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let successor = token_record(&grant, TokenKind::Refresh, now);
+    let outcome = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[successor.clone()],
+            now + Duration::days(1),
+            None,
+            refresh.expires_at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, RefreshRotation::Invalid);
+    assert!(store.get_token(&successor.hash).await.unwrap().is_none());
+
+    let (mut other_grant, _) = grant_and_code(&grant_fixture(&*store).await, now);
+    other_grant.expires_at = Some(now + Duration::hours(1));
+    let access_of_other = token_record(&other_grant, TokenKind::Access, now);
+    store
+        .insert_grant(&other_grant, &[access_of_other.clone()])
+        .await
+        .unwrap();
+    let outcome = store
+        .rotate_refresh_token(
+            &access_of_other.hash,
+            &[],
+            now + Duration::days(1),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RefreshRotation::Invalid,
+        "an access token does not rotate"
+    );
+}
+
+/// `revoke_token` removes one access token and leaves its grant's others.
+pub async fn tokens_revoke_single_access_token<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let a1 = token_record(&grant, TokenKind::Access, now);
+    let a2 = token_record(&grant, TokenKind::Access, now);
+    store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[a1.clone(), a2.clone()],
+            now + Duration::days(1),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(store.revoke_token(&a1.hash).await.unwrap());
+    assert!(!store.revoke_token(&a1.hash).await.unwrap(), "already gone");
+    assert!(store.get_token(&a1.hash).await.unwrap().is_none());
+    assert!(
+        store.get_token(&a2.hash).await.unwrap().is_some(),
+        "the other stays"
+    );
+    assert!(
+        !store.revoke_token(&refresh.hash).await.unwrap(),
+        "refresh tokens go by grant"
+    );
+}
+
+/// Purging removes expired sessions, codes and tokens, keeps live ones and
+/// honours the batch limit.
+pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
+    // Far in the past, so other checks' records (dated now) are not
+    // touched by this purge.
+    let then = base_time() - Duration::days(400);
+    let app = grant_fixture(&*store).await;
+    let mut expired_sessions = Vec::new();
+    for _ in 0..3 {
+        let session = session_record(&app, then);
+        store.insert_session(&session).await.unwrap();
+        expired_sessions.push(session);
+    }
+    let (mut grant, _) = grant_and_code(&app, then);
+    grant.expires_at = Some(then + Duration::hours(1));
+    let old_token = token_record(&grant, TokenKind::Access, then);
+    store
+        .insert_grant(&grant, &[old_token.clone()])
+        .await
+        .unwrap();
+    let live = session_record(&app, base_time());
+    store.insert_session(&live).await.unwrap();
+
+    let purge_at = then + Duration::days(2);
+    let first = store.purge_expired(purge_at, 2).await.unwrap();
+    assert_eq!(first, 2, "the batch limit holds");
+    let mut total = first;
+    loop {
+        let n = store.purge_expired(purge_at, 2).await.unwrap();
+        total += n;
+        if n < 2 {
+            break;
+        }
+    }
+    assert!(
+        total >= 5,
+        "3 sessions, 1 token and 1 grant at least: {total}"
+    );
+    for session in &expired_sessions {
+        assert!(
+            store
+                .open_session(&session.hash, purge_at)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(store.get_token(&old_token.hash).await.unwrap().is_none());
+    assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    assert!(
+        store
+            .open_session(&live.hash, base_time())
+            .await
+            .unwrap()
+            .is_some(),
+        "live kept"
+    );
+}
+
+/// Deleting an app removes its sessions, codes, grants and tokens.
+pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let pending = session_record(&app, now);
+    store.insert_session(&pending).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let access = token_record(&grant, TokenKind::Access, now);
+    store
+        .redeem_code(&code.hash, &[access.clone()], now + Duration::hours(1), now)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .delete_app(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.get_token(&access.hash).await.unwrap().is_none(),
+        "token gone"
+    );
+    assert!(
+        store.get_code(&code.hash).await.unwrap().is_none(),
+        "code gone"
+    );
+    assert!(
+        store.get_grant(&grant.id).await.unwrap().is_none(),
+        "grant gone"
+    );
+    assert!(
+        store
+            .open_session(&pending.hash, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "session gone"
+    );
+}
+
+/// An inserted admin key is found by its hash, maps to its workspace, and
+/// is gone after deletion (a second deletion reports `false`).
+pub async fn admin_keys_insert_find_delete<S: Storage>(store: Arc<S>) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let hash = random_hash();
+    let second = random_hash();
+    store
+        .insert_admin_key(&ws, &hash, base_time())
+        .await
+        .expect("insert_admin_key");
+    store
+        .insert_admin_key(&other, &second, base_time())
+        .await
+        .expect("insert_admin_key");
+    assert_eq!(
+        store.find_admin_key(&hash).await.unwrap().as_ref(),
+        Some(&ws),
+        "find_admin_key returns the key's workspace"
+    );
+    assert_eq!(
+        store.find_admin_key(&second).await.unwrap().as_ref(),
+        Some(&other),
+        "each key keeps its own workspace"
+    );
+    assert!(store.delete_admin_key(&hash).await.unwrap(), "delete");
+    assert!(
+        store.find_admin_key(&hash).await.unwrap().is_none(),
+        "a deleted key is not found"
+    );
+    assert!(
+        !store.delete_admin_key(&hash).await.unwrap(),
+        "a second delete reports false"
+    );
+    assert_eq!(
+        store.find_admin_key(&second).await.unwrap().as_ref(),
+        Some(&other),
+        "deleting one key leaves the others"
+    );
+}
+
+/// A hash recorded once cannot be recorded again, for the same workspace or
+/// another; the first mapping stays.
+pub async fn admin_keys_insert_conflicts<S: Storage>(store: Arc<S>) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let hash = random_hash();
+    store
+        .insert_admin_key(&ws, &hash, base_time())
+        .await
+        .expect("insert_admin_key");
+    for workspace in [&ws, &other] {
+        let err = store
+            .insert_admin_key(workspace, &hash, base_time())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::Conflict, "duplicate hash");
+    }
+    assert_eq!(
+        store.find_admin_key(&hash).await.unwrap().as_ref(),
+        Some(&ws),
+        "the first mapping is kept"
+    );
+}
+
+/// An unknown hash is not found and deleting it reports `false`.
+pub async fn admin_keys_unknown_hash_is_absent<S: Storage>(store: Arc<S>) {
+    let hash = random_hash();
+    assert!(store.find_admin_key(&hash).await.unwrap().is_none(), "find");
+    assert!(!store.delete_admin_key(&hash).await.unwrap(), "delete");
+}
+
+/// A store that fails on demand, wrapping a working one: for testing how a
+/// server (or a host) behaves when its backend is down or loses a race.
+///
+/// Failures carry a source message naming an internal host, so a test can
+/// also check that no storage detail reaches a response.
+#[derive(Debug, Default)]
+pub struct FaultyStore<S> {
+    inner: S,
+    fail_all: std::sync::Mutex<Option<StorageErrorKind>>,
+    fail_method: std::sync::Mutex<Option<(&'static str, StorageErrorKind)>>,
+}
+
+impl<S> FaultyStore<S> {
+    /// Wraps `inner`; nothing fails until told to.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            fail_all: std::sync::Mutex::new(None),
+            fail_method: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Makes every call fail with `kind` (`None`: stop failing).
+    pub fn fail_all(&self, kind: Option<StorageErrorKind>) {
+        *self.fail_all.lock().unwrap() = kind;
+    }
+
+    /// Makes only calls of the method named `method` fail with `kind`.
+    pub fn fail_method(&self, method: &'static str, kind: Option<StorageErrorKind>) {
+        *self.fail_method.lock().unwrap() = kind.map(|k| (method, k));
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn check(&self, method: &str) -> Result<(), crate::StorageError> {
+        let kind = (*self.fail_all.lock().unwrap()).or_else(|| {
+            (*self.fail_method.lock().unwrap())
+                .filter(|(m, _)| *m == method)
+                .map(|(_, k)| k)
+        });
+        match kind {
+            Some(kind) => Err(crate::StorageError::with_source(
+                kind,
+                "db01.internal:5432 refused connection",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Implements a storage trait for `FaultyStore` by delegation, each method
+/// failing first when told to.
+macro_rules! delegate {
+    ($trait:path { $(async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+ }) => {
+        #[async_trait::async_trait]
+        impl<S: Storage> $trait for FaultyStore<S> {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> Result<$ret, crate::StorageError> {
+                    self.check(stringify!($name))?;
+                    self.inner.$name($($arg),*).await
+                }
+            )+
+        }
+    };
+}
+
+delegate! {
+    crate::AppStore {
+        async fn insert_app(&self, record: &AppRecord) -> ();
+        async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Option<AppRecord>;
+        async fn get_app_by_client_id(&self, client_id: &ClientId) -> Option<AppRecord>;
+        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::Listing<OAuthApp>;
+        async fn update_app(&self, workspace: &WorkspaceId, id: &AppId, changes: &AppChanges) -> Option<AppRecord>;
+        async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> bool;
+        async fn rotate_client_secret(&self, workspace: &WorkspaceId, id: &AppId, rotation: &SecretRotation) -> Option<AppRecord>;
+    }
+}
+
+delegate! {
+    crate::AdminKeyStore {
+        async fn insert_admin_key(&self, workspace: &WorkspaceId, hash: &CredentialHash, created_at: OffsetDateTime) -> ();
+        async fn find_admin_key(&self, hash: &CredentialHash) -> Option<WorkspaceId>;
+        async fn delete_admin_key(&self, hash: &CredentialHash) -> bool;
+    }
+}
+
+delegate! {
+    crate::GrantStore {
+        async fn insert_session(&self, session: &SessionRecord) -> ();
+        async fn open_session(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<SessionRecord>;
+        async fn complete_session(&self, hash: &CredentialHash, decision: &SessionDecision, now: OffsetDateTime) -> SessionCompletion;
+        async fn get_code(&self, hash: &CredentialHash) -> Option<CodeRecord>;
+        async fn redeem_code(&self, hash: &CredentialHash, tokens: &[TokenRecord], grant_expires_at: OffsetDateTime, now: OffsetDateTime) -> CodeRedemption;
+        async fn insert_grant(&self, grant: &GrantRecord, tokens: &[TokenRecord]) -> ();
+        async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
+        async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
+        async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
+        async fn revoke_token(&self, hash: &CredentialHash) -> bool;
+        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> bool;
+        async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
+    }
 }

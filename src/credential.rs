@@ -249,7 +249,6 @@ impl<K: CredentialKind> Credential<K> {
     ///
     /// Anyone who knows `parts` and holds the key ring can recompute the
     /// credential; `parts` must include a secret or a single-use value.
-    #[allow(dead_code)] // used for refresh-token successors
     pub(crate) fn derive(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,

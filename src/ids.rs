@@ -113,6 +113,23 @@ string_id!(
     |s| (1..=128).contains(&s.len()) && s.chars().all(is_token_char)
 );
 
+string_id!(
+    /// A grant: what one resource owner (or, for `client_credentials`, the
+    /// client itself) authorized for one client. Tokens belong to a grant;
+    /// revoking it revokes them all. `grant_` and 32 hex digits.
+    GrantId,
+    "grant id",
+    |s| s.strip_prefix("grant_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
+string_id!(
+    /// The resource owner of a grant, as the host identifies its end user:
+    /// 1–255 characters, no control characters. Opaque to this crate.
+    Subject,
+    "subject",
+    |s| (1..=255).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+);
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -126,6 +143,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 impl AppId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
         Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?))))
+    }
+}
+
+impl GrantId {
+    pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
+        Ok(Self(format!("grant_{}", hex(&random_array::<16>(rng)?))))
     }
 }
 

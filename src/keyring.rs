@@ -132,7 +132,6 @@ struct Entry {
     hash: hmac::Key,
     #[allow(dead_code)] // signs scoped keys (Connect issue)
     sign: hmac::Key,
-    #[allow(dead_code)] // derives refresh-token successors (protocol issue)
     derive: hmac::Key,
 }
 
@@ -293,7 +292,6 @@ impl KeyRing {
     /// A value derived from `parts` under the derive subkey of `key_id`.
     ///
     /// `None` when the key is unknown (or retired) or a part exceeds 4 GiB.
-    #[allow(dead_code)] // used by the token and scoped-key modules
     pub(crate) fn derive(&self, key_id: u8, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
         let entry = self.entry(key_id)?;
         mac(&entry.derive, domain, parts)

@@ -55,6 +55,11 @@
 //!   compare in constant time.
 //! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
 //!   under a server key ring with key ids, so the server key can be rotated.
+//! - **One HTTP entry point**: [`AuthorizationServer::handle`] takes an
+//!   `http::Request<Bytes>` and returns an `http::Response<Bytes>`; it serves
+//!   the OAuth app management API, authenticated by workspace admin keys
+//!   ([`AuthorizationServer::create_admin_key`],
+//!   [`AuthorizationServer::register_admin_key`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite
@@ -68,12 +73,20 @@
 //! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
 //!   with its schema embedded as migrations.
 
+mod admin;
+mod authorize;
 mod clock;
 mod config;
 mod credential;
 mod error;
+mod events;
+mod http;
 mod ids;
 mod keyring;
+mod metadata;
+mod oauth_error;
+mod params;
+mod pkce;
 mod random;
 mod redirect;
 mod registration;
@@ -81,20 +94,30 @@ mod scope;
 mod server;
 mod storage;
 mod timestamp;
+mod token;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
+pub use authorize::{
+    AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
+    PushedRequest, REQUEST_URI_PREFIX,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AuthorizationServerBuilder, ConfigError, ServerConfig};
+pub use config::{AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, ServerConfig};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
-pub use ids::{AppId, ClientId, InvalidId, WorkspaceId};
+pub use events::{Event, EventSink, NoEvents};
+pub use http::MAX_BODY_BYTES;
+pub use ids::{AppId, ClientId, GrantId, InvalidId, Subject, WorkspaceId};
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use metadata::Metadata;
+pub use oauth_error::{OAuthError, OAuthErrorCode};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
@@ -105,8 +128,13 @@ pub use registration::{
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use server::AuthorizationServer;
 pub use storage::{
-    AppChanges, AppRecord, AppStore, GraceSecret, Listing, MemoryStore, SecretRotation,
-    SecretState, Storage, StorageError, StorageErrorKind,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret,
+    GrantRecord, GrantStore, Listing, MemoryStore, RefreshRotation, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
+    StorageErrorKind, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use token::{
+    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
+};

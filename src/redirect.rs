@@ -230,7 +230,6 @@ impl fmt::Display for RedirectUri {
 /// The registered URI that `requested` matches, if any (the first match, in
 /// registration order). See [`RedirectUri::matches`].
 #[must_use]
-#[allow(dead_code)] // used by the authorization endpoint
 pub(crate) fn find_match<'a>(
     registered: &'a [RedirectUri],
     requested: &str,

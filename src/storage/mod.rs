@@ -27,10 +27,15 @@ use crate::redirect::RedirectUri;
 use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
 
+mod grants;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 
+pub use grants::{
+    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
+};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
@@ -261,9 +266,36 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Option<AppRecord>, StorageError>;
 }
 
+/// Storage of workspace admin keys: each maps the keyed hash of a key to the
+/// workspace it administers.
+#[async_trait]
+pub trait AdminKeyStore: Send + Sync {
+    /// Records that the key with this hash administers `workspace`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageErrorKind::Conflict`] when the hash is already recorded (for
+    /// any workspace); nothing is written.
+    async fn insert_admin_key(
+        &self,
+        workspace: &WorkspaceId,
+        hash: &CredentialHash,
+        created_at: OffsetDateTime,
+    ) -> Result<(), StorageError>;
+
+    /// The workspace of the admin key with this hash; `None` if unknown.
+    async fn find_admin_key(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<WorkspaceId>, StorageError>;
+
+    /// Forgets the admin key with this hash; `false` if it was unknown.
+    async fn delete_admin_key(&self, hash: &CredentialHash) -> Result<bool, StorageError>;
+}
+
 /// Everything the server stores: the union of the storage traits.
 ///
 /// Implemented automatically for any type that implements each of them.
-pub trait Storage: AppStore + Send + Sync + 'static {}
+pub trait Storage: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}
 
-impl<T> Storage for T where T: AppStore + Send + Sync + 'static {}
+impl<T> Storage for T where T: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}

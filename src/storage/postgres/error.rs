@@ -39,6 +39,9 @@ fn database_kind(db: &dyn DatabaseError) -> StorageErrorKind {
     let code = db.code();
     let code = code.as_deref().unwrap_or_default();
     match code {
+        // foreign_key_violation: the app (or grant) a new record belongs to
+        // was deleted.
+        "23503" => StorageErrorKind::NotFound,
         // serialization_failure, deadlock_detected: the statement lost a race
         // with a concurrent one and wrote nothing.
         "40001" | "40P01" => StorageErrorKind::Conflict,

@@ -18,8 +18,19 @@ use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// `(version, description, SQL)`, in version order.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "apps", include_str!("../../../migrations/0001_apps.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "apps", include_str!("../../../migrations/0001_apps.sql")),
+    (
+        2,
+        "grants",
+        include_str!("../../../migrations/0002_grants.sql"),
+    ),
+    (
+        3,
+        "admin keys",
+        include_str!("../../../migrations/0003_admin_keys.sql"),
+    ),
+];
 
 /// A migrator for every embedded migration; each runs in its own
 /// transaction.

@@ -1,13 +1,35 @@
 //! The PostgreSQL backend (feature `postgres`).
 //!
-//! One module per storage trait (`apps.rs`, …), each with its SQL as
-//! constants and a `decode_*` function per record; typed column access in
-//! `rows.rs`; the one mapping of sqlx errors to [`StorageErrorKind`] in
-//! `error.rs`; the embedded schema in `migrations.rs`.
+//! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`),
+//! each with its SQL as constants and a `decode_*` function per record;
+//! typed column access in `rows.rs`; the one mapping of sqlx errors to
+//! [`StorageErrorKind`] in `error.rs`; the embedded schema in
+//! `migrations.rs`.
 //!
-//! Every trait method is a single statement (common table expressions where
+//! Every state change is a single statement (common table expressions where
 //! a method must both check and write), so it is atomic without an explicit
-//! transaction and costs one round trip.
+//! transaction and costs one round trip. A few methods whose change can be
+//! refused for several reasons (`complete_session`, `redeem_code`,
+//! `rotate_refresh_token`) send a second statement only when the first
+//! changed nothing, to report why; see `grants.rs` for why that is as good
+//! as one transaction. Round trips per operation:
+//!
+//! | operation | round trips |
+//! |---|---|
+//! | client authentication (`get_app_by_client_id`) | 1 |
+//! | code exchange (`get_code` + `redeem_code`) | 2 (3 when refused) |
+//! | refresh (`get_token` + `rotate_refresh_token`) | 2 (3 when refused) |
+//! | completing a Connect session (`complete_session`) | 1 (2 when refused) |
+//! | every other method | 1 |
+//!
+//! # Pool and concurrency
+//!
+//! Concurrent operations on one row (say, 64 redemptions of one code)
+//! each take a pooled connection and queue on the row lock inside
+//! PostgreSQL; each holds it for one short statement. Tasks beyond the
+//! pool's size wait for a connection in the pool's queue, which is fine as
+//! long as the queue drains within the acquire timeout: with the default
+//! 10 connections and 5 s, that is thousands of such statements.
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -16,8 +38,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::storage::{StorageError, StorageErrorKind};
 
+mod admin_keys;
 mod apps;
 mod error;
+mod grants;
 mod migrations;
 mod rows;
 

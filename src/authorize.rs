@@ -1,0 +1,721 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1.1–§4.1.2.1), pushed
+//! authorization requests (RFC 9126) and the resource owner's decision.
+//!
+//! The order of the checks is the security property here (RFC 6749
+//! §4.1.2.1, RFC 9700 §4.1): nothing is ever sent to a redirect URI before
+//! the client is known and the URI is one it registered. Until then every
+//! problem is an [`ErrorPage`] for the host to render; after, problems go back
+//! to the client by redirect, with `error`, the exact `state` and `iss`
+//! (RFC 9207).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::config::PkcePolicy;
+use crate::credential::{AuthorizationCode, ConnectToken};
+use crate::ids::{ClientId, GrantId, Subject};
+use crate::oauth_error::{OAuthError, OAuthErrorCode};
+use crate::params::{self, Params};
+use crate::pkce;
+use crate::redirect::find_match;
+use crate::registration::{AppType, AuthenticatedClient, OAuthApp};
+use crate::scope::ScopeSet;
+use crate::server::AuthorizationServer;
+use crate::storage::{
+    CodeRecord, GrantRecord, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
+    Storage, StorageError,
+};
+
+/// The `request_uri` scheme of pushed authorization requests (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// The longest `state` accepted (it is stored and echoed).
+pub const MAX_STATE_LEN: usize = 1024;
+
+/// A problem the resource owner sees as a page, because there is no
+/// verified redirect URI to send it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorPage {
+    /// `client_id` is missing.
+    MissingClientId,
+    /// No client has this `client_id`.
+    UnknownClient,
+    /// `client_id`, `redirect_uri` or `request_uri` appears more than once.
+    RepeatedParameter,
+    /// `redirect_uri` is not one of the client's registered URIs.
+    InvalidRedirectUri,
+    /// `redirect_uri` is missing and the client registered several.
+    MissingRedirectUri,
+    /// The `request_uri` or Connect token is unknown or malformed.
+    UnknownRequest,
+    /// The request expired before it was completed.
+    ExpiredRequest,
+    /// The request was already approved or denied.
+    CompletedRequest,
+    /// The consent form's CSRF token is missing or wrong.
+    InvalidCsrfToken,
+    /// The server could not reach its storage; try again.
+    TemporarilyUnavailable,
+}
+
+impl ErrorPage {
+    /// A short title for the page.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MissingClientId | Self::UnknownClient | Self::RepeatedParameter => {
+                "This sign-in link is not valid"
+            }
+            Self::InvalidRedirectUri | Self::MissingRedirectUri => "This sign-in link is not valid",
+            Self::UnknownRequest => "This link is not valid",
+            Self::ExpiredRequest => "This link has expired",
+            Self::CompletedRequest => "This request was already completed",
+            Self::InvalidCsrfToken => "Your decision could not be verified",
+            Self::TemporarilyUnavailable => "Temporarily unavailable",
+        }
+    }
+
+    /// What happened and what to do, for the resource owner.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingClientId => {
+                "The application did not identify itself. Go back to the application and start again."
+            }
+            Self::UnknownClient => {
+                "The application is not registered here. Go back to the application and start again."
+            }
+            Self::RepeatedParameter => {
+                "The request repeats a parameter. Go back to the application and start again."
+            }
+            Self::InvalidRedirectUri => {
+                "The application asked to return to an address it has not registered, so you were not sent there. Contact the application's developer."
+            }
+            Self::MissingRedirectUri => {
+                "The application did not say where to return. Contact the application's developer."
+            }
+            Self::UnknownRequest => {
+                "The link is unknown or incomplete. Go back to the application and start again."
+            }
+            Self::ExpiredRequest => {
+                "The link is only valid for a short time. Go back to the application and start again."
+            }
+            Self::CompletedRequest => {
+                "You already approved or denied this request. Go back to the application; start again there if needed."
+            }
+            Self::InvalidCsrfToken => {
+                "The form could not be verified. Reload the page and try again."
+            }
+            Self::TemporarilyUnavailable => {
+                "The service could not complete your request. Try again in a moment."
+            }
+        }
+    }
+
+    /// The HTTP status for the page.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::ExpiredRequest | Self::CompletedRequest => 410,
+            Self::UnknownRequest => 404,
+            Self::InvalidCsrfToken => 403,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+/// Where to send the resource owner's browser: the client's redirect URI
+/// with the response or error parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientRedirect {
+    /// The full URL, parameters included.
+    pub location: Url,
+}
+
+/// Why the authorization endpoint did not produce a consent prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorizeError {
+    /// Show this page; the client's redirect URI is not verified.
+    Page(ErrorPage),
+    /// Redirect the browser here (RFC 6749 §4.1.2.1).
+    Redirect(ClientRedirect),
+}
+
+/// A validated authorization request waiting for the resource owner: what
+/// the consent page shows and the hidden fields its form posts back.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConsentPrompt {
+    /// The session handle; the form posts it back as `session`.
+    pub session: ConnectToken,
+    /// The CSRF token bound to the session; the form posts it back as
+    /// `csrf_token`.
+    pub csrf_token: String,
+    /// The client's app (show its name).
+    pub app: OAuthApp,
+    /// The requested scopes.
+    pub scopes: ScopeSet,
+    /// Where the browser returns.
+    pub redirect_uri: String,
+    /// When the prompt expires.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The resource owner's decision on the consent page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Approve, as `subject`, for `scopes` (a subset of the requested scopes;
+    /// `None` grants all of them).
+    Approve {
+        /// The resource owner, as the host's login identified them.
+        subject: Subject,
+        /// The scopes granted; `None` for all requested.
+        scopes: Option<ScopeSet>,
+    },
+    /// Deny: the client gets `access_denied`.
+    Deny,
+}
+
+/// The answer to a pushed authorization request (RFC 9126 §2.2).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PushedRequest {
+    /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth/authorize`.
+    pub request_uri: String,
+    /// Seconds until it must be used.
+    pub expires_in: i64,
+}
+
+/// An authorization request that passed every check.
+struct ValidRequest {
+    redirect_uri: String,
+    redirect_uri_in_request: bool,
+    scopes: ScopeSet,
+    state: Option<String>,
+    code_challenge: Option<String>,
+}
+
+/// A problem found after the redirect URI is verified.
+type RequestProblem = OAuthError;
+
+fn problem(code: OAuthErrorCode, description: &'static str) -> RequestProblem {
+    OAuthError::new(code, description)
+}
+
+/// Builds `uri` with `params` appended to its query (RFC 6749 §3.1.2: the
+/// existing query is kept).
+fn with_query(uri: &str, params: &[(&str, &str)]) -> Option<Url> {
+    let mut url = Url::parse(uri).ok()?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            query.append_pair(name, value);
+        }
+    }
+    Some(url)
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// The CSRF token of a session: derived from its handle under the server
+    /// key, so it needs no storage and cannot be computed without the key.
+    pub(crate) fn session_csrf(&self, session: &ConnectToken) -> String {
+        let keys = self.config().keys();
+        keys.derive(
+            session.key_id(),
+            "consent_csrf",
+            &[session.expose_secret().as_bytes()],
+        )
+        .map(|tag| URL_SAFE_NO_PAD.encode(tag))
+        .unwrap_or_default()
+    }
+
+    fn check_csrf(&self, session: &ConnectToken, presented: &str) -> bool {
+        let expected = self.session_csrf(session);
+        !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    }
+
+    fn error_redirect(
+        &self,
+        redirect_uri: &str,
+        error: &OAuthError,
+        state: Option<&str>,
+    ) -> AuthorizeError {
+        let mut params = vec![
+            ("error", error.code.as_str()),
+            ("error_description", error.description),
+        ];
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.config().issuer_str()));
+        match with_query(redirect_uri, &params) {
+            Some(location) => AuthorizeError::Redirect(ClientRedirect { location }),
+            None => AuthorizeError::Page(ErrorPage::InvalidRedirectUri),
+        }
+    }
+
+    /// The authorization endpoint (`GET /oauth/authorize`, RFC 6749 §4.1.1):
+    /// validates the request and stores it as a pending authorization for
+    /// the consent page.
+    ///
+    /// `pairs` are the decoded query parameters in order. With `request_uri`
+    /// (RFC 9126 §4) the pushed request, or a Connect session, is opened
+    /// instead; reloading it is allowed until it completes or expires.
+    ///
+    /// If `scope` is omitted the request asks for every scope the app is
+    /// allowed.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthorizeError::Page`] while the client or its redirect URI is not
+    /// verified; [`AuthorizeError::Redirect`] after.
+    pub async fn begin_authorization(
+        &self,
+        pairs: &[(String, String)],
+    ) -> Result<ConsentPrompt, AuthorizeError> {
+        let page = AuthorizeError::Page;
+        // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
+        // redirect_uri or request_uri leaves nothing verified to redirect to.
+        let duplicate = params::first_duplicate(pairs);
+        if matches!(
+            duplicate,
+            Some("client_id" | "redirect_uri" | "request_uri")
+        ) {
+            return Err(page(ErrorPage::RepeatedParameter));
+        }
+        let client_id =
+            params::first(pairs, "client_id").ok_or(page(ErrorPage::MissingClientId))?;
+        let app = self.client_app(client_id).await?;
+
+        if let Some(request_uri) = params::first(pairs, "request_uri") {
+            return self.open_pushed(&app, request_uri).await;
+        }
+
+        // RFC 6749 §3.1.2.3: exact match against a registered URI (RFC 8252
+        // §7.3: any port on loopback IPs); omitted only if one is registered.
+        let (redirect_uri, in_request) = match params::first(pairs, "redirect_uri") {
+            Some(requested) => match find_match(&app.redirect_uris, requested) {
+                Some(_) => (requested.to_owned(), true),
+                None => return Err(page(ErrorPage::InvalidRedirectUri)),
+            },
+            None => match app.redirect_uris.as_slice() {
+                [only] => (only.as_str().to_owned(), false),
+                _ => return Err(page(ErrorPage::MissingRedirectUri)),
+            },
+        };
+
+        // From here on errors go to the verified redirect URI.
+        let state = params::first(pairs, "state");
+        let params = Params::from_pairs(pairs.iter().cloned()).map_err(|_| {
+            let err = problem(OAuthErrorCode::InvalidRequest, "a parameter is repeated");
+            self.error_redirect(&redirect_uri, &err, state)
+        })?;
+        let valid = self
+            .validate_request(&app, &params, redirect_uri.clone(), in_request)
+            .map_err(|err| self.error_redirect(&redirect_uri, &err, state))?;
+        let now = self.now();
+        let (session, hash) = self
+            .new_session_handle()
+            .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
+        let record = SessionRecord {
+            hash,
+            workspace_id: app.workspace_id.clone(),
+            app_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            redirect_uri: valid.redirect_uri,
+            redirect_uri_in_request: valid.redirect_uri_in_request,
+            scopes: valid.scopes,
+            state: valid.state,
+            code_challenge: valid.code_challenge,
+            created_at: now,
+            expires_at: now + self.config().lifetimes().consent,
+            open_by: None,
+            opened_at: Some(now),
+            status: SessionStatus::Pending,
+        };
+        self.storage()
+            .insert_session(&record)
+            .await
+            .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
+        Ok(self.prompt(session, app, record))
+    }
+
+    fn prompt(&self, session: ConnectToken, app: OAuthApp, record: SessionRecord) -> ConsentPrompt {
+        ConsentPrompt {
+            csrf_token: self.session_csrf(&session),
+            session,
+            app,
+            scopes: record.scopes,
+            redirect_uri: record.redirect_uri,
+            expires_at: record.expires_at,
+        }
+    }
+
+    fn new_session_handle(
+        &self,
+    ) -> Result<(ConnectToken, crate::CredentialHash), crate::RandomError> {
+        let config = self.config();
+        ConnectToken::generate_hashed(config.prefixes(), config.keys(), config.rng())
+    }
+
+    async fn client_app(&self, client_id: &str) -> Result<OAuthApp, AuthorizeError> {
+        let page = AuthorizeError::Page;
+        let id = ClientId::parse(client_id).map_err(|_| page(ErrorPage::UnknownClient))?;
+        match self.storage().get_app_by_client_id(&id).await {
+            Ok(Some(record)) => Ok(record.app),
+            Ok(None) => Err(page(ErrorPage::UnknownClient)),
+            Err(_) => Err(page(ErrorPage::TemporarilyUnavailable)),
+        }
+    }
+
+    /// Opens a pushed request or a Connect session by its `request_uri`.
+    async fn open_pushed(
+        &self,
+        app: &OAuthApp,
+        request_uri: &str,
+    ) -> Result<ConsentPrompt, AuthorizeError> {
+        let (session, record) = self.open_session_handle(request_uri).await?;
+        // RFC 9126 §4: the request must come from the client that pushed it.
+        if record.client_id != app.client_id {
+            return Err(AuthorizeError::Page(ErrorPage::UnknownRequest));
+        }
+        Ok(self.prompt(session, app.clone(), record))
+    }
+
+    /// Opens a session by its handle (a Connect token, bare or as a
+    /// `request_uri`) and checks it can still be completed.
+    pub(crate) async fn open_session_handle(
+        &self,
+        handle: &str,
+    ) -> Result<(ConnectToken, SessionRecord), AuthorizeError> {
+        let page = AuthorizeError::Page;
+        let token = handle.strip_prefix(REQUEST_URI_PREFIX).unwrap_or(handle);
+        let config = self.config();
+        let session = ConnectToken::parse(config.prefixes(), token)
+            .map_err(|_| page(ErrorPage::UnknownRequest))?;
+        let hash = session
+            .hash(config.keys())
+            .ok_or(page(ErrorPage::UnknownRequest))?;
+        let now = self.now();
+        let record = match self.storage().open_session(&hash, now).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(page(ErrorPage::UnknownRequest)),
+            Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),
+        };
+        if record.status != SessionStatus::Pending {
+            return Err(page(ErrorPage::CompletedRequest));
+        }
+        if now >= record.expires_at || record.opened_at.is_none() {
+            return Err(page(ErrorPage::ExpiredRequest));
+        }
+        Ok((session, record))
+    }
+
+    /// Checks everything after the redirect URI (RFC 6749 §4.1.1, RFC 7636
+    /// §4.3, RFC 9700 §2.1.1).
+    fn validate_request(
+        &self,
+        app: &OAuthApp,
+        params: &Params,
+        redirect_uri: String,
+        redirect_uri_in_request: bool,
+    ) -> Result<ValidRequest, RequestProblem> {
+        use OAuthErrorCode::{InvalidRequest, InvalidScope, UnsupportedResponseType};
+        match params.get("response_type") {
+            None => return Err(problem(InvalidRequest, "response_type is required")),
+            Some("code") => {}
+            Some(_) => {
+                return Err(problem(
+                    UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        match params.get("response_mode") {
+            None | Some("query") => {}
+            Some(_) => return Err(problem(InvalidRequest, "unsupported response_mode")),
+        }
+        let state = params.get("state");
+        if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+            return Err(problem(InvalidRequest, "state is too long"));
+        }
+        let scopes = match params.get("scope") {
+            None => app.allowed_scopes.clone(),
+            Some(scope) => {
+                ScopeSet::parse(scope).map_err(|_| problem(InvalidScope, "scope is malformed"))?
+            }
+        };
+        if !scopes.is_subset_of(&app.allowed_scopes) {
+            return Err(problem(
+                InvalidScope,
+                "scope exceeds what the client is allowed",
+            ));
+        }
+        let challenge = params.get("code_challenge");
+        let method = params.get("code_challenge_method");
+        let code_challenge = match (challenge, method) {
+            (Some(c), Some("S256")) if pkce::is_well_formed(c) => Some(c.to_owned()),
+            (Some(_), Some("S256")) => {
+                return Err(problem(
+                    InvalidRequest,
+                    "code_challenge must be 43-128 unreserved characters",
+                ));
+            }
+            // RFC 7636 §4.3: no method means "plain", which is refused.
+            (Some(_), None | Some(_)) => {
+                return Err(problem(
+                    InvalidRequest,
+                    "code_challenge_method must be S256",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(problem(
+                    InvalidRequest,
+                    "code_challenge_method without code_challenge",
+                ));
+            }
+            (None, None) => None,
+        };
+        let required = match self.config().pkce() {
+            PkcePolicy::RequiredForAll => true,
+            PkcePolicy::RequiredForPublicClients => app.app_type == AppType::Public,
+        };
+        if required && code_challenge.is_none() {
+            return Err(problem(InvalidRequest, "PKCE code_challenge is required"));
+        }
+        Ok(ValidRequest {
+            redirect_uri,
+            redirect_uri_in_request,
+            scopes,
+            state: state.map(str::to_owned),
+            code_challenge,
+        })
+    }
+
+    /// A pushed authorization request (RFC 9126 §2) from an authenticated
+    /// client: validates the parameters as the authorization endpoint would
+    /// and returns a single-use `request_uri`.
+    ///
+    /// `pairs` are the decoded form parameters, client authentication
+    /// excluded.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Invalid`] for the JSON error response (RFC 9126 §2.3).
+    pub async fn push_authorization_request(
+        &self,
+        client: &AuthenticatedClient,
+        pairs: &[(String, String)],
+    ) -> Result<PushedRequest, PushError> {
+        use OAuthErrorCode::InvalidRequest;
+        let params = Params::from_pairs(pairs.iter().cloned())
+            .map_err(|_| problem(InvalidRequest, "a parameter is repeated"))?;
+        let params = &params;
+        let app = &client.app;
+        // RFC 9126 §2.1: request_uri must not be pushed.
+        if params.contains("request_uri") {
+            return Err(problem(InvalidRequest, "request_uri must not be pushed").into());
+        }
+        if params
+            .get("client_id")
+            .is_some_and(|id| id != app.client_id.as_str())
+        {
+            return Err(problem(
+                InvalidRequest,
+                "client_id does not match the authenticated client",
+            )
+            .into());
+        }
+        let (redirect_uri, in_request) = match params.get("redirect_uri") {
+            Some(requested) if find_match(&app.redirect_uris, requested).is_some() => {
+                (requested.to_owned(), true)
+            }
+            Some(_) => return Err(problem(InvalidRequest, "redirect_uri is not registered").into()),
+            None => match app.redirect_uris.as_slice() {
+                [only] => (only.as_str().to_owned(), false),
+                _ => return Err(problem(InvalidRequest, "redirect_uri is required").into()),
+            },
+        };
+        let valid = self.validate_request(app, params, redirect_uri, in_request)?;
+        let now = self.now();
+        let lifetimes = self.config().lifetimes();
+        let (session, hash) = self.new_session_handle()?;
+        let record = SessionRecord {
+            hash,
+            workspace_id: app.workspace_id.clone(),
+            app_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            redirect_uri: valid.redirect_uri,
+            redirect_uri_in_request: valid.redirect_uri_in_request,
+            scopes: valid.scopes,
+            state: valid.state,
+            code_challenge: valid.code_challenge,
+            created_at: now,
+            expires_at: now + lifetimes.consent,
+            open_by: Some(now + lifetimes.pushed_request),
+            opened_at: None,
+            status: SessionStatus::Pending,
+        };
+        self.storage().insert_session(&record).await?;
+        Ok(PushedRequest {
+            request_uri: format!("{REQUEST_URI_PREFIX}{}", session.expose_secret()),
+            expires_in: lifetimes.pushed_request.whole_seconds(),
+        })
+    }
+
+    /// Records the resource owner's decision on the consent page and says
+    /// where to send the browser (by `303 See Other`): approved, with `code`,
+    /// `state` and `iss` (RFC 9207); denied, with `error=access_denied`.
+    ///
+    /// `session` and `csrf_token` are the consent form's hidden fields.
+    /// Completing is single-use and atomic: of two tabs approving one
+    /// request, one gets the code and the other a page saying it is done.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthorizeError::Page`] for an unknown, expired or completed session
+    /// or a wrong CSRF token; [`AuthorizeError::Redirect`] with
+    /// `invalid_scope` when `scopes` exceed the request.
+    ///
+    /// # Security
+    ///
+    /// The host must establish `subject` with its own login before calling
+    /// this, and must refuse a decision whose CSRF token is missing.
+    pub async fn decide(
+        &self,
+        session: &str,
+        csrf_token: &str,
+        decision: Decision,
+    ) -> Result<ClientRedirect, AuthorizeError> {
+        let page = AuthorizeError::Page;
+        let config = self.config();
+        let handle = ConnectToken::parse(config.prefixes(), session)
+            .map_err(|_| page(ErrorPage::UnknownRequest))?;
+        if !self.check_csrf(&handle, csrf_token) {
+            return Err(page(ErrorPage::InvalidCsrfToken));
+        }
+        let (handle, record) = self.open_session_handle(handle.expose_secret()).await?;
+        let hash = handle
+            .hash(config.keys())
+            .ok_or(page(ErrorPage::UnknownRequest))?;
+        let state = record.state.as_deref();
+        let now = self.now();
+        let (stored, code) = match decision {
+            Decision::Deny => (SessionDecision::Deny, None),
+            Decision::Approve { subject, scopes } => {
+                let scopes = scopes.unwrap_or_else(|| record.scopes.clone());
+                if scopes.is_empty() || !scopes.is_subset_of(&record.scopes) {
+                    let err = problem(
+                        OAuthErrorCode::InvalidScope,
+                        "granted scopes exceed the request",
+                    );
+                    return Err(self.error_redirect(&record.redirect_uri, &err, state));
+                }
+                let (grant, code_record, code) = self
+                    .new_code(&record, subject, scopes, now)
+                    .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
+                (
+                    SessionDecision::Approve {
+                        grant: Box::new(grant),
+                        code: Box::new(code_record),
+                    },
+                    Some(code),
+                )
+            }
+        };
+        match self.storage().complete_session(&hash, &stored, now).await {
+            Ok(SessionCompletion::Completed(_)) => {}
+            Ok(SessionCompletion::AlreadyCompleted(_)) => {
+                return Err(page(ErrorPage::CompletedRequest));
+            }
+            Ok(SessionCompletion::Expired) => return Err(page(ErrorPage::ExpiredRequest)),
+            Ok(SessionCompletion::NotFound) => return Err(page(ErrorPage::UnknownRequest)),
+            Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),
+        }
+        let issuer = config.issuer_str();
+        let location = match &code {
+            Some(code) => {
+                let mut params = vec![("code", code.expose_secret())];
+                if let Some(state) = state {
+                    params.push(("state", state));
+                }
+                params.push(("iss", issuer));
+                with_query(&record.redirect_uri, &params)
+            }
+            None => {
+                let mut params = vec![
+                    ("error", "access_denied"),
+                    ("error_description", "the resource owner denied the request"),
+                ];
+                if let Some(state) = state {
+                    params.push(("state", state));
+                }
+                params.push(("iss", issuer));
+                with_query(&record.redirect_uri, &params)
+            }
+        };
+        location
+            .map(|location| ClientRedirect { location })
+            .ok_or(page(ErrorPage::InvalidRedirectUri))
+    }
+
+    fn new_code(
+        &self,
+        session: &SessionRecord,
+        subject: Subject,
+        scopes: ScopeSet,
+        now: OffsetDateTime,
+    ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::RandomError> {
+        let config = self.config();
+        let expires_at = now + config.lifetimes().code;
+        let grant = GrantRecord {
+            id: GrantId::generate(config.rng())?,
+            workspace_id: session.workspace_id.clone(),
+            app_id: session.app_id.clone(),
+            client_id: session.client_id.clone(),
+            subject: Some(subject.clone()),
+            scopes: scopes.clone(),
+            created_at: now,
+            expires_at: Some(expires_at),
+            revoked_at: None,
+        };
+        let (code, hash) =
+            AuthorizationCode::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+        let record = CodeRecord {
+            hash,
+            grant_id: grant.id.clone(),
+            workspace_id: session.workspace_id.clone(),
+            app_id: session.app_id.clone(),
+            client_id: session.client_id.clone(),
+            redirect_uri: session.redirect_uri.clone(),
+            redirect_uri_in_request: session.redirect_uri_in_request,
+            code_challenge: session.code_challenge.clone(),
+            scopes,
+            subject,
+            issued_at: now,
+            expires_at,
+            redeemed_at: None,
+        };
+        Ok((grant, record, code))
+    }
+}
+
+/// Why a pushed authorization request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// The request is invalid; answer 400 with this error.
+    #[error(transparent)]
+    Invalid(#[from] OAuthError),
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    /// The RNG failed.
+    #[error(transparent)]
+    Random(#[from] crate::RandomError),
+}

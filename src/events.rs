@@ -1,0 +1,89 @@
+//! Structured events for audit logs and metrics.
+//!
+//! The server reports what happens through the [`EventSink`] in its
+//! configuration (by default [`NoEvents`]). Events carry identifiers, never
+//! a credential.
+
+use std::fmt;
+
+use crate::ids::{AppId, ClientId, WorkspaceId};
+use crate::scope::ScopeSet;
+
+/// Something that happened, for audit and metrics. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Tokens were issued by a grant.
+    TokenIssued {
+        /// The client.
+        client_id: ClientId,
+        /// `authorization_code`, `refresh_token` or `client_credentials`.
+        grant_type: &'static str,
+        /// The access token's scopes.
+        scopes: ScopeSet,
+        /// The resource owner, when there is one.
+        subject: Option<String>,
+    },
+    /// A refresh token was rotated.
+    TokenRefreshed {
+        /// The client.
+        client_id: ClientId,
+    },
+    /// A token (or a whole grant) was revoked.
+    TokenRevoked {
+        /// The client that revoked it.
+        client_id: ClientId,
+        /// Whether the whole grant went with it (a refresh token).
+        whole_grant: bool,
+    },
+    /// A rotated-out refresh token was presented again; its whole family was
+    /// revoked (RFC 9700 §4.14.2).
+    RefreshReuseDetected {
+        /// The client the token belongs to.
+        client_id: ClientId,
+    },
+    /// An authorization code was redeemed twice; every token issued from it
+    /// was revoked (RFC 6749 §4.1.2).
+    CodeReplayDetected {
+        /// The client the code belongs to.
+        client_id: ClientId,
+    },
+    /// A client failed to authenticate.
+    ClientAuthenticationFailed {
+        /// The client id presented, if it was well formed.
+        client_id: Option<ClientId>,
+        /// Why, in a word or two (never the secret).
+        reason: &'static str,
+    },
+    /// A client secret was rotated.
+    SecretRotated {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The app.
+        app_id: AppId,
+        /// Whether the old secret keeps working for a grace period.
+        with_grace: bool,
+    },
+    /// An app was deleted, with everything issued to it.
+    AppDeleted {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The app.
+        app_id: AppId,
+    },
+}
+
+/// Receives the server's events. Implementations must be quick (hand the
+/// event to a channel or a logger) and must not fail.
+pub trait EventSink: Send + Sync + fmt::Debug {
+    /// Called once per event.
+    fn emit(&self, event: &Event) {
+        let _ = event;
+    }
+}
+
+/// Discards every event. The default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {}

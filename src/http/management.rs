@@ -1,0 +1,446 @@
+//! The management API for OAuth apps, authenticated by a workspace admin
+//! key (`Authorization: Bearer <admin key>`):
+//!
+//! | method, path | answer |
+//! |---|---|
+//! | `GET /v1/oauth-apps?page=&perPage=` | 200 `{ data, meta }` |
+//! | `POST /v1/oauth-apps` | 201 the app with its `clientSecret` |
+//! | `GET /v1/oauth-apps/{id}` | 200 the app |
+//! | `PATCH /v1/oauth-apps/{id}` | 200 the updated app |
+//! | `DELETE /v1/oauth-apps/{id}` | 204 |
+//! | `POST /v1/oauth-apps/{id}/rotate-secret` | 200 `{ clientId, clientSecret, previousSecretExpiresAt? }` |
+//!
+//! Errors are `{"error": "<code>", "message": "…", "field"?: "<path>"}`:
+//! 400 `invalid_request` (naming the field when one is at fault), 401
+//! `unauthorized`, 404 `not_found` (also for another workspace's app or a
+//! malformed id), 405 `method_not_allowed`, 409 `conflict`, 413
+//! `payload_too_large`, 415 `unsupported_media_type`, 500 `server_error`,
+//! 503 `temporarily_unavailable`. The checks run in that order of concern:
+//! route, method, admin key, body size, content type, body, id.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use http::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::auth::{self, AuthHeaderError};
+use super::form::Params;
+use super::{MAX_BODY_BYTES, allow, response, storage_error};
+use crate::admin::AdminError;
+use crate::error::{FieldError, Problem, RegistryError};
+use crate::ids::{AppId, WorkspaceId};
+use crate::registration::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
+use crate::server::AuthorizationServer;
+use crate::storage::Storage;
+
+/// The `WWW-Authenticate` challenges (RFC 6750 §3): no error code when no
+/// credentials were sent, `invalid_token` for a wrong key, `invalid_request`
+/// for a malformed header.
+const CHALLENGE: &str = r#"Bearer realm="oauth-connect""#;
+const CHALLENGE_INVALID: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
+const CHALLENGE_MALFORMED: &str = r#"Bearer realm="oauth-connect", error="invalid_request""#;
+
+/// What a request asks for, once routed.
+enum Action<'a> {
+    List,
+    Create,
+    Get(&'a str),
+    Update(&'a str),
+    Delete(&'a str),
+    RotateSecret(&'a str),
+}
+
+/// Routes `/v1/oauth-apps/…` (`rest` is what follows `oauth-apps`).
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn route<'a>(method: &Method, rest: &[&'a str]) -> Result<Action<'a>, Response<Bytes>> {
+    match rest {
+        [] => {
+            allow(method, &[Method::GET, Method::POST])?;
+            Ok(if method == Method::GET {
+                Action::List
+            } else {
+                Action::Create
+            })
+        }
+        [id] => {
+            allow(method, &[Method::GET, Method::PATCH, Method::DELETE])?;
+            Ok(match *method {
+                Method::GET => Action::Get(id),
+                Method::PATCH => Action::Update(id),
+                _ => Action::Delete(id),
+            })
+        }
+        [id, "rotate-secret"] => {
+            allow(method, &[Method::POST])?;
+            Ok(Action::RotateSecret(id))
+        }
+        _ => Err(response::not_found("no such resource")),
+    }
+}
+
+/// Answers a request under `/v1/oauth-apps`.
+pub(super) async fn oauth_apps<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    rest: &[&str],
+) -> Response<Bytes> {
+    let action = match route(request.method(), rest) {
+        Ok(action) => action,
+        Err(response) => return response,
+    };
+    let workspace = match authenticate(server, request.headers()).await {
+        Ok(workspace) => workspace,
+        Err(response) => return response,
+    };
+    let result = match action {
+        Action::List => list(server, &workspace, request).await,
+        Action::Create => create(server, &workspace, request).await,
+        Action::Get(id) => get(server, &workspace, id).await,
+        Action::Update(id) => update(server, &workspace, id, request).await,
+        Action::Delete(id) => delete(server, &workspace, id).await,
+        Action::RotateSecret(id) => rotate_secret(server, &workspace, id, request).await,
+    };
+    result.unwrap_or_else(|response| response)
+}
+
+type Answer = Result<Response<Bytes>, Response<Bytes>>;
+
+/// The workspace of the request's admin key, or the 401 (400 for a
+/// malformed header) to answer.
+#[allow(clippy::result_large_err)] // the error is the response itself
+async fn authenticate<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Result<WorkspaceId, Response<Bytes>> {
+    let missing = || {
+        response::unauthorized(
+            CHALLENGE,
+            response::api_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "an admin key is required: send `Authorization: Bearer <admin key>`",
+                None,
+            ),
+        )
+    };
+    let key = match auth::bearer_credential(headers) {
+        Ok(Some(key)) => key,
+        Ok(None) | Err(AuthHeaderError::WrongScheme) => return Err(missing()),
+        Err(AuthHeaderError::Multiple) => {
+            return Err(response::with_challenge(
+                response::api_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "send exactly one Authorization header",
+                    None,
+                ),
+                CHALLENGE_MALFORMED,
+            ));
+        }
+        Err(AuthHeaderError::Malformed) => return Err(invalid_key()),
+    };
+    match server.authenticate_admin(key).await {
+        Ok(workspace) => Ok(workspace),
+        Err(AdminError::Storage(e)) => Err(storage_error(&e)),
+        Err(AdminError::Random(_)) => Err(response::server_error()),
+        Err(AdminError::InvalidKey | AdminError::KeyInUse) => Err(invalid_key()),
+    }
+}
+
+fn invalid_key() -> Response<Bytes> {
+    response::unauthorized(
+        CHALLENGE_INVALID,
+        response::api_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin key is invalid or revoked",
+            None,
+        ),
+    )
+}
+
+/// The response to a registry failure.
+fn registry_error(error: RegistryError) -> Response<Bytes> {
+    match error {
+        RegistryError::Invalid(field) => invalid_field(&field),
+        RegistryError::NotFound => app_not_found(),
+        RegistryError::NotConfidential => response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "public apps have no client secret to rotate",
+            None,
+        ),
+        RegistryError::Conflict => response::api_error(
+            StatusCode::CONFLICT,
+            "conflict",
+            "the app was changed concurrently; retry",
+            None,
+        ),
+        RegistryError::Storage(e) => storage_error(&e),
+        RegistryError::Random(_) => response::server_error(),
+    }
+}
+
+/// 400 naming the field; a problem with the body as a whole (an update
+/// that changes nothing) names none.
+fn invalid_field(field: &FieldError) -> Response<Bytes> {
+    let (message, path) = if field.field == "body" {
+        (field.problem.to_string(), None)
+    } else {
+        (field.to_string(), Some(field.path()))
+    };
+    response::api_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        &message,
+        path.as_deref(),
+    )
+}
+
+fn app_not_found() -> Response<Bytes> {
+    response::not_found("OAuth app not found")
+}
+
+/// The app id from the path; a malformed one is as unknown as a missing one.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn app_id(raw: &str) -> Result<AppId, Response<Bytes>> {
+    AppId::parse(raw).map_err(|_| app_not_found())
+}
+
+/// The request's JSON body, `None` when it is empty.
+///
+/// 413 over [`MAX_BODY_BYTES`]; 415 unless `Content-Type` is
+/// `application/json` (parameters allowed); 400 for JSON that does not
+/// match `T`, naming the field when serde does.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn json_body<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<Option<T>, Response<Bytes>> {
+    let body = request.body();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(response::api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+            None,
+        ));
+    }
+    if body.is_empty() {
+        return Ok(None);
+    }
+    if !is_json(request.headers()) {
+        return Err(response::api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as `Content-Type: application/json`",
+            None,
+        ));
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        let message = e.to_string();
+        response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &message,
+            serde_field(&message),
+        )
+    })
+}
+
+/// Whether the single `Content-Type` is `application/json`, with any
+/// parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The field a serde message names: `unknown field `type``, `missing field
+/// `name``, `duplicate field `name``.
+fn serde_field(message: &str) -> Option<&str> {
+    ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|lead| message.strip_prefix(lead))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field)
+}
+
+fn body_required() -> Response<Bytes> {
+    response::api_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "a JSON body is required",
+        None,
+    )
+}
+
+/// `page` or `perPage` from the query: absent or empty means the default;
+/// anything but a number in range is a 400 naming it.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn page_param(
+    params: &Params,
+    name: &'static str,
+    default: u32,
+    max: u32,
+) -> Result<u32, Response<Bytes>> {
+    let Some(raw) = params.get(name) else {
+        return Ok(default);
+    };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            invalid_field(&FieldError::new(
+                name,
+                Problem::OutOfRange {
+                    min: 1,
+                    max: max.into(),
+                },
+            ))
+        })
+}
+
+async fn list<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    request: &Request<Bytes>,
+) -> Answer {
+    let params = Params::parse_query(request.uri().query()).map_err(|e| {
+        response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &e.to_string(),
+            e.parameter(),
+        )
+    })?;
+    let defaults = PageRequest::default();
+    let page = PageRequest::new(
+        page_param(&params, "page", defaults.page, PageRequest::MAX_PAGE)?,
+        page_param(
+            &params,
+            "perPage",
+            defaults.per_page,
+            PageRequest::MAX_PER_PAGE,
+        )?,
+    );
+    let page = server
+        .list_apps(workspace, page)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::json(StatusCode::OK, &page))
+}
+
+async fn create<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    request: &Request<Bytes>,
+) -> Answer {
+    let new: NewOAuthApp = json_body(request)?.ok_or_else(body_required)?;
+    let created = server
+        .create_app(workspace, &new)
+        .await
+        .map_err(registry_error)?;
+    let mut answer = response::no_store(response::json(StatusCode::CREATED, &created));
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/oauth-apps/{}", created.app.id)) {
+        answer.headers_mut().insert(LOCATION, location);
+    }
+    Ok(answer)
+}
+
+async fn get<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+) -> Answer {
+    let id = app_id(id)?;
+    let app = server
+        .get_app(workspace, &id)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::json(StatusCode::OK, &app))
+}
+
+async fn update<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+    request: &Request<Bytes>,
+) -> Answer {
+    let update: AppUpdate = json_body(request)?.ok_or_else(body_required)?;
+    let id = app_id(id)?;
+    let app = server
+        .update_app(workspace, &id, &update)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::json(StatusCode::OK, &app))
+}
+
+async fn delete<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+) -> Answer {
+    let id = app_id(id)?;
+    server
+        .delete_app(workspace, &id)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::no_content())
+}
+
+async fn rotate_secret<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+    request: &Request<Bytes>,
+) -> Answer {
+    let rotation: RotateSecretRequest = json_body(request)?.unwrap_or_default();
+    let id = app_id(id)?;
+    let rotated = server
+        .rotate_client_secret(workspace, &id, rotation.grace_period)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::no_store(response::json(StatusCode::OK, &rotated)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_field_names_the_field() {
+        assert_eq!(
+            serde_field("unknown field `type`, expected one of `name` at line 1 column 7"),
+            Some("type")
+        );
+        assert_eq!(
+            serde_field("missing field `name` at line 1 column 2"),
+            Some("name")
+        );
+        assert_eq!(serde_field("duplicate field `name`"), Some("name"));
+        assert_eq!(serde_field("invalid type: integer `1`"), None);
+    }
+
+    #[test]
+    fn content_type_must_be_json() {
+        let check = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            }
+            is_json(&headers)
+        };
+        assert!(check(&["application/json"]));
+        assert!(check(&["Application/JSON; charset=utf-8"]));
+        assert!(check(&["application/json ;charset=UTF-8"]));
+        assert!(!check(&[]));
+        assert!(!check(&["text/plain"]));
+        assert!(!check(&["application/jsonx"]));
+        assert!(!check(&["application/x-www-form-urlencoded"]));
+        assert!(!check(&["application/json", "application/json"]));
+    }
+}

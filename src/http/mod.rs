@@ -1,0 +1,100 @@
+//! The HTTP layer: the whole HTTP surface behind
+//! [`AuthorizationServer::handle`], over `http::Request<Bytes>` and
+//! `http::Response<Bytes>`, so a framework adapter is a few lines.
+//!
+//! Requests are parsed into typed values at the edge ([`form`], [`auth`],
+//! JSON through serde), the typed API runs, and [`response`] renders the
+//! result. Routing is a plain `match` over the path's segments.
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+
+use crate::server::AuthorizationServer;
+use crate::storage::{Storage, StorageError, StorageErrorKind};
+
+mod auth;
+mod form;
+mod management;
+mod response;
+
+/// The largest request body [`AuthorizationServer::handle`] accepts, in
+/// bytes (the management API's limit; OAuth form bodies are limited to
+/// 16 KiB). An adapter should stop reading a body beyond this size and may
+/// answer 413 itself.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// Answers one HTTP request: the management API (`/v1/oauth-apps…`) and,
+    /// as they land, the OAuth and Connect endpoints.
+    ///
+    /// The request body must be fully read (at most [`MAX_BODY_BYTES`] are
+    /// needed). Unknown paths get a JSON 404, known paths with another
+    /// method a 405 with `Allow`. Every failure becomes a response: nothing
+    /// panics, storage errors become 503 (`temporarily_unavailable`, when
+    /// the backend is unavailable or timed out) or 500 (`server_error`)
+    /// without their details, and no response echoes a credential.
+    ///
+    /// An adapter converts its framework's request into
+    /// `http::Request<Bytes>`, calls this, and converts the response back:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use oauth_connect::{AuthorizationServer, MemoryStore, WorkspaceId};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = AuthorizationServer::builder(MemoryStore::new())
+    ///     .issuer("https://auth.example.com")
+    ///     .build()?;
+    /// let key = server.create_admin_key(&WorkspaceId::parse("ws_demo")?).await?;
+    ///
+    /// let request = http::Request::get("/v1/oauth-apps?perPage=5")
+    ///     .header("authorization", format!("Bearer {}", key.expose_secret()))
+    ///     .body(Bytes::new())?;
+    /// let response = server.handle(request).await;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = match path.strip_prefix('/') {
+            Some(rest) => rest.split('/').collect(),
+            None => Vec::new(),
+        };
+        match segments.as_slice() {
+            // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126) ----
+            // ["oauth", "authorize"] => …,
+            // ["oauth", "token"] => …,
+            // ["oauth", "revoke"] => …,
+            // ["oauth", "introspect"] => …,
+            // ["oauth", "par"] => …,
+            // ---- Metadata (RFC 8414) ----
+            // [".well-known", "oauth-authorization-server"] => …,
+            // ---- Connect (hosted page, sessions, SDK) ----
+            // ["connect", ..] | ["v1", "connect", ..] => …,
+            // ---- Management API (workspace admins) ----
+            ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
+            _ => response::not_found("no such resource"),
+        }
+    }
+}
+
+/// `Ok` when `method` is one of `allowed`, else the 405 to answer.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn allow(method: &Method, allowed: &[Method]) -> Result<(), Response<Bytes>> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        Err(response::method_not_allowed(allowed))
+    }
+}
+
+/// The response to a storage failure: 503 when retrying may help, else
+/// 500. The backend's message never reaches the client.
+fn storage_error(error: &StorageError) -> Response<Bytes> {
+    match error.kind() {
+        StorageErrorKind::Unavailable | StorageErrorKind::Timeout => response::unavailable(),
+        _ => response::server_error(),
+    }
+}

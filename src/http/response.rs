@@ -1,0 +1,344 @@
+//! Response builders. Every response leaves through [`finish`], which adds
+//! `X-Content-Type-Options: nosniff`; none of them can panic.
+
+use bytes::Bytes;
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION, PRAGMA,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{Method, Response, StatusCode};
+use serde::Serialize;
+
+use crate::oauth_error::OAuthErrorCode;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Adds the headers every response carries.
+pub(crate) fn finish(mut response: Response<Bytes>) -> Response<Bytes> {
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn with_status(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+}
+
+fn header(mut response: Response<Bytes>, name: HeaderName, value: HeaderValue) -> Response<Bytes> {
+    response.headers_mut().insert(name, value);
+    response
+}
+
+/// Marks a response as not cacheable: `Cache-Control: no-store` and
+/// `Pragma: no-cache` (RFC 6749 §5.1), for anything carrying a credential.
+pub(crate) fn no_store(response: Response<Bytes>) -> Response<Bytes> {
+    let response = header(
+        response,
+        CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    header(response, PRAGMA, HeaderValue::from_static("no-cache"))
+}
+
+/// `value` as a JSON body with `status`; a value that cannot be serialized
+/// (never expected) becomes a bare 500.
+pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bytes> {
+    match serde_json::to_vec(value) {
+        Ok(body) => finish(header(
+            with_status(status, Bytes::from(body)),
+            CONTENT_TYPE,
+            JSON,
+        )),
+        Err(_) => finish(with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Bytes::from_static(br#"{"error":"server_error"}"#),
+        )),
+    }
+}
+
+/// 204 No Content with an empty body.
+pub(crate) fn no_content() -> Response<Bytes> {
+    finish(with_status(StatusCode::NO_CONTENT, Bytes::new()))
+}
+
+/// Keeps only the characters RFC 6749 allows in `error_description`
+/// (`%x20-21 / %x23-5B / %x5D-7E`), replacing the others with a space.
+fn nqschar(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e' => c,
+            _ => ' ',
+        })
+        .collect()
+}
+
+/// The OAuth error response of RFC 6749 §5.2: `{"error", "error_description"}`
+/// with `Cache-Control: no-store` and `Pragma: no-cache`, at the code's
+/// status ([`OAuthErrorCode::status`]) unless `status` overrides it.
+#[allow(dead_code)] // for the protocol endpoints
+pub(crate) fn oauth_error(
+    code: &OAuthErrorCode,
+    description: Option<&str>,
+    status: Option<StatusCode>,
+) -> Response<Bytes> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: &'a OAuthErrorCode,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_description: Option<String>,
+    }
+    let body = Body {
+        error: code,
+        error_description: description.map(nqschar),
+    };
+    no_store(json(status.unwrap_or_else(|| code.status()), &body))
+}
+
+/// `response` with a `WWW-Authenticate` challenge, status unchanged.
+pub(crate) fn with_challenge(
+    response: Response<Bytes>,
+    challenge: &'static str,
+) -> Response<Bytes> {
+    header(
+        response,
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    )
+}
+
+/// `body` as a 401 with the given `WWW-Authenticate` challenge.
+pub(crate) fn unauthorized(challenge: &'static str, body: Response<Bytes>) -> Response<Bytes> {
+    let mut response = body;
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    with_challenge(response, challenge)
+}
+
+/// The management API's error body, `{"error", "message", "field"?}`, with
+/// `status`. `field` is set only for validation errors.
+pub(crate) fn api_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+) -> Response<Bytes> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+    }
+    json(
+        status,
+        &Body {
+            error: code,
+            message,
+            field,
+        },
+    )
+}
+
+/// 404 `{"error":"not_found"}`.
+pub(crate) fn not_found(message: &str) -> Response<Bytes> {
+    api_error(StatusCode::NOT_FOUND, "not_found", message, None)
+}
+
+/// 405 with `Allow` listing `allowed`.
+pub(crate) fn method_not_allowed(allowed: &[Method]) -> Response<Bytes> {
+    let list = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let response = api_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("this resource allows {list}"),
+        None,
+    );
+    match HeaderValue::from_str(&list) {
+        Ok(value) => header(response, ALLOW, value),
+        Err(_) => response,
+    }
+}
+
+/// 303 See Other to `location` (RFC 9110 §15.4.4): what a form POST answers
+/// with to send the browser on with a GET. A location that is not a valid
+/// header value (never expected: callers pass URLs) becomes a 500.
+#[allow(dead_code)] // for the authorization and Connect endpoints
+pub(crate) fn see_other(location: &str) -> Response<Bytes> {
+    match HeaderValue::from_str(location) {
+        Ok(value) => no_store(finish(header(
+            with_status(StatusCode::SEE_OTHER, Bytes::new()),
+            LOCATION,
+            value,
+        ))),
+        Err(_) => server_error(),
+    }
+}
+
+/// `uri` with `params` appended to its query (keeping any query it has, as
+/// RFC 6749 §3.1.2 requires of redirection endpoints), form-urlencoded.
+#[allow(dead_code)] // for the authorization and Connect endpoints
+pub(crate) fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let base = uri.split_once('#').map_or(uri, |(base, _)| base);
+    let mut out = String::from(base);
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    serializer.extend_pairs(params);
+    let query = serializer.finish();
+    if !query.is_empty() {
+        out.push(if base.contains('?') { '&' } else { '?' });
+        out.push_str(&query);
+    }
+    out
+}
+
+/// 500 `server_error`: details stay on the server.
+pub(crate) fn server_error() -> Response<Bytes> {
+    api_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the server met an unexpected condition",
+        None,
+    )
+}
+
+/// 503 `temporarily_unavailable`.
+pub(crate) fn unavailable() -> Response<Bytes> {
+    api_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the service is temporarily unavailable; retry later",
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(response: &Response<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    #[test]
+    fn every_builder_sets_nosniff() {
+        for response in [
+            json(StatusCode::OK, &serde_json::json!({})),
+            no_content(),
+            oauth_error(&OAuthErrorCode::InvalidRequest, None, None),
+            not_found("x"),
+            method_not_allowed(&[Method::GET]),
+            see_other("https://app.example.com/cb?code=x"),
+            server_error(),
+            unavailable(),
+            unauthorized("Bearer", not_found("x")),
+        ] {
+            assert_eq!(response.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        }
+    }
+
+    #[test]
+    fn oauth_error_follows_section_5_2() {
+        let response = oauth_error(
+            &OAuthErrorCode::InvalidGrant,
+            Some("code \"expired\"\\ é"),
+            None,
+        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+        assert_eq!(response.headers()[PRAGMA], "no-cache");
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body(&response),
+            serde_json::json!({"error": "invalid_grant", "error_description": "code  expired    "})
+        );
+        let response = oauth_error(&OAuthErrorCode::InvalidClient, None, None);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            body(&response),
+            serde_json::json!({"error": "invalid_client"})
+        );
+        let response = oauth_error(
+            &OAuthErrorCode::InvalidClient,
+            None,
+            Some(StatusCode::BAD_REQUEST),
+        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn api_error_names_the_field_only_when_given() {
+        let response = api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "bad",
+            Some("redirectUris[1]"),
+        );
+        assert_eq!(
+            body(&response),
+            serde_json::json!({"error": "invalid_request", "message": "bad", "field": "redirectUris[1]"})
+        );
+        let response = not_found("no such app");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            body(&response),
+            serde_json::json!({"error": "not_found", "message": "no such app"})
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allow() {
+        let response = method_not_allowed(&[Method::GET, Method::PATCH, Method::DELETE]);
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[ALLOW], "GET, PATCH, DELETE");
+    }
+
+    #[test]
+    fn see_other_redirects() {
+        let response = see_other("https://app.example.com/cb?code=x&state=y");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[LOCATION],
+            "https://app.example.com/cb?code=x&state=y"
+        );
+        assert!(response.body().is_empty());
+        assert_eq!(
+            see_other("bad\nvalue").status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn append_query_keeps_the_existing_query() {
+        assert_eq!(
+            append_query("https://a.example/cb", &[("code", "x y"), ("state", "a&b")]),
+            "https://a.example/cb?code=x+y&state=a%26b"
+        );
+        assert_eq!(
+            append_query("https://a.example/cb?tenant=1", &[("code", "x")]),
+            "https://a.example/cb?tenant=1&code=x"
+        );
+        assert_eq!(
+            append_query("https://a.example/cb", &[]),
+            "https://a.example/cb"
+        );
+        assert_eq!(
+            append_query("https://a.example/cb#frag", &[("code", "x")]),
+            "https://a.example/cb?code=x"
+        );
+    }
+
+    #[test]
+    fn unauthorized_sets_the_challenge() {
+        let response = unauthorized("Bearer realm=\"oauth-connect\"", not_found("x"));
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            "Bearer realm=\"oauth-connect\""
+        );
+    }
+}

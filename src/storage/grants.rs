@@ -1,0 +1,366 @@
+//! The grant side of the storage contract: pending authorizations
+//! (sessions), authorization codes, grants and tokens.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::StorageError;
+use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::keyring::CredentialHash;
+use crate::scope::ScopeSet;
+
+/// Where a pending authorization stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionStatus {
+    /// Waiting for the resource owner's decision.
+    Pending,
+    /// Approved: a grant and a code were issued.
+    Approved,
+    /// Denied by the resource owner.
+    Denied,
+}
+
+impl SessionStatus {
+    /// The status as stored (`pending`, `approved`, `denied`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// The status from its stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A validated authorization request waiting for the resource owner's
+/// decision: made by the authorization endpoint, or pushed (RFC 9126) and
+/// opened later. Found by the hash of its handle, a Connect token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// The hash of the session's handle.
+    pub hash: CredentialHash,
+    /// The client's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The client's app.
+    pub app_id: AppId,
+    /// The client.
+    pub client_id: ClientId,
+    /// Where the response goes: the `redirect_uri` as requested (it matched a
+    /// registered one), or the single registered one.
+    pub redirect_uri: String,
+    /// Whether `redirect_uri` was in the request (RFC 6749 §4.1.3 then
+    /// requires it, identical, at the token endpoint).
+    pub redirect_uri_in_request: bool,
+    /// The requested scopes.
+    pub scopes: ScopeSet,
+    /// The client's `state`, returned exactly.
+    pub state: Option<String>,
+    /// The PKCE `S256` challenge, if any.
+    pub code_challenge: Option<String>,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// For a pushed request: it must be opened before this time.
+    pub open_by: Option<OffsetDateTime>,
+    /// When the resource owner's browser first opened it.
+    pub opened_at: Option<OffsetDateTime>,
+    /// Where it stands.
+    pub status: SessionStatus,
+}
+
+/// A grant: what was authorized for one client. Tokens belong to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantRecord {
+    /// The grant's id.
+    pub id: GrantId,
+    /// The client's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The client's app.
+    pub app_id: AppId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The resource owner; `None` for `client_credentials`.
+    pub subject: Option<Subject>,
+    /// The granted scopes.
+    pub scopes: ScopeSet,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When nothing issued from it can be valid any more; moves forward as
+    /// tokens are issued. `None`: never (purge keeps it).
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it was revoked; every token of a revoked grant is invalid.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An authorization code, bound to its client, redirect URI, PKCE challenge,
+/// scopes and subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CodeRecord {
+    /// The hash of the code.
+    pub hash: CredentialHash,
+    /// The grant the code was issued for.
+    pub grant_id: GrantId,
+    /// The client's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The client's app.
+    pub app_id: AppId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The redirect URI the code was sent to.
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri`.
+    pub redirect_uri_in_request: bool,
+    /// The PKCE `S256` challenge.
+    pub code_challenge: Option<String>,
+    /// The granted scopes.
+    pub scopes: ScopeSet,
+    /// The resource owner.
+    pub subject: Subject,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// When it was redeemed; a code is redeemed at most once.
+    pub redeemed_at: Option<OffsetDateTime>,
+}
+
+/// Access or refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// An access token.
+    Access,
+    /// A refresh token.
+    Refresh,
+}
+
+impl TokenKind {
+    /// The kind as stored (`access`, `refresh`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    /// The kind from its stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// An issued access or refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRecord {
+    /// The hash of the token.
+    pub hash: CredentialHash,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// The grant (the refresh-token family).
+    pub grant_id: GrantId,
+    /// The client's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The client's app.
+    pub app_id: AppId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The resource owner; `None` for `client_credentials`.
+    pub subject: Option<Subject>,
+    /// The token's scopes.
+    pub scopes: ScopeSet,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// Refresh tokens: when it was rotated out (used).
+    pub rotated_at: Option<OffsetDateTime>,
+    /// Refresh tokens: the hash of the refresh token that replaced it.
+    pub successor: Option<CredentialHash>,
+}
+
+impl TokenRecord {
+    pub(crate) fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}
+
+/// What approving or denying a pending authorization writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionDecision {
+    /// Approve: the grant and its code, written together.
+    Approve {
+        /// The new grant.
+        grant: Box<GrantRecord>,
+        /// Its authorization code.
+        code: Box<CodeRecord>,
+    },
+    /// Deny: only the status changes.
+    Deny,
+}
+
+/// The outcome of [`GrantStore::complete_session`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionCompletion {
+    /// The decision was recorded (and, for an approval, the grant and code
+    /// written); the session as it was before.
+    Completed(SessionRecord),
+    /// The session was already approved or denied; nothing was written.
+    AlreadyCompleted(SessionRecord),
+    /// The session expired (or, pushed, was never opened); nothing written.
+    Expired,
+    /// No such session.
+    NotFound,
+}
+
+/// The outcome of [`GrantStore::redeem_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeRedemption {
+    /// The code was unused: it is now redeemed and the tokens are written.
+    Redeemed(CodeRecord),
+    /// The code had been redeemed before; nothing was written.
+    AlreadyRedeemed(CodeRecord),
+    /// Unknown, expired, or its grant revoked; nothing was written.
+    Invalid,
+}
+
+/// The outcome of [`GrantStore::rotate_refresh_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefreshRotation {
+    /// The token was current: it is now rotated out and the successors are
+    /// written. The old token as it was.
+    Rotated(TokenRecord),
+    /// The token was rotated out at or after the replay threshold: nothing
+    /// was written; the successor refresh token it was replaced by.
+    Replayed {
+        /// The rotated-out token.
+        old: Box<TokenRecord>,
+        /// Its successor refresh token.
+        successor: Box<TokenRecord>,
+    },
+    /// The token was rotated out before the replay threshold: its whole grant
+    /// is now revoked (RFC 9700 §4.14.2).
+    Reused(TokenRecord),
+    /// Unknown, expired, not a refresh token, or its grant revoked.
+    Invalid,
+}
+
+/// Storage of pending authorizations, codes, grants and tokens.
+///
+/// Methods that change state are atomic: each is one statement or one
+/// transaction in a database backend.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new pending authorization.
+    ///
+    /// # Errors
+    ///
+    /// `Conflict` when the hash exists.
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
+
+    /// Marks the session opened by the resource owner's browser (if it is not
+    /// yet, and a pushed request's `open_by` has not passed) and returns it
+    /// as it now is, whatever its status; the caller judges expiry and
+    /// status. `None` if unknown.
+    async fn open_session(
+        &self,
+        hash: &CredentialHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StorageError>;
+
+    /// Records the resource owner's decision if the session is pending,
+    /// opened and unexpired at `now`; for an approval, writes the grant and
+    /// code in the same atomic step. Of two concurrent completions exactly
+    /// one succeeds.
+    async fn complete_session(
+        &self,
+        hash: &CredentialHash,
+        decision: &SessionDecision,
+        now: OffsetDateTime,
+    ) -> Result<SessionCompletion, StorageError>;
+
+    /// The code with this hash, redeemed or not; `None` if unknown or its
+    /// grant was revoked.
+    async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError>;
+
+    /// Redeems the code if it is unredeemed and unexpired at `now` and its
+    /// grant is live, writing `tokens` (issued from its grant) and moving the
+    /// grant's expiry to `grant_expires_at`, all in one atomic step. Of any
+    /// number of concurrent redemptions at most one succeeds.
+    async fn redeem_code(
+        &self,
+        hash: &CredentialHash,
+        tokens: &[TokenRecord],
+        grant_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StorageError>;
+
+    /// Writes a new grant with its tokens (the `client_credentials` grant).
+    async fn insert_grant(
+        &self,
+        grant: &GrantRecord,
+        tokens: &[TokenRecord],
+    ) -> Result<(), StorageError>;
+
+    /// The grant with this id, revoked or not.
+    async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError>;
+
+    /// The token with this hash; `None` if unknown, revoked, or its grant is
+    /// revoked. Expired and rotated-out tokens are returned: the caller
+    /// judges them.
+    async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError>;
+
+    /// Rotates a refresh token, atomically:
+    /// - current (not rotated, unexpired at `now`, grant live): mark it rotated
+    ///   with `successors`' refresh token as its successor, write
+    ///   `successors`, move the grant's expiry to `grant_expires_at` →
+    ///   [`RefreshRotation::Rotated`];
+    /// - rotated out at or after `replay_since` (when given) →
+    ///   [`RefreshRotation::Replayed`], nothing written;
+    /// - rotated out otherwise → revoke its grant →
+    ///   [`RefreshRotation::Reused`];
+    /// - otherwise [`RefreshRotation::Invalid`].
+    async fn rotate_refresh_token(
+        &self,
+        hash: &CredentialHash,
+        successors: &[TokenRecord],
+        grant_expires_at: OffsetDateTime,
+        replay_since: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<RefreshRotation, StorageError>;
+
+    /// Revokes one access token. `false` if it was unknown or already gone.
+    async fn revoke_token(&self, hash: &CredentialHash) -> Result<bool, StorageError>;
+
+    /// Revokes a grant and with it every token and code issued from it.
+    /// `false` if unknown or already revoked.
+    async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Result<bool, StorageError>;
+
+    /// Deletes up to `limit` expired records (sessions, codes, tokens,
+    /// grants past their expiry or revoked more than a day ago) and returns
+    /// how many. Call repeatedly until it returns less than `limit`; safe to
+    /// run from several processes at once.
+    async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
+}

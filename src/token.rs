@@ -1,0 +1,860 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §5, §6), client
+//! authentication there (§2.3), revocation (RFC 7009), introspection
+//! (RFC 7662) and access-token validation for resource servers.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::credential::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::error::ClientAuthError;
+use crate::events::Event;
+use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::keyring::CredentialHash;
+use crate::oauth_error::{OAuthError, OAuthErrorCode};
+use crate::params::Params;
+use crate::pkce;
+use crate::registration::AuthenticatedClient;
+use crate::scope::ScopeSet;
+use crate::server::AuthorizationServer;
+use crate::storage::{
+    CodeRedemption, GrantRecord, RefreshRotation, Storage, StorageError, StorageErrorKind,
+    TokenKind, TokenRecord,
+};
+
+/// Client credentials from an `Authorization: Basic` header (RFC 6749
+/// §2.3.1), already form-decoded. The secret is zeroized on drop.
+#[derive(Clone)]
+pub struct BasicCredentials {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Zeroizing<String>,
+}
+
+impl fmt::Debug for BasicCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An error of the token, revocation, introspection or PAR endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+#[non_exhaustive]
+pub struct TokenError {
+    /// The OAuth error.
+    pub error: OAuthError,
+    /// Whether the client used `Authorization: Basic`: an `invalid_client`
+    /// answer then carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
+    pub basic_auth: bool,
+}
+
+impl TokenError {
+    fn new(code: OAuthErrorCode, description: &'static str) -> Self {
+        Self {
+            error: OAuthError::new(code, description),
+            basic_auth: false,
+        }
+    }
+
+    /// The HTTP status: 401 for `invalid_client`, 503 for
+    /// `temporarily_unavailable`, 500 for `server_error`, else 400.
+    pub fn status(&self) -> u16 {
+        match self.error.code {
+            OAuthErrorCode::InvalidClient => 401,
+            OAuthErrorCode::TemporarilyUnavailable => 503,
+            OAuthErrorCode::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl From<StorageError> for TokenError {
+    fn from(e: StorageError) -> Self {
+        match e.kind() {
+            StorageErrorKind::Unavailable | StorageErrorKind::Timeout => Self::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                "storage is unavailable; retry",
+            ),
+            _ => Self::new(OAuthErrorCode::ServerError, "internal error"),
+        }
+    }
+}
+
+impl From<crate::RandomError> for TokenError {
+    fn from(_: crate::RandomError) -> Self {
+        Self::new(OAuthErrorCode::ServerError, "internal error")
+    }
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            basic_auth: false,
+        }
+    }
+}
+
+fn invalid_request(description: &'static str) -> TokenError {
+    TokenError::new(OAuthErrorCode::InvalidRequest, description)
+}
+
+fn invalid_grant(description: &'static str) -> TokenError {
+    TokenError::new(OAuthErrorCode::InvalidGrant, description)
+}
+
+/// A successful token response (RFC 6749 §5.1). Serializes to its JSON
+/// body; the HTTP layer adds `Cache-Control: no-store`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token, for the authorization-code and refresh grants.
+    pub refresh_token: Option<RefreshToken>,
+    /// The access token's scopes.
+    pub scope: ScopeSet,
+}
+
+impl Serialize for TokenResponse {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("access_token", self.access_token.expose_secret())?;
+        map.serialize_entry("token_type", "Bearer")?;
+        map.serialize_entry("expires_in", &self.expires_in)?;
+        if let Some(refresh) = &self.refresh_token {
+            map.serialize_entry("refresh_token", refresh.expose_secret())?;
+        }
+        map.serialize_entry("scope", &self.scope.to_param())?;
+        map.end()
+    }
+}
+
+/// An RFC 7662 introspection response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Space-separated scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientId>,
+    /// The resource owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<Subject>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+impl Introspection {
+    /// `{"active": false}`: all an inactive token reveals.
+    pub fn inactive() -> Self {
+        Self {
+            active: false,
+            scope: None,
+            client_id: None,
+            sub: None,
+            exp: None,
+            iat: None,
+            token_type: None,
+            iss: None,
+        }
+    }
+}
+
+/// A valid access token, as a resource server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessTokenInfo {
+    /// The client's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The client's app.
+    pub app_id: AppId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The resource owner; `None` for `client_credentials` tokens.
+    pub subject: Option<Subject>,
+    /// The token's scopes.
+    pub scopes: ScopeSet,
+    /// The grant it belongs to.
+    pub grant_id: GrantId,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why an access token was refused (RFC 6750 §3.1: `invalid_token`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// Malformed, unknown, expired or revoked.
+    #[error("the access token is invalid, expired or revoked")]
+    InvalidToken,
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+}
+
+#[derive(Clone, Copy)]
+enum Presented {
+    Access,
+    Refresh,
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// Authenticates the client of a token, revocation, introspection or PAR
+    /// request (RFC 6749 §2.3): `client_secret_basic` (`basic`) or
+    /// `client_secret_post` (`client_id` and `client_secret` in `params`),
+    /// exactly one; a public client sends only `client_id`.
+    pub(crate) async fn authenticate_endpoint_client(
+        &self,
+        basic: Option<&BasicCredentials>,
+        params: &Params,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        let (client_id, secret) = match basic {
+            Some(basic) => {
+                // RFC 6749 §2.3: one authentication method per request.
+                if params.contains("client_secret") {
+                    return Err(invalid_request(
+                        "use exactly one client authentication method",
+                    ));
+                }
+                if params
+                    .get("client_id")
+                    .is_some_and(|id| id != basic.client_id)
+                {
+                    return Err(TokenError {
+                        basic_auth: true,
+                        ..invalid_request("client_id does not match the Authorization header")
+                    });
+                }
+                (basic.client_id.as_str(), Some(basic.client_secret.as_str()))
+            }
+            None => match params.get("client_id") {
+                Some(id) => (id, params.get("client_secret")),
+                None => {
+                    return Err(TokenError::new(
+                        OAuthErrorCode::InvalidClient,
+                        "client authentication is required",
+                    ));
+                }
+            },
+        };
+        match self.authenticate_client(client_id, secret).await {
+            Ok(client) => Ok(client),
+            Err(ClientAuthError::Storage(e)) => Err(e.into()),
+            Err(e) => {
+                let reason = match e {
+                    ClientAuthError::UnknownClient => "unknown client",
+                    ClientAuthError::MissingSecret => "missing secret",
+                    ClientAuthError::UnexpectedSecret => "public client sent a secret",
+                    _ => "invalid secret",
+                };
+                self.config()
+                    .events()
+                    .emit(&Event::ClientAuthenticationFailed {
+                        client_id: ClientId::parse(client_id).ok(),
+                        reason,
+                    });
+                Err(TokenError {
+                    error: OAuthError::new(
+                        OAuthErrorCode::InvalidClient,
+                        "client authentication failed",
+                    ),
+                    basic_auth: basic.is_some(),
+                })
+            }
+        }
+    }
+
+    /// The token endpoint (`POST /oauth/token`): authenticates the client,
+    /// then runs the grant named by `grant_type` — `authorization_code`,
+    /// `refresh_token` or `client_credentials`.
+    ///
+    /// `pairs` are the decoded form parameters in order.
+    ///
+    /// # Errors
+    ///
+    /// A [`TokenError`] carrying the RFC 6749 §5.2 error.
+    pub async fn token(
+        &self,
+        basic: Option<&BasicCredentials>,
+        pairs: &[(String, String)],
+    ) -> Result<TokenResponse, TokenError> {
+        let params = Params::from_pairs(pairs.iter().cloned())
+            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let client = self.authenticate_endpoint_client(basic, &params).await?;
+        match params.get("grant_type") {
+            None => Err(invalid_request("grant_type is required")),
+            Some("authorization_code") => {
+                let code = params
+                    .get("code")
+                    .ok_or(invalid_request("code is required"))?;
+                self.exchange_code(
+                    &client,
+                    code,
+                    params.get("redirect_uri"),
+                    params.get("code_verifier"),
+                )
+                .await
+            }
+            Some("refresh_token") => {
+                let token = params
+                    .get("refresh_token")
+                    .ok_or(invalid_request("refresh_token is required"))?;
+                self.refresh(&client, token, params.get("scope")).await
+            }
+            Some("client_credentials") => {
+                self.client_credentials(&client, params.get("scope")).await
+            }
+            Some(_) => Err(TokenError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "supported: authorization_code, refresh_token, client_credentials",
+            )),
+        }
+    }
+
+    fn new_token_record(
+        &self,
+        hash: CredentialHash,
+        kind: TokenKind,
+        grant: &GrantRecord,
+        scopes: ScopeSet,
+        now: OffsetDateTime,
+    ) -> TokenRecord {
+        let lifetimes = self.config().lifetimes();
+        let lifetime = match kind {
+            TokenKind::Access => lifetimes.access_token,
+            TokenKind::Refresh => lifetimes.refresh_token,
+        };
+        TokenRecord {
+            hash,
+            kind,
+            grant_id: grant.id.clone(),
+            workspace_id: grant.workspace_id.clone(),
+            app_id: grant.app_id.clone(),
+            client_id: grant.client_id.clone(),
+            subject: grant.subject.clone(),
+            scopes,
+            issued_at: now,
+            expires_at: now + lifetime,
+            rotated_at: None,
+            successor: None,
+        }
+    }
+
+    /// The authorization-code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
+    ///
+    /// The code must be the client's, unexpired, presented with the same
+    /// `redirect_uri` as the authorization request (if that had one) and
+    /// the PKCE verifier of its challenge. A second redemption with valid
+    /// parameters fails and revokes every token issued from the first
+    /// (§4.1.2); one with invalid parameters fails and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_grant` for any problem with the code; storage errors.
+    pub async fn exchange_code(
+        &self,
+        client: &AuthenticatedClient,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<TokenResponse, TokenError> {
+        let config = self.config();
+        let code = AuthorizationCode::parse(config.prefixes(), code)
+            .map_err(|_| invalid_grant("invalid code"))?;
+        let hash = code
+            .hash(config.keys())
+            .ok_or(invalid_grant("invalid code"))?;
+        let record = self
+            .storage()
+            .get_code(&hash)
+            .await?
+            .ok_or(invalid_grant("invalid code"))?;
+        // Every binding is checked before anything changes, so a replay with
+        // wrong parameters revokes nothing.
+        if record.client_id != client.app.client_id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        let redirect_ok = match (record.redirect_uri_in_request, redirect_uri) {
+            (true, Some(given)) => given == record.redirect_uri,
+            (true, None) => false,
+            (false, given) => given.is_none_or(|g| g == record.redirect_uri),
+        };
+        if !redirect_ok {
+            return Err(invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        match (&record.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce::verify(verifier, challenge) => {}
+            (Some(_), _) => return Err(invalid_grant("PKCE verification failed")),
+            // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade.
+            (None, Some(_)) => {
+                return Err(invalid_grant("no code_challenge was sent for this code"));
+            }
+            (None, None) => {}
+        }
+        let now = self.now();
+        if record.redeemed_at.is_none() && now >= record.expires_at {
+            return Err(invalid_grant("the code has expired"));
+        }
+        if record.redeemed_at.is_some() {
+            return Err(self
+                .code_replayed(&record.grant_id, &record.client_id, now)
+                .await);
+        }
+        let grant = GrantRecord {
+            id: record.grant_id.clone(),
+            workspace_id: record.workspace_id.clone(),
+            app_id: record.app_id.clone(),
+            client_id: record.client_id.clone(),
+            subject: Some(record.subject.clone()),
+            scopes: record.scopes.clone(),
+            created_at: record.issued_at,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let (access, access_hash) =
+            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+        let (refresh, refresh_hash) =
+            RefreshToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+        let tokens = [
+            self.new_token_record(
+                access_hash,
+                TokenKind::Access,
+                &grant,
+                record.scopes.clone(),
+                now,
+            ),
+            self.new_token_record(
+                refresh_hash,
+                TokenKind::Refresh,
+                &grant,
+                record.scopes.clone(),
+                now,
+            ),
+        ];
+        let grant_expires_at = tokens[1].expires_at;
+        match self
+            .storage()
+            .redeem_code(&hash, &tokens, grant_expires_at, now)
+            .await?
+        {
+            CodeRedemption::Redeemed(_) => {}
+            CodeRedemption::AlreadyRedeemed(_) => {
+                return Err(self
+                    .code_replayed(&record.grant_id, &record.client_id, now)
+                    .await);
+            }
+            CodeRedemption::Invalid => return Err(invalid_grant("invalid code")),
+        }
+        config.events().emit(&Event::TokenIssued {
+            client_id: record.client_id.clone(),
+            grant_type: "authorization_code",
+            scopes: record.scopes.clone(),
+            subject: Some(record.subject.as_str().to_owned()),
+        });
+        Ok(TokenResponse {
+            access_token: access,
+            expires_in: config.lifetimes().access_token.whole_seconds(),
+            refresh_token: Some(refresh),
+            scope: record.scopes,
+        })
+    }
+
+    async fn code_replayed(
+        &self,
+        grant: &GrantId,
+        client_id: &ClientId,
+        now: OffsetDateTime,
+    ) -> TokenError {
+        // RFC 6749 §4.1.2: deny, and revoke what the first use issued.
+        if let Err(e) = self.storage().revoke_grant(grant, now).await {
+            return e.into();
+        }
+        self.config().events().emit(&Event::CodeReplayDetected {
+            client_id: client_id.clone(),
+        });
+        invalid_grant("the code was already used")
+    }
+
+    /// The refresh-token grant (RFC 6749 §6, RFC 9700 §4.14).
+    ///
+    /// Refresh tokens rotate on every use: the response carries a new one
+    /// and the old one is spent. Presenting a spent one revokes the whole
+    /// family (the grant), unless it comes within the configured
+    /// [`refresh_grace`](crate::AuthorizationServerBuilder::refresh_grace)
+    /// window, in which case the same successor is returned. `scope` may
+    /// narrow the new access token's scopes, never widen them; the new
+    /// refresh token keeps the original scopes (§6).
+    ///
+    /// # Errors
+    ///
+    /// `invalid_grant` for an unknown, expired, spent or foreign refresh
+    /// token; `invalid_scope` for a wider scope; storage errors.
+    pub async fn refresh(
+        &self,
+        client: &AuthenticatedClient,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, TokenError> {
+        let config = self.config();
+        let old = RefreshToken::parse(config.prefixes(), refresh_token)
+            .map_err(|_| invalid_grant("invalid refresh token"))?;
+        let hash = old
+            .hash(config.keys())
+            .ok_or(invalid_grant("invalid refresh token"))?;
+        let record = self
+            .storage()
+            .get_token(&hash)
+            .await?
+            .filter(|t| t.kind == TokenKind::Refresh)
+            .ok_or(invalid_grant("invalid refresh token"))?;
+        if record.client_id != client.app.client_id {
+            return Err(invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        let now = self.now();
+        if record.is_expired(now) {
+            return Err(invalid_grant("the refresh token has expired"));
+        }
+        let scopes = match scope {
+            None => record.scopes.clone(),
+            Some(scope) => {
+                let asked = ScopeSet::parse(scope).map_err(|_| {
+                    TokenError::new(OAuthErrorCode::InvalidScope, "scope is malformed")
+                })?;
+                if !asked.is_subset_of(&record.scopes) {
+                    return Err(TokenError::new(
+                        OAuthErrorCode::InvalidScope,
+                        "scope exceeds the original grant",
+                    ));
+                }
+                asked
+            }
+        };
+        // The successors are derived from the old token under the server key,
+        // so a replay within the grace window can be answered with the same
+        // tokens without storing them.
+        let kid = old.key_id();
+        let secret = old.expose_secret().as_bytes();
+        let prefixes = config.prefixes();
+        let keys = config.keys();
+        let access = AccessToken::derive(prefixes, keys, kid, &[b"successor", secret])
+            .ok_or(invalid_grant("invalid refresh token"))?;
+        let refresh = RefreshToken::derive(prefixes, keys, kid, &[b"successor", secret])
+            .ok_or(invalid_grant("invalid refresh token"))?;
+        let (access_hash, refresh_hash) = match (access.hash(keys), refresh.hash(keys)) {
+            (Some(a), Some(r)) => (a, r),
+            _ => return Err(invalid_grant("invalid refresh token")),
+        };
+        let grant = GrantRecord {
+            id: record.grant_id.clone(),
+            workspace_id: record.workspace_id.clone(),
+            app_id: record.app_id.clone(),
+            client_id: record.client_id.clone(),
+            subject: record.subject.clone(),
+            scopes: record.scopes.clone(),
+            created_at: record.issued_at,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let successors = [
+            self.new_token_record(access_hash, TokenKind::Access, &grant, scopes.clone(), now),
+            self.new_token_record(
+                refresh_hash,
+                TokenKind::Refresh,
+                &grant,
+                record.scopes.clone(),
+                now,
+            ),
+        ];
+        let grace = config.refresh_grace();
+        let replay_since = (!grace.is_zero()).then(|| now - grace);
+        let outcome = self
+            .storage()
+            .rotate_refresh_token(
+                &hash,
+                &successors,
+                successors[1].expires_at,
+                replay_since,
+                now,
+            )
+            .await?;
+        let access_lifetime = config.lifetimes().access_token;
+        let (expires_in, scope) = match outcome {
+            RefreshRotation::Rotated(_) => (access_lifetime.whole_seconds(), scopes),
+            RefreshRotation::Replayed { successor, .. } => {
+                let expires_at = successor.issued_at + access_lifetime;
+                let access_scopes = match self.storage().get_token(&access_hash).await? {
+                    Some(t) => t.scopes,
+                    None => return Err(invalid_grant("invalid refresh token")),
+                };
+                ((expires_at - now).whole_seconds().max(0), access_scopes)
+            }
+            RefreshRotation::Reused(_) => {
+                config.events().emit(&Event::RefreshReuseDetected {
+                    client_id: record.client_id.clone(),
+                });
+                return Err(invalid_grant("the refresh token was already used"));
+            }
+            RefreshRotation::Invalid => return Err(invalid_grant("invalid refresh token")),
+        };
+        config.events().emit(&Event::TokenRefreshed {
+            client_id: record.client_id.clone(),
+        });
+        Ok(TokenResponse {
+            access_token: access,
+            expires_in,
+            refresh_token: Some(refresh),
+            scope,
+        })
+    }
+
+    /// The client-credentials grant (RFC 6749 §4.4): confidential clients
+    /// only, scopes within the app's allowed scopes (all of them when
+    /// `scope` is omitted), no refresh token.
+    ///
+    /// # Errors
+    ///
+    /// `unauthorized_client` for a public client; `invalid_scope`; storage
+    /// errors.
+    pub async fn client_credentials(
+        &self,
+        client: &AuthenticatedClient,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, TokenError> {
+        if !client.authenticated {
+            return Err(TokenError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "public clients cannot use client_credentials",
+            ));
+        }
+        let app = &client.app;
+        let scopes = match scope {
+            None => app.allowed_scopes.clone(),
+            Some(scope) => ScopeSet::parse(scope)
+                .map_err(|_| TokenError::new(OAuthErrorCode::InvalidScope, "scope is malformed"))?,
+        };
+        if !scopes.is_subset_of(&app.allowed_scopes) {
+            return Err(TokenError::new(
+                OAuthErrorCode::InvalidScope,
+                "scope exceeds what the client is allowed",
+            ));
+        }
+        let config = self.config();
+        let now = self.now();
+        let expires_at = now + config.lifetimes().access_token;
+        let grant = GrantRecord {
+            id: GrantId::generate(config.rng())?,
+            workspace_id: app.workspace_id.clone(),
+            app_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            subject: None,
+            scopes: scopes.clone(),
+            created_at: now,
+            expires_at: Some(expires_at),
+            revoked_at: None,
+        };
+        let (access, hash) =
+            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+        let token = self.new_token_record(hash, TokenKind::Access, &grant, scopes.clone(), now);
+        self.storage().insert_grant(&grant, &[token]).await?;
+        config.events().emit(&Event::TokenIssued {
+            client_id: app.client_id.clone(),
+            grant_type: "client_credentials",
+            scopes: scopes.clone(),
+            subject: None,
+        });
+        Ok(TokenResponse {
+            access_token: access,
+            expires_in: config.lifetimes().access_token.whole_seconds(),
+            refresh_token: None,
+            scope: scopes,
+        })
+    }
+
+    fn classify(&self, token: &str) -> Option<(Presented, CredentialHash)> {
+        let config = self.config();
+        let (prefixes, keys) = (config.prefixes(), config.keys());
+        if let Ok(t) = AccessToken::parse(prefixes, token) {
+            let hash = t.hash(keys)?;
+            return Some((Presented::Access, hash));
+        }
+        if let Ok(t) = RefreshToken::parse(prefixes, token) {
+            let hash = t.hash(keys)?;
+            return Some((Presented::Refresh, hash));
+        }
+        None
+    }
+
+    /// The revocation endpoint (`POST /oauth/revoke`, RFC 7009): the client
+    /// authenticates; revoking an access token revokes it, revoking a
+    /// refresh token revokes its whole grant (every access token issued
+    /// from it). Unknown, malformed and already-revoked tokens succeed
+    /// (§2.2).
+    ///
+    /// # Errors
+    ///
+    /// `invalid_client`; `invalid_request` without `token`;
+    /// `unauthorized_client` for another client's token (which stays valid).
+    pub async fn revoke(
+        &self,
+        basic: Option<&BasicCredentials>,
+        pairs: &[(String, String)],
+    ) -> Result<(), TokenError> {
+        let params = Params::from_pairs(pairs.iter().cloned())
+            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let client = self.authenticate_endpoint_client(basic, &params).await?;
+        let token = params
+            .get("token")
+            .ok_or(invalid_request("token is required"))?;
+        let Some((presented, hash)) = self.classify(token) else {
+            return Ok(());
+        };
+        let Some(record) = self.storage().get_token(&hash).await? else {
+            return Ok(());
+        };
+        if record.client_id != client.app.client_id {
+            return Err(TokenError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "the token was issued to another client",
+            ));
+        }
+        let whole_grant = matches!(presented, Presented::Refresh);
+        if whole_grant {
+            self.storage()
+                .revoke_grant(&record.grant_id, self.now())
+                .await?;
+        } else {
+            self.storage().revoke_token(&hash).await?;
+        }
+        self.config().events().emit(&Event::TokenRevoked {
+            client_id: client.app.client_id.clone(),
+            whole_grant,
+        });
+        Ok(())
+    }
+
+    /// The introspection endpoint (`POST /oauth/introspect`, RFC 7662): the
+    /// client authenticates; an active token of its own is described, and
+    /// anything else — expired, revoked, spent, unknown, another client's —
+    /// is exactly `{"active": false}`.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_client`; `invalid_request` without `token`.
+    pub async fn introspect(
+        &self,
+        basic: Option<&BasicCredentials>,
+        pairs: &[(String, String)],
+    ) -> Result<Introspection, TokenError> {
+        let params = Params::from_pairs(pairs.iter().cloned())
+            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let client = self.authenticate_endpoint_client(basic, &params).await?;
+        let token = params
+            .get("token")
+            .ok_or(invalid_request("token is required"))?;
+        let Some((presented, hash)) = self.classify(token) else {
+            return Ok(Introspection::inactive());
+        };
+        let Some(record) = self.storage().get_token(&hash).await? else {
+            return Ok(Introspection::inactive());
+        };
+        let now = self.now();
+        if record.client_id != client.app.client_id
+            || record.is_expired(now)
+            || record.rotated_at.is_some()
+        {
+            return Ok(Introspection::inactive());
+        }
+        Ok(Introspection {
+            active: true,
+            scope: Some(record.scopes.to_param()),
+            client_id: Some(record.client_id),
+            sub: record.subject,
+            exp: Some(record.expires_at.unix_timestamp()),
+            iat: Some(record.issued_at.unix_timestamp()),
+            token_type: Some(match presented {
+                Presented::Access => "Bearer",
+                Presented::Refresh => "refresh_token",
+            }),
+            iss: Some(self.config().issuer_str().to_owned()),
+        })
+    }
+
+    /// Validates a bearer access token for a resource server (RFC 6750):
+    /// well formed, known, unexpired, not revoked, its grant and app live.
+    ///
+    /// # Errors
+    ///
+    /// [`BearerError::InvalidToken`]; storage errors.
+    ///
+    /// # Security
+    ///
+    /// The prefix and checksum are checked before any storage lookup, and
+    /// the lookup is by keyed hash.
+    pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenInfo, BearerError> {
+        let config = self.config();
+        let token =
+            AccessToken::parse(config.prefixes(), token).map_err(|_| BearerError::InvalidToken)?;
+        let hash = token.hash(config.keys()).ok_or(BearerError::InvalidToken)?;
+        let record = self
+            .storage()
+            .get_token(&hash)
+            .await?
+            .filter(|t| t.kind == TokenKind::Access)
+            .ok_or(BearerError::InvalidToken)?;
+        if record.is_expired(self.now()) {
+            return Err(BearerError::InvalidToken);
+        }
+        Ok(AccessTokenInfo {
+            workspace_id: record.workspace_id,
+            app_id: record.app_id,
+            client_id: record.client_id,
+            subject: record.subject,
+            scopes: record.scopes,
+            grant_id: record.grant_id,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Removes expired sessions, codes, tokens and grants, at most `batch`
+    /// records per call. Returns how many were removed.
+    ///
+    /// Schedule it from the host, for example every minute, calling again
+    /// while it returns `batch` (more may remain). Safe to run from several
+    /// server processes at once.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
+        self.storage().purge_expired(self.now(), batch).await
+    }
+}

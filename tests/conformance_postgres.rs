@@ -197,3 +197,122 @@ async fn an_unreachable_database_fails_operations_within_the_timeout() {
         "{err}"
     );
 }
+
+/// Counts the statements sqlx executes on this thread: sqlx emits one
+/// `sqlx::query` event per statement it runs (when a subscriber wants it),
+/// whether it succeeds or fails.
+struct StatementCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl tracing::Subscriber for StatementCounter {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The statements `step` sends.
+async fn statements<T>(
+    count: &std::sync::atomic::AtomicUsize,
+    step: impl std::future::Future<Output = T>,
+) -> (usize, T) {
+    let before = count.load(std::sync::atomic::Ordering::SeqCst);
+    let out = step.await;
+    (
+        count.load(std::sync::atomic::Ordering::SeqCst) - before,
+        out,
+    )
+}
+
+/// The round trips the module docs promise: client authentication, the
+/// code exchange and a refresh are one statement per storage call, and a
+/// refused change costs one more. (Counted by sqlx's own per-statement
+/// events, on a current-thread runtime so that every event lands on the
+/// thread whose subscriber counts them.)
+#[tokio::test]
+async fn token_endpoint_paths_send_one_statement_per_call() {
+    use oauth_connect::conformance::{grant_and_code, session_record, token_record};
+    use oauth_connect::{
+        CodeRedemption, GrantStore as _, RefreshRotation, SessionCompletion, SessionDecision,
+        TokenKind,
+    };
+
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let now = OffsetDateTime::now_utc();
+    let app = app_record(
+        &fresh_workspace(),
+        now,
+        Some(oauth_connect::conformance::random_hash()),
+    );
+    store.insert_app(&app).await.unwrap();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let dispatch = tracing::Dispatch::new(StatementCounter(std::sync::Arc::clone(&count)));
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+
+    let (n, found) = statements(&count, store.get_app_by_client_id(&app.app.client_id)).await;
+    assert!(found.unwrap().is_some());
+    assert_eq!(n, 1, "client authentication");
+
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+    };
+    let (n, done) = statements(&count, store.complete_session(&session.hash, &approve, now)).await;
+    assert!(matches!(done.unwrap(), SessionCompletion::Completed(_)));
+    assert_eq!(
+        n, 1,
+        "an approval: session, grant and code in one statement"
+    );
+
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    let tokens = [access, refresh.clone()];
+    let expiry = now + time::Duration::days(30);
+    let (n, got) = statements(&count, store.get_code(&code.hash)).await;
+    assert!(got.unwrap().is_some());
+    let (m, redeemed) =
+        statements(&count, store.redeem_code(&code.hash, &tokens, expiry, now)).await;
+    assert!(matches!(redeemed.unwrap(), CodeRedemption::Redeemed(_)));
+    assert_eq!((n, m), (1, 1), "code exchange: get_code + redeem_code");
+
+    let (n, again) = statements(&count, store.redeem_code(&code.hash, &[], expiry, now)).await;
+    assert!(matches!(again.unwrap(), CodeRedemption::AlreadyRedeemed(_)));
+    assert_eq!(n, 2, "a refused redemption reads the code once more");
+
+    let next = [
+        token_record(&grant, TokenKind::Access, now),
+        token_record(&grant, TokenKind::Refresh, now),
+    ];
+    let (n, got) = statements(&count, store.get_token(&refresh.hash)).await;
+    assert!(got.unwrap().is_some());
+    let (m, rotated) = statements(
+        &count,
+        store.rotate_refresh_token(&refresh.hash, &next, expiry, None, now),
+    )
+    .await;
+    assert!(matches!(rotated.unwrap(), RefreshRotation::Rotated(_)));
+    assert_eq!((n, m), (1, 1), "refresh: get_token + rotate_refresh_token");
+
+    let (n, reused) = statements(
+        &count,
+        store.rotate_refresh_token(&refresh.hash, &[], expiry, None, now),
+    )
+    .await;
+    assert!(matches!(reused.unwrap(), RefreshRotation::Reused(_)));
+    assert_eq!(n, 2, "reuse: the refused rotation, then the revoking one");
+}

@@ -39,10 +39,14 @@
 //! # Lock order
 //!
 //! A statement locks the session, code or token row before the grant row
-//! (whose expiry it moves), and never the other way round, except the purge,
-//! which locks only rows it can take at once (`FOR UPDATE SKIP LOCKED`) and
-//! deletes a grant only with all its codes and tokens already in hand; so
-//! no two operations wait for each other in a cycle.
+//! (whose expiry it moves or which it revokes). The purge locks only rows
+//! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
+//! with all its codes and tokens already in hand, so purges never wait for
+//! each other. The one reverse order is `delete_app`, whose cascade goes
+//! from the grant to its codes and tokens: deleting an app while one of its
+//! codes is redeemed (or tokens rotated) can deadlock; PostgreSQL then
+//! aborts one statement, which fails with [`StorageErrorKind::Conflict`]
+//! and writes nothing, and the other completes.
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgRow, Postgres};

@@ -12,7 +12,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
-use url::Url;
 
 use crate::config::PkcePolicy;
 use crate::credential::{AuthorizationCode, ConnectToken};
@@ -20,7 +19,7 @@ use crate::ids::{ClientId, GrantId, Subject};
 use crate::oauth_error::{OAuthError, OAuthErrorCode};
 use crate::params::{self, Params};
 use crate::pkce;
-use crate::redirect::find_match;
+use crate::redirect::{append_query, find_match};
 use crate::registration::{AppType, AuthenticatedClient, OAuthApp};
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
@@ -60,6 +59,8 @@ pub enum ErrorPage {
     InvalidCsrfToken,
     /// The server could not reach its storage; try again.
     TemporarilyUnavailable,
+    /// The decision needs a signed-in end user and there is none.
+    SignInRequired,
 }
 
 impl ErrorPage {
@@ -75,6 +76,7 @@ impl ErrorPage {
             Self::CompletedRequest => "This request was already completed",
             Self::InvalidCsrfToken => "Your decision could not be verified",
             Self::TemporarilyUnavailable => "Temporarily unavailable",
+            Self::SignInRequired => "Sign in to continue",
         }
     }
 
@@ -111,6 +113,9 @@ impl ErrorPage {
             Self::TemporarilyUnavailable => {
                 "The service could not complete your request. Try again in a moment."
             }
+            Self::SignInRequired => {
+                "You need to be signed in to approve this request. Sign in, then start again from the application."
+            }
         }
     }
 
@@ -121,6 +126,7 @@ impl ErrorPage {
             Self::UnknownRequest => 404,
             Self::InvalidCsrfToken => 403,
             Self::TemporarilyUnavailable => 503,
+            Self::SignInRequired => 401,
             _ => 400,
         }
     }
@@ -131,8 +137,9 @@ impl ErrorPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientRedirect {
-    /// The full URL, parameters included.
-    pub location: Url,
+    /// The full URL, parameters included: the redirect URI exactly as
+    /// registered or requested, with the response parameters appended.
+    pub location: String,
 }
 
 /// Why the authorization endpoint did not produce a consent prompt.
@@ -163,6 +170,8 @@ pub struct ConsentPrompt {
     pub redirect_uri: String,
     /// When the prompt expires.
     pub expires_at: OffsetDateTime,
+    /// Whether this is a Connect session (show the Connect page instead).
+    pub connect: bool,
 }
 
 /// The resource owner's decision on the consent page.
@@ -207,19 +216,6 @@ fn problem(code: OAuthErrorCode, description: &'static str) -> RequestProblem {
     OAuthError::new(code, description)
 }
 
-/// Builds `uri` with `params` appended to its query (RFC 6749 §3.1.2: the
-/// existing query is kept).
-fn with_query(uri: &str, params: &[(&str, &str)]) -> Option<Url> {
-    let mut url = Url::parse(uri).ok()?;
-    {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in params {
-            query.append_pair(name, value);
-        }
-    }
-    Some(url)
-}
-
 impl<S: Storage> AuthorizationServer<S> {
     /// The CSRF token of a session: derived from its handle under the server
     /// key, so it needs no storage and cannot be computed without the key.
@@ -234,7 +230,7 @@ impl<S: Storage> AuthorizationServer<S> {
         .unwrap_or_default()
     }
 
-    fn check_csrf(&self, session: &ConnectToken, presented: &str) -> bool {
+    pub(crate) fn check_csrf(&self, session: &ConnectToken, presented: &str) -> bool {
         let expected = self.session_csrf(session);
         !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
     }
@@ -253,10 +249,9 @@ impl<S: Storage> AuthorizationServer<S> {
             params.push(("state", state));
         }
         params.push(("iss", self.config().issuer_str()));
-        match with_query(redirect_uri, &params) {
-            Some(location) => AuthorizeError::Redirect(ClientRedirect { location }),
-            None => AuthorizeError::Page(ErrorPage::InvalidRedirectUri),
-        }
+        AuthorizeError::Redirect(ClientRedirect {
+            location: append_query(redirect_uri, &params),
+        })
     }
 
     /// The authorization endpoint (`GET /oauth/authorize`, RFC 6749 §4.1.1):
@@ -337,6 +332,7 @@ impl<S: Storage> AuthorizationServer<S> {
             open_by: None,
             opened_at: Some(now),
             status: SessionStatus::Pending,
+            connect: None,
         };
         self.storage()
             .insert_session(&record)
@@ -353,6 +349,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes: record.scopes,
             redirect_uri: record.redirect_uri,
             expires_at: record.expires_at,
+            connect: record.connect.is_some(),
         }
     }
 
@@ -560,6 +557,7 @@ impl<S: Storage> AuthorizationServer<S> {
             open_by: Some(now + lifetimes.pushed_request),
             opened_at: None,
             status: SessionStatus::Pending,
+            connect: None,
         };
         self.storage().insert_session(&record).await?;
         Ok(PushedRequest {
@@ -623,6 +621,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     SessionDecision::Approve {
                         grant: Box::new(grant),
                         code: Box::new(code_record),
+                        connect: None,
                     },
                     Some(code),
                 )
@@ -645,7 +644,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     params.push(("state", state));
                 }
                 params.push(("iss", issuer));
-                with_query(&record.redirect_uri, &params)
+                append_query(&record.redirect_uri, &params)
             }
             None => {
                 let mut params = vec![
@@ -656,12 +655,10 @@ impl<S: Storage> AuthorizationServer<S> {
                     params.push(("state", state));
                 }
                 params.push(("iss", issuer));
-                with_query(&record.redirect_uri, &params)
+                append_query(&record.redirect_uri, &params)
             }
         };
-        location
-            .map(|location| ClientRedirect { location })
-            .ok_or(page(ErrorPage::InvalidRedirectUri))
+        Ok(ClientRedirect { location })
     }
 
     fn new_code(
@@ -700,6 +697,7 @@ impl<S: Storage> AuthorizationServer<S> {
             issued_at: now,
             expires_at,
             redeemed_at: None,
+            scoped_key_id: None,
         };
         Ok((grant, record, code))
     }

@@ -11,6 +11,7 @@ use crate::credential::CredentialPrefixes;
 use crate::events::{EventSink, NoEvents};
 use crate::keyring::{KeyRing, KeyRingError};
 use crate::random::{RandomSource, SystemRandom};
+use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
@@ -29,6 +30,10 @@ pub struct ServerConfig {
     pkce: PkcePolicy,
     refresh_grace: Duration,
     scopes_supported: Option<ScopeSet>,
+    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    scope_catalogue: ScopeCatalogue,
+    reference_id_prefix: String,
+    frame_ancestors: Vec<String>,
 }
 
 /// How long each kind of grant artefact lives. Every value is configurable
@@ -48,6 +53,8 @@ pub struct Lifetimes {
     /// A pushed authorization request's `request_uri` (RFC 9126 §2.2
     /// `expires_in`): 60 s to be opened.
     pub pushed_request: Duration,
+    /// A Connect session (its Connect token): 30 minutes.
+    pub connect_session: Duration,
 }
 
 impl Default for Lifetimes {
@@ -58,6 +65,7 @@ impl Default for Lifetimes {
             refresh_token: Duration::days(30),
             consent: Duration::minutes(10),
             pushed_request: Duration::seconds(60),
+            connect_session: Duration::minutes(30),
         }
     }
 }
@@ -157,6 +165,27 @@ impl ServerConfig {
     pub fn scopes_supported(&self) -> Option<&ScopeSet> {
         self.scopes_supported.as_ref()
     }
+
+    /// Who the end user is on a plain flow's consent page.
+    pub fn resource_owner(&self) -> &dyn ResourceOwnerAuthenticator {
+        self.resource_owner.as_ref()
+    }
+
+    /// The human descriptions of scopes.
+    pub fn scope_catalogue(&self) -> &ScopeCatalogue {
+        &self.scope_catalogue
+    }
+
+    /// The prefix of generated reference ids (`<prefix>-generated:<uuidv7>`).
+    pub fn reference_id_prefix(&self) -> &str {
+        &self.reference_id_prefix
+    }
+
+    /// The origins allowed to frame the hosted Connect page
+    /// (`frame-ancestors`); empty: none.
+    pub fn frame_ancestors(&self) -> &[String] {
+        &self.frame_ancestors
+    }
 }
 
 /// The configuration is unusable.
@@ -179,6 +208,9 @@ pub enum ConfigError {
         /// The largest value allowed.
         max: Duration,
     },
+    /// A setting is malformed.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
     /// The key ring could not be made.
     #[error("key ring: {0}")]
     KeyRing(#[from] KeyRingError),
@@ -203,6 +235,10 @@ pub struct AuthorizationServerBuilder<S> {
     pkce: PkcePolicy,
     refresh_grace: Duration,
     scopes_supported: Option<ScopeSet>,
+    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    scope_catalogue: ScopeCatalogue,
+    reference_id_prefix: String,
+    frame_ancestors: Vec<String>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -228,6 +264,10 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             pkce: PkcePolicy::default(),
             refresh_grace: Duration::ZERO,
             scopes_supported: None,
+            resource_owner: Arc::new(NoResourceOwner),
+            scope_catalogue: ScopeCatalogue::new(),
+            reference_id_prefix: "oc".to_owned(),
+            frame_ancestors: Vec::new(),
         }
     }
 
@@ -333,6 +373,47 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// How the consent page of a plain `/oauth/authorize` flow knows its end
+    /// user: your login (default: none, so plain-flow consent is refused;
+    /// [`DemoSignIn`](crate::DemoSignIn) for demos).
+    pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
+        self.resource_owner = authenticator;
+        self
+    }
+
+    /// Human descriptions of scopes for the consent and Connect pages.
+    pub fn scope_catalogue(mut self, catalogue: ScopeCatalogue) -> Self {
+        self.scope_catalogue = catalogue;
+        self
+    }
+
+    /// How long a Connect session (its token) lives (default 30 minutes; 1
+    /// minute to 24 hours).
+    pub fn connect_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.connect_session = lifetime;
+        self
+    }
+
+    /// The prefix of generated reference ids: `<prefix>-generated:<uuidv7>`
+    /// (default `oc`; 1–32 characters of `a–z 0–9 -`).
+    pub fn reference_id_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.reference_id_prefix = prefix.into();
+        self
+    }
+
+    /// Origins allowed to embed the hosted Connect page in a frame
+    /// (`Content-Security-Policy: frame-ancestors`), such as
+    /// `https://app.example.com`. Default: none (`'none'`). The plain
+    /// consent page is never framable.
+    pub fn frame_ancestors<I, T>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.frame_ancestors = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -399,6 +480,10 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             pkce: self.pkce,
             refresh_grace: self.refresh_grace,
             scopes_supported: self.scopes_supported,
+            resource_owner: self.resource_owner,
+            scope_catalogue: self.scope_catalogue,
+            reference_id_prefix: self.reference_id_prefix,
+            frame_ancestors: self.frame_ancestors,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
+use crate::ids::{ConnectionId, CustomerId, ScopedKeyId};
 use crate::keyring::CredentialHash;
 use crate::random::{SystemRandom, random_array};
 use crate::redirect::RedirectUri;
@@ -36,6 +37,10 @@ use crate::storage::{
     AppChanges, AppRecord, CodeRecord, CodeRedemption, GrantRecord, RefreshRotation,
     SecretRotation, SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
     Storage, StorageErrorKind, TokenKind, TokenRecord,
+};
+use crate::storage::{
+    ConnectApproval, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, Location,
+    ScopedKeyRecord,
 };
 use crate::timestamp::truncate_ms;
 
@@ -70,6 +75,13 @@ macro_rules! storage_conformance_tests {
             tokens_revoke_single_access_token,
             purge_removes_only_expired_records,
             apps_delete_cascades_to_grants,
+            connect_approval_writes_customer_connection_and_key,
+            connect_update_mode_replaces_the_grant_in_place,
+            connect_customer_reference_conflict_writes_nothing,
+            connect_concurrent_approvals_have_one_winner,
+            customers_list_and_delete_revokes_everything,
+            scoped_keys_insert_list_and_revoke,
+            apps_delete_cascades_to_connections_and_keys,
             admin_keys_insert_find_delete,
             admin_keys_insert_conflicts,
             admin_keys_unknown_hash_is_absent,
@@ -523,6 +535,7 @@ pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
         open_by: None,
         opened_at: Some(now),
         status: SessionStatus::Pending,
+        connect: None,
     }
 }
 
@@ -553,6 +566,7 @@ pub fn grant_and_code(app: &AppRecord, now: OffsetDateTime) -> (GrantRecord, Cod
         issued_at: now,
         expires_at: now + Duration::minutes(1),
         redeemed_at: None,
+        scoped_key_id: None,
     };
     (grant, code)
 }
@@ -609,6 +623,7 @@ pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     let done = store
         .complete_session(&session.hash, &approve, now)
@@ -625,6 +640,7 @@ pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
     let again = SessionDecision::Approve {
         grant: Box::new(grant2.clone()),
         code: Box::new(code2.clone()),
+        connect: None,
     };
     match store
         .complete_session(&session.hash, &again, now)
@@ -720,6 +736,7 @@ pub async fn sessions_expired_cannot_complete<S: Storage>(store: Arc<S>) {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     let done = store
         .complete_session(&session.hash, &approve, session.expires_at)
@@ -751,6 +768,7 @@ pub async fn sessions_concurrent_completions_have_one_winner<S: Storage>(store: 
             let decision = SessionDecision::Approve {
                 grant: Box::new(grant.clone()),
                 code: Box::new(code.clone()),
+                connect: None,
             };
             let outcome = store.complete_session(&hash, &decision, now).await.unwrap();
             (outcome, grant, code)
@@ -791,6 +809,7 @@ pub async fn codes_redeem_once_and_write_tokens<S: Storage>(store: Arc<S>) {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -856,6 +875,7 @@ pub async fn codes_expired_are_not_redeemed<S: Storage>(store: Arc<S>) {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -895,6 +915,7 @@ pub async fn codes_concurrent_redemptions_have_one_winner<S: Storage>(store: Arc
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -939,6 +960,7 @@ pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>)
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -1257,6 +1279,7 @@ pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     store
         .complete_session(&session.hash, &approve, now)
@@ -1367,6 +1390,532 @@ pub async fn admin_keys_unknown_hash_is_absent<S: Storage>(store: Arc<S>) {
     assert!(!store.delete_admin_key(&hash).await.unwrap(), "delete");
 }
 
+/// A customer record for `app`'s workspace.
+pub fn customer_record(app: &AppRecord, reference_id: &str, now: OffsetDateTime) -> CustomerRecord {
+    CustomerRecord {
+        id: CustomerId::generate(&rng()).unwrap(),
+        workspace_id: app.app.workspace_id.clone(),
+        reference_id: reference_id.to_owned(),
+        info: CustomerInfo {
+            first_name: Some("Ada".to_owned()),
+            last_name: Some("Lovelace".to_owned()),
+            email: Some("ada@example.com".to_owned()),
+            phone: None,
+            location: Some(Location {
+                street_one: "1 Main St".to_owned(),
+                city: "Springfield".to_owned(),
+                state: "IL".to_owned(),
+                postal_code: "62701".to_owned(),
+                country: "US".to_owned(),
+            }),
+        },
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// A scoped key record for `customer` of `app`.
+pub fn scoped_key_record(
+    app: &AppRecord,
+    customer: &CustomerRecord,
+    now: OffsetDateTime,
+) -> ScopedKeyRecord {
+    ScopedKeyRecord {
+        id: ScopedKeyId::from_bytes(&random_array::<16>(&rng()).unwrap()),
+        workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
+        client_id: app.app.client_id.clone(),
+        customer_id: customer.id.clone(),
+        reference_id: customer.reference_id.clone(),
+        scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
+        label: Some("test".to_owned()),
+        nonce: random_array::<16>(&rng()).unwrap(),
+        signing_key_id: 1,
+        created_at: now,
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+/// A Connect approval of a session of `app` for `reference_id`: grant, code
+/// and the Connect part (customer, connection, optionally a scoped key).
+pub fn connect_approval(
+    app: &AppRecord,
+    customer: &CustomerRecord,
+    with_key: bool,
+    now: OffsetDateTime,
+) -> (GrantRecord, CodeRecord, ConnectApproval) {
+    let (mut grant, mut code) = grant_and_code(app, now);
+    grant.expires_at = None;
+    let key = with_key.then(|| scoped_key_record(app, customer, now));
+    code.scoped_key_id = key.as_ref().map(|k| k.id.clone());
+    let connection = ConnectionRecord {
+        id: ConnectionId::generate(&rng()).unwrap(),
+        workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
+        customer_id: customer.id.clone(),
+        reference_id: customer.reference_id.clone(),
+        grant_id: grant.id.clone(),
+        tags: vec!["boston".to_owned()],
+        status: ConnectionStatus::Active,
+        browser_created: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let approval = ConnectApproval {
+        customer: customer.clone(),
+        connection,
+        scoped_key: key,
+    };
+    (grant, code, approval)
+}
+
+async fn approve_connect<S: Storage>(
+    store: &S,
+    app: &AppRecord,
+    approval: (GrantRecord, CodeRecord, ConnectApproval),
+    now: OffsetDateTime,
+) -> SessionCompletion {
+    let session = session_record(app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code, connect) = approval;
+    let decision = SessionDecision::Approve {
+        grant: Box::new(grant),
+        code: Box::new(code),
+        connect: Some(Box::new(connect)),
+    };
+    store
+        .complete_session(&session.hash, &decision, now)
+        .await
+        .unwrap()
+}
+
+/// Approving a Connect session writes the customer, the connection and the
+/// scoped key with the grant and code.
+pub async fn connect_approval_writes_customer_connection_and_key<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let customer = customer_record(&app, "user-1", now);
+    let approval = connect_approval(&app, &customer, true, now);
+    let (grant, code, connect) = approval.clone();
+    let done = approve_connect(&*store, &app, approval, now).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)));
+    let ws = &app.app.workspace_id;
+    assert_eq!(
+        store.get_customer(ws, &customer.id).await.unwrap(),
+        Some(customer.clone())
+    );
+    assert_eq!(
+        store.find_customer(ws, "user-1").await.unwrap(),
+        Some(customer.clone())
+    );
+    assert!(
+        store
+            .get_customer(&fresh_workspace(), &customer.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "workspace-scoped"
+    );
+    let connection = store
+        .find_connection(&app.app.id, "user-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection, connect.connection);
+    let key = connect.scoped_key.unwrap();
+    assert_eq!(
+        store.get_scoped_key(&key.id).await.unwrap(),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store
+            .get_code(&code.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .scoped_key_id,
+        Some(key.id)
+    );
+    assert_eq!(store.get_grant(&grant.id).await.unwrap(), Some(grant));
+}
+
+/// A second approval for the same app and reference id updates the
+/// connection in place: same id, the new grant, the old grant revoked.
+pub async fn connect_update_mode_replaces_the_grant_in_place<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let customer = customer_record(&app, "user-2", now);
+    let first = connect_approval(&app, &customer, false, now);
+    let first_grant = first.0.clone();
+    let first_code = first.1.clone();
+    let first_connection = first.2.connection.clone();
+    approve_connect(&*store, &app, first, now).await;
+    let access = token_record(&first_grant, TokenKind::Access, now);
+    store
+        .redeem_code(
+            &first_code.hash,
+            std::slice::from_ref(&access),
+            now + Duration::hours(1),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(store.get_token(&access.hash).await.unwrap().is_some());
+
+    let mut updated = customer.clone();
+    updated.info.email = Some("new@example.com".to_owned());
+    updated.updated_at = now + Duration::minutes(1);
+    let second = connect_approval(&app, &updated, false, now + Duration::minutes(1));
+    let second_grant = second.0.clone();
+    let done = approve_connect(&*store, &app, second, now + Duration::minutes(1)).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)));
+    let connection = store
+        .find_connection(&app.app.id, "user-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        connection.id, first_connection.id,
+        "updated, not duplicated"
+    );
+    assert_eq!(connection.grant_id, second_grant.id, "the new grant");
+    let old = store.get_grant(&first_grant.id).await.unwrap().unwrap();
+    assert!(old.revoked_at.is_some(), "the old grant is revoked");
+    assert!(
+        store.get_token(&access.hash).await.unwrap().is_none(),
+        "with its tokens"
+    );
+    let ws = &app.app.workspace_id;
+    let stored = store.get_customer(ws, &customer.id).await.unwrap().unwrap();
+    assert_eq!(stored.info.email.as_deref(), Some("new@example.com"));
+    assert_eq!(stored.created_at, customer.created_at);
+    assert_eq!(
+        store.list_customers(ws, None, 0, 10).await.unwrap().total,
+        1
+    );
+}
+
+/// A new customer whose reference id another customer of the workspace
+/// already has is a conflict, and the whole approval writes nothing.
+pub async fn connect_customer_reference_conflict_writes_nothing<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let existing = customer_record(&app, "user-3", now);
+    approve_connect(
+        &*store,
+        &app,
+        connect_approval(&app, &existing, false, now),
+        now,
+    )
+    .await;
+
+    let impostor = customer_record(&app, "user-3", now);
+    let (grant, code, connect) = connect_approval(&app, &impostor, true, now);
+    let key = connect.scoped_key.clone().unwrap();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let decision = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+        connect: Some(Box::new(connect)),
+    };
+    let err = store
+        .complete_session(&session.hash, &decision, now)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StorageErrorKind::Conflict);
+    let ws = &app.app.workspace_id;
+    assert!(
+        store
+            .get_customer(ws, &impostor.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.get_grant(&grant.id).await.unwrap().is_none(),
+        "no grant"
+    );
+    assert!(
+        store.get_code(&code.hash).await.unwrap().is_none(),
+        "no code"
+    );
+    assert!(
+        store.get_scoped_key(&key.id).await.unwrap().is_none(),
+        "no key"
+    );
+    let still = store
+        .open_session(&session.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        still.status,
+        SessionStatus::Pending,
+        "the session is still pending"
+    );
+}
+
+/// Of 20 concurrent approvals of one Connect session exactly one writes
+/// its customer, connection and grant.
+pub async fn connect_concurrent_approvals_have_one_winner<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let customer = customer_record(&app, "user-4", now);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = Arc::clone(&store);
+        let (grant, code, connect) = connect_approval(&app, &customer, true, now);
+        let hash = session.hash;
+        tasks.push(tokio::spawn(async move {
+            let decision = SessionDecision::Approve {
+                grant: Box::new(grant.clone()),
+                code: Box::new(code),
+                connect: Some(Box::new(connect)),
+            };
+            (
+                store.complete_session(&hash, &decision, now).await.unwrap(),
+                grant,
+            )
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (outcome, grant) = task.await.unwrap();
+        if matches!(outcome, SessionCompletion::Completed(_)) {
+            winners.push(grant);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one approval");
+    let connection = store
+        .find_connection(&app.app.id, "user-4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.grant_id, winners[0].id);
+    let keys = store
+        .list_scoped_keys(&app.app.workspace_id, Some(&app.app.id), None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(keys.total, 1, "one scoped key");
+}
+
+/// Customers list by creation and by reference id; deleting one revokes its
+/// connections, their grants and its scoped keys.
+pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let ws = &app.app.workspace_id;
+    let a = customer_record(&app, "ref-a", now);
+    let b = customer_record(&app, "ref-b", now + Duration::seconds(1));
+    let (grant_a, _, connect_a) = connect_approval(&app, &a, true, now);
+    let key_a = connect_a.scoped_key.clone().unwrap();
+    approve_connect(
+        &*store,
+        &app,
+        (grant_a.clone(), grant_and_code(&app, now).1, connect_a),
+        now,
+    )
+    .await;
+    approve_connect(
+        &*store,
+        &app,
+        connect_approval(&app, &b, false, now),
+        now + Duration::seconds(1),
+    )
+    .await;
+    let all = store.list_customers(ws, None, 0, 10).await.unwrap();
+    assert_eq!(all.total, 2);
+    assert_eq!(
+        all.items
+            .iter()
+            .map(|c| c.reference_id.as_str())
+            .collect::<Vec<_>>(),
+        ["ref-a", "ref-b"]
+    );
+    let one = store
+        .list_customers(ws, Some("ref-b"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((one.total, one.items[0].id.clone()), (1, b.id.clone()));
+    assert_eq!(
+        store.list_customers(ws, None, 1, 1).await.unwrap().items[0].id,
+        b.id
+    );
+
+    assert!(
+        !store
+            .delete_customer(&fresh_workspace(), &a.id, now)
+            .await
+            .unwrap(),
+        "other workspace"
+    );
+    assert!(store.delete_customer(ws, &a.id, now).await.unwrap());
+    assert!(store.get_customer(ws, &a.id).await.unwrap().is_none());
+    assert!(
+        store
+            .find_connection(&app.app.id, "ref-a")
+            .await
+            .unwrap()
+            .is_none(),
+        "connection revoked"
+    );
+    assert!(
+        store
+            .get_grant(&grant_a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "grant revoked"
+    );
+    assert!(
+        store
+            .get_scoped_key(&key_a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "key revoked"
+    );
+    assert!(
+        store
+            .find_connection(&app.app.id, "ref-b")
+            .await
+            .unwrap()
+            .is_some(),
+        "others untouched"
+    );
+    assert!(
+        !store.delete_customer(ws, &a.id, now).await.unwrap(),
+        "second delete"
+    );
+}
+
+/// Scoped keys list by app and customer, revoke only by their own app, once.
+pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let other_app = app_record(&ws, base_time(), Some(random_hash()));
+    insert(&*store, &other_app).await;
+    let now = base_time();
+    let customer = customer_record(&app, "ref-k", now);
+    let k1 = scoped_key_record(&app, &customer, now);
+    let k2 = scoped_key_record(&app, &customer, now + Duration::seconds(1));
+    let k3 = scoped_key_record(&other_app, &customer, now + Duration::seconds(2));
+    for key in [&k1, &k2, &k3] {
+        store.insert_scoped_key(key).await.unwrap();
+    }
+    assert_eq!(
+        store.insert_scoped_key(&k1).await.unwrap_err().kind(),
+        StorageErrorKind::Conflict
+    );
+    let mine = store
+        .list_scoped_keys(&ws, Some(&app.app.id), None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.items.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
+        [k1.id.clone(), k2.id.clone()]
+    );
+    let theirs = store
+        .list_scoped_keys(&ws, None, Some(&customer.id), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(theirs.total, 3);
+    assert_eq!(
+        store
+            .list_scoped_keys(&fresh_workspace(), None, None, 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    assert!(
+        !store
+            .revoke_scoped_key(&ws, &other_app.app.id, &k1.id, now)
+            .await
+            .unwrap(),
+        "another app's key"
+    );
+    assert!(
+        store
+            .revoke_scoped_key(&ws, &app.app.id, &k1.id, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_scoped_key(&ws, &app.app.id, &k1.id, now)
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert_eq!(
+        store
+            .get_scoped_key(&k1.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(now)
+    );
+    assert_eq!(
+        store
+            .revoke_customer_scoped_keys(&ws, &customer.id, now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(
+        store
+            .get_scoped_key(&k3.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+/// Deleting an app removes its connections and scoped keys (its customers,
+/// which belong to the workspace, stay).
+pub async fn apps_delete_cascades_to_connections_and_keys<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let customer = customer_record(&app, "ref-d", now);
+    let approval = connect_approval(&app, &customer, true, now);
+    let key = approval.2.scoped_key.clone().unwrap();
+    approve_connect(&*store, &app, approval, now).await;
+    assert!(
+        store
+            .delete_app(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_connection(&app.app.id, "ref-d")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.get_scoped_key(&key.id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_customer(&app.app.workspace_id, &customer.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// A store that fails on demand, wrapping a working one: for testing how a
 /// server (or a host) behaves when its backend is down or loses a race.
 ///
@@ -1470,5 +2019,20 @@ delegate! {
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
         async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> bool;
         async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
+    }
+}
+
+delegate! {
+    crate::ConnectStore {
+        async fn get_customer(&self, workspace: &WorkspaceId, id: &CustomerId) -> Option<CustomerRecord>;
+        async fn find_customer(&self, workspace: &WorkspaceId, reference_id: &str) -> Option<CustomerRecord>;
+        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
+        async fn delete_customer(&self, workspace: &WorkspaceId, id: &CustomerId, now: OffsetDateTime) -> bool;
+        async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
+        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> ();
+        async fn get_scoped_key(&self, id: &ScopedKeyId) -> Option<ScopedKeyRecord>;
+        async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::Listing<ScopedKeyRecord>;
+        async fn revoke_scoped_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &ScopedKeyId, now: OffsetDateTime) -> bool;
+        async fn revoke_customer_scoped_keys(&self, workspace: &WorkspaceId, customer_id: &CustomerId, now: OffsetDateTime) -> u64;
     }
 }

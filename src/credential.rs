@@ -31,11 +31,11 @@ const RANDOM_LEN: usize = 32;
 /// Base64url characters of the body: 1 key id byte and the random bytes.
 const BODY_LEN: usize = 44;
 /// Bytes of SHA-256 kept as the checksum.
-const CHECKSUM_BYTES: usize = 4;
+pub(crate) const CHECKSUM_BYTES: usize = 4;
 /// Base64url characters of the checksum.
-const CHECKSUM_LEN: usize = 6;
+pub(crate) const CHECKSUM_LEN: usize = 6;
 /// Longest input [`Credential::parse`] looks at.
-const MAX_PRESENTED_LEN: usize = 512;
+pub(crate) const MAX_PRESENTED_LEN: usize = 512;
 
 mod sealed {
     /// Restricts [`super::CredentialKind`] to the kinds in this module.
@@ -395,7 +395,7 @@ impl<K: CredentialKind> PartialEq for Credential<K> {
 impl<K: CredentialKind> Eq for Credential<K> {}
 
 /// The first 4 bytes of SHA-256(`prefix` ++ `body`).
-fn checksum(prefix: &[u8], body: &[u8]) -> [u8; CHECKSUM_BYTES] {
+pub(crate) fn checksum(prefix: &[u8], body: &[u8]) -> [u8; CHECKSUM_BYTES] {
     let mut context = digest::Context::new(&digest::SHA256);
     context.update(prefix);
     context.update(body);
@@ -408,7 +408,7 @@ fn checksum(prefix: &[u8], body: &[u8]) -> [u8; CHECKSUM_BYTES] {
 }
 
 /// Whether `byte` is in the base64url alphabet.
-fn is_base64url(byte: u8) -> bool {
+pub(crate) fn is_base64url(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
 }
 

@@ -113,6 +113,33 @@ pub enum Problem {
     /// A scope the app is not allowed to request.
     #[error("is not among the app's allowed scopes")]
     ScopeNotAllowed,
+    /// Connect sessions need a confidential app.
+    #[error("must name a confidential app")]
+    NotConfidentialApp,
+    /// Not one of the app's registered redirect URIs.
+    #[error("is not one of the app's registered redirect URIs")]
+    NotRegistered,
+    /// No such customer in the workspace.
+    #[error("names no customer of this workspace")]
+    UnknownCustomer,
+    /// Two fields that must agree do not.
+    #[error("does not match the customer's")]
+    Mismatch,
+    /// The app holds no active grant for the customer.
+    #[error("the app holds no active grant for this customer")]
+    NoGrant,
+    /// Not an e-mail address.
+    #[error("must be an e-mail address")]
+    InvalidEmail,
+    /// Not a phone number.
+    #[error("must be a phone number (digits, spaces, + - ( ) .)")]
+    InvalidPhone,
+    /// A location needs all of streetOne, city, state, postalCode, country.
+    #[error("must have all of streetOne, city, state, postalCode and country, or be omitted")]
+    IncompleteLocation,
+    /// A value of the wrong JSON type.
+    #[error("must be a JSON object")]
+    NotAnObject,
     /// An update that changes nothing.
     #[error("at least one of name, description, redirectUris, allowedScopes is required")]
     NothingToUpdate,

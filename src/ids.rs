@@ -130,6 +130,28 @@ string_id!(
     |s| (1..=255).contains(&s.chars().count()) && !s.chars().any(char::is_control)
 );
 
+string_id!(
+    /// A customer: `cus_` and 32 hex digits.
+    CustomerId,
+    "customer id",
+    |s| s.strip_prefix("cus_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
+string_id!(
+    /// A connection (what a completed Connect session leaves): `conn_` and
+    /// 32 hex digits.
+    ConnectionId,
+    "connection id",
+    |s| s.strip_prefix("conn_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
+string_id!(
+    /// A scoped key's record: `sk_` and 32 hex digits. Not the key itself.
+    ScopedKeyId,
+    "scoped key id",
+    |s| s.strip_prefix("sk_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -143,6 +165,39 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 impl AppId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
         Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?))))
+    }
+}
+
+macro_rules! random_id {
+    ($name:ident, $prefix:literal) => {
+        impl $name {
+            pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
+                Ok(Self(format!(
+                    concat!($prefix, "{}"),
+                    hex(&random_array::<16>(rng)?)
+                )))
+            }
+        }
+    };
+}
+
+random_id!(CustomerId, "cus_");
+random_id!(ConnectionId, "conn_");
+
+impl ScopedKeyId {
+    /// The id made of these 16 bytes (the scoped key carries them).
+    pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
+        Self(format!("sk_{}", hex(bytes)))
+    }
+
+    /// The 16 bytes the id is made of.
+    pub(crate) fn to_bytes(&self) -> Option<[u8; 16]> {
+        let hex = self.0.strip_prefix("sk_")?;
+        let mut out = [0u8; 16];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(out)
     }
 }
 

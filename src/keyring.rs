@@ -130,7 +130,6 @@ impl fmt::Debug for ServerKey {
 struct Entry {
     id: u8,
     hash: hmac::Key,
-    #[allow(dead_code)] // signs scoped keys (Connect issue)
     sign: hmac::Key,
     derive: hmac::Key,
 }
@@ -267,7 +266,6 @@ impl KeyRing {
     /// A signature of `parts` under the sign subkey of `key_id`.
     ///
     /// `None` when the key is unknown (or retired) or a part exceeds 4 GiB.
-    #[allow(dead_code)] // used by the token and scoped-key modules
     pub(crate) fn sign(&self, key_id: u8, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
         let entry = self.entry(key_id)?;
         mac(&entry.sign, domain, parts)
@@ -275,7 +273,6 @@ impl KeyRing {
 
     /// Whether `tag` is the signature of `parts` under the sign subkey of
     /// `key_id`, compared in constant time.
-    #[allow(dead_code)] // used by the token and scoped-key modules
     pub(crate) fn verify(&self, key_id: u8, domain: &str, parts: &[&[u8]], tag: &[u8]) -> bool {
         let Some(entry) = self.entry(key_id) else {
             return false;

@@ -77,6 +77,7 @@ mod admin;
 mod authorize;
 mod clock;
 mod config;
+mod connect;
 mod credential;
 mod error;
 mod events;
@@ -90,11 +91,15 @@ mod pkce;
 mod random;
 mod redirect;
 mod registration;
+mod resource;
+mod resource_owner;
 mod scope;
+mod scoped_key;
 mod server;
 mod storage;
 mod timestamp;
 mod token;
+mod ui;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -106,6 +111,11 @@ pub use authorize::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, ServerConfig};
+pub use connect::{
+    CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
+    CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
+    MAX_TAGS, NewConnectSession,
+};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
@@ -114,7 +124,10 @@ pub use credential::{
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
 pub use http::MAX_BODY_BYTES;
-pub use ids::{AppId, ClientId, GrantId, InvalidId, Subject, WorkspaceId};
+pub use ids::{
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, ScopedKeyId, Subject,
+    WorkspaceId,
+};
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use metadata::Metadata;
 pub use oauth_error::{OAuthError, OAuthErrorCode};
@@ -125,11 +138,19 @@ pub use registration::{
     MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
     RotatedSecret,
 };
+pub use resource::{BearerKind, BearerPrincipal};
+pub use resource_owner::{DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
+pub use scoped_key::{
+    MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
+    ScopedKeyPrincipal,
+};
 pub use server::AuthorizationServer;
 pub use storage::{
-    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret,
-    GrantRecord, GrantStore, Listing, MemoryStore, RefreshRotation, SecretRotation, SecretState,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
+    ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerInfo,
+    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, Location, MemoryStore,
+    RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation, SecretState,
     SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
     StorageErrorKind, TokenKind, TokenRecord,
 };

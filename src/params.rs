@@ -1,38 +1,133 @@
-//! Request parameters of the OAuth endpoints (RFC 6749 §3.1, §3.2): a
-//! parameter sent empty counts as absent, and one sent twice is an error.
+//! Request parameters of the OAuth endpoints: `application/x-www-form-urlencoded`
+//! bodies and query strings (RFC 6749 Appendix B), parsed the way RFC 6749
+//! wants them: every parameter at most once (§3.1, §3.2), a
+//! parameter sent empty treated as absent (§3.1), strict percent-encoding
+//! and UTF-8, and a bounded size.
 
-/// Parameters by name, each present at most once and never empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+use std::collections::HashSet;
+use std::fmt;
+
+/// The largest OAuth form body or query string accepted, in bytes.
+pub(crate) const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Why a form or query string was refused.
+///
+/// Parameter names appear in messages only when they look like parameter
+/// names; values never do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FormError {
+    /// The input exceeds [`MAX_FORM_BYTES`].
+    TooLarge,
+    /// A parameter appears more than once (RFC 6749 §3.1, §3.2).
+    Duplicate {
+        /// The parameter's name, or `None` when it does not look like one.
+        name: Option<String>,
+    },
+    /// A `%` not followed by two hex digits, or text that is not UTF-8.
+    InvalidEncoding,
+    /// A pair with an empty name, such as `=value`.
+    EmptyName,
+}
+
+impl FormError {
+    /// The offending parameter's name, when there is one to show.
+    pub(crate) fn parameter(&self) -> Option<&str> {
+        match self {
+            Self::Duplicate { name } => name.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FormError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge => write!(f, "the parameters exceed {MAX_FORM_BYTES} bytes"),
+            Self::Duplicate { name: Some(name) } => {
+                write!(f, "parameter `{name}` is included more than once")
+            }
+            Self::Duplicate { name: None } => f.write_str("a parameter is included more than once"),
+            Self::InvalidEncoding => {
+                f.write_str("the parameters are not valid percent-encoded UTF-8")
+            }
+            Self::EmptyName => f.write_str("a parameter has an empty name"),
+        }
+    }
+}
+
+impl std::error::Error for FormError {}
+
+/// Decoded parameters: unique names, and only the non-empty values (an empty
+/// value counts as absent).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct Params {
+    /// In order of appearance; names are unique.
     pairs: Vec<(String, String)>,
 }
 
-/// A parameter appeared more than once.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parameter {0} is repeated")]
-pub(crate) struct DuplicateParameter(pub(crate) String);
+impl fmt::Debug for Params {
+    /// Names only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Params")
+            .field("names", &self.names().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Params {
-    /// From decoded name/value pairs (a query string or a form body).
-    pub(crate) fn from_pairs<I, N, V>(pairs: I) -> Result<Self, DuplicateParameter>
+    /// Parses a form body or a query string (without the `?`).
+    ///
+    /// Empty segments (`a=1&&b=2`, a trailing `&`) are skipped; a segment
+    /// without `=` is a parameter with an empty value, hence absent.
+    ///
+    /// # Errors
+    ///
+    /// [`FormError::TooLarge`] over [`MAX_FORM_BYTES`];
+    /// [`FormError::Duplicate`] when a name repeats (even if one of the
+    /// values is empty); [`FormError::InvalidEncoding`];
+    /// [`FormError::EmptyName`].
+    pub(crate) fn parse(input: &[u8]) -> Result<Self, FormError> {
+        Self::from_pairs(pairs(input)?)
+    }
+
+    /// From decoded name/value pairs, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`FormError::Duplicate`] when a name repeats (even if one of the
+    /// values is empty).
+    pub(crate) fn from_pairs<I, N, V>(input: I) -> Result<Self, FormError>
     where
         I: IntoIterator<Item = (N, V)>,
         N: Into<String>,
         V: Into<String>,
     {
-        let mut seen: Vec<(String, String)> = Vec::new();
-        for (name, value) in pairs {
+        let mut names: HashSet<String> = HashSet::new();
+        let mut pairs = Vec::new();
+        for (name, value) in input {
             let (name, value) = (name.into(), value.into());
-            if seen.iter().any(|(n, _)| *n == name) {
-                return Err(DuplicateParameter(name));
+            if !names.insert(name.clone()) {
+                return Err(FormError::Duplicate {
+                    name: showable(&name).then_some(name),
+                });
             }
-            seen.push((name, value));
+            if !value.is_empty() {
+                pairs.push((name, value));
+            }
         }
-        seen.retain(|(_, value)| !value.is_empty());
-        Ok(Self { pairs: seen })
+        Ok(Self { pairs })
     }
 
-    /// The value of `name`, if present and non-empty.
+    /// Parses an optional query string, as [`Params::parse`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Params::parse`].
+    pub(crate) fn parse_query(query: Option<&str>) -> Result<Self, FormError> {
+        Self::parse(query.unwrap_or_default().as_bytes())
+    }
+
+    /// The value of `name`, if it was sent and is not empty.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
@@ -40,15 +135,45 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether `name` is present (and non-empty).
+    /// Whether `name` was sent with a non-empty value.
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
+
+    /// The names of the parameters with non-empty values, in order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(n, _)| n.as_str())
+    }
 }
 
-/// Counts how often each parameter occurs, for the authorization endpoint,
-/// which must tell a repeated `client_id` (an error page) from another
-/// repeated parameter (an error redirect).
+/// Decodes every name/value pair of a form body or query string, in order,
+/// keeping repeats and empty values (the authorization endpoint must tell a
+/// repeated `client_id` from another repeated parameter).
+///
+/// # Errors
+///
+/// [`FormError::TooLarge`], [`FormError::InvalidEncoding`],
+/// [`FormError::EmptyName`].
+pub(crate) fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    if input.len() > MAX_FORM_BYTES {
+        return Err(FormError::TooLarge);
+    }
+    let mut out = Vec::new();
+    for segment in input.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
+        let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {
+            Some(at) => (&segment[..at], &segment[at + 1..]),
+            None => (segment, &[][..]),
+        };
+        let name = decode(raw_name)?;
+        if name.is_empty() {
+            return Err(FormError::EmptyName);
+        }
+        out.push((name, decode(raw_value)?));
+    }
+    Ok(out)
+}
+
+/// The first parameter name that occurs more than once.
 pub(crate) fn first_duplicate(pairs: &[(String, String)]) -> Option<&str> {
     pairs.iter().enumerate().find_map(|(i, (name, _))| {
         pairs[..i]
@@ -67,9 +192,180 @@ pub(crate) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .filter(|v| !v.is_empty())
 }
 
+/// Whether a name is safe to repeat in an error message: a short run of
+/// the characters parameter names use. Every credential is longer than 40
+/// characters, so one pasted in the wrong place is never echoed.
+fn showable(name: &str) -> bool {
+    name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']'))
+}
+
+/// Strict `application/x-www-form-urlencoded` decoding of one name or value:
+/// `+` is a space, `%XX` a byte; a `%` without two hex digits or a result
+/// that is not UTF-8 is an error.
+pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.next().and_then(|&h| hex_value(h));
+                let lo = bytes.next().and_then(|&l| hex_value(l));
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(FormError::InvalidEncoding),
+                }
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).map_err(|_| FormError::InvalidEncoding)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_names_and_values() {
+        let p = Params::parse(b"grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb%3Fx%3D1").unwrap();
+        assert_eq!(p.get("grant_type"), Some("authorization_code"));
+        assert_eq!(p.get("code"), Some("abc"));
+        assert_eq!(
+            p.get("redirect_uri"),
+            Some("https://app.example.com/cb?x=1")
+        );
+        assert_eq!(
+            p.names().collect::<Vec<_>>(),
+            ["grant_type", "code", "redirect_uri"]
+        );
+        assert!(p.contains("code"));
+        assert!(!p.contains("scope"));
+    }
+
+    #[test]
+    fn plus_is_space_and_percent_2b_is_plus() {
+        let p = Params::parse(b"scope=read+write&x=a%2Bb&y=%C3%A9").unwrap();
+        assert_eq!(p.get("scope"), Some("read write"));
+        assert_eq!(p.get("x"), Some("a+b"));
+        assert_eq!(p.get("y"), Some("é"));
+    }
+
+    #[test]
+    fn duplicates_are_refused_naming_the_parameter() {
+        for input in [
+            &b"scope=a&scope=b"[..],
+            b"scope=a&scope=a",
+            b"scope=&scope=b",
+            b"scope&scope=b",
+            b"scope=a&sc%6Fpe=b",
+        ] {
+            let err = Params::parse(input).unwrap_err();
+            assert_eq!(
+                err,
+                FormError::Duplicate {
+                    name: Some("scope".into())
+                }
+            );
+            assert_eq!(err.parameter(), Some("scope"));
+            assert!(err.to_string().contains("`scope`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_that_could_be_secrets_are_not_echoed() {
+        let name = "oc_secret_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let err = Params::parse(format!("{name}&{name}").as_bytes()).unwrap_err();
+        assert_eq!(err, FormError::Duplicate { name: None });
+        assert!(!err.to_string().contains("AAAA"));
+        let long = "a".repeat(41);
+        let err = Params::parse(format!("{long}=1&{long}=2").as_bytes()).unwrap_err();
+        assert_eq!(err.parameter(), None);
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() {
+        let p = Params::parse(b"state=&scope&code=x&&").unwrap();
+        assert_eq!(p.get("state"), None);
+        assert_eq!(p.get("scope"), None);
+        assert!(!p.contains("state"));
+        assert_eq!(p.names().collect::<Vec<_>>(), ["code"]);
+        assert_eq!(Params::parse(b"").unwrap(), Params::default());
+        assert_eq!(Params::parse_query(None).unwrap(), Params::default());
+        assert_eq!(
+            Params::parse_query(Some("page=2")).unwrap().get("page"),
+            Some("2")
+        );
+    }
+
+    #[test]
+    fn invalid_encoding_is_refused() {
+        for input in [
+            &b"a=%"[..],
+            b"a=%4",
+            b"a=%zz",
+            b"a=%4g",
+            b"a%=1",
+            b"a=%FF",
+            b"a=%C3",
+            b"a=\xff",
+            b"%80=1",
+        ] {
+            assert_eq!(
+                Params::parse(input),
+                Err(FormError::InvalidEncoding),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_names_are_refused() {
+        assert_eq!(Params::parse(b"=x"), Err(FormError::EmptyName));
+        assert_eq!(Params::parse(b"a=1&=x"), Err(FormError::EmptyName));
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        let at_limit = format!("a={}", "x".repeat(MAX_FORM_BYTES - 2));
+        assert!(Params::parse(at_limit.as_bytes()).is_ok());
+        let over = format!("a={}", "x".repeat(MAX_FORM_BYTES - 1));
+        assert_eq!(Params::parse(over.as_bytes()), Err(FormError::TooLarge));
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let p = Params::parse(b"client_secret=oc_secret_zzz").unwrap();
+        let shown = format!("{p:?}");
+        assert!(shown.contains("client_secret"));
+        assert!(!shown.contains("zzz"));
+    }
+
+    #[test]
+    fn equals_signs_in_values_are_kept() {
+        let p = Params::parse(b"a=b=c&d==").unwrap();
+        assert_eq!(p.get("a"), Some("b=c"));
+        assert_eq!(p.get("d"), Some("="));
+    }
+
+    #[test]
+    fn client_secret_duplicates_are_named() {
+        let err = Params::parse(b"client_secret=a&client_secret=b").unwrap_err();
+        assert_eq!(err.parameter(), Some("client_secret"));
+        assert!(!err.to_string().contains("=a"));
+    }
 
     #[test]
     fn rfc6749_section_3_1_empty_parameters_count_as_absent() {
@@ -82,7 +378,7 @@ mod tests {
     #[test]
     fn rfc6749_section_3_1_repeated_parameters_are_refused() {
         let err = Params::from_pairs([("code", "a"), ("code", "b")]).unwrap_err();
-        assert_eq!(err, DuplicateParameter("code".into()));
+        assert_eq!(err.parameter(), Some("code"));
         // Repeated even when one of them is empty.
         assert!(Params::from_pairs([("code", ""), ("code", "b")]).is_err());
         let pairs = vec![

@@ -344,6 +344,21 @@ fn strip_port(s: &str) -> Option<String> {
     Some(format!("{head}{tail}"))
 }
 
+/// `uri` with `params` appended to its query (keeping any query it has, as
+/// RFC 6749 §3.1.2 requires of redirection endpoints), form-urlencoded.
+pub(crate) fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let base = uri.split_once('#').map_or(uri, |(base, _)| base);
+    let mut out = String::from(base);
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    serializer.extend_pairs(params);
+    let query = serializer.finish();
+    if !query.is_empty() {
+        out.push(if base.contains('?') { '&' } else { '?' });
+        out.push_str(&query);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

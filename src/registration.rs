@@ -246,6 +246,19 @@ pub struct Page<T> {
     pub meta: PageMeta,
 }
 
+impl<T> Page<T> {
+    pub(crate) fn new(data: Vec<T>, total: u64, request: PageRequest) -> Self {
+        Self {
+            data,
+            meta: PageMeta {
+                total,
+                page: request.page,
+                per_page: request.per_page,
+            },
+        }
+    }
+}
+
 /// The position of a [`Page`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -530,6 +543,12 @@ impl<S: Storage> AuthorizationServer<S> {
         id: &AppId,
     ) -> Result<(), RegistryError> {
         if self.storage().delete_app(workspace, id).await? {
+            self.config()
+                .events()
+                .emit(&crate::events::Event::AppDeleted {
+                    workspace_id: workspace.clone(),
+                    app_id: id.clone(),
+                });
             Ok(())
         } else {
             Err(RegistryError::NotFound)
@@ -591,11 +610,18 @@ impl<S: Storage> AuthorizationServer<S> {
             .rotate_client_secret(workspace, id, &rotation)
             .await
         {
-            Ok(Some(record)) => Ok(RotatedSecret {
-                client_id: record.app.client_id,
-                client_secret: secret,
-                previous_secret_expires_at: previous_valid_until,
-            }),
+            Ok(Some(record)) => {
+                config.events().emit(&crate::events::Event::SecretRotated {
+                    workspace_id: workspace.clone(),
+                    app_id: id.clone(),
+                    with_grace: previous_valid_until.is_some(),
+                });
+                Ok(RotatedSecret {
+                    client_id: record.app.client_id,
+                    client_secret: secret,
+                    previous_secret_expires_at: previous_valid_until,
+                })
+            }
             Ok(None) => Err(RegistryError::NotFound),
             Err(e) if e.kind() == StorageErrorKind::Conflict => Err(RegistryError::Conflict),
             Err(e) => Err(e.into()),

@@ -19,6 +19,7 @@ use crate::params::Params;
 use crate::pkce;
 use crate::registration::AuthenticatedClient;
 use crate::scope::ScopeSet;
+use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRedemption, GrantRecord, RefreshRotation, Storage, StorageError, StorageErrorKind,
@@ -124,6 +125,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<RefreshToken>,
     /// The access token's scopes.
     pub scope: ScopeSet,
+    /// A scoped key minted by the Connect session this code completed, when
+    /// the session asked for one (server-side delivery).
+    pub scoped_key: Option<ScopedKey>,
 }
 
 impl Serialize for TokenResponse {
@@ -136,6 +140,9 @@ impl Serialize for TokenResponse {
             map.serialize_entry("refresh_token", refresh.expose_secret())?;
         }
         map.serialize_entry("scope", &self.scope.to_param())?;
+        if let Some(key) = &self.scoped_key {
+            map.serialize_entry("scoped_key", key.expose_secret())?;
+        }
         map.end()
     }
 }
@@ -255,6 +262,12 @@ impl<S: Storage> AuthorizationServer<S> {
             None => match params.get("client_id") {
                 Some(id) => (id, params.get("client_secret")),
                 None => {
+                    self.config()
+                        .events()
+                        .emit(&Event::ClientAuthenticationFailed {
+                            client_id: None,
+                            reason: "no client authentication",
+                        });
                     return Err(TokenError::new(
                         OAuthErrorCode::InvalidClient,
                         "client authentication is required",
@@ -472,6 +485,15 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             CodeRedemption::Invalid => return Err(invalid_grant("invalid code")),
         }
+        let scoped_key = match &record.scoped_key_id {
+            Some(id) => self
+                .storage()
+                .get_scoped_key(id)
+                .await?
+                .filter(|k| k.revoked_at.is_none())
+                .and_then(|k| self.scoped_key_text(&k)),
+            None => None,
+        };
         config.events().emit(&Event::TokenIssued {
             client_id: record.client_id.clone(),
             grant_type: "authorization_code",
@@ -483,6 +505,7 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_in: config.lifetimes().access_token.whole_seconds(),
             refresh_token: Some(refresh),
             scope: record.scopes,
+            scoped_key,
         })
     }
 
@@ -633,6 +656,7 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_in,
             refresh_token: Some(refresh),
             scope,
+            scoped_key: None,
         })
     }
 
@@ -696,6 +720,7 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_in: config.lifetimes().access_token.whole_seconds(),
             refresh_token: None,
             scope: scopes,
+            scoped_key: None,
         })
     }
 

@@ -12,13 +12,14 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use zeroize::Zeroizing;
 
-use super::form;
+use crate::token::BasicCredentials;
+
+use crate::params as form;
 
 /// The longest `Authorization` header value looked at, in bytes.
 const MAX_HEADER_LEN: usize = 4096;
 
 /// Standard base64 (RFC 4648 §4), padding optional.
-#[allow(dead_code)] // for client authentication at the protocol endpoints
 const BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
@@ -47,28 +48,6 @@ impl fmt::Display for AuthHeaderError {
 }
 
 impl std::error::Error for AuthHeaderError {}
-
-/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1), both
-/// already form-urldecoded. `Debug` hides the secret.
-#[allow(dead_code)] // for client authentication at the protocol endpoints
-pub(crate) struct BasicCredentials {
-    /// The `client_id`.
-    pub(crate) client_id: String,
-    /// The `client_secret`; `None` when sent empty.
-    pub(crate) client_secret: Option<Zeroizing<String>>,
-}
-
-impl fmt::Debug for BasicCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredentials")
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
 
 /// The single `Authorization` header's value, if any.
 ///
@@ -120,7 +99,6 @@ fn credentials<'a>(value: &'a str, scheme: &str) -> Result<Option<&'a str>, Auth
 /// [`AuthHeaderError::Malformed`] for bad base64, a missing `:`, an empty
 /// client id, invalid percent-encoding or non-UTF-8; and the errors of
 /// [`authorization`].
-#[allow(dead_code)] // for client authentication at the protocol endpoints
 pub(crate) fn basic(headers: &HeaderMap) -> Result<Option<BasicCredentials>, AuthHeaderError> {
     let Some(value) = authorization(headers)? else {
         return Ok(None);
@@ -144,7 +122,7 @@ pub(crate) fn basic(headers: &HeaderMap) -> Result<Option<BasicCredentials>, Aut
         Zeroizing::new(form::decode(secret).map_err(|_| AuthHeaderError::Malformed)?);
     Ok(Some(BasicCredentials {
         client_id,
-        client_secret: (!client_secret.is_empty()).then_some(client_secret),
+        client_secret,
     }))
 }
 
@@ -224,10 +202,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(creds.client_id, "oc_client_1");
-        assert_eq!(
-            creds.client_secret.as_deref().map(String::as_str),
-            Some("oc_secret_x")
-        );
+        assert_eq!(Some(creds.client_secret.as_str()), Some("oc_secret_x"));
     }
 
     #[test]
@@ -237,18 +212,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(creds.client_id, "client:id");
-        assert_eq!(
-            creds.client_secret.as_deref().map(String::as_str),
-            Some("p@ss:w+rd x")
-        );
+        assert_eq!(Some(creds.client_secret.as_str()), Some("p@ss:w+rd x"));
         // The split is at the first colon: a raw colon in the secret stays.
         let creds = basic(&headers(&[&basic_header("id:a:b")]))
             .unwrap()
             .unwrap();
-        assert_eq!(
-            creds.client_secret.as_deref().map(String::as_str),
-            Some("a:b")
-        );
+        assert_eq!(Some(creds.client_secret.as_str()), Some("a:b"));
     }
 
     #[test]
@@ -270,7 +239,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(creds.client_id, "public_client");
-        assert!(creds.client_secret.is_none());
+        assert!(creds.client_secret.is_empty());
     }
 
     #[test]

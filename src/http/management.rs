@@ -24,11 +24,11 @@ use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::auth::{self, AuthHeaderError};
-use super::form::Params;
 use super::{MAX_BODY_BYTES, allow, response, storage_error};
 use crate::admin::AdminError;
 use crate::error::{FieldError, Problem, RegistryError};
 use crate::ids::{AppId, WorkspaceId};
+use crate::params::Params;
 use crate::registration::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
@@ -108,7 +108,7 @@ type Answer = Result<Response<Bytes>, Response<Bytes>>;
 /// The workspace of the request's admin key, or the 401 (400 for a
 /// malformed header) to answer.
 #[allow(clippy::result_large_err)] // the error is the response itself
-async fn authenticate<S: Storage>(
+pub(super) async fn authenticate<S: Storage>(
     server: &AuthorizationServer<S>,
     headers: &HeaderMap,
 ) -> Result<WorkspaceId, Response<Bytes>> {
@@ -183,7 +183,7 @@ fn registry_error(error: RegistryError) -> Response<Bytes> {
 
 /// 400 naming the field; a problem with the body as a whole (an update
 /// that changes nothing) names none.
-fn invalid_field(field: &FieldError) -> Response<Bytes> {
+pub(super) fn invalid_field(field: &FieldError) -> Response<Bytes> {
     let (message, path) = if field.field == "body" {
         (field.problem.to_string(), None)
     } else {
@@ -213,7 +213,9 @@ fn app_id(raw: &str) -> Result<AppId, Response<Bytes>> {
 /// `application/json` (parameters allowed); 400 for JSON that does not
 /// match `T`, naming the field when serde does.
 #[allow(clippy::result_large_err)] // the error is the response itself
-fn json_body<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<Option<T>, Response<Bytes>> {
+pub(super) fn json_body<T: DeserializeOwned>(
+    request: &Request<Bytes>,
+) -> Result<Option<T>, Response<Bytes>> {
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
         return Err(response::api_error(
@@ -269,7 +271,7 @@ fn serde_field(message: &str) -> Option<&str> {
         .map(|(field, _)| field)
 }
 
-fn body_required() -> Response<Bytes> {
+pub(super) fn body_required() -> Response<Bytes> {
     response::api_error(
         StatusCode::BAD_REQUEST,
         "invalid_request",
@@ -281,7 +283,7 @@ fn body_required() -> Response<Bytes> {
 /// `page` or `perPage` from the query: absent or empty means the default;
 /// anything but a number in range is a 400 naming it.
 #[allow(clippy::result_large_err)] // the error is the response itself
-fn page_param(
+pub(super) fn page_param(
     params: &Params,
     name: &'static str,
     default: u32,

@@ -13,7 +13,9 @@ use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
 mod auth;
-mod form;
+mod connect;
+mod oauth;
+
 mod management;
 mod response;
 
@@ -64,15 +66,17 @@ impl<S: Storage> AuthorizationServer<S> {
         };
         match segments.as_slice() {
             // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126) ----
-            // ["oauth", "authorize"] => …,
-            // ["oauth", "token"] => …,
-            // ["oauth", "revoke"] => …,
-            // ["oauth", "introspect"] => …,
-            // ["oauth", "par"] => …,
+            ["oauth", "authorize"] => oauth::authorize(self, &request).await,
+            ["oauth", "token"] => oauth::token(self, &request).await,
+            ["oauth", "revoke"] => oauth::revoke(self, &request).await,
+            ["oauth", "introspect"] => oauth::introspect(self, &request).await,
+            ["oauth", "par"] => oauth::par(self, &request).await,
             // ---- Metadata (RFC 8414) ----
-            // [".well-known", "oauth-authorization-server"] => …,
-            // ---- Connect (hosted page, sessions, SDK) ----
-            // ["connect", ..] | ["v1", "connect", ..] => …,
+            [".well-known", "oauth-authorization-server"] => oauth::metadata(self, &request),
+            // ---- Connect (hosted page, sessions, scoped keys) ----
+            ["connect"] => connect::page(self, &request).await,
+            ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
+            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
             // ---- Management API (workspace admins) ----
             ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
             _ => response::not_found("no such resource"),

@@ -168,7 +168,6 @@ pub(crate) fn method_not_allowed(allowed: &[Method]) -> Response<Bytes> {
 /// 303 See Other to `location` (RFC 9110 §15.4.4): what a form POST answers
 /// with to send the browser on with a GET. A location that is not a valid
 /// header value (never expected: callers pass URLs) becomes a 500.
-#[allow(dead_code)] // for the authorization and Connect endpoints
 pub(crate) fn see_other(location: &str) -> Response<Bytes> {
     match HeaderValue::from_str(location) {
         Ok(value) => no_store(finish(header(
@@ -178,22 +177,6 @@ pub(crate) fn see_other(location: &str) -> Response<Bytes> {
         ))),
         Err(_) => server_error(),
     }
-}
-
-/// `uri` with `params` appended to its query (keeping any query it has, as
-/// RFC 6749 §3.1.2 requires of redirection endpoints), form-urlencoded.
-#[allow(dead_code)] // for the authorization and Connect endpoints
-pub(crate) fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
-    let base = uri.split_once('#').map_or(uri, |(base, _)| base);
-    let mut out = String::from(base);
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    serializer.extend_pairs(params);
-    let query = serializer.finish();
-    if !query.is_empty() {
-        out.push(if base.contains('?') { '&' } else { '?' });
-        out.push_str(&query);
-    }
-    out
 }
 
 /// 500 `server_error`: details stay on the server.
@@ -216,9 +199,45 @@ pub(crate) fn unavailable() -> Response<Bytes> {
     )
 }
 
+/// An HTML page with `status` and the page's Content-Security-Policy; never
+/// cached, never framed unless `csp` allows it.
+pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Bytes> {
+    let mut response = no_store(finish(header(
+        with_status(status, Bytes::from(body)),
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    )));
+    if let Ok(value) = HeaderValue::from_str(csp) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// `response` with a `Set-Cookie` header added.
+pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Response<Bytes> {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redirect::append_query;
 
     fn body(response: &Response<Bytes>) -> serde_json::Value {
         serde_json::from_slice(response.body()).unwrap()

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StorageError;
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use super::connect::{ConnectApproval, ConnectContext};
+use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 
@@ -78,6 +79,8 @@ pub struct SessionRecord {
     pub opened_at: Option<OffsetDateTime>,
     /// Where it stands.
     pub status: SessionStatus,
+    /// For a Connect session: who it is for and what completing it writes.
+    pub connect: Option<Box<ConnectContext>>,
 }
 
 /// A grant: what was authorized for one client. Tokens belong to it.
@@ -136,6 +139,8 @@ pub struct CodeRecord {
     pub expires_at: OffsetDateTime,
     /// When it was redeemed; a code is redeemed at most once.
     pub redeemed_at: Option<OffsetDateTime>,
+    /// A scoped key minted with the grant, to deliver in the token response.
+    pub scoped_key_id: Option<ScopedKeyId>,
 }
 
 /// Access or refresh.
@@ -207,12 +212,15 @@ impl TokenRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionDecision {
-    /// Approve: the grant and its code, written together.
+    /// Approve: the grant and its code, written together (with, for a
+    /// Connect session, the customer, the connection and a scoped key).
     Approve {
         /// The new grant.
         grant: Box<GrantRecord>,
         /// Its authorization code.
         code: Box<CodeRecord>,
+        /// What a Connect session's approval writes besides.
+        connect: Option<Box<ConnectApproval>>,
     },
     /// Deny: only the status changes.
     Deny,

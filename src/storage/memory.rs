@@ -4,7 +4,8 @@
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
 //! takes their locks in one fixed order — apps, sessions, codes, grants,
-//! tokens — so two methods can never deadlock. Locks are never held across
+//! tokens, customers, connections, scoped keys — so two methods can never
+//! deadlock. Locks are never held across
 //! an `.await`.
 
 use std::collections::HashMap;
@@ -15,12 +16,13 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::{
-    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, GraceSecret,
-    GrantRecord, GrantStore, Listing, RefreshRotation, SecretRotation, SessionCompletion,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
+    ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret, GrantRecord,
+    GrantStore, Listing, RefreshRotation, ScopedKeyRecord, SecretRotation, SessionCompletion,
     SessionDecision, SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind,
     TokenRecord,
 };
-use crate::ids::{AppId, ClientId, GrantId, WorkspaceId};
+use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::registration::OAuthApp;
 
@@ -33,7 +35,54 @@ pub struct MemoryStore {
     codes: RwLock<HashMap<CredentialHash, CodeRecord>>,
     grants: RwLock<HashMap<GrantId, GrantRecord>>,
     tokens: RwLock<HashMap<CredentialHash, TokenRecord>>,
+    customers: RwLock<CustomerTable>,
+    connections: RwLock<ConnectionTable>,
+    scoped_keys: RwLock<ScopedKeyTable>,
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
+}
+
+#[derive(Debug, Default)]
+struct CustomerTable {
+    by_id: HashMap<CustomerId, CustomerRecord>,
+    by_reference: HashMap<(WorkspaceId, String), CustomerId>,
+    order: HashMap<WorkspaceId, Vec<(OffsetDateTime, CustomerId)>>,
+}
+
+#[derive(Debug, Default)]
+struct ConnectionTable {
+    by_id: HashMap<ConnectionId, ConnectionRecord>,
+    /// The active connection of an app for a reference id.
+    active: HashMap<(AppId, String), ConnectionId>,
+}
+
+#[derive(Debug, Default)]
+struct ScopedKeyTable {
+    by_id: HashMap<ScopedKeyId, ScopedKeyRecord>,
+    order: HashMap<WorkspaceId, Vec<(OffsetDateTime, ScopedKeyId)>>,
+}
+
+/// Inserts `key` into a per-workspace creation-order index.
+fn insert_ordered<K: Ord + Clone>(
+    order: &mut Vec<(OffsetDateTime, K)>,
+    at: OffsetDateTime,
+    key: K,
+) {
+    let entry = (at, key);
+    let position = order.partition_point(|existing| existing < &entry);
+    order.insert(position, entry);
+}
+
+/// A slice of `items` by offset and limit.
+fn page<T: Clone>(items: Vec<T>, offset: u64, limit: u32) -> Listing<T> {
+    let total = items.len() as u64;
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(items.len());
+    let end = start.saturating_add(limit as usize).min(items.len());
+    Listing {
+        items: items[start..end].to_vec(),
+        total,
+    }
 }
 
 #[derive(Debug)]
@@ -83,6 +132,83 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The Connect part of an approval; the caller holds the grants lock
+    /// (and, before it, the sessions and codes locks). Checks everything
+    /// before changing anything, so a `Conflict` writes nothing.
+    fn write_connect_approval(
+        &self,
+        approval: &ConnectApproval,
+        grants: &mut HashMap<GrantId, GrantRecord>,
+        now: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let mut customers = write(&self.customers);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        let customer = &approval.customer;
+        let reference = (customer.workspace_id.clone(), customer.reference_id.clone());
+        let existing = customers.by_id.get(&customer.id);
+        let conflict = match existing {
+            Some(found) => {
+                found.workspace_id != customer.workspace_id
+                    || found.reference_id != customer.reference_id
+            }
+            None => customers.by_reference.contains_key(&reference),
+        };
+        let key_taken = approval
+            .scoped_key
+            .as_ref()
+            .is_some_and(|k| keys.by_id.contains_key(&k.id));
+        if conflict || key_taken {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        match customers.by_id.get_mut(&customer.id) {
+            Some(found) => {
+                found.info = customer.info.clone();
+                found.updated_at = customer.updated_at;
+            }
+            None => {
+                let order = customers
+                    .order
+                    .entry(customer.workspace_id.clone())
+                    .or_default();
+                insert_ordered(order, customer.created_at, customer.id.clone());
+                customers
+                    .by_reference
+                    .insert(reference, customer.id.clone());
+                customers
+                    .by_id
+                    .insert(customer.id.clone(), customer.clone());
+            }
+        }
+        let connection = &approval.connection;
+        let slot = (connection.app_id.clone(), connection.reference_id.clone());
+        match connections.active.get(&slot).cloned() {
+            Some(id) => {
+                if let Some(found) = connections.by_id.get_mut(&id) {
+                    if let Some(old) = grants.get_mut(&found.grant_id) {
+                        old.revoked_at.get_or_insert(now);
+                    }
+                    found.grant_id = connection.grant_id.clone();
+                    found.tags.clone_from(&connection.tags);
+                    found.customer_id = connection.customer_id.clone();
+                    found.updated_at = connection.updated_at;
+                }
+            }
+            None => {
+                connections.active.insert(slot, connection.id.clone());
+                connections
+                    .by_id
+                    .insert(connection.id.clone(), connection.clone());
+            }
+        }
+        if let Some(key) = &approval.scoped_key {
+            let order = keys.order.entry(key.workspace_id.clone()).or_default();
+            insert_ordered(order, key.created_at, key.id.clone());
+            keys.by_id.insert(key.id.clone(), key.clone());
+        }
+        Ok(())
     }
 }
 
@@ -188,10 +314,19 @@ impl AppStore for MemoryStore {
         let mut codes = write(&self.codes);
         let mut grants = write(&self.grants);
         let mut tokens = write(&self.tokens);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
         sessions.retain(|_, s| &s.app_id != id);
         codes.retain(|_, c| &c.app_id != id);
         grants.retain(|_, g| &g.app_id != id);
         tokens.retain(|_, t| &t.app_id != id);
+        connections.by_id.retain(|_, c| &c.app_id != id);
+        connections.active.retain(|(app, _), _| app != id);
+        keys.by_id.retain(|_, k| &k.app_id != id);
+        let ScopedKeyTable { by_id, order } = &mut *keys;
+        for entries in order.values_mut() {
+            entries.retain(|(_, key)| by_id.contains_key(key));
+        }
         apps.by_id.remove(id);
         apps.by_client_id.remove(&record.app.client_id);
         if let Some(order) = apps.order.get_mut(workspace) {
@@ -282,11 +417,18 @@ impl GrantStore for MemoryStore {
         }
         let before = session.clone();
         match decision {
-            SessionDecision::Approve { grant, code } => {
+            SessionDecision::Approve {
+                grant,
+                code,
+                connect,
+            } => {
                 let mut codes = write(&self.codes);
                 let mut grants = write(&self.grants);
                 if codes.contains_key(&code.hash) || grants.contains_key(&grant.id) {
                     return Err(StorageError::new(StorageErrorKind::Conflict));
+                }
+                if let Some(connect) = connect {
+                    self.write_connect_approval(connect, &mut grants, now)?;
                 }
                 grants.insert(grant.id.clone(), GrantRecord::clone(grant));
                 codes.insert(code.hash, CodeRecord::clone(code));
@@ -540,5 +682,214 @@ impl AdminKeyStore for MemoryStore {
 
     async fn delete_admin_key(&self, hash: &CredentialHash) -> Result<bool, StorageError> {
         Ok(write(&self.admin_keys).remove(hash).is_some())
+    }
+}
+
+#[async_trait]
+impl ConnectStore for MemoryStore {
+    async fn get_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        Ok(read(&self.customers)
+            .by_id
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace)
+            .cloned())
+    }
+
+    async fn find_customer(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: &str,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        let customers = read(&self.customers);
+        let key = (workspace.clone(), reference_id.to_owned());
+        Ok(customers
+            .by_reference
+            .get(&key)
+            .and_then(|id| customers.by_id.get(id))
+            .cloned())
+    }
+
+    async fn list_customers(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<CustomerRecord>, StorageError> {
+        let customers = read(&self.customers);
+        if let Some(reference_id) = reference_id {
+            let key = (workspace.clone(), reference_id.to_owned());
+            let found: Vec<_> = customers
+                .by_reference
+                .get(&key)
+                .and_then(|id| customers.by_id.get(id))
+                .cloned()
+                .into_iter()
+                .collect();
+            return Ok(page(found, offset, limit));
+        }
+        let Some(order) = customers.order.get(workspace) else {
+            return Ok(Listing {
+                items: Vec::new(),
+                total: 0,
+            });
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(order.len());
+        let end = start.saturating_add(limit as usize).min(order.len());
+        Ok(Listing {
+            items: order[start..end]
+                .iter()
+                .filter_map(|(_, id)| customers.by_id.get(id).cloned())
+                .collect(),
+            total: order.len() as u64,
+        })
+    }
+
+    async fn delete_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let mut grants = write(&self.grants);
+        let mut customers = write(&self.customers);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        let Some(customer) = customers
+            .by_id
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace)
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        for connection in connections
+            .by_id
+            .values_mut()
+            .filter(|c| &c.customer_id == id)
+        {
+            if connection.status == ConnectionStatus::Active {
+                connection.status = ConnectionStatus::Revoked;
+                connection.updated_at = now;
+                if let Some(grant) = grants.get_mut(&connection.grant_id) {
+                    grant.revoked_at.get_or_insert(now);
+                }
+            }
+        }
+        connections
+            .active
+            .retain(|(_, reference), _| reference != &customer.reference_id);
+        for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
+            key.revoked_at.get_or_insert(now);
+        }
+        customers.by_id.remove(id);
+        customers
+            .by_reference
+            .remove(&(workspace.clone(), customer.reference_id));
+        if let Some(order) = customers.order.get_mut(workspace) {
+            order.retain(|(_, c)| c != id);
+        }
+        Ok(true)
+    }
+
+    async fn find_connection(
+        &self,
+        app_id: &AppId,
+        reference_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let connections = read(&self.connections);
+        let slot = (app_id.clone(), reference_id.to_owned());
+        Ok(connections
+            .active
+            .get(&slot)
+            .and_then(|id| connections.by_id.get(id))
+            .cloned())
+    }
+
+    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {
+        let mut keys = write(&self.scoped_keys);
+        if keys.by_id.contains_key(&key.id) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        let order = keys.order.entry(key.workspace_id.clone()).or_default();
+        insert_ordered(order, key.created_at, key.id.clone());
+        keys.by_id.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn get_scoped_key(
+        &self,
+        id: &ScopedKeyId,
+    ) -> Result<Option<ScopedKeyRecord>, StorageError> {
+        Ok(read(&self.scoped_keys).by_id.get(id).cloned())
+    }
+
+    async fn list_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        customer_id: Option<&CustomerId>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ScopedKeyRecord>, StorageError> {
+        let keys = read(&self.scoped_keys);
+        let matching: Vec<ScopedKeyRecord> = keys
+            .order
+            .get(workspace)
+            .map(|order| {
+                order
+                    .iter()
+                    .filter_map(|(_, id)| keys.by_id.get(id))
+                    .filter(|k| app_id.is_none_or(|a| &k.app_id == a))
+                    .filter(|k| customer_id.is_none_or(|c| &k.customer_id == c))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(page(matching, offset, limit))
+    }
+
+    async fn revoke_scoped_key(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        id: &ScopedKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let mut keys = write(&self.scoped_keys);
+        match keys.by_id.get_mut(id) {
+            Some(key)
+                if &key.workspace_id == workspace
+                    && &key.app_id == app_id
+                    && key.revoked_at.is_none() =>
+            {
+                key.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_customer_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        let mut keys = write(&self.scoped_keys);
+        let mut revoked = 0;
+        for key in keys.by_id.values_mut().filter(|k| {
+            &k.workspace_id == workspace && &k.customer_id == customer_id && k.revoked_at.is_none()
+        }) {
+            key.revoked_at = Some(now);
+            revoked += 1;
+        }
+        Ok(revoked)
     }
 }

@@ -27,11 +27,16 @@ use crate::redirect::RedirectUri;
 use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
 
+mod connect;
 mod grants;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 
+pub use connect::{
+    ConnectApproval, ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus,
+    CustomerInfo, CustomerRecord, Location, ScopedKeyDelivery, ScopedKeyRecord,
+};
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,
     SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
@@ -296,6 +301,12 @@ pub trait AdminKeyStore: Send + Sync {
 /// Everything the server stores: the union of the storage traits.
 ///
 /// Implemented automatically for any type that implements each of them.
-pub trait Storage: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}
+pub trait Storage:
+    AppStore + AdminKeyStore + GrantStore + ConnectStore + Send + Sync + 'static
+{
+}
 
-impl<T> Storage for T where T: AppStore + AdminKeyStore + GrantStore + Send + Sync + 'static {}
+impl<T> Storage for T where
+    T: AppStore + AdminKeyStore + GrantStore + ConnectStore + Send + Sync + 'static
+{
+}

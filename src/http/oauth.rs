@@ -1,0 +1,347 @@
+//! The OAuth endpoints over HTTP: authorization (GET shows the consent
+//! page, POST takes the decision), PAR, token, revocation, introspection
+//! and the metadata document.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, COOKIE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+
+use super::auth::{self, AuthHeaderError};
+use super::{allow, response};
+use crate::authorize::{AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage};
+use crate::oauth_error::OAuthErrorCode;
+use crate::params::{self, Params};
+use crate::server::AuthorizationServer;
+use crate::storage::Storage;
+use crate::token::{BasicCredentials, TokenError};
+use crate::ui;
+
+/// The challenge on every 401 of the client endpoints (RFC 6749 §5.2).
+const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
+/// The consent page's path, where its form posts.
+const AUTHORIZE_PATH: &str = "/oauth/authorize";
+
+fn oauth_error(code: OAuthErrorCode, description: &str) -> Response<Bytes> {
+    let response = response::oauth_error(&code, Some(description), None);
+    if code == OAuthErrorCode::InvalidClient {
+        response::with_challenge(response, BASIC_CHALLENGE)
+    } else {
+        response
+    }
+}
+
+fn token_error(error: &TokenError) -> Response<Bytes> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let response = response::oauth_error(
+        &error.error.code,
+        Some(error.error.description),
+        Some(status),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response::with_challenge(response, BASIC_CHALLENGE)
+    } else {
+        response
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// A client endpoint's request: Basic credentials, if any, and the form.
+type ClientRequest = (Option<BasicCredentials>, Vec<(String, String)>);
+
+/// The common shape of the client endpoints (token, revocation,
+/// introspection, PAR): POST, a form body, no parameters in the URI
+/// (RFC 6749 §2.3.1, §3.2), at most one `Authorization: Basic`.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn client_request(request: &Request<Bytes>) -> Result<ClientRequest, Response<Bytes>> {
+    allow(request.method(), &[Method::POST])?;
+    if !is_form(request.headers()) {
+        return Err(oauth_error(
+            OAuthErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    if request.uri().query().is_some_and(|q| !q.is_empty()) {
+        return Err(oauth_error(
+            OAuthErrorCode::InvalidRequest,
+            "parameters must be sent in the request body, not the URI",
+        ));
+    }
+    let pairs = params::pairs(request.body())
+        .map_err(|e| oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()))?;
+    let basic = match auth::basic(request.headers()) {
+        Ok(basic) => basic,
+        Err(AuthHeaderError::Multiple) => {
+            return Err(oauth_error(
+                OAuthErrorCode::InvalidRequest,
+                "more than one Authorization header",
+            ));
+        }
+        Err(_) => {
+            return Err(oauth_error(
+                OAuthErrorCode::InvalidClient,
+                "the Authorization header must be valid HTTP Basic client credentials",
+            ));
+        }
+    };
+    Ok((basic, pairs))
+}
+
+/// `POST /oauth/token` (RFC 6749 §3.2).
+pub(super) async fn token<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    let (basic, pairs) = match client_request(request) {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    match server.token(basic.as_ref(), &pairs).await {
+        Ok(tokens) => response::no_store(response::json(StatusCode::OK, &tokens)),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009 §2).
+pub(super) async fn revoke<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    let (basic, pairs) = match client_request(request) {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    match server.revoke(basic.as_ref(), &pairs).await {
+        Ok(()) => response::no_store(response::json(StatusCode::OK, &serde_json::json!({}))),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /oauth/introspect` (RFC 7662 §2).
+pub(super) async fn introspect<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    let (basic, pairs) = match client_request(request) {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    match server.introspect(basic.as_ref(), &pairs).await {
+        Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /oauth/par` (RFC 9126 §2).
+pub(super) async fn par<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    let (basic, pairs) = match client_request(request) {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let params = match Params::from_pairs(pairs.iter().cloned()) {
+        Ok(params) => params,
+        Err(e) => return oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()),
+    };
+    let client = match server
+        .authenticate_endpoint_client(basic.as_ref(), &params)
+        .await
+    {
+        Ok(client) => client,
+        Err(error) => return token_error(&error),
+    };
+    // Client authentication parameters are not part of the pushed request.
+    let pushed: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(name, _)| name != "client_secret")
+        .collect();
+    match server.push_authorization_request(&client, &pushed).await {
+        Ok(pushed) => response::no_store(response::json(
+            StatusCode::CREATED,
+            &serde_json::json!({
+                "request_uri": pushed.request_uri,
+                "expires_in": pushed.expires_in,
+            }),
+        )),
+        Err(crate::PushError::Invalid(error)) => oauth_error(error.code, error.description),
+        Err(crate::PushError::Storage(error)) => token_error(&TokenError::from(error)),
+        Err(crate::PushError::Random(error)) => token_error(&TokenError::from(error)),
+    }
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3).
+pub(super) fn metadata<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    if let Err(response) = allow(request.method(), &[Method::GET]) {
+        return response;
+    }
+    response::json(StatusCode::OK, &server.metadata())
+}
+
+/// An error page for the resource owner's browser.
+pub(super) fn error_page(page: ErrorPage) -> Response<Bytes> {
+    let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let csp = ui::content_security_policy(&[], "'none'");
+    response::html(status, ui::error_page(page.title(), page.message()), &csp)
+}
+
+fn redirect(to: &ClientRedirect) -> Response<Bytes> {
+    response::see_other(&to.location)
+}
+
+/// Where the browser may go after a form post to the consent page: the
+/// redirect URI's origin (or private-use scheme).
+pub(super) fn form_target(redirect_uri: &str) -> Option<String> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
+/// The name of the cookie that binds one consent form to the browser it was
+/// shown in (double submit): derived from the CSRF token, so several tabs
+/// each keep their own.
+fn csrf_cookie_name(csrf_token: &str) -> String {
+    let tag: String = csrf_token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    format!("oc_consent_{tag}")
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+fn consent_page<S: Storage>(
+    server: &AuthorizationServer<S>,
+    prompt: &ConsentPrompt,
+) -> Response<Bytes> {
+    let config = server.config();
+    let catalogue = config.scope_catalogue();
+    let scopes = prompt
+        .scopes
+        .iter()
+        .map(|s| ui::ScopeLine {
+            token: s.as_str(),
+            description: catalogue.description(s.as_str()),
+        })
+        .collect();
+    let return_to = form_target(&prompt.redirect_uri).unwrap_or_default();
+    let view = ui::ConsentView {
+        app_name: &prompt.app.name,
+        scopes,
+        return_to: &return_to,
+        action: AUTHORIZE_PATH,
+        session: prompt.session.expose_secret(),
+        csrf_token: &prompt.csrf_token,
+        demo_sign_in: config.resource_owner().demo_sign_in(),
+    };
+    let csp = ui::content_security_policy(std::slice::from_ref(&return_to), "'none'");
+    let page = response::html(StatusCode::OK, ui::consent_page(&view), &csp);
+    let secure = if config.issuer().scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = config.lifetimes().consent.whole_seconds();
+    let cookie = format!(
+        "{}={}; Path={AUTHORIZE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        csrf_cookie_name(&prompt.csrf_token),
+        prompt.csrf_token
+    );
+    response::with_cookie(page, &cookie)
+}
+
+/// `GET /oauth/authorize` (RFC 6749 §4.1.1) and `POST /oauth/authorize`
+/// (the consent form's decision).
+pub(super) async fn authorize<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    if let Err(response) = allow(request.method(), &[Method::GET, Method::POST]) {
+        return response;
+    }
+    if request.method() == Method::POST {
+        return decide(server, request).await;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let Ok(pairs) = params::pairs(query.as_bytes()) else {
+        return error_page(ErrorPage::UnknownRequest);
+    };
+    match server.begin_authorization(&pairs).await {
+        // A Connect token as request_uri opens the Connect session's page.
+        Ok(prompt) if prompt.connect => {
+            match server.open_connect(prompt.session.expose_secret()).await {
+                Ok(page) => super::connect::render(server, &page, None, None),
+                Err(page) => error_page(page),
+            }
+        }
+        Ok(prompt) => consent_page(server, &prompt),
+        Err(AuthorizeError::Page(page)) => error_page(page),
+        Err(AuthorizeError::Redirect(to)) => redirect(&to),
+    }
+}
+
+async fn decide<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    if !is_form(request.headers()) {
+        return error_page(ErrorPage::InvalidCsrfToken);
+    }
+    let Ok(form) = Params::parse(request.body()) else {
+        return error_page(ErrorPage::InvalidCsrfToken);
+    };
+    let (Some(session), Some(csrf)) = (form.get("session"), form.get("csrf_token")) else {
+        return error_page(ErrorPage::InvalidCsrfToken);
+    };
+    // Double submit: the browser that saw the form holds the cookie.
+    let cookie_name = csrf_cookie_name(csrf);
+    if cookie_value(request.headers(), &cookie_name) != Some(csrf) {
+        return error_page(ErrorPage::InvalidCsrfToken);
+    }
+    let decision = match form.get("decision") {
+        Some("approve") => {
+            let owner = server.config().resource_owner();
+            let demo = owner.demo_sign_in().then(|| form.get("subject")).flatten();
+            match owner.authenticate(request.headers(), demo).await {
+                Some(subject) => Decision::Approve {
+                    subject,
+                    scopes: None,
+                },
+                None => return error_page(ErrorPage::SignInRequired),
+            }
+        }
+        Some("deny") => Decision::Deny,
+        _ => return error_page(ErrorPage::UnknownRequest),
+    };
+    let clear =
+        format!("{cookie_name}=; Path={AUTHORIZE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict");
+    match server.decide(session, csrf, decision).await {
+        Ok(to) | Err(AuthorizeError::Redirect(to)) => response::with_cookie(redirect(&to), &clear),
+        Err(AuthorizeError::Page(page)) => error_page(page),
+    }
+}

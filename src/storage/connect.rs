@@ -1,0 +1,301 @@
+//! The Connect side of the storage contract: customers, connections and
+//! scoped keys, and the Connect context of a session.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Listing, StorageError};
+use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::scope::ScopeSet;
+
+/// A customer's postal location: all five fields, or none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Location {
+    /// Street address.
+    pub street_one: String,
+    /// City.
+    pub city: String,
+    /// State or region.
+    pub state: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Country.
+    pub country: String,
+}
+
+/// What is known of a customer's contact details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CustomerInfo {
+    /// First name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// E-mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Postal location.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl CustomerInfo {
+    /// Whether the customer form has nothing to ask: first and last name,
+    /// e-mail and location are all known (phone is optional).
+    pub fn is_complete(&self) -> bool {
+        self.first_name.is_some()
+            && self.last_name.is_some()
+            && self.email.is_some()
+            && self.location.is_some()
+    }
+}
+
+/// A customer record: created or updated when a Connect session completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CustomerRecord {
+    /// `cus_…`
+    pub id: CustomerId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The integrating service's id for its user (unique per workspace).
+    pub reference_id: String,
+    /// Contact details as last confirmed.
+    pub info: CustomerInfo,
+    /// When created.
+    pub created_at: OffsetDateTime,
+    /// When last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Create a new Connect session, or update an existing grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectMode {
+    /// The app holds no grant for this reference id yet.
+    Create,
+    /// The app already holds a grant for this reference id.
+    Update,
+}
+
+/// How a Connect session delivers its scoped key, when it asked for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ScopedKeyDelivery {
+    /// In the token response of the code exchange (`scoped_key`), server to
+    /// server. The default.
+    TokenResponse,
+    /// Also appended to the redirect URL (`scoped_key`), the pattern of
+    /// hosted Connect products. Opt-in: a URL leaks into browser history,
+    /// logs and `Referer` headers.
+    Redirect,
+}
+
+/// The Connect part of a session: who it is for and what completing it
+/// writes. Stored with the session (as JSON in a database backend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConnectContext {
+    /// The integrating service's id for its user.
+    pub reference_id: String,
+    /// Tags for the connection.
+    pub tags: Vec<String>,
+    /// The name the page shows (defaults to the app's name).
+    pub client_name: String,
+    /// An existing customer the session is for.
+    pub customer_id: Option<CustomerId>,
+    /// Contact details to prefill.
+    pub customer_info: CustomerInfo,
+    /// Free-form filters for the page, as JSON text.
+    pub filters: Option<String>,
+    /// Create or update, as decided when the session was made.
+    pub mode: ConnectMode,
+    /// Whether completing also mints a scoped key, and how it is delivered.
+    pub scoped_key: Option<ScopedKeyDelivery>,
+    /// The scoped key's lifetime in seconds, if it expires.
+    pub scoped_key_expires_in: Option<i64>,
+    /// Made by a browser with a publishable key (not by the app's backend).
+    pub browser_created: bool,
+}
+
+/// Active or revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatus {
+    /// The grant is live.
+    Active,
+    /// Revoked: its grant, tokens and scoped keys no longer work.
+    Revoked,
+}
+
+/// What a completed Connect session leaves: one app's live link to one
+/// customer (by reference id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionRecord {
+    /// `conn_…`
+    pub id: ConnectionId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The app.
+    pub app_id: AppId,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// The customer's reference id.
+    pub reference_id: String,
+    /// The grant it holds.
+    pub grant_id: GrantId,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Active or revoked.
+    pub status: ConnectionStatus,
+    /// Made through a browser-created session.
+    pub browser_created: bool,
+    /// When created.
+    pub created_at: OffsetDateTime,
+    /// When last changed.
+    pub updated_at: OffsetDateTime,
+}
+
+/// A scoped key's record. The key itself is never stored: it is the record's
+/// id and nonce signed under the server key ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScopedKeyRecord {
+    /// `sk_…`
+    pub id: ScopedKeyId,
+    /// The workspace.
+    pub workspace_id: WorkspaceId,
+    /// The app it was minted for.
+    pub app_id: AppId,
+    /// The app's client id.
+    pub client_id: ClientId,
+    /// The customer it is bound to.
+    pub customer_id: CustomerId,
+    /// The customer's reference id.
+    pub reference_id: String,
+    /// Its scopes (within the customer's grant).
+    pub scopes: ScopeSet,
+    /// A label for humans.
+    pub label: Option<String>,
+    /// 16 random bytes signed into the key.
+    pub nonce: [u8; 16],
+    /// The id of the signing key in the key ring.
+    pub signing_key_id: u8,
+    /// When minted.
+    pub created_at: OffsetDateTime,
+    /// When it expires, if it does.
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// What approving a Connect session writes besides the grant and code, in
+/// the same atomic step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectApproval {
+    /// The customer as confirmed. If a customer with this id exists it is
+    /// updated; otherwise it is created — unless the workspace already has
+    /// another customer with the same reference id, which is a `Conflict`.
+    pub customer: CustomerRecord,
+    /// The connection. If the app has an active connection for the
+    /// reference id, it is updated in place (its id kept, its grant replaced
+    /// and the old grant revoked); otherwise this one is inserted.
+    pub connection: ConnectionRecord,
+    /// A scoped key to mint with the grant.
+    pub scoped_key: Option<ScopedKeyRecord>,
+}
+
+/// Storage of customers, connections and scoped keys.
+#[async_trait]
+pub trait ConnectStore: Send + Sync {
+    /// The customer `id` of `workspace`.
+    async fn get_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StorageError>;
+
+    /// The customer of `workspace` with this reference id.
+    async fn find_customer(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: &str,
+    ) -> Result<Option<CustomerRecord>, StorageError>;
+
+    /// A page of the workspace's customers, oldest first, optionally only
+    /// the one with `reference_id`.
+    async fn list_customers(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<CustomerRecord>, StorageError>;
+
+    /// Deletes the customer and, atomically, revokes every connection (and
+    /// its grant) and scoped key of theirs. `false` if unknown.
+    async fn delete_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+
+    /// The app's active connection for `reference_id`, if any.
+    async fn find_connection(
+        &self,
+        app_id: &AppId,
+        reference_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StorageError>;
+
+    /// Stores a newly minted scoped key.
+    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError>;
+
+    /// The scoped key record `id`, revoked or not; `None` if unknown or its
+    /// app was deleted.
+    async fn get_scoped_key(
+        &self,
+        id: &ScopedKeyId,
+    ) -> Result<Option<ScopedKeyRecord>, StorageError>;
+
+    /// A page of the workspace's scoped keys (metadata), optionally of one
+    /// app and/or one customer, oldest first.
+    async fn list_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        customer_id: Option<&CustomerId>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ScopedKeyRecord>, StorageError>;
+
+    /// Revokes a scoped key of `app_id` in `workspace`. `false` if unknown,
+    /// another app's, or already revoked.
+    async fn revoke_scoped_key(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        id: &ScopedKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+
+    /// Revokes every live scoped key of a customer; how many.
+    async fn revoke_customer_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError>;
+}

@@ -1,0 +1,752 @@
+//! The authorization endpoint, the consent decision and pushed
+//! authorization requests, through `AuthorizationServer::handle`.
+//! Every "never", "refused" and "fails" of the protocol issue is a test;
+//! each names its RFC section.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
+mod support;
+
+use http::StatusCode;
+use oauth_connect::PkcePolicy;
+use support::*;
+use time::Duration;
+
+fn no_redirect(response: &http::Response<bytes::Bytes>) {
+    assert!(
+        response.headers().get("location").is_none(),
+        "must not redirect"
+    );
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "an error page"
+    );
+}
+
+#[tokio::test]
+async fn rfc6749_4_1_happy_path_public_client_with_pkce_and_rfc9207_iss() {
+    let h = harness().await;
+    let (verifier, challenge) = pkce();
+    let page = authorize(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("state", "xyz"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    assert!(
+        form.html.contains("Test &lt;App&gt;"),
+        "the app name, escaped"
+    );
+    assert!(form.html.contains("read:devices"));
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains("form-action 'self' https://app.example.com")
+    );
+    assert_eq!(page.headers()["cache-control"], "no-store");
+
+    let answer = decide(&h.server, &form, "approve", "user-42").await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::SEE_OTHER,
+        "RFC 6749 §4.1.2 by 303"
+    );
+    let to = location(&answer);
+    assert!(to.starts_with("https://app.example.com/callback?"));
+    assert_eq!(param(&to, "state").as_deref(), Some("xyz"));
+    assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER), "RFC 9207 §2");
+    let code = param(&to, "code").unwrap();
+    assert!(code.starts_with("oc_code_"));
+
+    let tokens = exchange(&h.server, &h.public, &code, &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let body = json(&tokens);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "read:devices");
+    assert!(body["access_token"].as_str().unwrap().starts_with("oc_at_"));
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("oc_rt_")
+    );
+}
+
+#[tokio::test]
+async fn rfc6749_4_1_2_1_unverified_client_or_redirect_uri_yields_a_page_never_a_redirect() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let id = h.public.client_id.as_str();
+    let base = [
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("missing client_id", vec![("redirect_uri", REDIRECT)]),
+        (
+            "unknown client_id",
+            vec![
+                ("client_id", "oc_client_0123456789abcdef01234567"),
+                ("redirect_uri", REDIRECT),
+            ],
+        ),
+        (
+            "malformed client_id",
+            vec![("client_id", "not a client"), ("redirect_uri", REDIRECT)],
+        ),
+        (
+            "unregistered redirect_uri",
+            vec![
+                ("client_id", id),
+                ("redirect_uri", "https://evil.example/cb"),
+            ],
+        ),
+        (
+            "redirect_uri differing by a trailing slash",
+            vec![
+                ("client_id", id),
+                ("redirect_uri", "https://app.example.com/callback/"),
+            ],
+        ),
+        (
+            "redirect_uri with a fragment",
+            vec![
+                ("client_id", id),
+                ("redirect_uri", "https://app.example.com/callback#x"),
+            ],
+        ),
+        (
+            "omitted redirect_uri with several registered",
+            vec![("client_id", id)],
+        ),
+        (
+            "client_id twice (§3.1)",
+            vec![
+                ("client_id", id),
+                ("client_id", id),
+                ("redirect_uri", REDIRECT),
+            ],
+        ),
+        (
+            "redirect_uri twice (§3.1)",
+            vec![
+                ("client_id", id),
+                ("redirect_uri", REDIRECT),
+                ("redirect_uri", REDIRECT),
+            ],
+        ),
+        (
+            "localhost port differs (RFC 8252 §8.3: no exception)",
+            vec![
+                ("client_id", id),
+                ("redirect_uri", "http://localhost:4000/native"),
+            ],
+        ),
+    ];
+    for (name, mut pairs) in cases {
+        pairs.extend_from_slice(&base);
+        let response = authorize(&h.server, &pairs).await;
+        assert!(
+            response.status().is_client_error(),
+            "{name}: {}",
+            response.status()
+        );
+        no_redirect(&response);
+    }
+}
+
+#[tokio::test]
+async fn rfc6749_3_1_2_3_redirect_uri_may_be_omitted_when_exactly_one_is_registered() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let page = authorize(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.confidential.client_id),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    let to = location(&decide(&h.server, &form, "approve", "u").await);
+    assert!(to.starts_with(REDIRECT));
+}
+
+#[tokio::test]
+async fn rfc8252_7_3_loopback_ip_redirect_may_use_any_port() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let page = authorize(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", "http://127.0.0.1:53123/native"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    let to = location(&decide(&h.server, &form, "approve", "u").await);
+    assert!(
+        to.starts_with("http://127.0.0.1:53123/native?code="),
+        "{to}"
+    );
+}
+
+#[tokio::test]
+async fn rfc6749_4_1_2_1_errors_after_verification_redirect_with_error_exact_state_and_iss() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let id = h.public.client_id.as_str();
+    let state = "st ate&=%/é";
+    let good = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("response_type", "code".into()),
+            ("client_id", id.into()),
+            ("redirect_uri", REDIRECT.into()),
+            ("state", state.into()),
+            ("code_challenge", challenge.clone()),
+            ("code_challenge_method", "S256".into()),
+        ];
+        for (name, value) in extra {
+            pairs.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                pairs.push((name, (*value).to_owned()));
+            }
+        }
+        pairs
+    };
+    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+        (
+            "missing response_type",
+            good(&[("response_type", "")]),
+            "invalid_request",
+        ),
+        (
+            "response_type=token",
+            good(&[("response_type", "token")]),
+            "unsupported_response_type",
+        ),
+        (
+            "response_type=code id_token",
+            good(&[("response_type", "code id_token")]),
+            "unsupported_response_type",
+        ),
+        (
+            "scope outside allowedScopes",
+            good(&[("scope", "admin")]),
+            "invalid_scope",
+        ),
+        (
+            "scope with wrong case (§3.3 case-sensitive)",
+            good(&[("scope", "READ:devices")]),
+            "invalid_scope",
+        ),
+        (
+            "scope with a double space (§3.3 grammar)",
+            good(&[("scope", "read:devices  read:sites")]),
+            "invalid_scope",
+        ),
+        (
+            "public client without PKCE (RFC 7636 §4.4.1)",
+            good(&[("code_challenge", ""), ("code_challenge_method", "")]),
+            "invalid_request",
+        ),
+        (
+            "challenge without method means plain (RFC 7636 §4.3)",
+            good(&[("code_challenge_method", "")]),
+            "invalid_request",
+        ),
+        (
+            "plain method refused",
+            good(&[("code_challenge_method", "plain")]),
+            "invalid_request",
+        ),
+        (
+            "challenge of 42 characters (RFC 7636 §4.2)",
+            good(&[("code_challenge", "a".repeat(42).leak())]),
+            "invalid_request",
+        ),
+        (
+            "challenge of 129 characters",
+            good(&[("code_challenge", "a".repeat(129).leak())]),
+            "invalid_request",
+        ),
+        (
+            "challenge with a reserved character",
+            good(&[("code_challenge", format!("{}+", "a".repeat(42)).leak())]),
+            "invalid_request",
+        ),
+        (
+            "method without challenge",
+            good(&[("code_challenge", "")]),
+            "invalid_request",
+        ),
+        (
+            "unsupported response_mode",
+            good(&[("response_mode", "fragment")]),
+            "invalid_request",
+        ),
+    ];
+    for (name, pairs, error) in cases {
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let response = authorize(&h.server, &borrowed).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{name}: {}",
+            text(&response)
+        );
+        let to = location(&response);
+        assert!(to.starts_with(REDIRECT), "{name}");
+        assert_eq!(param(&to, "error").as_deref(), Some(error), "{name}");
+        assert_eq!(
+            param(&to, "state").as_deref(),
+            Some(state),
+            "{name}: the exact state"
+        );
+        assert_eq!(
+            param(&to, "iss").as_deref(),
+            Some(ISSUER),
+            "{name}: RFC 9207"
+        );
+        assert!(param(&to, "code").is_none());
+    }
+    // §3.1: a repeated parameter other than client_id/redirect_uri.
+    let mut pairs = good(&[]);
+    pairs.push(("scope", "read:devices".into()));
+    pairs.push(("scope", "read:sites".into()));
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let to = location(&authorize(&h.server, &borrowed).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+}
+
+#[tokio::test]
+async fn rfc6749_3_1_unknown_parameters_are_ignored_and_empty_ones_count_as_absent() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let page = authorize(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", ""),
+            ("state", ""),
+            ("prompt", "consent"),
+            ("unknown_thing", "42"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    // The default scope when scope is omitted: every allowed scope.
+    for scope in ["read:devices", "write:devices", "read:sites"] {
+        assert!(form.html.contains(scope), "{scope}");
+    }
+    let to = location(&decide(&h.server, &form, "approve", "u").await);
+    assert!(param(&to, "state").is_none(), "state= sent empty is absent");
+}
+
+#[tokio::test]
+async fn rfc7636_pkce_required_for_confidential_clients_by_default_and_configurable() {
+    let h = harness().await;
+    let pairs = [
+        ("response_type", "code"),
+        ("client_id", h.confidential.client_id.as_str()),
+    ];
+    let to = location(&authorize(&h.server, &pairs).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+
+    let (builder, clock, events) = builder();
+    let relaxed = builder
+        .pkce(PkcePolicy::RequiredForPublicClients)
+        .build()
+        .unwrap();
+    let h2 = harness_with(relaxed, clock, events).await;
+    let pairs = [
+        ("response_type", "code"),
+        ("client_id", h2.confidential.client_id.as_str()),
+    ];
+    consent(&authorize(&h2.server, &pairs).await);
+    let public = [
+        ("response_type", "code"),
+        ("client_id", h2.public.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let to = location(&authorize(&h2.server, &public).await);
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("invalid_request"),
+        "public clients always need PKCE"
+    );
+}
+
+#[tokio::test]
+async fn consent_deny_redirects_with_access_denied_state_and_iss() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let page = authorize(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("state", "abc"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    let answer = decide(&h.server, &form, "deny", "").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let to = location(&answer);
+    assert_eq!(param(&to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&to, "state").as_deref(), Some("abc"));
+    assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER));
+    assert!(param(&to, "code").is_none());
+    // Completed: a later approval is refused.
+    assert_eq!(
+        decide(&h.server, &form, "approve", "u").await.status(),
+        StatusCode::GONE
+    );
+}
+
+async fn fresh_consent(h: &Harness) -> Consent {
+    let (_, challenge) = pkce();
+    consent(
+        &authorize(
+            &h.server,
+            &[
+                ("response_type", "code"),
+                ("client_id", &h.public.client_id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn consent_decision_is_csrf_protected() {
+    let h = harness().await;
+    let form = fresh_consent(&h).await;
+    let session = form.session.as_str();
+    let csrf = form.csrf.as_str();
+    let cases: Vec<(&str, Vec<(&str, &str)>, Option<&str>)> = vec![
+        (
+            "missing token",
+            vec![
+                ("session", session),
+                ("decision", "approve"),
+                ("subject", "u"),
+            ],
+            Some(form.cookie.as_str()),
+        ),
+        (
+            "wrong token",
+            vec![
+                ("session", session),
+                ("csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("decision", "approve"),
+                ("subject", "u"),
+            ],
+            Some(form.cookie.as_str()),
+        ),
+        (
+            "right token, no cookie (another browser)",
+            vec![
+                ("session", session),
+                ("csrf_token", csrf),
+                ("decision", "approve"),
+                ("subject", "u"),
+            ],
+            None,
+        ),
+    ];
+    for (name, pairs, cookie) in cases {
+        let response = post_form(&h.server, "/oauth/authorize", &pairs, None, cookie).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+        no_redirect(&response);
+    }
+    // Another session's valid token does not fit this session.
+    let other = fresh_consent(&h).await;
+    let response = post_form(
+        &h.server,
+        "/oauth/authorize",
+        &[
+            ("session", session),
+            ("csrf_token", &other.csrf),
+            ("decision", "approve"),
+            ("subject", "u"),
+        ],
+        None,
+        Some(&other.cookie),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // The refused attempts left the session usable.
+    assert_eq!(
+        decide(&h.server, &form, "approve", "u").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn consent_needs_a_signed_in_user() {
+    let h = harness().await;
+    let form = fresh_consent(&h).await;
+    let response = decide(&h.server, &form, "approve", "").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    no_redirect(&response);
+}
+
+#[tokio::test]
+async fn consent_is_single_use_two_tabs_get_one_code() {
+    let h = harness().await;
+    let form = fresh_consent(&h).await;
+    let first = decide(&h.server, &form, "approve", "u").await;
+    let second = decide(&h.server, &form, "approve", "u").await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(second.status(), StatusCode::GONE, "already completed");
+    assert!(text(&second).contains("already"));
+    no_redirect(&second);
+}
+
+#[tokio::test]
+async fn consent_expires_with_the_injected_clock() {
+    let h = harness().await;
+    let form = fresh_consent(&h).await;
+    h.clock.advance(Duration::minutes(10));
+    let response = decide(&h.server, &form, "approve", "u").await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    assert!(text(&response).contains("expired"));
+}
+
+#[tokio::test]
+async fn rfc9126_pushed_authorization_request() {
+    let h = harness().await;
+    let (verifier, challenge) = pkce();
+    let pushed = post_form(
+        &h.server,
+        "/oauth/par",
+        &[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:sites"),
+            ("state", "par-state"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        pushed.status(),
+        StatusCode::CREATED,
+        "RFC 9126 §2.2: {}",
+        text(&pushed)
+    );
+    assert_eq!(pushed.headers()["cache-control"], "no-store");
+    let body = json(&pushed);
+    assert_eq!(body["expires_in"], 60);
+    let request_uri = body["request_uri"].as_str().unwrap().to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+
+    // Only the pushing client may use it (§4).
+    let foreign = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.public.client_id),
+            ("request_uri", &request_uri),
+        ],
+    )
+    .await;
+    no_redirect(&foreign);
+
+    let page = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.confidential.client_id),
+            ("request_uri", &request_uri),
+        ],
+    )
+    .await;
+    let form = consent(&page);
+    assert!(form.html.contains("read:sites"));
+    // A reload of the same request_uri is allowed (§4: MAY allow duplicates).
+    consent(
+        &authorize(
+            &h.server,
+            &[
+                ("client_id", &h.confidential.client_id),
+                ("request_uri", &request_uri),
+            ],
+        )
+        .await,
+    );
+    let to = location(&decide(&h.server, &form, "approve", "u").await);
+    assert_eq!(param(&to, "state").as_deref(), Some("par-state"));
+    let code = param(&to, "code").unwrap();
+    let tokens = exchange(&h.server, &h.confidential, &code, &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    assert_eq!(json(&tokens)["scope"], "read:sites");
+    // Used: a second visit shows a page.
+    let again = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.confidential.client_id),
+            ("request_uri", &request_uri),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn rfc9126_request_uri_expires_unopened_and_par_needs_client_authentication() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let pairs = [
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let pushed = post_form(
+        &h.server,
+        "/oauth/par",
+        &pairs,
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    let request_uri = json(&pushed)["request_uri"].as_str().unwrap().to_owned();
+    h.clock.advance(Duration::seconds(60));
+    let late = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.confidential.client_id),
+            ("request_uri", &request_uri),
+        ],
+    )
+    .await;
+    assert_eq!(late.status(), StatusCode::GONE);
+    no_redirect(&late);
+
+    let anonymous = post_form(&h.server, "/oauth/par", &pairs, None, None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(&anonymous), "invalid_client");
+    let mut with_request_uri = pairs.to_vec();
+    with_request_uri.push(("request_uri", "urn:x"));
+    let refused = post_form(
+        &h.server,
+        "/oauth/par",
+        &with_request_uri,
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (refused.status(), error_of(&refused).as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    );
+    let mut bad_redirect = pairs.to_vec();
+    bad_redirect.push(("redirect_uri", "https://evil.example/cb"));
+    let refused = post_form(
+        &h.server,
+        "/oauth/par",
+        &bad_redirect,
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&refused), "invalid_request");
+    let unknown = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.confidential.client_id),
+            ("request_uri", "urn:ietf:params:oauth:request_uri:nope"),
+        ],
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rfc8414_metadata_lists_every_endpoint() {
+    let (builder, clock, events) = builder();
+    let server = builder
+        .scopes_supported(oauth_connect::ScopeSet::from_tokens(["read:devices"]).unwrap())
+        .build()
+        .unwrap();
+    let h = harness_with(server, clock, events).await;
+    let response = get(&h.server, "/.well-known/oauth-authorization-server").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let m = json(&response);
+    assert_eq!(m["issuer"], ISSUER);
+    assert_eq!(
+        m["authorization_endpoint"],
+        format!("{ISSUER}/oauth/authorize")
+    );
+    assert_eq!(m["token_endpoint"], format!("{ISSUER}/oauth/token"));
+    assert_eq!(m["revocation_endpoint"], format!("{ISSUER}/oauth/revoke"));
+    assert_eq!(
+        m["introspection_endpoint"],
+        format!("{ISSUER}/oauth/introspect")
+    );
+    assert_eq!(
+        m["pushed_authorization_request_endpoint"],
+        format!("{ISSUER}/oauth/par")
+    );
+    assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(m["scopes_supported"], serde_json::json!(["read:devices"]));
+    assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+    let post = post_form(
+        &h.server,
+        "/.well-known/oauth-authorization-server",
+        &[],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -235,13 +235,15 @@ async fn statements<T>(
 }
 
 /// The round trips the module docs promise: client authentication, the
-/// code exchange and a refresh are one statement per storage call, and a
-/// refused change costs one more. (Counted by sqlx's own per-statement
+/// code exchange, a refresh and an approval (Connect or not) are one
+/// statement per storage call, and a refused change costs one more. (Counted by sqlx's own per-statement
 /// events, on a current-thread runtime so that every event lands on the
 /// thread whose subscriber counts them.)
 #[tokio::test]
 async fn token_endpoint_paths_send_one_statement_per_call() {
-    use oauth_connect::conformance::{grant_and_code, session_record, token_record};
+    use oauth_connect::conformance::{
+        connect_approval, customer_record, grant_and_code, session_record, token_record,
+    };
     use oauth_connect::{
         CodeRedemption, GrantStore as _, RefreshRotation, SessionCompletion, SessionDecision,
         TokenKind,
@@ -271,6 +273,7 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     let approve = SessionDecision::Approve {
         grant: Box::new(grant.clone()),
         code: Box::new(code.clone()),
+        connect: None,
     };
     let (n, done) = statements(&count, store.complete_session(&session.hash, &approve, now)).await;
     assert!(matches!(done.unwrap(), SessionCompletion::Completed(_)));
@@ -278,6 +281,46 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
         n, 1,
         "an approval: session, grant and code in one statement"
     );
+
+    // A Connect approval: customer, connection and scoped key too, still
+    // one statement; a second one for the same reference id updates the
+    // connection in place and revokes the old grant, also in one.
+    let customer = customer_record(&app, "counted", now);
+    for _ in 0..2 {
+        let connect_session = session_record(&app, now);
+        store.insert_session(&connect_session).await.unwrap();
+        let (grant, code, connect) = connect_approval(&app, &customer, true, now);
+        let decision = SessionDecision::Approve {
+            grant: Box::new(grant),
+            code: Box::new(code),
+            connect: Some(Box::new(connect)),
+        };
+        let (n, done) = statements(
+            &count,
+            store.complete_session(&connect_session.hash, &decision, now),
+        )
+        .await;
+        assert!(matches!(done.unwrap(), SessionCompletion::Completed(_)));
+        assert_eq!(n, 1, "a Connect approval: one statement");
+    }
+    // A new customer under a taken reference id: refused, and the session
+    // read once more to tell the conflict from a completed session.
+    let impostor = customer_record(&app, "counted", now);
+    let connect_session = session_record(&app, now);
+    store.insert_session(&connect_session).await.unwrap();
+    let (grant2, code2, connect) = connect_approval(&app, &impostor, false, now);
+    let decision = SessionDecision::Approve {
+        grant: Box::new(grant2),
+        code: Box::new(code2),
+        connect: Some(Box::new(connect)),
+    };
+    let (n, refused) = statements(
+        &count,
+        store.complete_session(&connect_session.hash, &decision, now),
+    )
+    .await;
+    assert_eq!(refused.unwrap_err().kind(), StorageErrorKind::Conflict);
+    assert_eq!(n, 2, "a refused customer: the approval, then the reread");
 
     let access = token_record(&grant, TokenKind::Access, now);
     let refresh = token_record(&grant, TokenKind::Refresh, now);

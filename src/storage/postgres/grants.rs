@@ -31,6 +31,15 @@
 //! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `purge_expired` | 1 |
 //! | `complete_session`, `redeem_code`, `rotate_refresh_token` | 1 when the change is made, 2 when it is refused |
 //!
+//! Approving a Connect session is the same one statement: it also upserts
+//! the customer, updates the app's active connection for the reference id
+//! in place (revoking its old grant) or inserts one, and inserts the scoped
+//! key (see [`APPROVE_CONNECT`]). A customer refused because its id or its
+//! reference id belongs to another customer makes the statement write
+//! nothing and costs the second, reading statement (`Conflict`); a
+//! conflicting row committed concurrently fails the statement itself with
+//! a unique violation (`Conflict`, 1 round trip, nothing written).
+//!
 //! So the token endpoint's code exchange is `get_code` + `redeem_code` (2
 //! round trips), a refresh is `get_token` + `rotate_refresh_token` (2), and
 //! client authentication is `get_app_by_client_id` (1), each on top of
@@ -39,23 +48,28 @@
 //! # Lock order
 //!
 //! A statement locks the session, code or token row before the grant row
-//! (whose expiry it moves or which it revokes). The purge locks only rows
+//! (whose expiry it moves or which it revokes). A Connect approval locks
+//! the session, then the customer, then the app's active connection, then
+//! that connection's old grant; `delete_customer` (in `connect.rs`) locks
+//! the customer, then its connections, then their grants, then its scoped
+//! keys: the same order. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes
-//! from the grant to its codes and tokens: deleting an app while one of its
-//! codes is redeemed (or tokens rotated) can deadlock; PostgreSQL then
+//! from the grant to its codes and tokens (and from the app to its
+//! connections and scoped keys): deleting an app while one of its codes is
+//! redeemed (tokens rotated, Connect sessions approved) can deadlock; PostgreSQL then
 //! aborts one statement, which fails with [`StorageErrorKind::Conflict`]
 //! and writes nothing, and the other completes.
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgArguments, PgRow, Postgres};
-use sqlx::query::Query;
+use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
-use super::rows::{get, hash, hash_param, parsed};
+use super::connect::bind_approval;
+use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
@@ -64,11 +78,22 @@ use crate::storage::{
     TokenRecord,
 };
 
-/// The columns [`decode_session`] reads, in table order.
+/// The columns of `oauth_sessions`, in table order (to write).
 macro_rules! session_columns {
     () => {
         "hash, workspace_id, app_id, client_id, redirect_uri, redirect_uri_in_request, \
-         scopes, state, code_challenge, created_at, expires_at, open_by, opened_at, status"
+         scopes, state, code_challenge, created_at, expires_at, open_by, opened_at, status, \
+         connect"
+    };
+}
+
+/// The columns [`decode_session`] reads, in table order (`connect` as
+/// text).
+macro_rules! session_fields {
+    () => {
+        "hash, workspace_id, app_id, client_id, redirect_uri, redirect_uri_in_request, \
+         scopes, state, code_challenge, created_at, expires_at, open_by, opened_at, status, \
+         connect::text AS connect"
     };
 }
 
@@ -85,7 +110,7 @@ macro_rules! code_columns {
     () => {
         "hash, grant_id, workspace_id, app_id, client_id, redirect_uri, \
          redirect_uri_in_request, code_challenge, scopes, subject, issued_at, expires_at, \
-         redeemed_at"
+         redeemed_at, scoped_key_id"
     };
 }
 
@@ -174,7 +199,7 @@ macro_rules! extend_grant {
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO oauth_sessions (",
     session_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) \
      ON CONFLICT DO NOTHING"
 );
 
@@ -183,12 +208,12 @@ const OPEN_SESSION: &str = concat!(
     "UPDATE oauth_sessions SET opened_at = COALESCE(opened_at, \
        CASE WHEN open_by IS NULL OR open_by > $2 THEN $2 END) \
      WHERE hash = $1 RETURNING ",
-    session_columns!()
+    session_fields!()
 );
 
 const GET_SESSION: &str = concat!(
     "SELECT ",
-    session_columns!(),
+    session_fields!(),
     " FROM oauth_sessions WHERE hash = $1"
 );
 
@@ -200,13 +225,13 @@ macro_rules! completable {
 }
 
 /// Approves the session and, only if it did, writes the grant (`$3`–`$11`)
-/// and its code (`$12`–`$24`).
+/// and its code (`$12`–`$25`).
 const APPROVE_SESSION: &str = concat!(
     "WITH done AS ( \
        UPDATE oauth_sessions SET status = 'approved' ",
     completable!(),
     " RETURNING ",
-    session_columns!(),
+    session_fields!(),
     " ), new_grant AS ( \
        INSERT INTO oauth_grants (",
     grant_columns!(),
@@ -215,18 +240,93 @@ const APPROVE_SESSION: &str = concat!(
      ), new_code AS ( \
        INSERT INTO oauth_codes (",
     code_columns!(),
-    ") SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24 \
+    ") SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
        FROM new_grant \
      ) SELECT ",
     session_columns!(),
     " FROM done"
 );
 
+/// [`APPROVE_SESSION`] for a Connect session, with its Connect part: the
+/// customer (`$26`–`$31`), the connection (`$32`–`$42`) and the scoped key
+/// (`$43`–`$55`, all NULL when none is minted); see [`bind_approval`].
+///
+/// `customer_ok` first checks, in the statement's snapshot, that the
+/// customer's id and its (workspace, reference id) do not belong to
+/// different customers; the session is approved only if so, and every
+/// write hangs off that approval, so a refused customer writes nothing
+/// (and the caller then reports `Conflict`). A customer inserted
+/// concurrently under the same reference id makes the customer insert a
+/// unique violation: the whole statement fails with `Conflict` and writes
+/// nothing either. A known customer id updates the customer's info.
+///
+/// The app's active connection for the reference id is locked
+/// (`FOR UPDATE`, which under READ COMMITTED yields its latest version),
+/// given the new grant, tags and customer in place, and its old grant is
+/// revoked at `$2`; without one, the new connection is inserted. (Two
+/// approvals of two sessions racing to create the first connection for a
+/// reference id: the loser's insert violates the partial unique index,
+/// `Conflict`, nothing written.)
+///
+/// [`bind_approval`]: super::connect::bind_approval
+const APPROVE_CONNECT: &str = concat!(
+    "WITH customer_ok AS ( \
+       SELECT NOT EXISTS ( \
+         SELECT 1 FROM oauth_customers \
+         WHERE (id = $26 AND (workspace_id <> $27 OR reference_id <> $28)) \
+            OR (workspace_id = $27 AND reference_id = $28 AND id <> $26) \
+       ) AS ok \
+     ), done AS ( \
+       UPDATE oauth_sessions SET status = 'approved' ",
+    completable!(),
+    " AND (SELECT ok FROM customer_ok) \
+       RETURNING ",
+    session_fields!(),
+    " ), new_grant AS ( \
+       INSERT INTO oauth_grants (",
+    grant_columns!(),
+    ") SELECT $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM done \
+       RETURNING id \
+     ), new_code AS ( \
+       INSERT INTO oauth_codes (",
+    code_columns!(),
+    ") SELECT $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25 \
+       FROM new_grant \
+     ), customer AS ( \
+       INSERT INTO oauth_customers (",
+    customer_columns!(),
+    ") SELECT $26, $27, $28, $29::jsonb, $30, $31 FROM done \
+       ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, updated_at = EXCLUDED.updated_at \
+     ), old_connection AS ( \
+       SELECT id, grant_id FROM oauth_connections \
+       WHERE app_id = $34 AND reference_id = $36 AND status = 'active' \
+         AND EXISTS (SELECT 1 FROM done) \
+       FOR UPDATE \
+     ), updated_connection AS ( \
+       UPDATE oauth_connections c \
+       SET grant_id = $37, tags = $38, customer_id = $35, updated_at = $42 \
+       FROM old_connection o WHERE c.id = o.id \
+     ), old_grant AS ( \
+       UPDATE oauth_grants g SET revoked_at = $2 \
+       FROM old_connection o WHERE g.id = o.grant_id AND g.revoked_at IS NULL \
+     ), new_connection AS ( \
+       INSERT INTO oauth_connections (",
+    connection_columns!(),
+    ") SELECT $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42 FROM done \
+       WHERE NOT EXISTS (SELECT 1 FROM old_connection) \
+     ), new_key AS ( \
+       INSERT INTO oauth_scoped_keys (",
+    scoped_key_columns!(),
+    ") SELECT $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54, $55 FROM done \
+       WHERE $43::text IS NOT NULL \
+     ) SELECT c.ok AS customer_ok, d.* FROM customer_ok c LEFT JOIN done d ON true"
+);
+
 const DENY_SESSION: &str = concat!(
     "UPDATE oauth_sessions SET status = 'denied' ",
     completable!(),
     " RETURNING ",
-    session_columns!()
+    session_fields!()
 );
 
 const GET_CODE: &str = concat!(
@@ -399,7 +499,7 @@ fn optional_subject(row: &PgRow) -> Result<Option<Subject>, StorageError> {
         .transpose()
 }
 
-/// The session in a row holding [`session_columns!`].
+/// The session in a row holding [`session_fields!`].
 fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError> {
     Ok(SessionRecord {
         hash: required_hash(row, "hash")?,
@@ -416,6 +516,7 @@ fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError> {
         open_by: get(row, "open_by")?,
         opened_at: get(row, "opened_at")?,
         status: parsed(row, "status", |s| SessionStatus::from_name(s).ok_or(()))?,
+        connect: json(row, "connect")?.map(Box::new),
     })
 }
 
@@ -450,6 +551,12 @@ fn decode_code(row: &PgRow) -> Result<CodeRecord, StorageError> {
         issued_at: get(row, "issued_at")?,
         expires_at: get(row, "expires_at")?,
         redeemed_at: get(row, "redeemed_at")?,
+        scoped_key_id: get::<Option<&str>>(row, "scoped_key_id")?
+            .map(|text| {
+                ScopedKeyId::parse(text)
+                    .map_err(|_| error::corrupt("scoped_key_id", "does not parse"))
+            })
+            .transpose()?,
     })
 }
 
@@ -470,8 +577,6 @@ fn decode_token(row: &PgRow) -> Result<TokenRecord, StorageError> {
         successor: hash(row, "successor")?,
     })
 }
-
-type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
 /// Binds the twelve column arrays [`insert_tokens!`] reads.
 fn bind_tokens<'q>(query: PgQuery<'q>, tokens: &'q [TokenRecord]) -> PgQuery<'q> {
@@ -507,7 +612,7 @@ fn bind_grant<'q>(query: PgQuery<'q>, grant: &'q GrantRecord) -> PgQuery<'q> {
         .bind(grant.revoked_at)
 }
 
-/// Binds the thirteen columns of a code, in [`code_columns!`] order.
+/// Binds the fourteen columns of a code, in [`code_columns!`] order.
 fn bind_code<'q>(query: PgQuery<'q>, code: &'q CodeRecord) -> PgQuery<'q> {
     query
         .bind(hash_param(&code.hash))
@@ -523,10 +628,45 @@ fn bind_code<'q>(query: PgQuery<'q>, code: &'q CodeRecord) -> PgQuery<'q> {
         .bind(code.issued_at)
         .bind(code.expires_at)
         .bind(code.redeemed_at)
+        .bind(code.scoped_key_id.as_ref().map(ScopedKeyId::as_str))
+}
+
+/// The outcome of an update that matched (only) a pending session, from
+/// the row it returned.
+fn completed(mut before: SessionRecord) -> SessionCompletion {
+    before.status = SessionStatus::Pending;
+    SessionCompletion::Completed(before)
 }
 
 impl PostgresStore {
-    async fn fetch_optional<T>(
+    /// Why `complete_session`'s update matched nothing, from the session as
+    /// it now is: gone, completed, expired or not opened; otherwise (still
+    /// completable) the Connect customer was refused (`customer_ok` false),
+    /// a `Conflict`.
+    async fn refused_completion(
+        &self,
+        hash: &CredentialHash,
+        customer_ok: bool,
+        now: OffsetDateTime,
+    ) -> Result<SessionCompletion, StorageError> {
+        let query = sqlx::query(GET_SESSION).bind(hash_param(hash));
+        Ok(match self.fetch_optional(query, decode_session).await? {
+            None => SessionCompletion::NotFound,
+            Some(session) if session.status != SessionStatus::Pending => {
+                SessionCompletion::AlreadyCompleted(session)
+            }
+            Some(session)
+                if !customer_ok && session.expires_at > now && session.opened_at.is_some() =>
+            {
+                return Err(StorageError::new(StorageErrorKind::Conflict));
+            }
+            // Pending, so expired, or not opened when the update ran.
+            Some(_) => SessionCompletion::Expired,
+        })
+    }
+
+    /// The record in the row `query` returns, if any.
+    pub(super) async fn fetch_optional<T>(
         &self,
         query: PgQuery<'_>,
         decode: fn(&PgRow) -> Result<T, StorageError>,
@@ -559,6 +699,7 @@ impl GrantStore for PostgresStore {
             .bind(session.open_by)
             .bind(session.opened_at)
             .bind(session.status.as_str())
+            .bind(session.connect.as_deref().map(json_param).transpose()?)
             .execute(&self.pool)
             .await
             .map_err(error::map)?;
@@ -584,7 +725,27 @@ impl GrantStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<SessionCompletion, StorageError> {
         let query = match decision {
-            SessionDecision::Approve { grant, code } => {
+            SessionDecision::Approve {
+                grant,
+                code,
+                connect: Some(connect),
+            } => {
+                let query = sqlx::query(APPROVE_CONNECT)
+                    .bind(hash_param(hash))
+                    .bind(now);
+                let query = bind_approval(bind_code(bind_grant(query, grant), code), connect)?;
+                let row = query.fetch_one(&self.pool).await.map_err(error::map)?;
+                if get::<Option<&[u8]>>(&row, "hash")?.is_some() {
+                    return Ok(completed(decode_session(&row)?));
+                }
+                let customer_ok: bool = get(&row, "customer_ok")?;
+                return self.refused_completion(hash, customer_ok, now).await;
+            }
+            SessionDecision::Approve {
+                grant,
+                code,
+                connect: None,
+            } => {
                 let query = sqlx::query(APPROVE_SESSION)
                     .bind(hash_param(hash))
                     .bind(now);
@@ -592,20 +753,10 @@ impl GrantStore for PostgresStore {
             }
             SessionDecision::Deny => sqlx::query(DENY_SESSION).bind(hash_param(hash)).bind(now),
         };
-        if let Some(mut before) = self.fetch_optional(query, decode_session).await? {
-            // The update matched only a pending session.
-            before.status = SessionStatus::Pending;
-            return Ok(SessionCompletion::Completed(before));
+        match self.fetch_optional(query, decode_session).await? {
+            Some(before) => Ok(completed(before)),
+            None => self.refused_completion(hash, true, now).await,
         }
-        let query = sqlx::query(GET_SESSION).bind(hash_param(hash));
-        Ok(match self.fetch_optional(query, decode_session).await? {
-            None => SessionCompletion::NotFound,
-            Some(session) if session.status != SessionStatus::Pending => {
-                SessionCompletion::AlreadyCompleted(session)
-            }
-            // Pending, so expired, or not opened when the update ran.
-            Some(_) => SessionCompletion::Expired,
-        })
     }
 
     async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError> {

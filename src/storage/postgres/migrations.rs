@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "admin keys",
         include_str!("../../../migrations/0003_admin_keys.sql"),
     ),
+    (
+        4,
+        "connect",
+        include_str!("../../../migrations/0004_connect.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

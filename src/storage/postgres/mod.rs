@@ -1,6 +1,7 @@
 //! The PostgreSQL backend (feature `postgres`).
 //!
-//! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`),
+//! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`,
+//! `connect.rs`),
 //! each with its SQL as constants and a `decode_*` function per record;
 //! typed column access in `rows.rs`; the one mapping of sqlx errors to
 //! [`StorageErrorKind`] in `error.rs`; the embedded schema in
@@ -19,7 +20,7 @@
 //! | client authentication (`get_app_by_client_id`) | 1 |
 //! | code exchange (`get_code` + `redeem_code`) | 2 (3 when refused) |
 //! | refresh (`get_token` + `rotate_refresh_token`) | 2 (3 when refused) |
-//! | completing a Connect session (`complete_session`) | 1 (2 when refused) |
+//! | approving a session (`complete_session`), with a Connect session's customer, connection and scoped key | 1 (2 when refused) |
 //! | every other method | 1 |
 //!
 //! # Pool and concurrency
@@ -40,6 +41,9 @@ use crate::storage::{StorageError, StorageErrorKind};
 
 mod admin_keys;
 mod apps;
+// Before `grants`, which uses its column-list macros.
+#[macro_use]
+mod connect;
 mod error;
 mod grants;
 mod migrations;

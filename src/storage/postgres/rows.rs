@@ -61,3 +61,26 @@ pub(super) fn hash(
 pub(super) fn hash_param(hash: &CredentialHash) -> &[u8] {
     hash.as_bytes().as_slice()
 }
+
+/// The JSON document in the `jsonb` column `column`, selected as text
+/// (`column::text AS column`, which needs no sqlx JSON support), `None`
+/// when NULL.
+pub(super) fn json<T: serde::de::DeserializeOwned>(
+    row: &PgRow,
+    column: &'static str,
+) -> Result<Option<T>, StorageError> {
+    get::<Option<&str>>(row, column)?
+        .map(|text| {
+            serde_json::from_str(text).map_err(|_| error::corrupt(column, "does not deserialize"))
+        })
+        .transpose()
+}
+
+/// A value as JSON text, to bind where the statement casts it to `jsonb`.
+pub(super) fn json_param<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+    serde_json::to_string(value)
+        .map_err(|e| StorageError::with_source(crate::storage::StorageErrorKind::Other, e))
+}
+
+/// A statement with its bound parameters, as the modules build them.
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;

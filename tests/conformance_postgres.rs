@@ -262,6 +262,11 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     store.insert_session(&session).await.unwrap();
     let (grant, code) = grant_and_code(&app, now);
 
+    // A second registered dispatcher, alive as long as the counter: with
+    // only one, tracing-core computes the interest of a callsite first hit
+    // on another thread (another test's, without a subscriber) from that
+    // thread's dispatcher alone, caches "never", and our events are lost.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let dispatch = tracing::Dispatch::new(StatementCounter(std::sync::Arc::clone(&count)));
     let _guard = tracing::dispatcher::set_default(&dispatch);

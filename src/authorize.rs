@@ -61,6 +61,9 @@ pub enum ErrorPage {
     TemporarilyUnavailable,
     /// The decision needs a signed-in end user and there is none.
     SignInRequired,
+    /// A provider's callback with a missing, forged, reused or expired
+    /// `state`.
+    InvalidLinkState,
 }
 
 impl ErrorPage {
@@ -77,6 +80,7 @@ impl ErrorPage {
             Self::InvalidCsrfToken => "Your decision could not be verified",
             Self::TemporarilyUnavailable => "Temporarily unavailable",
             Self::SignInRequired => "Sign in to continue",
+            Self::InvalidLinkState => "This link could not be verified",
         }
     }
 
@@ -115,6 +119,9 @@ impl ErrorPage {
             }
             Self::SignInRequired => {
                 "You need to be signed in to approve this request. Sign in, then start again from the application."
+            }
+            Self::InvalidLinkState => {
+                "The return from the provider was not expected, was already used, or took too long. Go back to the application and start again."
             }
         }
     }
@@ -598,6 +605,11 @@ impl<S: Storage> AuthorizationServer<S> {
             return Err(page(ErrorPage::InvalidCsrfToken));
         }
         let (handle, record) = self.open_session_handle(handle.expose_secret()).await?;
+        // A Connect session completes only through its own page, which also
+        // writes the customer and the connection.
+        if record.connect.is_some() {
+            return Err(page(ErrorPage::UnknownRequest));
+        }
         let hash = handle
             .hash(config.keys())
             .ok_or(page(ErrorPage::UnknownRequest))?;

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::credential::CredentialPrefixes;
 use crate::events::{EventSink, NoEvents};
 use crate::keyring::{KeyRing, KeyRingError};
+use crate::providers::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
 use crate::random::{RandomSource, SystemRandom};
 use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::scope::ScopeSet;
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     scope_catalogue: ScopeCatalogue,
     reference_id_prefix: String,
     frame_ancestors: Vec<String>,
+    providers: Vec<Provider>,
+    terms: Option<Terms>,
 }
 
 /// How long each kind of grant artefact lives. Every value is configurable
@@ -186,6 +189,16 @@ impl ServerConfig {
     pub fn frame_ancestors(&self) -> &[String] {
         &self.frame_ancestors
     }
+
+    /// The provider catalogue of the hosted Connect flow.
+    pub fn providers(&self) -> &[Provider] {
+        &self.providers
+    }
+
+    /// The host's terms, shown first in create mode.
+    pub fn terms(&self) -> Option<&Terms> {
+        self.terms.as_ref()
+    }
 }
 
 /// The configuration is unusable.
@@ -239,6 +252,8 @@ pub struct AuthorizationServerBuilder<S> {
     scope_catalogue: ScopeCatalogue,
     reference_id_prefix: String,
     frame_ancestors: Vec<String>,
+    providers: Vec<Provider>,
+    terms: Option<Terms>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -268,6 +283,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             scope_catalogue: ScopeCatalogue::new(),
             reference_id_prefix: "oc".to_owned(),
             frame_ancestors: Vec::new(),
+            providers: Vec::new(),
+            terms: None,
         }
     }
 
@@ -414,6 +431,19 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// Adds a provider to the Connect flow's catalogue (the `provider` and
+    /// `link` steps). Ids must be unique.
+    pub fn provider(mut self, provider: Provider) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// The host's terms, the Connect flow's first step in create mode.
+    pub fn terms(mut self, terms: Terms) -> Self {
+        self.terms = Some(terms);
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -464,6 +494,64 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::ZERO,
             Duration::MINUTE,
         )?;
+        check_range(
+            "connect_session_lifetime",
+            l.connect_session,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
+            && self
+                .reference_id_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return Err(ConfigError::Invalid("reference_id_prefix"));
+        }
+        // Each frame ancestor must be an origin: scheme, host and port only.
+        for origin in &self.frame_ancestors {
+            let is_origin = crate::redirect::RedirectUri::parse(origin)
+                .ok()
+                .and_then(|uri| uri.origin())
+                .is_some_and(|o| &o == origin);
+            if !is_origin {
+                return Err(ConfigError::Invalid("frame_ancestors"));
+            }
+        }
+        for (index, provider) in self.providers.iter().enumerate() {
+            let unique = !self.providers[..index].iter().any(|p| p.id == provider.id);
+            let logo_ok = provider
+                .logo_url
+                .as_deref()
+                .is_none_or(|u| u.starts_with("https://"));
+            let fields_ok = match &provider.method {
+                LinkMethod::Redirect => true,
+                LinkMethod::Form(fields) => fields.iter().all(|f| {
+                    valid_field_name(&f.name)
+                        && !matches!(
+                            f.name.as_str(),
+                            "token" | "csrf_token" | "step" | "action" | "decision"
+                        )
+                        && matches!(
+                            f.kind.as_str(),
+                            "text" | "email" | "password" | "tel" | "number"
+                        )
+                }),
+            };
+            if !(valid_id(&provider.id)
+                && unique
+                && logo_ok
+                && fields_ok
+                && !provider.name.is_empty())
+            {
+                return Err(ConfigError::Invalid("provider"));
+            }
+        }
+        if self.terms.as_ref().is_some_and(|t| {
+            t.text.is_empty() || t.url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+        }) {
+            return Err(ConfigError::Invalid("terms"));
+        }
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -484,6 +572,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             scope_catalogue: self.scope_catalogue,
             reference_id_prefix: self.reference_id_prefix,
             frame_ancestors: self.frame_ancestors,
+            providers: self.providers,
+            terms: self.terms,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,
@@ -551,6 +641,46 @@ mod tests {
             build(Duration::minutes(10) + Duration::SECOND),
             Err(ConfigError::OutOfRange {
                 what: "code_lifetime",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn connect_settings_are_validated() {
+        let base = || {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+        };
+        assert!(
+            base()
+                .frame_ancestors(["https://app.example.com"])
+                .build()
+                .is_ok()
+        );
+        for bad in [
+            "https://app.example.com/path",
+            "*",
+            "'self' https://x.example",
+            "http://app.example.com",
+        ] {
+            assert!(
+                matches!(
+                    base().frame_ancestors([bad]).build(),
+                    Err(ConfigError::Invalid("frame_ancestors"))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(base().reference_id_prefix("acme").build().is_ok());
+        assert!(matches!(
+            base().reference_id_prefix("Acme Inc").build(),
+            Err(ConfigError::Invalid("reference_id_prefix"))
+        ));
+        assert!(matches!(
+            base().connect_session_lifetime(Duration::days(2)).build(),
+            Err(ConfigError::OutOfRange {
+                what: "connect_session_lifetime",
                 ..
             })
         ));

@@ -80,6 +80,8 @@ macro_rules! storage_conformance_tests {
             connect_customer_reference_conflict_writes_nothing,
             connect_concurrent_approvals_have_one_winner,
             customers_list_and_delete_revokes_everything,
+            connect_steps_advance_by_compare_and_swap,
+            connect_linked_accounts_are_separate_connections,
             scoped_keys_insert_list_and_revoke,
             apps_delete_cascades_to_connections_and_keys,
             admin_keys_insert_find_delete,
@@ -1457,6 +1459,7 @@ pub fn connect_approval(
         reference_id: customer.reference_id.clone(),
         grant_id: grant.id.clone(),
         tags: vec!["boston".to_owned()],
+        linked: None,
         status: ConnectionStatus::Active,
         browser_created: false,
         created_at: now,
@@ -1910,6 +1913,154 @@ pub async fn apps_delete_cascades_to_connections_and_keys<S: Storage>(store: Arc
     );
 }
 
+/// A pending Connect session of `app` (version 0, nothing done yet).
+pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
+    let mut session = session_record(app, now);
+    session.connect = Some(Box::new(crate::ConnectContext {
+        reference_id: "steps".to_owned(),
+        tags: Vec::new(),
+        client_name: "Steps".to_owned(),
+        customer_id: None,
+        customer_info: CustomerInfo::default(),
+        filters: None,
+        mode: crate::ConnectMode::Create,
+        scoped_key: None,
+        scoped_key_expires_in: None,
+        browser_created: false,
+        progress: crate::ConnectProgress::default(),
+        step_version: 0,
+    }));
+    session
+}
+
+/// A step transition applies only to the version it read: of 10 concurrent
+/// transitions from version 0 exactly one applies, the others see the
+/// winner's state; completed or expired sessions do not move.
+pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let session = connect_session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let base = session.connect.as_deref().unwrap().clone();
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = Arc::clone(&store);
+        let mut next = base.clone();
+        next.progress.provider = Some(format!("provider-{i}"));
+        next.step_version = 1;
+        let hash = session.hash;
+        tasks.push(tokio::spawn(async move {
+            (
+                store.advance_connect(&hash, 0, &next, now).await.unwrap(),
+                next,
+            )
+        }));
+    }
+    let mut winner = None;
+    for task in tasks {
+        match task.await.unwrap() {
+            (crate::StepAdvance::Advanced, next) => {
+                assert!(winner.is_none(), "two transitions applied");
+                winner = Some(next);
+            }
+            (crate::StepAdvance::Stale(current), _) => {
+                assert_eq!(
+                    current.connect.unwrap().step_version,
+                    1,
+                    "stale callers see the new version"
+                );
+            }
+            (crate::StepAdvance::Closed, _) => panic!("the session is open"),
+        }
+    }
+    let winner = winner.expect("one transition applies");
+    let stored = store
+        .open_session(&session.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.connect.as_deref(), Some(&winner));
+
+    let (grant, code) = grant_and_code(&app, now);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant),
+        code: Box::new(code),
+        connect: None,
+    };
+    store
+        .complete_session(&session.hash, &approve, now)
+        .await
+        .unwrap();
+    let mut later = winner.clone();
+    later.step_version = 2;
+    assert_eq!(
+        store
+            .advance_connect(&session.hash, 1, &later, now)
+            .await
+            .unwrap(),
+        crate::StepAdvance::Closed,
+        "completed"
+    );
+    let expiring = connect_session_record(&app, now);
+    store.insert_session(&expiring).await.unwrap();
+    let ctx = expiring.connect.as_deref().unwrap().clone();
+    assert_eq!(
+        store
+            .advance_connect(&expiring.hash, 0, &ctx, expiring.expires_at)
+            .await
+            .unwrap(),
+        crate::StepAdvance::Closed,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .advance_connect(&random_hash(), 0, &ctx, now)
+            .await
+            .unwrap(),
+        crate::StepAdvance::Closed
+    );
+}
+
+/// Two different linked provider accounts of one reference id are two
+/// connections; the same account again updates its connection.
+pub async fn connect_linked_accounts_are_separate_connections<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let customer = customer_record(&app, "multi", now);
+    let with_link = |provider: &str, account: &str, at: OffsetDateTime| {
+        let (grant, code, mut connect) = connect_approval(&app, &customer, false, at);
+        connect.connection.linked = Some(crate::LinkedAccount::new(provider, account, "label"));
+        connect.connection.updated_at = at;
+        (grant, code, connect)
+    };
+    let first = with_link("tesla", "acct-1", now);
+    let first_id = first.2.connection.id.clone();
+    approve_connect(&*store, &app, first, now).await;
+    let second = with_link("enphase", "acct-9", now + Duration::seconds(1));
+    let second_id = second.2.connection.id.clone();
+    approve_connect(&*store, &app, second, now + Duration::seconds(1)).await;
+    assert_ne!(first_id, second_id);
+    let latest = store
+        .find_connection(&app.app.id, "multi")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.id, second_id, "the most recently changed");
+    let again = with_link("tesla", "acct-1", now + Duration::seconds(2));
+    let again_grant = again.0.id.clone();
+    approve_connect(&*store, &app, again, now + Duration::seconds(2)).await;
+    let latest = store
+        .find_connection(&app.app.id, "multi")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (latest.id, latest.grant_id),
+        (first_id, again_grant),
+        "updated in place"
+    );
+}
+
 /// A store that fails on demand, wrapping a working one: for testing how a
 /// server (or a host) behaves when its backend is down or loses a race.
 ///
@@ -2022,7 +2173,12 @@ delegate! {
         async fn find_customer(&self, workspace: &WorkspaceId, reference_id: &str) -> Option<CustomerRecord>;
         async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
         async fn delete_customer(&self, workspace: &WorkspaceId, id: &CustomerId, now: OffsetDateTime) -> bool;
+        async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::ConnectContext, now: OffsetDateTime) -> crate::StepAdvance;
         async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
+        async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::ConnectionFilter, offset: u64, limit: u32) -> crate::Listing<ConnectionRecord>;
+        async fn get_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId) -> Option<ConnectionRecord>;
+        async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::TagEdit, now: OffsetDateTime) -> crate::TagUpdate;
+        async fn revoke_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, now: OffsetDateTime) -> Option<ConnectionRecord>;
         async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> ();
         async fn get_scoped_key(&self, id: &ScopedKeyId) -> Option<ScopedKeyRecord>;
         async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::Listing<ScopedKeyRecord>;

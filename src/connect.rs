@@ -23,9 +23,10 @@ use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, GrantRecord, Location, ScopedKeyDelivery, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, Storage, StorageError, StorageErrorKind,
+    CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectionRecord,
+    ConnectionStatus, CustomerInfo, CustomerRecord, GrantRecord, Location, ScopedKeyDelivery,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
+    StorageErrorKind,
 };
 use crate::timestamp::rfc3339_ms;
 
@@ -233,18 +234,16 @@ pub struct ConnectPage {
     pub redirect_url: String,
     /// When the session expires.
     pub expires_at: OffsetDateTime,
+    /// Where the flow stands.
+    pub flow: StepView,
 }
 
 /// The user's decision on the Connect page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConnectDecision {
-    /// Approve, with the customer details the form confirmed (`None` when the
-    /// form was skipped because everything was known).
-    Approve {
-        /// The confirmed details.
-        customer: Option<Box<CustomerInfoInput>>,
-    },
+    /// Approve (on the consent step, the last one).
+    Approve,
     /// Deny: the app gets `access_denied`.
     Deny,
 }
@@ -257,6 +256,58 @@ pub enum CompleteError {
     Page(ErrorPage),
     /// The customer form has an invalid field: show the form again with it.
     Invalid(FieldError),
+    /// The post was for another step than the current one (a reload, Back,
+    /// a second tab): nothing changed; show where the flow stands.
+    OutOfOrder,
+}
+
+/// A provider as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its categories.
+    pub categories: Vec<String>,
+    /// Its logo.
+    pub logo_url: Option<String>,
+    /// Redirect or form, with the form's fields.
+    pub method: crate::providers::LinkMethod,
+}
+
+impl From<&crate::providers::Provider> for ProviderView {
+    fn from(p: &crate::providers::Provider) -> Self {
+        Self {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            categories: p.categories.clone(),
+            logo_url: p.logo_url.clone(),
+            method: p.method.clone(),
+        }
+    }
+}
+
+/// Where the hosted flow stands and what its current step shows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StepView {
+    /// The current step.
+    pub step: crate::connect_steps::Step,
+    /// The providers to pick from (narrowed by the session's filters and the
+    /// search, if any).
+    pub providers: Vec<ProviderView>,
+    /// The provider picked (or the only candidate).
+    pub provider: Option<ProviderView>,
+    /// Whether the user may go back to the picker.
+    pub can_change_provider: bool,
+    /// Why the last link attempt failed.
+    pub link_error: Option<String>,
+    /// The account linked.
+    pub linked: Option<crate::storage::LinkedAccount>,
+    /// The host's terms.
+    pub terms: Option<crate::providers::Terms>,
 }
 
 fn text_field(
@@ -409,7 +460,13 @@ fn check_customer(
     })
 }
 
-fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
+/// The customer step's form: first and last name and e-mail required, the
+/// rest optional, a location all or nothing.
+pub(crate) fn check_form_customer(input: &CustomerInfoInput) -> Result<CustomerInfo, FieldError> {
+    check_customer(input, &FORM_NAMES, true)
+}
+
+pub(crate) fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
     if tags.len() > MAX_TAGS {
         return Err(FieldError::new(field, Problem::TooMany { max: MAX_TAGS }));
     }
@@ -439,7 +496,7 @@ fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, Field
 /// Merges what a session knows of its customer: a stored customer's details
 /// first (`customerId` takes priority), the session's `customerInfo` for what
 /// they lack.
-fn merged(stored: Option<&CustomerInfo>, given: &CustomerInfo) -> CustomerInfo {
+pub(crate) fn merged(stored: Option<&CustomerInfo>, given: &CustomerInfo) -> CustomerInfo {
     let Some(stored) = stored else {
         return given.clone();
     };
@@ -455,7 +512,7 @@ fn merged(stored: Option<&CustomerInfo>, given: &CustomerInfo) -> CustomerInfo {
     }
 }
 
-fn page_of(error: AuthorizeError) -> ErrorPage {
+pub(crate) fn page_of(error: AuthorizeError) -> ErrorPage {
     match error {
         AuthorizeError::Page(page) => page,
         AuthorizeError::Redirect(_) => ErrorPage::UnknownRequest,
@@ -516,6 +573,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .ok_or(FieldError::new("clientName", Problem::TooShort { min: 1 }))?,
             None => app.name.clone(),
         };
+        crate::connect_steps::check_filters(config.providers(), request.filters.as_ref())?;
         let customer_info = match &request.customer_info {
             Some(info) => check_customer(info, &API_NAMES, false)?,
             None => CustomerInfo::default(),
@@ -662,6 +720,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 scoped_key,
                 scoped_key_expires_in: request.scoped_key_expires_in,
                 browser_created,
+                progress: ConnectProgress::default(),
+                step_version: 0,
             })),
         };
         storage.insert_session(&record).await?;
@@ -686,6 +746,20 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// An [`ErrorPage`] for an unknown, expired or completed session.
     pub async fn open_connect(&self, token: &str) -> Result<ConnectPage, ErrorPage> {
+        self.open_connect_search(token, None).await
+    }
+
+    /// As [`open_connect`](Self::open_connect), narrowing the provider picker
+    /// to the providers matching `search` (id, name or category).
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorPage`] for an unknown, expired or completed session.
+    pub async fn open_connect_search(
+        &self,
+        token: &str,
+        search: Option<&str>,
+    ) -> Result<ConnectPage, ErrorPage> {
         let (session, record) = self.open_session_handle(token).await.map_err(page_of)?;
         let Some(connect) = record.connect.as_deref() else {
             return Err(ErrorPage::UnknownRequest);
@@ -697,15 +771,16 @@ impl<S: Storage> AuthorizationServer<S> {
             .map_err(|_| ErrorPage::TemporarilyUnavailable)?
             .ok_or(ErrorPage::UnknownRequest)?
             .app;
-        let stored = match &connect.customer_id {
-            Some(id) => storage
-                .get_customer(&record.workspace_id, id)
-                .await
-                .map_err(|_| ErrorPage::TemporarilyUnavailable)?,
-            None => None,
-        };
-        let customer = merged(stored.as_ref().map(|c| &c.info), &connect.customer_info);
+        let customer = self
+            .known_customer(&record, connect)
+            .await
+            .map_err(|e| match e {
+                CompleteError::Page(page) => page,
+                _ => ErrorPage::TemporarilyUnavailable,
+            })?;
+        let flow = self.step_view(connect, &customer, search);
         Ok(ConnectPage {
+            flow,
             csrf_token: self.session_csrf(&session),
             session,
             app,
@@ -759,10 +834,12 @@ impl<S: Storage> AuthorizationServer<S> {
             };
             let (stored, code, scoped_key) = match &decision {
                 ConnectDecision::Deny => (SessionDecision::Deny, None, None),
-                ConnectDecision::Approve { customer } => {
-                    let info = self
-                        .confirmed_customer(&record, connect, customer.as_deref())
-                        .await?;
+                ConnectDecision::Approve => {
+                    let info = self.known_customer(&record, connect).await?;
+                    // Approval is the last step: everything before it is done.
+                    if self.current_step(connect, &info) != crate::connect_steps::Step::Consent {
+                        return Err(CompleteError::OutOfOrder);
+                    }
                     let (approval, code, key) = self
                         .connect_approval(&record, connect, info)
                         .await
@@ -775,7 +852,15 @@ impl<S: Storage> AuthorizationServer<S> {
                 .complete_session(&hash, &stored, self.now())
                 .await
             {
-                Ok(SessionCompletion::Completed(_)) => {}
+                Ok(SessionCompletion::Completed(_)) => {
+                    if let SessionDecision::Approve {
+                        connect: Some(approval),
+                        ..
+                    } = &stored
+                    {
+                        self.connection_event(&approval.connection).await;
+                    }
+                }
                 Ok(SessionCompletion::AlreadyCompleted(_)) => {
                     return Err(page(ErrorPage::CompletedRequest));
                 }
@@ -809,29 +894,27 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
-    async fn confirmed_customer(
-        &self,
-        record: &SessionRecord,
-        connect: &ConnectContext,
-        form: Option<&CustomerInfoInput>,
-    ) -> Result<CustomerInfo, CompleteError> {
-        let stored = match &connect.customer_id {
-            Some(id) => self
-                .storage()
-                .get_customer(&record.workspace_id, id)
-                .await
-                .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
-            None => None,
+    /// Reports the connection an approval wrote: created (the proposed id
+    /// was stored) or updated (an existing one was updated in place).
+    async fn connection_event(&self, proposed: &ConnectionRecord) {
+        let stored = self
+            .storage()
+            .find_connection(&proposed.app_id, &proposed.reference_id)
+            .await
+            .ok()
+            .flatten();
+        let event = match stored {
+            Some(c) if c.id != proposed.id => crate::events::Event::ConnectionUpdated {
+                workspace_id: c.workspace_id,
+                connection_id: c.id,
+            },
+            _ => crate::events::Event::ConnectionCreated {
+                workspace_id: proposed.workspace_id.clone(),
+                app_id: proposed.app_id.clone(),
+                reference_id: proposed.reference_id.clone(),
+            },
         };
-        let known = merged(stored.as_ref().map(|c| &c.info), &connect.customer_info);
-        match form {
-            Some(form) => check_customer(form, &FORM_NAMES, true).map_err(CompleteError::Invalid),
-            None if known.is_complete() => Ok(known),
-            None => Err(CompleteError::Invalid(FieldError::new(
-                "firstName",
-                Problem::Required,
-            ))),
-        }
+        self.config().events().emit(&event);
     }
 
     /// Everything an approval writes, and the code and scoped key to hand out.
@@ -924,6 +1007,7 @@ impl<S: Storage> AuthorizationServer<S> {
             reference_id: connect.reference_id.clone(),
             grant_id: grant.id.clone(),
             tags: connect.tags.clone(),
+            linked: connect.progress.linked.clone(),
             status: ConnectionStatus::Active,
             browser_created: connect.browser_created,
             created_at: now,

@@ -128,6 +128,15 @@ pub enum Problem {
     /// The app holds no active grant for the customer.
     #[error("the app holds no active grant for this customer")]
     NoGrant,
+    /// No provider of the catalogue has this id.
+    #[error("names no provider of the catalogue")]
+    UnknownProvider,
+    /// No provider of the catalogue has this category.
+    #[error("names no category of the catalogue")]
+    UnknownCategory,
+    /// The filters leave no provider to pick.
+    #[error("leave no provider to pick")]
+    NoProviderLeft,
     /// Not an e-mail address.
     #[error("must be an e-mail address")]
     InvalidEmail,

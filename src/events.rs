@@ -64,6 +64,37 @@ pub enum Event {
         /// Whether the old secret keeps working for a grace period.
         with_grace: bool,
     },
+    /// A Connect session's link step failed at the provider.
+    LinkFailed {
+        /// The provider.
+        provider: String,
+        /// `denied`, `refused` or `unavailable`.
+        reason: &'static str,
+    },
+    /// A completed Connect session created a connection.
+    ConnectionCreated {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The app.
+        app_id: AppId,
+        /// The customer's reference id.
+        reference_id: String,
+    },
+    /// A completed Connect session (update mode) updated a connection, or its
+    /// tags were edited.
+    ConnectionUpdated {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The connection.
+        connection_id: crate::ids::ConnectionId,
+    },
+    /// A connection was revoked (with its grant, tokens and scoped keys).
+    ConnectionRevoked {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The connection.
+        connection_id: crate::ids::ConnectionId,
+    },
     /// An app was deleted, with everything issued to it.
     AppDeleted {
         /// The workspace.

@@ -72,13 +72,27 @@
 //!   and the [`storage_conformance_tests!`] macro.
 //! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
 //!   with its schema embedded as migrations.
+//! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
+//!   axum 0.8 (401/403 answers per RFC 6750 §3).
+//! - `actix`: `oauth_connect::actix::Bearer`, the same for actix-web 4.
+//!
+//! ## Protecting your own resources
+//!
+//! [`AuthorizationServer::authenticate_request`] checks a request's
+//! `Authorization: Bearer` header and [`BearerPrincipal::require_scope`] a
+//! scope; a refusal is a [`BearerRejection`] that renders its RFC 6750
+//! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
+//! features wrap them as extractors.
 
 mod admin;
 mod authorize;
 mod clock;
 mod config;
 mod connect;
+mod connect_steps;
+mod connection;
 mod credential;
+mod customer;
 mod error;
 mod events;
 mod http;
@@ -88,6 +102,7 @@ mod metadata;
 mod oauth_error;
 mod params;
 mod pkce;
+mod providers;
 mod random;
 mod redirect;
 mod registration;
@@ -104,6 +119,11 @@ mod ui;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
     AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
@@ -116,14 +136,18 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession,
 };
+pub use connect_steps::{Step, StepAction, StepOutcome};
+pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
+pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
-pub use http::MAX_BODY_BYTES;
+pub use http::bearer::BearerRejection;
+pub use http::{MAX_BODY_BYTES, OPENAPI_JSON};
 pub use ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, ScopedKeyId, Subject,
     WorkspaceId,
@@ -131,6 +155,7 @@ pub use ids::{
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use metadata::Metadata;
 pub use oauth_error::{OAuthError, OAuthErrorCode};
+pub use providers::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
@@ -148,11 +173,12 @@ pub use scoped_key::{
 pub use server::AuthorizationServer;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerInfo,
-    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, Location, MemoryStore,
-    RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation, SecretState,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
+    ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
+    LinkedAccount, Listing, Location, MemoryStore, RefreshRotation, ScopedKeyDelivery,
+    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};

@@ -135,6 +135,11 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every parameter with a non-empty value, in order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// Whether `name` was sent with a non-empty value.
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()

@@ -59,6 +59,25 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         credential: &str,
     ) -> Result<BearerPrincipal, BearerError> {
+        if credential.starts_with(self.config().prefixes().scoped_key()) {
+            let key = self
+                .verify_scoped_key(credential)
+                .await
+                .map_err(|e| match e {
+                    crate::ScopedKeyError::Storage(e) => BearerError::Storage(e),
+                    _ => BearerError::InvalidToken,
+                })?;
+            return Ok(BearerPrincipal {
+                kind: BearerKind::ScopedKey,
+                workspace_id: key.workspace_id,
+                app_id: key.app_id,
+                client_id: key.client_id,
+                subject: Subject::parse(&key.reference_id).ok(),
+                scopes: key.scopes,
+                grant_id: None,
+                customer_id: Some(key.customer_id),
+            });
+        }
         let info = self.validate_access_token(credential).await?;
         Ok(BearerPrincipal {
             kind: BearerKind::AccessToken,

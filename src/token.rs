@@ -436,9 +436,7 @@ impl<S: Storage> AuthorizationServer<S> {
             return Err(invalid_grant("the code has expired"));
         }
         if record.redeemed_at.is_some() {
-            return Err(self
-                .code_replayed(&record.grant_id, &record.client_id, now)
-                .await);
+            return Err(self.code_replayed(&record, now).await);
         }
         let grant = GrantRecord {
             id: record.grant_id.clone(),
@@ -479,9 +477,7 @@ impl<S: Storage> AuthorizationServer<S> {
         {
             CodeRedemption::Redeemed(_) => {}
             CodeRedemption::AlreadyRedeemed(_) => {
-                return Err(self
-                    .code_replayed(&record.grant_id, &record.client_id, now)
-                    .await);
+                return Err(self.code_replayed(&record, now).await);
             }
             CodeRedemption::Invalid => return Err(invalid_grant("invalid code")),
         }
@@ -509,18 +505,22 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    async fn code_replayed(
-        &self,
-        grant: &GrantId,
-        client_id: &ClientId,
-        now: OffsetDateTime,
-    ) -> TokenError {
-        // RFC 6749 §4.1.2: deny, and revoke what the first use issued.
-        if let Err(e) = self.storage().revoke_grant(grant, now).await {
+    async fn code_replayed(&self, code: &crate::CodeRecord, now: OffsetDateTime) -> TokenError {
+        // RFC 6749 §4.1.2: deny, and revoke what the first use issued —
+        // its tokens and the scoped key delivered with them.
+        if let Err(e) = self.storage().revoke_grant(&code.grant_id, now).await {
+            return e.into();
+        }
+        if let Some(key) = &code.scoped_key_id
+            && let Err(e) = self
+                .storage()
+                .revoke_scoped_key(&code.workspace_id, &code.app_id, key, now)
+                .await
+        {
             return e.into();
         }
         self.config().events().emit(&Event::CodeReplayDetected {
-            client_id: client_id.clone(),
+            client_id: code.client_id.clone(),
         });
         invalid_grant("the code was already used")
     }
@@ -805,6 +805,22 @@ impl<S: Storage> AuthorizationServer<S> {
         let token = params
             .get("token")
             .ok_or(invalid_request("token is required"))?;
+        if token.starts_with(self.config().prefixes().scoped_key()) {
+            return match self.verify_scoped_key(token).await {
+                Ok(key) if key.client_id == client.app.client_id => Ok(Introspection {
+                    active: true,
+                    scope: Some(key.scopes.to_param()),
+                    client_id: Some(key.client_id),
+                    sub: Subject::parse(&key.reference_id).ok(),
+                    exp: key.expires_at.map(OffsetDateTime::unix_timestamp),
+                    iat: Some(key.issued_at.unix_timestamp()),
+                    token_type: Some("scoped_key"),
+                    iss: Some(self.config().issuer_str().to_owned()),
+                }),
+                Err(crate::ScopedKeyError::Storage(e)) => Err(e.into()),
+                Ok(_) | Err(_) => Ok(Introspection::inactive()),
+            };
+        }
         let Some((presented, hash)) = self.classify(token) else {
             return Ok(Introspection::inactive());
         };

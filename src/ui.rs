@@ -184,7 +184,6 @@ fn input(out: &mut String, field: &Input<'_>, error_field: Option<&str>) {
 /// The customer details on the Connect page: as a form, or as a summary
 /// when everything is already known.
 pub(crate) struct CustomerView<'a> {
-    pub(crate) ask: bool,
     pub(crate) first_name: Option<&'a str>,
     pub(crate) last_name: Option<&'a str>,
     pub(crate) email: Option<&'a str>,
@@ -196,16 +195,164 @@ pub(crate) struct CustomerView<'a> {
     pub(crate) country: Option<&'a str>,
 }
 
+/// One provider in the picker.
+pub(crate) struct ProviderLine<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) categories: &'a [String],
+}
+
+/// One field of a form link.
+pub(crate) struct LinkInput<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) label: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) required: bool,
+}
+
+/// What the current step of the hosted Connect page shows.
+pub(crate) enum StepBody<'a> {
+    Terms {
+        text: &'a str,
+        url: Option<&'a str>,
+    },
+    Provider {
+        providers: Vec<ProviderLine<'a>>,
+        search: Option<&'a str>,
+    },
+    LinkRedirect {
+        provider: &'a str,
+        can_change: bool,
+    },
+    LinkForm {
+        provider: &'a str,
+        fields: Vec<LinkInput<'a>>,
+        can_change: bool,
+    },
+    Customer(CustomerView<'a>),
+    Consent {
+        scopes: Vec<ScopeLine<'a>>,
+        customer: CustomerView<'a>,
+        linked: Option<&'a str>,
+    },
+}
+
 /// The hosted Connect page.
 pub(crate) struct ConnectView<'a> {
     pub(crate) client_name: &'a str,
-    pub(crate) scopes: Vec<ScopeLine<'a>>,
-    pub(crate) customer: CustomerView<'a>,
     pub(crate) update: bool,
     pub(crate) token: &'a str,
     pub(crate) csrf_token: &'a str,
-    /// A customer field to correct, with the message.
+    pub(crate) body: StepBody<'a>,
+    /// A field to correct, with the message.
     pub(crate) error: Option<(&'a str, String)>,
+    /// A message about the flow (a failed link, an out-of-order post).
+    pub(crate) notice: Option<String>,
+}
+
+fn hidden(out: &mut String, view: &ConnectView<'_>, step: &str) {
+    let _ = write!(
+        out,
+        "<form method=\"post\" action=\"/connect\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
+         <input type=\"hidden\" name=\"step\" value=\"{}\">",
+        attr(view.token),
+        attr(view.csrf_token),
+        attr(step),
+    );
+}
+
+/// A small form with an "Exit" button: deny from any step.
+fn exit_form(out: &mut String, view: &ConnectView<'_>, step: &str) {
+    hidden(out, view, step);
+    out.push_str(
+        "<button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Exit</button></form>",
+    );
+}
+
+fn customer_fields(body: &mut String, c: &CustomerView<'_>, error_field: Option<&str>) {
+    body.push_str("<fieldset><legend>Your details</legend>");
+    let fields = [
+        Input {
+            name: "firstName",
+            label: "First name",
+            kind: "text",
+            autocomplete: "given-name",
+            required: true,
+            value: c.first_name,
+        },
+        Input {
+            name: "lastName",
+            label: "Last name",
+            kind: "text",
+            autocomplete: "family-name",
+            required: true,
+            value: c.last_name,
+        },
+        Input {
+            name: "email",
+            label: "E-mail",
+            kind: "email",
+            autocomplete: "email",
+            required: true,
+            value: c.email,
+        },
+        Input {
+            name: "phone",
+            label: "Phone",
+            kind: "tel",
+            autocomplete: "tel",
+            required: false,
+            value: c.phone,
+        },
+        Input {
+            name: "streetOne",
+            label: "Street address",
+            kind: "text",
+            autocomplete: "address-line1",
+            required: false,
+            value: c.street_one,
+        },
+        Input {
+            name: "city",
+            label: "City",
+            kind: "text",
+            autocomplete: "address-level2",
+            required: false,
+            value: c.city,
+        },
+        Input {
+            name: "state",
+            label: "State or region",
+            kind: "text",
+            autocomplete: "address-level1",
+            required: false,
+            value: c.state,
+        },
+        Input {
+            name: "postalCode",
+            label: "Postal code",
+            kind: "text",
+            autocomplete: "postal-code",
+            required: false,
+            value: c.postal_code,
+        },
+        Input {
+            name: "country",
+            label: "Country",
+            kind: "text",
+            autocomplete: "country",
+            required: false,
+            value: c.country,
+        },
+    ];
+    for field in &fields {
+        input(body, field, error_field);
+    }
+    body.push_str(
+        "<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>",
+    );
 }
 
 pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
@@ -214,128 +361,161 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
     } else {
         format!("Connect your account to {}", view.client_name)
     };
-    let mut body = format!(
-        "<h1>{}</h1><p><strong>{}</strong> will be able to:</p>{}",
-        text(&title),
-        text(view.client_name),
-        scope_list(&view.scopes)
-    );
+    let mut body = format!("<h1>{}</h1>", text(&title));
+    if let Some(notice) = &view.notice {
+        let _ = write!(
+            body,
+            "<p role=\"status\" class=\"demo\">{}</p>",
+            text(notice)
+        );
+    }
     if let Some((_, message)) = &view.error {
         let _ = write!(
             body,
-            "<p id=\"form-error\" role=\"alert\"><strong>Please check your details:</strong> {}</p>",
+            "<p id=\"form-error\" role=\"alert\"><strong>Please check:</strong> {}</p>",
             text(message)
         );
     }
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"/connect\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-        attr(view.token),
-        attr(view.csrf_token),
-    );
-    let c = &view.customer;
     let error_field = view.error.as_ref().map(|(field, _)| *field);
-    if c.ask {
-        body.push_str("<fieldset><legend>Your details</legend>");
-        let fields = [
-            Input {
-                name: "firstName",
-                label: "First name",
-                kind: "text",
-                autocomplete: "given-name",
-                required: true,
-                value: c.first_name,
-            },
-            Input {
-                name: "lastName",
-                label: "Last name",
-                kind: "text",
-                autocomplete: "family-name",
-                required: true,
-                value: c.last_name,
-            },
-            Input {
-                name: "email",
-                label: "E-mail",
-                kind: "email",
-                autocomplete: "email",
-                required: true,
-                value: c.email,
-            },
-            Input {
-                name: "phone",
-                label: "Phone",
-                kind: "tel",
-                autocomplete: "tel",
-                required: false,
-                value: c.phone,
-            },
-            Input {
-                name: "streetOne",
-                label: "Street address",
-                kind: "text",
-                autocomplete: "address-line1",
-                required: false,
-                value: c.street_one,
-            },
-            Input {
-                name: "city",
-                label: "City",
-                kind: "text",
-                autocomplete: "address-level2",
-                required: false,
-                value: c.city,
-            },
-            Input {
-                name: "state",
-                label: "State or region",
-                kind: "text",
-                autocomplete: "address-level1",
-                required: false,
-                value: c.state,
-            },
-            Input {
-                name: "postalCode",
-                label: "Postal code",
-                kind: "text",
-                autocomplete: "postal-code",
-                required: false,
-                value: c.postal_code,
-            },
-            Input {
-                name: "country",
-                label: "Country",
-                kind: "text",
-                autocomplete: "country",
-                required: false,
-                value: c.country,
-            },
-        ];
-        for field in &fields {
-            input(&mut body, field, error_field);
+    match &view.body {
+        StepBody::Terms { text: terms, url } => {
+            let _ = write!(body, "<h2>Terms</h2><p>{}</p>", text(terms));
+            if let Some(url) = url {
+                let _ = write!(
+                    body,
+                    "<p><a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">Read the full terms</a></p>",
+                    attr(url)
+                );
+            }
+            hidden(&mut body, view, "terms");
+            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"accept\">Accept and continue</button></div></form>");
+            exit_form(&mut body, view, "terms");
         }
-        body.push_str(
-            "<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>",
-        );
-    } else {
-        let name = format!(
-            "{} {}",
-            c.first_name.unwrap_or_default(),
-            c.last_name.unwrap_or_default()
-        );
-        let _ = write!(
-            body,
-            "<p class=\"note\">Connecting as <strong>{}</strong> ({}).</p>",
-            text(name.trim()),
-            text(c.email.unwrap_or_default())
-        );
+        StepBody::Provider { providers, search } => {
+            let _ = write!(
+                body,
+                "<h2>Choose your provider</h2><form method=\"get\" action=\"/connect\" role=\"search\">\
+                 <input type=\"hidden\" name=\"token\" value=\"{}\"><label for=\"q\">Search providers</label>\
+                 <input type=\"search\" id=\"q\" name=\"q\" value=\"{}\"><div class=\"actions\"><button type=\"submit\">Search</button></div></form>",
+                attr(view.token),
+                attr(search.unwrap_or_default())
+            );
+            if providers.is_empty() {
+                body.push_str("<p>No provider matches your search.</p>");
+            } else {
+                hidden(&mut body, view, "provider");
+                body.push_str("<ul class=\"providers\">");
+                for p in providers {
+                    let categories = p.categories.join(", ");
+                    let _ = write!(
+                        body,
+                        "<li><button type=\"submit\" name=\"provider\" value=\"{}\">{}</button> <span class=\"note\">{}</span></li>",
+                        attr(p.id),
+                        text(p.name),
+                        text(&categories)
+                    );
+                }
+                body.push_str("</ul></form>");
+            }
+            exit_form(&mut body, view, "provider");
+        }
+        StepBody::LinkRedirect {
+            provider,
+            can_change,
+        } => {
+            let _ = write!(
+                body,
+                "<h2>Connect your {} account</h2><p>You will sign in at {} and come back here.</p>",
+                text(provider),
+                text(provider)
+            );
+            hidden(&mut body, view, "link");
+            let _ = write!(
+                body,
+                "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\">Continue to {}</button>",
+                text(provider)
+            );
+            if *can_change {
+                body.push_str("<button type=\"submit\" name=\"action\" value=\"change\">Choose another provider</button>");
+            }
+            body.push_str("</div></form>");
+            exit_form(&mut body, view, "link");
+        }
+        StepBody::LinkForm {
+            provider,
+            fields,
+            can_change,
+        } => {
+            let _ = write!(body, "<h2>Connect your {} account</h2>", text(provider));
+            hidden(&mut body, view, "link");
+            for f in fields {
+                let autocomplete = if f.kind == "password" {
+                    "current-password"
+                } else {
+                    "off"
+                };
+                input(
+                    &mut body,
+                    &Input {
+                        name: f.name,
+                        label: f.label,
+                        kind: f.kind,
+                        autocomplete,
+                        required: f.required,
+                        value: None,
+                    },
+                    None,
+                );
+            }
+            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"submit\">Connect</button>");
+            if *can_change {
+                body.push_str("<button type=\"submit\" name=\"action\" value=\"change\" formnovalidate>Choose another provider</button>");
+            }
+            body.push_str("</div></form>");
+            exit_form(&mut body, view, "link");
+        }
+        StepBody::Customer(customer) => {
+            hidden(&mut body, view, "customer");
+            customer_fields(&mut body, customer, error_field);
+            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\">Continue</button></div></form>");
+            exit_form(&mut body, view, "customer");
+        }
+        StepBody::Consent {
+            scopes,
+            customer,
+            linked,
+        } => {
+            let _ = write!(
+                body,
+                "<p><strong>{}</strong> will be able to:</p>{}",
+                text(view.client_name),
+                scope_list(scopes)
+            );
+            if let Some(linked) = linked {
+                let _ = write!(
+                    body,
+                    "<p class=\"note\">Account: <strong>{}</strong></p>",
+                    text(linked)
+                );
+            }
+            let name = format!(
+                "{} {}",
+                customer.first_name.unwrap_or_default(),
+                customer.last_name.unwrap_or_default()
+            );
+            let _ = write!(
+                body,
+                "<p class=\"note\">Connecting as <strong>{}</strong> ({}).</p>",
+                text(name.trim()),
+                text(customer.email.unwrap_or_default())
+            );
+            hidden(&mut body, view, "consent");
+            body.push_str(
+                "<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
+                 <button type=\"submit\" class=\"primary\" name=\"decision\" value=\"approve\">Allow</button></div></form>",
+            );
+        }
     }
-    body.push_str(
-        "<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
-         <button type=\"submit\" class=\"primary\" name=\"decision\" value=\"approve\">Allow</button></div></form>",
-    );
     document(&title, &body)
 }
 

@@ -15,9 +15,11 @@ use crate::connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CustomerInfoInput, LocationInput,
     NewConnectSession,
 };
+use crate::connect_steps::{Step, StepAction, StepOutcome};
 use crate::error::ClientAuthError;
 use crate::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::params::Params;
+use crate::providers::LinkMethod;
 use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::scoped_key::{MintError, NewScopedKey};
 use crate::server::AuthorizationServer;
@@ -122,7 +124,6 @@ fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::Cus
     let location = c.location.as_ref();
     let pick = |name: &str, known: Option<&'a str>| form.and_then(|f| f.get(name)).or(known);
     ui::CustomerView {
-        ask: page.ask_customer || form.is_some(),
         first_name: pick("firstName", c.first_name.as_deref()),
         last_name: pick("lastName", c.last_name.as_deref()),
         email: pick("email", c.email.as_deref()),
@@ -135,29 +136,106 @@ fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::Cus
     }
 }
 
-/// The hosted page for `page`, with a field to correct if any.
+/// How a page is shown: its status, and what to tell the user.
+pub(super) struct Shown<'a> {
+    pub(super) status: StatusCode,
+    pub(super) form: Option<&'a Params>,
+    pub(super) error: Option<&'a crate::FieldError>,
+    pub(super) notice: Option<String>,
+    pub(super) search: Option<&'a str>,
+}
+
+impl Default for Shown<'_> {
+    fn default() -> Self {
+        Self {
+            status: StatusCode::OK,
+            form: None,
+            error: None,
+            notice: None,
+            search: None,
+        }
+    }
+}
+
+/// The hosted page at its current step.
 pub(super) fn render<S: Storage>(
     server: &AuthorizationServer<S>,
     page: &ConnectPage,
-    form: Option<&Params>,
-    error: Option<&crate::FieldError>,
+    shown: Shown<'_>,
 ) -> Response<Bytes> {
     let catalogue = server.config().scope_catalogue();
+    let flow = &page.flow;
+    let provider_name = flow
+        .provider
+        .as_ref()
+        .map_or("the provider", |p| p.name.as_str());
+    let body = match flow.step {
+        Step::Terms => match &flow.terms {
+            Some(terms) => ui::StepBody::Terms {
+                text: &terms.text,
+                url: terms.url.as_deref(),
+            },
+            None => ui::StepBody::Customer(customer_view(page, shown.form)),
+        },
+        Step::Provider => ui::StepBody::Provider {
+            providers: flow
+                .providers
+                .iter()
+                .map(|p| ui::ProviderLine {
+                    id: &p.id,
+                    name: &p.name,
+                    categories: &p.categories,
+                })
+                .collect(),
+            search: shown.search,
+        },
+        Step::Link => match flow.provider.as_ref().map(|p| &p.method) {
+            Some(LinkMethod::Form(fields)) => ui::StepBody::LinkForm {
+                provider: provider_name,
+                fields: fields
+                    .iter()
+                    .map(|f| ui::LinkInput {
+                        name: &f.name,
+                        label: &f.label,
+                        kind: &f.kind,
+                        required: f.required,
+                    })
+                    .collect(),
+                can_change: flow.can_change_provider,
+            },
+            _ => ui::StepBody::LinkRedirect {
+                provider: provider_name,
+                can_change: flow.can_change_provider,
+            },
+        },
+        Step::Customer => ui::StepBody::Customer(customer_view(page, shown.form)),
+        _ => ui::StepBody::Consent {
+            scopes: page
+                .scopes
+                .iter()
+                .map(|s| ui::ScopeLine {
+                    token: s.as_str(),
+                    description: catalogue.description(s.as_str()),
+                })
+                .collect(),
+            customer: customer_view(page, None),
+            linked: flow.linked.as_ref().map(|l| l.label.as_str()),
+        },
+    };
+    let notice = shown.notice.or_else(|| {
+        flow.link_error
+            .as_ref()
+            .filter(|_| flow.step == Step::Link)
+            .map(|e| format!("{e}. You can try again, choose another provider, or exit."))
+    });
     let view = ui::ConnectView {
         client_name: &page.client_name,
-        scopes: page
-            .scopes
-            .iter()
-            .map(|s| ui::ScopeLine {
-                token: s.as_str(),
-                description: catalogue.description(s.as_str()),
-            })
-            .collect(),
-        customer: customer_view(page, form),
         update: page.mode == ConnectMode::Update,
         token: page.session.expose_secret(),
         csrf_token: &page.csrf_token,
-        error: error.map(|e| (e.field, e.to_string())),
+        body,
+        error: shown.error.map(|e| (e.field, e.to_string())),
+        notice,
     };
     let ancestors = server.config().frame_ancestors();
     let frame_ancestors = if ancestors.is_empty() {
@@ -165,17 +243,25 @@ pub(super) fn render<S: Storage>(
     } else {
         ancestors.join(" ")
     };
-    let targets: Vec<String> = form_target(&page.redirect_url).into_iter().collect();
+    let mut targets: Vec<String> = form_target(&page.redirect_url).into_iter().collect();
+    if flow.step == Step::Link {
+        // The link step's form post is answered with a redirect to the
+        // provider's own authorization page, whose address only the hook
+        // knows: form-action must allow it.
+        targets.push("https:".to_owned());
+    }
     let csp = ui::content_security_policy(&targets, &frame_ancestors);
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    response::html(status, ui::connect_page(&view), &csp)
+    response::html(shown.status, ui::connect_page(&view), &csp)
 }
 
-/// `GET /connect?token=…` and `POST /connect`.
+fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Response<Bytes> {
+    response::see_other(&crate::redirect::append_query(
+        &format!("{}/connect", server.config().issuer_str()),
+        &[("token", token)],
+    ))
+}
+
+/// `GET /connect?token=…[&q=…]` and `POST /connect`.
 pub(super) async fn page<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
@@ -184,7 +270,7 @@ pub(super) async fn page<S: Storage>(
         return response;
     }
     if request.method() == Method::POST {
-        return decide(server, request).await;
+        return post(server, request).await;
     }
     let Ok(query) = Params::parse_query(request.uri().query()) else {
         return error_page(ErrorPage::UnknownRequest);
@@ -192,8 +278,16 @@ pub(super) async fn page<S: Storage>(
     let Some(token) = query.get("token") else {
         return error_page(ErrorPage::UnknownRequest);
     };
-    match server.open_connect(token).await {
-        Ok(page) => render(server, &page, None, None),
+    let search = query.get("q");
+    match server.open_connect_search(token, search).await {
+        Ok(page) => render(
+            server,
+            &page,
+            Shown {
+                search,
+                ..Shown::default()
+            },
+        ),
         Err(page) => error_page(page),
     }
 }
@@ -216,7 +310,29 @@ fn customer_input(form: &Params) -> CustomerInfoInput {
     }
 }
 
-async fn decide<S: Storage>(
+/// The form's step and action as a typed step action.
+fn step_action(step: Step, form: &Params) -> Option<StepAction> {
+    match (step, form.get("action")) {
+        (Step::Terms, Some("accept")) => Some(StepAction::AcceptTerms),
+        (Step::Provider, _) => form
+            .get("provider")
+            .map(|p| StepAction::ChooseProvider(p.to_owned())),
+        (Step::Link, Some("start")) => Some(StepAction::StartLink),
+        (Step::Link, Some("change")) => Some(StepAction::ChangeProvider),
+        (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(
+            form.pairs()
+                .filter(|(n, _)| {
+                    !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
+                })
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        )),
+        (Step::Customer, _) => Some(StepAction::SubmitCustomer(Box::new(customer_input(form)))),
+        _ => None,
+    }
+}
+
+async fn post<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
@@ -226,23 +342,77 @@ async fn decide<S: Storage>(
     let (Some(token), Some(csrf)) = (form.get("token"), form.get("csrf_token")) else {
         return error_page(ErrorPage::InvalidCsrfToken);
     };
-    let asked = ["firstName", "lastName", "email"]
-        .iter()
-        .any(|f| form.contains(f));
-    let decision = match form.get("decision") {
-        Some("approve") => ConnectDecision::Approve {
-            customer: asked.then(|| Box::new(customer_input(&form))),
+    let step = form.get("step").and_then(Step::parse);
+    // Approve on the consent step; deny (exit) from any step.
+    let outcome = match (form.get("decision"), step) {
+        (Some("deny"), _) => server
+            .complete_connect(token, csrf, ConnectDecision::Deny)
+            .await
+            .map(Some),
+        (Some("approve"), Some(Step::Consent)) => server
+            .complete_connect(token, csrf, ConnectDecision::Approve)
+            .await
+            .map(Some),
+        (Some(_), _) => Err(CompleteError::OutOfOrder),
+        (None, Some(step)) => match step_action(step, &form) {
+            Some(action) => match server.connect_step(token, csrf, step, action).await {
+                Ok(StepOutcome::Redirect(url)) => return response::see_other(&url),
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            },
+            None => Err(CompleteError::OutOfOrder),
         },
-        Some("deny") => ConnectDecision::Deny,
-        _ => return error_page(ErrorPage::UnknownRequest),
+        (None, None) => Err(CompleteError::OutOfOrder),
     };
-    match server.complete_connect(token, csrf, decision).await {
-        Ok(to) => response::see_other(&to.location),
+    match outcome {
+        Ok(Some(to)) => response::see_other(&to.location),
+        Ok(None) => see_page(server, token),
         Err(CompleteError::Page(page)) => error_page(page),
         Err(CompleteError::Invalid(field)) => match server.open_connect(token).await {
-            Ok(page) => render(server, &page, Some(&form), Some(&field)),
+            Ok(page) => render(
+                server,
+                &page,
+                Shown {
+                    status: StatusCode::BAD_REQUEST,
+                    form: Some(&form),
+                    error: Some(&field),
+                    ..Shown::default()
+                },
+            ),
             Err(page) => error_page(page),
         },
+        Err(CompleteError::OutOfOrder) => match server.open_connect(token).await {
+            Ok(page) => render(
+                server,
+                &page,
+                Shown {
+                    status: StatusCode::CONFLICT,
+                    notice: Some("That step was already done (or is not available yet): here is where you are.".to_owned()),
+                    ..Shown::default()
+                },
+            ),
+            Err(page) => error_page(page),
+        },
+    }
+}
+
+/// `GET /connect/callback/{provider}`: the return from a provider's own
+/// authorization page to the link step.
+pub(super) async fn callback<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    provider: &str,
+) -> Response<Bytes> {
+    if let Err(response) = allow(request.method(), &[Method::GET]) {
+        return response;
+    }
+    let query = request.uri().query().unwrap_or_default();
+    let Ok(pairs) = crate::params::pairs(query.as_bytes()) else {
+        return error_page(ErrorPage::InvalidLinkState);
+    };
+    match server.link_callback(provider, &pairs).await {
+        Ok(to) => response::see_other(&to),
+        Err(page) => error_page(page),
     }
 }
 
@@ -325,6 +495,204 @@ pub(super) async fn scoped_keys<S: Storage>(
                 Ok(true) => response::no_content(),
                 Ok(false) => response::not_found("no such scoped key"),
                 Err(e) => storage_error(&e),
+            }
+        }
+        _ => response::not_found("no such resource"),
+    }
+}
+
+/// Who may read connections: a workspace admin (the whole workspace) or a
+/// confidential client (its own app's).
+async fn connections_caller<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Result<(crate::WorkspaceId, Option<AppId>), Response<Bytes>> {
+    let is_bearer = auth::authorization(headers)
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+    if is_bearer {
+        admin(server, headers).await.map(|ws| (ws, None))
+    } else {
+        client(server, headers)
+            .await
+            .map(|c| (c.app.workspace_id, Some(c.app.id)))
+    }
+}
+
+fn registry_response(error: crate::RegistryError, what: &str) -> Response<Bytes> {
+    match error {
+        crate::RegistryError::Invalid(field) => invalid_field(&field),
+        crate::RegistryError::NotFound => response::not_found(what),
+        crate::RegistryError::Storage(e) => storage_error(&e),
+        _ => response::server_error(),
+    }
+}
+
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn page_of_query(query: &Params) -> Result<PageRequest, Response<Bytes>> {
+    Ok(PageRequest::new(
+        page_param(query, "page", 1, PageRequest::MAX_PAGE)?,
+        page_param(query, "perPage", 10, PageRequest::MAX_PER_PAGE)?,
+    ))
+}
+
+/// `GET /v1/connections`, `GET`/`PATCH`/`DELETE /v1/connections/{id}`.
+pub(super) async fn connections<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    rest: &[&str],
+) -> Response<Bytes> {
+    let allowed: &[Method] = match rest {
+        [] => &[Method::GET],
+        [_] => &[Method::GET, Method::PATCH, Method::DELETE],
+        _ => return response::not_found("no such resource"),
+    };
+    if let Err(response) = allow(request.method(), allowed) {
+        return response;
+    }
+    let (ws, app) = match connections_caller(server, request.headers()).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    const MISSING: &str = "no such connection";
+    match (request.method().clone(), rest) {
+        (Method::GET, []) => {
+            let Ok(query) = Params::parse_query(request.uri().query()) else {
+                return invalid_field(&crate::FieldError::new(
+                    "query",
+                    crate::Problem::InvalidCharacters,
+                ));
+            };
+            let page = match page_of_query(&query) {
+                Ok(page) => page,
+                Err(response) => return response,
+            };
+            let status = match query.get("status") {
+                None => None,
+                Some("active") => Some(crate::ConnectionStatus::Active),
+                Some("revoked") => Some(crate::ConnectionStatus::Revoked),
+                Some(_) => {
+                    return invalid_field(&crate::FieldError::new(
+                        "status",
+                        crate::Problem::InvalidCharacters,
+                    ));
+                }
+            };
+            let customer_id = match query.get("customerId").map(CustomerId::parse) {
+                None => None,
+                Some(Ok(id)) => Some(id),
+                Some(Err(_)) => {
+                    return invalid_field(&crate::FieldError::new(
+                        "customerId",
+                        crate::Problem::UnknownCustomer,
+                    ));
+                }
+            };
+            let filter = crate::ConnectionFilter {
+                customer_id,
+                reference_id: query.get("referenceId").map(str::to_owned),
+                tag: query.get("tag").map(str::to_owned),
+                provider: query.get("provider").map(str::to_owned),
+                status,
+                ..crate::ConnectionFilter::default()
+            };
+            match server
+                .list_connections(&ws, app.as_ref(), filter, page)
+                .await
+            {
+                Ok(page) => response::json(StatusCode::OK, &page),
+                Err(e) => registry_response(e, MISSING),
+            }
+        }
+        (method, [id]) => {
+            let Ok(id) = crate::ConnectionId::parse(id) else {
+                return response::not_found(MISSING);
+            };
+            match method {
+                Method::GET => match server.get_connection(&ws, app.as_ref(), &id).await {
+                    Ok(c) => response::json(StatusCode::OK, &c),
+                    Err(e) => registry_response(e, MISSING),
+                },
+                Method::DELETE => match server.revoke_connection(&ws, app.as_ref(), &id).await {
+                    Ok(_) => response::no_content(),
+                    Err(e) => registry_response(e, MISSING),
+                },
+                _ => {
+                    let update: crate::ConnectionUpdate = match json_body(request) {
+                        Ok(Some(body)) => body,
+                        Ok(None) => return body_required(),
+                        Err(response) => return response,
+                    };
+                    match server
+                        .update_connection_tags(&ws, app.as_ref(), &id, &update)
+                        .await
+                    {
+                        Ok(c) => response::json(StatusCode::OK, &c),
+                        Err(e) => registry_response(e, MISSING),
+                    }
+                }
+            }
+        }
+        _ => response::not_found("no such resource"),
+    }
+}
+
+/// `GET /v1/customers`, `GET`/`DELETE /v1/customers/{id}`: workspace admins
+/// only (customers are workspace records; an app sees its customers through
+/// its connections).
+pub(super) async fn customers<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    rest: &[&str],
+) -> Response<Bytes> {
+    let allowed: &[Method] = match rest {
+        [] => &[Method::GET],
+        [_] => &[Method::GET, Method::DELETE],
+        _ => return response::not_found("no such resource"),
+    };
+    if let Err(response) = allow(request.method(), allowed) {
+        return response;
+    }
+    let ws = match admin(server, request.headers()).await {
+        Ok(ws) => ws,
+        Err(response) => return response,
+    };
+    const MISSING: &str = "no such customer";
+    match (request.method().clone(), rest) {
+        (Method::GET, []) => {
+            let Ok(query) = Params::parse_query(request.uri().query()) else {
+                return invalid_field(&crate::FieldError::new(
+                    "query",
+                    crate::Problem::InvalidCharacters,
+                ));
+            };
+            let page = match page_of_query(&query) {
+                Ok(page) => page,
+                Err(response) => return response,
+            };
+            match server
+                .list_customers(&ws, query.get("referenceId"), page)
+                .await
+            {
+                Ok(page) => response::json(StatusCode::OK, &page),
+                Err(e) => registry_response(e, MISSING),
+            }
+        }
+        (method, [id]) => {
+            let Ok(id) = CustomerId::parse(id) else {
+                return response::not_found(MISSING);
+            };
+            if method == Method::DELETE {
+                match server.delete_customer(&ws, &id).await {
+                    Ok(()) => response::no_content(),
+                    Err(e) => registry_response(e, MISSING),
+                }
+            } else {
+                match server.get_customer(&ws, &id).await {
+                    Ok(c) => response::json(StatusCode::OK, &c),
+                    Err(e) => registry_response(e, MISSING),
+                }
             }
         }
         _ => response::not_found("no such resource"),

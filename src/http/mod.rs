@@ -13,6 +13,7 @@ use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
 mod auth;
+pub(crate) mod bearer;
 mod connect;
 mod oauth;
 
@@ -24,6 +25,14 @@ mod response;
 /// 16 KiB). An adapter should stop reading a body beyond this size and may
 /// answer 413 itself.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The OpenAPI 3.1 description of the JSON API that
+/// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the
+/// management API, the token, revocation, introspection and PAR endpoints,
+/// the metadata document, and the `GET /v1/me` resource of the example
+/// servers (marked `x-served-by: host`: a host mounts it with the
+/// resource-server extractor, `handle` does not answer it).
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 impl<S: Storage> AuthorizationServer<S> {
     /// Answers one HTTP request: the management API (`/v1/oauth-apps…`) and,
@@ -71,17 +80,34 @@ impl<S: Storage> AuthorizationServer<S> {
             ["oauth", "revoke"] => oauth::revoke(self, &request).await,
             ["oauth", "introspect"] => oauth::introspect(self, &request).await,
             ["oauth", "par"] => oauth::par(self, &request).await,
-            // ---- Metadata (RFC 8414) ----
+            // ---- Metadata (RFC 8414) and the API description ----
             [".well-known", "oauth-authorization-server"] => oauth::metadata(self, &request),
+            ["openapi.json"] => openapi(&request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
             ["connect"] => connect::page(self, &request).await,
+            ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
             ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
             ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
+            ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,
+            ["v1", "customers", rest @ ..] => connect::customers(self, &request, rest).await,
             // ---- Management API (workspace admins) ----
             ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
             _ => response::not_found("no such resource"),
         }
     }
+}
+
+/// `GET /openapi.json`: [`OPENAPI_JSON`], as is.
+fn openapi(request: &Request<Bytes>) -> Response<Bytes> {
+    if let Err(response) = allow(request.method(), &[Method::GET]) {
+        return response;
+    }
+    let mut answer = Response::new(Bytes::from_static(OPENAPI_JSON.as_bytes()));
+    answer.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response::finish(answer)
 }
 
 /// `Ok` when `method` is one of `allowed`, else the 405 to answer.

@@ -295,7 +295,7 @@ pub(super) async fn authorize<S: Storage>(
         // A Connect token as request_uri opens the Connect session's page.
         Ok(prompt) if prompt.connect => {
             match server.open_connect(prompt.session.expose_secret()).await {
-                Ok(page) => super::connect::render(server, &page, None, None),
+                Ok(page) => super::connect::render(server, &page, super::connect::Shown::default()),
                 Err(page) => error_page(page),
             }
         }

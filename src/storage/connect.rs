@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::{Listing, StorageError};
 use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 
 /// A customer's postal location: all five fields, or none.
@@ -126,6 +127,69 @@ pub struct ConnectContext {
     pub scoped_key_expires_in: Option<i64>,
     /// Made by a browser with a publishable key (not by the app's backend).
     pub browser_created: bool,
+    /// Where the hosted flow stands (its steps' state).
+    #[serde(default)]
+    pub progress: ConnectProgress,
+    /// Bumped by every step transition; a transition applies only to the
+    /// version it read (compare-and-swap), so two tabs never both advance.
+    #[serde(default)]
+    pub step_version: u32,
+}
+
+/// The state of a Connect session's steps, kept server-side: the browser
+/// carries only the Connect token and a CSRF token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConnectProgress {
+    /// When the user accepted the host's terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_accepted: Option<i64>,
+    /// The provider the user picked (or the only candidate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// A pending redirect link: the keyed hash of its `state` (hex) and the
+    /// Unix time it expires. Cleared when the callback consumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_state: Option<(String, i64)>,
+    /// The account linked at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked: Option<LinkedAccount>,
+    /// Why the last link attempt failed (shown to the user with retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_error: Option<String>,
+    /// The customer details the user confirmed on the customer step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerInfo>,
+}
+
+/// An account linked at a provider: an opaque reference (the provider's
+/// account id, a credential handle of the host's) and a label for humans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct LinkedAccount {
+    /// The provider's id.
+    pub provider: String,
+    /// An opaque reference the host's hook returned.
+    pub account_reference: String,
+    /// A label for humans ("Tesla Powerwall, ada@…").
+    pub label: String,
+}
+
+impl LinkedAccount {
+    /// A linked account.
+    pub fn new(
+        provider: impl Into<String>,
+        account_reference: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            account_reference: account_reference.into(),
+            label: label.into(),
+        }
+    }
 }
 
 /// Active or revoked.
@@ -157,6 +221,9 @@ pub struct ConnectionRecord {
     pub grant_id: GrantId,
     /// Tags.
     pub tags: Vec<String>,
+    /// The provider and the account linked there, when the flow had a link
+    /// step.
+    pub linked: Option<LinkedAccount>,
     /// Active or revoked.
     pub status: ConnectionStatus,
     /// Made through a browser-created session.
@@ -210,11 +277,84 @@ pub struct ConnectApproval {
     /// another customer with the same reference id, which is a `Conflict`.
     pub customer: CustomerRecord,
     /// The connection. If the app has an active connection for the
-    /// reference id, it is updated in place (its id kept, its grant replaced
-    /// and the old grant revoked); otherwise this one is inserted.
+    /// reference id and the same linked provider account (or, without a
+    /// link step, for the reference id alone), it is updated in place (its
+    /// id kept, its grant replaced and the old grant revoked); otherwise this
+    /// one is inserted.
     pub connection: ConnectionRecord,
     /// A scoped key to mint with the grant.
     pub scoped_key: Option<ScopedKeyRecord>,
+}
+
+/// Which connections a listing returns; every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionFilter {
+    /// Of this app.
+    pub app_id: Option<AppId>,
+    /// Of this customer.
+    pub customer_id: Option<CustomerId>,
+    /// For this reference id.
+    pub reference_id: Option<String>,
+    /// Carrying this tag.
+    pub tag: Option<String>,
+    /// Linked at this provider.
+    pub provider: Option<String>,
+    /// In this status.
+    pub status: Option<ConnectionStatus>,
+}
+
+/// A change to a connection's tags, applied atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagEdit {
+    /// Replace all tags with these (before adding and removing).
+    pub replace: Option<Vec<String>>,
+    /// Add these (if absent).
+    pub add: Vec<String>,
+    /// Remove these (if present).
+    pub remove: Vec<String>,
+    /// The most tags the result may have.
+    pub max: usize,
+}
+
+impl TagEdit {
+    /// The tags after the edit, or `None` when more than `max`.
+    pub fn apply(&self, tags: &[String]) -> Option<Vec<String>> {
+        let mut out: Vec<String> = self.replace.clone().unwrap_or_else(|| tags.to_vec());
+        for tag in &self.add {
+            if !out.contains(tag) {
+                out.push(tag.clone());
+            }
+        }
+        out.retain(|t| !self.remove.contains(t));
+        (out.len() <= self.max).then_some(out)
+    }
+}
+
+/// The outcome of [`ConnectStore::update_connection_tags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TagUpdate {
+    /// Applied; the connection as it now is.
+    Updated(Box<ConnectionRecord>),
+    /// The result would exceed the maximum; nothing changed.
+    TooMany,
+    /// No such connection (in this workspace, of this app if given).
+    NotFound,
+}
+
+/// The outcome of [`ConnectStore::advance_connect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepAdvance {
+    /// Applied.
+    Advanced,
+    /// Another transition applied first; nothing changed. The session as it
+    /// now is.
+    Stale(Box<super::SessionRecord>),
+    /// Completed, expired, unknown, or not a Connect session.
+    Closed,
 }
 
 /// Storage of customers, connections and scoped keys.
@@ -253,11 +393,65 @@ pub trait ConnectStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<bool, StorageError>;
 
-    /// The app's active connection for `reference_id`, if any.
+    /// Applies a step transition to a pending, unexpired Connect session if
+    /// its `step_version` is still `expected_version`: the stored context
+    /// becomes `context` (whose version the caller set to
+    /// `expected_version + 1`). Of concurrent transitions from one version,
+    /// exactly one applies.
+    async fn advance_connect(
+        &self,
+        hash: &CredentialHash,
+        expected_version: u32,
+        context: &ConnectContext,
+        now: OffsetDateTime,
+    ) -> Result<StepAdvance, StorageError>;
+
+    /// The app's active connection for `reference_id`, if any (the most
+    /// recently changed one when several providers are linked).
     async fn find_connection(
         &self,
         app_id: &AppId,
         reference_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StorageError>;
+
+    /// A page of the workspace's connections matching `filter`, oldest
+    /// first.
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError>;
+
+    /// The connection `id` of `workspace` (and of `app_id`, when given).
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError>;
+
+    /// Edits a connection's tags atomically (a read-modify-write in one
+    /// step, so concurrent edits never lose one another).
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError>;
+
+    /// Revokes an active connection and, atomically, its grant (so its
+    /// tokens stop working) and the scoped keys of its app and customer.
+    /// `None` if unknown or already revoked.
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
     ) -> Result<Option<ConnectionRecord>, StorageError>;
 
     /// Stores a newly minted scoped key.

@@ -17,9 +17,10 @@ use time::OffsetDateTime;
 
 use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret, GrantRecord,
-    GrantStore, Listing, RefreshRotation, ScopedKeyRecord, SecretRotation, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind,
+    ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
+    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, RefreshRotation,
+    ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision, SessionRecord,
+    SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind,
     TokenRecord,
 };
 use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
@@ -51,8 +52,9 @@ struct CustomerTable {
 #[derive(Debug, Default)]
 struct ConnectionTable {
     by_id: HashMap<ConnectionId, ConnectionRecord>,
-    /// The active connection of an app for a reference id.
-    active: HashMap<(AppId, String), ConnectionId>,
+    /// The active connections of an app for a reference id (one per linked
+    /// provider account).
+    active: HashMap<(AppId, String), Vec<ConnectionId>>,
 }
 
 #[derive(Debug, Default)]
@@ -184,7 +186,21 @@ impl MemoryStore {
         }
         let connection = &approval.connection;
         let slot = (connection.app_id.clone(), connection.reference_id.clone());
-        match connections.active.get(&slot).cloned() {
+        let same_account = |c: &ConnectionRecord| {
+            c.linked
+                .as_ref()
+                .map(|l| (&l.provider, &l.account_reference))
+                == connection
+                    .linked
+                    .as_ref()
+                    .map(|l| (&l.provider, &l.account_reference))
+        };
+        let existing = connections.active.get(&slot).and_then(|ids| {
+            ids.iter()
+                .find(|id| connections.by_id.get(*id).is_some_and(same_account))
+                .cloned()
+        });
+        match existing {
             Some(id) => {
                 if let Some(found) = connections.by_id.get_mut(&id) {
                     if let Some(old) = grants.get_mut(&found.grant_id) {
@@ -192,12 +208,17 @@ impl MemoryStore {
                     }
                     found.grant_id = connection.grant_id.clone();
                     found.tags.clone_from(&connection.tags);
+                    found.linked.clone_from(&connection.linked);
                     found.customer_id = connection.customer_id.clone();
                     found.updated_at = connection.updated_at;
                 }
             }
             None => {
-                connections.active.insert(slot, connection.id.clone());
+                connections
+                    .active
+                    .entry(slot)
+                    .or_default()
+                    .push(connection.id.clone());
                 connections
                     .by_id
                     .insert(connection.id.clone(), connection.clone());
@@ -782,9 +803,13 @@ impl ConnectStore for MemoryStore {
                 }
             }
         }
-        connections
-            .active
-            .retain(|(_, reference), _| reference != &customer.reference_id);
+        // Only this customer's connections leave the active index (another
+        // workspace may use the same reference id).
+        let ConnectionTable { by_id, active } = &mut *connections;
+        for ids in active.values_mut() {
+            ids.retain(|c| by_id.get(c).is_some_and(|c| &c.customer_id != id));
+        }
+        active.retain(|_, ids| !ids.is_empty());
         for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
             key.revoked_at.get_or_insert(now);
         }
@@ -808,8 +833,148 @@ impl ConnectStore for MemoryStore {
         Ok(connections
             .active
             .get(&slot)
-            .and_then(|id| connections.by_id.get(id))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| connections.by_id.get(id))
+            .max_by_key(|c| (c.updated_at, c.id.clone()))
             .cloned())
+    }
+
+    async fn advance_connect(
+        &self,
+        hash: &CredentialHash,
+        expected_version: u32,
+        context: &ConnectContext,
+        now: OffsetDateTime,
+    ) -> Result<StepAdvance, StorageError> {
+        let mut sessions = write(&self.sessions);
+        let Some(session) = sessions.get_mut(hash) else {
+            return Ok(StepAdvance::Closed);
+        };
+        let open = session.status == SessionStatus::Pending && now < session.expires_at;
+        let Some(current) = session.connect.as_mut().filter(|_| open) else {
+            return Ok(StepAdvance::Closed);
+        };
+        if current.step_version != expected_version {
+            return Ok(StepAdvance::Stale(Box::new(session.clone())));
+        }
+        **current = context.clone();
+        Ok(StepAdvance::Advanced)
+    }
+
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError> {
+        let connections = read(&self.connections);
+        let mut matching: Vec<&ConnectionRecord> = connections
+            .by_id
+            .values()
+            .filter(|c| &c.workspace_id == workspace)
+            .filter(|c| filter.app_id.as_ref().is_none_or(|a| &c.app_id == a))
+            .filter(|c| {
+                filter
+                    .customer_id
+                    .as_ref()
+                    .is_none_or(|x| &c.customer_id == x)
+            })
+            .filter(|c| {
+                filter
+                    .reference_id
+                    .as_ref()
+                    .is_none_or(|r| &c.reference_id == r)
+            })
+            .filter(|c| filter.tag.as_ref().is_none_or(|t| c.tags.contains(t)))
+            .filter(|c| {
+                filter
+                    .provider
+                    .as_ref()
+                    .is_none_or(|p| c.linked.as_ref().is_some_and(|l| &l.provider == p))
+            })
+            .filter(|c| filter.status.is_none_or(|s| c.status == s))
+            .collect();
+        matching.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(page(matching.into_iter().cloned().collect(), offset, limit))
+    }
+
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        Ok(read(&self.connections)
+            .by_id
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a))
+            .cloned())
+    }
+
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError> {
+        let mut connections = write(&self.connections);
+        let Some(connection) = connections
+            .by_id
+            .get_mut(id)
+            .filter(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a))
+        else {
+            return Ok(TagUpdate::NotFound);
+        };
+        match edit.apply(&connection.tags) {
+            Some(tags) => {
+                connection.tags = tags;
+                connection.updated_at = now;
+                Ok(TagUpdate::Updated(Box::new(connection.clone())))
+            }
+            None => Ok(TagUpdate::TooMany),
+        }
+    }
+
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let mut grants = write(&self.grants);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        let ConnectionTable { by_id, active } = &mut *connections;
+        let Some(connection) = by_id.get_mut(id).filter(|c| {
+            &c.workspace_id == workspace
+                && app_id.is_none_or(|a| &c.app_id == a)
+                && c.status == ConnectionStatus::Active
+        }) else {
+            return Ok(None);
+        };
+        connection.status = ConnectionStatus::Revoked;
+        connection.updated_at = now;
+        if let Some(grant) = grants.get_mut(&connection.grant_id) {
+            grant.revoked_at.get_or_insert(now);
+        }
+        for key in keys
+            .by_id
+            .values_mut()
+            .filter(|k| k.app_id == connection.app_id && k.customer_id == connection.customer_id)
+        {
+            key.revoked_at.get_or_insert(now);
+        }
+        let revoked = connection.clone();
+        for ids in active.values_mut() {
+            ids.retain(|c| c != id);
+        }
+        active.retain(|_, ids| !ids.is_empty());
+        Ok(Some(revoked))
     }
 
     async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {

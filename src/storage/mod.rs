@@ -34,8 +34,9 @@ mod memory;
 mod postgres;
 
 pub use connect::{
-    ConnectApproval, ConnectContext, ConnectMode, ConnectStore, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, Location, ScopedKeyDelivery, ScopedKeyRecord,
+    ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, LinkedAccount, Location,
+    ScopedKeyDelivery, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,

@@ -1,0 +1,98 @@
+//! The oauth-connect example server on actix-web 4: the whole HTTP surface
+//! through `AuthorizationServer::handle`, plus a protected resource,
+//! `GET /v1/me`, behind the `oauth_connect::actix::Bearer` extractor.
+//!
+//! `cargo run --example actix` (see `examples/common/mod.rs` for the knobs).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::error::Error;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use oauth_connect::MAX_BODY_BYTES;
+use oauth_connect::actix::Bearer;
+use tracing::Instrument as _;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    actix_web::rt::System::new().block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let Some(common::Started { server, listener }) = common::start("actix-web").await? else {
+        return Ok(());
+    };
+    let server = web::Data::new(server);
+    let http = HttpServer::new(move || {
+        App::new()
+            .app_data(server.clone())
+            .route("/v1/me", web::get().to(me))
+            .default_service(web::to(handle))
+            .wrap(from_fn(trace))
+    })
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let stop = http.handle();
+    actix_web::rt::spawn(async move {
+        common::shutdown_signal().await;
+        stop.stop(true).await;
+    });
+    http.await?;
+    Ok(())
+}
+
+/// The adapter: the actix request (body capped) into `handle`, and back.
+async fn handle(
+    server: web::Data<common::Server>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let response = match body.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => {
+            // actix-web speaks `http` 0.2: rebuild the request in `http` 1.
+            let mut into = http::Request::builder()
+                .method(request.method().as_str())
+                .uri(request.uri().to_string());
+            for (name, value) in request.headers() {
+                into = into.header(name.as_str(), value.as_bytes());
+            }
+            match into.body(body) {
+                Ok(into) => server.handle(into).await,
+                Err(_) => common::bad_request(),
+            }
+        }
+        _ => common::too_large(),
+    };
+    let status = StatusCode::from_u16(response.status().as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        out.append_header((name.as_str(), value.as_bytes()));
+    }
+    out.body(response.into_body())
+}
+
+/// `GET /v1/me`: who the bearer credential speaks for.
+async fn me(bearer: Bearer<common::Store>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(common::me(&bearer))
+}
+
+/// One span per request: method, path, status, latency (nothing secret).
+async fn trace(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let span = common::request_span(request.method().as_str(), request.path());
+    let started = Instant::now();
+    let response = next.call(request).instrument(span.clone()).await?;
+    common::log_response(&span, response.status().as_u16(), started);
+    Ok(response)
+}

@@ -1,0 +1,66 @@
+//! The oauth-connect example server on axum 0.8: the whole HTTP surface
+//! through `AuthorizationServer::handle`, plus a protected resource,
+//! `GET /v1/me`, behind the `oauth_connect::axum::Bearer` extractor.
+//!
+//! `cargo run --example axum` (see `examples/common/mod.rs` for the knobs).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::error::Error;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use oauth_connect::MAX_BODY_BYTES;
+use oauth_connect::axum::Bearer;
+use tracing::Instrument as _;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let Some(common::Started { server, listener }) = common::start("axum").await? else {
+        return Ok(());
+    };
+    let app = Router::new()
+        .route("/v1/me", get(me))
+        .fallback(handle)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(trace))
+        .with_state(server);
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(common::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// The adapter: the axum request (body capped) into `handle`, and back.
+async fn handle(State(server): State<common::Server>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
+        Err(_) => common::too_large(),
+    };
+    response.map(Body::from)
+}
+
+/// `GET /v1/me`: who the bearer credential speaks for.
+async fn me(bearer: Bearer<common::Store>) -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        common::me(&bearer),
+    )
+}
+
+/// One span per request: method, path, status, latency (nothing secret).
+async fn trace(request: Request, next: Next) -> Response {
+    let span = common::request_span(request.method().as_str(), request.uri().path());
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    common::log_response(&span, response.status().as_u16(), started);
+    response
+}

@@ -1,0 +1,459 @@
+//! What the axum and actix-web examples share: configuration, building the
+//! server, the start-up banner, the periodic purge, the shutdown signal and
+//! per-request logging. Each example adds only its framework adapter.
+//!
+//! Configuration (all optional):
+//!
+//! | knob | default |
+//! |---|---|
+//! | `--addr HOST:PORT`, or `PORT` | `127.0.0.1:3000` |
+//! | `OAUTH_CONNECT_ISSUER` | `http://<the bound address>` |
+//! | `OAUTH_CONNECT_ADMIN_KEYS` (`workspace=key,…`) | workspace `ws_demo` with a fresh admin key, printed |
+//! | `OAUTH_CONNECT_SERVER_KEY` (hex or base64, ≥ 32 bytes) | a random key: credentials die with the process |
+//! | `DATABASE_URL` | in-memory storage (PostgreSQL: not supported yet) |
+//! | `RUST_LOG` | `info` |
+
+use std::error::Error;
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use oauth_connect::{
+    AuthorizationServer, BearerKind, BearerPrincipal, DemoSignIn, KeyRing, MAX_BODY_BYTES,
+    MemoryStore, ScopeCatalogue, ServerKey, WorkspaceId,
+};
+use tracing::Span;
+use zeroize::Zeroizing;
+
+/// The storage backend of the examples.
+///
+/// ---- PostgreSQL (`DATABASE_URL`) ----
+/// When the crate's `postgres` feature lands, this is where `DATABASE_URL`
+/// selects it: [`build`] connects the PostgreSQL store instead of
+/// `MemoryStore::new()` (an enum over both stores, or a generic `run`).
+pub(crate) type Store = MemoryStore;
+
+/// The server type both examples serve.
+pub(crate) type Server = AuthorizationServer<Store>;
+
+/// How often expired records are purged, and how many per call.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+const PURGE_BATCH: u32 = 1000;
+
+/// The workspace made at start-up when no admin keys are configured.
+const DEMO_WORKSPACE: &str = "ws_demo";
+
+/// RFC 7636 Appendix B's example verifier and challenge, for the printed
+/// URLs only: a real client makes a fresh verifier per request.
+const DEMO_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const DEMO_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const DEMO_REDIRECT: &str = "http://127.0.0.1:8080/callback";
+
+/// The configuration, from the command line and the environment. No
+/// `Debug`: it holds admin keys and the server key.
+pub(crate) struct Config {
+    addr: SocketAddr,
+    issuer: Option<String>,
+    admin_keys: Vec<(WorkspaceId, Zeroizing<String>)>,
+    server_key: Option<Zeroizing<Vec<u8>>>,
+    database_url: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT]
+
+environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
+             OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), DATABASE_URL, RUST_LOG";
+
+impl Config {
+    /// Reads `--addr` / `PORT` and the `OAUTH_CONNECT_*` variables. `None`
+    /// when `--help` was asked for (the usage is printed).
+    ///
+    /// Error messages name the variable at fault, never its value.
+    pub(crate) fn from_env() -> Result<Option<Self>, Box<dyn Error>> {
+        let mut addr = match env("PORT") {
+            Some(port) => {
+                let port: u16 = port
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("PORT must be a port number, not {port:?}"))?;
+                SocketAddr::from(([127, 0, 0, 1], port))
+            }
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let value = match arg.as_str() {
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    return Ok(None);
+                }
+                "--addr" => args.next().ok_or("--addr needs HOST:PORT")?,
+                other => match other.strip_prefix("--addr=") {
+                    Some(value) => value.to_owned(),
+                    None => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+                },
+            };
+            addr = value.parse().map_err(|_| {
+                format!("--addr must be HOST:PORT (e.g. 127.0.0.1:3000), not {value:?}")
+            })?;
+        }
+
+        let mut admin_keys = Vec::new();
+        if let Some(list) = env("OAUTH_CONNECT_ADMIN_KEYS").map(Zeroizing::new) {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (workspace, key) = entry.split_once('=').ok_or(
+                    "OAUTH_CONNECT_ADMIN_KEYS must be workspace=key pairs separated by commas",
+                )?;
+                let workspace = WorkspaceId::parse(workspace.trim()).map_err(|_| {
+                    format!("OAUTH_CONNECT_ADMIN_KEYS: {workspace:?} is not a workspace id (ws_…)")
+                })?;
+                admin_keys.push((workspace, Zeroizing::new(key.trim().to_owned())));
+            }
+        }
+
+        let server_key = match env("OAUTH_CONNECT_SERVER_KEY").map(Zeroizing::new) {
+            Some(raw) => Some(decode_key(raw.trim()).ok_or(
+                "OAUTH_CONNECT_SERVER_KEY must be at least 32 random bytes, in hex or base64",
+            )?),
+            None => None,
+        };
+
+        Ok(Some(Self {
+            addr,
+            issuer: env("OAUTH_CONNECT_ISSUER"),
+            admin_keys,
+            server_key,
+            database_url: std::env::var_os("DATABASE_URL").is_some(),
+        }))
+    }
+
+    /// Binds the listening socket (port 0 picks a free port).
+    pub(crate) fn bind(&self) -> Result<TcpListener, Box<dyn Error>> {
+        let listener = TcpListener::bind(self.addr)
+            .map_err(|e| format!("cannot listen on {}: {e}", self.addr))?;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
+}
+
+/// Hex (64+ digits) or base64 (standard or URL-safe, padded or not) of at
+/// least 32 bytes.
+fn decode_key(raw: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let hex = (raw.len().is_multiple_of(2) && raw.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| {
+            (0..raw.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(raw.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten();
+    let bytes = hex.or_else(|| {
+        let trimmed = raw.trim_end_matches('=');
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(trimmed)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed))
+            .ok()
+    })?;
+    let bytes = Zeroizing::new(bytes);
+    (bytes.len() >= 32).then_some(bytes)
+}
+
+/// What the banner shows about admin keys.
+pub(crate) enum Admin {
+    /// A key made at start-up for the demo workspace: printed once.
+    Created(WorkspaceId, Zeroizing<String>),
+    /// Keys from `OAUTH_CONNECT_ADMIN_KEYS`: only their workspaces are shown.
+    Configured(Vec<WorkspaceId>),
+}
+
+/// Everything a running example holds.
+pub(crate) struct Started {
+    /// The server to mount.
+    pub(crate) server: Server,
+    /// The bound socket.
+    pub(crate) listener: TcpListener,
+}
+
+/// Reads the configuration, binds, builds the server, registers or creates
+/// the admin keys, prints the banner and starts the purge task. `None`
+/// when only `--help` was asked for.
+pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Error>> {
+    init_tracing();
+    let Some(config) = Config::from_env()? else {
+        return Ok(None);
+    };
+    let listener = config.bind()?;
+    let addr = listener.local_addr()?;
+    let (server, admin) = build(&config, addr).await?;
+    banner(framework, &config, &server, addr, &admin);
+    spawn_purge(server.clone());
+    Ok(Some(Started { server, listener }))
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // An embedding process may have set a subscriber already: keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn build(config: &Config, addr: SocketAddr) -> Result<(Server, Admin), Box<dyn Error>> {
+    // ---- Storage: `DATABASE_URL` selects PostgreSQL (not supported yet) ----
+    // When the `postgres` feature lands, connect it here instead.
+    let store = MemoryStore::new();
+
+    let key_ring = match &config.server_key {
+        Some(secret) => KeyRing::new(ServerKey::new(1, secret)?),
+        None => KeyRing::generate(&oauth_connect::SystemRandom::new())?,
+    };
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let server = AuthorizationServer::builder(store)
+        .issuer(issuer)
+        .key_ring(key_ring)
+        // A demo sign-in field on the consent page: plug your login in here.
+        .resource_owner(Arc::new(DemoSignIn))
+        .scope_catalogue(
+            ScopeCatalogue::new()
+                .describe("read:devices", "See your devices and their status")
+                .describe("write:devices", "Control your devices")
+                .describe("read:sites", "See your sites and their energy use"),
+        )
+        .build()?;
+
+    let admin = if config.admin_keys.is_empty() {
+        let workspace = WorkspaceId::parse(DEMO_WORKSPACE)?;
+        let key = server.create_admin_key(&workspace).await?;
+        Admin::Created(workspace, Zeroizing::new(key.expose_secret().to_owned()))
+    } else {
+        let mut workspaces = Vec::new();
+        for (workspace, key) in &config.admin_keys {
+            server
+                .register_admin_key(workspace, key)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "OAUTH_CONNECT_ADMIN_KEYS: the key of {} was refused ({e}); keys are \
+                         32–256 printable characters without spaces",
+                        workspace.as_str()
+                    )
+                })?;
+            workspaces.push(workspace.clone());
+        }
+        Admin::Configured(workspaces)
+    };
+    Ok((server, admin))
+}
+
+/// Prints what a newcomer needs to stdout (not to the log): the address,
+/// the admin key made at start-up, and commands to try.
+fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, admin: &Admin) {
+    let issuer = server.config().issuer_str();
+    let mut out = String::new();
+    let _ = writeln!(out, "oauth-connect example server ({framework})");
+    let _ = writeln!(out, "listening on http://{addr}");
+    let _ = writeln!(out, "  issuer:     {issuer}");
+    let _ = writeln!(out, "  storage:    in memory (everything is lost on exit)");
+    if config.database_url {
+        let _ = writeln!(
+            out,
+            "              DATABASE_URL is set, but PostgreSQL is not supported yet: ignored"
+        );
+    }
+    if config.server_key.is_some() {
+        let _ = writeln!(out, "  server key: from OAUTH_CONNECT_SERVER_KEY");
+    } else {
+        let _ = writeln!(
+            out,
+            "  server key: random: every credential dies with the process \
+             (set OAUTH_CONNECT_SERVER_KEY to keep them)"
+        );
+    }
+    let key = match admin {
+        Admin::Created(workspace, key) => {
+            let _ = writeln!(out, "  workspace:  {}", workspace.as_str());
+            let _ = writeln!(out, "  admin key:  {}", key.as_str());
+            key.as_str()
+        }
+        Admin::Configured(workspaces) => {
+            let names: Vec<&str> = workspaces.iter().map(WorkspaceId::as_str).collect();
+            let _ = writeln!(
+                out,
+                "  workspaces: {} (admin keys from OAUTH_CONNECT_ADMIN_KEYS)",
+                names.join(", ")
+            );
+            "$ADMIN_KEY"
+        }
+    };
+    let _ = writeln!(out, "\nTry:");
+    let _ = writeln!(
+        out,
+        "  curl {issuer}/.well-known/oauth-authorization-server\n  curl {issuer}/openapi.json"
+    );
+    let _ = writeln!(out, "\nCreate a public app:");
+    let _ = writeln!(
+        out,
+        "  curl -s -X POST {issuer}/v1/oauth-apps -H 'Authorization: Bearer {key}' \
+         -H 'Content-Type: application/json' -d '{{\"name\":\"Demo app\",\"redirectUris\":[\"{DEMO_REDIRECT}\"],\
+         \"allowedScopes\":[\"read:devices\"],\"type\":\"PUBLIC\"}}'"
+    );
+    let _ = writeln!(
+        out,
+        "\nThen open in a browser (put the app's clientId in), approve, and copy `code` from the address bar:"
+    );
+    let _ = writeln!(
+        out,
+        "  {issuer}/oauth/authorize?response_type=code&client_id=CLIENT_ID&redirect_uri={}\
+         &scope=read:devices&state=xyz&code_challenge={DEMO_CHALLENGE}&code_challenge_method=S256",
+        form_urlencoded::byte_serialize(DEMO_REDIRECT.as_bytes()).collect::<String>()
+    );
+    let _ = writeln!(
+        out,
+        "\nExchange the code, then call the protected resource:"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s {issuer}/oauth/token -d grant_type=authorization_code -d client_id=CLIENT_ID \
+         -d code=CODE --data-urlencode redirect_uri={DEMO_REDIRECT} -d code_verifier={DEMO_VERIFIER}"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s {issuer}/v1/me -H 'Authorization: Bearer ACCESS_TOKEN'"
+    );
+    let _ = writeln!(out, "\nCtrl-C stops the server.");
+    println!("{out}");
+}
+
+/// Purges expired sessions, codes, tokens and grants every minute, in
+/// batches, for as long as the runtime runs.
+fn spawn_purge(server: Server) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(PURGE_EVERY);
+        loop {
+            ticks.tick().await;
+            let mut removed = 0;
+            loop {
+                match server.purge_expired(PURGE_BATCH).await {
+                    Ok(n) => {
+                        removed += n;
+                        if n < u64::from(PURGE_BATCH) {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "purge failed");
+                        break;
+                    }
+                }
+            }
+            tracing::debug!(removed, "purged expired records");
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the signal to stop accepting requests
+/// and finish the ones in flight.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests in flight");
+}
+
+/// The span of one request: method and path only. Never the query string
+/// (`/oauth/authorize?…` carries the PKCE challenge and state), headers
+/// (credentials) or bodies (secrets and codes).
+pub(crate) fn request_span(method: &str, path: &str) -> Span {
+    tracing::info_span!(
+        "request",
+        method,
+        path,
+        status = tracing::field::Empty,
+        latency_ms = tracing::field::Empty
+    )
+}
+
+/// Logs the end of a request in its span: status and latency.
+pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("status", status);
+    span.record("latency_ms", latency_ms);
+    tracing::info!(parent: span, status, latency_ms, "response");
+}
+
+/// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).
+pub(crate) fn too_large() -> http::Response<Bytes> {
+    json_error(
+        http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// 400 for a request that cannot be rebuilt as an `http::Request`.
+#[allow(dead_code)] // the actix adapter's
+pub(crate) fn bad_request() -> http::Response<Bytes> {
+    json_error(
+        http::StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "malformed request".into(),
+    )
+}
+
+fn json_error(status: http::StatusCode, error: &str, message: String) -> http::Response<Bytes> {
+    let body = serde_json::json!({ "error": error, "message": message });
+    let mut response = http::Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The JSON body of `GET /v1/me`.
+pub(crate) fn me(principal: &BearerPrincipal) -> String {
+    let kind = match principal.kind {
+        BearerKind::ScopedKey => "scoped_key",
+        _ => "access_token",
+    };
+    serde_json::json!({
+        "kind": kind,
+        "workspaceId": principal.workspace_id.as_str(),
+        "appId": principal.app_id.as_str(),
+        "clientId": principal.client_id.as_str(),
+        "subject": principal.subject.as_ref().map(|s| s.as_str()),
+        "scopes": principal.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    })
+    .to_string()
+}

@@ -1,0 +1,641 @@
+//! The hosted Connect flow as a server-side step machine:
+//! `terms` → `provider` → `link` → `customer` → `consent`, each skipped
+//! when it has nothing to ask.
+//!
+//! The state of every step lives in the session (its Connect context); the
+//! browser carries only the Connect token and a CSRF token. Every
+//! transition is a compare-and-swap on the context's version
+//! ([`ConnectStore::advance_connect`](crate::ConnectStore::advance_connect)),
+//! so reloads, Back, a second tab or a post for a step already passed can
+//! never skip, repeat or corrupt anything: a stale post just shows where the
+//! flow stands.
+//!
+//! The redirect link's `state` is the Connect token sealed with
+//! ChaCha20-Poly1305 under a key derived from the server key ring: the
+//! callback recovers the session from it without a lookup table, the
+//! provider never sees the token, and its keyed hash in the session makes it
+//! single-use.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+use serde::Deserialize;
+use subtle::ConstantTimeEq as _;
+use time::Duration;
+
+use crate::authorize::ErrorPage;
+use crate::connect::{CompleteError, CustomerInfoInput};
+use crate::credential::ConnectToken;
+use crate::error::{FieldError, Problem};
+use crate::events::Event;
+use crate::providers::{LinkContext, LinkError, LinkMethod, Provider};
+use crate::random::random_array;
+use crate::server::AuthorizationServer;
+use crate::storage::{
+    ConnectContext, ConnectMode, CustomerInfo, SessionRecord, StepAdvance, Storage,
+};
+
+/// How long a redirect link may take (the user signs in at the provider).
+const LINK_LIFETIME: Duration = Duration::minutes(15);
+const STATE_DOMAIN: &str = "connect/link_state";
+
+/// A step of the hosted Connect flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Accept the host's terms (create mode only).
+    Terms,
+    /// Pick a provider.
+    Provider,
+    /// Link the account at the provider.
+    Link,
+    /// Confirm contact details.
+    Customer,
+    /// Review and approve or deny.
+    Consent,
+}
+
+impl Step {
+    /// The step's name in forms and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Terms => "terms",
+            Self::Provider => "provider",
+            Self::Link => "link",
+            Self::Customer => "customer",
+            Self::Consent => "consent",
+        }
+    }
+
+    /// The step named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "terms" => Some(Self::Terms),
+            "provider" => Some(Self::Provider),
+            "link" => Some(Self::Link),
+            "customer" => Some(Self::Customer),
+            "consent" => Some(Self::Consent),
+            _ => None,
+        }
+    }
+}
+
+/// What the user posted on the current step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepAction {
+    /// Accept the terms.
+    AcceptTerms,
+    /// Pick this provider.
+    ChooseProvider(String),
+    /// Go to the provider's authorization page (redirect links).
+    StartLink,
+    /// The form link's values (only the declared fields are kept).
+    SubmitLink(Vec<(String, String)>),
+    /// Go back to the provider picker (after a failed link, say).
+    ChangeProvider,
+    /// The customer step's details.
+    SubmitCustomer(Box<CustomerInfoInput>),
+}
+
+/// Where the browser goes after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepOutcome {
+    /// Show the flow again (`GET /connect?token=…`): the next step, or the
+    /// same one with an error.
+    Continue,
+    /// Go to the provider's authorization page.
+    Redirect(String),
+}
+
+/// The session's filters, as the page narrows the catalogue with them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Filters {
+    #[serde(default)]
+    providers: Option<Vec<String>>,
+    #[serde(default)]
+    manufacturers: Option<Vec<String>>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+    #[serde(default)]
+    device_types: Option<Vec<String>>,
+}
+
+/// Checks a session's `filters` against the catalogue: every named provider
+/// and category must exist, and at least one provider must remain.
+pub(crate) fn check_filters(
+    catalogue: &[Provider],
+    filters: Option<&serde_json::Value>,
+) -> Result<(), FieldError> {
+    let Some(value) = filters else {
+        return Ok(());
+    };
+    let parsed: Filters = serde_json::from_value(value.clone()).unwrap_or_default();
+    let (ids, id_field) = match (&parsed.providers, &parsed.manufacturers) {
+        (Some(ids), _) => (Some(ids), "filters.providers"),
+        (None, Some(ids)) => (Some(ids), "filters.manufacturers"),
+        (None, None) => (None, "filters.providers"),
+    };
+    let (categories, category_field) = match (&parsed.categories, &parsed.device_types) {
+        (Some(c), _) => (Some(c), "filters.categories"),
+        (None, Some(c)) => (Some(c), "filters.deviceTypes"),
+        (None, None) => (None, "filters.categories"),
+    };
+    if let Some(ids) = ids {
+        for (index, id) in ids.iter().enumerate() {
+            if !catalogue.iter().any(|p| &p.id == id) {
+                return Err(FieldError::at(id_field, index, Problem::UnknownProvider));
+            }
+        }
+    }
+    if let Some(categories) = categories {
+        for (index, category) in categories.iter().enumerate() {
+            if !catalogue.iter().any(|p| p.categories.contains(category)) {
+                return Err(FieldError::at(
+                    category_field,
+                    index,
+                    Problem::UnknownCategory,
+                ));
+            }
+        }
+    }
+    if (ids.is_some() || categories.is_some()) && candidates(catalogue, Some(value)).is_empty() {
+        return Err(FieldError::new("filters", Problem::NoProviderLeft));
+    }
+    Ok(())
+}
+
+/// The providers a session may pick from.
+fn candidates<'a>(
+    catalogue: &'a [Provider],
+    filters: Option<&serde_json::Value>,
+) -> Vec<&'a Provider> {
+    let parsed: Filters = filters
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    let ids = parsed.providers.or(parsed.manufacturers);
+    let categories = parsed.categories.or(parsed.device_types);
+    catalogue
+        .iter()
+        .filter(|p| ids.as_ref().is_none_or(|ids| ids.contains(&p.id)))
+        .filter(|p| {
+            categories
+                .as_ref()
+                .is_none_or(|c| p.categories.iter().any(|pc| c.contains(pc)))
+        })
+        .collect()
+}
+
+fn filters_of(context: &ConnectContext) -> Option<serde_json::Value> {
+    context
+        .filters
+        .as_deref()
+        .and_then(|f| serde_json::from_str(f).ok())
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// The providers this session may pick from.
+    pub(crate) fn session_candidates(&self, context: &ConnectContext) -> Vec<&Provider> {
+        candidates(self.config().providers(), filters_of(context).as_ref())
+    }
+
+    /// The provider chosen, or the only candidate.
+    pub(crate) fn session_provider(&self, context: &ConnectContext) -> Option<&Provider> {
+        let candidates = self.session_candidates(context);
+        match &context.progress.provider {
+            Some(id) => candidates.into_iter().find(|p| &p.id == id),
+            None if candidates.len() == 1 => candidates.into_iter().next(),
+            None => None,
+        }
+    }
+
+    /// Where the flow of `context` stands, given what is known of the
+    /// customer.
+    pub(crate) fn current_step(&self, context: &ConnectContext, known: &CustomerInfo) -> Step {
+        let config = self.config();
+        let progress = &context.progress;
+        if config.terms().is_some()
+            && context.mode == ConnectMode::Create
+            && progress.terms_accepted.is_none()
+        {
+            return Step::Terms;
+        }
+        if !config.providers().is_empty() {
+            if self.session_provider(context).is_none() {
+                return Step::Provider;
+            }
+            if progress.linked.is_none() {
+                return Step::Link;
+            }
+        }
+        if progress.customer.is_none() && !known.is_complete() {
+            return Step::Customer;
+        }
+        Step::Consent
+    }
+
+    fn link_context(
+        &self,
+        token: &ConnectToken,
+        context: &ConnectContext,
+        provider: &Provider,
+    ) -> LinkContext {
+        let keys = self.config().keys();
+        let secret = keys
+            .derive(
+                token.key_id(),
+                "connect/link_secret",
+                &[token.expose_secret().as_bytes(), provider.id.as_bytes()],
+            )
+            .unwrap_or([0u8; 32]);
+        LinkContext {
+            provider: provider.id.clone(),
+            reference_id: context.reference_id.clone(),
+            callback_url: format!(
+                "{}/connect/callback/{}",
+                self.config().issuer_str(),
+                provider.id
+            ),
+            link_secret: secret,
+        }
+    }
+
+    fn state_key(&self, key_id: u8) -> Option<LessSafeKey> {
+        let raw = self.config().keys().derive(key_id, STATE_DOMAIN, &[])?;
+        UnboundKey::new(&CHACHA20_POLY1305, &raw)
+            .ok()
+            .map(LessSafeKey::new)
+    }
+
+    /// Seals the Connect token into a link `state`.
+    fn seal_state(&self, token: &ConnectToken) -> Option<String> {
+        let kid = self.config().keys().current_id();
+        let key = self.state_key(kid)?;
+        let nonce = random_array::<12>(self.config().rng()).ok()?;
+        let mut sealed = token.expose_secret().as_bytes().to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(STATE_DOMAIN),
+            &mut sealed,
+        )
+        .ok()?;
+        let mut raw = Vec::with_capacity(1 + 12 + sealed.len());
+        raw.push(kid);
+        raw.extend_from_slice(&nonce);
+        raw.extend_from_slice(&sealed);
+        Some(URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    /// The Connect token sealed in a link `state`, if it is authentic.
+    fn open_state(&self, state: &str) -> Option<String> {
+        if state.len() > 512 {
+            return None;
+        }
+        let mut raw = URL_SAFE_NO_PAD.decode(state).ok()?;
+        if raw.len() < 1 + 12 + 16 {
+            return None;
+        }
+        let key = self.state_key(raw[0])?;
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&raw[1..13]);
+        let opened = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(STATE_DOMAIN),
+                &mut raw[13..],
+            )
+            .ok()?;
+        String::from_utf8(opened.to_vec()).ok()
+    }
+
+    fn state_hash(&self, token: &ConnectToken, state: &str) -> String {
+        self.config()
+            .keys()
+            .hash(token.key_id(), STATE_DOMAIN, &[state.as_bytes()])
+            .map(|h| h.to_hex())
+            .unwrap_or_default()
+    }
+
+    /// Applies `change` to the session's context if it still is at
+    /// `version`: true when applied, false when another transition won.
+    async fn advance(
+        &self,
+        record: &SessionRecord,
+        context: &ConnectContext,
+        change: impl FnOnce(&mut ConnectContext),
+    ) -> Result<bool, CompleteError> {
+        let mut next = context.clone();
+        change(&mut next);
+        next.step_version = context.step_version.wrapping_add(1);
+        match self
+            .storage()
+            .advance_connect(&record.hash, context.step_version, &next, self.now())
+            .await
+        {
+            Ok(StepAdvance::Advanced) => Ok(true),
+            Ok(StepAdvance::Stale(_)) => Ok(false),
+            Ok(StepAdvance::Closed) => Err(CompleteError::Page(ErrorPage::CompletedRequest)),
+            Err(_) => Err(CompleteError::Page(ErrorPage::TemporarilyUnavailable)),
+        }
+    }
+
+    /// Takes one step of the hosted flow (`POST /connect` with `step`).
+    ///
+    /// A post for another step than the current one (a reload, Back, a
+    /// second tab) changes nothing: the page then shows where the flow
+    /// stands.
+    ///
+    /// # Errors
+    ///
+    /// [`CompleteError::Page`] for a bad CSRF token or an unknown, expired
+    /// or completed session; [`CompleteError::Invalid`] for a field to
+    /// correct; [`CompleteError::OutOfOrder`] for a stale post.
+    pub async fn connect_step(
+        &self,
+        token: &str,
+        csrf_token: &str,
+        posted: Step,
+        action: StepAction,
+    ) -> Result<StepOutcome, CompleteError> {
+        let page = CompleteError::Page;
+        let config = self.config();
+        let handle = ConnectToken::parse(config.prefixes(), token)
+            .map_err(|_| page(ErrorPage::UnknownRequest))?;
+        if !self.check_csrf(&handle, csrf_token) {
+            return Err(page(ErrorPage::InvalidCsrfToken));
+        }
+        let (handle, record) = self
+            .open_session_handle(handle.expose_secret())
+            .await
+            .map_err(|e| page(crate::connect::page_of(e)))?;
+        let Some(context) = record.connect.as_deref() else {
+            return Err(page(ErrorPage::UnknownRequest));
+        };
+        let known = self.known_customer(&record, context).await?;
+        let current = self.current_step(context, &known);
+        let changing_provider = posted == Step::Link && action == StepAction::ChangeProvider;
+        if posted != current && !changing_provider {
+            return Err(CompleteError::OutOfOrder);
+        }
+        let now = self.now();
+        let applied = match action {
+            StepAction::AcceptTerms if current == Step::Terms => {
+                self.advance(&record, context, |c| {
+                    c.progress.terms_accepted = Some(now.unix_timestamp())
+                })
+                .await?
+            }
+            StepAction::ChooseProvider(id) if current == Step::Provider => {
+                if !self.session_candidates(context).iter().any(|p| p.id == id) {
+                    return Err(CompleteError::Invalid(FieldError::new(
+                        "provider",
+                        Problem::UnknownProvider,
+                    )));
+                }
+                self.advance(&record, context, |c| {
+                    c.progress.provider = Some(id);
+                    c.progress.link_error = None;
+                })
+                .await?
+            }
+            StepAction::ChangeProvider => {
+                if self.session_candidates(context).len() < 2 || current != Step::Link {
+                    return Err(CompleteError::OutOfOrder);
+                }
+                self.advance(&record, context, |c| {
+                    c.progress.provider = None;
+                    c.progress.link_state = None;
+                    c.progress.link_error = None;
+                })
+                .await?
+            }
+            StepAction::StartLink if current == Step::Link => {
+                let provider = self
+                    .session_provider(context)
+                    .ok_or(CompleteError::OutOfOrder)?;
+                if provider.method != LinkMethod::Redirect {
+                    return Err(CompleteError::OutOfOrder);
+                }
+                let state = self
+                    .seal_state(&handle)
+                    .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+                let link = self.link_context(&handle, context, provider);
+                let url = match provider.hook.authorization_url(&link, &state).await {
+                    Ok(url) => url,
+                    Err(error) => {
+                        self.link_failed(provider, &error);
+                        let message = error.to_string();
+                        self.advance(&record, context, |c| c.progress.link_error = Some(message))
+                            .await?;
+                        return Ok(StepOutcome::Continue);
+                    }
+                };
+                let hash = self.state_hash(&handle, &state);
+                let expires = (now + LINK_LIFETIME).unix_timestamp();
+                if !self
+                    .advance(&record, context, |c| {
+                        c.progress.link_state = Some((hash, expires));
+                        c.progress.link_error = None;
+                    })
+                    .await?
+                {
+                    return Err(CompleteError::OutOfOrder);
+                }
+                return Ok(StepOutcome::Redirect(url));
+            }
+            StepAction::SubmitLink(values) if current == Step::Link => {
+                let provider = self
+                    .session_provider(context)
+                    .ok_or(CompleteError::OutOfOrder)?;
+                let LinkMethod::Form(fields) = &provider.method else {
+                    return Err(CompleteError::OutOfOrder);
+                };
+                let mut kept = Vec::with_capacity(fields.len());
+                for field in fields {
+                    let value = values
+                        .iter()
+                        .find(|(n, _)| *n == field.name)
+                        .map(|(_, v)| v.as_str());
+                    match value {
+                        Some(v) if !v.is_empty() => kept.push((field.name.clone(), v.to_owned())),
+                        _ if field.required => {
+                            return Err(CompleteError::Invalid(FieldError::new(
+                                "link",
+                                Problem::Required,
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+                let link = self.link_context(&handle, context, provider);
+                let result = provider.hook.complete_form(&link, &kept).await;
+                drop(kept);
+                self.record_link(&record, context, provider, result).await?
+            }
+            StepAction::SubmitCustomer(input) if current == Step::Customer => {
+                let info =
+                    crate::connect::check_form_customer(&input).map_err(CompleteError::Invalid)?;
+                self.advance(&record, context, |c| c.progress.customer = Some(info))
+                    .await?
+            }
+            _ => return Err(CompleteError::OutOfOrder),
+        };
+        if applied {
+            Ok(StepOutcome::Continue)
+        } else {
+            Err(CompleteError::OutOfOrder)
+        }
+    }
+
+    fn link_failed(&self, provider: &Provider, error: &LinkError) {
+        self.config().events().emit(&Event::LinkFailed {
+            provider: provider.id.clone(),
+            reason: error.reason(),
+        });
+    }
+
+    async fn record_link(
+        &self,
+        record: &SessionRecord,
+        context: &ConnectContext,
+        provider: &Provider,
+        result: Result<crate::LinkedAccount, LinkError>,
+    ) -> Result<bool, CompleteError> {
+        match result {
+            Ok(mut account) => {
+                account.provider.clone_from(&provider.id);
+                self.advance(record, context, |c| {
+                    c.progress.linked = Some(account);
+                    c.progress.link_state = None;
+                    c.progress.link_error = None;
+                })
+                .await
+            }
+            Err(error) => {
+                self.link_failed(provider, &error);
+                let message = error.to_string();
+                self.advance(record, context, |c| {
+                    c.progress.link_state = None;
+                    c.progress.link_error = Some(message);
+                })
+                .await
+            }
+        }
+    }
+
+    /// The return from a provider's authorization page
+    /// (`GET /connect/callback/{provider}`): checks the single-use `state`,
+    /// hands the rest of the query to the provider's hook, records the
+    /// linked account (or the failure) and says where to send the browser —
+    /// back to the hosted page.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorPage`] for a missing, forged, reused or expired `state`, or
+    /// a session that is gone.
+    pub async fn link_callback(
+        &self,
+        provider_id: &str,
+        query: &[(String, String)],
+    ) -> Result<String, ErrorPage> {
+        let state = query
+            .iter()
+            .find(|(n, _)| n == "state")
+            .map(|(_, v)| v.as_str())
+            .ok_or(ErrorPage::InvalidLinkState)?;
+        let token = self.open_state(state).ok_or(ErrorPage::InvalidLinkState)?;
+        let (handle, record) = self
+            .open_session_handle(&token)
+            .await
+            .map_err(crate::connect::page_of)?;
+        let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+        let provider = self
+            .session_provider(context)
+            .filter(|p| p.id == provider_id)
+            .ok_or(ErrorPage::InvalidLinkState)?;
+        let expected = self.state_hash(&handle, state);
+        let valid = context
+            .progress
+            .link_state
+            .as_ref()
+            .is_some_and(|(hash, expires)| {
+                bool::from(hash.as_bytes().ct_eq(expected.as_bytes()))
+                    && self.now().unix_timestamp() < *expires
+            });
+        if !valid {
+            return Err(ErrorPage::InvalidLinkState);
+        }
+        let rest: Vec<(String, String)> = query
+            .iter()
+            .filter(|(n, _)| n != "state")
+            .cloned()
+            .collect();
+        let link = self.link_context(&handle, context, provider);
+        let result = provider.hook.complete_redirect(&link, &rest).await;
+        match self.record_link(&record, context, provider, result).await {
+            Ok(true) => {}
+            // Another request consumed the state first: single use.
+            Ok(false) => return Err(ErrorPage::InvalidLinkState),
+            Err(CompleteError::Page(page)) => return Err(page),
+            Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
+        }
+        Ok(crate::redirect::append_query(
+            &format!("{}/connect", self.config().issuer_str()),
+            &[("token", handle.expose_secret())],
+        ))
+    }
+
+    /// Everything the session knows of its customer: a stored customer's
+    /// details, the session's `customerInfo`, and what the customer step
+    /// confirmed.
+    pub(crate) async fn known_customer(
+        &self,
+        record: &SessionRecord,
+        context: &ConnectContext,
+    ) -> Result<CustomerInfo, CompleteError> {
+        if let Some(confirmed) = &context.progress.customer {
+            return Ok(confirmed.clone());
+        }
+        let stored = match &context.customer_id {
+            Some(id) => self
+                .storage()
+                .get_customer(&record.workspace_id, id)
+                .await
+                .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
+            None => None,
+        };
+        Ok(crate::connect::merged(
+            stored.as_ref().map(|c| &c.info),
+            &context.customer_info,
+        ))
+    }
+
+    /// The page data with the step machine's view, for `open_connect`.
+    pub(crate) fn step_view(
+        &self,
+        context: &ConnectContext,
+        known: &CustomerInfo,
+        search: Option<&str>,
+    ) -> crate::connect::StepView {
+        let step = self.current_step(context, known);
+        let candidates = self.session_candidates(context);
+        let can_change = candidates.len() > 1;
+        crate::connect::StepView {
+            step,
+            providers: candidates
+                .into_iter()
+                .filter(|p| search.is_none_or(|q| p.matches(q)))
+                .map(crate::connect::ProviderView::from)
+                .collect(),
+            provider: self
+                .session_provider(context)
+                .map(crate::connect::ProviderView::from),
+            can_change_provider: can_change,
+            link_error: context.progress.link_error.clone(),
+            linked: context.progress.linked.clone(),
+            terms: self.config().terms().cloned(),
+        }
+    }
+}

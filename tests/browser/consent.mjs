@@ -1,0 +1,138 @@
+// Headless Chromium clicks through the plain consent page of an
+// oauth-connect example server: approve as the demo user (landing on the
+// app's redirect URI with a code), then deny (landing with
+// error=access_denied). Screenshots go to $ARTIFACTS_DIR.
+//
+// Driven by `cargo test` (tests/examples_e2e.rs, `browser_consent_page`),
+// which starts the axum example and passes:
+//   OAUTH_CONNECT_BASE       the server's base URL
+//   OAUTH_CONNECT_ADMIN_KEY  an admin key of its workspace
+//   ARTIFACTS_DIR            where to save screenshots
+// On success it prints one line `RESULT {json}` with the code and PKCE
+// verifier, so the Rust side can finish the flow.
+
+import { chromium } from 'playwright-core';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const base = process.env.OAUTH_CONNECT_BASE;
+const adminKey = process.env.OAUTH_CONNECT_ADMIN_KEY;
+const artifacts = process.env.ARTIFACTS_DIR ?? 'browser-artifacts';
+if (!base || !adminKey) {
+  console.error('set OAUTH_CONNECT_BASE and OAUTH_CONNECT_ADMIN_KEY');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// The app's side: a tiny HTTP server for the redirect URI.
+const app = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end('<!doctype html><title>Demo app</title><h1>Back at the demo app</h1>');
+});
+await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+const redirectUri = `http://127.0.0.1:${app.address().port}/callback`;
+
+const created = await fetch(`${base}/v1/oauth-apps`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+  body: JSON.stringify({
+    name: 'Browser test app',
+    redirectUris: [redirectUri],
+    allowedScopes: ['read:devices', 'read:sites'],
+    type: 'PUBLIC',
+  }),
+});
+check(created.status === 201, `creating the app: ${created.status}`);
+const { clientId } = await created.json();
+
+function authorizeUrl(state) {
+  const verifier = b64url(randomBytes(32));
+  const challenge = b64url(createHash('sha256').update(verifier).digest());
+  const url = new URL('/oauth/authorize', base);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: 'read:devices read:sites',
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+  return { url: url.toString(), verifier };
+}
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'oauth-connect-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+context.setDefaultTimeout(30_000);
+
+try {
+  const page = await context.newPage();
+
+  // Approve.
+  const approve = authorizeUrl('state-approve');
+  await page.goto(approve.url);
+  check((await page.title()).includes('Browser test app'), `consent page title: ${await page.title()}`);
+  const text = await page.textContent('body');
+  check(text.includes('See your devices'), 'the scope catalogue describes read:devices');
+  await page.screenshot({ path: join(artifacts, 'consent.png'), fullPage: true });
+  await page.fill('#subject', 'user-42');
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(redirectUri)),
+    page.click('button[value="approve"]'),
+  ]);
+  const approved = new URL(page.url());
+  await page.screenshot({ path: join(artifacts, 'approved.png'), fullPage: true });
+  const code = approved.searchParams.get('code');
+  check(code && code.startsWith('oc_code_'), `a code in ${approved.pathname}`);
+  check(approved.searchParams.get('state') === 'state-approve', 'the state comes back');
+  check(approved.searchParams.get('iss') === base, 'the issuer comes back (RFC 9207)');
+
+  // Deny.
+  const deny = authorizeUrl('state-deny');
+  await page.goto(deny.url);
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(redirectUri)),
+    page.click('button[value="deny"]'),
+  ]);
+  const denied = new URL(page.url());
+  await page.screenshot({ path: join(artifacts, 'denied.png'), fullPage: true });
+  check(denied.searchParams.get('error') === 'access_denied', `denied: ${denied.search}`);
+  check(denied.searchParams.get('state') === 'state-deny', 'the state comes back on denial');
+  check(!denied.searchParams.has('code'), 'no code on denial');
+
+  // A bad redirect URI: an error page, and the browser stays on the server.
+  const bad = new URL(approve.url);
+  bad.searchParams.set('redirect_uri', 'https://evil.example/steal');
+  const answer = await page.goto(bad.toString());
+  check(answer.status() === 400, `bad redirect URI: ${answer.status()}`);
+  check(page.url().startsWith(base), 'no redirect to an unregistered URI');
+  await page.screenshot({ path: join(artifacts, 'bad-redirect.png'), fullPage: true });
+
+  console.log(`RESULT ${JSON.stringify({ clientId, redirectUri, code, verifier: approve.verifier })}`);
+} finally {
+  await context.close();
+  app.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}

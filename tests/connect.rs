@@ -1,0 +1,1065 @@
+//! Connect sessions, the hosted page, customers and scoped keys, through
+//! `AuthorizationServer::handle` with plain `http::Request` values.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use oauth_connect::{AuthorizationServer, BearerKind, KeyRing, MemoryStore, ServerKey};
+use serde_json::{Value, json};
+use support::*;
+use time::Duration;
+
+async fn create_session(h: &Harness, body: Value) -> http::Response<Bytes> {
+    post_json(h, "/v1/connect/sessions", &basic(&h.confidential), body).await
+}
+
+async fn post_json(
+    h: &Harness,
+    uri: &str,
+    authorization: &str,
+    body: Value,
+) -> http::Response<Bytes> {
+    h.server
+        .handle(
+            Request::post(uri)
+                .header("content-type", "application/json")
+                .header("authorization", authorization)
+                .body(Bytes::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+}
+
+fn full_customer() -> Value {
+    json!({
+        "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "phone": "555-555-0100",
+        "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL", "postalCode": "62701", "country": "US"}
+    })
+}
+
+/// The hosted page's form fields.
+struct Page {
+    token: String,
+    csrf: String,
+    html: String,
+}
+
+async fn open(h: &Harness, url: &str) -> (StatusCode, Page, http::HeaderMap) {
+    let path = url.strip_prefix(ISSUER).unwrap();
+    let response = get(&h.server, path).await;
+    let status = response.status();
+    let html = text(&response);
+    let page = if status == StatusCode::OK {
+        Page {
+            token: field(&html, "token"),
+            csrf: field(&html, "csrf_token"),
+            html,
+        }
+    } else {
+        Page {
+            token: String::new(),
+            csrf: String::new(),
+            html,
+        }
+    };
+    (status, page, response.headers().clone())
+}
+
+/// Posts `decision` from `page`. Approving from the customer step first
+/// posts the customer details (`extra`), then approves on the consent step.
+async fn submit(
+    h: &Harness,
+    page: &Page,
+    decision: &str,
+    extra: &[(&str, &str)],
+) -> http::Response<Bytes> {
+    let step = field(&page.html, "step");
+    if decision == "approve" && step == "customer" {
+        let mut pairs = vec![
+            ("token", page.token.as_str()),
+            ("csrf_token", page.csrf.as_str()),
+            ("step", "customer"),
+        ];
+        pairs.extend_from_slice(extra);
+        let answer = post_form(&h.server, "/connect", &pairs, None, None).await;
+        if answer.status() != StatusCode::SEE_OTHER {
+            return answer;
+        }
+        let (_, consent_page, _) = open(h, &location(&answer)).await;
+        assert_eq!(field(&consent_page.html, "step"), "consent");
+        return Box::pin(submit(h, &consent_page, "approve", &[])).await;
+    }
+    let mut pairs = vec![
+        ("token", page.token.as_str()),
+        ("csrf_token", page.csrf.as_str()),
+        ("step", step.as_str()),
+        ("decision", decision),
+    ];
+    pairs.extend_from_slice(extra);
+    post_form(&h.server, "/connect", &pairs, None, None).await
+}
+
+async fn exchange_connect(h: &Harness, code: &str) -> Value {
+    let response = token(
+        &h.server,
+        &h.confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    json(&response)
+}
+
+#[tokio::test]
+async fn whole_connect_path_with_a_scoped_key_in_the_token_response() {
+    let h = harness().await;
+    let created = create_session(
+        &h,
+        json!({
+            "redirectUrl": REDIRECT, "referenceId": "user-123", "tags": ["boston", "pilot"],
+            "clientName": "Energy Coffee", "customerInfo": {"firstName": "Ada", "email": "ada@example.com"},
+            "scopes": ["read:devices"], "state": "st-1", "scopedKey": true,
+            "filters": {"theme": "dark"}
+        }),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", text(&created));
+    assert_eq!(created.headers()["cache-control"], "no-store");
+    let body = json(&created);
+    assert!(body["connectToken"].as_str().unwrap().starts_with("oc_ct_"));
+    assert_eq!(body["referenceId"], "user-123");
+    assert_eq!(body["mode"], "create");
+    assert_eq!(
+        body["expiresAt"], "2025-06-01T00:30:00.000Z",
+        "30 minutes by default"
+    );
+    assert!(body.get("customerId").is_none(), "no customer yet");
+    let url = body["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{ISSUER}/connect?token=oc_ct_")));
+
+    let (status, page, headers) = open(&h, url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.html.contains("Energy Coffee"));
+    assert!(page.html.contains("value=\"Ada\""), "prefilled");
+    assert!(
+        page.html.contains("name=\"lastName\""),
+        "the form asks what is missing"
+    );
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"));
+
+    let answer = submit(
+        &h,
+        &page,
+        "approve",
+        &[
+            ("firstName", "Ada"),
+            ("lastName", "Lovelace"),
+            ("email", "ada@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    let to = location(&answer);
+    assert!(to.starts_with(REDIRECT));
+    assert_eq!(param(&to, "state").as_deref(), Some("st-1"));
+    assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER));
+    assert!(
+        param(&to, "scoped_key").is_none(),
+        "server-side delivery by default"
+    );
+    let tokens = exchange_connect(&h, &param(&to, "code").unwrap()).await;
+    let scoped_key = tokens["scoped_key"]
+        .as_str()
+        .expect("scoped_key in the token response")
+        .to_owned();
+    assert!(scoped_key.starts_with("oc_sk_"));
+    assert_eq!(tokens["scope"], "read:devices");
+
+    // The access token and the scoped key both speak for the customer.
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&h.server, &h.confidential, at).await["sub"],
+        "user-123"
+    );
+    if let Err(e) = h.server.verify_scoped_key(&scoped_key).await {
+        panic!("verify: {e:?} {}", scoped_key.len());
+    }
+    let principal = h.server.authenticate_bearer(&scoped_key).await.unwrap();
+    assert_eq!(principal.kind, BearerKind::ScopedKey);
+    assert_eq!(principal.subject.as_ref().unwrap().as_str(), "user-123");
+    assert!(principal.has_scope("read:devices") && !principal.has_scope("write:devices"));
+    let info = introspect(&h.server, &h.confidential, &scoped_key).await;
+    assert_eq!(
+        (info["active"].clone(), info["token_type"].clone()),
+        (json!(true), json!("scoped_key"))
+    );
+
+    // The customer was created with the confirmed details.
+    let customer = h
+        .server
+        .storage()
+        .find_customer_record(&h.workspace, "user-123")
+        .await;
+    assert_eq!(customer.info.last_name.as_deref(), Some("Lovelace"));
+    assert_eq!(principal.customer_id.unwrap(), customer.id);
+}
+
+/// Lets tests read storage through the `ConnectStore` trait concisely.
+trait FindCustomer {
+    async fn find_customer_record(
+        &self,
+        ws: &oauth_connect::WorkspaceId,
+        reference: &str,
+    ) -> oauth_connect::CustomerRecord;
+}
+
+impl FindCustomer for MemoryStore {
+    async fn find_customer_record(
+        &self,
+        ws: &oauth_connect::WorkspaceId,
+        reference: &str,
+    ) -> oauth_connect::CustomerRecord {
+        use oauth_connect::ConnectStore as _;
+        self.find_customer(ws, reference)
+            .await
+            .unwrap()
+            .expect("customer exists")
+    }
+}
+
+#[tokio::test]
+async fn connect_without_scoped_key_and_with_redirect_delivery_opt_in() {
+    let h = harness().await;
+    let plain = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "customerInfo": full_customer()}),
+        )
+        .await,
+    );
+    let reference = plain["referenceId"].as_str().unwrap();
+    let (prefix, uuid) = reference.split_once(':').unwrap();
+    assert_eq!(prefix, "oc-generated");
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "7", "a UUIDv7");
+    let (_, page, _) = open(&h, plain["url"].as_str().unwrap()).await;
+    assert!(
+        !page.html.contains("name=\"firstName\""),
+        "a complete customerInfo skips the form"
+    );
+    assert!(page.html.contains("Ada Lovelace"));
+    let to = location(&submit(&h, &page, "approve", &[]).await);
+    let tokens = exchange_connect(&h, &param(&to, "code").unwrap()).await;
+    assert!(tokens.get("scoped_key").is_none());
+
+    let opted = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "customerInfo": full_customer(), "scopedKey": true, "scopedKeyDelivery": "redirect"}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(&h, opted["url"].as_str().unwrap()).await;
+    let to = location(&submit(&h, &page, "approve", &[]).await);
+    let in_url = param(&to, "scoped_key").expect("opted in: the key is in the redirect");
+    assert!(h.server.verify_scoped_key(&in_url).await.is_ok());
+}
+
+#[tokio::test]
+async fn every_refusal_is_a_400_naming_the_field_and_stores_nothing() {
+    let h = harness().await;
+    let long = "x".repeat(256);
+    let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+    let big = "y".repeat(9000);
+    let cases: Vec<(&str, Value)> = vec![
+        ("redirectUrl", json!({})),
+        (
+            "redirectUrl",
+            json!({"redirectUrl": "https://evil.example/cb"}),
+        ),
+        (
+            "referenceId",
+            json!({"redirectUrl": REDIRECT, "referenceId": long}),
+        ),
+        ("tags", json!({"redirectUrl": REDIRECT, "tags": many})),
+        (
+            "tags[0]",
+            json!({"redirectUrl": REDIRECT, "tags": ["x".repeat(65)]}),
+        ),
+        (
+            "customerId",
+            json!({"redirectUrl": REDIRECT, "customerId": "cus_00000000000000000000000000000000"}),
+        ),
+        (
+            "customerInfo.location",
+            json!({"redirectUrl": REDIRECT, "customerInfo": {"location": {"city": "Springfield"}}}),
+        ),
+        (
+            "customerInfo.email",
+            json!({"redirectUrl": REDIRECT, "customerInfo": {"email": "not-an-email"}}),
+        ),
+        (
+            "filters",
+            json!({"redirectUrl": REDIRECT, "filters": ["not", "an", "object"]}),
+        ),
+        (
+            "filters",
+            json!({"redirectUrl": REDIRECT, "filters": {"big": big}}),
+        ),
+        (
+            "scopes",
+            json!({"redirectUrl": REDIRECT, "scopes": ["admin"]}),
+        ),
+        (
+            "scopedKeyDelivery",
+            json!({"redirectUrl": REDIRECT, "scopedKeyDelivery": "redirect"}),
+        ),
+        (
+            "clientName",
+            json!({"redirectUrl": REDIRECT, "clientName": "n".repeat(256)}),
+        ),
+        (
+            "appId",
+            json!({"redirectUrl": REDIRECT, "appId": "oauth_00000000000000000000000000000000"}),
+        ),
+    ];
+    for (field, body) in cases {
+        let response = create_session(&h, body.clone()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            text(&response)
+        );
+        assert_eq!(json(&response)["field"], field, "{body}");
+    }
+    let unknown = create_session(
+        &h,
+        json!({"redirectUrl": REDIRECT, "manufacturerFilters": {}}),
+    )
+    .await;
+    assert_eq!(
+        unknown.status(),
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused"
+    );
+    // Nothing was stored: no customer exists.
+    use oauth_connect::ConnectStore as _;
+    assert_eq!(
+        h.server
+            .storage()
+            .list_customers(&h.workspace, None, 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+#[tokio::test]
+async fn sessions_need_a_confidential_client_or_an_admin_naming_the_app() {
+    let h = harness().await;
+    let public = post_form(&h.server, "/v1/connect/sessions", &[], None, None).await;
+    assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
+    let wrong = Client {
+        client_id: h.confidential.client_id.clone(),
+        secret: Some("oc_secret_wrong".into()),
+    };
+    let response = post_json(
+        &h,
+        "/v1/connect/sessions",
+        &basic(&wrong),
+        json!({"redirectUrl": REDIRECT}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let key = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let admin = format!("Bearer {}", key.expose_secret());
+    let unnamed = post_json(
+        &h,
+        "/v1/connect/sessions",
+        &admin,
+        json!({"redirectUrl": REDIRECT}),
+    )
+    .await;
+    assert_eq!(json(&unnamed)["field"], "appId");
+    let named = post_json(
+        &h,
+        "/v1/connect/sessions",
+        &admin,
+        json!({"redirectUrl": REDIRECT, "appId": app.id.as_str()}),
+    )
+    .await;
+    assert_eq!(named.status(), StatusCode::CREATED, "{}", text(&named));
+    let other_ws = h
+        .server
+        .create_admin_key(&oauth_connect::WorkspaceId::parse("ws_other").unwrap())
+        .await
+        .unwrap();
+    let foreign = post_json(
+        &h,
+        "/v1/connect/sessions",
+        &format!("Bearer {}", other_ws.expose_secret()),
+        json!({"redirectUrl": REDIRECT, "appId": app.id.as_str()}),
+    )
+    .await;
+    assert_eq!(
+        foreign.status(),
+        StatusCode::NOT_FOUND,
+        "another workspace's app"
+    );
+}
+
+#[tokio::test]
+async fn deny_expiry_reuse_and_two_tabs() {
+    let h = harness().await;
+    async fn new(h: &Harness) -> Value {
+        json(
+            &create_session(
+                h,
+                json!({"redirectUrl": REDIRECT, "customerInfo": full_customer(), "state": "s"}),
+            )
+            .await,
+        )
+    }
+    // Deny.
+    let s = new(&h).await;
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let to = location(&submit(&h, &page, "deny", &[]).await);
+    assert_eq!(param(&to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&to, "state").as_deref(), Some("s"));
+    assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER));
+
+    // Two tabs: one grant; the completed token then shows a page.
+    let s = new(&h).await;
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let (_, second_tab, _) = open(&h, s["url"].as_str().unwrap()).await;
+    assert_eq!(
+        submit(&h, &page, "approve", &[]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = submit(&h, &second_tab, "approve", &[]).await;
+    assert_eq!(again.status(), StatusCode::GONE);
+    assert!(text(&again).contains("already"));
+    let (status, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::GONE, "reuse of a completed token");
+    assert!(page.html.contains("already"));
+
+    // Expiry with the injected clock.
+    let s = new(&h).await;
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    h.clock.advance(Duration::minutes(30));
+    assert_eq!(
+        submit(&h, &page, "approve", &[]).await.status(),
+        StatusCode::GONE
+    );
+    let (status, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.html.contains("expired"), "the page says what happened");
+
+    // Unknown and tampered tokens; a wrong CSRF token.
+    let (status, _, _) = open(&h, &format!("{ISSUER}/connect?token=oc_ct_nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let s = new(&h).await;
+    let (_, mut page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    page.csrf = "A".repeat(43);
+    assert_eq!(
+        submit(&h, &page, "approve", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn connect_token_is_a_par_request_uri_and_cannot_complete_through_plain_consent() {
+    let h = harness().await;
+    let s = json(&create_session(&h, json!({"redirectUrl": REDIRECT, "customerInfo": full_customer(), "clientName": "Via PAR"})).await);
+    let token_value = s["connectToken"].as_str().unwrap();
+    let page = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.confidential.client_id),
+            ("request_uri", token_value),
+        ],
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    assert!(
+        html.contains("Via PAR") && html.contains("action=\"/connect\""),
+        "the Connect page"
+    );
+    let foreign = authorize(
+        &h.server,
+        &[
+            ("client_id", &h.public.client_id),
+            ("request_uri", token_value),
+        ],
+    )
+    .await;
+    assert!(foreign.status().is_client_error());
+    // The plain consent endpoint refuses a Connect session.
+    let csrf = field(&html, "csrf_token");
+    let cookie = format!(
+        "oc_consent_{}={csrf}",
+        csrf.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+    );
+    let plain = post_form(
+        &h.server,
+        "/oauth/authorize",
+        &[
+            ("session", token_value),
+            ("csrf_token", &csrf),
+            ("decision", "approve"),
+            ("subject", "u"),
+        ],
+        None,
+        Some(&cookie),
+    )
+    .await;
+    assert!(
+        plain.status().is_client_error(),
+        "{} {:?}",
+        plain.status(),
+        plain.headers()
+    );
+    assert!(plain.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn customer_form_validation_rerenders_with_the_field() {
+    let h = harness().await;
+    let s = json(&create_session(&h, json!({"redirectUrl": REDIRECT})).await);
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let partial = submit(
+        &h,
+        &page,
+        "approve",
+        &[
+            ("firstName", "Ada"),
+            ("lastName", "L"),
+            ("email", "ada@example.com"),
+            ("city", "Springfield"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        partial.status(),
+        StatusCode::BAD_REQUEST,
+        "location is all or nothing"
+    );
+    let html = text(&partial);
+    assert!(html.contains("role=\"alert\"") && html.contains("location"));
+    assert!(
+        html.contains("value=\"Springfield\""),
+        "the user's input is kept"
+    );
+    let bad_email = submit(
+        &h,
+        &page,
+        "approve",
+        &[("firstName", "Ada"), ("lastName", "L"), ("email", "nope")],
+    )
+    .await;
+    assert_eq!(bad_email.status(), StatusCode::BAD_REQUEST);
+    assert!(text(&bad_email).contains("aria-invalid=\"true\""));
+    let missing = submit(&h, &page, "approve", &[("firstName", "Ada")]).await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    // None of that completed the session.
+    assert_eq!(
+        submit(
+            &h,
+            &page,
+            "approve",
+            &[
+                ("firstName", "Ada"),
+                ("lastName", "L"),
+                ("email", "ada@example.com")
+            ]
+        )
+        .await
+        .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn update_mode_and_customer_reuse() {
+    let h = harness().await;
+    let first = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "referenceId": "u-9", "customerInfo": full_customer()}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(&h, first["url"].as_str().unwrap()).await;
+    let to = location(&submit(&h, &page, "approve", &[]).await);
+    let old = exchange_connect(&h, &param(&to, "code").unwrap()).await;
+    let old_at = old["access_token"].as_str().unwrap().to_owned();
+
+    let second =
+        json(&create_session(&h, json!({"redirectUrl": REDIRECT, "referenceId": "u-9"})).await);
+    assert_eq!(
+        second["mode"], "update",
+        "the app already holds a grant for this referenceId"
+    );
+    let customer_id = second["customerId"]
+        .as_str()
+        .expect("the known customer")
+        .to_owned();
+    let (_, page, _) = open(&h, second["url"].as_str().unwrap()).await;
+    assert!(page.html.contains("Update your connection"));
+    assert!(
+        !page.html.contains("name=\"firstName\""),
+        "the stored customer is complete"
+    );
+    let to = location(&submit(&h, &page, "approve", &[]).await);
+    exchange_connect(&h, &param(&to, "code").unwrap()).await;
+    assert_eq!(
+        introspect(&h.server, &h.confidential, &old_at).await["active"],
+        false,
+        "the old grant is replaced"
+    );
+
+    // A session naming the customer by id reuses them.
+    let third = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "customerId": customer_id}),
+        )
+        .await,
+    );
+    assert_eq!(third["referenceId"], "u-9");
+    assert_eq!(third["customerId"], customer_id.as_str());
+    let mismatch = create_session(
+        &h,
+        json!({"redirectUrl": REDIRECT, "customerId": customer_id, "referenceId": "other"}),
+    )
+    .await;
+    assert_eq!(json(&mismatch)["field"], "referenceId");
+    use oauth_connect::ConnectStore as _;
+    assert_eq!(
+        h.server
+            .storage()
+            .list_customers(&h.workspace, None, 0, 10)
+            .await
+            .unwrap()
+            .total,
+        1,
+        "one customer"
+    );
+}
+
+#[tokio::test]
+async fn hosted_page_escapes_everything_and_sends_security_headers() {
+    let (builder, clock, events) = builder();
+    let server = builder
+        .frame_ancestors(["https://app.example.com"])
+        .build()
+        .unwrap();
+    let h = harness_with(server, clock, events).await;
+    let s = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "clientName": "<script>alert(1)</script>"}),
+        )
+        .await,
+    );
+    let response = get(
+        &h.server,
+        s["url"].as_str().unwrap().strip_prefix(ISSUER).unwrap(),
+    )
+    .await;
+    let html = text(&response);
+    assert!(!html.contains("<script>alert(1)</script>"), "inert");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script"), "no script at all");
+    let headers = response.headers();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("frame-ancestors https://app.example.com")
+    );
+    assert!(csp.contains("form-action 'self' https://app.example.com"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+async fn connected_customer(h: &Harness, reference: &str) -> Value {
+    let s = json(&create_session(h, json!({"redirectUrl": REDIRECT, "referenceId": reference, "customerInfo": full_customer(), "scopes": ["read:devices", "read:sites"]})).await);
+    let (_, page, _) = open(h, s["url"].as_str().unwrap()).await;
+    let to = location(&submit(h, &page, "approve", &[]).await);
+    exchange_connect(h, &param(&to, "code").unwrap()).await
+}
+
+#[tokio::test]
+async fn scoped_keys_mint_list_revoke_over_http() {
+    let h = harness().await;
+    connected_customer(&h, "k-1").await;
+    let auth = basic(&h.confidential);
+    let minted = post_json(
+        &h,
+        "/v1/scoped-keys",
+        &auth,
+        json!({"referenceId": "k-1", "scopes": ["read:sites"], "label": "backend"}),
+    )
+    .await;
+    assert_eq!(minted.status(), StatusCode::CREATED, "{}", text(&minted));
+    assert_eq!(minted.headers()["cache-control"], "no-store");
+    let body = json(&minted);
+    let key = body["scopedKey"].as_str().unwrap().to_owned();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["scopes"], json!(["read:sites"]));
+    let principal = h.server.authenticate_bearer(&key).await.unwrap();
+    assert!(principal.has_scope("read:sites") && !principal.has_scope("read:devices"));
+
+    for (field, request) in [
+        (
+            "scopes",
+            json!({"referenceId": "k-1", "scopes": ["write:devices"]}),
+        ),
+        ("referenceId", json!({"referenceId": "nobody"})),
+        ("customerId", json!({})),
+        ("expiresIn", json!({"referenceId": "k-1", "expiresIn": 59})),
+    ] {
+        let response = post_json(&h, "/v1/scoped-keys", &auth, request).await;
+        assert_eq!(json(&response)["field"], field);
+    }
+    let listed = h
+        .server
+        .handle(
+            Request::get("/v1/scoped-keys")
+                .header("authorization", &auth)
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    let listed = json(&listed);
+    assert_eq!(
+        listed["meta"]["total"], 1,
+        "the minted key (that session asked for none): {listed}"
+    );
+    assert!(
+        !listed.to_string().contains(&key),
+        "listing never shows a key"
+    );
+
+    let other = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Confidential,
+        &[REDIRECT],
+    )
+    .await;
+    let delete = |auth: String| {
+        let server = h.server.clone();
+        let id = id.clone();
+        async move {
+            server
+                .handle(
+                    Request::delete(format!("/v1/scoped-keys/{id}"))
+                        .header("authorization", auth)
+                        .body(Bytes::new())
+                        .unwrap(),
+                )
+                .await
+                .status()
+        }
+    };
+    assert_eq!(
+        delete(basic(&other)).await,
+        StatusCode::NOT_FOUND,
+        "another app's key"
+    );
+    assert_eq!(delete(auth.clone()).await, StatusCode::NO_CONTENT);
+    assert_eq!(delete(auth.clone()).await, StatusCode::NOT_FOUND);
+    assert!(h.server.authenticate_bearer(&key).await.is_err(), "revoked");
+}
+
+#[tokio::test]
+async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted() {
+    let h = harness().await;
+    connected_customer(&h, "k-2").await;
+    let auth = basic(&h.confidential);
+    let mint = |body: Value| {
+        let h = &h;
+        let auth = auth.clone();
+        async move {
+            json(&post_json(h, "/v1/scoped-keys", &auth, body).await)["scopedKey"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let key = mint(json!({"referenceId": "k-2"})).await;
+    assert!(h.server.verify_scoped_key(&key).await.is_ok());
+    // Tampered: one character of the signed part changed, checksum fixed up
+    // is impossible without the server key, so both paths are refused.
+    let mut bytes = key.clone().into_bytes();
+    let at = key.len() - 20;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert!(matches!(
+        h.server.verify_scoped_key(&tampered).await,
+        Err(oauth_connect::ScopedKeyError::Malformed)
+    ));
+    assert!(
+        h.server
+            .verify_scoped_key(&key[..key.len() - 1])
+            .await
+            .is_err(),
+        "truncated"
+    );
+    assert!(h.server.verify_scoped_key("oc_sk_").await.is_err());
+    // Expired.
+    let short = mint(json!({"referenceId": "k-2", "expiresIn": 60})).await;
+    assert!(h.server.verify_scoped_key(&short).await.is_ok());
+    h.clock.advance(Duration::seconds(60));
+    assert!(matches!(
+        h.server.verify_scoped_key(&short).await,
+        Err(oauth_connect::ScopedKeyError::Expired)
+    ));
+    // Foreign workspace.
+    let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
+    assert!(h.server.verify_scoped_key_in(&other, &key).await.is_err());
+    assert!(
+        h.server
+            .verify_scoped_key_in(&h.workspace, &key)
+            .await
+            .is_ok()
+    );
+    // Customer deletion revokes; app deletion removes.
+    use oauth_connect::ConnectStore as _;
+    let customer = h
+        .server
+        .storage()
+        .find_customer(&h.workspace, "k-2")
+        .await
+        .unwrap()
+        .unwrap();
+    connected_customer(&h, "k-3").await;
+    let other_key = mint(json!({"referenceId": "k-3"})).await;
+    assert!(
+        h.server
+            .storage()
+            .delete_customer(&h.workspace, &customer.id, time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        h.server.verify_scoped_key(&key).await,
+        Err(oauth_connect::ScopedKeyError::Revoked)
+    ));
+    assert!(h.server.verify_scoped_key(&other_key).await.is_ok());
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    h.server.delete_app(&h.workspace, &app.id).await.unwrap();
+    assert!(
+        h.server.verify_scoped_key(&other_key).await.is_err(),
+        "deleted app"
+    );
+}
+
+#[tokio::test]
+async fn signing_key_rotation_old_keys_verify_until_retired() {
+    let key1 = || ServerKey::new(1, &[7u8; 32]).unwrap();
+    let key2 = || ServerKey::new(2, &[9u8; 32]).unwrap();
+    let (builder, clock, events) = builder();
+    let h = harness_with(
+        builder.key_ring(KeyRing::new(key1())).build().unwrap(),
+        clock,
+        events,
+    )
+    .await;
+    connected_customer(&h, "rot").await;
+    let minted = json(
+        &post_json(
+            &h,
+            "/v1/scoped-keys",
+            &basic(&h.confidential),
+            json!({"referenceId": "rot"}),
+        )
+        .await,
+    );
+    let key = minted["scopedKey"].as_str().unwrap().to_owned();
+    let id = oauth_connect::ScopedKeyId::parse(minted["id"].as_str().unwrap()).unwrap();
+    use oauth_connect::ConnectStore as _;
+    let record = h
+        .server
+        .storage()
+        .get_scoped_key(&id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let server_with = |ring: KeyRing| {
+        AuthorizationServer::builder(MemoryStore::new())
+            .issuer(ISSUER)
+            .key_ring(ring)
+            .build()
+            .unwrap()
+    };
+    // Rotated: key 2 signs new keys, key 1 still verifies.
+    let rotated = server_with(KeyRing::new(key2()).with_key(key1()).unwrap());
+    rotated.storage().insert_scoped_key(&record).await.unwrap();
+    assert!(
+        rotated.verify_scoped_key(&key).await.is_ok(),
+        "minted before rotation, verifies after"
+    );
+    // Retired: key 1 removed.
+    let mut ring = KeyRing::new(key2()).with_key(key1()).unwrap();
+    ring.retire(1).unwrap();
+    let retired = server_with(ring);
+    retired.storage().insert_scoped_key(&record).await.unwrap();
+    assert!(matches!(
+        retired.verify_scoped_key(&key).await,
+        Err(oauth_connect::ScopedKeyError::BadSignature)
+    ));
+}
+
+#[tokio::test]
+async fn customers_typed_api_get_list_delete_revokes_tokens_and_keys() {
+    let h = harness().await;
+    let first = connected_customer(&h, "c-1").await;
+    connected_customer(&h, "c-2").await;
+    let minted = json(
+        &post_json(
+            &h,
+            "/v1/scoped-keys",
+            &basic(&h.confidential),
+            json!({"referenceId": "c-1"}),
+        )
+        .await,
+    );
+    let key = minted["scopedKey"].as_str().unwrap().to_owned();
+    let page = h
+        .server
+        .list_customers(&h.workspace, None, oauth_connect::PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.meta.total, 2);
+    let c1 = h
+        .server
+        .list_customers(
+            &h.workspace,
+            Some("c-1"),
+            oauth_connect::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    let c1 = c1.data[0].clone();
+    let as_json = serde_json::to_value(&c1).unwrap();
+    assert_eq!(as_json["referenceId"], "c-1");
+    assert_eq!(as_json["location"]["postalCode"], "62701");
+    assert_eq!(
+        h.server.get_customer(&h.workspace, &c1.id).await.unwrap(),
+        c1
+    );
+    let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
+    assert!(matches!(
+        h.server.get_customer(&other, &c1.id).await,
+        Err(oauth_connect::RegistryError::NotFound)
+    ));
+
+    h.server
+        .delete_customer(&h.workspace, &c1.id)
+        .await
+        .unwrap();
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&h.server, &h.confidential, at).await["active"],
+        false,
+        "grant revoked"
+    );
+    let rt = first["refresh_token"].as_str().unwrap();
+    let refreshed = token(
+        &h.server,
+        &h.confidential,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(error_of(&refreshed), "invalid_grant");
+    assert!(
+        h.server.verify_scoped_key(&key).await.is_err(),
+        "scoped keys revoked"
+    );
+    assert!(matches!(
+        h.server.delete_customer(&h.workspace, &c1.id).await,
+        Err(oauth_connect::RegistryError::NotFound)
+    ));
+    assert_eq!(
+        h.server
+            .list_customers(&h.workspace, None, oauth_connect::PageRequest::default())
+            .await
+            .unwrap()
+            .meta
+            .total,
+        1
+    );
+}
+
+#[tokio::test]
+async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
+    let h = harness().await;
+    let s = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "customerInfo": full_customer(), "scopedKey": true}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let code = param(&location(&submit(&h, &page, "approve", &[]).await), "code").unwrap();
+    let tokens = exchange_connect(&h, &code).await;
+    let key = tokens["scoped_key"].as_str().unwrap();
+    assert!(h.server.verify_scoped_key(key).await.is_ok());
+    let replay = token(
+        &h.server,
+        &h.confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(&replay), "invalid_grant");
+    assert!(
+        h.server.verify_scoped_key(key).await.is_err(),
+        "the key delivered with the first exchange is revoked"
+    );
+}

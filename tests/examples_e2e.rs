@@ -1,0 +1,841 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests of the example servers over real sockets: each test
+//! starts the compiled example (`target/<profile>/examples/axum` or
+//! `…/actix`) on an ephemeral port with a known admin key, drives it with a
+//! real HTTP client and the independent `oauth2` crate, and kills it at the
+//! end. One suite, run against both servers. Every answer of a documented
+//! path is checked against the OpenAPI document.
+
+mod openapi_check;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, IntrospectionUrl, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenIntrospectionResponse as _, TokenResponse as _, TokenUrl,
+};
+use openapi_check::Spec;
+use serde_json::{Value, json};
+
+const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdefghijklmnopqrstuvwxyz";
+const WORKSPACE: &str = "ws_e2e";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A running example server; killed on drop.
+struct Example {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The compiled example: beside this test's executable (`…/deps/..`), or
+/// built now into a separate target directory (a nested cargo must not wait
+/// for the lock of the one running this test).
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let binary = profile_dir.join("examples").join(name);
+    if binary.exists() {
+        return binary;
+    }
+    let target = profile_dir.join("e2e-examples");
+    eprintln!(
+        "{} is missing: building it into {}",
+        binary.display(),
+        target.display()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--example", name])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the {name} example failed");
+    target.join("debug").join("examples").join(name)
+}
+
+impl Example {
+    /// Starts `name` on 127.0.0.1:0 and waits until it answers.
+    async fn start(name: &str) -> Self {
+        let mut child = Command::new(example_binary(name))
+            .args(["--addr", "127.0.0.1:0"])
+            .env(
+                "OAUTH_CONNECT_ADMIN_KEYS",
+                format!("{WORKSPACE}={ADMIN_KEY}"),
+            )
+            .env("RUST_LOG", "info")
+            .env_remove("PORT")
+            .env_remove("OAUTH_CONNECT_ISSUER")
+            .env_remove("OAUTH_CONNECT_SERVER_KEY")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the {name} example did not start"));
+        let example = Self { child, base, logs };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            let url = format!("{}/.well-known/oauth-authorization-server", example.base);
+            if client
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return example;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the {name} example does not answer");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+/// An answer, read whole.
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn location(&self) -> String {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location; {}: {}", self.status, self.text))
+            .to_owned()
+    }
+}
+
+/// A real HTTP client that never follows redirects and checks every
+/// answer against the OpenAPI document.
+struct Http {
+    client: reqwest::Client,
+    spec: Spec,
+}
+
+impl Http {
+    fn new() -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Self {
+            client,
+            spec: Spec::load(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let request = request.build().unwrap();
+        let method = request.method().as_str().to_owned();
+        let path = request.url().path().to_owned();
+        let response = self.client.execute(request).await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let is_json = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let body = if is_json {
+            Some(serde_json::from_str(&text).unwrap())
+        } else {
+            None
+        };
+        self.spec.check(&method, &path, status, body.as_ref());
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    fn admin(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        builder.header("authorization", format!("Bearer {ADMIN_KEY}"))
+    }
+
+    async fn create_app(&self, server: &Example, body: &Value) -> Reply {
+        self.send(
+            self.admin(self.client.post(server.url("/v1/oauth-apps")))
+                .json_body(body),
+        )
+        .await
+    }
+}
+
+/// `reqwest` without its `json` feature: a JSON body by hand.
+trait JsonBody {
+    fn json_body(self, body: &Value) -> Self;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    fn json_body(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(body.to_string())
+    }
+}
+
+fn public_app() -> Value {
+    json!({
+        "name": "E2E public app",
+        "redirectUris": [REDIRECT],
+        "allowedScopes": ["read:devices", "read:sites"],
+        "type": "PUBLIC",
+    })
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The value of a hidden field of the consent form.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// GETs the consent page at `url` and posts `decision` as the demo user;
+/// returns the answer to the post (a 303 to the client).
+async fn consent(http: &Http, url: &str, decision: &str) -> Reply {
+    let page = http.send(http.client.get(url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("E2E public app"));
+    let cookie = page.header("set-cookie").expect("the CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let form = [
+        ("session", field(&page.text, "session")),
+        ("csrf_token", field(&page.text, "csrf_token")),
+        ("decision", decision.to_owned()),
+        ("subject", "user-42".to_owned()),
+    ];
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let action = url.split_once("?").map_or(url, |(a, _)| a);
+    http.send(
+        http.client
+            .post(action)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .body(body),
+    )
+    .await
+}
+
+// ---- the suite ----
+
+async fn management_api_answers_every_status(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let apps = server.url("/v1/oauth-apps");
+
+    // 401 without a key (a bare challenge) and with a wrong one.
+    let missing = http.send(http.client.get(&apps)).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some("Bearer realm=\"oauth-connect\"")
+    );
+    let wrong = http
+        .send(http.client.get(&apps).header(
+            "authorization",
+            "Bearer not-the-admin-key-at-all-0123456789",
+        ))
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // 201, with the secret shown once and a Location.
+    let created = http
+        .create_app(
+            &server,
+            &json!({
+                "name": "E2E confidential app",
+                "redirectUris": ["https://app.example.com/callback"],
+                "allowedScopes": ["read:devices"],
+                "type": "CONFIDENTIAL",
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let app = created.json();
+    let id = app["id"].as_str().unwrap().to_owned();
+    assert!(
+        app["clientSecret"]
+            .as_str()
+            .unwrap()
+            .starts_with("oc_secret_")
+    );
+    assert_eq!(
+        created.header("location"),
+        Some(format!("/v1/oauth-apps/{id}").as_str())
+    );
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    assert_eq!(app["workspaceId"], WORKSPACE);
+    let one = server.url(&format!("/v1/oauth-apps/{id}"));
+
+    // 400 naming the field, 415, 413.
+    let mut bad = public_app();
+    bad["redirectUris"] = json!(["https://ok.example/cb", "not a url"]);
+    let invalid = http.create_app(&server, &bad).await;
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.json()["field"], "redirectUris[1]");
+    let text_body = http
+        .send(
+            http.admin(http.client.post(&apps))
+                .header("content-type", "text/plain")
+                .body(public_app().to_string()),
+        )
+        .await;
+    assert_eq!(text_body.status, 415);
+    let huge = http
+        .send(
+            http.admin(http.client.post(&apps))
+                .header("content-type", "application/json")
+                .body(vec![b' '; oauth_connect::MAX_BODY_BYTES + 1]),
+        )
+        .await;
+    assert_eq!(huge.status, 413);
+
+    // 200 list, get, update; 400 for an empty update; 405; 404.
+    let list = http
+        .send(http.admin(http.client.get(format!("{apps}?page=1&perPage=5"))))
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.json()["meta"],
+        json!({"total": 1, "page": 1, "perPage": 5})
+    );
+    let got = http.send(http.admin(http.client.get(&one))).await;
+    assert_eq!(got.status, 200);
+    assert!(got.json().get("clientSecret").is_none());
+    let renamed = http
+        .send(
+            http.admin(http.client.patch(&one))
+                .json_body(&json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    assert_eq!(renamed.json()["name"], "Renamed");
+    let empty = http
+        .send(http.admin(http.client.patch(&one)).json_body(&json!({})))
+        .await;
+    assert_eq!(empty.status, 400);
+    let put = http.send(http.admin(http.client.put(&one))).await;
+    assert_eq!(put.status, 405);
+    assert!(put.header("allow").unwrap().contains("PATCH"));
+    let unknown = http
+        .send(
+            http.admin(
+                http.client
+                    .get(server.url("/v1/oauth-apps/oauth_0000000000000000")),
+            ),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    let nowhere = http
+        .send(http.client.get(server.url("/no/such/path")))
+        .await;
+    assert_eq!(nowhere.status, 404);
+
+    // Rotation: 200 with a new secret; 400 for a public app.
+    let rotated = http
+        .send(
+            http.admin(http.client.post(format!("{one}/rotate-secret")))
+                .json_body(&json!({"gracePeriodSeconds": 60})),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert!(rotated.json()["previousSecretExpiresAt"].is_string());
+    let public = http.create_app(&server, &public_app()).await.json();
+    let public_rotate = http
+        .send(http.admin(http.client.post(server.url(&format!(
+            "/v1/oauth-apps/{}/rotate-secret",
+            public["id"].as_str().unwrap()
+        )))))
+        .await;
+    assert_eq!(public_rotate.status, 400);
+
+    // 204, then 404.
+    let deleted = http.send(http.admin(http.client.delete(&one))).await;
+    assert_eq!(deleted.status, 204);
+    assert!(deleted.text.is_empty());
+    let gone = http.send(http.admin(http.client.get(&one))).await;
+    assert_eq!(gone.status, 404);
+}
+
+async fn oauth2_crate_drives_a_public_client_flow(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.create_app(&server, &public_app()).await.json();
+    let client_id = app["clientId"].as_str().unwrap().to_owned();
+
+    let client = BasicClient::new(ClientId::new(client_id.clone()))
+        .set_auth_uri(AuthUrl::new(server.url("/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(server.url("/oauth/token")).unwrap())
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+        .set_introspection_url(IntrospectionUrl::new(server.url("/oauth/introspect")).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (authorize_url, state) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("read:devices".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // The browser's part: the consent page, approved as the demo user.
+    let approved = consent(&http, authorize_url.as_str(), "approve").await;
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    let to = approved.location();
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(
+        query_param(&to, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
+    assert_eq!(query_param(&to, "iss"), Some(server.base.clone()));
+    let code = query_param(&to, "code").expect("a code");
+
+    // The client's part, by the oauth2 crate.
+    let oauth_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&oauth_http)
+        .await
+        .unwrap();
+    let access = tokens.access_token().secret().clone();
+    let refresh = tokens.refresh_token().expect("a refresh token").clone();
+    assert!(access.starts_with("oc_at_"));
+    assert_eq!(
+        tokens
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        Some(vec!["read:devices".to_owned()])
+    );
+
+    // The protected resource.
+    let me = http
+        .send(http.client.get(server.url("/v1/me")).bearer_auth(&access))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(
+        me.json(),
+        json!({
+            "kind": "access_token",
+            "workspaceId": WORKSPACE,
+            "appId": app["id"],
+            "clientId": client_id,
+            "subject": "user-42",
+            "scopes": ["read:devices"],
+        })
+    );
+    let anonymous = http.send(http.client.get(server.url("/v1/me"))).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some("Bearer realm=\"oauth-connect\"")
+    );
+
+    // Refresh (rotation) and introspection by oauth2.
+    let refreshed = client
+        .exchange_refresh_token(&refresh)
+        .request_async(&oauth_http)
+        .await
+        .unwrap();
+    let access2 = refreshed.access_token().clone();
+    let refresh2 = refreshed
+        .refresh_token()
+        .expect("a rotated refresh token")
+        .clone();
+    assert_ne!(refresh2.secret(), refresh.secret());
+    let introspection = client
+        .introspect(&access2)
+        .request_async(&oauth_http)
+        .await
+        .unwrap();
+    assert!(introspection.active());
+    assert_eq!(introspection.sub(), Some("user-42"));
+    assert_eq!(
+        introspection.client_id().map(|c| c.as_str()),
+        Some(client_id.as_str())
+    );
+
+    // oauth2 revokes only over https (RFC 7009 §2 requires TLS), so the
+    // revocation requests are posted by hand, as the crate would.
+    let revoke = |token: &str, hint: &str| {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("token", token),
+                ("token_type_hint", hint),
+                ("client_id", &client_id),
+            ])
+            .finish();
+        http.client
+            .post(server.url("/oauth/revoke"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let revoked = http.send(revoke(access2.secret(), "access_token")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let refused = http
+        .send(
+            http.client
+                .get(server.url("/v1/me"))
+                .bearer_auth(access2.secret()),
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Bearer realm=\"oauth-connect\", error=\"invalid_token\"")
+    );
+    let inactive = client
+        .introspect(&access2)
+        .request_async(&oauth_http)
+        .await
+        .unwrap();
+    assert!(!inactive.active());
+    // Revoking the refresh token ends the grant: the first access token too.
+    let revoked = http.send(revoke(refresh2.secret(), "refresh_token")).await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert!(
+        client
+            .exchange_refresh_token(&refresh2)
+            .request_async(&oauth_http)
+            .await
+            .is_err()
+    );
+
+    // Replaying the code fails (and is an OAuth error the spec documents).
+    let replay = http
+        .send(
+            http.client
+                .post(server.url("/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "grant_type=authorization_code&code={code}&client_id={client_id}&code_verifier=x"
+                )),
+        )
+        .await;
+    assert_eq!(replay.status, 400);
+
+    // No secret reached the log, though every request did.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = server.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/oauth/token") && l.contains("status")),
+        "{logs:#?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/v1/me") && l.contains("401")),
+        "{logs:#?}"
+    );
+    for secret in [
+        ADMIN_KEY,
+        code.as_str(),
+        access.as_str(),
+        refresh.secret().as_str(),
+        access2.secret().as_str(),
+        refresh2.secret().as_str(),
+        state.secret().as_str(),
+    ] {
+        assert!(
+            !logs.iter().any(|l| l.contains(secret)),
+            "a secret reached the log: {logs:#?}"
+        );
+    }
+}
+
+async fn browser_error_paths(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.create_app(&server, &public_app()).await.json();
+    let client_id = app["clientId"].as_str().unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let authorize = |redirect: &str| {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", redirect),
+                ("state", "st-1"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .finish();
+        server.url(&format!("/oauth/authorize?{query}"))
+    };
+
+    // An unregistered redirect URI: an error page, never a redirect.
+    let page = http
+        .send(http.client.get(authorize("https://evil.example/steal")))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.text);
+    assert!(page.header("location").is_none());
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    // An unknown client: an error page too.
+    let unknown = http
+        .send(
+            http.client
+                .get(authorize(REDIRECT).replace(client_id, "oc_client_nope")),
+        )
+        .await;
+    assert!(unknown.status >= 400 && unknown.header("location").is_none());
+
+    // A known client and URI with a bad parameter: redirected with the error.
+    let bad_scope = http
+        .send(
+            http.client
+                .get(format!("{}&scope=admin:everything", authorize(REDIRECT))),
+        )
+        .await;
+    assert_eq!(bad_scope.status, 303);
+    assert_eq!(
+        query_param(&bad_scope.location(), "error").as_deref(),
+        Some("invalid_scope")
+    );
+
+    // Denied consent: access_denied, with the state and the issuer.
+    let denied = consent(&http, &authorize(REDIRECT), "deny").await;
+    assert_eq!(denied.status, 303);
+    let to = denied.location();
+    assert!(to.starts_with(REDIRECT));
+    assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&to, "state").as_deref(), Some("st-1"));
+    assert!(query_param(&to, "code").is_none());
+
+    // A forged decision (no CSRF cookie) is refused without a redirect.
+    let forged = http
+        .send(
+            http.client
+                .post(server.url("/oauth/authorize"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("session=x&csrf_token=y&decision=approve&subject=eve"),
+        )
+        .await;
+    assert!(forged.status >= 400 && forged.header("location").is_none());
+}
+
+async fn every_documented_path_is_served(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let served = http
+        .send(http.client.get(server.url("/openapi.json")))
+        .await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.json(), *http.spec.doc());
+    for (template, methods, _) in http.spec.paths() {
+        let path = template.replace("{id}", "oauth_0000000000000000");
+        for method in methods {
+            let method =
+                reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let reply = http
+                .send(http.client.request(method.clone(), server.url(&path)))
+                .await;
+            assert_ne!(reply.status, 404, "{method} {path}");
+            assert_ne!(reply.status, 405, "{method} {path}");
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn stops_gracefully_on_sigterm(name: &str) {
+    let mut server = Example::start(name).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for _ in 0..200 {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            assert!(exit.success(), "{name} exited with {exit}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} did not stop within 10 s of SIGTERM");
+}
+
+/// The suite, once per example server.
+macro_rules! against_both {
+    ($($(#[$meta:meta])* $test:ident),* $(,)?) => {
+        mod axum_example {
+            $( $(#[$meta])* #[tokio::test] async fn $test() { super::$test("axum").await } )*
+        }
+        mod actix_example {
+            $( $(#[$meta])* #[tokio::test] async fn $test() { super::$test("actix").await } )*
+        }
+    };
+}
+
+against_both!(
+    management_api_answers_every_status,
+    oauth2_crate_drives_a_public_client_flow,
+    browser_error_paths,
+    every_documented_path_is_served,
+    #[cfg(unix)]
+    stops_gracefully_on_sigterm,
+);
+
+/// Headless Chromium (Playwright, `tests/browser/consent.mjs`) clicks
+/// through the consent page of the axum example: approve as the demo user,
+/// deny, and a bad redirect URI; screenshots land in
+/// `target/browser-artifacts/`. The code it brings back is exchanged here.
+/// Skipped, saying so, only when `node` or `/usr/bin/chromium` is missing
+/// (`.ci/run` installs both).
+#[tokio::test]
+async fn browser_consent_page() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node_found = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_found || !std::path::Path::new(&chromium).exists() {
+        println!(
+            "SKIPPED browser_consent_page: needs `node` and {chromium} \
+             (apt-get install -y chromium nodejs npm; .ci/run installs them)"
+        );
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    let exe = std::env::current_exe().unwrap();
+    let artifacts = exe.ancestors().nth(3).unwrap().join("browser-artifacts");
+
+    let server = Example::start("axum").await;
+    let base = server.base.clone();
+    let script_dir = dir.clone();
+    let chromium_path = chromium.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("consent.mjs")
+            .current_dir(script_dir)
+            .env("OAUTH_CONNECT_BASE", base)
+            .env("OAUTH_CONNECT_ADMIN_KEY", ADMIN_KEY)
+            .env("ARTIFACTS_DIR", &artifacts)
+            .env("CHROMIUM", chromium_path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "consent.mjs failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|r| serde_json::from_str(r).unwrap())
+        .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}"));
+
+    // Finish the flow the browser started: the code works once.
+    let http = Http::new();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", result["code"].as_str().unwrap()),
+            ("redirect_uri", result["redirectUri"].as_str().unwrap()),
+            ("client_id", result["clientId"].as_str().unwrap()),
+            ("code_verifier", result["verifier"].as_str().unwrap()),
+        ])
+        .finish();
+    let tokens = http
+        .send(
+            http.client
+                .post(server.url("/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let access = tokens.json()["access_token"].as_str().unwrap().to_owned();
+    let me = http
+        .send(http.client.get(server.url("/v1/me")).bearer_auth(access))
+        .await;
+    assert_eq!(me.json()["subject"], "user-42");
+    assert_eq!(me.json()["scopes"], json!(["read:devices", "read:sites"]));
+}

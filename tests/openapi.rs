@@ -1,0 +1,152 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `GET /openapi.json`: the document is served, every path in it is routed
+//! by `handle`, and what `handle` answers matches it.
+
+mod openapi_check;
+mod support;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use openapi_check::Spec;
+use serde_json::Value;
+use support::*;
+
+async fn send(server: &Server, request: Request<Bytes>, spec: &Spec) -> (StatusCode, Value) {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let response = server.handle(request).await;
+    let body = json(&response);
+    let body_opt = (!response.body().is_empty()).then_some(&body);
+    spec.check(&method, &path, response.status().as_u16(), body_opt);
+    (response.status(), body)
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_openapi_3_1() {
+    let h = harness().await;
+    let response = get(&h.server, "/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let doc = json(&response);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(&doc, Spec::load().doc());
+    let post = h
+        .server
+        .handle(Request::post("/openapi.json").body(Bytes::new()).unwrap())
+        .await;
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn every_documented_path_is_routed_by_handle() {
+    let h = harness().await;
+    let spec = Spec::load();
+    let paths = spec.paths();
+    assert!(paths.len() >= 9, "{paths:?}");
+    for (template, methods, host) in paths {
+        let path = template.replace("{id}", "oauth_0000000000000000");
+        for method in methods {
+            let request = Request::builder()
+                .method(method.to_ascii_uppercase().as_str())
+                .uri(&path)
+                .body(Bytes::new())
+                .unwrap();
+            let status = h.server.handle(request).await.status();
+            if host {
+                // Served by the host's framework route, not by `handle`.
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+            } else {
+                assert_ne!(status, StatusCode::NOT_FOUND, "{method} {path}");
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn handle_answers_match_the_document() {
+    let h = harness().await;
+    let spec = Spec::load();
+    let key = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let bearer = format!("Bearer {}", key.expose_secret());
+    let admin = |method: &str, uri: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .body(Bytes::from(body.to_owned()))
+            .unwrap()
+    };
+    let new_app = r#"{"name":"Doc","redirectUris":["https://app.example.com/cb"],"allowedScopes":["read:devices"],"type":"CONFIDENTIAL"}"#;
+    let (status, created) = send(&h.server, admin("POST", "/v1/oauth-apps", new_app), &spec).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let one = format!("/v1/oauth-apps/{id}");
+    for (method, uri, body, want) in [
+        ("GET", "/v1/oauth-apps?perPage=2", "", 200),
+        ("GET", "/v1/oauth-apps?page=0", "", 400),
+        ("POST", "/v1/oauth-apps", r#"{"name":""}"#, 400),
+        ("GET", one.as_str(), "", 200),
+        ("PATCH", one.as_str(), r#"{"name":"Renamed"}"#, 200),
+        ("PATCH", one.as_str(), "{}", 400),
+        ("PUT", one.as_str(), "", 405),
+        (
+            "POST",
+            &format!("{one}/rotate-secret"),
+            r#"{"gracePeriodSeconds":60}"#,
+            200,
+        ),
+        ("GET", "/v1/oauth-apps/oauth_0000000000000000", "", 404),
+        ("DELETE", one.as_str(), "", 204),
+        ("GET", "/.well-known/oauth-authorization-server", "", 200),
+    ] {
+        let (status, _) = send(&h.server, admin(method, uri, body), &spec).await;
+        assert_eq!(status.as_u16(), want, "{method} {uri}");
+    }
+    let unauthenticated = Request::get("/v1/oauth-apps").body(Bytes::new()).unwrap();
+    assert_eq!(send(&h.server, unauthenticated, &spec).await.0, 401);
+
+    // The OAuth client endpoints.
+    let (code, verifier, _) = code_for(&h.server, &h.confidential, &[]).await;
+    let response = exchange(&h.server, &h.confidential, &code, &verifier).await;
+    spec.check(
+        "POST",
+        "/oauth/token",
+        response.status().as_u16(),
+        Some(&json(&response)),
+    );
+    let tokens = json(&response);
+    let replay = exchange(&h.server, &h.confidential, &code, &verifier).await;
+    spec.check(
+        "POST",
+        "/oauth/token",
+        replay.status().as_u16(),
+        Some(&json(&replay)),
+    );
+    for path in ["/oauth/introspect", "/oauth/revoke"] {
+        let pairs = [("token", tokens["access_token"].as_str().unwrap())];
+        let ok = post_form(&h.server, path, &pairs, Some(&basic(&h.confidential)), None).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        spec.check("POST", path, 200, Some(&json(&ok)));
+        let bad = post_form(&h.server, path, &pairs, Some("Basic Zm9vOmJhcg=="), None).await;
+        assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+        spec.check("POST", path, 401, Some(&json(&bad)));
+    }
+    let (_, challenge) = pkce();
+    let pushed = post_form(
+        &h.server,
+        "/oauth/par",
+        &[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(pushed.status(), StatusCode::CREATED, "{}", text(&pushed));
+    spec.check("POST", "/oauth/par", 201, Some(&json(&pushed)));
+}

@@ -5,7 +5,13 @@
 //! Every method is one statement and one round trip; `delete_customer`
 //! deletes the customer and revokes its connections, their grants and its
 //! scoped keys in one statement (data-modifying common table expressions),
-//! so it is atomic without a transaction. What approving a Connect session
+//! so it is atomic without a transaction, as is `revoke_connection` (the
+//! connection, its grant, the scoped keys of its app and customer).
+//! `update_connection_tags` edits the tags with SQL array operations in one
+//! statement, under the row's lock. `advance_connect`, the step
+//! transitions' compare-and-swap on the session's Connect context, is one
+//! statement when it applies and a second, reading one when it does not (to
+//! tell a stale version from a closed session). What approving a Connect session
 //! writes (customer, connection, scoped key) is part of the approval's
 //! single statement in `grants.rs`; this module provides its column lists
 //! and [`bind_approval`].
@@ -14,13 +20,16 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
-use super::rows::{PgQuery, get, json, json_param, parsed};
+use super::grants::{GET_SESSION, decode_session};
+use super::rows::{PgQuery, get, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
-    ConnectApproval, ConnectStore, ConnectionRecord, ConnectionStatus, CustomerRecord, Listing,
-    ScopedKeyRecord, StorageError, StorageErrorKind,
+    ConnectApproval, ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord,
+    ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyRecord, SessionStatus,
+    StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
 };
 
 /// The columns of `oauth_customers`, in table order (to write).
@@ -41,7 +50,8 @@ macro_rules! customer_fields {
 macro_rules! connection_columns {
     () => {
         "id, workspace_id, app_id, customer_id, reference_id, grant_id, tags, status, \
-         browser_created, created_at, updated_at"
+         browser_created, created_at, updated_at, linked_provider, linked_account_reference, \
+         linked_label"
     };
 }
 
@@ -96,11 +106,109 @@ const DELETE_CUSTOMER: &str = "\
     ) \
     SELECT count(*) AS deleted FROM gone";
 
+/// Replaces the Connect context of a pending, unexpired Connect session
+/// with `$3` if its `stepVersion` is still `$2` (a context serialized
+/// before the field existed has none: version 0).
+const ADVANCE_CONNECT: &str = "\
+    UPDATE oauth_sessions SET connect = $3::jsonb \
+    WHERE hash = $1 AND status = 'pending' AND expires_at > $4 AND connect IS NOT NULL \
+      AND COALESCE((connect->>'stepVersion')::bigint, 0) = $2";
+
+/// The most recently changed of the app's active connections for the
+/// reference id (one per linked provider account).
 const FIND_CONNECTION: &str = concat!(
     "SELECT ",
     connection_columns!(),
     " FROM oauth_connections \
-     WHERE app_id = $1 AND reference_id = $2 AND status = 'active'"
+     WHERE app_id = $1 AND reference_id = $2 AND status = 'active' \
+     ORDER BY updated_at DESC, id DESC LIMIT 1"
+);
+
+/// The filter of a connection listing: `$1` the workspace, then app,
+/// customer, reference id, tag, provider and status, each NULL not
+/// filtering.
+macro_rules! connection_filter {
+    () => {
+        " FROM oauth_connections \
+         WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
+           AND ($3::text IS NULL OR customer_id = $3) \
+           AND ($4::text IS NULL OR reference_id = $4) \
+           AND ($5::text IS NULL OR $5 = ANY (tags)) \
+           AND ($6::text IS NULL OR linked_provider = $6) \
+           AND ($7::text IS NULL OR status = $7)"
+    };
+}
+
+/// As the customers' listing, with [`connection_filter!`].
+const LIST_CONNECTIONS: &str = concat!(
+    "SELECT t.total, p.* FROM (SELECT count(*) AS total",
+    connection_filter!(),
+    ") AS t LEFT JOIN (SELECT ",
+    connection_columns!(),
+    connection_filter!(),
+    " ORDER BY created_at, id LIMIT $8 OFFSET $9) AS p ON true \
+     ORDER BY p.created_at, p.id"
+);
+
+/// The condition naming a connection: `$1` workspace, `$2` app (NULL: any),
+/// `$3` id.
+macro_rules! connection_named {
+    () => {
+        " WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) AND id = $3"
+    };
+}
+
+const GET_CONNECTION: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections",
+    connection_named!()
+);
+
+/// Edits the tags of the connection named by `$1`–`$3`, at `$8`, under its
+/// row lock (`FOR UPDATE` yields the latest version, so concurrent edits
+/// apply one after the other): start from `$4` (NULL: the current tags),
+/// append each of `$5` not yet present (in their order, once), drop every
+/// one of `$6`; written only if at most `$7` remain. `found` tells an
+/// unknown connection from one with too many tags.
+const UPDATE_CONNECTION_TAGS: &str = concat!(
+    "WITH target AS ( \
+       SELECT id, COALESCE($4::text[], tags) AS base FROM oauth_connections",
+    connection_named!(),
+    " FOR UPDATE \
+     ), edited AS ( \
+       SELECT id, ARRAY( \
+         SELECT t FROM unnest(base || ARRAY( \
+           SELECT a FROM unnest($5::text[]) WITH ORDINALITY AS x (a, i) \
+           WHERE a <> ALL (base) GROUP BY a ORDER BY min(i) \
+         )) WITH ORDINALITY AS y (t, j) \
+         WHERE t <> ALL ($6::text[]) ORDER BY j \
+       ) AS tags FROM target \
+     ), updated AS ( \
+       UPDATE oauth_connections c SET tags = e.tags, updated_at = $8 \
+       FROM edited e WHERE c.id = e.id AND cardinality(e.tags) <= $7 \
+       RETURNING c.* \
+     ) SELECT (SELECT count(*) FROM target) AS found, u.* \
+     FROM (SELECT 1) AS one LEFT JOIN updated u ON true"
+);
+
+/// Revokes at `$4` the active connection named by `$1`–`$3` and, only if
+/// it did, its grant and the live scoped keys of its app and customer.
+const REVOKE_CONNECTION: &str = concat!(
+    "WITH revoked AS ( \
+       UPDATE oauth_connections SET status = 'revoked', updated_at = $4",
+    connection_named!(),
+    " AND status = 'active' RETURNING * \
+     ), grants AS ( \
+       UPDATE oauth_grants g SET revoked_at = $4 \
+       FROM revoked r WHERE g.id = r.grant_id AND g.revoked_at IS NULL \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $4 \
+       FROM revoked r \
+       WHERE k.app_id = r.app_id AND k.customer_id = r.customer_id AND k.revoked_at IS NULL \
+     ) SELECT ",
+    connection_columns!(),
+    " FROM revoked"
 );
 
 const INSERT_SCOPED_KEY: &str = concat!(
@@ -178,7 +286,22 @@ fn decode_connection(row: &PgRow) -> Result<ConnectionRecord, StorageError> {
         browser_created: get(row, "browser_created")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        linked: decode_linked(row)?,
     })
+}
+
+/// The linked account of a connection row: all three columns, or none.
+fn decode_linked(row: &PgRow) -> Result<Option<LinkedAccount>, StorageError> {
+    let provider: Option<String> = get(row, "linked_provider")?;
+    let account: Option<String> = get(row, "linked_account_reference")?;
+    let label: Option<String> = get(row, "linked_label")?;
+    match (provider, account, label) {
+        (Some(provider), Some(account), Some(label)) => {
+            Ok(Some(LinkedAccount::new(provider, account, label)))
+        }
+        (None, None, None) => Ok(None),
+        _ => Err(error::corrupt("linked_provider", "partly NULL")),
+    }
 }
 
 /// The scoped key in a row holding [`scoped_key_columns!`].
@@ -248,7 +371,7 @@ fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> 
         .bind(key.and_then(|k| k.revoked_at))
 }
 
-/// Binds the Connect part of an approval, thirty parameters: the customer
+/// Binds the Connect part of an approval, thirty-three parameters: the customer
 /// in [`customer_columns!`] order (`info` as JSON text), the connection in
 /// [`connection_columns!`] order, and the scoped key (NULLs when there is
 /// none) in [`scoped_key_columns!`] order.
@@ -275,7 +398,15 @@ pub(super) fn bind_approval<'q>(
         .bind(status_text(connection.status))
         .bind(connection.browser_created)
         .bind(connection.created_at)
-        .bind(connection.updated_at);
+        .bind(connection.updated_at)
+        .bind(connection.linked.as_ref().map(|l| l.provider.as_str()))
+        .bind(
+            connection
+                .linked
+                .as_ref()
+                .map(|l| l.account_reference.as_str()),
+        )
+        .bind(connection.linked.as_ref().map(|l| l.label.as_str()));
     Ok(bind_scoped_key(query, approval.scoped_key.as_ref()))
 }
 
@@ -345,6 +476,120 @@ impl ConnectStore for PostgresStore {
         let query = sqlx::query(FIND_CONNECTION)
             .bind(app_id.as_str())
             .bind(reference_id);
+        self.fetch_optional(query, decode_connection).await
+    }
+
+    async fn advance_connect(
+        &self,
+        hash: &CredentialHash,
+        expected_version: u32,
+        context: &ConnectContext,
+        now: OffsetDateTime,
+    ) -> Result<StepAdvance, StorageError> {
+        let done = sqlx::query(ADVANCE_CONNECT)
+            .bind(hash_param(hash))
+            .bind(i64::from(expected_version))
+            .bind(json_param(context)?)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if done.rows_affected() > 0 {
+            return Ok(StepAdvance::Advanced);
+        }
+        // Not applied: stale if the session is still open (another
+        // transition won), closed otherwise.
+        let query = sqlx::query(GET_SESSION).bind(hash_param(hash));
+        Ok(match self.fetch_optional(query, decode_session).await? {
+            Some(session)
+                if session.status == SessionStatus::Pending
+                    && now < session.expires_at
+                    && session.connect.is_some() =>
+            {
+                StepAdvance::Stale(Box::new(session))
+            }
+            _ => StepAdvance::Closed,
+        })
+    }
+
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError> {
+        let rows = sqlx::query(LIST_CONNECTIONS)
+            .bind(workspace.as_str())
+            .bind(filter.app_id.as_ref().map(AppId::as_str))
+            .bind(filter.customer_id.as_ref().map(CustomerId::as_str))
+            .bind(filter.reference_id.as_deref())
+            .bind(filter.tag.as_deref())
+            .bind(filter.provider.as_deref())
+            .bind(filter.status.map(status_text))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        listing(&rows, decode_connection)
+    }
+
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let query = sqlx::query(GET_CONNECTION)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str());
+        self.fetch_optional(query, decode_connection).await
+    }
+
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError> {
+        let row = sqlx::query(UPDATE_CONNECTION_TAGS)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str())
+            .bind(edit.replace.as_deref())
+            .bind(edit.add.as_slice())
+            .bind(edit.remove.as_slice())
+            .bind(i64::try_from(edit.max).unwrap_or(i64::MAX))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if get::<Option<&str>>(&row, "id")?.is_some() {
+            return Ok(TagUpdate::Updated(Box::new(decode_connection(&row)?)));
+        }
+        Ok(if get::<i64>(&row, "found")? > 0 {
+            TagUpdate::TooMany
+        } else {
+            TagUpdate::NotFound
+        })
+    }
+
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let query = sqlx::query(REVOKE_CONNECTION)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str())
+            .bind(now);
         self.fetch_optional(query, decode_connection).await
     }
 

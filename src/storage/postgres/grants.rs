@@ -33,7 +33,8 @@
 //!
 //! Approving a Connect session is the same one statement: it also upserts
 //! the customer, updates the app's active connection for the reference id
-//! in place (revoking its old grant) or inserts one, and inserts the scoped
+//! and linked provider account in place (revoking its old grant) or inserts
+//! one, and inserts the scoped
 //! key (see [`APPROVE_CONNECT`]). A customer refused because its id or its
 //! reference id belongs to another customer makes the statement write
 //! nothing and costs the second, reading statement (`Conflict`); a
@@ -52,7 +53,8 @@
 //! the session, then the customer, then the app's active connection, then
 //! that connection's old grant; `delete_customer` (in `connect.rs`) locks
 //! the customer, then its connections, then their grants, then its scoped
-//! keys: the same order. The purge locks only rows
+//! keys, and `revoke_connection` the connection, then its grant, then the
+//! scoped keys: the same order. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes
@@ -211,7 +213,7 @@ const OPEN_SESSION: &str = concat!(
     session_fields!()
 );
 
-const GET_SESSION: &str = concat!(
+pub(super) const GET_SESSION: &str = concat!(
     "SELECT ",
     session_fields!(),
     " FROM oauth_sessions WHERE hash = $1"
@@ -248,8 +250,8 @@ const APPROVE_SESSION: &str = concat!(
 );
 
 /// [`APPROVE_SESSION`] for a Connect session, with its Connect part: the
-/// customer (`$26`–`$31`), the connection (`$32`–`$42`) and the scoped key
-/// (`$43`–`$55`, all NULL when none is minted); see [`bind_approval`].
+/// customer (`$26`–`$31`), the connection (`$32`–`$45`) and the scoped key
+/// (`$46`–`$58`, all NULL when none is minted); see [`bind_approval`].
 ///
 /// `customer_ok` first checks, in the statement's snapshot, that the
 /// customer's id and its (workspace, reference id) do not belong to
@@ -260,7 +262,8 @@ const APPROVE_SESSION: &str = concat!(
 /// unique violation: the whole statement fails with `Conflict` and writes
 /// nothing either. A known customer id updates the customer's info.
 ///
-/// The app's active connection for the reference id is locked
+/// The app's active connection for the reference id and the same linked
+/// provider account (`$43`, `$44`; both NULL without a link step) is locked
 /// (`FOR UPDATE`, which under READ COMMITTED yields its latest version),
 /// given the new grant, tags and customer in place, and its old grant is
 /// revoked at `$2`; without one, the new connection is inserted. (Two
@@ -300,11 +303,14 @@ const APPROVE_CONNECT: &str = concat!(
      ), old_connection AS ( \
        SELECT id, grant_id FROM oauth_connections \
        WHERE app_id = $34 AND reference_id = $36 AND status = 'active' \
+         AND linked_provider IS NOT DISTINCT FROM $43 \
+         AND linked_account_reference IS NOT DISTINCT FROM $44 \
          AND EXISTS (SELECT 1 FROM done) \
        FOR UPDATE \
      ), updated_connection AS ( \
        UPDATE oauth_connections c \
-       SET grant_id = $37, tags = $38, customer_id = $35, updated_at = $42 \
+       SET grant_id = $37, tags = $38, customer_id = $35, updated_at = $42, \
+           linked_label = $45 \
        FROM old_connection o WHERE c.id = o.id \
      ), old_grant AS ( \
        UPDATE oauth_grants g SET revoked_at = $2 \
@@ -312,13 +318,13 @@ const APPROVE_CONNECT: &str = concat!(
      ), new_connection AS ( \
        INSERT INTO oauth_connections (",
     connection_columns!(),
-    ") SELECT $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42 FROM done \
+    ") SELECT $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45 FROM done \
        WHERE NOT EXISTS (SELECT 1 FROM old_connection) \
      ), new_key AS ( \
        INSERT INTO oauth_scoped_keys (",
     scoped_key_columns!(),
-    ") SELECT $43, $44, $45, $46, $47, $48, $49, $50, $51, $52, $53, $54, $55 FROM done \
-       WHERE $43::text IS NOT NULL \
+    ") SELECT $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56, $57, $58 FROM done \
+       WHERE $46::text IS NOT NULL \
      ) SELECT c.ok AS customer_ok, d.* FROM customer_ok c LEFT JOIN done d ON true"
 );
 
@@ -500,7 +506,7 @@ fn optional_subject(row: &PgRow) -> Result<Option<Subject>, StorageError> {
 }
 
 /// The session in a row holding [`session_fields!`].
-fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError> {
+pub(super) fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError> {
     Ok(SessionRecord {
         hash: required_hash(row, "hash")?,
         workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,

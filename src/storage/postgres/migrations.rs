@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "connect",
         include_str!("../../../migrations/0004_connect.sql"),
     ),
+    (
+        5,
+        "connect steps",
+        include_str!("../../../migrations/0005_connect_steps.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

@@ -690,6 +690,464 @@ async fn browser_error_paths(name: &str) {
     assert!(forged.status >= 400 && forged.header("location").is_none());
 }
 
+/// A confidential app of the e2e workspace, for Connect.
+struct Confidential {
+    id: String,
+    client_id: String,
+    secret: String,
+}
+
+/// The customer details the Connect form asks for, all of them.
+const CUSTOMER_FIELDS: [(&str, &str); 9] = [
+    ("firstName", "Ada"),
+    ("lastName", "Lovelace"),
+    ("email", "ada@example.com"),
+    ("phone", "555-555-0100"),
+    ("streetOne", "1 Main St"),
+    ("city", "Springfield"),
+    ("state", "IL"),
+    ("postalCode", "62701"),
+    ("country", "US"),
+];
+
+impl Http {
+    async fn confidential_app(&self, server: &Example) -> Confidential {
+        let created = self
+            .create_app(
+                server,
+                &json!({
+                    "name": "E2E Connect app",
+                    "redirectUris": [REDIRECT],
+                    "allowedScopes": ["read:devices", "read:sites"],
+                    "type": "CONFIDENTIAL",
+                }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let app = created.json();
+        Confidential {
+            id: app["id"].as_str().unwrap().to_owned(),
+            client_id: app["clientId"].as_str().unwrap().to_owned(),
+            secret: app["clientSecret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A form POST authenticated with the app's Basic credentials.
+    async fn post_basic(
+        &self,
+        server: &Example,
+        path: &str,
+        app: &Confidential,
+        pairs: &[(&str, &str)],
+    ) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.send(
+            self.client
+                .post(server.url(path))
+                .basic_auth(&app.client_id, Some(&app.secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/connect/sessions` with the app's Basic credentials: 201.
+    async fn connect_session(&self, server: &Example, app: &Confidential, body: &Value) -> Value {
+        let created = self
+            .send(
+                self.client
+                    .post(server.url("/v1/connect/sessions"))
+                    .basic_auth(&app.client_id, Some(&app.secret))
+                    .json_body(body),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        assert_eq!(created.header("cache-control"), Some("no-store"));
+        created.json()
+    }
+}
+
+/// Posts a decision on the Connect page `page` (its hidden fields), with
+/// the customer fields `extra`.
+/// Posts `decision` from the hosted page. Approving from the customer step
+/// first posts the customer details (`extra`) on that step, follows the 303
+/// to the consent step, and approves there.
+async fn connect_decide(
+    http: &Http,
+    server: &Example,
+    page: &str,
+    decision: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let token = field(page, "token");
+    let csrf = field(page, "csrf_token");
+    let step = field(page, "step");
+    if decision == "approve" && step == "customer" {
+        let mut pairs = vec![
+            ("token", token.as_str()),
+            ("csrf_token", csrf.as_str()),
+            ("step", "customer"),
+        ];
+        pairs.extend_from_slice(extra);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let answer = http
+            .send(
+                http.client
+                    .post(server.url("/connect"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body),
+            )
+            .await;
+        if answer.status != 303 {
+            return answer;
+        }
+        let consent = http.send(http.client.get(answer.location())).await;
+        assert_eq!(field(&consent.text, "step"), "consent", "{}", consent.text);
+        return Box::pin(connect_decide(http, server, &consent.text, "approve", &[])).await;
+    }
+    let mut pairs = vec![
+        ("token", token.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("step", step.as_str()),
+        ("decision", decision),
+    ];
+    pairs.extend_from_slice(extra);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    http.send(
+        http.client
+            .post(server.url("/connect"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await
+}
+
+fn is_html(reply: &Reply) -> bool {
+    reply
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+async fn connect_path_with_a_scoped_key(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.confidential_app(&server).await;
+
+    // The service's backend opens a session for its user; the customer's
+    // name and e-mail are known, the rest is asked on the page.
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({
+                "redirectUrl": REDIRECT,
+                "referenceId": "user-123",
+                "clientName": "E2E Energy",
+                "customerInfo": {"firstName": "Ada", "email": "ada@example.com"},
+                "scopes": ["read:devices"],
+                "state": "st-connect",
+                "scopedKey": true,
+            }),
+        )
+        .await;
+    let connect_token = session["connectToken"].as_str().unwrap().to_owned();
+    assert!(connect_token.starts_with("oc_ct_"));
+    assert_eq!(session["referenceId"], "user-123");
+    assert_eq!(session["mode"], "create");
+    assert!(session["expiresAt"].is_string());
+    let url = session["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&server.url("/connect?token=oc_ct_")),
+        "{url}"
+    );
+
+    // The user's browser: the hosted page, prefilled, with the form.
+    let page = http.send(http.client.get(url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(is_html(&page));
+    assert!(page.text.contains("E2E Energy"));
+    assert!(page.text.contains("value=\"Ada\""), "prefilled");
+    assert!(page.text.contains("value=\"ada@example.com\""), "prefilled");
+    assert!(
+        page.text.contains("name=\"lastName\""),
+        "asks what is missing"
+    );
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let approved = connect_decide(&http, &server, &page.text, "approve", &CUSTOMER_FIELDS).await;
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    let to = approved.location();
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(query_param(&to, "state").as_deref(), Some("st-connect"));
+    assert_eq!(query_param(&to, "iss"), Some(server.base.clone()));
+    assert!(
+        query_param(&to, "scoped_key").is_none(),
+        "server-side delivery"
+    );
+    let code = query_param(&to, "code").expect("a code");
+    assert!(code.starts_with("oc_code_"));
+
+    // The backend exchanges the code with Basic (no PKCE: none was asked).
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+    ];
+    let tokens = http
+        .post_basic(&server, "/oauth/token", &app, &exchange)
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.header("cache-control"), Some("no-store"));
+    let tokens = tokens.json();
+    assert_eq!(tokens["scope"], "read:devices");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let scoped_key = tokens["scoped_key"]
+        .as_str()
+        .expect("scoped_key")
+        .to_owned();
+    assert!(access.starts_with("oc_at_"));
+    assert!(scoped_key.starts_with("oc_sk_"));
+
+    // Both credentials speak for the customer at the protected resource.
+    let me = |credential: &str| {
+        http.client
+            .get(server.url("/v1/me"))
+            .bearer_auth(credential)
+    };
+    let as_token = http.send(me(&access)).await;
+    assert_eq!(as_token.status, 200, "{}", as_token.text);
+    assert_eq!(
+        as_token.json(),
+        json!({
+            "kind": "access_token",
+            "workspaceId": WORKSPACE,
+            "appId": app.id,
+            "clientId": app.client_id,
+            "subject": "user-123",
+            "scopes": ["read:devices"],
+        })
+    );
+    let as_key = http.send(me(&scoped_key)).await;
+    assert_eq!(as_key.status, 200, "{}", as_key.text);
+    assert_eq!(
+        as_key.json(),
+        json!({
+            "kind": "scoped_key",
+            "workspaceId": WORKSPACE,
+            "appId": app.id,
+            "clientId": app.client_id,
+            "subject": "user-123",
+            "scopes": ["read:devices"],
+        })
+    );
+
+    // Refresh (rotation), introspection, revocation: all with Basic.
+    let refreshed = http
+        .post_basic(
+            &server,
+            "/oauth/token",
+            &app,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    let refreshed = refreshed.json();
+    let access2 = refreshed["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(refresh2, refresh, "the refresh token rotates");
+    let info = http
+        .post_basic(&server, "/oauth/introspect", &app, &[("token", &access2)])
+        .await
+        .json();
+    assert_eq!(info["active"], true, "{info}");
+    assert_eq!(info["sub"], "user-123");
+    assert_eq!(info["client_id"], app.client_id.as_str());
+    assert_eq!(info["scope"], "read:devices");
+    let key_info = http
+        .post_basic(
+            &server,
+            "/oauth/introspect",
+            &app,
+            &[("token", &scoped_key)],
+        )
+        .await
+        .json();
+    assert_eq!(key_info["active"], true, "{key_info}");
+    assert_eq!(key_info["token_type"], "scoped_key");
+    let revoked = http
+        .post_basic(
+            &server,
+            "/oauth/revoke",
+            &app,
+            &[("token", &access2), ("token_type_hint", "access_token")],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let refused = http.send(me(&access2)).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("www-authenticate"),
+        Some("Bearer realm=\"oauth-connect\", error=\"invalid_token\"")
+    );
+    let inactive = http
+        .post_basic(&server, "/oauth/introspect", &app, &[("token", &access2)])
+        .await
+        .json();
+    assert_eq!(inactive, json!({"active": false}));
+
+    // The code works once; a replay also ends what it issued.
+    let replay = http
+        .post_basic(&server, "/oauth/token", &app, &exchange)
+        .await;
+    assert_eq!(replay.status, 400, "a code works once");
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    let after_replay = http
+        .post_basic(
+            &server,
+            "/oauth/token",
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh2),
+            ],
+        )
+        .await;
+    assert_eq!(after_replay.status, 400, "{}", after_replay.text);
+
+    // No credential reached the log, though the requests did.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = server.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/connect") && l.contains("303")),
+        "{logs:#?}"
+    );
+    let csrf = field(&page.text, "csrf_token");
+    for secret in [
+        ADMIN_KEY,
+        app.secret.as_str(),
+        connect_token.as_str(),
+        csrf.as_str(),
+        code.as_str(),
+        access.as_str(),
+        refresh.as_str(),
+        access2.as_str(),
+        refresh2.as_str(),
+        scoped_key.as_str(),
+    ] {
+        assert!(
+            !logs.iter().any(|l| l.contains(secret)),
+            "a secret reached the log: {logs:#?}"
+        );
+    }
+}
+
+/// Denial, a completed token used again, an unknown token and a forged
+/// CSRF token. Real expiry needs the session lifetime to pass, at least
+/// the builder's minimum of one minute: over real HTTP with the real clock
+/// that would make this suite a minute slower, so expiry is tested in
+/// process with the injected clock (`tests/connect.rs`,
+/// `deny_expiry_reuse_and_two_tabs`), where the 410 page is the same.
+async fn connect_denial_reuse_and_unknown_tokens(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.confidential_app(&server).await;
+    let full_customer = json!({
+        "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+        "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                     "postalCode": "62701", "country": "US"},
+    });
+
+    // Denied: the session is made by an admin naming the app this time.
+    let denied_session = http
+        .send(
+            http.admin(http.client.post(server.url("/v1/connect/sessions")))
+                .json_body(&json!({
+                    "appId": app.id,
+                    "redirectUrl": REDIRECT,
+                    "referenceId": "user-deny",
+                    "customerInfo": full_customer,
+                    "state": "st-deny",
+                })),
+        )
+        .await;
+    assert_eq!(denied_session.status, 201, "{}", denied_session.text);
+    let url = denied_session.json()["url"].as_str().unwrap().to_owned();
+    let page = http.send(http.client.get(&url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        !page.text.contains("name=\"firstName\""),
+        "a complete customerInfo skips the form"
+    );
+    assert!(page.text.contains("Ada Lovelace"));
+    let denied = connect_decide(&http, &server, &page.text, "deny", &[]).await;
+    assert_eq!(denied.status, 303, "{}", denied.text);
+    let to = denied.location();
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query_param(&to, "state").as_deref(), Some("st-deny"));
+    assert_eq!(query_param(&to, "iss"), Some(server.base.clone()));
+    assert!(query_param(&to, "code").is_none());
+
+    // Completed, then used again: from a second tab, and by reopening the
+    // link. Both answer the 410 page, never a redirect.
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({"redirectUrl": REDIRECT, "customerInfo": full_customer}),
+        )
+        .await;
+    let url = session["url"].as_str().unwrap().to_owned();
+    let first_tab = http.send(http.client.get(&url)).await;
+    let second_tab = http.send(http.client.get(&url)).await;
+    assert_eq!((first_tab.status, second_tab.status), (200, 200));
+    let approved = connect_decide(&http, &server, &first_tab.text, "approve", &[]).await;
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    let again = connect_decide(&http, &server, &second_tab.text, "approve", &[]).await;
+    assert_eq!(again.status, 410, "{}", again.text);
+    assert!(is_html(&again) && again.header("location").is_none());
+    assert!(again.text.contains("already"), "{}", again.text);
+    let reopened = http.send(http.client.get(&url)).await;
+    assert_eq!(reopened.status, 410, "{}", reopened.text);
+    assert!(is_html(&reopened) && reopened.text.contains("already"));
+
+    // An unknown token: an error page.
+    let unknown = http
+        .send(http.client.get(server.url("/connect?token=oc_ct_nope")))
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    assert!(is_html(&unknown) && unknown.header("location").is_none());
+
+    // A forged CSRF token is refused without a redirect.
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({"redirectUrl": REDIRECT, "customerInfo": full_customer}),
+        )
+        .await;
+    let page = http
+        .send(http.client.get(session["url"].as_str().unwrap()))
+        .await;
+    let forged = page
+        .text
+        .replace(&field(&page.text, "csrf_token"), &"A".repeat(43));
+    let refused = connect_decide(&http, &server, &forged, "approve", &[]).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(refused.header("location").is_none());
+}
+
 async fn every_documented_path_is_served(name: &str) {
     let server = Example::start(name).await;
     let http = Http::new();
@@ -746,15 +1204,19 @@ against_both!(
     management_api_answers_every_status,
     oauth2_crate_drives_a_public_client_flow,
     browser_error_paths,
+    connect_path_with_a_scoped_key,
+    connect_denial_reuse_and_unknown_tokens,
     every_documented_path_is_served,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
 );
 
 /// Headless Chromium (Playwright, `tests/browser/consent.mjs`) clicks
-/// through the consent page of the axum example: approve as the demo user,
-/// deny, and a bad redirect URI; screenshots land in
-/// `target/browser-artifacts/`. The code it brings back is exchanged here.
+/// through the consent page of the axum example (approve as the demo user,
+/// deny, and a bad redirect URI) and its hosted Connect page (prefilled
+/// fields checked, the rest filled in, approve; a second session denied);
+/// screenshots land in `target/browser-artifacts/`. The codes it brings
+/// back are exchanged here.
 /// Skipped, saying so, only when `node` or `/usr/bin/chromium` is missing
 /// (`.ci/run` installs both).
 #[tokio::test]
@@ -838,4 +1300,43 @@ async fn browser_consent_page() {
         .await;
     assert_eq!(me.json()["subject"], "user-42");
     assert_eq!(me.json()["scopes"], json!(["read:devices", "read:sites"]));
+
+    // Finish the Connect flow: the backend exchanges the code with Basic.
+    let connect = &result["connect"];
+    let app = Confidential {
+        id: connect["appId"].as_str().unwrap().to_owned(),
+        client_id: connect["clientId"].as_str().unwrap().to_owned(),
+        secret: connect["clientSecret"].as_str().unwrap().to_owned(),
+    };
+    let tokens = http
+        .post_basic(
+            &server,
+            "/oauth/token",
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", connect["code"].as_str().unwrap()),
+                ("redirect_uri", result["redirectUri"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let tokens = tokens.json();
+    for (credential, kind) in [
+        (&tokens["access_token"], "access_token"),
+        (&tokens["scoped_key"], "scoped_key"),
+    ] {
+        let me = http
+            .send(
+                http.client
+                    .get(server.url("/v1/me"))
+                    .bearer_auth(credential.as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.json()["kind"], kind);
+        assert_eq!(me.json()["appId"], app.id.as_str());
+        assert_eq!(me.json()["subject"], connect["referenceId"]);
+        assert_eq!(me.json()["scopes"], json!(["read:devices"]));
+    }
 }

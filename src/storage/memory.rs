@@ -384,6 +384,26 @@ impl AppStore for MemoryStore {
     }
 }
 
+/// Removes up to `budget` entries of `table` for which `expired` holds,
+/// lowering the budget by as many; how many were removed.
+fn purge<K: Clone + Eq + std::hash::Hash, V>(
+    table: &mut HashMap<K, V>,
+    budget: &mut usize,
+    expired: impl Fn(&V) -> bool,
+) -> u64 {
+    let doomed: Vec<K> = table
+        .iter()
+        .filter(|(_, v)| expired(v))
+        .map(|(k, _)| k.clone())
+        .take(*budget)
+        .collect();
+    for key in &doomed {
+        table.remove(key);
+    }
+    *budget -= doomed.len();
+    doomed.len() as u64
+}
+
 fn grant_is_live(grants: &HashMap<GrantId, GrantRecord>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
@@ -603,69 +623,20 @@ impl GrantStore for MemoryStore {
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
-        let mut budget = limit as usize;
-        let mut removed = 0u64;
         // Sessions and codes first, then tokens, then grants (a grant outlives
-        // its tokens), each in its own short critical section.
-        {
-            let mut sessions = write(&self.sessions);
-            let expired: Vec<_> = sessions
-                .iter()
-                .filter(|(_, s)| now >= s.expires_at)
-                .map(|(h, _)| *h)
-                .take(budget)
-                .collect();
-            for hash in &expired {
-                sessions.remove(hash);
-            }
-            budget -= expired.len();
-            removed += expired.len() as u64;
-        }
-        {
-            let mut codes = write(&self.codes);
-            let expired: Vec<_> = codes
-                .iter()
-                .filter(|(_, c)| now >= c.expires_at)
-                .map(|(h, _)| *h)
-                .take(budget)
-                .collect();
-            for hash in &expired {
-                codes.remove(hash);
-            }
-            budget -= expired.len();
-            removed += expired.len() as u64;
-        }
-        {
-            let mut tokens = write(&self.tokens);
-            let expired: Vec<_> = tokens
-                .iter()
-                .filter(|(_, t)| t.is_expired(now))
-                .map(|(h, _)| *h)
-                .take(budget)
-                .collect();
-            for hash in &expired {
-                tokens.remove(hash);
-            }
-            budget -= expired.len();
-            removed += expired.len() as u64;
-        }
-        {
-            let retention = time::Duration::DAY;
-            let mut grants = write(&self.grants);
-            let expired: Vec<_> = grants
-                .iter()
-                .filter(|(_, g)| {
-                    g.expires_at.is_some_and(|at| now >= at)
-                        || g.revoked_at.is_some_and(|at| now >= at + retention)
-                })
-                .map(|(id, _)| id.clone())
-                .take(budget)
-                .collect();
-            for id in &expired {
-                grants.remove(id);
-            }
-            removed += expired.len() as u64;
-        }
+        // its tokens), each in its own short critical section, all within one
+        // budget.
+        let mut budget = limit as usize;
+        let retention = time::Duration::DAY;
+        let removed = purge(&mut write(&self.sessions), &mut budget, |s| {
+            now >= s.expires_at
+        }) + purge(&mut write(&self.codes), &mut budget, |c| {
+            now >= c.expires_at
+        }) + purge(&mut write(&self.tokens), &mut budget, |t| t.is_expired(now))
+            + purge(&mut write(&self.grants), &mut budget, |g| {
+                g.expires_at.is_some_and(|at| now >= at)
+                    || g.revoked_at.is_some_and(|at| now >= at + retention)
+            });
         Ok(removed)
     }
 }

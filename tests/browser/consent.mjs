@@ -1,15 +1,19 @@
-// Headless Chromium clicks through the plain consent page of an
-// oauth-connect example server: approve as the demo user (landing on the
+// Headless Chromium clicks through the pages of an oauth-connect example
+// server. The plain consent page: approve as the demo user (landing on the
 // app's redirect URI with a code), then deny (landing with
-// error=access_denied). Screenshots go to $ARTIFACTS_DIR.
+// error=access_denied). The hosted Connect page: a session whose customer
+// is partly known shows the known fields prefilled; the rest is filled in
+// and approved (landing with a code), and a second session is denied.
+// Screenshots go to $ARTIFACTS_DIR.
 //
 // Driven by `cargo test` (tests/examples_e2e.rs, `browser_consent_page`),
 // which starts the axum example and passes:
 //   OAUTH_CONNECT_BASE       the server's base URL
 //   OAUTH_CONNECT_ADMIN_KEY  an admin key of its workspace
 //   ARTIFACTS_DIR            where to save screenshots
-// On success it prints one line `RESULT {json}` with the code and PKCE
-// verifier, so the Rust side can finish the flow.
+// On success it prints one line `RESULT {json}` with the consent flow's code
+// and PKCE verifier, and under `connect` the Connect code with the
+// confidential app's credentials, so the Rust side can finish both flows.
 
 import { chromium } from 'playwright-core';
 import { createHash, randomBytes } from 'node:crypto';
@@ -53,6 +57,31 @@ const created = await fetch(`${base}/v1/oauth-apps`, {
 });
 check(created.status === 201, `creating the app: ${created.status}`);
 const { clientId } = await created.json();
+
+// A confidential app for Connect, and a session made by its backend.
+const confidential = await fetch(`${base}/v1/oauth-apps`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+  body: JSON.stringify({
+    name: 'Browser Connect app',
+    redirectUris: [redirectUri],
+    allowedScopes: ['read:devices', 'read:sites'],
+    type: 'CONFIDENTIAL',
+  }),
+});
+check(confidential.status === 201, `creating the confidential app: ${confidential.status}`);
+const connectApp = await confidential.json();
+const basic = Buffer.from(`${connectApp.clientId}:${connectApp.clientSecret}`).toString('base64');
+
+async function connectSession(body) {
+  const answer = await fetch(`${base}/v1/connect/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ redirectUrl: redirectUri, scopes: ['read:devices'], ...body }),
+  });
+  check(answer.status === 201, `creating a Connect session: ${answer.status} ${await answer.clone().text()}`);
+  return answer.json();
+}
 
 function authorizeUrl(state) {
   const verifier = b64url(randomBytes(32));
@@ -130,7 +159,73 @@ try {
   check(page.url().startsWith(base), 'no redirect to an unregistered URI');
   await page.screenshot({ path: join(artifacts, 'bad-redirect.png'), fullPage: true });
 
-  console.log(`RESULT ${JSON.stringify({ clientId, redirectUri, code, verifier: approve.verifier })}`);
+  // Connect: the customer's name and e-mail are known, the rest is asked.
+  const session = await connectSession({
+    referenceId: 'browser-user-1',
+    clientName: 'Browser Energy',
+    customerInfo: { firstName: 'Ada', email: 'ada@example.com' },
+    state: 'connect-approve',
+    scopedKey: true,
+  });
+  const shown = await page.goto(session.url);
+  check(shown.status() === 200, `Connect page: ${shown.status()}`);
+  check((await page.title()).includes('Browser Energy'), `Connect page title: ${await page.title()}`);
+  check((await page.inputValue('#firstName')) === 'Ada', 'firstName is prefilled');
+  check((await page.inputValue('#email')) === 'ada@example.com', 'email is prefilled');
+  check((await page.inputValue('#lastName')) === '', 'lastName is asked');
+  await page.screenshot({ path: join(artifacts, 'connect.png'), fullPage: true });
+  await page.fill('#lastName', 'Lovelace');
+  await page.fill('#phone', '555-555-0100');
+  await page.fill('#streetOne', '1 Main St');
+  await page.fill('#city', 'Springfield');
+  await page.fill('#state', 'IL');
+  await page.fill('#postalCode', '62701');
+  await page.fill('#country', 'US');
+  await page.screenshot({ path: join(artifacts, 'connect-filled.png'), fullPage: true });
+  // The customer step, then the consent step.
+  await Promise.all([page.waitForNavigation(), page.click('button[type="submit"].primary')]);
+  check((await page.textContent('body')).includes('See your devices'), 'the consent step describes the scope');
+  check((await page.textContent('body')).includes('Ada Lovelace'), 'the consent step shows the confirmed customer');
+  await page.screenshot({ path: join(artifacts, 'connect-consent.png'), fullPage: true });
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(redirectUri)),
+    page.click('button[value="approve"]'),
+  ]);
+  const connected = new URL(page.url());
+  await page.screenshot({ path: join(artifacts, 'connect-approved.png'), fullPage: true });
+  const connectCode = connected.searchParams.get('code');
+  check(connectCode && connectCode.startsWith('oc_code_'), `a Connect code: ${connected.search}`);
+  check(connected.searchParams.get('state') === 'connect-approve', 'the Connect state comes back');
+  check(connected.searchParams.get('iss') === base, 'the issuer comes back');
+  check(!connected.searchParams.has('scoped_key'), 'the scoped key is not in the URL');
+
+  // Connect, denied: no code.
+  const refused = await connectSession({
+    referenceId: 'browser-user-2',
+    customerInfo: { firstName: 'Grace', email: 'grace@example.com' },
+    state: 'connect-deny',
+  });
+  await page.goto(refused.url);
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(redirectUri)),
+    page.click('button[value="deny"]'),
+  ]);
+  const connectDenied = new URL(page.url());
+  await page.screenshot({ path: join(artifacts, 'connect-denied.png'), fullPage: true });
+  check(connectDenied.searchParams.get('error') === 'access_denied', `Connect denied: ${connectDenied.search}`);
+  check(connectDenied.searchParams.get('state') === 'connect-deny', 'the state comes back on denial');
+  check(!connectDenied.searchParams.has('code'), 'no Connect code on denial');
+
+  const connect = {
+    appId: connectApp.id,
+    clientId: connectApp.clientId,
+    clientSecret: connectApp.clientSecret,
+    referenceId: session.referenceId,
+    code: connectCode,
+  };
+  console.log(
+    `RESULT ${JSON.stringify({ clientId, redirectUri, code, verifier: approve.verifier, connect })}`,
+  );
 } finally {
   await context.close();
   app.close();

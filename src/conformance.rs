@@ -1714,15 +1714,9 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
     let ws = &app.app.workspace_id;
     let a = customer_record(&app, "ref-a", now);
     let b = customer_record(&app, "ref-b", now + Duration::seconds(1));
-    let (grant_a, _, connect_a) = connect_approval(&app, &a, true, now);
+    let (grant_a, code_a, connect_a) = connect_approval(&app, &a, true, now);
     let key_a = connect_a.scoped_key.clone().unwrap();
-    approve_connect(
-        &*store,
-        &app,
-        (grant_a.clone(), grant_and_code(&app, now).1, connect_a),
-        now,
-    )
-    .await;
+    approve_connect(&*store, &app, (grant_a.clone(), code_a, connect_a), now).await;
     approve_connect(
         &*store,
         &app,

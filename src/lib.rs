@@ -61,7 +61,8 @@
 //!   ([`AuthorizationServer::create_admin_key`],
 //!   [`AuthorizationServer::register_admin_key`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
-//!   not race; an in-memory backend ([`MemoryStore`]); a conformance suite
+//!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
+//!   (feature `postgres`); a conformance suite
 //!   (feature `conformance`) any backend can run.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
@@ -69,6 +70,8 @@
 //!
 //! - `conformance`: exports [`conformance`], the storage conformance suite,
 //!   and the [`storage_conformance_tests!`] macro.
+//! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
+//!   with its schema embedded as migrations.
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
 //!   axum 0.8 (401/403 answers per RFC 6750 §3).
 //! - `actix`: `oauth_connect::actix::Bearer`, the same for actix-web 4.
@@ -180,6 +183,8 @@ pub use storage::{
     SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
     TagUpdate, TokenKind, TokenRecord,
 };
+#[cfg(feature = "postgres")]
+pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };

@@ -8,7 +8,8 @@
 //! and then writes in two calls where a concurrent caller could slip between.
 //!
 //! [`Storage`] is the union of the traits; the server is generic over it.
-//! [`MemoryStore`] is the reference implementation. A third-party backend
+//! [`MemoryStore`] is the reference implementation; `PostgresStore`
+//! (feature `postgres`) the production one. A third-party backend
 //! proves itself with the conformance suite (`conformance` feature).
 //!
 //! Credentials never reach storage: only their [`CredentialHash`]
@@ -29,6 +30,8 @@ use crate::scope::ScopeSet;
 mod connect;
 mod grants;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use connect::{
     ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
@@ -40,6 +43,8 @@ pub use grants::{
     SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
 
 /// What kind of failure a backend met, independent of the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

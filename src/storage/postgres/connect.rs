@@ -1,0 +1,681 @@
+//! [`ConnectStore`] on PostgreSQL: tables `oauth_customers`,
+//! `oauth_connections` and `oauth_scoped_keys`
+//! (`migrations/0004_connect.sql`).
+//!
+//! Every method is one statement and one round trip; `delete_customer`
+//! deletes the customer and revokes its connections, their grants and its
+//! scoped keys in one statement (data-modifying common table expressions),
+//! so it is atomic without a transaction, as is `revoke_connection` (the
+//! connection, its grant, the scoped keys of its app and customer).
+//! `update_connection_tags` edits the tags with SQL array operations in one
+//! statement, under the row's lock. `advance_connect`, the step
+//! transitions' compare-and-swap on the session's Connect context, is one
+//! statement when it applies and a second, reading one when it does not (to
+//! tell a stale version from a closed session). What approving a Connect session
+//! writes (customer, connection, scoped key) is part of the approval's
+//! single statement in `grants.rs`; this module provides its column lists
+//! and [`bind_approval`].
+
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+
+use super::grants::{GET_SESSION, decode_session};
+use super::rows::{PgQuery, get, hash_param, json, json_param, parsed};
+use super::{PostgresStore, error};
+use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::keyring::CredentialHash;
+use crate::scope::ScopeSet;
+use crate::storage::{
+    ConnectApproval, ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord,
+    ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyRecord, SessionStatus,
+    StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
+};
+
+/// The columns of `oauth_customers`, in table order (to write).
+macro_rules! customer_columns {
+    () => {
+        "id, workspace_id, reference_id, info, created_at, updated_at"
+    };
+}
+
+/// The columns [`decode_customer`] reads (`info` as text).
+macro_rules! customer_fields {
+    () => {
+        "id, workspace_id, reference_id, info::text AS info, created_at, updated_at"
+    };
+}
+
+/// The columns [`decode_connection`] reads, in table order.
+macro_rules! connection_columns {
+    () => {
+        "id, workspace_id, app_id, customer_id, reference_id, grant_id, tags, status, \
+         browser_created, created_at, updated_at, linked_provider, linked_account_reference, \
+         linked_label"
+    };
+}
+
+/// The columns [`decode_scoped_key`] reads, in table order.
+macro_rules! scoped_key_columns {
+    () => {
+        "id, workspace_id, app_id, client_id, customer_id, reference_id, scopes, label, nonce, \
+         signing_key_id, created_at, expires_at, revoked_at"
+    };
+}
+
+const GET_CUSTOMER: &str = concat!(
+    "SELECT ",
+    customer_fields!(),
+    " FROM oauth_customers WHERE workspace_id = $1 AND id = $2"
+);
+
+const FIND_CUSTOMER: &str = concat!(
+    "SELECT ",
+    customer_fields!(),
+    " FROM oauth_customers WHERE workspace_id = $1 AND reference_id = $2"
+);
+
+/// As the apps' listing: the page joined to the total, one row of NULLs
+/// beside it past the end. `$2` NULL lists every customer.
+const LIST_CUSTOMERS: &str = concat!(
+    "SELECT t.total, p.* \
+     FROM (SELECT count(*) AS total FROM oauth_customers \
+           WHERE workspace_id = $1 AND ($2::text IS NULL OR reference_id = $2)) AS t \
+     LEFT JOIN (SELECT ",
+    customer_fields!(),
+    " FROM oauth_customers WHERE workspace_id = $1 AND ($2::text IS NULL OR reference_id = $2) \
+       ORDER BY created_at, id LIMIT $3 OFFSET $4) AS p ON true \
+     ORDER BY p.created_at, p.id"
+);
+
+/// Deletes the customer and, only if it did, revokes at `$3` its active
+/// connections, their grants and its live scoped keys.
+const DELETE_CUSTOMER: &str = "\
+    WITH gone AS ( \
+      DELETE FROM oauth_customers WHERE workspace_id = $1 AND id = $2 RETURNING id \
+    ), connections AS ( \
+      UPDATE oauth_connections c SET status = 'revoked', updated_at = $3 \
+      FROM gone WHERE c.customer_id = gone.id AND c.status = 'active' \
+      RETURNING c.grant_id \
+    ), grants AS ( \
+      UPDATE oauth_grants g SET revoked_at = $3 \
+      FROM connections c WHERE g.id = c.grant_id AND g.revoked_at IS NULL \
+    ), keys AS ( \
+      UPDATE oauth_scoped_keys k SET revoked_at = $3 \
+      FROM gone WHERE k.customer_id = gone.id AND k.revoked_at IS NULL \
+    ) \
+    SELECT count(*) AS deleted FROM gone";
+
+/// Replaces the Connect context of a pending, unexpired Connect session
+/// with `$3` if its `stepVersion` is still `$2` (a context serialized
+/// before the field existed has none: version 0).
+const ADVANCE_CONNECT: &str = "\
+    UPDATE oauth_sessions SET connect = $3::jsonb \
+    WHERE hash = $1 AND status = 'pending' AND expires_at > $4 AND connect IS NOT NULL \
+      AND COALESCE((connect->>'stepVersion')::bigint, 0) = $2";
+
+/// The most recently changed of the app's active connections for the
+/// reference id (one per linked provider account).
+const FIND_CONNECTION: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections \
+     WHERE app_id = $1 AND reference_id = $2 AND status = 'active' \
+     ORDER BY updated_at DESC, id DESC LIMIT 1"
+);
+
+/// The filter of a connection listing: `$1` the workspace, then app,
+/// customer, reference id, tag, provider and status, each NULL not
+/// filtering.
+macro_rules! connection_filter {
+    () => {
+        " FROM oauth_connections \
+         WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
+           AND ($3::text IS NULL OR customer_id = $3) \
+           AND ($4::text IS NULL OR reference_id = $4) \
+           AND ($5::text IS NULL OR $5 = ANY (tags)) \
+           AND ($6::text IS NULL OR linked_provider = $6) \
+           AND ($7::text IS NULL OR status = $7)"
+    };
+}
+
+/// As the customers' listing, with [`connection_filter!`].
+const LIST_CONNECTIONS: &str = concat!(
+    "SELECT t.total, p.* FROM (SELECT count(*) AS total",
+    connection_filter!(),
+    ") AS t LEFT JOIN (SELECT ",
+    connection_columns!(),
+    connection_filter!(),
+    " ORDER BY created_at, id LIMIT $8 OFFSET $9) AS p ON true \
+     ORDER BY p.created_at, p.id"
+);
+
+/// The condition naming a connection: `$1` workspace, `$2` app (NULL: any),
+/// `$3` id.
+macro_rules! connection_named {
+    () => {
+        " WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) AND id = $3"
+    };
+}
+
+const GET_CONNECTION: &str = concat!(
+    "SELECT ",
+    connection_columns!(),
+    " FROM oauth_connections",
+    connection_named!()
+);
+
+/// Edits the tags of the connection named by `$1`–`$3`, at `$8`, under its
+/// row lock (`FOR UPDATE` yields the latest version, so concurrent edits
+/// apply one after the other): start from `$4` (NULL: the current tags),
+/// append each of `$5` not yet present (in their order, once), drop every
+/// one of `$6`; written only if at most `$7` remain. `found` tells an
+/// unknown connection from one with too many tags.
+const UPDATE_CONNECTION_TAGS: &str = concat!(
+    "WITH target AS ( \
+       SELECT id, COALESCE($4::text[], tags) AS base FROM oauth_connections",
+    connection_named!(),
+    " FOR UPDATE \
+     ), edited AS ( \
+       SELECT id, ARRAY( \
+         SELECT t FROM unnest(base || ARRAY( \
+           SELECT a FROM unnest($5::text[]) WITH ORDINALITY AS x (a, i) \
+           WHERE a <> ALL (base) GROUP BY a ORDER BY min(i) \
+         )) WITH ORDINALITY AS y (t, j) \
+         WHERE t <> ALL ($6::text[]) ORDER BY j \
+       ) AS tags FROM target \
+     ), updated AS ( \
+       UPDATE oauth_connections c SET tags = e.tags, updated_at = $8 \
+       FROM edited e WHERE c.id = e.id AND cardinality(e.tags) <= $7 \
+       RETURNING c.* \
+     ) SELECT (SELECT count(*) FROM target) AS found, u.* \
+     FROM (SELECT 1) AS one LEFT JOIN updated u ON true"
+);
+
+/// Revokes at `$4` the active connection named by `$1`–`$3` and, only if
+/// it did, its grant and the live scoped keys of its app and customer.
+const REVOKE_CONNECTION: &str = concat!(
+    "WITH revoked AS ( \
+       UPDATE oauth_connections SET status = 'revoked', updated_at = $4",
+    connection_named!(),
+    " AND status = 'active' RETURNING * \
+     ), grants AS ( \
+       UPDATE oauth_grants g SET revoked_at = $4 \
+       FROM revoked r WHERE g.id = r.grant_id AND g.revoked_at IS NULL \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $4 \
+       FROM revoked r \
+       WHERE k.app_id = r.app_id AND k.customer_id = r.customer_id AND k.revoked_at IS NULL \
+     ) SELECT ",
+    connection_columns!(),
+    " FROM revoked"
+);
+
+const INSERT_SCOPED_KEY: &str = concat!(
+    "INSERT INTO oauth_scoped_keys (",
+    scoped_key_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     ON CONFLICT DO NOTHING"
+);
+
+const GET_SCOPED_KEY: &str = concat!(
+    "SELECT ",
+    scoped_key_columns!(),
+    " FROM oauth_scoped_keys WHERE id = $1"
+);
+
+/// `$2` (app) and `$3` (customer) NULL do not filter.
+const LIST_SCOPED_KEYS: &str = concat!(
+    "SELECT t.total, p.* \
+     FROM (SELECT count(*) AS total FROM oauth_scoped_keys \
+           WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
+             AND ($3::text IS NULL OR customer_id = $3)) AS t \
+     LEFT JOIN (SELECT ",
+    scoped_key_columns!(),
+    " FROM oauth_scoped_keys \
+       WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
+         AND ($3::text IS NULL OR customer_id = $3) \
+       ORDER BY created_at, id LIMIT $4 OFFSET $5) AS p ON true \
+     ORDER BY p.created_at, p.id"
+);
+
+const REVOKE_SCOPED_KEY: &str = "UPDATE oauth_scoped_keys SET revoked_at = $4 \
+     WHERE workspace_id = $1 AND app_id = $2 AND id = $3 AND revoked_at IS NULL";
+
+const REVOKE_CUSTOMER_SCOPED_KEYS: &str = "UPDATE oauth_scoped_keys SET revoked_at = $3 \
+     WHERE workspace_id = $1 AND customer_id = $2 AND revoked_at IS NULL";
+
+fn status_text(status: ConnectionStatus) -> &'static str {
+    match status {
+        ConnectionStatus::Active => "active",
+        ConnectionStatus::Revoked => "revoked",
+    }
+}
+
+fn parse_status(text: &str) -> Result<ConnectionStatus, ()> {
+    match text {
+        "active" => Ok(ConnectionStatus::Active),
+        "revoked" => Ok(ConnectionStatus::Revoked),
+        _ => Err(()),
+    }
+}
+
+/// The customer in a row holding [`customer_fields!`].
+fn decode_customer(row: &PgRow) -> Result<CustomerRecord, StorageError> {
+    Ok(CustomerRecord {
+        id: parsed(row, "id", CustomerId::parse)?,
+        workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+        reference_id: get(row, "reference_id")?,
+        info: json(row, "info")?.ok_or_else(|| error::corrupt("info", "NULL"))?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+    })
+}
+
+/// The connection in a row holding [`connection_columns!`].
+fn decode_connection(row: &PgRow) -> Result<ConnectionRecord, StorageError> {
+    Ok(ConnectionRecord {
+        id: parsed(row, "id", ConnectionId::parse)?,
+        workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+        app_id: parsed(row, "app_id", AppId::parse)?,
+        customer_id: parsed(row, "customer_id", CustomerId::parse)?,
+        reference_id: get(row, "reference_id")?,
+        grant_id: parsed(row, "grant_id", GrantId::parse)?,
+        tags: get(row, "tags")?,
+        status: parsed(row, "status", parse_status)?,
+        browser_created: get(row, "browser_created")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        linked: decode_linked(row)?,
+    })
+}
+
+/// The linked account of a connection row: all three columns, or none.
+fn decode_linked(row: &PgRow) -> Result<Option<LinkedAccount>, StorageError> {
+    let provider: Option<String> = get(row, "linked_provider")?;
+    let account: Option<String> = get(row, "linked_account_reference")?;
+    let label: Option<String> = get(row, "linked_label")?;
+    match (provider, account, label) {
+        (Some(provider), Some(account), Some(label)) => {
+            Ok(Some(LinkedAccount::new(provider, account, label)))
+        }
+        (None, None, None) => Ok(None),
+        _ => Err(error::corrupt("linked_provider", "partly NULL")),
+    }
+}
+
+/// The scoped key in a row holding [`scoped_key_columns!`].
+fn decode_scoped_key(row: &PgRow) -> Result<ScopedKeyRecord, StorageError> {
+    let scopes: Vec<String> = get(row, "scopes")?;
+    let nonce: &[u8] = get(row, "nonce")?;
+    let signing_key_id: i16 = get(row, "signing_key_id")?;
+    Ok(ScopedKeyRecord {
+        id: parsed(row, "id", ScopedKeyId::parse)?,
+        workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+        app_id: parsed(row, "app_id", AppId::parse)?,
+        client_id: parsed(row, "client_id", ClientId::parse)?,
+        customer_id: parsed(row, "customer_id", CustomerId::parse)?,
+        reference_id: get(row, "reference_id")?,
+        scopes: ScopeSet::from_tokens(scopes)
+            .map_err(|_| error::corrupt("scopes", "an element does not parse"))?,
+        label: get(row, "label")?,
+        nonce: nonce
+            .try_into()
+            .map_err(|_| error::corrupt("nonce", "a nonce is 16 bytes"))?,
+        signing_key_id: u8::try_from(signing_key_id)
+            .map_err(|_| error::corrupt("signing_key_id", "out of 0-255"))?,
+        created_at: get(row, "created_at")?,
+        expires_at: get(row, "expires_at")?,
+        revoked_at: get(row, "revoked_at")?,
+    })
+}
+
+/// The page and total of a listing whose rows join the total (`total`) to
+/// the page's columns (`id` NULL on the one row of an empty page).
+fn listing<T>(
+    rows: &[PgRow],
+    decode: fn(&PgRow) -> Result<T, StorageError>,
+) -> Result<Listing<T>, StorageError> {
+    let mut total = 0;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        total = get::<i64>(row, "total")?;
+        if get::<Option<&str>>(row, "id")?.is_some() {
+            items.push(decode(row)?);
+        }
+    }
+    let total = u64::try_from(total).map_err(|_| error::corrupt("total", "a negative count"))?;
+    Ok(Listing { items, total })
+}
+
+fn scope_texts(scopes: &ScopeSet) -> Vec<&str> {
+    scopes.iter().map(|scope| scope.as_str()).collect()
+}
+
+/// Binds the thirteen columns of a scoped key, in [`scoped_key_columns!`]
+/// order; all NULL for `None`.
+fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> PgQuery<'q> {
+    query
+        .bind(key.map(|k| k.id.as_str()))
+        .bind(key.map(|k| k.workspace_id.as_str()))
+        .bind(key.map(|k| k.app_id.as_str()))
+        .bind(key.map(|k| k.client_id.as_str()))
+        .bind(key.map(|k| k.customer_id.as_str()))
+        .bind(key.map(|k| k.reference_id.as_str()))
+        .bind(key.map(|k| scope_texts(&k.scopes)))
+        .bind(key.and_then(|k| k.label.as_deref()))
+        .bind(key.map(|k| k.nonce.as_slice()))
+        .bind(key.map(|k| i16::from(k.signing_key_id)))
+        .bind(key.map(|k| k.created_at))
+        .bind(key.and_then(|k| k.expires_at))
+        .bind(key.and_then(|k| k.revoked_at))
+}
+
+/// Binds the Connect part of an approval, thirty-three parameters: the customer
+/// in [`customer_columns!`] order (`info` as JSON text), the connection in
+/// [`connection_columns!`] order, and the scoped key (NULLs when there is
+/// none) in [`scoped_key_columns!`] order.
+pub(super) fn bind_approval<'q>(
+    query: PgQuery<'q>,
+    approval: &'q ConnectApproval,
+) -> Result<PgQuery<'q>, StorageError> {
+    let customer = &approval.customer;
+    let connection = &approval.connection;
+    let query = query
+        .bind(customer.id.as_str())
+        .bind(customer.workspace_id.as_str())
+        .bind(customer.reference_id.as_str())
+        .bind(json_param(&customer.info)?)
+        .bind(customer.created_at)
+        .bind(customer.updated_at)
+        .bind(connection.id.as_str())
+        .bind(connection.workspace_id.as_str())
+        .bind(connection.app_id.as_str())
+        .bind(connection.customer_id.as_str())
+        .bind(connection.reference_id.as_str())
+        .bind(connection.grant_id.as_str())
+        .bind(connection.tags.as_slice())
+        .bind(status_text(connection.status))
+        .bind(connection.browser_created)
+        .bind(connection.created_at)
+        .bind(connection.updated_at)
+        .bind(connection.linked.as_ref().map(|l| l.provider.as_str()))
+        .bind(
+            connection
+                .linked
+                .as_ref()
+                .map(|l| l.account_reference.as_str()),
+        )
+        .bind(connection.linked.as_ref().map(|l| l.label.as_str()));
+    Ok(bind_scoped_key(query, approval.scoped_key.as_ref()))
+}
+
+#[async_trait]
+impl ConnectStore for PostgresStore {
+    async fn get_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        let query = sqlx::query(GET_CUSTOMER)
+            .bind(workspace.as_str())
+            .bind(id.as_str());
+        self.fetch_optional(query, decode_customer).await
+    }
+
+    async fn find_customer(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: &str,
+    ) -> Result<Option<CustomerRecord>, StorageError> {
+        let query = sqlx::query(FIND_CUSTOMER)
+            .bind(workspace.as_str())
+            .bind(reference_id);
+        self.fetch_optional(query, decode_customer).await
+    }
+
+    async fn list_customers(
+        &self,
+        workspace: &WorkspaceId,
+        reference_id: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<CustomerRecord>, StorageError> {
+        let rows = sqlx::query(LIST_CUSTOMERS)
+            .bind(workspace.as_str())
+            .bind(reference_id)
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        listing(&rows, decode_customer)
+    }
+
+    async fn delete_customer(
+        &self,
+        workspace: &WorkspaceId,
+        id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let row = sqlx::query(DELETE_CUSTOMER)
+            .bind(workspace.as_str())
+            .bind(id.as_str())
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(get::<i64>(&row, "deleted")? > 0)
+    }
+
+    async fn find_connection(
+        &self,
+        app_id: &AppId,
+        reference_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let query = sqlx::query(FIND_CONNECTION)
+            .bind(app_id.as_str())
+            .bind(reference_id);
+        self.fetch_optional(query, decode_connection).await
+    }
+
+    async fn advance_connect(
+        &self,
+        hash: &CredentialHash,
+        expected_version: u32,
+        context: &ConnectContext,
+        now: OffsetDateTime,
+    ) -> Result<StepAdvance, StorageError> {
+        let done = sqlx::query(ADVANCE_CONNECT)
+            .bind(hash_param(hash))
+            .bind(i64::from(expected_version))
+            .bind(json_param(context)?)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if done.rows_affected() > 0 {
+            return Ok(StepAdvance::Advanced);
+        }
+        // Not applied: stale if the session is still open (another
+        // transition won), closed otherwise.
+        let query = sqlx::query(GET_SESSION).bind(hash_param(hash));
+        Ok(match self.fetch_optional(query, decode_session).await? {
+            Some(session)
+                if session.status == SessionStatus::Pending
+                    && now < session.expires_at
+                    && session.connect.is_some() =>
+            {
+                StepAdvance::Stale(Box::new(session))
+            }
+            _ => StepAdvance::Closed,
+        })
+    }
+
+    async fn list_connections(
+        &self,
+        workspace: &WorkspaceId,
+        filter: &ConnectionFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ConnectionRecord>, StorageError> {
+        let rows = sqlx::query(LIST_CONNECTIONS)
+            .bind(workspace.as_str())
+            .bind(filter.app_id.as_ref().map(AppId::as_str))
+            .bind(filter.customer_id.as_ref().map(CustomerId::as_str))
+            .bind(filter.reference_id.as_deref())
+            .bind(filter.tag.as_deref())
+            .bind(filter.provider.as_deref())
+            .bind(filter.status.map(status_text))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        listing(&rows, decode_connection)
+    }
+
+    async fn get_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let query = sqlx::query(GET_CONNECTION)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str());
+        self.fetch_optional(query, decode_connection).await
+    }
+
+    async fn update_connection_tags(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        edit: &TagEdit,
+        now: OffsetDateTime,
+    ) -> Result<TagUpdate, StorageError> {
+        let row = sqlx::query(UPDATE_CONNECTION_TAGS)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str())
+            .bind(edit.replace.as_deref())
+            .bind(edit.add.as_slice())
+            .bind(edit.remove.as_slice())
+            .bind(i64::try_from(edit.max).unwrap_or(i64::MAX))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if get::<Option<&str>>(&row, "id")?.is_some() {
+            return Ok(TagUpdate::Updated(Box::new(decode_connection(&row)?)));
+        }
+        Ok(if get::<i64>(&row, "found")? > 0 {
+            TagUpdate::TooMany
+        } else {
+            TagUpdate::NotFound
+        })
+    }
+
+    async fn revoke_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConnectionRecord>, StorageError> {
+        let query = sqlx::query(REVOKE_CONNECTION)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str())
+            .bind(now);
+        self.fetch_optional(query, decode_connection).await
+    }
+
+    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {
+        let query = bind_scoped_key(sqlx::query(INSERT_SCOPED_KEY), Some(key));
+        // A known id inserts no row; an unknown (deleted) app is a foreign
+        // key violation, `NotFound`.
+        let done = query.execute(&self.pool).await.map_err(error::map)?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        Ok(())
+    }
+
+    async fn get_scoped_key(
+        &self,
+        id: &ScopedKeyId,
+    ) -> Result<Option<ScopedKeyRecord>, StorageError> {
+        let query = sqlx::query(GET_SCOPED_KEY).bind(id.as_str());
+        self.fetch_optional(query, decode_scoped_key).await
+    }
+
+    async fn list_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
+        customer_id: Option<&CustomerId>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Listing<ScopedKeyRecord>, StorageError> {
+        let rows = sqlx::query(LIST_SCOPED_KEYS)
+            .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(customer_id.map(CustomerId::as_str))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        listing(&rows, decode_scoped_key)
+    }
+
+    async fn revoke_scoped_key(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        id: &ScopedKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let done = sqlx::query(REVOKE_SCOPED_KEY)
+            .bind(workspace.as_str())
+            .bind(app_id.as_str())
+            .bind(id.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_customer_scoped_keys(
+        &self,
+        workspace: &WorkspaceId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<u64, StorageError> {
+        let done = sqlx::query(REVOKE_CUSTOMER_SCOPED_KEYS)
+            .bind(workspace.as_str())
+            .bind(customer_id.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_statuses_round_trip() {
+        for status in [ConnectionStatus::Active, ConnectionStatus::Revoked] {
+            assert_eq!(parse_status(status_text(status)), Ok(status));
+        }
+        assert_eq!(parse_status("Active"), Err(()));
+    }
+}

@@ -1,0 +1,673 @@
+//! The storage conformance suite against PostgreSQL.
+//!
+//! Needs a database: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
+//! cargo test --all-features`. Without `DATABASE_URL` every check returns at
+//! once and says so on stderr. Each check runs in a fresh schema of its own
+//! (`oc_test_<unix seconds>_<random>`), so runs never see each other's rows;
+//! schemas of runs older than an hour are dropped on the way.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hash::{BuildHasher as _, RandomState};
+use std::io::Write as _;
+use std::sync::Once;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use oauth_connect::conformance::{app_record, fresh_workspace};
+use oauth_connect::{
+    AppStore as _, DEFAULT_ACQUIRE_TIMEOUT, PostgresStore, StorageErrorKind, WorkspaceId,
+};
+use sqlx::Row as _;
+use time::OffsetDateTime;
+
+const SCHEMA_PREFIX: &str = "oc_test_";
+const STALE_AFTER_SECS: u64 = 60 * 60;
+
+/// `DATABASE_URL`, or `None` after saying (once per process, on the real
+/// stderr so the test harness does not swallow it) that the PostgreSQL tests
+/// did not run.
+fn database_url() -> Option<String> {
+    static SKIPPED: Once = Once::new();
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            SKIPPED.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nNOTE: DATABASE_URL is not set: the PostgreSQL conformance tests were NOT run.\n\
+                     Run them with: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --all-features\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Drops the schemas of test runs older than [`STALE_AFTER_SECS`]; best
+/// effort (a concurrent run may be dropping the same ones).
+async fn drop_stale_schemas(store: &PostgresStore) {
+    let names = sqlx::query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)")
+        .bind(SCHEMA_PREFIX)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let now = unix_secs();
+    for row in names {
+        let name: String = row.get("nspname");
+        let created = name
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER_SECS)
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(store.pool())
+                .await;
+        }
+    }
+}
+
+/// A store in a new, migrated schema of its own.
+async fn fresh_store(url: String) -> PostgresStore {
+    let schema = format!(
+        "{SCHEMA_PREFIX}{}_{:016x}",
+        unix_secs(),
+        RandomState::new().hash_one(Instant::now())
+    );
+    // Create the schema up front (a connection without a search path),
+    // then connect inside it.
+    let admin = PostgresStore::connect(&url).await.expect("connect");
+    drop_stale_schemas(&admin).await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.pool().close().await;
+    let store = PostgresStore::connect_with_schema(&url, &schema)
+        .await
+        .expect("connect with schema");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+oauth_connect::storage_conformance_tests!({
+    // Without a database, this returns from the generated test itself.
+    let Some(url) = database_url() else { return };
+    fresh_store(url)
+});
+
+/// The schema is really per store: a table in one is invisible from
+/// another, and migrating twice is harmless.
+#[tokio::test]
+async fn schemas_isolate_stores_and_migrate_is_idempotent() {
+    let Some(url) = database_url() else { return };
+    let one = fresh_store(url.clone()).await;
+    let two = fresh_store(url).await;
+    one.migrate().await.expect("second migrate is a no-op");
+    two.migrate_unlocked().await.expect("so is an unlocked one");
+    let record = app_record(&fresh_workspace(), OffsetDateTime::UNIX_EPOCH, None);
+    one.insert_app(&record).await.unwrap();
+    assert!(
+        two.get_app_by_client_id(&record.app.client_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let search_path: String = sqlx::query("SHOW search_path")
+        .fetch_one(one.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert!(search_path.starts_with(SCHEMA_PREFIX), "{search_path}");
+    for store in [one, two] {
+        let drop = format!(
+            "DROP SCHEMA {search_path} CASCADE",
+            search_path = schema_of(&store).await
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn schema_of(store: &PostgresStore) -> String {
+    sqlx::query("SELECT current_schema()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Nothing listens on port 1: connecting fails with a retryable kind, within
+/// the pool's acquire timeout, and without a panic.
+#[tokio::test]
+async fn an_unreachable_database_fails_fast() {
+    let bound = DEFAULT_ACQUIRE_TIMEOUT + Duration::from_secs(5);
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        bound,
+        PostgresStore::connect("postgres://postgres@127.0.0.1:1/test"),
+    )
+    .await
+    .expect("connect gave up within the acquire timeout");
+    let err = outcome.expect_err("nothing listens on port 1");
+    assert!(
+        matches!(
+            err.kind(),
+            StorageErrorKind::Unavailable | StorageErrorKind::Timeout
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < bound);
+}
+
+/// A lazily connected pool meets the same failure at the first operation.
+#[tokio::test]
+async fn an_unreachable_database_fails_operations_within_the_timeout() {
+    let acquire = Duration::from_secs(1);
+    let pool = PostgresStore::default_pool_options()
+        .acquire_timeout(acquire)
+        .connect_lazy("postgres://postgres@127.0.0.1:1/test")
+        .unwrap();
+    let store = PostgresStore::from_pool(pool);
+    let ws = WorkspaceId::parse("ws_unreachable").unwrap();
+    let record = app_record(&ws, OffsetDateTime::UNIX_EPOCH, None);
+    let err = tokio::time::timeout(
+        acquire + Duration::from_secs(5),
+        store.get_app(&ws, &record.app.id),
+    )
+    .await
+    .expect("the operation gave up within the acquire timeout")
+    .expect_err("nothing listens on port 1");
+    assert!(
+        matches!(
+            err.kind(),
+            StorageErrorKind::Unavailable | StorageErrorKind::Timeout
+        ),
+        "{err}"
+    );
+}
+
+/// Counts the statements sqlx executes on this thread: sqlx emits one
+/// `sqlx::query` event per statement it runs (when a subscriber wants it),
+/// whether it succeeds or fails.
+struct StatementCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl tracing::Subscriber for StatementCounter {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The statements `step` sends.
+async fn statements<T>(
+    count: &std::sync::atomic::AtomicUsize,
+    step: impl std::future::Future<Output = T>,
+) -> (usize, T) {
+    let before = count.load(std::sync::atomic::Ordering::SeqCst);
+    let out = step.await;
+    (
+        count.load(std::sync::atomic::Ordering::SeqCst) - before,
+        out,
+    )
+}
+
+/// The round trips the module docs promise: client authentication, the
+/// code exchange, a refresh, an approval (Connect or not), a Connect step
+/// and the connection management calls are one statement per storage call,
+/// and a refused change costs one more. (Counted by sqlx's own per-statement
+/// events, on a current-thread runtime so that every event lands on the
+/// thread whose subscriber counts them.)
+#[tokio::test]
+async fn token_endpoint_paths_send_one_statement_per_call() {
+    use oauth_connect::conformance::{
+        connect_approval, customer_record, grant_and_code, session_record, token_record,
+    };
+    use oauth_connect::{
+        CodeRedemption, ConnectStore as _, ConnectionFilter, GrantStore as _, RefreshRotation,
+        SessionCompletion, SessionDecision, StepAdvance, TagEdit, TagUpdate, TokenKind,
+    };
+
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let now = OffsetDateTime::now_utc();
+    let app = app_record(
+        &fresh_workspace(),
+        now,
+        Some(oauth_connect::conformance::random_hash()),
+    );
+    store.insert_app(&app).await.unwrap();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let (grant, code) = grant_and_code(&app, now);
+
+    // A second registered dispatcher, alive as long as the counter: with
+    // only one, tracing-core computes the interest of a callsite first hit
+    // on another thread (another test's, without a subscriber) from that
+    // thread's dispatcher alone, caches "never", and our events are lost.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let dispatch = tracing::Dispatch::new(StatementCounter(std::sync::Arc::clone(&count)));
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+
+    let (n, found) = statements(&count, store.get_app_by_client_id(&app.app.client_id)).await;
+    assert!(found.unwrap().is_some());
+    assert_eq!(n, 1, "client authentication");
+
+    let approve = SessionDecision::Approve {
+        grant: Box::new(grant.clone()),
+        code: Box::new(code.clone()),
+        connect: None,
+    };
+    let (n, done) = statements(&count, store.complete_session(&session.hash, &approve, now)).await;
+    assert!(matches!(done.unwrap(), SessionCompletion::Completed(_)));
+    assert_eq!(
+        n, 1,
+        "an approval: session, grant and code in one statement"
+    );
+
+    // A Connect approval: customer, connection and scoped key too, still
+    // one statement; a second one for the same reference id updates the
+    // connection in place and revokes the old grant, also in one.
+    let customer = customer_record(&app, "counted", now);
+    for _ in 0..2 {
+        let connect_session = session_record(&app, now);
+        store.insert_session(&connect_session).await.unwrap();
+        let (grant, code, connect) = connect_approval(&app, &customer, true, now);
+        let decision = SessionDecision::Approve {
+            grant: Box::new(grant),
+            code: Box::new(code),
+            connect: Some(Box::new(connect)),
+        };
+        let (n, done) = statements(
+            &count,
+            store.complete_session(&connect_session.hash, &decision, now),
+        )
+        .await;
+        assert!(matches!(done.unwrap(), SessionCompletion::Completed(_)));
+        assert_eq!(n, 1, "a Connect approval: one statement");
+    }
+    // A new customer under a taken reference id: refused, and the session
+    // read once more to tell the conflict from a completed session.
+    let impostor = customer_record(&app, "counted", now);
+    let connect_session = session_record(&app, now);
+    store.insert_session(&connect_session).await.unwrap();
+    let (grant2, code2, connect) = connect_approval(&app, &impostor, false, now);
+    let decision = SessionDecision::Approve {
+        grant: Box::new(grant2),
+        code: Box::new(code2),
+        connect: Some(Box::new(connect)),
+    };
+    let (n, refused) = statements(
+        &count,
+        store.complete_session(&connect_session.hash, &decision, now),
+    )
+    .await;
+    assert_eq!(refused.unwrap_err().kind(), StorageErrorKind::Conflict);
+    assert_eq!(n, 2, "a refused customer: the approval, then the reread");
+
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    let tokens = [access, refresh.clone()];
+    let expiry = now + time::Duration::days(30);
+    let (n, got) = statements(&count, store.get_code(&code.hash)).await;
+    assert!(got.unwrap().is_some());
+    let (m, redeemed) =
+        statements(&count, store.redeem_code(&code.hash, &tokens, expiry, now)).await;
+    assert!(matches!(redeemed.unwrap(), CodeRedemption::Redeemed(_)));
+    assert_eq!((n, m), (1, 1), "code exchange: get_code + redeem_code");
+
+    let (n, again) = statements(&count, store.redeem_code(&code.hash, &[], expiry, now)).await;
+    assert!(matches!(again.unwrap(), CodeRedemption::AlreadyRedeemed(_)));
+    assert_eq!(n, 2, "a refused redemption reads the code once more");
+
+    let next = [
+        token_record(&grant, TokenKind::Access, now),
+        token_record(&grant, TokenKind::Refresh, now),
+    ];
+    let (n, got) = statements(&count, store.get_token(&refresh.hash)).await;
+    assert!(got.unwrap().is_some());
+    let (m, rotated) = statements(
+        &count,
+        store.rotate_refresh_token(&refresh.hash, &next, expiry, None, now),
+    )
+    .await;
+    assert!(matches!(rotated.unwrap(), RefreshRotation::Rotated(_)));
+    assert_eq!((n, m), (1, 1), "refresh: get_token + rotate_refresh_token");
+
+    let (n, reused) = statements(
+        &count,
+        store.rotate_refresh_token(&refresh.hash, &[], expiry, None, now),
+    )
+    .await;
+    assert!(matches!(reused.unwrap(), RefreshRotation::Reused(_)));
+    assert_eq!(n, 2, "reuse: the refused rotation, then the revoking one");
+
+    // A Connect step: the compare-and-swap is one statement; a stale one
+    // reads the session once more.
+    let steps = oauth_connect::conformance::connect_session_record(&app, now);
+    store.insert_session(&steps).await.unwrap();
+    let mut next = steps.connect.as_deref().unwrap().clone();
+    next.step_version = 1;
+    let (n, advanced) = statements(&count, store.advance_connect(&steps.hash, 0, &next, now)).await;
+    assert_eq!(advanced.unwrap(), StepAdvance::Advanced);
+    assert_eq!(n, 1, "a step transition");
+    let (n, stale) = statements(&count, store.advance_connect(&steps.hash, 0, &next, now)).await;
+    assert!(matches!(stale.unwrap(), StepAdvance::Stale(_)));
+    assert_eq!(
+        n, 2,
+        "a stale transition: the refused swap, then the reread"
+    );
+
+    // The connection management calls: one statement each.
+    let ws = &app.app.workspace_id;
+    let (n, listed) = statements(
+        &count,
+        store.list_connections(ws, &ConnectionFilter::default(), 0, 10),
+    )
+    .await;
+    let connection = listed.unwrap().items.remove(0);
+    assert_eq!(n, 1, "a connection listing");
+    let mut edit = TagEdit::default();
+    edit.add = vec!["counted".to_owned()];
+    edit.max = 10;
+    let (n, edited) = statements(
+        &count,
+        store.update_connection_tags(ws, None, &connection.id, &edit, now),
+    )
+    .await;
+    assert!(matches!(edited.unwrap(), TagUpdate::Updated(_)));
+    assert_eq!(n, 1, "a tag edit");
+    let (n, revoked) = statements(
+        &count,
+        store.revoke_connection(ws, None, &connection.id, now),
+    )
+    .await;
+    assert!(revoked.unwrap().is_some());
+    assert_eq!(n, 1, "a revocation with its cascade");
+}
+
+/// Several purges at once (as from several nodes) split the work: no
+/// error, no record counted twice, everything expired gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_purges_split_the_work() {
+    use oauth_connect::conformance::{grant_and_code, random_hash, session_record, token_record};
+    use oauth_connect::{GrantStore as _, TokenKind};
+
+    let Some(url) = database_url() else { return };
+    let store = std::sync::Arc::new(fresh_store(url).await);
+    let then = OffsetDateTime::now_utc() - time::Duration::days(400);
+    let app = app_record(&fresh_workspace(), then, Some(random_hash()));
+    store.insert_app(&app).await.unwrap();
+    let mut expected = 0u64;
+    for _ in 0..40 {
+        store
+            .insert_session(&session_record(&app, then))
+            .await
+            .unwrap();
+        let (mut grant, _) = grant_and_code(&app, then);
+        grant.expires_at = Some(then + time::Duration::hours(1));
+        let tokens = [
+            token_record(&grant, TokenKind::Access, then),
+            token_record(&grant, TokenKind::Refresh, then),
+        ];
+        store.insert_grant(&grant, &tokens).await.unwrap();
+        expected += 4;
+    }
+    let at = then + time::Duration::days(2);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut total = 0;
+            // Until a pass finds nothing: a short batch from one purger
+            // may only mean the others hold the rest.
+            loop {
+                let n = store.purge_expired(at, 7).await.unwrap();
+                total += n;
+                if n == 0 {
+                    break total;
+                }
+            }
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    assert_eq!(total, expected, "each record purged exactly once");
+    assert_eq!(store.purge_expired(at, 100).await.unwrap(), 0);
+}
+
+/// Connections beyond the conformance suite: listing filters (the provider
+/// and tag ones in SQL), tag edits in SQL agreeing with `TagEdit::apply`
+/// and never losing a concurrent edit, revocation cascading to the grant
+/// and the scoped keys, and a Connect context stored before `stepVersion`
+/// existed counting as version 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_filter_edit_tags_and_revoke() {
+    use oauth_connect::conformance::{
+        connect_approval, connect_session_record, customer_record, random_hash, session_record,
+    };
+    use oauth_connect::{
+        ConnectStore as _, ConnectionFilter, ConnectionStatus, GrantStore as _, LinkedAccount,
+        SessionDecision, StepAdvance, TagEdit, TagUpdate,
+    };
+
+    let Some(url) = database_url() else { return };
+    let store = std::sync::Arc::new(fresh_store(url).await);
+    // Whole microseconds, as PostgreSQL stores them.
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap();
+    let app = app_record(&fresh_workspace(), now, Some(random_hash()));
+    store.insert_app(&app).await.unwrap();
+    let ws = app.app.workspace_id.clone();
+    let ada = customer_record(&app, "ada", now);
+    let bob = customer_record(&app, "bob", now);
+
+    let mut ids = Vec::new();
+    for (i, (customer, linked)) in [
+        (&ada, Some(("tesla", "acct-1"))),
+        (&ada, Some(("enphase", "acct-2"))),
+        (&bob, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now + time::Duration::seconds(i64::try_from(i).unwrap());
+        let (grant, code, mut connect) = connect_approval(&app, customer, true, at);
+        connect.connection.linked = linked.map(|(p, a)| LinkedAccount::new(p, a, "label"));
+        ids.push(connect.connection.id.clone());
+        let session = session_record(&app, at);
+        store.insert_session(&session).await.unwrap();
+        let decision = SessionDecision::Approve {
+            grant: Box::new(grant),
+            code: Box::new(code),
+            connect: Some(Box::new(connect)),
+        };
+        store
+            .complete_session(&session.hash, &decision, at)
+            .await
+            .unwrap();
+    }
+
+    let list = |filter: ConnectionFilter| {
+        let store = std::sync::Arc::clone(&store);
+        let ws = ws.clone();
+        async move {
+            let page = store.list_connections(&ws, &filter, 0, 10).await.unwrap();
+            let listed: Vec<_> = page.items.into_iter().map(|c| c.id).collect();
+            (page.total, listed)
+        }
+    };
+    assert_eq!(list(ConnectionFilter::default()).await, (3, ids.clone()));
+    let mut by_provider = ConnectionFilter::default();
+    by_provider.provider = Some("tesla".to_owned());
+    assert_eq!(list(by_provider).await, (1, vec![ids[0].clone()]));
+    let mut by_reference = ConnectionFilter::default();
+    by_reference.reference_id = Some("ada".to_owned());
+    by_reference.tag = Some("boston".to_owned());
+    assert_eq!(list(by_reference).await, (2, ids[..2].to_vec()));
+    let mut by_customer = ConnectionFilter::default();
+    by_customer.customer_id = Some(bob.id.clone());
+    by_customer.app_id = Some(app.app.id.clone());
+    assert_eq!(list(by_customer).await, (1, vec![ids[2].clone()]));
+    let paged = store
+        .list_connections(&ws, &ConnectionFilter::default(), 2, 10)
+        .await
+        .unwrap();
+    assert_eq!((paged.total, paged.items.len()), (3, 1), "past the page");
+
+    let first = store.get_connection(&ws, None, &ids[0]).await.unwrap();
+    let first = first.expect("found in its workspace");
+    assert_eq!(
+        first.linked,
+        Some(LinkedAccount::new("tesla", "acct-1", "label"))
+    );
+    let other_app = app_record(&ws, now, Some(random_hash()));
+    let wrong = store
+        .get_connection(&ws, Some(&other_app.app.id), &ids[0])
+        .await;
+    assert!(wrong.unwrap().is_none(), "of another app");
+
+    // Tag edits agree with `TagEdit::apply`.
+    let strings = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+    // (replace, add, remove)
+    type Case<'a> = (Option<&'a [&'a str]>, &'a [&'a str], &'a [&'a str]);
+    let cases: [Case<'_>; 4] = [
+        (None, &["x", "y", "x", "boston"], &[]),
+        (None, &["z"], &["x", "q"]),
+        (Some(&["b", "a", "b"]), &["a", "c"], &["c"]),
+        (Some(&[]), &[], &[]),
+    ];
+    let mut tags = first.tags.clone();
+    for (replace, add, remove) in cases {
+        let mut edit = TagEdit::default();
+        edit.replace = replace.map(strings);
+        edit.add = strings(add);
+        edit.remove = strings(remove);
+        edit.max = 10;
+        let expected = edit.apply(&tags).unwrap();
+        let later = now + time::Duration::minutes(1);
+        match store
+            .update_connection_tags(&ws, Some(&app.app.id), &ids[0], &edit, later)
+            .await
+            .unwrap()
+        {
+            TagUpdate::Updated(updated) => {
+                assert_eq!(updated.tags, expected, "{edit:?} on {tags:?}");
+                assert_eq!(updated.updated_at, later);
+                tags = updated.tags;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut too_many = TagEdit::default();
+    too_many.add = strings(&["1", "2"]);
+    too_many.max = 1;
+    let outcome = store
+        .update_connection_tags(&ws, None, &ids[0], &too_many, now)
+        .await;
+    assert_eq!(outcome.unwrap(), TagUpdate::TooMany);
+    let outcome = store
+        .update_connection_tags(&ws, Some(&other_app.app.id), &ids[0], &too_many, now)
+        .await;
+    assert_eq!(outcome.unwrap(), TagUpdate::NotFound);
+
+    // Ten concurrent edits each add their own tag: none is lost.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = std::sync::Arc::clone(&store);
+        let (ws, id) = (ws.clone(), ids[1].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut edit = TagEdit::default();
+            edit.add = vec![format!("t{i}")];
+            edit.max = 20;
+            store
+                .update_connection_tags(&ws, None, &id, &edit, now)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), TagUpdate::Updated(_)));
+    }
+    let second = store.get_connection(&ws, None, &ids[1]).await.unwrap();
+    assert_eq!(second.unwrap().tags.len(), 11, "boston and t0..t9");
+
+    // Revoking cascades to the grant and to the customer's keys of the app.
+    let later = now + time::Duration::minutes(2);
+    let revoked = store
+        .revoke_connection(&ws, Some(&app.app.id), &ids[2], later)
+        .await
+        .unwrap()
+        .expect("active");
+    assert_eq!(
+        (revoked.status, revoked.updated_at),
+        (ConnectionStatus::Revoked, later)
+    );
+    let grant = store.get_grant(&revoked.grant_id).await.unwrap().unwrap();
+    assert_eq!(grant.revoked_at, Some(later));
+    let keys = store
+        .list_scoped_keys(&ws, None, Some(&bob.id), 0, 10)
+        .await
+        .unwrap();
+    assert!(!keys.items.is_empty());
+    assert!(keys.items.iter().all(|k| k.revoked_at == Some(later)));
+    let ada_keys = store
+        .list_scoped_keys(&ws, None, Some(&ada.id), 0, 10)
+        .await
+        .unwrap();
+    assert!(ada_keys.items.iter().all(|k| k.revoked_at.is_none()));
+    let again = store.revoke_connection(&ws, None, &ids[2], later).await;
+    assert!(again.unwrap().is_none(), "already revoked");
+    let mut revoked_only = ConnectionFilter::default();
+    revoked_only.status = Some(ConnectionStatus::Revoked);
+    assert_eq!(list(revoked_only).await, (1, vec![ids[2].clone()]));
+    assert!(
+        store
+            .find_connection(&app.app.id, "bob")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A context written before `stepVersion` existed is at version 0.
+    let session = connect_session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    sqlx::query("UPDATE oauth_sessions SET connect = connect - 'stepVersion' WHERE hash = $1")
+        .bind(session.hash.as_bytes().as_slice())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let mut next = session.connect.as_deref().unwrap().clone();
+    next.step_version = 1;
+    let applied = store.advance_connect(&session.hash, 0, &next, now).await;
+    assert_eq!(applied.unwrap(), StepAdvance::Advanced);
+    let stale = store.advance_connect(&session.hash, 0, &next, now).await;
+    assert!(matches!(stale.unwrap(), StepAdvance::Stale(s) if s.connect.as_deref() == Some(&next)));
+}

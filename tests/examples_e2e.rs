@@ -70,10 +70,20 @@ fn example_binary(name: &str) -> PathBuf {
 }
 
 impl Example {
-    /// Starts `name` on 127.0.0.1:0 and waits until it answers.
+    /// Starts `name` on 127.0.0.1:0, with its demo providers, and waits
+    /// until it answers.
     async fn start(name: &str) -> Self {
+        Self::start_with(name, true).await
+    }
+
+    /// Starts `name`, with or without its demo providers (and their terms).
+    async fn start_with(name: &str, demo_providers: bool) -> Self {
         let mut child = Command::new(example_binary(name))
             .args(["--addr", "127.0.0.1:0"])
+            .env(
+                "OAUTH_CONNECT_DEMO_PROVIDERS",
+                if demo_providers { "on" } else { "off" },
+            )
             .env(
                 "OAUTH_CONNECT_ADMIN_KEYS",
                 format!("{WORKSPACE}={ADMIN_KEY}"),
@@ -835,7 +845,8 @@ fn is_html(reply: &Reply) -> bool {
 }
 
 async fn connect_path_with_a_scoped_key(name: &str) {
-    let server = Example::start(name).await;
+    // Without a provider catalogue: no terms, picker or link step.
+    let server = Example::start_with(name, false).await;
     let http = Http::new();
     let app = http.confidential_app(&server).await;
 
@@ -1059,7 +1070,7 @@ async fn connect_path_with_a_scoped_key(name: &str) {
 /// process with the injected clock (`tests/connect.rs`,
 /// `deny_expiry_reuse_and_two_tabs`), where the 410 page is the same.
 async fn connect_denial_reuse_and_unknown_tokens(name: &str) {
-    let server = Example::start(name).await;
+    let server = Example::start_with(name, false).await;
     let http = Http::new();
     let app = http.confidential_app(&server).await;
     let full_customer = json!({
@@ -1148,6 +1159,339 @@ async fn connect_denial_reuse_and_unknown_tokens(name: &str) {
     assert!(refused.header("location").is_none());
 }
 
+/// Posts `step` of the hosted Connect page `page` with `extra`.
+async fn connect_post(
+    http: &Http,
+    server: &Example,
+    page: &str,
+    step: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let token = field(page, "token");
+    let csrf = field(page, "csrf_token");
+    assert_eq!(field(page, "step"), step, "{page}");
+    let mut pairs = vec![
+        ("token", token.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("step", step),
+    ];
+    pairs.extend_from_slice(extra);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    http.send(
+        http.client
+            .post(server.url("/connect"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await
+}
+
+/// Follows the 303 `reply` with a GET; the page must answer 200.
+async fn follow(http: &Http, reply: &Reply) -> Reply {
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    let page = http.send(http.client.get(reply.location())).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    page
+}
+
+/// The upstream's consent page at `url` (an absolute URL), decided as the
+/// demo user `subject`: the answer to the post, a 303 to the callback.
+async fn upstream_consent(http: &Http, server: &Example, url: &str, decision: &str) -> Reply {
+    let page = http.send(http.client.get(url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("oauth-connect demo"), "{}", page.text);
+    assert!(page.text.contains("See your batteries and chargers"));
+    // Mounted under /upstream: its form and cookie say so.
+    assert!(
+        page.text.contains("action=\"/upstream/oauth/authorize\""),
+        "{}",
+        page.text
+    );
+    let cookie = page.header("set-cookie").expect("the CSRF cookie");
+    assert!(
+        cookie.contains("Path=/upstream/oauth/authorize"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let form = [
+        ("session", field(&page.text, "session")),
+        ("csrf_token", field(&page.text, "csrf_token")),
+        ("decision", decision.to_owned()),
+        ("subject", "energy-user-1".to_owned()),
+    ];
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    http.send(
+        http.client
+            .post(server.url("/upstream/oauth/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .body(body),
+    )
+    .await
+}
+
+/// The Connect code of `to` exchanged with Basic; then the connection of
+/// `reference_id` as `GET /v1/connections` lists it.
+async fn exchange_and_find_connection(
+    http: &Http,
+    server: &Example,
+    app: &Confidential,
+    to: &str,
+    reference_id: &str,
+) -> Value {
+    assert!(to.starts_with(REDIRECT), "{to}");
+    let code = query_param(to, "code").expect("a code");
+    let tokens = http
+        .post_basic(
+            server,
+            "/oauth/token",
+            app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let me = http
+        .send(
+            http.client
+                .get(server.url("/v1/me"))
+                .bearer_auth(tokens.json()["access_token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(me.json()["subject"], reference_id);
+    let list = http
+        .send(http.admin(http.client.get(server.url("/v1/connections"))))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    list.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["referenceId"] == reference_id)
+        .unwrap_or_else(|| panic!("no connection of {reference_id}: {}", list.text))
+        .clone()
+}
+
+/// The demo redirect provider: terms, then (one provider left by the
+/// filters) the link step, a real authorization-code + PKCE round trip to
+/// the example's second authorization server at `/upstream` (denied once,
+/// then approved), back through `/connect/callback/demo-energy`, the
+/// customer step, consent, and the connection with the upstream account.
+async fn connect_links_demo_energy_through_the_upstream(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.confidential_app(&server).await;
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({
+                "redirectUrl": REDIRECT,
+                "referenceId": "user-energy",
+                "customerInfo": {"firstName": "Ada", "email": "ada@example.com"},
+                "state": "st-energy",
+                "filters": {"providers": ["demo-energy"]},
+            }),
+        )
+        .await;
+    let page = http
+        .send(http.client.get(session["url"].as_str().unwrap()))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Demo terms") && page.text.contains("https://example.com/terms"));
+    let accepted = connect_post(&http, &server, &page.text, "terms", &[("action", "accept")]).await;
+    let page = follow(&http, &accepted).await;
+    assert!(
+        page.text.contains("Continue to Demo Energy"),
+        "{}",
+        page.text
+    );
+
+    // Denied at the upstream: back on the link step, nothing linked.
+    let go = connect_post(&http, &server, &page.text, "link", &[("action", "start")]).await;
+    assert_eq!(go.status, 303, "{}", go.text);
+    let denied = upstream_consent(&http, &server, &go.location(), "deny").await;
+    let page = follow(&http, &follow_callback(&http, &server, &denied).await).await;
+    assert_eq!(field(&page.text, "step"), "link");
+    assert!(
+        page.text.contains("cancelled at the provider"),
+        "{}",
+        page.text
+    );
+
+    // Approved: the authorize URL carries PKCE and the crate's callback.
+    let go = connect_post(&http, &server, &page.text, "link", &[("action", "start")]).await;
+    let authorize = go.location();
+    assert!(
+        authorize.starts_with(&server.url("/upstream/oauth/authorize?")),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "redirect_uri"),
+        Some(server.url("/connect/callback/demo-energy"))
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert!(query_param(&authorize, "code_challenge").is_some());
+    let approved = upstream_consent(&http, &server, &authorize, "approve").await;
+    let back = follow_callback(&http, &server, &approved).await;
+    let page = follow(&http, &back).await;
+    assert_eq!(field(&page.text, "step"), "customer", "{}", page.text);
+    let customer = connect_post(&http, &server, &page.text, "customer", &CUSTOMER_FIELDS).await;
+    let page = follow(&http, &customer).await;
+    assert!(
+        page.text.contains("Demo Energy account energy-user-1"),
+        "{}",
+        page.text
+    );
+    let done = connect_post(
+        &http,
+        &server,
+        &page.text,
+        "consent",
+        &[("decision", "approve")],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(
+        query_param(&done.location(), "state").as_deref(),
+        Some("st-energy")
+    );
+    let connection =
+        exchange_and_find_connection(&http, &server, &app, &done.location(), "user-energy").await;
+    assert_eq!(connection["provider"], "demo-energy");
+    assert_eq!(connection["accountReference"], "energy-user-1");
+    assert_eq!(
+        connection["accountLabel"],
+        "Demo Energy account energy-user-1"
+    );
+}
+
+/// The upstream's answer `reply` (a 303 to the crate's callback, with
+/// `iss`), followed: the callback's 303 back to the Connect page.
+async fn follow_callback(http: &Http, server: &Example, reply: &Reply) -> Reply {
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    let callback = reply.location();
+    assert!(
+        callback.starts_with(&server.url("/connect/callback/demo-energy?")),
+        "{callback}"
+    );
+    assert_eq!(query_param(&callback, "iss"), Some(server.url("/upstream")));
+    let back = http.send(http.client.get(&callback)).await;
+    assert_eq!(back.status, 303, "{}", back.text);
+    assert!(back.location().starts_with(&server.url("/connect?token=")));
+    back
+}
+
+/// The demo form provider: the picker lists both demo providers; a
+/// `categories` filter leaves the utility alone; a wrong password shows the
+/// error with the form again; the demo password links.
+async fn connect_links_demo_utility_with_a_form(name: &str) {
+    let server = Example::start(name).await;
+    let http = Http::new();
+    let app = http.confidential_app(&server).await;
+    let full_customer = json!({
+        "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+        "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                     "postalCode": "62701", "country": "US"},
+    });
+
+    // No filters: the picker shows the whole catalogue.
+    let session = http
+        .connect_session(&server, &app, &json!({"redirectUrl": REDIRECT}))
+        .await;
+    let page = http
+        .send(http.client.get(session["url"].as_str().unwrap()))
+        .await;
+    let accepted = connect_post(&http, &server, &page.text, "terms", &[("action", "accept")]).await;
+    let page = follow(&http, &accepted).await;
+    assert_eq!(field(&page.text, "step"), "provider");
+    for provider in ["demo-energy", "demo-utility", "battery, ev", "meter"] {
+        assert!(page.text.contains(provider), "{provider}: {}", page.text);
+    }
+
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({
+                "redirectUrl": REDIRECT,
+                "referenceId": "user-meter",
+                "customerInfo": full_customer,
+                "filters": {"categories": ["meter"]},
+            }),
+        )
+        .await;
+    let page = http
+        .send(http.client.get(session["url"].as_str().unwrap()))
+        .await;
+    let accepted = connect_post(&http, &server, &page.text, "terms", &[("action", "accept")]).await;
+    let page = follow(&http, &accepted).await;
+    assert!(
+        page.text.contains("Connect your Demo Utility account"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("type=\"password\""));
+    let wrong = [
+        ("action", "submit"),
+        ("username", "ada"),
+        ("password", "nope"),
+    ];
+    let refused = connect_post(&http, &server, &page.text, "link", &wrong).await;
+    let page = follow(&http, &refused).await;
+    assert_eq!(field(&page.text, "step"), "link");
+    assert!(
+        page.text.contains("wrong username or password"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("name=\"password\""),
+        "the form again, to retry"
+    );
+    assert!(!page.text.contains("nope"), "the password is not echoed");
+    let right = [
+        ("action", "submit"),
+        ("username", "ada"),
+        ("password", "demo-password"),
+    ];
+    let linked = connect_post(&http, &server, &page.text, "link", &right).await;
+    let page = follow(&http, &linked).await;
+    assert_eq!(
+        field(&page.text, "step"),
+        "consent",
+        "a complete customer: no form"
+    );
+    assert!(
+        page.text.contains("Demo Utility meter of ada"),
+        "{}",
+        page.text
+    );
+    let done = connect_post(
+        &http,
+        &server,
+        &page.text,
+        "consent",
+        &[("decision", "approve")],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let connection =
+        exchange_and_find_connection(&http, &server, &app, &done.location(), "user-meter").await;
+    assert_eq!(connection["provider"], "demo-utility");
+    assert_eq!(connection["accountReference"], "meter-ada");
+}
+
 async fn every_documented_path_is_served(name: &str) {
     let server = Example::start(name).await;
     let http = Http::new();
@@ -1206,6 +1550,8 @@ against_both!(
     browser_error_paths,
     connect_path_with_a_scoped_key,
     connect_denial_reuse_and_unknown_tokens,
+    connect_links_demo_energy_through_the_upstream,
+    connect_links_demo_utility_with_a_form,
     every_documented_path_is_served,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
@@ -1213,10 +1559,13 @@ against_both!(
 
 /// Headless Chromium (Playwright, `tests/browser/consent.mjs`) clicks
 /// through the consent page of the axum example (approve as the demo user,
-/// deny, and a bad redirect URI) and its hosted Connect page (prefilled
-/// fields checked, the rest filled in, approve; a second session denied);
-/// screenshots land in `target/browser-artifacts/`. The codes it brings
-/// back are exchanged here.
+/// deny, and a bad redirect URI) and its hosted Connect page through the
+/// demo catalogue (terms, picker, Demo Energy's sign-in at the upstream
+/// server, the customer step with prefilled fields checked and the rest
+/// filled in, consent, approve; a second session denied); screenshots land
+/// in `target/browser-artifacts/` (`picker.png`, `upstream.png`,
+/// `customer.png`, `consent.png`, `done.png`, …). The codes it brings back
+/// are exchanged here, and the connection carries the upstream account.
 /// Skipped, saying so, only when `node` or `/usr/bin/chromium` is missing
 /// (`.ci/run` installs both).
 #[tokio::test]
@@ -1339,4 +1688,16 @@ async fn browser_consent_page() {
         assert_eq!(me.json()["subject"], connect["referenceId"]);
         assert_eq!(me.json()["scopes"], json!(["read:devices"]));
     }
+    let connections = http
+        .send(http.admin(http.client.get(server.url("/v1/connections"))))
+        .await
+        .json();
+    let connection = connections["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["referenceId"] == connect["referenceId"])
+        .unwrap();
+    assert_eq!(connection["provider"], "demo-energy");
+    assert_eq!(connection["accountReference"], "browser-energy-user");
 }

@@ -24,14 +24,31 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let Some(common::Started { server, listener }) = common::start("actix-web").await? else {
+    let Some(common::Started {
+        server,
+        upstream,
+        listener,
+    }) = common::start("actix-web").await?
+    else {
         return Ok(());
     };
     let server = web::Data::new(server);
+    let upstream = upstream.map(web::Data::new);
     let http = HttpServer::new(move || {
+        // The demo providers' upstream server; `handle` strips the prefix.
+        let upstream = upstream.clone().map(|upstream| {
+            web::scope(common::UPSTREAM_PREFIX)
+                .app_data(upstream)
+                .default_service(web::to(handle))
+        });
         App::new()
             .app_data(server.clone())
             .route("/v1/me", web::get().to(me))
+            .configure(|app| {
+                if let Some(upstream) = upstream {
+                    app.service(upstream);
+                }
+            })
             .default_service(web::to(handle))
             .wrap(from_fn(trace))
     })
@@ -56,9 +73,10 @@ async fn handle(
     let response = match body.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(body)) => {
             // actix-web speaks `http` 0.2: rebuild the request in `http` 1.
+            let uri = common::mounted_uri(&server, &request.uri().to_string());
             let mut into = http::Request::builder()
                 .method(request.method().as_str())
-                .uri(request.uri().to_string());
+                .uri(uri);
             for (name, value) in request.headers() {
                 into = into.header(name.as_str(), value.as_bytes());
             }

@@ -22,12 +22,21 @@ use tracing::Instrument as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let Some(common::Started { server, listener }) = common::start("axum").await? else {
+    let Some(common::Started {
+        server,
+        upstream,
+        listener,
+    }) = common::start("axum").await?
+    else {
         return Ok(());
     };
-    let app = Router::new()
-        .route("/v1/me", get(me))
-        .fallback(handle)
+    let mut app = Router::new().route("/v1/me", get(me)).fallback(handle);
+    if let Some(upstream) = upstream {
+        // The demo providers' upstream server: axum strips the prefix.
+        let upstream = Router::new().fallback(handle).with_state(upstream);
+        app = app.nest_service(common::UPSTREAM_PREFIX, upstream);
+    }
+    let app = app
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(trace))
         .with_state(server);

@@ -12,6 +12,11 @@
 //! | `OAUTH_CONNECT_SERVER_KEY` (hex or base64, ≥ 32 bytes) | a random key: credentials die with the process |
 //! | `DATABASE_URL` | in-memory storage (PostgreSQL: not supported yet) |
 //! | `RUST_LOG` | `info` |
+//! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` |
+
+mod demo;
+
+pub(crate) use demo::UPSTREAM_PREFIX;
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -60,6 +65,7 @@ pub(crate) struct Config {
     admin_keys: Vec<(WorkspaceId, Zeroizing<String>)>,
     server_key: Option<Zeroizing<Vec<u8>>>,
     database_url: bool,
+    demo_providers: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -69,7 +75,8 @@ fn env(name: &str) -> Option<String> {
 const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
-             OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), DATABASE_URL, RUST_LOG";
+             OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), DATABASE_URL, RUST_LOG,
+             OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers)";
 
 impl Config {
     /// Reads `--addr` / `PORT` and the `OAUTH_CONNECT_*` variables. `None`
@@ -131,6 +138,8 @@ impl Config {
             admin_keys,
             server_key,
             database_url: std::env::var_os("DATABASE_URL").is_some(),
+            demo_providers: !env("OAUTH_CONNECT_DEMO_PROVIDERS")
+                .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
         }))
     }
 
@@ -177,6 +186,9 @@ pub(crate) enum Admin {
 pub(crate) struct Started {
     /// The server to mount.
     pub(crate) server: Server,
+    /// The demo providers' upstream authorization server, to mount under
+    /// [`demo::UPSTREAM_PREFIX`] (`None` with `OAUTH_CONNECT_DEMO_PROVIDERS=off`).
+    pub(crate) upstream: Option<Server>,
     /// The bound socket.
     pub(crate) listener: TcpListener,
 }
@@ -191,10 +203,17 @@ pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Er
     };
     let listener = config.bind()?;
     let addr = listener.local_addr()?;
-    let (server, admin) = build(&config, addr).await?;
+    let (server, upstream, admin) = build(&config, addr).await?;
     banner(framework, &config, &server, addr, &admin);
     spawn_purge(server.clone());
-    Ok(Some(Started { server, listener }))
+    if let Some(upstream) = &upstream {
+        spawn_purge(upstream.clone());
+    }
+    Ok(Some(Started {
+        server,
+        upstream,
+        listener,
+    }))
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -208,7 +227,10 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn build(config: &Config, addr: SocketAddr) -> Result<(Server, Admin), Box<dyn Error>> {
+async fn build(
+    config: &Config,
+    addr: SocketAddr,
+) -> Result<(Server, Option<Server>, Admin), Box<dyn Error>> {
     // ---- Storage: `DATABASE_URL` selects PostgreSQL (not supported yet) ----
     // When the `postgres` feature lands, connect it here instead.
     let store = MemoryStore::new();
@@ -221,7 +243,22 @@ async fn build(config: &Config, addr: SocketAddr) -> Result<(Server, Admin), Box
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let server = AuthorizationServer::builder(store)
+    let mut builder = AuthorizationServer::builder(store);
+    let mut upstream = None;
+    if config.demo_providers {
+        // This process as its own client reaches itself on loopback.
+        let mut local = addr;
+        if local.ip().is_unspecified() {
+            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let catalogue = demo::catalogue(&issuer, &format!("http://{local}")).await?;
+        for provider in catalogue.providers {
+            builder = builder.provider(provider);
+        }
+        builder = builder.terms(catalogue.terms);
+        upstream = Some(catalogue.upstream);
+    }
+    let server = builder
         .issuer(issuer)
         .key_ring(key_ring)
         // A demo sign-in field on the consent page: plug your login in here.
@@ -255,7 +292,7 @@ async fn build(config: &Config, addr: SocketAddr) -> Result<(Server, Admin), Box
         }
         Admin::Configured(workspaces)
     };
-    Ok((server, admin))
+    Ok((server, upstream, admin))
 }
 
 /// Prints what a newcomer needs to stdout (not to the log): the address,
@@ -333,8 +370,41 @@ fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, a
         out,
         "  curl -s {issuer}/v1/me -H 'Authorization: Bearer ACCESS_TOKEN'"
     );
+    if config.demo_providers {
+        demo_banner(&mut out, issuer, key);
+    }
     let _ = writeln!(out, "\nCtrl-C stops the server.");
     println!("{out}");
+}
+
+/// The demo providers, and how to walk the Connect flow through them.
+fn demo_banner(out: &mut String, issuer: &str, key: &str) {
+    let upstream = demo::UPSTREAM_PREFIX;
+    let password = demo::DEMO_UTILITY_PASSWORD;
+    let _ = writeln!(
+        out,
+        "\nDemo Connect providers (OAUTH_CONNECT_DEMO_PROVIDERS=off removes them):\n  \
+         demo-energy   battery, ev   redirect: OAuth 2.0 + PKCE to the demo upstream server \
+         {issuer}{upstream}\n                              (sign in there with any user id, then Allow)\n  \
+         demo-utility  meter         form: any username, password {password}"
+    );
+    let _ = writeln!(
+        out,
+        "\nTry them: create a confidential app (as above, with \"type\":\"CONFIDENTIAL\"), open a \
+         Connect session with its credentials, and open the `url` it returns:"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s -X POST {issuer}/v1/connect/sessions -u CLIENT_ID:CLIENT_SECRET \
+         -H 'Content-Type: application/json' -d '{{\"redirectUrl\":\"{DEMO_REDIRECT}\",\
+         \"referenceId\":\"user-1\",\"filters\":{{\"providers\":[\"demo-energy\"]}}}}'"
+    );
+    let _ = writeln!(
+        out,
+        "  (without filters: the picker shows both; \"filters\":{{\"categories\":[\"meter\"]}} \
+         goes straight to the utility's form)\n  then: curl -s {issuer}/v1/connections \
+         -H 'Authorization: Bearer {key}'"
+    );
 }
 
 /// Purges expired sessions, codes, tokens and grants every minute, in
@@ -409,6 +479,23 @@ pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
     span.record("status", status);
     span.record("latency_ms", latency_ms);
     tracing::info!(parent: span, status, latency_ms, "response");
+}
+
+/// `uri` (path and query) as `server` routes it: without the path of its
+/// issuer, for a server mounted under a prefix (the demo upstream).
+#[allow(dead_code)] // the actix adapter's
+pub(crate) fn mounted_uri(server: &Server, uri: &str) -> String {
+    let prefix = server.config().issuer().path().trim_end_matches('/');
+    match uri.strip_prefix(prefix) {
+        Some(rest) if !prefix.is_empty() && (rest.is_empty() || rest.starts_with(['/', '?'])) => {
+            if rest.starts_with('/') {
+                rest.to_owned()
+            } else {
+                format!("/{rest}")
+            }
+        }
+        _ => uri.to_owned(),
+    }
 }
 
 /// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).

@@ -21,6 +21,16 @@ const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
 /// The consent page's path, where its form posts.
 const AUTHORIZE_PATH: &str = "/oauth/authorize";
 
+/// The authorization endpoint's path as the browser sees it: under the
+/// issuer's path, for a server mounted under a prefix (issuer
+/// `https://host/upstream` → `/upstream/oauth/authorize`).
+fn authorize_path(config: &crate::config::ServerConfig) -> String {
+    format!(
+        "{}{AUTHORIZE_PATH}",
+        config.issuer().path().trim_end_matches('/')
+    )
+}
+
 fn oauth_error(code: OAuthErrorCode, description: &str) -> Response<Bytes> {
     let response = response::oauth_error(&code, Some(description), None);
     if code == OAuthErrorCode::InvalidClient {
@@ -250,11 +260,12 @@ fn consent_page<S: Storage>(
         })
         .collect();
     let return_to = form_target(&prompt.redirect_uri).unwrap_or_default();
+    let action = authorize_path(config);
     let view = ui::ConsentView {
         app_name: &prompt.app.name,
         scopes,
         return_to: &return_to,
-        action: AUTHORIZE_PATH,
+        action: &action,
         session: prompt.session.expose_secret(),
         csrf_token: &prompt.csrf_token,
         demo_sign_in: config.resource_owner().demo_sign_in(),
@@ -268,7 +279,7 @@ fn consent_page<S: Storage>(
     };
     let max_age = config.lifetimes().consent.whole_seconds();
     let cookie = format!(
-        "{}={}; Path={AUTHORIZE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        "{}={}; Path={action}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
         csrf_cookie_name(&prompt.csrf_token),
         prompt.csrf_token
     );
@@ -338,8 +349,10 @@ async fn decide<S: Storage>(
         Some("deny") => Decision::Deny,
         _ => return error_page(ErrorPage::UnknownRequest),
     };
-    let clear =
-        format!("{cookie_name}=; Path={AUTHORIZE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict");
+    let clear = format!(
+        "{cookie_name}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict",
+        authorize_path(server.config())
+    );
     match server.decide(session, csrf, decision).await {
         Ok(to) | Err(AuthorizeError::Redirect(to)) => response::with_cookie(redirect(&to), &clear),
         Err(AuthorizeError::Page(page)) => error_page(page),

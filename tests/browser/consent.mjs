@@ -1,10 +1,13 @@
 // Headless Chromium clicks through the pages of an oauth-connect example
 // server. The plain consent page: approve as the demo user (landing on the
 // app's redirect URI with a code), then deny (landing with
-// error=access_denied). The hosted Connect page: a session whose customer
-// is partly known shows the known fields prefilled; the rest is filled in
-// and approved (landing with a code), and a second session is denied.
-// Screenshots go to $ARTIFACTS_DIR.
+// error=access_denied). The hosted Connect page through the example's demo
+// catalogue: terms, the provider picker, Demo Energy's sign-in and consent
+// at the example's second authorization server (/upstream), back to the
+// customer step (known fields prefilled, the rest filled in), consent and
+// approve (landing with a code); a second session is denied.
+// Screenshots go to $ARTIFACTS_DIR (terms, picker, upstream, customer,
+// consent, done for the Connect walk).
 //
 // Driven by `cargo test` (tests/examples_e2e.rs, `browser_consent_page`),
 // which starts the axum example and passes:
@@ -125,7 +128,7 @@ try {
   check((await page.title()).includes('Browser test app'), `consent page title: ${await page.title()}`);
   const text = await page.textContent('body');
   check(text.includes('See your devices'), 'the scope catalogue describes read:devices');
-  await page.screenshot({ path: join(artifacts, 'consent.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, 'oauth-consent.png'), fullPage: true });
   await page.fill('#subject', 'user-42');
   await Promise.all([
     page.waitForURL((url) => url.toString().startsWith(redirectUri)),
@@ -159,7 +162,10 @@ try {
   check(page.url().startsWith(base), 'no redirect to an unregistered URI');
   await page.screenshot({ path: join(artifacts, 'bad-redirect.png'), fullPage: true });
 
-  // Connect: the customer's name and e-mail are known, the rest is asked.
+  // Connect through the demo catalogue: terms, the provider picker (pick
+  // Demo Energy), its sign-in and consent at the example's upstream
+  // authorization server, back to the customer step (the name and e-mail
+  // are known, the rest is asked), consent, approve.
   const session = await connectSession({
     referenceId: 'browser-user-1',
     clientName: 'Browser Energy',
@@ -170,10 +176,27 @@ try {
   const shown = await page.goto(session.url);
   check(shown.status() === 200, `Connect page: ${shown.status()}`);
   check((await page.title()).includes('Browser Energy'), `Connect page title: ${await page.title()}`);
+  check((await page.textContent('body')).includes('Demo terms'), 'the terms step comes first');
+  await page.screenshot({ path: join(artifacts, 'terms.png'), fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('button[value="accept"]')]);
+  const picker = await page.textContent('body');
+  check(picker.includes('Demo Energy') && picker.includes('Demo Utility'), 'the picker lists the catalogue');
+  await page.screenshot({ path: join(artifacts, 'picker.png'), fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('button[name="provider"][value="demo-energy"]')]);
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(`${base}/upstream/oauth/authorize`)),
+    page.click('button[value="start"]'),
+  ]);
+  check((await page.textContent('body')).includes('See your batteries and chargers'), 'the upstream consent page');
+  await page.fill('#subject', 'browser-energy-user');
+  await page.screenshot({ path: join(artifacts, 'upstream.png'), fullPage: true });
+  await Promise.all([
+    page.waitForURL((url) => url.toString().startsWith(`${base}/connect?token=`)),
+    page.click('button[value="approve"]'),
+  ]);
   check((await page.inputValue('#firstName')) === 'Ada', 'firstName is prefilled');
   check((await page.inputValue('#email')) === 'ada@example.com', 'email is prefilled');
   check((await page.inputValue('#lastName')) === '', 'lastName is asked');
-  await page.screenshot({ path: join(artifacts, 'connect.png'), fullPage: true });
   await page.fill('#lastName', 'Lovelace');
   await page.fill('#phone', '555-555-0100');
   await page.fill('#streetOne', '1 Main St');
@@ -181,18 +204,19 @@ try {
   await page.fill('#state', 'IL');
   await page.fill('#postalCode', '62701');
   await page.fill('#country', 'US');
-  await page.screenshot({ path: join(artifacts, 'connect-filled.png'), fullPage: true });
-  // The customer step, then the consent step.
+  await page.screenshot({ path: join(artifacts, 'customer.png'), fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('button[type="submit"].primary')]);
-  check((await page.textContent('body')).includes('See your devices'), 'the consent step describes the scope');
-  check((await page.textContent('body')).includes('Ada Lovelace'), 'the consent step shows the confirmed customer');
-  await page.screenshot({ path: join(artifacts, 'connect-consent.png'), fullPage: true });
+  const consentText = await page.textContent('body');
+  check(consentText.includes('See your devices'), 'the consent step describes the scope');
+  check(consentText.includes('Ada Lovelace'), 'the consent step shows the confirmed customer');
+  check(consentText.includes('Demo Energy account browser-energy-user'), 'the consent step shows the linked account');
+  await page.screenshot({ path: join(artifacts, 'consent.png'), fullPage: true });
   await Promise.all([
     page.waitForURL((url) => url.toString().startsWith(redirectUri)),
     page.click('button[value="approve"]'),
   ]);
   const connected = new URL(page.url());
-  await page.screenshot({ path: join(artifacts, 'connect-approved.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, 'done.png'), fullPage: true });
   const connectCode = connected.searchParams.get('code');
   check(connectCode && connectCode.startsWith('oc_code_'), `a Connect code: ${connected.search}`);
   check(connected.searchParams.get('state') === 'connect-approve', 'the Connect state comes back');

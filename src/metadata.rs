@@ -77,8 +77,12 @@ impl<S: Storage> AuthorizationServer<S> {
             ],
             code_challenge_methods_supported: vec!["S256"],
             token_endpoint_auth_methods_supported: auth_methods.clone(),
-            revocation_endpoint_auth_methods_supported: auth_methods.clone(),
-            introspection_endpoint_auth_methods_supported: auth_methods,
+            revocation_endpoint_auth_methods_supported: auth_methods,
+            // RFC 7662 §2.1: introspection needs real client authentication.
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             scopes_supported: self
                 .config()
                 .scopes_supported()

@@ -741,7 +741,8 @@ impl<S: Storage> AuthorizationServer<S> {
     /// The revocation endpoint (`POST /oauth/revoke`, RFC 7009): the client
     /// authenticates; revoking an access token revokes it, revoking a
     /// refresh token revokes its whole grant (every access token issued
-    /// from it). Unknown, malformed and already-revoked tokens succeed
+    /// from it), revoking a scoped key of the client's app revokes that
+    /// key. Unknown, malformed and already-revoked tokens succeed
     /// (§2.2).
     ///
     /// # Errors
@@ -759,6 +760,9 @@ impl<S: Storage> AuthorizationServer<S> {
         let token = params
             .get("token")
             .ok_or(invalid_request("token is required"))?;
+        if token.starts_with(self.config().prefixes().scoped_key()) {
+            return self.revoke_presented_scoped_key(&client, token).await;
+        }
         let Some((presented, hash)) = self.classify(token) else {
             return Ok(());
         };
@@ -786,14 +790,40 @@ impl<S: Storage> AuthorizationServer<S> {
         Ok(())
     }
 
-    /// The introspection endpoint (`POST /oauth/introspect`, RFC 7662): the
-    /// client authenticates; an active token of its own is described, and
+    /// A scoped key presented at the revocation endpoint: revoked when it
+    /// verifies and belongs to the calling client's app; an invalid,
+    /// expired or already revoked key succeeds silently (RFC 7009 §2.2);
+    /// another client's key is refused and stays valid.
+    async fn revoke_presented_scoped_key(
+        &self,
+        client: &AuthenticatedClient,
+        token: &str,
+    ) -> Result<(), TokenError> {
+        let key = match self.verify_scoped_key(token).await {
+            Ok(key) => key,
+            Err(crate::ScopedKeyError::Storage(e)) => return Err(e.into()),
+            Err(_) => return Ok(()),
+        };
+        if key.client_id != client.app.client_id {
+            return Err(TokenError::new(
+                OAuthErrorCode::UnauthorizedClient,
+                "the token was issued to another client",
+            ));
+        }
+        self.revoke_scoped_key(client, &key.key_id).await?;
+        Ok(())
+    }
+
+    /// The introspection endpoint (`POST /oauth/introspect`, RFC 7662): a
+    /// confidential client authenticates (public clients are refused,
+    /// §2.1); an active token of its own is described, and
     /// anything else — expired, revoked, spent, unknown, another client's —
     /// is exactly `{"active": false}`.
     ///
     /// # Errors
     ///
-    /// `invalid_client`; `invalid_request` without `token`.
+    /// `invalid_client` (also for a public client); `invalid_request`
+    /// without `token`.
     pub async fn introspect(
         &self,
         basic: Option<&BasicCredentials>,
@@ -802,6 +832,21 @@ impl<S: Storage> AuthorizationServer<S> {
         let params = Params::from_pairs(pairs.iter().cloned())
             .map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
+        // RFC 7662 §2.1: the endpoint MUST require authorization, so that
+        // it cannot be used to scan for tokens; a public client's
+        // `client_id` alone proves nothing.
+        if !client.authenticated {
+            self.config()
+                .events()
+                .emit(&Event::ClientAuthenticationFailed {
+                    client_id: Some(client.app.client_id.clone()),
+                    reason: "public client at the introspection endpoint",
+                });
+            return Err(TokenError::new(
+                OAuthErrorCode::InvalidClient,
+                "introspection requires a confidential client's credentials",
+            ));
+        }
         let token = params
             .get("token")
             .ok_or(invalid_request("token is required"))?;

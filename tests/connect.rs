@@ -215,6 +215,47 @@ async fn whole_connect_path_with_a_scoped_key_in_the_token_response() {
         .await;
     assert_eq!(customer.info.last_name.as_deref(), Some("Lovelace"));
     assert_eq!(principal.customer_id.unwrap(), customer.id);
+
+    // RFC 7009 §2.1: another client may not revoke it (and it stays
+    // valid); its own client revokes it at the revocation endpoint; a
+    // second revocation succeeds silently (§2.2).
+    let other = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Confidential,
+        &[REDIRECT],
+    )
+    .await;
+    let foreign = post_form(
+        &h.server,
+        "/oauth/revoke",
+        &[("token", &scoped_key)],
+        Some(&basic(&other)),
+        None,
+    )
+    .await;
+    assert_eq!(foreign.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_of(&foreign), "unauthorized_client");
+    assert!(h.server.verify_scoped_key(&scoped_key).await.is_ok());
+    for round in ["revokes", "already revoked"] {
+        let revoked = post_form(
+            &h.server,
+            "/oauth/revoke",
+            &[("token", &scoped_key)],
+            Some(&basic(&h.confidential)),
+            None,
+        )
+        .await;
+        assert_eq!(revoked.status(), StatusCode::OK, "{round}");
+    }
+    assert!(matches!(
+        h.server.verify_scoped_key(&scoped_key).await,
+        Err(oauth_connect::ScopedKeyError::Revoked)
+    ));
+    assert_eq!(
+        introspect(&h.server, &h.confidential, &scoped_key).await,
+        json!({"active": false})
+    );
 }
 
 /// Lets tests read storage through the `ConnectStore` trait concisely.

@@ -832,6 +832,32 @@ async fn rfc7662_introspection_is_exactly_inactive_for_anything_not_active_and_y
 }
 
 #[tokio::test]
+async fn rfc7662_section_2_1_a_public_client_cannot_introspect_even_its_own_token() {
+    let h = harness().await;
+    let (at, _) = tokens_for(&h, &h.public).await;
+    let response = post_form(
+        &h.server,
+        "/oauth/introspect",
+        &[("token", &at), ("client_id", &h.public.client_id)],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_of(&response), "invalid_client");
+    assert!(!text(&response).contains(&at), "the token is not echoed");
+    // The token itself is fine: a confidential caller would see it, the
+    // resource side accepts it.
+    assert!(h.server.validate_access_token(&at).await.is_ok());
+    let metadata = json(&get(&h.server, "/.well-known/oauth-authorization-server").await);
+    assert_eq!(
+        metadata["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"]),
+        "RFC 8414 §2: metadata says what the endpoint accepts"
+    );
+}
+
+#[tokio::test]
 async fn deleting_an_app_stops_its_tokens_at_once() {
     let h = harness().await;
     let (at, _) = tokens_for(&h, &h.confidential).await;

@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 use crate::credential::PublishableKey;
 use crate::error::RegistryError;
 use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
+use crate::origin::Origin;
 use crate::registration::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{
@@ -113,6 +114,8 @@ pub struct BrowserCaller {
     pub app: OAuthApp,
     /// The key's id.
     pub key_id: PublishableKeyId,
+    /// The request's origin, one of the app's `allowedOrigins`.
+    pub origin: Origin,
 }
 
 impl<S: Storage> AuthorizationServer<S> {
@@ -243,14 +246,14 @@ impl<S: Storage> AuthorizationServer<S> {
             .await?
             .ok_or(PublishableKeyError::InvalidKey)?
             .app;
-        let allowed = origin.is_some_and(|origin| {
-            app.allowed_origins
-                .iter()
-                .any(|allowed| allowed.as_str() == origin)
-        });
-        if !allowed {
-            return Err(PublishableKeyError::OriginNotAllowed);
-        }
+        let origin = origin
+            .and_then(|origin| {
+                app.allowed_origins
+                    .iter()
+                    .find(|allowed| allowed.as_str() == origin)
+            })
+            .cloned()
+            .ok_or(PublishableKeyError::OriginNotAllowed)?;
         let limit = config.publishable_key_rate_limit();
         let now = self.now();
         let (window_start, window_end) = fixed_window(now, limit.window);
@@ -266,6 +269,7 @@ impl<S: Storage> AuthorizationServer<S> {
         Ok(BrowserCaller {
             app,
             key_id: record.id,
+            origin,
         })
     }
 
@@ -276,7 +280,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// Storage failures.
     pub async fn is_allowed_origin(&self, origin: &str) -> Result<bool, StorageError> {
-        match crate::origin::Origin::parse(origin) {
+        match Origin::parse(origin) {
             Ok(origin) => self.storage().origin_is_allowed(&origin).await,
             Err(_) => Ok(false),
         }

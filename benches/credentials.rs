@@ -30,6 +30,7 @@ fn credentials(c: &mut Criterion) {
                 description: None,
                 redirect_uris: vec!["https://app.example/cb".into()],
                 allowed_scopes: vec!["read".into()],
+                allowed_origins: vec![],
                 app_type: AppType::Confidential,
             },
         ))

@@ -42,6 +42,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
         description: None,
         redirect_uris: vec!["https://app.example.com/cb".into()],
         allowed_scopes: vec!["read".into()],
+        allowed_origins: vec![],
         app_type,
     }
 }

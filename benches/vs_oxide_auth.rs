@@ -74,6 +74,7 @@ fn ours(rt: &tokio::runtime::Runtime) -> Ours {
         description: None,
         redirect_uris: vec![REDIRECT.into()],
         allowed_scopes: vec!["read".into()],
+        allowed_origins: vec![],
         app_type,
     };
     let public = rt

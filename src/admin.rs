@@ -9,7 +9,8 @@
 //!   every other credential;
 //! * **external keys**, chosen outside the crate (typically supplied by
 //!   configuration such as an environment variable): 32–256 printable ASCII
-//!   characters without spaces, not starting with the admin-key prefix. They
+//!   characters without spaces, not starting with the admin-key or the
+//!   publishable-key prefix (a publishable key is public by design). They
 //!   are hashed under the ring's *current* key in a MAC domain of their own,
 //!   so an external key can never collide with a key of our format.
 //!
@@ -172,7 +173,11 @@ impl<S: Storage> AuthorizationServer<S> {
     /// The keyed hash of a presented admin key of either form.
     fn admin_key_hash(&self, presented: &str) -> Presented {
         let config = self.config();
-        let hash = if presented.starts_with(config.prefixes().admin_key()) {
+        // A publishable key is public by design: it must never pass for an
+        // external admin key, even if someone registered one as such.
+        let hash = if presented.starts_with(config.prefixes().publishable_key()) {
+            None
+        } else if presented.starts_with(config.prefixes().admin_key()) {
             AdminKey::parse(config.prefixes(), presented)
                 .ok()
                 .and_then(|key| key.hash(config.keys()))

@@ -37,6 +37,25 @@ pub struct ServerConfig {
     frame_ancestors: Vec<String>,
     providers: Vec<Provider>,
     terms: Option<Terms>,
+    publishable_key_rate_limit: RateLimit,
+}
+
+/// A fixed-window rate limit: at most `requests` in each `window`, windows
+/// aligned to the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// The most requests per window.
+    pub requests: u32,
+    /// The window's length.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// At most `requests` per `window`.
+    pub fn new(requests: u32, window: Duration) -> Self {
+        Self { requests, window }
+    }
 }
 
 /// How long each kind of grant artefact lives. Every value is configurable
@@ -199,6 +218,11 @@ impl ServerConfig {
     pub fn terms(&self) -> Option<&Terms> {
         self.terms.as_ref()
     }
+
+    /// How many Connect sessions one publishable key may create per window.
+    pub fn publishable_key_rate_limit(&self) -> RateLimit {
+        self.publishable_key_rate_limit
+    }
 }
 
 /// The configuration is unusable.
@@ -254,6 +278,7 @@ pub struct AuthorizationServerBuilder<S> {
     frame_ancestors: Vec<String>,
     providers: Vec<Provider>,
     terms: Option<Terms>,
+    publishable_key_rate_limit: RateLimit,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -285,6 +310,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             frame_ancestors: Vec::new(),
             providers: Vec::new(),
             terms: None,
+            publishable_key_rate_limit: RateLimit::new(10, Duration::MINUTE),
         }
     }
 
@@ -444,6 +470,15 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// How many Connect sessions one publishable key may create per fixed
+    /// window (default 10 per minute; 1–100 000 requests, a window of 1
+    /// second to 1 day). Beyond it `POST /v1/connect/sessions` answers 429
+    /// with `Retry-After`.
+    pub fn publishable_key_rate_limit(mut self, requests: u32, window: Duration) -> Self {
+        self.publishable_key_rate_limit = RateLimit::new(requests, window);
+        self
+    }
+
     /// Checks the configuration and builds the server.
     ///
     /// # Errors
@@ -500,6 +535,15 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::MINUTE,
             Duration::DAY,
         )?;
+        check_range(
+            "publishable_key_rate_limit window",
+            self.publishable_key_rate_limit.window,
+            Duration::SECOND,
+            Duration::DAY,
+        )?;
+        if !(1..=100_000).contains(&self.publishable_key_rate_limit.requests) {
+            return Err(ConfigError::Invalid("publishable_key_rate_limit requests"));
+        }
         let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
             && self
                 .reference_id_prefix
@@ -574,6 +618,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             frame_ancestors: self.frame_ancestors,
             providers: self.providers,
             terms: self.terms,
+            publishable_key_rate_limit: self.publishable_key_rate_limit,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

@@ -27,7 +27,8 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
-use crate::ids::{ConnectionId, CustomerId, ScopedKeyId};
+use crate::ids::{ConnectionId, CustomerId, PublishableKeyId, ScopedKeyId};
+use crate::origin::Origin;
 use crate::keyring::CredentialHash;
 use crate::random::{SystemRandom, random_array};
 use crate::redirect::RedirectUri;
@@ -40,7 +41,7 @@ use crate::storage::{
 };
 use crate::storage::{
     ConnectApproval, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, Location,
-    ScopedKeyRecord,
+    PublishableKeyInsert, PublishableKeyRecord, ScopedKeyRecord,
 };
 use crate::timestamp::truncate_ms;
 
@@ -87,6 +88,13 @@ macro_rules! storage_conformance_tests {
             admin_keys_insert_find_delete,
             admin_keys_insert_conflicts,
             admin_keys_unknown_hash_is_absent,
+            apps_allowed_origins_are_stored_and_looked_up,
+            publishable_keys_insert_find_list_revoke,
+            publishable_keys_are_bounded_per_app,
+            publishable_keys_concurrent_inserts_respect_the_bound,
+            publishable_keys_use_counter_follows_fixed_windows,
+            publishable_keys_concurrent_uses_are_each_counted_once,
+            apps_delete_cascades_to_publishable_keys,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -133,6 +141,7 @@ pub fn app_record(
             description: Some("made by the conformance suite".to_owned()),
             redirect_uris: vec![RedirectUri::parse("https://app.example.com/callback").unwrap()],
             allowed_scopes: ScopeSet::from_tokens(["read:devices", "write:devices"]).unwrap(),
+            allowed_origins: Vec::new(),
             app_type: if secret.is_some() {
                 AppType::Confidential
             } else {
@@ -262,6 +271,7 @@ pub async fn apps_update_changes_only_given_fields<S: Storage>(store: Arc<S>) {
         description: Some(None),
         redirect_uris: None,
         allowed_scopes: Some(ScopeSet::from_tokens(["read:sites"]).unwrap()),
+        allowed_origins: None,
         updated_at: later,
     };
     let updated = store
@@ -1913,6 +1923,373 @@ pub async fn apps_delete_cascades_to_connections_and_keys<S: Storage>(store: Arc
     );
 }
 
+/// An origin no other check uses (the origin lookup spans workspaces).
+pub fn fresh_origin() -> Origin {
+    Origin::parse(&format!(
+        "https://{}.example.com",
+        hex(&random_array::<8>(&rng()).unwrap())
+    ))
+    .unwrap()
+}
+
+/// Allowed origins read back as stored, an update replaces the list, and
+/// [`origin_is_allowed`](crate::AppStore::origin_is_allowed) follows
+/// inserts, updates and deletes, across workspaces.
+pub async fn apps_allowed_origins_are_stored_and_looked_up<S: Storage>(store: Arc<S>) {
+    let ws = fresh_workspace();
+    let (a, b, c) = (fresh_origin(), fresh_origin(), fresh_origin());
+    let mut record = app_record(&ws, base_time(), Some(random_hash()));
+    record.app.allowed_origins = vec![a.clone(), b.clone()];
+    insert(&*store, &record).await;
+    assert_eq!(
+        store.get_app(&ws, &record.app.id).await.unwrap(),
+        Some(record.clone()),
+        "the origins read back in order"
+    );
+    let mut other = app_record(&fresh_workspace(), base_time(), None);
+    other.app.allowed_origins = vec![b.clone()];
+    insert(&*store, &other).await;
+    for (origin, expected) in [(&a, true), (&b, true), (&c, false)] {
+        assert_eq!(
+            store.origin_is_allowed(origin).await.unwrap(),
+            expected,
+            "{origin}"
+        );
+    }
+    let changes = AppChanges {
+        allowed_origins: Some(vec![c.clone()]),
+        ..AppChanges::at(base_time() + Duration::seconds(1))
+    };
+    let updated = store
+        .update_app(&ws, &record.app.id, &changes)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.app.allowed_origins, vec![c.clone()], "replaced");
+    assert_eq!(updated.app.name, record.app.name, "nothing else changed");
+    assert!(!store.origin_is_allowed(&a).await.unwrap(), "a is gone");
+    assert!(store.origin_is_allowed(&b).await.unwrap(), "b is other's");
+    assert!(store.origin_is_allowed(&c).await.unwrap(), "c is new");
+    let cleared = AppChanges {
+        allowed_origins: Some(Vec::new()),
+        ..AppChanges::at(base_time() + Duration::seconds(2))
+    };
+    store
+        .update_app(&ws, &record.app.id, &cleared)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!store.origin_is_allowed(&c).await.unwrap(), "cleared");
+    assert!(
+        store
+            .delete_app(&other.app.workspace_id, &other.app.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.origin_is_allowed(&b).await.unwrap(),
+        "deleting the app drops its origins"
+    );
+}
+
+/// A publishable key record for `app`.
+pub fn publishable_key_record(app: &AppRecord, created_at: OffsetDateTime) -> PublishableKeyRecord {
+    PublishableKeyRecord {
+        id: PublishableKeyId::generate(&rng()).unwrap(),
+        hash: random_hash(),
+        workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
+        created_at,
+    }
+}
+
+/// A key reads back by hash and in its app's listing (oldest first, never
+/// in another workspace's); a duplicate id or hash is a conflict; revoking
+/// removes it from both, once, and only for its own app and workspace.
+pub async fn publishable_keys_insert_find_list_revoke<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = &app.app.workspace_id;
+    let t0 = base_time();
+    let second = publishable_key_record(&app, t0 + Duration::seconds(1));
+    let first = publishable_key_record(&app, t0);
+    for key in [&second, &first] {
+        assert_eq!(
+            store.insert_publishable_key(key, 10).await.unwrap(),
+            PublishableKeyInsert::Inserted
+        );
+    }
+    assert_eq!(
+        store.find_publishable_key(&first.hash).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(
+        store
+            .find_publishable_key(&random_hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.list_publishable_keys(ws, &app.app.id).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "oldest first"
+    );
+    assert!(
+        store
+            .list_publishable_keys(&fresh_workspace(), &app.app.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not in another workspace"
+    );
+    let mut same_hash = publishable_key_record(&app, t0);
+    same_hash.hash = first.hash;
+    let mut same_id = publishable_key_record(&app, t0);
+    same_id.id = first.id.clone();
+    for dup in [&same_hash, &same_id] {
+        let err = store.insert_publishable_key(dup, 10).await.unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::Conflict);
+    }
+    assert_eq!(
+        store
+            .list_publishable_keys(ws, &app.app.id)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "a conflict writes nothing"
+    );
+    let other_app = grant_fixture(&*store).await;
+    assert!(
+        !store
+            .revoke_publishable_key(&other_app.app.workspace_id, &other_app.app.id, &first.id)
+            .await
+            .unwrap(),
+        "another app cannot revoke it"
+    );
+    assert!(
+        !store
+            .revoke_publishable_key(&fresh_workspace(), &app.app.id, &first.id)
+            .await
+            .unwrap(),
+        "another workspace cannot revoke it"
+    );
+    assert!(
+        store
+            .revoke_publishable_key(ws, &app.app.id, &first.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_publishable_key(ws, &app.app.id, &first.id)
+            .await
+            .unwrap(),
+        "a second revocation is false"
+    );
+    assert!(
+        store
+            .find_publishable_key(&first.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .count_publishable_key_use(&first.id, t0)
+            .await
+            .unwrap()
+            .is_none(),
+        "a revoked key has no counter"
+    );
+    assert_eq!(
+        store.list_publishable_keys(ws, &app.app.id).await.unwrap(),
+        vec![second]
+    );
+}
+
+/// An app holds at most `max_active` keys; revoking one frees a slot; an
+/// unknown app (or another workspace's) gets none.
+pub async fn publishable_keys_are_bounded_per_app<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let mut kept = Vec::new();
+    for _ in 0..3 {
+        let key = publishable_key_record(&app, now);
+        assert_eq!(
+            store.insert_publishable_key(&key, 3).await.unwrap(),
+            PublishableKeyInsert::Inserted
+        );
+        kept.push(key);
+    }
+    let extra = publishable_key_record(&app, now);
+    assert_eq!(
+        store.insert_publishable_key(&extra, 3).await.unwrap(),
+        PublishableKeyInsert::LimitReached
+    );
+    assert!(
+        store
+            .find_publishable_key(&extra.hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+    assert!(
+        store
+            .revoke_publishable_key(&app.app.workspace_id, &app.app.id, &kept[0].id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.insert_publishable_key(&extra, 3).await.unwrap(),
+        PublishableKeyInsert::Inserted,
+        "revoking frees a slot"
+    );
+    let mut stray = publishable_key_record(&app, now);
+    stray.workspace_id = fresh_workspace();
+    assert_eq!(
+        store.insert_publishable_key(&stray, 3).await.unwrap(),
+        PublishableKeyInsert::AppNotFound,
+        "the app is not in that workspace"
+    );
+    let mut orphan = publishable_key_record(&app, now);
+    orphan.app_id = AppId::generate(&rng()).unwrap();
+    assert_eq!(
+        store.insert_publishable_key(&orphan, 3).await.unwrap(),
+        PublishableKeyInsert::AppNotFound
+    );
+}
+
+/// Concurrent inserts never take an app past the bound: exactly
+/// `max_active` of them win.
+pub async fn publishable_keys_concurrent_inserts_respect_the_bound<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let store = Arc::clone(&store);
+        let key = publishable_key_record(&app, now);
+        tasks.push(tokio::spawn(async move {
+            store.insert_publishable_key(&key, 4).await.unwrap()
+        }));
+    }
+    let mut inserted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            PublishableKeyInsert::Inserted => inserted += 1,
+            PublishableKeyInsert::LimitReached => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(inserted, 4, "exactly the bound wins");
+    assert_eq!(
+        store
+            .list_publishable_keys(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+/// The use counter counts within a window, restarts at 1 in a later window,
+/// counts a lagging (earlier) window in the current one, and is per key.
+pub async fn publishable_keys_use_counter_follows_fixed_windows<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let w0 = base_time();
+    let key = publishable_key_record(&app, w0);
+    let other = publishable_key_record(&app, w0);
+    for k in [&key, &other] {
+        store.insert_publishable_key(k, 10).await.unwrap();
+    }
+    let count = |id: PublishableKeyId, at: OffsetDateTime| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .count_publishable_key_use(&id, at)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!(count(key.id.clone(), w0).await, 1);
+    assert_eq!(count(key.id.clone(), w0).await, 2);
+    assert_eq!(count(key.id.clone(), w0).await, 3);
+    assert_eq!(count(other.id.clone(), w0).await, 1, "per key");
+    let w1 = w0 + Duration::minutes(1);
+    assert_eq!(count(key.id.clone(), w1).await, 1, "a new window restarts");
+    assert_eq!(
+        count(key.id.clone(), w0).await,
+        2,
+        "an earlier window counts in the current one"
+    );
+    assert_eq!(count(key.id.clone(), w1).await, 3);
+    assert!(
+        store
+            .count_publishable_key_use(&PublishableKeyId::generate(&rng()).unwrap(), w0)
+            .await
+            .unwrap()
+            .is_none(),
+        "unknown key"
+    );
+}
+
+/// Concurrent uses of one key are each counted exactly once: the counts
+/// returned are 1..=n, every one of them once.
+pub async fn publishable_keys_concurrent_uses_are_each_counted_once<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let window = base_time();
+    let key = publishable_key_record(&app, window);
+    store.insert_publishable_key(&key, 10).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let store = Arc::clone(&store);
+        let id = key.id.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .count_publishable_key_use(&id, window)
+                .await
+                .unwrap()
+                .unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=40).collect::<Vec<u32>>(), "no use lost or doubled");
+}
+
+/// Deleting an app removes its publishable keys in the same step.
+pub async fn apps_delete_cascades_to_publishable_keys<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let key = publishable_key_record(&app, base_time());
+    store.insert_publishable_key(&key, 10).await.unwrap();
+    assert!(
+        store
+            .delete_app(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+    );
+    assert!(store.find_publishable_key(&key.hash).await.unwrap().is_none());
+    assert!(
+        store
+            .list_publishable_keys(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .count_publishable_key_use(&key.id, base_time())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 /// A pending Connect session of `app` (version 0, nothing done yet).
 pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
     let mut session = session_record(app, now);
@@ -2139,6 +2516,17 @@ delegate! {
         async fn update_app(&self, workspace: &WorkspaceId, id: &AppId, changes: &AppChanges) -> Option<AppRecord>;
         async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> bool;
         async fn rotate_client_secret(&self, workspace: &WorkspaceId, id: &AppId, rotation: &SecretRotation) -> Option<AppRecord>;
+        async fn origin_is_allowed(&self, origin: &Origin) -> bool;
+    }
+}
+
+delegate! {
+    crate::PublishableKeyStore {
+        async fn insert_publishable_key(&self, key: &PublishableKeyRecord, max_active: u32) -> PublishableKeyInsert;
+        async fn list_publishable_keys(&self, workspace: &WorkspaceId, app_id: &AppId) -> Vec<PublishableKeyRecord>;
+        async fn revoke_publishable_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &PublishableKeyId) -> bool;
+        async fn find_publishable_key(&self, hash: &CredentialHash) -> Option<PublishableKeyRecord>;
+        async fn count_publishable_key_use(&self, id: &PublishableKeyId, window_start: OffsetDateTime) -> Option<u32>;
     }
 }
 

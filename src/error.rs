@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::origin::OriginError;
 use crate::random::RandomError;
 use crate::redirect::RedirectUriError;
 use crate::scope::ScopeError;
@@ -107,6 +108,9 @@ pub enum Problem {
     /// A redirect URI that cannot be registered.
     #[error("{0}")]
     RedirectUri(#[from] RedirectUriError),
+    /// An allowed origin that is not an origin as a browser sends it.
+    #[error("{0}")]
+    Origin(#[from] OriginError),
     /// A scope that breaks the RFC 6749 §3.3 grammar.
     #[error("{0}")]
     Scope(#[from] ScopeError),
@@ -122,6 +126,9 @@ pub enum Problem {
     /// No such customer in the workspace.
     #[error("names no customer of this workspace")]
     UnknownCustomer,
+    /// A field a request authenticated by a publishable key may not set.
+    #[error("may not be set by a publishable key (a web page); create the session from your backend to name it")]
+    NotWithPublishableKey,
     /// Two fields that must agree do not.
     #[error("does not match the customer's")]
     Mismatch,
@@ -150,7 +157,9 @@ pub enum Problem {
     #[error("must be a JSON object")]
     NotAnObject,
     /// An update that changes nothing.
-    #[error("at least one of name, description, redirectUris, allowedScopes is required")]
+    #[error(
+        "at least one of name, description, redirectUris, allowedScopes, allowedOrigins is required"
+    )]
     NothingToUpdate,
 }
 
@@ -168,6 +177,14 @@ pub enum RegistryError {
     /// The operation needs a confidential app (public apps have no secret).
     #[error("public apps have no client secret")]
     NotConfidential,
+    /// The app already has the most active publishable keys allowed
+    /// ([`MAX_PUBLISHABLE_KEYS_PER_APP`](crate::MAX_PUBLISHABLE_KEYS_PER_APP));
+    /// revoke one first.
+    #[error("the app already has {max} active publishable keys; revoke one first")]
+    TooManyKeys {
+        /// The bound.
+        max: u32,
+    },
     /// Another change to the same app won a race; nothing was changed. Retry.
     #[error("the app was changed concurrently; retry")]
     Conflict,

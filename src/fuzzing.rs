@@ -75,6 +75,7 @@ impl Harness {
             description: None,
             redirect_uris: REGISTERED.iter().map(|u| (*u).to_owned()).collect(),
             allowed_scopes: vec!["read".into(), "write".into()],
+            allowed_origins: vec![],
             app_type,
         };
         let (confidential, public, admin_key) = runtime.block_on(async {

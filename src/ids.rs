@@ -152,6 +152,14 @@ string_id!(
     |s| s.strip_prefix("sk_").is_some_and(|rest| is_lower_hex(rest, 32))
 );
 
+string_id!(
+    /// A publishable key's record: `pk_` and 32 hex digits. Not the key
+    /// itself (that is `oc_pk_…`).
+    PublishableKeyId,
+    "publishable key id",
+    |s| s.strip_prefix("pk_").is_some_and(|rest| is_lower_hex(rest, 32))
+);
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -183,6 +191,7 @@ macro_rules! random_id {
 
 random_id!(CustomerId, "cus_");
 random_id!(ConnectionId, "conn_");
+random_id!(PublishableKeyId, "pk_");
 
 impl ScopedKeyId {
     /// The id made of these 16 bytes (the scoped key carries them).

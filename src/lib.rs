@@ -25,6 +25,7 @@
 //!             description: None,
 //!             redirect_uris: vec!["https://myapp.com/callback".into()],
 //!             allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
+//!             allowed_origins: vec![],
 //!             app_type: AppType::Confidential,
 //!         },
 //!     )
@@ -100,9 +101,11 @@ mod ids;
 mod keyring;
 mod metadata;
 mod oauth_error;
+mod origin;
 mod params;
 mod pkce;
 mod providers;
+mod publishable_key;
 mod random;
 mod redirect;
 mod registration;
@@ -133,7 +136,9 @@ pub use authorize::{
     PushedRequest, REQUEST_URI_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, ServerConfig};
+pub use config::{
+    AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
+};
 pub use connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
@@ -152,18 +157,23 @@ pub use events::{Event, EventSink, NoEvents};
 pub use http::bearer::BearerRejection;
 pub use http::{MAX_BODY_BYTES, OPENAPI_JSON};
 pub use ids::{
-    AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, ScopedKeyId, Subject,
-    WorkspaceId,
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
+    Subject, WorkspaceId,
 };
 pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use metadata::Metadata;
 pub use oauth_error::{OAuthError, OAuthErrorCode};
+pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
 pub use providers::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
+pub use publishable_key::{
+    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
+    PublishableKeyInfo,
+};
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
-    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS,
-    MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
+    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS, MAX_DESCRIPTION_CHARS,
+    MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
     RotatedSecret,
 };
 pub use resource::{BearerKind, BearerPrincipal};
@@ -178,7 +188,8 @@ pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
     ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, RefreshRotation, ScopedKeyDelivery,
+    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
+    PublishableKeyStore, RefreshRotation, ScopedKeyDelivery,
     ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
     SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
     TagUpdate, TokenKind, TokenRecord,

@@ -12,6 +12,7 @@ use time::{Duration, OffsetDateTime};
 use crate::credential::ClientSecret;
 use crate::error::{ClientAuthError, FieldError, Problem, RegistryError};
 use crate::ids::{AppId, ClientId, WorkspaceId};
+use crate::origin::Origin;
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
@@ -26,6 +27,8 @@ pub const MAX_NAME_CHARS: usize = 255;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// The most redirect URIs one app may register.
 pub const MAX_REDIRECT_URIS: usize = 32;
+/// The most origins one app may list in `allowedOrigins`.
+pub const MAX_ALLOWED_ORIGINS: usize = 32;
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,6 +59,12 @@ pub struct OAuthApp {
     pub redirect_uris: Vec<RedirectUri>,
     /// At least one RFC 6749 §3.3 scope token.
     pub allowed_scopes: ScopeSet,
+    /// The web origins the app's pages are served from (at most
+    /// [`MAX_ALLOWED_ORIGINS`]; empty by default): the only origins from
+    /// which its publishable keys create Connect sessions, and which may
+    /// frame its hosted Connect page.
+    #[serde(default)]
+    pub allowed_origins: Vec<Origin>,
     /// Confidential or public.
     #[serde(rename = "type")]
     pub app_type: AppType,
@@ -82,13 +91,17 @@ pub struct NewOAuthApp {
     pub redirect_uris: Vec<String>,
     /// At least one scope token.
     pub allowed_scopes: Vec<String>,
+    /// Web origins (`https://app.example.com`), exactly as a browser sends
+    /// them in `Origin`; default none.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     /// `CONFIDENTIAL` or `PUBLIC`.
     #[serde(rename = "type")]
     pub app_type: AppType,
 }
 
-/// A change to an app: any of name, description, redirect URIs and allowed
-/// scopes; at least one. The app type cannot change.
+/// A change to an app: any of name, description, redirect URIs, allowed
+/// scopes and allowed origins; at least one. The app type cannot change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppUpdate {
@@ -104,6 +117,9 @@ pub struct AppUpdate {
     /// New allowed scopes, replacing the old ones.
     #[serde(default)]
     pub allowed_scopes: Option<Vec<String>>,
+    /// New allowed origins, replacing the old ones (`[]` clears them).
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -339,6 +355,26 @@ fn check_redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, FieldError> 
     Ok(out)
 }
 
+fn check_origins(origins: &[String]) -> Result<Vec<Origin>, FieldError> {
+    if origins.len() > MAX_ALLOWED_ORIGINS {
+        return Err(FieldError::new(
+            "allowedOrigins",
+            Problem::TooMany {
+                max: MAX_ALLOWED_ORIGINS,
+            },
+        ));
+    }
+    let mut out: Vec<Origin> = Vec::with_capacity(origins.len());
+    for (index, raw) in origins.iter().enumerate() {
+        let origin =
+            Origin::parse(raw).map_err(|e| FieldError::at("allowedOrigins", index, e.into()))?;
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
 fn check_scopes(scopes: &[String]) -> Result<ScopeSet, FieldError> {
     let set = ScopeSet::from_tokens(scopes).map_err(|e| {
         let index = match &e {
@@ -358,17 +394,28 @@ fn check_scopes(scopes: &[String]) -> Result<ScopeSet, FieldError> {
     Ok(set)
 }
 
+/// A registration's fields, checked.
+struct CheckedApp {
+    name: String,
+    description: Option<String>,
+    redirect_uris: Vec<RedirectUri>,
+    allowed_scopes: ScopeSet,
+    allowed_origins: Vec<Origin>,
+}
+
 impl NewOAuthApp {
-    fn validate(&self) -> Result<(String, Option<String>, Vec<RedirectUri>, ScopeSet), FieldError> {
-        Ok((
-            check_name(&self.name)?,
-            self.description
+    fn validate(&self) -> Result<CheckedApp, FieldError> {
+        Ok(CheckedApp {
+            name: check_name(&self.name)?,
+            description: self
+                .description
                 .as_deref()
                 .map(check_description)
                 .transpose()?,
-            check_redirect_uris(&self.redirect_uris)?,
-            check_scopes(&self.allowed_scopes)?,
-        ))
+            redirect_uris: check_redirect_uris(&self.redirect_uris)?,
+            allowed_scopes: check_scopes(&self.allowed_scopes)?,
+            allowed_origins: check_origins(&self.allowed_origins)?,
+        })
     }
 }
 
@@ -378,6 +425,7 @@ impl AppUpdate {
             && self.description.is_none()
             && self.redirect_uris.is_none()
             && self.allowed_scopes.is_none()
+            && self.allowed_origins.is_none()
         {
             return Err(FieldError::new("body", Problem::NothingToUpdate));
         }
@@ -397,6 +445,11 @@ impl AppUpdate {
                 .allowed_scopes
                 .as_deref()
                 .map(check_scopes)
+                .transpose()?,
+            allowed_origins: self
+                .allowed_origins
+                .as_deref()
+                .map(check_origins)
                 .transpose()?,
             updated_at,
         })
@@ -427,7 +480,13 @@ impl<S: Storage> AuthorizationServer<S> {
         workspace: &WorkspaceId,
         new: &NewOAuthApp,
     ) -> Result<CreatedApp, RegistryError> {
-        let (name, description, redirect_uris, allowed_scopes) = new.validate()?;
+        let CheckedApp {
+            name,
+            description,
+            redirect_uris,
+            allowed_scopes,
+            allowed_origins,
+        } = new.validate()?;
         let config = self.config();
         let now = self.now();
         let (client_secret, secret) = match new.app_type {
@@ -451,6 +510,7 @@ impl<S: Storage> AuthorizationServer<S> {
             description,
             redirect_uris,
             allowed_scopes,
+            allowed_origins,
             app_type: new.app_type,
             workspace_id: workspace.clone(),
             created_at: now,
@@ -510,8 +570,8 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    /// Changes an app's name, description, redirect URIs or allowed scopes;
-    /// `updatedAt` moves.
+    /// Changes an app's name, description, redirect URIs, allowed scopes or
+    /// allowed origins; `updatedAt` moves.
     ///
     /// # Errors
     ///
@@ -532,7 +592,7 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// Deletes an app. Everything issued to it (codes, tokens, Connect
-    /// sessions, scoped keys) stops working at once.
+    /// sessions, scoped keys, publishable keys) stops working at once.
     ///
     /// # Errors
     ///

@@ -34,6 +34,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
         description: Some("Connects customers to their energy data.".into()),
         redirect_uris: vec!["https://myapp.com/callback".into()],
         allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
+        allowed_origins: vec![],
         app_type,
     }
 }

@@ -71,6 +71,7 @@ pub(crate) async fn catalogue(
                 description: None,
                 redirect_uris: vec![callback],
                 allowed_scopes: vec![UPSTREAM_SCOPE.into()],
+                allowed_origins: vec![],
                 app_type: AppType::Confidential,
             },
         )

@@ -9,7 +9,7 @@ use super::management::{
     authenticate as admin, body_required, invalid_field, json_body, page_param,
 };
 use super::oauth::{error_page, form_target};
-use super::{allow, response, storage_error};
+use super::{allow, cors, response, storage_error};
 use crate::authorize::ErrorPage;
 use crate::connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CustomerInfoInput, LocationInput,
@@ -20,6 +20,7 @@ use crate::error::ClientAuthError;
 use crate::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::params::Params;
 use crate::providers::LinkMethod;
+use crate::publishable_key::PublishableKeyError;
 use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::scoped_key::{MintError, NewScopedKey};
 use crate::server::AuthorizationServer;
@@ -61,13 +62,24 @@ async fn client<S: Storage>(
 }
 
 /// `POST /v1/connect/sessions`: a confidential client (Basic) for its own
-/// app, or a workspace admin (Bearer) naming the app with `appId`.
+/// app, a workspace admin (Bearer) naming the app with `appId`, or a web
+/// page with the app's publishable key (Bearer `oc_pk_…`, from an allowed
+/// origin); `OPTIONS` is the CORS preflight of the last.
 pub(super) async fn sessions<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    if let Err(response) = allow(request.method(), &[Method::POST]) {
+    if let Err(response) = allow(request.method(), &[Method::POST, Method::OPTIONS]) {
         return response;
+    }
+    if request.method() == Method::OPTIONS {
+        return cors::preflight(server, request.headers()).await;
+    }
+    let publishable_prefix = server.config().prefixes().publishable_key();
+    if let Ok(Some(key)) = auth::bearer_credential(request.headers())
+        && key.starts_with(publishable_prefix)
+    {
+        return browser_session(server, request, key).await;
     }
     let is_admin = auth::authorization(request.headers())
         .ok()
@@ -117,6 +129,90 @@ pub(super) async fn sessions<S: Storage>(
         Err(ConnectError::Storage(e)) => storage_error(&e),
         Err(ConnectError::Random(_)) => response::server_error(),
     }
+}
+
+const PUBLISHABLE_CHALLENGE: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
+
+/// `POST /v1/connect/sessions` with a publishable key: the key, its app, the
+/// `Origin`, the rate limit, then the body. Every answer to an allowed
+/// origin carries its CORS headers, so the page's script can read it.
+async fn browser_session<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    key: &str,
+) -> Response<Bytes> {
+    let origin = cors::origin(request.headers());
+    let caller = match server.authenticate_publishable_key(key, origin).await {
+        Ok(caller) => caller,
+        Err(PublishableKeyError::InvalidKey) => {
+            let answer = response::unauthorized(
+                PUBLISHABLE_CHALLENGE,
+                response::api_error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the publishable key is invalid or revoked",
+                    None,
+                ),
+            );
+            // Readable by a page of an origin that some app allows (the
+            // preflight let it through); opaque to any other.
+            return match origin {
+                Some(o) if server.is_allowed_origin(o).await.unwrap_or(false) => {
+                    cors::allow_origin(answer, o)
+                }
+                _ => answer,
+            };
+        }
+        Err(PublishableKeyError::OriginNotAllowed) => return cors::forbidden_origin(),
+        Err(PublishableKeyError::RateLimited { retry_after }) => {
+            let seconds = retry_after.whole_seconds()
+                + i64::from(retry_after.subsec_nanoseconds() > 0);
+            let mut answer = response::api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many Connect sessions for this publishable key; retry after the time in Retry-After",
+                None,
+            );
+            answer.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(seconds.max(1)),
+            );
+            // The origin check came first: this origin is allowed.
+            return match origin {
+                Some(o) => cors::allow_origin(answer, o),
+                None => answer,
+            };
+        }
+        Err(PublishableKeyError::Storage(e)) => return storage_error(&e),
+    };
+    let answer = |response: Response<Bytes>| cors::allow_origin(response, caller.origin.as_str());
+    let body: NewConnectSession = match json_body(request) {
+        Ok(Some(body)) => body,
+        Ok(None) => return answer(body_required()),
+        Err(response) => return answer(response),
+    };
+    if body.customer_id.is_some() {
+        return answer(invalid_field(&crate::FieldError::new(
+            "customerId",
+            crate::Problem::NotWithPublishableKey,
+        )));
+    }
+    if body
+        .app_id
+        .as_deref()
+        .is_some_and(|id| id != caller.app.id.as_str())
+    {
+        return answer(invalid_field(&crate::FieldError::new(
+            "appId",
+            crate::Problem::Mismatch,
+        )));
+    }
+    answer(match server.create_connect_session(&caller.app, &body, true).await {
+        Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
+        Err(ConnectError::Invalid(field)) => invalid_field(&field),
+        Err(ConnectError::Storage(e)) => storage_error(&e),
+        Err(ConnectError::Random(_)) => response::server_error(),
+    })
 }
 
 fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::CustomerView<'a> {
@@ -237,7 +333,15 @@ pub(super) fn render<S: Storage>(
         error: shown.error.map(|e| (e.field, e.to_string())),
         notice,
     };
-    let ancestors = server.config().frame_ancestors();
+    // The server-wide ancestors, and the app's own origins (its pages open
+    // the page as a modal iframe).
+    let ancestors: Vec<&str> = server
+        .config()
+        .frame_ancestors()
+        .iter()
+        .map(String::as_str)
+        .chain(page.app.allowed_origins.iter().map(crate::Origin::as_str))
+        .collect();
     let frame_ancestors = if ancestors.is_empty() {
         "'none'".to_owned()
     } else {

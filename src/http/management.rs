@@ -9,6 +9,9 @@
 //! | `PATCH /v1/oauth-apps/{id}` | 200 the updated app |
 //! | `DELETE /v1/oauth-apps/{id}` | 204 |
 //! | `POST /v1/oauth-apps/{id}/rotate-secret` | 200 `{ clientId, clientSecret, previousSecretExpiresAt? }` |
+//! | `POST /v1/oauth-apps/{id}/publishable-keys` | 201 `{ id, appId, publishableKey, createdAt }` |
+//! | `GET /v1/oauth-apps/{id}/publishable-keys` | 200 `{ data: [{ id, appId, createdAt }] }` |
+//! | `DELETE /v1/oauth-apps/{id}/publishable-keys/{keyId}` | 204 |
 //!
 //! Errors are `{"error": "<code>", "message": "…", "field"?: "<path>"}`:
 //! 400 `invalid_request` (naming the field when one is at fault), 401
@@ -48,6 +51,9 @@ enum Action<'a> {
     Update(&'a str),
     Delete(&'a str),
     RotateSecret(&'a str),
+    CreateKey(&'a str),
+    ListKeys(&'a str),
+    RevokeKey(&'a str, &'a str),
 }
 
 /// Routes `/v1/oauth-apps/…` (`rest` is what follows `oauth-apps`).
@@ -74,6 +80,18 @@ fn route<'a>(method: &Method, rest: &[&'a str]) -> Result<Action<'a>, Response<B
             allow(method, &[Method::POST])?;
             Ok(Action::RotateSecret(id))
         }
+        [id, "publishable-keys"] => {
+            allow(method, &[Method::GET, Method::POST])?;
+            Ok(if method == Method::GET {
+                Action::ListKeys(id)
+            } else {
+                Action::CreateKey(id)
+            })
+        }
+        [id, "publishable-keys", key] => {
+            allow(method, &[Method::DELETE])?;
+            Ok(Action::RevokeKey(id, key))
+        }
         _ => Err(response::not_found("no such resource")),
     }
 }
@@ -99,6 +117,9 @@ pub(super) async fn oauth_apps<S: Storage>(
         Action::Update(id) => update(server, &workspace, id, request).await,
         Action::Delete(id) => delete(server, &workspace, id).await,
         Action::RotateSecret(id) => rotate_secret(server, &workspace, id, request).await,
+        Action::CreateKey(id) => create_key(server, &workspace, id, request).await,
+        Action::ListKeys(id) => list_keys(server, &workspace, id).await,
+        Action::RevokeKey(id, key) => revoke_key(server, &workspace, id, key).await,
     };
     result.unwrap_or_else(|response| response)
 }
@@ -168,6 +189,12 @@ fn registry_error(error: RegistryError) -> Response<Bytes> {
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "public apps have no client secret to rotate",
+            None,
+        ),
+        RegistryError::TooManyKeys { .. } => response::api_error(
+            StatusCode::CONFLICT,
+            "conflict",
+            &error.to_string(),
             None,
         ),
         RegistryError::Conflict => response::api_error(
@@ -407,6 +434,78 @@ async fn rotate_secret<S: Storage>(
         .await
         .map_err(registry_error)?;
     Ok(response::no_store(response::json(StatusCode::OK, &rotated)))
+}
+
+async fn create_key<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+    request: &Request<Bytes>,
+) -> Answer {
+    // No body is needed; one that is sent must be an empty JSON object.
+    if let Some(serde_json::Value::Object(fields)) = json_body::<serde_json::Value>(request)?
+        && let Some(field) = fields.keys().next()
+    {
+        return Err(response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("unknown field `{field}`"),
+            Some(field),
+        ));
+    }
+    let id = app_id(id)?;
+    let created = server
+        .create_publishable_key(workspace, &id)
+        .await
+        .map_err(|e| match e {
+            RegistryError::NotConfidential => response::api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "publishable keys create Connect sessions, which need a confidential app",
+                None,
+            ),
+            e => registry_error(e),
+        })?;
+    Ok(response::no_store(response::json(
+        StatusCode::CREATED,
+        &created,
+    )))
+}
+
+async fn list_keys<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+) -> Answer {
+    #[derive(serde::Serialize)]
+    struct Keys {
+        data: Vec<crate::PublishableKeyInfo>,
+    }
+    let id = app_id(id)?;
+    let data = server
+        .list_publishable_keys(workspace, &id)
+        .await
+        .map_err(registry_error)?;
+    Ok(response::json(StatusCode::OK, &Keys { data }))
+}
+
+async fn revoke_key<S: Storage>(
+    server: &AuthorizationServer<S>,
+    workspace: &WorkspaceId,
+    id: &str,
+    key: &str,
+) -> Answer {
+    let missing = || response::not_found("no such publishable key");
+    let id = app_id(id)?;
+    let key = crate::PublishableKeyId::parse(key).map_err(|_| missing())?;
+    server
+        .revoke_publishable_key(workspace, &id, &key)
+        .await
+        .map_err(|e| match e {
+            RegistryError::NotFound => missing(),
+            e => registry_error(e),
+        })?;
+    Ok(response::no_content())
 }
 
 #[cfg(test)]

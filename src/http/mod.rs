@@ -15,6 +15,7 @@ use crate::storage::{Storage, StorageError, StorageErrorKind};
 mod auth;
 pub(crate) mod bearer;
 mod connect;
+mod cors;
 mod oauth;
 
 mod management;

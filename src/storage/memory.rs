@@ -4,8 +4,8 @@
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
 //! takes their locks in one fixed order — apps, sessions, codes, grants,
-//! tokens, customers, connections, scoped keys — so two methods can never
-//! deadlock. Locks are never held across
+//! tokens, customers, connections, scoped keys, publishable keys — so two
+//! methods can never deadlock. Locks are never held across
 //! an `.await`.
 
 use std::collections::HashMap;
@@ -19,12 +19,15 @@ use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
     CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, RefreshRotation,
-    ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision, SessionRecord,
+    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision, SessionRecord,
     SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind,
     TokenRecord,
 };
-use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::ids::{
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
+};
 use crate::keyring::CredentialHash;
+use crate::origin::Origin;
 use crate::registration::OAuthApp;
 
 /// Everything in process memory. Safe to share between tasks and threads;
@@ -40,6 +43,37 @@ pub struct MemoryStore {
     connections: RwLock<ConnectionTable>,
     scoped_keys: RwLock<ScopedKeyTable>,
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
+    publishable_keys: RwLock<PublishableKeyTable>,
+}
+
+#[derive(Debug, Default)]
+struct PublishableKeyTable {
+    by_id: HashMap<PublishableKeyId, PublishableKeyRow>,
+    by_hash: HashMap<CredentialHash, PublishableKeyId>,
+    /// Each app's keys, for the per-app bound and the listing.
+    by_app: HashMap<AppId, Vec<PublishableKeyId>>,
+}
+
+#[derive(Debug)]
+struct PublishableKeyRow {
+    record: PublishableKeyRecord,
+    /// The rate-limit window the counter holds, and its count.
+    window_start: Option<OffsetDateTime>,
+    uses: u32,
+}
+
+impl PublishableKeyTable {
+    fn remove(&mut self, id: &PublishableKeyId) -> Option<PublishableKeyRow> {
+        let row = self.by_id.remove(id)?;
+        self.by_hash.remove(&row.record.hash);
+        if let Some(ids) = self.by_app.get_mut(&row.record.app_id) {
+            ids.retain(|k| k != id);
+            if ids.is_empty() {
+                self.by_app.remove(&row.record.app_id);
+            }
+        }
+        Some(row)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +135,8 @@ struct AppTable {
     /// Per workspace, the apps sorted by (creation time, id): a page is a
     /// slice of this vector, so its cost is its length.
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, AppId)>>,
+    /// How many apps list each allowed origin.
+    by_origin: HashMap<Origin, usize>,
 }
 
 impl AppTable {
@@ -114,6 +150,23 @@ impl AppTable {
         self.by_id
             .get_mut(id)
             .filter(|r| &r.app.workspace_id == workspace)
+    }
+
+    fn count_origins(&mut self, origins: &[Origin]) {
+        for origin in origins {
+            *self.by_origin.entry(origin.clone()).or_default() += 1;
+        }
+    }
+
+    fn uncount_origins(&mut self, origins: &[Origin]) {
+        for origin in origins {
+            if let Some(n) = self.by_origin.get_mut(origin) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.by_origin.remove(origin);
+                }
+            }
+        }
     }
 }
 
@@ -247,6 +300,7 @@ impl AppStore for MemoryStore {
         order.insert(at, key);
         apps.by_client_id
             .insert(app.client_id.clone(), app.id.clone());
+        apps.count_origins(&app.allowed_origins);
         apps.by_id.insert(app.id.clone(), record.clone());
         Ok(())
     }
@@ -305,10 +359,20 @@ impl AppStore for MemoryStore {
         changes: &AppChanges,
     ) -> Result<Option<AppRecord>, StorageError> {
         let mut apps = write(&self.apps);
+        if let Some(origins) = &changes.allowed_origins {
+            let Some(old) = apps.get(workspace, id).map(|r| r.app.allowed_origins.clone()) else {
+                return Ok(None);
+            };
+            apps.uncount_origins(&old);
+            apps.count_origins(origins);
+        }
         let Some(record) = apps.get_mut(workspace, id) else {
             return Ok(None);
         };
         let app = &mut record.app;
+        if let Some(origins) = &changes.allowed_origins {
+            app.allowed_origins.clone_from(origins);
+        }
         if let Some(name) = &changes.name {
             app.name.clone_from(name);
         }
@@ -337,6 +401,7 @@ impl AppStore for MemoryStore {
         let mut tokens = write(&self.tokens);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
+        let mut publishable = write(&self.publishable_keys);
         sessions.retain(|_, s| &s.app_id != id);
         codes.retain(|_, c| &c.app_id != id);
         grants.retain(|_, g| &g.app_id != id);
@@ -348,6 +413,10 @@ impl AppStore for MemoryStore {
         for entries in order.values_mut() {
             entries.retain(|(_, key)| by_id.contains_key(key));
         }
+        for key in publishable.by_app.get(id).cloned().unwrap_or_default() {
+            publishable.remove(&key);
+        }
+        apps.uncount_origins(&record.app.allowed_origins);
         apps.by_id.remove(id);
         apps.by_client_id.remove(&record.app.client_id);
         if let Some(order) = apps.order.get_mut(workspace) {
@@ -381,6 +450,112 @@ impl AppStore for MemoryStore {
         secret.current = rotation.new_current;
         record.app.updated_at = rotation.updated_at;
         Ok(Some(record.clone()))
+    }
+
+    async fn origin_is_allowed(&self, origin: &Origin) -> Result<bool, StorageError> {
+        Ok(read(&self.apps).by_origin.contains_key(origin))
+    }
+}
+
+#[async_trait]
+impl PublishableKeyStore for MemoryStore {
+    async fn insert_publishable_key(
+        &self,
+        key: &PublishableKeyRecord,
+        max_active: u32,
+    ) -> Result<PublishableKeyInsert, StorageError> {
+        // The apps lock first: a concurrent delete_app cannot slip between
+        // the check that the app exists and the insert.
+        let apps = read(&self.apps);
+        let mut table = write(&self.publishable_keys);
+        if apps.get(&key.workspace_id, &key.app_id).is_none() {
+            return Ok(PublishableKeyInsert::AppNotFound);
+        }
+        if table.by_id.contains_key(&key.id) || table.by_hash.contains_key(&key.hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        let active = table.by_app.get(&key.app_id).map_or(0, Vec::len);
+        if active >= max_active as usize {
+            return Ok(PublishableKeyInsert::LimitReached);
+        }
+        table.by_hash.insert(key.hash, key.id.clone());
+        table
+            .by_app
+            .entry(key.app_id.clone())
+            .or_default()
+            .push(key.id.clone());
+        table.by_id.insert(
+            key.id.clone(),
+            PublishableKeyRow {
+                record: key.clone(),
+                window_start: None,
+                uses: 0,
+            },
+        );
+        Ok(PublishableKeyInsert::Inserted)
+    }
+
+    async fn list_publishable_keys(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+    ) -> Result<Vec<PublishableKeyRecord>, StorageError> {
+        let table = read(&self.publishable_keys);
+        let mut keys: Vec<PublishableKeyRecord> = table
+            .by_app
+            .get(app_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| table.by_id.get(id))
+            .filter(|row| &row.record.workspace_id == workspace)
+            .map(|row| row.record.clone())
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_publishable_key(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        id: &PublishableKeyId,
+    ) -> Result<bool, StorageError> {
+        let mut table = write(&self.publishable_keys);
+        let owned = table.by_id.get(id).is_some_and(|row| {
+            &row.record.workspace_id == workspace && &row.record.app_id == app_id
+        });
+        Ok(owned && table.remove(id).is_some())
+    }
+
+    async fn find_publishable_key(
+        &self,
+        hash: &CredentialHash,
+    ) -> Result<Option<PublishableKeyRecord>, StorageError> {
+        let table = read(&self.publishable_keys);
+        Ok(table
+            .by_hash
+            .get(hash)
+            .and_then(|id| table.by_id.get(id))
+            .map(|row| row.record.clone()))
+    }
+
+    async fn count_publishable_key_use(
+        &self,
+        id: &PublishableKeyId,
+        window_start: OffsetDateTime,
+    ) -> Result<Option<u32>, StorageError> {
+        let mut table = write(&self.publishable_keys);
+        let Some(row) = table.by_id.get_mut(id) else {
+            return Ok(None);
+        };
+        match row.window_start {
+            Some(held) if held >= window_start => row.uses = row.uses.saturating_add(1),
+            _ => {
+                row.window_start = Some(window_start);
+                row.uses = 1;
+            }
+        }
+        Ok(Some(row.uses))
     }
 }
 

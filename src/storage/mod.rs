@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{AppId, ClientId, WorkspaceId};
 use crate::keyring::CredentialHash;
+use crate::origin::Origin;
 use crate::redirect::RedirectUri;
 use crate::registration::OAuthApp;
 use crate::scope::ScopeSet;
@@ -32,6 +33,7 @@ mod grants;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod publishable_keys;
 
 pub use connect::{
     ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
@@ -43,6 +45,7 @@ pub use grants::{
     SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
+pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
 
@@ -168,6 +171,8 @@ pub struct AppChanges {
     pub redirect_uris: Option<Vec<RedirectUri>>,
     /// New allowed scopes (replacing the old set).
     pub allowed_scopes: Option<ScopeSet>,
+    /// New allowed origins (replacing the old list).
+    pub allowed_origins: Option<Vec<Origin>>,
     /// The new `updatedAt`.
     pub updated_at: OffsetDateTime,
 }
@@ -180,6 +185,7 @@ impl AppChanges {
             description: None,
             redirect_uris: None,
             allowed_scopes: None,
+            allowed_origins: None,
             updated_at,
         }
     }
@@ -252,8 +258,9 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Option<AppRecord>, StorageError>;
 
     /// Deletes the app and, in the same atomic step, everything issued to it
-    /// (codes, tokens, Connect sessions, scoped keys), so that none of it
-    /// works a moment later. `false` if there was no such app.
+    /// (codes, tokens, Connect sessions, scoped keys, publishable keys), so
+    /// that none of it works a moment later. `false` if there was no such
+    /// app.
     async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> Result<bool, StorageError>;
 
     /// Rotates a confidential app's secret if its current hash is still
@@ -270,6 +277,12 @@ pub trait AppStore: Send + Sync {
         id: &AppId,
         rotation: &SecretRotation,
     ) -> Result<Option<AppRecord>, StorageError>;
+
+    /// Whether any app, in any workspace, lists `origin` in its
+    /// `allowedOrigins` (the CORS preflight of `POST /v1/connect/sessions`
+    /// asks this before any credential is sent). An indexed lookup: its
+    /// cost must not grow with the number of apps.
+    async fn origin_is_allowed(&self, origin: &Origin) -> Result<bool, StorageError>;
 }
 
 /// Storage of workspace admin keys: each maps the keyed hash of a key to the
@@ -303,11 +316,18 @@ pub trait AdminKeyStore: Send + Sync {
 ///
 /// Implemented automatically for any type that implements each of them.
 pub trait Storage:
-    AppStore + AdminKeyStore + GrantStore + ConnectStore + Send + Sync + 'static
+    AppStore + AdminKeyStore + GrantStore + ConnectStore + PublishableKeyStore + Send + Sync + 'static
 {
 }
 
 impl<T> Storage for T where
-    T: AppStore + AdminKeyStore + GrantStore + ConnectStore + Send + Sync + 'static
+    T: AppStore
+        + AdminKeyStore
+        + GrantStore
+        + ConnectStore
+        + PublishableKeyStore
+        + Send
+        + Sync
+        + 'static
 {
 }

@@ -114,6 +114,7 @@ pub async fn register(
                     "write:devices".into(),
                     "read:sites".into(),
                 ],
+                allowed_origins: vec![],
                 app_type,
             },
         )

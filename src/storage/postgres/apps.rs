@@ -9,6 +9,7 @@ use sqlx::postgres::PgRow;
 use super::rows::{get, hash, hash_param, parsed, parsed_each};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, WorkspaceId};
+use crate::origin::Origin;
 use crate::redirect::RedirectUri;
 use crate::registration::{AppType, OAuthApp};
 use crate::scope::ScopeSet;
@@ -22,14 +23,14 @@ macro_rules! app_columns {
     () => {
         "id, client_id, workspace_id, name, description, redirect_uris, allowed_scopes, \
          app_type, created_at, updated_at, secret_hash, previous_secret_hash, \
-         previous_valid_until"
+         previous_valid_until, allowed_origins"
     };
 }
 
 const INSERT: &str = concat!(
     "INSERT INTO oauth_apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      ON CONFLICT DO NOTHING"
 );
 
@@ -65,11 +66,16 @@ const UPDATE: &str = concat!(
        description = CASE WHEN $4 THEN $5 ELSE description END, \
        redirect_uris = COALESCE($6, redirect_uris), \
        allowed_scopes = COALESCE($7, allowed_scopes), \
+       allowed_origins = COALESCE($9, allowed_origins), \
        updated_at = $8 \
      WHERE workspace_id = $1 AND id = $2 \
      RETURNING ",
     app_columns!()
 );
+
+/// Answered from the GIN index on `allowed_origins`.
+const ORIGIN_ALLOWED: &str = "SELECT EXISTS (SELECT 1 FROM oauth_apps \
+                              WHERE allowed_origins @> ARRAY[$1::text]) AS found";
 
 const DELETE: &str = "DELETE FROM oauth_apps WHERE workspace_id = $1 AND id = $2 RETURNING id";
 
@@ -123,6 +129,7 @@ fn decode_app(row: &PgRow) -> Result<AppRecord, StorageError> {
         description: get(row, "description")?,
         redirect_uris: parsed_each(row, "redirect_uris", RedirectUri::parse)?,
         allowed_scopes,
+        allowed_origins: parsed_each(row, "allowed_origins", Origin::parse)?,
         app_type: parsed(row, "app_type", parse_app_type)?,
         workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
         created_at: get(row, "created_at")?,
@@ -167,6 +174,10 @@ fn uri_texts(uris: &[RedirectUri]) -> Vec<&str> {
     uris.iter().map(RedirectUri::as_str).collect()
 }
 
+fn origin_texts(origins: &[Origin]) -> Vec<&str> {
+    origins.iter().map(Origin::as_str).collect()
+}
+
 fn scope_texts(scopes: &ScopeSet) -> Vec<&str> {
     scopes.iter().map(|scope| scope.as_str()).collect()
 }
@@ -191,6 +202,7 @@ impl AppStore for PostgresStore {
             .bind(secret.map(|s| hash_param(&s.current)))
             .bind(previous.map(|p| hash_param(&p.hash)))
             .bind(previous.map(|p| p.valid_until))
+            .bind(origin_texts(&app.allowed_origins))
             .execute(&self.pool)
             .await
             .map_err(error::map)?;
@@ -273,6 +285,7 @@ impl AppStore for PostgresStore {
             .bind(changes.redirect_uris.as_deref().map(uri_texts))
             .bind(changes.allowed_scopes.as_ref().map(scope_texts))
             .bind(changes.updated_at)
+            .bind(changes.allowed_origins.as_deref().map(origin_texts))
             .fetch_optional(&self.pool)
             .await
             .map_err(error::map)?
@@ -312,6 +325,15 @@ impl AppStore for PostgresStore {
             (true, None) => Err(StorageError::new(StorageErrorKind::Conflict)),
             (false, None) => Ok(None),
         }
+    }
+
+    async fn origin_is_allowed(&self, origin: &Origin) -> Result<bool, StorageError> {
+        let row = sqlx::query(ORIGIN_ALLOWED)
+            .bind(origin.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        get::<bool>(&row, "found")
     }
 }
 

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "connect steps",
         include_str!("../../../migrations/0005_connect_steps.sql"),
     ),
+    (
+        6,
+        "publishable keys",
+        include_str!("../../../migrations/0006_publishable_keys.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

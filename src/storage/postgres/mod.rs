@@ -1,7 +1,7 @@
 //! The PostgreSQL backend (feature `postgres`).
 //!
 //! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`,
-//! `connect.rs`),
+//! `connect.rs`, `publishable_keys.rs`),
 //! each with its SQL as constants and a `decode_*` function per record;
 //! typed column access in `rows.rs`; the one mapping of sqlx errors to
 //! [`StorageErrorKind`] in `error.rs`; the embedded schema in
@@ -47,6 +47,7 @@ mod connect;
 mod error;
 mod grants;
 mod migrations;
+mod publishable_keys;
 mod rows;
 
 /// How many connections [`PostgresStore::connect`] keeps at most.

@@ -1,0 +1,96 @@
+//! CORS (the Fetch standard, §3.2) for the one endpoint a web page calls
+//! cross-origin: `POST /v1/connect/sessions` with a publishable key.
+//!
+//! A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`,
+//! Fetch §4.8) is answered 204 only when some app lists the origin in its
+//! `allowedOrigins`; otherwise 403 without CORS headers, so the browser
+//! blocks the request before the key is sent. Actual responses name the one
+//! origin that was checked (`Access-Control-Allow-Origin: <origin>`, never
+//! `*`), with `Vary: Origin` and without `Access-Control-Allow-Credentials`:
+//! the endpoint uses no cookies.
+
+use bytes::Bytes;
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, HeaderMap, HeaderValue, ORIGIN, VARY,
+};
+use http::{Response, StatusCode};
+
+use super::{response, storage_error};
+use crate::server::AuthorizationServer;
+use crate::storage::Storage;
+
+/// How long a browser may cache a successful preflight, in seconds.
+pub(super) const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
+
+/// The request's single `Origin` header, if it has exactly one that is
+/// visible ASCII.
+pub(super) fn origin(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(ORIGIN).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
+        _ => None,
+    }
+}
+
+/// `response` readable by a script of `origin`: `Access-Control-Allow-Origin`
+/// naming it, `Vary: Origin`, and `Retry-After` exposed (not a safelisted
+/// response header, Fetch §2.2.6).
+pub(super) fn allow_origin(mut response: Response<Bytes>, origin: &str) -> Response<Bytes> {
+    let Ok(value) = HeaderValue::from_str(origin) else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    headers.append(VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
+    response
+}
+
+/// 403 for an origin that may not call the endpoint; no CORS headers.
+pub(super) fn forbidden_origin() -> Response<Bytes> {
+    let mut answer = response::api_error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "this origin may not create Connect sessions: send `Origin` from one of the app's allowedOrigins",
+        None,
+    );
+    answer
+        .headers_mut()
+        .append(VARY, HeaderValue::from_static("Origin"));
+    answer
+}
+
+/// `OPTIONS /v1/connect/sessions`: the CORS preflight.
+pub(super) async fn preflight<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Response<Bytes> {
+    let Some(origin) = origin(headers) else {
+        return forbidden_origin();
+    };
+    match server.is_allowed_origin(origin).await {
+        Ok(true) => {}
+        Ok(false) => return forbidden_origin(),
+        Err(e) => return storage_error(&e),
+    }
+    let mut answer = allow_origin(response::no_content(), origin);
+    let h = answer.headers_mut();
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type"),
+    );
+    h.insert(
+        ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from(PREFLIGHT_MAX_AGE_SECS),
+    );
+    h.remove(ACCESS_CONTROL_EXPOSE_HEADERS);
+    answer
+}

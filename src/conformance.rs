@@ -28,8 +28,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
 use crate::ids::{ConnectionId, CustomerId, PublishableKeyId, ScopedKeyId};
-use crate::origin::Origin;
 use crate::keyring::CredentialHash;
+use crate::origin::Origin;
 use crate::random::{SystemRandom, random_array};
 use crate::redirect::RedirectUri;
 use crate::registration::{AppType, OAuthApp};
@@ -2259,7 +2259,11 @@ pub async fn publishable_keys_concurrent_uses_are_each_counted_once<S: Storage>(
         counts.push(task.await.unwrap());
     }
     counts.sort_unstable();
-    assert_eq!(counts, (1..=40).collect::<Vec<u32>>(), "no use lost or doubled");
+    assert_eq!(
+        counts,
+        (1..=40).collect::<Vec<u32>>(),
+        "no use lost or doubled"
+    );
 }
 
 /// Deleting an app removes its publishable keys in the same step.
@@ -2273,7 +2277,13 @@ pub async fn apps_delete_cascades_to_publishable_keys<S: Storage>(store: Arc<S>)
             .await
             .unwrap()
     );
-    assert!(store.find_publishable_key(&key.hash).await.unwrap().is_none());
+    assert!(
+        store
+            .find_publishable_key(&key.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         store
             .list_publishable_keys(&app.app.workspace_id, &app.app.id)

@@ -127,7 +127,9 @@ pub enum Problem {
     #[error("names no customer of this workspace")]
     UnknownCustomer,
     /// A field a request authenticated by a publishable key may not set.
-    #[error("may not be set by a publishable key (a web page); create the session from your backend to name it")]
+    #[error(
+        "may not be set by a publishable key (a web page); create the session from your backend to name it"
+    )]
     NotWithPublishableKey,
     /// Two fields that must agree do not.
     #[error("does not match the customer's")]

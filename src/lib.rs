@@ -172,9 +172,9 @@ pub use publishable_key::{
 pub use random::{RandomError, RandomSource, SystemRandom};
 pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
-    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS, MAX_DESCRIPTION_CHARS,
-    MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page, PageMeta, PageRequest, RotateSecretRequest,
-    RotatedSecret,
+    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS,
+    MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page,
+    PageMeta, PageRequest, RotateSecretRequest, RotatedSecret,
 };
 pub use resource::{BearerKind, BearerPrincipal};
 pub use resource_owner::{DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
@@ -189,10 +189,9 @@ pub use storage::{
     ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
     ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
     LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RefreshRotation, ScopedKeyDelivery,
-    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
-    TagUpdate, TokenKind, TokenRecord,
+    PublishableKeyStore, RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation,
+    SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
+    Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};

@@ -161,7 +161,11 @@ mod tests {
         }
         let long = format!("https://{}.example", "a".repeat(MAX_ORIGIN_LEN));
         assert_eq!(Origin::parse(&long), Err(OriginError::Malformed));
-        for bad in ["ftp://app.example.com", "com.example.app:/", "wss://a.example"] {
+        for bad in [
+            "ftp://app.example.com",
+            "com.example.app:/",
+            "wss://a.example",
+        ] {
             assert_eq!(Origin::parse(bad), Err(OriginError::Scheme), "{bad}");
         }
         for bad in ["http://app.example.com", "http://10.0.0.1:3000"] {

@@ -17,9 +17,7 @@ use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
 use crate::origin::Origin;
 use crate::registration::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
-use crate::storage::{
-    PublishableKeyInsert, PublishableKeyRecord, Storage, StorageError,
-};
+use crate::storage::{PublishableKeyInsert, PublishableKeyRecord, Storage, StorageError};
 use crate::timestamp::rfc3339_ms;
 
 /// The most active publishable keys one app may have.

@@ -120,8 +120,13 @@ async fn app_json_is_camel_case_with_millisecond_utc_timestamps() {
         json["description"],
         "Connects customers to their energy data."
     );
+    assert_eq!(
+        json["allowedOrigins"],
+        serde_json::json!([]),
+        "none by default"
+    );
     let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys.len(), 10, "exactly the documented fields: {keys:?}");
+    assert_eq!(keys.len(), 11, "exactly the documented fields: {keys:?}");
 }
 
 #[tokio::test]

@@ -165,8 +165,8 @@ async fn browser_session<S: Storage>(
         }
         Err(PublishableKeyError::OriginNotAllowed) => return cors::forbidden_origin(),
         Err(PublishableKeyError::RateLimited { retry_after }) => {
-            let seconds = retry_after.whole_seconds()
-                + i64::from(retry_after.subsec_nanoseconds() > 0);
+            let seconds =
+                retry_after.whole_seconds() + i64::from(retry_after.subsec_nanoseconds() > 0);
             let mut answer = response::api_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -207,12 +207,17 @@ async fn browser_session<S: Storage>(
             crate::Problem::Mismatch,
         )));
     }
-    answer(match server.create_connect_session(&caller.app, &body, true).await {
-        Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
-        Err(ConnectError::Invalid(field)) => invalid_field(&field),
-        Err(ConnectError::Storage(e)) => storage_error(&e),
-        Err(ConnectError::Random(_)) => response::server_error(),
-    })
+    answer(
+        match server
+            .create_connect_session(&caller.app, &body, true)
+            .await
+        {
+            Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
+            Err(ConnectError::Invalid(field)) => invalid_field(&field),
+            Err(ConnectError::Storage(e)) => storage_error(&e),
+            Err(ConnectError::Random(_)) => response::server_error(),
+        },
+    )
 }
 
 fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::CustomerView<'a> {

@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
-    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, RefreshRotation,
-    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision, SessionRecord,
-    SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind,
-    TokenRecord,
+    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ScopedKeyRecord, SecretRotation,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
+    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -360,7 +360,10 @@ impl AppStore for MemoryStore {
     ) -> Result<Option<AppRecord>, StorageError> {
         let mut apps = write(&self.apps);
         if let Some(origins) = &changes.allowed_origins {
-            let Some(old) = apps.get(workspace, id).map(|r| r.app.allowed_origins.clone()) else {
+            let Some(old) = apps
+                .get(workspace, id)
+                .map(|r| r.app.allowed_origins.clone())
+            else {
                 return Ok(None);
             };
             apps.uncount_origins(&old);

@@ -45,9 +45,9 @@ pub use grants::{
     SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
-pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 
 /// What kind of failure a backend met, independent of the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, IntrospectionUrl, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenIntrospectionResponse as _, TokenResponse as _, TokenUrl,
+    RedirectUrl, Scope, TokenResponse as _, TokenUrl,
 };
 use openapi_check::Spec;
 use serde_json::{Value, json};

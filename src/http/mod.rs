@@ -29,15 +29,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the
-/// management API, the token, revocation, introspection and PAR endpoints,
-/// the metadata document, and the `GET /v1/me` resource of the example
+/// management API (publishable keys included), the token, revocation,
+/// introspection and PAR endpoints, the metadata document, the Connect API
+/// (sessions, scoped keys, connections, customers), and the `GET /v1/me`
+/// resource of the example
 /// servers (marked `x-served-by: host`: a host mounts it with the
 /// resource-server extractor, `handle` does not answer it).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 impl<S: Storage> AuthorizationServer<S> {
-    /// Answers one HTTP request: the management API (`/v1/oauth-apps…`) and,
-    /// as they land, the OAuth and Connect endpoints.
+    /// Answers one HTTP request: the OAuth protocol endpoints, the metadata
+    /// and API documents, the management API (`/v1/oauth-apps…`), the
+    /// Connect API and the hosted Connect pages.
     ///
     /// The request body must be fully read (at most [`MAX_BODY_BYTES`] are
     /// needed). Unknown paths get a JSON 404, known paths with another

@@ -76,6 +76,7 @@ macro_rules! storage_conformance_tests {
             tokens_revoke_single_access_token,
             purge_removes_only_expired_records,
             apps_delete_cascades_to_grants,
+            apps_deleted_get_no_new_sessions_or_grants,
             connect_approval_writes_customer_connection_and_key,
             connect_update_mode_replaces_the_grant_in_place,
             connect_customer_reference_conflict_writes_nothing,
@@ -1280,6 +1281,47 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
 }
 
 /// Deleting an app removes its sessions, codes, grants and tokens.
+/// A session or a grant written for an app that was just deleted (a race
+/// of `delete_app` with an authorization or a `client_credentials` grant)
+/// is refused with `NotFound` and nothing is written: no token outlives its
+/// app (a foreign key in SQL, a check under the apps lock in memory).
+pub async fn apps_deleted_get_no_new_sessions_or_grants<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    assert!(
+        store
+            .delete_app(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+    );
+    let session = session_record(&app, now);
+    let refused = store.insert_session(&session).await.unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::NotFound);
+    assert!(
+        store
+            .open_session(&session.hash, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "no session written"
+    );
+    let (grant, _) = grant_and_code(&app, now);
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refused = store
+        .insert_grant(&grant, std::slice::from_ref(&access))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::NotFound);
+    assert!(
+        store.get_grant(&grant.id).await.unwrap().is_none(),
+        "no grant"
+    );
+    assert!(
+        store.get_token(&access.hash).await.unwrap().is_none(),
+        "no token"
+    );
+}
+
 pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();

@@ -577,3 +577,30 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> ScopedKey {
+        ScopedKey(Zeroizing::new(text.to_owned()))
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let secret = "oc_sk_0123456789abcdefghijklmnopqrstuvwxyz";
+        let shown = format!("{:?} {:#?}", key(secret), key(secret));
+        assert!(!shown.contains("0123456789"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn two_different_keys_never_compare_equal() {
+        let a = key("oc_sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let b = key("oc_sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab");
+        let shorter = key("oc_sk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_ne!(a, b, "one character apart");
+        assert_ne!(a, shorter, "a prefix of the other");
+        assert_eq!(a, a.clone());
+    }
+}

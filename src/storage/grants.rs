@@ -285,7 +285,8 @@ pub trait GrantStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// `Conflict` when the hash exists.
+    /// `Conflict` when the hash exists; `NotFound` when its app no longer
+    /// exists (deleted concurrently): nothing is written.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
 
     /// Marks the session opened by the resource owner's browser (if it is not
@@ -326,6 +327,12 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<CodeRedemption, StorageError>;
 
     /// Writes a new grant with its tokens (the `client_credentials` grant).
+    ///
+    /// # Errors
+    ///
+    /// `Conflict` when the grant id or a token hash exists; `NotFound` when
+    /// the grant's app no longer exists (deleted concurrently): nothing is
+    /// written, so no token outlives its app.
     async fn insert_grant(
         &self,
         grant: &GrantRecord,

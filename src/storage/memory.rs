@@ -595,7 +595,13 @@ fn extend_expiry(grant: &mut GrantRecord, to: OffsetDateTime) {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
+        // Lock order: apps before sessions, as in `delete_app`, so an app
+        // deleted a moment ago gets nothing new (a foreign key in SQL).
+        let apps = read(&self.apps);
         let mut sessions = write(&self.sessions);
+        if apps.get(&session.workspace_id, &session.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
         if sessions.contains_key(&session.hash) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
@@ -704,8 +710,13 @@ impl GrantStore for MemoryStore {
         grant: &GrantRecord,
         tokens: &[TokenRecord],
     ) -> Result<(), StorageError> {
+        // Lock order: apps first, as in `delete_app`.
+        let apps = read(&self.apps);
         let mut grants = write(&self.grants);
         let mut table = write(&self.tokens);
+        if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
         if grants.contains_key(&grant.id) || tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }

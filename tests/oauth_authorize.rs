@@ -153,13 +153,6 @@ async fn rfc6749_4_1_2_1_unverified_client_or_redirect_uri_yields_a_page_never_a
                 ("redirect_uri", REDIRECT),
             ],
         ),
-        (
-            "localhost port differs (RFC 8252 §8.3: no exception)",
-            vec![
-                ("client_id", id),
-                ("redirect_uri", "http://localhost:4000/native"),
-            ],
-        ),
     ];
     for (name, mut pairs) in cases {
         pairs.extend_from_slice(&base);
@@ -190,6 +183,63 @@ async fn rfc6749_3_1_2_3_redirect_uri_may_be_omitted_when_exactly_one_is_registe
     let form = consent(&page);
     let to = location(&decide(&h.server, &form, "approve", "u").await);
     assert!(to.starts_with(REDIRECT));
+}
+
+/// RFC 8252 §7.3 lets the port of a loopback IP literal vary; §8.3 says
+/// `localhost` is NOT such a literal, so its port must match exactly. Each
+/// case runs against an app that registered exactly the URI it varies.
+#[tokio::test]
+async fn rfc8252_8_3_localhost_gets_no_port_exception_but_ip_literals_do() {
+    let h = harness().await;
+    let native = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Public,
+        &[
+            "http://localhost/native",
+            "http://127.0.0.1/native",
+            "http://[::1]/native",
+        ],
+    )
+    .await;
+    let (_, challenge) = pkce();
+    let attempt = |redirect: &'static str| {
+        let (client, challenge) = (native.client_id.clone(), challenge.clone());
+        let server = &h.server;
+        async move {
+            authorize(
+                server,
+                &[
+                    ("response_type", "code"),
+                    ("client_id", &client),
+                    ("redirect_uri", redirect),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await
+        }
+    };
+    for (redirect, accepted) in [
+        ("http://localhost/native", true),
+        ("http://localhost:4000/native", false),
+        ("http://127.0.0.1:4000/native", true),
+        ("http://[::1]:4000/native", true),
+        ("http://127.0.0.1:4000/other", false),
+        ("https://127.0.0.1:4000/native", false),
+    ] {
+        let response = attempt(redirect).await;
+        if accepted {
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{redirect}: the consent page"
+            );
+        } else {
+            assert!(response.status().is_client_error(), "{redirect}");
+            no_redirect(&response);
+        }
+    }
 }
 
 #[tokio::test]
@@ -405,6 +455,8 @@ async fn rfc7636_pkce_required_for_confidential_clients_by_default_and_configura
     );
 }
 
+/// RFC 6749 §4.1.2.1 (`access_denied`, the exact `state`) and RFC 9207 §2
+/// (`iss`) when the resource owner denies.
 #[tokio::test]
 async fn consent_deny_redirects_with_access_denied_state_and_iss() {
     let h = harness().await;
@@ -453,6 +505,8 @@ async fn fresh_consent(h: &Harness) -> Consent {
     )
 }
 
+/// RFC 6749 §10.12 (CSRF) and RFC 9700 §4.7: the decision needs the token
+/// bound to the pending authorization.
 #[tokio::test]
 async fn consent_decision_is_csrf_protected() {
     let h = harness().await;
@@ -518,6 +572,8 @@ async fn consent_decision_is_csrf_protected() {
     );
 }
 
+/// RFC 6749 §3.1: the authorization server must first authenticate the
+/// resource owner.
 #[tokio::test]
 async fn consent_needs_a_signed_in_user() {
     let h = harness().await;
@@ -527,6 +583,8 @@ async fn consent_needs_a_signed_in_user() {
     no_redirect(&response);
 }
 
+/// RFC 6749 §10.5 and §4.1.2 (a code is single use): two tabs approving one
+/// pending authorization get one code between them.
 #[tokio::test]
 async fn consent_is_single_use_two_tabs_get_one_code() {
     let h = harness().await;
@@ -539,6 +597,8 @@ async fn consent_is_single_use_two_tabs_get_one_code() {
     no_redirect(&second);
 }
 
+/// RFC 6749 §4.1.2 ("short lifetime"): a pending authorization expires;
+/// the injected clock moves instead of a sleep.
 #[tokio::test]
 async fn consent_expires_with_the_injected_clock() {
     let h = harness().await;

@@ -386,6 +386,8 @@ async fn rfc6749_4_1_2_codes_expire_after_60_seconds_by_default() {
     );
 }
 
+/// RFC 6749 §4.1.2 and §10.5: a code is used at most once, also under
+/// concurrent redemption.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_redemptions_of_one_code_exactly_one_succeeds() {
     let h = harness().await;
@@ -552,6 +554,8 @@ async fn rfc6749_6_refresh_may_narrow_scope_never_widen_and_is_bound_to_the_clie
     assert_eq!(json(&again)["scope"], "write:devices");
 }
 
+/// RFC 6749 §1.5 and §6: a refresh token has its own, longer lifetime than
+/// the access tokens it yields.
 #[tokio::test]
 async fn refresh_tokens_have_their_own_lifetime() {
     let (builder, clock, events) = builder();
@@ -586,6 +590,8 @@ async fn refresh_tokens_have_their_own_lifetime() {
     );
 }
 
+/// RFC 9700 §4.14.2 (refresh-token rotation and reuse detection), with the
+/// optional grace window for a lost response.
 #[tokio::test]
 async fn refresh_grace_window_returns_the_same_successor_then_detects_reuse() {
     let (builder, clock, events) = builder();
@@ -857,6 +863,8 @@ async fn rfc7662_section_2_1_a_public_client_cannot_introspect_even_its_own_toke
     );
 }
 
+/// RFC 6749 §10.4 and RFC 7009 §2.1: once the client is deleted, none of
+/// its tokens is accepted.
 #[tokio::test]
 async fn deleting_an_app_stops_its_tokens_at_once() {
     let h = harness().await;
@@ -872,6 +880,8 @@ async fn deleting_an_app_stops_its_tokens_at_once() {
     assert!(h.server.validate_access_token(&at).await.is_err());
 }
 
+/// RFC 6749 §4.1.2 and §1.4: expired codes and tokens are dead; purging
+/// them in bounded batches changes no answer.
 #[tokio::test]
 async fn purge_removes_expired_records_in_batches() {
     let h = harness().await;

@@ -810,6 +810,14 @@ async fn rfc7662_introspection_is_exactly_inactive_for_anything_not_active_and_y
         inactive,
         "garbage"
     );
+    // Well formed (prefix, checksum) but issued by another server: unknown.
+    let elsewhere = harness().await;
+    let (foreign_at, _) = tokens_for(&elsewhere, &elsewhere.confidential).await;
+    assert_eq!(
+        introspect(&h.server, &h.confidential, &foreign_at).await,
+        inactive,
+        "well formed, unknown here"
+    );
     let _ = refresh(&h, &h.confidential, &rt, None).await;
     assert_eq!(
         introspect(&h.server, &h.confidential, &rt).await,
@@ -901,4 +909,82 @@ async fn purge_removes_expired_records_in_batches() {
     // 3 sessions, 3 codes, 6 tokens, 3 grants.
     assert_eq!(removed, 15);
     assert_eq!(h.server.purge_expired(100).await.unwrap(), 0);
+}
+
+/// The event hook (DESIGN "Principles": observable, never a secret): each
+/// state change of the token lifecycle is reported once, and no event's
+/// `Debug` contains a credential.
+#[tokio::test]
+async fn lifecycle_events_are_emitted_without_secrets() {
+    let h = harness().await;
+    let (at, rt) = tokens_for(&h, &h.confidential).await;
+    let refreshed = refresh(&h, &h.confidential, &rt, None).await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "{}", text(&refreshed));
+    let body = json(&refreshed);
+    let (at2, rt2) = (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let revoked = post_form(
+        &h.server,
+        "/oauth/revoke",
+        &[("token", &rt2)],
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let rotated = h
+        .server
+        .rotate_client_secret(&h.workspace, &app.id, None)
+        .await
+        .unwrap();
+    h.server.delete_app(&h.workspace, &app.id).await.unwrap();
+
+    let events = h.events.0.lock().unwrap().clone();
+    let client_id = app.client_id.clone();
+    let issued = events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::TokenIssued { client_id: c, grant_type: "authorization_code", .. } if *c == client_id)
+        })
+        .count();
+    assert_eq!(issued, 1, "{events:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::TokenRefreshed { client_id: c } if *c == client_id))
+            .count(),
+        1
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::TokenRevoked { client_id: c, whole_grant: true } if *c == client_id
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::SecretRotated { app_id, with_grace: false, .. } if *app_id == app.id
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::AppDeleted { app_id, .. } if *app_id == app.id
+    )));
+    let shown = format!("{events:?}");
+    let old_secret = h.confidential.secret.clone().unwrap();
+    for secret in [
+        at.as_str(),
+        rt.as_str(),
+        at2.as_str(),
+        rt2.as_str(),
+        old_secret.as_str(),
+        rotated.client_secret.expose_secret(),
+    ] {
+        assert!(!shown.contains(secret), "an event shows a credential");
+    }
 }

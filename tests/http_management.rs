@@ -245,6 +245,28 @@ async fn malformed_or_mistyped_json_is_400_never_500() {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(answer.body["error"], "invalid_request");
     }
+    // A value of the wrong type is named by its field's path.
+    for (body, field) in [
+        (
+            r#"{"name": 5, "redirectUris": ["https://ok.example/cb"], "allowedScopes": ["read"], "type": "PUBLIC"}"#,
+            "name",
+        ),
+        (
+            r#"{"name": "A", "redirectUris": "https://ok.example/cb", "allowedScopes": ["read"], "type": "PUBLIC"}"#,
+            "redirectUris",
+        ),
+        (
+            r#"{"name": "A", "redirectUris": ["https://ok.example/cb", 7], "allowedScopes": ["read"], "type": "PUBLIC"}"#,
+            "redirectUris[1]",
+        ),
+        (
+            r#"{"name": "A", "redirectUris": ["https://ok.example/cb"], "allowedScopes": ["read"], "type": "SECRET"}"#,
+            "type",
+        ),
+    ] {
+        let answer = f.call(Method::POST, "/v1/oauth-apps", Some(body)).await;
+        answer.assert_error(StatusCode::BAD_REQUEST, "invalid_request", Some(field));
+    }
     let invalid_utf8 = request(Method::POST, "/v1/oauth-apps", Some(&f.key), Some("x"));
     let (parts, _) = invalid_utf8.into_parts();
     let answer = f
@@ -445,7 +467,7 @@ async fn patch_updates_and_refuses_empty_or_type_changes() {
         Some("redirectUris[1]"),
     );
     let answer = f.call(Method::PATCH, &uri, Some(r#"{"name": 7}"#)).await;
-    answer.assert_error(StatusCode::BAD_REQUEST, "invalid_request", None);
+    answer.assert_error(StatusCode::BAD_REQUEST, "invalid_request", Some("name"));
 
     let got = f.call(Method::GET, &uri, None).await;
     assert_eq!(

@@ -260,15 +260,27 @@ pub(super) fn json_body<T: DeserializeOwned>(
             None,
         ));
     }
-    serde_json::from_slice(body).map(Some).map_err(|e| {
-        let message = e.to_string();
+    let invalid = |message: String, path: Option<String>| {
+        // Unknown, missing and duplicate fields name themselves in the
+        // message; a value of the wrong type is named by its path
+        // (`name`, `redirectUris[1]`, `customerInfo.location.city`).
+        let field = serde_field(&message)
+            .map(str::to_owned)
+            .or(path.filter(|p| p != "."));
         response::api_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             &message,
-            serde_field(&message),
+            field.as_deref(),
         )
-    })
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| invalid(e.inner().to_string(), Some(e.path().to_string())))?;
+    deserializer
+        .end()
+        .map_err(|e| invalid(e.to_string(), None))?;
+    Ok(Some(value))
 }
 
 /// Whether the single `Content-Type` is `application/json`, with any

@@ -142,7 +142,7 @@ pub use config::{
 pub use connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
-    MAX_TAGS, NewConnectSession,
+    MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
 pub use connect_steps::{Step, StepAction, StepOutcome};
 pub use connection::{Connection, ConnectionUpdate};

@@ -239,6 +239,8 @@ pub(crate) enum StepBody<'a> {
 
 /// The hosted Connect page.
 pub(crate) struct ConnectView<'a> {
+    /// Where the page's forms go: `/connect` under the issuer's path.
+    pub(crate) action: &'a str,
     pub(crate) client_name: &'a str,
     pub(crate) update: bool,
     pub(crate) token: &'a str,
@@ -253,10 +255,11 @@ pub(crate) struct ConnectView<'a> {
 fn hidden(out: &mut String, view: &ConnectView<'_>, step: &str) {
     let _ = write!(
         out,
-        "<form method=\"post\" action=\"/connect\">\
+        "<form method=\"post\" action=\"{}\">\
          <input type=\"hidden\" name=\"token\" value=\"{}\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
          <input type=\"hidden\" name=\"step\" value=\"{}\">",
+        attr(view.action),
         attr(view.token),
         attr(view.csrf_token),
         attr(step),
@@ -394,9 +397,10 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
         StepBody::Provider { providers, search } => {
             let _ = write!(
                 body,
-                "<h2>Choose your provider</h2><form method=\"get\" action=\"/connect\" role=\"search\">\
+                "<h2>Choose your provider</h2><form method=\"get\" action=\"{}\" role=\"search\">\
                  <input type=\"hidden\" name=\"token\" value=\"{}\"><label for=\"q\">Search providers</label>\
                  <input type=\"search\" id=\"q\" name=\"q\" value=\"{}\"><div class=\"actions\"><button type=\"submit\">Search</button></div></form>",
+                attr(view.action),
                 attr(view.token),
                 attr(search.unwrap_or_default())
             );

@@ -1104,3 +1104,27 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         "the key delivered with the first exchange is revoked"
     );
 }
+
+/// A server mounted under a path (its issuer `https://host/prefix`, the
+/// adapter stripping the prefix): the hosted page's forms (the step posts,
+/// the exit form and the picker's search) go to `/prefix/connect`.
+#[tokio::test]
+async fn hosted_page_forms_follow_the_issuers_path() {
+    let (builder, clock, events) = builder();
+    let server = builder
+        .issuer("https://auth.example.com/prefix")
+        .build()
+        .unwrap();
+    let h = harness_with(server, clock, events).await;
+    let created = create_session(&h, json!({ "redirectUrl": REDIRECT })).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", text(&created));
+    let url = json(&created)["url"].as_str().unwrap().to_owned();
+    let path = url
+        .strip_prefix("https://auth.example.com/prefix")
+        .expect("the page lives under the issuer");
+    let page = get(&h.server, path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    assert!(html.contains("action=\"/prefix/connect\""), "{html}");
+    assert!(!html.contains("action=\"/connect\""), "{html}");
+}

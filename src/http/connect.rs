@@ -329,7 +329,12 @@ pub(super) fn render<S: Storage>(
             .filter(|_| flow.step == Step::Link)
             .map(|e| format!("{e}. You can try again, choose another provider, or exit."))
     });
+    let action = format!(
+        "{}/connect",
+        server.config().issuer().path().trim_end_matches('/')
+    );
     let view = ui::ConnectView {
+        action: &action,
         client_name: &page.client_name,
         update: page.mode == ConnectMode::Update,
         token: page.session.expose_secret(),

@@ -132,6 +132,34 @@ pub(crate) fn check_filters(
     let Some(value) = filters else {
         return Ok(());
     };
+    // The keys the flow reads must be what they say (anything else in the
+    // object is the host's, passed on untouched); a mistyped filter is a
+    // 400, never silently ignored.
+    for key in ["providers", "manufacturers", "categories", "deviceTypes"] {
+        let Some(given) = value.get(key) else {
+            continue;
+        };
+        let strings = given
+            .as_array()
+            .is_some_and(|items| items.iter().all(serde_json::Value::is_string));
+        if !strings {
+            return Err(FieldError::new(
+                filter_field(key),
+                Problem::NotAListOfStrings,
+            ));
+        }
+    }
+    for (key, alias) in [
+        ("providers", "manufacturers"),
+        ("categories", "deviceTypes"),
+    ] {
+        if value.get(key).is_some() && value.get(alias).is_some() {
+            return Err(FieldError::new(
+                filter_field(alias),
+                Problem::DuplicateAlias,
+            ));
+        }
+    }
     let parsed: Filters = serde_json::from_value(value.clone()).unwrap_or_default();
     let (ids, id_field) = match (&parsed.providers, &parsed.manufacturers) {
         (Some(ids), _) => (Some(ids), "filters.providers"),
@@ -165,6 +193,16 @@ pub(crate) fn check_filters(
         return Err(FieldError::new("filters", Problem::NoProviderLeft));
     }
     Ok(())
+}
+
+/// The error field of a filter key.
+fn filter_field(key: &str) -> &'static str {
+    match key {
+        "providers" => "filters.providers",
+        "manufacturers" => "filters.manufacturers",
+        "categories" => "filters.categories",
+        _ => "filters.deviceTypes",
+    }
 }
 
 /// The providers a session may pick from.

@@ -158,6 +158,12 @@ pub enum Problem {
     /// A value of the wrong JSON type.
     #[error("must be a JSON object")]
     NotAnObject,
+    /// Not a JSON array of strings.
+    #[error("must be a JSON array of strings")]
+    NotAListOfStrings,
+    /// Given together with its alias (e.g. `providers` and `manufacturers`).
+    #[error("may not be combined with its alias; send one of the two")]
+    DuplicateAlias,
     /// An update that changes nothing.
     #[error(
         "at least one of name, description, redirectUris, allowedScopes, allowedOrigins is required"

@@ -479,10 +479,32 @@ async fn filters_are_validated_against_the_catalogue() {
             json!({"providers": ["utility"], "categories": ["battery"]}),
             "filters",
         ),
+        // Mistyped filters are refused, never silently ignored.
+        (json!({"providers": "tesla"}), "filters.providers"),
+        (json!({"manufacturers": [1]}), "filters.manufacturers"),
+        (json!({"categories": null}), "filters.categories"),
+        (json!({"deviceTypes": {"a": 1}}), "filters.deviceTypes"),
+        // One spelling at a time: the alias is not silently ignored either.
+        (
+            json!({"providers": ["tesla"], "manufacturers": ["nope"]}),
+            "filters.manufacturers",
+        ),
+        (
+            json!({"categories": ["battery"], "deviceTypes": ["meter"]}),
+            "filters.deviceTypes",
+        ),
     ] {
         let response = session(h, json!({"redirectUrl": REDIRECT, "filters": filters})).await;
-        assert_eq!(json(&response)["field"], field);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{filters}");
+        assert_eq!(json(&response)["field"], field, "{filters}");
     }
+    // Keys the flow does not read are the host's, passed on untouched.
+    let other = session(
+        h,
+        json!({"redirectUrl": REDIRECT, "filters": {"theme": "dark", "providers": ["tesla"]}}),
+    )
+    .await;
+    assert_eq!(other.status(), StatusCode::CREATED, "{}", text(&other));
     let p = page(
         h,
         &start(h, json!({"filters": {"categories": ["battery"]}})).await,

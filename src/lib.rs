@@ -144,7 +144,7 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
-pub use connect_steps::{Step, StepAction, StepOutcome};
+pub use connect_steps::{ConnectStatus, LinkReturn, Step, StepAction, StepOutcome};
 pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
@@ -155,7 +155,7 @@ pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
 pub use http::bearer::BearerRejection;
-pub use http::{MAX_BODY_BYTES, OPENAPI_JSON};
+pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
 pub use ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
     Subject, WorkspaceId,
@@ -186,12 +186,13 @@ pub use scoped_key::{
 pub use server::AuthorizationServer;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
-    ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation,
-    SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
-    Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
+    GrantRecord, GrantStore, LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
+    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};

@@ -103,8 +103,10 @@ impl ConnectScript {
         SCRIPT.get_or_init(|| Self::new(SDK_MODULE, "/connect/sdk", "mjs"))
     }
 
-    /// The hosted pages' script (`/connect/page/<version>.js`).
-    pub(crate) fn page() -> &'static Self {
+    /// The hosted pages' script (`/connect/page/<version>.js`): what this
+    /// server's own pages load to post their messages (a host that renders
+    /// its own pages from the typed API loads it the same way).
+    pub fn page() -> &'static Self {
         static SCRIPT: OnceLock<ConnectScript> = OnceLock::new();
         SCRIPT.get_or_init(|| Self::new(PAGE, "/connect/page", "js"))
     }

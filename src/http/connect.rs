@@ -495,7 +495,12 @@ pub(super) async fn status<S: Storage>(
         .ok()
         .and_then(|q| q.get("token").map(str::to_owned));
     let Some(token) = token else {
-        return response::not_found("no such Connect session");
+        return response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the query must carry the Connect token as `token`",
+            Some("token"),
+        );
     };
     let answer = match server.connect_status(&token).await {
         Ok(status) => response::json(

@@ -673,6 +673,10 @@ async fn the_sdk_is_served_with_an_etag_a_304_and_cors() {
         .await;
     assert_eq!(head.status(), StatusCode::OK);
     assert!(head.body().is_empty());
+    assert_eq!(
+        header(&head, "content-length"),
+        ConnectScript::classic().body.len().to_string()
+    );
     let post = h
         .server
         .handle(Request::post("/connect/sdk.js").body(Bytes::new()).unwrap())

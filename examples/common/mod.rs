@@ -13,10 +13,15 @@
 //! | `DATABASE_URL` | in-memory storage (PostgreSQL: not supported yet) |
 //! | `RUST_LOG` | `info` |
 //! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` |
+//! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1 |
+//! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
+//! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 
 mod demo;
+mod demo_app;
 
 pub(crate) use demo::UPSTREAM_PREFIX;
+pub(crate) use demo_app::DemoApp;
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -44,7 +49,8 @@ pub(crate) type Store = MemoryStore;
 /// The server type both examples serve.
 pub(crate) type Server = AuthorizationServer<Store>;
 
-/// How often expired records are purged, and how many per call.
+/// How often expired records are purged (by default), and how many per
+/// call.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: u32 = 1000;
 
@@ -66,17 +72,36 @@ pub(crate) struct Config {
     server_key: Option<Zeroizing<Vec<u8>>>,
     database_url: bool,
     demo_providers: bool,
+    /// Where the demo integrating app listens; `None`: not served.
+    demo_app_addr: Option<SocketAddr>,
+    session_lifetime: Option<time::Duration>,
+    purge_every: Duration,
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT]
+const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT] [--demo-app-addr HOST:PORT|off]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), DATABASE_URL, RUST_LOG,
-             OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers)";
+             OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers),
+             OAUTH_CONNECT_DEMO_APP=HOST:PORT|off (the demo integrating app; default: port + 1),
+             OAUTH_CONNECT_SESSION_LIFETIME=SECONDS (Connect sessions; 60-86400, default 1800),
+             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60)";
+
+/// `HOST:PORT` or `off` for the demo app.
+fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
+    match value.trim() {
+        "off" | "0" | "false" => Ok(None),
+        addr => addr.parse().map(Some).map_err(|_| {
+            format!(
+                "the demo app address must be HOST:PORT (e.g. 127.0.0.1:3001) or off, not {value:?}"
+            )
+        }),
+    }
+}
 
 impl Config {
     /// Reads `--addr` / `PORT` and the `OAUTH_CONNECT_*` variables. `None`
@@ -94,23 +119,69 @@ impl Config {
             }
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
+        let mut demo_app = env("OAUTH_CONNECT_DEMO_APP")
+            .map(|value| demo_app_addr(&value))
+            .transpose()?;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
-            let value = match arg.as_str() {
+            let (name, value) = match arg.as_str() {
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     return Ok(None);
                 }
-                "--addr" => args.next().ok_or("--addr needs HOST:PORT")?,
-                other => match other.strip_prefix("--addr=") {
-                    Some(value) => value.to_owned(),
-                    None => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+                "--addr" => ("--addr", args.next().ok_or("--addr needs HOST:PORT")?),
+                "--demo-app-addr" => (
+                    "--demo-app-addr",
+                    args.next()
+                        .ok_or("--demo-app-addr needs HOST:PORT or off")?,
+                ),
+                other => match other.split_once('=') {
+                    Some((name @ ("--addr" | "--demo-app-addr"), value)) => {
+                        (name, value.to_owned())
+                    }
+                    _ => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
                 },
             };
+            if name == "--demo-app-addr" {
+                demo_app = Some(demo_app_addr(&value)?);
+                continue;
+            }
             addr = value.parse().map_err(|_| {
                 format!("--addr must be HOST:PORT (e.g. 127.0.0.1:3000), not {value:?}")
             })?;
         }
+        // By default the demo app listens on the next port (an ephemeral
+        // one when the server's is).
+        let demo_app_addr = demo_app.unwrap_or_else(|| {
+            let mut next = addr;
+            next.set_port(match addr.port() {
+                0 | u16::MAX => 0,
+                port => port + 1,
+            });
+            Some(next)
+        });
+        let purge_every = match env("OAUTH_CONNECT_PURGE_SECONDS") {
+            None => PURGE_EVERY,
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .map(Duration::from_secs)
+                .ok_or("OAUTH_CONNECT_PURGE_SECONDS must be 1 to 86400 seconds")?,
+        };
+        let session_lifetime = match env("OAUTH_CONNECT_SESSION_LIFETIME") {
+            None => None,
+            Some(value) => {
+                let seconds: i64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (60..=86_400).contains(s))
+                    .ok_or("OAUTH_CONNECT_SESSION_LIFETIME must be 60 to 86400 seconds")?;
+                Some(time::Duration::seconds(seconds))
+            }
+        };
 
         let mut admin_keys = Vec::new();
         if let Some(list) = env("OAUTH_CONNECT_ADMIN_KEYS").map(Zeroizing::new) {
@@ -140,6 +211,9 @@ impl Config {
             database_url: std::env::var_os("DATABASE_URL").is_some(),
             demo_providers: !env("OAUTH_CONNECT_DEMO_PROVIDERS")
                 .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
+            demo_app_addr,
+            session_lifetime,
+            purge_every,
         }))
     }
 
@@ -191,6 +265,18 @@ pub(crate) struct Started {
     pub(crate) upstream: Option<Server>,
     /// The bound socket.
     pub(crate) listener: TcpListener,
+    /// The demo integrating app and its own socket (another origin), to
+    /// serve with [`demo_app::handle`].
+    pub(crate) demo_app: Option<(DemoApp, TcpListener)>,
+}
+
+/// The demo app's answer to one request (framework-neutral, like
+/// `AuthorizationServer::handle`).
+pub(crate) async fn demo_app_handle(
+    app: &DemoApp,
+    request: http::Request<Bytes>,
+) -> http::Response<Bytes> {
+    demo_app::handle(app, request).await
 }
 
 /// Reads the configuration, binds, builds the server, registers or creates
@@ -204,16 +290,61 @@ pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Er
     let listener = config.bind()?;
     let addr = listener.local_addr()?;
     let (server, upstream, admin) = build(&config, addr).await?;
-    banner(framework, &config, &server, addr, &admin);
-    spawn_purge(server.clone());
+    let demo_app = match config.demo_app_addr {
+        Some(demo_addr) => {
+            let demo_listener = TcpListener::bind(demo_addr)
+                .map_err(|e| format!("cannot listen on {demo_addr} for the demo app: {e}"))?;
+            demo_listener.set_nonblocking(true)?;
+            let mut bound = demo_listener.local_addr()?;
+            if bound.ip().is_unspecified() {
+                bound.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let workspace = match &admin {
+                Admin::Created(workspace, _) => workspace.clone(),
+                Admin::Configured(workspaces) => workspaces
+                    .first()
+                    .cloned()
+                    .ok_or("no workspace for the demo app")?,
+            };
+            let app = demo_app::setup(
+                &server,
+                &workspace,
+                &format!("http://{bound}"),
+                &back_channel(addr),
+            )
+            .await?;
+            Some((app, demo_listener))
+        }
+        None => None,
+    };
+    banner(
+        framework,
+        &config,
+        &server,
+        addr,
+        &admin,
+        demo_app.as_ref().map(|(app, _)| app),
+    );
+    spawn_purge(server.clone(), config.purge_every);
     if let Some(upstream) = &upstream {
-        spawn_purge(upstream.clone());
+        spawn_purge(upstream.clone(), config.purge_every);
     }
     Ok(Some(Started {
         server,
         upstream,
         listener,
+        demo_app,
     }))
+}
+
+/// How this process reaches its own server: loopback, even when bound to
+/// every interface.
+fn back_channel(addr: SocketAddr) -> String {
+    let mut local = addr;
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{local}")
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -247,16 +378,15 @@ async fn build(
     let mut upstream = None;
     if config.demo_providers {
         // This process as its own client reaches itself on loopback.
-        let mut local = addr;
-        if local.ip().is_unspecified() {
-            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let catalogue = demo::catalogue(&issuer, &format!("http://{local}")).await?;
+        let catalogue = demo::catalogue(&issuer, &back_channel(addr)).await?;
         for provider in catalogue.providers {
             builder = builder.provider(provider);
         }
         builder = builder.terms(catalogue.terms);
         upstream = Some(catalogue.upstream);
+    }
+    if let Some(lifetime) = config.session_lifetime {
+        builder = builder.connect_session_lifetime(lifetime);
     }
     let server = builder
         .issuer(issuer)
@@ -297,11 +427,21 @@ async fn build(
 
 /// Prints what a newcomer needs to stdout (not to the log): the address,
 /// the admin key made at start-up, and commands to try.
-fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, admin: &Admin) {
+fn banner(
+    framework: &str,
+    config: &Config,
+    server: &Server,
+    addr: SocketAddr,
+    admin: &Admin,
+    demo_app: Option<&DemoApp>,
+) {
     let issuer = server.config().issuer_str();
     let mut out = String::new();
     let _ = writeln!(out, "oauth-connect example server ({framework})");
     let _ = writeln!(out, "listening on http://{addr}");
+    if let Some(app) = demo_app {
+        let _ = writeln!(out, "demo app listening on {}", app.origin());
+    }
     let _ = writeln!(out, "  issuer:     {issuer}");
     let _ = writeln!(out, "  storage:    in memory (everything is lost on exit)");
     if config.database_url {
@@ -373,6 +513,23 @@ fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, a
     if config.demo_providers {
         demo_banner(&mut out, issuer, key);
     }
+    if let Some(app) = demo_app {
+        let _ = writeln!(
+            out,
+            "\nConnect in the browser: open the demo integrating app at {} (another origin); it opens \
+             Connect in a popup or a modal with {issuer}/connect/sdk.js, through its publishable key \
+             or a Connect token its backend makes (its app: {}; OAUTH_CONNECT_DEMO_APP=off removes it)",
+            app.origin(),
+            app.client_id()
+        );
+    }
+    if let Some(lifetime) = config.session_lifetime {
+        let _ = writeln!(
+            out,
+            "\nConnect sessions live {} s (OAUTH_CONNECT_SESSION_LIFETIME)",
+            lifetime.whole_seconds()
+        );
+    }
     let _ = writeln!(out, "\nCtrl-C stops the server.");
     println!("{out}");
 }
@@ -407,11 +564,11 @@ fn demo_banner(out: &mut String, issuer: &str, key: &str) {
     );
 }
 
-/// Purges expired sessions, codes, tokens and grants every minute, in
-/// batches, for as long as the runtime runs.
-fn spawn_purge(server: Server) {
+/// Purges expired sessions, codes, tokens and grants every `every` (a
+/// minute by default), in batches, for as long as the runtime runs.
+fn spawn_purge(server: Server, every: Duration) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(PURGE_EVERY);
+        let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
             let mut removed = 0;

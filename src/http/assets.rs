@@ -24,8 +24,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{
-    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderName, HeaderValue,
-    IF_NONE_MATCH,
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName,
+    HeaderValue, IF_NONE_MATCH,
 };
 use http::{Method, Request, Response, StatusCode};
 
@@ -164,6 +164,10 @@ fn serve(
     }
     let headers = answer.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(script.content_type));
+    if request.method() == Method::HEAD {
+        // The size a GET would send (RFC 9110 §9.3.2).
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(script.body.len()));
+    }
     if let Ok(etag) = HeaderValue::from_str(&script.etag) {
         headers.insert(ETAG, etag);
     }

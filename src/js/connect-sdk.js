@@ -59,7 +59,10 @@ function oauthConnect(scriptUrl) {
     var base = options.server ? baseOf(String(options.server)) : defaultBase;
     if (!base) throw new TypeError('OAuthConnect: unknown server; pass { server: "https://auth.example.com" }');
     var serverOrigin = new URL(base).origin;
-    var byToken = typeof options.connectToken === 'string' && options.connectToken !== '';
+    // A token, or a function that asks the app's backend for one (called
+    // when open() needs a session: the popup opens at once, still blank).
+    var fetchToken = typeof options.connectToken === 'function' ? options.connectToken : null;
+    var byToken = fetchToken !== null || (typeof options.connectToken === 'string' && options.connectToken !== '');
     var byKey = typeof options.publishableKey === 'string' && options.publishableKey !== '';
     if (byToken === byKey) throw new TypeError('OAuthConnect: pass exactly one of connectToken and publishableKey');
     var session = options.session || {};
@@ -78,7 +81,7 @@ function oauthConnect(scriptUrl) {
       event: callback(options.onEvent, 'onEvent'),
     };
 
-    var token = byToken ? options.connectToken : null;
+    var token = byToken && !fetchToken ? options.connectToken : null;
     var expiresAt = null; // publishable-key sessions: when the one made expires
     var spent = false; // the session completed (or cannot be used): make a new one
     var result = null;
@@ -90,6 +93,16 @@ function oauthConnect(scriptUrl) {
     }
 
     function newSession() {
+      if (fetchToken) {
+        return Promise.resolve().then(fetchToken).then(function (given) {
+          if (typeof given !== 'string' || given === '') throw failure('session-invalid', 'connectToken() gave no token');
+          token = given;
+          expiresAt = null;
+          spent = false;
+        }, function (problem) {
+          throw problem && problem.type ? problem : failure('network', 'connectToken() failed: ' + String(problem));
+        });
+      }
       return fetch(base + '/v1/connect/sessions', {
         method: 'POST',
         mode: 'cors',
@@ -119,11 +132,12 @@ function oauthConnect(scriptUrl) {
     }
 
     function needsSession() {
-      return byKey && (!token || spent || (expiresAt !== null && Date.now() >= expiresAt));
+      return (byKey || fetchToken !== null) && (!token || spent || (expiresAt !== null && Date.now() >= expiresAt));
     }
 
-    // Closes the popup or the modal and forgets it; then reports.
-    function finish(report) {
+    // Closes the popup or the modal and forgets it; then reports (`closed`,
+    // then the callback), unless the app itself closed it.
+    function finish(reason, report) {
       var c = current;
       if (!c) return;
       current = null;
@@ -137,21 +151,17 @@ function oauthConnect(scriptUrl) {
         c.inert.forEach(function (el) { el.inert = false; });
         if (c.focus && c.focus.focus) c.focus.focus();
       }
-      if (report) report();
+      if (!report) return;
+      on.event('closed', { reason: reason });
+      report();
     }
 
     function fail(type, reason) {
-      finish(function () {
-        on.event('closed', { reason: type });
-        on.error(failure(type, reason));
-      });
+      finish(type, function () { on.error(failure(type, reason)); });
     }
 
     function exit(reason) {
-      finish(function () {
-        on.event('closed', { reason: reason });
-        on.exit({ reason: reason });
-      });
+      finish(reason, function () { on.exit({ reason: reason }); });
     }
 
     // Only the window this handle opened, from the server's origin, with
@@ -173,7 +183,7 @@ function oauthConnect(scriptUrl) {
           if (typeof m.scopedKey === 'string') result.scopedKey = m.scopedKey;
           on.event('completed', { outcome: 'success' });
           var done = result;
-          finish(function () { on.success(done); });
+          finish('success', function () { on.success(done); });
         } else if (m.event === 'exit' && (m.reason === 'denied' || m.reason === 'user-cancelled')) {
           spent = true;
           on.event('completed', { outcome: m.reason });
@@ -319,7 +329,7 @@ function oauthConnect(scriptUrl) {
     return Object.freeze({
       open: open,
       // Closes the popup or modal, if open, without a callback.
-      close: function () { finish(); },
+      close: function () { finish('app'); },
       // The hosted page's URL (a full-page redirect needs no script);
       // null until a publishable-key session is made.
       get url() { return token ? pageUrl() : null; },

@@ -6,9 +6,10 @@
 //   popup-success     publishable key, popup, Demo Energy (its sign-in in a
 //                     window of its own, through the upstream server), consent:
 //                     onSuccess, and the demo's backend exchanges the code
-//   modal-success     Connect token from the backend, modal, Demo Utility
-//                     form: onSuccess and the exchange; the overlay traps
-//                     focus (the page behind is inert) and goes away
+//   modal-success     Connect token from the backend, modal, Demo Energy
+//                     (its sign-in, which refuses framing, in a window of
+//                     its own): onSuccess and the exchange; the overlay
+//                     traps focus (the page behind is inert) and goes away
 //   modal-escape      Escape in the modal (outside and inside the frame):
 //                     onExit user-cancelled
 //   popup-closed      the user closes the popup: onError popup-closed
@@ -154,6 +155,12 @@ async function waitFor(page, kind) {
   return (await logOf(page)).find((e) => e.kind === kind).detail;
 }
 
+// The script closes its popup once the flow ended (maybe already).
+async function closed(popup) {
+  for (let i = 0; i < 50 && !popup.isClosed(); i++) await sleep(100);
+  check(popup.isClosed(), 'the script closed its popup');
+}
+
 function events(log) {
   return log.filter((e) => e.kind === 'onEvent').map((e) => e.detail.name + (e.detail.meta.step ? `:${e.detail.meta.step}` : ''));
 }
@@ -193,8 +200,7 @@ try {
     check(await popup.locator('#oc-waiting').isVisible(), 'the popup says it waits for the sign-in window');
     await signIn.locator('#subject').fill('embed-energy-user');
     await signIn.screenshot({ path: join(artifacts, 'embed-link-window.png'), fullPage: true });
-    await signIn.locator('button[value="approve"]').click();
-    await signIn.waitForEvent('close');
+    await Promise.all([signIn.waitForEvent('close'), signIn.locator('button[value="approve"]').click()]);
     // The popup polls its status and moves on to the consent step.
     await popup.locator('button[value="approve"]').waitFor();
     check((await popup.textContent('body')).includes('Demo Energy account embed-energy-user'), 'the consent step shows the linked account');
@@ -233,7 +239,20 @@ try {
     const frame = page.frameLocator('iframe[title="Connect your account"]');
     await frame.locator('button[value="accept"]').waitFor();
     await page.screenshot({ path: join(artifacts, 'embed-modal.png') });
-    await throughUtility(frame);
+    // Demo Energy's sign-in refuses to be framed: it opens in a window of
+    // its own, from the frame, and the frame moves on when it is done.
+    await frame.locator('button[value="accept"]').click();
+    await frame.locator('button[name="provider"][value="demo-energy"]').click();
+    const [signIn] = await Promise.all([
+      context.waitForEvent('page'),
+      frame.locator('button[value="start"]').click(),
+    ]);
+    await signIn.waitForURL((url) => url.toString().startsWith(`${base}/upstream/oauth/authorize`));
+    await signIn.locator('#subject').fill('embed-modal-user');
+    await Promise.all([signIn.waitForEvent('close'), signIn.locator('button[value="approve"]').click()]);
+    await frame.locator('button[value="approve"]').waitFor();
+    check((await frame.locator('body').textContent()).includes('Demo Energy account embed-modal-user'), 'the modal shows the linked account');
+    await page.screenshot({ path: join(artifacts, 'embed-modal-consent.png') });
     await frame.locator('button[value="approve"]').click();
     const success = await waitFor(page, 'onSuccess');
     check(success.code.startsWith('oc_code_'), 'onSuccess in the modal');
@@ -326,9 +345,9 @@ try {
     check(denied.status === 303, `completing the session first: ${denied.status}`);
     await page.fill('#token', session.connectToken);
     const [popup] = await Promise.all([page.waitForEvent('popup'), page.click('#popup-token')]);
-    await popup.waitForEvent('close');
     const error = await waitFor(page, 'onError');
     check(error.type === 'session-used', `a used token: ${JSON.stringify(error)}`);
+    await closed(popup);
     await page.fill('#token', '');
     done.push('session-used');
   }
@@ -480,9 +499,9 @@ try {
     const other = await demoPage(expiryDemo);
     await other.fill('#token', expiring.connectToken);
     const [popup] = await Promise.all([other.waitForEvent('popup'), other.click('#popup-token')]);
-    await popup.waitForEvent('close');
     const error = await waitFor(other, 'onError');
     check(error.type === 'session-expired', `an expired token: ${JSON.stringify(error)}`);
+    await closed(popup);
     await other.screenshot({ path: join(artifacts, 'embed-session-expired.png'), fullPage: true });
     done.push('session-expired');
   }

@@ -680,8 +680,10 @@ fn a_database_needs_the_shared_keys() {
     }
 }
 
-/// Three nodes, one database (RFC 6749 §4.1 and §6, RFC 7009, RFC 7662
-/// across processes): nothing a flow needs lives in a node's memory.
+/// Three nodes, one database (RFC 6749 §4.1 and §6, RFC 7636, RFC 7009,
+/// RFC 7662 across processes): nothing a flow needs lives in a node's
+/// memory. The Connect flow as the issue walks it, then the plain
+/// authorization-code flow likewise spread over the nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_one_database() {
     let Some(database) = Database::from_env() else {
@@ -801,6 +803,76 @@ async fn three_nodes_share_one_database() {
     let refused = http.send(bearer(&http, &two, &access)).await;
     assert_eq!(refused.status, 401, "{}", refused.text);
 
+    // The plain authorization-code flow with PKCE (RFC 7636) across nodes
+    // too: the consent page from node 1, the decision (its CSRF cookie and
+    // token) posted to node 2, the code exchanged on node 3.
+    let public = http
+        .send(
+            http.admin(http.client.post(three.url("/v1/oauth-apps")))
+                .header("content-type", "application/json")
+                .body(
+                    json!({
+                        "name": "Cluster public app",
+                        "redirectUris": [REDIRECT],
+                        "allowedScopes": ["read:devices"],
+                        "type": "PUBLIC",
+                    })
+                    .to_string(),
+                ),
+        )
+        .await;
+    assert_eq!(public.status, 201, "{}", public.text);
+    let public_id = public.json()["clientId"].as_str().unwrap().to_owned();
+    // RFC 7636 Appendix B's verifier and challenge.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let authorize = format!(
+        "/oauth/authorize?response_type=code&client_id={public_id}&redirect_uri={}\
+         &scope=read:devices&state=st-plain\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let consent = http.get(&one.url(&authorize)).await;
+    assert_eq!(consent.status, 200, "{}", consent.text);
+    let cookie = consent.header("set-cookie").expect("the CSRF cookie");
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let decision = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("session", field(&consent.text, "session")),
+            ("csrf_token", field(&consent.text, "csrf_token")),
+            ("decision", "approve".to_owned()),
+            ("subject", "user-9".to_owned()),
+        ])
+        .finish();
+    let decided = http
+        .send(
+            http.client
+                .post(two.url("/oauth/authorize"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .body(decision),
+        )
+        .await;
+    assert_eq!(decided.status, 303, "{}", decided.text);
+    let to = decided.location();
+    assert_eq!(query_param(&to, "iss").as_deref(), Some(ISSUER));
+    let plain_code = query_param(&to, "code").expect("a code");
+    let plain = http
+        .post_form(
+            &three.url("/oauth/token"),
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &public_id),
+                ("code", &plain_code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    let plain_access = plain.json()["access_token"].as_str().unwrap().to_owned();
+    let me = http.send(bearer(&http, &one, &plain_access)).await;
+    assert_eq!(me.json()["subject"], "user-9", "{}", me.text);
+
     // No node printed the database password, a key or a credential.
     tokio::time::sleep(Duration::from_millis(300)).await;
     for node in [&one, &two, &three] {
@@ -811,6 +883,8 @@ async fn three_nodes_share_one_database() {
             ADMIN_KEY,
             app.secret.as_str(),
             code.as_str(),
+            plain_code.as_str(),
+            plain_access.as_str(),
             access.as_str(),
             refresh.as_str(),
             scoped_key.as_str(),

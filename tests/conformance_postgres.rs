@@ -129,6 +129,79 @@ async fn an_unreachable_database_fails_operations_within_the_timeout() {
     );
 }
 
+/// A database that accepted the statement and went silent (a network
+/// partition: connections open, nothing answers) fails operations with
+/// `Timeout` within the operation timeout, storage calls and whole
+/// requests alike (a 503 `temporarily_unavailable`), and the same store
+/// serves again once the partition heals. The time is only checked against
+/// a generous upper bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_database_fails_operations_within_the_operation_timeout() {
+    use bytes::Bytes;
+    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use postgres_support::proxy::Proxy;
+    use sqlx::postgres::PgConnectOptions;
+
+    let Some(url) = database_url() else { return };
+    let options: PgConnectOptions = url.parse().unwrap();
+    let proxy = Proxy::start(&format!("{}:{}", options.get_host(), options.get_port()));
+    let mut proxied = url::Url::parse(&url).unwrap();
+    proxied.set_host(Some("127.0.0.1")).unwrap();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let limit = Duration::from_secs(1);
+    let store = fresh_store(proxied.into())
+        .await
+        .with_operation_timeout(limit);
+    let server = AuthorizationServer::builder(store.clone())
+        .issuer("https://auth.example.com")
+        .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
+        .build()
+        .unwrap();
+    let ws = fresh_workspace();
+    let admin = server.create_admin_key(&ws).await.unwrap();
+    let record = app_record(&ws, OffsetDateTime::UNIX_EPOCH, None);
+    store.insert_app(&record).await.unwrap();
+    let list = || {
+        http::Request::get("/v1/oauth-apps")
+            .header("authorization", format!("Bearer {}", admin.expose_secret()))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert_eq!(server.handle(list()).await.status(), 200);
+
+    proxy.freeze();
+    let bound = limit + Duration::from_secs(5);
+    let started = Instant::now();
+    let err = tokio::time::timeout(bound, store.get_app(&ws, &record.app.id))
+        .await
+        .expect("the operation gave up within its timeout")
+        .expect_err("nothing answers");
+    assert_eq!(err.kind(), StorageErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() >= limit, "it waited for the answer first");
+    let answer = tokio::time::timeout(bound, server.handle(list()))
+        .await
+        .expect("the request gave up within the operation timeout");
+    assert_eq!(answer.status(), 503);
+    let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    proxy.thaw();
+    let mut attempts = 0;
+    let found = loop {
+        attempts += 1;
+        match store.get_app(&ws, &record.app.id).await {
+            Ok(found) => break found,
+            // A connection still draining its abandoned statement's answer.
+            Err(e) if attempts < 10 => {
+                assert_eq!(e.kind(), StorageErrorKind::Timeout, "{e}");
+            }
+            Err(e) => panic!("no service after the partition healed: {e}"),
+        }
+    };
+    assert_eq!(found, Some(record));
+    assert_eq!(server.handle(list()).await.status(), 200);
+}
+
 /// Counts the statements sqlx executes on this thread: sqlx emits one
 /// `sqlx::query` event per statement it runs (when a subscriber wants it),
 /// whether it succeeds or fails.

@@ -1,5 +1,6 @@
 //! What the PostgreSQL tests share: `DATABASE_URL` (or a clear note that
-//! the tests did not run), and a fresh schema per store or per run.
+//! the tests did not run), a fresh schema per store or per run, and a TCP
+//! proxy to cut the database ([`proxy`]).
 
 #![allow(
     dead_code,
@@ -8,6 +9,8 @@
     clippy::expect_used,
     clippy::panic
 )]
+
+pub mod proxy;
 
 use std::hash::{BuildHasher as _, RandomState};
 use std::io::Write as _;

@@ -74,6 +74,15 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// [`StorageErrorKind::Timeout`].
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one statement may take, from asking the pool for a connection
+/// to its last row, before the operation fails with
+/// [`StorageErrorKind::Timeout`]: the bound on a database that accepted the
+/// statement and then went silent (a network partition, a host gone
+/// without closing its connections). Longer than
+/// [`DEFAULT_ACQUIRE_TIMEOUT`], so a refused database still fails as the
+/// pool's acquire timeout says.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The longest schema name PostgreSQL keeps (`NAMEDATALEN - 1`).
 const MAX_SCHEMA_LEN: usize = 63;
 
@@ -97,7 +106,8 @@ const MAX_SCHEMA_LEN: usize = 63;
 /// A database that is down, unreachable or restarting makes operations
 /// fail with [`StorageErrorKind::Unavailable`] (a broken connection) or
 /// [`StorageErrorKind::Timeout`] (no connection within the pool's acquire
-/// timeout), which [`AuthorizationServer::handle`](crate::AuthorizationServer::handle)
+/// timeout, or no answer within the operation timeout,
+/// [`DEFAULT_OPERATION_TIMEOUT`]), which [`AuthorizationServer::handle`](crate::AuthorizationServer::handle)
 /// answers with a 503 `temporarily_unavailable`; nothing is half-written
 /// (every change is one statement). The pool reconnects by itself once the
 /// database is back; a pooled connection that sat idle through the outage
@@ -120,6 +130,7 @@ const MAX_SCHEMA_LEN: usize = 63;
 pub struct PostgresStore {
     pool: PgPool,
     schema: Option<String>,
+    timeout: Duration,
 }
 
 impl PostgresStore {
@@ -177,6 +188,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             schema: schema.map(str::to_owned),
+            timeout: DEFAULT_OPERATION_TIMEOUT,
         })
     }
 
@@ -202,7 +214,27 @@ impl PostgresStore {
     /// A store over an existing pool (sqlx 0.9's `PgPool`), whose
     /// connections already use the intended schema.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool, schema: None }
+        Self {
+            pool,
+            schema: None,
+            timeout: DEFAULT_OPERATION_TIMEOUT,
+        }
+    }
+
+    /// Bounds every statement (acquiring its connection included) by
+    /// `timeout` instead of [`DEFAULT_OPERATION_TIMEOUT`]; past it, the
+    /// operation fails with [`StorageErrorKind::Timeout`]. Keep it above
+    /// the pool's acquire timeout and above the slowest statement you
+    /// expect (a purge batch, a large listing).
+    ///
+    /// A statement abandoned this way may still have committed, as when a
+    /// connection breaks after the commit: every change is one statement,
+    /// so it is then whole, and a client's retry sees it (a code already
+    /// redeemed is a replay).
+    #[must_use]
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The connection pool, e.g. to share it with the rest of the service.

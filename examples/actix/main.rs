@@ -16,7 +16,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use oauth_connect::actix::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, Storage};
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, Storage};
 use tracing::Instrument as _;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -43,7 +43,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         let upstream = upstream.clone().map(|upstream| {
             web::scope(common::UPSTREAM_PREFIX)
                 .app_data(upstream)
-                .default_service(web::to(handle::<oauth_connect::MemoryStore>))
+                .default_service(web::to(handle::<MemoryStore>))
         });
         App::new()
             .app_data(server.clone())

@@ -30,7 +30,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use oauth_connect::{
-    AppType, AuthorizationServer, ConnectScript, NewOAuthApp, Storage, WorkspaceId,
+    AppType, AuthorizationServer, ConnectScript, NewOAuthApp, PageRequest, Storage, WorkspaceId,
 };
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -72,22 +72,52 @@ impl DemoApp {
     }
 }
 
+/// The name of the demo app's OAuth app.
+const APP_NAME: &str = "Demo web app";
+
 /// Registers the demo app at `server` (in `workspace`) for `origin` and
 /// makes its publishable key. `back_channel` is how this process reaches
 /// the server's token endpoint.
+///
+/// A database keeps the registration of an earlier start: the app of the
+/// same name and redirect URI is deleted first (with its keys and
+/// sessions), so restarts leave no trail of apps. Its secret was shown
+/// once and is gone anyway.
 pub(crate) async fn setup<S: Storage>(
     server: &AuthorizationServer<S>,
     workspace: &WorkspaceId,
     origin: &str,
     back_channel: &str,
 ) -> Result<DemoApp, Box<dyn Error>> {
+    let redirect = format!("{origin}/callback");
+    let mut stale = Vec::new();
+    for page in 1..=PageRequest::MAX_PAGE {
+        let listed = server
+            .list_apps(workspace, PageRequest::new(page, PageRequest::MAX_PER_PAGE))
+            .await?;
+        stale.extend(
+            listed
+                .data
+                .iter()
+                .filter(|app| {
+                    app.name == APP_NAME && app.redirect_uris.iter().any(|u| u.as_str() == redirect)
+                })
+                .map(|app| app.id.clone()),
+        );
+        if u64::from(page) * u64::from(PageRequest::MAX_PER_PAGE) >= listed.meta.total {
+            break;
+        }
+    }
+    for id in stale {
+        server.delete_app(workspace, &id).await?;
+    }
     let created = server
         .create_app(
             workspace,
             &NewOAuthApp {
-                name: "Demo web app".into(),
+                name: APP_NAME.into(),
                 description: Some("The examples' demo integrating app".into()),
-                redirect_uris: vec![format!("{origin}/callback")],
+                redirect_uris: vec![redirect],
                 allowed_scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
                 allowed_origins: vec![origin.to_owned()],
                 app_type: AppType::Confidential,

@@ -65,6 +65,14 @@
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite
 //!   (feature `conformance`) any backend can run.
+//! - **Connect in the browser**: [`AuthorizationServer::handle`] serves an
+//!   embed script (`/connect/sdk.js`, and `/connect/sdk.mjs` as an ES
+//!   module; [`ConnectScript`] gives its versioned path and Subresource
+//!   Integrity) that opens the hosted Connect page in a popup or a modal and
+//!   reports through `postMessage` to the exact origin of the session's
+//!   redirect URL, never `*`; publishable Connect keys let a page create
+//!   sessions from the app's `allowedOrigins`; `response_mode=web_message`
+//!   ([`ResponseMode`]) does the same for plain authorizations.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
 //! ## Cargo features

@@ -33,8 +33,9 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 struct Example {
     child: Child,
     base: String,
-    /// The demo integrating app's origin (another port).
-    demo_app: String,
+    /// The demo integrating app's origin (another port), when started
+    /// with it ([`Example::with_demo_app`]).
+    demo_app: Option<String>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
@@ -57,10 +58,27 @@ impl Example {
         Self::start_env(name, demo_providers, &[]).await
     }
 
-    /// Starts `name` with more environment variables.
+    /// Starts `name` with its demo integrating app (on an ephemeral port).
+    async fn with_demo_app(name: &str, env: &[(&str, &str)]) -> Self {
+        let mut env = env.to_vec();
+        env.push(("OAUTH_CONNECT_DEMO_APP", "127.0.0.1:0"));
+        Self::start_env(name, true, &env).await
+    }
+
+    /// The demo app's origin.
+    fn demo_app(&self) -> &str {
+        self.demo_app.as_deref().expect("started with_demo_app")
+    }
+
+    /// Starts `name` with more environment variables (the demo integrating
+    /// app is off unless they name its address).
     async fn start_env(name: &str, demo_providers: bool, env: &[(&str, &str)]) -> Self {
+        let demo_app = env
+            .iter()
+            .any(|(n, v)| *n == "OAUTH_CONNECT_DEMO_APP" && *v != "off");
         let mut child = Command::new(example_binary(name))
             .args(["--addr", "127.0.0.1:0"])
+            .env("OAUTH_CONNECT_DEMO_APP", "off")
             .envs(env.iter().copied())
             .env(
                 "OAUTH_CONNECT_DEMO_PROVIDERS",
@@ -75,7 +93,6 @@ impl Example {
             .env_remove("OAUTH_CONNECT_ISSUER")
             .env_remove("OAUTH_CONNECT_SERVER_KEY")
             .env_remove("DATABASE_URL")
-            .env_remove("OAUTH_CONNECT_DEMO_APP")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -104,9 +121,10 @@ impl Example {
         let base = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("the {name} example did not start"));
-        let demo_app = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("the {name} example started no demo app"));
+        let demo_app = demo_app.then(|| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("the {name} example started no demo app"))
+        });
         let example = Self {
             child,
             base,
@@ -1493,9 +1511,9 @@ async fn connect_links_demo_utility_with_a_form(name: &str) {
 /// codes; its origin is one of its app's `allowedOrigins` (the preflight
 /// of a publishable-key session passes) and its redirect URI registered.
 async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
-    let server = Example::start(name).await;
+    let server = Example::with_demo_app(name, &[]).await;
     let http = Http::new();
-    let demo = &server.demo_app;
+    let demo = &server.demo_app().to_owned();
     assert_ne!(demo, &server.base, "another origin");
     let page = http.send(http.client.get(format!("{demo}/"))).await;
     assert_eq!(page.status, 200);
@@ -1697,10 +1715,9 @@ async fn browser_connect_embed() {
         return;
     };
     let (server, expiry) = tokio::join!(
-        Example::start("axum"),
-        Example::start_env(
+        Example::with_demo_app("axum", &[]),
+        Example::with_demo_app(
             "axum",
-            true,
             &[
                 ("OAUTH_CONNECT_SESSION_LIFETIME", "60"),
                 // Expired sessions stay (and say so) for the test's length.
@@ -1710,10 +1727,10 @@ async fn browser_connect_embed() {
     );
     let vars = [
         ("OAUTH_CONNECT_BASE", server.base.clone()),
-        ("OAUTH_CONNECT_DEMO_APP", server.demo_app.clone()),
+        ("OAUTH_CONNECT_DEMO_APP", server.demo_app().to_owned()),
         ("OAUTH_CONNECT_ADMIN_KEY", ADMIN_KEY.to_owned()),
         ("EXPIRY_BASE", expiry.base.clone()),
-        ("EXPIRY_DEMO_APP", expiry.demo_app.clone()),
+        ("EXPIRY_DEMO_APP", expiry.demo_app().to_owned()),
         ("ARTIFACTS_DIR", artifacts.display().to_string()),
         ("CHROMIUM", chromium),
     ];

@@ -15,7 +15,7 @@
 //! | `DATABASE_SCHEMA` | the connection's default schema (`public`); set: every table in that schema, created if needed |
 //! | `RUST_LOG` | `info` |
 //! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` (always in memory, per process) |
-//! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1 |
+//! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1; with `DATABASE_URL`, off |
 //! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 
@@ -157,16 +157,6 @@ impl Config {
                 format!("--addr must be HOST:PORT (e.g. 127.0.0.1:3000), not {value:?}")
             })?;
         }
-        // By default the demo app listens on the next port (an ephemeral
-        // one when the server's is).
-        let demo_app_addr = demo_app.unwrap_or_else(|| {
-            let mut next = addr;
-            next.set_port(match addr.port() {
-                0 | u16::MAX => 0,
-                port => port + 1,
-            });
-            Some(next)
-        });
         let purge_every = match env("OAUTH_CONNECT_PURGE_SECONDS") {
             None => PURGE_EVERY,
             Some(value) => value
@@ -214,6 +204,17 @@ impl Config {
             Some(url) => Some(Database::from_env(url, &server_key, &admin_keys)?),
             None => None,
         };
+        // By default the demo app listens on the next port (an ephemeral
+        // one when the server's is); on a database only when asked for,
+        // since it registers an app there.
+        let demo_app_addr = demo_app.unwrap_or_else(|| {
+            let mut next = addr;
+            next.set_port(match addr.port() {
+                0 | u16::MAX => 0,
+                port => port + 1,
+            });
+            database.is_none().then_some(next)
+        });
 
         Ok(Some(Self {
             addr,

@@ -1703,8 +1703,10 @@ fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
 /// a used token (`session-used`), forged messages (another origin, or a
 /// window of the server's origin the script did not open) ignored, a page
 /// at an unregistered origin opening the hosted page and hearing nothing,
-/// a modal from an origin that may not frame it (`modal-not-allowed`),
-/// `response_mode=web_message` in a popup, the ES module twin, and a token
+/// a modal from an origin that may not frame it (`modal-not-allowed`), an
+/// unreachable server (`network`), the opener closed before the end (the
+/// result page falls back to the redirect), `response_mode=web_message` in
+/// a popup, the ES module twin, and a token
 /// older than the session lifetime on a second server with 60-second
 /// sessions (`session-expired`). Screenshots land in
 /// `target/browser-artifacts/embed-*.png`. Skipped, saying so, only when
@@ -1768,6 +1770,7 @@ async fn browser_connect_embed() {
             "forged",
             "unregistered",
             "modal-not-allowed",
+            "opener-gone",
             "web-message",
             "module",
             "session-expired"

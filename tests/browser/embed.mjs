@@ -24,7 +24,9 @@
 //   unregistered      a page at an origin the app never registered opens the
 //                     hosted page and completes it: it receives no message
 //   modal-not-allowed a page whose origin may not frame Connect: onError
-//                     modal-not-allowed
+//                     modal-not-allowed; an unreachable server: network
+//   opener-gone       the page that opened the popup closed: the result page
+//                     falls back to the redirect, whose page exchanges the code
 //   web-message       plain OAuth, response_mode=web_message, in a popup
 //   module            the ES module twin exports the same API
 //   session-expired   a token older than the session lifetime (a second
@@ -453,8 +455,36 @@ try {
     }), session.connectToken);
     check(error.type === 'modal-not-allowed', `framing refused: ${JSON.stringify(error)}`);
     check(await attacker.locator('[data-oauth-connect]').count() === 0, 'the overlay is gone');
+    // network: a server the script cannot reach.
+    const unreachable = await attacker.evaluate((origin) => new Promise((resolve) => {
+      OAuthConnect.create({
+        server: 'http://127.0.0.1:9',
+        publishableKey: 'oc_pk_unreachable',
+        session: { redirectUrl: `${origin}/callback` },
+        onError: resolve,
+      }).open({ mode: 'modal' });
+    }), evilOrigin);
+    check(unreachable.type === 'network', `an unreachable server: ${JSON.stringify(unreachable)}`);
     await attacker.close();
     done.push('modal-not-allowed');
+  }
+
+  // ---- opener-gone: the page that opened Connect closed: the redirect ----
+  {
+    const opener = await demoPage();
+    const [popup] = await Promise.all([opener.waitForEvent('popup'), opener.click('#popup-token')]);
+    await popup.locator('button[value="accept"]').waitFor();
+    await opener.close();
+    await throughUtility(popup);
+    await Promise.all([
+      popup.waitForURL((url) => url.toString().startsWith(`${demo}/callback?`)),
+      popup.locator('button[value="approve"]').click(),
+    ]);
+    const result = JSON.parse(await popup.textContent('#result'));
+    check(result.ok === true && result.status === 200, `the redirect's exchange: ${JSON.stringify(result)}`);
+    await popup.screenshot({ path: join(artifacts, 'embed-opener-gone.png'), fullPage: true });
+    await popup.close();
+    done.push('opener-gone');
   }
 
   // ---- web-message: plain OAuth in a popup ----

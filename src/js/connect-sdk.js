@@ -254,9 +254,9 @@ function oauthConnect(scriptUrl) {
       var last = document.createElement('div');
       first.tabIndex = 0;
       last.tabIndex = 0;
-      first.addEventListener('focus', function () { frame.focus(); });
+      first.addEventListener('focus', function () { (frame.isConnected ? frame : close).focus(); });
       last.addEventListener('focus', function () { close.focus(); });
-      box.append(close, frame);
+      box.append(close);
       overlay.append(first, box, last);
       c.focus = document.activeElement;
       c.inert = [];
@@ -277,19 +277,24 @@ function oauthConnect(scriptUrl) {
       };
       document.addEventListener('keydown', c.keys, true);
       close.focus();
-      // The page answers as soon as it runs; a frame the server refuses
-      // (frame-ancestors: this origin is not one of the app's
-      // allowedOrigins) loads without a word.
-      frame.addEventListener('load', function () {
-        if (c.loaded) return;
-        c.loaded = true;
-        c.timers.push(setTimeout(function () {
-          if (current === c && !c.answered) {
-            fail('modal-not-allowed', 'the Connect page did not load in the frame: this origin may not frame it (the app\'s allowedOrigins), or the token is unknown');
-          }
-        }, MODAL_ANSWER_MS));
-      });
-      if (token && !needsSession()) frame.src = pageUrl('modal', c.nonce);
+      // The frame goes in once its URL is known (a blank frame's own load
+      // must not count). The page answers as soon as it runs; a frame the
+      // server refuses (frame-ancestors: this origin is not one of the
+      // app's allowedOrigins) loads without a word.
+      c.show = function (url) {
+        frame.addEventListener('load', function () {
+          if (c.loaded) return;
+          c.loaded = true;
+          c.timers.push(setTimeout(function () {
+            if (current === c && !c.answered) {
+              fail('modal-not-allowed', 'the Connect page did not load in the frame: this origin may not frame it (the app\'s allowedOrigins), or the token is unknown');
+            }
+          }, MODAL_ANSWER_MS));
+        });
+        frame.src = url;
+        box.append(frame);
+      };
+      if (token && !needsSession()) c.show(pageUrl('modal', c.nonce));
     }
 
     function open(openOptions) {
@@ -318,7 +323,7 @@ function oauthConnect(scriptUrl) {
       newSession().then(function () {
         if (current !== c) return;
         if (c.popup) c.popup.location.replace(pageUrl('popup', c.nonce));
-        else c.frame.src = pageUrl('modal', c.nonce);
+        else c.show(pageUrl('modal', c.nonce));
       }, function (problem) {
         if (current !== c) return;
         var p = problem && problem.type ? problem : failure('network', String(problem));

@@ -1,6 +1,9 @@
 //! The crate's default HTML pages: complete, accessible, self-contained (no
-//! script, no third-party asset), every value escaped, served with a strict
-//! Content-Security-Policy.
+//! third-party asset, no inline script), every value escaped, served with a
+//! strict Content-Security-Policy. Only pages that talk to another window
+//! (an embedded Connect page, a `web_message` response) load a script: the
+//! server's own `/connect/page/<version>.js`, under the response's CSP
+//! nonce, told what to do by escaped `data-*` attributes.
 //!
 //! Hosts that want their own look render from the typed page data
 //! ([`ConsentPrompt`](crate::ConsentPrompt), [`ErrorPage`](crate::ErrorPage))
@@ -690,6 +693,35 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<b>") && !html.contains("<i>"));
         assert!(!html.contains("value=\"\"><script>"));
+    }
+
+    #[test]
+    fn a_page_script_escapes_its_data_and_the_csp_allows_only_its_nonce() {
+        let tag = page_script(&PageScript {
+            src: "/connect/page/0123456789abcdef.js",
+            integrity: "sha384-abc",
+            nonce: "n0nce",
+            data: vec![(
+                "message",
+                r#"{"state":""><script>alert(1)</script>"}"#.to_owned(),
+            )],
+        });
+        assert_eq!(tag.matches("<script").count(), 1, "{tag}");
+        assert!(tag.contains("&quot;&gt;&lt;script&gt;"), "{tag}");
+        assert!(tag.ends_with("></script>"));
+        let csp = content_security_policy_with(
+            &[],
+            "https://app.example",
+            Some(&ScriptPolicy {
+                nonce: "n0nce",
+                fetch_self: true,
+            }),
+        );
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'nonce-n0nce'; connect-src 'self'; ")
+        );
+        assert!(csp.contains("frame-ancestors https://app.example;"));
+        assert!(!csp.contains("unsafe"));
     }
 
     #[test]

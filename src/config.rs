@@ -124,6 +124,13 @@ impl fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Tests: replaces the key ring, as a host restarting with a rotated
+    /// ring would.
+    #[cfg(test)]
+    pub(crate) fn replace_keys(&mut self, keys: KeyRing) {
+        self.keys = keys;
+    }
+
     /// The issuer identifier (RFC 8414 §2): an `https` URL without query or
     /// fragment (`http` only on a loopback host, for development).
     pub fn issuer(&self) -> &Url {

@@ -246,6 +246,11 @@ impl KeyRing {
         self.current
     }
 
+    /// The ids of the keys in the ring, the current one among them.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u8> + '_ {
+        self.entries.iter().map(|entry| entry.id)
+    }
+
     /// Whether the ring holds a key with this id.
     pub fn contains(&self, id: u8) -> bool {
         self.entry(id).is_some()

@@ -8,6 +8,8 @@
 //! to the client by redirect, with `error`, the exact `state` and `iss`
 //! (RFC 9207).
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
@@ -141,12 +143,41 @@ impl ErrorPage {
 
 /// Where to send the resource owner's browser: the client's redirect URI
 /// with the response or error parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the parameter names but not their values: the location
+/// carries the authorization code and the client's `state`.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientRedirect {
     /// The full URL, parameters included: the redirect URI exactly as
     /// registered or requested, with the response parameters appended.
     pub location: String,
+}
+
+impl fmt::Debug for ClientRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRedirect")
+            .field("location", &RedactedUrl(&self.location))
+            .finish()
+    }
+}
+
+/// A URL as `Debug` may show it: up to the query, then each parameter's
+/// name with its value redacted; the fragment is left out.
+struct RedactedUrl<'a>(&'a str);
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.0.split('#').next().unwrap_or_default();
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        write!(f, "\"{base}")?;
+        for (i, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+            let name = pair.split('=').next().unwrap_or_default();
+            let separator = if i == 0 { '?' } else { '&' };
+            write!(f, "{separator}{}=[redacted]", name.escape_debug())?;
+        }
+        f.write_str("\"")
+    }
 }
 
 /// Why the authorization endpoint did not produce a consent prompt.
@@ -161,7 +192,9 @@ pub enum AuthorizeError {
 
 /// A validated authorization request waiting for the resource owner: what
 /// the consent page shows and the hidden fields its form posts back.
-#[derive(Debug, Clone)]
+///
+/// `Debug` redacts the session handle and the CSRF token.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConsentPrompt {
     /// The session handle; the form posts it back as `session`.
@@ -181,6 +214,20 @@ pub struct ConsentPrompt {
     pub connect: bool,
 }
 
+impl fmt::Debug for ConsentPrompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentPrompt")
+            .field("session", &self.session)
+            .field("csrf_token", &"[redacted]")
+            .field("app", &self.app)
+            .field("scopes", &self.scopes)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("expires_at", &self.expires_at)
+            .field("connect", &self.connect)
+            .finish()
+    }
+}
+
 /// The resource owner's decision on the consent page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -198,13 +245,24 @@ pub enum Decision {
 }
 
 /// The answer to a pushed authorization request (RFC 9126 §2.2).
-#[derive(Debug)]
+///
+/// `Debug` redacts the `request_uri`: it carries the session's handle, a
+/// Connect token.
 #[non_exhaustive]
 pub struct PushedRequest {
     /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth/authorize`.
     pub request_uri: String,
     /// Seconds until it must be used.
     pub expires_in: i64,
+}
+
+impl fmt::Debug for PushedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushedRequest")
+            .field("request_uri", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// An authorization request that passed every check.
@@ -282,12 +340,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ) -> Result<ConsentPrompt, AuthorizeError> {
         let page = AuthorizeError::Page;
         // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
-        // redirect_uri or request_uri leaves nothing verified to redirect to.
-        let duplicate = params::first_duplicate(pairs);
-        if matches!(
-            duplicate,
-            Some("client_id" | "redirect_uri" | "request_uri")
-        ) {
+        // redirect_uri or request_uri leaves nothing verified to redirect to
+        // (§4.1.2.1), whatever else repeats before it.
+        if params::any_repeated(pairs, &["client_id", "redirect_uri", "request_uri"]) {
             return Err(page(ErrorPage::RepeatedParameter));
         }
         let client_id =

@@ -209,7 +209,9 @@ impl From<FieldError> for ConnectError {
 
 /// What the hosted Connect page shows, for the crate's renderer or a host's
 /// own.
-#[derive(Debug, Clone)]
+///
+/// `Debug` redacts the CSRF token (the Connect token redacts itself).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConnectPage {
     /// The session's Connect token; the form posts it back as `token`.
@@ -286,6 +288,25 @@ impl From<&crate::providers::Provider> for ProviderView {
             logo_url: p.logo_url.clone(),
             method: p.method.clone(),
         }
+    }
+}
+
+impl std::fmt::Debug for ConnectPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectPage")
+            .field("session", &self.session)
+            .field("csrf_token", &"[redacted]")
+            .field("app", &self.app)
+            .field("client_name", &self.client_name)
+            .field("scopes", &self.scopes)
+            .field("customer", &self.customer)
+            .field("ask_customer", &self.ask_customer)
+            .field("mode", &self.mode)
+            .field("filters", &self.filters)
+            .field("redirect_url", &self.redirect_url)
+            .field("expires_at", &self.expires_at)
+            .field("flow", &self.flow)
+            .finish()
     }
 }
 

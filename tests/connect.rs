@@ -1103,6 +1103,50 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         h.server.verify_scoped_key(key).await.is_err(),
         "the key delivered with the first exchange is revoked"
     );
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(h.server.validate_access_token(access).await.is_err());
+    // The connection resting on the revoked grant is revoked with it (one
+    // atomic storage step), not left "active" with a dead grant.
+    use oauth_connect::ConnectStore as _;
+    let listed = h
+        .server
+        .storage()
+        .list_connections(
+            &h.workspace,
+            &oauth_connect::ConnectionFilter::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0].status,
+        oauth_connect::ConnectionStatus::Revoked
+    );
+    assert!(
+        h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, oauth_connect::Event::CodeReplayDetected { .. }))
+    );
+}
+
+/// `ConnectPage` (what the hosted page shows) never prints its CSRF token
+/// or its Connect token in `Debug`.
+#[tokio::test]
+async fn connect_page_debug_redacts_its_csrf_and_connect_tokens() {
+    let h = harness().await;
+    let s = json(&create_session(&h, json!({"redirectUrl": REDIRECT})).await);
+    let connect_token = s["connectToken"].as_str().unwrap();
+    let page = h.server.open_connect(connect_token).await.unwrap();
+    assert!(!page.csrf_token.is_empty());
+    let shown = format!("{page:?}");
+    assert!(!shown.contains(&page.csrf_token), "{shown}");
+    assert!(!shown.contains(connect_token), "{shown}");
+    assert!(shown.contains("csrf_token: \"[redacted]\""), "{shown}");
 }
 
 /// A server mounted under a path (its issuer `https://host/prefix`, the

@@ -164,7 +164,7 @@ impl fmt::Debug for ClientRedirect {
 
 /// A URL as `Debug` may show it: up to the query, then each parameter's
 /// name with its value redacted; the fragment is left out.
-struct RedactedUrl<'a>(&'a str);
+pub(crate) struct RedactedUrl<'a>(pub(crate) &'a str);
 
 impl fmt::Debug for RedactedUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -783,4 +783,44 @@ pub enum PushError {
     /// The RNG failed.
     #[error(transparent)]
     Random(#[from] crate::RandomError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RedactedUrl;
+    use crate::StepOutcome;
+
+    #[test]
+    fn redacted_urls_keep_the_names_and_drop_every_value_and_the_fragment() {
+        let shown = |url: &str| format!("{:?}", RedactedUrl(url));
+        assert_eq!(
+            shown("https://app.example.com/cb?code=oc_code_secret&state=s%20t&iss=x"),
+            "\"https://app.example.com/cb?code=[redacted]&state=[redacted]&iss=[redacted]\""
+        );
+        assert_eq!(
+            shown("com.example.app:/cb?tenant=a&&flag#frag=secret"),
+            "\"com.example.app:/cb?tenant=[redacted]&flag=[redacted]\""
+        );
+        assert_eq!(
+            shown("https://app.example.com/cb"),
+            "\"https://app.example.com/cb\""
+        );
+        assert_eq!(
+            shown("https://x.example/\"?a\"b=1"),
+            "\"https://x.example/\"?a\\\"b=[redacted]\""
+        );
+    }
+
+    /// A provider's authorization URL carries the link's `state` (the
+    /// callback's CSRF protection): `Debug` of the step outcome hides it.
+    #[test]
+    fn step_outcome_redirects_are_redacted() {
+        let outcome = StepOutcome::Redirect(
+            "https://provider.example/authorize?client_id=c&state=SECRET-STATE".to_owned(),
+        );
+        let shown = format!("{outcome:?}");
+        assert!(!shown.contains("SECRET-STATE"), "{shown}");
+        assert!(shown.contains("state=[redacted]"), "{shown}");
+        assert_eq!(format!("{:?}", StepOutcome::Continue), "Continue");
+    }
 }

@@ -143,7 +143,8 @@ pub struct NewConnectSession {
 
 /// A created Connect session: `201 { connectToken, url, expiresAt,
 /// referenceId, customerId, mode }`.
-#[derive(Debug)]
+///
+/// `Debug` redacts the Connect token, also in the page's URL.
 #[non_exhaustive]
 pub struct CreatedConnectSession {
     /// The single-use Connect token (also a PAR `request_uri`).
@@ -158,6 +159,19 @@ pub struct CreatedConnectSession {
     pub customer_id: Option<CustomerId>,
     /// `create` or `update`.
     pub mode: ConnectMode,
+}
+
+impl std::fmt::Debug for CreatedConnectSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedConnectSession")
+            .field("connect_token", &self.connect_token)
+            .field("url", &crate::authorize::RedactedUrl(&self.url))
+            .field("expires_at", &self.expires_at)
+            .field("reference_id", &self.reference_id)
+            .field("customer_id", &self.customer_id)
+            .field("mode", &self.mode)
+            .finish()
+    }
 }
 
 impl Serialize for CreatedConnectSession {

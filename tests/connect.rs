@@ -1134,13 +1134,31 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
     );
 }
 
-/// `ConnectPage` (what the hosted page shows) never prints its CSRF token
-/// or its Connect token in `Debug`.
+/// `CreatedConnectSession` (its token, also inside its page URL) and
+/// `ConnectPage` (what the hosted page shows: the CSRF token and the
+/// Connect token) never print a secret in `Debug`.
 #[tokio::test]
-async fn connect_page_debug_redacts_its_csrf_and_connect_tokens() {
+async fn connect_session_and_page_debug_redact_their_tokens() {
     let h = harness().await;
-    let s = json(&create_session(&h, json!({"redirectUrl": REDIRECT})).await);
-    let connect_token = s["connectToken"].as_str().unwrap();
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let mut request = oauth_connect::NewConnectSession::default();
+    request.redirect_url = Some(REDIRECT.to_owned());
+    let created = h
+        .server
+        .create_connect_session(&app, &request, false)
+        .await
+        .unwrap();
+    let connect_token = created.connect_token.expose_secret();
+    assert!(created.url.contains(connect_token));
+    let shown = format!("{created:?}");
+    assert!(!shown.contains(connect_token), "{shown}");
+    assert!(shown.contains("?token=[redacted]"), "{shown}");
+
     let page = h.server.open_connect(connect_token).await.unwrap();
     assert!(!page.csrf_token.is_empty());
     let shown = format!("{page:?}");

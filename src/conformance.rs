@@ -5,7 +5,8 @@
 //! workspaces of its own, so all of them can share one store (a database that
 //! is not emptied between checks is fine). The
 //! [`storage_conformance_tests!`](crate::storage_conformance_tests) macro
-//! turns the whole list into one `#[tokio::test]` per check:
+//! turns the whole list into one `#[test]` per check, each on a tokio
+//! runtime this crate brings (your crate needs no tokio for it):
 //!
 //! ```text
 //! oauth_connect::storage_conformance_tests!(async { my_backend::connect().await });
@@ -45,9 +46,13 @@ use crate::storage::{
 };
 use crate::timestamp::truncate_ms;
 
-/// Generates one `#[tokio::test]` per conformance check. `$make` is an
+/// Generates one `#[test]` per conformance check, each running on a
+/// multi-threaded tokio runtime of its own ([`run`]). `$make` is an
 /// expression of a future that yields a fresh (or shared) store; it is
-/// evaluated once per test.
+/// evaluated once per test, inside that runtime (a `return` in it ends the
+/// test, passing: a way to skip when a database is not configured). The
+/// crate using the macro needs no tokio of its own: the runtime comes from
+/// this crate's `conformance` feature.
 #[macro_export]
 macro_rules! storage_conformance_tests {
     ($make:expr) => {
@@ -55,6 +60,7 @@ macro_rules! storage_conformance_tests {
             apps_insert_and_get,
             apps_insert_conflicts,
             apps_list_pages_in_stable_order,
+            apps_list_total_stays_exact_under_concurrent_inserts_and_deletes,
             apps_update_changes_only_given_fields,
             apps_delete_removes_everything,
             apps_rotate_secret_with_and_without_grace,
@@ -103,13 +109,28 @@ macro_rules! storage_conformance_tests {
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let store = ::std::sync::Arc::new($make.await);
-                $crate::conformance::$check(store).await;
+            #[test]
+            fn $check() {
+                $crate::conformance::run(async {
+                    let store = ::std::sync::Arc::new($make.await);
+                    $crate::conformance::$check(store).await;
+                });
             }
         )+
     };
+}
+
+/// Runs one check to completion on a fresh multi-threaded tokio runtime
+/// (two workers, I/O and timers enabled), as
+/// [`storage_conformance_tests!`](crate::storage_conformance_tests) does
+/// for each check; call it to run a check from a plain `#[test]`.
+pub fn run<F: std::future::Future<Output = ()>>(check: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the conformance suite")
+        .block_on(check);
 }
 
 fn rng() -> SystemRandom {
@@ -262,6 +283,98 @@ pub async fn apps_list_pages_in_stable_order<S: Storage>(store: Arc<S>) {
 
     let empty = store.list_apps(&fresh_workspace(), 0, 10).await.unwrap();
     assert_eq!((empty.items.len(), empty.total), (0, 0));
+}
+
+/// The listing's total stays exact when apps are inserted and deleted
+/// concurrently (a backend that keeps a count must move it in the same
+/// atomic step as the insert or delete): conflicting inserts and repeated
+/// deletes count nothing, another workspace's changes count nothing, and
+/// the total always equals the apps a full listing returns.
+pub async fn apps_list_total_stays_exact_under_concurrent_inserts_and_deletes<S: Storage>(
+    store: Arc<S>,
+) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let t0 = base_time();
+    let mut existing = Vec::new();
+    for i in 0..20 {
+        let record = app_record(&ws, t0 + Duration::milliseconds(i), None);
+        insert(&*store, &record).await;
+        existing.push(record);
+    }
+    let fresh: Vec<AppRecord> = (0..30)
+        .map(|i| {
+            app_record(
+                &ws,
+                t0 + Duration::seconds(1) + Duration::milliseconds(i),
+                None,
+            )
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for record in fresh.clone() {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.insert_app(&record).await.unwrap();
+            true
+        }));
+    }
+    // Each of the first ten deleted twice at once: one delete each wins.
+    for record in existing.iter().take(10) {
+        for _ in 0..2 {
+            let (store, record) = (Arc::clone(&store), record.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .delete_app(&record.app.workspace_id, &record.app.id)
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    // Duplicates of apps that exist: conflicts, counting nothing.
+    for record in existing.iter().skip(10).take(5) {
+        let (store, record) = (Arc::clone(&store), record.clone());
+        tasks.push(tokio::spawn(async move {
+            let err = store.insert_app(&record).await.unwrap_err();
+            assert_eq!(err.kind(), StorageErrorKind::Conflict);
+            false
+        }));
+    }
+    // Another workspace's inserts and deletes.
+    for i in 0..5 {
+        let store = Arc::clone(&store);
+        let record = app_record(&other, t0 + Duration::milliseconds(i), None);
+        tasks.push(tokio::spawn(async move {
+            store.insert_app(&record).await.unwrap();
+            store
+                .delete_app(&record.app.workspace_id, &record.app.id)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut deletes_won = 0;
+    for task in tasks {
+        deletes_won += u64::from(task.await.unwrap());
+    }
+    // 30 inserts and 10 deletes won (plus the other workspace's 5 deletes).
+    assert_eq!(deletes_won, 30 + 10 + 5);
+    for record in existing.iter().take(10) {
+        assert!(store.get_app(&ws, &record.app.id).await.unwrap().is_none());
+    }
+    let expected = 20 + 30 - 10;
+    let listing = store.list_apps(&ws, 0, 100).await.unwrap();
+    assert_eq!(listing.total, expected, "the total after the storm");
+    assert_eq!(listing.items.len() as u64, expected, "a full listing");
+    let page = store.list_apps(&ws, 35, 10).await.unwrap();
+    assert_eq!((page.total, page.items.len()), (expected, 5));
+    let other_listing = store.list_apps(&other, 0, 100).await.unwrap();
+    assert_eq!((other_listing.total, other_listing.items.len()), (0, 0));
+    // And on: deleting everything brings it to zero.
+    for app in &listing.items {
+        assert!(store.delete_app(&ws, &app.id).await.unwrap());
+    }
+    let listing = store.list_apps(&ws, 0, 100).await.unwrap();
+    assert_eq!((listing.total, listing.items.len()), (0, 0));
 }
 
 /// An update changes exactly the given fields and `updated_at`.

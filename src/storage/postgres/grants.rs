@@ -28,7 +28,7 @@
 //!
 //! | operation | statements |
 //! |---|---|
-//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `purge_expired` | 1 |
+//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
 //! | `complete_session`, `redeem_code`, `rotate_refresh_token` | 1 when the change is made, 2 when it is refused |
 //!
 //! Approving a Connect session is the same one statement: it also upserts
@@ -54,7 +54,8 @@
 //! that connection's old grant; `delete_customer` (in `connect.rs`) locks
 //! the customer, then its connections, then their grants, then its scoped
 //! keys, and `revoke_connection` the connection, then its grant, then the
-//! scoped keys: the same order. The purge locks only rows
+//! scoped keys, as does `revoke_code_grant` (a replayed code's connection,
+//! grant and scoped key): the same order. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes

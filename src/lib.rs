@@ -252,7 +252,9 @@ pub use storage::{
     Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
-pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use storage::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPERATION_TIMEOUT, PostgresStore,
+};
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };

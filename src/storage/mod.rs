@@ -46,7 +46,9 @@ pub use grants::{
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use postgres::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPERATION_TIMEOUT, PostgresStore,
+};
 pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 
 /// What kind of failure a backend met, independent of the backend.

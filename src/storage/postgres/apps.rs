@@ -19,6 +19,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 
+use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed, parsed_each};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, WorkspaceId};
@@ -240,8 +241,8 @@ impl AppStore for PostgresStore {
             .bind(previous.map(|p| p.valid_until))
             .bind(origin_texts(&app.allowed_origins))
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         // `ON CONFLICT DO NOTHING`: a duplicate id or client id inserts no
         // row (and, unlike a unique violation, aborts no transaction); the
         // count then does not move either.
@@ -260,8 +261,8 @@ impl AppStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -274,8 +275,8 @@ impl AppStore for PostgresStore {
         sqlx::query(GET_BY_CLIENT_ID)
             .bind(client_id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -292,8 +293,8 @@ impl AppStore for PostgresStore {
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let mut total = 0;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -324,8 +325,8 @@ impl AppStore for PostgresStore {
             .bind(changes.updated_at)
             .bind(changes.allowed_origins.as_deref().map(origin_texts))
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -336,8 +337,8 @@ impl AppStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(deleted.is_some())
     }
 
@@ -355,8 +356,8 @@ impl AppStore for PostgresStore {
             .bind(rotation.previous_valid_until)
             .bind(rotation.updated_at)
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         match (get::<bool>(&row, "found")?, decode_joined_app(&row)?) {
             (_, Some(record)) => Ok(Some(record)),
             (true, None) => Err(StorageError::new(StorageErrorKind::Conflict)),
@@ -368,8 +369,8 @@ impl AppStore for PostgresStore {
         let row = sqlx::query(ORIGIN_ALLOWED)
             .bind(origin.as_str())
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         get::<bool>(&row, "found")
     }
 }

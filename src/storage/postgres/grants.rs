@@ -70,6 +70,7 @@ use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use super::connect::bind_approval;
+use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
@@ -716,8 +717,8 @@ impl PostgresStore {
     ) -> Result<Option<T>, StorageError> {
         query
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode)
             .transpose()
@@ -744,8 +745,8 @@ impl GrantStore for PostgresStore {
             .bind(session.status.as_str())
             .bind(session.connect.as_deref().map(json_param).transpose()?)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
@@ -777,7 +778,7 @@ impl GrantStore for PostgresStore {
                     .bind(hash_param(hash))
                     .bind(now);
                 let query = bind_approval(bind_code(bind_grant(query, grant), code), connect)?;
-                let row = query.fetch_one(&self.pool).await.map_err(error::map)?;
+                let row = query.fetch_one(&self.pool).within(self.timeout).await?;
                 if get::<Option<&[u8]>>(&row, "hash")?.is_some() {
                     return Ok(completed(decode_session(&row)?));
                 }
@@ -840,7 +841,7 @@ impl GrantStore for PostgresStore {
         let query = bind_tokens(bind_grant(sqlx::query(INSERT_GRANT), grant), tokens);
         // A duplicate grant id or token hash is a unique violation, which
         // maps to `Conflict`; the statement then writes nothing.
-        query.execute(&self.pool).await.map_err(error::map)?;
+        query.execute(&self.pool).within(self.timeout).await?;
         Ok(())
     }
 
@@ -884,8 +885,8 @@ impl GrantStore for PostgresStore {
             .bind(replay_since)
             .bind(now)
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let Some(target) = rows.first() else {
             return Ok(RefreshRotation::Invalid);
         };
@@ -910,8 +911,8 @@ impl GrantStore for PostgresStore {
         let done = sqlx::query(REVOKE_TOKEN)
             .bind(hash_param(hash))
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -920,8 +921,8 @@ impl GrantStore for PostgresStore {
             .bind(id.as_str())
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -934,8 +935,8 @@ impl GrantStore for PostgresStore {
             .bind(hash_param(hash))
             .bind(now)
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(get::<i64>(&row, "revoked")? > 0)
     }
 
@@ -944,8 +945,8 @@ impl GrantStore for PostgresStore {
             .bind(now)
             .bind(i64::from(limit))
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let purged: i64 = get(&row, "purged")?;
         u64::try_from(purged).map_err(|_| error::corrupt("purged", "a negative count"))
     }

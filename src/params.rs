@@ -178,14 +178,12 @@ pub(crate) fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     Ok(out)
 }
 
-/// The first parameter name that occurs more than once.
-pub(crate) fn first_duplicate(pairs: &[(String, String)]) -> Option<&str> {
-    pairs.iter().enumerate().find_map(|(i, (name, _))| {
-        pairs[..i]
-            .iter()
-            .any(|(n, _)| n == name)
-            .then_some(name.as_str())
-    })
+/// Whether any of `names` occurs more than once in `pairs` (whatever other
+/// names repeat).
+pub(crate) fn any_repeated(pairs: &[(String, String)], names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|name| pairs.iter().filter(|(n, _)| n == name).nth(1).is_some())
 }
 
 /// The value of the first occurrence of `name`, if non-empty.
@@ -386,10 +384,14 @@ mod tests {
         assert_eq!(err.parameter(), Some("code"));
         // Repeated even when one of them is empty.
         assert!(Params::from_pairs([("code", ""), ("code", "b")]).is_err());
-        let pairs = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("a".to_owned(), "2".to_owned()),
-        ];
-        assert_eq!(first_duplicate(&pairs), Some("a"));
+        let pairs: Vec<(String, String)> = [("a", "1"), ("b", "1"), ("a", "2"), ("b", "2")]
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        // `b` repeats after `a` did: still found (RFC 6749 §4.1.2.1 needs
+        // every repeat of client_id or redirect_uri, not the first repeat).
+        assert!(any_repeated(&pairs, &["b"]));
+        assert!(any_repeated(&pairs, &["x", "a"]));
+        assert!(!any_repeated(&pairs, &["x", "c"]));
     }
 }

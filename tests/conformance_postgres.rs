@@ -71,6 +71,36 @@ async fn schemas_isolate_stores_and_migrate_is_idempotent() {
     }
 }
 
+/// The listing's total is read from the workspace's count (one row), not
+/// counted over the workspace's apps: a page costs O(offset + page size)
+/// however many apps the workspace has. Shown by changing the count behind
+/// the store's back: the listing reports it.
+#[tokio::test]
+async fn list_total_reads_the_workspace_count_not_the_rows() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let ws = fresh_workspace();
+    for _ in 0..3 {
+        let record = app_record(&ws, OffsetDateTime::now_utc(), None);
+        store.insert_app(&record).await.unwrap();
+    }
+    let counted: i64 =
+        sqlx::query("SELECT apps FROM oauth_workspace_app_counts WHERE workspace_id = $1")
+            .bind(ws.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(counted, 3, "kept with each insert");
+    sqlx::query("UPDATE oauth_workspace_app_counts SET apps = 1000 WHERE workspace_id = $1")
+        .bind(ws.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let listing = store.list_apps(&ws, 0, 10).await.unwrap();
+    assert_eq!((listing.total, listing.items.len()), (1000, 3));
+}
+
 async fn schema_of(store: &PostgresStore) -> String {
     sqlx::query("SELECT current_schema()")
         .fetch_one(store.pool())

@@ -47,8 +47,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         7,
+        "workspace app counts",
+        include_str!("../../../migrations/0007_workspace_app_counts.sql"),
+    ),
+    (
+        8,
         "response mode",
-        include_str!("../../../migrations/0007_response_mode.sql"),
+        include_str!("../../../migrations/0008_response_mode.sql"),
     ),
 ];
 

@@ -94,7 +94,16 @@ macro_rules! storage_conformance_tests {
             customers_list_and_delete_revokes_everything,
             connect_steps_advance_by_compare_and_swap,
             connect_linked_accounts_are_separate_connections,
+            connect_update_mode_keeps_tags_and_revokes_old_keys,
+            customers_seen_and_released_by_an_app,
+            connections_list_and_get_filter,
+            connections_tag_edits_apply_atomically,
+            connections_revoke_cascades_once,
+            connections_revoke_only_their_own_keys,
             scoped_keys_insert_list_and_revoke,
+            scoped_keys_insert_only_under_a_live_connection,
+            scoped_keys_minted_during_a_revocation_die_with_it,
+            scoped_keys_read_revoked_with_their_grant,
             apps_delete_cascades_to_connections_and_keys,
             admin_keys_insert_find_delete,
             admin_keys_insert_conflicts,
@@ -1340,8 +1349,9 @@ pub async fn refresh_replay_after_the_successor_was_used_is_reuse<S: Storage>(st
 /// RFC 6749 §4.1.2: the replay of a redeemed code revokes, in one step, the
 /// grant with its tokens, the scoped key minted with the code and the
 /// Connect connection resting on the grant; a second call, an unredeemed
-/// code or an unknown one revokes nothing. Another key of the same
-/// customer stays valid.
+/// code or an unknown one revokes nothing. A key minted later under the
+/// same grant goes too; a key of the same customer under another connection
+/// (another linked account) stays valid.
 pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
@@ -1351,7 +1361,13 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
     let (grant, code, connect) = approval.clone();
     let done = approve_connect(&*store, &app, approval, now).await;
     assert!(matches!(done, SessionCompletion::Completed(_)));
-    let other_key = scoped_key_record(&app, &customer, now);
+    let same_grant_key = scoped_key_record(&app, &customer, &grant.id, now);
+    store.insert_scoped_key(&same_grant_key).await.unwrap();
+    let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
+    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "another", "another"));
+    let other_connection = other.connection.id.clone();
+    approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
+    let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);
     store.insert_scoped_key(&other_key).await.unwrap();
 
     // Unredeemed: not a replay, nothing written.
@@ -1404,6 +1420,16 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
         Some(later),
         "the key minted with the code"
     );
+    assert_eq!(
+        store
+            .get_scoped_key(&same_grant_key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later),
+        "a key minted under the same grant"
+    );
     assert!(
         store
             .get_scoped_key(&other_key.id)
@@ -1412,7 +1438,7 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
             .unwrap()
             .revoked_at
             .is_none(),
-        "only the code's key"
+        "another connection's key"
     );
     let connection = store
         .get_connection(ws, None, &connect.connection.id)
@@ -1421,13 +1447,14 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
         .unwrap();
     assert_eq!(connection.status, ConnectionStatus::Revoked);
     assert_eq!(connection.updated_at, later);
-    assert!(
+    assert_eq!(
         store
             .find_connection(&app.app.id, "replayed")
             .await
             .unwrap()
-            .is_none(),
-        "no longer the active connection"
+            .map(|c| c.id),
+        Some(other_connection),
+        "no longer an active connection: only the other one is"
     );
     // Once revoked, a further replay changes nothing.
     assert!(
@@ -1943,10 +1970,11 @@ pub fn customer_record(app: &AppRecord, reference_id: &str, now: OffsetDateTime)
     }
 }
 
-/// A scoped key record for `customer` of `app`.
+/// A scoped key record for `customer` of `app`, under `grant`.
 pub fn scoped_key_record(
     app: &AppRecord,
     customer: &CustomerRecord,
+    grant: &GrantId,
     now: OffsetDateTime,
 ) -> ScopedKeyRecord {
     ScopedKeyRecord {
@@ -1956,6 +1984,7 @@ pub fn scoped_key_record(
         client_id: app.app.client_id.clone(),
         customer_id: customer.id.clone(),
         reference_id: customer.reference_id.clone(),
+        grant_id: grant.clone(),
         scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
         label: Some("test".to_owned()),
         nonce: random_array::<16>(&rng()).unwrap(),
@@ -1976,7 +2005,7 @@ pub fn connect_approval(
 ) -> (GrantRecord, CodeRecord, ConnectApproval) {
     let (mut grant, mut code) = grant_and_code(app, now);
     grant.expires_at = None;
-    let key = with_key.then(|| scoped_key_record(app, customer, now));
+    let key = with_key.then(|| scoped_key_record(app, customer, &grant.id, now));
     code.scoped_key_id = key.as_ref().map(|k| k.id.clone());
     let connection = ConnectionRecord {
         id: ConnectionId::generate(&rng()).unwrap(),
@@ -2121,7 +2150,11 @@ pub async fn connect_update_mode_replaces_the_grant_in_place<S: Storage>(store: 
     assert_eq!(stored.info.email.as_deref(), Some("new@example.com"));
     assert_eq!(stored.created_at, customer.created_at);
     assert_eq!(
-        store.list_customers(ws, None, 0, 10).await.unwrap().total,
+        store
+            .list_customers(ws, None, None, 0, 10)
+            .await
+            .unwrap()
+            .total,
         1
     );
 }
@@ -2243,6 +2276,7 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
     let b = customer_record(&app, "ref-b", now + Duration::seconds(1));
     let (grant_a, code_a, connect_a) = connect_approval(&app, &a, true, now);
     let key_a = connect_a.scoped_key.clone().unwrap();
+    let connect_a_id = connect_a.connection.id.clone();
     approve_connect(&*store, &app, (grant_a.clone(), code_a, connect_a), now).await;
     approve_connect(
         &*store,
@@ -2251,7 +2285,7 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
         now + Duration::seconds(1),
     )
     .await;
-    let all = store.list_customers(ws, None, 0, 10).await.unwrap();
+    let all = store.list_customers(ws, None, None, 0, 10).await.unwrap();
     assert_eq!(all.total, 2);
     assert_eq!(
         all.items
@@ -2261,23 +2295,38 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
         ["ref-a", "ref-b"]
     );
     let one = store
-        .list_customers(ws, Some("ref-b"), 0, 10)
+        .list_customers(ws, Some("ref-b"), None, 0, 10)
         .await
         .unwrap();
     assert_eq!((one.total, one.items[0].id.clone()), (1, b.id.clone()));
     assert_eq!(
-        store.list_customers(ws, None, 1, 1).await.unwrap().items[0].id,
+        store
+            .list_customers(ws, None, None, 1, 1)
+            .await
+            .unwrap()
+            .items[0]
+            .id,
         b.id
     );
 
     assert!(
-        !store
+        store
             .delete_customer(&fresh_workspace(), &a.id, now)
             .await
-            .unwrap(),
+            .unwrap()
+            .is_none(),
         "other workspace"
     );
-    assert!(store.delete_customer(ws, &a.id, now).await.unwrap());
+    let revoked = store.delete_customer(ws, &a.id, now).await.unwrap();
+    let revoked = revoked.expect("deleted");
+    assert_eq!(
+        revoked
+            .iter()
+            .map(|c| (c.id.clone(), c.status))
+            .collect::<Vec<_>>(),
+        [(connect_a_id.clone(), ConnectionStatus::Revoked)],
+        "the connections it revoked"
+    );
     assert!(store.get_customer(ws, &a.id).await.unwrap().is_none());
     assert!(
         store
@@ -2316,9 +2365,28 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
         "others untouched"
     );
     assert!(
-        !store.delete_customer(ws, &a.id, now).await.unwrap(),
+        store
+            .delete_customer(ws, &a.id, now)
+            .await
+            .unwrap()
+            .is_none(),
         "second delete"
     );
+}
+
+/// An approved connection of `app` to `customer` (a new customer record
+/// when none of that reference id exists yet), made at `now`.
+async fn connected<S: Storage>(
+    store: &S,
+    app: &AppRecord,
+    customer: &CustomerRecord,
+    now: OffsetDateTime,
+) -> (GrantRecord, ConnectionRecord) {
+    let (grant, code, connect) = connect_approval(app, customer, false, now);
+    let connection = connect.connection.clone();
+    let done = approve_connect(store, app, (grant.clone(), code, connect), now).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)), "{done:?}");
+    (grant, connection)
 }
 
 /// Scoped keys list by app and customer, revoke only by their own app, once.
@@ -2329,11 +2397,21 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
     insert(&*store, &other_app).await;
     let now = base_time();
     let customer = customer_record(&app, "ref-k", now);
-    let k1 = scoped_key_record(&app, &customer, now);
-    let k2 = scoped_key_record(&app, &customer, now + Duration::seconds(1));
-    let k3 = scoped_key_record(&other_app, &customer, now + Duration::seconds(2));
+    let (grant, _) = connected(&*store, &app, &customer, now).await;
+    let (other_grant, _) = connected(&*store, &other_app, &customer, now).await;
+    let k1 = scoped_key_record(&app, &customer, &grant.id, now);
+    let k2 = scoped_key_record(&app, &customer, &grant.id, now + Duration::seconds(1));
+    let k3 = scoped_key_record(
+        &other_app,
+        &customer,
+        &other_grant.id,
+        now + Duration::seconds(2),
+    );
     for key in [&k1, &k2, &k3] {
-        store.insert_scoped_key(key).await.unwrap();
+        assert_eq!(
+            store.insert_scoped_key(key).await.unwrap(),
+            crate::ScopedKeyInsert::Inserted
+        );
     }
     assert_eq!(
         store.insert_scoped_key(&k1).await.unwrap_err().kind(),
@@ -2347,6 +2425,7 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
         mine.items.iter().map(|k| k.id.clone()).collect::<Vec<_>>(),
         [k1.id.clone(), k2.id.clone()]
     );
+    assert_eq!(mine.items[0], k1, "read back as written");
     let theirs = store
         .list_scoped_keys(&ws, None, Some(&customer.id), 0, 10)
         .await
@@ -2405,6 +2484,756 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
             .unwrap()
             .revoked_at
             .is_some()
+    );
+}
+
+/// A scoped key is stored only under a live grant held by an active
+/// connection of its app and customer, with its app present: a key for a
+/// revoked connection, a deleted customer, a deleted app, a revoked grant,
+/// a grant of another customer's connection or an unknown grant writes
+/// nothing.
+pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let absent = |key: ScopedKeyRecord| {
+        let store = Arc::clone(&store);
+        async move { store.get_scoped_key(&key.id).await.unwrap().is_none() }
+    };
+    let refused = |key: ScopedKeyRecord, why: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            assert_eq!(
+                store.insert_scoped_key(&key).await.unwrap(),
+                crate::ScopedKeyInsert::NoLiveGrant,
+                "{why}"
+            );
+            assert!(
+                store.get_scoped_key(&key.id).await.unwrap().is_none(),
+                "{why}: nothing written"
+            );
+        }
+    };
+
+    let live = customer_record(&app, "mint-live", now);
+    let (live_grant, _) = connected(&*store, &app, &live, now).await;
+    let ok = scoped_key_record(&app, &live, &live_grant.id, now);
+    assert_eq!(
+        store.insert_scoped_key(&ok).await.unwrap(),
+        crate::ScopedKeyInsert::Inserted
+    );
+    assert!(!absent(ok.clone()).await);
+
+    // Under another customer's grant, or a grant nobody holds.
+    let other = customer_record(&app, "mint-other", now);
+    let (other_grant, _) = connected(&*store, &app, &other, now).await;
+    refused(
+        scoped_key_record(&app, &live, &other_grant.id, now),
+        "another customer's grant",
+    )
+    .await;
+    refused(
+        scoped_key_record(&app, &live, &GrantId::generate(&rng()).unwrap(), now),
+        "an unknown grant",
+    )
+    .await;
+
+    // The connection revoked.
+    let revoked = customer_record(&app, "mint-revoked", now);
+    let (revoked_grant, connection) = connected(&*store, &app, &revoked, now).await;
+    store
+        .revoke_connection(&ws, None, &connection.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    refused(
+        scoped_key_record(&app, &revoked, &revoked_grant.id, now),
+        "a revoked connection",
+    )
+    .await;
+
+    // The grant alone revoked (RFC 7009: a refresh token's revocation).
+    let grant_only = customer_record(&app, "mint-grant", now);
+    let (grant, _) = connected(&*store, &app, &grant_only, now).await;
+    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
+    refused(
+        scoped_key_record(&app, &grant_only, &grant.id, now),
+        "a revoked grant",
+    )
+    .await;
+
+    // The customer deleted.
+    let deleted = customer_record(&app, "mint-deleted", now);
+    let (deleted_grant, _) = connected(&*store, &app, &deleted, now).await;
+    store
+        .delete_customer(&ws, &deleted.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    refused(
+        scoped_key_record(&app, &deleted, &deleted_grant.id, now),
+        "a deleted customer",
+    )
+    .await;
+
+    // The app deleted.
+    let doomed = app_record(&ws, now, Some(random_hash()));
+    insert(&*store, &doomed).await;
+    let doomed_customer = customer_record(&doomed, "mint-app", now);
+    let (doomed_grant, _) = connected(&*store, &doomed, &doomed_customer, now).await;
+    assert!(store.delete_app(&ws, &doomed.app.id).await.unwrap());
+    refused(
+        scoped_key_record(&doomed, &doomed_customer, &doomed_grant.id, now),
+        "a deleted app",
+    )
+    .await;
+}
+
+/// Minting races revocation: of concurrent inserts of keys under one
+/// connection and the connection's revocation, every key that was stored
+/// reads as revoked afterwards (none outlives its connection).
+pub async fn scoped_keys_minted_during_a_revocation_die_with_it<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "mint-race", now);
+    let (grant, connection) = connected(&*store, &app, &customer, now).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let store = Arc::clone(&store);
+        let key = scoped_key_record(&app, &customer, &grant.id, now);
+        let (ws, id) = (ws.clone(), connection.id.clone());
+        tasks.push(tokio::spawn(async move {
+            if i == 6 {
+                store.revoke_connection(&ws, None, &id, now).await.unwrap();
+                None
+            } else {
+                let outcome = store.insert_scoped_key(&key).await.unwrap();
+                Some((key.id, outcome))
+            }
+        }));
+    }
+    let mut stored = Vec::new();
+    for task in tasks {
+        if let Some((id, crate::ScopedKeyInsert::Inserted)) = task.await.unwrap() {
+            stored.push(id);
+        }
+    }
+    for id in stored {
+        let key = store.get_scoped_key(&id).await.unwrap().unwrap();
+        assert!(key.revoked_at.is_some(), "a key outlived its connection");
+    }
+}
+
+/// Revoking a connection revokes the keys minted under its grant and no
+/// other: a second connection of the same app and customer (another linked
+/// account) keeps its keys.
+pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "two-accounts", now);
+    let mut grants = Vec::new();
+    let mut ids = Vec::new();
+    for (i, account) in ["acct-1", "acct-2"].into_iter().enumerate() {
+        let at = now + Duration::seconds(i64::try_from(i).unwrap());
+        let (grant, code, mut connect) = connect_approval(&app, &customer, true, at);
+        connect.connection.linked = Some(crate::LinkedAccount::new("tesla", account, account));
+        let key = connect.scoped_key.clone().unwrap();
+        ids.push(connect.connection.id.clone());
+        approve_connect(&*store, &app, (grant.clone(), code, connect), at).await;
+        grants.push((grant, key));
+    }
+    let extra = scoped_key_record(&app, &customer, &grants[0].0.id, now);
+    assert_eq!(
+        store.insert_scoped_key(&extra).await.unwrap(),
+        crate::ScopedKeyInsert::Inserted
+    );
+    let later = now + Duration::minutes(1);
+    store
+        .revoke_connection(&ws, None, &ids[0], later)
+        .await
+        .unwrap()
+        .expect("active");
+    for id in [&grants[0].1.id, &extra.id] {
+        let key = store.get_scoped_key(id).await.unwrap().unwrap();
+        assert_eq!(key.revoked_at, Some(later), "the revoked connection's keys");
+    }
+    let kept = store
+        .get_scoped_key(&grants[1].1.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.revoked_at, None, "the other connection's key lives");
+    let listed = store
+        .list_scoped_keys(&ws, Some(&app.app.id), Some(&customer.id), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| k.id.clone())
+            .collect::<Vec<_>>(),
+        [grants[1].1.id.clone()]
+    );
+}
+
+/// A key reads as revoked as soon as its grant is, however the grant was
+/// revoked (here directly, as RFC 7009 revocation of a refresh token or a
+/// refresh token's reuse does), in `get_scoped_key` (verification's one
+/// read) and in the listing, at the grant's revocation time.
+pub async fn scoped_keys_read_revoked_with_their_grant<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "grant-dies", now);
+    let (grant, _) = connected(&*store, &app, &customer, now).await;
+    let key = scoped_key_record(&app, &customer, &grant.id, now);
+    store.insert_scoped_key(&key).await.unwrap();
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    let later = now + Duration::minutes(5);
+    assert!(store.revoke_grant(&grant.id, later).await.unwrap());
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later),
+        "verification's read sees the grant's revocation"
+    );
+    let listed = store
+        .list_scoped_keys(&ws, Some(&app.app.id), None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].revoked_at, Some(later));
+}
+
+/// An update-mode approval replacing a connection's grant revokes the
+/// keys minted under the old grant, keeps the connection's tags (edited
+/// since, even to none) and adds the session's.
+pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "update-tags", now);
+    let (grant, code, connect) = connect_approval(&app, &customer, true, now);
+    let old_key = connect.scoped_key.clone().unwrap();
+    let id = connect.connection.id.clone();
+    approve_connect(&*store, &app, (grant, code, connect), now).await;
+    let edit = crate::TagEdit {
+        replace: Some(vec!["vip".to_owned(), "boston".to_owned()]),
+        max: crate::MAX_TAGS,
+        ..crate::TagEdit::default()
+    };
+    store
+        .update_connection_tags(&ws, None, &id, &edit, now)
+        .await
+        .unwrap();
+
+    let later = now + Duration::minutes(1);
+    let (grant, code, mut connect) = connect_approval(&app, &customer, true, later);
+    connect.connection.tags = vec!["boston".to_owned(), "spring".to_owned()];
+    let new_key = connect.scoped_key.clone().unwrap();
+    approve_connect(&*store, &app, (grant.clone(), code, connect), later).await;
+    let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(updated.grant_id, grant.id);
+    assert_eq!(
+        updated.tags,
+        ["vip", "boston", "spring"],
+        "kept, then added"
+    );
+    assert_eq!(
+        store
+            .get_scoped_key(&old_key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later),
+        "the old grant's key"
+    );
+    assert_eq!(
+        store
+            .get_scoped_key(&new_key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "the new grant's key"
+    );
+
+    // Tags emptied with the API stay empty but for the session's.
+    let clear = crate::TagEdit {
+        replace: Some(Vec::new()),
+        max: crate::MAX_TAGS,
+        ..crate::TagEdit::default()
+    };
+    store
+        .update_connection_tags(&ws, None, &id, &clear, later)
+        .await
+        .unwrap();
+    let last = later + Duration::minutes(1);
+    let (grant, code, mut connect) = connect_approval(&app, &customer, false, last);
+    connect.connection.tags = vec!["autumn".to_owned()];
+    approve_connect(&*store, &app, (grant, code, connect), last).await;
+    let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(updated.tags, ["autumn"]);
+
+    // Never more than MAX_TAGS: the connection's own come first.
+    let full = crate::TagEdit {
+        replace: Some((0..crate::MAX_TAGS).map(|i| format!("own-{i}")).collect()),
+        max: crate::MAX_TAGS,
+        ..crate::TagEdit::default()
+    };
+    store
+        .update_connection_tags(&ws, None, &id, &full, last)
+        .await
+        .unwrap();
+    let (grant, code, mut connect) = connect_approval(&app, &customer, false, last);
+    connect.connection.tags = vec!["one-more".to_owned()];
+    approve_connect(&*store, &app, (grant, code, connect), last).await;
+    let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(updated.tags.len(), crate::MAX_TAGS);
+    assert!(!updated.tags.contains(&"one-more".to_owned()));
+}
+
+/// An app's view of the customers: only those it holds an active
+/// connection to; and its "delete" revokes only its own connections to the
+/// customer (with their grants and keys), leaving the customer and other
+/// apps' connections.
+pub async fn customers_seen_and_released_by_an_app<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let other_app = app_record(&ws, base_time(), Some(random_hash()));
+    insert(&*store, &other_app).await;
+    let now = base_time();
+    let shared = customer_record(&app, "shared", now);
+    let only_other = customer_record(&app, "only-other", now + Duration::seconds(1));
+    let (grant, code, connect) = connect_approval(&app, &shared, true, now);
+    let key = connect.scoped_key.clone().unwrap();
+    approve_connect(&*store, &app, (grant.clone(), code, connect), now).await;
+    let (other_grant, other_connection) = connected(&*store, &other_app, &shared, now).await;
+    connected(&*store, &other_app, &only_other, now + Duration::seconds(1)).await;
+
+    let ids = |listing: crate::Listing<CustomerRecord>| {
+        (
+            listing.total,
+            listing.items.into_iter().map(|c| c.id).collect::<Vec<_>>(),
+        )
+    };
+    let all = store.list_customers(&ws, None, None, 0, 10).await.unwrap();
+    assert_eq!(
+        ids(all),
+        (2, vec![shared.id.clone(), only_other.id.clone()])
+    );
+    let mine = store
+        .list_customers(&ws, None, Some(&app.app.id), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(mine), (1, vec![shared.id.clone()]));
+    let by_reference = store
+        .list_customers(&ws, Some("only-other"), Some(&app.app.id), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(by_reference.total, 0, "not this app's");
+
+    assert!(
+        store
+            .revoke_customer_connections(&ws, &app.app.id, &only_other.id, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing of this app's to revoke"
+    );
+    let later = now + Duration::minutes(1);
+    let revoked = store
+        .revoke_customer_connections(&ws, &app.app.id, &shared.id, later)
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(
+        (revoked[0].app_id.clone(), revoked[0].status),
+        (app.app.id.clone(), ConnectionStatus::Revoked)
+    );
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "its grant"
+    );
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later),
+        "its key"
+    );
+    assert!(
+        store.get_customer(&ws, &shared.id).await.unwrap().is_some(),
+        "the customer stays"
+    );
+    let theirs = store
+        .get_connection(&ws, None, &other_connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        theirs.status,
+        ConnectionStatus::Active,
+        "another app's stays"
+    );
+    assert!(
+        store
+            .get_grant(&other_grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let mine = store
+        .list_customers(&ws, None, Some(&app.app.id), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(mine.total, 0, "no longer this app's customer");
+    assert!(
+        store
+            .revoke_customer_connections(&fresh_workspace(), &other_app.app.id, &shared.id, later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another workspace"
+    );
+}
+
+/// Connection listings filter by app, customer, reference id, tag,
+/// provider, status and grant, oldest first, paged; a connection is read
+/// only in its workspace (and of its app, when one is named).
+pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let ada = customer_record(&app, "ada", now);
+    let bob = customer_record(&app, "bob", now);
+    let mut ids = Vec::new();
+    let mut grants = Vec::new();
+    for (i, (customer, linked)) in [
+        (&ada, Some(("tesla", "acct-1"))),
+        (&ada, Some(("enphase", "acct-2"))),
+        (&bob, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = now + Duration::seconds(i64::try_from(i).unwrap());
+        let (grant, code, mut connect) = connect_approval(&app, customer, true, at);
+        connect.connection.linked = linked.map(|(p, a)| crate::LinkedAccount::new(p, a, "label"));
+        ids.push(connect.connection.id.clone());
+        grants.push(grant.id.clone());
+        approve_connect(&*store, &app, (grant, code, connect), at).await;
+    }
+    let list = |filter: crate::ConnectionFilter| {
+        let store = Arc::clone(&store);
+        let ws = ws.clone();
+        async move {
+            let page = store.list_connections(&ws, &filter, 0, 10).await.unwrap();
+            let listed: Vec<_> = page.items.into_iter().map(|c| c.id).collect();
+            (page.total, listed)
+        }
+    };
+    let filter = crate::ConnectionFilter::default;
+    assert_eq!(list(filter()).await, (3, ids.clone()));
+    let by_provider = crate::ConnectionFilter {
+        provider: Some("tesla".to_owned()),
+        ..filter()
+    };
+    assert_eq!(list(by_provider).await, (1, vec![ids[0].clone()]));
+    let by_reference_and_tag = crate::ConnectionFilter {
+        reference_id: Some("ada".to_owned()),
+        tag: Some("boston".to_owned()),
+        ..filter()
+    };
+    assert_eq!(list(by_reference_and_tag).await, (2, ids[..2].to_vec()));
+    let no_such_tag = crate::ConnectionFilter {
+        tag: Some("nowhere".to_owned()),
+        ..filter()
+    };
+    assert_eq!(list(no_such_tag).await, (0, Vec::new()));
+    let by_customer = crate::ConnectionFilter {
+        customer_id: Some(bob.id.clone()),
+        app_id: Some(app.app.id.clone()),
+        ..filter()
+    };
+    assert_eq!(list(by_customer).await, (1, vec![ids[2].clone()]));
+    let by_grant = crate::ConnectionFilter {
+        grant_id: Some(grants[1].clone()),
+        ..filter()
+    };
+    assert_eq!(list(by_grant).await, (1, vec![ids[1].clone()]));
+    let other_app = app_record(&ws, now, Some(random_hash()));
+    let by_other_app = crate::ConnectionFilter {
+        app_id: Some(other_app.app.id.clone()),
+        ..filter()
+    };
+    assert_eq!(list(by_other_app).await, (0, Vec::new()));
+    let paged = store.list_connections(&ws, &filter(), 2, 10).await.unwrap();
+    assert_eq!((paged.total, paged.items.len()), (3, 1), "past the page");
+    assert_eq!(
+        store
+            .list_connections(&fresh_workspace(), &filter(), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0,
+        "another workspace"
+    );
+
+    let first = store.get_connection(&ws, None, &ids[0]).await.unwrap();
+    let first = first.expect("found in its workspace");
+    assert_eq!(
+        first.linked,
+        Some(crate::LinkedAccount::new("tesla", "acct-1", "label"))
+    );
+    assert!(
+        store
+            .get_connection(&ws, Some(&app.app.id), &ids[0])
+            .await
+            .unwrap()
+            .is_some(),
+        "of its app"
+    );
+    assert!(
+        store
+            .get_connection(&ws, Some(&other_app.app.id), &ids[0])
+            .await
+            .unwrap()
+            .is_none(),
+        "of another app"
+    );
+    assert!(
+        store
+            .get_connection(&fresh_workspace(), None, &ids[0])
+            .await
+            .unwrap()
+            .is_none(),
+        "of another workspace"
+    );
+}
+
+/// Tag edits apply as [`TagEdit::apply`](crate::TagEdit::apply) says,
+/// refuse a result over the maximum (writing nothing) and an unknown or
+/// another app's connection; ten concurrent edits each adding a tag lose
+/// none.
+pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "tags", now);
+    let (_, connection) = connected(&*store, &app, &customer, now).await;
+    let id = connection.id.clone();
+    let strings = |tags: &[&str]| tags.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>();
+    // (replace, add, remove)
+    type Case<'a> = (Option<&'a [&'a str]>, &'a [&'a str], &'a [&'a str]);
+    let cases: [Case<'_>; 4] = [
+        (None, &["x", "y", "x", "boston"], &[]),
+        (None, &["z"], &["x", "q"]),
+        (Some(&["b", "a", "b"]), &["a", "c"], &["c"]),
+        (Some(&[]), &[], &[]),
+    ];
+    let mut tags = connection.tags.clone();
+    for (i, (replace, add, remove)) in cases.into_iter().enumerate() {
+        let edit = crate::TagEdit {
+            replace: replace.map(strings),
+            add: strings(add),
+            remove: strings(remove),
+            max: 10,
+        };
+        let expected = edit.apply(&tags).unwrap();
+        let later = now + Duration::minutes(i64::try_from(i).unwrap() + 1);
+        match store
+            .update_connection_tags(&ws, Some(&app.app.id), &id, &edit, later)
+            .await
+            .unwrap()
+        {
+            crate::TagUpdate::Updated(updated) => {
+                assert_eq!(updated.tags, expected, "{edit:?} on {tags:?}");
+                assert_eq!(updated.updated_at, later);
+                tags = updated.tags;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let stored = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(stored.tags, tags, "stored as answered");
+    let too_many = crate::TagEdit {
+        add: strings(&["1", "2"]),
+        max: 1,
+        ..crate::TagEdit::default()
+    };
+    assert_eq!(
+        store
+            .update_connection_tags(&ws, None, &id, &too_many, now)
+            .await
+            .unwrap(),
+        crate::TagUpdate::TooMany
+    );
+    let unchanged = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(unchanged.tags, tags, "a refused edit writes nothing");
+    let other_app = app_record(&ws, now, Some(random_hash()));
+    assert_eq!(
+        store
+            .update_connection_tags(&ws, Some(&other_app.app.id), &id, &too_many, now)
+            .await
+            .unwrap(),
+        crate::TagUpdate::NotFound
+    );
+    assert_eq!(
+        store
+            .update_connection_tags(&fresh_workspace(), None, &id, &too_many, now)
+            .await
+            .unwrap(),
+        crate::TagUpdate::NotFound
+    );
+
+    // Ten concurrent edits each add their own tag: none is lost.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = Arc::clone(&store);
+        let (ws, id) = (ws.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let edit = crate::TagEdit {
+                add: vec![format!("t{i}")],
+                max: 20,
+                ..crate::TagEdit::default()
+            };
+            store
+                .update_connection_tags(&ws, None, &id, &edit, now)
+                .await
+                .unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), crate::TagUpdate::Updated(_)));
+    }
+    let raced = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(raced.tags.len(), 10, "t0..t9, none lost");
+}
+
+/// Revoking a connection revokes it once, with its grant (its tokens stop
+/// working) and the keys under that grant; it leaves the active index
+/// (`find_connection`) and lists as revoked; another workspace or app
+/// cannot revoke it.
+pub async fn connections_revoke_cascades_once<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "revoke-me", now);
+    let (grant, code, connect) = connect_approval(&app, &customer, true, now);
+    let key = connect.scoped_key.clone().unwrap();
+    let id = connect.connection.id.clone();
+    approve_connect(&*store, &app, (grant.clone(), code.clone(), connect), now).await;
+    let access = token_record(&grant, TokenKind::Access, now);
+    store
+        .redeem_code(
+            &code.hash,
+            std::slice::from_ref(&access),
+            now + Duration::hours(1),
+            now,
+        )
+        .await
+        .unwrap();
+    let other_app = app_record(&ws, now, Some(random_hash()));
+    assert!(
+        store
+            .revoke_connection(&ws, Some(&other_app.app.id), &id, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "another app's"
+    );
+    assert!(
+        store
+            .revoke_connection(&fresh_workspace(), None, &id, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "another workspace's"
+    );
+    let later = now + Duration::minutes(2);
+    let revoked = store
+        .revoke_connection(&ws, Some(&app.app.id), &id, later)
+        .await
+        .unwrap()
+        .expect("active");
+    assert_eq!(
+        (revoked.status, revoked.updated_at),
+        (ConnectionStatus::Revoked, later)
+    );
+    let stored_grant = store.get_grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(stored_grant.revoked_at, Some(later));
+    assert!(
+        store.get_token(&access.hash).await.unwrap().is_none(),
+        "its tokens stop working"
+    );
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later)
+    );
+    assert!(
+        store
+            .revoke_connection(&ws, None, &id, later)
+            .await
+            .unwrap()
+            .is_none(),
+        "already revoked"
+    );
+    assert!(
+        store
+            .find_connection(&app.app.id, "revoke-me")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let revoked_only = crate::ConnectionFilter {
+        status: Some(ConnectionStatus::Revoked),
+        ..crate::ConnectionFilter::default()
+    };
+    let listed = store
+        .list_connections(&ws, &revoked_only, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .items
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>(),
+        [id]
     );
 }
 
@@ -2970,11 +3799,15 @@ pub async fn connect_linked_accounts_are_separate_connections<S: Storage>(store:
 ///
 /// Failures carry a source message naming an internal host, so a test can
 /// also check that no storage detail reaches a response.
+///
+/// It also counts the calls of each method ([`calls`](Self::calls)), so a
+/// test can show that a refused request never reached storage.
 #[derive(Debug, Default)]
 pub struct FaultyStore<S> {
     inner: S,
     fail_all: std::sync::Mutex<Option<StorageErrorKind>>,
     fail_method: std::sync::Mutex<Option<(&'static str, StorageErrorKind)>>,
+    calls: std::sync::Mutex<std::collections::HashMap<&'static str, usize>>,
 }
 
 impl<S> FaultyStore<S> {
@@ -2984,7 +3817,14 @@ impl<S> FaultyStore<S> {
             inner,
             fail_all: std::sync::Mutex::new(None),
             fail_method: std::sync::Mutex::new(None),
+            calls: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// How many times the method named `method` was called (failed calls
+    /// included) since the store was made.
+    pub fn calls(&self, method: &str) -> usize {
+        self.calls.lock().unwrap().get(method).copied().unwrap_or(0)
     }
 
     /// Makes every call fail with `kind` (`None`: stop failing).
@@ -3002,7 +3842,8 @@ impl<S> FaultyStore<S> {
         &self.inner
     }
 
-    fn check(&self, method: &str) -> Result<(), crate::StorageError> {
+    fn check(&self, method: &'static str) -> Result<(), crate::StorageError> {
+        *self.calls.lock().unwrap().entry(method).or_default() += 1;
         let kind = (*self.fail_all.lock().unwrap()).or_else(|| {
             (*self.fail_method.lock().unwrap())
                 .filter(|(m, _)| *m == method)
@@ -3087,15 +3928,16 @@ delegate! {
     crate::ConnectStore {
         async fn get_customer(&self, workspace: &WorkspaceId, id: &CustomerId) -> Option<CustomerRecord>;
         async fn find_customer(&self, workspace: &WorkspaceId, reference_id: &str) -> Option<CustomerRecord>;
-        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
-        async fn delete_customer(&self, workspace: &WorkspaceId, id: &CustomerId, now: OffsetDateTime) -> bool;
+        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
+        async fn delete_customer(&self, workspace: &WorkspaceId, id: &CustomerId, now: OffsetDateTime) -> Option<Vec<ConnectionRecord>>;
+        async fn revoke_customer_connections(&self, workspace: &WorkspaceId, app_id: &AppId, customer_id: &CustomerId, now: OffsetDateTime) -> Vec<ConnectionRecord>;
         async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::ConnectContext, now: OffsetDateTime) -> crate::StepAdvance;
         async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
         async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::ConnectionFilter, offset: u64, limit: u32) -> crate::Listing<ConnectionRecord>;
         async fn get_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId) -> Option<ConnectionRecord>;
         async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::TagEdit, now: OffsetDateTime) -> crate::TagUpdate;
         async fn revoke_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, now: OffsetDateTime) -> Option<ConnectionRecord>;
-        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> ();
+        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> crate::ScopedKeyInsert;
         async fn get_scoped_key(&self, id: &ScopedKeyId) -> Option<ScopedKeyRecord>;
         async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::Listing<ScopedKeyRecord>;
         async fn revoke_scoped_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &ScopedKeyId, now: OffsetDateTime) -> bool;

@@ -957,14 +957,20 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// Reports the connection an approval wrote: created (the proposed id
-    /// was stored) or updated (an existing one was updated in place).
+    /// was stored) or updated (an existing one was updated in place and now
+    /// holds the approval's grant).
     async fn connection_event(&self, proposed: &ConnectionRecord) {
+        let filter = crate::ConnectionFilter {
+            app_id: Some(proposed.app_id.clone()),
+            grant_id: Some(proposed.grant_id.clone()),
+            ..crate::ConnectionFilter::default()
+        };
         let stored = self
             .storage()
-            .find_connection(&proposed.app_id, &proposed.reference_id)
+            .list_connections(&proposed.workspace_id, &filter, 0, 1)
             .await
             .ok()
-            .flatten();
+            .and_then(|listing| listing.items.into_iter().next());
         let event = match stored {
             Some(c) if c.id != proposed.id => crate::events::Event::ConnectionUpdated {
                 workspace_id: c.workspace_id,
@@ -973,6 +979,7 @@ impl<S: Storage> AuthorizationServer<S> {
             _ => crate::events::Event::ConnectionCreated {
                 workspace_id: proposed.workspace_id.clone(),
                 app_id: proposed.app_id.clone(),
+                connection_id: proposed.id.clone(),
                 reference_id: proposed.reference_id.clone(),
             },
         };
@@ -1034,6 +1041,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 &app,
                 customer.id.clone(),
                 connect.reference_id.clone(),
+                grant.id.clone(),
                 record.scopes.clone(),
                 Some("Connect".to_owned()),
                 connect.scoped_key_expires_in.map(Duration::seconds),

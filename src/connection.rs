@@ -192,8 +192,9 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
-    /// Revokes a connection: its grant (so its tokens), and the scoped keys
-    /// of its app and customer, stop working at once.
+    /// Revokes a connection: its grant (so its tokens) and the scoped keys
+    /// minted under that grant stop working at once (another connection of
+    /// the same app and customer, another linked account, keeps its own).
     ///
     /// # Errors
     ///

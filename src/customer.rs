@@ -5,10 +5,11 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::RegistryError;
-use crate::ids::{CustomerId, WorkspaceId};
+use crate::events::Event;
+use crate::ids::{AppId, CustomerId, WorkspaceId};
 use crate::registration::{Page, PageRequest};
 use crate::server::AuthorizationServer;
-use crate::storage::{CustomerRecord, Location, Storage};
+use crate::storage::{ConnectionFilter, ConnectionStatus, CustomerRecord, Location, Storage};
 use crate::timestamp::rfc3339_ms;
 
 /// A customer as the API shows it.
@@ -56,26 +57,56 @@ impl From<CustomerRecord> for Customer {
 }
 
 impl<S: Storage> AuthorizationServer<S> {
-    /// The customer `id` of `workspace`.
+    /// Whether `app` holds an active connection to the customer.
+    async fn app_connected(
+        &self,
+        workspace: &WorkspaceId,
+        app: &AppId,
+        customer: &CustomerId,
+    ) -> Result<bool, RegistryError> {
+        let filter = ConnectionFilter {
+            app_id: Some(app.clone()),
+            customer_id: Some(customer.clone()),
+            status: Some(ConnectionStatus::Active),
+            ..ConnectionFilter::default()
+        };
+        let listing = self
+            .storage()
+            .list_connections(workspace, &filter, 0, 1)
+            .await?;
+        Ok(listing.total > 0)
+    }
+
+    /// The customer `id` of `workspace`; with `app` (an app's own
+    /// credentials), only if that app holds an active connection to them.
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] (also for another workspace's customer);
-    /// storage failures.
+    /// [`RegistryError::NotFound`] (also for another workspace's customer,
+    /// or one the app is not connected to); storage failures.
     pub async fn get_customer(
         &self,
         workspace: &WorkspaceId,
+        app: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<Customer, RegistryError> {
-        self.storage()
+        let customer = self
+            .storage()
             .get_customer(workspace, id)
             .await?
-            .map(Customer::from)
-            .ok_or(RegistryError::NotFound)
+            .ok_or(RegistryError::NotFound)?;
+        if let Some(app) = app
+            && !self.app_connected(workspace, app, id).await?
+        {
+            return Err(RegistryError::NotFound);
+        }
+        Ok(Customer::from(customer))
     }
 
     /// A page of the workspace's customers, oldest first; with
-    /// `reference_id`, only the customer that has it.
+    /// `reference_id`, only the customer that has it; with `app` (an app's
+    /// own credentials), only the customers that app holds an active
+    /// connection to.
     ///
     /// # Errors
     ///
@@ -83,13 +114,14 @@ impl<S: Storage> AuthorizationServer<S> {
     pub async fn list_customers(
         &self,
         workspace: &WorkspaceId,
+        app: Option<&AppId>,
         reference_id: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<Customer>, RegistryError> {
         let offset = page.offset()?;
         let listing = self
             .storage()
-            .list_customers(workspace, reference_id, offset, page.per_page)
+            .list_customers(workspace, reference_id, app, offset, page.per_page)
             .await?;
         Ok(Page::new(
             listing.items.into_iter().map(Customer::from).collect(),
@@ -98,26 +130,51 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 
-    /// Deletes a customer. Atomically, every connection of theirs is revoked
+    /// Deletes a customer (a workspace admin, `app` `None`): atomically,
+    /// the customer record goes, every connection of theirs is revoked
     /// with its grant (so its tokens stop working) and every scoped key of
     /// theirs is revoked.
     ///
+    /// With `app` (an app's own credentials) only that app lets go of the
+    /// customer: its active connections to them are revoked, with their
+    /// grants, tokens and scoped keys, atomically; the customer record,
+    /// which belongs to the workspace, and other apps' connections stay.
+    ///
+    /// Either way, one [`Event::ConnectionRevoked`] per revoked
+    /// connection.
+    ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`]; storage failures.
+    /// [`RegistryError::NotFound`] (with `app`: also when the app holds no
+    /// active connection to the customer); storage failures.
     pub async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
+        app: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<(), RegistryError> {
-        if self
-            .storage()
-            .delete_customer(workspace, id, self.now())
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(RegistryError::NotFound)
+        let storage = self.storage();
+        let revoked = match app {
+            None => storage
+                .delete_customer(workspace, id, self.now())
+                .await?
+                .ok_or(RegistryError::NotFound)?,
+            Some(app) => {
+                let revoked = storage
+                    .revoke_customer_connections(workspace, app, id, self.now())
+                    .await?;
+                if revoked.is_empty() {
+                    return Err(RegistryError::NotFound);
+                }
+                revoked
+            }
+        };
+        for connection in revoked {
+            self.config().events().emit(&Event::ConnectionRevoked {
+                workspace_id: connection.workspace_id,
+                connection_id: connection.id,
+            });
         }
+        Ok(())
     }
 }

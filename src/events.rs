@@ -77,6 +77,8 @@ pub enum Event {
         workspace_id: WorkspaceId,
         /// The app.
         app_id: AppId,
+        /// The connection.
+        connection_id: crate::ids::ConnectionId,
         /// The customer's reference id.
         reference_id: String,
     },
@@ -88,7 +90,9 @@ pub enum Event {
         /// The connection.
         connection_id: crate::ids::ConnectionId,
     },
-    /// A connection was revoked (with its grant, tokens and scoped keys).
+    /// A connection was revoked (with its grant, tokens and scoped keys):
+    /// through the API, or one event per connection when its customer was
+    /// deleted.
     ConnectionRevoked {
         /// The workspace.
         workspace_id: WorkspaceId,

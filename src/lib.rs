@@ -256,9 +256,9 @@ pub use storage::{
     ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
     GrantRecord, GrantStore, LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert,
     PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
-    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
-    TagUpdate, TokenKind, TokenRecord,
+    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
+    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

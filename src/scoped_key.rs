@@ -34,12 +34,12 @@ use zeroize::Zeroizing;
 
 use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, checksum, is_base64url};
 use crate::error::{FieldError, Problem};
-use crate::ids::{AppId, ClientId, CustomerId, ScopedKeyId, WorkspaceId};
+use crate::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::random::{RandomError, random_array};
 use crate::registration::AuthenticatedClient;
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
-use crate::storage::{ScopedKeyRecord, Storage, StorageError};
+use crate::storage::{ScopedKeyInsert, ScopedKeyRecord, Storage, StorageError};
 use crate::timestamp::{rfc3339_ms, rfc3339_ms_option};
 
 const VERSION: u8 = 1;
@@ -280,11 +280,13 @@ impl<S: Storage> AuthorizationServer<S> {
 
     /// A new scoped-key record (not yet stored) with fresh id and nonce,
     /// signed by the ring's current key.
+    #[allow(clippy::too_many_arguments)] // every field of the record
     pub(crate) fn new_scoped_key_record(
         &self,
         app: &crate::OAuthApp,
         customer_id: CustomerId,
         reference_id: String,
+        grant_id: GrantId,
         scopes: ScopeSet,
         label: Option<String>,
         lifetime: Option<Duration>,
@@ -298,6 +300,7 @@ impl<S: Storage> AuthorizationServer<S> {
             client_id: app.client_id.clone(),
             customer_id,
             reference_id,
+            grant_id,
             scopes,
             label,
             nonce: random_array::<16>(config.rng())?,
@@ -420,12 +423,20 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Mints a scoped key for a customer the client's app holds a grant for
     /// (`POST /v1/scoped-keys`). The key is returned once.
     ///
+    /// The key belongs to the grant of the app's connection to the customer
+    /// (the most recently changed active one, when several linked accounts
+    /// are connected): revoking that connection, or its grant, revokes the
+    /// key. Storage writes it only if that connection is still active, its
+    /// grant live and the app present at that moment (one atomic step), so
+    /// a key is never minted for a connection, customer or app being
+    /// revoked or deleted concurrently.
+    ///
     /// # Errors
     ///
     /// [`MintError::Invalid`] naming the field: no customer given, an unknown
-    /// customer, no active grant of this app for them, scopes beyond the
-    /// grant, a lifetime out of range, a label too long;
-    /// [`MintError::NotConfidential`].
+    /// customer, no active grant of this app for them (also when it was
+    /// revoked while minting), scopes beyond the grant, a lifetime out of
+    /// range, a label too long; [`MintError::NotConfidential`].
     pub async fn mint_scoped_key(
         &self,
         client: &AuthenticatedClient,
@@ -508,12 +519,17 @@ impl<S: Storage> AuthorizationServer<S> {
             app,
             customer.id.clone(),
             customer.reference_id.clone(),
+            grant.id.clone(),
             scopes,
             request.label.clone(),
             lifetime,
         )?;
         let key = self.scoped_key_text(&record).ok_or(RandomError)?;
-        storage.insert_scoped_key(&record).await?;
+        match storage.insert_scoped_key(&record).await? {
+            ScopedKeyInsert::Inserted => {}
+            // Revoked (or its app deleted) since it was read above.
+            _ => return Err(FieldError::new("customerId", Problem::NoGrant).into()),
+        }
         Ok(MintedScopedKey {
             key,
             info: ScopedKeyInfo::from(&record),

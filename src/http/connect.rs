@@ -745,8 +745,8 @@ pub(super) async fn scoped_keys<S: Storage>(
     }
 }
 
-/// Who may read connections: a workspace admin (the whole workspace) or a
-/// confidential client (its own app's).
+/// Who may read connections and customers: a workspace admin (the whole
+/// workspace) or a confidential client (its own app's).
 async fn connections_caller<S: Storage>(
     server: &AuthorizationServer<S>,
     headers: &HeaderMap,
@@ -882,9 +882,11 @@ pub(super) async fn connections<S: Storage>(
     }
 }
 
-/// `GET /v1/customers`, `GET`/`DELETE /v1/customers/{id}`: workspace admins
-/// only (customers are workspace records; an app sees its customers through
-/// its connections).
+/// `GET /v1/customers`, `GET`/`DELETE /v1/customers/{id}`: a workspace
+/// admin (every customer of the workspace; DELETE deletes the customer and
+/// revokes all their connections) or a confidential client (only the
+/// customers its app holds an active connection to; DELETE revokes only
+/// its own app's connections to the customer, whose record stays).
 pub(super) async fn customers<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
@@ -898,8 +900,8 @@ pub(super) async fn customers<S: Storage>(
     if let Err(response) = allow(request.method(), allowed) {
         return response;
     }
-    let ws = match admin(server, request.headers()).await {
-        Ok(ws) => ws,
+    let (ws, app) = match connections_caller(server, request.headers()).await {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
     const MISSING: &str = "no such customer";
@@ -916,7 +918,7 @@ pub(super) async fn customers<S: Storage>(
                 Err(response) => return response,
             };
             match server
-                .list_customers(&ws, query.get("referenceId"), page)
+                .list_customers(&ws, app.as_ref(), query.get("referenceId"), page)
                 .await
             {
                 Ok(page) => response::json(StatusCode::OK, &page),
@@ -928,12 +930,12 @@ pub(super) async fn customers<S: Storage>(
                 return response::not_found(MISSING);
             };
             if method == Method::DELETE {
-                match server.delete_customer(&ws, &id).await {
+                match server.delete_customer(&ws, app.as_ref(), &id).await {
                     Ok(()) => response::no_content(),
                     Err(e) => registry_response(e, MISSING),
                 }
             } else {
-                match server.get_customer(&ws, &id).await {
+                match server.get_customer(&ws, app.as_ref(), &id).await {
                     Ok(c) => response::json(StatusCode::OK, &c),
                     Err(e) => registry_response(e, MISSING),
                 }

@@ -215,10 +215,23 @@ pub struct ConnectProgress {
     /// The provider the user picked (or the only candidate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The browser the hosted page was opened in: the keyed hash (hex) of
+    /// the secret in its binding cookie, set once, by the first opening
+    /// (a compare-and-swap on the step version). Every later request of
+    /// the flow must come from that browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
     /// A pending redirect link: the keyed hash of its `state` (hex) and the
     /// Unix time it expires. Cleared when the callback consumes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_state: Option<(String, i64)>,
+    /// The window a pending redirect link was started in, when that is not
+    /// the bound browser's own cookie jar (an embedded modal page, whose
+    /// cookie is partitioned under the embedding site, starts the
+    /// provider's sign-in in a window of its own): the keyed hash (hex) of
+    /// that window's binding secret. Cleared with `link_state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_browser: Option<String>,
     /// The account linked at the provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linked: Option<LinkedAccount>,
@@ -322,6 +335,11 @@ pub struct ScopedKeyRecord {
     pub customer_id: CustomerId,
     /// The customer's reference id.
     pub reference_id: String,
+    /// The grant it belongs to: the grant of the connection it was minted
+    /// for. The key lives no longer than that grant: revoking the grant
+    /// (revoking the connection, deleting the customer, an update-mode
+    /// approval replacing the grant, a replayed code) revokes the key.
+    pub grant_id: GrantId,
     /// Its scopes (within the customer's grant).
     pub scopes: ScopeSet,
     /// A label for humans.
@@ -334,8 +352,21 @@ pub struct ScopedKeyRecord {
     pub created_at: OffsetDateTime,
     /// When it expires, if it does.
     pub expires_at: Option<OffsetDateTime>,
-    /// When it was revoked.
+    /// When it was revoked: as read from storage, the key's own revocation
+    /// or else its grant's (see [`ConnectStore::get_scoped_key`]).
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// The outcome of [`ConnectStore::insert_scoped_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopedKeyInsert {
+    /// Stored.
+    Inserted,
+    /// Nothing stored: the key's app is gone, its grant is revoked or
+    /// unknown, or no active connection of its app and customer holds that
+    /// grant (revoked, or its customer deleted).
+    NoLiveGrant,
 }
 
 /// What approving a Connect session writes besides the grant and code, in
@@ -349,11 +380,15 @@ pub struct ConnectApproval {
     pub customer: CustomerRecord,
     /// The connection. If the app has an active connection for the
     /// reference id and the same linked provider account (or, without a
-    /// link step, for the reference id alone), it is updated in place (its
-    /// id kept, its grant replaced and the old grant revoked); otherwise this
-    /// one is inserted.
+    /// link step, for the reference id alone), it is updated in place: its
+    /// id kept, its grant replaced and the old grant revoked with the
+    /// scoped keys minted under it, its tags kept with this connection's
+    /// tags added (the ones it lacks, in order, while it has fewer than
+    /// [`MAX_TAGS`](crate::MAX_TAGS): tags edited since with the API are
+    /// not lost). Otherwise this one is inserted.
     pub connection: ConnectionRecord,
-    /// A scoped key to mint with the grant.
+    /// A scoped key to mint with the grant (its `grant_id` is the new
+    /// grant's).
     pub scoped_key: Option<ScopedKeyRecord>,
 }
 
@@ -373,6 +408,8 @@ pub struct ConnectionFilter {
     pub provider: Option<String>,
     /// In this status.
     pub status: Option<ConnectionStatus>,
+    /// Holding this grant.
+    pub grant_id: Option<GrantId>,
 }
 
 /// A change to a connection's tags, applied atomically.
@@ -446,23 +483,41 @@ pub trait ConnectStore: Send + Sync {
     ) -> Result<Option<CustomerRecord>, StorageError>;
 
     /// A page of the workspace's customers, oldest first, optionally only
-    /// the one with `reference_id`.
+    /// the one with `reference_id`, and with `app_id` only those with an
+    /// active connection of that app (what an app's own credentials may
+    /// see).
     async fn list_customers(
         &self,
         workspace: &WorkspaceId,
         reference_id: Option<&str>,
+        app_id: Option<&AppId>,
         offset: u64,
         limit: u32,
     ) -> Result<Listing<CustomerRecord>, StorageError>;
 
-    /// Deletes the customer and, atomically, revokes every connection (and
-    /// its grant) and scoped key of theirs. `false` if unknown.
+    /// Deletes the customer and, atomically, revokes every active
+    /// connection of theirs (with its grant) and every scoped key of
+    /// theirs. `None` if unknown; else the connections it revoked, as they
+    /// now are.
     async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
         id: &CustomerId,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<Option<Vec<ConnectionRecord>>, StorageError>;
+
+    /// Revokes, atomically, every active connection of `app_id` to the
+    /// customer, with their grants and the scoped keys minted under them
+    /// (an app's own "delete this customer": the customer record, which
+    /// belongs to the workspace, stays). The connections it revoked, as
+    /// they now are; empty if there was none.
+    async fn revoke_customer_connections(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ConnectionRecord>, StorageError>;
 
     /// Applies a step transition to a pending, unexpired Connect session if
     /// its `step_version` is still `expected_version`: the stored context
@@ -515,8 +570,9 @@ pub trait ConnectStore: Send + Sync {
     ) -> Result<TagUpdate, StorageError>;
 
     /// Revokes an active connection and, atomically, its grant (so its
-    /// tokens stop working) and the scoped keys of its app and customer.
-    /// `None` if unknown or already revoked.
+    /// tokens stop working) and the scoped keys minted under that grant
+    /// (another connection's keys, of the same app and customer, keep
+    /// working). `None` if unknown or already revoked.
     async fn revoke_connection(
         &self,
         workspace: &WorkspaceId,
@@ -525,18 +581,37 @@ pub trait ConnectStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Option<ConnectionRecord>, StorageError>;
 
-    /// Stores a newly minted scoped key.
-    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError>;
+    /// Mints a scoped key: stores it only if, at that moment, its app
+    /// exists, its grant is live (stored, not revoked) and an active
+    /// connection of its app and customer holds that grant, all checked and
+    /// written in one atomic step, so that no key is ever minted for a
+    /// connection, customer or app being revoked or deleted concurrently.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageErrorKind::Conflict`](super::StorageErrorKind::Conflict)
+    /// when a key with this id exists; nothing is written.
+    async fn insert_scoped_key(
+        &self,
+        key: &ScopedKeyRecord,
+    ) -> Result<ScopedKeyInsert, StorageError>;
 
     /// The scoped key record `id`, revoked or not; `None` if unknown or its
-    /// app was deleted.
+    /// app was deleted. One read, the whole of a key's verification in
+    /// storage: its `revoked_at` is the key's own revocation time, or else
+    /// its grant's, so a key dies with its grant whichever way the grant
+    /// was revoked (a refresh token's reuse, RFC 7009 revocation of the
+    /// grant, …); a key whose grant is no longer stored (purged after its
+    /// revocation) reads as revoked at its creation time, the grant's time
+    /// being lost.
     async fn get_scoped_key(
         &self,
         id: &ScopedKeyId,
     ) -> Result<Option<ScopedKeyRecord>, StorageError>;
 
     /// A page of the workspace's scoped keys (metadata), optionally of one
-    /// app and/or one customer, oldest first.
+    /// app and/or one customer, oldest first; `revoked_at` as
+    /// [`get_scoped_key`](Self::get_scoped_key) reads it.
     async fn list_scoped_keys(
         &self,
         workspace: &WorkspaceId,

@@ -19,9 +19,9 @@ use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
     CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, PublishableKeyInsert,
-    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ScopedKeyRecord, SecretRotation,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
-    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ScopedKeyInsert, ScopedKeyRecord,
+    SecretRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
+    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -259,8 +259,15 @@ impl MemoryStore {
                     if let Some(old) = grants.get_mut(&found.grant_id) {
                         old.revoked_at.get_or_insert(now);
                     }
+                    revoke_keys_of(&mut keys, std::slice::from_ref(&found.grant_id), now);
                     found.grant_id = connection.grant_id.clone();
-                    found.tags.clone_from(&connection.tags);
+                    // The connection's own tags (edited with the API, perhaps)
+                    // stay; the session's are added.
+                    for tag in &connection.tags {
+                        if found.tags.len() < crate::MAX_TAGS && !found.tags.contains(tag) {
+                            found.tags.push(tag.clone());
+                        }
+                    }
                     found.linked.clone_from(&connection.linked);
                     found.customer_id = connection.customer_id.clone();
                     found.updated_at = connection.updated_at;
@@ -609,6 +616,69 @@ fn grant_is_live(grants: &HashMap<GrantId, GrantRecord>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
 
+/// Revokes, at `now`, the live scoped keys minted under any of `grants`.
+/// A scan: the paths that call it (revoking a connection or a customer,
+/// an update-mode approval, a replayed code) are rare, and verification
+/// reads the grant anyway ([`with_grant_revocation`]).
+fn revoke_keys_of(keys: &mut ScopedKeyTable, grants: &[GrantId], now: OffsetDateTime) {
+    if grants.is_empty() {
+        return;
+    }
+    for key in keys
+        .by_id
+        .values_mut()
+        .filter(|k| k.revoked_at.is_none() && grants.contains(&k.grant_id))
+    {
+        key.revoked_at = Some(now);
+    }
+}
+
+/// A scoped key as storage reports it: revoked with its grant (at the
+/// grant's revocation time; at its own creation time when the grant is no
+/// longer stored).
+fn with_grant_revocation(
+    grants: &HashMap<GrantId, GrantRecord>,
+    key: &ScopedKeyRecord,
+) -> ScopedKeyRecord {
+    let mut key = key.clone();
+    if key.revoked_at.is_none() {
+        key.revoked_at = match grants.get(&key.grant_id) {
+            Some(grant) => grant.revoked_at,
+            None => Some(key.created_at),
+        };
+    }
+    key
+}
+
+/// Revokes an active connection (taking it out of the active index), its
+/// grant and the keys minted under that grant.
+fn revoke_one_connection(
+    grants: &mut HashMap<GrantId, GrantRecord>,
+    connections: &mut ConnectionTable,
+    keys: &mut ScopedKeyTable,
+    id: &ConnectionId,
+    now: OffsetDateTime,
+) -> Option<ConnectionRecord> {
+    let ConnectionTable { by_id, active } = connections;
+    let connection = by_id
+        .get_mut(id)
+        .filter(|c| c.status == ConnectionStatus::Active)?;
+    connection.status = ConnectionStatus::Revoked;
+    connection.updated_at = now;
+    if let Some(grant) = grants.get_mut(&connection.grant_id) {
+        grant.revoked_at.get_or_insert(now);
+    }
+    revoke_keys_of(keys, std::slice::from_ref(&connection.grant_id), now);
+    let slot = (connection.app_id.clone(), connection.reference_id.clone());
+    if let Some(ids) = active.get_mut(&slot) {
+        ids.retain(|c| c != id);
+        if ids.is_empty() {
+            active.remove(&slot);
+        }
+    }
+    Some(connection.clone())
+}
+
 fn extend_expiry(grant: &mut GrantRecord, to: OffsetDateTime) {
     if let Some(at) = grant.expires_at.as_mut() {
         *at = (*at).max(to);
@@ -868,6 +938,7 @@ impl GrantStore for MemoryStore {
         {
             key.revoked_at.get_or_insert(now);
         }
+        revoke_keys_of(&mut keys, std::slice::from_ref(&code.grant_id), now);
         // A rare path (a replayed code): a scan of the connections rather
         // than an index by grant kept up on every approval.
         let ConnectionTable { by_id, active } = &mut *connections;
@@ -997,10 +1068,37 @@ impl ConnectStore for MemoryStore {
         &self,
         workspace: &WorkspaceId,
         reference_id: Option<&str>,
+        app_id: Option<&AppId>,
         offset: u64,
         limit: u32,
     ) -> Result<Listing<CustomerRecord>, StorageError> {
         let customers = read(&self.customers);
+        if let Some(app_id) = app_id {
+            // An app's view: the workspace's customers (in order, or the
+            // one with the reference id) that hold an active connection of
+            // the app. Its cost grows with the workspace's customers.
+            let connections = read(&self.connections);
+            let connected = |c: &CustomerRecord| {
+                connections
+                    .active
+                    .get(&(app_id.clone(), c.reference_id.clone()))
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| connections.by_id.get(id))
+                    .any(|k| k.customer_id == c.id && &k.workspace_id == workspace)
+            };
+            let matching: Vec<CustomerRecord> = customers
+                .order
+                .get(workspace)
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, id)| customers.by_id.get(id))
+                .filter(|c| reference_id.is_none_or(|r| c.reference_id == r))
+                .filter(|c| connected(c))
+                .cloned()
+                .collect();
+            return Ok(page(matching, offset, limit));
+        }
         if let Some(reference_id) = reference_id {
             let key = (workspace.clone(), reference_id.to_owned());
             let found: Vec<_> = customers
@@ -1036,7 +1134,7 @@ impl ConnectStore for MemoryStore {
         workspace: &WorkspaceId,
         id: &CustomerId,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    ) -> Result<Option<Vec<ConnectionRecord>>, StorageError> {
         let mut grants = write(&self.grants);
         let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
@@ -1047,28 +1145,24 @@ impl ConnectStore for MemoryStore {
             .filter(|c| &c.workspace_id == workspace)
             .cloned()
         else {
-            return Ok(false);
+            return Ok(None);
         };
-        for connection in connections
+        let theirs: Vec<ConnectionId> = connections
             .by_id
-            .values_mut()
-            .filter(|c| &c.customer_id == id)
-        {
-            if connection.status == ConnectionStatus::Active {
-                connection.status = ConnectionStatus::Revoked;
-                connection.updated_at = now;
-                if let Some(grant) = grants.get_mut(&connection.grant_id) {
-                    grant.revoked_at.get_or_insert(now);
-                }
-            }
+            .values()
+            .filter(|c| &c.customer_id == id && c.status == ConnectionStatus::Active)
+            .map(|c| c.id.clone())
+            .collect();
+        let mut revoked = Vec::with_capacity(theirs.len());
+        for connection in &theirs {
+            revoked.extend(revoke_one_connection(
+                &mut grants,
+                &mut connections,
+                &mut keys,
+                connection,
+                now,
+            ));
         }
-        // Only this customer's connections leave the active index (another
-        // workspace may use the same reference id).
-        let ConnectionTable { by_id, active } = &mut *connections;
-        for ids in active.values_mut() {
-            ids.retain(|c| by_id.get(c).is_some_and(|c| &c.customer_id != id));
-        }
-        active.retain(|_, ids| !ids.is_empty());
         for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
             key.revoked_at.get_or_insert(now);
         }
@@ -1079,7 +1173,43 @@ impl ConnectStore for MemoryStore {
         if let Some(order) = customers.order.get_mut(workspace) {
             order.retain(|(_, c)| c != id);
         }
-        Ok(true)
+        revoked.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(Some(revoked))
+    }
+
+    async fn revoke_customer_connections(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ConnectionRecord>, StorageError> {
+        let mut grants = write(&self.grants);
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        let theirs: Vec<ConnectionId> = connections
+            .by_id
+            .values()
+            .filter(|c| {
+                &c.workspace_id == workspace
+                    && &c.app_id == app_id
+                    && &c.customer_id == customer_id
+                    && c.status == ConnectionStatus::Active
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        let mut revoked = Vec::with_capacity(theirs.len());
+        for connection in &theirs {
+            revoked.extend(revoke_one_connection(
+                &mut grants,
+                &mut connections,
+                &mut keys,
+                connection,
+                now,
+            ));
+        }
+        revoked.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(revoked)
     }
 
     async fn find_connection(
@@ -1154,6 +1284,7 @@ impl ConnectStore for MemoryStore {
                     .is_none_or(|p| c.linked.as_ref().is_some_and(|l| &l.provider == p))
             })
             .filter(|c| filter.status.is_none_or(|s| c.status == s))
+            .filter(|c| filter.grant_id.as_ref().is_none_or(|g| &c.grant_id == g))
             .collect();
         matching.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(page(matching.into_iter().cloned().collect(), offset, limit))
@@ -1208,50 +1339,70 @@ impl ConnectStore for MemoryStore {
         let mut grants = write(&self.grants);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
-        let ConnectionTable { by_id, active } = &mut *connections;
-        let Some(connection) = by_id.get_mut(id).filter(|c| {
-            &c.workspace_id == workspace
-                && app_id.is_none_or(|a| &c.app_id == a)
-                && c.status == ConnectionStatus::Active
-        }) else {
-            return Ok(None);
-        };
-        connection.status = ConnectionStatus::Revoked;
-        connection.updated_at = now;
-        if let Some(grant) = grants.get_mut(&connection.grant_id) {
-            grant.revoked_at.get_or_insert(now);
-        }
-        for key in keys
+        let named = connections
             .by_id
-            .values_mut()
-            .filter(|k| k.app_id == connection.app_id && k.customer_id == connection.customer_id)
-        {
-            key.revoked_at.get_or_insert(now);
+            .get(id)
+            .is_some_and(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a));
+        if !named {
+            return Ok(None);
         }
-        let revoked = connection.clone();
-        for ids in active.values_mut() {
-            ids.retain(|c| c != id);
-        }
-        active.retain(|_, ids| !ids.is_empty());
-        Ok(Some(revoked))
+        Ok(revoke_one_connection(
+            &mut grants,
+            &mut connections,
+            &mut keys,
+            id,
+            now,
+        ))
     }
 
-    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {
+    async fn insert_scoped_key(
+        &self,
+        key: &ScopedKeyRecord,
+    ) -> Result<ScopedKeyInsert, StorageError> {
+        // Lock order: apps, grants, connections, scoped keys; the checks
+        // and the insert happen under all of them, so a concurrent
+        // revocation or deletion comes wholly before or wholly after.
+        let apps = read(&self.apps);
+        let grants = read(&self.grants);
+        let connections = read(&self.connections);
         let mut keys = write(&self.scoped_keys);
         if keys.by_id.contains_key(&key.id) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
+        let app_ok = apps
+            .get(&key.workspace_id, &key.app_id)
+            .is_some_and(|a| a.app.client_id == key.client_id);
+        let connection_ok = connections
+            .active
+            .get(&(key.app_id.clone(), key.reference_id.clone()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| connections.by_id.get(id))
+            .any(|c| {
+                c.grant_id == key.grant_id
+                    && c.customer_id == key.customer_id
+                    && c.workspace_id == key.workspace_id
+            });
+        if !(app_ok && connection_ok && grant_is_live(&grants, &key.grant_id)) {
+            return Ok(ScopedKeyInsert::NoLiveGrant);
+        }
         let order = keys.order.entry(key.workspace_id.clone()).or_default();
         insert_ordered(order, key.created_at, key.id.clone());
         keys.by_id.insert(key.id.clone(), key.clone());
-        Ok(())
+        Ok(ScopedKeyInsert::Inserted)
     }
 
     async fn get_scoped_key(
         &self,
         id: &ScopedKeyId,
     ) -> Result<Option<ScopedKeyRecord>, StorageError> {
-        Ok(read(&self.scoped_keys).by_id.get(id).cloned())
+        // Lock order: grants before scoped keys.
+        let grants = read(&self.grants);
+        let keys = read(&self.scoped_keys);
+        Ok(keys
+            .by_id
+            .get(id)
+            .map(|k| with_grant_revocation(&grants, k)))
     }
 
     async fn list_scoped_keys(
@@ -1262,8 +1413,9 @@ impl ConnectStore for MemoryStore {
         offset: u64,
         limit: u32,
     ) -> Result<Listing<ScopedKeyRecord>, StorageError> {
+        let grants = read(&self.grants);
         let keys = read(&self.scoped_keys);
-        let matching: Vec<ScopedKeyRecord> = keys
+        let matching: Vec<&ScopedKeyRecord> = keys
             .order
             .get(workspace)
             .map(|order| {
@@ -1272,11 +1424,18 @@ impl ConnectStore for MemoryStore {
                     .filter_map(|(_, id)| keys.by_id.get(id))
                     .filter(|k| app_id.is_none_or(|a| &k.app_id == a))
                     .filter(|k| customer_id.is_none_or(|c| &k.customer_id == c))
-                    .cloned()
                     .collect()
             })
             .unwrap_or_default();
-        Ok(page(matching, offset, limit))
+        let listing = page(matching, offset, limit);
+        Ok(Listing {
+            items: listing
+                .items
+                .into_iter()
+                .map(|k| with_grant_revocation(&grants, k))
+                .collect(),
+            total: listing.total,
+        })
     }
 
     async fn revoke_scoped_key(

@@ -38,7 +38,8 @@ mod publishable_keys;
 pub use connect::{
     ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
     ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode,
-    LinkedAccount, Location, ScopedKeyDelivery, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
+    LinkedAccount, Location, ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, StepAdvance,
+    TagEdit, TagUpdate,
 };
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,

@@ -5,8 +5,14 @@
 //! Every method is one statement and one round trip; `delete_customer`
 //! deletes the customer and revokes its connections, their grants and its
 //! scoped keys in one statement (data-modifying common table expressions),
-//! so it is atomic without a transaction, as is `revoke_connection` (the
-//! connection, its grant, the scoped keys of its app and customer).
+//! so it is atomic without a transaction, as are `revoke_connection` and
+//! `revoke_customer_connections` (the connections, their grants, the
+//! scoped keys minted under those grants). `insert_scoped_key` inserts
+//! only while the key's connection is active, its grant live and its app
+//! present, holding share locks on those rows, so a concurrent revocation
+//! or deletion either waits for the insert (and then revokes the new key
+//! with the grant) or wins and the insert writes nothing. A scoped key is
+//! read with its grant (`LEFT JOIN`): revoked with it.
 //! `update_connection_tags` edits the tags with SQL array operations in one
 //! statement, under the row's lock. `advance_connect`, the step
 //! transitions' compare-and-swap on the session's Connect context, is one
@@ -29,8 +35,8 @@ use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
     ConnectApproval, ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord,
-    ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyRecord, SessionStatus,
-    StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
+    ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyInsert, ScopedKeyRecord,
+    SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
 };
 
 /// The columns of `oauth_customers`, in table order (to write).
@@ -56,11 +62,25 @@ macro_rules! connection_columns {
     };
 }
 
-/// The columns [`decode_scoped_key`] reads, in table order.
+/// The columns of `oauth_scoped_keys`, in table order (to write).
 macro_rules! scoped_key_columns {
     () => {
         "id, workspace_id, app_id, client_id, customer_id, reference_id, scopes, label, nonce, \
-         signing_key_id, created_at, expires_at, revoked_at"
+         signing_key_id, created_at, expires_at, revoked_at, grant_id"
+    };
+}
+
+/// The columns [`decode_scoped_key`] reads, of `oauth_scoped_keys k LEFT
+/// JOIN oauth_grants g ON g.id = k.grant_id`: `revoked_at` is the key's own
+/// revocation, else its grant's (a grant no longer stored, purged after its
+/// revocation, leaves the key revoked at its creation time).
+macro_rules! scoped_key_fields {
+    () => {
+        "k.id, k.workspace_id, k.app_id, k.client_id, k.customer_id, k.reference_id, k.scopes, \
+         k.label, k.nonce, k.signing_key_id, k.created_at, k.expires_at, \
+         COALESCE(k.revoked_at, g.revoked_at, CASE WHEN g.id IS NULL THEN k.created_at END) \
+           AS revoked_at, \
+         k.grant_id"
     };
 }
 
@@ -76,36 +96,73 @@ const FIND_CUSTOMER: &str = concat!(
     " FROM oauth_customers WHERE workspace_id = $1 AND reference_id = $2"
 );
 
+/// The filter of a customer listing: `$1` the workspace, `$2` a reference
+/// id and `$5` an app holding an active connection to the customer, each
+/// NULL not filtering.
+macro_rules! customer_filter {
+    () => {
+        " FROM oauth_customers u \
+         WHERE u.workspace_id = $1 AND ($2::text IS NULL OR u.reference_id = $2) \
+           AND ($5::text IS NULL OR EXISTS ( \
+             SELECT 1 FROM oauth_connections n \
+             WHERE n.app_id = $5 AND n.customer_id = u.id AND n.status = 'active'))"
+    };
+}
+
 /// As the apps' listing: the page joined to the total, one row of NULLs
-/// beside it past the end. `$2` NULL lists every customer.
+/// beside it past the end.
 const LIST_CUSTOMERS: &str = concat!(
-    "SELECT t.total, p.* \
-     FROM (SELECT count(*) AS total FROM oauth_customers \
-           WHERE workspace_id = $1 AND ($2::text IS NULL OR reference_id = $2)) AS t \
-     LEFT JOIN (SELECT ",
+    "SELECT t.total, p.* FROM (SELECT count(*) AS total",
+    customer_filter!(),
+    ") AS t LEFT JOIN (SELECT ",
     customer_fields!(),
-    " FROM oauth_customers WHERE workspace_id = $1 AND ($2::text IS NULL OR reference_id = $2) \
-       ORDER BY created_at, id LIMIT $3 OFFSET $4) AS p ON true \
+    customer_filter!(),
+    " ORDER BY u.created_at, u.id LIMIT $3 OFFSET $4) AS p ON true \
      ORDER BY p.created_at, p.id"
 );
 
 /// Deletes the customer and, only if it did, revokes at `$3` its active
-/// connections, their grants and its live scoped keys.
-const DELETE_CUSTOMER: &str = "\
-    WITH gone AS ( \
-      DELETE FROM oauth_customers WHERE workspace_id = $1 AND id = $2 RETURNING id \
-    ), connections AS ( \
-      UPDATE oauth_connections c SET status = 'revoked', updated_at = $3 \
-      FROM gone WHERE c.customer_id = gone.id AND c.status = 'active' \
-      RETURNING c.grant_id \
-    ), grants AS ( \
-      UPDATE oauth_grants g SET revoked_at = $3 \
-      FROM connections c WHERE g.id = c.grant_id AND g.revoked_at IS NULL \
-    ), keys AS ( \
-      UPDATE oauth_scoped_keys k SET revoked_at = $3 \
-      FROM gone WHERE k.customer_id = gone.id AND k.revoked_at IS NULL \
-    ) \
-    SELECT count(*) AS deleted FROM gone";
+/// connections, their grants and its live scoped keys: one row per revoked
+/// connection (or one row of NULLs), each with the count of deleted
+/// customers.
+const DELETE_CUSTOMER: &str = concat!(
+    "WITH gone AS ( \
+       DELETE FROM oauth_customers WHERE workspace_id = $1 AND id = $2 RETURNING id \
+     ), connections AS ( \
+       UPDATE oauth_connections c SET status = 'revoked', updated_at = $3 \
+       FROM gone WHERE c.customer_id = gone.id AND c.status = 'active' \
+       RETURNING c.* \
+     ), grants AS ( \
+       UPDATE oauth_grants g SET revoked_at = $3 \
+       FROM connections c WHERE g.id = c.grant_id AND g.revoked_at IS NULL \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $3 \
+       FROM gone WHERE k.customer_id = gone.id AND k.revoked_at IS NULL \
+     ) \
+     SELECT (SELECT count(*) FROM gone) AS deleted, c.* \
+     FROM (SELECT 1) AS one LEFT JOIN (SELECT ",
+    connection_columns!(),
+    " FROM connections) AS c ON true ORDER BY c.created_at, c.id"
+);
+
+/// Revokes at `$4` the active connections of app `$2` to customer `$3` in
+/// workspace `$1`, their grants and the scoped keys minted under those
+/// grants; the revoked connections.
+const REVOKE_CUSTOMER_CONNECTIONS: &str = concat!(
+    "WITH revoked AS ( \
+       UPDATE oauth_connections SET status = 'revoked', updated_at = $4 \
+       WHERE workspace_id = $1 AND app_id = $2 AND customer_id = $3 AND status = 'active' \
+       RETURNING * \
+     ), grants AS ( \
+       UPDATE oauth_grants g SET revoked_at = $4 \
+       FROM revoked r WHERE g.id = r.grant_id AND g.revoked_at IS NULL \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $4 \
+       FROM revoked r WHERE k.grant_id = r.grant_id AND k.revoked_at IS NULL \
+     ) SELECT ",
+    connection_columns!(),
+    " FROM revoked ORDER BY created_at, id"
+);
 
 /// Replaces the Connect context of a pending, unexpired Connect session
 /// with `$3` if its `stepVersion` is still `$2` (a context serialized
@@ -126,8 +183,8 @@ const FIND_CONNECTION: &str = concat!(
 );
 
 /// The filter of a connection listing: `$1` the workspace, then app,
-/// customer, reference id, tag, provider and status, each NULL not
-/// filtering.
+/// customer, reference id, tag, provider and status (`$2`–`$7`), and grant
+/// (`$10`), each NULL not filtering.
 macro_rules! connection_filter {
     () => {
         " FROM oauth_connections \
@@ -136,7 +193,8 @@ macro_rules! connection_filter {
            AND ($4::text IS NULL OR reference_id = $4) \
            AND ($5::text IS NULL OR $5 = ANY (tags)) \
            AND ($6::text IS NULL OR linked_provider = $6) \
-           AND ($7::text IS NULL OR status = $7)"
+           AND ($7::text IS NULL OR status = $7) \
+           AND ($10::text IS NULL OR grant_id = $10)"
     };
 }
 
@@ -194,7 +252,7 @@ const UPDATE_CONNECTION_TAGS: &str = concat!(
 );
 
 /// Revokes at `$4` the active connection named by `$1`–`$3` and, only if
-/// it did, its grant and the live scoped keys of its app and customer.
+/// it did, its grant and the live scoped keys minted under that grant.
 const REVOKE_CONNECTION: &str = concat!(
     "WITH revoked AS ( \
        UPDATE oauth_connections SET status = 'revoked', updated_at = $4",
@@ -205,24 +263,46 @@ const REVOKE_CONNECTION: &str = concat!(
        FROM revoked r WHERE g.id = r.grant_id AND g.revoked_at IS NULL \
      ), keys AS ( \
        UPDATE oauth_scoped_keys k SET revoked_at = $4 \
-       FROM revoked r \
-       WHERE k.app_id = r.app_id AND k.customer_id = r.customer_id AND k.revoked_at IS NULL \
+       FROM revoked r WHERE k.grant_id = r.grant_id AND k.revoked_at IS NULL \
      ) SELECT ",
     connection_columns!(),
     " FROM revoked"
 );
 
+/// Inserts the key (`$1`–`$14`, [`scoped_key_columns!`] order) only if an
+/// active connection of its app (`$3`) and customer (`$5`, reference id
+/// `$6`) in its workspace (`$2`) holds its grant (`$14`), that grant is
+/// not revoked, and the app (with client id `$4`) exists: the rows are
+/// share-locked in that order (connection, grant, app), so a concurrent
+/// revocation or deletion waits for this statement or, committed first,
+/// makes it match nothing. `live` tells a refusal from an id conflict.
 const INSERT_SCOPED_KEY: &str = concat!(
-    "INSERT INTO oauth_scoped_keys (",
+    "WITH connection AS ( \
+       SELECT n.grant_id FROM oauth_connections n \
+       WHERE n.workspace_id = $2 AND n.app_id = $3 AND n.customer_id = $5 \
+         AND n.reference_id = $6 AND n.grant_id = $14 AND n.status = 'active' \
+       FOR SHARE \
+     ), live_grant AS ( \
+       SELECT g.id FROM oauth_grants g \
+       WHERE g.id IN (SELECT grant_id FROM connection) AND g.revoked_at IS NULL \
+       FOR SHARE \
+     ), app AS ( \
+       SELECT a.id FROM oauth_apps a \
+       WHERE a.id = $3 AND a.workspace_id = $2 AND a.client_id = $4 \
+         AND EXISTS (SELECT 1 FROM live_grant) \
+       FOR KEY SHARE \
+     ), inserted AS ( \
+       INSERT INTO oauth_scoped_keys (",
     scoped_key_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-     ON CONFLICT DO NOTHING"
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM app \
+       ON CONFLICT DO NOTHING RETURNING 1 \
+     ) SELECT (SELECT count(*) FROM app) AS live, (SELECT count(*) FROM inserted) AS inserted"
 );
 
 const GET_SCOPED_KEY: &str = concat!(
     "SELECT ",
-    scoped_key_columns!(),
-    " FROM oauth_scoped_keys WHERE id = $1"
+    scoped_key_fields!(),
+    " FROM oauth_scoped_keys k LEFT JOIN oauth_grants g ON g.id = k.grant_id WHERE k.id = $1"
 );
 
 /// `$2` (app) and `$3` (customer) NULL do not filter.
@@ -232,11 +312,11 @@ const LIST_SCOPED_KEYS: &str = concat!(
            WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
              AND ($3::text IS NULL OR customer_id = $3)) AS t \
      LEFT JOIN (SELECT ",
-    scoped_key_columns!(),
-    " FROM oauth_scoped_keys \
-       WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) \
-         AND ($3::text IS NULL OR customer_id = $3) \
-       ORDER BY created_at, id LIMIT $4 OFFSET $5) AS p ON true \
+    scoped_key_fields!(),
+    " FROM oauth_scoped_keys k LEFT JOIN oauth_grants g ON g.id = k.grant_id \
+       WHERE k.workspace_id = $1 AND ($2::text IS NULL OR k.app_id = $2) \
+         AND ($3::text IS NULL OR k.customer_id = $3) \
+       ORDER BY k.created_at, k.id LIMIT $4 OFFSET $5) AS p ON true \
      ORDER BY p.created_at, p.id"
 );
 
@@ -317,6 +397,7 @@ fn decode_scoped_key(row: &PgRow) -> Result<ScopedKeyRecord, StorageError> {
         client_id: parsed(row, "client_id", ClientId::parse)?,
         customer_id: parsed(row, "customer_id", CustomerId::parse)?,
         reference_id: get(row, "reference_id")?,
+        grant_id: parsed(row, "grant_id", GrantId::parse)?,
         scopes: ScopeSet::from_tokens(scopes)
             .map_err(|_| error::corrupt("scopes", "an element does not parse"))?,
         label: get(row, "label")?,
@@ -353,7 +434,7 @@ fn scope_texts(scopes: &ScopeSet) -> Vec<&str> {
     scopes.iter().map(|scope| scope.as_str()).collect()
 }
 
-/// Binds the thirteen columns of a scoped key, in [`scoped_key_columns!`]
+/// Binds the fourteen columns of a scoped key, in [`scoped_key_columns!`]
 /// order; all NULL for `None`.
 fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> PgQuery<'q> {
     query
@@ -370,9 +451,10 @@ fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> 
         .bind(key.map(|k| k.created_at))
         .bind(key.and_then(|k| k.expires_at))
         .bind(key.and_then(|k| k.revoked_at))
+        .bind(key.map(|k| k.grant_id.as_str()))
 }
 
-/// Binds the Connect part of an approval, thirty-three parameters: the customer
+/// Binds the Connect part of an approval, thirty-four parameters: the customer
 /// in [`customer_columns!`] order (`info` as JSON text), the connection in
 /// [`connection_columns!`] order, and the scoped key (NULLs when there is
 /// none) in [`scoped_key_columns!`] order.
@@ -439,6 +521,7 @@ impl ConnectStore for PostgresStore {
         &self,
         workspace: &WorkspaceId,
         reference_id: Option<&str>,
+        app_id: Option<&AppId>,
         offset: u64,
         limit: u32,
     ) -> Result<Listing<CustomerRecord>, StorageError> {
@@ -447,6 +530,7 @@ impl ConnectStore for PostgresStore {
             .bind(reference_id)
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(app_id.map(AppId::as_str))
             .fetch_all(&self.pool)
             .within(self.timeout)
             .await?;
@@ -458,15 +542,42 @@ impl ConnectStore for PostgresStore {
         workspace: &WorkspaceId,
         id: &CustomerId,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
-        let row = sqlx::query(DELETE_CUSTOMER)
+    ) -> Result<Option<Vec<ConnectionRecord>>, StorageError> {
+        let rows = sqlx::query(DELETE_CUSTOMER)
             .bind(workspace.as_str())
             .bind(id.as_str())
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .within(self.timeout)
             .await?;
-        Ok(get::<i64>(&row, "deleted")? > 0)
+        let mut revoked = Vec::new();
+        for row in &rows {
+            if get::<i64>(row, "deleted")? == 0 {
+                return Ok(None);
+            }
+            if get::<Option<&str>>(row, "id")?.is_some() {
+                revoked.push(decode_connection(row)?);
+            }
+        }
+        Ok(Some(revoked))
+    }
+
+    async fn revoke_customer_connections(
+        &self,
+        workspace: &WorkspaceId,
+        app_id: &AppId,
+        customer_id: &CustomerId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ConnectionRecord>, StorageError> {
+        let rows = sqlx::query(REVOKE_CUSTOMER_CONNECTIONS)
+            .bind(workspace.as_str())
+            .bind(app_id.as_str())
+            .bind(customer_id.as_str())
+            .bind(now)
+            .fetch_all(&self.pool)
+            .within(self.timeout)
+            .await?;
+        rows.iter().map(decode_connection).collect()
     }
 
     async fn find_connection(
@@ -530,6 +641,7 @@ impl ConnectStore for PostgresStore {
             .bind(filter.status.map(status_text))
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(filter.grant_id.as_ref().map(GrantId::as_str))
             .fetch_all(&self.pool)
             .within(self.timeout)
             .await?;
@@ -594,15 +706,20 @@ impl ConnectStore for PostgresStore {
         self.fetch_optional(query, decode_connection).await
     }
 
-    async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> Result<(), StorageError> {
+    async fn insert_scoped_key(
+        &self,
+        key: &ScopedKeyRecord,
+    ) -> Result<ScopedKeyInsert, StorageError> {
         let query = bind_scoped_key(sqlx::query(INSERT_SCOPED_KEY), Some(key));
-        // A known id inserts no row; an unknown (deleted) app is a foreign
-        // key violation, `NotFound`.
-        let done = query.execute(&self.pool).within(self.timeout).await?;
-        if done.rows_affected() == 0 {
+        let row = query.fetch_one(&self.pool).within(self.timeout).await?;
+        if get::<i64>(&row, "inserted")? > 0 {
+            return Ok(ScopedKeyInsert::Inserted);
+        }
+        // Checks passed but no row went in: the id is taken.
+        if get::<i64>(&row, "live")? > 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        Ok(())
+        Ok(ScopedKeyInsert::NoLiveGrant)
     }
 
     async fn get_scoped_key(

@@ -253,7 +253,7 @@ const APPROVE_SESSION: &str = concat!(
 
 /// [`APPROVE_SESSION`] for a Connect session, with its Connect part: the
 /// customer (`$26`–`$31`), the connection (`$32`–`$45`) and the scoped key
-/// (`$46`–`$58`, all NULL when none is minted); see [`bind_approval`].
+/// (`$46`–`$59`, all NULL when none is minted); see [`bind_approval`].
 ///
 /// `customer_ok` first checks, in the statement's snapshot, that the
 /// customer's id and its (workspace, reference id) do not belong to
@@ -267,13 +267,18 @@ const APPROVE_SESSION: &str = concat!(
 /// The app's active connection for the reference id and the same linked
 /// provider account (`$43`, `$44`; both NULL without a link step) is locked
 /// (`FOR UPDATE`, which under READ COMMITTED yields its latest version),
-/// given the new grant, tags and customer in place, and its old grant is
-/// revoked at `$2`; without one, the new connection is inserted. (Two
+/// given the new grant and customer in place, its tags kept with the
+/// session's (`$38`) added, those it lacks, up to 20 (`MAX_TAGS`), and its
+/// old grant is revoked at `$2` with the scoped keys minted under it;
+/// without one, the new connection is inserted. (Two
 /// approvals of two sessions racing to create the first connection for a
 /// reference id: the loser's insert violates the partial unique index,
 /// `Conflict`, nothing written.)
 ///
 /// [`bind_approval`]: super::connect::bind_approval
+// APPROVE_CONNECT writes the cap on a connection's tags as a literal.
+const _: () = assert!(crate::connect::MAX_TAGS == 20);
+
 const APPROVE_CONNECT: &str = concat!(
     "WITH customer_ok AS ( \
        SELECT NOT EXISTS ( \
@@ -311,12 +316,17 @@ const APPROVE_CONNECT: &str = concat!(
        FOR UPDATE \
      ), updated_connection AS ( \
        UPDATE oauth_connections c \
-       SET grant_id = $37, tags = $38, customer_id = $35, updated_at = $42, \
-           linked_label = $45 \
+       SET grant_id = $37, customer_id = $35, updated_at = $42, linked_label = $45, \
+           tags = (c.tags || ARRAY( \
+             SELECT t FROM unnest($38::text[]) WITH ORDINALITY AS x (t, i) \
+             WHERE t <> ALL (c.tags) ORDER BY i))[1:20] \
        FROM old_connection o WHERE c.id = o.id \
      ), old_grant AS ( \
        UPDATE oauth_grants g SET revoked_at = $2 \
        FROM old_connection o WHERE g.id = o.grant_id AND g.revoked_at IS NULL \
+     ), old_keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $2 \
+       FROM old_connection o WHERE k.grant_id = o.grant_id AND k.revoked_at IS NULL \
      ), new_connection AS ( \
        INSERT INTO oauth_connections (",
     connection_columns!(),
@@ -325,8 +335,8 @@ const APPROVE_CONNECT: &str = concat!(
      ), new_key AS ( \
        INSERT INTO oauth_scoped_keys (",
     scoped_key_columns!(),
-    ") SELECT $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56, $57, $58 FROM done \
-       WHERE $46::text IS NOT NULL \
+    ") SELECT $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56, $57, $58, $59 \
+       FROM done WHERE $46::text IS NOT NULL \
      ) SELECT c.ok AS customer_ok, d.* FROM customer_ok c LEFT JOIN done d ON true"
 );
 
@@ -444,7 +454,8 @@ const REVOKE_GRANT: &str =
 
 /// The replay of the redeemed code `$1`, answered at `$2`: the active
 /// connection whose grant it is (of the code's app) is revoked, then the
-/// grant, then the scoped key minted with the code, in one statement, and
+/// grant, then the scoped keys minted with the code or under its grant, in
+/// one statement, and
 /// only while the grant is live. The rows are locked in the order of
 /// `revoke_connection` (connection, grant, scoped key): the grant's update
 /// waits for the connection's (it reads its output), and the key's for the
@@ -469,7 +480,8 @@ const REVOKE_CODE_GRANT: &str = "\
     ), key AS ( \
       UPDATE oauth_scoped_keys k SET revoked_at = $2 \
       FROM code c \
-      WHERE k.id = c.scoped_key_id AND k.app_id = c.app_id AND k.revoked_at IS NULL \
+      WHERE ((k.id = c.scoped_key_id AND k.app_id = c.app_id) OR k.grant_id = c.grant_id) \
+        AND k.revoked_at IS NULL \
         AND EXISTS (SELECT 1 FROM revoked) \
     ) \
     SELECT count(*) AS revoked FROM revoked";

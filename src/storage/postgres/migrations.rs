@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "response mode",
         include_str!("../../../migrations/0008_response_mode.sql"),
     ),
+    (
+        9,
+        "scoped key grants",
+        include_str!("../../../migrations/0009_scoped_key_grants.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

@@ -78,6 +78,10 @@ pub enum ErrorPage {
     /// A provider's callback with a missing, forged, reused or expired
     /// `state`.
     InvalidLinkState,
+    /// A hosted Connect page, form post or provider callback from another
+    /// browser than the one that first opened the session (its binding
+    /// cookie is missing or another).
+    OtherBrowser,
 }
 
 impl ErrorPage {
@@ -95,6 +99,7 @@ impl ErrorPage {
             Self::TemporarilyUnavailable => "Temporarily unavailable",
             Self::SignInRequired => "Sign in to continue",
             Self::InvalidLinkState => "This link could not be verified",
+            Self::OtherBrowser => "This Connect session was opened in another browser",
         }
     }
 
@@ -137,6 +142,9 @@ impl ErrorPage {
             Self::InvalidLinkState => {
                 "The return from the provider was not expected, was already used, or took too long. Go back to the application and start again."
             }
+            Self::OtherBrowser => {
+                "For your security, a Connect session continues only in the browser that opened it. Start again from the app."
+            }
         }
     }
 
@@ -145,7 +153,7 @@ impl ErrorPage {
         match self {
             Self::ExpiredRequest | Self::CompletedRequest => 410,
             Self::UnknownRequest => 404,
-            Self::InvalidCsrfToken => 403,
+            Self::InvalidCsrfToken | Self::OtherBrowser => 403,
             Self::TemporarilyUnavailable => 503,
             Self::SignInRequired => 401,
             _ => 400,

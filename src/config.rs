@@ -77,6 +77,10 @@ pub struct Lifetimes {
     pub pushed_request: Duration,
     /// A Connect session (its Connect token): 30 minutes.
     pub connect_session: Duration,
+    /// A redirect link step, from the provider's authorization page to its
+    /// callback (the user signs in at the provider): 15 minutes. The link's
+    /// `state` is refused after that (and with the session in any case).
+    pub connect_link: Duration,
 }
 
 impl Default for Lifetimes {
@@ -88,6 +92,7 @@ impl Default for Lifetimes {
             consent: Duration::minutes(10),
             pushed_request: Duration::seconds(60),
             connect_session: Duration::minutes(30),
+            connect_link: Duration::minutes(15),
         }
     }
 }
@@ -444,6 +449,14 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
+    /// How long a redirect link step may take, from the provider's
+    /// authorization page to its callback (default 15 minutes; 1 minute to
+    /// 1 hour). The session's own lifetime bounds it too.
+    pub fn connect_link_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.connect_link = lifetime;
+        self
+    }
+
     /// The prefix of generated reference ids: `<prefix>-generated:<uuidv7>`
     /// (default `oc`; 1–32 characters of `a–z 0–9 -`).
     pub fn reference_id_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -543,6 +556,12 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Duration::DAY,
         )?;
         check_range(
+            "connect_link_lifetime",
+            l.connect_link,
+            Duration::MINUTE,
+            Duration::HOUR,
+        )?;
+        check_range(
             "publishable_key_rate_limit window",
             self.publishable_key_rate_limit.window,
             Duration::SECOND,
@@ -574,7 +593,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             let logo_ok = provider
                 .logo_url
                 .as_deref()
-                .is_none_or(|u| u.starts_with("https://"));
+                .is_none_or(|u| crate::providers::logo_origin(u).is_some());
             let fields_ok = match &provider.method {
                 LinkMethod::Redirect => true,
                 LinkMethod::Form(fields) => fields.iter().all(|f| {
@@ -710,7 +729,7 @@ mod tests {
     /// response is capped at 60 s.
     #[test]
     fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
-        let cases: [(&str, Setter, Duration, Duration); 9] = [
+        let cases: [(&str, Setter, Duration, Duration); 10] = [
             (
                 "max_secret_grace",
                 |b, d| b.max_secret_grace(d),
@@ -758,6 +777,12 @@ mod tests {
                 |b, d| b.connect_session_lifetime(d),
                 Duration::MINUTE,
                 Duration::DAY,
+            ),
+            (
+                "connect_link_lifetime",
+                |b, d| b.connect_link_lifetime(d),
+                Duration::MINUTE,
+                Duration::HOUR,
             ),
             (
                 "publishable_key_rate_limit window",

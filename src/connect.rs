@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::authorize::{AuthorizeError, ClientRedirect, ErrorPage};
+use crate::connect_browser::BrowserSecret;
 use crate::credential::{AuthorizationCode, ConnectToken};
 use crate::error::{FieldError, Problem};
 use crate::ids::{ConnectionId, CustomerId, GrantId, Subject};
@@ -800,13 +801,31 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// Opens a Connect session's page (`GET /connect?token=…`, or
-    /// `/oauth/authorize` with the token as `request_uri`).
+    /// `/oauth/authorize` with the token as `request_uri`) for `browser`.
+    ///
+    /// The first opening claims the session for that browser; every later
+    /// one must come from it.
     ///
     /// # Errors
     ///
-    /// An [`ErrorPage`] for an unknown, expired or completed session.
-    pub async fn open_connect(&self, token: &str) -> Result<ConnectPage, ErrorPage> {
-        self.open_connect_search(token, None).await
+    /// An [`ErrorPage`] for an unknown, expired or completed session;
+    /// [`ErrorPage::OtherBrowser`] for another browser than the one that
+    /// opened it first.
+    ///
+    /// # Security
+    ///
+    /// `browser` is the secret of the request's
+    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE), or, for a browser without
+    /// one, a new one ([`new_browser_secret`](Self::new_browser_secret)) to
+    /// set ([`browser_cookie`](Self::browser_cookie)) with the page. A host
+    /// rendering its own page must do the same: the page's CSRF token is
+    /// bound to that browser, and the flow goes on only with its cookie.
+    pub async fn open_connect(
+        &self,
+        token: &str,
+        browser: &BrowserSecret,
+    ) -> Result<ConnectPage, ErrorPage> {
+        self.open_connect_search(token, browser, None).await
     }
 
     /// As [`open_connect`](Self::open_connect), narrowing the provider picker
@@ -814,13 +833,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// An [`ErrorPage`] for an unknown, expired or completed session.
+    /// As [`open_connect`](Self::open_connect).
     pub async fn open_connect_search(
         &self,
         token: &str,
+        browser: &BrowserSecret,
         search: Option<&str>,
     ) -> Result<ConnectPage, ErrorPage> {
-        let (session, record) = self.open_session_handle(token).await.map_err(page_of)?;
+        let (session, record, browser_hash) = self.bind_browser(token, browser).await?;
         let Some(connect) = record.connect.as_deref() else {
             return Err(ErrorPage::UnknownRequest);
         };
@@ -841,7 +861,9 @@ impl<S: Storage> AuthorizationServer<S> {
         let flow = self.step_view(connect, &customer, search);
         Ok(ConnectPage {
             flow,
-            csrf_token: self.session_csrf(&session),
+            csrf_token: self
+                .connect_csrf(&session, &browser_hash)
+                .ok_or(ErrorPage::TemporarilyUnavailable)?,
             session,
             app,
             client_name: connect.client_name.clone(),
@@ -865,32 +887,32 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`CompleteError::Page`] for a bad CSRF token or an unknown, expired or
-    /// completed session; [`CompleteError::Invalid`] for a customer field to
-    /// correct (nothing was written).
+    /// [`CompleteError::Page`] for a bad CSRF token, another browser than
+    /// the one the session is bound to, or an unknown, expired or completed
+    /// session; [`CompleteError::Invalid`] for a customer field to correct
+    /// (nothing was written).
+    ///
+    /// # Security
+    ///
+    /// `browser` is the secret of the request's
+    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE); the CSRF token must be
+    /// the one of the page shown to that browser.
     pub async fn complete_connect(
         &self,
         token: &str,
         csrf_token: &str,
+        browser: &BrowserSecret,
         decision: ConnectDecision,
     ) -> Result<ClientRedirect, CompleteError> {
         let page = CompleteError::Page;
         let config = self.config();
-        let handle = ConnectToken::parse(config.prefixes(), token)
-            .map_err(|_| page(ErrorPage::UnknownRequest))?;
-        if !self.check_csrf(&handle, csrf_token) {
-            return Err(page(ErrorPage::InvalidCsrfToken));
-        }
-        let hash = handle
-            .hash(config.keys())
-            .ok_or(page(ErrorPage::UnknownRequest))?;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (_, record) = self
-                .open_session_handle(token)
-                .await
-                .map_err(|e| page(page_of(e)))?;
+            let (handle, record) = self.open_bound(token, csrf_token, browser).await?;
+            let hash = handle
+                .hash(config.keys())
+                .ok_or(page(ErrorPage::UnknownRequest))?;
             let Some(connect) = record.connect.as_deref() else {
                 return Err(page(ErrorPage::UnknownRequest));
             };

@@ -14,17 +14,28 @@
 //! ChaCha20-Poly1305 under a key derived from the server key ring: the
 //! callback recovers the session from it without a lookup table, the
 //! provider never sees the token, and its keyed hash in the session makes it
-//! single-use.
+//! single-use. The callback consumes it (one compare-and-swap) before the
+//! host's hook exchanges the provider's code, so of two concurrent returns
+//! one reaches the hook.
+//!
+//! # Security
+//!
+//! Every step is bound to the browser that first opened the session
+//! ([`crate::connect_browser`]): the page, its posts (their CSRF token is
+//! derived from the browser's binding) and the provider's callback must
+//! carry its [`BrowserSecret`]. A provider authorization URL forwarded to
+//! someone else therefore links nothing: their browser's return is refused
+//! (RFC 9700 §2.1, CSRF protection "securely bound to the user agent").
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use serde::Deserialize;
-use subtle::ConstantTimeEq as _;
-use time::Duration;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::authorize::ErrorPage;
 use crate::connect::{CompleteError, CustomerInfoInput};
+use crate::connect_browser::{BrowserSecret, same_hash};
 use crate::credential::ConnectToken;
 use crate::error::{FieldError, Problem};
 use crate::events::Event;
@@ -32,11 +43,10 @@ use crate::providers::{LinkContext, LinkError, LinkMethod, Provider};
 use crate::random::random_array;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    ConnectContext, ConnectEmbed, ConnectMode, CustomerInfo, SessionRecord, StepAdvance, Storage,
+    ConnectContext, ConnectEmbed, ConnectMode, CustomerInfo, EmbedMode, SessionRecord, StepAdvance,
+    Storage,
 };
 
-/// How long a redirect link may take (the user signs in at the provider).
-const LINK_LIFETIME: Duration = Duration::minutes(15);
 const STATE_DOMAIN: &str = "connect/link_state";
 
 /// A step of the hosted Connect flow.
@@ -81,7 +91,9 @@ impl Step {
 }
 
 /// What the user posted on the current step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows a form link's field names, never their values.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StepAction {
     /// Accept the terms.
@@ -91,11 +103,70 @@ pub enum StepAction {
     /// Go to the provider's authorization page (redirect links).
     StartLink,
     /// The form link's values (only the declared fields are kept).
-    SubmitLink(Vec<(String, String)>),
+    SubmitLink(LinkFormValues),
     /// Go back to the provider picker (after a failed link, say).
     ChangeProvider,
     /// The customer step's details.
     SubmitCustomer(Box<CustomerInfoInput>),
+}
+
+impl std::fmt::Debug for StepAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AcceptTerms => f.write_str("AcceptTerms"),
+            Self::ChooseProvider(id) => f.debug_tuple("ChooseProvider").field(id).finish(),
+            Self::StartLink => f.write_str("StartLink"),
+            Self::SubmitLink(values) => f.debug_tuple("SubmitLink").field(values).finish(),
+            Self::ChangeProvider => f.write_str("ChangeProvider"),
+            Self::SubmitCustomer(input) => f.debug_tuple("SubmitCustomer").field(input).finish(),
+        }
+    }
+}
+
+/// The values posted on a form link step (a username, a password, …): each
+/// field's name and value, handed to the host's hook and never stored or
+/// logged.
+///
+/// `Debug` shows the names only; the values are zeroized on drop.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct LinkFormValues(Vec<(String, Zeroizing<String>)>);
+
+impl LinkFormValues {
+    /// The values of `pairs` (name, value).
+    pub fn new<I, N, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(n, v)| (n.into(), Zeroizing::new(v.into())))
+                .collect(),
+        )
+    }
+
+    /// The value posted for `name`, if any (the first one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The names posted, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+impl std::fmt::Debug for LinkFormValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, _)| (n, "[redacted]")))
+            .finish()
+    }
 }
 
 /// Where the browser goes after a step.
@@ -317,12 +388,14 @@ impl<S: Storage> AuthorizationServer<S> {
         Step::Consent
     }
 
+    /// What the hook is told of the session; an error page when the key
+    /// ring cannot derive the link secret (never a zero secret).
     fn link_context(
         &self,
         token: &ConnectToken,
         context: &ConnectContext,
         provider: &Provider,
-    ) -> LinkContext {
+    ) -> Result<LinkContext, ErrorPage> {
         let keys = self.config().keys();
         let secret = keys
             .derive(
@@ -330,8 +403,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 "connect/link_secret",
                 &[token.expose_secret().as_bytes(), provider.id.as_bytes()],
             )
-            .unwrap_or([0u8; 32]);
-        LinkContext {
+            .ok_or(ErrorPage::TemporarilyUnavailable)?;
+        Ok(LinkContext {
             provider: provider.id.clone(),
             reference_id: context.reference_id.clone(),
             callback_url: format!(
@@ -340,7 +413,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 provider.id
             ),
             link_secret: secret,
-        }
+        })
     }
 
     fn state_key(&self, key_id: u8) -> Option<LessSafeKey> {
@@ -391,12 +464,114 @@ impl<S: Storage> AuthorizationServer<S> {
         String::from_utf8(opened.to_vec()).ok()
     }
 
-    fn state_hash(&self, token: &ConnectToken, state: &str) -> String {
+    /// The keyed hash (hex) of a link `state`; an error page when the key
+    /// ring cannot make it (never an empty hash).
+    fn state_hash(&self, token: &ConnectToken, state: &str) -> Result<String, ErrorPage> {
         self.config()
             .keys()
             .hash(token.key_id(), STATE_DOMAIN, &[state.as_bytes()])
             .map(|h| h.to_hex())
-            .unwrap_or_default()
+            .ok_or(ErrorPage::TemporarilyUnavailable)
+    }
+
+    /// Claims the session for this browser on its first opening (a
+    /// compare-and-swap: of two browsers opening it at once, one wins), or
+    /// checks that it is the browser that did. The session as it now is,
+    /// its handle, and the browser's hash.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorPage::OtherBrowser`] for another browser; an [`ErrorPage`]
+    /// for an unknown, expired or completed session.
+    pub(crate) async fn bind_browser(
+        &self,
+        token: &str,
+        browser: &BrowserSecret,
+    ) -> Result<(ConnectToken, SessionRecord, String), ErrorPage> {
+        for _ in 0..3 {
+            let (handle, record) = self
+                .open_session_handle(token)
+                .await
+                .map_err(crate::connect::page_of)?;
+            let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+            let hash = self
+                .browser_hash(&handle, browser)
+                .ok_or(ErrorPage::TemporarilyUnavailable)?;
+            match context.progress.browser.as_deref() {
+                Some(bound) if same_hash(bound, &hash) => return Ok((handle, record, hash)),
+                Some(_) => return Err(ErrorPage::OtherBrowser),
+                None => {
+                    match self
+                        .advance(&record, context, |c| {
+                            c.progress.browser = Some(hash.clone())
+                        })
+                        .await
+                    {
+                        // Claimed (or another request changed the flow):
+                        // read it again.
+                        Ok(_) => {}
+                        Err(CompleteError::Page(page)) => return Err(page),
+                        Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
+                    }
+                }
+            }
+        }
+        Err(ErrorPage::TemporarilyUnavailable)
+    }
+
+    /// A post whose CSRF token is not the one of this browser's page: from
+    /// another browser (the session is bound to a different one), or a
+    /// stale or forged form.
+    async fn csrf_refusal(&self, token: &str, hash: &str) -> CompleteError {
+        let other = match self.open_session_handle(token).await {
+            Ok((_, record)) => record
+                .connect
+                .as_deref()
+                .and_then(|c| c.progress.browser.as_deref())
+                .is_some_and(|bound| !same_hash(bound, hash)),
+            Err(_) => false,
+        };
+        CompleteError::Page(if other {
+            ErrorPage::OtherBrowser
+        } else {
+            ErrorPage::InvalidCsrfToken
+        })
+    }
+
+    /// Opens a session for a form post of `browser`: the CSRF token must
+    /// be the one of the page shown to that browser, and the session bound
+    /// to it.
+    pub(crate) async fn open_bound(
+        &self,
+        token: &str,
+        csrf_token: &str,
+        browser: &BrowserSecret,
+    ) -> Result<(ConnectToken, SessionRecord), CompleteError> {
+        let page = CompleteError::Page;
+        let handle = ConnectToken::parse(self.config().prefixes(), token)
+            .map_err(|_| page(ErrorPage::UnknownRequest))?;
+        let hash = self
+            .browser_hash(&handle, browser)
+            .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+        if !self.check_connect_csrf(&handle, &hash, csrf_token) {
+            return Err(self.csrf_refusal(token, &hash).await);
+        }
+        let (handle, record) = self
+            .open_session_handle(handle.expose_secret())
+            .await
+            .map_err(|e| page(crate::connect::page_of(e)))?;
+        let bound = record
+            .connect
+            .as_deref()
+            .ok_or(page(ErrorPage::UnknownRequest))?
+            .progress
+            .browser
+            .as_deref()
+            .is_some_and(|bound| same_hash(bound, &hash));
+        if !bound {
+            return Err(page(ErrorPage::OtherBrowser));
+        }
+        Ok((handle, record))
     }
 
     /// Applies `change` to the session's context if it still is at
@@ -430,27 +605,26 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`CompleteError::Page`] for a bad CSRF token or an unknown, expired
-    /// or completed session; [`CompleteError::Invalid`] for a field to
-    /// correct; [`CompleteError::OutOfOrder`] for a stale post.
+    /// [`CompleteError::Page`] for a bad CSRF token, another browser than
+    /// the one the session is bound to, or an unknown, expired or completed
+    /// session; [`CompleteError::Invalid`] for a field to correct;
+    /// [`CompleteError::OutOfOrder`] for a stale post.
+    ///
+    /// # Security
+    ///
+    /// `browser` is the secret of the request's [`BROWSER_COOKIE`]
+    /// (crate::BROWSER_COOKIE); a request without one is from another
+    /// browser and must not get this far.
     pub async fn connect_step(
         &self,
         token: &str,
         csrf_token: &str,
+        browser: &BrowserSecret,
         posted: Step,
         action: StepAction,
     ) -> Result<StepOutcome, CompleteError> {
         let page = CompleteError::Page;
-        let config = self.config();
-        let handle = ConnectToken::parse(config.prefixes(), token)
-            .map_err(|_| page(ErrorPage::UnknownRequest))?;
-        if !self.check_csrf(&handle, csrf_token) {
-            return Err(page(ErrorPage::InvalidCsrfToken));
-        }
-        let (handle, record) = self
-            .open_session_handle(handle.expose_secret())
-            .await
-            .map_err(|e| page(crate::connect::page_of(e)))?;
+        let (handle, record) = self.open_bound(token, csrf_token, browser).await?;
         let Some(context) = record.connect.as_deref() else {
             return Err(page(ErrorPage::UnknownRequest));
         };
@@ -488,43 +662,13 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.advance(&record, context, |c| {
                     c.progress.provider = None;
                     c.progress.link_state = None;
+                    c.progress.link_browser = None;
                     c.progress.link_error = None;
                 })
                 .await?
             }
             StepAction::StartLink if current == Step::Link => {
-                let provider = self
-                    .session_provider(context)
-                    .ok_or(CompleteError::OutOfOrder)?;
-                if provider.method != LinkMethod::Redirect {
-                    return Err(CompleteError::OutOfOrder);
-                }
-                let state = self
-                    .seal_state(&handle)
-                    .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
-                let link = self.link_context(&handle, context, provider);
-                let url = match provider.hook.authorization_url(&link, &state).await {
-                    Ok(url) => url,
-                    Err(error) => {
-                        self.link_failed(provider, &error);
-                        let message = error.to_string();
-                        self.advance(&record, context, |c| c.progress.link_error = Some(message))
-                            .await?;
-                        return Ok(StepOutcome::Continue);
-                    }
-                };
-                let hash = self.state_hash(&handle, &state);
-                let expires = (now + LINK_LIFETIME).unix_timestamp();
-                if !self
-                    .advance(&record, context, |c| {
-                        c.progress.link_state = Some((hash, expires));
-                        c.progress.link_error = None;
-                    })
-                    .await?
-                {
-                    return Err(CompleteError::OutOfOrder);
-                }
-                return Ok(StepOutcome::Redirect(url));
+                return self.start_link(&handle, &record, context, None).await;
             }
             StepAction::SubmitLink(values) if current == Step::Link => {
                 let provider = self
@@ -535,11 +679,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 };
                 let mut kept = Vec::with_capacity(fields.len());
                 for field in fields {
-                    let value = values
-                        .iter()
-                        .find(|(n, _)| *n == field.name)
-                        .map(|(_, v)| v.as_str());
-                    match value {
+                    match values.get(&field.name) {
                         Some(v) if !v.is_empty() => kept.push((field.name.clone(), v.to_owned())),
                         _ if field.required => {
                             return Err(CompleteError::Invalid(FieldError::new(
@@ -550,9 +690,14 @@ impl<S: Storage> AuthorizationServer<S> {
                         _ => {}
                     }
                 }
-                let link = self.link_context(&handle, context, provider);
+                drop(values);
+                let link = self
+                    .link_context(&handle, context, provider)
+                    .map_err(page)?;
                 let result = provider.hook.complete_form(&link, &kept).await;
-                drop(kept);
+                for (_, value) in &mut kept {
+                    value.zeroize();
+                }
                 self.record_link(&record, context, provider, result).await?
             }
             StepAction::SubmitCustomer(input) if current == Step::Customer => {
@@ -568,6 +713,114 @@ impl<S: Storage> AuthorizationServer<S> {
         } else {
             Err(CompleteError::OutOfOrder)
         }
+    }
+
+    /// Starts a redirect link: seals the session into a `state`, asks the
+    /// hook for the provider's authorization URL and records the pending
+    /// link (its state's hash and expiry, and `link_browser` when the
+    /// provider's sign-in runs in a window that is not the bound browser's
+    /// own cookie jar).
+    async fn start_link(
+        &self,
+        handle: &ConnectToken,
+        record: &SessionRecord,
+        context: &ConnectContext,
+        link_browser: Option<String>,
+    ) -> Result<StepOutcome, CompleteError> {
+        let page = CompleteError::Page;
+        let provider = self
+            .session_provider(context)
+            .ok_or(CompleteError::OutOfOrder)?;
+        if provider.method != LinkMethod::Redirect {
+            return Err(CompleteError::OutOfOrder);
+        }
+        let state = self
+            .seal_state(handle)
+            .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+        let link = self.link_context(handle, context, provider).map_err(page)?;
+        let hash = self.state_hash(handle, &state).map_err(page)?;
+        let url = match provider.hook.authorization_url(&link, &state).await {
+            Ok(url) => url,
+            Err(error) => {
+                self.link_failed(provider, &error);
+                let message = error.to_string();
+                self.advance(record, context, |c| c.progress.link_error = Some(message))
+                    .await?;
+                return Ok(StepOutcome::Continue);
+            }
+        };
+        let expires = (self.now() + self.config().lifetimes().connect_link).unix_timestamp();
+        if !self
+            .advance(record, context, |c| {
+                c.progress.link_state = Some((hash, expires));
+                c.progress.link_browser = link_browser;
+                c.progress.link_error = None;
+            })
+            .await?
+        {
+            return Err(CompleteError::OutOfOrder);
+        }
+        Ok(StepOutcome::Redirect(url))
+    }
+
+    /// Starts a redirect link from the provider sign-in window of an
+    /// embedded modal page (`POST /connect`, `step=link`, `action=start`,
+    /// in a window of its own): that window is a top-level browsing context,
+    /// whose cookie jar is not the one of the modal's iframe (partitioned
+    /// under the embedding site), so it does not carry the session's
+    /// binding cookie. It is bound by its own secret `window` instead: the
+    /// provider's callback must come back to it.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_step`](Self::connect_step); [`ErrorPage::OtherBrowser`]
+    /// for a session that is not an embedded modal one.
+    ///
+    /// # Security
+    ///
+    /// The caller must have checked that the request is a same-origin one
+    /// (its `Origin` is the issuer's, and `Sec-Fetch-Site`, when sent, is
+    /// `same-origin`): a form post of the hosted page itself, which only
+    /// the bound browser was shown (its CSRF token is derived from that
+    /// browser's binding and checked here). A cross-site page cannot make
+    /// such a request, so the provider's URL (and its callback) cannot be
+    /// started in someone else's browser.
+    pub async fn start_link_in_window(
+        &self,
+        token: &str,
+        csrf_token: &str,
+        window: &BrowserSecret,
+    ) -> Result<StepOutcome, CompleteError> {
+        let page = CompleteError::Page;
+        let (handle, record) = self
+            .open_session_handle(token)
+            .await
+            .map_err(|e| page(crate::connect::page_of(e)))?;
+        let context = record
+            .connect
+            .as_deref()
+            .ok_or(page(ErrorPage::UnknownRequest))?;
+        let modal = context
+            .progress
+            .embed
+            .as_ref()
+            .is_some_and(|e| e.mode == EmbedMode::Modal);
+        let bound = context.progress.browser.as_deref();
+        let (true, Some(bound)) = (modal, bound) else {
+            return Err(page(ErrorPage::OtherBrowser));
+        };
+        if !self.check_connect_csrf(&handle, bound, csrf_token) {
+            return Err(page(ErrorPage::InvalidCsrfToken));
+        }
+        let known = self.known_customer(&record, context).await?;
+        if self.current_step(context, &known) != Step::Link {
+            return Err(CompleteError::OutOfOrder);
+        }
+        let window_hash = self
+            .browser_hash(&handle, window)
+            .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+        self.start_link(&handle, &record, context, Some(window_hash))
+            .await
     }
 
     fn link_failed(&self, provider: &Provider, error: &LinkError) {
@@ -590,6 +843,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.advance(record, context, |c| {
                     c.progress.linked = Some(account);
                     c.progress.link_state = None;
+                    c.progress.link_browser = None;
                     c.progress.link_error = None;
                 })
                 .await
@@ -599,6 +853,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 let message = error.to_string();
                 self.advance(record, context, |c| {
                     c.progress.link_state = None;
+                    c.progress.link_browser = None;
                     c.progress.link_error = Some(message);
                 })
                 .await
@@ -611,16 +866,30 @@ impl<S: Storage> AuthorizationServer<S> {
     /// page reports its steps and its result to that window, whatever
     /// the steps' form posts and a provider's redirect do to the URL.
     /// Opening it again (the script's next `open()`) replaces the marker.
+    /// Like opening the page, it claims the session for `browser` or checks
+    /// that it is the one that did.
     ///
     /// # Errors
     ///
-    /// An [`ErrorPage`] for an unknown, expired or completed session.
-    pub async fn embed_connect(&self, token: &str, embed: &ConnectEmbed) -> Result<(), ErrorPage> {
+    /// An [`ErrorPage`] for an unknown, expired or completed session, or
+    /// [`ErrorPage::OtherBrowser`].
+    pub async fn embed_connect(
+        &self,
+        token: &str,
+        browser: &BrowserSecret,
+        embed: &ConnectEmbed,
+    ) -> Result<(), ErrorPage> {
+        let mut bound = Some(self.bind_browser(token, browser).await?.1);
         for _ in 0..3 {
-            let (_, record) = self
-                .open_session_handle(token)
-                .await
-                .map_err(crate::connect::page_of)?;
+            let record = match bound.take() {
+                Some(record) => record,
+                None => {
+                    self.open_session_handle(token)
+                        .await
+                        .map_err(crate::connect::page_of)?
+                        .1
+                }
+            };
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
             if context.progress.embed.as_ref() == Some(embed) {
                 return Ok(());
@@ -666,20 +935,30 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The return from a provider's authorization page
-    /// (`GET /connect/callback/{provider}`): checks the single-use `state`,
-    /// hands the rest of the query to the provider's hook, records the
-    /// linked account (or the failure) and says where to send the browser —
-    /// back to the hosted page (or, for an embedded page, nowhere: its
-    /// sign-in window closes).
+    /// (`GET /connect/callback/{provider}`): checks that it comes back to
+    /// the browser the session is bound to (or the window its link started
+    /// in) and that its `state` is the session's pending one, consumes that
+    /// state (one compare-and-swap, so of two concurrent returns only one
+    /// goes on), hands the rest of the query to the provider's hook,
+    /// records the linked account (or the failure) and says where to send
+    /// the browser — back to the hosted page (or, for an embedded page,
+    /// nowhere: its sign-in window closes).
+    ///
+    /// A return whose `state` was already used or came too late, while the
+    /// session lives, links nothing and goes back to the page, which says
+    /// why and offers to try again or exit ([`LinkReturn::linked`] false).
     ///
     /// # Errors
     ///
-    /// An [`ErrorPage`] for a missing, forged, reused or expired `state`, or
-    /// a session that is gone.
+    /// [`ErrorPage::OtherBrowser`] for a return to another browser (a
+    /// forwarded provider URL); [`ErrorPage::InvalidLinkState`] for a
+    /// missing or forged `state` or another provider's; an [`ErrorPage`]
+    /// for a session that is gone.
     pub async fn link_callback(
         &self,
         provider_id: &str,
         query: &[(String, String)],
+        browser: Option<&BrowserSecret>,
     ) -> Result<LinkReturn, ErrorPage> {
         let state = query
             .iter()
@@ -687,42 +966,78 @@ impl<S: Storage> AuthorizationServer<S> {
             .map(|(_, v)| v.as_str())
             .ok_or(ErrorPage::InvalidLinkState)?;
         let token = self.open_state(state).ok_or(ErrorPage::InvalidLinkState)?;
-        let (handle, record) = self
-            .open_session_handle(&token)
-            .await
-            .map_err(crate::connect::page_of)?;
-        let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
-        let provider = self
-            .session_provider(context)
-            .filter(|p| p.id == provider_id)
-            .ok_or(ErrorPage::InvalidLinkState)?;
-        let expected = self.state_hash(&handle, state);
-        let valid = context
-            .progress
-            .link_state
-            .as_ref()
-            .is_some_and(|(hash, expires)| {
-                bool::from(hash.as_bytes().ct_eq(expected.as_bytes()))
-                    && self.now().unix_timestamp() < *expires
+        let mut consumed = None;
+        for _ in 0..3 {
+            let (handle, record) = self
+                .open_session_handle(&token)
+                .await
+                .map_err(crate::connect::page_of)?;
+            let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+            let provider = self
+                .session_provider(context)
+                .filter(|p| p.id == provider_id);
+            let presented = browser.and_then(|b| self.browser_hash(&handle, b));
+            let progress = &context.progress;
+            let own_browser = presented.as_deref().is_some_and(|hash| {
+                [&progress.browser, &progress.link_browser]
+                    .into_iter()
+                    .flatten()
+                    .any(|bound| same_hash(bound, hash))
             });
-        if !valid {
-            return Err(ErrorPage::InvalidLinkState);
+            if !own_browser {
+                return Err(ErrorPage::OtherBrowser);
+            }
+            let expected = self.state_hash(&handle, state)?;
+            let pending = progress
+                .link_state
+                .as_ref()
+                .is_some_and(|(hash, _)| same_hash(hash, &expected));
+            let in_time = progress
+                .link_state
+                .as_ref()
+                .is_some_and(|(_, expires)| self.now().unix_timestamp() < *expires);
+            // A return to another provider's callback than the session's.
+            let provider = provider.ok_or(ErrorPage::InvalidLinkState)?;
+            if !(pending && in_time) {
+                let late = pending;
+                return self.stale_return(&handle, &record, context, late).await;
+            }
+            // Single use: consume the state before anything else happens.
+            if self
+                .advance(&record, context, |c| {
+                    c.progress.link_state = None;
+                    c.progress.link_browser = None;
+                })
+                .await
+                .map_err(|e| match e {
+                    CompleteError::Page(page) => page,
+                    _ => ErrorPage::TemporarilyUnavailable,
+                })?
+            {
+                consumed = Some((handle, record.clone(), provider));
+                break;
+            }
+            // Another request moved the flow first: look again.
         }
+        let Some((handle, record, provider)) = consumed else {
+            return Err(ErrorPage::TemporarilyUnavailable);
+        };
+        let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let rest: Vec<(String, String)> = query
             .iter()
             .filter(|(n, _)| n != "state")
             .cloned()
             .collect();
-        let link = self.link_context(&handle, context, provider);
+        let link = self.link_context(&handle, context, provider)?;
         let result = provider.hook.complete_redirect(&link, &rest).await;
         let linked = result.is_ok();
-        match self.record_link(&record, context, provider, result).await {
-            Ok(true) => {}
-            // Another request consumed the state first: single use.
-            Ok(false) => return Err(ErrorPage::InvalidLinkState),
-            Err(CompleteError::Page(page)) => return Err(page),
-            Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
-        }
+        // The context as the consumption left it.
+        let mut after = context.clone();
+        after.progress.link_state = None;
+        after.progress.link_browser = None;
+        after.step_version = context.step_version.wrapping_add(1);
+        self.record_return(&token, &record, after, provider, result)
+            .await?;
         Ok(LinkReturn {
             location: crate::redirect::append_query(
                 &format!("{}/connect", self.config().issuer_str()),
@@ -730,6 +1045,102 @@ impl<S: Storage> AuthorizationServer<S> {
             ),
             linked,
             provider: provider.name.clone(),
+            embed: context.progress.embed.clone(),
+        })
+    }
+
+    /// Records what a redirect link's hook returned, from the context the
+    /// state's consumption left (`after`); if another request moved the
+    /// flow meanwhile, from the flow as it now is, as long as it still
+    /// waits for this provider's link.
+    async fn record_return(
+        &self,
+        token: &str,
+        record: &SessionRecord,
+        after: ConnectContext,
+        provider: &Provider,
+        result: Result<crate::LinkedAccount, LinkError>,
+    ) -> Result<(), ErrorPage> {
+        let page_of = |e: CompleteError| match e {
+            CompleteError::Page(page) => page,
+            _ => ErrorPage::TemporarilyUnavailable,
+        };
+        let mut current = (record.clone(), after);
+        for _ in 0..3 {
+            let (record, context) = &current;
+            if self
+                .record_link(record, context, provider, result.clone())
+                .await
+                .map_err(page_of)?
+            {
+                return Ok(());
+            }
+            let Ok((_, fresh)) = self.open_session_handle(token).await else {
+                break;
+            };
+            let Some(context) = fresh.connect.as_deref().cloned() else {
+                break;
+            };
+            let known = self
+                .known_customer(&fresh, &context)
+                .await
+                .map_err(page_of)?;
+            let waiting = self.current_step(&context, &known) == Step::Link
+                && self
+                    .session_provider(&context)
+                    .is_some_and(|p| p.id == provider.id);
+            if !waiting {
+                // The user went elsewhere (another provider, say): the
+                // result is dropped, nothing else changes.
+                return Ok(());
+            }
+            current = (fresh, context);
+        }
+        Err(ErrorPage::TemporarilyUnavailable)
+    }
+
+    /// A provider's return that cannot link (its `state` was used already,
+    /// or came too late) while the session lives: the link step, if the
+    /// flow is still there, says so, and the page offers retry and exit.
+    async fn stale_return(
+        &self,
+        handle: &ConnectToken,
+        record: &SessionRecord,
+        context: &ConnectContext,
+        late: bool,
+    ) -> Result<LinkReturn, ErrorPage> {
+        let known = self
+            .known_customer(record, context)
+            .await
+            .map_err(|e| match e {
+                CompleteError::Page(page) => page,
+                _ => ErrorPage::TemporarilyUnavailable,
+            })?;
+        let provider = self.session_provider(context);
+        if self.current_step(context, &known) == Step::Link {
+            let message = if late {
+                "the sign-in took too long"
+            } else {
+                "the return from the provider was not expected or was already used"
+            };
+            let name = provider.map_or("the provider", |p| p.name.as_str());
+            let message = format!("{name}: {message}");
+            // A failure to record it only loses the message.
+            let _ = self
+                .advance(record, context, |c| {
+                    c.progress.link_state = None;
+                    c.progress.link_browser = None;
+                    c.progress.link_error = Some(message);
+                })
+                .await;
+        }
+        Ok(LinkReturn {
+            location: crate::redirect::append_query(
+                &format!("{}/connect", self.config().issuer_str()),
+                &[("token", handle.expose_secret())],
+            ),
+            linked: false,
+            provider: provider.map_or_else(String::new, |p| p.name.clone()),
             embed: context.progress.embed.clone(),
         })
     }

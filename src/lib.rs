@@ -149,6 +149,7 @@ mod authorize;
 mod clock;
 mod config;
 mod connect;
+mod connect_browser;
 mod connect_steps;
 mod connection;
 mod credential;
@@ -210,7 +211,8 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
-pub use connect_steps::{ConnectStatus, LinkReturn, Step, StepAction, StepOutcome};
+pub use connect_browser::{BROWSER_COOKIE, BrowserSecret};
+pub use connect_steps::{ConnectStatus, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome};
 pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use zeroize::Zeroize as _;
 
 use crate::storage::LinkedAccount;
 
@@ -54,7 +55,10 @@ impl LinkField {
 }
 
 /// What a link hook knows of the session it links for.
-#[derive(Debug, Clone)]
+///
+/// `Debug` redacts [`link_secret`](Self::link_secret), which is zeroized on
+/// drop.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct LinkContext {
     /// The provider's id.
@@ -67,6 +71,23 @@ pub struct LinkContext {
     /// every call for one session and provider: derive a PKCE verifier (or
     /// any per-link secret) from them instead of storing one.
     pub link_secret: [u8; 32],
+}
+
+impl fmt::Debug for LinkContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkContext")
+            .field("provider", &self.provider)
+            .field("reference_id", &self.reference_id)
+            .field("callback_url", &self.callback_url)
+            .field("link_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Drop for LinkContext {
+    fn drop(&mut self) {
+        self.link_secret.zeroize();
+    }
 }
 
 /// Why a link did not produce an account. The message is shown to the user.
@@ -160,6 +181,7 @@ impl fmt::Debug for Provider {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("categories", &self.categories)
+            .field("logo_url", &self.logo_url)
             .field("method", &self.method)
             .finish_non_exhaustive()
     }
@@ -260,4 +282,55 @@ pub(crate) fn valid_field_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The origin (`https://cdn.example.com`) of a provider's logo URL, if it is
+/// an acceptable one: `https`, a host, no user information, no fragment.
+pub(crate) fn logo_origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let acceptable = parsed.scheme() == "https"
+        && parsed.host_str().is_some()
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.fragment().is_none()
+        && !url.contains(['"', '\'', ' ', '<', '>']);
+    acceptable.then(|| parsed.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_context_debug_redacts_the_link_secret() {
+        let context = LinkContext {
+            provider: "tesla".into(),
+            reference_id: "user-1".into(),
+            callback_url: "https://auth.example.com/connect/callback/tesla".into(),
+            link_secret: [0xAB; 32],
+        };
+        let shown = format!("{context:?} {context:#?}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains("171"), "no byte of the secret: {shown}");
+        assert!(!shown.to_lowercase().contains("abab"), "{shown}");
+        assert!(shown.contains("tesla"));
+    }
+
+    #[test]
+    fn logo_origins() {
+        assert_eq!(
+            logo_origin("https://cdn.example.com:8443/logos/tesla.svg?v=2").as_deref(),
+            Some("https://cdn.example.com:8443")
+        );
+        for bad in [
+            "http://cdn.example.com/x.png",
+            "https://user:pw@cdn.example.com/x.png",
+            "https://cdn.example.com/x.png#frag",
+            "data:image/png;base64,AAAA",
+            "https://cdn.example.com/x\".png",
+            "/logo.png",
+        ] {
+            assert!(logo_origin(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -63,6 +63,17 @@ pub(crate) fn content_security_policy_with(
     frame_ancestors: &str,
     script: Option<&ScriptPolicy<'_>>,
 ) -> String {
+    content_security_policy_full(form_targets, frame_ancestors, script, &[])
+}
+
+/// [`content_security_policy_with`], with `img-src` allowing exactly
+/// `images` (origins; `'none'` without any).
+pub(crate) fn content_security_policy_full(
+    form_targets: &[String],
+    frame_ancestors: &str,
+    script: Option<&ScriptPolicy<'_>>,
+    images: &[String],
+) -> String {
     let mut targets = String::from("'self'");
     for target in form_targets {
         targets.push(' ');
@@ -80,8 +91,13 @@ pub(crate) fn content_security_policy_with(
         ),
         None => String::new(),
     };
+    let images = if images.is_empty() {
+        "'none'".to_owned()
+    } else {
+        images.join(" ")
+    };
     format!(
-        "default-src 'none'; {scripts}style-src {}; img-src 'self' https: data:; \
+        "default-src 'none'; {scripts}style-src {}; img-src {images}; \
          form-action {targets}; frame-ancestors {frame_ancestors}; base-uri 'none'",
         style_hash()
     )
@@ -319,6 +335,8 @@ pub(crate) struct ProviderLine<'a> {
     pub(crate) id: &'a str,
     pub(crate) name: &'a str,
     pub(crate) categories: &'a [String],
+    /// Its logo (an `https` URL the configuration checked).
+    pub(crate) logo_url: Option<&'a str>,
 }
 
 /// One field of a form link.
@@ -539,9 +557,16 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
                 body.push_str("<ul class=\"providers\">");
                 for p in providers {
                     let categories = p.categories.join(", ");
+                    // Decorative: the button says the name.
+                    let logo = p.logo_url.map_or_else(String::new, |url| {
+                        format!(
+                            "<img src=\"{}\" alt=\"\" width=\"24\" height=\"24\" loading=\"lazy\" referrerpolicy=\"no-referrer\"> ",
+                            attr(url)
+                        )
+                    });
                     let _ = write!(
                         body,
-                        "<li><button type=\"submit\" name=\"provider\" value=\"{}\">{}</button> <span class=\"note\">{}</span></li>",
+                        "<li><button type=\"submit\" name=\"provider\" value=\"{}\">{logo}{}</button> <span class=\"note\">{}</span></li>",
                         attr(p.id),
                         text(p.name),
                         text(&categories)
@@ -722,6 +747,48 @@ mod tests {
         );
         assert!(csp.contains("frame-ancestors https://app.example;"));
         assert!(!csp.contains("unsafe"));
+    }
+
+    #[test]
+    fn provider_logos_are_escaped_and_the_csp_allows_exactly_their_origins() {
+        let categories = vec!["<b>battery</b>".to_owned()];
+        let view = ConnectView {
+            action: "/connect",
+            client_name: "App",
+            update: false,
+            token: "t",
+            csrf_token: "c",
+            body: StepBody::Provider {
+                providers: vec![ProviderLine {
+                    id: "tesla",
+                    name: "Tesla <script>alert(1)</script>",
+                    categories: &categories,
+                    logo_url: Some("https://cdn.example.com/t.svg?a=1&b=\"><script>"),
+                }],
+                search: None,
+            },
+            error: None,
+            notice: None,
+            embed: None,
+        };
+        let html = connect_page(&view);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<b>battery"), "{html}");
+        assert!(
+            html.contains("<img src=\"https://cdn.example.com/t.svg?a=1&amp;b=&quot;&gt;&lt;script&gt;\" alt=\"\""),
+            "{html}"
+        );
+        let csp = content_security_policy_full(
+            &[],
+            "'none'",
+            None,
+            &["https://cdn.example.com".to_owned()],
+        );
+        assert!(csp.contains("img-src https://cdn.example.com;"), "{csp}");
+        assert!(
+            content_security_policy(&[], "'none'").contains("img-src 'none';"),
+            "no logo, no image"
+        );
     }
 
     #[test]

@@ -523,12 +523,13 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         .await;
     assert_eq!(session.status(), 201, "{:?}", session.body());
     let token = json(&session)["connectToken"].as_str().unwrap().to_owned();
-    let page = server.open_connect(&token).await.unwrap();
+    let browser = server.new_browser_secret().unwrap();
+    let page = server.open_connect(&token, &browser).await.unwrap();
 
     let (count, _guard) = count_statements();
     let (n, done) = statements(
         &count,
-        server.complete_connect(&token, &page.csrf_token, ConnectDecision::Approve),
+        server.complete_connect(&token, &page.csrf_token, &browser, ConnectDecision::Approve),
     )
     .await;
     let location = done.unwrap().location;

@@ -54,7 +54,7 @@ struct Page {
 
 async fn open(h: &Harness, url: &str) -> (StatusCode, Page, http::HeaderMap) {
     let path = url.strip_prefix(ISSUER).unwrap();
-    let response = get(&h.server, path).await;
+    let response = h.browser.get(&h.server, path).await;
     let status = response.status();
     let html = text(&response);
     let page = if status == StatusCode::OK {
@@ -89,7 +89,7 @@ async fn submit(
             ("step", "customer"),
         ];
         pairs.extend_from_slice(extra);
-        let answer = post_form(&h.server, "/connect", &pairs, None, None).await;
+        let answer = h.browser.post_form(&h.server, "/connect", &pairs).await;
         if answer.status() != StatusCode::SEE_OTHER {
             return answer;
         }
@@ -104,7 +104,7 @@ async fn submit(
         ("decision", decision),
     ];
     pairs.extend_from_slice(extra);
-    post_form(&h.server, "/connect", &pairs, None, None).await
+    h.browser.post_form(&h.server, "/connect", &pairs).await
 }
 
 async fn exchange_connect(h: &Harness, code: &str) -> Value {
@@ -1117,7 +1117,12 @@ async fn connect_session_and_page_debug_redact_their_tokens() {
     assert!(!shown.contains(connect_token), "{shown}");
     assert!(shown.contains("?token=[redacted]"), "{shown}");
 
-    let page = h.server.open_connect(connect_token).await.unwrap();
+    let browser = h.server.new_browser_secret().unwrap();
+    let page = h
+        .server
+        .open_connect(connect_token, &browser)
+        .await
+        .unwrap();
     assert!(!page.csrf_token.is_empty());
     let shown = format!("{page:?}");
     assert!(!shown.contains(&page.csrf_token), "{shown}");
@@ -1142,8 +1147,13 @@ async fn hosted_page_forms_follow_the_issuers_path() {
     let path = url
         .strip_prefix("https://auth.example.com/prefix")
         .expect("the page lives under the issuer");
-    let page = get(&h.server, path).await;
+    let page = h.browser.get(&h.server, path).await;
     assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("; Path=/prefix/connect;"),
+        "the binding cookie is scoped to the Connect paths under the issuer's: {cookie}"
+    );
     let html = text(&page);
     assert!(html.contains("action=\"/prefix/connect\""), "{html}");
     assert!(!html.contains("action=\"/connect\""), "{html}");

@@ -160,7 +160,7 @@ async fn post_step(h: &Harness, html: &str, step: &str, extra: &[(&str, &str)]) 
         ("step", step),
     ];
     pairs.extend_from_slice(extra);
-    post_form(&h.server, "/connect", &pairs, None, None).await
+    h.browser.post_form(&h.server, "/connect", &pairs).await
 }
 
 #[tokio::test]
@@ -168,17 +168,22 @@ async fn an_embedded_popup_page_keeps_its_opener_and_runs_only_its_nonced_script
     let h = plain().await;
     let token = session(&h, json!({})).await;
     // Never embedded: no script, and COOP isolates the page.
-    let page = get(
-        &h.server,
-        &format!("/connect?{}", query(&[("token", &token)])),
-    )
-    .await;
+    let page = h
+        .browser
+        .get(
+            &h.server,
+            &format!("/connect?{}", query(&[("token", &token)])),
+        )
+        .await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(header(&page, "cross-origin-opener-policy"), "same-origin");
     assert!(!header(&page, "content-security-policy").contains("script-src"));
     assert!(!text(&page).contains("<script"));
 
-    let page = get(&h.server, &embedded(&token, "popup", NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
     assert_eq!(page.status(), StatusCode::OK, "{}", text(&page));
     // COOP: only unsafe-none keeps a cross-origin opener's reference.
     assert_eq!(header(&page, "cross-origin-opener-policy"), "unsafe-none");
@@ -204,7 +209,10 @@ async fn an_embedded_popup_page_keeps_its_opener_and_runs_only_its_nonced_script
         json!({"type": "oauth-connect", "v": 1, "nonce": NONCE, "event": "step", "step": "consent"})
     );
     // A fresh script nonce per response.
-    let again = get(&h.server, &embedded(&token, "popup", NONCE)).await;
+    let again = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
     assert_ne!(script_nonce(&again), first);
 }
 
@@ -213,7 +221,10 @@ async fn the_marker_survives_the_steps_form_posts_and_a_new_opening_replaces_it(
     let h = plain().await;
     // Customer details incomplete: the customer step first.
     let token = session(&h, json!({"customerInfo": {"firstName": "Ada"}})).await;
-    let page = get(&h.server, &embedded(&token, "popup", NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
     let html = text(&page);
     assert_eq!(message(&html)["step"], "customer");
     let next = post_step(
@@ -230,7 +241,10 @@ async fn the_marker_survives_the_steps_form_posts_and_a_new_opening_replaces_it(
     assert_eq!(next.status(), StatusCode::SEE_OTHER, "{}", text(&next));
     let back = location(&next);
     assert!(!back.contains("embed=") && !back.contains("nonce="));
-    let page = get(&h.server, back.strip_prefix(ISSUER).unwrap()).await;
+    let page = h
+        .browser
+        .get(&h.server, back.strip_prefix(ISSUER).unwrap())
+        .await;
     assert_eq!(header(&page, "cross-origin-opener-policy"), "unsafe-none");
     let html = text(&page);
     assert_eq!(
@@ -238,7 +252,10 @@ async fn the_marker_survives_the_steps_form_posts_and_a_new_opening_replaces_it(
         json!({"type": "oauth-connect", "v": 1, "nonce": NONCE, "event": "step", "step": "consent"})
     );
     // The script's next open() (say, as a modal) replaces the marker.
-    let page = get(&h.server, &embedded(&token, "modal", OTHER_NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "modal", OTHER_NONCE))
+        .await;
     let html = text(&page);
     assert_eq!(message(&html)["nonce"], OTHER_NONCE);
     assert_eq!(data(&html, "target").as_deref(), Some("parent"));
@@ -249,7 +266,11 @@ async fn the_marker_survives_the_steps_form_posts_and_a_new_opening_replaces_it(
 async fn approving_posts_one_success_message_to_the_redirect_origin_with_a_redirect_fallback() {
     let h = plain().await;
     let token = session(&h, json!({})).await;
-    let html = text(&get(&h.server, &embedded(&token, "popup", NONCE)).await);
+    let html = text(
+        &h.browser
+            .get(&h.server, &embedded(&token, "popup", NONCE))
+            .await,
+    );
     let done = post_step(&h, &html, "consent", &[("decision", "approve")]).await;
     assert_eq!(
         done.status(),
@@ -308,7 +329,11 @@ async fn a_scoped_key_is_in_the_message_only_when_the_session_opted_in_to_browse
             json!({"referenceId": format!("user-{delivery}"), "scopedKey": true, "scopedKeyDelivery": delivery}),
         )
         .await;
-        let html = text(&get(&h.server, &embedded(&token, "popup", NONCE)).await);
+        let html = text(
+            &h.browser
+                .get(&h.server, &embedded(&token, "popup", NONCE))
+                .await,
+        );
         let done = post_step(&h, &html, "consent", &[("decision", "approve")]).await;
         let posted = message(&text(&done));
         assert_eq!(posted["event"], "success");
@@ -336,7 +361,11 @@ async fn a_scoped_key_is_in_the_message_only_when_the_session_opted_in_to_browse
 async fn denying_exits_denied_on_consent_and_user_cancelled_on_an_earlier_step() {
     let h = plain().await;
     let token = session(&h, json!({})).await;
-    let html = text(&get(&h.server, &embedded(&token, "popup", NONCE)).await);
+    let html = text(
+        &h.browser
+            .get(&h.server, &embedded(&token, "popup", NONCE))
+            .await,
+    );
     let done = post_step(&h, &html, "consent", &[("decision", "deny")]).await;
     assert_eq!(done.status(), StatusCode::OK);
     let html = text(&done);
@@ -353,7 +382,11 @@ async fn denying_exits_denied_on_consent_and_user_cancelled_on_an_earlier_step()
         json!({"referenceId": "user-8", "customerInfo": {"firstName": "Ada"}}),
     )
     .await;
-    let html = text(&get(&h.server, &embedded(&token, "popup", NONCE)).await);
+    let html = text(
+        &h.browser
+            .get(&h.server, &embedded(&token, "popup", NONCE))
+            .await,
+    );
     assert_eq!(message(&html)["step"], "customer");
     let done = post_step(&h, &html, "customer", &[("decision", "deny")]).await;
     assert_eq!(message(&text(&done))["reason"], "user-cancelled");
@@ -380,7 +413,10 @@ async fn a_modal_is_framable_by_the_apps_allowed_origins_only_and_reports_to_its
         .await
         .unwrap();
     let token = session(&h, json!({})).await;
-    let page = get(&h.server, &embedded(&token, "modal", NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "modal", NONCE))
+        .await;
     assert_eq!(page.status(), StatusCode::OK);
     let csp = header(&page, "content-security-policy");
     assert!(
@@ -408,7 +444,11 @@ async fn expired_and_used_sessions_report_their_error_to_the_embedder() {
     // Opened embedded, then left until it expired: the decision fails and
     // the stored marker says where to report.
     let token = session(&h, json!({})).await;
-    let html = text(&get(&h.server, &embedded(&token, "popup", NONCE)).await);
+    let html = text(
+        &h.browser
+            .get(&h.server, &embedded(&token, "popup", NONCE))
+            .await,
+    );
     h.clock.advance(Duration::minutes(31));
     let late = post_step(&h, &html, "consent", &[("decision", "approve")]).await;
     assert_eq!(late.status(), StatusCode::GONE);
@@ -428,7 +468,10 @@ async fn expired_and_used_sessions_report_their_error_to_the_embedder() {
     // Opened embedded only after it expired: the query's marker.
     let fresh = session(&h, json!({"referenceId": "user-9"})).await;
     h.clock.advance(Duration::minutes(31));
-    let page = get(&h.server, &embedded(&fresh, "modal", OTHER_NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&fresh, "modal", OTHER_NONCE))
+        .await;
     assert_eq!(page.status(), StatusCode::GONE);
     let posted = message(&text(&page));
     assert_eq!(posted["error"], "session-expired");
@@ -436,10 +479,17 @@ async fn expired_and_used_sessions_report_their_error_to_the_embedder() {
 
     // Used: the second opening hears `session-used`.
     let used = session(&h, json!({"referenceId": "user-10"})).await;
-    let html = text(&get(&h.server, &embedded(&used, "popup", NONCE)).await);
+    let html = text(
+        &h.browser
+            .get(&h.server, &embedded(&used, "popup", NONCE))
+            .await,
+    );
     let done = post_step(&h, &html, "consent", &[("decision", "approve")]).await;
     assert_eq!(message(&text(&done))["event"], "success");
-    let again = get(&h.server, &embedded(&used, "popup", OTHER_NONCE)).await;
+    let again = h
+        .browser
+        .get(&h.server, &embedded(&used, "popup", OTHER_NONCE))
+        .await;
     assert_eq!(again.status(), StatusCode::GONE);
     let posted = message(&text(&again));
     assert_eq!(
@@ -448,7 +498,10 @@ async fn expired_and_used_sessions_report_their_error_to_the_embedder() {
     );
 
     // Unknown: no session, no redirect URL, so no one to tell.
-    let unknown = get(&h.server, &embedded("oc_ct_unknown", "popup", NONCE)).await;
+    let unknown = h
+        .browser
+        .get(&h.server, &embedded("oc_ct_unknown", "popup", NONCE))
+        .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(!text(&unknown).contains("<script"));
     assert_eq!(
@@ -472,15 +525,17 @@ async fn a_malformed_marker_is_refused_and_nothing_is_stored() {
         embedded(&token, "popup", &"n".repeat(129)),
         embedded(&token, "popup", "has spaces and ünicode in it!!"),
     ] {
-        let refused = get(&h.server, &path).await;
+        let refused = h.browser.get(&h.server, &path).await;
         assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{path}");
         assert!(!text(&refused).contains("<script"), "{path}");
     }
-    let page = get(
-        &h.server,
-        &format!("/connect?{}", query(&[("token", &token)])),
-    )
-    .await;
+    let page = h
+        .browser
+        .get(
+            &h.server,
+            &format!("/connect?{}", query(&[("token", &token)])),
+        )
+        .await;
     assert!(!text(&page).contains("<script"), "no marker was stored");
 }
 
@@ -488,7 +543,10 @@ async fn a_malformed_marker_is_refused_and_nothing_is_stored() {
 async fn embedded_the_provider_sign_in_runs_in_a_window_of_its_own_and_closes() {
     let h = with_provider().await;
     let token = session(&h, json!({})).await;
-    let page = get(&h.server, &embedded(&token, "popup", NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
     let html = text(&page);
     assert_eq!(message(&html)["step"], "link");
     let csp = header(&page, "content-security-policy");
@@ -507,7 +565,7 @@ async fn embedded_the_provider_sign_in_runs_in_a_window_of_its_own_and_closes() 
         format!("/connect/status?{}", query(&[("token", &token)]))
     );
     let version = data(&html, "version").unwrap();
-    let status = get(&h.server, &status_url).await;
+    let status = h.browser.get(&h.server, &status_url).await;
     assert_eq!(status.status(), StatusCode::OK);
     assert_eq!(header(&status, "cache-control"), "no-store");
     assert_eq!(
@@ -519,14 +577,16 @@ async fn embedded_the_provider_sign_in_runs_in_a_window_of_its_own_and_closes() 
     let go = post_step(&h, &html, "link", &[("action", "start")]).await;
     assert_eq!(go.status(), StatusCode::SEE_OTHER);
     let state = param(&location(&go), "state").unwrap();
-    let back = get(
-        &h.server,
-        &format!(
-            "/connect/callback/upstream?{}",
-            query(&[("code", "good"), ("state", &state)])
-        ),
-    )
-    .await;
+    let back = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/upstream?{}",
+                query(&[("code", "good"), ("state", &state)])
+            ),
+        )
+        .await;
     // The sign-in window closes; it never shows the flow itself.
     assert_eq!(back.status(), StatusCode::OK, "{}", text(&back));
     assert!(back.headers().get("location").is_none());
@@ -536,10 +596,13 @@ async fn embedded_the_provider_sign_in_runs_in_a_window_of_its_own_and_closes() 
     assert!(data(&returned, "message").is_none(), "it posts nothing");
     assert!(returned.contains("Your Upstream account is linked"));
     // The embedded page sees the flow move on, and shows the next step.
-    let status = json(&get(&h.server, &status_url).await);
+    let status = json(&h.browser.get(&h.server, &status_url).await);
     assert_eq!(status["step"], "consent");
     assert_ne!(status["version"].to_string(), version);
-    let page = get(&h.server, &embedded(&token, "popup", NONCE)).await;
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
     let html = text(&page);
     assert_eq!(message(&html)["step"], "consent");
     assert!(html.contains("Upstream account"));
@@ -551,33 +614,39 @@ async fn not_embedded_the_provider_return_still_redirects_to_the_page() {
     let h = with_provider().await;
     let token = session(&h, json!({})).await;
     let html = text(
-        &get(
-            &h.server,
-            &format!("/connect?{}", query(&[("token", &token)])),
-        )
-        .await,
+        &h.browser
+            .get(
+                &h.server,
+                &format!("/connect?{}", query(&[("token", &token)])),
+            )
+            .await,
     );
     assert!(!html.contains("formtarget"));
     let go = post_step(&h, &html, "link", &[("action", "start")]).await;
     let state = param(&location(&go), "state").unwrap();
-    let back = get(
-        &h.server,
-        &format!(
-            "/connect/callback/upstream?{}",
-            query(&[("code", "good"), ("state", &state)])
-        ),
-    )
-    .await;
+    let back = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/upstream?{}",
+                query(&[("code", "good"), ("state", &state)])
+            ),
+        )
+        .await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn the_status_answers_400_404_and_410() {
     let h = plain().await;
-    let missing = get(&h.server, "/connect/status").await;
+    let missing = h.browser.get(&h.server, "/connect/status").await;
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(&missing)["field"], "token");
-    let unknown = get(&h.server, "/connect/status?token=oc_ct_nope").await;
+    let unknown = h
+        .browser
+        .get(&h.server, "/connect/status?token=oc_ct_nope")
+        .await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert!(
         unknown
@@ -587,9 +656,12 @@ async fn the_status_answers_400_404_and_410() {
     );
     let token = session(&h, json!({})).await;
     let path = format!("/connect/status?{}", query(&[("token", &token)]));
-    assert_eq!(json(&get(&h.server, &path).await)["step"], "consent");
+    assert_eq!(
+        json(&h.browser.get(&h.server, &path).await)["step"],
+        "consent"
+    );
     h.clock.advance(Duration::minutes(31));
-    let gone = get(&h.server, &path).await;
+    let gone = h.browser.get(&h.server, &path).await;
     assert_eq!(gone.status(), StatusCode::GONE);
     assert_eq!(error_of(&gone), "session_expired");
     let post = h

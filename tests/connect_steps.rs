@@ -29,6 +29,10 @@ use time::Duration;
 #[derive(Debug, Default)]
 struct Upstream {
     seen_states: Mutex<Vec<String>>,
+    /// The query of each `complete_redirect` call.
+    completions: Mutex<Vec<Vec<(String, String)>>>,
+    /// Released to let a `code=slow` completion finish.
+    release: tokio::sync::Notify,
 }
 
 #[async_trait]
@@ -50,8 +54,16 @@ impl LinkHook for Upstream {
             q.iter().all(|(n, _)| n != "state"),
             "the crate removes state"
         );
-        match q.iter().find(|(n, _)| n == "code").map(|(_, v)| v.as_str()) {
-            Some("good") => Ok(LinkedAccount::new(
+        self.completions.lock().unwrap().push(q.to_vec());
+        let code = q.iter().find(|(n, _)| n == "code").map(|(_, v)| v.as_str());
+        if code == Some("slow") {
+            // Waits (a while at most) for the test to let it finish.
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), self.release.notified())
+                    .await;
+        }
+        match code {
+            Some("good" | "slow") => Ok(LinkedAccount::new(
                 "",
                 format!("acct-{}", ctx.reference_id),
                 "Upstream account",
@@ -174,7 +186,7 @@ struct Page {
 }
 
 async fn page(h: &Harness, path: &str) -> Page {
-    let response = get(&h.server, path).await;
+    let response = h.browser.get(&h.server, path).await;
     assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
     let html = text(&response);
     Page {
@@ -192,7 +204,7 @@ async fn post(h: &Harness, p: &Page, step: &str, extra: &[(&str, &str)]) -> http
         ("step", step),
     ];
     pairs.extend_from_slice(extra);
-    post_form(&h.server, "/connect", &pairs, None, None).await
+    h.browser.post_form(&h.server, "/connect", &pairs).await
 }
 
 /// Posts and follows the 303 back to the page.
@@ -242,14 +254,16 @@ async fn full_flow_terms_picker_redirect_link_consent_and_the_connection() {
         format!("{ISSUER}/connect/callback/tesla")
     );
 
-    let back = get(
-        &h.server,
-        &format!(
-            "/connect/callback/tesla?{}",
-            query(&[("code", "good"), ("state", &state)])
-        ),
-    )
-    .await;
+    let back = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/tesla?{}",
+                query(&[("code", "good"), ("state", &state)])
+            ),
+        )
+        .await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER, "{}", text(&back));
     let p = page(h, &path_of(&location(&back))).await;
     assert_eq!(
@@ -312,13 +326,14 @@ async fn callback_state_missing_tampered_reused_expired_or_denied_never_complete
     )
     .unwrap();
     let callback = |q: Vec<(&str, String)>| {
-        let server = h.server.clone();
         let pairs: Vec<(String, String)> = q.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
         async move {
             let query = form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(pairs)
                 .finish();
-            get(&server, &format!("/connect/callback/tesla?{query}")).await
+            h.browser
+                .get(&h.server, &format!("/connect/callback/tesla?{query}"))
+                .await
         }
     };
     let missing = callback(vec![("code", "good".into())]).await;
@@ -331,14 +346,16 @@ async fn callback_state_missing_tampered_reused_expired_or_denied_never_complete
     ])
     .await;
     assert_eq!(tampered.status(), StatusCode::BAD_REQUEST);
-    let wrong_provider = get(
-        &h.server,
-        &format!(
-            "/connect/callback/enphase?{}",
-            query(&[("code", "good"), ("state", &state)])
-        ),
-    )
-    .await;
+    let wrong_provider = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/enphase?{}",
+                query(&[("code", "good"), ("state", &state)])
+            ),
+        )
+        .await;
     assert_eq!(wrong_provider.status(), StatusCode::BAD_REQUEST);
 
     // The provider denies: back on the link step with retry and exit, nothing linked.
@@ -351,9 +368,25 @@ async fn callback_state_missing_tampered_reused_expired_or_denied_never_complete
     let p = page(h, &path_of(&location(&denied))).await;
     assert_eq!(p.step, "link");
     assert!(p.html.contains("cancelled at the provider") && p.html.contains("Exit"));
-    // The state was consumed: reusing it fails.
+    // The state was consumed: reusing it links nothing (the hook is not
+    // asked), and while the session lives the user lands on the link step
+    // again, told why, with retry and exit (not on a dead end).
+    let before = f.upstream.completions.lock().unwrap().len();
     let reused = callback(vec![("code", "good".into()), ("state", state.clone())]).await;
-    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(reused.status(), StatusCode::SEE_OTHER, "{}", text(&reused));
+    let p = page(h, &path_of(&location(&reused))).await;
+    assert_eq!(p.step, "link");
+    assert!(
+        p.html.contains("was not expected or was already used"),
+        "{}",
+        p.html
+    );
+    assert!(p.html.contains("value=\"start\"") && p.html.contains("Exit"));
+    assert_eq!(
+        f.upstream.completions.lock().unwrap().len(),
+        before,
+        "a reused state never reaches the hook"
+    );
     // Expired: a fresh state, then the clock moves past the link lifetime.
     let state = param(
         &location(&post(h, &p, "link", &[("action", "start")]).await),
@@ -362,7 +395,16 @@ async fn callback_state_missing_tampered_reused_expired_or_denied_never_complete
     .unwrap();
     h.clock.advance(Duration::minutes(16));
     let late = callback(vec![("code", "good".into()), ("state", state)]).await;
-    assert!(late.status().is_client_error());
+    assert_eq!(late.status(), StatusCode::SEE_OTHER, "{}", text(&late));
+    let p = page(h, &path_of(&location(&late))).await;
+    assert_eq!(p.step, "link");
+    assert!(p.html.contains("took too long"), "{}", p.html);
+    assert!(p.html.contains("value=\"start\"") && p.html.contains("Exit"));
+    assert_eq!(
+        f.upstream.completions.lock().unwrap().len(),
+        before,
+        "nor does a late one"
+    );
     assert_eq!(f.upstream.seen_states.lock().unwrap().len(), 2);
     // No failure path completed the session.
     assert!(
@@ -426,7 +468,10 @@ async fn form_link_hands_values_to_the_hook_and_stores_no_trace_of_them() {
         "only the declared fields"
     );
     // Nothing of the posted values is kept in the session.
-    let session = h.server.open_connect(&p.token).await.unwrap();
+    let browser =
+        oauth_connect::BrowserSecret::from_cookie(&h.browser.cookie("oc_connect_browser").unwrap())
+            .unwrap();
+    let session = h.server.open_connect(&p.token, &browser).await.unwrap();
     let stored = format!("{:?}", session.flow);
     assert!(!stored.contains("hunter2") && !stored.contains("\"ada\""));
     let hash = oauth_connect::ConnectToken::parse(h.server.config().prefixes(), &p.token)

@@ -184,6 +184,9 @@ impl Reply {
 struct Http {
     client: reqwest::Client,
     spec: Spec,
+    /// The Connect binding cookie (`name=value`), kept as a browser keeps
+    /// it.
+    connect_cookie: Mutex<Option<String>>,
 }
 
 impl Http {
@@ -196,16 +199,33 @@ impl Http {
         Self {
             client,
             spec: Spec::load(),
+            connect_cookie: Default::default(),
         }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let request = request.build().unwrap();
+        let mut request = request.build().unwrap();
         let method = request.method().as_str().to_owned();
         let path = request.url().path().to_owned();
+        // Like a browser: the hosted Connect pages' binding cookie goes back
+        // on every request under its path (cookies ignore the port).
+        let connect_path = path == "/connect" || path.starts_with("/connect/");
+        if connect_path && !request.headers().contains_key("cookie") {
+            if let Some(cookie) = self.connect_cookie.lock().unwrap().clone() {
+                request
+                    .headers_mut()
+                    .insert("cookie", cookie.parse().unwrap());
+            }
+        }
         let response = self.client.execute(request).await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        for set in headers.get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            if pair.starts_with("oc_connect_browser=") {
+                *self.connect_cookie.lock().unwrap() = Some(pair.to_owned());
+            }
+        }
         let text = response.text().await.unwrap();
         let is_json = headers
             .get("content-type")

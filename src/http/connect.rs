@@ -15,7 +15,8 @@ use crate::connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CustomerInfoInput, LocationInput,
     NewConnectSession,
 };
-use crate::connect_steps::{Step, StepAction, StepOutcome};
+use crate::connect_browser::BrowserSecret;
+use crate::connect_steps::{LinkFormValues, Step, StepAction, StepOutcome};
 use crate::error::ClientAuthError;
 use crate::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::params::Params;
@@ -286,6 +287,7 @@ pub(super) fn render<S: Storage>(
                     id: &p.id,
                     name: &p.name,
                     categories: &p.categories,
+                    logo_url: p.logo_url.as_deref(),
                 })
                 .collect(),
             search: shown.search,
@@ -359,11 +361,29 @@ pub(super) fn render<S: Storage>(
         ancestors.join(" ")
     };
     let mut targets: Vec<String> = form_target(&page.redirect_url).into_iter().collect();
-    if flow.step == Step::Link {
-        // The link step's form post is answered with a redirect to the
+    let redirect_provider = flow
+        .provider
+        .as_ref()
+        .is_some_and(|p| p.method == LinkMethod::Redirect);
+    if flow.step == Step::Link && redirect_provider {
+        // A redirect link's form post is answered with a redirect to the
         // provider's own authorization page, whose address only the hook
-        // knows: form-action must allow it.
+        // knows: form-action must allow it (a form link posts here only).
         targets.push("https:".to_owned());
+    }
+    // The picker shows the providers' logos: exactly their origins.
+    let mut images: Vec<String> = Vec::new();
+    if flow.step == Step::Provider {
+        for origin in flow
+            .providers
+            .iter()
+            .filter_map(|p| p.logo_url.as_deref())
+            .filter_map(crate::providers::logo_origin)
+        {
+            if !images.contains(&origin) {
+                images.push(origin);
+            }
+        }
     }
     // Opened by the embed script: the page's script reports the step to
     // the window that opened it (and, on a redirect link step, opens the
@@ -373,7 +393,7 @@ pub(super) fn render<S: Storage>(
         .as_ref()
         .and_then(|e| Some((e, embed::web_origin(&page.redirect_url)?)));
     let Some((embed, origin)) = embedded else {
-        let csp = ui::content_security_policy(&targets, &frame_ancestors);
+        let csp = ui::content_security_policy_full(&targets, &frame_ancestors, None, &images);
         return response::html(shown.status, ui::connect_page(&view), &csp);
     };
     let Some(nonce) = embed::csp_nonce(server) else {
@@ -414,13 +434,14 @@ pub(super) fn render<S: Storage>(
         }),
         ..view
     };
-    let csp = ui::content_security_policy_with(
+    let csp = ui::content_security_policy_full(
         &targets,
         &frame_ancestors,
         Some(&ui::ScriptPolicy {
             nonce: &nonce,
             fetch_self: redirect_link,
         }),
+        &images,
     );
     let answer = response::html(shown.status, ui::connect_page(&view), &csp);
     match embed.mode {
@@ -434,6 +455,55 @@ fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Respons
         &format!("{}/connect", server.config().issuer_str()),
         &[("token", token)],
     ))
+}
+
+/// The secret of the request's Connect binding cookie, if it has a
+/// well-formed one.
+fn browser_of(headers: &HeaderMap) -> Option<BrowserSecret> {
+    super::oauth::cookie_value(headers, crate::BROWSER_COOKIE).and_then(BrowserSecret::from_cookie)
+}
+
+/// The request's browser secret, or a new one and the `Set-Cookie` value
+/// that gives it to the browser.
+#[allow(clippy::result_large_err)] // the error is the response itself
+pub(super) fn browser_or_new<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Result<(BrowserSecret, Option<String>), Response<Bytes>> {
+    match browser_of(headers) {
+        Some(browser) => Ok((browser, None)),
+        None => match server.new_browser_secret() {
+            Ok(browser) => {
+                let cookie = server.browser_cookie(&browser);
+                Ok((browser, Some(cookie)))
+            }
+            Err(_) => Err(error_page(ErrorPage::TemporarilyUnavailable)),
+        },
+    }
+}
+
+/// `response`, with `cookie` set if there is one.
+pub(super) fn with_browser_cookie(
+    response: Response<Bytes>,
+    cookie: Option<&str>,
+) -> Response<Bytes> {
+    match cookie {
+        Some(cookie) => response::with_cookie(response, cookie),
+        None => response,
+    }
+}
+
+/// Whether a form post comes from a page of this server itself: its
+/// `Origin` is the issuer's origin, and `Sec-Fetch-Site`, when the browser
+/// sends it, says `same-origin`. Both are set by the browser; no page of
+/// another site can make such a request.
+fn same_origin_post<S: Storage>(server: &AuthorizationServer<S>, headers: &HeaderMap) -> bool {
+    let issuer = server.config().issuer().origin().ascii_serialization();
+    let origin = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    origin == Some(issuer.as_str()) && site.is_none_or(|s| s == "same-origin")
 }
 
 /// `GET /connect?token=…[&q=…]` and `POST /connect`.
@@ -462,20 +532,28 @@ pub(super) async fn page<S: Storage>(
         },
         _ => return error_page(ErrorPage::UnknownRequest),
     };
+    // The first opening claims the session for this browser.
+    let (browser, cookie) = match browser_or_new(server, request.headers()) {
+        Ok(browser) => browser,
+        Err(response) => return response,
+    };
     if let Some(embed) = &embed
-        && let Err(page) = server.embed_connect(token, embed).await
+        && let Err(page) = server.embed_connect(token, &browser, embed).await
     {
         return embed::connect_error(server, token, Some(embed), page).await;
     }
     let search = query.get("q");
-    match server.open_connect_search(token, search).await {
-        Ok(page) => render(
-            server,
-            &page,
-            Shown {
-                search,
-                ..Shown::default()
-            },
+    match server.open_connect_search(token, &browser, search).await {
+        Ok(page) => with_browser_cookie(
+            render(
+                server,
+                &page,
+                Shown {
+                    search,
+                    ..Shown::default()
+                },
+            ),
+            cookie.as_deref(),
         ),
         Err(page) => embed::connect_error(server, token, embed.as_ref(), page).await,
     }
@@ -549,14 +627,11 @@ fn step_action(step: Step, form: &Params) -> Option<StepAction> {
             .map(|p| StepAction::ChooseProvider(p.to_owned())),
         (Step::Link, Some("start")) => Some(StepAction::StartLink),
         (Step::Link, Some("change")) => Some(StepAction::ChangeProvider),
-        (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(
-            form.pairs()
-                .filter(|(n, _)| {
-                    !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
-                })
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
-        )),
+        (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(LinkFormValues::new(
+            form.pairs().filter(|(n, _)| {
+                !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
+            }),
+        ))),
         (Step::Customer, _) => Some(StepAction::SubmitCustomer(Box::new(customer_input(form)))),
         _ => None,
     }
@@ -573,21 +648,40 @@ async fn post<S: Storage>(
         return error_page(ErrorPage::InvalidCsrfToken);
     };
     let step = form.get("step").and_then(Step::parse);
+    // The provider sign-in window of an embedded modal page starts its
+    // link without the page's cookie (see `start_link_in_window`).
+    let link_window = step == Some(Step::Link)
+        && form.get("action") == Some("start")
+        && form.get("decision").is_none()
+        && same_origin_post(server, request.headers());
+    let Some(browser) = browser_of(request.headers()) else {
+        if link_window {
+            return link_in_window(server, token, csrf, None).await;
+        }
+        return embed::connect_error(server, token, None, ErrorPage::OtherBrowser).await;
+    };
+    let browser = &browser;
     // Approve on the consent step; deny (exit) from any step.
     let outcome = match (form.get("decision"), step) {
         (Some("deny"), _) => server
-            .complete_connect(token, csrf, ConnectDecision::Deny)
+            .complete_connect(token, csrf, browser, ConnectDecision::Deny)
             .await
             .map(Some),
         (Some("approve"), Some(Step::Consent)) => server
-            .complete_connect(token, csrf, ConnectDecision::Approve)
+            .complete_connect(token, csrf, browser, ConnectDecision::Approve)
             .await
             .map(Some),
         (Some(_), _) => Err(CompleteError::OutOfOrder),
         (None, Some(step)) => match step_action(step, &form) {
-            Some(action) => match server.connect_step(token, csrf, step, action).await {
+            Some(action) => match server
+                .connect_step(token, csrf, browser, step, action)
+                .await
+            {
                 Ok(StepOutcome::Redirect(url)) => return response::see_other(&url),
                 Ok(_) => Ok(None),
+                Err(CompleteError::Page(ErrorPage::OtherBrowser)) if link_window => {
+                    return link_in_window(server, token, csrf, Some(browser)).await;
+                }
                 Err(e) => Err(e),
             },
             None => Err(CompleteError::OutOfOrder),
@@ -608,7 +702,7 @@ async fn post<S: Storage>(
         },
         Ok(None) => see_page(server, token),
         Err(CompleteError::Page(page)) => embed::connect_error(server, token, None, page).await,
-        Err(CompleteError::Invalid(field)) => match server.open_connect(token).await {
+        Err(CompleteError::Invalid(field)) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
                 &page,
@@ -621,7 +715,7 @@ async fn post<S: Storage>(
             ),
             Err(page) => error_page(page),
         },
-        Err(CompleteError::OutOfOrder) => match server.open_connect(token).await {
+        Err(CompleteError::OutOfOrder) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
                 &page,
@@ -633,6 +727,37 @@ async fn post<S: Storage>(
             ),
             Err(page) => error_page(page),
         },
+    }
+}
+
+/// The provider sign-in window of an embedded modal page starting its link
+/// (a same-origin post without the session's cookie, or with this window's
+/// own): bound to the window's secret, given to it now if it has none.
+async fn link_in_window<S: Storage>(
+    server: &AuthorizationServer<S>,
+    token: &str,
+    csrf: &str,
+    window: Option<&BrowserSecret>,
+) -> Response<Bytes> {
+    let (window, cookie) = match window {
+        Some(window) => (window.clone(), None),
+        None => match server.new_browser_secret() {
+            Ok(window) => {
+                let cookie = server.browser_cookie(&window);
+                (window, Some(cookie))
+            }
+            Err(_) => return error_page(ErrorPage::TemporarilyUnavailable),
+        },
+    };
+    match server.start_link_in_window(token, csrf, &window).await {
+        Ok(StepOutcome::Redirect(url)) => {
+            with_browser_cookie(response::see_other(&url), cookie.as_deref())
+        }
+        // The hook failed: the page shows why (in the embedded page,
+        // which moves on by itself; here, in this window).
+        Ok(_) => see_page(server, token),
+        Err(CompleteError::Page(page)) => error_page(page),
+        Err(_) => error_page(ErrorPage::CompletedRequest),
     }
 }
 
@@ -650,7 +775,11 @@ pub(super) async fn callback<S: Storage>(
     let Ok(pairs) = crate::params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::InvalidLinkState);
     };
-    match server.link_callback(provider, &pairs).await {
+    let browser = browser_of(request.headers());
+    match server
+        .link_callback(provider, &pairs, browser.as_ref())
+        .await
+    {
         // An embedded page's sign-in window: it closes; the page moves on.
         Ok(back) if back.embed.is_some() => {
             embed::link_window_return(server, &back.provider, back.linked)

@@ -239,7 +239,7 @@ fn csrf_cookie_name(csrf_token: &str) -> String {
     format!("oc_consent_{tag}")
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -313,10 +313,22 @@ pub(super) async fn authorize<S: Storage>(
         return error_page(ErrorPage::UnknownRequest);
     };
     match server.begin_authorization(&pairs).await {
-        // A Connect token as request_uri opens the Connect session's page.
+        // A Connect token as request_uri opens the Connect session's page
+        // (and, the first time, claims it for this browser).
         Ok(prompt) if prompt.connect => {
-            match server.open_connect(prompt.session.expose_secret()).await {
-                Ok(page) => super::connect::render(server, &page, super::connect::Shown::default()),
+            let (browser, cookie) = match super::connect::browser_or_new(server, request.headers())
+            {
+                Ok(browser) => browser,
+                Err(response) => return response,
+            };
+            match server
+                .open_connect(prompt.session.expose_secret(), &browser)
+                .await
+            {
+                Ok(page) => super::connect::with_browser_cookie(
+                    super::connect::render(server, &page, super::connect::Shown::default()),
+                    cookie.as_deref(),
+                ),
                 Err(page) => error_page(page),
             }
         }

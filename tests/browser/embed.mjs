@@ -338,10 +338,12 @@ try {
     const hosted = await fetch(`${base}/connect?token=${encodeURIComponent(session.connectToken)}`);
     const html = await hosted.text();
     const fieldOf = (name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))[1];
+    // The session is bound to the client that opened it: its cookie goes back.
+    const binding = (hosted.headers.get('set-cookie') ?? '').split(';')[0];
     const denied = await fetch(`${base}/connect`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: binding },
       body: new URLSearchParams({ token: fieldOf('token'), csrf_token: fieldOf('csrf_token'), step: fieldOf('step'), decision: 'deny' }),
     });
     check(denied.status === 303, `completing the session first: ${denied.status}`);

@@ -50,6 +50,106 @@ pub struct Harness {
     pub workspace: WorkspaceId,
     pub confidential: Client,
     pub public: Client,
+    /// The browser the hosted pages are driven in (its cookies kept).
+    pub browser: Browser,
+}
+
+/// A browser's cookie jar, as far as the tests need one: it keeps every
+/// cookie a response sets (`Max-Age=0` removes it) and sends back those
+/// whose `Path` covers the request's path. One per browser: a test of
+/// "another browser" makes a second one.
+#[derive(Debug, Default)]
+pub struct Browser {
+    /// (name, value, path)
+    cookies: Mutex<Vec<(String, String, String)>>,
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `Cookie` header for a request to `uri`, if any cookie applies.
+    pub fn cookie_header(&self, uri: &str) -> Option<String> {
+        let path = uri.split(['?', '#']).next().unwrap_or("/");
+        let cookies = self.cookies.lock().unwrap();
+        let applying: Vec<String> = cookies
+            .iter()
+            .filter(|(_, _, p)| {
+                path == p || path.starts_with(&format!("{}/", p.trim_end_matches('/')))
+            })
+            .map(|(n, v, _)| format!("{n}={v}"))
+            .collect();
+        (!applying.is_empty()).then(|| applying.join("; "))
+    }
+
+    /// The value of the cookie `name`, if the browser holds one.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let cookies = self.cookies.lock().unwrap();
+        cookies
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.clone())
+    }
+
+    /// Keeps the cookies `response` sets.
+    pub fn keep(&self, response: &Response<Bytes>) {
+        let mut cookies = self.cookies.lock().unwrap();
+        for header in response.headers().get_all("set-cookie") {
+            let header = header.to_str().unwrap();
+            let mut parts = header.split(';').map(str::trim);
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            let mut path = "/".to_owned();
+            let mut gone = false;
+            for attribute in parts {
+                let (key, val) = attribute.split_once('=').unwrap_or((attribute, ""));
+                if key.eq_ignore_ascii_case("path") {
+                    path = val.to_owned();
+                }
+                if key.eq_ignore_ascii_case("max-age") && val == "0" {
+                    gone = true;
+                }
+            }
+            cookies.retain(|(n, _, p)| !(n == name && *p == path));
+            if !gone {
+                cookies.push((name.to_owned(), value.to_owned(), path));
+            }
+        }
+    }
+
+    /// Sends `request` with this browser's cookies and keeps the ones it
+    /// gets back.
+    pub async fn send(&self, server: &Server, mut request: Request<Bytes>) -> Response<Bytes> {
+        if let Some(cookie) = self.cookie_header(&request.uri().to_string()) {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().unwrap());
+        }
+        let response = server.handle(request).await;
+        self.keep(&response);
+        response
+    }
+
+    /// `GET uri` in this browser.
+    pub async fn get(&self, server: &Server, uri: &str) -> Response<Bytes> {
+        self.send(server, Request::get(uri).body(Bytes::new()).unwrap())
+            .await
+    }
+
+    /// A form post in this browser (from a page of the server itself:
+    /// `Origin` is the issuer's).
+    pub async fn post_form(
+        &self,
+        server: &Server,
+        uri: &str,
+        pairs: &[(&str, &str)],
+    ) -> Response<Bytes> {
+        let request = Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(query(pairs)))
+            .unwrap();
+        self.send(server, request).await
+    }
 }
 
 pub fn builder() -> (
@@ -93,6 +193,7 @@ pub async fn harness_with(
         workspace,
         confidential,
         public,
+        browser: Browser::new(),
     }
 }
 

@@ -1197,3 +1197,35 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A form link's posted values (a password, say) never show in `Debug`,
+    /// of the values or of the step action carrying them; the names do.
+    #[test]
+    fn posted_link_values_are_redacted_in_debug() {
+        let values = LinkFormValues::new([("username", "ada"), ("password", "hunter2-secret")]);
+        assert_eq!(values.get("password"), Some("hunter2-secret"));
+        assert_eq!(values.names().collect::<Vec<_>>(), ["username", "password"]);
+        let action = StepAction::SubmitLink(values.clone());
+        for shown in [
+            format!("{values:?}"),
+            format!("{values:#?}"),
+            format!("{action:?}"),
+            format!("{action:#?}"),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("\"ada\""), "{shown}");
+            assert!(
+                shown.contains("password") && shown.contains("[redacted]"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            format!("{:?}", StepAction::ChooseProvider("tesla".into())),
+            "ChooseProvider(\"tesla\")"
+        );
+    }
+}

@@ -661,7 +661,28 @@ async fn update_mode_skips_terms_and_updates_the_same_linked_account() {
         .unwrap()
         .unwrap();
 
-    let p = page(h, &start(h, filters).await).await;
+    // Tags edited with the API since (emptied here) are the connection's
+    // own: the update keeps them and adds the session's.
+    let admin = format!(
+        "Bearer {}",
+        h.server
+            .create_admin_key(&h.workspace)
+            .await
+            .unwrap()
+            .expose_secret()
+    );
+    let patched = api(
+        h,
+        "PATCH",
+        &format!("/v1/connections/{}", first.id.as_str()),
+        &admin,
+        Some(json!({"tags": []})),
+    )
+    .await;
+    assert_eq!(json(&patched)["tags"], json!([]));
+    let mut update = filters.clone();
+    update["tags"] = json!(["spring"]);
+    let p = page(h, &start(h, update).await).await;
     assert_eq!(
         p.step, "link",
         "update mode: no terms, one provider: straight to the link"
@@ -677,6 +698,11 @@ async fn update_mode_skips_terms_and_updates_the_same_linked_account() {
         .unwrap();
     assert_eq!(second.id, first.id, "updated, not duplicated");
     assert_ne!(second.grant_id, first.grant_id);
+    assert_eq!(
+        second.tags,
+        ["spring"],
+        "the emptied tags stay empty; the session's are added"
+    );
     let updated = h
         .events
         .0
@@ -991,5 +1017,246 @@ async fn customers_api_lists_reads_and_deletes_with_cascade() {
     assert_eq!(
         connections["data"][0]["status"], "revoked",
         "the customer's connections are revoked"
+    );
+}
+
+/// `connected` for another app's credentials `client`: a utility-linked
+/// session approved and its code exchanged.
+async fn connected_as(h: &Harness, client: &Client, reference: &str) -> Value {
+    let body = json!({"redirectUrl": REDIRECT, "referenceId": reference,
+        "filters": {"providers": ["utility"]}, "scopedKey": true,
+        "customerInfo": {"firstName": "Ada", "lastName": "L", "email": "ada@example.com",
+            "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                "postalCode": "62701", "country": "US"}}});
+    let created = api(
+        h,
+        "POST",
+        "/v1/connect/sessions",
+        &basic(client),
+        Some(body),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", text(&created));
+    let url = path_of(json(&created)["url"].as_str().unwrap());
+    let p = page(h, &url).await;
+    let p = advance(
+        h,
+        &p,
+        "link",
+        &[
+            ("action", "submit"),
+            ("username", "ada"),
+            ("password", "hunter2-correct"),
+        ],
+    )
+    .await;
+    let to = location(&post(h, &p, "consent", &[("decision", "approve")]).await);
+    let response = token(
+        &h.server,
+        client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &param(&to, "code").unwrap()),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    json(&response)
+}
+
+/// DESIGN: `/v1/customers` answers an admin or a confidential client. A
+/// client sees only the customers its app holds an active connection to;
+/// its DELETE revokes only its own app's connections to the customer (with
+/// their grants, tokens and scoped keys); the customer and other apps'
+/// connections stay. Every revocation is a `ConnectionRevoked` event, and
+/// `ConnectionCreated` names the connection it made.
+#[tokio::test]
+async fn customers_for_an_apps_own_credentials_and_connection_events() {
+    let f = flow(false).await;
+    let h = &f.h;
+    let other = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Confidential,
+        &[REDIRECT],
+    )
+    .await;
+    let mine = connected_as(h, &h.confidential, "shared").await;
+    let theirs = connected_as(h, &other, "shared").await;
+    connected_as(h, &other, "only-theirs").await;
+    let admin = format!(
+        "Bearer {}",
+        h.server
+            .create_admin_key(&h.workspace)
+            .await
+            .unwrap()
+            .expose_secret()
+    );
+    let me = basic(&h.confidential);
+    let them = basic(&other);
+
+    // ConnectionCreated names each connection.
+    let connections = json(&api(h, "GET", "/v1/connections", &admin, None).await);
+    let ids: Vec<String> = connections["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let created: Vec<String> = h
+        .events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            oauth_connect::Event::ConnectionCreated { connection_id, .. } => {
+                Some(connection_id.as_str().to_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    let (mut created, mut ids) = (created, ids);
+    created.sort();
+    ids.sort();
+    assert_eq!(created, ids, "one event per connection, naming it");
+
+    let all = json(&api(h, "GET", "/v1/customers", &admin, None).await);
+    assert_eq!(all["meta"]["total"], 2);
+    let listed = json(&api(h, "GET", "/v1/customers", &me, None).await);
+    assert_eq!(listed["meta"]["total"], 1, "only the app's own customers");
+    assert_eq!(listed["data"][0]["referenceId"], "shared");
+    let shared = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let only_theirs = json(
+        &api(
+            h,
+            "GET",
+            "/v1/customers?referenceId=only-theirs",
+            &admin,
+            None,
+        )
+        .await,
+    )["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        api(h, "GET", &format!("/v1/customers/{only_theirs}"), &me, None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "another app's customer"
+    );
+    assert_eq!(
+        json(&api(h, "GET", "/v1/customers?referenceId=only-theirs", &me, None).await)["meta"]["total"],
+        0
+    );
+    assert_eq!(
+        api(
+            h,
+            "DELETE",
+            &format!("/v1/customers/{only_theirs}"),
+            &me,
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    let got = api(h, "GET", &format!("/v1/customers/{shared}"), &me, None).await;
+    assert_eq!(json(&got)["referenceId"], "shared");
+
+    // The client lets go of the customer: only its own connection goes.
+    let before = h.events.0.lock().unwrap().len();
+    assert_eq!(
+        api(h, "DELETE", &format!("/v1/customers/{shared}"), &me, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let revoked: Vec<_> = h.events.0.lock().unwrap()[before..]
+        .iter()
+        .filter(|e| matches!(e, oauth_connect::Event::ConnectionRevoked { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(
+        introspect(
+            &h.server,
+            &h.confidential,
+            mine["access_token"].as_str().unwrap()
+        )
+        .await["active"],
+        false,
+        "its tokens"
+    );
+    assert!(
+        h.server
+            .authenticate_bearer(mine["scoped_key"].as_str().unwrap())
+            .await
+            .is_err(),
+        "its scoped key"
+    );
+    assert_eq!(
+        introspect(&h.server, &other, theirs["access_token"].as_str().unwrap()).await["active"],
+        true,
+        "the other app's connection stays"
+    );
+    assert!(
+        h.server
+            .authenticate_bearer(theirs["scoped_key"].as_str().unwrap())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        api(h, "GET", &format!("/v1/customers/{shared}"), &admin, None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "the customer record stays"
+    );
+    assert_eq!(
+        api(h, "GET", &format!("/v1/customers/{shared}"), &me, None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "no longer this app's customer"
+    );
+    assert_eq!(
+        json(&api(h, "GET", "/v1/customers", &them, None).await)["meta"]["total"],
+        2
+    );
+
+    // The admin deletes it: the remaining connection goes too, one event
+    // for it.
+    let before = h.events.0.lock().unwrap().len();
+    assert_eq!(
+        api(
+            h,
+            "DELETE",
+            &format!("/v1/customers/{shared}"),
+            &admin,
+            None
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+    let events = h.events.0.lock().unwrap()[before..].to_vec();
+    let revoked: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            oauth_connect::Event::ConnectionRevoked { connection_id, .. } => {
+                Some(connection_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revoked.len(), 1, "{events:?}");
+    assert_eq!(
+        introspect(&h.server, &other, theirs["access_token"].as_str().unwrap()).await["active"],
+        false
     );
 }

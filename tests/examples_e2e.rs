@@ -210,12 +210,14 @@ impl Http {
         // Like a browser: the hosted Connect pages' binding cookie goes back
         // on every request under its path (cookies ignore the port).
         let connect_path = path == "/connect" || path.starts_with("/connect/");
-        if connect_path && !request.headers().contains_key("cookie") {
-            if let Some(cookie) = self.connect_cookie.lock().unwrap().clone() {
-                request
-                    .headers_mut()
-                    .insert("cookie", cookie.parse().unwrap());
-            }
+        let cookie = self.connect_cookie.lock().unwrap().clone();
+        if let Some(cookie) = cookie
+            && connect_path
+            && !request.headers().contains_key("cookie")
+        {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().unwrap());
         }
         let response = self.client.execute(request).await.unwrap();
         let status = response.status().as_u16();

@@ -169,6 +169,22 @@ impl BearerPrincipal {
             })
         }
     }
+
+    /// `Ok` when the credential belongs to `workspace`, else the 401
+    /// `invalid_token` refusal: for a resource server that serves one
+    /// workspace, a credential of another one does not authenticate there
+    /// (`bearer.require_workspace(&my_workspace)?`).
+    ///
+    /// # Errors
+    ///
+    /// [`BearerRejection::InvalidToken`].
+    pub fn require_workspace(&self, workspace: &crate::WorkspaceId) -> Result<(), BearerRejection> {
+        if &self.workspace_id == workspace {
+            Ok(())
+        } else {
+            Err(BearerRejection::InvalidToken)
+        }
+    }
 }
 
 impl<S: Storage> AuthorizationServer<S> {

@@ -1,0 +1,786 @@
+//! The hosted Connect flow bound to the browser that opened it (RFC 9700
+//! §2.1: CSRF protection "securely bound to the user agent"), the provider
+//! callback's single use under concurrency, and what the pages show of the
+//! host's and the provider's text, all through `AuthorizationServer::handle`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use oauth_connect::{
+    ConnectStore as _, LinkContext, LinkError, LinkField, LinkHook, LinkedAccount, Provider,
+};
+use serde_json::{Value, json};
+use support::*;
+use time::Duration;
+
+/// A provider with its own OAuth page. At the callback, `code=good` links
+/// `acct-<reference>` (labelled with the query's `label`, as an upstream
+/// may say), `code=slow` too but only once released, anything else is the
+/// refusal the query's `why` says.
+#[derive(Debug, Default)]
+struct Upstream {
+    completions: Mutex<Vec<Vec<(String, String)>>>,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl LinkHook for Upstream {
+    async fn authorization_url(&self, ctx: &LinkContext, state: &str) -> Result<String, LinkError> {
+        Ok(format!(
+            "https://upstream.example/authorize?{}",
+            query(&[("redirect_uri", &ctx.callback_url), ("state", state)])
+        ))
+    }
+
+    async fn complete_redirect(
+        &self,
+        ctx: &LinkContext,
+        q: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        self.completions.lock().unwrap().push(q.to_vec());
+        let get = |name: &str| q.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let code = get("code");
+        if code.as_deref() == Some("slow") {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(3), self.release.notified())
+                    .await;
+        }
+        match code.as_deref() {
+            Some("good" | "slow") => Ok(LinkedAccount::new(
+                "",
+                format!("acct-{}", ctx.reference_id),
+                get("label").unwrap_or_else(|| "Upstream account".to_owned()),
+            )),
+            _ => Err(LinkError::Refused(
+                get("why").unwrap_or_else(|| "refused".to_owned()),
+            )),
+        }
+    }
+}
+
+/// A form provider that accepts anything.
+#[derive(Debug, Default)]
+struct Utility;
+
+#[async_trait]
+impl LinkHook for Utility {
+    async fn complete_form(
+        &self,
+        _: &LinkContext,
+        _: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        Ok(LinkedAccount::new("", "utility-1", "Utility account"))
+    }
+}
+
+struct Flow {
+    h: Harness,
+    upstream: Arc<Upstream>,
+}
+
+async fn flow_with(
+    configure: impl FnOnce(
+        oauth_connect::AuthorizationServerBuilder<oauth_connect::MemoryStore>,
+    ) -> oauth_connect::AuthorizationServerBuilder<oauth_connect::MemoryStore>,
+) -> Flow {
+    let upstream = Arc::new(Upstream::default());
+    let (builder, clock, events) = builder();
+    let builder = builder
+        .provider(
+            Provider::redirect("tesla", "Tesla <b>&</b> Co", upstream.clone())
+                .categories(["battery"])
+                .logo_url("https://cdn.example.com/logos/tesla.svg?size=24&v=2"),
+        )
+        .provider(
+            Provider::form(
+                "utility",
+                "City Utility",
+                vec![LinkField::new("username", "Username", "text", true)],
+                Arc::new(Utility),
+            )
+            .categories(["meter"])
+            .logo_url("https://img.example.org/utility.png"),
+        );
+    let server = configure(builder).build().unwrap();
+    let h = harness_with(server, clock, events).await;
+    Flow { h, upstream }
+}
+
+async fn flow() -> Flow {
+    flow_with(|b| b).await
+}
+
+/// A session whose customer is complete, narrowed to `providers`; its
+/// page's path.
+async fn start(h: &Harness, reference: &str, extra: Value) -> String {
+    let mut body = json!({"redirectUrl": REDIRECT, "referenceId": reference, "state": "st",
+        "customerInfo": {"firstName": "Ada", "lastName": "L", "email": "ada@example.com",
+            "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                "postalCode": "62701", "country": "US"}}});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let response = h
+        .server
+        .handle(
+            Request::post("/v1/connect/sessions")
+                .header("content-type", "application/json")
+                .header("authorization", basic(&h.confidential))
+                .body(Bytes::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        text(&response)
+    );
+    path_of(json(&response)["url"].as_str().unwrap())
+}
+
+fn path_of(url: &str) -> String {
+    url.strip_prefix(ISSUER).unwrap_or(url).to_owned()
+}
+
+/// The page a browser got: its step, token and CSRF token.
+struct Page {
+    html: String,
+    step: String,
+    token: String,
+    csrf: String,
+}
+
+fn page_of(response: &Response<Bytes>) -> Page {
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(response));
+    let html = text(response);
+    Page {
+        step: field(&html, "step"),
+        token: field(&html, "token"),
+        csrf: field(&html, "csrf_token"),
+        html,
+    }
+}
+
+async fn open(browser: &Browser, h: &Harness, path: &str) -> Page {
+    page_of(&browser.get(&h.server, path).await)
+}
+
+async fn post(
+    browser: &Browser,
+    h: &Harness,
+    p: &Page,
+    step: &str,
+    extra: &[(&str, &str)],
+) -> Response<Bytes> {
+    let mut pairs = vec![
+        ("token", p.token.as_str()),
+        ("csrf_token", p.csrf.as_str()),
+        ("step", step),
+    ];
+    pairs.extend_from_slice(extra);
+    browser.post_form(&h.server, "/connect", &pairs).await
+}
+
+fn refused_as_another_browser(response: &Response<Bytes>) {
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "{}",
+        text(response)
+    );
+    let html = text(response);
+    assert!(
+        html.contains("This Connect session was opened in another browser")
+            && html.contains("Start again from the app"),
+        "{html}"
+    );
+    assert!(response.headers().get("location").is_none(), "no redirect");
+}
+
+async fn connections_of(h: &Harness, reference: &str) -> u64 {
+    let mut filter = oauth_connect::ConnectionFilter::default();
+    filter.reference_id = Some(reference.to_owned());
+    h.server
+        .storage()
+        .list_connections(&h.workspace, &filter, 0, 10)
+        .await
+        .unwrap()
+        .total
+}
+
+/// The first opening sets an HttpOnly binding cookie scoped to the Connect
+/// paths: on an https issuer `Secure; SameSite=None; Partitioned` (a modal
+/// iframe is cross-site; CHIPS keeps it partitioned).
+#[tokio::test]
+async fn the_first_opening_sets_the_binding_cookie_and_later_ones_keep_it() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(
+        h,
+        "cookie-1",
+        json!({"filters": {"providers": ["utility"]}}),
+    )
+    .await;
+    let first = h.browser.get(&h.server, &path).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap();
+    let value = h.browser.cookie("oc_connect_browser").unwrap();
+    assert_eq!(
+        cookie,
+        format!(
+            "oc_connect_browser={value}; Path=/connect; HttpOnly; Secure; SameSite=None; Partitioned"
+        )
+    );
+    let again = h.browser.get(&h.server, &path).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(
+        again.headers().get("set-cookie").is_none(),
+        "kept, not replaced"
+    );
+    // The browser's next session reuses its cookie.
+    let next = start(h, "cookie-2", json!({})).await;
+    let other = h.browser.get(&h.server, &next).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    assert!(other.headers().get("set-cookie").is_none());
+}
+
+/// Another browser — without the cookie, or with its own — gets the
+/// "opened in another browser" page on the page itself, on every post (even
+/// with the first browser's token and CSRF token) and on the provider's
+/// callback, and never completes anything; the first browser goes on.
+#[tokio::test]
+async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "bound", json!({"filters": {"providers": ["tesla"]}})).await;
+    let mine = open(&h.browser, h, &path).await;
+    assert_eq!(mine.step, "link");
+
+    let stranger = Browser::new();
+    refused_as_another_browser(&stranger.get(&h.server, &path).await);
+    let with_own_cookie = Browser::new();
+    let other_path = start(h, "elsewhere", json!({})).await;
+    open(&with_own_cookie, h, &other_path).await;
+    assert!(with_own_cookie.cookie("oc_connect_browser").is_some());
+    refused_as_another_browser(&with_own_cookie.get(&h.server, &path).await);
+
+    for browser in [&stranger, &with_own_cookie] {
+        for (step, extra) in [
+            ("link", vec![("action", "start")]),
+            ("link", vec![("decision", "deny")]),
+            ("consent", vec![("decision", "approve")]),
+        ] {
+            let answer = post(browser, h, &mine, step, &extra).await;
+            refused_as_another_browser(&answer);
+        }
+    }
+    // The typed API says the same.
+    let intruder = h.server.new_browser_secret().unwrap();
+    assert_eq!(
+        h.server
+            .complete_connect(
+                &mine.token,
+                &mine.csrf,
+                &intruder,
+                oauth_connect::ConnectDecision::Deny
+            )
+            .await
+            .unwrap_err(),
+        oauth_connect::CompleteError::Page(oauth_connect::ErrorPage::OtherBrowser)
+    );
+
+    // The first browser starts the link; the callback in another browser
+    // is refused and links nothing.
+    let go = post(&h.browser, h, &mine, "link", &[("action", "start")]).await;
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let state = param(&location(&go), "state").unwrap();
+    let callback = format!(
+        "/connect/callback/tesla?{}",
+        query(&[("code", "good"), ("state", &state)])
+    );
+    refused_as_another_browser(&stranger.get(&h.server, &callback).await);
+    refused_as_another_browser(&with_own_cookie.get(&h.server, &callback).await);
+    assert!(
+        f.upstream.completions.lock().unwrap().is_empty(),
+        "the hook never ran"
+    );
+    // And the first browser's own return still works (the state was not
+    // spent by the refusals).
+    let back = h.browser.get(&h.server, &callback).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER, "{}", text(&back));
+    let p = open(&h.browser, h, &path_of(&location(&back))).await;
+    assert_eq!(p.step, "consent");
+    let done = post(&h.browser, h, &p, "consent", &[("decision", "approve")]).await;
+    assert!(param(&location(&done), "code").is_some());
+    assert_eq!(connections_of(h, "bound").await, 1);
+}
+
+/// The attack the binding stops: a user opens a session for themselves,
+/// starts the link step and sends the provider's authorization URL to a
+/// victim. The victim signs in at the provider, which sends the victim's
+/// browser to the callback with the victim's code: refused, the hook never
+/// exchanges it, and the attacker's session links nothing.
+#[tokio::test]
+async fn a_forwarded_provider_authorization_url_links_nothing() {
+    let f = flow().await;
+    let h = &f.h;
+    let attacker = &h.browser;
+    let path = start(h, "attacker", json!({"filters": {"providers": ["tesla"]}})).await;
+    let p = open(attacker, h, &path).await;
+    let go = post(attacker, h, &p, "link", &[("action", "start")]).await;
+    let provider_url = location(&go);
+    assert!(provider_url.starts_with("https://upstream.example/authorize?"));
+
+    // At the provider the victim signs in; it redirects the victim's browser.
+    let victim = Browser::new();
+    let callback = format!(
+        "{}?{}",
+        path_of(&param(&provider_url, "redirect_uri").unwrap()),
+        query(&[
+            ("code", "good"),
+            ("label", "the victim's account"),
+            ("state", &param(&provider_url, "state").unwrap()),
+        ])
+    );
+    let answer = victim.get(&h.server, &callback).await;
+    refused_as_another_browser(&answer);
+    assert!(
+        f.upstream.completions.lock().unwrap().is_empty(),
+        "the victim's code was never exchanged"
+    );
+    let p = open(attacker, h, &path).await;
+    assert_eq!(
+        p.step, "link",
+        "nothing was linked into the attacker's session"
+    );
+    assert!(!p.html.contains("acct-"));
+    assert_eq!(connections_of(h, "attacker").await, 0);
+}
+
+/// Two browsers opening a fresh session at once: exactly one claims it.
+#[tokio::test]
+async fn concurrent_first_openings_claim_the_session_once() {
+    let f = flow().await;
+    let h = &f.h;
+    for round in 0..5 {
+        let path = start(h, &format!("race-{round}"), json!({})).await;
+        let (one, two) = (Browser::new(), Browser::new());
+        let (a, b) = tokio::join!(one.get(&h.server, &path), two.get(&h.server, &path));
+        let statuses = [a.status(), b.status()];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            1,
+            "{statuses:?}"
+        );
+        assert!(statuses.contains(&StatusCode::FORBIDDEN), "{statuses:?}");
+    }
+}
+
+/// Tabs of one browser share its cookie: a second tab works, and of two
+/// tabs approving one session one completes; there is one connection.
+#[tokio::test]
+async fn two_tabs_of_one_browser_complete_one_session_once() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "tabs", json!({"filters": {"providers": ["utility"]}})).await;
+    let first = open(&h.browser, h, &path).await;
+    let second = open(&h.browser, h, &path).await;
+    assert_eq!(
+        (first.step.as_str(), second.step.as_str()),
+        ("link", "link")
+    );
+    // The second tab links; the first tab's link post is then out of order.
+    let linked = post(
+        &h.browser,
+        h,
+        &second,
+        "link",
+        &[("action", "submit"), ("username", "ada")],
+    )
+    .await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER, "{}", text(&linked));
+    let stale = post(
+        &h.browser,
+        h,
+        &first,
+        "link",
+        &[("action", "submit"), ("username", "bob")],
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let tab_one = open(&h.browser, h, &path).await;
+    let tab_two = open(&h.browser, h, &path).await;
+    assert_eq!(tab_one.step, "consent");
+    let (a, b) = tokio::join!(
+        post(
+            &h.browser,
+            h,
+            &tab_one,
+            "consent",
+            &[("decision", "approve")]
+        ),
+        post(
+            &h.browser,
+            h,
+            &tab_two,
+            "consent",
+            &[("decision", "approve")]
+        ),
+    );
+    let codes = [&a, &b]
+        .iter()
+        .filter(|r| r.status() == StatusCode::SEE_OTHER && param(&location(r), "code").is_some())
+        .count();
+    assert_eq!(codes, 1, "{} / {}", a.status(), b.status());
+    assert!(
+        [a.status(), b.status()].contains(&StatusCode::GONE),
+        "the other tab is told it is done"
+    );
+    assert_eq!(connections_of(h, "tabs").await, 1, "one connection");
+}
+
+/// Of two concurrent returns from the provider with one `state`, one
+/// consumes it before the hook runs: the hook exchanges one code, and the
+/// other return links nothing (it lands on the page).
+#[tokio::test]
+async fn two_concurrent_callbacks_reach_the_hook_once() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "twice", json!({"filters": {"providers": ["tesla"]}})).await;
+    let p = open(&h.browser, h, &path).await;
+    let go = post(&h.browser, h, &p, "link", &[("action", "start")]).await;
+    let state = param(&location(&go), "state").unwrap();
+    let callback = format!(
+        "/connect/callback/tesla?{}",
+        query(&[("code", "slow"), ("state", &state)])
+    );
+    let first = h.browser.get(&h.server, &callback);
+    let second = async {
+        // The first return is inside the hook before the second arrives.
+        while f.upstream.completions.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let answer = h.browser.get(&h.server, &callback).await;
+        f.upstream.release.notify_one();
+        answer
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(
+        f.upstream.completions.lock().unwrap().len(),
+        1,
+        "the hook ran once"
+    );
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert_eq!(second.status(), StatusCode::SEE_OTHER);
+    let p = open(&h.browser, h, &path_of(&location(&first))).await;
+    assert_eq!(p.step, "consent", "the first return linked the account");
+}
+
+fn same_origin_post(pairs: &[(&str, &str)], origin: &str, site: Option<&str>) -> Request<Bytes> {
+    let mut request = Request::post("/connect")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", origin);
+    if let Some(site) = site {
+        request = request.header("sec-fetch-site", site);
+    }
+    request.body(Bytes::from(query(pairs))).unwrap()
+}
+
+/// An embedded modal page lives in a cross-site iframe, whose cookie is
+/// partitioned under the embedding site; the provider's sign-in opens in a
+/// window of its own (a top-level context without that cookie). That
+/// window's same-origin start post binds the link to the window (a cookie
+/// of its own); the provider's return there links the account. A
+/// cross-site post, a post for a session that is not an embedded modal, and
+/// the return in yet another browser are refused.
+#[tokio::test]
+async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "modal", json!({"filters": {"providers": ["tesla"]}})).await;
+    let token = param(&format!("{ISSUER}{path}"), "token").unwrap();
+    let iframe = &h.browser;
+    let modal = format!(
+        "/connect?{}",
+        query(&[
+            ("token", &token),
+            ("embed", "modal"),
+            ("nonce", "Zm9yLXRoZS1lbWJlZC1zY3JpcHQ")
+        ])
+    );
+    let p = open(iframe, h, &modal).await;
+    assert_eq!(p.step, "link");
+    let pairs = [
+        ("token", p.token.as_str()),
+        ("csrf_token", p.csrf.as_str()),
+        ("step", "link"),
+        ("action", "start"),
+    ];
+
+    // From another site: refused, whatever it claims.
+    let window = Browser::new();
+    let forged = window
+        .send(
+            &h.server,
+            same_origin_post(&pairs, "https://evil.example", Some("cross-site")),
+        )
+        .await;
+    refused_as_another_browser(&forged);
+    let lying = window
+        .send(
+            &h.server,
+            same_origin_post(&pairs, ISSUER, Some("cross-site")),
+        )
+        .await;
+    refused_as_another_browser(&lying);
+    assert!(window.cookie("oc_connect_browser").is_none());
+
+    // From the hosted page itself (same origin), in the sign-in window.
+    let go = window
+        .send(
+            &h.server,
+            same_origin_post(&pairs, ISSUER, Some("same-origin")),
+        )
+        .await;
+    assert_eq!(go.status(), StatusCode::SEE_OTHER, "{}", text(&go));
+    assert!(location(&go).starts_with("https://upstream.example/authorize?"));
+    assert!(
+        window.cookie("oc_connect_browser").is_some(),
+        "the window is bound"
+    );
+    let state = param(&location(&go), "state").unwrap();
+    let callback = format!(
+        "/connect/callback/tesla?{}",
+        query(&[("code", "good"), ("state", &state)])
+    );
+    refused_as_another_browser(&Browser::new().get(&h.server, &callback).await);
+    let back = window.get(&h.server, &callback).await;
+    assert_eq!(back.status(), StatusCode::OK, "{}", text(&back));
+    assert!(text(&back).contains("account is linked"));
+    let p = open(iframe, h, &modal).await;
+    assert_eq!(p.step, "consent", "the iframe moves on");
+    // The window itself cannot drive the flow.
+    let taken = window
+        .send(
+            &h.server,
+            same_origin_post(
+                &[
+                    ("token", p.token.as_str()),
+                    ("csrf_token", p.csrf.as_str()),
+                    ("step", "consent"),
+                    ("decision", "approve"),
+                ],
+                ISSUER,
+                Some("same-origin"),
+            ),
+        )
+        .await;
+    refused_as_another_browser(&taken);
+
+    // A session that is not an embedded modal gets no such exception.
+    let plain = start(h, "not-modal", json!({"filters": {"providers": ["tesla"]}})).await;
+    let p = open(iframe, h, &plain).await;
+    let pairs = [
+        ("token", p.token.as_str()),
+        ("csrf_token", p.csrf.as_str()),
+        ("step", "link"),
+        ("action", "start"),
+    ];
+    let refused = Browser::new()
+        .send(
+            &h.server,
+            same_origin_post(&pairs, ISSUER, Some("same-origin")),
+        )
+        .await;
+    refused_as_another_browser(&refused);
+}
+
+/// What the host (provider names), the hook (its error text) and the
+/// upstream (the account label it returns) say is shown escaped.
+#[tokio::test]
+async fn provider_names_hook_errors_and_upstream_labels_are_escaped() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "escape", json!({"filters": {"providers": ["tesla"]}})).await;
+    let p = open(&h.browser, h, &path).await;
+    assert!(
+        p.html.contains("Tesla &lt;b&gt;&amp;&lt;/b&gt; Co"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("<b>&</b>"));
+    let go = post(&h.browser, h, &p, "link", &[("action", "start")]).await;
+    let state = param(&location(&go), "state").unwrap();
+    let refused = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/tesla?{}",
+                query(&[
+                    ("code", "bad"),
+                    ("why", "<script>alert('hook')</script>"),
+                    ("state", &state),
+                ])
+            ),
+        )
+        .await;
+    let p = open(&h.browser, h, &path_of(&location(&refused))).await;
+    assert_eq!(p.step, "link");
+    assert!(
+        p.html
+            .contains("&lt;script&gt;alert(&#x27;hook&#x27;)&lt;/script&gt;")
+            || p.html
+                .contains("&lt;script&gt;alert('hook')&lt;/script&gt;"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("<script>alert"));
+    let go = post(&h.browser, h, &p, "link", &[("action", "start")]).await;
+    let state = param(&location(&go), "state").unwrap();
+    let linked = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/tesla?{}",
+                query(&[
+                    ("code", "good"),
+                    ("label", "<img src=x onerror=alert(1)>"),
+                    ("state", &state),
+                ])
+            ),
+        )
+        .await;
+    let p = open(&h.browser, h, &path_of(&location(&linked))).await;
+    assert_eq!(p.step, "consent");
+    assert!(
+        p.html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        p.html
+    );
+    assert!(!p.html.contains("<img src=x"));
+}
+
+/// The picker shows each provider's logo, escaped, and the page's CSP lets
+/// images come from exactly those origins; `form-action` allows `https:`
+/// (the provider's page) only on a redirect provider's link step.
+#[tokio::test]
+async fn logos_and_the_csp_follow_the_providers_shown() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "logos", json!({})).await;
+    let picker = h.browser.get(&h.server, &path).await;
+    let html = text(&picker);
+    assert_eq!(field(&html, "step"), "provider");
+    assert!(
+        html.contains(
+            "<img src=\"https://cdn.example.com/logos/tesla.svg?size=24&amp;v=2\" alt=\"\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains("<img src=\"https://img.example.org/utility.png\""));
+    let csp = picker.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("img-src https://cdn.example.com https://img.example.org;"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("form-action 'self' https://app.example.com https:"),
+        "{csp}"
+    );
+    // Narrowed by the search: only its logo's origin.
+    let searched = h.browser.get(&h.server, &format!("{path}&q=utility")).await;
+    let csp = searched.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("img-src https://img.example.org;"), "{csp}");
+
+    // A form provider's link step posts here only: no https: in form-action.
+    let p = page_of(&picker);
+    let chosen = post(&h.browser, h, &p, "provider", &[("provider", "utility")]).await;
+    let link = h.browser.get(&h.server, &path_of(&location(&chosen))).await;
+    assert_eq!(field(&text(&link), "step"), "link");
+    let csp = link.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com;"),
+        "{csp}"
+    );
+    assert!(csp.contains("img-src 'none';"), "{csp}");
+    // A redirect provider's does (its post is answered with the provider's
+    // own page).
+    let redirect = start(h, "logos-2", json!({"filters": {"providers": ["tesla"]}})).await;
+    let link = h.browser.get(&h.server, &redirect).await;
+    let csp = link.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com https:;"),
+        "{csp}"
+    );
+}
+
+/// Posts the link step's start; the provider URL's `state`.
+async fn start_link(h: &Harness, p: &Page) -> String {
+    let go = post(&h.browser, h, p, "link", &[("action", "start")]).await;
+    param(&location(&go), "state").unwrap()
+}
+
+/// The redirect link's lifetime is the server's configuration: past it, the
+/// return is refused (and the page says so, with retry and exit).
+#[tokio::test]
+async fn the_link_lifetime_is_configured_on_the_builder() {
+    let f = flow_with(|b| b.connect_link_lifetime(Duration::minutes(2))).await;
+    let h = &f.h;
+    let path = start(h, "lifetime", json!({"filters": {"providers": ["tesla"]}})).await;
+    let p = open(&h.browser, h, &path).await;
+    let in_time = start_link(h, &p).await;
+    h.clock.advance(Duration::seconds(119));
+    let back = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/tesla?{}",
+                query(&[("code", "good"), ("state", &in_time)])
+            ),
+        )
+        .await;
+    let done = open(&h.browser, h, &path_of(&location(&back))).await;
+    assert_eq!(done.step, "consent", "within two minutes");
+
+    let path = start(
+        h,
+        "lifetime-2",
+        json!({"filters": {"providers": ["tesla"]}}),
+    )
+    .await;
+    let p = open(&h.browser, h, &path).await;
+    let late = start_link(h, &p).await;
+    h.clock.advance(Duration::seconds(120));
+    let back = h
+        .browser
+        .get(
+            &h.server,
+            &format!(
+                "/connect/callback/tesla?{}",
+                query(&[("code", "good"), ("state", &late)])
+            ),
+        )
+        .await;
+    let p = open(&h.browser, h, &path_of(&location(&back))).await;
+    assert_eq!(p.step, "link");
+    assert!(p.html.contains("took too long"), "{}", p.html);
+}

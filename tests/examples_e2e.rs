@@ -73,12 +73,26 @@ impl Example {
     /// Starts `name` with more environment variables (the demo integrating
     /// app is off unless they name its address).
     async fn start_env(name: &str, demo_providers: bool, env: &[(&str, &str)]) -> Self {
+        Self::start_args(name, &["--addr", "127.0.0.1:0"], demo_providers, env).await
+    }
+
+    /// Starts `name` with the command-line `args` (an `--addr`, or none to
+    /// let `PORT` decide) and more environment variables.
+    async fn start_args(
+        name: &str,
+        args: &[&str],
+        demo_providers: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
         let demo_app = env
             .iter()
             .any(|(n, v)| *n == "OAUTH_CONNECT_DEMO_APP" && *v != "off");
         let mut child = Command::new(example_binary(name))
-            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
             .env("OAUTH_CONNECT_DEMO_APP", "off")
+            .env_remove("PORT")
+            .env_remove("OAUTH_CONNECT_ISSUER")
+            .env_remove("OAUTH_CONNECT_SERVER_KEY")
             .envs(env.iter().copied())
             .env(
                 "OAUTH_CONNECT_DEMO_PROVIDERS",
@@ -89,9 +103,6 @@ impl Example {
                 format!("{WORKSPACE}={ADMIN_KEY}"),
             )
             .env("RUST_LOG", "info")
-            .env_remove("PORT")
-            .env_remove("OAUTH_CONNECT_ISSUER")
-            .env_remove("OAUTH_CONNECT_SERVER_KEY")
             .env_remove("DATABASE_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1642,6 +1653,146 @@ async fn every_documented_path_is_served(name: &str) {
     }
 }
 
+/// `GET /v1/me` is the only method of the protected resource: any other
+/// gets the JSON 405 with `Allow: GET` that every API route answers with
+/// (never a bare 405, nor a 404).
+async fn me_with_another_method_is_a_json_405(name: &str) {
+    let server = Example::start_with(name, false).await;
+    let http = Http::new();
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let reply = http
+            .send(http.client.request(method.clone(), server.url("/v1/me")))
+            .await;
+        assert_eq!(reply.status, 405, "{method}: {}", reply.text);
+        assert_eq!(reply.header("allow"), Some("GET"), "{method}");
+        assert!(
+            reply
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/json")),
+            "{method}"
+        );
+        assert_eq!(reply.json()["error"], "method_not_allowed", "{method}");
+    }
+    // GET still is the resource (a 401 without a credential).
+    let get = http.send(http.client.get(server.url("/v1/me"))).await;
+    assert_eq!(get.status, 401);
+}
+
+/// The knobs: `PORT` (no `--addr`) is the port it listens on;
+/// `OAUTH_CONNECT_ISSUER` is the issuer the metadata (RFC 8414 §2), the
+/// hosted page's URL and the redirect's `iss` (RFC 9207) name, and an
+/// `https` one makes the Connect binding cookie `Secure; SameSite=None;
+/// Partitioned`. A malformed `PORT` is refused, naming it.
+async fn port_and_issuer_knobs(name: &str) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = "https://auth.example.test";
+    let server = Example::start_args(
+        name,
+        &[],
+        false,
+        &[
+            ("PORT", &port.to_string()),
+            ("OAUTH_CONNECT_ISSUER", issuer),
+        ],
+    )
+    .await;
+    assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
+    let http = Http::new();
+    let metadata = http
+        .send(
+            http.client
+                .get(server.url("/.well-known/oauth-authorization-server")),
+        )
+        .await
+        .json();
+    assert_eq!(metadata["issuer"], issuer);
+    assert_eq!(metadata["token_endpoint"], format!("{issuer}/oauth/token"));
+    let app = http.confidential_app(&server).await;
+    let session = http
+        .connect_session(
+            &server,
+            &app,
+            &json!({"redirectUrl": REDIRECT, "customerInfo": {
+                "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+                "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                             "postalCode": "62701", "country": "US"}}}),
+        )
+        .await;
+    let url = session["url"].as_str().unwrap();
+    let path = url
+        .strip_prefix(issuer)
+        .unwrap_or_else(|| panic!("the page is on the issuer: {url}"));
+    let page = http.send(http.client.get(server.url(path))).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let cookie = page.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("; Secure; SameSite=None; Partitioned"),
+        "{cookie}"
+    );
+    let approved = connect_decide(&http, &server, &page.text, "approve", &[]).await;
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    assert_eq!(
+        query_param(&approved.location(), "iss").as_deref(),
+        Some(issuer)
+    );
+
+    let refused = Command::new(example_binary(name))
+        .env("PORT", "eighty")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("PORT must be a port number"), "{stderr}");
+}
+
+/// An expired Connect session over real HTTP (sessions of 60 s, the
+/// shortest `OAUTH_CONNECT_SESSION_LIFETIME`): the hosted page answers 410
+/// with a page saying so and what to do, and a decision posted from the
+/// page opened before is refused the same way; never a redirect.
+async fn connect_session_expires_on_the_hosted_page(name: &str) {
+    let server = Example::start_env(
+        name,
+        false,
+        &[
+            ("OAUTH_CONNECT_SESSION_LIFETIME", "60"),
+            // The expired session stays (and says so) for the test's length.
+            ("OAUTH_CONNECT_PURGE_SECONDS", "3600"),
+        ],
+    )
+    .await;
+    let http = Http::new();
+    let app = http.confidential_app(&server).await;
+    let session = http
+        .connect_session(&server, &app, &json!({"redirectUrl": REDIRECT}))
+        .await;
+    let url = session["url"].as_str().unwrap().to_owned();
+    let page = http.send(http.client.get(&url)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let expired = http.send(http.client.get(&url)).await;
+    assert_eq!(expired.status, 410, "{}", expired.text);
+    assert!(is_html(&expired) && expired.header("location").is_none());
+    assert!(
+        expired.text.contains("This link has expired")
+            && expired
+                .text
+                .contains("Go back to the application and start again"),
+        "{}",
+        expired.text
+    );
+    let late = connect_decide(&http, &server, &page.text, "approve", &[]).await;
+    assert_eq!(late.status, 410, "{}", late.text);
+    assert!(late.header("location").is_none());
+    assert!(late.text.contains("This link has expired"));
+}
+
 #[cfg(unix)]
 async fn stops_gracefully_on_sigterm(name: &str) {
     let mut server = Example::start(name).await;
@@ -1682,12 +1833,22 @@ against_both!(
     connect_links_demo_utility_with_a_form,
     demo_app_serves_its_page_and_backend_on_its_own_origin,
     every_documented_path_is_served,
+    me_with_another_method_is_a_json_405,
+    port_and_issuer_knobs,
+    connect_session_expires_on_the_hosted_page,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
 );
 
+/// Whether this runs in CI (`CI` set, and not to `false` or `0`, as CI
+/// services and `.ci/run` set it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// `node` and Chromium are there (else the browser tests say so and
-/// skip), and `tests/browser` has its packages; the artifacts directory.
+/// skip; in CI they fail), and `tests/browser` has its packages; the
+/// artifacts directory.
 fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let node_found = Command::new("node")
@@ -1695,10 +1856,13 @@ fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !node_found || !std::path::Path::new(&chromium).exists() {
-        println!(
-            "SKIPPED {test}: needs `node` and {chromium} \
+        let why = format!(
+            "{test} needs `node` and {chromium} \
              (apt-get install -y chromium nodejs npm; .ci/run installs them)"
         );
+        // In CI a browser test never passes by skipping.
+        assert!(!in_ci(), "CI is set: {why}");
+        println!("SKIPPED {why}");
         return None;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -1732,7 +1896,7 @@ fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
 /// older than the session lifetime on a second server with 60-second
 /// sessions (`session-expired`). Screenshots land in
 /// `target/browser-artifacts/embed-*.png`. Skipped, saying so, only when
-/// `node` or Chromium is missing.
+/// `node` or Chromium is missing, and never in CI (`CI` set).
 #[tokio::test]
 async fn browser_connect_embed() {
     let Some((dir, artifacts, chromium)) = browser_prerequisites("browser_connect_embed") else {
@@ -1820,41 +1984,27 @@ async fn browser_connect_embed() {
 /// demo catalogue (terms, picker, Demo Energy's sign-in at the upstream
 /// server, the customer step with prefilled fields checked and the rest
 /// filled in, consent, approve; a second session denied); screenshots land
-/// in `target/browser-artifacts/` (`picker.png`, `upstream.png`,
+/// in `target/browser-artifacts/` (`picker.png`, `link.png`, `upstream.png`,
 /// `customer.png`, `consent.png`, `done.png`, …). The codes it brings back
 /// are exchanged here, and the connection carries the upstream account.
-/// Skipped, saying so, only when `node` or `/usr/bin/chromium` is missing
-/// (`.ci/run` installs both).
+/// Skipped, saying so, only when `node` or `/usr/bin/chromium` is missing,
+/// and never in CI (`CI` set): there it fails (`.ci/run` installs both).
 #[tokio::test]
 async fn browser_consent_page() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node_found = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !node_found || !std::path::Path::new(&chromium).exists() {
-        println!(
-            "SKIPPED browser_consent_page: needs `node` and {chromium} \
-             (apt-get install -y chromium nodejs npm; .ci/run installs them)"
-        );
+    let Some((dir, artifacts, chromium)) = browser_prerequisites("browser_consent_page") else {
         return;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if !dir.join("node_modules/playwright-core").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "npm ci in tests/browser failed");
-    }
-    let exe = std::env::current_exe().unwrap();
-    let artifacts = exe.ancestors().nth(3).unwrap().join("browser-artifacts");
+    };
 
     let server = Example::start("axum").await;
     let base = server.base.clone();
     let script_dir = dir.clone();
     let chromium_path = chromium.clone();
+    // Screenshots of an earlier run do not count.
+    let shots = artifacts.clone();
+    let steps = ["terms", "picker", "link", "upstream", "customer", "consent"];
+    for step in steps {
+        let _ = std::fs::remove_file(shots.join(format!("{step}.png")));
+    }
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg("consent.mjs")
@@ -1874,6 +2024,14 @@ async fn browser_consent_page() {
         output.status.success(),
         "consent.mjs failed:\n{stdout}\n{stderr}"
     );
+    for step in steps {
+        let shot = shots.join(format!("{step}.png"));
+        assert!(
+            shot.exists(),
+            "a screenshot of the {step} step: {}",
+            shot.display()
+        );
+    }
     let result: Value = stdout
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))

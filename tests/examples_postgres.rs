@@ -121,11 +121,16 @@ impl Node {
     /// cluster's shared keys and issuer and the demo providers, and waits
     /// until it answers.
     async fn start(name: &str, database_url: &str, schema: &str) -> Self {
+        Self::start_keyed(name, database_url, schema, SERVER_KEY).await
+    }
+
+    /// [`start`](Self::start) with `server_key` as the server key.
+    async fn start_keyed(name: &str, database_url: &str, schema: &str, server_key: &str) -> Self {
         let mut child = Command::new(example_binary(name))
             .args(["--addr", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env("DATABASE_SCHEMA", schema)
-            .env("OAUTH_CONNECT_SERVER_KEY", SERVER_KEY)
+            .env("OAUTH_CONNECT_SERVER_KEY", server_key)
             .env(
                 "OAUTH_CONNECT_ADMIN_KEYS",
                 format!("{WORKSPACE}={ADMIN_KEY}"),
@@ -513,6 +518,83 @@ fn a_database_needs_the_shared_keys() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(&format!("set {missing} too")), "{stderr}");
         assert!(!stderr.contains(URL_PASSWORD), "{stderr}");
+        assert!(output.stdout.is_empty(), "refused before the banner");
+    }
+}
+
+/// What `OAUTH_CONNECT_SERVER_KEY` does: a node restarted with the same
+/// key over the same database keeps verifying the scoped keys (and access
+/// tokens) issued before; a node with another key verifies none of them
+/// (their signatures and keyed hashes are the key's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_the_same_server_key_keeps_credentials_working() {
+    let Some(database) = Database::from_env() else {
+        return;
+    };
+    let schema = postgres_support::fresh_schema_name();
+    let url = database.url_via(None);
+    let http = Http::new();
+    let first = Node::start("axum", &url, &schema).await;
+    let app = http.create_app(&first).await;
+    let page = http.session_url(&first, &app, "restart").await;
+    let (_, to) = http.walk_connect(&[&first], &page).await;
+    let code = query_param(&to, "code").expect("a code");
+    let tokens = http
+        .post_basic(
+            &first,
+            "/oauth/token",
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let tokens = tokens.json();
+    let scoped_key = tokens["scoped_key"].as_str().unwrap().to_owned();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    drop(first);
+
+    let restarted = Node::start("actix", &url, &schema).await;
+    for credential in [&scoped_key, &access] {
+        let me = http.send(bearer(&http, &restarted, credential)).await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.json()["subject"], "restart");
+    }
+    drop(restarted);
+
+    let other_key = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+    let rekeyed = Node::start_keyed("axum", &url, &schema, other_key).await;
+    for credential in [&scoped_key, &access] {
+        let me = http.send(bearer(&http, &rekeyed, credential)).await;
+        assert_eq!(me.status, 401, "another key verifies nothing: {}", me.text);
+    }
+}
+
+/// A malformed `OAUTH_CONNECT_SERVER_KEY` (too short, or not hex or
+/// base64) is refused at start-up by a message naming the variable, never
+/// echoing the value.
+#[test]
+fn a_malformed_server_key_is_refused_by_name_not_value() {
+    for bad in [
+        "0f1e2d3c4b5a6978",                                   // 8 bytes
+        "0f1e2d3c4b5a69788796a5b4c3d2e1f0001122334455667788", // 25 bytes
+        "not a key at all, this one: #!?",
+    ] {
+        let output = Command::new(example_binary("axum"))
+            .args(["--addr", "127.0.0.1:0"])
+            .env("OAUTH_CONNECT_SERVER_KEY", bad)
+            .env("OAUTH_CONNECT_DEMO_APP", "off")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("OAUTH_CONNECT_SERVER_KEY"), "{stderr}");
+        assert!(!stderr.contains(bad), "the value is never echoed: {stderr}");
         assert!(output.stdout.is_empty(), "refused before the banner");
     }
 }

@@ -151,6 +151,198 @@ async fn handle_answers_match_the_document() {
     spec.check("POST", "/oauth/par", 201, Some(&json(&pushed)));
 }
 
+/// The checker knows every keyword the document uses (a new one would
+/// otherwise be ignored silently), and enforces the ones the document
+/// relies on: `anyOf` (a timestamp or null), `pattern`, string lengths,
+/// `minimum`, item counts and the `date-time` format.
+#[test]
+fn the_checker_knows_every_keyword_and_enforces_them() {
+    let spec = Spec::load();
+    assert_eq!(spec.unknown_keywords(), Vec::<String>::new());
+    let revoked_at = serde_json::json!({
+        "anyOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]
+    });
+    assert!(spec.matches(&revoked_at, &Value::Null));
+    assert!(spec.matches(&revoked_at, &serde_json::json!("2025-06-01T00:00:00.000Z")));
+    assert!(!spec.matches(&revoked_at, &serde_json::json!("yesterday")));
+    assert!(!spec.matches(&revoked_at, &serde_json::json!(17)));
+    let id = serde_json::json!({"type": "string", "pattern": "^cus_", "maxLength": 8});
+    assert!(spec.matches(&id, &serde_json::json!("cus_1")));
+    assert!(!spec.matches(&id, &serde_json::json!("conn_1")));
+    assert!(!spec.matches(&id, &serde_json::json!("cus_12345")));
+    let page = serde_json::json!({"type": "integer", "minimum": 1});
+    assert!(!spec.matches(&page, &serde_json::json!(0)));
+    let list = serde_json::json!({"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"}});
+    assert!(spec.matches(&list, &serde_json::json!(["a"])));
+    assert!(!spec.matches(&list, &serde_json::json!([])));
+    assert!(!spec.matches(&list, &serde_json::json!(["a", "b", "c"])));
+    assert!(!spec.matches(&list, &serde_json::json!([1])));
+    let one =
+        serde_json::json!({"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]});
+    assert!(spec.matches(&one, &serde_json::json!("long enough")));
+    assert!(!spec.matches(&one, &serde_json::json!("ab")), "both match");
+}
+
+/// The success answers of the Connect API are what the document says:
+/// customers (listed and read, by an admin and by the app's own
+/// credentials), scoped keys (minted and listed), and a connection (read
+/// and its tags edited).
+#[tokio::test]
+async fn connect_api_answers_match_the_document() {
+    let h = harness().await;
+    let spec = Spec::load();
+    let key = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let admin = format!("Bearer {}", key.expose_secret());
+    let client = basic(&h.confidential);
+    let request = |method: &str, uri: &str, auth: &str, body: Option<Value>| {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", auth);
+        if body.is_some() {
+            builder = builder.header("content-type", "application/json");
+        }
+        builder
+            .body(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))
+            .unwrap()
+    };
+    // A connection: a session approved in a browser.
+    let body = serde_json::json!({
+        "redirectUrl": REDIRECT, "referenceId": "documented", "tags": ["doc"],
+        "customerInfo": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+            "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                "postalCode": "62701", "country": "US"}}
+    });
+    let (status, created) = send(
+        &h.server,
+        request("POST", "/v1/connect/sessions", &client, Some(body)),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = created["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(ISSUER)
+        .unwrap();
+    let page = text(&h.browser.get(&h.server, path).await);
+    let done = h
+        .browser
+        .post_form(
+            &h.server,
+            "/connect",
+            &[
+                ("token", &field(&page, "token")),
+                ("csrf_token", &field(&page, "csrf_token")),
+                ("step", "consent"),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "{}", text(&done));
+
+    let mut checked = Vec::new();
+    for auth in [&admin, &client] {
+        let (status, customers) = send(
+            &h.server,
+            request("GET", "/v1/customers", auth, None),
+            &spec,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let id = customers["data"][0]["id"].as_str().unwrap().to_owned();
+        let (status, _) = send(
+            &h.server,
+            request("GET", &format!("/v1/customers/{id}"), auth, None),
+            &spec,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = send(
+            &h.server,
+            request("GET", "/v1/customers?referenceId=documented", auth, None),
+            &spec,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        checked.push("customers");
+    }
+    let (status, minted) = send(
+        &h.server,
+        request(
+            "POST",
+            "/v1/scoped-keys",
+            &client,
+            Some(
+                serde_json::json!({"referenceId": "documented", "expiresIn": 3600, "label": "doc"}),
+            ),
+        ),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(minted["expiresAt"].is_string());
+    let (status, keys) = send(
+        &h.server,
+        request("GET", "/v1/scoped-keys", &client, None),
+        &spec,
+    )
+    .await;
+    assert_eq!(
+        (status, keys["meta"]["total"].clone()),
+        (StatusCode::OK, 1.into())
+    );
+    // A revoked key lists with its revocation time.
+    let key_id = minted["id"].as_str().unwrap();
+    let (status, _) = send(
+        &h.server,
+        request(
+            "DELETE",
+            &format!("/v1/scoped-keys/{key_id}"),
+            &client,
+            None,
+        ),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, keys) = send(
+        &h.server,
+        request("GET", "/v1/scoped-keys", &client, None),
+        &spec,
+    )
+    .await;
+    assert!(keys["data"][0]["revokedAt"].is_string());
+
+    let (status, connections) = send(
+        &h.server,
+        request("GET", "/v1/connections", &client, None),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let connection = connections["data"][0]["id"].as_str().unwrap().to_owned();
+    let one = format!("/v1/connections/{connection}");
+    for auth in [&admin, &client] {
+        let (status, _) = send(&h.server, request("GET", &one, auth, None), &spec).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, patched) = send(
+        &h.server,
+        request(
+            "PATCH",
+            &one,
+            &client,
+            Some(serde_json::json!({"addTags": ["vip"], "removeTags": ["doc"]})),
+        ),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(patched["tags"], serde_json::json!(["vip"]));
+    assert_eq!(checked.len(), 2);
+}
+
 /// A concrete path for a documented template: an app id that does not
 /// exist, and the current version of a script.
 fn documented_path(template: &str) -> String {

@@ -49,6 +49,10 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         App::new()
             .app_data(server.clone())
             .route("/v1/me", web::get().to(me::<S>))
+            .route(
+                "/v1/me",
+                web::route().to(|| async { from_http(common::me_method_not_allowed()) }),
+            )
             .configure(|app| {
                 if let Some(upstream) = upstream {
                     app.service(upstream);

@@ -39,7 +39,10 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         demo_app,
     } = running;
     let mut app = Router::new()
-        .route("/v1/me", get(me::<S>))
+        .route(
+            "/v1/me",
+            get(me::<S>).fallback(|| async { common::me_method_not_allowed().map(Body::from) }),
+        )
         .fallback(handle::<S>);
     if let Some(upstream) = upstream {
         // The demo providers' upstream server: axum strips the prefix.

@@ -805,6 +805,20 @@ fn json_error(status: http::StatusCode, error: &str, message: String) -> http::R
     response
 }
 
+/// `/v1/me` with another method than GET: the JSON 405 with `Allow`, as
+/// every other route of the API answers it.
+pub(crate) fn me_method_not_allowed() -> http::Response<Bytes> {
+    let mut response = json_error(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this resource allows GET".into(),
+    );
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static("GET"));
+    response
+}
+
 /// The JSON body of `GET /v1/me`.
 pub(crate) fn me(principal: &BearerPrincipal) -> String {
     let kind = match principal.kind {

@@ -6,7 +6,7 @@
 // at the example's second authorization server (/upstream), back to the
 // customer step (known fields prefilled, the rest filled in), consent and
 // approve (landing with a code); a second session is denied.
-// Screenshots go to $ARTIFACTS_DIR (terms, picker, upstream, customer,
+// Screenshots go to $ARTIFACTS_DIR (terms, picker, link, upstream, customer,
 // consent, done for the Connect walk).
 //
 // Driven by `cargo test` (tests/examples_e2e.rs, `browser_consent_page`),
@@ -183,6 +183,11 @@ try {
   check(picker.includes('Demo Energy') && picker.includes('Demo Utility'), 'the picker lists the catalogue');
   await page.screenshot({ path: join(artifacts, 'picker.png'), fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('button[name="provider"][value="demo-energy"]')]);
+  // The link step: where the user leaves for the provider's own sign-in.
+  const linkText = await page.textContent('body');
+  check(linkText.includes('Connect your Demo Energy account'), 'the link step names the provider');
+  check(linkText.includes('Choose another provider'), 'the link step offers another provider');
+  await page.screenshot({ path: join(artifacts, 'link.png'), fullPage: true });
   await Promise.all([
     page.waitForURL((url) => url.toString().startsWith(`${base}/upstream/oauth/authorize`)),
     page.click('button[value="start"]'),

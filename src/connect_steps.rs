@@ -612,9 +612,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Security
     ///
-    /// `browser` is the secret of the request's [`BROWSER_COOKIE`]
-    /// (crate::BROWSER_COOKIE); a request without one is from another
-    /// browser and must not get this far.
+    /// `browser` is the secret of the request's
+    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE); a request without one is
+    /// from another browser and must not get this far.
     pub async fn connect_step(
         &self,
         token: &str,

@@ -276,10 +276,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`AuthorizeError::Page`] while the client or its redirect URI is not
     /// verified; [`AuthorizeError::Redirect`] after.
-    pub async fn begin_authorization(
+    pub async fn begin_authorization<N, V>(
         &self,
-        pairs: &[(String, String)],
-    ) -> Result<ConsentPrompt, AuthorizeError> {
+        pairs: &[(N, V)],
+    ) -> Result<ConsentPrompt, AuthorizeError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
         let page = AuthorizeError::Page;
         // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
         // redirect_uri or request_uri leaves nothing verified to redirect to.
@@ -313,7 +317,7 @@ impl<S: Storage> AuthorizationServer<S> {
 
         // From here on errors go to the verified redirect URI.
         let state = params::first(pairs, "state");
-        let params = Params::from_pairs(pairs.iter().cloned()).map_err(|_| {
+        let params = Params::from_pairs(pairs).map_err(|_| {
             let err = problem(OAuthErrorCode::InvalidRequest, "a parameter is repeated");
             self.error_redirect(&redirect_uri, &err, state)
         })?;
@@ -425,7 +429,7 @@ impl<S: Storage> AuthorizationServer<S> {
     fn validate_request(
         &self,
         app: &OAuthApp,
-        params: &Params,
+        params: &Params<'_>,
         redirect_uri: String,
         redirect_uri_in_request: bool,
     ) -> Result<ValidRequest, RequestProblem> {
@@ -511,13 +515,17 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// [`PushError::Invalid`] for the JSON error response (RFC 9126 §2.3).
-    pub async fn push_authorization_request(
+    pub async fn push_authorization_request<N, V>(
         &self,
         client: &AuthenticatedClient,
-        pairs: &[(String, String)],
-    ) -> Result<PushedRequest, PushError> {
+        pairs: &[(N, V)],
+    ) -> Result<PushedRequest, PushError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
         use OAuthErrorCode::InvalidRequest;
-        let params = Params::from_pairs(pairs.iter().cloned())
+        let params = Params::from_pairs(pairs)
             .map_err(|_| problem(InvalidRequest, "a parameter is repeated"))?;
         let params = &params;
         let app = &client.app;

@@ -5,6 +5,7 @@
 //! ever handles well-formed ones.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +21,11 @@ pub struct InvalidId {
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $what:literal, $check:expr) => {
         $(#[$meta])*
+        ///
+        /// Cheap to clone: the text is shared, not copied.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates `value` as this kind of identifier.
@@ -33,7 +36,7 @@ macro_rules! string_id {
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 let check: fn(&str) -> bool = $check;
                 if check(value) {
-                    Ok(Self(value.to_owned()))
+                    Ok(Self(Arc::from(value)))
                 } else {
                     Err(InvalidId { what: $what })
                 }
@@ -66,7 +69,15 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
+            }
+        }
+
+        /// Lookups by `&str` in maps keyed by this id (the hash and the
+        /// equality are those of the text).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
 
@@ -172,7 +183,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl AppId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?))))
+        Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?)).into()))
     }
 }
 
@@ -180,10 +191,9 @@ macro_rules! random_id {
     ($name:ident, $prefix:literal) => {
         impl $name {
             pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-                Ok(Self(format!(
-                    concat!($prefix, "{}"),
-                    hex(&random_array::<16>(rng)?)
-                )))
+                Ok(Self(
+                    format!(concat!($prefix, "{}"), hex(&random_array::<16>(rng)?)).into(),
+                ))
             }
         }
     };
@@ -196,7 +206,7 @@ random_id!(PublishableKeyId, "pk_");
 impl ScopedKeyId {
     /// The id made of these 16 bytes (the scoped key carries them).
     pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
-        Self(format!("sk_{}", hex(bytes)))
+        Self(format!("sk_{}", hex(bytes)).into())
     }
 
     /// The 16 bytes the id is made of.
@@ -212,13 +222,19 @@ impl ScopedKeyId {
 
 impl GrantId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("grant_{}", hex(&random_array::<16>(rng)?))))
+        Ok(Self::from_bytes(&random_array::<16>(rng)?))
+    }
+
+    /// The id made of these 16 random bytes (drawn together with other
+    /// random values of the same operation).
+    pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
+        Self(format!("grant_{}", hex(bytes)).into())
     }
 }
 
 impl ClientId {
     pub(crate) fn generate(prefix: &str, rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("{prefix}{}", hex(&random_array::<12>(rng)?))))
+        Ok(Self(format!("{prefix}{}", hex(&random_array::<12>(rng)?)).into()))
     }
 }
 

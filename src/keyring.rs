@@ -344,8 +344,55 @@ fn mac(key: &hmac::Key, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
 /// Not a secret in itself (it cannot be turned back into the credential
 /// without the key ring), so `PartialEq` is the ordinary one; it also
 /// implements [`ConstantTimeEq`] for callers that want it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CredentialHash([u8; 32]);
+
+/// Feeds the hasher the first 8 bytes of the MAC as one `u64`: they are
+/// already uniformly distributed and unpredictable without the server key
+/// (nobody can choose the hash of a credential), so hashing all 32 bytes
+/// again would buy nothing. With [`CredentialHashMap`] lookups then cost no
+/// hashing at all.
+impl std::hash::Hash for CredentialHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
+
+/// A map keyed by credential hashes, with [`CredentialHasher`].
+pub(crate) type CredentialHashMap<V> =
+    std::collections::HashMap<CredentialHash, V, std::hash::BuildHasherDefault<CredentialHasher>>;
+
+/// The hasher of [`CredentialHashMap`]: passes the `u64` that
+/// [`CredentialHash`] feeds it through unchanged.
+///
+/// # Security
+///
+/// Only for keys that are MACs under the server key: an attacker cannot
+/// choose them, so cannot make them collide (no hash flooding). Any other
+/// input is folded with FNV-1a, which is not flood-resistant.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CredentialHasher(u64);
+
+impl std::hash::Hasher for CredentialHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(PRIME);
+        }
+        self.0 = hash;
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+}
 
 impl CredentialHash {
     /// A hash from its 32 bytes, e.g. as read back from storage.

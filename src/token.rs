@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::credential::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::credential::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::error::ClientAuthError;
 use crate::events::Event;
 use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
@@ -238,7 +238,7 @@ impl<S: Storage> AuthorizationServer<S> {
     pub(crate) async fn authenticate_endpoint_client(
         &self,
         basic: Option<&BasicCredentials>,
-        params: &Params,
+        params: &Params<'_>,
     ) -> Result<AuthenticatedClient, TokenError> {
         let (client_id, secret) = match basic {
             Some(basic) => {
@@ -311,12 +311,16 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// A [`TokenError`] carrying the RFC 6749 §5.2 error.
-    pub async fn token(
+    pub async fn token<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<TokenResponse, TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
+        pairs: &[(N, V)],
+    ) -> Result<TokenResponse, TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params = Params::from_pairs(pairs)
             .map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         match params.get("grant_type") {
@@ -397,10 +401,9 @@ impl<S: Storage> AuthorizationServer<S> {
         code_verifier: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         let config = self.config();
-        let code = AuthorizationCode::parse(config.prefixes(), code)
-            .map_err(|_| invalid_grant("invalid code"))?;
-        let hash = code
-            .hash(config.keys())
+        let hash = AuthorizationCode::hash_presented(config.prefixes(), config.keys(), code)
+            .ok()
+            .flatten()
             .ok_or(invalid_grant("invalid code"))?;
         let record = self
             .storage()
@@ -449,10 +452,14 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_at: None,
             revoked_at: None,
         };
+        // One draw from the system CSPRNG for both tokens.
+        let mut random = Zeroizing::new([0u8; 2 * RANDOM_LEN]);
+        config.rng().fill(random.as_mut_slice())?;
+        let (first, second) = random.split_at(RANDOM_LEN);
         let (access, access_hash) =
-            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            AccessToken::from_random(config.prefixes(), config.keys(), &array(first))?;
         let (refresh, refresh_hash) =
-            RefreshToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            RefreshToken::from_random(config.prefixes(), config.keys(), &array(second))?;
         let tokens = [
             self.new_token_record(
                 access_hash,
@@ -584,18 +591,12 @@ impl<S: Storage> AuthorizationServer<S> {
         // The successors are derived from the old token under the server key,
         // so a replay within the grace window can be answered with the same
         // tokens without storing them.
-        let kid = old.key_id();
-        let secret = old.expose_secret().as_bytes();
         let prefixes = config.prefixes();
         let keys = config.keys();
-        let access = AccessToken::derive(prefixes, keys, kid, &[b"successor", secret])
+        let (access, access_hash) = AccessToken::successor_of(prefixes, keys, &old)
             .ok_or(invalid_grant("invalid refresh token"))?;
-        let refresh = RefreshToken::derive(prefixes, keys, kid, &[b"successor", secret])
+        let (refresh, refresh_hash) = RefreshToken::successor_of(prefixes, keys, &old)
             .ok_or(invalid_grant("invalid refresh token"))?;
-        let (access_hash, refresh_hash) = match (access.hash(keys), refresh.hash(keys)) {
-            (Some(a), Some(r)) => (a, r),
-            _ => return Err(invalid_grant("invalid refresh token")),
-        };
         let grant = GrantRecord {
             id: record.grant_id.clone(),
             workspace_id: record.workspace_id.clone(),
@@ -727,13 +728,11 @@ impl<S: Storage> AuthorizationServer<S> {
     fn classify(&self, token: &str) -> Option<(Presented, CredentialHash)> {
         let config = self.config();
         let (prefixes, keys) = (config.prefixes(), config.keys());
-        if let Ok(t) = AccessToken::parse(prefixes, token) {
-            let hash = t.hash(keys)?;
-            return Some((Presented::Access, hash));
+        if let Ok(hash) = AccessToken::hash_presented(prefixes, keys, token) {
+            return Some((Presented::Access, hash?));
         }
-        if let Ok(t) = RefreshToken::parse(prefixes, token) {
-            let hash = t.hash(keys)?;
-            return Some((Presented::Refresh, hash));
+        if let Ok(hash) = RefreshToken::hash_presented(prefixes, keys, token) {
+            return Some((Presented::Refresh, hash?));
         }
         None
     }
@@ -749,12 +748,16 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// `invalid_client`; `invalid_request` without `token`;
     /// `unauthorized_client` for another client's token (which stays valid).
-    pub async fn revoke(
+    pub async fn revoke<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<(), TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
+        pairs: &[(N, V)],
+    ) -> Result<(), TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params = Params::from_pairs(pairs)
             .map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         let token = params
@@ -824,12 +827,16 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// `invalid_client` (also for a public client); `invalid_request`
     /// without `token`.
-    pub async fn introspect(
+    pub async fn introspect<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<Introspection, TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
+        pairs: &[(N, V)],
+    ) -> Result<Introspection, TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params = Params::from_pairs(pairs)
             .map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         // RFC 7662 §2.1: the endpoint MUST require authorization, so that
@@ -907,9 +914,10 @@ impl<S: Storage> AuthorizationServer<S> {
     /// the lookup is by keyed hash.
     pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenInfo, BearerError> {
         let config = self.config();
-        let token =
-            AccessToken::parse(config.prefixes(), token).map_err(|_| BearerError::InvalidToken)?;
-        let hash = token.hash(config.keys()).ok_or(BearerError::InvalidToken)?;
+        let hash = AccessToken::hash_presented(config.prefixes(), config.keys(), token)
+            .ok()
+            .flatten()
+            .ok_or(BearerError::InvalidToken)?;
         let record = self
             .storage()
             .get_token(&hash)
@@ -943,4 +951,14 @@ impl<S: Storage> AuthorizationServer<S> {
     pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
         self.storage().purge_expired(self.now(), batch).await
     }
+}
+
+/// The first [`RANDOM_LEN`] bytes of `bytes` (zero-padded if shorter, which
+/// the callers' fixed-size buffers rule out).
+fn array(bytes: &[u8]) -> Zeroizing<[u8; RANDOM_LEN]> {
+    let mut out = Zeroizing::new([0u8; RANDOM_LEN]);
+    for (dest, byte) in out.iter_mut().zip(bytes) {
+        *dest = *byte;
+    }
+    out
 }

@@ -66,13 +66,13 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// A client endpoint's request: Basic credentials, if any, and the form.
-type ClientRequest = (Option<BasicCredentials>, Vec<(String, String)>);
+type ClientRequest<'a> = (Option<BasicCredentials>, params::Pairs<'a>);
 
 /// The common shape of the client endpoints (token, revocation,
 /// introspection, PAR): POST, a form body, no parameters in the URI
 /// (RFC 6749 §2.3.1, §3.2), at most one `Authorization: Basic`.
 #[allow(clippy::result_large_err)] // the error is the response itself
-fn client_request(request: &Request<Bytes>) -> Result<ClientRequest, Response<Bytes>> {
+fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Response<Bytes>> {
     allow(request.method(), &[Method::POST])?;
     if !is_form(request.headers()) {
         return Err(oauth_error(
@@ -160,7 +160,7 @@ pub(super) async fn par<S: Storage>(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let params = match Params::from_pairs(pairs.iter().cloned()) {
+    let params = match Params::from_pairs(&pairs) {
         Ok(params) => params,
         Err(e) => return oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()),
     };
@@ -172,9 +172,10 @@ pub(super) async fn par<S: Storage>(
         Err(error) => return token_error(&error),
     };
     // Client authentication parameters are not part of the pushed request.
-    let pushed: Vec<(String, String)> = pairs
-        .into_iter()
+    let pushed: params::Pairs<'_> = pairs
+        .iter()
         .filter(|(name, _)| name != "client_secret")
+        .cloned()
         .collect();
     match server.push_authorization_request(&client, &pushed).await {
         Ok(pushed) => response::no_store(response::json(

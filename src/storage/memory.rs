@@ -26,7 +26,7 @@ use super::{
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
 };
-use crate::keyring::CredentialHash;
+use crate::keyring::{CredentialHash, CredentialHashMap};
 use crate::origin::Origin;
 use crate::registration::OAuthApp;
 
@@ -35,10 +35,12 @@ use crate::registration::OAuthApp;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     apps: RwLock<AppTable>,
-    sessions: RwLock<HashMap<CredentialHash, SessionRecord>>,
-    codes: RwLock<HashMap<CredentialHash, CodeRecord>>,
-    grants: RwLock<HashMap<GrantId, GrantRecord>>,
-    tokens: RwLock<HashMap<CredentialHash, TokenRecord>>,
+    // Records are boxed: the tables of a busy store grow by the million, and
+    // a table of boxes moves and zeroes far less memory as it grows.
+    sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
+    codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
+    grants: RwLock<HashMap<GrantId, Box<GrantRecord>>>,
+    tokens: RwLock<CredentialHashMap<Box<TokenRecord>>>,
     customers: RwLock<CustomerTable>,
     connections: RwLock<ConnectionTable>,
     scoped_keys: RwLock<ScopedKeyTable>,
@@ -195,7 +197,7 @@ impl MemoryStore {
     fn write_connect_approval(
         &self,
         approval: &ConnectApproval,
-        grants: &mut HashMap<GrantId, GrantRecord>,
+        grants: &mut HashMap<GrantId, Box<GrantRecord>>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let mut customers = write(&self.customers);
@@ -564,8 +566,8 @@ impl PublishableKeyStore for MemoryStore {
 
 /// Removes up to `budget` entries of `table` for which `expired` holds,
 /// lowering the budget by as many; how many were removed.
-fn purge<K: Clone + Eq + std::hash::Hash, V>(
-    table: &mut HashMap<K, V>,
+fn purge<K: Clone + Eq + std::hash::Hash, V, H: std::hash::BuildHasher>(
+    table: &mut HashMap<K, V, H>,
     budget: &mut usize,
     expired: impl Fn(&V) -> bool,
 ) -> u64 {
@@ -582,7 +584,7 @@ fn purge<K: Clone + Eq + std::hash::Hash, V>(
     doomed.len() as u64
 }
 
-fn grant_is_live(grants: &HashMap<GrantId, GrantRecord>, id: &GrantId) -> bool {
+fn grant_is_live(grants: &HashMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
 
@@ -605,7 +607,7 @@ impl GrantStore for MemoryStore {
         if sessions.contains_key(&session.hash) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        sessions.insert(session.hash, session.clone());
+        sessions.insert(session.hash, Box::new(session.clone()));
         Ok(())
     }
 
@@ -621,7 +623,7 @@ impl GrantStore for MemoryStore {
         if session.opened_at.is_none() && session.open_by.is_none_or(|by| now < by) {
             session.opened_at = Some(now);
         }
-        Ok(Some(session.clone()))
+        Ok(Some(SessionRecord::clone(session)))
     }
 
     async fn complete_session(
@@ -635,12 +637,12 @@ impl GrantStore for MemoryStore {
             return Ok(SessionCompletion::NotFound);
         };
         if session.status != SessionStatus::Pending {
-            return Ok(SessionCompletion::AlreadyCompleted(session.clone()));
+            return Ok(SessionCompletion::AlreadyCompleted(SessionRecord::clone(session)));
         }
         if now >= session.expires_at || session.opened_at.is_none() {
             return Ok(SessionCompletion::Expired);
         }
-        let before = session.clone();
+        let before = SessionRecord::clone(session);
         match decision {
             SessionDecision::Approve {
                 grant,
@@ -655,8 +657,8 @@ impl GrantStore for MemoryStore {
                 if let Some(connect) = connect {
                     self.write_connect_approval(connect, &mut grants, now)?;
                 }
-                grants.insert(grant.id.clone(), GrantRecord::clone(grant));
-                codes.insert(code.hash, CodeRecord::clone(code));
+                grants.insert(grant.id.clone(), grant.clone());
+                codes.insert(code.hash, code.clone());
                 session.status = SessionStatus::Approved;
             }
             SessionDecision::Deny => session.status = SessionStatus::Denied,
@@ -665,7 +667,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError> {
-        let code = read(&self.codes).get(hash).cloned();
+        let code = read(&self.codes).get(hash).map(|c| CodeRecord::clone(c));
         Ok(code.filter(|c| grant_is_live(&read(&self.grants), &c.grant_id)))
     }
 
@@ -685,7 +687,7 @@ impl GrantStore for MemoryStore {
             return Ok(CodeRedemption::Invalid);
         }
         if code.redeemed_at.is_some() {
-            return Ok(CodeRedemption::AlreadyRedeemed(code.clone()));
+            return Ok(CodeRedemption::AlreadyRedeemed(CodeRecord::clone(code)));
         }
         if now >= code.expires_at {
             return Ok(CodeRedemption::Invalid);
@@ -694,13 +696,13 @@ impl GrantStore for MemoryStore {
         if tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        let before = code.clone();
+        let before = CodeRecord::clone(code);
         code.redeemed_at = Some(now);
         if let Some(grant) = grants.get_mut(&code.grant_id) {
             extend_expiry(grant, grant_expires_at);
         }
         for token in tokens {
-            table.insert(token.hash, token.clone());
+            table.insert(token.hash, Box::new(token.clone()));
         }
         Ok(CodeRedemption::Redeemed(before))
     }
@@ -720,19 +722,19 @@ impl GrantStore for MemoryStore {
         if grants.contains_key(&grant.id) || tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        grants.insert(grant.id.clone(), grant.clone());
+        grants.insert(grant.id.clone(), Box::new(grant.clone()));
         for token in tokens {
-            table.insert(token.hash, token.clone());
+            table.insert(token.hash, Box::new(token.clone()));
         }
         Ok(())
     }
 
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError> {
-        Ok(read(&self.grants).get(id).cloned())
+        Ok(read(&self.grants).get(id).map(|g| GrantRecord::clone(g)))
     }
 
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
-        let token = read(&self.tokens).get(hash).cloned();
+        let token = read(&self.tokens).get(hash).map(|t| TokenRecord::clone(t));
         Ok(token.filter(|t| grant_is_live(&read(&self.grants), &t.grant_id)))
     }
 
@@ -746,14 +748,17 @@ impl GrantStore for MemoryStore {
     ) -> Result<RefreshRotation, StorageError> {
         let mut grants = write(&self.grants);
         let mut tokens = write(&self.tokens);
-        let Some(old) = tokens.get(hash).cloned() else {
+        let Some(old) = tokens.get(hash).map(|t| TokenRecord::clone(t)) else {
             return Ok(RefreshRotation::Invalid);
         };
         if old.kind != TokenKind::Refresh || !grant_is_live(&grants, &old.grant_id) {
             return Ok(RefreshRotation::Invalid);
         }
         if let Some(rotated_at) = old.rotated_at {
-            let successor = old.successor.and_then(|s| tokens.get(&s)).cloned();
+            let successor = old
+                .successor
+                .and_then(|s| tokens.get(&s))
+                .map(|t| TokenRecord::clone(t));
             return Ok(match successor {
                 Some(successor) if replay_since.is_some_and(|since| rotated_at >= since) => {
                     RefreshRotation::Replayed {
@@ -787,7 +792,7 @@ impl GrantStore for MemoryStore {
             extend_expiry(grant, grant_expires_at);
         }
         for token in successors {
-            tokens.insert(token.hash, token.clone());
+            tokens.insert(token.hash, Box::new(token.clone()));
         }
         Ok(RefreshRotation::Rotated(old))
     }
@@ -1016,7 +1021,7 @@ impl ConnectStore for MemoryStore {
             return Ok(StepAdvance::Closed);
         };
         if current.step_version != expected_version {
-            return Ok(StepAdvance::Stale(Box::new(session.clone())));
+            return Ok(StepAdvance::Stale(session.clone()));
         }
         **current = context.clone();
         Ok(StepAdvance::Advanced)

@@ -695,8 +695,13 @@ impl<S: Storage> AuthorizationServer<S> {
         let config = self.config();
         let now = self.now();
         let expires_at = now + config.lifetimes().access_token;
+        // One draw from the CSPRNG for the grant id and the token.
+        let mut random = Zeroizing::new([0u8; 16 + RANDOM_LEN]);
+        config.rng().fill(random.as_mut_slice())?;
+        let mut grant_id = [0u8; 16];
+        grant_id.copy_from_slice(&random[..16]);
         let grant = GrantRecord {
-            id: GrantId::generate(config.rng())?,
+            id: GrantId::from_bytes(&grant_id),
             workspace_id: app.workspace_id.clone(),
             app_id: app.id.clone(),
             client_id: app.client_id.clone(),
@@ -707,7 +712,7 @@ impl<S: Storage> AuthorizationServer<S> {
             revoked_at: None,
         };
         let (access, hash) =
-            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            AccessToken::from_random(config.prefixes(), config.keys(), &array(&random[16..]))?;
         let token = self.new_token_record(hash, TokenKind::Access, &grant, scopes.clone(), now);
         self.storage().insert_grant(&grant, &[token]).await?;
         config.events().emit(&Event::TokenIssued {

@@ -8,7 +8,9 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::{allow, response};
-use crate::authorize::{AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage};
+use crate::authorize::{
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
+};
 use crate::oauth_error::OAuthErrorCode;
 use crate::params::{self, Params};
 use crate::server::AuthorizationServer;
@@ -303,17 +305,18 @@ pub(super) async fn authorize<S: Storage>(
     let Ok(pairs) = params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::UnknownRequest);
     };
-    match server.begin_authorization(&pairs).await {
+    match server.authorize_request(request.headers(), &pairs).await {
         // A Connect token as request_uri opens the Connect session's page.
-        Ok(prompt) if prompt.connect => {
+        Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
             match server.open_connect(prompt.session.expose_secret()).await {
                 Ok(page) => super::connect::render(server, &page, super::connect::Shown::default()),
                 Err(page) => error_page(page),
             }
         }
-        Ok(prompt) => consent_page(server, &prompt),
+        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, &prompt),
+        // The host's consent policy covers the request: the code at once.
+        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => redirect(&to),
         Err(AuthorizeError::Page(page)) => error_page(page),
-        Err(AuthorizeError::Redirect(to)) => redirect(&to),
     }
 }
 

@@ -729,6 +729,26 @@ impl GrantStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_code(
+        &self,
+        grant: &GrantRecord,
+        code: &CodeRecord,
+    ) -> Result<(), StorageError> {
+        // Lock order: apps, codes, grants, as everywhere.
+        let apps = read(&self.apps);
+        let mut codes = write(&self.codes);
+        let mut grants = write(&self.grants);
+        if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
+        if grants.contains_key(&grant.id) || codes.contains_key(&code.hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        grants.insert(grant.id.clone(), Box::new(grant.clone()));
+        codes.insert(code.hash, Box::new(code.clone()));
+        Ok(())
+    }
+
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError> {
         Ok(read(&self.grants).get(id).map(|g| GrantRecord::clone(g)))
     }

@@ -1332,7 +1332,10 @@ pub async fn codes_inserted_with_their_grant_in_one_step<S: Storage>(store: Arc<
     let now = base_time();
     let (grant, code) = grant_and_code(&app, now);
     store.insert_code(&grant, &code).await.unwrap();
-    assert_eq!(store.get_code(&code.hash).await.unwrap(), Some(code.clone()));
+    assert_eq!(
+        store.get_code(&code.hash).await.unwrap(),
+        Some(code.clone())
+    );
     assert_eq!(
         store.get_grant(&grant.id).await.unwrap(),
         Some(grant.clone())
@@ -1374,7 +1377,10 @@ pub async fn codes_inserted_with_their_grant_in_one_step<S: Storage>(store: Arc<
             .unwrap()
     );
     let (late_grant, late_code) = grant_and_code(&app, now);
-    let refused = store.insert_code(&late_grant, &late_code).await.unwrap_err();
+    let refused = store
+        .insert_code(&late_grant, &late_code)
+        .await
+        .unwrap_err();
     assert_eq!(refused.kind(), StorageErrorKind::NotFound);
     assert!(store.get_grant(&late_grant.id).await.unwrap().is_none());
     assert!(store.get_code(&late_code.hash).await.unwrap().is_none());

@@ -1201,11 +1201,20 @@ mod tests {
         let (b, b_hash) = RefreshToken::successor_of(&prefixes, &keys, &old).unwrap();
         assert_eq!(a, b);
         assert_eq!(a_hash, b_hash);
-        assert_eq!(a.hash(&keys), Some(a_hash), "the hash is the successor's own");
+        assert_eq!(
+            a.hash(&keys),
+            Some(a_hash),
+            "the hash is the successor's own"
+        );
         assert_eq!(a.key_id(), old.key_id());
         assert_ne!(a, old);
         let other = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(8)).unwrap();
-        assert_ne!(RefreshToken::successor_of(&prefixes, &keys, &other).unwrap().0, a);
+        assert_ne!(
+            RefreshToken::successor_of(&prefixes, &keys, &other)
+                .unwrap()
+                .0,
+            a
+        );
         let (access, access_hash) = AccessToken::successor_of(&prefixes, &keys, &old).unwrap();
         assert_ne!(body_of(&access), body_of(&a));
         assert_eq!(access.hash(&keys), Some(access_hash));

@@ -183,7 +183,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl AppId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?)).into()))
+        Ok(Self(
+            format!("oauth_{}", hex(&random_array::<16>(rng)?)).into(),
+        ))
     }
 }
 
@@ -234,7 +236,9 @@ impl GrantId {
 
 impl ClientId {
     pub(crate) fn generate(prefix: &str, rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("{prefix}{}", hex(&random_array::<12>(rng)?)).into()))
+        Ok(Self(
+            format!("{prefix}{}", hex(&random_array::<12>(rng)?)).into(),
+        ))
     }
 }
 

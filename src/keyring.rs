@@ -277,13 +277,9 @@ impl KeyRing {
         let Some(entry) = self.entry(key_id) else {
             return false;
         };
-        // Sized up front so no reallocation leaves a copy of the message behind.
-        let len = parts.iter().map(|part| 4 + part.len()).sum::<usize>() + 4 + domain.len();
-        let mut message = Zeroizing::new(Vec::with_capacity(len));
-        if frame(domain, parts, |bytes| message.extend_from_slice(bytes)).is_none() {
-            return false;
-        }
-        hmac::verify(&entry.sign, &message, tag).is_ok()
+        // The tag over the framed input, streamed (no copy of the message),
+        // compared in constant time.
+        mac(&entry.sign, domain, parts).is_some_and(|expected| bool::from(expected.ct_eq(tag)))
     }
 
     /// A value derived from `parts` under the derive subkey of `key_id`.

@@ -251,7 +251,7 @@ fn showable(name: &str) -> bool {
 /// that is not UTF-8 is an error. Borrows `raw` when it holds neither `+`
 /// nor `%`.
 pub(crate) fn decode(raw: &[u8]) -> Result<Cow<'_, str>, FormError> {
-    if !raw.iter().any(|&b| b == b'+' || b == b'%') {
+    if !raw.contains(&b'%') && !raw.contains(&b'+') {
         return std::str::from_utf8(raw)
             .map(Cow::Borrowed)
             .map_err(|_| FormError::InvalidEncoding);

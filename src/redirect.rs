@@ -9,9 +9,9 @@
 //! only exception is the port of a loopback IP-literal `http` URI
 //! (RFC 8252 §7.3).
 
-use std::sync::Arc;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use url::{Host, Url};
 

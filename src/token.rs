@@ -320,8 +320,8 @@ impl<S: Storage> AuthorizationServer<S> {
         N: AsRef<str> + Sync,
         V: AsRef<str> + Sync,
     {
-        let params = Params::from_pairs(pairs)
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         match params.get("grant_type") {
             None => Err(invalid_request("grant_type is required")),
@@ -762,8 +762,8 @@ impl<S: Storage> AuthorizationServer<S> {
         N: AsRef<str> + Sync,
         V: AsRef<str> + Sync,
     {
-        let params = Params::from_pairs(pairs)
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         let token = params
             .get("token")
@@ -841,8 +841,8 @@ impl<S: Storage> AuthorizationServer<S> {
         N: AsRef<str> + Sync,
         V: AsRef<str> + Sync,
     {
-        let params = Params::from_pairs(pairs)
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         // RFC 7662 §2.1: the endpoint MUST require authorization, so that
         // it cannot be used to scan for tokens; a public client's

@@ -39,7 +39,7 @@ pub struct MemoryStore {
     // a table of boxes moves and zeroes far less memory as it grows.
     sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
     codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
-    grants: RwLock<HashMap<GrantId, Box<GrantRecord>>>,
+    grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
     tokens: RwLock<CredentialHashMap<Box<TokenRecord>>>,
     customers: RwLock<CustomerTable>,
     connections: RwLock<ConnectionTable>,
@@ -95,8 +95,54 @@ struct ConnectionTable {
 
 #[derive(Debug, Default)]
 struct ScopedKeyTable {
-    by_id: HashMap<ScopedKeyId, ScopedKeyRecord>,
+    by_id: IdMap<ScopedKeyId, ScopedKeyRecord>,
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, ScopedKeyId)>>,
+}
+
+/// A map keyed by identifiers the server generates from its CSPRNG (grant
+/// and scoped-key ids), with [`IdHasher`].
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A fast, unkeyed hasher (FxHash's multiply-rotate over 8-byte words) for
+/// [`IdMap`].
+///
+/// # Security
+///
+/// Not flood-resistant: only for keys an attacker cannot choose. Every key
+/// inserted into an `IdMap` is an id the server drew at random; looking up
+/// an attacker's id costs one probe like any other.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
 }
 
 /// Inserts `key` into a per-workspace creation-order index.
@@ -197,7 +243,7 @@ impl MemoryStore {
     fn write_connect_approval(
         &self,
         approval: &ConnectApproval,
-        grants: &mut HashMap<GrantId, Box<GrantRecord>>,
+        grants: &mut IdMap<GrantId, Box<GrantRecord>>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let mut customers = write(&self.customers);
@@ -584,7 +630,7 @@ fn purge<K: Clone + Eq + std::hash::Hash, V, H: std::hash::BuildHasher>(
     doomed.len() as u64
 }
 
-fn grant_is_live(grants: &HashMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
+fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
 
@@ -637,7 +683,9 @@ impl GrantStore for MemoryStore {
             return Ok(SessionCompletion::NotFound);
         };
         if session.status != SessionStatus::Pending {
-            return Ok(SessionCompletion::AlreadyCompleted(SessionRecord::clone(session)));
+            return Ok(SessionCompletion::AlreadyCompleted(SessionRecord::clone(
+                session,
+            )));
         }
         if now >= session.expires_at || session.opened_at.is_none() {
             return Ok(SessionCompletion::Expired);

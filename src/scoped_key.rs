@@ -32,7 +32,7 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, checksum, is_base64url};
+use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
 use crate::error::{FieldError, Problem};
 use crate::ids::{AppId, ClientId, CustomerId, ScopedKeyId, WorkspaceId};
 use crate::random::{RandomError, random_array};
@@ -336,7 +336,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .strip_prefix(prefix)
             .ok_or(ScopedKeyError::Malformed)?
             .as_bytes();
-        if rest.len() != ENCODED_LEN + CHECKSUM_LEN || !rest.iter().all(|&b| is_base64url(b)) {
+        if rest.len() != ENCODED_LEN + CHECKSUM_LEN || !all_base64url(rest) {
             return Err(ScopedKeyError::Malformed);
         }
         let (encoded, sum) = rest.split_at(ENCODED_LEN);

@@ -34,7 +34,7 @@ use crate::random::{RandomError, RandomSource};
 /// Random bytes in every credential body.
 pub(crate) const RANDOM_LEN: usize = 32;
 /// Decoded bytes of the body: the key id, then the random bytes.
-const RAW_LEN: usize = 1 + RANDOM_LEN;
+pub(crate) const RAW_LEN: usize = 1 + RANDOM_LEN;
 /// Base64url characters of the body: 1 key id byte and the random bytes.
 const BODY_LEN: usize = 44;
 /// Bytes of the checksum (a CRC-32).
@@ -295,13 +295,23 @@ impl<K: CredentialKind> Credential<K> {
     ///
     /// Only the holder of the refresh token (and of the key ring) can
     /// compute its successors; the refresh token is single-use.
+    #[cfg(test)]
     pub(crate) fn successor_of(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,
         refresh: &RefreshToken,
     ) -> Option<(Self, CredentialHash)> {
-        let key_id = refresh.key_id;
-        let old = refresh.raw()?;
+        Self::successor_of_raw(prefixes, keys, &*refresh.raw()?)
+    }
+
+    /// [`Credential::successor_of`] from the refresh token's decoded body
+    /// ([`Credential::raw`]), decoded once for both successors.
+    pub(crate) fn successor_of_raw(
+        prefixes: &CredentialPrefixes,
+        keys: &KeyRing,
+        old: &[u8; RAW_LEN],
+    ) -> Option<(Self, CredentialHash)> {
+        let key_id = old[0];
         let random = Zeroizing::new(keys.derive(key_id, K::SUCCESSOR_DOMAIN, &[&old[..]])?);
         let credential = Self::assemble(K::prefix(prefixes), key_id, &random);
         let hash = keys.hash(key_id, K::DOMAIN, &[&raw_bytes(key_id, &random)[..]])?;
@@ -316,10 +326,17 @@ impl<K: CredentialKind> Credential<K> {
             prefix.len() + BODY_LEN + CHECKSUM_LEN,
         ));
         value.push_str(prefix);
-        URL_SAFE_NO_PAD.encode_string(raw.as_slice(), &mut value);
-        let body = value.as_bytes().get(prefix.len()..).unwrap_or_default();
-        let checksum = checksum(prefix.as_bytes(), body);
-        URL_SAFE_NO_PAD.encode_string(checksum, &mut value);
+        // Encoded on the stack: 33 bytes are exactly 44 characters, 4 bytes 6.
+        let mut text = Zeroizing::new([0u8; BODY_LEN + CHECKSUM_LEN]);
+        let (body, sum) = text.split_at_mut(BODY_LEN);
+        let encoded = URL_SAFE_NO_PAD
+            .encode_slice(raw.as_slice(), body)
+            .unwrap_or(0)
+            + URL_SAFE_NO_PAD
+                .encode_slice(checksum(prefix.as_bytes(), body), sum)
+                .unwrap_or(0);
+        // Base64url is ASCII, so this never fails; `unwrap_or` keeps panics out.
+        value.push_str(std::str::from_utf8(&text[..encoded]).unwrap_or_default());
         Self {
             value,
             key_id,
@@ -388,7 +405,7 @@ impl<K: CredentialKind> Credential<K> {
     }
 
     /// The 33 decoded body bytes: the key id, then the random bytes.
-    fn raw(&self) -> Option<Zeroizing<[u8; RAW_LEN]>> {
+    pub(crate) fn raw(&self) -> Option<Zeroizing<[u8; RAW_LEN]>> {
         let body = self
             .value
             .len()

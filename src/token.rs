@@ -147,6 +147,53 @@ impl Serialize for TokenResponse {
     }
 }
 
+impl TokenResponse {
+    /// The JSON body, exactly as its `Serialize` implementation writes it
+    /// with `serde_json`, but written directly: credentials are base64url
+    /// after an `[a-z0-9_]` prefix and scope tokens exclude `"` and `\`
+    /// (RFC 6749 §3.3), so nothing needs escaping. A value that would need
+    /// it (never expected) goes through `serde_json` instead.
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        fn plain(text: &str) -> bool {
+            text.bytes().fold(true, |ok, b| {
+                ok & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b < 0x7f)
+            })
+        }
+        let access = self.access_token.expose_secret();
+        let refresh = self.refresh_token.as_ref().map(RefreshToken::expose_secret);
+        let key = self.scoped_key.as_ref().map(ScopedKey::expose_secret);
+        let scopes_plain = self.scope.iter().all(|s| plain(s.as_str()));
+        if !(plain(access) && refresh.is_none_or(plain) && key.is_none_or(plain) && scopes_plain) {
+            return serde_json::to_vec(self);
+        }
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"access_token\":\"");
+        out.extend_from_slice(access.as_bytes());
+        out.extend_from_slice(b"\",\"token_type\":\"Bearer\",\"expires_in\":");
+        out.extend_from_slice(self.expires_in.to_string().as_bytes());
+        if let Some(refresh) = refresh {
+            out.extend_from_slice(b",\"refresh_token\":\"");
+            out.extend_from_slice(refresh.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"scope\":\"");
+        for (i, scope) in self.scope.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(scope.as_str().as_bytes());
+        }
+        out.push(b'"');
+        if let Some(key) = key {
+            out.extend_from_slice(b",\"scoped_key\":\"");
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
 /// An RFC 7662 introspection response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -593,9 +640,10 @@ impl<S: Storage> AuthorizationServer<S> {
         // tokens without storing them.
         let prefixes = config.prefixes();
         let keys = config.keys();
-        let (access, access_hash) = AccessToken::successor_of(prefixes, keys, &old)
+        let raw = old.raw().ok_or(invalid_grant("invalid refresh token"))?;
+        let (access, access_hash) = AccessToken::successor_of_raw(prefixes, keys, &raw)
             .ok_or(invalid_grant("invalid refresh token"))?;
-        let (refresh, refresh_hash) = RefreshToken::successor_of(prefixes, keys, &old)
+        let (refresh, refresh_hash) = RefreshToken::successor_of_raw(prefixes, keys, &raw)
             .ok_or(invalid_grant("invalid refresh token"))?;
         let grant = GrantRecord {
             id: record.grant_id.clone(),
@@ -966,4 +1014,53 @@ fn array(bytes: &[u8]) -> Zeroizing<[u8; RANDOM_LEN]> {
         *dest = *byte;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::credential::CredentialPrefixes;
+    use crate::keyring::{KeyRing, ServerKey};
+    use crate::random::SystemRandom;
+
+    fn response(refresh: bool, scope: &str) -> TokenResponse {
+        let prefixes = CredentialPrefixes::default();
+        let keys = KeyRing::new(ServerKey::new(1, &[1; 32]).unwrap());
+        let rng = SystemRandom::new();
+        TokenResponse {
+            access_token: AccessToken::generate_hashed(&prefixes, &keys, &rng)
+                .unwrap()
+                .0,
+            expires_in: 3600,
+            refresh_token: refresh.then(|| {
+                RefreshToken::generate_hashed(&prefixes, &keys, &rng)
+                    .unwrap()
+                    .0
+            }),
+            scope: ScopeSet::parse(scope).unwrap(),
+            scoped_key: None,
+        }
+    }
+
+    #[test]
+    fn rfc6749_5_1_token_json_is_what_serde_json_writes() {
+        for (refresh, scope) in [
+            (true, "read:devices"),
+            (false, "read:devices write:devices"),
+            (true, "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~ z"),
+        ] {
+            let tokens = response(refresh, scope);
+            assert_eq!(
+                tokens.to_json().unwrap(),
+                serde_json::to_vec(&tokens).unwrap(),
+                "{scope}"
+            );
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&tokens.to_json().unwrap()).unwrap();
+            assert_eq!(parsed["token_type"], "Bearer");
+            assert_eq!(parsed["scope"], scope);
+        }
+    }
 }

@@ -118,7 +118,10 @@ pub(super) async fn token<S: Storage>(
         Err(response) => return response,
     };
     match server.token(basic.as_ref(), &pairs).await {
-        Ok(tokens) => response::no_store(response::json(StatusCode::OK, &tokens)),
+        Ok(tokens) => match tokens.to_json() {
+            Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
+            Err(_) => response::server_error(),
+        },
         Err(error) => token_error(&error),
     }
 }

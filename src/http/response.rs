@@ -61,6 +61,15 @@ pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp
     }
 }
 
+/// An already serialized JSON body with `status`.
+pub(crate) fn json_body(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
+    finish(header(
+        with_status(status, Bytes::from(body)),
+        CONTENT_TYPE,
+        JSON,
+    ))
+}
+
 /// 204 No Content with an empty body.
 pub(crate) fn no_content() -> Response<Bytes> {
     finish(with_status(StatusCode::NO_CONTENT, Bytes::new()))

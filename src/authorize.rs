@@ -8,6 +8,8 @@
 //! to the client by redirect, with `error`, the exact `state` and `iss`
 //! (RFC 9207).
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
@@ -145,12 +147,41 @@ impl ErrorPage {
 
 /// Where to send the resource owner's browser: the client's redirect URI
 /// with the response or error parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the parameter names but not their values: the location
+/// carries the authorization code and the client's `state`.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientRedirect {
     /// The full URL, parameters included: the redirect URI exactly as
     /// registered or requested, with the response parameters appended.
     pub location: String,
+}
+
+impl fmt::Debug for ClientRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRedirect")
+            .field("location", &RedactedUrl(&self.location))
+            .finish()
+    }
+}
+
+/// A URL as `Debug` may show it: up to the query, then each parameter's
+/// name with its value redacted; the fragment is left out.
+pub(crate) struct RedactedUrl<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.0.split('#').next().unwrap_or_default();
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        write!(f, "\"{base}")?;
+        for (i, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+            let name = pair.split('=').next().unwrap_or_default();
+            let separator = if i == 0 { '?' } else { '&' };
+            write!(f, "{separator}{}=[redacted]", name.escape_debug())?;
+        }
+        f.write_str("\"")
+    }
 }
 
 /// Why the authorization endpoint did not produce a consent prompt.
@@ -165,7 +196,9 @@ pub enum AuthorizeError {
 
 /// A validated authorization request waiting for the resource owner: what
 /// the consent page shows and the hidden fields its form posts back.
-#[derive(Debug, Clone)]
+///
+/// `Debug` redacts the session handle and the CSRF token.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ConsentPrompt {
     /// The session handle; the form posts it back as `session`.
@@ -183,6 +216,20 @@ pub struct ConsentPrompt {
     pub expires_at: OffsetDateTime,
     /// Whether this is a Connect session (show the Connect page instead).
     pub connect: bool,
+}
+
+impl fmt::Debug for ConsentPrompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentPrompt")
+            .field("session", &self.session)
+            .field("csrf_token", &"[redacted]")
+            .field("app", &self.app)
+            .field("scopes", &self.scopes)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("expires_at", &self.expires_at)
+            .field("connect", &self.connect)
+            .finish()
+    }
 }
 
 /// What the authorization endpoint answers with
@@ -215,13 +262,24 @@ pub enum Decision {
 }
 
 /// The answer to a pushed authorization request (RFC 9126 §2.2).
-#[derive(Debug)]
+///
+/// `Debug` redacts the `request_uri`: it carries the session's handle, a
+/// Connect token.
 #[non_exhaustive]
 pub struct PushedRequest {
     /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth/authorize`.
     pub request_uri: String,
     /// Seconds until it must be used.
     pub expires_in: i64,
+}
+
+impl fmt::Debug for PushedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushedRequest")
+            .field("request_uri", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// An authorization request that passed every check.
@@ -351,12 +409,9 @@ impl<S: Storage> AuthorizationServer<S> {
     {
         let page = AuthorizeError::Page;
         // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
-        // redirect_uri or request_uri leaves nothing verified to redirect to.
-        let duplicate = params::first_duplicate(pairs);
-        if matches!(
-            duplicate,
-            Some("client_id" | "redirect_uri" | "request_uri")
-        ) {
+        // redirect_uri or request_uri leaves nothing verified to redirect to
+        // (§4.1.2.1), whatever else repeats before it.
+        if params::any_repeated(pairs, &["client_id", "redirect_uri", "request_uri"]) {
             return Err(page(ErrorPage::RepeatedParameter));
         }
         let client_id =
@@ -906,4 +961,44 @@ pub enum PushError {
     /// The RNG failed.
     #[error(transparent)]
     Random(#[from] crate::RandomError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RedactedUrl;
+    use crate::StepOutcome;
+
+    #[test]
+    fn redacted_urls_keep_the_names_and_drop_every_value_and_the_fragment() {
+        let shown = |url: &str| format!("{:?}", RedactedUrl(url));
+        assert_eq!(
+            shown("https://app.example.com/cb?code=oc_code_secret&state=s%20t&iss=x"),
+            "\"https://app.example.com/cb?code=[redacted]&state=[redacted]&iss=[redacted]\""
+        );
+        assert_eq!(
+            shown("com.example.app:/cb?tenant=a&&flag#frag=secret"),
+            "\"com.example.app:/cb?tenant=[redacted]&flag=[redacted]\""
+        );
+        assert_eq!(
+            shown("https://app.example.com/cb"),
+            "\"https://app.example.com/cb\""
+        );
+        assert_eq!(
+            shown("https://x.example/\"?a\"b=1"),
+            "\"https://x.example/\"?a\\\"b=[redacted]\""
+        );
+    }
+
+    /// A provider's authorization URL carries the link's `state` (the
+    /// callback's CSRF protection): `Debug` of the step outcome hides it.
+    #[test]
+    fn step_outcome_redirects_are_redacted() {
+        let outcome = StepOutcome::Redirect(
+            "https://provider.example/authorize?client_id=c&state=SECRET-STATE".to_owned(),
+        );
+        let shown = format!("{outcome:?}");
+        assert!(!shown.contains("SECRET-STATE"), "{shown}");
+        assert!(shown.contains("state=[redacted]"), "{shown}");
+        assert_eq!(format!("{:?}", StepOutcome::Continue), "Continue");
+    }
 }

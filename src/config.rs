@@ -124,6 +124,13 @@ impl fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Tests: replaces the key ring, as a host restarting with a rotated
+    /// ring would.
+    #[cfg(test)]
+    pub(crate) fn replace_keys(&mut self, keys: KeyRing) {
+        self.keys = keys;
+    }
+
     /// The issuer identifier (RFC 8414 §2): an `https` URL without query or
     /// fragment (`http` only on a loopback host, for development).
     pub fn issuer(&self) -> &Url {
@@ -689,6 +696,127 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    type Setter = fn(
+        AuthorizationServerBuilder<crate::MemoryStore>,
+        Duration,
+    ) -> AuthorizationServerBuilder<crate::MemoryStore>;
+
+    /// Every duration the builder bounds, at and just past each bound: the
+    /// bound itself builds, one second (or one nanosecond) beyond is
+    /// `OutOfRange` naming the setting and its range. RFC 6749 §4.1.2 caps
+    /// codes at 10 minutes; RFC 9700 §4.14.2's grace for a lost refresh
+    /// response is capped at 60 s.
+    #[test]
+    fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
+        let cases: [(&str, Setter, Duration, Duration); 9] = [
+            (
+                "max_secret_grace",
+                |b, d| b.max_secret_grace(d),
+                Duration::ZERO,
+                Duration::days(90),
+            ),
+            (
+                "code_lifetime",
+                |b, d| b.code_lifetime(d),
+                Duration::SECOND,
+                Duration::minutes(10),
+            ),
+            (
+                "access_token_lifetime",
+                |b, d| b.access_token_lifetime(d),
+                Duration::MINUTE,
+                Duration::DAY,
+            ),
+            (
+                "refresh_token_lifetime",
+                |b, d| b.refresh_token_lifetime(d),
+                Duration::HOUR,
+                Duration::days(365),
+            ),
+            (
+                "consent_lifetime",
+                |b, d| b.consent_lifetime(d),
+                Duration::MINUTE,
+                Duration::HOUR,
+            ),
+            (
+                "pushed_request_lifetime",
+                |b, d| b.pushed_request_lifetime(d),
+                Duration::seconds(5),
+                Duration::minutes(10),
+            ),
+            (
+                "refresh_grace",
+                |b, d| b.refresh_grace(d),
+                Duration::ZERO,
+                Duration::seconds(60),
+            ),
+            (
+                "connect_session_lifetime",
+                |b, d| b.connect_session_lifetime(d),
+                Duration::MINUTE,
+                Duration::DAY,
+            ),
+            (
+                "publishable_key_rate_limit window",
+                |b, d| b.publishable_key_rate_limit(10, d),
+                Duration::SECOND,
+                Duration::DAY,
+            ),
+        ];
+        let base = || {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+        };
+        for (name, set, min, max) in cases {
+            assert!(set(base(), min).build().is_ok(), "{name}: its minimum");
+            assert!(set(base(), max).build().is_ok(), "{name}: its maximum");
+            let beyond = [
+                max + Duration::SECOND,
+                max + Duration::nanoseconds(1),
+                min - Duration::nanoseconds(1),
+                min - Duration::SECOND,
+            ];
+            for value in beyond {
+                match set(base(), value).build() {
+                    Err(ConfigError::OutOfRange {
+                        what,
+                        min: lo,
+                        max: hi,
+                    }) => {
+                        assert_eq!((what, lo, hi), (name, min, max), "{name} at {value}");
+                    }
+                    other => panic!("{name} at {value}: {other:?}"),
+                }
+            }
+        }
+        // The rate limit's request count: 1 to 100 000.
+        for requests in [1, 100_000] {
+            assert!(
+                base()
+                    .publishable_key_rate_limit(requests, Duration::MINUTE)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for requests in [0, 100_001] {
+            assert!(matches!(
+                base()
+                    .publishable_key_rate_limit(requests, Duration::MINUTE)
+                    .build(),
+                Err(ConfigError::Invalid("publishable_key_rate_limit requests"))
+            ));
+        }
+        // The reference-id prefix: 1 to 32 characters.
+        assert!(base().reference_id_prefix("a".repeat(32)).build().is_ok());
+        for bad in [String::new(), "a".repeat(33)] {
+            assert!(matches!(
+                base().reference_id_prefix(bad).build(),
+                Err(ConfigError::Invalid("reference_id_prefix"))
+            ));
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! workspaces of its own, so all of them can share one store (a database that
 //! is not emptied between checks is fine). The
 //! [`storage_conformance_tests!`](crate::storage_conformance_tests) macro
-//! turns the whole list into one `#[tokio::test]` per check:
+//! turns the whole list into one `#[test]` per check, each on a tokio
+//! runtime this crate brings (your crate needs no tokio for it):
 //!
 //! ```text
 //! oauth_connect::storage_conformance_tests!(async { my_backend::connect().await });
@@ -45,9 +46,13 @@ use crate::storage::{
 };
 use crate::timestamp::truncate_ms;
 
-/// Generates one `#[tokio::test]` per conformance check. `$make` is an
+/// Generates one `#[test]` per conformance check, each running on a
+/// multi-threaded tokio runtime of its own ([`run`]). `$make` is an
 /// expression of a future that yields a fresh (or shared) store; it is
-/// evaluated once per test.
+/// evaluated once per test, inside that runtime (a `return` in it ends the
+/// test, passing: a way to skip when a database is not configured). The
+/// crate using the macro needs no tokio of its own: the runtime comes from
+/// this crate's `conformance` feature.
 #[macro_export]
 macro_rules! storage_conformance_tests {
     ($make:expr) => {
@@ -55,6 +60,7 @@ macro_rules! storage_conformance_tests {
             apps_insert_and_get,
             apps_insert_conflicts,
             apps_list_pages_in_stable_order,
+            apps_list_total_stays_exact_under_concurrent_inserts_and_deletes,
             apps_update_changes_only_given_fields,
             apps_delete_removes_everything,
             apps_rotate_secret_with_and_without_grace,
@@ -72,6 +78,9 @@ macro_rules! storage_conformance_tests {
             grants_revocation_hides_codes_and_tokens,
             refresh_rotation_and_reuse_detection,
             refresh_replay_within_threshold_writes_nothing,
+            refresh_replay_after_the_successor_was_used_is_reuse,
+            codes_replay_revokes_grant_key_and_connection_at_once,
+            codes_redeemed_survive_purge_until_their_grant_expires,
             refresh_concurrent_rotations_have_one_winner,
             refresh_expired_or_access_tokens_do_not_rotate,
             tokens_revoke_single_access_token,
@@ -101,13 +110,28 @@ macro_rules! storage_conformance_tests {
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let store = ::std::sync::Arc::new($make.await);
-                $crate::conformance::$check(store).await;
+            #[test]
+            fn $check() {
+                $crate::conformance::run(async {
+                    let store = ::std::sync::Arc::new($make.await);
+                    $crate::conformance::$check(store).await;
+                });
             }
         )+
     };
+}
+
+/// Runs one check to completion on a fresh multi-threaded tokio runtime
+/// (two workers, I/O and timers enabled), as
+/// [`storage_conformance_tests!`](crate::storage_conformance_tests) does
+/// for each check; call it to run a check from a plain `#[test]`.
+pub fn run<F: std::future::Future<Output = ()>>(check: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the conformance suite")
+        .block_on(check);
 }
 
 fn rng() -> SystemRandom {
@@ -260,6 +284,98 @@ pub async fn apps_list_pages_in_stable_order<S: Storage>(store: Arc<S>) {
 
     let empty = store.list_apps(&fresh_workspace(), 0, 10).await.unwrap();
     assert_eq!((empty.items.len(), empty.total), (0, 0));
+}
+
+/// The listing's total stays exact when apps are inserted and deleted
+/// concurrently (a backend that keeps a count must move it in the same
+/// atomic step as the insert or delete): conflicting inserts and repeated
+/// deletes count nothing, another workspace's changes count nothing, and
+/// the total always equals the apps a full listing returns.
+pub async fn apps_list_total_stays_exact_under_concurrent_inserts_and_deletes<S: Storage>(
+    store: Arc<S>,
+) {
+    let ws = fresh_workspace();
+    let other = fresh_workspace();
+    let t0 = base_time();
+    let mut existing = Vec::new();
+    for i in 0..20 {
+        let record = app_record(&ws, t0 + Duration::milliseconds(i), None);
+        insert(&*store, &record).await;
+        existing.push(record);
+    }
+    let fresh: Vec<AppRecord> = (0..30)
+        .map(|i| {
+            app_record(
+                &ws,
+                t0 + Duration::seconds(1) + Duration::milliseconds(i),
+                None,
+            )
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for record in fresh.clone() {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.insert_app(&record).await.unwrap();
+            true
+        }));
+    }
+    // Each of the first ten deleted twice at once: one delete each wins.
+    for record in existing.iter().take(10) {
+        for _ in 0..2 {
+            let (store, record) = (Arc::clone(&store), record.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .delete_app(&record.app.workspace_id, &record.app.id)
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    // Duplicates of apps that exist: conflicts, counting nothing.
+    for record in existing.iter().skip(10).take(5) {
+        let (store, record) = (Arc::clone(&store), record.clone());
+        tasks.push(tokio::spawn(async move {
+            let err = store.insert_app(&record).await.unwrap_err();
+            assert_eq!(err.kind(), StorageErrorKind::Conflict);
+            false
+        }));
+    }
+    // Another workspace's inserts and deletes.
+    for i in 0..5 {
+        let store = Arc::clone(&store);
+        let record = app_record(&other, t0 + Duration::milliseconds(i), None);
+        tasks.push(tokio::spawn(async move {
+            store.insert_app(&record).await.unwrap();
+            store
+                .delete_app(&record.app.workspace_id, &record.app.id)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut deletes_won = 0;
+    for task in tasks {
+        deletes_won += u64::from(task.await.unwrap());
+    }
+    // 30 inserts and 10 deletes won (plus the other workspace's 5 deletes).
+    assert_eq!(deletes_won, 30 + 10 + 5);
+    for record in existing.iter().take(10) {
+        assert!(store.get_app(&ws, &record.app.id).await.unwrap().is_none());
+    }
+    let expected = 20 + 30 - 10;
+    let listing = store.list_apps(&ws, 0, 100).await.unwrap();
+    assert_eq!(listing.total, expected, "the total after the storm");
+    assert_eq!(listing.items.len() as u64, expected, "a full listing");
+    let page = store.list_apps(&ws, 35, 10).await.unwrap();
+    assert_eq!((page.total, page.items.len()), (expected, 5));
+    let other_listing = store.list_apps(&other, 0, 100).await.unwrap();
+    assert_eq!((other_listing.total, other_listing.items.len()), (0, 0));
+    // And on: deleting everything brings it to zero.
+    for app in &listing.items {
+        assert!(store.delete_app(&ws, &app.id).await.unwrap());
+    }
+    let listing = store.list_apps(&ws, 0, 100).await.unwrap();
+    assert_eq!((listing.total, listing.items.len()), (0, 0));
 }
 
 /// An update changes exactly the given fields and `updated_at`.
@@ -1113,6 +1229,254 @@ pub async fn refresh_replay_within_threshold_writes_nothing<S: Storage>(store: A
     );
 }
 
+/// RFC 9700 §4.14.2: a spent token presented again within the replay
+/// window is a replay only while its successor is unused. Once the
+/// successor was rotated in turn, the old token is reuse: the whole family
+/// is revoked, the newest token with it, and nothing new is written.
+pub async fn refresh_replay_after_the_successor_was_used_is_reuse<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let (grant, refresh) = refresh_fixture(&*store, now).await;
+    let refresh2 = token_record(&grant, TokenKind::Refresh, now);
+    let refresh3 = token_record(&grant, TokenKind::Refresh, now);
+    let expiry = now + Duration::days(1);
+    let rotated = store
+        .rotate_refresh_token(&refresh.hash, &[refresh2.clone()], expiry, None, now)
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RefreshRotation::Rotated(_)));
+    let second = now + Duration::seconds(1);
+    let rotated = store
+        .rotate_refresh_token(&refresh2.hash, &[refresh3.clone()], expiry, None, second)
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RefreshRotation::Rotated(_)));
+
+    // The first token again, inside the window that would make it a replay
+    // were its successor unused.
+    let stray = token_record(&grant, TokenKind::Refresh, now);
+    let outcome = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[stray.clone()],
+            expiry,
+            Some(now - Duration::seconds(30)),
+            now + Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RefreshRotation::Reused(_)),
+        "the successor was used: reuse, not a replay ({outcome:?})"
+    );
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "the family is revoked"
+    );
+    assert!(
+        store.get_token(&refresh3.hash).await.unwrap().is_none(),
+        "the newest refresh token goes with it"
+    );
+    assert!(
+        store.get_token(&stray.hash).await.unwrap().is_none(),
+        "nothing written"
+    );
+}
+
+/// RFC 6749 §4.1.2: the replay of a redeemed code revokes, in one step, the
+/// grant with its tokens, the scoped key minted with the code and the
+/// Connect connection resting on the grant; a second call, an unredeemed
+/// code or an unknown one revokes nothing. Another key of the same
+/// customer stays valid.
+pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let ws = &app.app.workspace_id;
+    let customer = customer_record(&app, "replayed", now);
+    let approval = connect_approval(&app, &customer, true, now);
+    let (grant, code, connect) = approval.clone();
+    let done = approve_connect(&*store, &app, approval, now).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)));
+    let other_key = scoped_key_record(&app, &customer, now);
+    store.insert_scoped_key(&other_key).await.unwrap();
+
+    // Unredeemed: not a replay, nothing written.
+    assert!(!store.revoke_code_grant(&code.hash, now).await.unwrap());
+    assert!(!store.revoke_code_grant(&random_hash(), now).await.unwrap());
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    let redeemed = store
+        .redeem_code(
+            &code.hash,
+            &[access.clone(), refresh.clone()],
+            now + Duration::days(30),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
+
+    let later = now + Duration::minutes(5);
+    assert!(store.revoke_code_grant(&code.hash, later).await.unwrap());
+    assert_eq!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later)
+    );
+    assert!(store.get_token(&access.hash).await.unwrap().is_none());
+    assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
+    let key = connect.scoped_key.unwrap();
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later),
+        "the key minted with the code"
+    );
+    assert!(
+        store
+            .get_scoped_key(&other_key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "only the code's key"
+    );
+    let connection = store
+        .get_connection(ws, None, &connect.connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.status, ConnectionStatus::Revoked);
+    assert_eq!(connection.updated_at, later);
+    assert!(
+        store
+            .find_connection(&app.app.id, "replayed")
+            .await
+            .unwrap()
+            .is_none(),
+        "no longer the active connection"
+    );
+    // Once revoked, a further replay changes nothing.
+    assert!(
+        !store
+            .revoke_code_grant(&code.hash, later + Duration::minutes(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later)
+    );
+}
+
+/// A redeemed code outlives its own expiry as a tombstone (its grant still
+/// live), so that a replay after a purge still finds it and revokes its
+/// grant; it goes with its grant. An unredeemed expired code goes at once.
+pub async fn codes_redeemed_survive_purge_until_their_grant_expires<S: Storage>(store: Arc<S>) {
+    // Far in the past, so other checks' records are not touched.
+    let then = base_time() - Duration::days(500);
+    let app = grant_fixture(&*store).await;
+    let mut redeemed = Vec::new();
+    let mut unredeemed = Vec::new();
+    for i in 0..4 {
+        let session = session_record(&app, then);
+        store.insert_session(&session).await.unwrap();
+        let (grant, code) = grant_and_code(&app, then);
+        let approve = SessionDecision::Approve {
+            grant: Box::new(grant.clone()),
+            code: Box::new(code.clone()),
+            connect: None,
+        };
+        store
+            .complete_session(&session.hash, &approve, then)
+            .await
+            .unwrap();
+        if i % 2 == 0 {
+            let access = token_record(&grant, TokenKind::Access, then);
+            let mut refresh = token_record(&grant, TokenKind::Refresh, then);
+            refresh.expires_at = then + Duration::days(30);
+            store
+                .redeem_code(
+                    &code.hash,
+                    &[access, refresh.clone()],
+                    refresh.expires_at,
+                    then,
+                )
+                .await
+                .unwrap();
+            redeemed.push((grant, code, refresh));
+        } else {
+            unredeemed.push((grant, code));
+        }
+    }
+    // A day later: every code is past its minute, the refresh tokens live.
+    let purge_at = then + Duration::days(1);
+    while store.purge_expired(purge_at, 3).await.unwrap() > 0 {}
+    for (grant, code) in &unredeemed {
+        assert!(store.get_code(&code.hash).await.unwrap().is_none());
+        assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    }
+    for (grant, code, refresh) in &redeemed {
+        let kept = store.get_code(&code.hash).await.unwrap();
+        assert!(
+            kept.is_some_and(|c| c.redeemed_at.is_some()),
+            "a redeemed code stays while its grant lives"
+        );
+        assert!(store.get_token(&refresh.hash).await.unwrap().is_some());
+        assert!(store.get_grant(&grant.id).await.unwrap().is_some());
+    }
+    // The late replay of the first one still revokes its grant.
+    let (grant, code, refresh) = &redeemed[0];
+    assert!(store.revoke_code_grant(&code.hash, purge_at).await.unwrap());
+    assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
+    assert!(
+        store
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    // Once the grants expire (the refresh tokens' 30 days), everything goes.
+    let after = then + Duration::days(31);
+    while store.purge_expired(after, 3).await.unwrap() > 0 {}
+    for (grant, code, refresh) in &redeemed {
+        assert!(store.get_code(&code.hash).await.unwrap().is_none());
+        assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
+        assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    }
+}
+
 /// Of 50 concurrent rotations of one refresh token exactly one wins; the
 /// others are reuse, and the family ends revoked.
 pub async fn refresh_concurrent_rotations_have_one_winner<S: Storage>(store: Arc<S>) {
@@ -1222,8 +1586,9 @@ pub async fn tokens_revoke_single_access_token<S: Storage>(store: Arc<S>) {
     );
 }
 
-/// Purging removes expired sessions, codes and tokens, keeps live ones and
-/// honours the batch limit.
+/// Purging removes expired sessions (pending authorizations), codes and
+/// tokens and their grants, keeps live ones — a live code still redeems, a
+/// live token still reads back — and honours the batch limit.
 pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
     // Far in the past, so other checks' records (dated now) are not
     // touched by this purge.
@@ -1235,6 +1600,7 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
         store.insert_session(&session).await.unwrap();
         expired_sessions.push(session);
     }
+    // An expired token of an expired client-credentials-like grant.
     let (mut grant, _) = grant_and_code(&app, then);
     grant.expires_at = Some(then + Duration::hours(1));
     let old_token = token_record(&grant, TokenKind::Access, then);
@@ -1242,10 +1608,45 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
         .insert_grant(&grant, &[old_token.clone()])
         .await
         .unwrap();
-    let live = session_record(&app, base_time());
-    store.insert_session(&live).await.unwrap();
+    // An expired code, never redeemed, with its grant.
+    let approved = session_record(&app, then);
+    store.insert_session(&approved).await.unwrap();
+    let (old_code_grant, old_code) = grant_and_code(&app, then);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(old_code_grant.clone()),
+        code: Box::new(old_code.clone()),
+        connect: None,
+    };
+    store
+        .complete_session(&approved.hash, &approve, then)
+        .await
+        .unwrap();
 
+    // Live: a pending authorization, a code and a token issued at the purge
+    // time.
     let purge_at = then + Duration::days(2);
+    let live = session_record(&app, purge_at);
+    store.insert_session(&live).await.unwrap();
+    let live_approved = session_record(&app, purge_at);
+    store.insert_session(&live_approved).await.unwrap();
+    let (live_code_grant, live_code) = grant_and_code(&app, purge_at);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(live_code_grant.clone()),
+        code: Box::new(live_code.clone()),
+        connect: None,
+    };
+    store
+        .complete_session(&live_approved.hash, &approve, purge_at)
+        .await
+        .unwrap();
+    let (mut live_grant, _) = grant_and_code(&app, purge_at);
+    live_grant.expires_at = Some(purge_at + Duration::hours(1));
+    let live_token = token_record(&live_grant, TokenKind::Access, purge_at);
+    store
+        .insert_grant(&live_grant, &[live_token.clone()])
+        .await
+        .unwrap();
+
     let first = store.purge_expired(purge_at, 2).await.unwrap();
     assert_eq!(first, 2, "the batch limit holds");
     let mut total = first;
@@ -1257,10 +1658,10 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
         }
     }
     assert!(
-        total >= 5,
-        "3 sessions, 1 token and 1 grant at least: {total}"
+        total >= 8,
+        "4 sessions, 1 token, 1 code and 2 grants at least: {total}"
     );
-    for session in &expired_sessions {
+    for session in expired_sessions.iter().chain([&approved]) {
         assert!(
             store
                 .open_session(&session.hash, purge_at)
@@ -1271,17 +1672,39 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
     }
     assert!(store.get_token(&old_token.hash).await.unwrap().is_none());
     assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    assert!(store.get_code(&old_code.hash).await.unwrap().is_none());
+    assert!(store.get_grant(&old_code_grant.id).await.unwrap().is_none());
+
+    // What is live is untouched, and still works.
     assert!(
         store
-            .open_session(&live.hash, base_time())
+            .open_session(&live.hash, purge_at)
             .await
             .unwrap()
-            .is_some(),
-        "live kept"
+            .is_some_and(|s| s.status == SessionStatus::Pending),
+        "a live pending authorization is kept"
+    );
+    assert_eq!(
+        store.get_token(&live_token.hash).await.unwrap(),
+        Some(live_token.clone()),
+        "a live token is kept"
+    );
+    let tokens = [token_record(&live_code_grant, TokenKind::Access, purge_at)];
+    let redeemed = store
+        .redeem_code(
+            &live_code.hash,
+            &tokens,
+            purge_at + Duration::hours(1),
+            purge_at,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(redeemed, CodeRedemption::Redeemed(_)),
+        "a live code still redeems after the purge"
     );
 }
 
-/// Deleting an app removes its sessions, codes, grants and tokens.
 /// A session or a grant written for an app that was just deleted (a race
 /// of `delete_app` with an authorization or a `client_credentials` grant)
 /// is refused with `NotFound` and nothing is written: no token outlives its
@@ -1386,6 +1809,8 @@ pub async fn codes_inserted_with_their_grant_in_one_step<S: Storage>(store: Arc<
     assert!(store.get_code(&late_code.hash).await.unwrap().is_none());
 }
 
+/// Deleting an app removes, in the same step, its pending and completed
+/// sessions, its grants, their codes (redeemed or not) and their tokens.
 pub async fn apps_delete_cascades_to_grants<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
@@ -2668,6 +3093,7 @@ delegate! {
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
         async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> bool;
+        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> bool;
         async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }

@@ -99,7 +99,10 @@ pub enum StepAction {
 }
 
 /// Where the browser goes after a step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows a redirect's parameter names, not their values (the
+/// provider's authorization URL carries the link's `state`).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StepOutcome {
     /// Show the flow again (`GET /connect?token=…`): the next step, or the
@@ -107,6 +110,18 @@ pub enum StepOutcome {
     Continue,
     /// Go to the provider's authorization page.
     Redirect(String),
+}
+
+impl std::fmt::Debug for StepOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Continue => f.write_str("Continue"),
+            Self::Redirect(url) => f
+                .debug_tuple("Redirect")
+                .field(&crate::authorize::RedactedUrl(url))
+                .finish(),
+        }
+    }
 }
 
 /// The session's filters, as the page narrows the catalogue with them.

@@ -286,10 +286,11 @@ impl<K: CredentialKind> Credential<K> {
     }
 
     /// The successor of a refresh token: this kind of credential derived from
-    /// the refresh token's body under the derive subkey of its key (domain
-    /// `K::SUCCESSOR_DOMAIN`). Deterministic, so a replay within the grace
-    /// window can be answered with the same successor without storing it.
-    /// `None` when the refresh token's key is no longer in the ring.
+    /// the refresh token's body under the derive subkey of `key_id` (domain
+    /// `K::SUCCESSOR_DOMAIN`), made under that key. Deterministic, so a
+    /// replay within the grace window can be answered with the same
+    /// successor without storing it. `None` when `key_id` is not in the
+    /// ring.
     ///
     /// # Security
     ///
@@ -299,9 +300,10 @@ impl<K: CredentialKind> Credential<K> {
     pub(crate) fn successor_of(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,
+        key_id: u8,
         refresh: &RefreshToken,
     ) -> Option<(Self, CredentialHash)> {
-        Self::successor_of_raw(prefixes, keys, &*refresh.raw()?)
+        Self::successor_of_raw(prefixes, keys, key_id, &*refresh.raw()?)
     }
 
     /// [`Credential::successor_of`] from the refresh token's decoded body
@@ -309,9 +311,9 @@ impl<K: CredentialKind> Credential<K> {
     pub(crate) fn successor_of_raw(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,
+        key_id: u8,
         old: &[u8; RAW_LEN],
     ) -> Option<(Self, CredentialHash)> {
-        let key_id = old[0];
         let random = Zeroizing::new(keys.derive(key_id, K::SUCCESSOR_DOMAIN, &[&old[..]])?);
         let credential = Self::assemble(K::prefix(prefixes), key_id, &random);
         let hash = keys.hash(key_id, K::DOMAIN, &[&raw_bytes(key_id, &random)[..]])?;
@@ -1234,8 +1236,8 @@ mod tests {
         let prefixes = CredentialPrefixes::default();
         let mut keys = ring();
         let old = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(7)).unwrap();
-        let (a, a_hash) = RefreshToken::successor_of(&prefixes, &keys, &old).unwrap();
-        let (b, b_hash) = RefreshToken::successor_of(&prefixes, &keys, &old).unwrap();
+        let (a, a_hash) = RefreshToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
+        let (b, b_hash) = RefreshToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
         assert_eq!(a, b);
         assert_eq!(a_hash, b_hash);
         assert_eq!(
@@ -1243,28 +1245,30 @@ mod tests {
             Some(a_hash),
             "the hash is the successor's own"
         );
-        assert_eq!(a.key_id(), old.key_id());
+        assert_eq!(a.key_id(), 1);
         assert_ne!(a, old);
         let other = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(8)).unwrap();
         assert_ne!(
-            RefreshToken::successor_of(&prefixes, &keys, &other)
+            RefreshToken::successor_of(&prefixes, &keys, 1, &other)
                 .unwrap()
                 .0,
             a
         );
-        let (access, access_hash) = AccessToken::successor_of(&prefixes, &keys, &old).unwrap();
+        let (access, access_hash) = AccessToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
         assert_ne!(body_of(&access), body_of(&a));
         assert_eq!(access.hash(&keys), Some(access_hash));
         let parsed = RefreshToken::parse(&prefixes, a.expose_secret()).unwrap();
         assert_eq!(parsed, a);
-        // Under another key, the same random bytes give other successors.
-        keys.set_current(2).unwrap();
-        let under_two = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(7)).unwrap();
-        let (c, _) = RefreshToken::successor_of(&prefixes, &keys, &under_two).unwrap();
+        // Under another key: other successors, made under that key.
+        let (c, c_hash) = RefreshToken::successor_of(&prefixes, &keys, 2, &old).unwrap();
         assert_eq!(c.key_id(), 2);
         assert_ne!(body_of(&c)[1..], body_of(&a)[1..]);
+        assert_eq!(c.hash(&keys), Some(c_hash));
+        // A key that is not in the ring derives nothing.
+        keys.set_current(2).unwrap();
         keys.retire(1).unwrap();
-        assert!(RefreshToken::successor_of(&prefixes, &keys, &old).is_none());
+        assert!(RefreshToken::successor_of(&prefixes, &keys, 1, &old).is_none());
+        assert!(RefreshToken::successor_of(&prefixes, &keys, 2, &old).is_some());
     }
 
     #[test]

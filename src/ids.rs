@@ -171,6 +171,28 @@ string_id!(
     |s| s.strip_prefix("pk_").is_some_and(|rest| is_lower_hex(rest, 32))
 );
 
+/// `prefix` followed by the lowercase hex of 16 bytes, as shared text: one
+/// allocation (the text is written on the stack first).
+fn prefixed_hex16(prefix: &str, bytes: &[u8; 16]) -> Arc<str> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 32];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    let mut text = [0u8; 64];
+    let len = prefix.len() + digits.len();
+    match text.get_mut(..len) {
+        Some(out) => {
+            out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            out[prefix.len()..].copy_from_slice(&digits);
+            // ASCII throughout, so this is never the fallback.
+            std::str::from_utf8(out).map_or_else(|_| Arc::from(""), Arc::from)
+        }
+        None => Arc::from(format!("{prefix}{}", hex(bytes))),
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -208,7 +230,7 @@ random_id!(PublishableKeyId, "pk_");
 impl ScopedKeyId {
     /// The id made of these 16 bytes (the scoped key carries them).
     pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
-        Self(format!("sk_{}", hex(bytes)).into())
+        Self(prefixed_hex16("sk_", bytes))
     }
 
     /// The 16 bytes the id is made of.
@@ -230,7 +252,7 @@ impl GrantId {
     /// The id made of these 16 random bytes (drawn together with other
     /// random values of the same operation).
     pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
-        Self(format!("grant_{}", hex(bytes)).into())
+        Self(prefixed_hex16("grant_", bytes))
     }
 }
 
@@ -266,5 +288,16 @@ mod tests {
         assert!(WorkspaceId::parse("ws/../other").is_err());
         assert!(WorkspaceId::parse(&"w".repeat(64)).is_ok());
         assert!(ClientId::parse("client id with spaces").is_err());
+    }
+
+    #[test]
+    fn ids_from_bytes_are_prefixed_lowercase_hex() {
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8) * 17);
+        let grant = GrantId::from_bytes(&bytes);
+        assert_eq!(grant.as_str(), format!("grant_{}", hex(&bytes)));
+        assert_eq!(GrantId::parse(grant.as_str()).unwrap(), grant);
+        let key = ScopedKeyId::from_bytes(&bytes);
+        assert_eq!(key.as_str(), "sk_00112233445566778899aabbccddeeff");
+        assert_eq!(key.to_bytes(), Some(bytes));
     }
 }

@@ -156,7 +156,11 @@ impl Entry {
 /// still verify and hash credentials made under them until they are removed
 /// with [`KeyRing::retire`]. Rotation is: add a new key with
 /// [`KeyRing::with_key`], make it current with [`KeyRing::set_current`], and
-/// retire the old key once nothing made under it is still valid.
+/// retire the old key once nothing made under it is still needed. A refresh
+/// family moves to the current key at its next refresh (its successors are
+/// made under it); client secrets, admin keys, publishable keys and scoped
+/// keys stay on the key they were made under until they are rotated or
+/// reissued.
 ///
 /// `Debug` prints only the key ids.
 ///
@@ -244,6 +248,11 @@ impl KeyRing {
     /// The id of the current key.
     pub fn current_id(&self) -> u8 {
         self.current
+    }
+
+    /// The ids of the keys in the ring, the current one among them.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u8> + '_ {
+        self.entries.iter().map(|entry| entry.id)
     }
 
     /// Whether the ring holds a key with this id.

@@ -47,25 +47,76 @@
 //!
 //! ## Features
 //!
+//! - **The OAuth 2.0 endpoints**, each a typed method and all of them behind
+//!   [`AuthorizationServer::handle`] (an `http::Request<Bytes>` in, an
+//!   `http::Response<Bytes>` out):
+//!   - authorization (RFC 6749 §4.1): [`begin_authorization`] validates the
+//!     request in the order that never redirects to an unverified URI
+//!     (§4.1.2.1) and keeps it as a short-lived pending authorization;
+//!     [`decide`] records the resource owner's CSRF-protected decision,
+//!     possibly narrowing the scopes, and redirects with `code`, `state`
+//!     and `iss` (RFC 9207);
+//!   - pushed authorization requests (RFC 9126,
+//!     [`push_authorization_request`]);
+//!   - the token endpoint ([`token`]): `authorization_code` with PKCE
+//!     (RFC 7636, `S256` only, required for every client by default),
+//!     `refresh_token` and `client_credentials`, with `client_secret_basic`
+//!     or `client_secret_post` (§2.3);
+//!   - revocation (RFC 7009, [`revoke`]), introspection for confidential
+//!     clients (RFC 7662, [`introspect`]) and metadata (RFC 8414,
+//!     [`metadata`]).
+//! - **Refresh-token rotation** (RFC 9700 §4.14): every use rotates the
+//!   token; a rotated-out one presented again revokes the whole family,
+//!   except within an optional grace window for a lost response
+//!   ([`refresh_grace`]). A code redeemed twice revokes what its first use
+//!   issued (§4.1.2).
 //! - **OAuth app registry**: confidential and public clients, validated
 //!   redirect URIs (RFC 6749 §3.1.2, RFC 8252) and scopes (§3.3), paginated
-//!   listing, client-secret rotation with an optional grace period.
+//!   listing, client-secret rotation with an optional grace period, and the
+//!   management API for workspace admins ([`create_admin_key`],
+//!   [`register_admin_key`]).
+//! - **Connect**: server-created sessions ([`create_connect_session`]; or
+//!   from a web page with a publishable key, [`create_publishable_key`])
+//!   open a hosted, step-by-step page (terms, provider, link, customer,
+//!   consent) whose approval writes the customer and the connection
+//!   ([`list_connections`], [`revoke_connection`]) and returns a code.
+//! - **Scoped keys**: narrow, revocable, self-verifying keys bound to one
+//!   customer ([`mint_scoped_key`], [`verify_scoped_key`]).
 //! - **Identifiable credentials**: every secret has a configurable prefix and a
 //!   checksum, so a typo is refused before any storage lookup and a leaked one
 //!   is recognisable; secrets print as `[redacted]`, are zeroized on drop and
 //!   compare in constant time.
 //! - **No usable credential at rest**: storage sees only HMAC-SHA-256 hashes
-//!   under a server key ring with key ids, so the server key can be rotated.
-//! - **One HTTP entry point**: [`AuthorizationServer::handle`] takes an
-//!   `http::Request<Bytes>` and returns an `http::Response<Bytes>`; it serves
-//!   the OAuth app management API, authenticated by workspace admin keys
-//!   ([`AuthorizationServer::create_admin_key`],
-//!   [`AuthorizationServer::register_admin_key`]).
+//!   under a server key ring with key ids, so the server key can be rotated
+//!   ([`KeyRing`]).
+//! - **Events**: an [`EventSink`] receives what happens (tokens issued,
+//!   refreshed, revoked; reuse and replay detected; authentication
+//!   failures; secrets rotated; apps deleted; connections), never a secret.
+//! - **Purge**: [`purge_expired`] removes expired sessions, codes, tokens
+//!   and grants in bounded batches; the host schedules it.
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite
 //!   (feature `conformance`) any backend can run.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
+//!
+//! [`begin_authorization`]: AuthorizationServer::begin_authorization
+//! [`decide`]: AuthorizationServer::decide
+//! [`push_authorization_request`]: AuthorizationServer::push_authorization_request
+//! [`token`]: AuthorizationServer::token
+//! [`revoke`]: AuthorizationServer::revoke
+//! [`introspect`]: AuthorizationServer::introspect
+//! [`metadata`]: AuthorizationServer::metadata
+//! [`refresh_grace`]: AuthorizationServerBuilder::refresh_grace
+//! [`create_admin_key`]: AuthorizationServer::create_admin_key
+//! [`register_admin_key`]: AuthorizationServer::register_admin_key
+//! [`create_connect_session`]: AuthorizationServer::create_connect_session
+//! [`create_publishable_key`]: AuthorizationServer::create_publishable_key
+//! [`list_connections`]: AuthorizationServer::list_connections
+//! [`revoke_connection`]: AuthorizationServer::revoke_connection
+//! [`mint_scoped_key`]: AuthorizationServer::mint_scoped_key
+//! [`verify_scoped_key`]: AuthorizationServer::verify_scoped_key
+//! [`purge_expired`]: AuthorizationServer::purge_expired
 //!
 //! ## Cargo features
 //!
@@ -121,6 +172,13 @@ mod ui;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+/// The README's Rust snippets, compiled (and, unless marked `no_run` or
+/// `ignore`, run) as doc tests, so that they stay true. They use the
+/// `postgres`, `axum` and `actix` features: `cargo test --all-features`.
+#[cfg(all(doctest, feature = "postgres", feature = "axum", feature = "actix"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -197,7 +255,9 @@ pub use storage::{
     Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
-pub use storage::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use storage::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPERATION_TIMEOUT, PostgresStore,
+};
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };

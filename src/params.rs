@@ -224,6 +224,18 @@ pub(crate) fn first_duplicate<N: AsRef<str>, V>(pairs: &[(N, V)]) -> Option<&str
         .find(|name| !seen.insert(*name))
 }
 
+/// Whether any of `names` occurs more than once in `pairs` (whatever other
+/// names repeat).
+pub(crate) fn any_repeated<N: AsRef<str>, V>(pairs: &[(N, V)], names: &[&str]) -> bool {
+    names.iter().any(|name| {
+        pairs
+            .iter()
+            .filter(|(n, _)| n.as_ref() == *name)
+            .nth(1)
+            .is_some()
+    })
+}
+
 /// The value of the first occurrence of `name`, if non-empty.
 pub(crate) fn first<'a, N: AsRef<str>, V: AsRef<str>>(
     pairs: &'a [(N, V)],
@@ -433,11 +445,16 @@ mod tests {
         assert_eq!(err.parameter(), Some("code"));
         // Repeated even when one of them is empty.
         assert!(Params::from_pairs(&[("code", ""), ("code", "b")]).is_err());
-        let pairs = vec![
-            ("a".to_owned(), "1".to_owned()),
-            ("a".to_owned(), "2".to_owned()),
-        ];
+        let pairs: Vec<(String, String)> = [("a", "1"), ("b", "1"), ("a", "2"), ("b", "2")]
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
         assert_eq!(first_duplicate(&pairs), Some("a"));
+        // `b` repeats after `a` did: still found (RFC 6749 §4.1.2.1 needs
+        // every repeat of client_id or redirect_uri, not the first repeat).
+        assert!(any_repeated(&pairs, &["b"]));
+        assert!(any_repeated(&pairs, &["x", "a"]));
+        assert!(!any_repeated(&pairs, &["x", "c"]));
     }
 
     #[test]

@@ -51,6 +51,15 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
+    /// Tests: the same server, storage and all, with another key ring (a
+    /// host restarting with a rotated ring); `None` while clones exist.
+    #[cfg(test)]
+    pub(crate) fn with_key_ring(self, keys: crate::KeyRing) -> Option<Self> {
+        let mut inner = Arc::try_unwrap(self.inner).ok()?;
+        inner.config.replace_keys(keys);
+        Some(Self::from_inner(inner))
+    }
+
     /// The storage backend.
     pub fn storage(&self) -> &S {
         &self.inner.storage

@@ -36,10 +36,12 @@ pub struct BasicCredentials {
     pub client_secret: Zeroizing<String>,
 }
 
+/// Both fields are redacted: until the client is authenticated, what was
+/// presented as the id may as well be a secret (swapped fields).
 impl fmt::Debug for BasicCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BasicCredentials")
-            .field("client_id", &self.client_id)
+            .field("client_id", &"[redacted]")
             .field("client_secret", &"[redacted]")
             .finish()
     }
@@ -332,12 +334,17 @@ impl<S: Storage> AuthorizationServer<S> {
                     ClientAuthError::UnexpectedSecret => "public client sent a secret",
                     _ => "invalid secret",
                 };
+                // The event names the client only when an app has that id:
+                // whatever else was presented as `client_id` may be a
+                // secret (a client that swapped id and secret), and hosts
+                // log events.
+                let client_id = match e {
+                    ClientAuthError::UnknownClient => None,
+                    _ => self.registered_client_id(client_id).await,
+                };
                 self.config()
                     .events()
-                    .emit(&Event::ClientAuthenticationFailed {
-                        client_id: ClientId::parse(client_id).ok(),
-                        reason,
-                    });
+                    .emit(&Event::ClientAuthenticationFailed { client_id, reason });
                 Err(TokenError {
                     error: OAuthError::new(
                         OAuthErrorCode::InvalidClient,
@@ -347,6 +354,14 @@ impl<S: Storage> AuthorizationServer<S> {
                 })
             }
         }
+    }
+
+    /// `presented` as a client id, if an app has it; `None` otherwise (or
+    /// when storage fails: the event then names no client).
+    async fn registered_client_id(&self, presented: &str) -> Option<ClientId> {
+        let id = ClientId::parse(presented).ok()?;
+        let record = self.storage().get_app_by_client_id(&id).await.ok()??;
+        Some(record.app.client_id)
     }
 
     /// The token endpoint (`POST /oauth/token`): authenticates the client,
@@ -560,17 +575,10 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     async fn code_replayed(&self, code: &crate::CodeRecord, now: OffsetDateTime) -> TokenError {
-        // RFC 6749 §4.1.2: deny, and revoke what the first use issued —
-        // its tokens and the scoped key delivered with them.
-        if let Err(e) = self.storage().revoke_grant(&code.grant_id, now).await {
-            return e.into();
-        }
-        if let Some(key) = &code.scoped_key_id
-            && let Err(e) = self
-                .storage()
-                .revoke_scoped_key(&code.workspace_id, &code.app_id, key, now)
-                .await
-        {
+        // RFC 6749 §4.1.2: deny, and revoke what the first use issued — the
+        // grant with its tokens, the scoped key delivered with them and a
+        // Connect connection resting on the grant — in one atomic step.
+        if let Err(e) = self.storage().revoke_code_grant(&code.hash, now).await {
             return e.into();
         }
         self.config().events().emit(&Event::CodeReplayDetected {
@@ -635,16 +643,13 @@ impl<S: Storage> AuthorizationServer<S> {
                 asked
             }
         };
-        // The successors are derived from the old token under the server key,
-        // so a replay within the grace window can be answered with the same
-        // tokens without storing them.
-        let prefixes = config.prefixes();
-        let keys = config.keys();
-        let raw = old.raw().ok_or(invalid_grant("invalid refresh token"))?;
-        let (access, access_hash) = AccessToken::successor_of_raw(prefixes, keys, &raw)
-            .ok_or(invalid_grant("invalid refresh token"))?;
-        let (refresh, refresh_hash) = RefreshToken::successor_of_raw(prefixes, keys, &raw)
-            .ok_or(invalid_grant("invalid refresh token"))?;
+        // The successors are derived from the old token under the server
+        // key's derive subkey, so a replay within the grace window can be
+        // answered with the same tokens without storing them. They are made
+        // under the current key, so a family moves to a new key at its next
+        // refresh and survives the retirement of the old one.
+        let (mut access, mut refresh, mut access_hash, refresh_hash) =
+            self.successors(&old, config.keys().current_id())?;
         let grant = GrantRecord {
             id: record.grant_id.clone(),
             workspace_id: record.workspace_id.clone(),
@@ -682,6 +687,19 @@ impl<S: Storage> AuthorizationServer<S> {
         let (expires_in, scope) = match outcome {
             RefreshRotation::Rotated(_) => (access_lifetime.whole_seconds(), scopes),
             RefreshRotation::Replayed { successor, .. } => {
+                // Made under the key that was current at the rotation: if
+                // the current key changed since, find that one by the
+                // successor's stored hash.
+                if successor.hash != refresh_hash {
+                    let keys = config.keys();
+                    let found = keys
+                        .ids()
+                        .filter(|&id| id != keys.current_id())
+                        .filter_map(|id| self.successors(&old, id).ok())
+                        .find(|(_, _, _, r)| *r == successor.hash)
+                        .ok_or(invalid_grant("invalid refresh token"))?;
+                    (access, refresh, access_hash, _) = found;
+                }
                 let expires_at = successor.issued_at + access_lifetime;
                 let access_scopes = match self.storage().get_token(&access_hash).await? {
                     Some(t) => t.scopes,
@@ -707,6 +725,25 @@ impl<S: Storage> AuthorizationServer<S> {
             scope,
             scoped_key: None,
         })
+    }
+
+    /// The successors of a refresh token (access and refresh token, with
+    /// their hashes), derived from it under the derive subkey of `key_id`.
+    fn successors(
+        &self,
+        old: &RefreshToken,
+        key_id: u8,
+    ) -> Result<(AccessToken, RefreshToken, CredentialHash, CredentialHash), TokenError> {
+        let config = self.config();
+        let (prefixes, keys) = (config.prefixes(), config.keys());
+        let invalid = || invalid_grant("invalid refresh token");
+        // The old token's body, decoded once for both successors.
+        let raw = old.raw().ok_or_else(invalid)?;
+        let (access, access_hash) =
+            AccessToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
+        let (refresh, refresh_hash) =
+            RefreshToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
+        Ok((access, refresh, access_hash, refresh_hash))
     }
 
     /// The client-credentials grant (RFC 6749 §4.4): confidential clients
@@ -1064,3 +1101,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod key_rotation_tests;

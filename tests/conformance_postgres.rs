@@ -8,95 +8,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::hash::{BuildHasher as _, RandomState};
-use std::io::Write as _;
-use std::sync::Once;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod postgres_support;
+
+use std::time::{Duration, Instant};
 
 use oauth_connect::conformance::{app_record, fresh_workspace};
 use oauth_connect::{
     AppStore as _, DEFAULT_ACQUIRE_TIMEOUT, PostgresStore, StorageErrorKind, WorkspaceId,
 };
+use postgres_support::SCHEMA_PREFIX;
 use sqlx::Row as _;
 use time::OffsetDateTime;
 
-const SCHEMA_PREFIX: &str = "oc_test_";
-const STALE_AFTER_SECS: u64 = 60 * 60;
+const SKIPPED: &str = "the PostgreSQL conformance and backend tests";
 
-/// `DATABASE_URL`, or `None` after saying (once per process, on the real
-/// stderr so the test harness does not swallow it) that the PostgreSQL tests
-/// did not run.
 fn database_url() -> Option<String> {
-    static SKIPPED: Once = Once::new();
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            SKIPPED.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nNOTE: DATABASE_URL is not set: the PostgreSQL conformance tests were NOT run.\n\
-                     Run them with: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --all-features\n"
-                );
-            });
-            None
-        }
-    }
+    postgres_support::database_url(SKIPPED)
 }
 
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// Drops the schemas of test runs older than [`STALE_AFTER_SECS`]; best
-/// effort (a concurrent run may be dropping the same ones).
-async fn drop_stale_schemas(store: &PostgresStore) {
-    let names = sqlx::query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)")
-        .bind(SCHEMA_PREFIX)
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    let now = unix_secs();
-    for row in names {
-        let name: String = row.get("nspname");
-        let created = name
-            .strip_prefix(SCHEMA_PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if created.is_some_and(|created| now.saturating_sub(created) > STALE_AFTER_SECS)
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            let drop = format!("DROP SCHEMA IF EXISTS {name} CASCADE");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                .execute(store.pool())
-                .await;
-        }
-    }
-}
-
-/// A store in a new, migrated schema of its own.
 async fn fresh_store(url: String) -> PostgresStore {
-    let schema = format!(
-        "{SCHEMA_PREFIX}{}_{:016x}",
-        unix_secs(),
-        RandomState::new().hash_one(Instant::now())
-    );
-    // Create the schema up front (a connection without a search path),
-    // then connect inside it.
-    let admin = PostgresStore::connect(&url).await.expect("connect");
-    drop_stale_schemas(&admin).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(admin.pool())
-        .await
-        .unwrap();
-    admin.pool().close().await;
-    let store = PostgresStore::connect_with_schema(&url, &schema)
-        .await
-        .expect("connect with schema");
-    store.migrate().await.expect("migrate");
-    store
+    postgres_support::fresh_store(&url).await
 }
 
 oauth_connect::storage_conformance_tests!({
@@ -138,6 +69,36 @@ async fn schemas_isolate_stores_and_migrate_is_idempotent() {
             .await
             .unwrap();
     }
+}
+
+/// The listing's total is read from the workspace's count (one row), not
+/// counted over the workspace's apps: a page costs O(offset + page size)
+/// however many apps the workspace has. Shown by changing the count behind
+/// the store's back: the listing reports it.
+#[tokio::test]
+async fn list_total_reads_the_workspace_count_not_the_rows() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let ws = fresh_workspace();
+    for _ in 0..3 {
+        let record = app_record(&ws, OffsetDateTime::now_utc(), None);
+        store.insert_app(&record).await.unwrap();
+    }
+    let counted: i64 =
+        sqlx::query("SELECT apps FROM oauth_workspace_app_counts WHERE workspace_id = $1")
+            .bind(ws.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(counted, 3, "kept with each insert");
+    sqlx::query("UPDATE oauth_workspace_app_counts SET apps = 1000 WHERE workspace_id = $1")
+        .bind(ws.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let listing = store.list_apps(&ws, 0, 10).await.unwrap();
+    assert_eq!((listing.total, listing.items.len()), (1000, 3));
 }
 
 async fn schema_of(store: &PostgresStore) -> String {
@@ -196,6 +157,79 @@ async fn an_unreachable_database_fails_operations_within_the_timeout() {
         ),
         "{err}"
     );
+}
+
+/// A database that accepted the statement and went silent (a network
+/// partition: connections open, nothing answers) fails operations with
+/// `Timeout` within the operation timeout, storage calls and whole
+/// requests alike (a 503 `temporarily_unavailable`), and the same store
+/// serves again once the partition heals. The time is only checked against
+/// a generous upper bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_database_fails_operations_within_the_operation_timeout() {
+    use bytes::Bytes;
+    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use postgres_support::proxy::Proxy;
+    use sqlx::postgres::PgConnectOptions;
+
+    let Some(url) = database_url() else { return };
+    let options: PgConnectOptions = url.parse().unwrap();
+    let proxy = Proxy::start(&format!("{}:{}", options.get_host(), options.get_port()));
+    let mut proxied = url::Url::parse(&url).unwrap();
+    proxied.set_host(Some("127.0.0.1")).unwrap();
+    proxied.set_port(Some(proxy.addr.port())).unwrap();
+    let limit = Duration::from_secs(1);
+    let store = fresh_store(proxied.into())
+        .await
+        .with_operation_timeout(limit);
+    let server = AuthorizationServer::builder(store.clone())
+        .issuer("https://auth.example.com")
+        .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
+        .build()
+        .unwrap();
+    let ws = fresh_workspace();
+    let admin = server.create_admin_key(&ws).await.unwrap();
+    let record = app_record(&ws, OffsetDateTime::UNIX_EPOCH, None);
+    store.insert_app(&record).await.unwrap();
+    let list = || {
+        http::Request::get("/v1/oauth-apps")
+            .header("authorization", format!("Bearer {}", admin.expose_secret()))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert_eq!(server.handle(list()).await.status(), 200);
+
+    proxy.freeze();
+    let bound = limit + Duration::from_secs(5);
+    let started = Instant::now();
+    let err = tokio::time::timeout(bound, store.get_app(&ws, &record.app.id))
+        .await
+        .expect("the operation gave up within its timeout")
+        .expect_err("nothing answers");
+    assert_eq!(err.kind(), StorageErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() >= limit, "it waited for the answer first");
+    let answer = tokio::time::timeout(bound, server.handle(list()))
+        .await
+        .expect("the request gave up within the operation timeout");
+    assert_eq!(answer.status(), 503);
+    let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    proxy.thaw();
+    let mut attempts = 0;
+    let found = loop {
+        attempts += 1;
+        match store.get_app(&ws, &record.app.id).await {
+            Ok(found) => break found,
+            // A connection still draining its abandoned statement's answer.
+            Err(e) if attempts < 10 => {
+                assert_eq!(e.kind(), StorageErrorKind::Timeout, "{e}");
+            }
+            Err(e) => panic!("no service after the partition healed: {e}"),
+        }
+    };
+    assert_eq!(found, Some(record));
+    assert_eq!(server.handle(list()).await.status(), 200);
 }
 
 /// Counts the statements sqlx executes on this thread: sqlx emits one
@@ -412,6 +446,270 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     .await;
     assert!(revoked.unwrap().is_some());
     assert_eq!(n, 1, "a revocation with its cascade");
+}
+
+/// What one whole request or check costs, as the README states it:
+/// client authentication, bearer access-token validation and scoped-key
+/// verification are one statement each; `POST /oauth/token` is client
+/// authentication plus the grant's two (the code exchange, the refresh;
+/// one more to deliver a Connect session's scoped key with the tokens);
+/// approving a consent is two (the session, then the atomic approval), a
+/// Connect approval five (the session, the customer, the app, the atomic
+/// approval, the connection it left for the event). Counted through the
+/// server (not the store), so a flow that grows an extra lookup fails here.
+#[tokio::test]
+async fn request_paths_send_a_fixed_number_of_statements() {
+    use base64::Engine as _;
+    use bytes::Bytes;
+    use oauth_connect::{
+        AppType, AuthorizationServer, ConnectDecision, DemoSignIn, KeyRing, NewOAuthApp,
+        SystemRandom,
+    };
+
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let server = AuthorizationServer::builder(store)
+        .issuer("https://auth.example.com")
+        .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
+        .resource_owner(std::sync::Arc::new(DemoSignIn))
+        .build()
+        .unwrap();
+    let workspace = fresh_workspace();
+    let redirect = "https://app.example.com/callback";
+    let created = server
+        .create_app(
+            &workspace,
+            &NewOAuthApp {
+                name: "Counted".into(),
+                description: None,
+                redirect_uris: vec![redirect.into()],
+                allowed_scopes: vec!["read:devices".into()],
+                allowed_origins: vec![],
+                app_type: AppType::Confidential,
+            },
+        )
+        .await
+        .unwrap();
+    let client_id = created.app.client_id.as_str().to_owned();
+    let secret = created.client_secret.unwrap().expose_secret().to_owned();
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+    );
+    let request = |path: &str, content_type: &str, body: String| {
+        http::Request::post(path)
+            .header("authorization", &basic)
+            .header("content-type", content_type)
+            .body(Bytes::from(body))
+            .unwrap()
+    };
+    let json = |response: &http::Response<Bytes>| -> serde_json::Value {
+        serde_json::from_slice(response.body()).unwrap()
+    };
+
+    // A Connect session whose customer is complete: straight to consent.
+    let body = serde_json::json!({
+        "redirectUrl": redirect,
+        "referenceId": "counted",
+        "scopedKey": true,
+        "customerInfo": {
+            "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+            "phone": "555-555-0100",
+            "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                         "postalCode": "62701", "country": "US"}
+        }
+    });
+    let session = server
+        .handle(request(
+            "/v1/connect/sessions",
+            "application/json",
+            body.to_string(),
+        ))
+        .await;
+    assert_eq!(session.status(), 201, "{:?}", session.body());
+    let token = json(&session)["connectToken"].as_str().unwrap().to_owned();
+    let page = server.open_connect(&token).await.unwrap();
+
+    let (count, _guard) = count_statements();
+    let (n, done) = statements(
+        &count,
+        server.complete_connect(&token, &page.csrf_token, ConnectDecision::Approve),
+    )
+    .await;
+    let location = done.unwrap().location;
+    assert_eq!(
+        n, 5,
+        "a Connect approval: open_session, find_customer, get_app, complete_session \
+         (customer, grant, code, connection, scoped key), find_connection"
+    );
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+
+    let form = |pairs: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", redirect),
+    ]);
+    let form_type = "application/x-www-form-urlencoded";
+    let (n, tokens) = statements(
+        &count,
+        server.handle(request("/oauth/token", form_type, exchange)),
+    )
+    .await;
+    assert_eq!(tokens.status(), 200, "{:?}", tokens.body());
+    assert_eq!(
+        n, 4,
+        "POST /oauth/token (a Connect code): client authentication, get_code, redeem_code, \
+         and get_scoped_key for the key delivered with the tokens"
+    );
+    let tokens = json(&tokens);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let scoped_key = tokens["scoped_key"].as_str().unwrap().to_owned();
+
+    let (n, valid) = statements(&count, server.validate_access_token(&access)).await;
+    assert!(valid.is_ok());
+    assert_eq!(n, 1, "bearer access-token validation (RFC 6750)");
+    let (n, valid) = statements(&count, server.verify_scoped_key(&scoped_key)).await;
+    assert!(valid.is_ok());
+    assert_eq!(n, 1, "scoped-key verification: the revocation check");
+    let (n, valid) = statements(&count, server.authenticate_bearer(&scoped_key)).await;
+    assert!(valid.is_ok());
+    assert_eq!(n, 1, "either credential through the resource-server path");
+    let (n, valid) = statements(
+        &count,
+        server.authenticate_client(&client_id, Some(&secret)),
+    )
+    .await;
+    assert!(valid.is_ok());
+    assert_eq!(n, 1, "client authentication (RFC 6749 §2.3.1)");
+    // A mistyped credential costs nothing: its checksum fails first.
+    let mut typo = access.clone();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'A' { 'B' } else { 'A' });
+    let (n, refused) = statements(&count, server.validate_access_token(&typo)).await;
+    assert!(refused.is_err());
+    assert_eq!(n, 0, "a malformed token never reaches storage");
+
+    // A plain consent (RFC 6749 §4.1.1), with PKCE (RFC 7636 Appendix B's
+    // pair): opening it is the request's business, approving it two
+    // statements, exchanging its code three.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let pairs: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", redirect),
+        ("scope", "read:devices"),
+        ("state", "counted"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+    .collect();
+    let prompt = server.begin_authorization(&pairs).await.unwrap();
+    let subject = oauth_connect::Subject::parse("user-42").unwrap();
+    let (n, decided) = statements(
+        &count,
+        server.decide(
+            prompt.session.expose_secret(),
+            &prompt.csrf_token,
+            oauth_connect::Decision::Approve {
+                subject,
+                scopes: None,
+            },
+        ),
+    )
+    .await;
+    let location = decided.unwrap().location;
+    assert_eq!(n, 2, "a consent approval: open_session, complete_session");
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+    ]);
+    let (n, tokens) = statements(
+        &count,
+        server.handle(request("/oauth/token", form_type, exchange)),
+    )
+    .await;
+    assert_eq!(tokens.status(), 200, "{:?}", tokens.body());
+    assert_eq!(
+        n, 3,
+        "POST /oauth/token (code, PKCE): client authentication, get_code, redeem_code"
+    );
+
+    let refresh_body = form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
+    let (n, refreshed) = statements(
+        &count,
+        server.handle(request("/oauth/token", form_type, refresh_body)),
+    )
+    .await;
+    assert_eq!(refreshed.status(), 200, "{:?}", refreshed.body());
+    assert_eq!(
+        n, 3,
+        "POST /oauth/token (refresh): client authentication, get_token, rotate_refresh_token"
+    );
+}
+
+/// A counter of the statements sqlx sends on this thread, and the guard
+/// that keeps it installed. See `token_endpoint_paths_send_one_statement_per_call`
+/// for why a second dispatcher is registered.
+fn count_statements() -> (
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    (tracing::Dispatch, tracing::dispatcher::DefaultGuard),
+) {
+    let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let dispatch = tracing::Dispatch::new(StatementCounter(std::sync::Arc::clone(&count)));
+    let guard = tracing::dispatcher::set_default(&dispatch);
+    (count, (second, guard))
+}
+
+/// The races of the conformance suite (64 redemptions of one code, 50
+/// rotations of one refresh token, 20 approvals of one session or Connect
+/// session, 16 secret rotations) run as concurrent tasks on a pool, each
+/// statement on a pooled connection: here the pool really had several in
+/// use at once (it opens one only when every open one is busy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn races_run_on_several_connections() {
+    use oauth_connect::conformance;
+
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    assert!(store.pool().size() <= 1, "no connection is opened ahead");
+    let shared = std::sync::Arc::new(store.clone());
+    conformance::codes_concurrent_redemptions_have_one_winner(std::sync::Arc::clone(&shared)).await;
+    let opened = store.pool().size();
+    assert!(
+        opened > 1,
+        "64 concurrent redemptions went through {opened} connection(s)"
+    );
+    conformance::refresh_concurrent_rotations_have_one_winner(std::sync::Arc::clone(&shared)).await;
+    conformance::connect_concurrent_approvals_have_one_winner(std::sync::Arc::clone(&shared)).await;
+    conformance::apps_concurrent_rotations_have_one_winner(shared).await;
+    assert!(store.pool().size() > 1);
 }
 
 /// Several purges at once (as from several nodes) split the work: no

@@ -1103,6 +1103,68 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         h.server.verify_scoped_key(key).await.is_err(),
         "the key delivered with the first exchange is revoked"
     );
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(h.server.validate_access_token(access).await.is_err());
+    // The connection resting on the revoked grant is revoked with it (one
+    // atomic storage step), not left "active" with a dead grant.
+    use oauth_connect::ConnectStore as _;
+    let listed = h
+        .server
+        .storage()
+        .list_connections(
+            &h.workspace,
+            &oauth_connect::ConnectionFilter::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0].status,
+        oauth_connect::ConnectionStatus::Revoked
+    );
+    assert!(
+        h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, oauth_connect::Event::CodeReplayDetected { .. }))
+    );
+}
+
+/// `CreatedConnectSession` (its token, also inside its page URL) and
+/// `ConnectPage` (what the hosted page shows: the CSRF token and the
+/// Connect token) never print a secret in `Debug`.
+#[tokio::test]
+async fn connect_session_and_page_debug_redact_their_tokens() {
+    let h = harness().await;
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let mut request = oauth_connect::NewConnectSession::default();
+    request.redirect_url = Some(REDIRECT.to_owned());
+    let created = h
+        .server
+        .create_connect_session(&app, &request, false)
+        .await
+        .unwrap();
+    let connect_token = created.connect_token.expose_secret();
+    assert!(created.url.contains(connect_token));
+    let shown = format!("{created:?}");
+    assert!(!shown.contains(connect_token), "{shown}");
+    assert!(shown.contains("?token=[redacted]"), "{shown}");
+
+    let page = h.server.open_connect(connect_token).await.unwrap();
+    assert!(!page.csrf_token.is_empty());
+    let shown = format!("{page:?}");
+    assert!(!shown.contains(&page.csrf_token), "{shown}");
+    assert!(!shown.contains(connect_token), "{shown}");
+    assert!(shown.contains("csrf_token: \"[redacted]\""), "{shown}");
 }
 
 /// A server mounted under a path (its issuer `https://host/prefix`, the

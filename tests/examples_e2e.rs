@@ -6,6 +6,7 @@
 //! end. One suite, run against both servers. Every answer of a documented
 //! path is checked against the OpenAPI document.
 
+mod example_process;
 mod openapi_check;
 
 use std::io::{BufRead as _, BufReader};
@@ -15,6 +16,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use example_process::example_binary;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, IntrospectionUrl, PkceCodeChallenge,
@@ -39,34 +41,6 @@ impl Drop for Example {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The compiled example: beside this test's executable (`…/deps/..`), or
-/// built now into a separate target directory (a nested cargo must not wait
-/// for the lock of the one running this test).
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join(name);
-    if binary.exists() {
-        return binary;
-    }
-    let target = profile_dir.join("e2e-examples");
-    eprintln!(
-        "{} is missing: building it into {}",
-        binary.display(),
-        target.display()
-    );
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--example", name])
-        .arg("--target-dir")
-        .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the {name} example failed");
-    target.join("debug").join("examples").join(name)
 }
 
 impl Example {

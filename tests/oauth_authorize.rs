@@ -13,7 +13,7 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::PkcePolicy;
+use oauth_connect::{AuthorizeError, Decision, PkcePolicy, ScopeSet, Subject};
 use support::*;
 use time::Duration;
 
@@ -151,6 +151,48 @@ async fn rfc6749_4_1_2_1_unverified_client_or_redirect_uri_yields_a_page_never_a
                 ("client_id", id),
                 ("redirect_uri", REDIRECT),
                 ("redirect_uri", REDIRECT),
+            ],
+        ),
+        // Another parameter repeated first must not hide the repeat of one
+        // that decides where the browser goes.
+        (
+            "state twice, then client_id twice",
+            vec![
+                ("state", "a"),
+                ("state", "b"),
+                ("client_id", id),
+                ("client_id", "oc_client_0123456789abcdef01234567"),
+                ("redirect_uri", REDIRECT),
+            ],
+        ),
+        (
+            "scope twice, then redirect_uri twice",
+            vec![
+                ("client_id", id),
+                ("scope", "read:devices"),
+                ("scope", "read:sites"),
+                ("redirect_uri", REDIRECT),
+                ("redirect_uri", "https://evil.example/cb"),
+            ],
+        ),
+        (
+            "client_id twice, the second one first repeated after state",
+            vec![
+                ("client_id", id),
+                ("state", "a"),
+                ("redirect_uri", REDIRECT),
+                ("state", "b"),
+                ("client_id", id),
+            ],
+        ),
+        (
+            "state twice, then request_uri twice",
+            vec![
+                ("client_id", id),
+                ("state", "a"),
+                ("state", "b"),
+                ("request_uri", "urn:ietf:params:oauth:request_uri:a"),
+                ("request_uri", "urn:ietf:params:oauth:request_uri:b"),
             ],
         ),
     ];
@@ -1031,4 +1073,225 @@ async fn the_default_consent_policy_always_shows_the_page() {
     .await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.headers().get("location").is_none());
+}
+
+/// The typed consent API: `pairs` as the authorization endpoint decodes
+/// them.
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn scopes(text: &str) -> ScopeSet {
+    ScopeSet::parse(text).unwrap()
+}
+
+/// RFC 6749 §3.3 and §4.1.2: the resource owner may grant fewer scopes
+/// than requested (`Decision::Approve { scopes: Some(..) }`); the code and
+/// its tokens carry exactly those. A wider set — even one the app is
+/// allowed but did not request — or an empty one is `invalid_scope`
+/// (§4.1.2.1), sent back by redirect with the exact `state` and `iss`, and
+/// leaves the request pending. (The crate's consent form approves all
+/// requested scopes; narrowing is for a host's own page, through the typed
+/// API.)
+#[tokio::test]
+async fn rfc6749_3_3_consent_may_narrow_the_requested_scopes_never_widen_or_empty() {
+    let h = harness().await;
+    let (verifier, challenge) = pkce();
+    let request = owned(&[
+        ("response_type", "code"),
+        ("client_id", &h.public.client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read:devices read:sites"),
+        ("state", "narrow"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    let prompt = h.server.begin_authorization(&request).await.unwrap();
+    assert_eq!(prompt.scopes, scopes("read:devices read:sites"));
+    let session = prompt.session.expose_secret();
+    let subject = || Subject::parse("user-42").unwrap();
+
+    let refused: [(&str, ScopeSet); 3] = [
+        (
+            "wider: allowed but not requested",
+            scopes("read:devices write:devices"),
+        ),
+        ("not allowed at all", scopes("admin")),
+        ("empty", ScopeSet::new()),
+    ];
+    for (name, granted) in refused {
+        let err = h
+            .server
+            .decide(
+                session,
+                &prompt.csrf_token,
+                Decision::Approve {
+                    subject: subject(),
+                    scopes: Some(granted),
+                },
+            )
+            .await
+            .unwrap_err();
+        let AuthorizeError::Redirect(to) = err else {
+            panic!("{name}: a redirect to the verified URI, got {err:?}");
+        };
+        assert_eq!(
+            param(&to.location, "error").as_deref(),
+            Some("invalid_scope"),
+            "{name}"
+        );
+        assert_eq!(param(&to.location, "state").as_deref(), Some("narrow"));
+        assert_eq!(param(&to.location, "iss").as_deref(), Some(ISSUER));
+        assert!(param(&to.location, "code").is_none(), "{name}");
+    }
+
+    // Still pending: the narrowed approval succeeds.
+    let to = h
+        .server
+        .decide(
+            session,
+            &prompt.csrf_token,
+            Decision::Approve {
+                subject: subject(),
+                scopes: Some(scopes("read:sites")),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(param(&to.location, "state").as_deref(), Some("narrow"));
+    let code = param(&to.location, "code").unwrap();
+    let tokens = exchange(&h.server, &h.public, &code, &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let body = json(&tokens);
+    assert_eq!(body["scope"], "read:sites", "only the granted scope");
+    let access = body["access_token"].as_str().unwrap();
+    let info = h.server.validate_access_token(access).await.unwrap();
+    assert_eq!(info.scopes, scopes("read:sites"));
+    // The refresh token carries the grant's (narrowed) scopes: asking for a
+    // requested-but-not-granted scope at refresh is wider (RFC 6749 §6).
+    let refreshed = token(
+        &h.server,
+        &h.public,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ("scope", "read:devices"),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(&refreshed), "invalid_scope");
+
+    // `scopes: None` grants everything requested.
+    let (verifier, challenge) = pkce();
+    let mut all = request.clone();
+    all[5].1 = challenge;
+    let prompt = h.server.begin_authorization(&all).await.unwrap();
+    let to = h
+        .server
+        .decide(
+            prompt.session.expose_secret(),
+            &prompt.csrf_token,
+            Decision::Approve {
+                subject: subject(),
+                scopes: None,
+            },
+        )
+        .await
+        .unwrap();
+    let code = param(&to.location, "code").unwrap();
+    let tokens = exchange(&h.server, &h.public, &code, &verifier).await;
+    assert_eq!(json(&tokens)["scope"], "read:devices read:sites");
+}
+
+/// Secrets never print: `ClientRedirect` (its location carries the code
+/// and the client's `state`), `ConsentPrompt` (the session handle and the
+/// CSRF token) and `PushedRequest` (the `request_uri`, a Connect token)
+/// have a redacting `Debug` (RFC 6749 §10.5: codes are confidential; RFC
+/// 9126 §7.1).
+#[tokio::test]
+async fn debug_output_redacts_codes_state_csrf_tokens_and_request_uris() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let state = "state-value-0123456789";
+    let prompt = h
+        .server
+        .begin_authorization(&owned(&[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("state", state),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ]))
+        .await
+        .unwrap();
+    let shown = format!("{prompt:?}");
+    assert!(!shown.contains(&prompt.csrf_token), "{shown}");
+    assert!(!shown.contains(prompt.session.expose_secret()), "{shown}");
+    assert!(shown.contains("csrf_token: \"[redacted]\""), "{shown}");
+
+    let to = h
+        .server
+        .decide(
+            prompt.session.expose_secret(),
+            &prompt.csrf_token,
+            Decision::Approve {
+                subject: Subject::parse("u").unwrap(),
+                scopes: None,
+            },
+        )
+        .await
+        .unwrap();
+    let code = param(&to.location, "code").unwrap();
+    for shown in [format!("{to:?}"), format!("{to:#?}")] {
+        assert!(!shown.contains(&code), "{shown}");
+        assert!(!shown.contains(state), "{shown}");
+        assert!(
+            shown.contains(
+                "https://app.example.com/callback?code=[redacted]&state=[redacted]&iss=[redacted]"
+            ),
+            "names stay visible: {shown}"
+        );
+    }
+    // An error redirect too (it echoes `state`).
+    let err = h
+        .server
+        .begin_authorization(&owned(&[
+            ("response_type", "token"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("state", state),
+        ]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthorizeError::Redirect(_)));
+    assert!(!format!("{err:?}").contains(state), "{err:?}");
+
+    let client = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap();
+    let pushed = h
+        .server
+        .push_authorization_request(
+            &client,
+            &owned(&[
+                ("response_type", "code"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ]),
+        )
+        .await
+        .unwrap();
+    let handle = pushed
+        .request_uri
+        .strip_prefix(oauth_connect::REQUEST_URI_PREFIX)
+        .unwrap();
+    let shown = format!("{pushed:?}");
+    assert!(!shown.contains(handle), "{shown}");
+    assert!(shown.contains("expires_in: 60"), "{shown}");
 }

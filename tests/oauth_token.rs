@@ -888,27 +888,240 @@ async fn deleting_an_app_stops_its_tokens_at_once() {
     assert!(h.server.validate_access_token(&at).await.is_err());
 }
 
+/// Purges in batches of `batch` until one comes back short; the total.
+async fn purge_all(h: &Harness, batch: u32) -> u64 {
+    let mut removed = 0;
+    loop {
+        let n = h.server.purge_expired(batch).await.unwrap();
+        assert!(n <= u64::from(batch), "bounded batch");
+        removed += n;
+        if n < u64::from(batch) {
+            return removed;
+        }
+    }
+}
+
 /// RFC 6749 §4.1.2 and §1.4: expired codes and tokens are dead; purging
-/// them in bounded batches changes no answer.
+/// them in bounded batches changes no answer: what is live still works
+/// after the purge, what was dead stays dead.
 #[tokio::test]
 async fn purge_removes_expired_records_in_batches() {
     let h = harness().await;
+    let mut expired = Vec::new();
     for _ in 0..3 {
-        tokens_for(&h, &h.confidential).await;
+        expired.push(tokens_for(&h, &h.confidential).await);
     }
+    // An unredeemed code, past its 60 seconds by the time of the purge.
+    let (stale_code, stale_verifier, _) = code_for(&h.server, &h.confidential, &[]).await;
     h.clock.advance(Duration::days(31));
-    let mut removed = 0;
-    loop {
-        let n = h.server.purge_expired(4).await.unwrap();
-        assert!(n <= 4, "bounded batch");
-        removed += n;
-        if n < 4 {
-            break;
-        }
-    }
-    // 3 sessions, 3 codes, 6 tokens, 3 grants.
-    assert_eq!(removed, 15);
+
+    // Live at the purge: tokens, a fresh code and a pending authorization.
+    let (live_at, live_rt) = tokens_for(&h, &h.confidential).await;
+    let (live_code, live_verifier, _) = code_for(&h.server, &h.confidential, &[]).await;
+    let (_, challenge) = pkce();
+    let pending = consent(
+        &authorize(
+            &h.server,
+            &[
+                ("response_type", "code"),
+                ("client_id", &h.confidential.client_id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await,
+    );
+
+    let removed = purge_all(&h, 4).await;
+    // 4 sessions, 3 redeemed codes and 1 expired one, 6 tokens, 4 grants.
+    assert_eq!(removed, 18);
     assert_eq!(h.server.purge_expired(100).await.unwrap(), 0);
+
+    // The answers are the same as before the purge.
+    assert!(h.server.validate_access_token(&live_at).await.is_ok());
+    assert_eq!(
+        introspect(&h.server, &h.confidential, &live_at).await["active"],
+        true
+    );
+    let refreshed = refresh(&h, &h.confidential, &live_rt, None).await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "{}", text(&refreshed));
+    let redeemed = exchange(&h.server, &h.confidential, &live_code, &live_verifier).await;
+    assert_eq!(redeemed.status(), StatusCode::OK, "{}", text(&redeemed));
+    assert_eq!(
+        decide(&h.server, &pending, "approve", "user-42")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "a pending authorization survives"
+    );
+    for (at, rt) in &expired {
+        assert!(h.server.validate_access_token(at).await.is_err());
+        assert_eq!(
+            error_of(&refresh(&h, &h.confidential, rt, None).await),
+            "invalid_grant"
+        );
+    }
+    assert_eq!(
+        error_of(&exchange(&h.server, &h.confidential, &stale_code, &stale_verifier).await),
+        "invalid_grant"
+    );
+}
+
+/// RFC 6749 §4.1.2: a replay of a redeemed code revokes its tokens even
+/// after the code's own lifetime and a purge — the redeemed code is kept
+/// (as a tombstone) until its grant expires.
+#[tokio::test]
+async fn rfc6749_4_1_2_a_code_replayed_after_a_purge_still_revokes_its_tokens() {
+    let h = harness().await;
+    let (code, verifier, _) = code_for(&h.server, &h.confidential, &[]).await;
+    let first = json(&exchange(&h.server, &h.confidential, &code, &verifier).await);
+    let refresh_token = first["refresh_token"].as_str().unwrap().to_owned();
+    h.clock.advance(Duration::minutes(10));
+    let refreshed = json(&refresh(&h, &h.confidential, &refresh_token, None).await);
+    let access = refreshed["access_token"].as_str().unwrap().to_owned();
+    purge_all(&h, 100).await;
+    assert!(h.server.validate_access_token(&access).await.is_ok());
+
+    let replay = exchange(&h.server, &h.confidential, &code, &verifier).await;
+    assert_eq!(error_of(&replay), "invalid_grant");
+    assert!(
+        h.server.validate_access_token(&access).await.is_err(),
+        "the grant is revoked, with the tokens refreshed since"
+    );
+    let next = refreshed["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        error_of(&refresh(&h, &h.confidential, next, None).await),
+        "invalid_grant"
+    );
+    assert!(
+        h.events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::CodeReplayDetected { .. }))
+    );
+}
+
+/// RFC 6749 §2.3.1 with the fields swapped (the secret sent as the client
+/// id, Basic or post): authentication fails, and the
+/// client-authentication-failed event carries no client id at all — never
+/// the presented value, which is a credential. A real client id with a
+/// wrong or malformed secret is named; an unknown well-formed one is not.
+#[tokio::test]
+async fn rfc6749_2_3_1_swapped_client_id_and_secret_never_reach_an_event() {
+    let h = harness().await;
+    let cc = [("grant_type", "client_credentials")];
+    let secret = h.confidential.secret.clone().unwrap();
+    let id = h.confidential.client_id.clone();
+    let swapped = Client {
+        client_id: secret.clone(),
+        secret: Some(id.clone()),
+    };
+    let basic_swapped =
+        post_form(&h.server, "/oauth/token", &cc, Some(&basic(&swapped)), None).await;
+    assert_eq!(error_of(&basic_swapped), "invalid_client");
+    let post_swapped = post_form(
+        &h.server,
+        "/oauth/token",
+        &[cc[0], ("client_id", &secret), ("client_secret", &id)],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&post_swapped), "invalid_client");
+    // The secret alone as client_id (as a public client would send).
+    let alone = post_form(
+        &h.server,
+        "/oauth/token",
+        &[cc[0], ("client_id", &secret)],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(error_of(&alone), "invalid_client");
+    // Revocation and introspection authenticate the same way.
+    for path in ["/oauth/revoke", "/oauth/introspect"] {
+        let response = post_form(
+            &h.server,
+            path,
+            &[("token", "x")],
+            Some(&basic(&swapped)),
+            None,
+        )
+        .await;
+        assert_eq!(error_of(&response), "invalid_client", "{path}");
+    }
+
+    let events = h.events.0.lock().unwrap().clone();
+    let failures: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ClientAuthenticationFailed { client_id, reason } => Some((client_id, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 5, "{events:?}");
+    for (client_id, reason) in &failures {
+        assert!(client_id.is_none(), "no client is named: {events:?}");
+        assert_eq!(*reason, "unknown client");
+    }
+    let shown = format!("{events:?}");
+    assert!(!shown.contains(&secret), "the secret reached an event");
+
+    // A registered client with a wrong (well-formed) secret, or a malformed
+    // one: named. An unknown, well-formed client id: not named.
+    h.events.0.lock().unwrap().clear();
+    let other = register(
+        &h.server,
+        &h.workspace,
+        oauth_connect::AppType::Confidential,
+        &[REDIRECT],
+    )
+    .await;
+    let cases = [
+        (id.as_str(), other.secret.as_deref().unwrap()),
+        (id.as_str(), "not-a-secret"),
+        ("oc_client_0123456789abcdef01234567", secret.as_str()),
+    ];
+    for (client_id, client_secret) in cases {
+        let response = post_form(
+            &h.server,
+            "/oauth/token",
+            &[
+                cc[0],
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            ],
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(error_of(&response), "invalid_client");
+    }
+    let named: Vec<Option<String>> = h
+        .events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::ClientAuthenticationFailed { client_id, .. } => {
+                Some(client_id.as_ref().map(|c| c.as_str().to_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named, vec![Some(id.clone()), Some(id.clone()), None]);
+
+    // And the Basic credentials' own Debug shows neither field.
+    let parsed = oauth_connect::BasicCredentials {
+        client_id: secret.clone(),
+        client_secret: id.clone().into(),
+    };
+    let shown = format!("{parsed:?}");
+    assert!(!shown.contains(&secret) && !shown.contains(&id), "{shown}");
 }
 
 /// The event hook (DESIGN "Principles": observable, never a secret): each

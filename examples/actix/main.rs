@@ -15,23 +15,27 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use oauth_connect::MAX_BODY_BYTES;
 use oauth_connect::actix::Bearer;
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, Storage};
 use tracing::Instrument as _;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    actix_web::rt::System::new().block_on(run())
+    actix_web::rt::System::new().block_on(async {
+        match common::start("actix-web").await? {
+            Some(common::Started::Memory(running)) => serve(running).await,
+            Some(common::Started::Postgres(running)) => serve(running).await,
+            None => Ok(()),
+        }
+    })
 }
 
-async fn run() -> Result<(), Box<dyn Error>> {
-    let Some(common::Started {
+/// Serves the example on whichever store it was started with.
+async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Error>> {
+    let common::Running {
         server,
         upstream,
         listener,
-    }) = common::start("actix-web").await?
-    else {
-        return Ok(());
-    };
+    } = running;
     let server = web::Data::new(server);
     let upstream = upstream.map(web::Data::new);
     let http = HttpServer::new(move || {
@@ -39,17 +43,17 @@ async fn run() -> Result<(), Box<dyn Error>> {
         let upstream = upstream.clone().map(|upstream| {
             web::scope(common::UPSTREAM_PREFIX)
                 .app_data(upstream)
-                .default_service(web::to(handle))
+                .default_service(web::to(handle::<MemoryStore>))
         });
         App::new()
             .app_data(server.clone())
-            .route("/v1/me", web::get().to(me))
+            .route("/v1/me", web::get().to(me::<S>))
             .configure(|app| {
                 if let Some(upstream) = upstream {
                     app.service(upstream);
                 }
             })
-            .default_service(web::to(handle))
+            .default_service(web::to(handle::<S>))
             .wrap(from_fn(trace))
     })
     .disable_signals()
@@ -65,8 +69,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
 }
 
 /// The adapter: the actix request (body capped) into `handle`, and back.
-async fn handle(
-    server: web::Data<common::Server>,
+async fn handle<S: Storage>(
+    server: web::Data<AuthorizationServer<S>>,
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
@@ -97,7 +101,7 @@ async fn handle(
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.
-async fn me(bearer: Bearer<common::Store>) -> HttpResponse {
+async fn me<S: Storage>(bearer: Bearer<S>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(common::me(&bearer))

@@ -16,21 +16,29 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use oauth_connect::MAX_BODY_BYTES;
 use oauth_connect::axum::Bearer;
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let Some(common::Started {
+    match common::start("axum").await? {
+        Some(common::Started::Memory(running)) => serve(running).await,
+        Some(common::Started::Postgres(running)) => serve(running).await,
+        None => Ok(()),
+    }
+}
+
+/// Serves the example on whichever store it was started with.
+async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Error>> {
+    let common::Running {
         server,
         upstream,
         listener,
-    }) = common::start("axum").await?
-    else {
-        return Ok(());
-    };
-    let mut app = Router::new().route("/v1/me", get(me)).fallback(handle);
+    } = running;
+    let mut app = Router::new()
+        .route("/v1/me", get(me::<S>))
+        .fallback(handle::<S>);
     if let Some(upstream) = upstream {
         // The demo providers' upstream server: axum strips the prefix.
         let upstream = Router::new().fallback(handle).with_state(upstream);
@@ -48,7 +56,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// The adapter: the axum request (body capped) into `handle`, and back.
-async fn handle(State(server): State<common::Server>, request: Request) -> Response {
+async fn handle<S: Storage>(
+    State(server): State<AuthorizationServer<S>>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
@@ -58,7 +69,7 @@ async fn handle(State(server): State<common::Server>, request: Request) -> Respo
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.
-async fn me(bearer: Bearer<common::Store>) -> impl IntoResponse {
+async fn me<S: Storage>(bearer: Bearer<S>) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "application/json")],
         common::me(&bearer),

@@ -1,18 +1,20 @@
-//! What the axum and actix-web examples share: configuration, building the
-//! server, the start-up banner, the periodic purge, the shutdown signal and
-//! per-request logging. Each example adds only its framework adapter.
+//! What the axum and actix-web examples share: configuration, choosing the
+//! store, building the server, the start-up banner, the periodic purge, the
+//! shutdown signal and per-request logging. Each example adds only its
+//! framework adapter, generic over the store.
 //!
 //! Configuration (all optional):
 //!
 //! | knob | default |
 //! |---|---|
 //! | `--addr HOST:PORT`, or `PORT` | `127.0.0.1:3000` |
-//! | `OAUTH_CONNECT_ISSUER` | `http://<the bound address>` |
-//! | `OAUTH_CONNECT_ADMIN_KEYS` (`workspace=key,…`) | workspace `ws_demo` with a fresh admin key, printed |
-//! | `OAUTH_CONNECT_SERVER_KEY` (hex or base64, ≥ 32 bytes) | a random key: credentials die with the process |
-//! | `DATABASE_URL` | in-memory storage (PostgreSQL: not supported yet) |
+//! | `OAUTH_CONNECT_ISSUER` | `http://<the bound address>`; behind a load balancer, its public URL, the same on every node |
+//! | `OAUTH_CONNECT_ADMIN_KEYS` (`workspace=key,…`) | workspace `ws_demo` with a fresh admin key, printed; required with `DATABASE_URL`, the same on every node |
+//! | `OAUTH_CONNECT_SERVER_KEY` (hex or base64, ≥ 32 bytes) | a random key: credentials die with the process; required with `DATABASE_URL`, the same on every node |
+//! | `DATABASE_URL` | in-memory storage; set: PostgreSQL, tables created or upgraded at start |
+//! | `DATABASE_SCHEMA` | the connection's default schema (`public`); set: every table in that schema, created if needed |
 //! | `RUST_LOG` | `info` |
-//! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` |
+//! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` (always in memory, per process) |
 
 mod demo;
 
@@ -20,6 +22,7 @@ pub(crate) use demo::UPSTREAM_PREFIX;
 
 use std::error::Error;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,21 +31,17 @@ use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
     AuthorizationServer, BearerKind, BearerPrincipal, DemoSignIn, KeyRing, MAX_BODY_BYTES,
-    MemoryStore, ScopeCatalogue, ServerKey, WorkspaceId,
+    MemoryStore, PostgresStore, ScopeCatalogue, ServerKey, Storage, WorkspaceId,
 };
+use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
 use zeroize::Zeroizing;
 
-/// The storage backend of the examples.
-///
-/// ---- PostgreSQL (`DATABASE_URL`) ----
-/// When the crate's `postgres` feature lands, this is where `DATABASE_URL`
-/// selects it: [`build`] connects the PostgreSQL store instead of
-/// `MemoryStore::new()` (an enum over both stores, or a generic `run`).
-pub(crate) type Store = MemoryStore;
-
-/// The server type both examples serve.
-pub(crate) type Server = AuthorizationServer<Store>;
+/// The demo providers' upstream authorization server: in memory in every
+/// case. It stands in for a third party (a manufacturer's own OAuth
+/// server), so it shares nothing with the example's store; on several
+/// nodes each has its own (see `README.md`, "Several nodes").
+pub(crate) type Upstream = AuthorizationServer<MemoryStore>;
 
 /// How often expired records are purged, and how many per call.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
@@ -64,8 +63,15 @@ pub(crate) struct Config {
     issuer: Option<String>,
     admin_keys: Vec<(WorkspaceId, Zeroizing<String>)>,
     server_key: Option<Zeroizing<Vec<u8>>>,
-    database_url: bool,
+    database: Option<Database>,
     demo_providers: bool,
+}
+
+/// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
+/// password.
+struct Database {
+    url: Zeroizing<String>,
+    schema: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -75,8 +81,9 @@ fn env(name: &str) -> Option<String> {
 const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
-             OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), DATABASE_URL, RUST_LOG,
-             OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers)";
+             OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), RUST_LOG,
+             DATABASE_URL (PostgreSQL; then also the server key and admin keys),
+             DATABASE_SCHEMA, OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers)";
 
 impl Config {
     /// Reads `--addr` / `PORT` and the `OAUTH_CONNECT_*` variables. `None`
@@ -132,12 +139,17 @@ impl Config {
             None => None,
         };
 
+        let database = match env("DATABASE_URL").map(Zeroizing::new) {
+            Some(url) => Some(Database::from_env(url, &server_key, &admin_keys)?),
+            None => None,
+        };
+
         Ok(Some(Self {
             addr,
             issuer: env("OAUTH_CONNECT_ISSUER"),
             admin_keys,
             server_key,
-            database_url: std::env::var_os("DATABASE_URL").is_some(),
+            database,
             demo_providers: !env("OAUTH_CONNECT_DEMO_PROVIDERS")
                 .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
         }))
@@ -174,6 +186,83 @@ fn decode_key(raw: &str) -> Option<Zeroizing<Vec<u8>>> {
     (bytes.len() >= 32).then_some(bytes)
 }
 
+const NEEDS_SERVER_KEY: &str = "DATABASE_URL is set: set OAUTH_CONNECT_SERVER_KEY too \
+    (e.g. `openssl rand -hex 32`, the same on every node): the database keeps credentials only \
+    as hashes keyed by it, which a random per-process key would make unverifiable after a \
+    restart or on another node";
+
+const NEEDS_ADMIN_KEYS: &str = "DATABASE_URL is set: set OAUTH_CONNECT_ADMIN_KEYS too \
+    (e.g. `ws_demo=$(openssl rand -hex 32)`, the same on every node): a key made at each \
+    start-up would stay valid in the database";
+
+impl Database {
+    /// Checks what PostgreSQL needs besides the URL: the keys every node
+    /// must share. A random server key would leave the database full of
+    /// hashes nothing can verify after a restart (or on another node), and
+    /// an admin key made at each start would stay valid in the database.
+    fn from_env(
+        url: Zeroizing<String>,
+        server_key: &Option<Zeroizing<Vec<u8>>>,
+        admin_keys: &[(WorkspaceId, Zeroizing<String>)],
+    ) -> Result<Self, Box<dyn Error>> {
+        if server_key.is_none() {
+            return Err(NEEDS_SERVER_KEY.into());
+        }
+        if admin_keys.is_empty() {
+            return Err(NEEDS_ADMIN_KEYS.into());
+        }
+        let schema = env("DATABASE_SCHEMA").map(|s| s.trim().to_owned());
+        // The URL is parsed again by `PostgresStore::connect`; here for
+        // an early error and the banner. Neither message shows the URL.
+        Self::options(&url)?;
+        Ok(Self { url, schema })
+    }
+
+    fn options(url: &str) -> Result<PgConnectOptions, Box<dyn Error>> {
+        url.parse::<PgConnectOptions>().map_err(|e| {
+            format!("DATABASE_URL must be postgres://user[:password]@host[:port]/database ({e})")
+                .into()
+        })
+    }
+
+    /// Where the store is, for the banner: user, host, port, database and
+    /// schema. Never the password (nor the rest of the query string).
+    fn describe(&self) -> String {
+        let Ok(options) = Self::options(&self.url) else {
+            return "PostgreSQL".to_owned();
+        };
+        let host = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => format!("{}:{}", options.get_host(), options.get_port()),
+        };
+        let mut out = format!(
+            "PostgreSQL, {}@{host}/{}",
+            options.get_username(),
+            options.get_database().unwrap_or_default()
+        );
+        if let Some(schema) = &self.schema {
+            let _ = write!(out, ", schema {schema}");
+        }
+        out
+    }
+
+    /// Connects (the default pool: `PostgresStore::default_pool_options`)
+    /// and creates or upgrades the tables. Several nodes may start at once:
+    /// `migrate` serialises them with an advisory lock.
+    async fn connect(&self) -> Result<PostgresStore, Box<dyn Error>> {
+        let store = match &self.schema {
+            Some(schema) => PostgresStore::connect_with_schema(&self.url, schema).await,
+            None => PostgresStore::connect(&self.url).await,
+        }
+        .map_err(|e| format!("DATABASE_URL: cannot open {} ({e})", self.describe()))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("DATABASE_URL: migrating {} failed ({e})", self.describe()))?;
+        Ok(store)
+    }
+}
+
 /// What the banner shows about admin keys.
 pub(crate) enum Admin {
     /// A key made at start-up for the demo workspace: printed once.
@@ -182,38 +271,73 @@ pub(crate) enum Admin {
     Configured(Vec<WorkspaceId>),
 }
 
-/// Everything a running example holds.
-pub(crate) struct Started {
+/// A running example over the store `S`: what an adapter serves.
+pub(crate) struct Running<S> {
     /// The server to mount.
-    pub(crate) server: Server,
+    pub(crate) server: AuthorizationServer<S>,
     /// The demo providers' upstream authorization server, to mount under
     /// [`demo::UPSTREAM_PREFIX`] (`None` with `OAUTH_CONNECT_DEMO_PROVIDERS=off`).
-    pub(crate) upstream: Option<Server>,
+    pub(crate) upstream: Option<Upstream>,
     /// The bound socket.
     pub(crate) listener: TcpListener,
 }
 
-/// Reads the configuration, binds, builds the server, registers or creates
-/// the admin keys, prints the banner and starts the purge task. `None`
-/// when only `--help` was asked for.
+/// The example on the store `DATABASE_URL` chose. An adapter's `serve` is
+/// generic over the store, so both arms run the same code.
+pub(crate) enum Started {
+    /// No `DATABASE_URL`: [`MemoryStore`].
+    Memory(Running<MemoryStore>),
+    /// `DATABASE_URL`: [`PostgresStore`], migrated.
+    Postgres(Running<PostgresStore>),
+}
+
+/// Reads the configuration, binds, opens the store (`DATABASE_URL`: connects
+/// and migrates PostgreSQL), builds the server, registers or creates the
+/// admin keys, prints the banner and starts the purge task. `None` when
+/// only `--help` was asked for.
 pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Error>> {
     init_tracing();
     let Some(config) = Config::from_env()? else {
         return Ok(None);
     };
     let listener = config.bind()?;
+    Ok(Some(match &config.database {
+        None => {
+            let storage = "in memory (everything is lost on exit)".to_owned();
+            let store = MemoryStore::new();
+            Started::Memory(launch(framework, &config, listener, store, storage).await?)
+        }
+        Some(database) => {
+            let store = database.connect().await?;
+            let storage = format!(
+                "{} (tables up to date)\n              \
+                 several nodes over it share OAUTH_CONNECT_SERVER_KEY and the admin keys",
+                database.describe()
+            );
+            Started::Postgres(launch(framework, &config, listener, store, storage).await?)
+        }
+    }))
+}
+
+async fn launch<S: Storage>(
+    framework: &str,
+    config: &Config,
+    listener: TcpListener,
+    store: S,
+    storage: String,
+) -> Result<Running<S>, Box<dyn Error>> {
     let addr = listener.local_addr()?;
-    let (server, upstream, admin) = build(&config, addr).await?;
-    banner(framework, &config, &server, addr, &admin);
+    let (server, upstream, admin) = build(config, addr, store).await?;
+    banner(framework, config, &server, addr, &admin, &storage);
     spawn_purge(server.clone());
     if let Some(upstream) = &upstream {
         spawn_purge(upstream.clone());
     }
-    Ok(Some(Started {
+    Ok(Running {
         server,
         upstream,
         listener,
-    }))
+    })
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -227,14 +351,11 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn build(
+async fn build<S: Storage>(
     config: &Config,
     addr: SocketAddr,
-) -> Result<(Server, Option<Server>, Admin), Box<dyn Error>> {
-    // ---- Storage: `DATABASE_URL` selects PostgreSQL (not supported yet) ----
-    // When the `postgres` feature lands, connect it here instead.
-    let store = MemoryStore::new();
-
+    store: S,
+) -> Result<(AuthorizationServer<S>, Option<Upstream>, Admin), Box<dyn Error>> {
     let key_ring = match &config.server_key {
         Some(secret) => KeyRing::new(ServerKey::new(1, secret)?),
         None => KeyRing::generate(&oauth_connect::SystemRandom::new())?,
@@ -297,19 +418,20 @@ async fn build(
 
 /// Prints what a newcomer needs to stdout (not to the log): the address,
 /// the admin key made at start-up, and commands to try.
-fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, admin: &Admin) {
+fn banner<S: Storage>(
+    framework: &str,
+    config: &Config,
+    server: &AuthorizationServer<S>,
+    addr: SocketAddr,
+    admin: &Admin,
+    storage: &str,
+) {
     let issuer = server.config().issuer_str();
     let mut out = String::new();
     let _ = writeln!(out, "oauth-connect example server ({framework})");
     let _ = writeln!(out, "listening on http://{addr}");
     let _ = writeln!(out, "  issuer:     {issuer}");
-    let _ = writeln!(out, "  storage:    in memory (everything is lost on exit)");
-    if config.database_url {
-        let _ = writeln!(
-            out,
-            "              DATABASE_URL is set, but PostgreSQL is not supported yet: ignored"
-        );
-    }
+    let _ = writeln!(out, "  storage:    {storage}");
     if config.server_key.is_some() {
         let _ = writeln!(out, "  server key: from OAUTH_CONNECT_SERVER_KEY");
     } else {
@@ -374,7 +496,9 @@ fn banner(framework: &str, config: &Config, server: &Server, addr: SocketAddr, a
         demo_banner(&mut out, issuer, key);
     }
     let _ = writeln!(out, "\nCtrl-C stops the server.");
-    println!("{out}");
+    // Not `println!`, which panics when stdout is closed (`… | head`).
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{out}").and_then(|()| stdout.flush());
 }
 
 /// The demo providers, and how to walk the Connect flow through them.
@@ -409,7 +533,7 @@ fn demo_banner(out: &mut String, issuer: &str, key: &str) {
 
 /// Purges expired sessions, codes, tokens and grants every minute, in
 /// batches, for as long as the runtime runs.
-fn spawn_purge(server: Server) {
+fn spawn_purge<S: Storage>(server: AuthorizationServer<S>) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PURGE_EVERY);
         loop {
@@ -484,7 +608,7 @@ pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
 /// `uri` (path and query) as `server` routes it: without the path of its
 /// issuer, for a server mounted under a prefix (the demo upstream).
 #[allow(dead_code)] // the actix adapter's
-pub(crate) fn mounted_uri(server: &Server, uri: &str) -> String {
+pub(crate) fn mounted_uri<S: Storage>(server: &AuthorizationServer<S>, uri: &str) -> String {
     let prefix = server.config().issuer().path().trim_end_matches('/');
     match uri.strip_prefix(prefix) {
         Some(rest) if !prefix.is_empty() && (rest.is_empty() || rest.starts_with(['/', '?'])) => {

@@ -260,16 +260,18 @@ pub enum RefreshRotation {
     /// The token was current: it is now rotated out and the successors are
     /// written. The old token as it was.
     Rotated(TokenRecord),
-    /// The token was rotated out at or after the replay threshold: nothing
-    /// was written; the successor refresh token it was replaced by.
+    /// The token was rotated out at or after the replay threshold and its
+    /// successor has not been used yet: nothing was written; the successor
+    /// refresh token it was replaced by.
     Replayed {
         /// The rotated-out token.
         old: Box<TokenRecord>,
         /// Its successor refresh token.
         successor: Box<TokenRecord>,
     },
-    /// The token was rotated out before the replay threshold: its whole grant
-    /// is now revoked (RFC 9700 §4.14.2).
+    /// The token was rotated out before the replay threshold, or its
+    /// successor was itself used: its whole grant is now revoked (RFC 9700
+    /// §4.14.2).
     Reused(TokenRecord),
     /// Unknown, expired, not a refresh token, or its grant revoked.
     Invalid,
@@ -364,9 +366,11 @@ pub trait GrantStore: Send + Sync {
     ///   with `successors`' refresh token as its successor, write
     ///   `successors`, move the grant's expiry to `grant_expires_at` →
     ///   [`RefreshRotation::Rotated`];
-    /// - rotated out at or after `replay_since` (when given) →
+    /// - rotated out at or after `replay_since` (when given), and its
+    ///   successor refresh token is itself still unused →
     ///   [`RefreshRotation::Replayed`], nothing written;
-    /// - rotated out otherwise → revoke its grant →
+    /// - rotated out otherwise (before `replay_since`, or its successor was
+    ///   already rotated in turn: RFC 9700 §4.14.2) → revoke its grant →
     ///   [`RefreshRotation::Reused`];
     /// - otherwise [`RefreshRotation::Invalid`].
     async fn rotate_refresh_token(
@@ -385,9 +389,28 @@ pub trait GrantStore: Send + Sync {
     /// `false` if unknown or already revoked.
     async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Result<bool, StorageError>;
 
-    /// Deletes up to `limit` expired records (sessions, codes, tokens,
-    /// grants past their expiry or revoked more than a day ago) and returns
-    /// how many. Call repeatedly until it returns less than `limit`; safe to
-    /// run from several processes at once.
+    /// Answers the replay of a redeemed authorization code (RFC 6749
+    /// §4.1.2: revoke what its first use issued), in one atomic step: if the
+    /// code with this hash is redeemed and its grant is live, revokes at
+    /// `now` the grant (and with it every token issued from it), the scoped
+    /// key minted with the code (its
+    /// [`scoped_key_id`](CodeRecord::scoped_key_id), if any, when it belongs
+    /// to the code's app), and the active Connect connection whose grant it
+    /// is (its status becomes revoked). `false`, writing nothing, when the
+    /// code is unknown or unredeemed or its grant is already revoked.
+    async fn revoke_code_grant(
+        &self,
+        hash: &CredentialHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError>;
+
+    /// Deletes up to `limit` expired records and returns how many: sessions
+    /// past their expiry; codes never redeemed past their expiry; grants
+    /// past their expiry or revoked more than a day ago, with their codes
+    /// and tokens; tokens past their expiry. A redeemed code stays (as the
+    /// tombstone that lets a late replay revoke its grant) until its grant
+    /// goes. Call repeatedly until it returns less than `limit`; safe to
+    /// run from several processes at once, and it never blocks readers for
+    /// longer than one batch.
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
 }

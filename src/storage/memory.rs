@@ -612,22 +612,45 @@ impl PublishableKeyStore for MemoryStore {
 
 /// Removes up to `budget` entries of `table` for which `expired` holds,
 /// lowering the budget by as many; how many were removed.
-fn purge<K: Clone + Eq + std::hash::Hash, V, H: std::hash::BuildHasher>(
-    table: &mut HashMap<K, V, H>,
+///
+/// The candidates are found under the table's read lock, so readers never
+/// wait for the scan; the write lock is then held only to re-check and
+/// remove them. `context` is taken after the table's lock in each phase
+/// (another table's read lock, later in the lock order) and handed to
+/// `expired`.
+fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
+    table: &RwLock<HashMap<K, V, H>>,
     budget: &mut usize,
-    expired: impl Fn(&V) -> bool,
+    context: impl Fn() -> C,
+    expired: impl Fn(&V, &C) -> bool,
 ) -> u64 {
-    let doomed: Vec<K> = table
-        .iter()
-        .filter(|(_, v)| expired(v))
-        .map(|(k, _)| k.clone())
-        .take(*budget)
-        .collect();
-    for key in &doomed {
-        table.remove(key);
+    if *budget == 0 {
+        return 0;
     }
-    *budget -= doomed.len();
-    doomed.len() as u64
+    let candidates: Vec<K> = {
+        let rows = read(table);
+        let context = context();
+        rows.iter()
+            .filter(|(_, v)| expired(v, &context))
+            .map(|(k, _)| k.clone())
+            .take(*budget)
+            .collect()
+    };
+    if candidates.is_empty() {
+        return 0;
+    }
+    let mut rows = write(table);
+    let context = context();
+    let mut removed = 0;
+    for key in &candidates {
+        // Re-checked: the entry may have changed since the scan.
+        if rows.get(key).is_some_and(|v| expired(v, &context)) {
+            rows.remove(key);
+            removed += 1;
+        }
+    }
+    *budget -= removed;
+    removed as u64
 }
 
 fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
@@ -827,8 +850,14 @@ impl GrantStore for MemoryStore {
                 .successor
                 .and_then(|s| tokens.get(&s))
                 .map(|t| TokenRecord::clone(t));
+            // A replay (a lost response retried) only while the successor is
+            // unused: once it rotated in turn, the old token is reuse
+            // (RFC 9700 §4.14.2).
             return Ok(match successor {
-                Some(successor) if replay_since.is_some_and(|since| rotated_at >= since) => {
+                Some(successor)
+                    if successor.rotated_at.is_none()
+                        && replay_since.is_some_and(|since| rotated_at >= since) =>
+                {
                     RefreshRotation::Replayed {
                         old: Box::new(old),
                         successor: Box::new(successor),
@@ -884,21 +913,91 @@ impl GrantStore for MemoryStore {
         }
     }
 
+    async fn revoke_code_grant(
+        &self,
+        hash: &CredentialHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        // Lock order: codes, grants, connections, scoped keys.
+        let codes = read(&self.codes);
+        let Some(code) = codes.get(hash).filter(|c| c.redeemed_at.is_some()) else {
+            return Ok(false);
+        };
+        let mut grants = write(&self.grants);
+        let Some(grant) = grants
+            .get_mut(&code.grant_id)
+            .filter(|g| g.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        grant.revoked_at = Some(now);
+        if let Some(key) = code
+            .scoped_key_id
+            .as_ref()
+            .and_then(|id| keys.by_id.get_mut(id))
+            .filter(|k| k.app_id == code.app_id)
+        {
+            key.revoked_at.get_or_insert(now);
+        }
+        // A rare path (a replayed code): a scan of the connections rather
+        // than an index by grant kept up on every approval.
+        let ConnectionTable { by_id, active } = &mut *connections;
+        let mut revoked = Vec::new();
+        for connection in by_id.values_mut().filter(|c| {
+            c.app_id == code.app_id
+                && c.grant_id == code.grant_id
+                && c.status == ConnectionStatus::Active
+        }) {
+            connection.status = ConnectionStatus::Revoked;
+            connection.updated_at = now;
+            revoked.push(connection.id.clone());
+        }
+        if !revoked.is_empty() {
+            for ids in active.values_mut() {
+                ids.retain(|c| !revoked.contains(c));
+            }
+            active.retain(|_, ids| !ids.is_empty());
+        }
+        Ok(true)
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
-        // Sessions and codes first, then tokens, then grants (a grant outlives
-        // its tokens), each in its own short critical section, all within one
-        // budget.
+        // Sessions, then codes and tokens, then grants, within one budget.
+        // For each table the candidates are collected under its read lock
+        // (readers go on; the scan stops at the budget) and removed under
+        // the write lock, each re-checked there, so no write lock is held
+        // longer than one batch of removals. Codes and tokens are judged
+        // with the grants table read-locked after theirs (the lock order).
         let mut budget = limit as usize;
         let retention = time::Duration::DAY;
-        let removed = purge(&mut write(&self.sessions), &mut budget, |s| {
-            now >= s.expires_at
-        }) + purge(&mut write(&self.codes), &mut budget, |c| {
-            now >= c.expires_at
-        }) + purge(&mut write(&self.tokens), &mut budget, |t| t.is_expired(now))
-            + purge(&mut write(&self.grants), &mut budget, |g| {
-                g.expires_at.is_some_and(|at| now >= at)
-                    || g.revoked_at.is_some_and(|at| now >= at + retention)
-            });
+        let doomed = |g: &GrantRecord| {
+            g.expires_at.is_some_and(|at| now >= at)
+                || g.revoked_at.is_some_and(|at| now >= at + retention)
+        };
+        let grant_gone = |grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId| {
+            grants.get(id).is_none_or(|g| doomed(g))
+        };
+        let grants = || read(&self.grants);
+        let mut removed = purge(
+            &self.sessions,
+            &mut budget,
+            || (),
+            |s, ()| now >= s.expires_at,
+        );
+        // A redeemed code is the tombstone a late replay needs to revoke its
+        // grant (RFC 6749 §4.1.2): it stays until its grant goes.
+        removed += purge(&self.codes, &mut budget, grants, |c, grants| {
+            (c.redeemed_at.is_none() && now >= c.expires_at) || grant_gone(grants, &c.grant_id)
+        });
+        removed += purge(&self.tokens, &mut budget, grants, |t, grants| {
+            t.is_expired(now) || grant_gone(grants, &t.grant_id)
+        });
+        // A grant may go before the last of its codes and tokens (another
+        // batch's work): they are dead without it (`grant_is_live`) and the
+        // next purge removes them.
+        removed += purge(&self.grants, &mut budget, || (), |g, ()| doomed(g));
         Ok(removed)
     }
 }

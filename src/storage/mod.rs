@@ -46,7 +46,9 @@ pub use grants::{
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, PostgresStore};
+pub use postgres::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_OPERATION_TIMEOUT, PostgresStore,
+};
 pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 
 /// What kind of failure a backend met, independent of the backend.
@@ -241,7 +243,10 @@ pub trait AppStore: Send + Sync {
 
     /// A page of the workspace's apps in a stable order (creation time, then
     /// id), skipping `offset`, at most `limit`, with the workspace's total.
-    /// The cost must grow with `limit`, not with the number of apps.
+    /// The cost may grow with `offset` and `limit` (the management API
+    /// bounds both), never with the number of apps in the workspace: keep
+    /// the total as a count moved with each insert and delete rather than
+    /// counting the apps.
     async fn list_apps(
         &self,
         workspace: &WorkspaceId,

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use super::PostgresStore;
+use super::error::Within as _;
 use super::rows::{hash_param, parsed};
-use super::{PostgresStore, error};
 use crate::ids::WorkspaceId;
 use crate::keyring::CredentialHash;
 use crate::storage::{AdminKeyStore, StorageError, StorageErrorKind};
@@ -32,8 +33,8 @@ impl AdminKeyStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(created_at)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         // A known hash inserts no row (for whichever workspace).
         if done.rows_affected() == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
@@ -48,8 +49,8 @@ impl AdminKeyStore for PostgresStore {
         sqlx::query(FIND)
             .bind(hash_param(hash))
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .map(|row| parsed(&row, "workspace_id", WorkspaceId::parse))
             .transpose()
     }
@@ -58,8 +59,8 @@ impl AdminKeyStore for PostgresStore {
         let done = sqlx::query(DELETE)
             .bind(hash_param(hash))
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -1,11 +1,25 @@
-//! [`AppStore`] on PostgreSQL: table `oauth_apps` (`migrations/0001_apps.sql`).
+//! [`AppStore`] on PostgreSQL: table `oauth_apps` (`migrations/0001_apps.sql`)
+//! and the per-workspace app counts (`oauth_workspace_app_counts`,
+//! `migrations/0007_workspace_app_counts.sql`).
 //!
 //! Every method is one statement, so it is atomic on its own and costs one
-//! round trip: no read-then-write, no explicit transaction.
+//! round trip: no read-then-write, no explicit transaction. Inserting or
+//! deleting an app moves its workspace's count in the same statement.
+//!
+//! # Listing cost
+//!
+//! A page reads its total from the count (one primary-key lookup) and its
+//! rows from the index on `(workspace_id, created_at, id)` with `LIMIT` and
+//! `OFFSET`: the index walk skips `offset` entries, so a page costs
+//! O(offset + page size), never O(apps in the workspace). The management
+//! API bounds the offset (`page` ≤ 1000 × `perPage` ≤ 100: at most 99 900
+//! entries skipped); a keyset cursor would make deep pages O(page size) too,
+//! and is the way to go if that bound is ever lifted.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 
+use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed, parsed_each};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, WorkspaceId};
@@ -27,11 +41,22 @@ macro_rules! app_columns {
     };
 }
 
+/// Inserts the app and, only if it did, counts it in its workspace; the
+/// number of apps inserted (0 on a conflict: nothing is written).
 const INSERT: &str = concat!(
-    "INSERT INTO oauth_apps (",
+    "WITH inserted AS ( \
+       INSERT INTO oauth_apps (",
     app_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-     ON CONFLICT DO NOTHING"
+       ON CONFLICT DO NOTHING \
+       RETURNING workspace_id \
+     ), counted AS ( \
+       INSERT INTO oauth_workspace_app_counts (workspace_id, apps) \
+       SELECT workspace_id, 1 FROM inserted \
+       ON CONFLICT (workspace_id) DO UPDATE \
+         SET apps = oauth_workspace_app_counts.apps + 1 \
+     ) \
+     SELECT count(*) AS inserted FROM inserted"
 );
 
 const GET: &str = concat!(
@@ -46,11 +71,13 @@ const GET_BY_CLIENT_ID: &str = concat!(
     " FROM oauth_apps WHERE client_id = $1"
 );
 
-/// The page joined to the total: an empty page is one row of NULLs beside
-/// the total, so the total comes back even past the end.
+/// The page joined to the total (the workspace's count, read in the same
+/// snapshot as the page): an empty page is one row of NULLs beside the
+/// total, so the total comes back even past the end.
 const LIST: &str = concat!(
     "SELECT t.total, p.* \
-     FROM (SELECT count(*) AS total FROM oauth_apps WHERE workspace_id = $1) AS t \
+     FROM (SELECT COALESCE((SELECT apps FROM oauth_workspace_app_counts \
+                            WHERE workspace_id = $1), 0) AS total) AS t \
      LEFT JOIN (SELECT ",
     app_columns!(),
     " FROM oauth_apps WHERE workspace_id = $1 \
@@ -77,7 +104,17 @@ const UPDATE: &str = concat!(
 const ORIGIN_ALLOWED: &str = "SELECT EXISTS (SELECT 1 FROM oauth_apps \
                               WHERE allowed_origins @> ARRAY[$1::text]) AS found";
 
-const DELETE: &str = "DELETE FROM oauth_apps WHERE workspace_id = $1 AND id = $2 RETURNING id";
+/// Deletes the app (its cascade with it) and, only if it did, uncounts it
+/// (never below zero: a count skewed by an older node must not block a
+/// delete).
+const DELETE: &str = "\
+    WITH deleted AS ( \
+      DELETE FROM oauth_apps WHERE workspace_id = $1 AND id = $2 RETURNING id, workspace_id \
+    ), counted AS ( \
+      UPDATE oauth_workspace_app_counts c SET apps = GREATEST(c.apps - 1, 0) \
+      FROM deleted d WHERE c.workspace_id = d.workspace_id \
+    ) \
+    SELECT id FROM deleted";
 
 /// A compare-and-set on `secret_hash`. `found` tells, from the same
 /// snapshot, whether the confidential app exists at all, so that no row
@@ -188,7 +225,7 @@ impl AppStore for PostgresStore {
         let app = &record.app;
         let secret = record.secret.as_ref();
         let previous = secret.and_then(|s| s.previous.as_ref());
-        let done = sqlx::query(INSERT)
+        let row = sqlx::query(INSERT)
             .bind(app.id.as_str())
             .bind(app.client_id.as_str())
             .bind(app.workspace_id.as_str())
@@ -203,12 +240,13 @@ impl AppStore for PostgresStore {
             .bind(previous.map(|p| hash_param(&p.hash)))
             .bind(previous.map(|p| p.valid_until))
             .bind(origin_texts(&app.allowed_origins))
-            .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .fetch_one(&self.pool)
+            .within(self.timeout)
+            .await?;
         // `ON CONFLICT DO NOTHING`: a duplicate id or client id inserts no
-        // row (and, unlike a unique violation, aborts no transaction).
-        if done.rows_affected() == 0 {
+        // row (and, unlike a unique violation, aborts no transaction); the
+        // count then does not move either.
+        if get::<i64>(&row, "inserted")? == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
         Ok(())
@@ -223,8 +261,8 @@ impl AppStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -237,8 +275,8 @@ impl AppStore for PostgresStore {
         sqlx::query(GET_BY_CLIENT_ID)
             .bind(client_id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -255,8 +293,8 @@ impl AppStore for PostgresStore {
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let mut total = 0;
         let mut items = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -287,8 +325,8 @@ impl AppStore for PostgresStore {
             .bind(changes.updated_at)
             .bind(changes.allowed_origins.as_deref().map(origin_texts))
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_app)
             .transpose()
@@ -299,8 +337,8 @@ impl AppStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(deleted.is_some())
     }
 
@@ -318,8 +356,8 @@ impl AppStore for PostgresStore {
             .bind(rotation.previous_valid_until)
             .bind(rotation.updated_at)
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         match (get::<bool>(&row, "found")?, decode_joined_app(&row)?) {
             (_, Some(record)) => Ok(Some(record)),
             (true, None) => Err(StorageError::new(StorageErrorKind::Conflict)),
@@ -331,8 +369,8 @@ impl AppStore for PostgresStore {
         let row = sqlx::query(ORIGIN_ALLOWED)
             .bind(origin.as_str())
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         get::<bool>(&row, "found")
     }
 }

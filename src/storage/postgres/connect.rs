@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
+use super::error::Within as _;
 use super::grants::{GET_SESSION, decode_session};
 use super::rows::{PgQuery, get, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
@@ -447,8 +448,8 @@ impl ConnectStore for PostgresStore {
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         listing(&rows, decode_customer)
     }
 
@@ -463,8 +464,8 @@ impl ConnectStore for PostgresStore {
             .bind(id.as_str())
             .bind(now)
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(get::<i64>(&row, "deleted")? > 0)
     }
 
@@ -492,8 +493,8 @@ impl ConnectStore for PostgresStore {
             .bind(json_param(context)?)
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         if done.rows_affected() > 0 {
             return Ok(StepAdvance::Advanced);
         }
@@ -530,8 +531,8 @@ impl ConnectStore for PostgresStore {
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         listing(&rows, decode_connection)
     }
 
@@ -566,8 +567,8 @@ impl ConnectStore for PostgresStore {
             .bind(i64::try_from(edit.max).unwrap_or(i64::MAX))
             .bind(now)
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         if get::<Option<&str>>(&row, "id")?.is_some() {
             return Ok(TagUpdate::Updated(Box::new(decode_connection(&row)?)));
         }
@@ -597,7 +598,7 @@ impl ConnectStore for PostgresStore {
         let query = bind_scoped_key(sqlx::query(INSERT_SCOPED_KEY), Some(key));
         // A known id inserts no row; an unknown (deleted) app is a foreign
         // key violation, `NotFound`.
-        let done = query.execute(&self.pool).await.map_err(error::map)?;
+        let done = query.execute(&self.pool).within(self.timeout).await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
@@ -627,8 +628,8 @@ impl ConnectStore for PostgresStore {
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         listing(&rows, decode_scoped_key)
     }
 
@@ -645,8 +646,8 @@ impl ConnectStore for PostgresStore {
             .bind(id.as_str())
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -661,8 +662,8 @@ impl ConnectStore for PostgresStore {
             .bind(customer_id.as_str())
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected())
     }
 }

@@ -5,6 +5,9 @@
 //! carries the server's message, never a bound value (and no credential
 //! reaches storage anyway: only hashes).
 
+use std::future::Future;
+use std::time::Duration;
+
 use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::migrate::MigrateError;
 
@@ -70,6 +73,32 @@ fn migrate_kind(error: &MigrateError) -> StorageErrorKind {
 pub(super) fn map(error: sqlx::Error) -> StorageError {
     StorageError::with_source(kind_of(&error), error)
 }
+
+/// One statement's future, bounded in time.
+pub(super) trait Within<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
+    /// The statement's outcome as a storage result, or
+    /// [`StorageErrorKind::Timeout`] when it took longer than `limit`
+    /// (acquiring a connection included). The statement is then abandoned:
+    /// its connection is checked before it returns to the pool, and it may
+    /// still have committed, like one whose answer was lost.
+    fn within(self, limit: Duration) -> impl Future<Output = Result<T, StorageError>> + Send
+    where
+        Self: Send,
+        T: Send,
+    {
+        async move {
+            match tokio::time::timeout(limit, self).await {
+                Ok(outcome) => outcome.map_err(map),
+                Err(_) => Err(StorageError::with_source(
+                    StorageErrorKind::Timeout,
+                    format!("no answer from the database within {limit:?}"),
+                )),
+            }
+        }
+    }
+}
+
+impl<T, F: Future<Output = Result<T, sqlx::Error>>> Within<T> for F {}
 
 /// A migration error as a storage error.
 pub(super) fn map_migrate(error: MigrateError) -> StorageError {

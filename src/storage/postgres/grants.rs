@@ -28,7 +28,7 @@
 //!
 //! | operation | statements |
 //! |---|---|
-//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `insert_code`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `purge_expired` | 1 |
+//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `insert_code`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
 //! | `complete_session`, `redeem_code`, `rotate_refresh_token` | 1 when the change is made, 2 when it is refused |
 //!
 //! Approving a Connect session is the same one statement: it also upserts
@@ -54,7 +54,8 @@
 //! that connection's old grant; `delete_customer` (in `connect.rs`) locks
 //! the customer, then its connections, then their grants, then its scoped
 //! keys, and `revoke_connection` the connection, then its grant, then the
-//! scoped keys: the same order. The purge locks only rows
+//! scoped keys, as does `revoke_code_grant` (a replayed code's connection,
+//! grant and scoped key): the same order. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes
@@ -69,6 +70,7 @@ use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use super::connect::bind_approval;
+use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
@@ -418,9 +420,10 @@ const ROTATE_REFRESH: &str = concat!(
 
 /// After [`ROTATE_REFRESH`] matched nothing: the token as it is now (role
 /// 0, with `spent`: a rotated-out refresh token of a live grant, and
-/// `replay`: rotated out at or after `$2`, with its successor at hand) and
-/// its successor (role 1); a spent token that is not a replay revokes its
-/// grant at `$3`, in the same statement.
+/// `replay`: rotated out at or after `$2`, with its successor at hand and
+/// not yet rotated in turn) and its successor (role 1); a spent token that
+/// is not a replay revokes its grant at `$3`, in the same statement
+/// (RFC 9700 §4.14.2).
 const REFUSED_ROTATION: &str = concat!(
     "WITH target AS ( \
        SELECT ",
@@ -435,7 +438,7 @@ const REFUSED_ROTATION: &str = concat!(
      ), verdict AS ( \
        SELECT t.live AND t.kind = 'refresh' AND t.rotated_at IS NOT NULL AS spent, \
               COALESCE($2 <= t.rotated_at, false) \
-                AND EXISTS (SELECT 1 FROM next_token) AS replay \
+                AND EXISTS (SELECT 1 FROM next_token WHERE rotated_at IS NULL) AS replay \
        FROM target t \
      ), revoked AS ( \
        UPDATE oauth_grants g SET revoked_at = $3 \
@@ -453,8 +456,42 @@ const REVOKE_TOKEN: &str = "DELETE FROM oauth_tokens WHERE hash = $1 AND kind = 
 const REVOKE_GRANT: &str =
     "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
-/// Deletes, at `$1`, at most `$2` records: expired sessions; codes and
-/// tokens that expired or whose grant is to go; grants past their expiry or
+/// The replay of the redeemed code `$1`, answered at `$2`: the active
+/// connection whose grant it is (of the code's app) is revoked, then the
+/// grant, then the scoped key minted with the code, in one statement, and
+/// only while the grant is live. The rows are locked in the order of
+/// `revoke_connection` (connection, grant, scoped key): the grant's update
+/// waits for the connection's (it reads its output), and the key's for the
+/// grant's.
+const REVOKE_CODE_GRANT: &str = "\
+    WITH code AS ( \
+      SELECT c.grant_id, c.app_id, c.scoped_key_id FROM oauth_codes c \
+      WHERE c.hash = $1 AND c.redeemed_at IS NOT NULL \
+        AND EXISTS (SELECT 1 FROM oauth_grants g \
+                    WHERE g.id = c.grant_id AND g.revoked_at IS NULL) \
+    ), connection AS ( \
+      UPDATE oauth_connections n SET status = 'revoked', updated_at = $2 \
+      FROM code c \
+      WHERE n.app_id = c.app_id AND n.grant_id = c.grant_id AND n.status = 'active' \
+      RETURNING n.id \
+    ), revoked AS ( \
+      UPDATE oauth_grants g SET revoked_at = $2 \
+      FROM code c \
+      WHERE g.id = c.grant_id AND g.revoked_at IS NULL \
+        AND (SELECT count(*) FROM connection) >= 0 \
+      RETURNING g.id \
+    ), key AS ( \
+      UPDATE oauth_scoped_keys k SET revoked_at = $2 \
+      FROM code c \
+      WHERE k.id = c.scoped_key_id AND k.app_id = c.app_id AND k.revoked_at IS NULL \
+        AND EXISTS (SELECT 1 FROM revoked) \
+    ) \
+    SELECT count(*) AS revoked FROM revoked";
+
+/// Deletes, at `$1`, at most `$2` records: expired sessions; codes that
+/// expired unredeemed (a redeemed code is the tombstone a late replay needs
+/// to revoke its grant, so it stays until its grant goes); tokens that
+/// expired; codes and tokens whose grant is to go; grants past their expiry or
 /// revoked 24 hours ago or more, once none of their codes and tokens is
 /// left outside this batch. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
 /// so concurrent purges split the work instead of waiting for each other,
@@ -472,7 +509,8 @@ const PURGE: &str = "\
     ), codes AS ( \
       DELETE FROM oauth_codes WHERE hash IN ( \
         SELECT hash FROM oauth_codes \
-        WHERE expires_at <= $1 OR grant_id IN (SELECT id FROM doomed_grants) \
+        WHERE (expires_at <= $1 AND redeemed_at IS NULL) \
+           OR grant_id IN (SELECT id FROM doomed_grants) \
         LIMIT GREATEST($2 - (SELECT count(*) FROM sessions), 0) \
         FOR UPDATE SKIP LOCKED) \
       RETURNING hash \
@@ -693,8 +731,8 @@ impl PostgresStore {
     ) -> Result<Option<T>, StorageError> {
         query
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode)
             .transpose()
@@ -721,8 +759,8 @@ impl GrantStore for PostgresStore {
             .bind(session.status.as_str())
             .bind(session.connect.as_deref().map(json_param).transpose()?)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
@@ -754,7 +792,7 @@ impl GrantStore for PostgresStore {
                     .bind(hash_param(hash))
                     .bind(now);
                 let query = bind_approval(bind_code(bind_grant(query, grant), code), connect)?;
-                let row = query.fetch_one(&self.pool).await.map_err(error::map)?;
+                let row = query.fetch_one(&self.pool).within(self.timeout).await?;
                 if get::<Option<&[u8]>>(&row, "hash")?.is_some() {
                     return Ok(completed(decode_session(&row)?));
                 }
@@ -817,7 +855,7 @@ impl GrantStore for PostgresStore {
         let query = bind_tokens(bind_grant(sqlx::query(INSERT_GRANT), grant), tokens);
         // A duplicate grant id or token hash is a unique violation, which
         // maps to `Conflict`; the statement then writes nothing.
-        query.execute(&self.pool).await.map_err(error::map)?;
+        query.execute(&self.pool).within(self.timeout).await?;
         Ok(())
     }
 
@@ -871,8 +909,8 @@ impl GrantStore for PostgresStore {
             .bind(replay_since)
             .bind(now)
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let Some(target) = rows.first() else {
             return Ok(RefreshRotation::Invalid);
         };
@@ -897,8 +935,8 @@ impl GrantStore for PostgresStore {
         let done = sqlx::query(REVOKE_TOKEN)
             .bind(hash_param(hash))
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -907,9 +945,23 @@ impl GrantStore for PostgresStore {
             .bind(id.as_str())
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_code_grant(
+        &self,
+        hash: &CredentialHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StorageError> {
+        let row = sqlx::query(REVOKE_CODE_GRANT)
+            .bind(hash_param(hash))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .within(self.timeout)
+            .await?;
+        Ok(get::<i64>(&row, "revoked")? > 0)
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
@@ -917,8 +969,8 @@ impl GrantStore for PostgresStore {
             .bind(now)
             .bind(i64::from(limit))
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         let purged: i64 = get(&row, "purged")?;
         u64::try_from(purged).map_err(|_| error::corrupt("purged", "a negative count"))
     }

@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "publishable keys",
         include_str!("../../../migrations/0006_publishable_keys.sql"),
     ),
+    (
+        7,
+        "workspace app counts",
+        include_str!("../../../migrations/0007_workspace_app_counts.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

@@ -13,15 +13,31 @@
 //! refused for several reasons (`complete_session`, `redeem_code`,
 //! `rotate_refresh_token`) send a second statement only when the first
 //! changed nothing, to report why; see `grants.rs` for why that is as good
-//! as one transaction. Round trips per operation:
+//! as one transaction. Round trips per storage call:
 //!
 //! | operation | round trips |
 //! |---|---|
 //! | client authentication (`get_app_by_client_id`) | 1 |
+//! | bearer access-token validation (`get_token`) | 1 |
+//! | scoped-key verification, after its signature checked out (`get_scoped_key`) | 1 |
 //! | code exchange (`get_code` + `redeem_code`) | 2 (3 when refused) |
 //! | refresh (`get_token` + `rotate_refresh_token`) | 2 (3 when refused) |
 //! | approving a session (`complete_session`), with a Connect session's customer, connection and scoped key | 1 (2 when refused) |
 //! | every other method | 1 |
+//!
+//! And per request, through [`AuthorizationServer`](crate::AuthorizationServer):
+//! `POST /oauth/token` is client authentication plus the grant's calls (3
+//! for a code or a refresh; 4 for a Connect code whose scoped key comes
+//! with the tokens); approving a consent is 2 (the session, then the
+//! approval); approving a Connect session 5 (the session, the customer by
+//! reference id, the app, the approval, and the connection it left, for
+//! the event). `tests/conformance_postgres.rs` counts every one of these.
+//! A malformed credential (a wrong checksum) costs none.
+//!
+//! Besides, sqlx prepares each distinct statement once per connection (one
+//! more round trip, the first time), and on returning a connection to the
+//! pool it checks it with a Sync message: a round trip off the caller's
+//! path, which holds the connection a little longer.
 //!
 //! # Pool and concurrency
 //!
@@ -58,11 +74,45 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// [`StorageErrorKind::Timeout`].
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one statement may take, from asking the pool for a connection
+/// to its last row, before the operation fails with
+/// [`StorageErrorKind::Timeout`]: the bound on a database that accepted the
+/// statement and then went silent (a network partition, a host gone
+/// without closing its connections). Longer than
+/// [`DEFAULT_ACQUIRE_TIMEOUT`], so a refused database still fails as the
+/// pool's acquire timeout says.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The longest schema name PostgreSQL keeps (`NAMEDATALEN - 1`).
 const MAX_SCHEMA_LEN: usize = 63;
 
 /// Storage in PostgreSQL (or a PostgreSQL-compatible engine), through a
 /// connection pool. Cloning is cheap and shares the pool.
+///
+/// Several server processes may share one database: nothing a flow needs
+/// is kept in a process (give them the same key ring and issuer).
+///
+/// # Round trips
+///
+/// One statement per storage call, so a fixed number per request: client
+/// authentication, bearer access-token validation and scoped-key
+/// verification 1 each; `POST /oauth/token` 3 for a code exchange or a
+/// refresh (4 when a Connect session's scoped key comes with the tokens);
+/// approving a consent 2, a Connect session 5. A refused change (a code
+/// presented twice, a spent refresh token) costs one more.
+///
+/// # Failures
+///
+/// A database that is down, unreachable or restarting makes operations
+/// fail with [`StorageErrorKind::Unavailable`] (a broken connection) or
+/// [`StorageErrorKind::Timeout`] (no connection within the pool's acquire
+/// timeout, or no answer within the operation timeout,
+/// [`DEFAULT_OPERATION_TIMEOUT`]), which [`AuthorizationServer::handle`](crate::AuthorizationServer::handle)
+/// answers with a 503 `temporarily_unavailable`; nothing is half-written
+/// (every change is one statement). The pool reconnects by itself once the
+/// database is back; a pooled connection that sat idle through the outage
+/// fails its first use once more (it is not pinged before use) and is
+/// replaced.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -80,6 +130,7 @@ const MAX_SCHEMA_LEN: usize = 63;
 pub struct PostgresStore {
     pool: PgPool,
     schema: Option<String>,
+    timeout: Duration,
 }
 
 impl PostgresStore {
@@ -137,6 +188,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             schema: schema.map(str::to_owned),
+            timeout: DEFAULT_OPERATION_TIMEOUT,
         })
     }
 
@@ -162,7 +214,27 @@ impl PostgresStore {
     /// A store over an existing pool (sqlx 0.9's `PgPool`), whose
     /// connections already use the intended schema.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool, schema: None }
+        Self {
+            pool,
+            schema: None,
+            timeout: DEFAULT_OPERATION_TIMEOUT,
+        }
+    }
+
+    /// Bounds every statement (acquiring its connection included) by
+    /// `timeout` instead of [`DEFAULT_OPERATION_TIMEOUT`]; past it, the
+    /// operation fails with [`StorageErrorKind::Timeout`]. Keep it above
+    /// the pool's acquire timeout and above the slowest statement you
+    /// expect (a purge batch, a large listing).
+    ///
+    /// A statement abandoned this way may still have committed, as when a
+    /// connection breaks after the commit: every change is one statement,
+    /// so it is then whole, and a client's retry sees it (a code already
+    /// redeemed is a replay).
+    #[must_use]
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The connection pool, e.g. to share it with the rest of the service.

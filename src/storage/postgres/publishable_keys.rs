@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
+use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed};
 use super::{PostgresStore, error};
 use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
@@ -99,8 +100,8 @@ impl PublishableKeyStore for PostgresStore {
             .bind(key.created_at)
             .bind(i32::try_from(max_active).unwrap_or(i32::MAX))
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(
             match (get::<bool>(&row, "found")?, get::<bool>(&row, "inserted")?) {
                 (_, true) => PublishableKeyInsert::Inserted,
@@ -119,8 +120,8 @@ impl PublishableKeyStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(app_id.as_str())
             .fetch_all(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .iter()
             .map(decode_key)
             .collect()
@@ -137,8 +138,8 @@ impl PublishableKeyStore for PostgresStore {
             .bind(app_id.as_str())
             .bind(id.as_str())
             .fetch_one(&self.pool)
-            .await
-            .map_err(error::map)?;
+            .within(self.timeout)
+            .await?;
         Ok(get::<i64>(&row, "revoked")? > 0)
     }
 
@@ -149,8 +150,8 @@ impl PublishableKeyStore for PostgresStore {
         sqlx::query(FIND)
             .bind(hash_param(hash))
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .as_ref()
             .map(decode_key)
             .transpose()
@@ -165,8 +166,8 @@ impl PublishableKeyStore for PostgresStore {
             .bind(id.as_str())
             .bind(window_start)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(error::map)?
+            .within(self.timeout)
+            .await?
             .map(|row| {
                 let uses = get::<i32>(&row, "window_uses")?;
                 u32::try_from(uses).map_err(|_| error::corrupt("window_uses", "negative"))

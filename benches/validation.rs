@@ -69,7 +69,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
 /// client); returns the last token issued.
 fn with_tokens(rt: &Runtime, n: usize) -> (Server, String) {
     let server = server();
-    run(&rt, async {
+    run(rt, async {
         let ws = WorkspaceId::parse("ws_bench").unwrap();
         let created = server
             .create_app(&ws, &new_app(AppType::Confidential))
@@ -93,7 +93,7 @@ fn with_tokens(rt: &Runtime, n: usize) -> (Server, String) {
 /// credentials.
 fn with_apps(rt: &Runtime, n: usize) -> (Server, String, String) {
     let server = server();
-    run(&rt, async {
+    run(rt, async {
         let mut last = (String::new(), String::new());
         for i in 0..n {
             let ws = WorkspaceId::parse(&format!("ws_{}", i / APPS_PER_WORKSPACE)).unwrap();
@@ -129,7 +129,7 @@ fn access_token_validation(c: &mut Criterion) {
     let (server, key) = with_scoped_key(&rt);
     let mut group = c.benchmark_group("scoped_key_verification");
     group.bench_function("baseline: one HMAC-SHA-256 of the key's length", |b| {
-        b.iter(|| ring::hmac::sign(&key_for_baseline(), black_box(key.as_bytes())))
+        b.iter(|| ring::hmac::sign(key_for_baseline(), black_box(key.as_bytes())))
     });
     group.bench_function("verify_scoped_key (memory store)", |b| {
         b.iter(|| run(&rt, server.verify_scoped_key(black_box(&key))).unwrap())
@@ -148,7 +148,7 @@ fn key_for_baseline() -> &'static ring::hmac::Key {
 /// its customer; returns the key's text.
 fn with_scoped_key(rt: &Runtime) -> (Server, String) {
     let server = server();
-    run(&rt, async {
+    run(rt, async {
         let ws = WorkspaceId::parse("ws_bench").unwrap();
         let created = server
             .create_app(&ws, &new_app(AppType::Confidential))

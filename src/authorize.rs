@@ -239,7 +239,7 @@ impl fmt::Debug for ConsentPrompt {
 pub enum AuthorizationStep {
     /// Ask the resource owner: show the consent page (or, when
     /// [`ConsentPrompt::connect`], the Connect page).
-    Consent(ConsentPrompt),
+    Consent(Box<ConsentPrompt>),
     /// The host's consent policy already covers the request: send the
     /// browser here (`303`), with `code`, `state` and `iss`.
     Approved(ClientRedirect),
@@ -360,7 +360,7 @@ impl<S: Storage> AuthorizationServer<S> {
         V: AsRef<str> + Sync,
     {
         match self.authorization(None, pairs).await? {
-            AuthorizationStep::Consent(prompt) => Ok(prompt),
+            AuthorizationStep::Consent(prompt) => Ok(*prompt),
             // Without the request's headers the consent policy is not asked.
             AuthorizationStep::Approved(to) => Err(AuthorizeError::Redirect(to)),
         }
@@ -422,7 +422,7 @@ impl<S: Storage> AuthorizationServer<S> {
             return self
                 .open_pushed(&app, request_uri)
                 .await
-                .map(AuthorizationStep::Consent);
+                .map(|prompt| AuthorizationStep::Consent(Box::new(prompt)));
         }
 
         // RFC 6749 §3.1.2.3: exact match against a registered URI (RFC 8252
@@ -492,9 +492,9 @@ impl<S: Storage> AuthorizationServer<S> {
             .insert_session(&record)
             .await
             .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
-        Ok(AuthorizationStep::Consent(
+        Ok(AuthorizationStep::Consent(Box::new(
             self.prompt(session, app, record),
-        ))
+        )))
     }
 
     /// Issues the grant and code of a request the consent policy covers,

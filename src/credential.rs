@@ -17,8 +17,9 @@
 //! it. Authenticity comes from looking up [`Credential::hash`] in storage.
 //!
 //! What storage keeps is [`Credential::hash`]: HMAC-SHA-256 under the key
-//! ring's hash subkey of the kind's domain and the 33 decoded body bytes,
-//! framed so that the MAC input fits one SHA-256 block.
+//! ring's hash subkey of the kind's domain, the prefix and the 33 decoded
+//! body bytes, framed so that with the default prefixes the MAC input fits
+//! one SHA-256 block.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -55,11 +56,11 @@ mod sealed {
 pub trait CredentialKind: sealed::Sealed + Send + Sync + 'static {
     /// The kind's name in messages, e.g. `"client secret"`.
     const NAME: &'static str;
-    /// The MAC domain of the kind's hashes, e.g. `"client_secret"` (at most
-    /// 14 bytes, so that a hash is two SHA-256 compressions).
+    /// The MAC domain of the kind's hashes, e.g. `"client_secret"` (short,
+    /// so that with the default prefix a hash is two SHA-256 compressions).
     const DOMAIN: &'static str;
     /// The MAC domain of credentials of this kind derived as the successor
-    /// of a refresh token (at most 14 bytes).
+    /// of a refresh token.
     const SUCCESSOR_DOMAIN: &'static str;
     /// The kind's configured prefix.
     fn prefix(prefixes: &CredentialPrefixes) -> &str;
@@ -278,10 +279,9 @@ impl<K: CredentialKind> Credential<K> {
         random: &[u8; RANDOM_LEN],
     ) -> Result<(Self, CredentialHash), RandomError> {
         let key_id = keys.current_id();
-        let credential = Self::assemble(K::prefix(prefixes), key_id, random);
-        let hash = keys
-            .hash(key_id, K::DOMAIN, &[&raw_bytes(key_id, random)[..]])
-            .ok_or(RandomError)?;
+        let prefix = K::prefix(prefixes);
+        let credential = Self::assemble(prefix, key_id, random);
+        let hash = hash_raw::<K>(keys, prefix, &raw_bytes(key_id, random)).ok_or(RandomError)?;
         Ok((credential, hash))
     }
 
@@ -315,8 +315,9 @@ impl<K: CredentialKind> Credential<K> {
         old: &[u8; RAW_LEN],
     ) -> Option<(Self, CredentialHash)> {
         let random = Zeroizing::new(keys.derive(key_id, K::SUCCESSOR_DOMAIN, &[&old[..]])?);
-        let credential = Self::assemble(K::prefix(prefixes), key_id, &random);
-        let hash = keys.hash(key_id, K::DOMAIN, &[&raw_bytes(key_id, &random)[..]])?;
+        let prefix = K::prefix(prefixes);
+        let credential = Self::assemble(prefix, key_id, &random);
+        let hash = hash_raw::<K>(keys, prefix, &raw_bytes(key_id, &random))?;
         Some((credential, hash))
     }
 
@@ -389,7 +390,7 @@ impl<K: CredentialKind> Credential<K> {
         let body = check_format::<K>(prefixes, presented)?;
         // The body decodes once: its first byte is the key id.
         let raw = decode_body(body).ok_or(CredentialError::Malformed)?;
-        Ok(keys.hash(raw[0], K::DOMAIN, &[&raw[..]]))
+        Ok(hash_raw::<K>(keys, K::prefix(prefixes), &raw))
     }
 
     /// The credential's text, to hand to its holder once.
@@ -417,15 +418,18 @@ impl<K: CredentialKind> Credential<K> {
     }
 
     /// What storage keeps: HMAC-SHA-256 under the hash subkey of
-    /// [`Credential::key_id`] of the domain `K::DOMAIN` and the 33 decoded
-    /// body bytes. `None` when that key is not (or no longer) in the ring.
+    /// [`Credential::key_id`] of the domain `K::DOMAIN`, the prefix and the
+    /// 33 decoded body bytes. `None` when that key is not (or no longer) in
+    /// the ring.
     ///
     /// # Security
     ///
     /// `None` means the credential cannot be valid: its key was retired.
     pub fn hash(&self, keys: &KeyRing) -> Option<CredentialHash> {
         let start = self.value.len().checked_sub(BODY_LEN + CHECKSUM_LEN)?;
-        hash_body::<K>(keys, self.key_id, self.value.get(start..start + BODY_LEN)?)
+        let prefix = self.value.get(..start)?;
+        let raw = decode_body(self.value.get(start..start + BODY_LEN)?)?;
+        hash_raw::<K>(keys, prefix, &raw)
     }
 }
 
@@ -499,10 +503,17 @@ fn decode_body(body: &str) -> Option<Zeroizing<[u8; RAW_LEN]>> {
     Some(raw)
 }
 
-/// The stored hash of a credential of kind `K` whose body is `body`.
-fn hash_body<K: CredentialKind>(keys: &KeyRing, key_id: u8, body: &str) -> Option<CredentialHash> {
-    let raw = decode_body(body)?;
-    keys.hash(key_id, K::DOMAIN, &[&raw[..]])
+/// The stored hash of a credential of kind `K` with this prefix and decoded
+/// body: the MAC of (`K::DOMAIN`, prefix, body) under the hash subkey of the
+/// body's key id. The prefix is bound, so a credential re-prefixed after a
+/// prefix change does not match. With the default prefixes the input fits
+/// one SHA-256 block.
+fn hash_raw<K: CredentialKind>(
+    keys: &KeyRing,
+    prefix: &str,
+    raw: &[u8; RAW_LEN],
+) -> Option<CredentialHash> {
+    keys.hash(raw[0], K::DOMAIN, &[prefix.as_bytes(), &raw[..]])
 }
 
 impl<K: CredentialKind> Clone for Credential<K> {
@@ -849,6 +860,13 @@ mod tests {
 
     fn generate<K: CredentialKind>(rng: &dyn RandomSource) -> Credential<K> {
         Credential::<K>::generate(&CredentialPrefixes::default(), &ring(), rng).unwrap()
+    }
+
+    fn body_of_with<'a, K: CredentialKind>(
+        credential: &'a Credential<K>,
+        prefixes: &CredentialPrefixes,
+    ) -> &'a str {
+        &credential.expose_secret()[K::prefix(prefixes).len()..]
     }
 
     fn body_of<K: CredentialKind>(credential: &Credential<K>) -> &str {
@@ -1308,21 +1326,48 @@ mod tests {
     }
 
     #[test]
-    fn mac_domains_fit_one_block() {
-        // 4 + domain + 4 + 33 body bytes must stay within the 55 bytes one
-        // SHA-256 block holds after padding.
-        fn check<K: CredentialKind>() {
-            assert!(K::DOMAIN.len() <= 14, "{}", K::DOMAIN);
-            assert!(K::SUCCESSOR_DOMAIN.len() <= 14, "{}", K::SUCCESSOR_DOMAIN);
+    fn mac_inputs_fit_one_block_with_the_default_prefixes() {
+        // One length byte per element: (1 + domain) + (1 + prefix) + (1 + 33
+        // body bytes) must stay within the 55 bytes one SHA-256 block holds
+        // after padding; the client secret's longer prefix takes a second.
+        fn check<K: CredentialKind>(fits: bool) {
+            let prefixes = CredentialPrefixes::default();
+            let prefix = K::prefix(&prefixes);
+            let hash_input = 1 + K::DOMAIN.len() + 1 + prefix.len() + 1 + RAW_LEN;
+            assert_eq!(hash_input <= 55, fits, "{} {prefix}", K::DOMAIN);
+            assert!(1 + K::SUCCESSOR_DOMAIN.len() + 1 + RAW_LEN <= 55);
             assert_ne!(K::DOMAIN, K::SUCCESSOR_DOMAIN);
         }
-        check::<kind::ClientSecret>();
-        check::<kind::AuthorizationCode>();
-        check::<kind::AccessToken>();
-        check::<kind::RefreshToken>();
-        check::<kind::ConnectToken>();
-        check::<kind::AdminKey>();
-        check::<kind::PublishableKey>();
+        check::<kind::ClientSecret>(false);
+        check::<kind::AuthorizationCode>(true);
+        check::<kind::AccessToken>(true);
+        check::<kind::RefreshToken>(true);
+        check::<kind::ConnectToken>(true);
+        check::<kind::AdminKey>(true);
+        check::<kind::PublishableKey>(true);
+    }
+
+    #[test]
+    fn the_prefix_is_part_of_the_hash() {
+        // The same key id and random bytes under another prefix: another
+        // hash, so re-prefixing a credential after a prefix change revives
+        // nothing.
+        let keys = ring();
+        let old = CredentialPrefixes::default();
+        let new = old.clone().set(PrefixKind::AccessToken, "new_at_").unwrap();
+        let (a, a_hash) = AccessToken::from_random(&old, &keys, &[9; 32]).unwrap();
+        let (b, b_hash) = AccessToken::from_random(&new, &keys, &[9; 32]).unwrap();
+        assert_eq!(
+            body_of_with(&a, &old)[..BODY_LEN],
+            body_of_with(&b, &new)[..BODY_LEN]
+        );
+        assert_ne!(a_hash, b_hash);
+        assert_eq!(a.hash(&keys), Some(a_hash));
+        assert_eq!(b.hash(&keys), Some(b_hash));
+        assert_eq!(
+            AccessToken::hash_presented(&new, &keys, b.expose_secret()),
+            Ok(Some(b_hash))
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Each master key yields three independent HMAC-SHA-256 subkeys, one per
 //! purpose (hash, sign, derive), so a value computed for one purpose can never
 //! stand in for another. Every MAC input is framed unambiguously: the domain
-//! and then each part, each preceded by its length as a big-endian `u32`.
+//! and then each part, each preceded by its length, in one byte below 255,
+//! else as `0xFF` and a big-endian `u32` (a prefix-free code, so short inputs
+//! such as a credential's hash fit one SHA-256 block).
 
 use std::fmt;
 
@@ -319,12 +321,19 @@ impl fmt::Debug for KeyRing {
 }
 
 /// Feeds the unambiguous encoding of (`domain`, `parts`) to `sink`: each
-/// element preceded by its length as a big-endian `u32`. `None` when an
-/// element is longer than `u32::MAX` bytes.
+/// element preceded by its length, as one byte when below 255, else as
+/// `0xFF` then a big-endian `u32`. `None` when an element is longer than
+/// `u32::MAX` bytes.
 fn frame(domain: &str, parts: &[&[u8]], mut sink: impl FnMut(&[u8])) -> Option<()> {
     let mut element = |bytes: &[u8]| -> Option<()> {
-        let len = u32::try_from(bytes.len()).ok()?;
-        sink(&len.to_be_bytes());
+        match u8::try_from(bytes.len()) {
+            Ok(len) if len < u8::MAX => sink(&[len]),
+            _ => {
+                let len = u32::try_from(bytes.len()).ok()?;
+                sink(&[u8::MAX]);
+                sink(&len.to_be_bytes());
+            }
+        }
         sink(bytes);
         Some(())
     };
@@ -578,6 +587,30 @@ mod tests {
         // The domain is framed too: moving bytes between domain and part changes the MAC.
         assert_ne!(ring.hash(1, "da", &[b"b"]), ring.hash(1, "d", &[b"ab"]));
         assert_ne!(ring.hash(1, "d", &[]), ring.hash(1, "d", &[b""]));
+    }
+
+    #[test]
+    fn frame_is_a_prefix_free_length_code() {
+        let framed = |domain: &str, parts: &[&[u8]]| {
+            let mut out = Vec::new();
+            frame(domain, parts, |bytes| out.extend_from_slice(bytes)).unwrap();
+            out
+        };
+        assert_eq!(framed("d", &[b"ab", b""]), b"\x01d\x02ab\x00");
+        // 254 bytes still take one length byte; 255 and more take 0xFF and a u32.
+        let long = vec![b'x'; 254];
+        assert_eq!(&framed("d", &[&long])[2..3], &[254]);
+        let longer = vec![b'x'; 255];
+        let out = framed("d", &[&longer]);
+        assert_eq!(&out[2..7], &[0xFF, 0, 0, 0, 255]);
+        assert_eq!(out.len(), 2 + 5 + 255);
+        // The escape cannot be confused with a short element: 0xFF is never
+        // a one-byte length.
+        let ring = KeyRing::new(key(1, 1));
+        assert_ne!(
+            ring.hash(1, "d", &[&longer]),
+            ring.hash(1, "d", &[&[0, 0, 0, 255], &longer[..]])
+        );
     }
 
     #[test]

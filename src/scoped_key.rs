@@ -47,7 +47,10 @@ const BODY_LEN: usize = 1 + 1 + 16 + 16 + 8;
 const MAC_LEN: usize = 32;
 /// `BODY_LEN + MAC_LEN` bytes in unpadded base64url.
 const ENCODED_LEN: usize = ((BODY_LEN + MAC_LEN) * 8).div_ceil(6);
-const DOMAIN: &str = "scoped_key";
+/// The MAC domain of scoped keys' signatures: short, so that the signed
+/// input (domain, prefix, body) fits one SHA-256 block with the default
+/// prefix.
+const DOMAIN: &str = "sk";
 
 /// The shortest and longest lifetime a minted key may ask for.
 const MIN_LIFETIME: Duration = Duration::MINUTE;

@@ -30,9 +30,21 @@ use crate::resource_owner::{ConsentRequest, PriorConsent};
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRecord, GrantRecord, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
-    Storage, StorageError,
+    CodeRecord, ConnectEmbed, GrantRecord, ResponseMode, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, Storage, StorageError,
 };
+
+/// Whether `mode` can deliver to `redirect_uri`: `web_message` posts to
+/// the redirect URI's origin, so it needs an `https` one (or `http` on
+/// loopback, as registration allows); a private-use scheme has none.
+fn valid_mode_for(redirect_uri: &str, mode: ResponseMode) -> bool {
+    match mode {
+        ResponseMode::WebMessage => {
+            url::Url::parse(redirect_uri).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+        }
+        _ => true,
+    }
+}
 
 /// The `request_uri` scheme of pushed authorization requests (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -145,24 +157,69 @@ impl ErrorPage {
     }
 }
 
-/// Where to send the resource owner's browser: the client's redirect URI
-/// with the response or error parameters.
+/// The authorization response (or error response) for the client: where it
+/// goes and how.
 ///
-/// `Debug` shows the parameter names but not their values: the location
-/// carries the authorization code and the client's `state`.
+/// With [`ResponseMode::Query`] the browser is redirected to
+/// [`location`](Self::location). With [`ResponseMode::WebMessage`] a page
+/// posts [`params`](Self::params) to the window that opened the
+/// authorization page, with the origin of
+/// [`redirect_uri`](Self::redirect_uri) as the target origin. A Connect
+/// session opened by the embed script carries its [`embed`](Self::embed)
+/// marker: the completion page posts the result to that window, and
+/// [`location`](Self::location) is the fallback when it is gone.
+///
+/// `Debug` shows the redirect URI and the parameters' names, never their
+/// values (the code, a scoped key).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientRedirect {
     /// The full URL, parameters included: the redirect URI exactly as
     /// registered or requested, with the response parameters appended.
     pub location: String,
+    /// The redirect URI, without the response parameters.
+    pub redirect_uri: String,
+    /// The response parameters, in order (`code`, `state`, `iss`, … or
+    /// `error`, `error_description`, `state`, `iss`).
+    pub params: Vec<(String, String)>,
+    /// How the response reaches the client.
+    pub response_mode: ResponseMode,
+    /// For a Connect session opened by the embed script: how, and its
+    /// nonce.
+    pub embed: Option<ConnectEmbed>,
+}
+
+impl ClientRedirect {
+    /// The response `params` for `redirect_uri`, delivered by `mode`.
+    pub(crate) fn new(redirect_uri: &str, params: &[(&str, &str)], mode: ResponseMode) -> Self {
+        Self {
+            location: append_query(redirect_uri, params),
+            redirect_uri: redirect_uri.to_owned(),
+            params: params
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            response_mode: mode,
+            embed: None,
+        }
+    }
+
+    /// The value of the response parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl fmt::Debug for ClientRedirect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientRedirect")
             .field("location", &RedactedUrl(&self.location))
-            .finish()
+            .field("response_mode", &self.response_mode)
+            .field("embed", &self.embed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -216,6 +273,10 @@ pub struct ConsentPrompt {
     pub expires_at: OffsetDateTime,
     /// Whether this is a Connect session (show the Connect page instead).
     pub connect: bool,
+    /// How the decision's response reaches the client: a
+    /// [`ResponseMode::WebMessage`] page keeps its opener (its
+    /// Cross-Origin-Opener-Policy must not sever it).
+    pub response_mode: ResponseMode,
 }
 
 impl fmt::Debug for ConsentPrompt {
@@ -228,6 +289,7 @@ impl fmt::Debug for ConsentPrompt {
             .field("redirect_uri", &self.redirect_uri)
             .field("expires_at", &self.expires_at)
             .field("connect", &self.connect)
+            .field("response_mode", &self.response_mode)
             .finish()
     }
 }
@@ -289,6 +351,18 @@ struct ValidRequest {
     scopes: ScopeSet,
     state: Option<String>,
     code_challenge: Option<String>,
+    response_mode: ResponseMode,
+}
+
+/// The response mode an error response uses: `web_message` when the request
+/// asked for it, exactly once; `query` otherwise (also for an unknown or
+/// repeated `response_mode`, the error being about it).
+fn error_mode<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> ResponseMode {
+    let mut modes = pairs.iter().filter(|(n, _)| n.as_ref() == "response_mode");
+    match (modes.next(), modes.next()) {
+        (Some((_, mode)), None) => ResponseMode::from_name(mode.as_ref()).unwrap_or_default(),
+        _ => ResponseMode::Query,
+    }
 }
 
 /// A problem found after the redirect URI is verified.
@@ -322,6 +396,7 @@ impl<S: Storage> AuthorizationServer<S> {
         redirect_uri: &str,
         error: &OAuthError,
         state: Option<&str>,
+        mode: ResponseMode,
     ) -> AuthorizeError {
         let mut params = vec![
             ("error", error.code.as_str()),
@@ -331,9 +406,7 @@ impl<S: Storage> AuthorizationServer<S> {
             params.push(("state", state));
         }
         params.push(("iss", self.config().issuer_str()));
-        AuthorizeError::Redirect(ClientRedirect {
-            location: append_query(redirect_uri, &params),
-        })
+        AuthorizeError::Redirect(ClientRedirect::new(redirect_uri, &params, mode))
     }
 
     /// The authorization endpoint (`GET /oauth/authorize`, RFC 6749 §4.1.1):
@@ -438,15 +511,25 @@ impl<S: Storage> AuthorizationServer<S> {
             },
         };
 
-        // From here on errors go to the verified redirect URI.
+        // From here on errors go to the verified redirect URI, by the
+        // requested response mode when it is a valid one.
         let state = params::first(pairs, "state");
+        let mode = error_mode(pairs);
         let params = Params::from_pairs(pairs).map_err(|_| {
             let err = problem(OAuthErrorCode::InvalidRequest, "a parameter is repeated");
-            self.error_redirect(&redirect_uri, &err, state)
+            self.error_redirect(&redirect_uri, &err, state, ResponseMode::Query)
         })?;
         let valid = self
             .validate_request(&app, &params, redirect_uri.clone(), in_request)
-            .map_err(|err| self.error_redirect(&redirect_uri, &err, state))?;
+            .map_err(|err| {
+                // An error about the mode itself goes by the default mode.
+                let mode = if valid_mode_for(&redirect_uri, mode) {
+                    mode
+                } else {
+                    ResponseMode::Query
+                };
+                self.error_redirect(&redirect_uri, &err, state, mode)
+            })?;
         let now = self.now();
         // The host's consent policy, for a request that does not ask for the
         // page explicitly (`prompt=consent`).
@@ -481,6 +564,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes: valid.scopes,
             state: valid.state,
             code_challenge: valid.code_challenge,
+            response_mode: valid.response_mode,
             created_at: now,
             expires_at: now + self.config().lifetimes().consent,
             open_by: None,
@@ -530,6 +614,7 @@ impl<S: Storage> AuthorizationServer<S> {
             &valid.redirect_uri,
             &code,
             valid.state.as_deref(),
+            valid.response_mode,
         )))
     }
 
@@ -540,6 +625,7 @@ impl<S: Storage> AuthorizationServer<S> {
         redirect_uri: &str,
         code: &AuthorizationCode,
         state: Option<&str>,
+        mode: ResponseMode,
     ) -> ClientRedirect {
         let mut params = Vec::with_capacity(3);
         params.push(("code", code.expose_secret()));
@@ -547,9 +633,7 @@ impl<S: Storage> AuthorizationServer<S> {
             params.push(("state", state));
         }
         params.push(("iss", self.config().issuer_str()));
-        ClientRedirect {
-            location: append_query(redirect_uri, &params),
-        }
+        ClientRedirect::new(redirect_uri, &params, mode)
     }
 
     fn prompt(&self, session: ConnectToken, app: OAuthApp, record: SessionRecord) -> ConsentPrompt {
@@ -561,6 +645,7 @@ impl<S: Storage> AuthorizationServer<S> {
             redirect_uri: record.redirect_uri,
             expires_at: record.expires_at,
             connect: record.connect.is_some(),
+            response_mode: record.response_mode,
         }
     }
 
@@ -644,9 +729,19 @@ impl<S: Storage> AuthorizationServer<S> {
                 ));
             }
         }
-        match params.get("response_mode") {
-            None | Some("query") => {}
-            Some(_) => return Err(problem(InvalidRequest, "unsupported response_mode")),
+        // RFC 6749 §3.1.1 (OAuth 2.0 Multiple Response Type Encoding
+        // Practices §2.1): an unknown mode is an invalid request.
+        let response_mode = match params.get("response_mode") {
+            None => ResponseMode::Query,
+            Some(name) => ResponseMode::from_name(name)
+                .ok_or(problem(InvalidRequest, "unsupported response_mode"))?,
+        };
+        // web_message posts to the redirect URI's origin: it needs one.
+        if !valid_mode_for(&redirect_uri, response_mode) {
+            return Err(problem(
+                InvalidRequest,
+                "response_mode=web_message needs an https (or loopback http) redirect_uri",
+            ));
         }
         let state = params.get("state");
         if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
@@ -702,6 +797,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes,
             state: state.map(str::to_owned),
             code_challenge,
+            response_mode,
         })
     }
 
@@ -767,6 +863,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes: valid.scopes,
             state: valid.state,
             code_challenge: valid.code_challenge,
+            response_mode: valid.response_mode,
             created_at: now,
             expires_at: now + lifetimes.consent,
             open_by: Some(now + lifetimes.pushed_request),
@@ -822,6 +919,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .hash(config.keys())
             .ok_or(page(ErrorPage::UnknownRequest))?;
         let state = record.state.as_deref();
+        let mode = record.response_mode;
         let now = self.now();
         let (stored, code) = match decision {
             Decision::Deny => (SessionDecision::Deny, None),
@@ -832,7 +930,7 @@ impl<S: Storage> AuthorizationServer<S> {
                         OAuthErrorCode::InvalidScope,
                         "granted scopes exceed the request",
                     );
-                    return Err(self.error_redirect(&record.redirect_uri, &err, state));
+                    return Err(self.error_redirect(&record.redirect_uri, &err, state, mode));
                 }
                 let (grant, code_record, code) = self
                     .new_code(&CodeBinding::of(&record), subject, scopes, now)
@@ -857,21 +955,18 @@ impl<S: Storage> AuthorizationServer<S> {
             Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),
         }
         let issuer = config.issuer_str();
-        let location = match &code {
-            Some(code) => return Ok(self.code_redirect(&record.redirect_uri, code, state)),
-            None => {
-                let mut params = vec![
-                    ("error", "access_denied"),
-                    ("error_description", "the resource owner denied the request"),
-                ];
-                if let Some(state) = state {
-                    params.push(("state", state));
-                }
-                params.push(("iss", issuer));
-                append_query(&record.redirect_uri, &params)
-            }
+        let mut params = match &code {
+            Some(code) => vec![("code", code.expose_secret())],
+            None => vec![
+                ("error", "access_denied"),
+                ("error_description", "the resource owner denied the request"),
+            ],
         };
-        Ok(ClientRedirect { location })
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("iss", issuer));
+        Ok(ClientRedirect::new(&record.redirect_uri, &params, mode))
     }
 
     /// A new grant and its authorization code: 16 random bytes for the

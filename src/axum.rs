@@ -30,7 +30,7 @@
 //! # }
 //! ```
 //!
-//! `Bearer` defaults to the [`MemoryStore`](crate::MemoryStore) backend;
+//! `Bearer` defaults to the [`MemoryStore`] backend;
 //! name yours as `Bearer<MyStore>`.
 
 use std::marker::PhantomData;

@@ -71,6 +71,7 @@ macro_rules! storage_conformance_tests {
             sessions_pushed_must_be_opened_in_time,
             sessions_expired_cannot_complete,
             sessions_concurrent_completions_have_one_winner,
+            sessions_keep_response_mode_and_embed,
             codes_redeem_once_and_write_tokens,
             codes_inserted_with_their_grant_in_one_step,
             codes_expired_are_not_redeemed,
@@ -660,6 +661,7 @@ pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
         scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
         state: Some("xyz".to_owned()),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        response_mode: crate::ResponseMode::Query,
         created_at: now,
         expires_at: now + Duration::minutes(10),
         open_by: None,
@@ -800,6 +802,54 @@ pub async fn sessions_complete_once<S: Storage>(store: Arc<S>) {
             .unwrap(),
         SessionCompletion::NotFound
     );
+}
+
+/// A session's response mode (`web_message`) reads back as written, and a
+/// Connect session's embed marker, set by a step transition, too.
+pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let mut session = session_record(&app, now);
+    session.response_mode = crate::ResponseMode::WebMessage;
+    store.insert_session(&session).await.unwrap();
+    let opened = store
+        .open_session(&session.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.response_mode, crate::ResponseMode::WebMessage);
+    assert_eq!(opened, session);
+    match store
+        .complete_session(&session.hash, &SessionDecision::Deny, now)
+        .await
+        .unwrap()
+    {
+        SessionCompletion::Completed(done) => {
+            assert_eq!(done.response_mode, crate::ResponseMode::WebMessage);
+        }
+        other => panic!("the denial completes the session, got {other:?}"),
+    }
+
+    let connect = connect_session_record(&app, now);
+    store.insert_session(&connect).await.unwrap();
+    let mut next = connect.connect.as_deref().unwrap().clone();
+    next.progress.embed = crate::ConnectEmbed::parse("modal", "n0nce-of-the-embed-script_1");
+    assert!(next.progress.embed.is_some());
+    next.step_version = 1;
+    assert_eq!(
+        store
+            .advance_connect(&connect.hash, 0, &next, now)
+            .await
+            .unwrap(),
+        crate::StepAdvance::Advanced
+    );
+    let stored = store
+        .open_session(&connect.hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.connect.as_deref(), Some(&next));
+    assert_eq!(stored.response_mode, crate::ResponseMode::Query);
 }
 
 /// A pushed request opens only before `open_by`; opening twice keeps the

@@ -24,9 +24,9 @@ use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectionRecord,
-    ConnectionStatus, CustomerInfo, CustomerRecord, GrantRecord, Location, ScopedKeyDelivery,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage, StorageError,
-    StorageErrorKind,
+    ConnectionStatus, CustomerInfo, CustomerRecord, GrantRecord, Location, ResponseMode,
+    ScopedKeyDelivery, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage,
+    StorageError, StorageErrorKind,
 };
 use crate::timestamp::rfc3339_ms;
 
@@ -252,6 +252,11 @@ pub struct ConnectPage {
     pub expires_at: OffsetDateTime,
     /// Where the flow stands.
     pub flow: StepView,
+    /// Set when the embed script opened the page (popup or modal): the
+    /// page then reports to that window.
+    pub embed: Option<crate::storage::ConnectEmbed>,
+    /// The version of the flow's state shown (it changes with every step).
+    pub step_version: u32,
 }
 
 /// The user's decision on the Connect page.
@@ -320,6 +325,8 @@ impl std::fmt::Debug for ConnectPage {
             .field("redirect_url", &self.redirect_url)
             .field("expires_at", &self.expires_at)
             .field("flow", &self.flow)
+            .field("embed", &self.embed)
+            .field("step_version", &self.step_version)
             .finish()
     }
 }
@@ -739,6 +746,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes,
             state,
             code_challenge,
+            response_mode: ResponseMode::Query,
             created_at: now,
             expires_at,
             open_by: None,
@@ -772,6 +780,23 @@ impl<S: Storage> AuthorizationServer<S> {
             customer_id,
             mode,
         })
+    }
+
+    /// The session behind a Connect token whatever its state (pending,
+    /// completed or expired), for an embedded page's error report: where
+    /// to send it and with which nonce. `None` when there is no such
+    /// session (any more).
+    pub(crate) async fn any_connect_session(&self, token: &str) -> Option<SessionRecord> {
+        let config = self.config();
+        let handle = ConnectToken::parse(config.prefixes(), token).ok()?;
+        let hash = handle.hash(config.keys())?;
+        let record = self
+            .storage()
+            .open_session(&hash, self.now())
+            .await
+            .ok()
+            .flatten()?;
+        record.connect.is_some().then_some(record)
     }
 
     /// Opens a Connect session's page (`GET /connect?token=…`, or
@@ -827,6 +852,8 @@ impl<S: Storage> AuthorizationServer<S> {
             filters: connect.filters.clone(),
             redirect_url: record.redirect_uri.clone(),
             expires_at: record.expires_at,
+            embed: connect.progress.embed.clone(),
+            step_version: connect.step_version,
         })
     }
 
@@ -923,9 +950,9 @@ impl<S: Storage> AuthorizationServer<S> {
             {
                 params.push(("scoped_key", key.expose_secret()));
             }
-            return Ok(ClientRedirect {
-                location: append_query(&record.redirect_uri, &params),
-            });
+            let mut to = ClientRedirect::new(&record.redirect_uri, &params, ResponseMode::Query);
+            to.embed.clone_from(&connect.progress.embed);
+            return Ok(to);
         }
     }
 

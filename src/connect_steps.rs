@@ -32,7 +32,7 @@ use crate::providers::{LinkContext, LinkError, LinkMethod, Provider};
 use crate::random::random_array;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    ConnectContext, ConnectMode, CustomerInfo, SessionRecord, StepAdvance, Storage,
+    ConnectContext, ConnectEmbed, ConnectMode, CustomerInfo, SessionRecord, StepAdvance, Storage,
 };
 
 /// How long a redirect link may take (the user signs in at the provider).
@@ -110,6 +110,34 @@ pub enum StepOutcome {
     Continue,
     /// Go to the provider's authorization page.
     Redirect(String),
+}
+
+/// Where a provider's return sends the browser
+/// ([`AuthorizationServer::link_callback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkReturn {
+    /// The hosted page, at the step the flow now stands at.
+    pub location: String,
+    /// Whether the account was linked (else the page shows why not, with a
+    /// retry).
+    pub linked: bool,
+    /// The provider's name.
+    pub provider: String,
+    /// The embed marker of a page opened by the embed script: its
+    /// provider sign-in ran in a window of its own, which the return
+    /// should close (the embedded page moves on by itself).
+    pub embed: Option<ConnectEmbed>,
+}
+
+/// Where a Connect session's flow stands, for a page waiting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectStatus {
+    /// The current step.
+    pub step: Step,
+    /// The version of the flow's state: it changes with every transition.
+    pub version: u32,
 }
 
 impl std::fmt::Debug for StepOutcome {
@@ -578,11 +606,71 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
+    /// Records that the embed script opened the session's hosted page
+    /// (`GET /connect?token=…&embed=popup|modal&nonce=…`): from now on the
+    /// page reports its steps and its result to that window, whatever
+    /// the steps' form posts and a provider's redirect do to the URL.
+    /// Opening it again (the script's next `open()`) replaces the marker.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorPage`] for an unknown, expired or completed session.
+    pub async fn embed_connect(&self, token: &str, embed: &ConnectEmbed) -> Result<(), ErrorPage> {
+        for _ in 0..3 {
+            let (_, record) = self
+                .open_session_handle(token)
+                .await
+                .map_err(crate::connect::page_of)?;
+            let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+            if context.progress.embed.as_ref() == Some(embed) {
+                return Ok(());
+            }
+            match self
+                .advance(&record, context, |c| c.progress.embed = Some(embed.clone()))
+                .await
+            {
+                Ok(true) => return Ok(()),
+                // Another transition won: read again and retry.
+                Ok(false) => {}
+                Err(CompleteError::Page(page)) => return Err(page),
+                Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
+            }
+        }
+        Err(ErrorPage::TemporarilyUnavailable)
+    }
+
+    /// Where a Connect session's flow stands (`GET /connect/status`): the
+    /// embedded page polls it while the user signs in at a provider in
+    /// another window.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorPage`] for an unknown, expired or completed session.
+    pub async fn connect_status(&self, token: &str) -> Result<ConnectStatus, ErrorPage> {
+        let (_, record) = self
+            .open_session_handle(token)
+            .await
+            .map_err(crate::connect::page_of)?;
+        let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+        let known = self
+            .known_customer(&record, context)
+            .await
+            .map_err(|e| match e {
+                CompleteError::Page(page) => page,
+                _ => ErrorPage::TemporarilyUnavailable,
+            })?;
+        Ok(ConnectStatus {
+            step: self.current_step(context, &known),
+            version: context.step_version,
+        })
+    }
+
     /// The return from a provider's authorization page
     /// (`GET /connect/callback/{provider}`): checks the single-use `state`,
     /// hands the rest of the query to the provider's hook, records the
     /// linked account (or the failure) and says where to send the browser —
-    /// back to the hosted page.
+    /// back to the hosted page (or, for an embedded page, nowhere: its
+    /// sign-in window closes).
     ///
     /// # Errors
     ///
@@ -592,7 +680,7 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         provider_id: &str,
         query: &[(N, V)],
-    ) -> Result<String, ErrorPage>
+    ) -> Result<LinkReturn, ErrorPage>
     where
         N: AsRef<str> + Sync,
         V: AsRef<str> + Sync,
@@ -632,6 +720,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .collect();
         let link = self.link_context(&handle, context, provider);
         let result = provider.hook.complete_redirect(&link, &rest).await;
+        let linked = result.is_ok();
         match self.record_link(&record, context, provider, result).await {
             Ok(true) => {}
             // Another request consumed the state first: single use.
@@ -639,10 +728,15 @@ impl<S: Storage> AuthorizationServer<S> {
             Err(CompleteError::Page(page)) => return Err(page),
             Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
         }
-        Ok(crate::redirect::append_query(
-            &format!("{}/connect", self.config().issuer_str()),
-            &[("token", handle.expose_secret())],
-        ))
+        Ok(LinkReturn {
+            location: crate::redirect::append_query(
+                &format!("{}/connect", self.config().issuer_str()),
+                &[("token", handle.expose_secret())],
+            ),
+            linked,
+            provider: provider.name.clone(),
+            embed: context.progress.embed.clone(),
+        })
     }
 
     /// Everything the session knows of its customer: a stored customer's

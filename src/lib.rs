@@ -98,6 +98,14 @@
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite
 //!   (feature `conformance`) any backend can run.
+//! - **Connect in the browser**: [`AuthorizationServer::handle`] serves an
+//!   embed script (`/connect/sdk.js`, and `/connect/sdk.mjs` as an ES
+//!   module; [`ConnectScript`] gives its versioned path and Subresource
+//!   Integrity) that opens the hosted Connect page in a popup or a modal and
+//!   reports through `postMessage` to the exact origin of the session's
+//!   redirect URL, never `*`; publishable Connect keys let a page create
+//!   sessions from the app's `allowedOrigins`; `response_mode=web_message`
+//!   ([`ResponseMode`]) does the same for plain authorizations.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
 //! [`begin_authorization`]: AuthorizationServer::begin_authorization
@@ -202,7 +210,7 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
-pub use connect_steps::{Step, StepAction, StepOutcome};
+pub use connect_steps::{ConnectStatus, LinkReturn, Step, StepAction, StepOutcome};
 pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
@@ -213,7 +221,7 @@ pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use events::{Event, EventSink, NoEvents};
 pub use http::bearer::BearerRejection;
-pub use http::{MAX_BODY_BYTES, OPENAPI_JSON};
+pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
 pub use ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
     Subject, WorkspaceId,
@@ -247,12 +255,13 @@ pub use scoped_key::{
 pub use server::AuthorizationServer;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter, ConnectionRecord,
-    ConnectionStatus, CustomerInfo, CustomerRecord, GraceSecret, GrantRecord, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RefreshRotation, ScopedKeyDelivery, ScopedKeyRecord, SecretRotation,
-    SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
-    Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
+    GrantRecord, GrantStore, LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
+    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

@@ -35,7 +35,9 @@ pub struct Metadata {
     pub introspection_endpoint: String,
     /// `["code"]`.
     pub response_types_supported: Vec<&'static str>,
-    /// `["query"]`.
+    /// `["query", "web_message"]`: the redirect (RFC 6749 §4.1.2), and
+    /// `postMessage` to the opener (the OAuth 2.0 Web Message Response
+    /// Mode draft).
     pub response_modes_supported: Vec<&'static str>,
     /// The grant types the token endpoint runs.
     pub grant_types_supported: Vec<&'static str>,
@@ -69,7 +71,7 @@ impl<S: Storage> AuthorizationServer<S> {
             revocation_endpoint: endpoint(paths::REVOKE),
             introspection_endpoint: endpoint(paths::INTROSPECT),
             response_types_supported: vec!["code"],
-            response_modes_supported: vec!["query"],
+            response_modes_supported: vec!["query", "web_message"],
             grant_types_supported: vec![
                 "authorization_code",
                 "refresh_token",

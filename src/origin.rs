@@ -43,7 +43,8 @@ pub enum OriginError {
     },
 }
 
-/// A web origin in its serialised form; see the [module docs](self).
+/// A web origin in its serialised form (`scheme://host[:port]`, exactly as
+/// browsers send it in the `Origin` header).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Origin(String);

@@ -41,7 +41,7 @@ pub enum RedirectUriError {
     /// The string is empty.
     #[error("redirect URI must not be empty")]
     Empty,
-    /// The string is longer than [`MAX_LEN`] bytes.
+    /// The string is longer than 2,048 bytes.
     #[error("redirect URI must be at most {max} bytes long")]
     TooLong {
         /// The maximum length in bytes.
@@ -125,7 +125,7 @@ impl RedirectUri {
     /// # Errors
     ///
     /// Returns a [`RedirectUriError`] if `s` is empty, longer than
-    /// [`MAX_LEN`], contains anything but printable ASCII (or a space or
+    /// 2,048 bytes, contains anything but printable ASCII (or a space or
     /// backslash), contains `#` or `*`, is not an absolute URL, carries user
     /// information, uses a forbidden scheme (`javascript`, `data`, `file`,
     /// ...), uses `http` on a non-loopback host, lacks a host for
@@ -177,7 +177,7 @@ impl RedirectUri {
     /// absent port matches any port. `localhost` gets no port exception
     /// (RFC 8252 §8.3 recommends against it). A requested string with a
     /// fragment, with whitespace or control characters, or longer than
-    /// [`MAX_LEN`] never matches.
+    /// 2,048 bytes never matches.
     #[must_use]
     pub fn matches(&self, requested: &str) -> bool {
         if check_raw(requested).is_err() || requested.contains('#') {

@@ -1,6 +1,9 @@
 //! The crate's default HTML pages: complete, accessible, self-contained (no
-//! script, no third-party asset), every value escaped, served with a strict
-//! Content-Security-Policy.
+//! third-party asset, no inline script), every value escaped, served with a
+//! strict Content-Security-Policy. Only pages that talk to another window
+//! (an embedded Connect page, a `web_message` response) load a script: the
+//! server's own `/connect/page/<version>.js`, under the response's CSP
+//! nonce, told what to do by escaped `data-*` attributes.
 //!
 //! Hosts that want their own look render from the typed page data
 //! ([`ConsentPrompt`](crate::ConsentPrompt), [`ErrorPage`](crate::ErrorPage))
@@ -42,35 +45,151 @@ fn style_hash() -> &'static str {
 /// forms post to this origin and (for the redirect that follows) to
 /// `form_targets`; framing only by `frame_ancestors` (`'none'` by default).
 pub(crate) fn content_security_policy(form_targets: &[String], frame_ancestors: &str) -> String {
+    content_security_policy_with(form_targets, frame_ancestors, None)
+}
+
+/// The scripts a page may run: the one `<script>` carrying this
+/// response's nonce, and (`fetch_self`) requests to this origin.
+pub(crate) struct ScriptPolicy<'a> {
+    pub(crate) nonce: &'a str,
+    pub(crate) fetch_self: bool,
+}
+
+/// [`content_security_policy`], plus `script-src 'nonce-…'` (and
+/// `connect-src 'self'`) when the page runs its script: no inline script,
+/// no other script of this origin.
+pub(crate) fn content_security_policy_with(
+    form_targets: &[String],
+    frame_ancestors: &str,
+    script: Option<&ScriptPolicy<'_>>,
+) -> String {
     let mut targets = String::from("'self'");
     for target in form_targets {
         targets.push(' ');
         targets.push_str(target);
     }
+    let scripts = match script {
+        Some(policy) => format!(
+            "script-src 'nonce-{}'; {}",
+            policy.nonce,
+            if policy.fetch_self {
+                "connect-src 'self'; "
+            } else {
+                ""
+            }
+        ),
+        None => String::new(),
+    };
     format!(
-        "default-src 'none'; style-src {}; img-src 'self' https: data:; form-action {targets}; \
-         frame-ancestors {frame_ancestors}; base-uri 'none'",
+        "default-src 'none'; {scripts}style-src {}; img-src 'self' https: data:; \
+         form-action {targets}; frame-ancestors {frame_ancestors}; base-uri 'none'",
         style_hash()
     )
 }
 
 /// A full HTML document around `body`.
 pub(crate) fn document(title: &str, body: &str) -> String {
+    document_with_head(title, "", body)
+}
+
+/// A full HTML document around `body`, with `head` (trusted markup) added
+/// to its head.
+pub(crate) fn document_with_head(title: &str, head: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{}</title><style>{STYLE}</style></head>\
+         <title>{}</title><style>{STYLE}</style>{head}</head>\
          <body><main>{body}</main></body></html>\n",
         text(title)
     )
 }
 
+/// The hosted pages' script (`/connect/page/<version>.js`), as one page
+/// loads it: with the response's CSP nonce, its integrity, and its
+/// instructions in `data-*` attributes.
+pub(crate) struct PageScript<'a> {
+    /// Its URL path (under the issuer's path).
+    pub(crate) src: &'a str,
+    /// `sha384-…`.
+    pub(crate) integrity: &'a str,
+    /// This response's CSP nonce.
+    pub(crate) nonce: &'a str,
+    /// `data-<name>` attributes, values escaped here.
+    pub(crate) data: Vec<(&'static str, String)>,
+}
+
+/// The `<script>` element of [`PageScript`].
+pub(crate) fn page_script(script: &PageScript<'_>) -> String {
+    let mut out = format!(
+        "<script src=\"{}\" integrity=\"{}\" nonce=\"{}\" defer",
+        attr(script.src),
+        attr(script.integrity),
+        attr(script.nonce)
+    );
+    for (name, value) in &script.data {
+        let _ = write!(out, " data-{}=\"{}\"", name, attr(value));
+    }
+    out.push_str("></script>");
+    out
+}
+
+/// The page that ends an embedded flow or answers a `web_message`
+/// request: it tells the opener (or parent) through its script.
+pub(crate) struct MessagePage<'a> {
+    pub(crate) title: &'a str,
+    /// What the user reads while the message goes out.
+    pub(crate) lead: &'a str,
+    /// Shown when the window to tell is gone and there is no fallback.
+    pub(crate) gone: &'a str,
+    /// The ordinary redirect, for a browser without JavaScript (and the
+    /// script's fallback).
+    pub(crate) fallback: Option<&'a str>,
+    /// Shown without JavaScript when there is no fallback.
+    pub(crate) no_script: &'a str,
+    pub(crate) script: PageScript<'a>,
+}
+
+/// [`MessagePage`] as HTML.
+pub(crate) fn message_page(page: &MessagePage<'_>) -> String {
+    let mut body = format!(
+        "<h1>{}</h1><p>{}</p><p id=\"oc-gone\" role=\"alert\" hidden>{}</p>",
+        text(page.title),
+        text(page.lead),
+        text(page.gone)
+    );
+    let head = match page.fallback {
+        Some(url) => {
+            let _ = write!(
+                body,
+                "<noscript><p><a href=\"{}\">Continue</a></p></noscript>",
+                attr(url)
+            );
+            format!(
+                "<noscript><meta http-equiv=\"refresh\" content=\"0;url={}\"></noscript>",
+                attr(url)
+            )
+        }
+        None => {
+            let _ = write!(body, "<noscript><p>{}</p></noscript>", text(page.no_script));
+            String::new()
+        }
+    };
+    body.push_str(&page_script(&page.script));
+    document_with_head(page.title, &head, &body)
+}
+
 /// The error page for `title` and `message`.
 pub(crate) fn error_page(title: &str, message: &str) -> String {
+    error_page_with(title, message, "")
+}
+
+/// [`error_page`] with `extra` (trusted markup: the page's script) at the
+/// end of its body.
+pub(crate) fn error_page_with(title: &str, message: &str, extra: &str) -> String {
     document(
         title,
-        &format!("<h1>{}</h1><p>{}</p>", text(title), text(message)),
+        &format!("<h1>{}</h1><p>{}</p>{extra}", text(title), text(message)),
     )
 }
 
@@ -250,6 +369,15 @@ pub(crate) struct ConnectView<'a> {
     pub(crate) error: Option<(&'a str, String)>,
     /// A message about the flow (a failed link, an out-of-order post).
     pub(crate) notice: Option<String>,
+    /// Opened by the embed script: the page's script, and for a redirect
+    /// link the name of the window the provider's sign-in opens in.
+    pub(crate) embed: Option<EmbedView<'a>>,
+}
+
+/// What an embedded hosted page adds.
+pub(crate) struct EmbedView<'a> {
+    pub(crate) script: PageScript<'a>,
+    pub(crate) link_window: String,
 }
 
 fn hidden(out: &mut String, view: &ConnectView<'_>, step: &str) {
@@ -434,15 +562,31 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
                 text(provider)
             );
             hidden(&mut body, view, "link");
+            // Embedded: the provider's sign-in opens in a window of its own.
+            let window = match &view.embed {
+                Some(embed) => format!(
+                    " formtarget=\"{}\" data-link-window",
+                    attr(&embed.link_window)
+                ),
+                None => String::new(),
+            };
             let _ = write!(
                 body,
-                "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\">Continue to {}</button>",
+                "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\"{window}>Continue to {}</button>",
                 text(provider)
             );
             if *can_change {
                 body.push_str("<button type=\"submit\" name=\"action\" value=\"change\">Choose another provider</button>");
             }
             body.push_str("</div></form>");
+            if view.embed.is_some() {
+                let _ = write!(
+                    body,
+                    "<p id=\"oc-waiting\" role=\"status\" class=\"demo\" hidden>Finish signing in at {} in the window that opened; this page moves on by itself.</p>\
+                     <p id=\"oc-blocked\" role=\"alert\" class=\"demo\" hidden>Your browser blocked the sign-in window: allow pop-ups for this site, then try again.</p>",
+                    text(provider)
+                );
+            }
             exit_form(&mut body, view, "link");
         }
         StepBody::LinkForm {
@@ -520,6 +664,9 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
             );
         }
     }
+    if let Some(embed) = &view.embed {
+        body.push_str(&page_script(&embed.script));
+    }
     document(&title, &body)
 }
 
@@ -546,6 +693,35 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("<b>") && !html.contains("<i>"));
         assert!(!html.contains("value=\"\"><script>"));
+    }
+
+    #[test]
+    fn a_page_script_escapes_its_data_and_the_csp_allows_only_its_nonce() {
+        let tag = page_script(&PageScript {
+            src: "/connect/page/0123456789abcdef.js",
+            integrity: "sha384-abc",
+            nonce: "n0nce",
+            data: vec![(
+                "message",
+                r#"{"state":""><script>alert(1)</script>"}"#.to_owned(),
+            )],
+        });
+        assert_eq!(tag.matches("<script").count(), 1, "{tag}");
+        assert!(tag.contains("&quot;&gt;&lt;script&gt;"), "{tag}");
+        assert!(tag.ends_with("></script>"));
+        let csp = content_security_policy_with(
+            &[],
+            "https://app.example",
+            Some(&ScriptPolicy {
+                nonce: "n0nce",
+                fetch_self: true,
+            }),
+        );
+        assert!(
+            csp.starts_with("default-src 'none'; script-src 'nonce-n0nce'; connect-src 'self'; ")
+        );
+        assert!(csp.contains("frame-ancestors https://app.example;"));
+        assert!(!csp.contains("unsafe"));
     }
 
     #[test]

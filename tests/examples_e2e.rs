@@ -33,6 +33,9 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 struct Example {
     child: Child,
     base: String,
+    /// The demo integrating app's origin (another port), when started
+    /// with it ([`Example::with_demo_app`]).
+    demo_app: Option<String>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
@@ -52,8 +55,31 @@ impl Example {
 
     /// Starts `name`, with or without its demo providers (and their terms).
     async fn start_with(name: &str, demo_providers: bool) -> Self {
+        Self::start_env(name, demo_providers, &[]).await
+    }
+
+    /// Starts `name` with its demo integrating app (on an ephemeral port).
+    async fn with_demo_app(name: &str, env: &[(&str, &str)]) -> Self {
+        let mut env = env.to_vec();
+        env.push(("OAUTH_CONNECT_DEMO_APP", "127.0.0.1:0"));
+        Self::start_env(name, true, &env).await
+    }
+
+    /// The demo app's origin.
+    fn demo_app(&self) -> &str {
+        self.demo_app.as_deref().expect("started with_demo_app")
+    }
+
+    /// Starts `name` with more environment variables (the demo integrating
+    /// app is off unless they name its address).
+    async fn start_env(name: &str, demo_providers: bool, env: &[(&str, &str)]) -> Self {
+        let demo_app = env
+            .iter()
+            .any(|(n, v)| *n == "OAUTH_CONNECT_DEMO_APP" && *v != "off");
         let mut child = Command::new(example_binary(name))
             .args(["--addr", "127.0.0.1:0"])
+            .env("OAUTH_CONNECT_DEMO_APP", "off")
+            .envs(env.iter().copied())
             .env(
                 "OAUTH_CONNECT_DEMO_PROVIDERS",
                 if demo_providers { "on" } else { "off" },
@@ -80,6 +106,9 @@ impl Example {
                 if let Some(addr) = line.strip_prefix("listening on ") {
                     let _ = tx.send(addr.trim().to_owned());
                 }
+                if let Some(origin) = line.strip_prefix("demo app listening on ") {
+                    let _ = tx.send(origin.trim().to_owned());
+                }
             }
         });
         let stderr = child.stderr.take().unwrap();
@@ -92,7 +121,16 @@ impl Example {
         let base = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("the {name} example did not start"));
-        let example = Self { child, base, logs };
+        let demo_app = demo_app.then(|| {
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("the {name} example started no demo app"))
+        });
+        let example = Self {
+            child,
+            base,
+            demo_app,
+            logs,
+        };
         let client = reqwest::Client::new();
         for _ in 0..100 {
             let url = format!("{}/.well-known/oauth-authorization-server", example.base);
@@ -1467,6 +1505,99 @@ async fn connect_links_demo_utility_with_a_form(name: &str) {
     assert_eq!(connection["accountReference"], "meter-ada");
 }
 
+/// The demo integrating app, on its own origin: its page loads the embed
+/// script at its versioned URL with the SRI of the served bytes; its
+/// backend makes Connect sessions with the app's secret and exchanges
+/// codes; its origin is one of its app's `allowedOrigins` (the preflight
+/// of a publishable-key session passes) and its redirect URI registered.
+async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
+    let server = Example::with_demo_app(name, &[]).await;
+    let http = Http::new();
+    let demo = &server.demo_app().to_owned();
+    assert_ne!(demo, &server.base, "another origin");
+    let page = http.send(http.client.get(format!("{demo}/"))).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("cross-origin-opener-policy"),
+        Some("same-origin-allow-popups")
+    );
+    let sdk = oauth_connect::ConnectScript::classic();
+    let tag = format!(
+        "<script src=\"{}{}\" integrity=\"{}\" crossorigin=\"anonymous\">",
+        server.base, sdk.versioned_path, sdk.integrity
+    );
+    assert!(page.text.contains(&tag), "{}", page.text);
+    let script = http
+        .client
+        .get(server.url(&sdk.versioned_path))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA384, &script);
+    use base64::Engine as _;
+    assert_eq!(
+        format!(
+            "sha384-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        ),
+        sdk.integrity
+    );
+
+    let preflight = http
+        .send(
+            http.client
+                .request(reqwest::Method::OPTIONS, server.url("/v1/connect/sessions"))
+                .header("origin", demo.as_str())
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(demo.as_str())
+    );
+
+    let made = http
+        .send(
+            http.client
+                .post(format!("{demo}/api/connect-token"))
+                .json_body(&json!({})),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let token = made.json()["connectToken"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("oc_ct_"));
+    let hosted = http
+        .send(
+            http.client
+                .get(server.url("/connect"))
+                .query(&[("token", token.as_str())]),
+        )
+        .await;
+    assert_eq!(hosted.status, 200);
+    assert!(hosted.text.contains("Demo web app"));
+
+    let refused = http
+        .send(
+            http.client
+                .post(format!("{demo}/api/exchange"))
+                .json_body(&json!({"code": "oc_code_not-a-real-one"})),
+        )
+        .await;
+    assert_eq!(refused.json()["ok"], false);
+    let back = http
+        .send(
+            http.client
+                .get(format!("{demo}/callback?error=access_denied")),
+        )
+        .await;
+    assert_eq!(back.status, 200);
+    assert!(back.text.contains("access_denied"));
+}
+
 async fn every_documented_path_is_served(name: &str) {
     let server = Example::start(name).await;
     let http = Http::new();
@@ -1476,7 +1607,7 @@ async fn every_documented_path_is_served(name: &str) {
     assert_eq!(served.status, 200);
     assert_eq!(served.json(), *http.spec.doc());
     for (template, methods, _) in http.spec.paths() {
-        let path = template.replace("{id}", "oauth_0000000000000000");
+        let path = documented_path(&template);
         for method in methods {
             let method =
                 reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
@@ -1527,10 +1658,139 @@ against_both!(
     connect_denial_reuse_and_unknown_tokens,
     connect_links_demo_energy_through_the_upstream,
     connect_links_demo_utility_with_a_form,
+    demo_app_serves_its_page_and_backend_on_its_own_origin,
     every_documented_path_is_served,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
 );
+
+/// `node` and Chromium are there (else the browser tests say so and
+/// skip), and `tests/browser` has its packages; the artifacts directory.
+fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let node_found = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_found || !std::path::Path::new(&chromium).exists() {
+        println!(
+            "SKIPPED {test}: needs `node` and {chromium} \
+             (apt-get install -y chromium nodejs npm; .ci/run installs them)"
+        );
+        return None;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    let exe = std::env::current_exe().unwrap();
+    let artifacts = exe.ancestors().nth(3).unwrap().join("browser-artifacts");
+    Some((dir, artifacts, chromium))
+}
+
+/// Headless Chromium (Playwright, `tests/browser/embed.mjs`) drives the
+/// demo integrating app of the axum example: Connect in a popup (a
+/// publishable key; Demo Energy's sign-in in a window of its own) and in a
+/// modal (a Connect token from the app's backend; focus trapped), each
+/// `onSuccess` code exchanged by the app's backend; Escape, the user
+/// closing the popup (`popup-closed`), a popup without a click
+/// (`popup-blocked`), Deny (`onExit` `denied`) and Exit (`user-cancelled`),
+/// a used token (`session-used`), forged messages (another origin, or a
+/// window of the server's origin the script did not open) ignored, a page
+/// at an unregistered origin opening the hosted page and hearing nothing,
+/// a modal from an origin that may not frame it (`modal-not-allowed`), an
+/// unreachable server (`network`), the opener closed before the end (the
+/// result page falls back to the redirect), `response_mode=web_message` in
+/// a popup, the ES module twin, and a token
+/// older than the session lifetime on a second server with 60-second
+/// sessions (`session-expired`). Screenshots land in
+/// `target/browser-artifacts/embed-*.png`. Skipped, saying so, only when
+/// `node` or Chromium is missing.
+#[tokio::test]
+async fn browser_connect_embed() {
+    let Some((dir, artifacts, chromium)) = browser_prerequisites("browser_connect_embed") else {
+        return;
+    };
+    let (server, expiry) = tokio::join!(
+        Example::with_demo_app("axum", &[]),
+        Example::with_demo_app(
+            "axum",
+            &[
+                ("OAUTH_CONNECT_SESSION_LIFETIME", "60"),
+                // Expired sessions stay (and say so) for the test's length.
+                ("OAUTH_CONNECT_PURGE_SECONDS", "3600"),
+            ],
+        )
+    );
+    let vars = [
+        ("OAUTH_CONNECT_BASE", server.base.clone()),
+        ("OAUTH_CONNECT_DEMO_APP", server.demo_app().to_owned()),
+        ("OAUTH_CONNECT_ADMIN_KEY", ADMIN_KEY.to_owned()),
+        ("EXPIRY_BASE", expiry.base.clone()),
+        ("EXPIRY_DEMO_APP", expiry.demo_app().to_owned()),
+        ("ARTIFACTS_DIR", artifacts.display().to_string()),
+        ("CHROMIUM", chromium),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("embed.mjs")
+            .current_dir(dir)
+            .envs(vars)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "embed.mjs failed:\n{stdout}\n{stderr}"
+    );
+    let result: Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .map(|r| serde_json::from_str(r).unwrap())
+        .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}"));
+    assert_eq!(
+        result["done"],
+        json!([
+            "popup-success",
+            "modal-success",
+            "modal-escape",
+            "popup-closed",
+            "popup-blocked",
+            "denied",
+            "session-used",
+            "forged",
+            "unregistered",
+            "modal-not-allowed",
+            "opener-gone",
+            "web-message",
+            "module",
+            "session-expired"
+        ])
+    );
+    // The codes the browser brought back were exchanged by the demo app's
+    // backend: the server holds the connections.
+    let http = Http::new();
+    let connections = http
+        .send(http.admin(http.client.get(server.url("/v1/connections?perPage=100"))))
+        .await
+        .json();
+    let references: Vec<&str> = connections["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["referenceId"].as_str())
+        .collect();
+    assert!(references.contains(&"demo-browser-user"), "{references:?}");
+}
 
 /// Headless Chromium (Playwright, `tests/browser/consent.mjs`) clicks
 /// through the consent page of the axum example (approve as the demo user,
@@ -1675,4 +1935,18 @@ async fn browser_consent_page() {
         .unwrap();
     assert_eq!(connection["provider"], "demo-energy");
     assert_eq!(connection["accountReference"], "browser-energy-user");
+}
+
+/// A concrete path for a documented template: an app id that does not
+/// exist, and the current version of a script.
+fn documented_path(template: &str) -> String {
+    let script = if template.starts_with("/connect/page/") {
+        oauth_connect::ConnectScript::page()
+    } else {
+        oauth_connect::ConnectScript::classic()
+    };
+    let file = script.versioned_path.rsplit('/').next().unwrap_or_default();
+    template
+        .replace("{id}", "oauth_0000000000000000")
+        .replace("{file}", file)
 }

@@ -44,7 +44,7 @@ async fn every_documented_path_is_routed_by_handle() {
     let paths = spec.paths();
     assert!(paths.len() >= 9, "{paths:?}");
     for (template, methods, host) in paths {
-        let path = template.replace("{id}", "oauth_0000000000000000");
+        let path = documented_path(&template);
         for method in methods {
             let request = Request::builder()
                 .method(method.to_ascii_uppercase().as_str())
@@ -149,4 +149,18 @@ async fn handle_answers_match_the_document() {
     .await;
     assert_eq!(pushed.status(), StatusCode::CREATED, "{}", text(&pushed));
     spec.check("POST", "/oauth/par", 201, Some(&json(&pushed)));
+}
+
+/// A concrete path for a documented template: an app id that does not
+/// exist, and the current version of a script.
+fn documented_path(template: &str) -> String {
+    let script = if template.starts_with("/connect/page/") {
+        oauth_connect::ConnectScript::page()
+    } else {
+        oauth_connect::ConnectScript::classic()
+    };
+    let file = script.versioned_path.rsplit('/').next().unwrap_or_default();
+    template
+        .replace("{id}", "oauth_0000000000000000")
+        .replace("{file}", file)
 }

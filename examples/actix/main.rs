@@ -35,6 +35,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         server,
         upstream,
         listener,
+        demo_app,
     } = running;
     let server = web::Data::new(server);
     let upstream = upstream.map(web::Data::new);
@@ -59,13 +60,52 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     .disable_signals()
     .listen(listener)?
     .run();
-    let stop = http.handle();
+    // The demo integrating app, on its own origin.
+    let demo = match demo_app {
+        Some((demo, demo_listener)) => {
+            let demo = web::Data::new(demo);
+            Some(
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(demo.clone())
+                        .default_service(web::to(demo_app_handler))
+                        .wrap(from_fn(trace))
+                })
+                .disable_signals()
+                .listen(demo_listener)?
+                .run(),
+            )
+        }
+        None => None,
+    };
+    let stops = (http.handle(), demo.as_ref().map(|d| d.handle()));
     actix_web::rt::spawn(async move {
         common::shutdown_signal().await;
-        stop.stop(true).await;
+        stops.0.stop(true).await;
+        if let Some(demo) = stops.1 {
+            demo.stop(true).await;
+        }
     });
-    http.await?;
+    match demo {
+        Some(demo) => {
+            let (main, demo) = futures_join(http, demo).await;
+            main?;
+            demo?;
+        }
+        None => http.await?,
+    }
     Ok(())
+}
+
+/// Both servers, to the end.
+async fn futures_join(
+    a: actix_web::dev::Server,
+    b: actix_web::dev::Server,
+) -> (std::io::Result<()>, std::io::Result<()>) {
+    let b = actix_web::rt::spawn(b);
+    let a = a.await;
+    let b = b.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    (a, b)
 }
 
 /// The adapter: the actix request (body capped) into `handle`, and back.
@@ -74,23 +114,49 @@ async fn handle<S: Storage>(
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let response = match body.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(body)) => {
-            // actix-web speaks `http` 0.2: rebuild the request in `http` 1.
-            let uri = common::mounted_uri(&server, &request.uri().to_string());
-            let mut into = http::Request::builder()
-                .method(request.method().as_str())
-                .uri(uri);
-            for (name, value) in request.headers() {
-                into = into.header(name.as_str(), value.as_bytes());
-            }
-            match into.body(body) {
-                Ok(into) => server.handle(into).await,
-                Err(_) => common::bad_request(),
-            }
-        }
-        _ => common::too_large(),
+    let uri = common::mounted_uri(&server, &request.uri().to_string());
+    let response = match into_http(&request, &uri, body).await {
+        Ok(into) => server.handle(into).await,
+        Err(answer) => answer,
     };
+    from_http(response)
+}
+
+/// The demo app's adapter: the same conversion as [`handle`].
+async fn demo_app_handler(
+    app: web::Data<common::DemoApp>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let uri = request.uri().to_string();
+    let response = match into_http(&request, &uri, body).await {
+        Ok(into) => common::demo_app_handle(&app, into).await,
+        Err(answer) => answer,
+    };
+    from_http(response)
+}
+
+/// actix-web speaks `http` 0.2: the request rebuilt in `http` 1, its body
+/// capped; or the answer to a request that cannot be.
+async fn into_http(
+    request: &HttpRequest,
+    uri: &str,
+    body: web::Payload,
+) -> Result<http::Request<bytes::Bytes>, http::Response<bytes::Bytes>> {
+    let Ok(Ok(body)) = body.to_bytes_limited(MAX_BODY_BYTES).await else {
+        return Err(common::too_large());
+    };
+    let mut into = http::Request::builder()
+        .method(request.method().as_str())
+        .uri(uri);
+    for (name, value) in request.headers() {
+        into = into.header(name.as_str(), value.as_bytes());
+    }
+    into.body(body).map_err(|_| common::bad_request())
+}
+
+/// The `http` 1 response as actix-web's.
+fn from_http(response: http::Response<bytes::Bytes>) -> HttpResponse {
     let status = StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = HttpResponse::build(status);

@@ -8,6 +8,7 @@
 mod common;
 
 use std::error::Error;
+use std::future::IntoFuture as _;
 use std::time::Instant;
 
 use axum::Router;
@@ -35,6 +36,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         server,
         upstream,
         listener,
+        demo_app,
     } = running;
     let mut app = Router::new()
         .route("/v1/me", get(me::<S>))
@@ -49,10 +51,33 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         .layer(middleware::from_fn(trace))
         .with_state(server);
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(common::shutdown_signal())
-        .await?;
+    let main = axum::serve(listener, app).with_graceful_shutdown(common::shutdown_signal());
+    match demo_app {
+        // The demo integrating app, on its own origin.
+        Some((demo, demo_listener)) => {
+            let demo = Router::new()
+                .fallback(demo_app_handler)
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+                .layer(middleware::from_fn(trace))
+                .with_state(demo);
+            let demo_listener = tokio::net::TcpListener::from_std(demo_listener)?;
+            let demo =
+                axum::serve(demo_listener, demo).with_graceful_shutdown(common::shutdown_signal());
+            tokio::try_join!(main.into_future(), demo.into_future())?;
+        }
+        None => main.await?,
+    }
     Ok(())
+}
+
+/// The demo app's adapter: the same conversion as [`handle`].
+async fn demo_app_handler(State(app): State<common::DemoApp>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
+        Err(_) => common::too_large(),
+    };
+    response.map(Body::from)
 }
 
 /// The adapter: the axum request (body capped) into `handle`, and back.

@@ -15,10 +15,15 @@
 //! | `DATABASE_SCHEMA` | the connection's default schema (`public`); set: every table in that schema, created if needed |
 //! | `RUST_LOG` | `info` |
 //! | `OAUTH_CONNECT_DEMO_PROVIDERS` (`off`) | on: the demo providers of [`demo`] and their upstream at `/upstream` (always in memory, per process) |
+//! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1; with `DATABASE_URL`, off |
+//! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
+//! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 
 mod demo;
+mod demo_app;
 
 pub(crate) use demo::UPSTREAM_PREFIX;
+pub(crate) use demo_app::DemoApp;
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -43,7 +48,8 @@ use zeroize::Zeroizing;
 /// nodes each has its own (see `README.md`, "Several nodes").
 pub(crate) type Upstream = AuthorizationServer<MemoryStore>;
 
-/// How often expired records are purged, and how many per call.
+/// How often expired records are purged (by default), and how many per
+/// call.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: u32 = 1000;
 
@@ -65,6 +71,10 @@ pub(crate) struct Config {
     server_key: Option<Zeroizing<Vec<u8>>>,
     database: Option<Database>,
     demo_providers: bool,
+    /// Where the demo integrating app listens; `None`: not served.
+    demo_app_addr: Option<SocketAddr>,
+    session_lifetime: Option<time::Duration>,
+    purge_every: Duration,
 }
 
 /// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
@@ -78,12 +88,27 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT]
+const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT] [--demo-app-addr HOST:PORT|off]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), RUST_LOG,
              DATABASE_URL (PostgreSQL; then also the server key and admin keys),
-             DATABASE_SCHEMA, OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers)";
+             DATABASE_SCHEMA, OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers),
+             OAUTH_CONNECT_DEMO_APP=HOST:PORT|off (the demo integrating app; default: port + 1),
+             OAUTH_CONNECT_SESSION_LIFETIME=SECONDS (Connect sessions; 60-86400, default 1800),
+             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60)";
+
+/// `HOST:PORT` or `off` for the demo app.
+fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
+    match value.trim() {
+        "off" | "0" | "false" => Ok(None),
+        addr => addr.parse().map(Some).map_err(|_| {
+            format!(
+                "the demo app address must be HOST:PORT (e.g. 127.0.0.1:3001) or off, not {value:?}"
+            )
+        }),
+    }
+}
 
 impl Config {
     /// Reads `--addr` / `PORT` and the `OAUTH_CONNECT_*` variables. `None`
@@ -101,23 +126,59 @@ impl Config {
             }
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
+        let mut demo_app = env("OAUTH_CONNECT_DEMO_APP")
+            .map(|value| demo_app_addr(&value))
+            .transpose()?;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
-            let value = match arg.as_str() {
+            let (name, value) = match arg.as_str() {
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     return Ok(None);
                 }
-                "--addr" => args.next().ok_or("--addr needs HOST:PORT")?,
-                other => match other.strip_prefix("--addr=") {
-                    Some(value) => value.to_owned(),
-                    None => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
+                "--addr" => ("--addr", args.next().ok_or("--addr needs HOST:PORT")?),
+                "--demo-app-addr" => (
+                    "--demo-app-addr",
+                    args.next()
+                        .ok_or("--demo-app-addr needs HOST:PORT or off")?,
+                ),
+                other => match other.split_once('=') {
+                    Some((name @ ("--addr" | "--demo-app-addr"), value)) => {
+                        (name, value.to_owned())
+                    }
+                    _ => return Err(format!("unknown argument {other:?}\n{USAGE}").into()),
                 },
             };
+            if name == "--demo-app-addr" {
+                demo_app = Some(demo_app_addr(&value)?);
+                continue;
+            }
             addr = value.parse().map_err(|_| {
                 format!("--addr must be HOST:PORT (e.g. 127.0.0.1:3000), not {value:?}")
             })?;
         }
+        let purge_every = match env("OAUTH_CONNECT_PURGE_SECONDS") {
+            None => PURGE_EVERY,
+            Some(value) => value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .map(Duration::from_secs)
+                .ok_or("OAUTH_CONNECT_PURGE_SECONDS must be 1 to 86400 seconds")?,
+        };
+        let session_lifetime = match env("OAUTH_CONNECT_SESSION_LIFETIME") {
+            None => None,
+            Some(value) => {
+                let seconds: i64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (60..=86_400).contains(s))
+                    .ok_or("OAUTH_CONNECT_SESSION_LIFETIME must be 60 to 86400 seconds")?;
+                Some(time::Duration::seconds(seconds))
+            }
+        };
 
         let mut admin_keys = Vec::new();
         if let Some(list) = env("OAUTH_CONNECT_ADMIN_KEYS").map(Zeroizing::new) {
@@ -143,6 +204,17 @@ impl Config {
             Some(url) => Some(Database::from_env(url, &server_key, &admin_keys)?),
             None => None,
         };
+        // By default the demo app listens on the next port (an ephemeral
+        // one when the server's is); on a database only when asked for,
+        // since it registers an app there.
+        let demo_app_addr = demo_app.unwrap_or_else(|| {
+            let mut next = addr;
+            next.set_port(match addr.port() {
+                0 | u16::MAX => 0,
+                port => port + 1,
+            });
+            database.is_none().then_some(next)
+        });
 
         Ok(Some(Self {
             addr,
@@ -152,6 +224,9 @@ impl Config {
             database,
             demo_providers: !env("OAUTH_CONNECT_DEMO_PROVIDERS")
                 .is_some_and(|v| matches!(v.trim(), "off" | "0" | "false")),
+            demo_app_addr,
+            session_lifetime,
+            purge_every,
         }))
     }
 
@@ -280,6 +355,18 @@ pub(crate) struct Running<S> {
     pub(crate) upstream: Option<Upstream>,
     /// The bound socket.
     pub(crate) listener: TcpListener,
+    /// The demo integrating app and its own socket (another origin), to
+    /// serve with [`demo_app::handle`].
+    pub(crate) demo_app: Option<(DemoApp, TcpListener)>,
+}
+
+/// The demo app's answer to one request (framework-neutral, like
+/// `AuthorizationServer::handle`).
+pub(crate) async fn demo_app_handle(
+    app: &DemoApp,
+    request: http::Request<Bytes>,
+) -> http::Response<Bytes> {
+    demo_app::handle(app, request).await
 }
 
 /// The example on the store `DATABASE_URL` chose. An adapter's `serve` is
@@ -328,16 +415,62 @@ async fn launch<S: Storage>(
 ) -> Result<Running<S>, Box<dyn Error>> {
     let addr = listener.local_addr()?;
     let (server, upstream, admin) = build(config, addr, store).await?;
-    banner(framework, config, &server, addr, &admin, &storage);
-    spawn_purge(server.clone());
+    let demo_app = match config.demo_app_addr {
+        Some(demo_addr) => {
+            let demo_listener = TcpListener::bind(demo_addr)
+                .map_err(|e| format!("cannot listen on {demo_addr} for the demo app: {e}"))?;
+            demo_listener.set_nonblocking(true)?;
+            let mut bound = demo_listener.local_addr()?;
+            if bound.ip().is_unspecified() {
+                bound.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let workspace = match &admin {
+                Admin::Created(workspace, _) => workspace.clone(),
+                Admin::Configured(workspaces) => workspaces
+                    .first()
+                    .cloned()
+                    .ok_or("no workspace for the demo app")?,
+            };
+            let app = demo_app::setup(
+                &server,
+                &workspace,
+                &format!("http://{bound}"),
+                &back_channel(addr),
+            )
+            .await?;
+            Some((app, demo_listener))
+        }
+        None => None,
+    };
+    banner(
+        framework,
+        config,
+        &server,
+        addr,
+        &admin,
+        &storage,
+        demo_app.as_ref().map(|(app, _)| app),
+    );
+    spawn_purge(server.clone(), config.purge_every);
     if let Some(upstream) = &upstream {
-        spawn_purge(upstream.clone());
+        spawn_purge(upstream.clone(), config.purge_every);
     }
     Ok(Running {
         server,
         upstream,
         listener,
+        demo_app,
     })
+}
+
+/// How this process reaches its own server: loopback, even when bound to
+/// every interface.
+fn back_channel(addr: SocketAddr) -> String {
+    let mut local = addr;
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{local}")
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
@@ -368,16 +501,15 @@ async fn build<S: Storage>(
     let mut upstream = None;
     if config.demo_providers {
         // This process as its own client reaches itself on loopback.
-        let mut local = addr;
-        if local.ip().is_unspecified() {
-            local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let catalogue = demo::catalogue(&issuer, &format!("http://{local}")).await?;
+        let catalogue = demo::catalogue(&issuer, &back_channel(addr)).await?;
         for provider in catalogue.providers {
             builder = builder.provider(provider);
         }
         builder = builder.terms(catalogue.terms);
         upstream = Some(catalogue.upstream);
+    }
+    if let Some(lifetime) = config.session_lifetime {
+        builder = builder.connect_session_lifetime(lifetime);
     }
     let server = builder
         .issuer(issuer)
@@ -425,11 +557,15 @@ fn banner<S: Storage>(
     addr: SocketAddr,
     admin: &Admin,
     storage: &str,
+    demo_app: Option<&DemoApp>,
 ) {
     let issuer = server.config().issuer_str();
     let mut out = String::new();
     let _ = writeln!(out, "oauth-connect example server ({framework})");
     let _ = writeln!(out, "listening on http://{addr}");
+    if let Some(app) = demo_app {
+        let _ = writeln!(out, "demo app listening on {}", app.origin());
+    }
     let _ = writeln!(out, "  issuer:     {issuer}");
     let _ = writeln!(out, "  storage:    {storage}");
     if config.server_key.is_some() {
@@ -495,6 +631,23 @@ fn banner<S: Storage>(
     if config.demo_providers {
         demo_banner(&mut out, issuer, key);
     }
+    if let Some(app) = demo_app {
+        let _ = writeln!(
+            out,
+            "\nConnect in the browser: open the demo integrating app at {} (another origin); it opens \
+             Connect in a popup or a modal with {issuer}/connect/sdk.js, through its publishable key \
+             or a Connect token its backend makes (its app: {}; OAUTH_CONNECT_DEMO_APP=off removes it)",
+            app.origin(),
+            app.client_id()
+        );
+    }
+    if let Some(lifetime) = config.session_lifetime {
+        let _ = writeln!(
+            out,
+            "\nConnect sessions live {} s (OAUTH_CONNECT_SESSION_LIFETIME)",
+            lifetime.whole_seconds()
+        );
+    }
     let _ = writeln!(out, "\nCtrl-C stops the server.");
     // Not `println!`, which panics when stdout is closed (`… | head`).
     let mut stdout = std::io::stdout().lock();
@@ -531,11 +684,11 @@ fn demo_banner(out: &mut String, issuer: &str, key: &str) {
     );
 }
 
-/// Purges expired sessions, codes, tokens and grants every minute, in
-/// batches, for as long as the runtime runs.
-fn spawn_purge<S: Storage>(server: AuthorizationServer<S>) {
+/// Purges expired sessions, codes, tokens and grants every `every` (a
+/// minute by default), in batches, for as long as the runtime runs.
+fn spawn_purge<S: Storage>(server: AuthorizationServer<S>, every: Duration) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(PURGE_EVERY);
+        let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
             let mut removed = 0;

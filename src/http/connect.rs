@@ -9,7 +9,7 @@ use super::management::{
     authenticate as admin, body_required, invalid_field, json_body, page_param,
 };
 use super::oauth::{error_page, form_target};
-use super::{allow, cors, response, storage_error};
+use super::{allow, cors, embed, response, storage_error};
 use crate::authorize::ErrorPage;
 use crate::connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CustomerInfoInput, LocationInput,
@@ -24,7 +24,7 @@ use crate::publishable_key::PublishableKeyError;
 use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::scoped_key::{MintError, NewScopedKey};
 use crate::server::AuthorizationServer;
-use crate::storage::{ConnectMode, Storage};
+use crate::storage::{ConnectEmbed, ConnectMode, EmbedMode, Storage};
 use crate::ui;
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
@@ -342,6 +342,7 @@ pub(super) fn render<S: Storage>(
         body,
         error: shown.error.map(|e| (e.field, e.to_string())),
         notice,
+        embed: None,
     };
     // The server-wide ancestors, and the app's own origins (its pages open
     // the page as a modal iframe).
@@ -364,8 +365,68 @@ pub(super) fn render<S: Storage>(
         // knows: form-action must allow it.
         targets.push("https:".to_owned());
     }
-    let csp = ui::content_security_policy(&targets, &frame_ancestors);
-    response::html(shown.status, ui::connect_page(&view), &csp)
+    // Opened by the embed script: the page's script reports the step to
+    // the window that opened it (and, on a redirect link step, opens the
+    // provider's sign-in in a window of its own and waits for it).
+    let embedded = page
+        .embed
+        .as_ref()
+        .and_then(|e| Some((e, embed::web_origin(&page.redirect_url)?)));
+    let Some((embed, origin)) = embedded else {
+        let csp = ui::content_security_policy(&targets, &frame_ancestors);
+        return response::html(shown.status, ui::connect_page(&view), &csp);
+    };
+    let Some(nonce) = embed::csp_nonce(server) else {
+        return error_page(ErrorPage::TemporarilyUnavailable);
+    };
+    let redirect_link =
+        flow.step == Step::Link && matches!(view.body, ui::StepBody::LinkRedirect { .. });
+    let mut data = vec![
+        ("target", embed::target(embed.mode)),
+        ("target-origin", origin),
+        (
+            "message",
+            embed::message(
+                embed,
+                "step",
+                serde_json::json!({ "step": flow.step.as_str() }),
+            ),
+        ),
+        ("nonce", embed.nonce.clone()),
+    ];
+    if redirect_link {
+        data.push((
+            "status",
+            crate::redirect::append_query(
+                &embed::issuer_path(server, "/connect/status"),
+                &[("token", page.session.expose_secret())],
+            ),
+        ));
+        data.push(("version", page.step_version.to_string()));
+    }
+    let mut src = String::new();
+    let script = embed::page_script(server, &mut src, &nonce, data);
+    let link_window: String = embed.nonce.chars().take(12).collect();
+    let view = ui::ConnectView {
+        embed: Some(ui::EmbedView {
+            script,
+            link_window: format!("oc-link-{link_window}"),
+        }),
+        ..view
+    };
+    let csp = ui::content_security_policy_with(
+        &targets,
+        &frame_ancestors,
+        Some(&ui::ScriptPolicy {
+            nonce: &nonce,
+            fetch_self: redirect_link,
+        }),
+    );
+    let answer = response::html(shown.status, ui::connect_page(&view), &csp);
+    match embed.mode {
+        EmbedMode::Popup => response::keep_opener(answer),
+        EmbedMode::Modal => answer,
+    }
 }
 
 fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Response<Bytes> {
@@ -392,6 +453,20 @@ pub(super) async fn page<S: Storage>(
     let Some(token) = query.get("token") else {
         return error_page(ErrorPage::UnknownRequest);
     };
+    // The embed script's marker: both parts or none.
+    let embed = match (query.get("embed"), query.get("nonce")) {
+        (None, None) => None,
+        (Some(mode), Some(nonce)) => match ConnectEmbed::parse(mode, nonce) {
+            Some(embed) => Some(embed),
+            None => return error_page(ErrorPage::UnknownRequest),
+        },
+        _ => return error_page(ErrorPage::UnknownRequest),
+    };
+    if let Some(embed) = &embed
+        && let Err(page) = server.embed_connect(token, embed).await
+    {
+        return embed::connect_error(server, token, Some(embed), page).await;
+    }
     let search = query.get("q");
     match server.open_connect_search(token, search).await {
         Ok(page) => render(
@@ -402,8 +477,49 @@ pub(super) async fn page<S: Storage>(
                 ..Shown::default()
             },
         ),
-        Err(page) => error_page(page),
+        Err(page) => embed::connect_error(server, token, embed.as_ref(), page).await,
     }
+}
+
+/// `GET /connect/status?token=…`: where the flow stands, for an embedded
+/// page waiting while the user signs in at a provider in another window.
+/// Same-origin only (no CORS): only the hosted page itself reads it.
+pub(super) async fn status<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Response<Bytes> {
+    if let Err(response) = allow(request.method(), &[Method::GET]) {
+        return response;
+    }
+    let token = Params::parse_query(request.uri().query())
+        .ok()
+        .and_then(|q| q.get("token").map(str::to_owned));
+    let Some(token) = token else {
+        return response::api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the query must carry the Connect token as `token`",
+            Some("token"),
+        );
+    };
+    let answer = match server.connect_status(&token).await {
+        Ok(status) => response::json(
+            StatusCode::OK,
+            &serde_json::json!({ "step": status.step.as_str(), "version": status.version }),
+        ),
+        Err(page) => {
+            let (status, code) = match page {
+                ErrorPage::ExpiredRequest => (StatusCode::GONE, "session_expired"),
+                ErrorPage::CompletedRequest => (StatusCode::GONE, "session_used"),
+                ErrorPage::TemporarilyUnavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+                }
+                _ => (StatusCode::NOT_FOUND, "not_found"),
+            };
+            response::api_error(status, code, page.message(), None)
+        }
+    };
+    response::no_store(answer)
 }
 
 fn customer_input(form: &Params) -> CustomerInfoInput {
@@ -479,9 +595,19 @@ async fn post<S: Storage>(
         (None, None) => Err(CompleteError::OutOfOrder),
     };
     match outcome {
-        Ok(Some(to)) => response::see_other(&to.location),
+        Ok(Some(to)) => match &to.embed {
+            Some(embed) => {
+                let reason = if step == Some(Step::Consent) {
+                    "denied"
+                } else {
+                    "user-cancelled"
+                };
+                embed::connect_result(server, &to, embed, reason)
+            }
+            None => response::see_other(&to.location),
+        },
         Ok(None) => see_page(server, token),
-        Err(CompleteError::Page(page)) => error_page(page),
+        Err(CompleteError::Page(page)) => embed::connect_error(server, token, None, page).await,
         Err(CompleteError::Invalid(field)) => match server.open_connect(token).await {
             Ok(page) => render(
                 server,
@@ -525,7 +651,11 @@ pub(super) async fn callback<S: Storage>(
         return error_page(ErrorPage::InvalidLinkState);
     };
     match server.link_callback(provider, &pairs).await {
-        Ok(to) => response::see_other(&to),
+        // An embedded page's sign-in window: it closes; the page moves on.
+        Ok(back) if back.embed.is_some() => {
+            embed::link_window_return(server, &back.provider, back.linked)
+        }
+        Ok(back) => response::see_other(&back.location),
         Err(page) => error_page(page),
     }
 }

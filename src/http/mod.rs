@@ -12,11 +12,15 @@ use http::{Method, Request, Response};
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
+mod assets;
 mod auth;
 pub(crate) mod bearer;
 mod connect;
 mod cors;
+mod embed;
 mod oauth;
+
+pub use assets::ConnectScript;
 
 mod management;
 mod response;
@@ -95,7 +99,12 @@ impl<S: Storage> AuthorizationServer<S> {
             ["openapi.json"] => openapi(&request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
             ["connect"] => connect::page(self, &request).await,
+            ["connect", "status"] => connect::status(self, &request).await,
             ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
+            // ---- Connect in the browser: the embed SDK and the pages' script ----
+            ["connect", file @ ("sdk.js" | "sdk.mjs")] => assets::sdk(&request, file),
+            ["connect", "sdk", file] => assets::versioned_sdk(&request, file),
+            ["connect", "page", file] => assets::page(&request, file),
             ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
             ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
             ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,

@@ -14,7 +14,7 @@ use crate::authorize::{
 use crate::oauth_error::OAuthErrorCode;
 use crate::params::{self, Params};
 use crate::server::AuthorizationServer;
-use crate::storage::Storage;
+use crate::storage::{ResponseMode, Storage};
 use crate::token::{BasicCredentials, TokenError};
 use crate::ui;
 
@@ -214,8 +214,13 @@ pub(super) fn error_page(page: ErrorPage) -> Response<Bytes> {
     response::html(status, ui::error_page(page.title(), page.message()), &csp)
 }
 
-fn redirect(to: &ClientRedirect) -> Response<Bytes> {
-    response::see_other(&to.location)
+/// The authorization response: a 303 to the client's redirect URI, or for
+/// `response_mode=web_message` the page that posts it to the opener.
+fn redirect<S: Storage>(server: &AuthorizationServer<S>, to: &ClientRedirect) -> Response<Bytes> {
+    match to.response_mode {
+        ResponseMode::WebMessage => super::embed::web_message(server, to),
+        _ => response::see_other(&to.location),
+    }
 }
 
 /// Where the browser may go after a form post to the consent page: the
@@ -278,6 +283,11 @@ fn consent_page<S: Storage>(
     };
     let csp = ui::content_security_policy(std::slice::from_ref(&return_to), "'none'");
     let page = response::html(StatusCode::OK, ui::consent_page(&view), &csp);
+    // A web_message request runs in a popup that must keep its opener.
+    let page = match prompt.response_mode {
+        ResponseMode::WebMessage => response::keep_opener(page),
+        _ => page,
+    };
     let secure = if config.issuer().scheme() == "https" {
         "; Secure"
     } else {
@@ -318,7 +328,9 @@ pub(super) async fn authorize<S: Storage>(
         }
         Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, &prompt),
         // The host's consent policy covers the request: the code at once.
-        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => redirect(&to),
+        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
+            redirect(server, &to)
+        }
         Err(AuthorizeError::Page(page)) => error_page(page),
     }
 }
@@ -361,7 +373,9 @@ async fn decide<S: Storage>(
         authorize_path(server.config())
     );
     match server.decide(session, csrf, decision).await {
-        Ok(to) | Err(AuthorizeError::Redirect(to)) => response::with_cookie(redirect(&to), &clear),
+        Ok(to) | Err(AuthorizeError::Redirect(to)) => {
+            response::with_cookie(redirect(server, &to), &clear)
+        }
         Err(AuthorizeError::Page(page)) => error_page(page),
     }
 }

@@ -235,6 +235,23 @@ pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Byte
     response
 }
 
+/// `response` (a page shown in a popup that must keep its opener: the
+/// embed script's popup, a `web_message` request) with
+/// `Cross-Origin-Opener-Policy: unsafe-none`.
+///
+/// Every other value severs a popup opened by a page of another origin
+/// from that page (`same-origin` and `same-origin-allow-popups` alike: the
+/// latter only spares popups that the page itself opens), after which
+/// `window.opener` is `null` and the opener sees the popup as closed. So
+/// the hosted pages keep `same-origin` except in exactly these responses.
+pub(crate) fn keep_opener(mut response: Response<Bytes>) -> Response<Bytes> {
+    response.headers_mut().insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("unsafe-none"),
+    );
+    response
+}
+
 /// `response` with a `Set-Cookie` header added.
 pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Response<Bytes> {
     if let Ok(value) = HeaderValue::from_str(cookie) {

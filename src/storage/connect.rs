@@ -101,6 +101,73 @@ pub enum ScopedKeyDelivery {
     Redirect,
 }
 
+/// How the embed script (`GET /connect/sdk.js`) shows a Connect session's
+/// hosted page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedMode {
+    /// A popup window: the page reports to `window.opener`.
+    Popup,
+    /// An iframe in an overlay: the page reports to `window.parent`.
+    Modal,
+}
+
+impl EmbedMode {
+    /// `popup` or `modal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Popup => "popup",
+            Self::Modal => "modal",
+        }
+    }
+
+    /// The mode named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "popup" => Some(Self::Popup),
+            "modal" => Some(Self::Modal),
+            _ => None,
+        }
+    }
+}
+
+/// The marker of a hosted page opened by the embed script: how it is shown
+/// and the nonce the script generated for it, which every message the page
+/// posts carries. Kept in the session's progress, so it survives the steps'
+/// form posts and a provider's redirect (which drop the query string).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConnectEmbed {
+    /// Popup or modal.
+    pub mode: EmbedMode,
+    /// The script's nonce for this page: 22 to 128 characters of the
+    /// base64url alphabet. Not a secret (the opening page knows it); it
+    /// ties the page's messages to the one window that opened it.
+    pub nonce: String,
+}
+
+impl ConnectEmbed {
+    /// The shortest nonce (128 bits in base64url).
+    pub const MIN_NONCE_LEN: usize = 22;
+    /// The longest nonce.
+    pub const MAX_NONCE_LEN: usize = 128;
+
+    /// The marker for `mode` (`popup` or `modal`) and `nonce`, if both are
+    /// well-formed.
+    pub fn parse(mode: &str, nonce: &str) -> Option<Self> {
+        let mode = EmbedMode::from_name(mode)?;
+        let well_formed = (Self::MIN_NONCE_LEN..=Self::MAX_NONCE_LEN).contains(&nonce.len())
+            && nonce
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        well_formed.then(|| Self {
+            mode,
+            nonce: nonce.to_owned(),
+        })
+    }
+}
+
 /// The Connect part of a session: who it is for and what completing it
 /// writes. Stored with the session (as JSON in a database backend).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +228,10 @@ pub struct ConnectProgress {
     /// The customer details the user confirmed on the customer step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerInfo>,
+    /// Set when the embed script opened the hosted page (popup or modal):
+    /// the page then reports its progress and result to that window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embed: Option<ConnectEmbed>,
 }
 
 /// An account linked at a provider: an opaque reference (the provider's

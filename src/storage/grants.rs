@@ -43,6 +43,43 @@ impl SessionStatus {
     }
 }
 
+/// How the authorization response reaches the client (`response_mode`).
+///
+/// `query` (RFC 6749 §4.1.2, the default for `response_type=code`) appends
+/// the response to the redirect URI and redirects the browser there.
+/// `web_message` (the OAuth 2.0 Web Message Response Mode draft,
+/// `draft-meyerzuselha-oauth-web-message-response-mode`) posts it with
+/// `postMessage` to the window that opened the authorization page (a popup's
+/// opener), with the redirect URI's origin as the target origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// Redirect to the redirect URI with the response in its query.
+    #[default]
+    Query,
+    /// Post the response to the opener window (`postMessage`).
+    WebMessage,
+}
+
+impl ResponseMode {
+    /// The mode as `response_mode` names it (`query`, `web_message`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::WebMessage => "web_message",
+        }
+    }
+
+    /// The mode named `name`, if it is one this server supports.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "query" => Some(Self::Query),
+            "web_message" => Some(Self::WebMessage),
+            _ => None,
+        }
+    }
+}
+
 /// A validated authorization request waiting for the resource owner's
 /// decision: made by the authorization endpoint, or pushed (RFC 9126) and
 /// opened later. Found by the hash of its handle, a Connect token.
@@ -69,6 +106,9 @@ pub struct SessionRecord {
     pub state: Option<String>,
     /// The PKCE `S256` challenge, if any.
     pub code_challenge: Option<String>,
+    /// How the response reaches the client (`query` unless the request
+    /// asked for `web_message`).
+    pub response_mode: ResponseMode,
     /// When it was made.
     pub created_at: OffsetDateTime,
     /// When it expires.

@@ -36,13 +36,13 @@ mod postgres;
 mod publishable_keys;
 
 pub use connect::{
-    ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
-    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, LinkedAccount, Location,
-    ScopedKeyDelivery, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
+    ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
+    ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode,
+    LinkedAccount, Location, ScopedKeyDelivery, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
 pub use grants::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
+    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]

@@ -77,9 +77,9 @@ use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StorageError, StorageErrorKind, TokenKind,
-    TokenRecord,
+    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
+    StorageErrorKind, TokenKind, TokenRecord,
 };
 
 /// The columns of `oauth_sessions`, in table order (to write).
@@ -87,7 +87,7 @@ macro_rules! session_columns {
     () => {
         "hash, workspace_id, app_id, client_id, redirect_uri, redirect_uri_in_request, \
          scopes, state, code_challenge, created_at, expires_at, open_by, opened_at, status, \
-         connect"
+         connect, response_mode"
     };
 }
 
@@ -97,7 +97,7 @@ macro_rules! session_fields {
     () => {
         "hash, workspace_id, app_id, client_id, redirect_uri, redirect_uri_in_request, \
          scopes, state, code_challenge, created_at, expires_at, open_by, opened_at, status, \
-         connect::text AS connect"
+         connect::text AS connect, response_mode"
     };
 }
 
@@ -203,7 +203,7 @@ macro_rules! extend_grant {
 const INSERT_SESSION: &str = concat!(
     "INSERT INTO oauth_sessions (",
     session_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) \
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) \
      ON CONFLICT DO NOTHING"
 );
 
@@ -575,6 +575,9 @@ pub(super) fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError>
         opened_at: get(row, "opened_at")?,
         status: parsed(row, "status", |s| SessionStatus::from_name(s).ok_or(()))?,
         connect: json(row, "connect")?.map(Box::new),
+        response_mode: parsed(row, "response_mode", |s| {
+            ResponseMode::from_name(s).ok_or(())
+        })?,
     })
 }
 
@@ -758,6 +761,7 @@ impl GrantStore for PostgresStore {
             .bind(session.opened_at)
             .bind(session.status.as_str())
             .bind(session.connect.as_deref().map(json_param).transpose()?)
+            .bind(session.response_mode.as_str())
             .execute(&self.pool)
             .within(self.timeout)
             .await?;

@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workspace app counts",
         include_str!("../../../migrations/0007_workspace_app_counts.sql"),
     ),
+    (
+        8,
+        "response mode",
+        include_str!("../../../migrations/0008_response_mode.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

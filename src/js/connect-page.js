@@ -1,0 +1,89 @@
+// The hosted pages' side of oauth-connect in the browser, protocol version 1:
+// served at /connect/page/<version>.js and loaded only by pages of this
+// server, with the response's CSP nonce. It reads what to do from its own
+// <script> element:
+//   data-target         "opener" or "parent": the window to report to
+//   data-target-origin  the exact origin of the session's redirect URL
+//   data-message        the one message to post (JSON), if any
+//   data-fallback       where to go instead when that window is gone
+//   data-nonce          the embed script's nonce (modal: the Escape key)
+//   data-status         the link step: a status URL to poll while the user
+//                       signs in at the provider in a window of its own
+//   data-version        the session's step version this page shows
+//   data-close          a provider's return, in that window: close it
+(function () {
+  'use strict';
+  var script = document.currentScript;
+  if (!script) return;
+  var d = script.dataset;
+
+  function show(id) {
+    var el = id && document.getElementById(id);
+    if (el) el.hidden = false;
+  }
+
+  function target() {
+    if (d.target === 'opener') return window.opener && !window.opener.closed ? window.opener : null;
+    if (d.target === 'parent') return window.parent !== window ? window.parent : null;
+    return null;
+  }
+
+  var to = target();
+  if (d.message && d.targetOrigin) {
+    var message = JSON.parse(d.message);
+    if (to) {
+      to.postMessage(message, d.targetOrigin);
+    } else if (d.fallback) {
+      // No window to tell (the opener is gone): the ordinary redirect.
+      location.replace(d.fallback);
+    } else {
+      show('oc-gone');
+    }
+  }
+
+  // A modal: the Escape key asks the embedding page to close it (keys
+  // typed in this frame never reach that page).
+  if (d.target === 'parent' && to && d.nonce && d.targetOrigin) {
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape') {
+        to.postMessage({ type: 'oauth-connect', v: 1, nonce: d.nonce, event: 'close-request' }, d.targetOrigin);
+      }
+    });
+  }
+
+  // The link step: the provider's sign-in opens in a window of its own (it
+  // may refuse to be framed, and its own Cross-Origin-Opener-Policy would
+  // cut this window off from the page that opened it). This page waits
+  // for the link by polling the session's status, then shows the next
+  // step.
+  if (d.status) {
+    var button = document.querySelector('button[data-link-window]');
+    if (button) {
+      button.addEventListener('click', function () {
+        var width = 520;
+        var height = 680;
+        var left = Math.round((window.screenX || 0) + Math.max(0, (window.outerWidth - width) / 2));
+        var top = Math.round((window.screenY || 0) + Math.max(0, (window.outerHeight - height) / 2));
+        var opened = window.open('', button.formTarget, 'popup=yes,width=' + width + ',height=' + height + ',left=' + left + ',top=' + top);
+        show(opened ? 'oc-waiting' : 'oc-blocked');
+      });
+    }
+    var poll = function () {
+      fetch(d.status, { cache: 'no-store', credentials: 'omit' }).then(function (answer) {
+        if (!answer.ok) {
+          location.reload();
+          return null;
+        }
+        return answer.json().then(function (status) {
+          if (String(status.version) !== d.version) location.reload();
+          else setTimeout(poll, 1500);
+        });
+      }, function () {
+        setTimeout(poll, 4000);
+      });
+    };
+    setTimeout(poll, 1500);
+  }
+
+  if (d.close) window.close();
+})();

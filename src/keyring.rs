@@ -405,7 +405,7 @@ pub struct CredentialHash([u8; 32]);
 /// Feeds the hasher the first 8 bytes of the MAC as one `u64`: they are
 /// already uniformly distributed and unpredictable without the server key
 /// (nobody can choose the hash of a credential), so hashing all 32 bytes
-/// again would buy nothing. With [`CredentialHashMap`] lookups then cost no
+/// again would buy nothing. With the memory store's hasher lookups then cost no
 /// hashing at all.
 impl std::hash::Hash for CredentialHash {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {

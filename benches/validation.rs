@@ -1,7 +1,8 @@
-//! Access-token validation against one HMAC-SHA-256 of the same length, and
-//! how token validation and client authentication grow from 1 thousand to
-//! 1 million records in the memory store. One binary, so the ratios come
-//! from one run.
+//! Access-token validation and scoped-key verification, each against one
+//! HMAC-SHA-256 (ring) of the credential's length, and how token
+//! validation and client authentication grow from 1 thousand to 1 million
+//! records in the memory store. One binary, so the ratios come from one
+//! run.
 //!
 //! `cargo bench --bench validation`
 //!
@@ -13,7 +14,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use oauth_connect::{AppType, AuthorizationServer, MemoryStore, NewOAuthApp, WorkspaceId};
+use oauth_connect::{
+    AppType, AuthorizationServer, ConnectDecision, MemoryStore, NewConnectSession, NewOAuthApp,
+    NewScopedKey, WorkspaceId,
+};
 use tokio::runtime::Runtime;
 
 type Server = AuthorizationServer<MemoryStore>;
@@ -27,6 +31,20 @@ fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
+}
+
+/// Runs one of our futures as an `.await` in a request handler would: polled
+/// in place (the memory store never waits, so this is one poll); a future
+/// that did wait would finish on the tokio runtime. Entering the runtime
+/// for each call (`Runtime::block_on`) would add its own cost to every
+/// iteration, which a server running inside the runtime never pays.
+fn run<F: std::future::Future>(rt: &tokio::runtime::Runtime, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => rt.block_on(future),
+    }
 }
 
 fn server() -> Server {
@@ -51,7 +69,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
 /// client); returns the last token issued.
 fn with_tokens(rt: &Runtime, n: usize) -> (Server, String) {
     let server = server();
-    rt.block_on(async {
+    run(rt, async {
         let ws = WorkspaceId::parse("ws_bench").unwrap();
         let created = server
             .create_app(&ws, &new_app(AppType::Confidential))
@@ -75,7 +93,7 @@ fn with_tokens(rt: &Runtime, n: usize) -> (Server, String) {
 /// credentials.
 fn with_apps(rt: &Runtime, n: usize) -> (Server, String, String) {
     let server = server();
-    rt.block_on(async {
+    run(rt, async {
         let mut last = (String::new(), String::new());
         for i in 0..n {
             let ws = WorkspaceId::parse(&format!("ws_{}", i / APPS_PER_WORKSPACE)).unwrap();
@@ -101,14 +119,74 @@ fn access_token_validation(c: &mut Criterion) {
         b.iter(|| ring::hmac::sign(&key, black_box(token.as_bytes())))
     });
     group.bench_function("validate_access_token (memory store)", |b| {
-        b.iter(|| {
-            rt.block_on(server.validate_access_token(black_box(&token)))
-                .unwrap()
-        })
+        b.iter(|| run(&rt, server.validate_access_token(black_box(&token))).unwrap())
     });
-    // SCOPED-KEY VERIFICATION: the lead adds `verify_scoped_key` here, against
-    // the same baseline, when scoped keys land.
     group.finish();
+
+    // SCOPED-KEY VERIFICATION: a key minted for a customer of a completed
+    // Connect session, verified (format, checksum, signature, then the
+    // revocation read) against one HMAC of the key's length.
+    let (server, key) = with_scoped_key(&rt);
+    let mut group = c.benchmark_group("scoped_key_verification");
+    group.bench_function("baseline: one HMAC-SHA-256 of the key's length", |b| {
+        b.iter(|| ring::hmac::sign(key_for_baseline(), black_box(key.as_bytes())))
+    });
+    group.bench_function("verify_scoped_key (memory store)", |b| {
+        b.iter(|| run(&rt, server.verify_scoped_key(black_box(&key))).unwrap())
+    });
+    group.finish();
+}
+
+/// The baseline's key (a `ring` HMAC key is built once, as the server's
+/// subkeys are).
+fn key_for_baseline() -> &'static ring::hmac::Key {
+    static KEY: std::sync::OnceLock<ring::hmac::Key> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7u8; 32]))
+}
+
+/// A server with one completed Connect session and a scoped key minted for
+/// its customer; returns the key's text.
+fn with_scoped_key(rt: &Runtime) -> (Server, String) {
+    let server = server();
+    run(rt, async {
+        let ws = WorkspaceId::parse("ws_bench").unwrap();
+        let created = server
+            .create_app(&ws, &new_app(AppType::Confidential))
+            .await
+            .unwrap();
+        let secret = created.client_secret.unwrap();
+        let client = server
+            .authenticate_client(created.app.client_id.as_str(), Some(secret.expose_secret()))
+            .await
+            .unwrap();
+        let request: NewConnectSession = serde_json::from_value(serde_json::json!({
+            "redirectUrl": "https://app.example.com/cb",
+            "referenceId": "customer-1",
+            "scopes": ["read"],
+            "customerInfo": {
+                "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
+                "phone": "555-555-0100",
+                "location": {"streetOne": "1 Main St", "city": "Springfield", "state": "IL",
+                             "postalCode": "62701", "country": "US"}
+            }
+        }))
+        .unwrap();
+        let session = server
+            .create_connect_session(&client.app, &request, false)
+            .await
+            .unwrap();
+        let token = session.connect_token.expose_secret();
+        let browser = server.new_browser_secret().unwrap();
+        let page = server.open_connect(token, &browser).await.unwrap();
+        server
+            .complete_connect(token, &page.csrf_token, &browser, ConnectDecision::Approve)
+            .await
+            .unwrap();
+        let mint: NewScopedKey =
+            serde_json::from_value(serde_json::json!({"referenceId": "customer-1"})).unwrap();
+        let minted = server.mint_scoped_key(&client, &mint).await.unwrap();
+        (server.clone(), minted.key.expose_secret().to_owned())
+    })
 }
 
 fn growth(c: &mut Criterion) {
@@ -117,10 +195,7 @@ fn growth(c: &mut Criterion) {
     for (n, label) in SIZES {
         let (server, token) = with_tokens(&rt, n);
         group.bench_function(BenchmarkId::new("validate_access_token", label), |b| {
-            b.iter(|| {
-                rt.block_on(server.validate_access_token(black_box(&token)))
-                    .unwrap()
-            })
+            b.iter(|| run(&rt, server.validate_access_token(black_box(&token))).unwrap())
         });
         drop(server);
     }
@@ -128,8 +203,11 @@ fn growth(c: &mut Criterion) {
         let (server, client_id, secret) = with_apps(&rt, n);
         group.bench_function(BenchmarkId::new("authenticate_client", label), |b| {
             b.iter(|| {
-                rt.block_on(server.authenticate_client(black_box(&client_id), Some(&secret)))
-                    .unwrap()
+                run(
+                    &rt,
+                    server.authenticate_client(black_box(&client_id), Some(&secret)),
+                )
+                .unwrap()
             })
         });
         drop(server);

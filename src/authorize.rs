@@ -16,13 +16,17 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use crate::config::PkcePolicy;
-use crate::credential::{AuthorizationCode, ConnectToken};
-use crate::ids::{ClientId, GrantId, Subject};
+use http::HeaderMap;
+use zeroize::Zeroizing;
+
+use crate::credential::{AuthorizationCode, ConnectToken, RANDOM_LEN};
+use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
 use crate::oauth_error::{OAuthError, OAuthErrorCode};
 use crate::params::{self, Params};
 use crate::pkce;
 use crate::redirect::{append_query, find_match};
 use crate::registration::{AppType, AuthenticatedClient, OAuthApp};
+use crate::resource_owner::{ConsentRequest, PriorConsent};
 use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::{
@@ -298,6 +302,19 @@ impl fmt::Debug for ConsentPrompt {
     }
 }
 
+/// What the authorization endpoint answers with
+/// [`AuthorizationServer::authorize_request`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AuthorizationStep {
+    /// Ask the resource owner: show the consent page (or, when
+    /// [`ConsentPrompt::connect`], the Connect page).
+    Consent(Box<ConsentPrompt>),
+    /// The host's consent policy already covers the request: send the
+    /// browser here (`303`), with `code`, `state` and `iss`.
+    Approved(ClientRedirect),
+}
+
 /// The resource owner's decision on the consent page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -348,10 +365,10 @@ struct ValidRequest {
 /// The response mode an error response uses: `web_message` when the request
 /// asked for it, exactly once; `query` otherwise (also for an unknown or
 /// repeated `response_mode`, the error being about it).
-fn error_mode(pairs: &[(String, String)]) -> ResponseMode {
-    let mut modes = pairs.iter().filter(|(n, _)| n == "response_mode");
+fn error_mode<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> ResponseMode {
+    let mut modes = pairs.iter().filter(|(n, _)| n.as_ref() == "response_mode");
     match (modes.next(), modes.next()) {
-        (Some((_, mode)), None) => ResponseMode::from_name(mode).unwrap_or_default(),
+        (Some((_, mode)), None) => ResponseMode::from_name(mode.as_ref()).unwrap_or_default(),
         _ => ResponseMode::Query,
     }
 }
@@ -415,10 +432,62 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`AuthorizeError::Page`] while the client or its redirect URI is not
     /// verified; [`AuthorizeError::Redirect`] after.
-    pub async fn begin_authorization(
+    pub async fn begin_authorization<N, V>(
         &self,
-        pairs: &[(String, String)],
-    ) -> Result<ConsentPrompt, AuthorizeError> {
+        pairs: &[(N, V)],
+    ) -> Result<ConsentPrompt, AuthorizeError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        match self.authorization(None, pairs).await? {
+            AuthorizationStep::Consent(prompt) => Ok(*prompt),
+            // Without the request's headers the consent policy is not asked.
+            AuthorizationStep::Approved(to) => Err(AuthorizeError::Redirect(to)),
+        }
+    }
+
+    /// The authorization endpoint as `GET /oauth/authorize` runs it: as
+    /// [`begin_authorization`](Self::begin_authorization), and then, for a
+    /// plain request (not pushed, not a Connect session) that passed every
+    /// check, the host's consent policy
+    /// ([`ResourceOwnerAuthenticator::prior_consent`](crate::ResourceOwnerAuthenticator::prior_consent))
+    /// is asked with the request's `headers`: when it says the signed-in
+    /// user already consented to every requested scope (and the client did
+    /// not send `prompt=consent`), the grant and its code are issued at once
+    /// and the answer is [`AuthorizationStep::Approved`], the redirect with
+    /// `code`, `state` and `iss` (RFC 9207); otherwise the consent prompt.
+    ///
+    /// # Errors
+    ///
+    /// As [`begin_authorization`](Self::begin_authorization).
+    ///
+    /// # Security
+    ///
+    /// With the default policy ([`PriorConsent::Ask`](crate::PriorConsent::Ask))
+    /// every request gets the consent page. See `prior_consent` for when
+    /// answering without the page is safe (RFC 6749 §10.2).
+    pub async fn authorize_request<N, V>(
+        &self,
+        headers: &HeaderMap,
+        pairs: &[(N, V)],
+    ) -> Result<AuthorizationStep, AuthorizeError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        self.authorization(Some(headers), pairs).await
+    }
+
+    async fn authorization<N, V>(
+        &self,
+        headers: Option<&HeaderMap>,
+        pairs: &[(N, V)],
+    ) -> Result<AuthorizationStep, AuthorizeError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
         let page = AuthorizeError::Page;
         // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
         // redirect_uri or request_uri leaves nothing verified to redirect to
@@ -431,7 +500,10 @@ impl<S: Storage> AuthorizationServer<S> {
         let app = self.client_app(client_id).await?;
 
         if let Some(request_uri) = params::first(pairs, "request_uri") {
-            return self.open_pushed(&app, request_uri).await;
+            return self
+                .open_pushed(&app, request_uri)
+                .await
+                .map(|prompt| AuthorizationStep::Consent(Box::new(prompt)));
         }
 
         // RFC 6749 §3.1.2.3: exact match against a registered URI (RFC 8252
@@ -451,7 +523,7 @@ impl<S: Storage> AuthorizationServer<S> {
         // requested response mode when it is a valid one.
         let state = params::first(pairs, "state");
         let mode = error_mode(pairs);
-        let params = Params::from_pairs(pairs.iter().cloned()).map_err(|_| {
+        let params = Params::from_pairs(pairs).map_err(|_| {
             let err = problem(OAuthErrorCode::InvalidRequest, "a parameter is repeated");
             self.error_redirect(&redirect_uri, &err, state, ResponseMode::Query)
         })?;
@@ -467,6 +539,26 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.error_redirect(&redirect_uri, &err, state, mode)
             })?;
         let now = self.now();
+        // The host's consent policy, for a request that does not ask for the
+        // page explicitly (`prompt=consent`).
+        let wants_page = params
+            .get("prompt")
+            .is_some_and(|prompt| prompt.split(' ').any(|p| p == "consent"));
+        if let Some(headers) = headers.filter(|_| !wants_page) {
+            let request = ConsentRequest {
+                app: &app,
+                scopes: &valid.scopes,
+                redirect_uri: &valid.redirect_uri,
+            };
+            let owner = self.config().resource_owner();
+            if let PriorConsent::Granted { subject, scopes } =
+                owner.prior_consent(headers, &request).await
+                && valid.scopes.is_subset_of(&scopes)
+                && !valid.scopes.is_empty()
+            {
+                return self.approve_at_once(&app, valid, subject, now).await;
+            }
+        }
         let (session, hash) = self
             .new_session_handle()
             .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
@@ -492,7 +584,64 @@ impl<S: Storage> AuthorizationServer<S> {
             .insert_session(&record)
             .await
             .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
-        Ok(self.prompt(session, app, record))
+        Ok(AuthorizationStep::Consent(Box::new(
+            self.prompt(session, app, record),
+        )))
+    }
+
+    /// Issues the grant and code of a request the consent policy covers,
+    /// and the redirect that carries the code.
+    async fn approve_at_once(
+        &self,
+        app: &OAuthApp,
+        valid: ValidRequest,
+        subject: Subject,
+        now: OffsetDateTime,
+    ) -> Result<AuthorizationStep, AuthorizeError> {
+        let unavailable = AuthorizeError::Page(ErrorPage::TemporarilyUnavailable);
+        let binding = CodeBinding {
+            workspace_id: &app.workspace_id,
+            app_id: &app.id,
+            client_id: &app.client_id,
+            redirect_uri: &valid.redirect_uri,
+            redirect_uri_in_request: valid.redirect_uri_in_request,
+            code_challenge: valid.code_challenge.as_deref(),
+        };
+        let (grant, code_record, code) = self
+            .new_code(&binding, subject, valid.scopes, now)
+            .map_err(|_| unavailable.clone())?;
+        match self.storage().insert_code(&grant, &code_record).await {
+            Ok(()) => {}
+            // The app was deleted a moment ago.
+            Err(e) if e.kind() == crate::StorageErrorKind::NotFound => {
+                return Err(AuthorizeError::Page(ErrorPage::UnknownClient));
+            }
+            Err(_) => return Err(unavailable),
+        }
+        Ok(AuthorizationStep::Approved(self.code_redirect(
+            &valid.redirect_uri,
+            &code,
+            valid.state.as_deref(),
+            valid.response_mode,
+        )))
+    }
+
+    /// The redirect that carries a code: `code`, `state` (when the request
+    /// had one) and `iss` (RFC 9207).
+    fn code_redirect(
+        &self,
+        redirect_uri: &str,
+        code: &AuthorizationCode,
+        state: Option<&str>,
+        mode: ResponseMode,
+    ) -> ClientRedirect {
+        let mut params = Vec::with_capacity(3);
+        params.push(("code", code.expose_secret()));
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.config().issuer_str()));
+        ClientRedirect::new(redirect_uri, &params, mode)
     }
 
     fn prompt(&self, session: ConnectToken, app: OAuthApp, record: SessionRecord) -> ConsentPrompt {
@@ -573,7 +722,7 @@ impl<S: Storage> AuthorizationServer<S> {
     fn validate_request(
         &self,
         app: &OAuthApp,
-        params: &Params,
+        params: &Params<'_>,
         redirect_uri: String,
         redirect_uri_in_request: bool,
     ) -> Result<ValidRequest, RequestProblem> {
@@ -670,13 +819,17 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// [`PushError::Invalid`] for the JSON error response (RFC 9126 §2.3).
-    pub async fn push_authorization_request(
+    pub async fn push_authorization_request<N, V>(
         &self,
         client: &AuthenticatedClient,
-        pairs: &[(String, String)],
-    ) -> Result<PushedRequest, PushError> {
+        pairs: &[(N, V)],
+    ) -> Result<PushedRequest, PushError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
         use OAuthErrorCode::InvalidRequest;
-        let params = Params::from_pairs(pairs.iter().cloned())
+        let params = Params::from_pairs(pairs)
             .map_err(|_| problem(InvalidRequest, "a parameter is repeated"))?;
         let params = &params;
         let app = &client.app;
@@ -788,7 +941,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     return Err(self.error_redirect(&record.redirect_uri, &err, state, mode));
                 }
                 let (grant, code_record, code) = self
-                    .new_code(&record, subject, scopes, now)
+                    .new_code(&CodeBinding::of(&record), subject, scopes, now)
                     .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
                 (
                     SessionDecision::Approve {
@@ -824,20 +977,28 @@ impl<S: Storage> AuthorizationServer<S> {
         Ok(ClientRedirect::new(&record.redirect_uri, &params, mode))
     }
 
+    /// A new grant and its authorization code: 16 random bytes for the
+    /// grant id and 32 for the code, in one draw from the CSPRNG.
     fn new_code(
         &self,
-        session: &SessionRecord,
+        binding: &CodeBinding<'_>,
         subject: Subject,
         scopes: ScopeSet,
         now: OffsetDateTime,
     ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::RandomError> {
         let config = self.config();
         let expires_at = now + config.lifetimes().code;
+        let mut random = Zeroizing::new([0u8; 16 + RANDOM_LEN]);
+        config.rng().fill(random.as_mut_slice())?;
+        let mut grant_id = [0u8; 16];
+        grant_id.copy_from_slice(&random[..16]);
+        let mut code_random = Zeroizing::new([0u8; RANDOM_LEN]);
+        code_random.copy_from_slice(&random[16..]);
         let grant = GrantRecord {
-            id: GrantId::generate(config.rng())?,
-            workspace_id: session.workspace_id.clone(),
-            app_id: session.app_id.clone(),
-            client_id: session.client_id.clone(),
+            id: GrantId::from_bytes(&grant_id),
+            workspace_id: binding.workspace_id.clone(),
+            app_id: binding.app_id.clone(),
+            client_id: binding.client_id.clone(),
             subject: Some(subject.clone()),
             scopes: scopes.clone(),
             created_at: now,
@@ -845,16 +1006,16 @@ impl<S: Storage> AuthorizationServer<S> {
             revoked_at: None,
         };
         let (code, hash) =
-            AuthorizationCode::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            AuthorizationCode::from_random(config.prefixes(), config.keys(), &code_random)?;
         let record = CodeRecord {
             hash,
             grant_id: grant.id.clone(),
-            workspace_id: session.workspace_id.clone(),
-            app_id: session.app_id.clone(),
-            client_id: session.client_id.clone(),
-            redirect_uri: session.redirect_uri.clone(),
-            redirect_uri_in_request: session.redirect_uri_in_request,
-            code_challenge: session.code_challenge.clone(),
+            workspace_id: binding.workspace_id.clone(),
+            app_id: binding.app_id.clone(),
+            client_id: binding.client_id.clone(),
+            redirect_uri: binding.redirect_uri.to_owned(),
+            redirect_uri_in_request: binding.redirect_uri_in_request,
+            code_challenge: binding.code_challenge.map(str::to_owned),
             scopes,
             subject,
             issued_at: now,
@@ -863,6 +1024,30 @@ impl<S: Storage> AuthorizationServer<S> {
             scoped_key_id: None,
         };
         Ok((grant, record, code))
+    }
+}
+
+/// What a code is bound to (RFC 6749 §4.1.3, RFC 7636 §4.6).
+pub(crate) struct CodeBinding<'a> {
+    pub(crate) workspace_id: &'a WorkspaceId,
+    pub(crate) app_id: &'a AppId,
+    pub(crate) client_id: &'a ClientId,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) redirect_uri_in_request: bool,
+    pub(crate) code_challenge: Option<&'a str>,
+}
+
+impl<'a> CodeBinding<'a> {
+    /// The binding of a pending authorization's code.
+    pub(crate) fn of(session: &'a SessionRecord) -> Self {
+        Self {
+            workspace_id: &session.workspace_id,
+            app_id: &session.app_id,
+            client_id: &session.client_id,
+            redirect_uri: &session.redirect_uri,
+            redirect_uri_in_request: session.redirect_uri_in_request,
+            code_challenge: session.code_challenge.as_deref(),
+        }
     }
 }
 

@@ -73,6 +73,7 @@ macro_rules! storage_conformance_tests {
             sessions_concurrent_completions_have_one_winner,
             sessions_keep_response_mode_and_embed,
             codes_redeem_once_and_write_tokens,
+            codes_inserted_with_their_grant_in_one_step,
             codes_expired_are_not_redeemed,
             codes_concurrent_redemptions_have_one_winner,
             grants_revocation_hides_codes_and_tokens,
@@ -1820,6 +1821,69 @@ pub async fn apps_deleted_get_no_new_sessions_or_grants<S: Storage>(store: Arc<S
         store.get_token(&access.hash).await.unwrap().is_none(),
         "no token"
     );
+}
+
+/// `insert_code` writes a grant and its code together (a request the
+/// host's consent policy approved without a session): the code reads back,
+/// redeems once, disappears with its grant; a duplicate writes nothing, and
+/// neither does a grant of a deleted app.
+pub async fn codes_inserted_with_their_grant_in_one_step<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let (grant, code) = grant_and_code(&app, now);
+    store.insert_code(&grant, &code).await.unwrap();
+    assert_eq!(
+        store.get_code(&code.hash).await.unwrap(),
+        Some(code.clone())
+    );
+    assert_eq!(
+        store.get_grant(&grant.id).await.unwrap(),
+        Some(grant.clone())
+    );
+    // The same grant id, or the same code hash: Conflict, nothing written.
+    let (_, other_code) = grant_and_code(&app, now);
+    let refused = store.insert_code(&grant, &other_code).await.unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::Conflict);
+    assert!(store.get_code(&other_code.hash).await.unwrap().is_none());
+    let (other_grant, _) = grant_and_code(&app, now);
+    let refused = store.insert_code(&other_grant, &code).await.unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::Conflict);
+    assert!(store.get_grant(&other_grant.id).await.unwrap().is_none());
+    // It redeems like any code, once.
+    let access = token_record(&grant, TokenKind::Access, now);
+    assert!(matches!(
+        store
+            .redeem_code(&code.hash, &[access.clone()], now + Duration::hours(1), now)
+            .await
+            .unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
+    assert!(matches!(
+        store
+            .redeem_code(&code.hash, &[], now + Duration::hours(1), now)
+            .await
+            .unwrap(),
+        CodeRedemption::AlreadyRedeemed(_)
+    ));
+    // Revoking the grant hides the code and its token.
+    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
+    assert!(store.get_code(&code.hash).await.unwrap().is_none());
+    assert!(store.get_token(&access.hash).await.unwrap().is_none());
+    // A grant of a deleted app: NotFound, nothing written.
+    assert!(
+        store
+            .delete_app(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+    );
+    let (late_grant, late_code) = grant_and_code(&app, now);
+    let refused = store
+        .insert_code(&late_grant, &late_code)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::NotFound);
+    assert!(store.get_grant(&late_grant.id).await.unwrap().is_none());
+    assert!(store.get_code(&late_code.hash).await.unwrap().is_none());
 }
 
 /// Deleting an app removes, in the same step, its pending and completed
@@ -3914,6 +3978,7 @@ delegate! {
         async fn get_code(&self, hash: &CredentialHash) -> Option<CodeRecord>;
         async fn redeem_code(&self, hash: &CredentialHash, tokens: &[TokenRecord], grant_expires_at: OffsetDateTime, now: OffsetDateTime) -> CodeRedemption;
         async fn insert_grant(&self, grant: &GrantRecord, tokens: &[TokenRecord]) -> ();
+        async fn insert_code(&self, grant: &GrantRecord, code: &CodeRecord) -> ();
         async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
         async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;

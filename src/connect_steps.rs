@@ -954,16 +954,20 @@ impl<S: Storage> AuthorizationServer<S> {
     /// forwarded provider URL); [`ErrorPage::InvalidLinkState`] for a
     /// missing or forged `state` or another provider's; an [`ErrorPage`]
     /// for a session that is gone.
-    pub async fn link_callback(
+    pub async fn link_callback<N, V>(
         &self,
         provider_id: &str,
-        query: &[(String, String)],
+        query: &[(N, V)],
         browser: Option<&BrowserSecret>,
-    ) -> Result<LinkReturn, ErrorPage> {
+    ) -> Result<LinkReturn, ErrorPage>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
         let state = query
             .iter()
-            .find(|(n, _)| n == "state")
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| n.as_ref() == "state")
+            .map(|(_, v)| v.as_ref())
             .ok_or(ErrorPage::InvalidLinkState)?;
         let token = self.open_state(state).ok_or(ErrorPage::InvalidLinkState)?;
         let mut consumed = None;
@@ -1025,8 +1029,9 @@ impl<S: Storage> AuthorizationServer<S> {
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let rest: Vec<(String, String)> = query
             .iter()
-            .filter(|(n, _)| n != "state")
-            .cloned()
+            .map(|(n, v)| (n.as_ref(), v.as_ref()))
+            .filter(|(n, _)| *n != "state")
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
         let link = self.link_context(&handle, context, provider)?;
         let result = provider.hook.complete_redirect(&link, &rest).await;

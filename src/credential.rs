@@ -6,31 +6,39 @@
 //!   [`CredentialPrefixes`]);
 //! * `body` is 33 bytes in base64url without padding (44 characters): the id
 //!   of the server key that hashes it, then 32 random bytes;
-//! * `checksum` is the first 4 bytes of SHA-256(`prefix` ++ `body`) in
-//!   base64url without padding (6 characters).
+//! * `checksum` is the CRC-32 (IEEE 802.3, as zlib and PNG compute it) of
+//!   `prefix` ++ `body`, 4 bytes big-endian, in base64url without padding
+//!   (6 characters).
 //!
 //! The checksum lets [`Credential::parse`] turn away mistyped or truncated
-//! credentials without a storage lookup. It is not a MAC: anyone can compute
+//! credentials without a storage lookup (a CRC-32 catches every change of one
+//! character, and of any run of up to four); secret scanners use it to tell a
+//! real credential from look-alike text. It is not a MAC: anyone can compute
 //! it. Authenticity comes from looking up [`Credential::hash`] in storage.
+//!
+//! What storage keeps is [`Credential::hash`]: HMAC-SHA-256 under the key
+//! ring's hash subkey of the kind's domain, the prefix and the 33 decoded
+//! body bytes, framed so that with the default prefixes the MAC input fits
+//! one SHA-256 block.
 
 use std::fmt;
-use std::iter;
 use std::marker::PhantomData;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::digest;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::keyring::{CredentialHash, KeyRing};
-use crate::random::{RandomError, RandomSource, random_array};
+use crate::random::{RandomError, RandomSource};
 
 /// Random bytes in every credential body.
-const RANDOM_LEN: usize = 32;
+pub(crate) const RANDOM_LEN: usize = 32;
+/// Decoded bytes of the body: the key id, then the random bytes.
+pub(crate) const RAW_LEN: usize = 1 + RANDOM_LEN;
 /// Base64url characters of the body: 1 key id byte and the random bytes.
 const BODY_LEN: usize = 44;
-/// Bytes of SHA-256 kept as the checksum.
+/// Bytes of the checksum (a CRC-32).
 pub(crate) const CHECKSUM_BYTES: usize = 4;
 /// Base64url characters of the checksum.
 pub(crate) const CHECKSUM_LEN: usize = 6;
@@ -42,14 +50,18 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A kind of credential: its name, MAC domain and prefix.
+/// A kind of credential: its name, MAC domains and prefix.
 ///
 /// Sealed: the kinds are the markers in [`kind`].
 pub trait CredentialKind: sealed::Sealed + Send + Sync + 'static {
     /// The kind's name in messages, e.g. `"client secret"`.
     const NAME: &'static str;
-    /// The MAC domain of the kind's hashes, e.g. `"client_secret"`.
+    /// The MAC domain of the kind's hashes, e.g. `"client_secret"` (short,
+    /// so that with the default prefix a hash is two SHA-256 compressions).
     const DOMAIN: &'static str;
+    /// The MAC domain of credentials of this kind derived as the successor
+    /// of a refresh token.
+    const SUCCESSOR_DOMAIN: &'static str;
     /// The kind's configured prefix.
     fn prefix(prefixes: &CredentialPrefixes) -> &str;
 }
@@ -84,6 +96,7 @@ pub mod kind {
     impl CredentialKind for ClientSecret {
         const NAME: &'static str = "client secret";
         const DOMAIN: &'static str = "client_secret";
+        const SUCCESSOR_DOMAIN: &'static str = "secret/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.client_secret()
         }
@@ -92,7 +105,8 @@ pub mod kind {
     impl Sealed for AuthorizationCode {}
     impl CredentialKind for AuthorizationCode {
         const NAME: &'static str = "authorization code";
-        const DOMAIN: &'static str = "authorization_code";
+        const DOMAIN: &'static str = "auth_code";
+        const SUCCESSOR_DOMAIN: &'static str = "code/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.authorization_code()
         }
@@ -102,6 +116,7 @@ pub mod kind {
     impl CredentialKind for AccessToken {
         const NAME: &'static str = "access token";
         const DOMAIN: &'static str = "access_token";
+        const SUCCESSOR_DOMAIN: &'static str = "at/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.access_token()
         }
@@ -111,6 +126,7 @@ pub mod kind {
     impl CredentialKind for RefreshToken {
         const NAME: &'static str = "refresh token";
         const DOMAIN: &'static str = "refresh_token";
+        const SUCCESSOR_DOMAIN: &'static str = "rt/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.refresh_token()
         }
@@ -120,6 +136,7 @@ pub mod kind {
     impl CredentialKind for ConnectToken {
         const NAME: &'static str = "connect token";
         const DOMAIN: &'static str = "connect_token";
+        const SUCCESSOR_DOMAIN: &'static str = "ct/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.connect_token()
         }
@@ -129,6 +146,7 @@ pub mod kind {
     impl CredentialKind for AdminKey {
         const NAME: &'static str = "admin key";
         const DOMAIN: &'static str = "admin_key";
+        const SUCCESSOR_DOMAIN: &'static str = "admin/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.admin_key()
         }
@@ -137,7 +155,8 @@ pub mod kind {
     impl Sealed for PublishableKey {}
     impl CredentialKind for PublishableKey {
         const NAME: &'static str = "publishable key";
-        const DOMAIN: &'static str = "publishable_key";
+        const DOMAIN: &'static str = "publishable";
+        const SUCCESSOR_DOMAIN: &'static str = "pk/next";
         fn prefix(prefixes: &CredentialPrefixes) -> &str {
             prefixes.publishable_key()
         }
@@ -206,12 +225,14 @@ impl<K: CredentialKind> Credential<K> {
     ///
     /// `rng` must be a CSPRNG; the 32 random bytes are all that makes the
     /// credential unguessable.
+    #[cfg(test)]
     pub(crate) fn generate(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,
         rng: &dyn RandomSource,
     ) -> Result<Self, RandomError> {
-        let random = Zeroizing::new(random_array::<RANDOM_LEN>(rng)?);
+        let mut random = Zeroizing::new([0u8; RANDOM_LEN]);
+        rng.fill(random.as_mut_slice())?;
         Ok(Self::assemble(
             K::prefix(prefixes),
             keys.current_id(),
@@ -234,47 +255,91 @@ impl<K: CredentialKind> Credential<K> {
         keys: &KeyRing,
         rng: &dyn RandomSource,
     ) -> Result<(Self, CredentialHash), RandomError> {
-        let credential = Self::generate(prefixes, keys, rng)?;
-        // The current key is always in the ring and the text is far below 4 GiB,
-        // so hashing cannot fail; the error is only there to avoid a panic path.
-        let hash = credential.hash(keys).ok_or(RandomError)?;
-        Ok((credential, hash))
+        let mut random = Zeroizing::new([0u8; RANDOM_LEN]);
+        rng.fill(random.as_mut_slice())?;
+        Self::from_random(prefixes, keys, &random)
     }
 
-    /// A credential derived deterministically from `parts` under the derive
-    /// subkey of `key_id` (domain `K::DOMAIN` ++ `"/derive"`), e.g. to
-    /// recompute a refresh token's successor. `None` when the key is unknown.
+    /// A credential made of `random` (32 bytes the caller drew from the
+    /// server's CSPRNG, e.g. several credentials' worth in one draw) under
+    /// the ring's current key, with the hash that storage keeps.
+    ///
+    /// # Errors
+    ///
+    /// [`RandomError`] only if the current key were missing from the ring,
+    /// which the ring does not allow; there is no panic path.
     ///
     /// # Security
     ///
-    /// Anyone who knows `parts` and holds the key ring can recompute the
-    /// credential; `parts` must include a secret or a single-use value.
-    pub(crate) fn derive(
+    /// `random` must come from a CSPRNG and be used for this credential
+    /// only.
+    pub(crate) fn from_random(
+        prefixes: &CredentialPrefixes,
+        keys: &KeyRing,
+        random: &[u8; RANDOM_LEN],
+    ) -> Result<(Self, CredentialHash), RandomError> {
+        let key_id = keys.current_id();
+        let prefix = K::prefix(prefixes);
+        let credential = Self::assemble(prefix, key_id, random);
+        let hash = hash_raw::<K>(keys, prefix, &raw_bytes(key_id, random)).ok_or(RandomError)?;
+        Ok((credential, hash))
+    }
+
+    /// The successor of a refresh token: this kind of credential derived from
+    /// the refresh token's body under the derive subkey of `key_id` (domain
+    /// `K::SUCCESSOR_DOMAIN`), made under that key. Deterministic, so a
+    /// replay within the grace window can be answered with the same
+    /// successor without storing it. `None` when `key_id` is not in the
+    /// ring.
+    ///
+    /// # Security
+    ///
+    /// Only the holder of the refresh token (and of the key ring) can
+    /// compute its successors; the refresh token is single-use.
+    #[cfg(test)]
+    pub(crate) fn successor_of(
         prefixes: &CredentialPrefixes,
         keys: &KeyRing,
         key_id: u8,
-        parts: &[&[u8]],
-    ) -> Option<Self> {
-        let domain = format!("{}/derive", K::DOMAIN);
-        let random = Zeroizing::new(keys.derive(key_id, &domain, parts)?);
-        Some(Self::assemble(K::prefix(prefixes), key_id, &random))
+        refresh: &RefreshToken,
+    ) -> Option<(Self, CredentialHash)> {
+        Self::successor_of_raw(prefixes, keys, key_id, &*refresh.raw()?)
+    }
+
+    /// [`Credential::successor_of`] from the refresh token's decoded body
+    /// ([`Credential::raw`]), decoded once for both successors.
+    pub(crate) fn successor_of_raw(
+        prefixes: &CredentialPrefixes,
+        keys: &KeyRing,
+        key_id: u8,
+        old: &[u8; RAW_LEN],
+    ) -> Option<(Self, CredentialHash)> {
+        let random = Zeroizing::new(keys.derive(key_id, K::SUCCESSOR_DOMAIN, &[&old[..]])?);
+        let prefix = K::prefix(prefixes);
+        let credential = Self::assemble(prefix, key_id, &random);
+        let hash = hash_raw::<K>(keys, prefix, &raw_bytes(key_id, &random))?;
+        Some((credential, hash))
     }
 
     /// Builds `{prefix}{body}{checksum}`.
     fn assemble(prefix: &str, key_id: u8, random: &[u8; RANDOM_LEN]) -> Self {
-        let mut raw = Zeroizing::new([0u8; RANDOM_LEN + 1]);
-        for (dest, byte) in raw.iter_mut().zip(iter::once(&key_id).chain(random)) {
-            *dest = *byte;
-        }
+        let raw = raw_bytes(key_id, random);
         // Reserve everything up front so the secret is never copied by a reallocation.
         let mut value = Zeroizing::new(String::with_capacity(
             prefix.len() + BODY_LEN + CHECKSUM_LEN,
         ));
         value.push_str(prefix);
-        URL_SAFE_NO_PAD.encode_string(raw.as_slice(), &mut value);
-        let body = value.as_bytes().get(prefix.len()..).unwrap_or_default();
-        let checksum = checksum(prefix.as_bytes(), body);
-        URL_SAFE_NO_PAD.encode_string(checksum, &mut value);
+        // Encoded on the stack: 33 bytes are exactly 44 characters, 4 bytes 6.
+        let mut text = Zeroizing::new([0u8; BODY_LEN + CHECKSUM_LEN]);
+        let (body, sum) = text.split_at_mut(BODY_LEN);
+        let encoded = URL_SAFE_NO_PAD
+            .encode_slice(raw.as_slice(), body)
+            .unwrap_or(0)
+            + URL_SAFE_NO_PAD
+                .encode_slice(checksum(prefix.as_bytes(), body), sum)
+                .unwrap_or(0);
+        // Base64url is ASCII, so this never fails; `unwrap_or` keeps panics out.
+        value.push_str(std::str::from_utf8(&text[..encoded]).unwrap_or_default());
         Self {
             value,
             key_id,
@@ -286,8 +351,8 @@ impl<K: CredentialKind> Credential<K> {
     /// length, its alphabet and its checksum.
     ///
     /// Input over 512 bytes is refused before anything else. The work done is
-    /// bounded by a prefix comparison, a few bytes of base64 decoding and one
-    /// SHA-256 over fewer than 100 bytes; the only allocation is the returned
+    /// bounded by a prefix comparison, a CRC-32 over fewer than 100 bytes and
+    /// a few bytes of base64 decoding; the only allocation is the returned
     /// credential's text.
     ///
     /// # Errors
@@ -301,38 +366,31 @@ impl<K: CredentialKind> Credential<K> {
     /// A credential that parses is well formed, not valid: look up its
     /// [`Credential::hash`] in storage to authenticate it.
     pub fn parse(prefixes: &CredentialPrefixes, presented: &str) -> Result<Self, CredentialError> {
-        if presented.len() > MAX_PRESENTED_LEN {
-            return Err(CredentialError::TooLong);
-        }
-        let prefix = K::prefix(prefixes);
-        let rest = presented
-            .strip_prefix(prefix)
-            .ok_or(CredentialError::WrongPrefix { expected: K::NAME })?
-            .as_bytes();
-        if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.iter().all(|&b| is_base64url(b)) {
-            return Err(CredentialError::Malformed);
-        }
-        let (body, presented_checksum) = rest
-            .split_at_checked(BODY_LEN)
-            .ok_or(CredentialError::Malformed)?;
-        let mut expected = [0u8; CHECKSUM_LEN];
-        URL_SAFE_NO_PAD
-            .encode_slice(checksum(prefix.as_bytes(), body), &mut expected)
-            .map_err(|_| CredentialError::Malformed)?;
-        if !bool::from(expected.as_slice().ct_eq(presented_checksum)) {
-            return Err(CredentialError::BadChecksum);
-        }
-        // The key id is the first byte of the body: the first 4 characters decode to 3 bytes.
-        let mut head = [0u8; 3];
-        URL_SAFE_NO_PAD
-            .decode_slice(body.get(..4).ok_or(CredentialError::Malformed)?, &mut head)
-            .map_err(|_| CredentialError::Malformed)?;
-        let [key_id, _, _] = head;
+        let key_id = check::<K>(prefixes, presented)?;
         Ok(Self {
             value: Zeroizing::new(presented.to_owned()),
             key_id,
             _kind: PhantomData,
         })
+    }
+
+    /// [`Credential::parse`] then [`Credential::hash`], without keeping (or
+    /// allocating) a copy of the presented text: what storage lookups of a
+    /// presented credential need. `Ok(None)` when the credential's key is no
+    /// longer in the ring (it cannot be valid).
+    ///
+    /// # Errors
+    ///
+    /// As [`Credential::parse`].
+    pub(crate) fn hash_presented(
+        prefixes: &CredentialPrefixes,
+        keys: &KeyRing,
+        presented: &str,
+    ) -> Result<Option<CredentialHash>, CredentialError> {
+        let body = check_format::<K>(prefixes, presented)?;
+        // The body decodes once: its first byte is the key id.
+        let raw = decode_body(body).ok_or(CredentialError::Malformed)?;
+        Ok(hash_raw::<K>(keys, K::prefix(prefixes), &raw))
     }
 
     /// The credential's text, to hand to its holder once.
@@ -349,16 +407,113 @@ impl<K: CredentialKind> Credential<K> {
         self.key_id
     }
 
-    /// What storage keeps: HMAC-SHA-256 of the whole text under the hash
-    /// subkey of [`Credential::key_id`], domain `K::DOMAIN`. `None` when that
-    /// key is not (or no longer) in the ring.
+    /// The 33 decoded body bytes: the key id, then the random bytes.
+    pub(crate) fn raw(&self) -> Option<Zeroizing<[u8; RAW_LEN]>> {
+        let body = self
+            .value
+            .len()
+            .checked_sub(BODY_LEN + CHECKSUM_LEN)
+            .and_then(|start| self.value.get(start..start + BODY_LEN))?;
+        decode_body(body)
+    }
+
+    /// What storage keeps: HMAC-SHA-256 under the hash subkey of
+    /// [`Credential::key_id`] of the domain `K::DOMAIN`, the prefix and the
+    /// 33 decoded body bytes. `None` when that key is not (or no longer) in
+    /// the ring.
     ///
     /// # Security
     ///
     /// `None` means the credential cannot be valid: its key was retired.
     pub fn hash(&self, keys: &KeyRing) -> Option<CredentialHash> {
-        keys.hash(self.key_id, K::DOMAIN, &[self.value.as_bytes()])
+        let start = self.value.len().checked_sub(BODY_LEN + CHECKSUM_LEN)?;
+        let prefix = self.value.get(..start)?;
+        let raw = decode_body(self.value.get(start..start + BODY_LEN)?)?;
+        hash_raw::<K>(keys, prefix, &raw)
     }
+}
+
+/// The prefix, length, alphabet and checksum of a presented credential of
+/// kind `K`; its key id when they hold.
+fn check<K: CredentialKind>(
+    prefixes: &CredentialPrefixes,
+    presented: &str,
+) -> Result<u8, CredentialError> {
+    let body = check_format::<K>(prefixes, presented)?;
+    // The key id is the first byte of the body: the first 4 characters decode to 3 bytes.
+    let mut head = [0u8; 3];
+    URL_SAFE_NO_PAD
+        .decode_slice(body.get(..4).ok_or(CredentialError::Malformed)?, &mut head)
+        .map_err(|_| CredentialError::Malformed)?;
+    let [key_id, _, _] = head;
+    Ok(key_id)
+}
+
+/// The prefix, length, alphabet and checksum of a presented credential of
+/// kind `K`; its body (44 base64url characters) when they hold.
+fn check_format<'a, K: CredentialKind>(
+    prefixes: &CredentialPrefixes,
+    presented: &'a str,
+) -> Result<&'a str, CredentialError> {
+    if presented.len() > MAX_PRESENTED_LEN {
+        return Err(CredentialError::TooLong);
+    }
+    let prefix = K::prefix(prefixes);
+    let rest = presented
+        .strip_prefix(prefix)
+        .ok_or(CredentialError::WrongPrefix { expected: K::NAME })?
+        .as_bytes();
+    if rest.len() != BODY_LEN + CHECKSUM_LEN || !all_base64url(rest) {
+        return Err(CredentialError::Malformed);
+    }
+    let (body, presented_checksum) = rest
+        .split_at_checked(BODY_LEN)
+        .ok_or(CredentialError::Malformed)?;
+    let mut expected = [0u8; CHECKSUM_LEN];
+    URL_SAFE_NO_PAD
+        .encode_slice(checksum(prefix.as_bytes(), body), &mut expected)
+        .map_err(|_| CredentialError::Malformed)?;
+    if !bool::from(expected.as_slice().ct_eq(presented_checksum)) {
+        return Err(CredentialError::BadChecksum);
+    }
+    // All ASCII, so the body is a `str` slice on character boundaries.
+    std::str::from_utf8(body).map_err(|_| CredentialError::Malformed)
+}
+
+/// The key id followed by the random bytes.
+fn raw_bytes(key_id: u8, random: &[u8; RANDOM_LEN]) -> Zeroizing<[u8; RAW_LEN]> {
+    let mut raw = Zeroizing::new([0u8; RAW_LEN]);
+    raw[0] = key_id;
+    raw[1..].copy_from_slice(random);
+    raw
+}
+
+/// The 33 bytes of a 44-character base64url body.
+fn decode_body(body: &str) -> Option<Zeroizing<[u8; RAW_LEN]>> {
+    // 44 characters are exactly 33 bytes; the decoder wants room to spare.
+    let mut buf = Zeroizing::new([0u8; RAW_LEN + 3]);
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(body.as_bytes(), buf.as_mut_slice())
+        .ok()?;
+    if len != RAW_LEN {
+        return None;
+    }
+    let mut raw = Zeroizing::new([0u8; RAW_LEN]);
+    raw.copy_from_slice(&buf[..RAW_LEN]);
+    Some(raw)
+}
+
+/// The stored hash of a credential of kind `K` with this prefix and decoded
+/// body: the MAC of (`K::DOMAIN`, prefix, body) under the hash subkey of the
+/// body's key id. The prefix is bound, so a credential re-prefixed after a
+/// prefix change does not match. With the default prefixes the input fits
+/// one SHA-256 block.
+fn hash_raw<K: CredentialKind>(
+    keys: &KeyRing,
+    prefix: &str,
+    raw: &[u8; RAW_LEN],
+) -> Option<CredentialHash> {
+    keys.hash(raw[0], K::DOMAIN, &[prefix.as_bytes(), &raw[..]])
 }
 
 impl<K: CredentialKind> Clone for Credential<K> {
@@ -394,22 +549,28 @@ impl<K: CredentialKind> PartialEq for Credential<K> {
 
 impl<K: CredentialKind> Eq for Credential<K> {}
 
-/// The first 4 bytes of SHA-256(`prefix` ++ `body`).
+/// The CRC-32 (IEEE) of `prefix` ++ `body`, big-endian.
 pub(crate) fn checksum(prefix: &[u8], body: &[u8]) -> [u8; CHECKSUM_BYTES] {
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(prefix);
-    context.update(body);
-    let digest = context.finish();
-    let mut out = [0u8; CHECKSUM_BYTES];
-    for (dest, byte) in out.iter_mut().zip(digest.as_ref()) {
-        *dest = *byte;
-    }
-    out
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(prefix);
+    crc.update(body);
+    crc.finalize().to_be_bytes()
 }
 
 /// Whether `byte` is in the base64url alphabet.
 pub(crate) fn is_base64url(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+    // Bitwise, not short-circuit, so that `all_base64url` vectorizes.
+    (byte.wrapping_sub(b'A') < 26)
+        | (byte.wrapping_sub(b'a') < 26)
+        | (byte.wrapping_sub(b'0') < 10)
+        | (byte == b'-')
+        | (byte == b'_')
+}
+
+/// Whether every byte of `bytes` is in the base64url alphabet (every byte
+/// looked at: the check is over fixed-length input).
+pub(crate) fn all_base64url(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| ok & is_base64url(b))
 }
 
 /// Why a prefix or brand was refused.
@@ -652,6 +813,8 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    use ring::digest;
+
     use super::*;
     use crate::keyring::ServerKey;
     use crate::random::SystemRandom;
@@ -697,6 +860,13 @@ mod tests {
 
     fn generate<K: CredentialKind>(rng: &dyn RandomSource) -> Credential<K> {
         Credential::<K>::generate(&CredentialPrefixes::default(), &ring(), rng).unwrap()
+    }
+
+    fn body_of_with<'a, K: CredentialKind>(
+        credential: &'a Credential<K>,
+        prefixes: &CredentialPrefixes,
+    ) -> &'a str {
+        &credential.expose_secret()[K::prefix(prefixes).len()..]
     }
 
     fn body_of<K: CredentialKind>(credential: &Credential<K>) -> &str {
@@ -1080,25 +1250,124 @@ mod tests {
     }
 
     #[test]
-    fn derive_is_deterministic_and_differs_with_parts_and_kind() {
+    fn successors_are_deterministic_and_differ_by_token_kind_and_key() {
         let prefixes = CredentialPrefixes::default();
-        let keys = ring();
-        let a = RefreshToken::derive(&prefixes, &keys, 1, &[b"family", b"7"]).unwrap();
-        let b = RefreshToken::derive(&prefixes, &keys, 1, &[b"family", b"7"]).unwrap();
+        let mut keys = ring();
+        let old = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(7)).unwrap();
+        let (a, a_hash) = RefreshToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
+        let (b, b_hash) = RefreshToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
         assert_eq!(a, b);
+        assert_eq!(a_hash, b_hash);
+        assert_eq!(
+            a.hash(&keys),
+            Some(a_hash),
+            "the hash is the successor's own"
+        );
         assert_eq!(a.key_id(), 1);
-        let c = RefreshToken::derive(&prefixes, &keys, 1, &[b"family", b"8"]).unwrap();
-        assert_ne!(a, c);
-        let d = RefreshToken::derive(&prefixes, &keys, 1, &[b"family7"]).unwrap();
-        assert_ne!(a, d);
-        let e = RefreshToken::derive(&prefixes, &keys, 2, &[b"family", b"7"]).unwrap();
-        assert_ne!(a, e);
-        assert_eq!(e.key_id(), 2);
-        let token = AccessToken::derive(&prefixes, &keys, 1, &[b"family", b"7"]).unwrap();
-        assert_ne!(body_of(&a), body_of(&token));
+        assert_ne!(a, old);
+        let other = RefreshToken::generate(&prefixes, &keys, &CounterRandom::new(8)).unwrap();
+        assert_ne!(
+            RefreshToken::successor_of(&prefixes, &keys, 1, &other)
+                .unwrap()
+                .0,
+            a
+        );
+        let (access, access_hash) = AccessToken::successor_of(&prefixes, &keys, 1, &old).unwrap();
+        assert_ne!(body_of(&access), body_of(&a));
+        assert_eq!(access.hash(&keys), Some(access_hash));
         let parsed = RefreshToken::parse(&prefixes, a.expose_secret()).unwrap();
         assert_eq!(parsed, a);
-        assert!(RefreshToken::derive(&prefixes, &keys, 9, &[b"family"]).is_none());
+        // Under another key: other successors, made under that key.
+        let (c, c_hash) = RefreshToken::successor_of(&prefixes, &keys, 2, &old).unwrap();
+        assert_eq!(c.key_id(), 2);
+        assert_ne!(body_of(&c)[1..], body_of(&a)[1..]);
+        assert_eq!(c.hash(&keys), Some(c_hash));
+        // A key that is not in the ring derives nothing.
+        keys.set_current(2).unwrap();
+        keys.retire(1).unwrap();
+        assert!(RefreshToken::successor_of(&prefixes, &keys, 1, &old).is_none());
+        assert!(RefreshToken::successor_of(&prefixes, &keys, 2, &old).is_some());
+    }
+
+    #[test]
+    fn checksum_is_crc32_ieee() {
+        // The CRC-32 check value: CRC-32("123456789") = 0xCBF43926.
+        assert_eq!(checksum(b"1234", b"56789"), 0xCBF4_3926_u32.to_be_bytes());
+        let prefixes = CredentialPrefixes::default();
+        let token = generate::<kind::AccessToken>(&SystemRandom::new());
+        let text = token.expose_secret();
+        let (head, sum) = text.split_at(text.len() - CHECKSUM_LEN);
+        let crc = crc32fast::hash(head.as_bytes()).to_be_bytes();
+        assert_eq!(sum, URL_SAFE_NO_PAD.encode(crc));
+        assert!(head.starts_with(prefixes.access_token()));
+    }
+
+    #[test]
+    fn hash_presented_equals_parse_then_hash() {
+        let prefixes = CredentialPrefixes::default();
+        let keys = ring();
+        let token = generate::<kind::AccessToken>(&SystemRandom::new());
+        let text = token.expose_secret();
+        assert_eq!(
+            AccessToken::hash_presented(&prefixes, &keys, text),
+            Ok(token.hash(&keys))
+        );
+        let typo = replace_at(text, 10, other_char(text.as_bytes()[10]));
+        assert_eq!(
+            AccessToken::hash_presented(&prefixes, &keys, &typo),
+            Err(CredentialError::BadChecksum)
+        );
+        assert_eq!(
+            RefreshToken::hash_presented(&prefixes, &keys, text),
+            Err(CredentialError::WrongPrefix {
+                expected: "refresh token"
+            })
+        );
+    }
+
+    #[test]
+    fn mac_inputs_fit_one_block_with_the_default_prefixes() {
+        // One length byte per element: (1 + domain) + (1 + prefix) + (1 + 33
+        // body bytes) must stay within the 55 bytes one SHA-256 block holds
+        // after padding; the client secret's longer prefix takes a second.
+        fn check<K: CredentialKind>(fits: bool) {
+            let prefixes = CredentialPrefixes::default();
+            let prefix = K::prefix(&prefixes);
+            let hash_input = 1 + K::DOMAIN.len() + 1 + prefix.len() + 1 + RAW_LEN;
+            assert_eq!(hash_input <= 55, fits, "{} {prefix}", K::DOMAIN);
+            assert!(1 + K::SUCCESSOR_DOMAIN.len() + 1 + RAW_LEN <= 55);
+            assert_ne!(K::DOMAIN, K::SUCCESSOR_DOMAIN);
+        }
+        check::<kind::ClientSecret>(false);
+        check::<kind::AuthorizationCode>(true);
+        check::<kind::AccessToken>(true);
+        check::<kind::RefreshToken>(true);
+        check::<kind::ConnectToken>(true);
+        check::<kind::AdminKey>(true);
+        check::<kind::PublishableKey>(true);
+    }
+
+    #[test]
+    fn the_prefix_is_part_of_the_hash() {
+        // The same key id and random bytes under another prefix: another
+        // hash, so re-prefixing a credential after a prefix change revives
+        // nothing.
+        let keys = ring();
+        let old = CredentialPrefixes::default();
+        let new = old.clone().set(PrefixKind::AccessToken, "new_at_").unwrap();
+        let (a, a_hash) = AccessToken::from_random(&old, &keys, &[9; 32]).unwrap();
+        let (b, b_hash) = AccessToken::from_random(&new, &keys, &[9; 32]).unwrap();
+        assert_eq!(
+            body_of_with(&a, &old)[..BODY_LEN],
+            body_of_with(&b, &new)[..BODY_LEN]
+        );
+        assert_ne!(a_hash, b_hash);
+        assert_eq!(a.hash(&keys), Some(a_hash));
+        assert_eq!(b.hash(&keys), Some(b_hash));
+        assert_eq!(
+            AccessToken::hash_presented(&new, &keys, b.expose_secret()),
+            Ok(Some(b_hash))
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ever handles well-formed ones.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +21,11 @@ pub struct InvalidId {
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $what:literal, $check:expr) => {
         $(#[$meta])*
+        ///
+        /// Cheap to clone: the text is shared, not copied.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates `value` as this kind of identifier.
@@ -33,7 +36,7 @@ macro_rules! string_id {
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 let check: fn(&str) -> bool = $check;
                 if check(value) {
-                    Ok(Self(value.to_owned()))
+                    Ok(Self(Arc::from(value)))
                 } else {
                     Err(InvalidId { what: $what })
                 }
@@ -66,7 +69,15 @@ macro_rules! string_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
+            }
+        }
+
+        /// Lookups by `&str` in maps keyed by this id (the hash and the
+        /// equality are those of the text).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
 
@@ -160,6 +171,28 @@ string_id!(
     |s| s.strip_prefix("pk_").is_some_and(|rest| is_lower_hex(rest, 32))
 );
 
+/// `prefix` followed by the lowercase hex of 16 bytes, as shared text: one
+/// allocation (the text is written on the stack first).
+fn prefixed_hex16(prefix: &str, bytes: &[u8; 16]) -> Arc<str> {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 32];
+    for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    let mut text = [0u8; 64];
+    let len = prefix.len() + digits.len();
+    match text.get_mut(..len) {
+        Some(out) => {
+            out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+            out[prefix.len()..].copy_from_slice(&digits);
+            // ASCII throughout, so this is never the fallback.
+            std::str::from_utf8(out).map_or_else(|_| Arc::from(""), Arc::from)
+        }
+        None => Arc::from(format!("{prefix}{}", hex(bytes))),
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -172,7 +205,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 impl AppId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("oauth_{}", hex(&random_array::<16>(rng)?))))
+        Ok(Self(
+            format!("oauth_{}", hex(&random_array::<16>(rng)?)).into(),
+        ))
     }
 }
 
@@ -180,10 +215,9 @@ macro_rules! random_id {
     ($name:ident, $prefix:literal) => {
         impl $name {
             pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-                Ok(Self(format!(
-                    concat!($prefix, "{}"),
-                    hex(&random_array::<16>(rng)?)
-                )))
+                Ok(Self(
+                    format!(concat!($prefix, "{}"), hex(&random_array::<16>(rng)?)).into(),
+                ))
             }
         }
     };
@@ -196,7 +230,7 @@ random_id!(PublishableKeyId, "pk_");
 impl ScopedKeyId {
     /// The id made of these 16 bytes (the scoped key carries them).
     pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
-        Self(format!("sk_{}", hex(bytes)))
+        Self(prefixed_hex16("sk_", bytes))
     }
 
     /// The 16 bytes the id is made of.
@@ -212,13 +246,21 @@ impl ScopedKeyId {
 
 impl GrantId {
     pub(crate) fn generate(rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("grant_{}", hex(&random_array::<16>(rng)?))))
+        Ok(Self::from_bytes(&random_array::<16>(rng)?))
+    }
+
+    /// The id made of these 16 random bytes (drawn together with other
+    /// random values of the same operation).
+    pub(crate) fn from_bytes(bytes: &[u8; 16]) -> Self {
+        Self(prefixed_hex16("grant_", bytes))
     }
 }
 
 impl ClientId {
     pub(crate) fn generate(prefix: &str, rng: &dyn RandomSource) -> Result<Self, RandomError> {
-        Ok(Self(format!("{prefix}{}", hex(&random_array::<12>(rng)?))))
+        Ok(Self(
+            format!("{prefix}{}", hex(&random_array::<12>(rng)?)).into(),
+        ))
     }
 }
 
@@ -246,5 +288,16 @@ mod tests {
         assert!(WorkspaceId::parse("ws/../other").is_err());
         assert!(WorkspaceId::parse(&"w".repeat(64)).is_ok());
         assert!(ClientId::parse("client id with spaces").is_err());
+    }
+
+    #[test]
+    fn ids_from_bytes_are_prefixed_lowercase_hex() {
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8) * 17);
+        let grant = GrantId::from_bytes(&bytes);
+        assert_eq!(grant.as_str(), format!("grant_{}", hex(&bytes)));
+        assert_eq!(GrantId::parse(grant.as_str()).unwrap(), grant);
+        let key = ScopedKeyId::from_bytes(&bytes);
+        assert_eq!(key.as_str(), "sk_00112233445566778899aabbccddeeff");
+        assert_eq!(key.to_bytes(), Some(bytes));
     }
 }

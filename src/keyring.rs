@@ -4,7 +4,9 @@
 //! Each master key yields three independent HMAC-SHA-256 subkeys, one per
 //! purpose (hash, sign, derive), so a value computed for one purpose can never
 //! stand in for another. Every MAC input is framed unambiguously: the domain
-//! and then each part, each preceded by its length as a big-endian `u32`.
+//! and then each part, each preceded by its length, in one byte below 255,
+//! else as `0xFF` and a big-endian `u32` (a prefix-free code, so short inputs
+//! such as a credential's hash fit one SHA-256 block).
 
 use std::fmt;
 
@@ -286,13 +288,9 @@ impl KeyRing {
         let Some(entry) = self.entry(key_id) else {
             return false;
         };
-        // Sized up front so no reallocation leaves a copy of the message behind.
-        let len = parts.iter().map(|part| 4 + part.len()).sum::<usize>() + 4 + domain.len();
-        let mut message = Zeroizing::new(Vec::with_capacity(len));
-        if frame(domain, parts, |bytes| message.extend_from_slice(bytes)).is_none() {
-            return false;
-        }
-        hmac::verify(&entry.sign, &message, tag).is_ok()
+        // The tag over the framed input, streamed (no copy of the message),
+        // compared in constant time.
+        mac(&entry.sign, domain, parts).is_some_and(|expected| tags_equal(&expected, tag))
     }
 
     /// A value derived from `parts` under the derive subkey of `key_id`.
@@ -323,12 +321,19 @@ impl fmt::Debug for KeyRing {
 }
 
 /// Feeds the unambiguous encoding of (`domain`, `parts`) to `sink`: each
-/// element preceded by its length as a big-endian `u32`. `None` when an
-/// element is longer than `u32::MAX` bytes.
+/// element preceded by its length, as one byte when below 255, else as
+/// `0xFF` then a big-endian `u32`. `None` when an element is longer than
+/// `u32::MAX` bytes.
 fn frame(domain: &str, parts: &[&[u8]], mut sink: impl FnMut(&[u8])) -> Option<()> {
     let mut element = |bytes: &[u8]| -> Option<()> {
-        let len = u32::try_from(bytes.len()).ok()?;
-        sink(&len.to_be_bytes());
+        match u8::try_from(bytes.len()) {
+            Ok(len) if len < u8::MAX => sink(&[len]),
+            _ => {
+                let len = u32::try_from(bytes.len()).ok()?;
+                sink(&[u8::MAX]);
+                sink(&len.to_be_bytes());
+            }
+        }
         sink(bytes);
         Some(())
     };
@@ -339,10 +344,51 @@ fn frame(domain: &str, parts: &[&[u8]], mut sink: impl FnMut(&[u8])) -> Option<(
     Some(())
 }
 
+/// Whether `tag` is `expected`, in constant time: compared as four `u64`
+/// words with `subtle` (a byte at a time costs eight times the barriers).
+fn tags_equal(expected: &[u8; 32], tag: &[u8]) -> bool {
+    let Ok(tag) = <&[u8; 32]>::try_from(tag) else {
+        return false;
+    };
+    let word = |bytes: &[u8; 32], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let equal = (0..4).fold(subtle::Choice::from(1), |acc, i| {
+        acc & word(expected, i).ct_eq(&word(tag, i))
+    });
+    bool::from(equal)
+}
+
+/// The longest framed input [`mac`] assembles on the stack before hashing.
+const STACK_FRAME: usize = 192;
+
 /// HMAC-SHA-256 of the framed input under `key`.
+///
+/// A short input (every credential's) is framed into a stack buffer, zeroed
+/// afterwards, and hashed in one `update`: each `update` call has a fixed
+/// cost in `ring` that is larger than hashing a few bytes. A longer one is
+/// streamed.
 fn mac(key: &hmac::Key, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
     let mut context = hmac::Context::with_key(key);
-    frame(domain, parts, |bytes| context.update(bytes))?;
+    let mut buffer = Zeroizing::new([0u8; STACK_FRAME]);
+    let mut len = 0usize;
+    let mut fits = true;
+    frame(domain, parts, |bytes| {
+        match buffer.get_mut(len..len + bytes.len()) {
+            Some(slot) if fits => {
+                slot.copy_from_slice(bytes);
+                len += bytes.len();
+            }
+            _ => fits = false,
+        }
+    })?;
+    if fits {
+        context.update(buffer.get(..len)?);
+    } else {
+        frame(domain, parts, |bytes| context.update(bytes))?;
+    }
     let tag = context.sign();
     <[u8; 32]>::try_from(tag.as_ref()).ok()
 }
@@ -353,8 +399,55 @@ fn mac(key: &hmac::Key, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
 /// Not a secret in itself (it cannot be turned back into the credential
 /// without the key ring), so `PartialEq` is the ordinary one; it also
 /// implements [`ConstantTimeEq`] for callers that want it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CredentialHash([u8; 32]);
+
+/// Feeds the hasher the first 8 bytes of the MAC as one `u64`: they are
+/// already uniformly distributed and unpredictable without the server key
+/// (nobody can choose the hash of a credential), so hashing all 32 bytes
+/// again would buy nothing. With the memory store's hasher lookups then cost no
+/// hashing at all.
+impl std::hash::Hash for CredentialHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(head));
+    }
+}
+
+/// A map keyed by credential hashes, with [`CredentialHasher`].
+pub(crate) type CredentialHashMap<V> =
+    std::collections::HashMap<CredentialHash, V, std::hash::BuildHasherDefault<CredentialHasher>>;
+
+/// The hasher of [`CredentialHashMap`]: passes the `u64` that
+/// [`CredentialHash`] feeds it through unchanged.
+///
+/// # Security
+///
+/// Only for keys that are MACs under the server key: an attacker cannot
+/// choose them, so cannot make them collide (no hash flooding). Any other
+/// input is folded with FNV-1a, which is not flood-resistant.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CredentialHasher(u64);
+
+impl std::hash::Hasher for CredentialHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(PRIME);
+        }
+        self.0 = hash;
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+}
 
 impl CredentialHash {
     /// A hash from its 32 bytes, e.g. as read back from storage.
@@ -375,7 +468,7 @@ impl CredentialHash {
 
 impl ConstantTimeEq for CredentialHash {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.0.ct_eq(&other.0)
+        subtle::Choice::from(u8::from(tags_equal(&self.0, &other.0)))
     }
 }
 
@@ -535,6 +628,70 @@ mod tests {
         // The domain is framed too: moving bytes between domain and part changes the MAC.
         assert_ne!(ring.hash(1, "da", &[b"b"]), ring.hash(1, "d", &[b"ab"]));
         assert_ne!(ring.hash(1, "d", &[]), ring.hash(1, "d", &[b""]));
+    }
+
+    #[test]
+    fn frame_is_a_prefix_free_length_code() {
+        let framed = |domain: &str, parts: &[&[u8]]| {
+            let mut out = Vec::new();
+            frame(domain, parts, |bytes| out.extend_from_slice(bytes)).unwrap();
+            out
+        };
+        assert_eq!(framed("d", &[b"ab", b""]), b"\x01d\x02ab\x00");
+        // 254 bytes still take one length byte; 255 and more take 0xFF and a u32.
+        let long = vec![b'x'; 254];
+        assert_eq!(&framed("d", &[&long])[2..3], &[254]);
+        let longer = vec![b'x'; 255];
+        let out = framed("d", &[&longer]);
+        assert_eq!(&out[2..7], &[0xFF, 0, 0, 0, 255]);
+        assert_eq!(out.len(), 2 + 5 + 255);
+        // The escape cannot be confused with a short element: 0xFF is never
+        // a one-byte length.
+        let ring = KeyRing::new(key(1, 1));
+        assert_ne!(
+            ring.hash(1, "d", &[&longer]),
+            ring.hash(1, "d", &[&[0, 0, 0, 255], &longer[..]])
+        );
+    }
+
+    #[test]
+    fn tags_compare_equal_only_when_every_byte_matches() {
+        let tag = [5u8; 32];
+        assert!(tags_equal(&tag, &tag));
+        for i in 0..32 {
+            let mut other = tag;
+            other[i] ^= 0x80;
+            assert!(!tags_equal(&tag, &other), "byte {i}");
+        }
+        assert!(!tags_equal(&tag, &tag[..31]));
+        assert!(!tags_equal(&tag, &[5u8; 33]));
+        let a = CredentialHash::from_bytes(tag);
+        let mut flipped = tag;
+        flipped[31] = 0;
+        assert!(bool::from(a.ct_eq(&a)));
+        assert!(!bool::from(a.ct_eq(&CredentialHash::from_bytes(flipped))));
+    }
+
+    #[test]
+    fn short_and_long_inputs_are_the_hmac_of_their_frame() {
+        let ring = KeyRing::new(key(1, 1));
+        let expected = |domain: &str, parts: &[&[u8]]| {
+            let mut message = Vec::new();
+            frame(domain, parts, |bytes| message.extend_from_slice(bytes)).unwrap();
+            let Entry { hash, .. } = Entry::new(&key(1, 1));
+            let tag = hmac::sign(&hash, &message);
+            CredentialHash::from_bytes(<[u8; 32]>::try_from(tag.as_ref()).unwrap())
+        };
+        // On the stack (short), at the buffer's edge, and streamed (long).
+        for size in [0, 33, STACK_FRAME - 10, STACK_FRAME, 1000] {
+            let part = vec![7u8; size];
+            let parts: &[&[u8]] = &[b"p", &part];
+            assert_eq!(
+                ring.hash(1, "d", parts),
+                Some(expected("d", parts)),
+                "{size}"
+            );
+        }
     }
 
     #[test]

@@ -199,8 +199,8 @@ pub mod fuzzing;
 
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
-    AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage, MAX_STATE_LEN, PushError,
-    PushedRequest, REQUEST_URI_PREFIX,
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
+    MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -245,7 +245,10 @@ pub use registration::{
     PageMeta, PageRequest, RotateSecretRequest, RotatedSecret,
 };
 pub use resource::{BearerKind, BearerPrincipal};
-pub use resource_owner::{DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+pub use resource_owner::{
+    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
+    ScopeCatalogue,
+};
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use scoped_key::{
     MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,

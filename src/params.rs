@@ -4,6 +4,7 @@
 //! parameter sent empty treated as absent (§3.1), strict percent-encoding
 //! and UTF-8, and a bounded size.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -58,14 +59,15 @@ impl fmt::Display for FormError {
 impl std::error::Error for FormError {}
 
 /// Decoded parameters: unique names, and only the non-empty values (an empty
-/// value counts as absent).
+/// value counts as absent). Names and values borrow from the input unless
+/// decoding changed them.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub(crate) struct Params {
+pub(crate) struct Params<'a> {
     /// In order of appearance; names are unique.
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl fmt::Debug for Params {
+impl fmt::Debug for Params<'_> {
     /// Names only: values may be secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Params")
@@ -74,7 +76,7 @@ impl fmt::Debug for Params {
     }
 }
 
-impl Params {
+impl<'a> Params<'a> {
     /// Parses a form body or a query string (without the `?`).
     ///
     /// Empty segments (`a=1&&b=2`, a trailing `&`) are skipped; a segment
@@ -86,35 +88,44 @@ impl Params {
     /// [`FormError::Duplicate`] when a name repeats (even if one of the
     /// values is empty); [`FormError::InvalidEncoding`];
     /// [`FormError::EmptyName`].
-    pub(crate) fn parse(input: &[u8]) -> Result<Self, FormError> {
-        Self::from_pairs(pairs(input)?)
+    pub(crate) fn parse(input: &'a [u8]) -> Result<Self, FormError> {
+        Self::from_decoded(pairs(input)?)
     }
 
-    /// From decoded name/value pairs, in order.
+    /// From decoded name/value pairs, in order, taking them over.
     ///
     /// # Errors
     ///
     /// [`FormError::Duplicate`] when a name repeats (even if one of the
     /// values is empty).
-    pub(crate) fn from_pairs<I, N, V>(input: I) -> Result<Self, FormError>
-    where
-        I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
-    {
-        let mut names: HashSet<String> = HashSet::new();
-        let mut pairs = Vec::new();
-        for (name, value) in input {
-            let (name, value) = (name.into(), value.into());
-            if !names.insert(name.clone()) {
-                return Err(FormError::Duplicate {
-                    name: showable(&name).then_some(name),
-                });
-            }
-            if !value.is_empty() {
-                pairs.push((name, value));
-            }
+    pub(crate) fn from_decoded(
+        mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Self, FormError> {
+        if let Some(name) = first_duplicate(&pairs) {
+            return Err(FormError::duplicate(name));
         }
+        pairs.retain(|(_, value)| !value.is_empty());
+        Ok(Self { pairs })
+    }
+
+    /// From decoded name/value pairs, in order, borrowing them.
+    ///
+    /// # Errors
+    ///
+    /// [`FormError::Duplicate`] when a name repeats (even if one of the
+    /// values is empty).
+    pub(crate) fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
+        input: &'a [(N, V)],
+    ) -> Result<Self, FormError> {
+        if let Some(name) = first_duplicate(input) {
+            return Err(FormError::duplicate(name));
+        }
+        let pairs = input
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.as_ref()))
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
+            .collect();
         Ok(Self { pairs })
     }
 
@@ -123,7 +134,7 @@ impl Params {
     /// # Errors
     ///
     /// As [`Params::parse`].
-    pub(crate) fn parse_query(query: Option<&str>) -> Result<Self, FormError> {
+    pub(crate) fn parse_query(query: Option<&'a str>) -> Result<Self, FormError> {
         Self::parse(query.unwrap_or_default().as_bytes())
     }
 
@@ -132,12 +143,12 @@ impl Params {
         self.pairs
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Every parameter with a non-empty value, in order.
     pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
     }
 
     /// Whether `name` was sent with a non-empty value.
@@ -147,23 +158,36 @@ impl Params {
 
     /// The names of the parameters with non-empty values, in order.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.pairs.iter().map(|(n, _)| n.as_str())
+        self.pairs.iter().map(|(n, _)| n.as_ref())
     }
 }
 
+impl FormError {
+    fn duplicate(name: &str) -> Self {
+        Self::Duplicate {
+            name: showable(name).then(|| name.to_owned()),
+        }
+    }
+}
+
+/// Decoded name/value pairs, borrowing from the input where decoding changed
+/// nothing.
+pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// Decodes every name/value pair of a form body or query string, in order,
 /// keeping repeats and empty values (the authorization endpoint must tell a
-/// repeated `client_id` from another repeated parameter).
+/// repeated `client_id` from another repeated parameter). Nothing is copied
+/// unless it holds a `+` or a `%`.
 ///
 /// # Errors
 ///
 /// [`FormError::TooLarge`], [`FormError::InvalidEncoding`],
 /// [`FormError::EmptyName`].
-pub(crate) fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+pub(crate) fn pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
     if input.len() > MAX_FORM_BYTES {
         return Err(FormError::TooLarge);
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(8);
     for segment in input.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {
             Some(at) => (&segment[..at], &segment[at + 1..]),
@@ -178,20 +202,49 @@ pub(crate) fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     Ok(out)
 }
 
+/// Above this many pairs, duplicates are found with a hash set rather than
+/// by comparing every pair with those before it.
+const LINEAR_SCAN_MAX: usize = 16;
+
+/// The first parameter name that occurs more than once.
+pub(crate) fn first_duplicate<N: AsRef<str>, V>(pairs: &[(N, V)]) -> Option<&str> {
+    if pairs.len() <= LINEAR_SCAN_MAX {
+        return pairs.iter().enumerate().find_map(|(i, (name, _))| {
+            let name = name.as_ref();
+            pairs[..i]
+                .iter()
+                .any(|(n, _)| n.as_ref() == name)
+                .then_some(name)
+        });
+    }
+    let mut seen = HashSet::with_capacity(pairs.len());
+    pairs
+        .iter()
+        .map(|(name, _)| name.as_ref())
+        .find(|name| !seen.insert(*name))
+}
+
 /// Whether any of `names` occurs more than once in `pairs` (whatever other
 /// names repeat).
-pub(crate) fn any_repeated(pairs: &[(String, String)], names: &[&str]) -> bool {
-    names
-        .iter()
-        .any(|name| pairs.iter().filter(|(n, _)| n == name).nth(1).is_some())
+pub(crate) fn any_repeated<N: AsRef<str>, V>(pairs: &[(N, V)], names: &[&str]) -> bool {
+    names.iter().any(|name| {
+        pairs
+            .iter()
+            .filter(|(n, _)| n.as_ref() == *name)
+            .nth(1)
+            .is_some()
+    })
 }
 
 /// The value of the first occurrence of `name`, if non-empty.
-pub(crate) fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn first<'a, N: AsRef<str>, V: AsRef<str>>(
+    pairs: &'a [(N, V)],
+    name: &str,
+) -> Option<&'a str> {
     pairs
         .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+        .find(|(n, _)| n.as_ref() == name)
+        .map(|(_, v)| v.as_ref())
         .filter(|v| !v.is_empty())
 }
 
@@ -207,8 +260,14 @@ fn showable(name: &str) -> bool {
 
 /// Strict `application/x-www-form-urlencoded` decoding of one name or value:
 /// `+` is a space, `%XX` a byte; a `%` without two hex digits or a result
-/// that is not UTF-8 is an error.
-pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
+/// that is not UTF-8 is an error. Borrows `raw` when it holds neither `+`
+/// nor `%`.
+pub(crate) fn decode(raw: &[u8]) -> Result<Cow<'_, str>, FormError> {
+    if !raw.contains(&b'%') && !raw.contains(&b'+') {
+        return std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| FormError::InvalidEncoding);
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut bytes = raw.iter();
     while let Some(&b) = bytes.next() {
@@ -225,7 +284,9 @@ pub(crate) fn decode(raw: &[u8]) -> Result<String, FormError> {
             _ => out.push(b),
         }
     }
-    String::from_utf8(out).map_err(|_| FormError::InvalidEncoding)
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| FormError::InvalidEncoding)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -372,7 +433,7 @@ mod tests {
 
     #[test]
     fn rfc6749_section_3_1_empty_parameters_count_as_absent() {
-        let params = Params::from_pairs([("scope", ""), ("state", "xyz")]).unwrap();
+        let params = Params::from_pairs(&[("scope", ""), ("state", "xyz")]).unwrap();
         assert_eq!(params.get("scope"), None);
         assert!(!params.contains("scope"));
         assert_eq!(params.get("state"), Some("xyz"));
@@ -380,18 +441,39 @@ mod tests {
 
     #[test]
     fn rfc6749_section_3_1_repeated_parameters_are_refused() {
-        let err = Params::from_pairs([("code", "a"), ("code", "b")]).unwrap_err();
+        let err = Params::from_pairs(&[("code", "a"), ("code", "b")]).unwrap_err();
         assert_eq!(err.parameter(), Some("code"));
         // Repeated even when one of them is empty.
-        assert!(Params::from_pairs([("code", ""), ("code", "b")]).is_err());
+        assert!(Params::from_pairs(&[("code", ""), ("code", "b")]).is_err());
         let pairs: Vec<(String, String)> = [("a", "1"), ("b", "1"), ("a", "2"), ("b", "2")]
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
+        assert_eq!(first_duplicate(&pairs), Some("a"));
         // `b` repeats after `a` did: still found (RFC 6749 §4.1.2.1 needs
         // every repeat of client_id or redirect_uri, not the first repeat).
         assert!(any_repeated(&pairs, &["b"]));
         assert!(any_repeated(&pairs, &["x", "a"]));
         assert!(!any_repeated(&pairs, &["x", "c"]));
+    }
+
+    #[test]
+    fn rfc6749_section_3_1_repeats_are_found_among_many_parameters() {
+        // More pairs than the linear scan handles: the hash-set path.
+        let mut input: Vec<String> = (0..40).map(|i| format!("p{i}=v")).collect();
+        input.push("p7=again".to_owned());
+        let err = Params::parse(input.join("&").as_bytes()).unwrap_err();
+        assert_eq!(err.parameter(), Some("p7"));
+        input.pop();
+        let joined = input.join("&");
+        let params = Params::parse(joined.as_bytes()).unwrap();
+        assert_eq!(params.get("p39"), Some("v"));
+    }
+
+    #[test]
+    fn values_without_escapes_are_borrowed_not_copied() {
+        let pairs = pairs(b"code=abc&redirect_uri=https%3A%2F%2Fa.example").unwrap();
+        assert!(matches!(pairs[0].1, Cow::Borrowed("abc")));
+        assert!(matches!(&pairs[1].1, Cow::Owned(v) if v == "https://a.example"));
     }
 }

@@ -21,6 +21,7 @@ pub(crate) fn is_well_formed(value: &str) -> bool {
 }
 
 /// `BASE64URL-ENCODE(SHA256(ASCII(code_verifier)))` (RFC 7636 §4.2).
+#[cfg(test)]
 pub(crate) fn s256_challenge(verifier: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
     URL_SAFE_NO_PAD.encode(digest.as_ref())
@@ -29,12 +30,16 @@ pub(crate) fn s256_challenge(verifier: &str) -> String {
 /// RFC 7636 §4.6: the verifier is well formed and its S256 transform equals
 /// the stored challenge (compared in constant time).
 pub(crate) fn verify(verifier: &str, challenge: &str) -> bool {
-    is_well_formed(verifier)
-        && bool::from(
-            s256_challenge(verifier)
-                .as_bytes()
-                .ct_eq(challenge.as_bytes()),
-        )
+    if !is_well_formed(verifier) {
+        return false;
+    }
+    // 32 bytes of SHA-256 are 43 base64url characters; no allocation.
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let mut expected = [0u8; 43];
+    match URL_SAFE_NO_PAD.encode_slice(digest.as_ref(), &mut expected) {
+        Ok(43) => bool::from(expected.as_slice().ct_eq(challenge.as_bytes())),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

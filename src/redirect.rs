@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use url::{Host, Url};
 
@@ -112,7 +113,7 @@ pub enum RedirectUriKind {
 /// registered (never normalised).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RedirectUri(String);
+pub struct RedirectUri(Arc<str>);
 
 impl RedirectUri {
     /// Validates `s` against the registration rules and keeps it verbatim.
@@ -131,7 +132,7 @@ impl RedirectUri {
     /// `http`/`https`, or uses a private-use scheme without a `.`.
     pub fn parse(s: &str) -> Result<Self, RedirectUriError> {
         validate(s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(Arc::from(s)))
     }
 
     /// The URI exactly as registered.
@@ -182,7 +183,7 @@ impl RedirectUri {
         if check_raw(requested).is_err() || requested.contains('#') {
             return false;
         }
-        if self.0 == requested {
+        if *self.0 == *requested {
             return true;
         }
         if !self.is_loopback_ip() {
@@ -211,13 +212,13 @@ impl TryFrom<String> for RedirectUri {
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
         validate(&s)?;
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 }
 
 impl From<RedirectUri> for String {
     fn from(uri: RedirectUri) -> Self {
-        uri.0
+        uri.0.as_ref().to_owned()
     }
 }
 
@@ -721,7 +722,7 @@ mod tests {
         assert!(!r.matches("http://127.0.0.1:5/cb\n"));
         let base = "https://example.com/";
         let long = format!("{base}{}", "a".repeat(MAX_LEN + 1 - base.len()));
-        assert!(!RedirectUri(long.clone()).matches(&long));
+        assert!(!RedirectUri(Arc::from(long.as_str())).matches(&long));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use http::HeaderMap;
 
 use crate::ids::Subject;
+use crate::registration::OAuthApp;
+use crate::scope::ScopeSet;
 
 /// Identifies the end user deciding on the consent page of a plain
 /// authorization flow (`POST /oauth/authorize`).
@@ -32,6 +34,71 @@ pub trait ResourceOwnerAuthenticator: Send + Sync + fmt::Debug {
     fn demo_sign_in(&self) -> bool {
         false
     }
+
+    /// The host's consent policy: whether the end user signed in on this
+    /// `GET /oauth/authorize` request has already consented to what the
+    /// client asks, so that the request is answered with the authorization
+    /// code at once (`303` to the redirect URI with `code`, `state` and
+    /// `iss`) instead of the consent page. Called only for a request that
+    /// passed every check (known client, registered redirect URI, PKCE,
+    /// allowed scopes), never for a pushed request or a Connect session.
+    ///
+    /// The default is [`PriorConsent::Ask`]: always show the page. Answer
+    /// [`PriorConsent::Granted`] with the user and the scopes they consented
+    /// to, for example for a first-party app, or for consent the host
+    /// remembers. The page is still shown when the request asks for any
+    /// scope outside those (a request never widens a grant silently), and
+    /// when the client sends `prompt=consent`.
+    ///
+    /// # Security
+    ///
+    /// Answering without the user's interaction is what RFC 6749 §10.2
+    /// warns about for clients that cannot be authenticated: a malicious
+    /// app can send the request under a public client's `client_id`. The
+    /// code still goes only to a registered redirect URI and needs the PKCE
+    /// verifier, which protects an `https` redirect URI the client controls;
+    /// a loopback or private-use redirect URI of a native app can be claimed
+    /// by another app on the device (RFC 8252 §8.6), so remember consent for
+    /// such public clients only when the host trusts them (RFC 9700 §2.1
+    /// and §4.1). [`ConsentRequest`] carries the app (with its type) and the
+    /// redirect URI for that decision.
+    async fn prior_consent(
+        &self,
+        headers: &HeaderMap,
+        request: &ConsentRequest<'_>,
+    ) -> PriorConsent {
+        let _ = (headers, request);
+        PriorConsent::Ask
+    }
+}
+
+/// A validated authorization request, as
+/// [`ResourceOwnerAuthenticator::prior_consent`] sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ConsentRequest<'a> {
+    /// The client's app (its type, name, workspace).
+    pub app: &'a OAuthApp,
+    /// The scopes the request asks for.
+    pub scopes: &'a ScopeSet,
+    /// Where the code would go: a registered redirect URI.
+    pub redirect_uri: &'a str,
+}
+
+/// The host's answer to [`ResourceOwnerAuthenticator::prior_consent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PriorConsent {
+    /// Show the consent page. The default.
+    Ask,
+    /// `subject` is signed in and has consented to `scopes` for this client:
+    /// a request within them gets its code without the page.
+    Granted {
+        /// The signed-in end user.
+        subject: Subject,
+        /// The scopes they consented to for this client.
+        scopes: ScopeSet,
+    },
 }
 
 /// No end-user login is configured: plain-flow consent decisions are refused

@@ -5,6 +5,7 @@
 //! in a stable order.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -108,13 +109,13 @@ impl From<Scope> for String {
 /// echo scopes in a stable order).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
-pub struct ScopeSet(Vec<Scope>);
+pub struct ScopeSet(Arc<[Scope]>);
 
 impl ScopeSet {
     /// An empty set.
     #[must_use]
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self(Arc::from(Vec::new()))
     }
 
     /// Builds a set from individual tokens (e.g. a JSON array), removing
@@ -131,11 +132,11 @@ impl ScopeSet {
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        let mut set = Self::new();
+        let mut set = Vec::new();
         for (index, token) in tokens.into_iter().enumerate() {
-            set.push_checked(token.as_ref(), index)?;
+            push_checked(&mut set, token.as_ref(), index)?;
         }
-        Ok(set)
+        Ok(Self(set.into()))
     }
 
     /// Parses the `scope` request parameter: `scope-token *( SP scope-token )`
@@ -152,26 +153,14 @@ impl ScopeSet {
         if param.is_empty() {
             return Err(ScopeError::Empty);
         }
-        let mut set = Self::new();
+        let mut set = Vec::new();
         for (index, token) in param.split(' ').enumerate() {
             if token.is_empty() {
                 return Err(ScopeError::BadSeparator);
             }
-            set.push_checked(token, index)?;
+            push_checked(&mut set, token, index)?;
         }
-        Ok(set)
-    }
-
-    /// Validates `token` and appends it unless already present.
-    fn push_checked(&mut self, token: &str, index: usize) -> Result<(), ScopeError> {
-        validate_token(token, index)?;
-        if !self.contains(token) {
-            if self.0.len() >= MAX_SCOPES {
-                return Err(ScopeError::TooMany { max: MAX_SCOPES });
-            }
-            self.0.push(Scope(token.to_owned()));
-        }
-        Ok(())
+        Ok(Self(set.into()))
     }
 
     /// Whether the set contains `scope` (case-sensitive).
@@ -189,13 +178,11 @@ impl ScopeSet {
     /// The scopes in both sets, in `self`'s order.
     #[must_use]
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
-        Self(
-            self.0
-                .iter()
-                .filter(|s| other.contains(&s.0))
-                .cloned()
-                .collect(),
-        )
+        self.0
+            .iter()
+            .filter(|s| other.contains(&s.0))
+            .cloned()
+            .collect()
     }
 
     /// The scopes, in first-seen order.
@@ -245,7 +232,7 @@ impl TryFrom<Vec<String>> for ScopeSet {
 
 impl From<ScopeSet> for Vec<String> {
     fn from(set: ScopeSet) -> Self {
-        set.0.into_iter().map(String::from).collect()
+        set.0.iter().map(|s| s.0.clone()).collect()
     }
 }
 
@@ -264,14 +251,26 @@ impl<'a> IntoIterator for &'a ScopeSet {
 /// [`MAX_SCOPES`] limit, which guards parsing of untrusted input.
 impl FromIterator<Scope> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        let mut set = Self::new();
+        let mut set: Vec<Scope> = Vec::new();
         for scope in iter {
-            if !set.contains(&scope.0) {
-                set.0.push(scope);
+            if !set.iter().any(|s| s.0 == scope.0) {
+                set.push(scope);
             }
         }
-        set
+        Self(set.into())
     }
+}
+
+/// Validates `token` and appends it to `set` unless already present.
+fn push_checked(set: &mut Vec<Scope>, token: &str, index: usize) -> Result<(), ScopeError> {
+    validate_token(token, index)?;
+    if !set.iter().any(|s| s.0 == token) {
+        if set.len() >= MAX_SCOPES {
+            return Err(ScopeError::TooMany { max: MAX_SCOPES });
+        }
+        set.push(Scope(token.to_owned()));
+    }
+    Ok(())
 }
 
 /// Checks one token against the grammar and length limit.

@@ -32,7 +32,7 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, checksum, is_base64url};
+use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
 use crate::error::{FieldError, Problem};
 use crate::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::random::{RandomError, random_array};
@@ -47,11 +47,22 @@ const BODY_LEN: usize = 1 + 1 + 16 + 16 + 8;
 const MAC_LEN: usize = 32;
 /// `BODY_LEN + MAC_LEN` bytes in unpadded base64url.
 const ENCODED_LEN: usize = ((BODY_LEN + MAC_LEN) * 8).div_ceil(6);
-const DOMAIN: &str = "scoped_key";
+/// The MAC domain of scoped keys' signatures: short, so that the signed
+/// input (domain, prefix, body) fits one SHA-256 block with the default
+/// prefix.
+const DOMAIN: &str = "sk";
 
 /// The shortest and longest lifetime a minted key may ask for.
 const MIN_LIFETIME: Duration = Duration::MINUTE;
 const MAX_LIFETIME: Duration = Duration::days(3650);
+
+/// What a presented scoped key's signature vouches for, before the storage
+/// read: its record id, its nonce and the id of the key that signed it.
+struct CheckedKey {
+    id: [u8; 16],
+    nonce: [u8; 16],
+    signing_key_id: u8,
+}
 
 /// A scoped key's text. Shown once; `Debug` prints `[redacted]`; zeroized on
 /// drop; compared in constant time.
@@ -336,6 +347,37 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         presented: &str,
     ) -> Result<ScopedKeyPrincipal, ScopedKeyError> {
+        // Everything before the storage read is synchronous, so that none of
+        // the decoded key is kept (or copied) in the future's state.
+        let checked = self.check_scoped_key(presented)?;
+        let record = self
+            .storage()
+            .get_scoped_key(&ScopedKeyId::from_bytes(&checked.id))
+            .await?
+            .ok_or(ScopedKeyError::Revoked)?;
+        let nonce_matches = bool::from(record.nonce.as_slice().ct_eq(&checked.nonce));
+        if !nonce_matches
+            || record.signing_key_id != checked.signing_key_id
+            || record.revoked_at.is_some()
+        {
+            return Err(ScopedKeyError::Revoked);
+        }
+        Ok(ScopedKeyPrincipal {
+            key_id: record.id,
+            workspace_id: record.workspace_id,
+            app_id: record.app_id,
+            client_id: record.client_id,
+            customer_id: record.customer_id,
+            reference_id: record.reference_id,
+            scopes: record.scopes,
+            issued_at: record.created_at,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// The format, checksum, signature and expiry of a presented scoped key;
+    /// what the storage read then needs.
+    fn check_scoped_key(&self, presented: &str) -> Result<CheckedKey, ScopedKeyError> {
         let config = self.config();
         let prefix = config.prefixes().scoped_key();
         if presented.len() > MAX_PRESENTED_LEN {
@@ -345,7 +387,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .strip_prefix(prefix)
             .ok_or(ScopedKeyError::Malformed)?
             .as_bytes();
-        if rest.len() != ENCODED_LEN + CHECKSUM_LEN || !rest.iter().all(|&b| is_base64url(b)) {
+        if rest.len() != ENCODED_LEN + CHECKSUM_LEN || !all_base64url(rest) {
             return Err(ScopedKeyError::Malformed);
         }
         let (encoded, sum) = rest.split_at(ENCODED_LEN);
@@ -377,33 +419,17 @@ impl<S: Storage> AuthorizationServer<S> {
         let mut expiry = [0u8; 8];
         expiry.copy_from_slice(&body[34..42]);
         let expiry = i64::from_be_bytes(expiry);
-        let now = self.now();
-        if expiry != 0 && now.unix_timestamp() >= expiry {
+        if expiry != 0 && self.now().unix_timestamp() >= expiry {
             return Err(ScopedKeyError::Expired);
         }
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&body[2..18]);
-        let record = self
-            .storage()
-            .get_scoped_key(&ScopedKeyId::from_bytes(&id))
-            .await?
-            .ok_or(ScopedKeyError::Revoked)?;
-        let nonce_matches = bool::from(record.nonce.as_slice().ct_eq(&body[18..34]));
-        if !nonce_matches || record.signing_key_id != signing_key_id || record.revoked_at.is_some()
-        {
-            return Err(ScopedKeyError::Revoked);
-        }
-        Ok(ScopedKeyPrincipal {
-            key_id: record.id,
-            workspace_id: record.workspace_id,
-            app_id: record.app_id,
-            client_id: record.client_id,
-            customer_id: record.customer_id,
-            reference_id: record.reference_id,
-            scopes: record.scopes,
-            issued_at: record.created_at,
-            expires_at: record.expires_at,
-        })
+        let mut checked = CheckedKey {
+            id: [0u8; 16],
+            nonce: [0u8; 16],
+            signing_key_id,
+        };
+        checked.id.copy_from_slice(&body[2..18]);
+        checked.nonce.copy_from_slice(&body[18..34]);
+        Ok(checked)
     }
 
     /// As [`verify_scoped_key`](Self::verify_scoped_key), and the key must

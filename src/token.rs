@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::credential::{AccessToken, AuthorizationCode, RefreshToken};
+use crate::credential::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::error::ClientAuthError;
 use crate::events::Event;
 use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
@@ -149,6 +149,53 @@ impl Serialize for TokenResponse {
     }
 }
 
+impl TokenResponse {
+    /// The JSON body, exactly as its `Serialize` implementation writes it
+    /// with `serde_json`, but written directly: credentials are base64url
+    /// after an `[a-z0-9_]` prefix and scope tokens exclude `"` and `\`
+    /// (RFC 6749 §3.3), so nothing needs escaping. A value that would need
+    /// it (never expected) goes through `serde_json` instead.
+    pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        fn plain(text: &str) -> bool {
+            text.bytes().fold(true, |ok, b| {
+                ok & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b < 0x7f)
+            })
+        }
+        let access = self.access_token.expose_secret();
+        let refresh = self.refresh_token.as_ref().map(RefreshToken::expose_secret);
+        let key = self.scoped_key.as_ref().map(ScopedKey::expose_secret);
+        let scopes_plain = self.scope.iter().all(|s| plain(s.as_str()));
+        if !(plain(access) && refresh.is_none_or(plain) && key.is_none_or(plain) && scopes_plain) {
+            return serde_json::to_vec(self);
+        }
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"access_token\":\"");
+        out.extend_from_slice(access.as_bytes());
+        out.extend_from_slice(b"\",\"token_type\":\"Bearer\",\"expires_in\":");
+        out.extend_from_slice(self.expires_in.to_string().as_bytes());
+        if let Some(refresh) = refresh {
+            out.extend_from_slice(b",\"refresh_token\":\"");
+            out.extend_from_slice(refresh.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"scope\":\"");
+        for (i, scope) in self.scope.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            out.extend_from_slice(scope.as_str().as_bytes());
+        }
+        out.push(b'"');
+        if let Some(key) = key {
+            out.extend_from_slice(b",\"scoped_key\":\"");
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'"');
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
 /// An RFC 7662 introspection response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -240,7 +287,7 @@ impl<S: Storage> AuthorizationServer<S> {
     pub(crate) async fn authenticate_endpoint_client(
         &self,
         basic: Option<&BasicCredentials>,
-        params: &Params,
+        params: &Params<'_>,
     ) -> Result<AuthenticatedClient, TokenError> {
         let (client_id, secret) = match basic {
             Some(basic) => {
@@ -326,13 +373,17 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Errors
     ///
     /// A [`TokenError`] carrying the RFC 6749 §5.2 error.
-    pub async fn token(
+    pub async fn token<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<TokenResponse, TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        pairs: &[(N, V)],
+    ) -> Result<TokenResponse, TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         match params.get("grant_type") {
             None => Err(invalid_request("grant_type is required")),
@@ -412,10 +463,9 @@ impl<S: Storage> AuthorizationServer<S> {
         code_verifier: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         let config = self.config();
-        let code = AuthorizationCode::parse(config.prefixes(), code)
-            .map_err(|_| invalid_grant("invalid code"))?;
-        let hash = code
-            .hash(config.keys())
+        let hash = AuthorizationCode::hash_presented(config.prefixes(), config.keys(), code)
+            .ok()
+            .flatten()
             .ok_or(invalid_grant("invalid code"))?;
         let record = self
             .storage()
@@ -464,10 +514,14 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_at: None,
             revoked_at: None,
         };
+        // One draw from the system CSPRNG for both tokens.
+        let mut random = Zeroizing::new([0u8; 2 * RANDOM_LEN]);
+        config.rng().fill(random.as_mut_slice())?;
+        let (first, second) = random.split_at(RANDOM_LEN);
         let (access, access_hash) =
-            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            AccessToken::from_random(config.prefixes(), config.keys(), &array(first))?;
         let (refresh, refresh_hash) =
-            RefreshToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            RefreshToken::from_random(config.prefixes(), config.keys(), &array(second))?;
         let tokens = [
             self.new_token_record(
                 access_hash,
@@ -682,12 +736,13 @@ impl<S: Storage> AuthorizationServer<S> {
     ) -> Result<(AccessToken, RefreshToken, CredentialHash, CredentialHash), TokenError> {
         let config = self.config();
         let (prefixes, keys) = (config.prefixes(), config.keys());
-        let parts: [&[u8]; 2] = [b"successor", old.expose_secret().as_bytes()];
         let invalid = || invalid_grant("invalid refresh token");
-        let access = AccessToken::derive(prefixes, keys, key_id, &parts).ok_or_else(invalid)?;
-        let refresh = RefreshToken::derive(prefixes, keys, key_id, &parts).ok_or_else(invalid)?;
-        let access_hash = access.hash(keys).ok_or_else(invalid)?;
-        let refresh_hash = refresh.hash(keys).ok_or_else(invalid)?;
+        // The old token's body, decoded once for both successors.
+        let raw = old.raw().ok_or_else(invalid)?;
+        let (access, access_hash) =
+            AccessToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
+        let (refresh, refresh_hash) =
+            RefreshToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
         Ok((access, refresh, access_hash, refresh_hash))
     }
 
@@ -725,8 +780,13 @@ impl<S: Storage> AuthorizationServer<S> {
         let config = self.config();
         let now = self.now();
         let expires_at = now + config.lifetimes().access_token;
+        // One draw from the CSPRNG for the grant id and the token.
+        let mut random = Zeroizing::new([0u8; 16 + RANDOM_LEN]);
+        config.rng().fill(random.as_mut_slice())?;
+        let mut grant_id = [0u8; 16];
+        grant_id.copy_from_slice(&random[..16]);
         let grant = GrantRecord {
-            id: GrantId::generate(config.rng())?,
+            id: GrantId::from_bytes(&grant_id),
             workspace_id: app.workspace_id.clone(),
             app_id: app.id.clone(),
             client_id: app.client_id.clone(),
@@ -737,7 +797,7 @@ impl<S: Storage> AuthorizationServer<S> {
             revoked_at: None,
         };
         let (access, hash) =
-            AccessToken::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
+            AccessToken::from_random(config.prefixes(), config.keys(), &array(&random[16..]))?;
         let token = self.new_token_record(hash, TokenKind::Access, &grant, scopes.clone(), now);
         self.storage().insert_grant(&grant, &[token]).await?;
         config.events().emit(&Event::TokenIssued {
@@ -758,13 +818,11 @@ impl<S: Storage> AuthorizationServer<S> {
     fn classify(&self, token: &str) -> Option<(Presented, CredentialHash)> {
         let config = self.config();
         let (prefixes, keys) = (config.prefixes(), config.keys());
-        if let Ok(t) = AccessToken::parse(prefixes, token) {
-            let hash = t.hash(keys)?;
-            return Some((Presented::Access, hash));
+        if let Ok(hash) = AccessToken::hash_presented(prefixes, keys, token) {
+            return Some((Presented::Access, hash?));
         }
-        if let Ok(t) = RefreshToken::parse(prefixes, token) {
-            let hash = t.hash(keys)?;
-            return Some((Presented::Refresh, hash));
+        if let Ok(hash) = RefreshToken::hash_presented(prefixes, keys, token) {
+            return Some((Presented::Refresh, hash?));
         }
         None
     }
@@ -780,13 +838,17 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// `invalid_client`; `invalid_request` without `token`;
     /// `unauthorized_client` for another client's token (which stays valid).
-    pub async fn revoke(
+    pub async fn revoke<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<(), TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        pairs: &[(N, V)],
+    ) -> Result<(), TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         let token = params
             .get("token")
@@ -855,13 +917,17 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// `invalid_client` (also for a public client); `invalid_request`
     /// without `token`.
-    pub async fn introspect(
+    pub async fn introspect<N, V>(
         &self,
         basic: Option<&BasicCredentials>,
-        pairs: &[(String, String)],
-    ) -> Result<Introspection, TokenError> {
-        let params = Params::from_pairs(pairs.iter().cloned())
-            .map_err(|_| invalid_request("a parameter is repeated"))?;
+        pairs: &[(N, V)],
+    ) -> Result<Introspection, TokenError>
+    where
+        N: AsRef<str> + Sync,
+        V: AsRef<str> + Sync,
+    {
+        let params =
+            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
         let client = self.authenticate_endpoint_client(basic, &params).await?;
         // RFC 7662 §2.1: the endpoint MUST require authorization, so that
         // it cannot be used to scan for tokens; a public client's
@@ -938,9 +1004,10 @@ impl<S: Storage> AuthorizationServer<S> {
     /// the lookup is by keyed hash.
     pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenInfo, BearerError> {
         let config = self.config();
-        let token =
-            AccessToken::parse(config.prefixes(), token).map_err(|_| BearerError::InvalidToken)?;
-        let hash = token.hash(config.keys()).ok_or(BearerError::InvalidToken)?;
+        let hash = AccessToken::hash_presented(config.prefixes(), config.keys(), token)
+            .ok()
+            .flatten()
+            .ok_or(BearerError::InvalidToken)?;
         let record = self
             .storage()
             .get_token(&hash)
@@ -973,6 +1040,65 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Storage errors.
     pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
         self.storage().purge_expired(self.now(), batch).await
+    }
+}
+
+/// The first [`RANDOM_LEN`] bytes of `bytes` (zero-padded if shorter, which
+/// the callers' fixed-size buffers rule out).
+fn array(bytes: &[u8]) -> Zeroizing<[u8; RANDOM_LEN]> {
+    let mut out = Zeroizing::new([0u8; RANDOM_LEN]);
+    for (dest, byte) in out.iter_mut().zip(bytes) {
+        *dest = *byte;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::credential::CredentialPrefixes;
+    use crate::keyring::{KeyRing, ServerKey};
+    use crate::random::SystemRandom;
+
+    fn response(refresh: bool, scope: &str) -> TokenResponse {
+        let prefixes = CredentialPrefixes::default();
+        let keys = KeyRing::new(ServerKey::new(1, &[1; 32]).unwrap());
+        let rng = SystemRandom::new();
+        TokenResponse {
+            access_token: AccessToken::generate_hashed(&prefixes, &keys, &rng)
+                .unwrap()
+                .0,
+            expires_in: 3600,
+            refresh_token: refresh.then(|| {
+                RefreshToken::generate_hashed(&prefixes, &keys, &rng)
+                    .unwrap()
+                    .0
+            }),
+            scope: ScopeSet::parse(scope).unwrap(),
+            scoped_key: None,
+        }
+    }
+
+    #[test]
+    fn rfc6749_5_1_token_json_is_what_serde_json_writes() {
+        for (refresh, scope) in [
+            (true, "read:devices"),
+            (false, "read:devices write:devices"),
+            (true, "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~ z"),
+        ] {
+            let tokens = response(refresh, scope);
+            assert_eq!(
+                tokens.to_json().unwrap(),
+                serde_json::to_vec(&tokens).unwrap(),
+                "{scope}"
+            );
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&tokens.to_json().unwrap()).unwrap();
+            assert_eq!(parsed["token_type"], "Bearer");
+            assert_eq!(parsed["scope"], scope);
+        }
     }
 }
 

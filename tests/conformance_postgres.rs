@@ -321,6 +321,11 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
         n, 1,
         "an approval: session, grant and code in one statement"
     );
+    // An approval by the host's consent policy: grant and code, one statement.
+    let (auto_grant, auto_code) = grant_and_code(&app, now);
+    let (n, done) = statements(&count, store.insert_code(&auto_grant, &auto_code)).await;
+    done.unwrap();
+    assert_eq!(n, 1, "insert_code: grant and code in one statement");
 
     // A Connect approval: customer, connection and scoped key too, still
     // one statement; a second one for the same reference id updates the

@@ -853,6 +853,228 @@ async fn rfc8414_metadata_lists_every_endpoint() {
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
+// ---- The host's consent policy (`ResourceOwnerAuthenticator::prior_consent`) ----
+
+/// A host login that reads `Cookie: sid=<user>` and remembers that every
+/// signed-in user consented to `read:devices` for every client.
+#[derive(Debug)]
+struct RememberedConsent;
+
+#[async_trait::async_trait]
+impl oauth_connect::ResourceOwnerAuthenticator for RememberedConsent {
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        _: Option<&str>,
+    ) -> Option<oauth_connect::Subject> {
+        let cookie = headers.get("cookie")?.to_str().ok()?;
+        let user = cookie.strip_prefix("sid=")?;
+        oauth_connect::Subject::parse(user).ok()
+    }
+
+    async fn prior_consent(
+        &self,
+        headers: &http::HeaderMap,
+        request: &oauth_connect::ConsentRequest<'_>,
+    ) -> oauth_connect::PriorConsent {
+        assert!(request.redirect_uri.starts_with("https://app.example.com/"));
+        assert_eq!(request.app.name, "Test <App>");
+        match self.authenticate(headers, None).await {
+            Some(subject) => oauth_connect::PriorConsent::Granted {
+                subject,
+                scopes: oauth_connect::ScopeSet::parse("read:devices").unwrap(),
+            },
+            None => oauth_connect::PriorConsent::Ask,
+        }
+    }
+}
+
+async fn remembering_harness() -> Harness {
+    let (builder, clock, events) = support::builder();
+    let server = builder
+        .resource_owner(std::sync::Arc::new(RememberedConsent))
+        .build()
+        .unwrap();
+    support::harness_with(server, clock, events).await
+}
+
+async fn authorize_signed_in(
+    server: &Server,
+    pairs: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> http::Response<bytes::Bytes> {
+    let mut request = http::Request::get(format!("/oauth/authorize?{}", query(pairs)));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    server
+        .handle(request.body(bytes::Bytes::new()).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn rfc6749_4_1_2_remembered_consent_answers_with_the_code_without_the_page() {
+    let h = remembering_harness().await;
+    let (verifier, challenge) = pkce();
+    let answer = authorize_signed_in(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("state", "xyz"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some("sid=user-42"),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let to = location(&answer);
+    assert!(to.starts_with("https://app.example.com/callback?"));
+    assert_eq!(param(&to, "state").as_deref(), Some("xyz"));
+    assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER), "RFC 9207 §2");
+    let code = param(&to, "code").unwrap();
+
+    // The code is an ordinary one: bound to PKCE (RFC 7636 §4.6), single use.
+    let wrong = exchange(&h.server, &h.public, &code, &pkce().0).await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let tokens = exchange(&h.server, &h.public, &code, &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let body = json(&tokens);
+    assert_eq!(body["scope"], "read:devices");
+    let info = h
+        .server
+        .validate_access_token(body["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(info.subject.unwrap().as_str(), "user-42");
+    let again = exchange(&h.server, &h.public, &code, &verifier).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST, "RFC 6749 §4.1.2");
+}
+
+#[tokio::test]
+async fn rfc6749_3_3_a_request_wider_than_the_remembered_consent_gets_the_page() {
+    let h = remembering_harness().await;
+    let (_, challenge) = pkce();
+    for scope in ["read:devices write:devices", "read:sites"] {
+        let page = authorize_signed_in(
+            &h.server,
+            &[
+                ("response_type", "code"),
+                ("client_id", &h.public.client_id),
+                ("redirect_uri", REDIRECT),
+                ("scope", scope),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+            Some("sid=user-42"),
+        )
+        .await;
+        assert_eq!(page.status(), StatusCode::OK, "{scope}: the consent page");
+        assert!(page.headers().get("location").is_none(), "{scope}");
+        assert!(text(&page).contains("write:devices") || scope == "read:sites");
+    }
+    // No `scope` asks for everything the app is allowed: wider too.
+    let page = authorize_signed_in(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some("sid=user-42"),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn remembered_consent_needs_a_signed_in_user_and_yields_to_prompt_consent() {
+    let h = remembering_harness().await;
+    let (_, challenge) = pkce();
+    let request = [
+        ("response_type", "code"),
+        ("client_id", h.public.client_id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "read:devices"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = authorize_signed_in(&h.server, &request, None).await;
+    assert_eq!(page.status(), StatusCode::OK, "nobody signed in: the page");
+    assert!(page.headers().get("location").is_none());
+    let mut asking = request.to_vec();
+    asking.push(("prompt", "consent"));
+    let page = authorize_signed_in(&h.server, &asking, Some("sid=user-42")).await;
+    assert_eq!(page.status(), StatusCode::OK, "prompt=consent: the page");
+    assert!(page.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn rfc7636_4_4_1_remembered_consent_never_skips_the_request_checks() {
+    let h = remembering_harness().await;
+    // A public client without PKCE: the error goes back, no code is issued.
+    let answer = authorize_signed_in(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("state", "s1"),
+        ],
+        Some("sid=user-42"),
+    )
+    .await;
+    let to = location(&answer);
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&to, "state").as_deref(), Some("s1"));
+    assert!(param(&to, "code").is_none());
+    // An unregistered redirect URI: a page, never a redirect (RFC 6749 §4.1.2.1).
+    let (_, challenge) = pkce();
+    let page = authorize_signed_in(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", "https://evil.example/cb"),
+            ("scope", "read:devices"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some("sid=user-42"),
+    )
+    .await;
+    no_redirect(&page);
+}
+
+#[tokio::test]
+async fn the_default_consent_policy_always_shows_the_page() {
+    // `DemoSignIn` keeps the trait's default policy: ask.
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let page = authorize_signed_in(
+        &h.server,
+        &[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some("sid=user-42"),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers().get("location").is_none());
+}
+
 /// The typed consent API: `pairs` as the authorization endpoint decodes
 /// them.
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

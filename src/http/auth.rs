@@ -114,12 +114,17 @@ pub(crate) fn basic(headers: &HeaderMap) -> Result<Option<BasicCredentials>, Aut
         .position(|&b| b == b':')
         .ok_or(AuthHeaderError::Malformed)?;
     let (id, secret) = (&decoded[..at], &decoded[at + 1..]);
-    let client_id = form::decode(id).map_err(|_| AuthHeaderError::Malformed)?;
+    let client_id = form::decode(id)
+        .map_err(|_| AuthHeaderError::Malformed)?
+        .into_owned();
     if client_id.is_empty() {
         return Err(AuthHeaderError::Malformed);
     }
-    let client_secret =
-        Zeroizing::new(form::decode(secret).map_err(|_| AuthHeaderError::Malformed)?);
+    let client_secret = Zeroizing::new(
+        form::decode(secret)
+            .map_err(|_| AuthHeaderError::Malformed)?
+            .into_owned(),
+    );
     Ok(Some(BasicCredentials {
         client_id,
         client_secret,

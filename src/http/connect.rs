@@ -241,7 +241,7 @@ fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::Cus
 /// How a page is shown: its status, and what to tell the user.
 pub(super) struct Shown<'a> {
     pub(super) status: StatusCode,
-    pub(super) form: Option<&'a Params>,
+    pub(super) form: Option<&'a Params<'a>>,
     pub(super) error: Option<&'a crate::FieldError>,
     pub(super) notice: Option<String>,
     pub(super) search: Option<&'a str>,

@@ -76,7 +76,13 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # }
     /// ```
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        let path = request.uri().path().to_owned();
+        // The OAuth endpoints first, without splitting the path.
+        match request.uri().path() {
+            "/oauth/token" => return oauth::token(self, &request).await,
+            "/oauth/authorize" => return oauth::authorize(self, &request).await,
+            _ => {}
+        }
+        let path = request.uri().path();
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some(rest) => rest.split('/').collect(),
             None => Vec::new(),

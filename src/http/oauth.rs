@@ -8,7 +8,9 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::{allow, response};
-use crate::authorize::{AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage};
+use crate::authorize::{
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
+};
 use crate::oauth_error::OAuthErrorCode;
 use crate::params::{self, Params};
 use crate::server::AuthorizationServer;
@@ -66,13 +68,13 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// A client endpoint's request: Basic credentials, if any, and the form.
-type ClientRequest = (Option<BasicCredentials>, Vec<(String, String)>);
+type ClientRequest<'a> = (Option<BasicCredentials>, params::Pairs<'a>);
 
 /// The common shape of the client endpoints (token, revocation,
 /// introspection, PAR): POST, a form body, no parameters in the URI
 /// (RFC 6749 §2.3.1, §3.2), at most one `Authorization: Basic`.
 #[allow(clippy::result_large_err)] // the error is the response itself
-fn client_request(request: &Request<Bytes>) -> Result<ClientRequest, Response<Bytes>> {
+fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Response<Bytes>> {
     allow(request.method(), &[Method::POST])?;
     if !is_form(request.headers()) {
         return Err(oauth_error(
@@ -116,7 +118,10 @@ pub(super) async fn token<S: Storage>(
         Err(response) => return response,
     };
     match server.token(basic.as_ref(), &pairs).await {
-        Ok(tokens) => response::no_store(response::json(StatusCode::OK, &tokens)),
+        Ok(tokens) => match tokens.to_json() {
+            Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
+            Err(_) => response::server_error(),
+        },
         Err(error) => token_error(&error),
     }
 }
@@ -160,7 +165,7 @@ pub(super) async fn par<S: Storage>(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let params = match Params::from_pairs(pairs.iter().cloned()) {
+    let params = match Params::from_pairs(&pairs) {
         Ok(params) => params,
         Err(e) => return oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()),
     };
@@ -172,9 +177,10 @@ pub(super) async fn par<S: Storage>(
         Err(error) => return token_error(&error),
     };
     // Client authentication parameters are not part of the pushed request.
-    let pushed: Vec<(String, String)> = pairs
-        .into_iter()
+    let pushed: params::Pairs<'_> = pairs
+        .iter()
         .filter(|(name, _)| name != "client_secret")
+        .cloned()
         .collect();
     match server.push_authorization_request(&client, &pushed).await {
         Ok(pushed) => response::no_store(response::json(
@@ -312,10 +318,10 @@ pub(super) async fn authorize<S: Storage>(
     let Ok(pairs) = params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::UnknownRequest);
     };
-    match server.begin_authorization(&pairs).await {
+    match server.authorize_request(request.headers(), &pairs).await {
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
-        Ok(prompt) if prompt.connect => {
+        Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
             let (browser, cookie) = match super::connect::browser_or_new(server, request.headers())
             {
                 Ok(browser) => browser,
@@ -332,9 +338,12 @@ pub(super) async fn authorize<S: Storage>(
                 Err(page) => error_page(page),
             }
         }
-        Ok(prompt) => consent_page(server, &prompt),
+        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, &prompt),
+        // The host's consent policy covers the request: the code at once.
+        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
+            redirect(server, &to)
+        }
         Err(AuthorizeError::Page(page)) => error_page(page),
-        Err(AuthorizeError::Redirect(to)) => redirect(server, &to),
     }
 }
 

@@ -46,8 +46,10 @@ pub(crate) fn no_store(response: Response<Bytes>) -> Response<Bytes> {
 /// `value` as a JSON body with `status`; a value that cannot be serialized
 /// (never expected) becomes a bare 500.
 pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Bytes> {
-    match serde_json::to_vec(value) {
-        Ok(body) => finish(header(
+    // Room for a token response without growing the buffer.
+    let mut body = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => finish(header(
             with_status(status, Bytes::from(body)),
             CONTENT_TYPE,
             JSON,
@@ -57,6 +59,15 @@ pub(crate) fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Resp
             Bytes::from_static(br#"{"error":"server_error"}"#),
         )),
     }
+}
+
+/// An already serialized JSON body with `status`.
+pub(crate) fn json_body(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
+    finish(header(
+        with_status(status, Bytes::from(body)),
+        CONTENT_TYPE,
+        JSON,
+    ))
 }
 
 /// 204 No Content with an empty body.

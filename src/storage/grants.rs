@@ -381,6 +381,18 @@ pub trait GrantStore: Send + Sync {
         tokens: &[TokenRecord],
     ) -> Result<(), StorageError>;
 
+    /// Writes a new grant with its authorization code, atomically: an
+    /// authorization the host's consent policy approved without the consent
+    /// page, so there is no pending session to complete.
+    ///
+    /// # Errors
+    ///
+    /// `Conflict` when the grant id or the code hash exists; `NotFound` when
+    /// the grant's app no longer exists (deleted concurrently): nothing is
+    /// written.
+    async fn insert_code(&self, grant: &GrantRecord, code: &CodeRecord)
+    -> Result<(), StorageError>;
+
     /// The grant with this id, revoked or not.
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError>;
 

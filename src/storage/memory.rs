@@ -26,7 +26,7 @@ use super::{
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
 };
-use crate::keyring::CredentialHash;
+use crate::keyring::{CredentialHash, CredentialHashMap};
 use crate::origin::Origin;
 use crate::registration::OAuthApp;
 
@@ -35,10 +35,12 @@ use crate::registration::OAuthApp;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     apps: RwLock<AppTable>,
-    sessions: RwLock<HashMap<CredentialHash, SessionRecord>>,
-    codes: RwLock<HashMap<CredentialHash, CodeRecord>>,
-    grants: RwLock<HashMap<GrantId, GrantRecord>>,
-    tokens: RwLock<HashMap<CredentialHash, TokenRecord>>,
+    // Records are boxed: the tables of a busy store grow by the million, and
+    // a table of boxes moves and zeroes far less memory as it grows.
+    sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
+    codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
+    grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
+    tokens: RwLock<CredentialHashMap<Box<TokenRecord>>>,
     customers: RwLock<CustomerTable>,
     connections: RwLock<ConnectionTable>,
     scoped_keys: RwLock<ScopedKeyTable>,
@@ -93,8 +95,54 @@ struct ConnectionTable {
 
 #[derive(Debug, Default)]
 struct ScopedKeyTable {
-    by_id: HashMap<ScopedKeyId, ScopedKeyRecord>,
+    by_id: IdMap<ScopedKeyId, ScopedKeyRecord>,
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, ScopedKeyId)>>,
+}
+
+/// A map keyed by identifiers the server generates from its CSPRNG (grant
+/// and scoped-key ids), with [`IdHasher`].
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A fast, unkeyed hasher (FxHash's multiply-rotate over 8-byte words) for
+/// [`IdMap`].
+///
+/// # Security
+///
+/// Not flood-resistant: only for keys an attacker cannot choose. Every key
+/// inserted into an `IdMap` is an id the server drew at random; looking up
+/// an attacker's id costs one probe like any other.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
 }
 
 /// Inserts `key` into a per-workspace creation-order index.
@@ -195,7 +243,7 @@ impl MemoryStore {
     fn write_connect_approval(
         &self,
         approval: &ConnectApproval,
-        grants: &mut HashMap<GrantId, GrantRecord>,
+        grants: &mut IdMap<GrantId, Box<GrantRecord>>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let mut customers = write(&self.customers);
@@ -577,8 +625,8 @@ impl PublishableKeyStore for MemoryStore {
 /// remove them. `context` is taken after the table's lock in each phase
 /// (another table's read lock, later in the lock order) and handed to
 /// `expired`.
-fn purge<K: Clone + Eq + std::hash::Hash, V, C>(
-    table: &RwLock<HashMap<K, V>>,
+fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
+    table: &RwLock<HashMap<K, V, H>>,
     budget: &mut usize,
     context: impl Fn() -> C,
     expired: impl Fn(&V, &C) -> bool,
@@ -612,7 +660,7 @@ fn purge<K: Clone + Eq + std::hash::Hash, V, C>(
     removed as u64
 }
 
-fn grant_is_live(grants: &HashMap<GrantId, GrantRecord>, id: &GrantId) -> bool {
+fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
 
@@ -637,7 +685,7 @@ fn revoke_keys_of(keys: &mut ScopedKeyTable, grants: &[GrantId], now: OffsetDate
 /// grant's revocation time; at its own creation time when the grant is no
 /// longer stored).
 fn with_grant_revocation(
-    grants: &HashMap<GrantId, GrantRecord>,
+    grants: &IdMap<GrantId, Box<GrantRecord>>,
     key: &ScopedKeyRecord,
 ) -> ScopedKeyRecord {
     let mut key = key.clone();
@@ -653,7 +701,7 @@ fn with_grant_revocation(
 /// Revokes an active connection (taking it out of the active index), its
 /// grant and the keys minted under that grant.
 fn revoke_one_connection(
-    grants: &mut HashMap<GrantId, GrantRecord>,
+    grants: &mut IdMap<GrantId, Box<GrantRecord>>,
     connections: &mut ConnectionTable,
     keys: &mut ScopedKeyTable,
     id: &ConnectionId,
@@ -698,7 +746,7 @@ impl GrantStore for MemoryStore {
         if sessions.contains_key(&session.hash) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        sessions.insert(session.hash, session.clone());
+        sessions.insert(session.hash, Box::new(session.clone()));
         Ok(())
     }
 
@@ -714,7 +762,7 @@ impl GrantStore for MemoryStore {
         if session.opened_at.is_none() && session.open_by.is_none_or(|by| now < by) {
             session.opened_at = Some(now);
         }
-        Ok(Some(session.clone()))
+        Ok(Some(SessionRecord::clone(session)))
     }
 
     async fn complete_session(
@@ -728,12 +776,14 @@ impl GrantStore for MemoryStore {
             return Ok(SessionCompletion::NotFound);
         };
         if session.status != SessionStatus::Pending {
-            return Ok(SessionCompletion::AlreadyCompleted(session.clone()));
+            return Ok(SessionCompletion::AlreadyCompleted(SessionRecord::clone(
+                session,
+            )));
         }
         if now >= session.expires_at || session.opened_at.is_none() {
             return Ok(SessionCompletion::Expired);
         }
-        let before = session.clone();
+        let before = SessionRecord::clone(session);
         match decision {
             SessionDecision::Approve {
                 grant,
@@ -748,8 +798,8 @@ impl GrantStore for MemoryStore {
                 if let Some(connect) = connect {
                     self.write_connect_approval(connect, &mut grants, now)?;
                 }
-                grants.insert(grant.id.clone(), GrantRecord::clone(grant));
-                codes.insert(code.hash, CodeRecord::clone(code));
+                grants.insert(grant.id.clone(), grant.clone());
+                codes.insert(code.hash, code.clone());
                 session.status = SessionStatus::Approved;
             }
             SessionDecision::Deny => session.status = SessionStatus::Denied,
@@ -758,7 +808,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError> {
-        let code = read(&self.codes).get(hash).cloned();
+        let code = read(&self.codes).get(hash).map(|c| CodeRecord::clone(c));
         Ok(code.filter(|c| grant_is_live(&read(&self.grants), &c.grant_id)))
     }
 
@@ -778,7 +828,7 @@ impl GrantStore for MemoryStore {
             return Ok(CodeRedemption::Invalid);
         }
         if code.redeemed_at.is_some() {
-            return Ok(CodeRedemption::AlreadyRedeemed(code.clone()));
+            return Ok(CodeRedemption::AlreadyRedeemed(CodeRecord::clone(code)));
         }
         if now >= code.expires_at {
             return Ok(CodeRedemption::Invalid);
@@ -787,13 +837,13 @@ impl GrantStore for MemoryStore {
         if tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        let before = code.clone();
+        let before = CodeRecord::clone(code);
         code.redeemed_at = Some(now);
         if let Some(grant) = grants.get_mut(&code.grant_id) {
             extend_expiry(grant, grant_expires_at);
         }
         for token in tokens {
-            table.insert(token.hash, token.clone());
+            table.insert(token.hash, Box::new(token.clone()));
         }
         Ok(CodeRedemption::Redeemed(before))
     }
@@ -813,19 +863,39 @@ impl GrantStore for MemoryStore {
         if grants.contains_key(&grant.id) || tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        grants.insert(grant.id.clone(), grant.clone());
+        grants.insert(grant.id.clone(), Box::new(grant.clone()));
         for token in tokens {
-            table.insert(token.hash, token.clone());
+            table.insert(token.hash, Box::new(token.clone()));
         }
         Ok(())
     }
 
+    async fn insert_code(
+        &self,
+        grant: &GrantRecord,
+        code: &CodeRecord,
+    ) -> Result<(), StorageError> {
+        // Lock order: apps, codes, grants, as everywhere.
+        let apps = read(&self.apps);
+        let mut codes = write(&self.codes);
+        let mut grants = write(&self.grants);
+        if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
+        if grants.contains_key(&grant.id) || codes.contains_key(&code.hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        grants.insert(grant.id.clone(), Box::new(grant.clone()));
+        codes.insert(code.hash, Box::new(code.clone()));
+        Ok(())
+    }
+
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError> {
-        Ok(read(&self.grants).get(id).cloned())
+        Ok(read(&self.grants).get(id).map(|g| GrantRecord::clone(g)))
     }
 
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
-        let token = read(&self.tokens).get(hash).cloned();
+        let token = read(&self.tokens).get(hash).map(|t| TokenRecord::clone(t));
         Ok(token.filter(|t| grant_is_live(&read(&self.grants), &t.grant_id)))
     }
 
@@ -839,14 +909,17 @@ impl GrantStore for MemoryStore {
     ) -> Result<RefreshRotation, StorageError> {
         let mut grants = write(&self.grants);
         let mut tokens = write(&self.tokens);
-        let Some(old) = tokens.get(hash).cloned() else {
+        let Some(old) = tokens.get(hash).map(|t| TokenRecord::clone(t)) else {
             return Ok(RefreshRotation::Invalid);
         };
         if old.kind != TokenKind::Refresh || !grant_is_live(&grants, &old.grant_id) {
             return Ok(RefreshRotation::Invalid);
         }
         if let Some(rotated_at) = old.rotated_at {
-            let successor = old.successor.and_then(|s| tokens.get(&s)).cloned();
+            let successor = old
+                .successor
+                .and_then(|s| tokens.get(&s))
+                .map(|t| TokenRecord::clone(t));
             // A replay (a lost response retried) only while the successor is
             // unused: once it rotated in turn, the old token is reuse
             // (RFC 9700 §4.14.2).
@@ -886,7 +959,7 @@ impl GrantStore for MemoryStore {
             extend_expiry(grant, grant_expires_at);
         }
         for token in successors {
-            tokens.insert(token.hash, token.clone());
+            tokens.insert(token.hash, Box::new(token.clone()));
         }
         Ok(RefreshRotation::Rotated(old))
     }
@@ -974,8 +1047,8 @@ impl GrantStore for MemoryStore {
             g.expires_at.is_some_and(|at| now >= at)
                 || g.revoked_at.is_some_and(|at| now >= at + retention)
         };
-        let grant_gone = |grants: &HashMap<GrantId, GrantRecord>, id: &GrantId| {
-            grants.get(id).is_none_or(doomed)
+        let grant_gone = |grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId| {
+            grants.get(id).is_none_or(|g| doomed(g))
         };
         let grants = || read(&self.grants);
         let mut removed = purge(
@@ -1245,7 +1318,7 @@ impl ConnectStore for MemoryStore {
             return Ok(StepAdvance::Closed);
         };
         if current.step_version != expected_version {
-            return Ok(StepAdvance::Stale(Box::new(session.clone())));
+            return Ok(StepAdvance::Stale(session.clone()));
         }
         **current = context.clone();
         Ok(StepAdvance::Advanced)

@@ -28,7 +28,7 @@
 //!
 //! | operation | statements |
 //! |---|---|
-//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
+//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `insert_code`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
 //! | `complete_session`, `redeem_code`, `rotate_refresh_token` | 1 when the change is made, 2 when it is refused |
 //!
 //! Approving a Connect session is the same one statement: it also upserts
@@ -380,6 +380,20 @@ const INSERT_GRANT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id \
      ) ",
     insert_tokens!("new_grant", 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
+);
+
+/// A new grant (`$1`–`$9`) with its code (`$10`–`$23`), in one statement;
+/// an unknown app fails the grant's foreign key (`NotFound`), a duplicate
+/// id or hash is a unique violation (`Conflict`): nothing is written.
+const INSERT_GRANT_CODE: &str = concat!(
+    "WITH new_grant AS ( \
+       INSERT INTO oauth_grants (",
+    grant_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id \
+     ) INSERT INTO oauth_codes (",
+    code_columns!(),
+    ") SELECT $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 \
+       FROM new_grant"
 );
 
 const GET_GRANT: &str = concat!(
@@ -858,6 +872,16 @@ impl GrantStore for PostgresStore {
         // A duplicate grant id or token hash is a unique violation, which
         // maps to `Conflict`; the statement then writes nothing.
         query.execute(&self.pool).within(self.timeout).await?;
+        Ok(())
+    }
+
+    async fn insert_code(
+        &self,
+        grant: &GrantRecord,
+        code: &CodeRecord,
+    ) -> Result<(), StorageError> {
+        let query = bind_code(bind_grant(sqlx::query(INSERT_GRANT_CODE), grant), code);
+        query.execute(&self.pool).await.map_err(error::map)?;
         Ok(())
     }
 

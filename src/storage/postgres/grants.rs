@@ -61,9 +61,11 @@
 //! each other. The one reverse order is `delete_app`, whose cascade goes
 //! from the grant to its codes and tokens (and from the app to its
 //! connections and scoped keys): deleting an app while one of its codes is
-//! redeemed (tokens rotated, Connect sessions approved) can deadlock; PostgreSQL then
-//! aborts one statement, which fails with [`StorageErrorKind::Conflict`]
-//! and writes nothing, and the other completes.
+//! redeemed (tokens rotated, Connect sessions approved, scoped keys minted:
+//! `insert_scoped_key` share-locks the connection, then its grant, then the
+//! app) can deadlock; PostgreSQL then aborts one statement, which fails
+//! with [`StorageErrorKind::Conflict`] and writes nothing, and the other
+//! completes.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;

@@ -90,7 +90,10 @@ pub struct CustomerInfoInput {
 }
 
 /// The body of `POST /v1/connect/sessions`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// `Debug` redacts [`state`](Self::state): clients often use it as their
+/// own CSRF token.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewConnectSession {
@@ -140,6 +143,28 @@ pub struct NewConnectSession {
     /// `S256` when `codeChallenge` is given.
     #[serde(default)]
     pub code_challenge_method: Option<String>,
+}
+
+impl std::fmt::Debug for NewConnectSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConnectSession")
+            .field("app_id", &self.app_id)
+            .field("redirect_url", &self.redirect_url)
+            .field("reference_id", &self.reference_id)
+            .field("tags", &self.tags)
+            .field("client_name", &self.client_name)
+            .field("customer_id", &self.customer_id)
+            .field("customer_info", &self.customer_info)
+            .field("filters", &self.filters)
+            .field("scopes", &self.scopes)
+            .field("state", &crate::storage::redacted(self.state.as_ref()))
+            .field("scoped_key", &self.scoped_key)
+            .field("scoped_key_delivery", &self.scoped_key_delivery)
+            .field("scoped_key_expires_in", &self.scoped_key_expires_in)
+            .field("code_challenge", &self.code_challenge)
+            .field("code_challenge_method", &self.code_challenge_method)
+            .finish()
+    }
 }
 
 /// A created Connect session: `201 { connectToken, url, expiresAt,
@@ -1155,6 +1180,21 @@ mod tests {
             check_customer(&empty, &API_NAMES, false).unwrap().location,
             None
         );
+    }
+
+    /// The client's `state` (often its CSRF token) never prints; the
+    /// rest of the request does.
+    #[test]
+    fn a_new_session_redacts_its_state_in_debug() {
+        let body: NewConnectSession = serde_json::from_str(
+            r#"{"redirectUrl": "https://app.example.com/callback", "state": "client-csrf-f00dfeed"}"#,
+        )
+        .unwrap();
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
+        assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
+        assert!(shown.contains("https://app.example.com/callback"), "{shown}");
+        assert!(format!("{:?}", NewConnectSession::default()).contains("state: None"));
     }
 
     #[test]

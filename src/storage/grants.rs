@@ -1,6 +1,8 @@
 //! The grant side of the storage contract: pending authorizations
 //! (sessions), authorization codes, grants and tokens.
 
+use std::fmt;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -83,7 +85,10 @@ impl ResponseMode {
 /// A validated authorization request waiting for the resource owner's
 /// decision: made by the authorization endpoint, or pushed (RFC 9126) and
 /// opened later. Found by the hash of its handle, a Connect token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` redacts [`state`](Self::state): clients often use it as their
+/// own CSRF token.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionRecord {
     /// The hash of the session's handle.
@@ -121,6 +126,35 @@ pub struct SessionRecord {
     pub status: SessionStatus,
     /// For a Connect session: who it is for and what completing it writes.
     pub connect: Option<Box<ConnectContext>>,
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("hash", &self.hash)
+            .field("workspace_id", &self.workspace_id)
+            .field("app_id", &self.app_id)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("redirect_uri_in_request", &self.redirect_uri_in_request)
+            .field("scopes", &self.scopes)
+            .field("state", &redacted(self.state.as_ref()))
+            .field("code_challenge", &self.code_challenge)
+            .field("response_mode", &self.response_mode)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("open_by", &self.open_by)
+            .field("opened_at", &self.opened_at)
+            .field("status", &self.status)
+            .field("connect", &self.connect)
+            .finish()
+    }
+}
+
+/// `Some("[redacted]")` for a value that must not be printed, `None` for
+/// none: `Debug` still tells whether there was one.
+pub(crate) fn redacted<T>(value: Option<&T>) -> Option<&'static str> {
+    value.map(|_| "[redacted]")
 }
 
 /// A grant: what was authorized for one client. Tokens belong to it.
@@ -453,4 +487,44 @@ pub trait GrantStore: Send + Sync {
     /// run from several processes at once, and it never blocks readers for
     /// longer than one batch.
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use time::macros::datetime;
+
+    use super::*;
+
+    /// The client's `state` (often its CSRF token) never prints; the
+    /// rest of the record does, and whether there was a state.
+    #[test]
+    fn a_session_record_redacts_its_state_in_debug() {
+        let at = datetime!(2025-06-01 00:00 UTC);
+        let mut session = SessionRecord {
+            hash: CredentialHash::from_bytes([7; 32]),
+            workspace_id: WorkspaceId::parse("ws_test").unwrap(),
+            app_id: AppId::parse("oauth_0123456789abcdef0123456789abcdef").unwrap(),
+            client_id: ClientId::parse("oc_client_0123456789abcdef").unwrap(),
+            redirect_uri: "https://app.example.com/callback".to_owned(),
+            redirect_uri_in_request: true,
+            scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
+            state: Some("client-csrf-f00dfeed".to_owned()),
+            code_challenge: None,
+            response_mode: ResponseMode::Query,
+            created_at: at,
+            expires_at: at,
+            open_by: None,
+            opened_at: None,
+            status: SessionStatus::Pending,
+            connect: None,
+        };
+        let shown = format!("{session:?}");
+        assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
+        assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
+        assert!(shown.contains("https://app.example.com/callback"), "{shown}");
+        session.state = None;
+        assert!(format!("{session:?}").contains("state: None"));
+    }
 }

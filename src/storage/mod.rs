@@ -45,6 +45,7 @@ pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,
     SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
 };
+pub(crate) use grants::redacted;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{

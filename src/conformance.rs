@@ -77,6 +77,8 @@ macro_rules! storage_conformance_tests {
             codes_expired_are_not_redeemed,
             codes_concurrent_redemptions_have_one_winner,
             grants_revocation_hides_codes_and_tokens,
+            grants_revocation_takes_the_connection_and_its_keys,
+            refresh_reuse_revokes_the_connection_and_its_keys,
             refresh_rotation_and_reuse_detection,
             refresh_replay_within_threshold_writes_nothing,
             refresh_replay_after_the_successor_was_used_is_reuse,
@@ -1160,10 +1162,15 @@ pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>)
         .redeem_code(&code.hash, &[access.clone()], now + Duration::hours(1), now)
         .await
         .unwrap();
-    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
-    assert!(
-        !store.revoke_grant(&grant.id, now).await.unwrap(),
-        "second revoke is false"
+    assert_eq!(
+        store.revoke_grant(&grant.id, now).await.unwrap(),
+        Some(crate::GrantRevocation::default()),
+        "revoked, with no connection to take along"
+    );
+    assert_eq!(
+        store.revoke_grant(&grant.id, now).await.unwrap(),
+        None,
+        "second revoke is None"
     );
     assert!(store.get_token(&access.hash).await.unwrap().is_none());
     assert!(store.get_code(&code.hash).await.unwrap().is_none());
@@ -1225,7 +1232,7 @@ pub async fn refresh_rotation_and_reuse_detection<S: Storage>(store: Arc<S>) {
         .await
         .unwrap();
     assert!(
-        matches!(reuse, RefreshRotation::Reused(_)),
+        matches!(reuse, RefreshRotation::Reused { .. }),
         "spent token presented again"
     );
     assert!(
@@ -1324,7 +1331,7 @@ pub async fn refresh_replay_after_the_successor_was_used_is_reuse<S: Storage>(st
         .await
         .unwrap();
     assert!(
-        matches!(outcome, RefreshRotation::Reused(_)),
+        matches!(outcome, RefreshRotation::Reused { .. }),
         "the successor was used: reuse, not a replay ({outcome:?})"
     );
     assert!(
@@ -1344,6 +1351,235 @@ pub async fn refresh_replay_after_the_successor_was_used_is_reuse<S: Storage>(st
     assert!(
         store.get_token(&stray.hash).await.unwrap().is_none(),
         "nothing written"
+    );
+}
+
+/// RFC 7009 §2.1: revoking a Connect grant (its refresh token's
+/// revocation) revokes, in one step, the grant with its tokens, the active
+/// connection whose grant it is and the scoped keys minted under it, and
+/// names the connection; a second call writes nothing. Another connection
+/// of the same customer (another linked account) and its key stay. The
+/// keys' own revocation is stored: they still read revoked, at the same
+/// time, once the grant is purged.
+pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(store: Arc<S>) {
+    // Far in the past (the purge below must not touch other checks'
+    // records).
+    let now = base_time() - Duration::days(700);
+    let app = grant_fixture(&*store).await;
+    let ws = &app.app.workspace_id;
+    let customer = customer_record(&app, "revoked-by-token", now);
+    let approval = connect_approval(&app, &customer, true, now);
+    let (grant, code, connect) = approval.clone();
+    let done = approve_connect(&*store, &app, approval, now).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)));
+    let access = token_record(&grant, TokenKind::Access, now);
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    let redeemed = store
+        .redeem_code(
+            &code.hash,
+            &[access.clone(), refresh.clone()],
+            now + Duration::days(30),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
+    let minted_later = scoped_key_record(&app, &customer, &grant.id, now);
+    store.insert_scoped_key(&minted_later).await.unwrap();
+    let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
+    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "second", "second"));
+    let other_connection = other.connection.id.clone();
+    approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
+    let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);
+    store.insert_scoped_key(&other_key).await.unwrap();
+
+    let later = now + Duration::minutes(5);
+    let revocation = store.revoke_grant(&grant.id, later).await.unwrap();
+    assert_eq!(
+        revocation.and_then(|r| r.connection_id).as_ref(),
+        Some(&connect.connection.id),
+        "it names the connection it revoked"
+    );
+    assert!(store.get_token(&access.hash).await.unwrap().is_none());
+    assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
+    let connection = store
+        .get_connection(ws, None, &connect.connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.status, ConnectionStatus::Revoked);
+    assert_eq!(connection.updated_at, later);
+    assert_eq!(
+        store
+            .find_connection(&app.app.id, "revoked-by-token")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(other_connection.clone()),
+        "no longer an active connection: only the other one is"
+    );
+    let minted_with = connect.scoped_key.clone().unwrap();
+    for key in [&minted_with, &minted_later] {
+        assert_eq!(
+            store
+                .get_scoped_key(&key.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(later),
+            "a key minted under the grant"
+        );
+    }
+    assert_eq!(
+        store
+            .get_scoped_key(&other_key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "another connection's key"
+    );
+    assert_eq!(
+        store
+            .insert_scoped_key(&scoped_key_record(&app, &customer, &grant.id, later))
+            .await
+            .unwrap(),
+        crate::ScopedKeyInsert::NoLiveGrant,
+        "nothing more is minted under it"
+    );
+    // Once revoked, nothing more is written.
+    let again = later + Duration::minutes(1);
+    assert_eq!(store.revoke_grant(&grant.id, again).await.unwrap(), None);
+    let connection = store
+        .get_connection(ws, None, &connect.connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.updated_at, later, "not touched again");
+
+    // The grant is purged a day after its revocation; its keys stay
+    // revoked at the time they were.
+    let purge_at = later + Duration::days(2);
+    while store.purge_expired(purge_at, 50).await.unwrap() > 0 {}
+    assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+    for key in [&minted_with, &minted_later] {
+        assert_eq!(
+            store
+                .get_scoped_key(&key.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at,
+            Some(later),
+            "the key's revocation outlives its grant"
+        );
+    }
+    assert_eq!(
+        store
+            .get_connection(ws, None, &other_connection)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConnectionStatus::Active,
+        "the other connection is untouched"
+    );
+}
+
+/// RFC 9700 §4.14.2: a rotated-out refresh token of a Connect grant
+/// presented again revokes the grant as a revocation does: with its
+/// connection and the scoped keys minted under it, named in the outcome.
+pub async fn refresh_reuse_revokes_the_connection_and_its_keys<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let ws = &app.app.workspace_id;
+    let customer = customer_record(&app, "reused-refresh", now);
+    let approval = connect_approval(&app, &customer, true, now);
+    let (grant, code, connect) = approval.clone();
+    approve_connect(&*store, &app, approval, now).await;
+    let refresh = token_record(&grant, TokenKind::Refresh, now);
+    store
+        .redeem_code(
+            &code.hash,
+            &[refresh.clone()],
+            now + Duration::days(30),
+            now,
+        )
+        .await
+        .unwrap();
+    let successor = token_record(&grant, TokenKind::Refresh, now);
+    let rotated = store
+        .rotate_refresh_token(
+            &refresh.hash,
+            &[successor.clone()],
+            now + Duration::days(30),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RefreshRotation::Rotated(_)));
+    let later = now + Duration::minutes(5);
+    let reused = store
+        .rotate_refresh_token(&refresh.hash, &[], now + Duration::days(30), None, later)
+        .await
+        .unwrap();
+    let RefreshRotation::Reused { old, revocation } = reused else {
+        panic!("a reuse: {reused:?}");
+    };
+    assert_eq!(old.hash, refresh.hash);
+    assert_eq!(
+        revocation.connection_id.as_ref(),
+        Some(&connect.connection.id)
+    );
+    assert!(store.get_token(&successor.hash).await.unwrap().is_none());
+    let connection = store
+        .get_connection(ws, None, &connect.connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.status, ConnectionStatus::Revoked);
+    assert_eq!(connection.updated_at, later);
+    let key = connect.scoped_key.unwrap();
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(later)
+    );
+    // A plain grant's reuse names no connection.
+    let (plain, plain_refresh) = refresh_fixture(&*store, now).await;
+    store
+        .rotate_refresh_token(
+            &plain_refresh.hash,
+            &[token_record(&plain, TokenKind::Refresh, now)],
+            now + Duration::hours(1),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    let reused = store
+        .rotate_refresh_token(
+            &plain_refresh.hash,
+            &[],
+            now + Duration::hours(1),
+            None,
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &reused,
+            RefreshRotation::Reused { revocation, .. } if revocation.connection_id.is_none()
+        ),
+        "{reused:?}"
     );
 }
 
@@ -1372,8 +1608,14 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
     store.insert_scoped_key(&other_key).await.unwrap();
 
     // Unredeemed: not a replay, nothing written.
-    assert!(!store.revoke_code_grant(&code.hash, now).await.unwrap());
-    assert!(!store.revoke_code_grant(&random_hash(), now).await.unwrap());
+    assert_eq!(
+        store.revoke_code_grant(&code.hash, now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.revoke_code_grant(&random_hash(), now).await.unwrap(),
+        None
+    );
     assert!(
         store
             .get_grant(&grant.id)
@@ -1398,7 +1640,12 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
     assert!(matches!(redeemed, CodeRedemption::Redeemed(_)));
 
     let later = now + Duration::minutes(5);
-    assert!(store.revoke_code_grant(&code.hash, later).await.unwrap());
+    let revocation = store.revoke_code_grant(&code.hash, later).await.unwrap();
+    assert_eq!(
+        revocation.and_then(|r| r.connection_id).as_ref(),
+        Some(&connect.connection.id),
+        "it names the connection it revoked"
+    );
     assert_eq!(
         store
             .get_grant(&grant.id)
@@ -1458,11 +1705,12 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
         "no longer an active connection: only the other one is"
     );
     // Once revoked, a further replay changes nothing.
-    assert!(
-        !store
+    assert_eq!(
+        store
             .revoke_code_grant(&code.hash, later + Duration::minutes(1))
             .await
-            .unwrap()
+            .unwrap(),
+        None
     );
     assert_eq!(
         store
@@ -1533,7 +1781,13 @@ pub async fn codes_redeemed_survive_purge_until_their_grant_expires<S: Storage>(
     }
     // The late replay of the first one still revokes its grant.
     let (grant, code, refresh) = &redeemed[0];
-    assert!(store.revoke_code_grant(&code.hash, purge_at).await.unwrap());
+    assert!(
+        store
+            .revoke_code_grant(&code.hash, purge_at)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
     assert!(
         store
@@ -1575,7 +1829,7 @@ pub async fn refresh_concurrent_rotations_have_one_winner<S: Storage>(store: Arc
     for task in tasks {
         match task.await.unwrap() {
             RefreshRotation::Rotated(_) => rotated += 1,
-            RefreshRotation::Reused(_) | RefreshRotation::Invalid => reused += 1,
+            RefreshRotation::Reused { .. } | RefreshRotation::Invalid => reused += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -1866,7 +2120,7 @@ pub async fn codes_inserted_with_their_grant_in_one_step<S: Storage>(store: Arc<
         CodeRedemption::AlreadyRedeemed(_)
     ));
     // Revoking the grant hides the code and its token.
-    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
+    assert!(store.revoke_grant(&grant.id, now).await.unwrap().is_some());
     assert!(store.get_code(&code.hash).await.unwrap().is_none());
     assert!(store.get_token(&access.hash).await.unwrap().is_none());
     // A grant of a deleted app: NotFound, nothing written.
@@ -2619,7 +2873,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
     // The grant alone revoked (RFC 7009: a refresh token's revocation).
     let grant_only = customer_record(&app, "mint-grant", now);
     let (grant, _) = connected(&*store, &app, &grant_only, now).await;
-    assert!(store.revoke_grant(&grant.id, now).await.unwrap());
+    assert!(store.revoke_grant(&grant.id, now).await.unwrap().is_some());
     refused(
         scoped_key_record(&app, &grant_only, &grant.id, now),
         "a revoked grant",
@@ -2766,7 +3020,13 @@ pub async fn scoped_keys_read_revoked_with_their_grant<S: Storage>(store: Arc<S>
         None
     );
     let later = now + Duration::minutes(5);
-    assert!(store.revoke_grant(&grant.id, later).await.unwrap());
+    assert!(
+        store
+            .revoke_grant(&grant.id, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         store
             .get_scoped_key(&key.id)
@@ -3983,8 +4243,8 @@ delegate! {
         async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
-        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> bool;
-        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> bool;
+        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
+        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
         async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }

@@ -1193,7 +1193,10 @@ mod tests {
         let shown = format!("{body:?}");
         assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
         assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
-        assert!(shown.contains("https://app.example.com/callback"), "{shown}");
+        assert!(
+            shown.contains("https://app.example.com/callback"),
+            "{shown}"
+        );
         assert!(format!("{:?}", NewConnectSession::default()).contains("state: None"));
     }
 

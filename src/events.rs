@@ -91,8 +91,10 @@ pub enum Event {
         connection_id: crate::ids::ConnectionId,
     },
     /// A connection was revoked (with its grant, tokens and scoped keys):
-    /// through the API, or one event per connection when its customer was
-    /// deleted.
+    /// through the API, one event per connection when its customer was
+    /// deleted, or with its grant: its refresh token revoked (RFC 7009), a
+    /// rotated-out refresh token presented again, its authorization code
+    /// replayed.
     ConnectionRevoked {
         /// The workspace.
         workspace_id: WorkspaceId,

@@ -259,11 +259,11 @@ pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
     ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
-    GrantRecord, GrantStore, LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert,
-    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
-    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    GrantRecord, GrantRevocation, GrantStore, LinkedAccount, Listing, Location, MemoryStore,
+    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode,
+    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
+    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

@@ -22,8 +22,8 @@ use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRedemption, GrantRecord, RefreshRotation, Storage, StorageError, StorageErrorKind,
-    TokenKind, TokenRecord,
+    CodeRedemption, GrantRecord, GrantRevocation, RefreshRotation, Storage, StorageError,
+    StorageErrorKind, TokenKind, TokenRecord,
 };
 
 /// Client credentials from an `Authorization: Basic` header (RFC 6749
@@ -578,13 +578,28 @@ impl<S: Storage> AuthorizationServer<S> {
         // RFC 6749 §4.1.2: deny, and revoke what the first use issued — the
         // grant with its tokens, the scoped key delivered with them and a
         // Connect connection resting on the grant — in one atomic step.
-        if let Err(e) = self.storage().revoke_code_grant(&code.hash, now).await {
-            return e.into();
-        }
+        let revocation = match self.storage().revoke_code_grant(&code.hash, now).await {
+            Ok(revocation) => revocation,
+            Err(e) => return e.into(),
+        };
         self.config().events().emit(&Event::CodeReplayDetected {
             client_id: code.client_id.clone(),
         });
+        if let Some(revocation) = revocation {
+            self.connection_revoked(&code.workspace_id, &revocation);
+        }
         invalid_grant("the code was already used")
+    }
+
+    /// Reports the Connect connection a grant's revocation took with it,
+    /// if any ([`Event::ConnectionRevoked`]).
+    fn connection_revoked(&self, workspace: &WorkspaceId, revocation: &GrantRevocation) {
+        if let Some(connection_id) = &revocation.connection_id {
+            self.config().events().emit(&Event::ConnectionRevoked {
+                workspace_id: workspace.clone(),
+                connection_id: connection_id.clone(),
+            });
+        }
     }
 
     /// The refresh-token grant (RFC 6749 §6, RFC 9700 §4.14).
@@ -707,10 +722,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 };
                 ((expires_at - now).whole_seconds().max(0), access_scopes)
             }
-            RefreshRotation::Reused(_) => {
+            RefreshRotation::Reused { revocation, .. } => {
                 config.events().emit(&Event::RefreshReuseDetected {
                     client_id: record.client_id.clone(),
                 });
+                self.connection_revoked(&record.workspace_id, &revocation);
                 return Err(invalid_grant("the refresh token was already used"));
             }
             RefreshRotation::Invalid => return Err(invalid_grant("invalid refresh token")),
@@ -828,11 +844,15 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The revocation endpoint (`POST /oauth/revoke`, RFC 7009): the client
-    /// authenticates; revoking an access token revokes it, revoking a
-    /// refresh token revokes its whole grant (every access token issued
-    /// from it), revoking a scoped key of the client's app revokes that
-    /// key. Unknown, malformed and already-revoked tokens succeed
-    /// (§2.2).
+    /// authenticates; revoking an access token revokes that access token
+    /// only (its refresh token and grant stay: RFC 7009 §2.1 leaves that to
+    /// the server, and a client that wants the whole grant gone revokes the
+    /// refresh token); revoking a refresh token revokes its whole grant
+    /// (every access token issued from it) and, for a Connect grant, in the
+    /// same atomic storage step, its connection and the scoped keys minted
+    /// under it ([`Event::ConnectionRevoked`]); revoking a scoped key of
+    /// the client's app revokes that key. Unknown, malformed and
+    /// already-revoked tokens succeed (§2.2).
     ///
     /// # Errors
     ///
@@ -869,17 +889,21 @@ impl<S: Storage> AuthorizationServer<S> {
             ));
         }
         let whole_grant = matches!(presented, Presented::Refresh);
-        if whole_grant {
+        let revocation = if whole_grant {
             self.storage()
                 .revoke_grant(&record.grant_id, self.now())
-                .await?;
+                .await?
         } else {
             self.storage().revoke_token(&hash).await?;
-        }
+            None
+        };
         self.config().events().emit(&Event::TokenRevoked {
             client_id: client.app.client_id.clone(),
             whole_grant,
         });
+        if let Some(revocation) = revocation {
+            self.connection_revoked(&record.workspace_id, &revocation);
+        }
         Ok(())
     }
 

@@ -401,7 +401,7 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
         store.rotate_refresh_token(&refresh.hash, &[], expiry, None, now),
     )
     .await;
-    assert!(matches!(reused.unwrap(), RefreshRotation::Reused(_)));
+    assert!(matches!(reused.unwrap(), RefreshRotation::Reused { .. }));
     assert_eq!(n, 2, "reuse: the refused rotation, then the revoking one");
 
     // A Connect step: the compare-and-swap is one statement; a stale one

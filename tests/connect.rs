@@ -1097,6 +1097,11 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         listed.items[0].status,
         oauth_connect::ConnectionStatus::Revoked
     );
+    assert_eq!(
+        connection_revoked_events(&h, listed.items[0].id.as_str()),
+        1,
+        "reported like any connection's revocation"
+    );
     assert!(
         h.events
             .0
@@ -1172,4 +1177,201 @@ async fn hosted_page_forms_follow_the_issuers_path() {
     let html = text(&page);
     assert!(html.contains("action=\"/prefix/connect\""), "{html}");
     assert!(!html.contains("action=\"/connect\""), "{html}");
+}
+
+/// `GET uri` with the confidential client's credentials; the JSON answer.
+async fn get_as_client(h: &Harness, uri: &str) -> Value {
+    let response = h
+        .server
+        .handle(
+            Request::get(uri)
+                .header("authorization", basic(&h.confidential))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    json(&response)
+}
+
+/// `POST /oauth/revoke` of `token` by the confidential client (RFC 7009
+/// §2.1); always 200 for its own tokens (§2.2).
+async fn revoke(h: &Harness, token: &str) {
+    let answer = post_form(
+        &h.server,
+        "/oauth/revoke",
+        &[("token", token)],
+        Some(&basic(&h.confidential)),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK, "{}", text(&answer));
+}
+
+/// How many `ConnectionRevoked` events named `connection`.
+fn connection_revoked_events(h: &Harness, connection: &str) -> usize {
+    h.events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(e, oauth_connect::Event::ConnectionRevoked { connection_id, .. }
+                if connection_id.as_str() == connection)
+        })
+        .count()
+}
+
+/// A completed Connect session for `reference` that asked for a scoped key
+/// (its code exchanged), a second key minted through the API under the
+/// same connection; the token response, that key and the connection's id.
+async fn connected_with_keys(h: &Harness, reference: &str) -> (Value, String, String) {
+    let s = json(
+        &create_session(
+            h,
+            json!({"redirectUrl": REDIRECT, "referenceId": reference,
+                   "customerInfo": full_customer(), "scopedKey": true}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(h, s["url"].as_str().unwrap()).await;
+    let code = param(&location(&submit(h, &page, "approve", &[]).await), "code").unwrap();
+    let tokens = exchange_connect(h, &code).await;
+    let minted = post_json(
+        h,
+        "/v1/scoped-keys",
+        &basic(&h.confidential),
+        json!({"referenceId": reference, "label": "backend"}),
+    )
+    .await;
+    assert_eq!(minted.status(), StatusCode::CREATED, "{}", text(&minted));
+    let minted = json(&minted)["scopedKey"].as_str().unwrap().to_owned();
+    let listed = get_as_client(h, &format!("/v1/connections?referenceId={reference}")).await;
+    assert_eq!(listed["meta"]["total"], 1, "{listed}");
+    let connection = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    (tokens, minted, connection)
+}
+
+/// RFC 7009 §2.1: revoking the refresh token of a Connect grant revokes
+/// the grant, and with it (one atomic storage step) its connection and the
+/// scoped keys minted under it, with a `ConnectionRevoked` event. Revoking
+/// only an access token revokes that token, as for any grant: the refresh
+/// token, the connection and its keys stay (the server does not use §2.1's
+/// "MAY" to revoke the grant for an access token).
+#[tokio::test]
+async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and_keys() {
+    let h = harness().await;
+    let (tokens, minted, connection) = connected_with_keys(&h, "revoked-rt").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let delivered = tokens["scoped_key"].as_str().unwrap();
+    let connection_path = format!("/v1/connections/{connection}");
+
+    // An access token alone.
+    revoke(&h, access).await;
+    assert!(h.server.validate_access_token(access).await.is_err());
+    assert_eq!(
+        get_as_client(&h, &connection_path).await["status"],
+        "active"
+    );
+    for key in [delivered, minted.as_str()] {
+        assert!(h.server.verify_scoped_key(key).await.is_ok());
+    }
+    assert_eq!(connection_revoked_events(&h, &connection), 0);
+    let refreshed = token(
+        &h.server,
+        &h.confidential,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::OK,
+        "the refresh token lives"
+    );
+    let refreshed = json(&refreshed);
+    let access = refreshed["access_token"].as_str().unwrap();
+    let refresh = refreshed["refresh_token"].as_str().unwrap();
+
+    // The refresh token: the whole grant, its connection and its keys.
+    revoke(&h, refresh).await;
+    assert!(h.server.validate_access_token(access).await.is_err());
+    let again = token(
+        &h.server,
+        &h.confidential,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(error_of(&again), "invalid_grant");
+    let shown = get_as_client(&h, &connection_path).await;
+    assert_eq!(shown["status"], "revoked", "{shown}");
+    for key in [delivered, minted.as_str()] {
+        assert!(matches!(
+            h.server.verify_scoped_key(key).await,
+            Err(oauth_connect::ScopedKeyError::Revoked)
+        ));
+        assert_eq!(
+            introspect(&h.server, &h.confidential, key).await,
+            json!({"active": false})
+        );
+    }
+    let keys = get_as_client(&h, "/v1/scoped-keys").await;
+    assert!(
+        keys["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["revokedAt"].is_string()),
+        "listed as revoked: {keys}"
+    );
+    assert_eq!(connection_revoked_events(&h, &connection), 1);
+    // Nothing more to mint under it, and a second revocation (§2.2: 200)
+    // reports nothing again.
+    let refused = post_json(
+        &h,
+        "/v1/scoped-keys",
+        &basic(&h.confidential),
+        json!({"referenceId": "revoked-rt"}),
+    )
+    .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "{}",
+        text(&refused)
+    );
+    revoke(&h, refresh).await;
+    assert_eq!(connection_revoked_events(&h, &connection), 1);
+    // The next session for the reference id starts over (create mode).
+    let next = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "referenceId": "revoked-rt"}),
+        )
+        .await,
+    );
+    assert_eq!(next["mode"], "create");
+}
+
+/// RFC 9700 §4.14.2: a rotated-out refresh token of a Connect grant
+/// presented again revokes the grant as a revocation does: its connection
+/// and scoped keys with it, and a `ConnectionRevoked` event.
+#[tokio::test]
+async fn rfc9700_4_14_2_refresh_reuse_on_a_connect_grant_revokes_its_connection() {
+    let h = harness().await;
+    let (tokens, minted, connection) = connected_with_keys(&h, "reused-rt").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let pairs = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let first = token(&h.server, &h.confidential, &pairs).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let reused = token(&h.server, &h.confidential, &pairs).await;
+    assert_eq!(error_of(&reused), "invalid_grant");
+    assert_eq!(
+        get_as_client(&h, &format!("/v1/connections/{connection}")).await["status"],
+        "revoked"
+    );
+    for key in [tokens["scoped_key"].as_str().unwrap(), minted.as_str()] {
+        assert!(h.server.verify_scoped_key(key).await.is_err());
+    }
+    assert_eq!(connection_revoked_events(&h, &connection), 1);
 }

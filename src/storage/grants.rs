@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::StorageError;
 use super::connect::{ConnectApproval, ConnectContext};
-use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
+use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 
@@ -345,10 +345,28 @@ pub enum RefreshRotation {
     },
     /// The token was rotated out before the replay threshold, or its
     /// successor was itself used: its whole grant is now revoked (RFC 9700
-    /// §4.14.2).
-    Reused(TokenRecord),
+    /// §4.14.2), with what rested on it.
+    Reused {
+        /// The rotated-out token.
+        old: Box<TokenRecord>,
+        /// What the revocation took with the grant (a Connect connection).
+        revocation: GrantRevocation,
+    },
     /// Unknown, expired, not a refresh token, or its grant revoked.
     Invalid,
+}
+
+/// What revoking a grant took with it besides its tokens and codes
+/// ([`GrantStore::revoke_grant`], [`GrantStore::revoke_code_grant`], a
+/// reused refresh token).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GrantRevocation {
+    /// The active Connect connection whose grant it was, now revoked, with
+    /// the scoped keys minted under the grant; `None` for a grant that no
+    /// active connection held (a plain authorization, `client_credentials`,
+    /// a grant an update-mode approval already replaced).
+    pub connection_id: Option<ConnectionId>,
 }
 
 /// Storage of pending authorizations, codes, grants and tokens.
@@ -444,7 +462,9 @@ pub trait GrantStore: Send + Sync {
     ///   successor refresh token is itself still unused →
     ///   [`RefreshRotation::Replayed`], nothing written;
     /// - rotated out otherwise (before `replay_since`, or its successor was
-    ///   already rotated in turn: RFC 9700 §4.14.2) → revoke its grant →
+    ///   already rotated in turn: RFC 9700 §4.14.2) → revoke its grant as
+    ///   [`revoke_grant`](Self::revoke_grant) does (with the Connect
+    ///   connection resting on it and that grant's scoped keys) →
     ///   [`RefreshRotation::Reused`];
     /// - otherwise [`RefreshRotation::Invalid`].
     async fn rotate_refresh_token(
@@ -459,9 +479,16 @@ pub trait GrantStore: Send + Sync {
     /// Revokes one access token. `false` if it was unknown or already gone.
     async fn revoke_token(&self, hash: &CredentialHash) -> Result<bool, StorageError>;
 
-    /// Revokes a grant and with it every token and code issued from it.
-    /// `false` if unknown or already revoked.
-    async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Result<bool, StorageError>;
+    /// Revokes a grant at `now` and with it, in one atomic step, every
+    /// token and code issued from it, the active Connect connection whose
+    /// grant it is (its status becomes revoked) and the scoped keys minted
+    /// under it. `None`, writing nothing, if the grant is unknown or
+    /// already revoked.
+    async fn revoke_grant(
+        &self,
+        id: &GrantId,
+        now: OffsetDateTime,
+    ) -> Result<Option<GrantRevocation>, StorageError>;
 
     /// Answers the replay of a redeemed authorization code (RFC 6749
     /// §4.1.2: revoke what its first use issued), in one atomic step: if the
@@ -470,13 +497,14 @@ pub trait GrantStore: Send + Sync {
     /// key minted with the code (its
     /// [`scoped_key_id`](CodeRecord::scoped_key_id), if any, when it belongs
     /// to the code's app), and the active Connect connection whose grant it
-    /// is (its status becomes revoked). `false`, writing nothing, when the
-    /// code is unknown or unredeemed or its grant is already revoked.
+    /// is (its status becomes revoked) with the scoped keys minted under
+    /// the grant. `None`, writing nothing, when the code is unknown or
+    /// unredeemed or its grant is already revoked.
     async fn revoke_code_grant(
         &self,
         hash: &CredentialHash,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<Option<GrantRevocation>, StorageError>;
 
     /// Deletes up to `limit` expired records and returns how many: sessions
     /// past their expiry; codes never redeemed past their expiry; grants
@@ -523,7 +551,10 @@ mod tests {
         let shown = format!("{session:?}");
         assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
         assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
-        assert!(shown.contains("https://app.example.com/callback"), "{shown}");
+        assert!(
+            shown.contains("https://app.example.com/callback"),
+            "{shown}"
+        );
         session.state = None;
         assert!(format!("{session:?}").contains("state: None"));
     }

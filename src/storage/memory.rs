@@ -18,10 +18,11 @@ use time::OffsetDateTime;
 use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
-    CustomerRecord, GraceSecret, GrantRecord, GrantStore, Listing, PublishableKeyInsert,
-    PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ScopedKeyInsert, ScopedKeyRecord,
-    SecretRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance,
-    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    CustomerRecord, GraceSecret, GrantRecord, GrantRevocation, GrantStore, Listing,
+    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation,
+    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
+    TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -91,12 +92,29 @@ struct ConnectionTable {
     /// The active connections of an app for a reference id (one per linked
     /// provider account).
     active: HashMap<(AppId, String), Vec<ConnectionId>>,
+    /// The connection holding each grant (a connection's current grant
+    /// only: an update-mode approval moves it to the new one).
+    by_grant: IdMap<GrantId, ConnectionId>,
 }
 
 #[derive(Debug, Default)]
 struct ScopedKeyTable {
     by_id: IdMap<ScopedKeyId, ScopedKeyRecord>,
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, ScopedKeyId)>>,
+    /// The keys minted under each grant, to revoke them with it.
+    by_grant: IdMap<GrantId, Vec<ScopedKeyId>>,
+}
+
+impl ScopedKeyTable {
+    fn insert(&mut self, key: &ScopedKeyRecord) {
+        let order = self.order.entry(key.workspace_id.clone()).or_default();
+        insert_ordered(order, key.created_at, key.id.clone());
+        self.by_grant
+            .entry(key.grant_id.clone())
+            .or_default()
+            .push(key.id.clone());
+        self.by_id.insert(key.id.clone(), key.clone());
+    }
 }
 
 /// A map keyed by identifiers the server generates from its CSPRNG (grant
@@ -303,11 +321,16 @@ impl MemoryStore {
         });
         match existing {
             Some(id) => {
-                if let Some(found) = connections.by_id.get_mut(&id) {
+                let ConnectionTable {
+                    by_id, by_grant, ..
+                } = &mut *connections;
+                if let Some(found) = by_id.get_mut(&id) {
                     if let Some(old) = grants.get_mut(&found.grant_id) {
                         old.revoked_at.get_or_insert(now);
                     }
                     revoke_keys_of(&mut keys, std::slice::from_ref(&found.grant_id), now);
+                    by_grant.remove(&found.grant_id);
+                    by_grant.insert(connection.grant_id.clone(), id.clone());
                     found.grant_id = connection.grant_id.clone();
                     // The connection's own tags (edited with the API, perhaps)
                     // stay; the session's are added.
@@ -328,14 +351,15 @@ impl MemoryStore {
                     .or_default()
                     .push(connection.id.clone());
                 connections
+                    .by_grant
+                    .insert(connection.grant_id.clone(), connection.id.clone());
+                connections
                     .by_id
                     .insert(connection.id.clone(), connection.clone());
             }
         }
         if let Some(key) = &approval.scoped_key {
-            let order = keys.order.entry(key.workspace_id.clone()).or_default();
-            insert_ordered(order, key.created_at, key.id.clone());
-            keys.by_id.insert(key.id.clone(), key.clone());
+            keys.insert(key);
         }
         Ok(())
     }
@@ -466,11 +490,23 @@ impl AppStore for MemoryStore {
         tokens.retain(|_, t| &t.app_id != id);
         connections.by_id.retain(|_, c| &c.app_id != id);
         connections.active.retain(|(app, _), _| app != id);
+        let ConnectionTable {
+            by_id, by_grant, ..
+        } = &mut *connections;
+        by_grant.retain(|_, connection| by_id.contains_key(connection));
         keys.by_id.retain(|_, k| &k.app_id != id);
-        let ScopedKeyTable { by_id, order } = &mut *keys;
+        let ScopedKeyTable {
+            by_id,
+            order,
+            by_grant,
+        } = &mut *keys;
         for entries in order.values_mut() {
             entries.retain(|(_, key)| by_id.contains_key(key));
         }
+        by_grant.retain(|_, ids| {
+            ids.retain(|key| by_id.contains_key(key));
+            !ids.is_empty()
+        });
         for key in publishable.by_app.get(id).cloned().unwrap_or_default() {
             publishable.remove(&key);
         }
@@ -664,21 +700,49 @@ fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> boo
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
 
-/// Revokes, at `now`, the live scoped keys minted under any of `grants`.
-/// A scan: the paths that call it (revoking a connection or a customer,
-/// an update-mode approval, a replayed code) are rare, and verification
-/// reads the grant anyway ([`with_grant_revocation`]).
+/// Revokes, at `now`, the live scoped keys minted under any of `grants`
+/// (verification reads the grant anyway, [`with_grant_revocation`]; this
+/// dates the keys' own revocation, which outlives the grant's purge).
 fn revoke_keys_of(keys: &mut ScopedKeyTable, grants: &[GrantId], now: OffsetDateTime) {
-    if grants.is_empty() {
-        return;
+    let ScopedKeyTable {
+        by_id, by_grant, ..
+    } = keys;
+    for id in grants.iter().filter_map(|g| by_grant.get(g)).flatten() {
+        if let Some(key) = by_id.get_mut(id) {
+            key.revoked_at.get_or_insert(now);
+        }
     }
-    for key in keys
-        .by_id
-        .values_mut()
-        .filter(|k| k.revoked_at.is_none() && grants.contains(&k.grant_id))
-    {
-        key.revoked_at = Some(now);
-    }
+}
+
+/// Revokes, at `now`, the grant `id` if it is live, and with it the active
+/// connection whose grant it is and the scoped keys minted under it (the
+/// caller holds the grants, connections and scoped-keys locks). `None` if
+/// the grant is unknown or already revoked.
+fn revoke_grant_in(
+    grants: &mut IdMap<GrantId, Box<GrantRecord>>,
+    connections: &mut ConnectionTable,
+    keys: &mut ScopedKeyTable,
+    id: &GrantId,
+    now: OffsetDateTime,
+) -> Option<GrantRevocation> {
+    let grant = grants.get_mut(id).filter(|g| g.revoked_at.is_none())?;
+    grant.revoked_at = Some(now);
+    let app_id = grant.app_id.clone();
+    let holder = connections
+        .by_grant
+        .get(id)
+        .filter(|c| {
+            connections
+                .by_id
+                .get(*c)
+                .is_some_and(|c| c.app_id == app_id && c.status == ConnectionStatus::Active)
+        })
+        .cloned();
+    let connection_id = holder
+        .and_then(|c| revoke_one_connection(grants, connections, keys, &c, now))
+        .map(|c| c.id);
+    revoke_keys_of(keys, std::slice::from_ref(id), now);
+    Some(GrantRevocation { connection_id })
 }
 
 /// A scoped key as storage reports it: revoked with its grant (at the
@@ -707,7 +771,7 @@ fn revoke_one_connection(
     id: &ConnectionId,
     now: OffsetDateTime,
 ) -> Option<ConnectionRecord> {
-    let ConnectionTable { by_id, active } = connections;
+    let ConnectionTable { by_id, active, .. } = connections;
     let connection = by_id
         .get_mut(id)
         .filter(|c| c.status == ConnectionStatus::Active)?;
@@ -934,10 +998,21 @@ impl GrantStore for MemoryStore {
                     }
                 }
                 _ => {
-                    if let Some(grant) = grants.get_mut(&old.grant_id) {
-                        grant.revoked_at = Some(now);
+                    // Lock order: grants, tokens, connections, scoped keys.
+                    let mut connections = write(&self.connections);
+                    let mut keys = write(&self.scoped_keys);
+                    let revocation = revoke_grant_in(
+                        &mut grants,
+                        &mut connections,
+                        &mut keys,
+                        &old.grant_id,
+                        now,
+                    )
+                    .unwrap_or_default();
+                    RefreshRotation::Reused {
+                        old: Box::new(old),
+                        revocation,
                     }
-                    RefreshRotation::Reused(old)
                 }
             });
         }
@@ -972,37 +1047,46 @@ impl GrantStore for MemoryStore {
         }
     }
 
-    async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Result<bool, StorageError> {
+    async fn revoke_grant(
+        &self,
+        id: &GrantId,
+        now: OffsetDateTime,
+    ) -> Result<Option<GrantRevocation>, StorageError> {
+        // Lock order: grants, connections, scoped keys.
         let mut grants = write(&self.grants);
-        match grants.get_mut(id) {
-            Some(grant) if grant.revoked_at.is_none() => {
-                grant.revoked_at = Some(now);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        let mut connections = write(&self.connections);
+        let mut keys = write(&self.scoped_keys);
+        Ok(revoke_grant_in(
+            &mut grants,
+            &mut connections,
+            &mut keys,
+            id,
+            now,
+        ))
     }
 
     async fn revoke_code_grant(
         &self,
         hash: &CredentialHash,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    ) -> Result<Option<GrantRevocation>, StorageError> {
         // Lock order: codes, grants, connections, scoped keys.
         let codes = read(&self.codes);
         let Some(code) = codes.get(hash).filter(|c| c.redeemed_at.is_some()) else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut grants = write(&self.grants);
-        let Some(grant) = grants
-            .get_mut(&code.grant_id)
-            .filter(|g| g.revoked_at.is_none())
-        else {
-            return Ok(false);
-        };
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
-        grant.revoked_at = Some(now);
+        let Some(revocation) = revoke_grant_in(
+            &mut grants,
+            &mut connections,
+            &mut keys,
+            &code.grant_id,
+            now,
+        ) else {
+            return Ok(None);
+        };
         if let Some(key) = code
             .scoped_key_id
             .as_ref()
@@ -1011,27 +1095,7 @@ impl GrantStore for MemoryStore {
         {
             key.revoked_at.get_or_insert(now);
         }
-        revoke_keys_of(&mut keys, std::slice::from_ref(&code.grant_id), now);
-        // A rare path (a replayed code): a scan of the connections rather
-        // than an index by grant kept up on every approval.
-        let ConnectionTable { by_id, active } = &mut *connections;
-        let mut revoked = Vec::new();
-        for connection in by_id.values_mut().filter(|c| {
-            c.app_id == code.app_id
-                && c.grant_id == code.grant_id
-                && c.status == ConnectionStatus::Active
-        }) {
-            connection.status = ConnectionStatus::Revoked;
-            connection.updated_at = now;
-            revoked.push(connection.id.clone());
-        }
-        if !revoked.is_empty() {
-            for ids in active.values_mut() {
-                ids.retain(|c| !revoked.contains(c));
-            }
-            active.retain(|_, ids| !ids.is_empty());
-        }
-        Ok(true)
+        Ok(Some(revocation))
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
@@ -1459,9 +1523,7 @@ impl ConnectStore for MemoryStore {
         if !(app_ok && connection_ok && grant_is_live(&grants, &key.grant_id)) {
             return Ok(ScopedKeyInsert::NoLiveGrant);
         }
-        let order = keys.order.entry(key.workspace_id.clone()).or_default();
-        insert_ordered(order, key.created_at, key.id.clone());
-        keys.by_id.insert(key.id.clone(), key.clone());
+        keys.insert(key);
         Ok(ScopedKeyInsert::Inserted)
     }
 

@@ -41,11 +41,12 @@ pub use connect::{
     LinkedAccount, Location, ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, StepAdvance,
     TagEdit, TagUpdate,
 };
-pub use grants::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind, TokenRecord,
-};
 pub(crate) use grants::redacted;
+pub use grants::{
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
+    ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
+    TokenRecord,
+};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{

@@ -54,8 +54,9 @@
 //! that connection's old grant; `delete_customer` (in `connect.rs`) locks
 //! the customer, then its connections, then their grants, then its scoped
 //! keys, and `revoke_connection` the connection, then its grant, then the
-//! scoped keys, as does `revoke_code_grant` (a replayed code's connection,
-//! grant and scoped key): the same order. The purge locks only rows
+//! scoped keys, as do `revoke_grant`, `revoke_code_grant` (a replayed
+//! code's connection, grant and scoped key) and a reused refresh token's
+//! revocation: the same order. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes
@@ -75,12 +76,12 @@ use super::connect::bind_approval;
 use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, GrantId, ScopedKeyId, Subject, WorkspaceId};
+use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantStore, RefreshRotation, ResponseMode,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
+    ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
     StorageErrorKind, TokenKind, TokenRecord,
 };
 
@@ -435,7 +436,9 @@ const ROTATE_REFRESH: &str = concat!(
 /// `replay`: rotated out at or after `$2`, with its successor at hand and
 /// not yet rotated in turn) and its successor (role 1); a spent token that
 /// is not a replay revokes its grant at `$3`, in the same statement
-/// (RFC 9700 §4.14.2).
+/// (RFC 9700 §4.14.2), as [`REVOKE_GRANT`] does: with the active
+/// connection resting on it (its id in role 0's `connection_id`) and the
+/// scoped keys minted under it, in the same lock order.
 const REFUSED_ROTATION: &str = concat!(
     "WITH target AS ( \
        SELECT ",
@@ -452,21 +455,62 @@ const REFUSED_ROTATION: &str = concat!(
               COALESCE($2 <= t.rotated_at, false) \
                 AND EXISTS (SELECT 1 FROM next_token WHERE rotated_at IS NULL) AS replay \
        FROM target t \
+     ), doomed AS ( \
+       SELECT t.grant_id, t.app_id FROM target t, verdict v \
+       WHERE v.spent AND NOT v.replay \
+     ), connection AS ( \
+       UPDATE oauth_connections n SET status = 'revoked', updated_at = $3 \
+       FROM doomed d \
+       WHERE n.grant_id = d.grant_id AND n.app_id = d.app_id AND n.status = 'active' \
+       RETURNING n.id \
      ), revoked AS ( \
        UPDATE oauth_grants g SET revoked_at = $3 \
-       FROM target t, verdict v \
-       WHERE g.id = t.grant_id AND g.revoked_at IS NULL AND v.spent AND NOT v.replay \
+       FROM doomed d \
+       WHERE g.id = d.grant_id AND g.revoked_at IS NULL \
+         AND (SELECT count(*) FROM connection) >= 0 \
+       RETURNING g.id \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET revoked_at = $3 \
+       FROM revoked r WHERE k.grant_id = r.id AND k.revoked_at IS NULL \
      ) \
-     SELECT 0 AS role, t.*, v.spent, v.replay FROM target t, verdict v \
+     SELECT 0 AS role, t.*, v.spent, v.replay, \
+            (SELECT id FROM connection LIMIT 1) AS connection_id \
+     FROM target t, verdict v \
      UNION ALL \
-     SELECT 1, n.*, NULL, NULL, NULL FROM next_token n \
+     SELECT 1, n.*, NULL, NULL, NULL, NULL FROM next_token n \
      ORDER BY role"
 );
 
 const REVOKE_TOKEN: &str = "DELETE FROM oauth_tokens WHERE hash = $1 AND kind = 'access'";
 
-const REVOKE_GRANT: &str =
-    "UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+/// Revokes the grant `$1` at `$2`, only while it is live, with the active
+/// connection whose grant it is (of the grant's app) and the scoped keys
+/// minted under it, in one statement. The rows are locked in the order of
+/// `revoke_connection` (connection, grant, scoped keys): the grant's
+/// update waits for the connection's (it reads its output), and the keys'
+/// for the grant's. Two concurrent revocations: the second finds the
+/// connection no longer active and the grant no longer live once the first
+/// commits, and writes nothing.
+const REVOKE_GRANT: &str = "\
+    WITH target AS ( \
+      SELECT id, app_id FROM oauth_grants WHERE id = $1 AND revoked_at IS NULL \
+    ), connection AS ( \
+      UPDATE oauth_connections n SET status = 'revoked', updated_at = $2 \
+      FROM target t \
+      WHERE n.grant_id = t.id AND n.app_id = t.app_id AND n.status = 'active' \
+      RETURNING n.id \
+    ), revoked AS ( \
+      UPDATE oauth_grants g SET revoked_at = $2 \
+      FROM target t \
+      WHERE g.id = t.id AND g.revoked_at IS NULL \
+        AND (SELECT count(*) FROM connection) >= 0 \
+      RETURNING g.id \
+    ), keys AS ( \
+      UPDATE oauth_scoped_keys k SET revoked_at = $2 \
+      FROM revoked r WHERE k.grant_id = r.id AND k.revoked_at IS NULL \
+    ) \
+    SELECT (SELECT count(*) FROM revoked) AS revoked, \
+           (SELECT id FROM connection LIMIT 1) AS connection_id";
 
 /// The replay of the redeemed code `$1`, answered at `$2`: the active
 /// connection whose grant it is (of the code's app) is revoked, then the
@@ -500,7 +544,8 @@ const REVOKE_CODE_GRANT: &str = "\
         AND k.revoked_at IS NULL \
         AND EXISTS (SELECT 1 FROM revoked) \
     ) \
-    SELECT count(*) AS revoked FROM revoked";
+    SELECT (SELECT count(*) FROM revoked) AS revoked, \
+           (SELECT id FROM connection LIMIT 1) AS connection_id";
 
 /// Deletes, at `$1`, at most `$2` records: expired sessions; codes that
 /// expired unredeemed (a redeemed code is the tombstone a late replay needs
@@ -551,6 +596,16 @@ const PURGE: &str = "\
     ) \
     SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM codes) \
          + (SELECT count(*) FROM tokens) + (SELECT count(*) FROM grants) AS purged";
+
+/// What a revocation took with its grant: the `connection_id` column.
+fn revocation(row: &PgRow) -> Result<GrantRevocation, StorageError> {
+    let connection_id = get::<Option<&str>>(row, "connection_id")?
+        .map(|id| {
+            ConnectionId::parse(id).map_err(|_| error::corrupt("connection_id", "does not parse"))
+        })
+        .transpose()?;
+    Ok(GrantRevocation { connection_id })
+}
 
 fn scopes(row: &PgRow, column: &'static str) -> Result<ScopeSet, StorageError> {
     let tokens: Vec<String> = get(row, column)?;
@@ -883,7 +938,7 @@ impl GrantStore for PostgresStore {
         code: &CodeRecord,
     ) -> Result<(), StorageError> {
         let query = bind_code(bind_grant(sqlx::query(INSERT_GRANT_CODE), grant), code);
-        query.execute(&self.pool).await.map_err(error::map)?;
+        query.execute(&self.pool).within(self.timeout).await?;
         Ok(())
     }
 
@@ -941,7 +996,10 @@ impl GrantStore for PostgresStore {
                 successor: Box::new(decode_token(next)?),
             },
             // The statement revoked the grant (or a concurrent one did).
-            (true, false, _) => RefreshRotation::Reused(old),
+            (true, false, _) => RefreshRotation::Reused {
+                old: Box::new(old),
+                revocation: revocation(target)?,
+            },
             (true, true, None) => {
                 return Err(error::corrupt("successor", "a replay without a successor"));
             }
@@ -958,28 +1016,38 @@ impl GrantStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Result<bool, StorageError> {
-        let done = sqlx::query(REVOKE_GRANT)
+    async fn revoke_grant(
+        &self,
+        id: &GrantId,
+        now: OffsetDateTime,
+    ) -> Result<Option<GrantRevocation>, StorageError> {
+        let row = sqlx::query(REVOKE_GRANT)
             .bind(id.as_str())
             .bind(now)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .within(self.timeout)
             .await?;
-        Ok(done.rows_affected() > 0)
+        if get::<i64>(&row, "revoked")? == 0 {
+            return Ok(None);
+        }
+        revocation(&row).map(Some)
     }
 
     async fn revoke_code_grant(
         &self,
         hash: &CredentialHash,
         now: OffsetDateTime,
-    ) -> Result<bool, StorageError> {
+    ) -> Result<Option<GrantRevocation>, StorageError> {
         let row = sqlx::query(REVOKE_CODE_GRANT)
             .bind(hash_param(hash))
             .bind(now)
             .fetch_one(&self.pool)
             .within(self.timeout)
             .await?;
-        Ok(get::<i64>(&row, "revoked")? > 0)
+        if get::<i64>(&row, "revoked")? == 0 {
+            return Ok(None);
+        }
+        revocation(&row).map(Some)
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {

@@ -88,6 +88,7 @@ macro_rules! storage_conformance_tests {
             refresh_expired_or_access_tokens_do_not_rotate,
             tokens_revoke_single_access_token,
             purge_removes_only_expired_records,
+            purge_removes_grants_whose_code_expired_unredeemed,
             apps_delete_cascades_to_grants,
             apps_deleted_get_no_new_sessions_or_grants,
             connect_approval_writes_customer_connection_and_key,
@@ -2033,6 +2034,156 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
     assert!(
         matches!(redeemed, CodeRedemption::Redeemed(_)),
         "a live code still redeems after the purge"
+    );
+}
+
+/// A grant whose code expired unredeemed goes, in bounded batches, with its
+/// code: a plain grant at once (its expiry is its code's until the code is
+/// redeemed), a Connect grant a day after its connection is revoked. A
+/// Connect grant stays while its connection is active, whether or not its
+/// code was ever exchanged: the connection's scoped keys rest on it (a
+/// session that delivered its key in the browser may never exchange its
+/// code) and keys are still minted under it. A grant with live tokens, or
+/// with a redeemed code (the tombstone a late replay needs), stays.
+pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(store: Arc<S>) {
+    // Far in the past, so other checks' records are not touched.
+    let then = base_time() - Duration::days(800);
+    let app = grant_fixture(&*store).await;
+    let ws = &app.app.workspace_id;
+    let mut abandoned = Vec::new();
+    for _ in 0..5 {
+        let session = session_record(&app, then);
+        store.insert_session(&session).await.unwrap();
+        let (grant, code) = grant_and_code(&app, then);
+        let approve = SessionDecision::Approve {
+            grant: Box::new(grant.clone()),
+            code: Box::new(code.clone()),
+            connect: None,
+        };
+        store
+            .complete_session(&session.hash, &approve, then)
+            .await
+            .unwrap();
+        abandoned.push((grant, code));
+    }
+    // Redeemed, its refresh token good for 30 days.
+    let session = session_record(&app, then);
+    store.insert_session(&session).await.unwrap();
+    let (used_grant, used_code) = grant_and_code(&app, then);
+    let approve = SessionDecision::Approve {
+        grant: Box::new(used_grant.clone()),
+        code: Box::new(used_code.clone()),
+        connect: None,
+    };
+    store
+        .complete_session(&session.hash, &approve, then)
+        .await
+        .unwrap();
+    let mut refresh = token_record(&used_grant, TokenKind::Refresh, then);
+    refresh.expires_at = then + Duration::days(30);
+    store
+        .redeem_code(
+            &used_code.hash,
+            &[refresh.clone()],
+            refresh.expires_at,
+            then,
+        )
+        .await
+        .unwrap();
+    // Connect approvals whose codes are never exchanged: one keeps its
+    // connection, one is revoked later.
+    let kept_customer = customer_record(&app, "never-exchanged", then);
+    let kept = connect_approval(&app, &kept_customer, true, then);
+    approve_connect(&*store, &app, kept.clone(), then).await;
+    let (kept_grant, kept_code, kept_connect) = kept;
+    let gone_customer = customer_record(&app, "never-exchanged-revoked", then);
+    let gone = connect_approval(&app, &gone_customer, false, then);
+    approve_connect(&*store, &app, gone.clone(), then).await;
+    let (gone_grant, gone_code, gone_connect) = gone;
+
+    // A day later every code is past its minute.
+    let purge_at = then + Duration::days(1);
+    let limit = 2;
+    loop {
+        let n = store.purge_expired(purge_at, limit).await.unwrap();
+        assert!(n <= u64::from(limit), "a bounded batch: {n}");
+        if n == 0 {
+            break;
+        }
+    }
+    for (grant, code) in &abandoned {
+        assert!(store.get_grant(&grant.id).await.unwrap().is_none());
+        assert!(store.get_code(&code.hash).await.unwrap().is_none());
+        assert_eq!(
+            store.revoke_code_grant(&code.hash, purge_at).await.unwrap(),
+            None
+        );
+    }
+    assert!(store.get_grant(&used_grant.id).await.unwrap().is_some());
+    assert!(
+        store
+            .get_code(&used_code.hash)
+            .await
+            .unwrap()
+            .is_some_and(|c| c.redeemed_at.is_some()),
+        "the tombstone of a redeemed code stays"
+    );
+    assert!(store.get_token(&refresh.hash).await.unwrap().is_some());
+    for code in [&kept_code, &gone_code] {
+        assert!(
+            store.get_code(&code.hash).await.unwrap().is_none(),
+            "an expired unredeemed Connect code goes"
+        );
+    }
+    let grant = store.get_grant(&kept_grant.id).await.unwrap();
+    assert!(
+        grant.is_some_and(|g| g.revoked_at.is_none()),
+        "an active connection's grant stays"
+    );
+    let key = kept_connect.scoped_key.as_ref().unwrap();
+    assert_eq!(
+        store
+            .get_scoped_key(&key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "its scoped key still verifies"
+    );
+    assert_eq!(
+        store
+            .insert_scoped_key(&scoped_key_record(
+                &app,
+                &kept_customer,
+                &kept_grant.id,
+                purge_at
+            ))
+            .await
+            .unwrap(),
+        crate::ScopedKeyInsert::Inserted,
+        "keys are still minted under it"
+    );
+    assert!(store.get_grant(&gone_grant.id).await.unwrap().is_some());
+
+    // Revoked: its grant goes a day later; the active one still stays.
+    store
+        .revoke_connection(ws, None, &gone_connect.connection.id, purge_at)
+        .await
+        .unwrap()
+        .unwrap();
+    let after = purge_at + Duration::days(2);
+    while store.purge_expired(after, limit).await.unwrap() > 0 {}
+    assert!(store.get_grant(&gone_grant.id).await.unwrap().is_none());
+    assert!(store.get_grant(&kept_grant.id).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .get_connection(ws, None, &kept_connect.connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
     );
 }
 

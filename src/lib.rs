@@ -93,7 +93,9 @@
 //!   refreshed, revoked; reuse and replay detected; authentication
 //!   failures; secrets rotated; apps deleted; connections), never a secret.
 //! - **Purge**: [`purge_expired`] removes expired sessions, codes, tokens
-//!   and grants in bounded batches; the host schedules it.
+//!   and grants (a grant whose code expired unredeemed too; a Connect
+//!   connection's grant once the connection is revoked) in bounded
+//!   batches; the host schedules it.
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite

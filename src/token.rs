@@ -1055,6 +1055,13 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Removes expired sessions, codes, tokens and grants, at most `batch`
     /// records per call. Returns how many were removed.
     ///
+    /// A grant goes once nothing issued from it can work any more: a
+    /// grant whose code expired unredeemed, a grant whose last token
+    /// expired, a grant revoked a day ago; a Connect connection's grant
+    /// stays while the connection is active, exchanged or not (its scoped
+    /// keys rest on it), and goes a day after the connection's revocation.
+    /// See [`GrantStore::purge_expired`](crate::GrantStore::purge_expired).
+    ///
     /// Schedule it from the host, for example every minute, calling again
     /// while it returns `batch` (more may remain). Safe to run from several
     /// server processes at once.

@@ -1375,3 +1375,105 @@ async fn rfc9700_4_14_2_refresh_reuse_on_a_connect_grant_revokes_its_connection(
     }
     assert_eq!(connection_revoked_events(&h, &connection), 1);
 }
+
+/// A Connect session whose code is never exchanged — its scoped key went
+/// to the browser in the redirect (the opt-in), which is all the app
+/// needed — keeps its connection and grant through purges: the key
+/// verifies and keys are still minted for the customer, while the expired
+/// code (RFC 6749 §4.1.2) is refused and purged. A day after the
+/// connection's revocation the purge removes the grant; the key still
+/// reads revoked.
+#[tokio::test]
+async fn purge_keeps_a_connection_whose_code_was_never_exchanged_until_it_is_revoked() {
+    let h = harness().await;
+    let s = json(
+        &create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "referenceId": "browser-only", "customerInfo": full_customer(),
+                   "scopedKey": true, "scopedKeyDelivery": "redirect"}),
+        )
+        .await,
+    );
+    let (_, page, _) = open(&h, s["url"].as_str().unwrap()).await;
+    let to = location(&submit(&h, &page, "approve", &[]).await);
+    let key = param(&to, "scoped_key").unwrap();
+    let code = param(&to, "code").unwrap();
+
+    h.clock.advance(Duration::days(2));
+    while h.server.purge_expired(2).await.unwrap() > 0 {}
+    assert!(h.server.verify_scoped_key(&key).await.is_ok());
+    let late = token(
+        &h.server,
+        &h.confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    assert_eq!(error_of(&late), "invalid_grant");
+    let minted = post_json(
+        &h,
+        "/v1/scoped-keys",
+        &basic(&h.confidential),
+        json!({"referenceId": "browser-only"}),
+    )
+    .await;
+    assert_eq!(minted.status(), StatusCode::CREATED, "{}", text(&minted));
+    let listed = get_as_client(&h, "/v1/connections?referenceId=browser-only").await;
+    assert_eq!(listed["data"][0]["status"], "active");
+    let connection = listed["data"][0]["id"].as_str().unwrap();
+
+    let revoked = h
+        .server
+        .handle(
+            Request::delete(format!("/v1/connections/{connection}"))
+                .header("authorization", basic(&h.confidential))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert!(revoked.status().is_success(), "{}", text(&revoked));
+    h.clock.advance(Duration::days(2));
+    let mut purged = 0;
+    loop {
+        let n = h.server.purge_expired(2).await.unwrap();
+        purged += n;
+        if n == 0 {
+            break;
+        }
+    }
+    assert!(purged >= 1, "the revoked connection's grant goes");
+    use oauth_connect::{ConnectStore as _, GrantStore as _};
+    let record = h
+        .server
+        .storage()
+        .list_connections(
+            &h.workspace,
+            &oauth_connect::ConnectionFilter::default(),
+            0,
+            10,
+        )
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert!(
+        h.server
+            .storage()
+            .get_grant(&record.grant_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        h.server.verify_scoped_key(&key).await,
+        Err(oauth_connect::ScopedKeyError::Revoked)
+    ));
+    assert_eq!(
+        get_as_client(&h, &format!("/v1/connections/{connection}")).await["status"],
+        "revoked",
+        "the connection's record stays"
+    );
+}

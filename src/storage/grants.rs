@@ -514,6 +514,16 @@ pub trait GrantStore: Send + Sync {
     /// goes. Call repeatedly until it returns less than `limit`; safe to
     /// run from several processes at once, and it never blocks readers for
     /// longer than one batch.
+    ///
+    /// A grant's [`expires_at`](GrantRecord::expires_at) is set by the
+    /// server: its code's expiry until the code is redeemed (so a grant
+    /// whose code expired unredeemed goes with that code), then its last
+    /// refresh or access token's. A Connect connection's grant has none
+    /// (`None`): it backs the connection's scoped keys whether or not its
+    /// code was ever exchanged (a key delivered in the browser needs no
+    /// exchange), so it stays while the connection is active and goes a
+    /// day after the connection is revoked or its grant replaced (both
+    /// revoke it).
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
 }
 

@@ -798,3 +798,325 @@ async fn a_connect_context_without_step_version_is_at_version_0() {
     let stale = store.advance_connect(&session.hash, 0, &next, now).await;
     assert!(matches!(stale.unwrap(), StepAdvance::Stale(s) if s.connect.as_deref() == Some(&next)));
 }
+
+// ---- migration 0009: each scoped key's grant ----
+
+/// The migrations of `migrations/` up to `last`, read from the folder with
+/// the versions, descriptions and text the crate embeds (so the same
+/// checksums: the crate's own `migrate()` takes over from them).
+fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr as _;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
+        .collect();
+    files.sort();
+    let migrations = files
+        .iter()
+        .filter_map(|path| {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            let (number, name) = stem.split_once('_').unwrap();
+            let version: i64 = number.parse().unwrap();
+            (version <= last).then(|| {
+                let sql = std::fs::read_to_string(path).unwrap();
+                Migration::new(
+                    version,
+                    name.replace('_', " ").into(),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(sql).into_sql_str(),
+                    false,
+                )
+            })
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// The columns of a grant row (`migrations/0002_grants.sql`).
+async fn insert_grant_row(
+    store: &PostgresStore,
+    app: &oauth_connect::AppRecord,
+    id: &str,
+    reference_id: &str,
+    at: OffsetDateTime,
+    revoked_at: Option<OffsetDateTime>,
+) {
+    sqlx::query(
+        "INSERT INTO oauth_grants (id, workspace_id, app_id, client_id, subject, scopes, \
+         created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+    )
+    .bind(id)
+    .bind(app.app.workspace_id.as_str())
+    .bind(app.app.id.as_str())
+    .bind(app.app.client_id.as_str())
+    .bind(reference_id)
+    .bind(vec!["read:devices"])
+    .bind(at)
+    .bind(revoked_at)
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
+/// A connection row as of migration 0008 (`0004_connect.sql`,
+/// `0005_connect_steps.sql`).
+async fn insert_connection_row(
+    store: &PostgresStore,
+    customer: &oauth_connect::CustomerRecord,
+    app: &oauth_connect::AppRecord,
+    grant_id: &str,
+    status: &str,
+    account: &str,
+    updated_at: OffsetDateTime,
+) {
+    let id = format!("conn_{}", &random_hex32());
+    sqlx::query(
+        "INSERT INTO oauth_connections (id, workspace_id, app_id, customer_id, reference_id, \
+         grant_id, tags, status, browser_created, created_at, updated_at, linked_provider, \
+         linked_account_reference, linked_label) \
+         VALUES ($1, $2, $3, $4, $5, $6, '{}', $7, false, $8, $9, 'demo', $10, $10)",
+    )
+    .bind(id)
+    .bind(app.app.workspace_id.as_str())
+    .bind(app.app.id.as_str())
+    .bind(customer.id.as_str())
+    .bind(customer.reference_id.as_str())
+    .bind(grant_id)
+    .bind(status)
+    .bind(customer.created_at)
+    .bind(updated_at)
+    .bind(account)
+    .execute(store.pool())
+    .await
+    .unwrap();
+}
+
+fn random_hex32() -> String {
+    use std::hash::{BuildHasher as _, RandomState};
+    let state = RandomState::new();
+    format!("{:016x}{:016x}", state.hash_one(1u8), state.hash_one(2u8))
+}
+
+/// Migration `0009_scoped_key_grants.sql` on a database at 0008 with keys
+/// minted before it: a key minted with a Connect approval gets the grant of
+/// the code that names it; a key minted through the API gets the grant of
+/// its app's connection to its customer, the active one before more
+/// recently changed revoked ones, else the most recently changed; a key no
+/// connection explains is deleted. Afterwards `migrate()` has applied 0009
+/// only, the column is required, and the keys follow their grant.
+#[tokio::test]
+async fn migration_0009_backfills_each_scoped_keys_grant() {
+    use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
+    use oauth_connect::{ConnectStore as _, GrantId};
+    use time::Duration as Span;
+
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::fresh_empty_store(&url).await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    migrations_up_to(8).run(&mut *conn).await.unwrap();
+    drop(conn);
+    let has_column: bool = sqlx::query(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'oauth_scoped_keys' \
+           AND column_name = 'grant_id')",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert!(!has_column, "the schema is at 0008");
+
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap();
+    let ws = fresh_workspace();
+    let app = app_record(&ws, now, Some(random_hash()));
+    store.insert_app(&app).await.unwrap();
+    let grant = || GrantId::parse(&format!("grant_{}", random_hex32())).unwrap();
+    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO oauth_customers (id, workspace_id, reference_id, info, \
+                 created_at, updated_at) VALUES ($1, $2, $3, '{}'::jsonb, $4, $4)",
+            )
+            .bind(customer.id.as_str())
+            .bind(customer.workspace_id.as_str())
+            .bind(customer.reference_id.as_str())
+            .bind(customer.created_at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            customer
+        }
+    };
+    // A key as 0004 stored it: no grant.
+    let insert_key = |key: oauth_connect::ScopedKeyRecord| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO oauth_scoped_keys (id, workspace_id, app_id, client_id, \
+                 customer_id, reference_id, scopes, label, nonce, signing_key_id, created_at, \
+                 expires_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
+            )
+            .bind(key.id.as_str())
+            .bind(key.workspace_id.as_str())
+            .bind(key.app_id.as_str())
+            .bind(key.client_id.as_str())
+            .bind(key.customer_id.as_str())
+            .bind(key.reference_id.as_str())
+            .bind(vec!["read:devices"])
+            .bind(key.label.as_deref())
+            .bind(key.nonce.as_slice())
+            .bind(i16::from(key.signing_key_id))
+            .bind(key.created_at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            key
+        }
+    };
+
+    // 1. Minted with a Connect approval: its code names it.
+    let with_code = insert_customer(customer_record(&app, "minted-with-code", now)).await;
+    let g1 = grant();
+    insert_grant_row(&store, &app, g1.as_str(), "minted-with-code", now, None).await;
+    insert_connection_row(&store, &with_code, &app, g1.as_str(), "active", "a1", now).await;
+    // A later connection of the same customer (another account), more
+    // recently changed: the code decides, not the connections.
+    let g1b = grant();
+    insert_grant_row(&store, &app, g1b.as_str(), "minted-with-code", now, None).await;
+    let later = now + Span::hours(1);
+    insert_connection_row(
+        &store,
+        &with_code,
+        &app,
+        g1b.as_str(),
+        "active",
+        "a2",
+        later,
+    )
+    .await;
+    let k1 = insert_key(scoped_key_record(&app, &with_code, &g1, now)).await;
+    sqlx::query(
+        "INSERT INTO oauth_codes (hash, grant_id, workspace_id, app_id, client_id, \
+         redirect_uri, redirect_uri_in_request, code_challenge, scopes, subject, issued_at, \
+         expires_at, redeemed_at, scoped_key_id) \
+         VALUES ($1, $2, $3, $4, $5, 'https://app.example.com/callback', false, NULL, $6, \
+                 'minted-with-code', $7, $7, $7, $8)",
+    )
+    .bind(random_hash().as_bytes().as_slice())
+    .bind(g1.as_str())
+    .bind(ws.as_str())
+    .bind(app.app.id.as_str())
+    .bind(app.app.client_id.as_str())
+    .bind(vec!["read:devices"])
+    .bind(now)
+    .bind(k1.id.as_str())
+    .execute(store.pool())
+    .await
+    .unwrap();
+
+    // 2. Minted through the API for a customer with a connection: the
+    // active connection's grant, though a revoked one changed since.
+    let by_api = insert_customer(customer_record(&app, "minted-by-api", now)).await;
+    let g2 = grant();
+    let g2_old = grant();
+    insert_grant_row(&store, &app, g2.as_str(), "minted-by-api", now, None).await;
+    insert_grant_row(
+        &store,
+        &app,
+        g2_old.as_str(),
+        "minted-by-api",
+        now,
+        Some(later),
+    )
+    .await;
+    insert_connection_row(&store, &by_api, &app, g2.as_str(), "active", "b1", now).await;
+    let latest = now + Span::hours(2);
+    insert_connection_row(
+        &store,
+        &by_api,
+        &app,
+        g2_old.as_str(),
+        "revoked",
+        "b2",
+        latest,
+    )
+    .await;
+    let k2 = insert_key(scoped_key_record(&app, &by_api, &g2, now)).await;
+
+    // 3. Only revoked connections: the most recently changed one's grant.
+    let revoked = insert_customer(customer_record(&app, "only-revoked", now)).await;
+    let (g3a, g3b) = (grant(), grant());
+    insert_grant_row(&store, &app, g3a.as_str(), "only-revoked", now, Some(now)).await;
+    insert_grant_row(&store, &app, g3b.as_str(), "only-revoked", now, Some(later)).await;
+    insert_connection_row(&store, &revoked, &app, g3a.as_str(), "revoked", "c1", now).await;
+    insert_connection_row(&store, &revoked, &app, g3b.as_str(), "revoked", "c2", later).await;
+    let k3 = insert_key(scoped_key_record(&app, &revoked, &g3b, now)).await;
+
+    // 4. No connection and no code explains it.
+    let orphan = insert_customer(customer_record(&app, "orphan", now)).await;
+    let k4 = insert_key(scoped_key_record(&app, &orphan, &grant(), now)).await;
+
+    store.migrate().await.unwrap();
+
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(applied, (1..=9).collect::<Vec<i64>>());
+    let nullable: String = sqlx::query(
+        "SELECT is_nullable FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'oauth_scoped_keys' \
+           AND column_name = 'grant_id'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(nullable, "NO", "every key has a grant now");
+
+    let read = |id| {
+        let store = store.clone();
+        async move { store.get_scoped_key(&id).await.unwrap() }
+    };
+    let k1_now = read(k1.id.clone()).await.unwrap();
+    assert_eq!(k1_now.grant_id, g1, "the code's grant");
+    assert_eq!(k1_now.revoked_at, None);
+    let k2_now = read(k2.id.clone()).await.unwrap();
+    assert_eq!(k2_now.grant_id, g2, "the active connection's grant");
+    assert_eq!(k2_now.revoked_at, None);
+    let k3_now = read(k3.id.clone()).await.unwrap();
+    assert_eq!(k3_now.grant_id, g3b, "the latest revoked connection's");
+    assert_eq!(k3_now.revoked_at, Some(later), "revoked with that grant");
+    assert_eq!(read(k4.id.clone()).await, None, "unexplained: deleted");
+
+    // The backfilled keys follow their grant: revoking the API key's
+    // connection revokes that key only.
+    let connection = store
+        .find_connection(&app.app.id, "minted-by-api")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(connection.grant_id, g2);
+    let at = now + Span::hours(3);
+    store
+        .revoke_connection(&ws, None, &connection.id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read(k2.id.clone()).await.unwrap().revoked_at, Some(at));
+    assert_eq!(read(k1.id.clone()).await.unwrap().revoked_at, None);
+    let schema = schema_of(&store).await;
+    postgres_support::drop_schema(&store, &schema).await;
+}

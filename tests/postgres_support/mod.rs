@@ -103,6 +103,13 @@ pub async fn drop_schema(store: &PostgresStore, schema: &str) {
 
 /// A store in a new, migrated schema of its own.
 pub async fn fresh_store(url: &str) -> PostgresStore {
+    let store = fresh_empty_store(url).await;
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A store in a new, empty schema of its own: no migration applied.
+pub async fn fresh_empty_store(url: &str) -> PostgresStore {
     let schema = fresh_schema_name();
     // Create the schema up front (a connection without a search path),
     // then connect inside it.
@@ -113,9 +120,7 @@ pub async fn fresh_store(url: &str) -> PostgresStore {
         .await
         .unwrap();
     admin.pool().close().await;
-    let store = PostgresStore::connect_with_schema(url, &schema)
+    PostgresStore::connect_with_schema(url, &schema)
         .await
-        .expect("connect with schema");
-    store.migrate().await.expect("migrate");
-    store
+        .expect("connect with schema")
 }

@@ -23,7 +23,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     actix_web::rt::System::new().block_on(async {
         match common::start("actix-web").await? {
             Some(common::Started::Memory(running)) => serve(running).await,
-            Some(common::Started::Postgres(running)) => serve(running).await,
+            Some(common::Started::Postgres(running)) => {
+                let store = running.server.storage().clone();
+                let served = serve(running).await;
+                // Shut down: the requests in flight are done; end the
+                // pool's connections cleanly.
+                store.close().await;
+                served
+            }
             None => Ok(()),
         }
     })

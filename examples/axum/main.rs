@@ -25,7 +25,14 @@ use tracing::Instrument as _;
 async fn main() -> Result<(), Box<dyn Error>> {
     match common::start("axum").await? {
         Some(common::Started::Memory(running)) => serve(running).await,
-        Some(common::Started::Postgres(running)) => serve(running).await,
+        Some(common::Started::Postgres(running)) => {
+            let store = running.server.storage().clone();
+            let served = serve(running).await;
+            // Shut down: the requests in flight are done; end the pool's
+            // connections cleanly.
+            store.close().await;
+            served
+        }
         None => Ok(()),
     }
 }

@@ -4,7 +4,7 @@
 //! which can cut the one connection that prepares a chosen statement.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +39,14 @@ struct ProxyInner {
     trap: Mutex<Option<(&'static [u8], Cut)>>,
     sprung: AtomicBool,
     frozen: AtomicBool,
+    /// Connections the client ended after a Terminate message (a clean
+    /// close), and without one (the socket just dropped).
+    terminated: AtomicUsize,
+    dropped: AtomicUsize,
 }
+
+/// PostgreSQL's Terminate message (protocol §55.7): `X` and its length.
+const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
 /// A listener on `addr` that can take the port again at once after a cut.
 fn listen(addr: SocketAddr) -> TcpListener {
@@ -60,20 +67,36 @@ impl Proxy {
             trap: Mutex::new(None),
             sprung: AtomicBool::new(false),
             frozen: AtomicBool::new(false),
+            terminated: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
         });
         ProxyInner::serve(&inner, listener);
         Self { addr, inner }
     }
 
     /// The database is gone: open connections are closed and new ones
-    /// refused (nothing listens on the port).
-    pub fn cut(&self) {
+    /// refused (nothing listens on the port). How many were open.
+    pub fn cut(&self) -> usize {
         if let Some(accept) = self.inner.accept.lock().unwrap().take() {
             accept.abort();
         }
+        let mut open = 0;
         for connection in self.inner.connections.lock().unwrap().drain(..) {
+            if !connection.is_finished() {
+                open += 1;
+            }
             connection.abort();
         }
+        open
+    }
+
+    /// How many connections their client ended cleanly (a Terminate
+    /// message, then the socket closed), and how many it just dropped.
+    pub fn client_closes(&self) -> (usize, usize) {
+        (
+            self.inner.terminated.load(Ordering::SeqCst),
+            self.inner.dropped.load(Ordering::SeqCst),
+        )
     }
 
     /// The database is back, at the same address.
@@ -169,10 +192,22 @@ impl ProxyInner {
         let mut cut = None;
         let mut held = Vec::new();
         let mut ready = 0;
+        // The client's last bytes: a clean close ends with a Terminate.
+        let mut tail: Vec<u8> = Vec::new();
         loop {
             tokio::select! {
                 read = client_rx.read(&mut from_client) => {
-                    let n = match read { Ok(0) | Err(_) => return, Ok(n) => n };
+                    let n = match read {
+                        Ok(0) | Err(_) => {
+                            let counter = if tail == TERMINATE { &self.terminated } else { &self.dropped };
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        Ok(n) => n,
+                    };
+                    tail.extend_from_slice(&from_client[..n]);
+                    let excess = tail.len().saturating_sub(TERMINATE.len());
+                    tail.drain(..excess);
                     self.thawed().await;
                     if cut.is_none() {
                         cut = self.spring(&mut window, &from_client[..n]);

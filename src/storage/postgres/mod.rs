@@ -37,7 +37,10 @@
 //! Besides, sqlx prepares each distinct statement once per connection (one
 //! more round trip, the first time), and on returning a connection to the
 //! pool it checks it with a Sync message: a round trip off the caller's
-//! path, which holds the connection a little longer.
+//! path, which holds the connection a little longer. With the default pool
+//! ([`PostgresStore::default_pool_options`]) a connection that sat idle
+//! for [`DEFAULT_PING_IDLE_AFTER`] or longer is pinged before it is handed
+//! out: one more round trip, only after such a pause.
 //!
 //! # Pool and concurrency
 //!
@@ -83,6 +86,23 @@ pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// pool's acquire timeout says.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle for this long or longer is pinged (one round
+/// trip) before [`PostgresStore::default_pool_options`]' pool hands it
+/// out, and replaced if the ping fails: a connection the database dropped
+/// while it sat idle (a restart, a failover, a network cut) then costs a
+/// new connection, not a failed request. Connections in steady use are
+/// never pinged, and a pool pings at most its size in connections per
+/// this interval; the cost is one round trip on the first request after a
+/// pause. A connection broken less than this long after its last use
+/// still fails its next operation once (`Unavailable`, a 503).
+pub const DEFAULT_PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
+/// How long [`PostgresStore::migrate`] may take, waiting for another
+/// node's migration (its advisory lock) included, before it fails with
+/// [`StorageErrorKind::Timeout`]; see
+/// [`with_migration_timeout`](PostgresStore::with_migration_timeout).
+pub const DEFAULT_MIGRATION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// The longest schema name PostgreSQL keeps (`NAMEDATALEN - 1`).
 const MAX_SCHEMA_LEN: usize = 63;
 
@@ -110,9 +130,17 @@ const MAX_SCHEMA_LEN: usize = 63;
 /// [`DEFAULT_OPERATION_TIMEOUT`]), which [`AuthorizationServer::handle`](crate::AuthorizationServer::handle)
 /// answers with a 503 `temporarily_unavailable`; nothing is half-written
 /// (every change is one statement). The pool reconnects by itself once the
-/// database is back; a pooled connection that sat idle through the outage
-/// fails its first use once more (it is not pinged before use) and is
-/// replaced.
+/// database is back. A pooled connection that sat idle through the outage
+/// is pinged before its next use ([`DEFAULT_PING_IDLE_AFTER`]) and
+/// replaced, so the first request after the database is back succeeds;
+/// only a connection broken within that interval of its last use fails
+/// its next operation once.
+///
+/// # Shutdown
+///
+/// Once the server stopped taking requests, [`close`](Self::close) the
+/// store: its connections end cleanly instead of being dropped with the
+/// process.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -131,6 +159,7 @@ pub struct PostgresStore {
     pool: PgPool,
     schema: Option<String>,
     timeout: Duration,
+    migration_timeout: Duration,
 }
 
 impl PostgresStore {
@@ -189,6 +218,7 @@ impl PostgresStore {
             pool,
             schema: schema.map(str::to_owned),
             timeout: DEFAULT_OPERATION_TIMEOUT,
+            migration_timeout: DEFAULT_MIGRATION_TIMEOUT,
         })
     }
 
@@ -197,11 +227,22 @@ impl PostgresStore {
     ///
     /// At most [`DEFAULT_MAX_CONNECTIONS`] connections, none kept open when
     /// idle for 10 minutes, none older than 30 minutes; an operation waits
-    /// [`DEFAULT_ACQUIRE_TIMEOUT`] at most for a connection. A connection is
-    /// not pinged before each use (that would double the round trips): after
-    /// a database restart, an operation on a broken connection fails once
-    /// with [`StorageErrorKind::Unavailable`] and the connection is dropped.
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`] at most for a connection (a ping and a
+    /// replacement included). A connection idle for
+    /// [`DEFAULT_PING_IDLE_AFTER`] or longer is pinged before use and
+    /// replaced if the database dropped it; one in steady use is not
+    /// (pinging every use would double the round trips). See
+    /// [`pool_options`](Self::pool_options) for another interval.
     pub fn default_pool_options() -> PgPoolOptions {
+        Self::pool_options(DEFAULT_PING_IDLE_AFTER)
+    }
+
+    /// [`default_pool_options`](Self::default_pool_options), pinging a
+    /// connection before use once it has been idle for `ping_idle_after`
+    /// (`Duration::ZERO`: before every use, one more round trip per
+    /// operation; `Duration::MAX`: never, so a connection the database
+    /// dropped while idle fails its next operation once).
+    pub fn pool_options(ping_idle_after: Duration) -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(DEFAULT_MAX_CONNECTIONS)
             .min_connections(0)
@@ -209,6 +250,17 @@ impl PostgresStore {
             .idle_timeout(Some(Duration::from_secs(10 * 60)))
             .max_lifetime(Some(Duration::from_secs(30 * 60)))
             .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    // An error closes the connection and the pool tries
+                    // another idle one, or opens a new one, within the
+                    // acquire timeout.
+                    if meta.idle_for >= ping_idle_after {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// A store over an existing pool (sqlx 0.9's `PgPool`), whose
@@ -218,6 +270,7 @@ impl PostgresStore {
             pool,
             schema: None,
             timeout: DEFAULT_OPERATION_TIMEOUT,
+            migration_timeout: DEFAULT_MIGRATION_TIMEOUT,
         }
     }
 
@@ -237,9 +290,30 @@ impl PostgresStore {
         self
     }
 
+    /// Bounds [`migrate`](Self::migrate) and
+    /// [`migrate_unlocked`](Self::migrate_unlocked) by `timeout` instead of
+    /// [`DEFAULT_MIGRATION_TIMEOUT`]: the wait for another node's migration
+    /// (the advisory lock) and every migration still to apply. Raise it for
+    /// a migration that rewrites a large table.
+    #[must_use]
+    pub fn with_migration_timeout(mut self, timeout: Duration) -> Self {
+        self.migration_timeout = timeout;
+        self
+    }
+
     /// The connection pool, e.g. to share it with the rest of the service.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Closes the pool, for a clean shutdown: waits for the connections in
+    /// use to come back, then ends every connection (PostgreSQL sees a
+    /// session end, not a dropped socket). Every later operation, on this
+    /// store or a clone (they share the pool), fails with
+    /// [`StorageErrorKind::Unavailable`]. Call it after the server stopped
+    /// taking requests (a graceful shutdown); calling it again does nothing.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Creates or upgrades the tables: applies, in order, each embedded
@@ -250,10 +324,20 @@ impl PostgresStore {
     /// see [`migrate_unlocked`](Self::migrate_unlocked) for engines without
     /// advisory locks.
     ///
+    /// Bounded in time: [`DEFAULT_MIGRATION_TIMEOUT`] (5 minutes) unless
+    /// [`with_migration_timeout`](Self::with_migration_timeout) says
+    /// otherwise, the wait for the lock included, so a node never hangs at
+    /// start-up behind a stuck database or another node's stuck migration.
+    /// Past it, the migration's connection is closed: PostgreSQL rolls back
+    /// the migration in progress (or, if its commit was already under way,
+    /// keeps it whole), the lock is released with the session, and the
+    /// next `migrate` goes on from what is recorded.
+    ///
     /// # Errors
     ///
     /// The kind of the failing statement's error; [`StorageErrorKind::Other`]
-    /// when an applied migration differs from the embedded one.
+    /// when an applied migration differs from the embedded one;
+    /// [`StorageErrorKind::Timeout`] past the migration timeout.
     pub async fn migrate(&self) -> Result<(), StorageError> {
         self.run_migrations(true).await
     }
@@ -277,8 +361,20 @@ impl PostgresStore {
         }
         // A connection of its own, closed afterwards: a failed migration
         // leaves nothing (such as a held advisory lock) on a pooled one.
+        let limit = self.migration_timeout;
         let mut conn = self.pool.acquire().await.map_err(error::map)?;
-        let outcome = migrator.run(&mut *conn).await;
+        // Cut off by the timeout, the connection is dropped mid-migration:
+        // closed, never returned to the pool.
+        conn.close_on_drop();
+        let outcome = match tokio::time::timeout(limit, migrator.run(&mut *conn)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                return Err(StorageError::with_source(
+                    StorageErrorKind::Timeout,
+                    format!("the migrations did not finish within {limit:?}"),
+                ));
+            }
+        };
         let closed = conn.close().await;
         outcome.map_err(error::map_migrate)?;
         closed.map_err(error::map)

@@ -1120,3 +1120,50 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
     let schema = schema_of(&store).await;
     postgres_support::drop_schema(&store, &schema).await;
 }
+
+/// `migrate()` waits for another node's migration (the advisory lock sqlx
+/// takes, one per database) no longer than its migration timeout: it fails
+/// with `Timeout` and applies nothing; once the lock is free it migrates.
+#[tokio::test]
+async fn migrate_gives_up_at_its_timeout_behind_another_nodes_lock() {
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::fresh_empty_store(&url)
+        .await
+        .with_migration_timeout(Duration::from_millis(500));
+    let database: String = sqlx::query("SELECT current_database()")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    // The id sqlx's PostgreSQL migrator locks: a CRC-32 of the database
+    // name, scaled.
+    let lock = 0x3d32_ad9e_i64 * i64::from(crc32fast::hash(database.as_bytes()));
+    let mut other_node = store.pool().acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(lock)
+        .execute(&mut *other_node)
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(60), store.migrate())
+        .await
+        .expect("migrate() does not hang");
+    assert_eq!(refused.unwrap_err().kind(), StorageErrorKind::Timeout);
+    let tables: i64 = sqlx::query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(tables, 0, "nothing applied");
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(lock)
+        .execute(&mut *other_node)
+        .await
+        .unwrap();
+    drop(other_node);
+    let store = store.with_migration_timeout(Duration::from_secs(60));
+    store.migrate().await.unwrap();
+    let schema = schema_of(&store).await;
+    postgres_support::drop_schema(&store, &schema).await;
+}

@@ -211,6 +211,35 @@ pub struct ConnectStatus {
     pub version: u32,
 }
 
+/// What a web page at one origin can do with a Connect session's hosted
+/// page ([`AuthorizationServer::connect_embed_check`]): the embed script
+/// asks before it opens a modal, so that it knows, rather than guesses
+/// from a silent frame, whether the modal can work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmbedCheck {
+    /// The page's origin, as its `Origin` header gave it.
+    pub origin: String,
+    /// Whether the hosted page lets that origin frame it: the origin is one
+    /// of the server's
+    /// [`frame_ancestors`](crate::AuthorizationServerBuilder::frame_ancestors)
+    /// or of the app's `allowedOrigins` (the page's `frame-ancestors`).
+    pub framable: bool,
+    /// Whether the hosted pages post their messages (the steps, the
+    /// result) to that origin: it is the origin of the session's redirect
+    /// URL, the one target origin they use. A modal's result page is
+    /// framable by that origin only.
+    pub messages: bool,
+}
+
+impl EmbedCheck {
+    /// Whether a modal at that origin can run the flow to its end: the page
+    /// may be framed there and reports there.
+    pub fn modal(&self) -> bool {
+        self.framable && self.messages
+    }
+}
+
 impl std::fmt::Debug for StepOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -916,6 +945,53 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// An [`ErrorPage`] for an unknown, expired or completed session.
     pub async fn connect_status(&self, token: &str) -> Result<ConnectStatus, ErrorPage> {
+        Ok(self.status_and_session(token).await?.0)
+    }
+
+    /// [`connect_status`](Self::connect_status), and whether a page at
+    /// `origin` (its `Origin` header) can show the hosted page in a modal:
+    /// framed there, and reporting there ([`EmbedCheck`]). Reads nothing
+    /// a holder of the token could not see on the page itself (its
+    /// `frame-ancestors` and its redirect URL), and changes nothing: the
+    /// session is not claimed for a browser.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_status`](Self::connect_status);
+    /// [`ErrorPage::TemporarilyUnavailable`] when the app cannot be read.
+    pub async fn connect_embed_check(
+        &self,
+        token: &str,
+        origin: &str,
+    ) -> Result<(ConnectStatus, EmbedCheck), ErrorPage> {
+        let (status, record) = self.status_and_session(token).await?;
+        let app = self
+            .storage()
+            .get_app(&record.workspace_id, &record.app_id)
+            .await
+            .map_err(|_| ErrorPage::TemporarilyUnavailable)?
+            .ok_or(ErrorPage::UnknownRequest)?
+            .app;
+        let framable = self.config().frame_ancestors().iter().any(|a| a == origin)
+            || app.allowed_origins.iter().any(|a| a.as_str() == origin);
+        let messages = url::Url::parse(&record.redirect_uri)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .is_some_and(|url| url.origin().ascii_serialization() == origin);
+        Ok((
+            status,
+            EmbedCheck {
+                origin: origin.to_owned(),
+                framable,
+                messages,
+            },
+        ))
+    }
+
+    async fn status_and_session(
+        &self,
+        token: &str,
+    ) -> Result<(ConnectStatus, SessionRecord), ErrorPage> {
         let (_, record) = self
             .open_session_handle(token)
             .await
@@ -928,10 +1004,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 CompleteError::Page(page) => page,
                 _ => ErrorPage::TemporarilyUnavailable,
             })?;
-        Ok(ConnectStatus {
+        let status = ConnectStatus {
             step: self.current_step(context, &known),
             version: context.step_version,
-        })
+        };
+        Ok((status, record))
     }
 
     /// The return from a provider's authorization page

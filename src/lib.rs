@@ -214,7 +214,9 @@ pub use connect::{
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
 pub use connect_browser::{BROWSER_COOKIE, BrowserSecret};
-pub use connect_steps::{ConnectStatus, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome};
+pub use connect_steps::{
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
+};
 pub use connection::{Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,

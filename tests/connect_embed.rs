@@ -671,6 +671,157 @@ async fn the_status_answers_400_404_and_410() {
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
+/// Another browser opening a session the first one claimed (RFC 9700
+/// §2.1): the 403 page tells the embedder `session-other-browser` (the
+/// embed script's own `onError` type), to its nonce and the redirect
+/// URL's origin only; the first browser goes on.
+#[tokio::test]
+async fn another_browser_is_reported_to_the_embedder_as_session_other_browser() {
+    let h = plain().await;
+    let token = session(&h, json!({})).await;
+    let first = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let other = Browser::new();
+    for (mode, target) in [("popup", "opener"), ("modal", "parent")] {
+        let refused = other
+            .get(&h.server, &embedded(&token, mode, OTHER_NONCE))
+            .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{mode}");
+        script_nonce(&refused);
+        let html = text(&refused);
+        assert_eq!(data(&html, "target").as_deref(), Some(target));
+        assert_eq!(data(&html, "target-origin").as_deref(), Some(APP_ORIGIN));
+        assert_eq!(
+            message(&html),
+            json!({"type": "oauth-connect", "v": 1, "nonce": OTHER_NONCE, "event": "error",
+                   "error": "session-other-browser",
+                   "reason": "For your security, a Connect session continues only in the browser that opened it. Start again from the app."}),
+            "{mode}"
+        );
+    }
+    // The session is still the first browser's.
+    let again = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(message(&text(&again))["event"], "step");
+}
+
+/// `GET /connect/status` with `Origin` (the embed script, before a
+/// modal): whether the hosted page lets that origin frame it (the app's
+/// `allowedOrigins`, the server's `frame_ancestors`) and reports to it (the
+/// redirect URL's origin), readable there (CORS naming the origin, errors
+/// included); it claims nothing. Without `Origin`, the page's own poll,
+/// neither the check nor CORS headers.
+#[tokio::test]
+async fn the_status_tells_an_origin_whether_a_modal_can_work_there() {
+    const FRAMER: &str = "https://framer.example.com";
+    const EVIL: &str = "https://evil.example";
+    let (builder, clock, events) = builder();
+    let server = builder.frame_ancestors([FRAMER]).build().unwrap();
+    let h = harness_with(server, clock, events).await;
+    let token = session(&h, json!({})).await;
+    let path = format!("/connect/status?{}", query(&[("token", &token)]));
+    let ask = |origin: &'static str| {
+        let server = h.server.clone();
+        let path = path.clone();
+        async move {
+            server
+                .handle(
+                    Request::get(path)
+                        .header("origin", origin)
+                        .body(Bytes::new())
+                        .unwrap(),
+                )
+                .await
+        }
+    };
+    let embed = |answer: &Response<Bytes>| {
+        let body = json(answer);
+        (
+            body["embed"]["framable"].clone(),
+            body["embed"]["messages"].clone(),
+        )
+    };
+
+    // The app has no allowedOrigins yet: its own origin receives the
+    // messages but may not frame the page.
+    let answer = ask(APP_ORIGIN).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(header(&answer, "access-control-allow-origin"), APP_ORIGIN);
+    assert_eq!(header(&answer, "vary"), "Origin");
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    assert_eq!(header(&answer, "cache-control"), "no-store");
+    assert_eq!(json(&answer)["step"], "consent");
+    assert_eq!(json(&answer)["embed"]["origin"], APP_ORIGIN);
+    assert_eq!(embed(&answer), (json!(false), json!(true)));
+    // A server-wide frame ancestor may frame it, but hears nothing.
+    assert_eq!(embed(&ask(FRAMER).await), (json!(true), json!(false)));
+    // Anyone else: neither.
+    let evil = ask(EVIL).await;
+    assert_eq!(header(&evil, "access-control-allow-origin"), EVIL);
+    assert_eq!(embed(&evil), (json!(false), json!(false)));
+    let null = ask("null").await;
+    assert_eq!(embed(&null), (json!(false), json!(false)));
+
+    // The app allows its origin: a modal can work there.
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    h.server
+        .update_app(
+            &h.workspace,
+            &app.id,
+            &AppUpdate {
+                allowed_origins: Some(vec![APP_ORIGIN.to_owned()]),
+                ..AppUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(embed(&ask(APP_ORIGIN).await), (json!(true), json!(true)));
+
+    // Asking claimed nothing: the first browser to open the page gets it.
+    let page = h
+        .browser
+        .get(&h.server, &embedded(&token, "modal", NONCE))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK, "{}", text(&page));
+
+    // Errors are readable there too, so the script can say which.
+    let unknown = h
+        .server
+        .handle(
+            Request::get("/connect/status?token=oc_ct_nope")
+                .header("origin", APP_ORIGIN)
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&unknown, "access-control-allow-origin"), APP_ORIGIN);
+    h.clock.advance(Duration::minutes(31));
+    let gone = ask(APP_ORIGIN).await;
+    assert_eq!(gone.status(), StatusCode::GONE);
+    assert_eq!(error_of(&gone), "session_expired");
+    assert_eq!(header(&gone, "access-control-allow-origin"), APP_ORIGIN);
+    // Without Origin: the page's own poll, as before.
+    let plain = h.browser.get(&h.server, &path).await;
+    assert!(plain.headers().get("access-control-allow-origin").is_none());
+}
+
 // ---- the scripts ----
 
 async fn fetch(h: &Harness, path: &str, if_none_match: Option<&str>) -> Response<Bytes> {

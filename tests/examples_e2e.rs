@@ -1953,6 +1953,7 @@ async fn browser_connect_embed() {
             "popup-blocked",
             "denied",
             "session-used",
+            "session-other-browser",
             "forged",
             "unregistered",
             "modal-not-allowed",

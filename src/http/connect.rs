@@ -561,7 +561,14 @@ pub(super) async fn page<S: Storage>(
 
 /// `GET /connect/status?token=…`: where the flow stands, for an embedded
 /// page waiting while the user signs in at a provider in another window.
-/// Same-origin only (no CORS): only the hosted page itself reads it.
+///
+/// Asked cross-origin (with an `Origin` header), by the embed script
+/// before it opens a modal, the answer also says whether the hosted page
+/// lets that origin frame it and reports to it (`embed`, an
+/// [`EmbedCheck`](crate::EmbedCheck)), and is readable there (CORS:
+/// `Access-Control-Allow-Origin` naming that origin, no credentials), the
+/// errors included. The Connect token is the credential; nothing in the
+/// answer is more than its holder sees on the page itself.
 pub(super) async fn status<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
@@ -569,22 +576,43 @@ pub(super) async fn status<S: Storage>(
     if let Err(response) = allow(request.method(), &[Method::GET]) {
         return response;
     }
+    let origin = super::cors::origin(request.headers());
+    let readable = |answer: Response<Bytes>| match origin {
+        Some(origin) => super::cors::allow_origin(answer, origin),
+        None => answer,
+    };
     let token = Params::parse_query(request.uri().query())
         .ok()
         .and_then(|q| q.get("token").map(str::to_owned));
     let Some(token) = token else {
-        return response::api_error(
+        return readable(response::api_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the query must carry the Connect token as `token`",
             Some("token"),
-        );
+        ));
     };
-    let answer = match server.connect_status(&token).await {
-        Ok(status) => response::json(
-            StatusCode::OK,
-            &serde_json::json!({ "step": status.step.as_str(), "version": status.version }),
+    let answer = match origin {
+        Some(origin) => server
+            .connect_embed_check(&token, origin)
+            .await
+            .map(|(status, check)| {
+                serde_json::json!({
+                    "step": status.step.as_str(),
+                    "version": status.version,
+                    "embed": {
+                        "origin": check.origin,
+                        "framable": check.framable,
+                        "messages": check.messages,
+                    },
+                })
+            }),
+        None => server.connect_status(&token).await.map(
+            |status| serde_json::json!({ "step": status.step.as_str(), "version": status.version }),
         ),
+    };
+    let answer = match answer {
+        Ok(body) => response::json(StatusCode::OK, &body),
         Err(page) => {
             let (status, code) = match page {
                 ErrorPage::ExpiredRequest => (StatusCode::GONE, "session_expired"),
@@ -597,7 +625,7 @@ pub(super) async fn status<S: Storage>(
             response::api_error(status, code, page.message(), None)
         }
     };
-    response::no_store(answer)
+    readable(response::no_store(answer))
 }
 
 fn customer_input(form: &Params) -> CustomerInfoInput {

@@ -1,5 +1,8 @@
-//! CORS (the Fetch standard, §3.2) for the one endpoint a web page calls
-//! cross-origin: `POST /v1/connect/sessions` with a publishable key.
+//! CORS (the Fetch standard, §3.2) for the endpoints a web page calls
+//! cross-origin: `POST /v1/connect/sessions` with a publishable key, and
+//! `GET /connect/status`, which the embed script asks before it opens a
+//! modal (a simple request, no preflight; readable by any origin that
+//! holds the Connect token, see `connect::status`).
 //!
 //! A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`,
 //! Fetch §4.8) is answered 204 only when some app lists the origin in its

@@ -189,7 +189,9 @@ function oauthConnect(scriptUrl) {
           on.event('completed', { outcome: m.reason });
           exit(m.reason);
         } else if (m.event === 'error' && typeof m.error === 'string') {
-          if (m.error === 'session-used' || m.error === 'session-expired') spent = true;
+          // Used, expired, or claimed by another browser: this session is
+          // done here (a publishable key or a token function makes a new one).
+          if (m.error === 'session-used' || m.error === 'session-expired' || m.error === 'session-other-browser') spent = true;
           fail(m.error, typeof m.reason === 'string' ? m.reason : m.error);
         } else if (m.event === 'close-request' && c.overlay) {
           exit('user-cancelled');
@@ -277,24 +279,59 @@ function oauthConnect(scriptUrl) {
       };
       document.addEventListener('keydown', c.keys, true);
       close.focus();
-      // The frame goes in once its URL is known (a blank frame's own load
-      // must not count). The page answers as soon as it runs; a frame the
-      // server refuses (frame-ancestors: this origin is not one of the
-      // app's allowedOrigins) loads without a word.
+      // The frame goes in once the server said this origin may frame the
+      // page (modalCheck) and its URL is known (a blank frame's own load
+      // must not count). The page answers as soon as it runs; the timer is
+      // the last resort for a frame that never does (a page refused by an
+      // ancestor of this one, or one that failed to load).
       c.show = function (url) {
         frame.addEventListener('load', function () {
           if (c.loaded) return;
           c.loaded = true;
           c.timers.push(setTimeout(function () {
             if (current === c && !c.answered) {
-              fail('modal-not-allowed', 'the Connect page did not load in the frame: this origin may not frame it (the app\'s allowedOrigins), or the token is unknown');
+              fail('modal-not-allowed', 'the Connect page did not answer in the frame (a frame around this page may not frame it, or it failed to load)');
             }
           }, MODAL_ANSWER_MS));
         });
         frame.src = url;
         box.append(frame);
       };
-      if (token && !needsSession()) c.show(pageUrl('modal', c.nonce));
+    }
+
+    // Before framing the page: asks the server (GET /connect/status, a CORS
+    // request without credentials) whether the hosted page lets this
+    // origin frame it and posts its messages here, and whether the session
+    // is still open. Resolves when the modal can work; else rejects with
+    // the definite failure.
+    function modalCheck() {
+      return fetch(base + '/connect/status?token=' + encodeURIComponent(token), {
+        mode: 'cors',
+        credentials: 'omit',
+        cache: 'no-store',
+        referrerPolicy: 'origin',
+      }).then(function (answer) {
+        return answer.json().then(null, function () { return {}; }).then(function (body) {
+          var message = typeof body.message === 'string' ? body.message : 'HTTP ' + answer.status;
+          if (answer.ok) {
+            var embed = body.embed;
+            if (!embed || typeof embed !== 'object') throw failure('server-error', 'the server did not say whether this origin may frame Connect');
+            if (!embed.messages) {
+              throw failure('modal-not-allowed', 'this page\'s origin (' + location.origin + ') is not the origin of the session\'s redirect URL, the only one the Connect page reports to');
+            }
+            if (!embed.framable) {
+              throw failure('modal-not-allowed', 'this origin (' + location.origin + ') may not frame the Connect page: add it to the app\'s allowedOrigins');
+            }
+            return;
+          }
+          if (body.error === 'session_expired') throw failure('session-expired', message);
+          if (body.error === 'session_used') throw failure('session-used', message);
+          if (answer.status >= 500) throw failure('server-error', message);
+          throw failure('session-invalid', message);
+        });
+      }, function () {
+        throw failure('network', 'could not reach ' + serverOrigin);
+      });
     }
 
     function open(openOptions) {
@@ -319,14 +356,21 @@ function oauthConnect(scriptUrl) {
       }
       if (mode === 'modal') openModal(c, width, height);
       on.event('opened', { mode: mode });
-      if (!needsSession()) return;
-      newSession().then(function () {
-        if (current !== c) return;
-        if (c.popup) c.popup.location.replace(pageUrl('popup', c.nonce));
-        else c.show(pageUrl('modal', c.nonce));
-      }, function (problem) {
+      var fresh = needsSession();
+      if (!fresh && c.popup) return;
+      (fresh ? newSession() : Promise.resolve()).then(function () {
+        if (current !== c) return null;
+        if (c.popup) {
+          c.popup.location.replace(pageUrl('popup', c.nonce));
+          return null;
+        }
+        return modalCheck().then(function () {
+          if (current === c) c.show(pageUrl('modal', c.nonce));
+        });
+      }).then(null, function (problem) {
         if (current !== c) return;
         var p = problem && problem.type ? problem : failure('network', String(problem));
+        if (p.type === 'session-used' || p.type === 'session-expired') spent = true;
         fail(p.type, p.reason);
       });
     }

@@ -18,12 +18,20 @@
 //   denied            Deny on the consent step: onExit denied; Exit on an
 //                     earlier step: onExit user-cancelled
 //   session-used      a used Connect token: onError session-used
+//   session-other-browser  a session another browser opened first, in a
+//                     popup and in a modal: onError session-other-browser
 //   forged            messages from another origin (even with the right
 //                     nonce), or from a window of the server's origin that
 //                     the script did not open, are ignored
 //   unregistered      a page at an origin the app never registered opens the
 //                     hosted page and completes it: it receives no message
-//   modal-not-allowed a page whose origin may not frame Connect: onError
+//   modal-not-allowed the script asks the server (GET /connect/status)
+//                     before framing: a page at an origin the session does
+//                     not report to, or one the app's allowedOrigins lack,
+//                     gets onError modal-not-allowed saying which, and the
+//                     hosted page is never framed; an unknown token:
+//                     session-invalid; a frame that never answers (a server
+//                     that says yes, a page that stays silent): the timer's
 //                     modal-not-allowed; an unreachable server: network
 //   opener-gone       the page that opened the popup closed: the result page
 //                     falls back to the redirect, whose page exchanges the code
@@ -81,9 +89,9 @@ async function demoAppId(server) {
   return app.id;
 }
 
-// A Connect session for the demo app, made with the admin key.
-async function adminSession(server, demoOrigin, referenceId) {
-  const appId = await demoAppId(server);
+// A Connect session for the demo app (or `appId`), made with the admin key.
+async function adminSession(server, demoOrigin, referenceId, appId) {
+  appId = appId ?? await demoAppId(server);
   const { status, body } = await admin(server, '/v1/connect/sessions', {
     method: 'POST',
     body: JSON.stringify({
@@ -106,7 +114,15 @@ const expiring = await adminSession(expiryBase, expiryDemo, 'browser-expiring');
 const expiringMadeAt = Date.now();
 
 // An origin the app never registered: a tiny page server on another port.
+// Under /silent it also plays a Connect server that says a modal may frame
+// its page (its status, readable by any origin), and whose page never
+// answers.
 const evil = createServer((req, res) => {
+  if (req.url.startsWith('/silent/connect/status')) {
+    res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': req.headers.origin ?? '*' });
+    res.end(JSON.stringify({ step: 'consent', version: 0, embed: { origin: req.headers.origin, framable: true, messages: true } }));
+    return;
+  }
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
   res.end('<!doctype html><title>Another origin</title><h1>Another origin</h1>');
 });
@@ -356,6 +372,31 @@ try {
     done.push('session-used');
   }
 
+  // ---- session-other-browser: another browser opened the session first ----
+  {
+    for (const mode of ['popup', 'modal']) {
+      await clearLog(page);
+      const session = await adminSession(base, demo, `browser-other-${mode}`);
+      // Another client (this script's fetch, its own cookie jar) opens it first.
+      const claimed = await fetch(`${base}/connect?token=${encodeURIComponent(session.connectToken)}`);
+      check(claimed.status === 200, `the first opening: ${claimed.status}`);
+      await page.fill('#token', session.connectToken);
+      if (mode === 'popup') {
+        const [popup] = await Promise.all([page.waitForEvent('popup'), page.click('#popup-token')]);
+        const error = await waitFor(page, 'onError');
+        check(error.type === 'session-other-browser', `another browser's session, popup: ${JSON.stringify(error)}`);
+        await closed(popup);
+      } else {
+        await page.click('#modal-token');
+        const error = await waitFor(page, 'onError');
+        check(error.type === 'session-other-browser', `another browser's session, modal: ${JSON.stringify(error)}`);
+        await page.locator('[data-oauth-connect="modal"]').waitFor({ state: 'detached' });
+      }
+      await page.fill('#token', '');
+    }
+    done.push('session-other-browser');
+  }
+
   // ---- forged: only the server's origin, the window the script opened, and its nonce ----
   {
     await clearLog(page);
@@ -446,16 +487,50 @@ try {
     done.push('unregistered');
   }
 
-  // ---- modal-not-allowed: framing from an origin not in allowedOrigins ----
+  // ---- modal-not-allowed: the server says so before anything is framed ----
   {
-    const session = await adminSession(base, demo, 'browser-framed');
     const attacker = await context.newPage();
+    // Every hosted page the attacker's tab loads, in any frame.
+    const framed = [];
+    attacker.on('request', (request) => {
+      if (request.url().startsWith(`${base}/connect?`)) framed.push(request.url());
+    });
     await attacker.goto(`${evilOrigin}/`);
     await attacker.addScriptTag({ url: `${base}/connect/sdk.js` });
-    const error = await attacker.evaluate((token) => new Promise((resolve) => {
-      OAuthConnect.create({ connectToken: token, onError: resolve, onSuccess: () => resolve({ type: 'success?!' }) }).open({ mode: 'modal' });
-    }), session.connectToken);
-    check(error.type === 'modal-not-allowed', `framing refused: ${JSON.stringify(error)}`);
+    const openModal = (token, server) => attacker.evaluate(({ token, server }) => new Promise((resolve) => {
+      OAuthConnect.create({
+        connectToken: token,
+        server: server ?? undefined,
+        onError: resolve,
+        onSuccess: () => resolve({ type: 'success?!' }),
+      }).open({ mode: 'modal' });
+    }), { token, server: server ?? null });
+    // The demo app's session reports to the demo app's origin, not here.
+    const session = await adminSession(base, demo, 'browser-framed');
+    const error = await openModal(session.connectToken);
+    check(error.type === 'modal-not-allowed' && error.reason.includes('redirect URL'), `not the redirect URL's origin: ${JSON.stringify(error)}`);
+    check(await attacker.locator('[data-oauth-connect]').count() === 0, 'the overlay is gone');
+    // An app of this origin (its redirect URL is here) without it in its
+    // allowedOrigins: it would hear the page but may not frame it.
+    const created = await admin(base, '/v1/oauth-apps', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'Another origin app', type: 'CONFIDENTIAL', allowedScopes: ['read:devices'],
+        redirectUris: [`${evilOrigin}/callback`],
+      }),
+    });
+    check(created.status === 201, `an app of the other origin: ${JSON.stringify(created)}`);
+    const own = await adminSession(base, evilOrigin, 'browser-framed-own', created.body.id);
+    const unlisted = await openModal(own.connectToken);
+    check(unlisted.type === 'modal-not-allowed' && unlisted.reason.includes('allowedOrigins'), `not in allowedOrigins: ${JSON.stringify(unlisted)}`);
+    // An unknown token: the server says so, no silent frame.
+    const unknown = await openModal('oc_ct_unknown');
+    check(unknown.type === 'session-invalid', `an unknown token: ${JSON.stringify(unknown)}`);
+    check(framed.length === 0, `the hosted page was never framed: ${framed}`);
+    // The last resort: a server that allows the modal but whose page never
+    // answers in the frame: the timer says so.
+    const silent = await openModal('oc_ct_silent', `${evilOrigin}/silent`);
+    check(silent.type === 'modal-not-allowed' && silent.reason.includes('did not answer'), `a silent frame: ${JSON.stringify(silent)}`);
     check(await attacker.locator('[data-oauth-connect]').count() === 0, 'the overlay is gone');
     // network: a server the script cannot reach.
     const unreachable = await attacker.evaluate((origin) => new Promise((resolve) => {

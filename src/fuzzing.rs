@@ -17,9 +17,99 @@ use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::{
-    AppType, AuthorizationServer, CredentialKind, CredentialPrefixes, DemoSignIn, MemoryStore,
-    NewOAuthApp, RedirectUri, RedirectUriKind, WorkspaceId, credential::Credential, kind,
+    AppType, AuthorizationServer, BearerKind, ConnectDecision, CredentialKind, CredentialPrefixes,
+    DemoSignIn, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook, LinkedAccount,
+    MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Origin, OriginError, Provider,
+    RedirectUri, RedirectUriKind, Step, StepAction, Terms, WorkspaceId, credential::Credential,
+    kind,
 };
+
+/// The origin the harness's confidential app allows (`allowedOrigins`).
+pub const ALLOWED_ORIGIN: &str = "https://app.example.com";
+
+/// The issuer of the harness's server.
+const ISSUER: &str = "https://auth.example.com";
+
+/// Where the harness's redirect provider sends the user to sign in.
+const PROVIDER_AUTHORIZE: &str = "https://volt.example/authorize";
+
+/// A form value holding this marker must never come back verbatim in a
+/// page: the hosted pages escape what they echo.
+pub const MARKUP_MARKER: &str = "<oc-fuzz";
+
+/// The harness is rebuilt after this many inputs, so that the records the
+/// inputs create (grants, sessions, customers) do not grow without bound
+/// over a long campaign.
+const RENEW_EVERY: u32 = 20_000;
+
+thread_local! {
+    static HARNESS: std::cell::RefCell<Option<(u32, Harness)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `check` on this thread's harness, built on first use and rebuilt
+/// every [`RENEW_EVERY`] inputs.
+pub fn with_harness<R>(check: impl FnOnce(&mut Harness) -> R) -> R {
+    HARNESS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(uses, _)| *uses >= RENEW_EVERY) {
+            *slot = Some((0, Harness::new()));
+        }
+        let (uses, harness) = slot.as_mut().expect("just built");
+        *uses += 1;
+        check(harness)
+    })
+}
+
+/// The harness's link hook: the form provider `acme` links `ada` / `pw`;
+/// the redirect provider `volt` links when its callback carries `code=ok`.
+#[derive(Debug)]
+struct FuzzLink;
+
+#[async_trait::async_trait]
+impl LinkHook for FuzzLink {
+    async fn authorization_url(
+        &self,
+        _context: &LinkContext,
+        state: &str,
+    ) -> Result<String, LinkError> {
+        Ok(format!("{PROVIDER_AUTHORIZE}?state={state}"))
+    }
+
+    async fn complete_redirect(
+        &self,
+        context: &LinkContext,
+        query: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        if query.iter().any(|(n, v)| n == "code" && v == "ok") {
+            Ok(LinkedAccount::new(&context.provider, "volt-1", "Volt"))
+        } else {
+            Err(LinkError::Denied)
+        }
+    }
+
+    async fn complete_form(
+        &self,
+        context: &LinkContext,
+        values: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        let value = |name: &str| {
+            values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if value("username") == Some("ada") && value("password") == Some("pw") {
+            Ok(LinkedAccount::new(
+                &context.provider,
+                "acme-ada",
+                "Acme, ada",
+            ))
+        } else {
+            Err(LinkError::Refused("wrong username or password".into()))
+        }
+    }
+}
 
 /// The redirect URIs every app of the harness registers.
 pub const REGISTERED: [&str; 3] = [
@@ -44,7 +134,9 @@ const CLIENT_ERRORS: [&str; 7] = [
 ];
 
 /// A server on the memory store with one confidential and one public app,
-/// an admin key and a pending consent prompt, driven synchronously.
+/// an admin key, a publishable key, a pending consent prompt, a Connect
+/// session open in one browser (terms, two providers), an access token and
+/// a scoped key, driven synchronously.
 #[derive(Debug)]
 pub struct Harness {
     runtime: tokio::runtime::Runtime,
@@ -54,8 +146,15 @@ pub struct Harness {
     public_id: String,
     app_id: String,
     admin_key: String,
+    publishable_key: String,
     session: String,
     csrf_token: String,
+    connect_token: String,
+    connect_csrf: String,
+    browser_cookie: String,
+    connect_sessions: u64,
+    access_token: String,
+    scoped_key: String,
 }
 
 impl Harness {
@@ -64,9 +163,18 @@ impl Harness {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime");
+        let hook: Arc<dyn LinkHook> = Arc::new(FuzzLink);
+        let fields = vec![
+            LinkField::new("username", "Username", "text", true),
+            LinkField::new("password", "Password", "password", true),
+        ];
         let server = AuthorizationServer::builder(MemoryStore::new())
-            .issuer("https://auth.example.com")
+            .issuer(ISSUER)
             .resource_owner(Arc::new(DemoSignIn))
+            .terms(Terms::new("Fuzz terms", None))
+            .provider(Provider::form("acme", "Acme", fields, hook.clone()).categories(["battery"]))
+            .provider(Provider::redirect("volt", "Volt", hook).categories(["thermostat"]))
+            .publishable_key_rate_limit(100_000, time::Duration::SECOND)
             .build()
             .expect("a server");
         let ws = WorkspaceId::parse("ws_fuzz").expect("an id");
@@ -75,7 +183,10 @@ impl Harness {
             description: None,
             redirect_uris: REGISTERED.iter().map(|u| (*u).to_owned()).collect(),
             allowed_scopes: vec!["read".into(), "write".into()],
-            allowed_origins: vec![],
+            allowed_origins: match app_type {
+                AppType::Confidential => vec![ALLOWED_ORIGIN.to_owned()],
+                _ => vec![],
+            },
             app_type,
         };
         let (confidential, public, admin_key) = runtime.block_on(async {
@@ -86,6 +197,9 @@ impl Harness {
             )
         });
         let (confidential, public) = (confidential.expect("app"), public.expect("app"));
+        let publishable_key = runtime
+            .block_on(server.create_publishable_key(&ws, &confidential.app.id))
+            .expect("a publishable key");
         let mut harness = Self {
             confidential_id: confidential.app.client_id.as_str().to_owned(),
             secret: confidential
@@ -96,13 +210,130 @@ impl Harness {
             public_id: public.app.client_id.as_str().to_owned(),
             app_id: confidential.app.id.as_str().to_owned(),
             admin_key: admin_key.expect("a key").expose_secret().to_owned(),
+            publishable_key: publishable_key.key.expose_secret().to_owned(),
             session: String::new(),
             csrf_token: String::new(),
+            connect_token: String::new(),
+            connect_csrf: String::new(),
+            browser_cookie: String::new(),
+            connect_sessions: 0,
+            access_token: String::new(),
+            scoped_key: String::new(),
             runtime,
             server,
         };
         harness.new_prompt();
+        harness.new_connect_session();
+        harness.complete_connect_session();
+        harness.new_connect_session();
         harness
+    }
+
+    /// Creates a Connect session (scopes `read`, a scoped key asked for, no
+    /// customer details given) and opens it in the harness's browser, so
+    /// the step posts have a live session to aim at.
+    fn new_connect_session(&mut self) {
+        self.connect_sessions += 1;
+        let request: NewConnectSession = serde_json::from_value(serde_json::json!({
+            "redirectUrl": REGISTERED[0],
+            "referenceId": format!("fuzz-{}", self.connect_sessions),
+            "scopes": ["read"],
+            "scopedKey": true,
+        }))
+        .expect("a session request");
+        let runtime = &self.runtime;
+        let server = &self.server;
+        let client = runtime
+            .block_on(server.authenticate_client(&self.confidential_id, Some(self.secret.as_str())))
+            .expect("the confidential client");
+        let created = runtime
+            .block_on(server.create_connect_session(&client.app, &request, false))
+            .expect("a Connect session");
+        let browser = server.new_browser_secret().expect("a browser");
+        let token = created.connect_token.expose_secret();
+        let page = runtime
+            .block_on(server.open_connect(token, &browser))
+            .expect("the Connect page");
+        let cookie = server.browser_cookie(&browser);
+        self.browser_cookie = cookie.split(';').next().expect("name=value").to_owned();
+        self.connect_token = token.to_owned();
+        self.connect_csrf = page.csrf_token;
+    }
+
+    /// Walks the open Connect session to its end (terms, the form
+    /// provider, approval), exchanges its code and mints a scoped key: the
+    /// real bearer credentials the bearer check aims at.
+    fn complete_connect_session(&mut self) {
+        let runtime = &self.runtime;
+        let server = &self.server;
+        let browser = crate::BrowserSecret::from_cookie(
+            self.browser_cookie.split_once('=').expect("name=value").1,
+        )
+        .expect("the browser secret");
+        let (token, csrf) = (self.connect_token.as_str(), self.connect_csrf.as_str());
+        let steps = [
+            (Step::Terms, StepAction::AcceptTerms),
+            (Step::Provider, StepAction::ChooseProvider("acme".into())),
+            (
+                Step::Link,
+                StepAction::SubmitLink(LinkFormValues::new([
+                    ("username", "ada"),
+                    ("password", "pw"),
+                ])),
+            ),
+            (
+                Step::Customer,
+                StepAction::SubmitCustomer(Box::new(
+                    serde_json::from_value(serde_json::json!({
+                        "firstName": "Ada", "lastName": "Lovelace",
+                        "email": "ada@example.com"
+                    }))
+                    .expect("customer details"),
+                )),
+            ),
+        ];
+        for (step, action) in steps {
+            runtime
+                .block_on(server.connect_step(token, csrf, &browser, step, action))
+                .unwrap_or_else(|e| panic!("step {step:?}: {e:?}"));
+        }
+        let done = runtime
+            .block_on(server.complete_connect(token, csrf, &browser, ConnectDecision::Approve))
+            .expect("approved");
+        let code = done
+            .params
+            .iter()
+            .find(|(n, _)| n == "code")
+            .map(|(_, v)| v.clone())
+            .expect("a code");
+        let exchange = form_request(
+            "/oauth/token",
+            format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={}",
+                REGISTERED[0]
+            )
+            .into_bytes(),
+            Some(&self.basic()),
+        );
+        let tokens: Value =
+            serde_json::from_slice(self.handle(exchange).body()).expect("a token response");
+        self.access_token = tokens["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned();
+        let client = runtime
+            .block_on(server.authenticate_client(&self.confidential_id, Some(self.secret.as_str())))
+            .expect("the confidential client");
+        let mint: NewScopedKey = serde_json::from_value(serde_json::json!({
+            "referenceId": format!("fuzz-{}", self.connect_sessions),
+        }))
+        .expect("a mint request");
+        self.scoped_key = runtime
+            .block_on(server.mint_scoped_key(&client, &mint))
+            .expect("a scoped key")
+            .key
+            .expose_secret()
+            .to_owned();
     }
 
     /// Opens a fresh consent prompt for the public client, so the consent
@@ -131,8 +362,11 @@ impl Harness {
 
     /// `data` with the placeholders `$PUBLIC` and `$CLIENT` (the public and
     /// confidential client ids), `$BASIC` (the confidential client's
-    /// base64 `id:secret`), `$SESSION` and `$CSRF` (the pending prompt's)
-    /// replaced, so seeds can reach past the client lookup.
+    /// base64 `id:secret`), `$SESSION` and `$CSRF` (the pending prompt's),
+    /// `$APP` (the confidential app's id), `$CTOKEN` and `$CCSRF` (the open
+    /// Connect session's token and CSRF token), `$ACCESS` and `$SCOPED` (a
+    /// live access token and scoped key) replaced, so seeds can reach past
+    /// the credential checks.
     pub fn expand(&self, data: &[u8]) -> Vec<u8> {
         let mut out = data.to_vec();
         let basic = STANDARD.encode(format!("{}:{}", self.confidential_id, self.secret));
@@ -142,6 +376,11 @@ impl Harness {
             (b"$CLIENT", &self.confidential_id),
             (b"$SESSION", &self.session),
             (b"$CSRF", &self.csrf_token),
+            (b"$APP", &self.app_id),
+            (b"$CTOKEN", &self.connect_token),
+            (b"$CCSRF", &self.connect_csrf),
+            (b"$ACCESS", &self.access_token),
+            (b"$SCOPED", &self.scoped_key),
         ] {
             out = replace(&out, name, value.as_bytes());
         }
@@ -259,14 +498,7 @@ impl Harness {
             .body(Bytes::copy_from_slice(body))
             .expect("a request");
         let response = self.handle(request);
-        if response.status() == StatusCode::BAD_REQUEST {
-            let json: Value = serde_json::from_slice(response.body()).expect("a JSON error body");
-            let named_field = json["field"].as_str().is_some_and(|f| !f.is_empty());
-            assert!(
-                named_field || json["error"] == "invalid_request",
-                "a 400 without a field or invalid_request: {json}"
-            );
-        }
+        assert_field_error(&response);
     }
 
     /// The consent form's post, `data` as its body, with the CSRF cookie of
@@ -299,6 +531,205 @@ impl Harness {
             );
             self.new_prompt();
         }
+    }
+
+    /// A `POST /v1/connect/sessions` body, from the confidential client
+    /// (first byte 0, Basic), the admin key (1; `$APP` names the app) or
+    /// the publishable key from the allowed origin (2): never a 5xx; a 400
+    /// names a field or says `invalid_request`; a 201 carries a Connect
+    /// token, the hosted page's URL, a `mode`, and the request's
+    /// `referenceId` (or a generated one), and only for a `redirectUrl`
+    /// the app registered, exactly.
+    pub fn connect_json(&self, data: &[u8]) {
+        let data = self.expand(data);
+        let Some((&selector, body)) = data.split_first() else {
+            return;
+        };
+        let mut request =
+            Request::post("/v1/connect/sessions").header("content-type", "application/json");
+        request = match selector % 3 {
+            0 => request.header("authorization", self.basic()),
+            1 => request.header("authorization", format!("Bearer {}", self.admin_key)),
+            _ => request
+                .header("authorization", format!("Bearer {}", self.publishable_key))
+                .header("origin", ALLOWED_ORIGIN),
+        };
+        let response = self.handle(
+            request
+                .body(Bytes::copy_from_slice(body))
+                .expect("a request"),
+        );
+        assert_field_error(&response);
+        if response.status() != StatusCode::CREATED {
+            return;
+        }
+        let sent: Value = serde_json::from_slice(body).expect("a 201 for a JSON body");
+        let created: Value = serde_json::from_slice(response.body()).expect("a JSON answer");
+        let redirect = sent["redirectUrl"].as_str().expect("a redirectUrl");
+        assert!(
+            REGISTERED.contains(&redirect),
+            "a session for an unregistered redirect URL: {redirect}"
+        );
+        let token = created["connectToken"].as_str().expect("a Connect token");
+        Credential::<kind::ConnectToken>::parse(&CredentialPrefixes::default(), token)
+            .expect("a well-formed Connect token");
+        let url = created["url"].as_str().expect("a url");
+        assert!(
+            url.starts_with(&format!("{ISSUER}/connect?token=")),
+            "{url}"
+        );
+        assert!(matches!(
+            created["mode"].as_str(),
+            Some("create" | "update")
+        ));
+        let reference = created["referenceId"].as_str().expect("a referenceId");
+        assert!(!reference.is_empty() && reference.chars().count() <= 255);
+        if let Some(given) = sent["referenceId"].as_str() {
+            assert_eq!(reference, given, "the referenceId given is kept");
+        }
+        assert!(created["expiresAt"].is_string());
+    }
+
+    /// A post of the hosted Connect page's forms (`POST /connect`), `data`
+    /// after its first byte as the body, with the open session's browser
+    /// cookie when the first byte's bit 0 is set and the issuer's `Origin`
+    /// when its bit 1 is: never a 5xx; a redirect only back to the hosted
+    /// page, to the provider's sign-in page or to a registered redirect
+    /// URI, the latter only for the session's browser and CSRF token, and
+    /// with a `code` only for an approval posted at the consent step; a
+    /// form value carrying [`MARKUP_MARKER`] never comes back unescaped.
+    pub fn connect_form(&mut self, data: &[u8]) {
+        let data = self.expand(data);
+        let Some((&selector, body)) = data.split_first() else {
+            return;
+        };
+        let with_cookie = selector & 1 != 0;
+        let mut request = form_request("/connect", body.to_vec(), None);
+        let headers = request.headers_mut();
+        if with_cookie {
+            headers.insert("cookie", self.browser_cookie.parse().expect("a cookie"));
+        }
+        if selector & 2 != 0 {
+            headers.insert("origin", http::HeaderValue::from_static(ISSUER));
+        }
+        let response = self.handle(request);
+        let form: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        for (_, value) in &form {
+            if value.contains(MARKUP_MARKER) {
+                let page = String::from_utf8_lossy(response.body());
+                assert!(
+                    !page.contains(value.as_str()),
+                    "echoed unescaped: {value:?}"
+                );
+            }
+        }
+        let Some(location) = response.headers().get("location") else {
+            return;
+        };
+        let location = location.to_str().expect("an ASCII Location");
+        let has = |name: &str, value: &str| form.iter().any(|(n, v)| n == name && v == value);
+        if location.starts_with("/connect?") || location.starts_with(&format!("{ISSUER}/connect?"))
+        {
+            return;
+        }
+        if location.starts_with(&format!("{PROVIDER_AUTHORIZE}?")) {
+            assert!(has("action", "start"), "a provider redirect without start");
+            return;
+        }
+        assert_redirect_registered(&response);
+        assert!(
+            with_cookie && has("csrf_token", &self.connect_csrf),
+            "left the flow without the session's browser and CSRF token: {location}"
+        );
+        let to_client = url::Url::parse(location).expect("an absolute redirect");
+        if to_client.query_pairs().any(|(n, _)| n == "code") {
+            assert!(
+                has("decision", "approve") && has("step", "consent"),
+                "a code without an approval at the consent step"
+            );
+        }
+        self.new_connect_session();
+    }
+
+    /// `Authorization: <data>` at a protected resource
+    /// ([`AuthorizationServer::authenticate_request`]): a principal only
+    /// for the harness's live access token or scoped key, of that kind; a
+    /// refusal carries an RFC 6750 challenge and never the credential.
+    pub fn bearer_header(&self, data: &[u8]) {
+        let data = self.expand(data);
+        let Ok(value) = http::HeaderValue::from_bytes(&data) else {
+            return;
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", value);
+        let presented = String::from_utf8_lossy(&data);
+        match self
+            .runtime
+            .block_on(self.server.authenticate_request(&headers))
+        {
+            Ok(principal) => {
+                let (scheme, credential) = presented
+                    .split_once(' ')
+                    .expect("a scheme and a credential");
+                assert!(scheme.eq_ignore_ascii_case("bearer"));
+                let credential = credential.trim_matches(' ');
+                let expected = match principal.kind {
+                    BearerKind::AccessToken => &self.access_token,
+                    BearerKind::ScopedKey => &self.scoped_key,
+                };
+                assert_eq!(credential, expected, "a principal for another credential");
+            }
+            Err(rejection) => {
+                assert!(!rejection.status().is_server_error(), "{rejection:?}");
+                let answer = rejection.to_response();
+                let challenge = answer
+                    .headers()
+                    .get("www-authenticate")
+                    .expect("an RFC 6750 challenge")
+                    .to_str()
+                    .expect("ASCII");
+                assert!(challenge.starts_with("Bearer realm=\"oauth-connect\""));
+                let body = String::from_utf8_lossy(answer.body());
+                for part in presented.split(' ').filter(|p| p.len() >= 8) {
+                    assert!(!body.contains(part) && !challenge.contains(part));
+                }
+            }
+        }
+    }
+
+    /// `Origin: <data>` on a CORS preflight of session creation: the
+    /// answer allows that origin only when it is the harness app's
+    /// allowed origin, byte for byte.
+    pub fn origin_preflight(&self, data: &[u8]) {
+        let Ok(value) = http::HeaderValue::from_bytes(data) else {
+            return;
+        };
+        let request = Request::builder()
+            .method(http::Method::OPTIONS)
+            .uri("/v1/connect/sessions")
+            .header("origin", value)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Bytes::new())
+            .expect("a request");
+        let response = self.handle(request);
+        if let Some(allowed) = response.headers().get("access-control-allow-origin") {
+            assert_eq!(allowed.as_bytes(), data, "allowed another origin");
+            assert_eq!(
+                data,
+                ALLOWED_ORIGIN.as_bytes(),
+                "allowed an unregistered origin"
+            );
+        }
+    }
+
+    /// How many Connect sessions the harness has opened for the step
+    /// posts: one more each time a post ends the open one.
+    pub fn connect_sessions_opened(&self) -> u64 {
+        self.connect_sessions
     }
 
     fn basic(&self) -> String {
@@ -337,6 +768,18 @@ fn form_request(path: &str, body: Vec<u8>, authorization: Option<&str>) -> Reque
         request = request.header("authorization", a);
     }
     request.body(Bytes::from(body)).expect("a request")
+}
+
+/// A 400 from the JSON API names a field or says `invalid_request`.
+fn assert_field_error(response: &Response<Bytes>) {
+    if response.status() == StatusCode::BAD_REQUEST {
+        let json: Value = serde_json::from_slice(response.body()).expect("a JSON error body");
+        let named_field = json["field"].as_str().is_some_and(|f| !f.is_empty());
+        assert!(
+            named_field || json["error"] == "invalid_request",
+            "a 400 without a field or invalid_request: {json}"
+        );
+    }
 }
 
 fn assert_redirect_registered(response: &Response<Bytes>) {
@@ -484,4 +927,40 @@ pub fn scope_param(data: &[u8]) {
         "no duplicates"
     );
     assert!(set.iter().all(|s| text.split(' ').any(|t| t == s.as_str())));
+}
+
+/// Origins as apps register them and browsers send them: whatever parses
+/// is its own serialisation (`scheme://host[:port]`, lowercase, no default
+/// port, no path, query, fragment or user information), https or loopback
+/// http, and re-parses; a refusal for spelling suggests an origin that
+/// parses.
+pub fn origin(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Origin::parse(text) {
+        Ok(origin) => {
+            assert_eq!(origin.as_str(), text);
+            let url = url::Url::parse(text).expect("a URL");
+            assert_eq!(url.origin().ascii_serialization(), text);
+            assert_eq!(text, text.to_ascii_lowercase());
+            let rest = text.split_once("://").expect("a scheme").1;
+            assert!(!rest.contains(['/', '?', '#', '@']), "{text}");
+            match url.scheme() {
+                "https" => {}
+                "http" => assert!(
+                    RedirectUri::parse(&format!("{text}/"))
+                        .is_ok_and(|u| u.kind() == RedirectUriKind::Loopback),
+                    "http on a host that is not loopback: {text}"
+                ),
+                other => panic!("scheme {other}"),
+            }
+        }
+        Err(OriginError::NotSerialized { expected }) => {
+            let suggested = Origin::parse(&expected)
+                .unwrap_or_else(|e| panic!("suggested {expected:?} does not parse: {e}"));
+            assert_eq!(suggested.as_str(), expected);
+        }
+        Err(_) => {}
+    }
 }

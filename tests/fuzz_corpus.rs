@@ -75,3 +75,34 @@ fn redirect_uri() {
 fn scope_param() {
     replay("scope_param", fuzzing::scope_param);
 }
+
+#[test]
+fn connect_json() {
+    let harness = Harness::new();
+    replay("connect_json", |d| harness.connect_json(d));
+}
+
+#[test]
+fn connect_form() {
+    let mut harness = Harness::new();
+    let opened = harness.connect_sessions_opened();
+    replay("connect_form", |d| harness.connect_form(d));
+    // The numbered seeds walk one session through every step to its
+    // approval and a second one to its denial: each end opens a new session.
+    assert_eq!(harness.connect_sessions_opened(), opened + 2);
+}
+
+#[test]
+fn bearer_header() {
+    let harness = Harness::new();
+    replay("bearer_header", |d| harness.bearer_header(d));
+}
+
+#[test]
+fn origin_header() {
+    let harness = Harness::new();
+    replay("origin_header", |d| {
+        fuzzing::origin(d);
+        harness.origin_preflight(d);
+    });
+}

@@ -1,18 +1,10 @@
-//! The authorization request query, through `handle()` on
-//! `GET /oauth/authorize?…`: never a 5xx, never a redirect to an
-//! unregistered URI.
+//! `GET /oauth/authorize?…` through `handle()`: never a 5xx; a redirect
+//! only to a registered redirect URI.
 //! The checks live in `oauth_connect::fuzzing`, shared with
 //! `tests/fuzz_corpus.rs`.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use oauth_connect::fuzzing::Harness;
+use oauth_connect::fuzzing;
 
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(Harness::new)
-}
-
-fuzz_target!(|data: &[u8]| harness().authorize_query(data));
+fuzz_target!(|data: &[u8]| fuzzing::with_harness(|h| h.authorize_query(data)));

@@ -1,17 +1,10 @@
-//! The `Authorization: Basic` header on the token endpoint, through
-//! `handle()`: never a 5xx, §5.2 errors, tokens only for the real credentials.
+//! The `Authorization` header of a token request: never a 5xx; §5.2
+//! error bodies; tokens only for the real client id and secret.
 //! The checks live in `oauth_connect::fuzzing`, shared with
 //! `tests/fuzz_corpus.rs`.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use oauth_connect::fuzzing::Harness;
+use oauth_connect::fuzzing;
 
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(Harness::new)
-}
-
-fuzz_target!(|data: &[u8]| harness().basic_header(data));
+fuzz_target!(|data: &[u8]| fuzzing::with_harness(|h| h.basic_header(data)));

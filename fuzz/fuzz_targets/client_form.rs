@@ -1,17 +1,10 @@
-//! The token, revocation, introspection and PAR form bodies, through
-//! `handle()`: never a 5xx, every error body RFC 6749 §5.2 JSON.
+//! The token, revocation, introspection and PAR form bodies through
+//! `handle()`: never a 5xx; every error body is RFC 6749 §5.2 JSON.
 //! The checks live in `oauth_connect::fuzzing`, shared with
 //! `tests/fuzz_corpus.rs`.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use oauth_connect::fuzzing::Harness;
+use oauth_connect::fuzzing;
 
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(Harness::new)
-}
-
-fuzz_target!(|data: &[u8]| harness().client_form(data));
+fuzz_target!(|data: &[u8]| fuzzing::with_harness(|h| h.client_form(data)));

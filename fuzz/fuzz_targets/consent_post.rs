@@ -4,14 +4,7 @@
 //! `tests/fuzz_corpus.rs`.
 #![no_main]
 
-use std::sync::{Mutex, OnceLock};
-
 use libfuzzer_sys::fuzz_target;
-use oauth_connect::fuzzing::Harness;
+use oauth_connect::fuzzing;
 
-fn harness() -> &'static Mutex<Harness> {
-    static HARNESS: OnceLock<Mutex<Harness>> = OnceLock::new();
-    HARNESS.get_or_init(|| Mutex::new(Harness::new()))
-}
-
-fuzz_target!(|data: &[u8]| harness().lock().unwrap_or_else(std::sync::PoisonError::into_inner).consent_post(data));
+fuzz_target!(|data: &[u8]| fuzzing::with_harness(|h| h.consent_post(data)));

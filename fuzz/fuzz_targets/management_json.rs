@@ -4,14 +4,7 @@
 //! `tests/fuzz_corpus.rs`.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
-use oauth_connect::fuzzing::Harness;
+use oauth_connect::fuzzing;
 
-fn harness() -> &'static Harness {
-    static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(Harness::new)
-}
-
-fuzz_target!(|data: &[u8]| harness().management_json(data));
+fuzz_target!(|data: &[u8]| fuzzing::with_harness(|h| h.management_json(data)));

@@ -48,7 +48,7 @@ thread_local! {
 }
 
 /// Runs `check` on this thread's harness, built on first use and rebuilt
-/// every [`RENEW_EVERY`] inputs.
+/// every 20,000 inputs (`RENEW_EVERY`).
 pub fn with_harness<R>(check: impl FnOnce(&mut Harness) -> R) -> R {
     HARNESS.with(|cell| {
         let mut slot = cell.borrow_mut();

@@ -6,6 +6,7 @@
 //! end. One suite, run against both servers. Every answer of a documented
 //! path is checked against the OpenAPI document.
 
+mod example_http;
 mod example_process;
 mod openapi_check;
 
@@ -16,13 +17,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use example_http::{Http, Reply};
 use example_process::example_binary;
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, IntrospectionUrl, PkceCodeChallenge,
     RedirectUrl, Scope, TokenResponse as _, TokenUrl,
 };
-use openapi_check::Spec;
 use serde_json::{Value, json};
 
 const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdefghijklmnopqrstuvwxyz";
@@ -167,96 +168,7 @@ impl Example {
     }
 }
 
-/// An answer, read whole.
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn location(&self) -> String {
-        self.header("location")
-            .unwrap_or_else(|| panic!("no Location; {}: {}", self.status, self.text))
-            .to_owned()
-    }
-}
-
-/// A real HTTP client that never follows redirects and checks every
-/// answer against the OpenAPI document.
-struct Http {
-    client: reqwest::Client,
-    spec: Spec,
-    /// The Connect binding cookie (`name=value`), kept as a browser keeps
-    /// it.
-    connect_cookie: Mutex<Option<String>>,
-}
-
 impl Http {
-    fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap();
-        Self {
-            client,
-            spec: Spec::load(),
-            connect_cookie: Default::default(),
-        }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let mut request = request.build().unwrap();
-        let method = request.method().as_str().to_owned();
-        let path = request.url().path().to_owned();
-        // Like a browser: the hosted Connect pages' binding cookie goes back
-        // on every request under its path (cookies ignore the port).
-        let connect_path = path == "/connect" || path.starts_with("/connect/");
-        let cookie = self.connect_cookie.lock().unwrap().clone();
-        if let Some(cookie) = cookie
-            && connect_path
-            && !request.headers().contains_key("cookie")
-        {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().unwrap());
-        }
-        let response = self.client.execute(request).await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        for set in headers.get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            if pair.starts_with("oc_connect_browser=") {
-                *self.connect_cookie.lock().unwrap() = Some(pair.to_owned());
-            }
-        }
-        let text = response.text().await.unwrap();
-        let is_json = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        let body = if is_json {
-            Some(serde_json::from_str(&text).unwrap())
-        } else {
-            None
-        };
-        self.spec.check(&method, &path, status, body.as_ref());
-        Reply {
-            status,
-            headers,
-            text,
-        }
-    }
-
     fn admin(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         builder.header("authorization", format!("Bearer {ADMIN_KEY}"))
     }
@@ -341,7 +253,7 @@ async fn consent(http: &Http, url: &str, decision: &str) -> Reply {
 
 async fn management_api_answers_every_status(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let apps = server.url("/v1/oauth-apps");
 
     // 401 without a key (a bare challenge) and with a wrong one.
@@ -486,7 +398,7 @@ async fn management_api_answers_every_status(name: &str) {
 
 async fn oauth2_crate_drives_a_public_client_flow(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.create_app(&server, &public_app()).await.json();
     let client_id = app["clientId"].as_str().unwrap().to_owned();
 
@@ -673,7 +585,7 @@ async fn oauth2_crate_drives_a_public_client_flow(name: &str) {
 
 async fn browser_error_paths(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.create_app(&server, &public_app()).await.json();
     let client_id = app["clientId"].as_str().unwrap();
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
@@ -893,7 +805,7 @@ fn is_html(reply: &Reply) -> bool {
 async fn connect_path_with_a_scoped_key(name: &str) {
     // Without a provider catalogue: no terms, picker or link step.
     let server = Example::start_with(name, false).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.confidential_app(&server).await;
 
     // The service's backend opens a session for its user; the customer's
@@ -1117,7 +1029,7 @@ async fn connect_path_with_a_scoped_key(name: &str) {
 /// `deny_expiry_reuse_and_two_tabs`), where the 410 page is the same.
 async fn connect_denial_reuse_and_unknown_tokens(name: &str) {
     let server = Example::start_with(name, false).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.confidential_app(&server).await;
     let full_customer = json!({
         "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
@@ -1332,7 +1244,7 @@ async fn exchange_and_find_connection(
 /// customer step, consent, and the connection with the upstream account.
 async fn connect_links_demo_energy_through_the_upstream(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.confidential_app(&server).await;
     let session = http
         .connect_session(
@@ -1443,7 +1355,7 @@ async fn follow_callback(http: &Http, server: &Example, reply: &Reply) -> Reply 
 /// error with the form again; the demo password links.
 async fn connect_links_demo_utility_with_a_form(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.confidential_app(&server).await;
     let full_customer = json!({
         "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
@@ -1545,7 +1457,7 @@ async fn connect_links_demo_utility_with_a_form(name: &str) {
 /// of a publishable-key session passes) and its redirect URI registered.
 async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
     let server = Example::with_demo_app(name, &[]).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let demo = &server.demo_app().to_owned();
     assert_ne!(demo, &server.base, "another origin");
     let page = http.send(http.client.get(format!("{demo}/"))).await;
@@ -1633,7 +1545,7 @@ async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
 
 async fn every_documented_path_is_served(name: &str) {
     let server = Example::start(name).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let served = http
         .send(http.client.get(server.url("/openapi.json")))
         .await;
@@ -1658,7 +1570,7 @@ async fn every_documented_path_is_served(name: &str) {
 /// (never a bare 405, nor a 404).
 async fn me_with_another_method_is_a_json_405(name: &str) {
     let server = Example::start_with(name, false).await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     for method in ["POST", "PUT", "PATCH", "DELETE"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let reply = http
@@ -1702,7 +1614,7 @@ async fn port_and_issuer_knobs(name: &str) {
     )
     .await;
     assert_eq!(server.base, format!("http://127.0.0.1:{port}"));
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let metadata = http
         .send(
             http.client
@@ -1767,7 +1679,7 @@ async fn connect_session_expires_on_the_hosted_page(name: &str) {
         ],
     )
     .await;
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let app = http.confidential_app(&server).await;
     let session = http
         .connect_session(&server, &app, &json!({"redirectUrl": REDIRECT}))
@@ -1965,7 +1877,7 @@ async fn browser_connect_embed() {
     );
     // The codes the browser brought back were exchanged by the demo app's
     // backend: the server holds the connections.
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let connections = http
         .send(http.admin(http.client.get(server.url("/v1/connections?perPage=100"))))
         .await
@@ -2040,7 +1952,7 @@ async fn browser_consent_page() {
         .unwrap_or_else(|| panic!("no RESULT line:\n{stdout}"));
 
     // Finish the flow the browser started: the code works once.
-    let http = Http::new();
+    let http = Http::new(Duration::from_secs(10));
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("grant_type", "authorization_code"),

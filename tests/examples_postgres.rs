@@ -22,6 +22,7 @@
 //! start (three at once in the first test) and dropped at the end. Without
 //! `DATABASE_URL` the tests return at once and say so.
 
+mod example_http;
 mod example_process;
 mod openapi_check;
 mod postgres_support;
@@ -36,11 +37,14 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 use sqlx::postgres::PgConnectOptions;
 
+use example_http::{Http, Reply};
 use example_process::example_binary;
-use openapi_check::Spec;
 use postgres_support::proxy::{Cut, Proxy};
 
 const SKIPPED: &str = "the example servers' PostgreSQL tests (several nodes, outage, cut exchange)";
+/// Longer than any answer may take (the pool's acquire timeout).
+const HTTP_TIMEOUT: Duration = DEFAULT_ACQUIRE_TIMEOUT.saturating_mul(4);
+
 const ADMIN_KEY: &str = "pg-nodes-admin-key-0123456789abcdefghijklmnopqrstuvwxyz";
 const WORKSPACE: &str = "ws_nodes";
 /// Every node's server key: the nodes share it, as they must.
@@ -235,28 +239,7 @@ impl Node {
 
 // ---- HTTP ----
 
-/// An answer, read whole.
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn location(&self) -> String {
-        self.header("location")
-            .unwrap_or_else(|| panic!("no Location; {}: {}", self.status, self.text))
-            .to_owned()
-    }
-
     /// A 503 with the JSON body of RFC 6749 §5.2's `temporarily_unavailable`.
     fn assert_unavailable(&self, what: &str) {
         assert_eq!(self.status, 503, "{what}: {}", self.text);
@@ -274,16 +257,6 @@ impl Reply {
     }
 }
 
-/// A client that never follows redirects and checks every answer against
-/// the OpenAPI document (503s included).
-struct Http {
-    client: reqwest::Client,
-    spec: Spec,
-    /// The Connect binding cookie (`name=value`), kept as a browser keeps
-    /// it, for every node (cookies ignore the port).
-    connect_cookie: std::sync::Mutex<Option<String>>,
-}
-
 /// A confidential app of the cluster's workspace.
 struct App {
     client_id: String,
@@ -291,59 +264,6 @@ struct App {
 }
 
 impl Http {
-    fn new() -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            // Longer than any answer may take (the pool's acquire timeout).
-            .timeout(DEFAULT_ACQUIRE_TIMEOUT * 4)
-            .build()
-            .unwrap();
-        Self {
-            client,
-            spec: Spec::load(),
-            connect_cookie: Default::default(),
-        }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let mut request = request.build().unwrap();
-        let method = request.method().as_str().to_owned();
-        let path = request.url().path().to_owned();
-        // Like a browser: the hosted Connect pages' binding cookie goes back
-        // on every request under its path (cookies ignore the port).
-        let connect_path = path == "/connect" || path.starts_with("/connect/");
-        let cookie = self.connect_cookie.lock().unwrap().clone();
-        if let Some(cookie) = cookie
-            && connect_path
-            && !request.headers().contains_key("cookie")
-        {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().unwrap());
-        }
-        let response = self.client.execute(request).await.unwrap();
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        for set in headers.get_all("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap();
-            if pair.starts_with("oc_connect_browser=") {
-                *self.connect_cookie.lock().unwrap() = Some(pair.to_owned());
-            }
-        }
-        let text = response.text().await.unwrap();
-        let is_json = headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        let body = is_json.then(|| serde_json::from_str(&text).unwrap());
-        self.spec.check(&method, &path, status, body.as_ref());
-        Reply {
-            status,
-            headers,
-            text,
-        }
-    }
-
     fn admin(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         builder.header("authorization", format!("Bearer {ADMIN_KEY}"))
     }
@@ -553,7 +473,7 @@ async fn a_restart_with_the_same_server_key_keeps_credentials_working() {
     };
     let schema = postgres_support::fresh_schema_name();
     let url = database.url_via(None);
-    let http = Http::new();
+    let http = Http::new(HTTP_TIMEOUT);
     let first = Node::start("axum", &url, &schema).await;
     let app = http.create_app(&first).await;
     let page = http.session_url(&first, &app, "restart").await;
@@ -643,7 +563,7 @@ async fn three_nodes_share_one_database() {
             "{banner}"
         );
     }
-    let http = Http::new();
+    let http = Http::new(HTTP_TIMEOUT);
 
     // The admin key works on every node; the app made on one is seen by all.
     let app = http.create_app(&one).await;
@@ -855,7 +775,7 @@ async fn an_outage_is_503_and_service_comes_back_by_itself() {
         Node::start("axum", &url, &schema),
         Node::start("actix", &url, &schema),
     );
-    let http = Http::new();
+    let http = Http::new(HTTP_TIMEOUT);
     let app = http.create_app(&axum).await;
     let page = http.session_url(&axum, &app, "user-outage").await;
     let (_, to) = http.walk_connect(&[&actix, &axum], &page).await;
@@ -1082,7 +1002,7 @@ async fn an_exchange_cut_mid_way_is_all_or_nothing() {
         Node::start("actix", &url, &schema),
     );
     let inspect = database.inspect(&schema).await;
-    let http = Http::new();
+    let http = Http::new(HTTP_TIMEOUT);
     let app = http.create_app(&first).await;
     // Cut before the statement: nothing was written.
     let page = http.session_url(&first, &app, "user-before").await;

@@ -629,6 +629,12 @@ impl<S: Storage> AuthorizationServer<S> {
             return Err(FieldError::new("redirectUrl", Problem::NotRegistered).into());
         }
         let given_reference = match request.reference_id.as_deref() {
+            // An identifier is kept exactly as given: trimming it would
+            // make `"user-42 "` and `"user-42"` one customer, and lookups by
+            // the text the service sent find nothing.
+            Some(r) if r.trim() != r => {
+                return Err(FieldError::new("referenceId", Problem::InvalidCharacters).into());
+            }
             Some(r) => Some(
                 text_field("referenceId", Some(r), MAX_REFERENCE_ID_CHARS)?
                     .ok_or(FieldError::new("referenceId", Problem::TooShort { min: 1 }))?,

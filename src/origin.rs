@@ -57,23 +57,14 @@ impl Origin {
     /// An [`OriginError`]; [`OriginError::NotSerialized`] tells the
     /// spelling to use instead.
     pub fn parse(s: &str) -> Result<Self, OriginError> {
-        if s.is_empty() || s.len() > MAX_ORIGIN_LEN {
-            return Err(OriginError::Malformed);
-        }
-        let uri = RedirectUri::parse(s).map_err(|e| match e {
-            crate::redirect::RedirectUriError::InsecureHttp => OriginError::InsecureHttp,
-            crate::redirect::RedirectUriError::ForbiddenScheme { .. }
-            | crate::redirect::RedirectUriError::PrivateSchemeWithoutDot { .. } => {
-                OriginError::Scheme
-            }
-            _ => OriginError::Malformed,
-        })?;
-        if uri.kind() == RedirectUriKind::PrivateUse {
-            return Err(OriginError::Scheme);
-        }
-        let expected = uri.origin().ok_or(OriginError::Malformed)?;
+        let expected = serialization(s)?;
         if expected != s {
-            return Err(OriginError::NotSerialized { expected });
+            // Suggest only a spelling that is itself accepted: decoding can
+            // turn `%2A` in a host into a `*`, which no origin may hold.
+            return Err(match serialization(&expected) {
+                Ok(again) if again == expected => OriginError::NotSerialized { expected },
+                _ => OriginError::Malformed,
+            });
         }
         Ok(Self(expected))
     }
@@ -83,6 +74,24 @@ impl Origin {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// How a browser writes the origin that `s` names, if `s` is an
+/// acceptable origin URL at all (spelled that way or not).
+fn serialization(s: &str) -> Result<String, OriginError> {
+    if s.is_empty() || s.len() > MAX_ORIGIN_LEN {
+        return Err(OriginError::Malformed);
+    }
+    let uri = RedirectUri::parse(s).map_err(|e| match e {
+        crate::redirect::RedirectUriError::InsecureHttp => OriginError::InsecureHttp,
+        crate::redirect::RedirectUriError::ForbiddenScheme { .. }
+        | crate::redirect::RedirectUriError::PrivateSchemeWithoutDot { .. } => OriginError::Scheme,
+        _ => OriginError::Malformed,
+    })?;
+    if uri.kind() == RedirectUriKind::PrivateUse {
+        return Err(OriginError::Scheme);
+    }
+    uri.origin().ok_or(OriginError::Malformed)
 }
 
 impl TryFrom<String> for Origin {
@@ -157,6 +166,9 @@ mod tests {
             "https://*.example.com",
             "https://app.example.com\n",
             "https://bücher.example",
+            // Decodes to a host with `*`: no spelling of it is an origin.
+            "https://tap.example%2A:/x",
+            "https://tap~.ext~.exttAP%2E%2Amla:/cexo/m",
         ] {
             assert_eq!(Origin::parse(bad), Err(OriginError::Malformed), "{bad}");
         }

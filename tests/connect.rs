@@ -558,6 +558,29 @@ async fn customer_form_validation_rerenders_with_the_field() {
     );
 }
 
+/// A `referenceId` is the service's own id for its user, kept exactly as
+/// given: with leading or trailing whitespace it is refused (trimming it
+/// would fold `"u-7 "` into the customer `"u-7"`), and nothing is stored.
+#[tokio::test]
+async fn reference_id_with_surrounding_whitespace_is_refused() {
+    let h = harness().await;
+    let customer = json!({"firstName": "Ada", "email": "ada@example.com"});
+    for reference in ["u-7 ", " u-7", "u-7\t", "   "] {
+        let refused = create_session(
+            &h,
+            json!({"redirectUrl": REDIRECT, "referenceId": reference, "customerInfo": customer}),
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{reference:?}");
+        assert_eq!(json(&refused)["field"], "referenceId", "{reference:?}");
+    }
+    let customers = get_as_client(&h, "/v1/customers?referenceId=u-7").await;
+    assert_eq!(customers["data"], json!([]), "nothing stored: {customers}");
+    let kept =
+        json(&create_session(&h, json!({"redirectUrl": REDIRECT, "referenceId": "u 7"})).await);
+    assert_eq!(kept["referenceId"], "u 7", "inner spaces are the id's own");
+}
+
 #[tokio::test]
 async fn update_mode_and_customer_reuse() {
     let h = harness().await;

@@ -669,7 +669,10 @@ impl Harness {
             .block_on(self.server.authenticate_request(&headers))
         {
             Ok(principal) => {
+                // A field value's surrounding whitespace is not part of it
+                // (RFC 9110 §5.5).
                 let (scheme, credential) = presented
+                    .trim_matches([' ', '\t'])
                     .split_once(' ')
                     .expect("a scheme and a credential");
                 assert!(scheme.eq_ignore_ascii_case("bearer"));

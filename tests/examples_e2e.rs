@@ -10,15 +10,12 @@ mod example_http;
 mod example_process;
 mod openapi_check;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use example_http::{Http, Reply};
-use example_process::example_binary;
+use example_http::{Confidential, Http, Reply};
+use example_process::{Process, example_binary};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, IntrospectionUrl, PkceCodeChallenge,
@@ -31,22 +28,9 @@ const WORKSPACE: &str = "ws_e2e";
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// A running example server; killed on drop.
-struct Example {
-    child: Child,
-    base: String,
-    /// The demo integrating app's origin (another port), when started
-    /// with it ([`Example::with_demo_app`]).
-    demo_app: Option<String>,
-    logs: Arc<Mutex<Vec<String>>>,
-}
+type Example = Process;
 
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// Ways of starting one for these tests.
 impl Example {
     /// Starts `name` on 127.0.0.1:0, with its demo providers, and waits
     /// until it answers.
@@ -88,7 +72,8 @@ impl Example {
         let demo_app = env
             .iter()
             .any(|(n, v)| *n == "OAUTH_CONNECT_DEMO_APP" && *v != "off");
-        let mut child = Command::new(example_binary(name))
+        let mut command = Command::new(example_binary(name));
+        command
             .args(args)
             .env("OAUTH_CONNECT_DEMO_APP", "off")
             .env_remove("PORT")
@@ -104,67 +89,8 @@ impl Example {
                 format!("{WORKSPACE}={ADMIN_KEY}"),
             )
             .env("RUST_LOG", "info")
-            .env_remove("DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-                if let Some(origin) = line.strip_prefix("demo app listening on ") {
-                    let _ = tx.send(origin.trim().to_owned());
-                }
-            }
-        });
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the {name} example did not start"));
-        let demo_app = demo_app.then(|| {
-            rx.recv_timeout(Duration::from_secs(10))
-                .unwrap_or_else(|_| panic!("the {name} example started no demo app"))
-        });
-        let example = Self {
-            child,
-            base,
-            demo_app,
-            logs,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..100 {
-            let url = format!("{}/.well-known/oauth-authorization-server", example.base);
-            if client
-                .get(url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return example;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the {name} example does not answer");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn logs(&self) -> Vec<String> {
-        self.logs.lock().unwrap().clone()
+            .env_remove("DATABASE_URL");
+        Self::spawn(name, command, demo_app).await
     }
 }
 
@@ -658,13 +584,6 @@ async fn browser_error_paths(name: &str) {
     assert!(forged.status >= 400 && forged.header("location").is_none());
 }
 
-/// A confidential app of the e2e workspace, for Connect.
-struct Confidential {
-    id: String,
-    client_id: String,
-    secret: String,
-}
-
 /// The customer details the Connect form asks for, all of them.
 const CUSTOMER_FIELDS: [(&str, &str); 9] = [
     ("firstName", "Ada"),
@@ -692,33 +611,7 @@ impl Http {
             )
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
-        let app = created.json();
-        Confidential {
-            id: app["id"].as_str().unwrap().to_owned(),
-            client_id: app["clientId"].as_str().unwrap().to_owned(),
-            secret: app["clientSecret"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// A form POST authenticated with the app's Basic credentials.
-    async fn post_basic(
-        &self,
-        server: &Example,
-        path: &str,
-        app: &Confidential,
-        pairs: &[(&str, &str)],
-    ) -> Reply {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.send(
-            self.client
-                .post(server.url(path))
-                .basic_auth(&app.client_id, Some(&app.secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body),
-        )
-        .await
+        Confidential::from_created(&created.json())
     }
 
     /// `POST /v1/connect/sessions` with the app's Basic credentials: 201.
@@ -1708,19 +1601,7 @@ async fn connect_session_expires_on_the_hosted_page(name: &str) {
 #[cfg(unix)]
 async fn stops_gracefully_on_sigterm(name: &str) {
     let mut server = Example::start(name).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for _ in 0..200 {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            assert!(exit.success(), "{name} exited with {exit}");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} did not stop within 10 s of SIGTERM");
+    server.stop_gracefully().await;
 }
 
 /// The suite, once per example server.

@@ -27,9 +27,7 @@ mod example_process;
 mod openapi_check;
 mod postgres_support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oauth_connect::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore};
@@ -37,8 +35,8 @@ use serde_json::{Value, json};
 use sqlx::Row as _;
 use sqlx::postgres::PgConnectOptions;
 
-use example_http::{Http, Reply};
-use example_process::example_binary;
+use example_http::{Confidential, Http, Reply};
+use example_process::{Process, example_binary};
 use postgres_support::proxy::{Cut, Proxy};
 
 const SKIPPED: &str = "the example servers' PostgreSQL tests (several nodes, outage, cut exchange)";
@@ -108,20 +106,9 @@ impl Database {
 // ---- the nodes ----
 
 /// One example server process; killed on drop.
-struct Node {
-    child: Child,
-    base: String,
-    stdout: Arc<Mutex<Vec<String>>>,
-    logs: Arc<Mutex<Vec<String>>>,
-}
+type Node = Process;
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// Starting one as a node of the cluster, and reaching it.
 impl Node {
     /// Starts the example `name` over `database_url` in `schema`, with the
     /// cluster's shared keys and issuer and the demo providers, and waits
@@ -132,7 +119,8 @@ impl Node {
 
     /// [`start`](Self::start) with `server_key` as the server key.
     async fn start_keyed(name: &str, database_url: &str, schema: &str, server_key: &str) -> Self {
-        let mut child = Command::new(example_binary(name))
+        let mut command = Command::new(example_binary(name));
+        command
             .args(["--addr", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env("DATABASE_SCHEMA", schema)
@@ -144,63 +132,8 @@ impl Node {
             .env("OAUTH_CONNECT_ISSUER", ISSUER)
             .env("OAUTH_CONNECT_DEMO_PROVIDERS", "on")
             .env("RUST_LOG", "info")
-            .env_remove("PORT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let err = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let Ok(base) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            panic!(
-                "the {name} example did not start: {:#?}",
-                logs.lock().unwrap()
-            );
-        };
-        let node = Self {
-            child,
-            base,
-            stdout,
-            logs,
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..100 {
-            let url = node.url("/.well-known/oauth-authorization-server");
-            if client
-                .get(url)
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return node;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the {name} example does not answer");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+            .env_remove("PORT");
+        Self::spawn(name, command, false).await
     }
 
     /// `url` (on the cluster's public address) on this node.
@@ -209,31 +142,6 @@ impl Node {
             .strip_prefix(ISSUER)
             .unwrap_or_else(|| panic!("{url} is not on {ISSUER}"));
         self.url(path)
-    }
-
-    /// Sends SIGTERM and waits (10 s at most) for the process to exit,
-    /// which it must do with success.
-    async fn stop_gracefully(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        for _ in 0..200 {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                assert!(exit.success(), "exited with {exit}: {:#?}", self.output());
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("did not stop within 10 s of SIGTERM: {:#?}", self.output());
-    }
-
-    /// Everything the process printed: the banner and its log.
-    fn output(&self) -> Vec<String> {
-        let mut all = self.stdout.lock().unwrap().clone();
-        all.extend(self.logs.lock().unwrap().iter().cloned());
-        all
     }
 }
 
@@ -255,12 +163,6 @@ impl Reply {
             self.text
         );
     }
-}
-
-/// A confidential app of the cluster's workspace.
-struct App {
-    client_id: String,
-    secret: String,
 }
 
 impl Http {
@@ -285,28 +187,7 @@ impl Http {
         .await
     }
 
-    /// A form POST with the app's Basic credentials (RFC 6749 §2.3.1).
-    async fn post_basic(
-        &self,
-        node: &Node,
-        path: &str,
-        app: &App,
-        pairs: &[(&str, &str)],
-    ) -> Reply {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        self.send(
-            self.client
-                .post(node.url(path))
-                .basic_auth(&app.client_id, Some(&app.secret))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body),
-        )
-        .await
-    }
-
-    async fn create_app(&self, node: &Node) -> App {
+    async fn create_app(&self, node: &Node) -> Confidential {
         let body = json!({
             "name": "Cluster app",
             "redirectUris": [REDIRECT],
@@ -321,15 +202,11 @@ impl Http {
             )
             .await;
         assert_eq!(created.status, 201, "{}", created.text);
-        let app = created.json();
-        App {
-            client_id: app["clientId"].as_str().unwrap().to_owned(),
-            secret: app["clientSecret"].as_str().unwrap().to_owned(),
-        }
+        Confidential::from_created(&created.json())
     }
 
     /// `POST /v1/connect/sessions` on `node` with the app's credentials.
-    async fn connect_session(&self, node: &Node, app: &App, body: &Value) -> Reply {
+    async fn connect_session(&self, node: &Node, app: &Confidential, body: &Value) -> Reply {
         self.send(
             self.client
                 .post(node.url("/v1/connect/sessions"))
@@ -342,7 +219,7 @@ impl Http {
 
     /// A Connect session for `reference_id` with a complete customer (no
     /// customer step), created on `node`: its page URL on [`ISSUER`].
-    async fn session_url(&self, node: &Node, app: &App, reference_id: &str) -> String {
+    async fn session_url(&self, node: &Node, app: &Confidential, reference_id: &str) -> String {
         let body = json!({
             "redirectUrl": REDIRECT,
             "referenceId": reference_id,
@@ -557,7 +434,7 @@ async fn three_nodes_share_one_database() {
         Node::start("axum", &url, &schema),
     );
     for node in [&one, &two, &three] {
-        let banner = node.stdout.lock().unwrap().join("\n");
+        let banner = node.stdout().join("\n");
         assert!(
             banner.contains("storage:    PostgreSQL, ") && banner.contains(&schema),
             "{banner}"
@@ -952,7 +829,7 @@ async fn timed(
 }
 
 /// `POST /oauth/token` on `node`: `code` for tokens (RFC 6749 §4.1.3).
-async fn exchange(http: &Http, node: &Node, app: &App, code: &str) -> Reply {
+async fn exchange(http: &Http, node: &Node, app: &Confidential, code: &str) -> Reply {
     let pairs = [
         ("grant_type", "authorization_code"),
         ("code", code),

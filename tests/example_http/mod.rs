@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::example_process::Process;
 use crate::openapi_check::Spec;
 
 /// An answer, read whole.
@@ -35,6 +36,25 @@ impl Reply {
         self.header("location")
             .unwrap_or_else(|| panic!("no Location; {}: {}", self.status, self.text))
             .to_owned()
+    }
+}
+
+/// A confidential app, with what Basic authentication needs.
+pub struct Confidential {
+    pub id: String,
+    pub client_id: String,
+    pub secret: String,
+}
+
+impl Confidential {
+    /// From the management API's `201` answer to the app's creation.
+    pub fn from_created(app: &Value) -> Self {
+        let text = |name: &str| app[name].as_str().unwrap().to_owned();
+        Self {
+            id: text("id"),
+            client_id: text("clientId"),
+            secret: text("clientSecret"),
+        }
     }
 }
 
@@ -102,5 +122,27 @@ impl Http {
             headers,
             text,
         }
+    }
+
+    /// A form POST to `path` on `server`, authenticated with the app's
+    /// Basic credentials (RFC 6749 §2.3.1).
+    pub async fn post_basic(
+        &self,
+        server: &Process,
+        path: &str,
+        app: &Confidential,
+        pairs: &[(&str, &str)],
+    ) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.send(
+            self.client
+                .post(server.url(path))
+                .basic_auth(&app.client_id, Some(&app.secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
     }
 }

@@ -99,7 +99,10 @@ macro_rules! storage_conformance_tests {
             connect_steps_advance_by_compare_and_swap,
             connect_linked_accounts_are_separate_connections,
             connect_update_mode_keeps_tags_and_revokes_old_keys,
-            customers_seen_and_released_by_an_app,
+            customers_belong_to_their_app,
+            connect_browser_created_approvals_never_update,
+            connections_attach_to_a_customer_of_their_app,
+            connections_concurrent_attachments_have_one_winner,
             connections_list_and_get_filter,
             connections_tag_edits_apply_atomically,
             connections_revoke_cascades_once,
@@ -2420,6 +2423,7 @@ pub fn customer_record(app: &AppRecord, reference_id: &str, now: OffsetDateTime)
     CustomerRecord {
         id: CustomerId::generate(&rng()).unwrap(),
         workspace_id: app.app.workspace_id.clone(),
+        app_id: app.app.id.clone(),
         reference_id: reference_id.to_owned(),
         info: CustomerInfo {
             first_name: Some("Ada".to_owned()),
@@ -2487,6 +2491,8 @@ pub fn connect_approval(
         linked: None,
         status: ConnectionStatus::Active,
         browser_created: false,
+        claimed_reference_id: None,
+        attached_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -2530,16 +2536,26 @@ pub async fn connect_approval_writes_customer_connection_and_key<S: Storage>(sto
     assert!(matches!(done, SessionCompletion::Completed(_)));
     let ws = &app.app.workspace_id;
     assert_eq!(
-        store.get_customer(ws, &customer.id).await.unwrap(),
+        store.get_customer(ws, None, &customer.id).await.unwrap(),
         Some(customer.clone())
     );
     assert_eq!(
-        store.find_customer(ws, "user-1").await.unwrap(),
+        store
+            .get_customer(ws, Some(&app.app.id), &customer.id)
+            .await
+            .unwrap(),
+        Some(customer.clone())
+    );
+    assert_eq!(
+        store
+            .find_customer(ws, &app.app.id, "user-1")
+            .await
+            .unwrap(),
         Some(customer.clone())
     );
     assert!(
         store
-            .get_customer(&fresh_workspace(), &customer.id)
+            .get_customer(&fresh_workspace(), None, &customer.id)
             .await
             .unwrap()
             .is_none(),
@@ -2615,7 +2631,11 @@ pub async fn connect_update_mode_replaces_the_grant_in_place<S: Storage>(store: 
         "with its tokens"
     );
     let ws = &app.app.workspace_id;
-    let stored = store.get_customer(ws, &customer.id).await.unwrap().unwrap();
+    let stored = store
+        .get_customer(ws, None, &customer.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.info.email.as_deref(), Some("new@example.com"));
     assert_eq!(stored.created_at, customer.created_at);
     assert_eq!(
@@ -2628,8 +2648,8 @@ pub async fn connect_update_mode_replaces_the_grant_in_place<S: Storage>(store: 
     );
 }
 
-/// A new customer whose reference id another customer of the workspace
-/// already has is a conflict, and the whole approval writes nothing.
+/// A new customer whose reference id another customer of the app already
+/// has is a conflict, and the whole approval writes nothing.
 pub async fn connect_customer_reference_conflict_writes_nothing<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
@@ -2660,7 +2680,7 @@ pub async fn connect_customer_reference_conflict_writes_nothing<S: Storage>(stor
     let ws = &app.app.workspace_id;
     assert!(
         store
-            .get_customer(ws, &impostor.id)
+            .get_customer(ws, None, &impostor.id)
             .await
             .unwrap()
             .is_none()
@@ -2780,13 +2800,13 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
 
     assert!(
         store
-            .delete_customer(&fresh_workspace(), &a.id, now)
+            .delete_customer(&fresh_workspace(), None, &a.id, now)
             .await
             .unwrap()
             .is_none(),
         "other workspace"
     );
-    let revoked = store.delete_customer(ws, &a.id, now).await.unwrap();
+    let revoked = store.delete_customer(ws, None, &a.id, now).await.unwrap();
     let revoked = revoked.expect("deleted");
     assert_eq!(
         revoked
@@ -2796,7 +2816,7 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
         [(connect_a_id.clone(), ConnectionStatus::Revoked)],
         "the connections it revoked"
     );
-    assert!(store.get_customer(ws, &a.id).await.unwrap().is_none());
+    assert!(store.get_customer(ws, None, &a.id).await.unwrap().is_none());
     assert!(
         store
             .find_connection(&app.app.id, "ref-a")
@@ -2835,7 +2855,7 @@ pub async fn customers_list_and_delete_revokes_everything<S: Storage>(store: Arc
     );
     assert!(
         store
-            .delete_customer(ws, &a.id, now)
+            .delete_customer(ws, None, &a.id, now)
             .await
             .unwrap()
             .is_none(),
@@ -2867,12 +2887,14 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
     let now = base_time();
     let customer = customer_record(&app, "ref-k", now);
     let (grant, _) = connected(&*store, &app, &customer, now).await;
-    let (other_grant, _) = connected(&*store, &other_app, &customer, now).await;
+    // The other app's customer of the same reference id is its own.
+    let other_customer = customer_record(&other_app, "ref-k", now);
+    let (other_grant, _) = connected(&*store, &other_app, &other_customer, now).await;
     let k1 = scoped_key_record(&app, &customer, &grant.id, now);
     let k2 = scoped_key_record(&app, &customer, &grant.id, now + Duration::seconds(1));
     let k3 = scoped_key_record(
         &other_app,
-        &customer,
+        &other_customer,
         &other_grant.id,
         now + Duration::seconds(2),
     );
@@ -2899,7 +2921,7 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
         .list_scoped_keys(&ws, None, Some(&customer.id), 0, 10)
         .await
         .unwrap();
-    assert_eq!(theirs.total, 3);
+    assert_eq!(theirs.total, 2);
     assert_eq!(
         store
             .list_scoped_keys(&fresh_workspace(), None, None, 0, 10)
@@ -2943,7 +2965,25 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
             .revoke_customer_scoped_keys(&ws, &customer.id, now)
             .await
             .unwrap(),
-        2
+        1,
+        "k2 (k1 was revoked already)"
+    );
+    assert!(
+        store
+            .get_scoped_key(&k3.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none(),
+        "another customer's key stays"
+    );
+    assert_eq!(
+        store
+            .revoke_customer_scoped_keys(&ws, &other_customer.id, now)
+            .await
+            .unwrap(),
+        1
     );
     assert!(
         store
@@ -3035,7 +3075,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
     let deleted = customer_record(&app, "mint-deleted", now);
     let (deleted_grant, _) = connected(&*store, &app, &deleted, now).await;
     store
-        .delete_customer(&ws, &deleted.id, now)
+        .delete_customer(&ws, None, &deleted.id, now)
         .await
         .unwrap()
         .unwrap();
@@ -3285,73 +3325,178 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     assert!(!updated.tags.contains(&"one-more".to_owned()));
 }
 
-/// An app's view of the customers: only those it holds an active
-/// connection to; and its "delete" revokes only its own connections to the
-/// customer (with their grants and keys), leaving the customer and other
-/// apps' connections.
-pub async fn customers_seen_and_released_by_an_app<S: Storage>(store: Arc<S>) {
+/// Customers belong to the app whose approval created them. Two apps of a
+/// workspace each have their own customer for one reference id; an app
+/// reads, finds, lists and deletes only its own; an approval naming
+/// another app's customer (by its id, or the app of the connection and of
+/// the customer disagreeing) is a `Conflict` that writes nothing; the
+/// workspace's view (no app) sees all; deleting an app deletes only its
+/// own customers.
+pub async fn customers_belong_to_their_app<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let ws = app.app.workspace_id.clone();
     let other_app = app_record(&ws, base_time(), Some(random_hash()));
     insert(&*store, &other_app).await;
     let now = base_time();
-    let shared = customer_record(&app, "shared", now);
-    let only_other = customer_record(&app, "only-other", now + Duration::seconds(1));
-    let (grant, code, connect) = connect_approval(&app, &shared, true, now);
+    let mine = customer_record(&app, "shared", now);
+    let theirs = customer_record(&other_app, "shared", now + Duration::seconds(1));
+    let (grant, code, connect) = connect_approval(&app, &mine, true, now);
     let key = connect.scoped_key.clone().unwrap();
+    let my_connection = connect.connection.clone();
     approve_connect(&*store, &app, (grant.clone(), code, connect), now).await;
-    let (other_grant, other_connection) = connected(&*store, &other_app, &shared, now).await;
-    connected(&*store, &other_app, &only_other, now + Duration::seconds(1)).await;
+    let (their_grant, their_connection) =
+        connected(&*store, &other_app, &theirs, now + Duration::seconds(1)).await;
 
+    // Reads: each app its own, the workspace both.
+    let a = Some(&app.app.id);
+    let b = Some(&other_app.app.id);
+    assert_eq!(
+        store.get_customer(&ws, a, &mine.id).await.unwrap(),
+        Some(mine.clone())
+    );
+    assert!(
+        store
+            .get_customer(&ws, b, &mine.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "another app's customer is not found"
+    );
+    assert_eq!(
+        store
+            .find_customer(&ws, &other_app.app.id, "shared")
+            .await
+            .unwrap(),
+        Some(theirs.clone()),
+        "one reference id, one customer per app"
+    );
+    assert_eq!(
+        store
+            .find_customer(&ws, &app.app.id, "shared")
+            .await
+            .unwrap(),
+        Some(mine.clone())
+    );
     let ids = |listing: crate::Listing<CustomerRecord>| {
         (
             listing.total,
             listing.items.into_iter().map(|c| c.id).collect::<Vec<_>>(),
         )
     };
-    let all = store.list_customers(&ws, None, None, 0, 10).await.unwrap();
     assert_eq!(
-        ids(all),
-        (2, vec![shared.id.clone(), only_other.id.clone()])
+        ids(store.list_customers(&ws, None, a, 0, 10).await.unwrap()),
+        (1, vec![mine.id.clone()])
     );
-    let mine = store
-        .list_customers(&ws, None, Some(&app.app.id), 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(ids(mine), (1, vec![shared.id.clone()]));
-    let by_reference = store
-        .list_customers(&ws, Some("only-other"), Some(&app.app.id), 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(by_reference.total, 0, "not this app's");
-
-    assert!(
+    assert_eq!(
+        ids(store
+            .list_customers(&ws, Some("shared"), b, 0, 10)
+            .await
+            .unwrap()),
+        (1, vec![theirs.id.clone()])
+    );
+    assert_eq!(
+        ids(store.list_customers(&ws, None, None, 0, 10).await.unwrap()),
+        (2, vec![mine.id.clone(), theirs.id.clone()])
+    );
+    assert_eq!(
+        ids(store
+            .list_customers(&ws, Some("shared"), None, 0, 10)
+            .await
+            .unwrap()),
+        (2, vec![mine.id.clone(), theirs.id.clone()])
+    );
+    assert_eq!(
         store
-            .revoke_customer_connections(&ws, &app.app.id, &only_other.id, now)
+            .list_customers(&fresh_workspace(), None, a, 0, 10)
             .await
             .unwrap()
-            .is_empty(),
-        "nothing of this app's to revoke"
+            .total,
+        0,
+        "an app of another workspace"
+    );
+
+    // An approval of the other app reaching this app's customer: by its id
+    // (the customer record as the other app would write it), or with the
+    // customer and the connection of different apps.
+    let mut hijack = mine.clone();
+    hijack.app_id = other_app.app.id.clone();
+    hijack.reference_id = "hijack".to_owned();
+    hijack.info.first_name = Some("Mallory".to_owned());
+    let (g1, c1, x1) = connect_approval(&other_app, &hijack, true, now);
+    let mut mixed = mine.clone();
+    mixed.info.first_name = Some("Mallory".to_owned());
+    let (g2, c2, x2) = connect_approval(&other_app, &mixed, false, now);
+    for (grant, code, connect, why) in [
+        (g1, c1, x1, "another app's customer id"),
+        (
+            g2,
+            c2,
+            x2,
+            "a customer of another app than the connection's",
+        ),
+    ] {
+        let key = connect.scoped_key.clone();
+        let session = session_record(&other_app, now);
+        store.insert_session(&session).await.unwrap();
+        let decision = SessionDecision::Approve {
+            grant: Box::new(grant.clone()),
+            code: Box::new(code.clone()),
+            connect: Some(Box::new(connect)),
+        };
+        let err = store
+            .complete_session(&session.hash, &decision, now)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::Conflict, "{why}");
+        assert!(store.get_grant(&grant.id).await.unwrap().is_none(), "{why}");
+        assert!(store.get_code(&code.hash).await.unwrap().is_none(), "{why}");
+        if let Some(key) = key {
+            assert!(store.get_scoped_key(&key.id).await.unwrap().is_none());
+        }
+    }
+    assert_eq!(
+        store.get_customer(&ws, None, &mine.id).await.unwrap(),
+        Some(mine.clone()),
+        "unchanged"
+    );
+    assert_eq!(
+        store
+            .get_connection(&ws, None, &their_connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_id,
+        their_grant.id,
+        "the other app's connection is as it was"
+    );
+
+    // Deleting: not another app's; the own app's takes its connections.
+    assert!(
+        store
+            .delete_customer(&ws, b, &mine.id, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "another app's customer"
+    );
+    assert_eq!(
+        store
+            .get_connection(&ws, None, &my_connection.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
     );
     let later = now + Duration::minutes(1);
     let revoked = store
-        .revoke_customer_connections(&ws, &app.app.id, &shared.id, later)
+        .delete_customer(&ws, a, &mine.id, later)
         .await
-        .unwrap();
-    assert_eq!(revoked.len(), 1);
+        .unwrap()
+        .expect("its own");
     assert_eq!(
-        (revoked[0].app_id.clone(), revoked[0].status),
-        (app.app.id.clone(), ConnectionStatus::Revoked)
-    );
-    assert!(
-        store
-            .get_grant(&grant.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_some(),
-        "its grant"
+        revoked.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        [my_connection.id.clone()]
     );
     assert_eq!(
         store
@@ -3360,45 +3505,472 @@ pub async fn customers_seen_and_released_by_an_app<S: Storage>(store: Arc<S>) {
             .unwrap()
             .unwrap()
             .revoked_at,
-        Some(later),
-        "its key"
-    );
-    assert!(
-        store.get_customer(&ws, &shared.id).await.unwrap().is_some(),
-        "the customer stays"
-    );
-    let theirs = store
-        .get_connection(&ws, None, &other_connection.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        theirs.status,
-        ConnectionStatus::Active,
-        "another app's stays"
+        Some(later)
     );
     assert!(
         store
-            .get_grant(&other_grant.id)
+            .get_grant(&grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert_eq!(
+        store.get_customer(&ws, b, &theirs.id).await.unwrap(),
+        Some(theirs.clone()),
+        "the other app's customer stays"
+    );
+
+    // Deleting the other app deletes its customers, and only those.
+    let kept = customer_record(&app, "kept", later);
+    connected(&*store, &app, &kept, later).await;
+    assert!(store.delete_app(&ws, &other_app.app.id).await.unwrap());
+    assert!(
+        store
+            .get_customer(&ws, None, &theirs.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        ids(store.list_customers(&ws, None, None, 0, 10).await.unwrap()),
+        (1, vec![kept.id.clone()])
+    );
+    assert_eq!(
+        store
+            .list_customers(&ws, None, b, 0, 10)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// A browser-created approval (a session made with a publishable key)
+/// only ever creates: one reaching a stored customer (its id, or the app
+/// and reference id of one) or taking the place of an active connection is
+/// a `Conflict` that writes nothing, the stored customer, connection,
+/// grant and key untouched; a new one is inserted, with the label the page
+/// claimed.
+pub async fn connect_browser_created_approvals_never_update<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let victim = customer_record(&app, "victim", now);
+    let (grant, code, connect) = connect_approval(&app, &victim, true, now);
+    let key = connect.scoped_key.clone().unwrap();
+    let connection = connect.connection.clone();
+    approve_connect(&*store, &app, (grant.clone(), code, connect), now).await;
+
+    let browser = |customer: &CustomerRecord, reference: &str| {
+        let (grant, code, mut connect) = connect_approval(&app, customer, true, now);
+        connect.connection.browser_created = true;
+        connect.connection.reference_id = reference.to_owned();
+        connect.connection.claimed_reference_id = Some("victim".to_owned());
+        if let Some(key) = connect.scoped_key.as_mut() {
+            key.reference_id = reference.to_owned();
+        }
+        (grant, code, connect)
+    };
+    let mut same_id = victim.clone();
+    same_id.info.first_name = Some("Mallory".to_owned());
+    let same_reference = customer_record(&app, "victim", now);
+    for (approval, why) in [
+        (browser(&same_id, "victim"), "the stored customer's id"),
+        (
+            browser(&same_reference, "victim"),
+            "the stored customer's reference id",
+        ),
+    ] {
+        let (grant, code, connect) = approval;
+        let minted = connect.scoped_key.clone().unwrap();
+        let session = session_record(&app, now);
+        store.insert_session(&session).await.unwrap();
+        let decision = SessionDecision::Approve {
+            grant: Box::new(grant.clone()),
+            code: Box::new(code.clone()),
+            connect: Some(Box::new(connect)),
+        };
+        let err = store
+            .complete_session(&session.hash, &decision, now)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StorageErrorKind::Conflict, "{why}");
+        assert!(store.get_grant(&grant.id).await.unwrap().is_none(), "{why}");
+        assert!(
+            store.get_scoped_key(&minted.id).await.unwrap().is_none(),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        store.get_customer(&ws, None, &victim.id).await.unwrap(),
+        Some(victim.clone())
+    );
+    assert_eq!(
+        store
+            .get_connection(&ws, None, &connection.id)
+            .await
+            .unwrap(),
+        Some(connection.clone()),
+        "the stored connection keeps its grant"
+    );
+    assert!(
+        store
+            .get_grant(&grant.id)
             .await
             .unwrap()
             .unwrap()
             .revoked_at
             .is_none()
     );
-    let mine = store
-        .list_customers(&ws, None, Some(&app.app.id), 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(mine.total, 0, "no longer this app's customer");
     assert!(
         store
-            .revoke_customer_connections(&fresh_workspace(), &other_app.app.id, &shared.id, later)
+            .get_scoped_key(&key.id)
             .await
             .unwrap()
-            .is_empty(),
-        "another workspace"
+            .unwrap()
+            .revoked_at
+            .is_none()
     );
+
+    // A new customer under a reference id of its own: inserted.
+    let fresh = customer_record(&app, "generated-1", now);
+    let (grant, code, connect) = browser(&fresh, "generated-1");
+    let written = connect.connection.clone();
+    let session = session_record(&app, now);
+    store.insert_session(&session).await.unwrap();
+    let decision = SessionDecision::Approve {
+        grant: Box::new(grant),
+        code: Box::new(code),
+        connect: Some(Box::new(connect)),
+    };
+    let done = store
+        .complete_session(&session.hash, &decision, now)
+        .await
+        .unwrap();
+    assert!(matches!(done, SessionCompletion::Completed(_)));
+    let stored = store
+        .get_connection(&ws, None, &written.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, written, "read back as written");
+    assert!(stored.browser_created);
+    assert_eq!(stored.claimed_reference_id.as_deref(), Some("victim"));
+    assert_eq!(
+        store.get_customer(&ws, None, &fresh.id).await.unwrap(),
+        Some(fresh)
+    );
+}
+
+/// A browser-created approval of `app` for a new customer under
+/// `reference`, with a scoped key: the customer, the connection and the
+/// key.
+async fn browser_connected<S: Storage>(
+    store: &S,
+    app: &AppRecord,
+    reference: &str,
+    now: OffsetDateTime,
+) -> (CustomerRecord, ConnectionRecord, ScopedKeyRecord) {
+    let customer = customer_record(app, reference, now);
+    let (grant, code, mut connect) = connect_approval(app, &customer, true, now);
+    connect.connection.browser_created = true;
+    connect.connection.claimed_reference_id = Some("claimed".to_owned());
+    let connection = connect.connection.clone();
+    let key = connect.scoped_key.clone().unwrap();
+    let done = approve_connect(store, app, (grant, code, connect), now).await;
+    assert!(matches!(done, SessionCompletion::Completed(_)), "{done:?}");
+    (customer, connection, key)
+}
+
+/// Attaching a browser-created connection to a customer of its app:
+/// refused (nothing changed) for an unknown connection, another app's or
+/// workspace's, one the backend made, a revoked one, another app's or an
+/// unknown customer, and a customer with an active connection for the same
+/// linked account; by a reference id the app has no customer for, the
+/// connection's own customer takes it; by a customer's id, the connection
+/// moves there and its former customer is deleted; either way its keys
+/// follow the customer while keeping their subject, and only once.
+pub async fn connections_attach_to_a_customer_of_their_app<S: Storage>(store: Arc<S>) {
+    use crate::{AttachTarget, ConnectionAttach};
+
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let other_app = app_record(&ws, base_time(), Some(random_hash()));
+    insert(&*store, &other_app).await;
+    let now = base_time();
+    let a = Some(&app.app.id);
+    let backend = customer_record(&app, "backend", now);
+    let (_, backend_connection) = connected(&*store, &app, &backend, now).await;
+    let foreign = customer_record(&other_app, "foreign", now);
+    connected(&*store, &other_app, &foreign, now).await;
+    let (own, connection, key) = browser_connected(&*store, &app, "generated-1", now).await;
+    let at = now + Duration::minutes(1);
+    let reference = |r: &str| AttachTarget::Reference(r.to_owned());
+
+    for (workspace, app_id, id, to, expected, why) in [
+        (
+            fresh_workspace(),
+            None,
+            connection.id.clone(),
+            reference("u-1"),
+            ConnectionAttach::NotFound,
+            "another workspace",
+        ),
+        (
+            ws.clone(),
+            Some(&other_app.app.id),
+            connection.id.clone(),
+            reference("u-1"),
+            ConnectionAttach::NotFound,
+            "another app",
+        ),
+        (
+            ws.clone(),
+            None,
+            ConnectionId::generate(&rng()).unwrap(),
+            reference("u-1"),
+            ConnectionAttach::NotFound,
+            "unknown",
+        ),
+        (
+            ws.clone(),
+            None,
+            backend_connection.id.clone(),
+            reference("u-1"),
+            ConnectionAttach::NotAttachable,
+            "made by the backend",
+        ),
+        (
+            ws.clone(),
+            a,
+            connection.id.clone(),
+            AttachTarget::Customer(foreign.id.clone()),
+            ConnectionAttach::UnknownCustomer,
+            "another app's customer",
+        ),
+        (
+            ws.clone(),
+            a,
+            connection.id.clone(),
+            AttachTarget::Customer(CustomerId::generate(&rng()).unwrap()),
+            ConnectionAttach::UnknownCustomer,
+            "an unknown customer",
+        ),
+        (
+            ws.clone(),
+            a,
+            connection.id.clone(),
+            AttachTarget::Customer(backend.id.clone()),
+            ConnectionAttach::AlreadyConnected,
+            "the customer's active connection (no link) is in the way",
+        ),
+        (
+            ws.clone(),
+            a,
+            connection.id.clone(),
+            reference("backend"),
+            ConnectionAttach::AlreadyConnected,
+            "the same, by reference id",
+        ),
+    ] {
+        assert_eq!(
+            store
+                .attach_connection(&workspace, app_id, &id, &to, at)
+                .await
+                .unwrap(),
+            expected,
+            "{why}"
+        );
+    }
+    assert_eq!(
+        store
+            .get_connection(&ws, None, &connection.id)
+            .await
+            .unwrap(),
+        Some(connection.clone()),
+        "nothing changed"
+    );
+    assert_eq!(
+        store.get_customer(&ws, None, &own.id).await.unwrap(),
+        Some(own.clone())
+    );
+
+    // By a reference id the app has no customer for: its own customer
+    // takes it.
+    let ConnectionAttach::Attached(attached) = store
+        .attach_connection(&ws, a, &connection.id, &reference("u-1"), at)
+        .await
+        .unwrap()
+    else {
+        panic!("attached")
+    };
+    assert_eq!(attached.customer_id, own.id);
+    assert_eq!(attached.reference_id, "u-1");
+    assert_eq!(attached.attached_at, Some(at));
+    assert_eq!(attached.updated_at, at);
+    assert_eq!(attached.grant_id, connection.grant_id, "same grant");
+    assert_eq!(
+        store
+            .get_connection(&ws, None, &connection.id)
+            .await
+            .unwrap(),
+        Some(*attached.clone())
+    );
+    let renamed = store
+        .find_customer(&ws, &app.app.id, "u-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (renamed.id.clone(), renamed.info),
+        (own.id.clone(), own.info.clone())
+    );
+    assert!(
+        store
+            .find_customer(&ws, &app.app.id, "generated-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.find_connection(&app.app.id, "u-1").await.unwrap(),
+        Some(*attached)
+    );
+    let key_now = store.get_scoped_key(&key.id).await.unwrap().unwrap();
+    assert_eq!(
+        key_now.reference_id, "generated-1",
+        "the key's subject stays"
+    );
+    assert_eq!(key_now.revoked_at, None);
+    assert_eq!(
+        store
+            .attach_connection(&ws, a, &connection.id, &reference("u-2"), at)
+            .await
+            .unwrap(),
+        ConnectionAttach::NotAttachable,
+        "once"
+    );
+
+    // By a customer's id (its own connection revoked first): the
+    // connection moves there and its former customer goes.
+    store
+        .revoke_connection(&ws, None, &backend_connection.id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    let (second_own, second, second_key) =
+        browser_connected(&*store, &app, "generated-2", now).await;
+    let ConnectionAttach::Attached(moved) = store
+        .attach_connection(
+            &ws,
+            None,
+            &second.id,
+            &AttachTarget::Customer(backend.id.clone()),
+            at,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("attached")
+    };
+    assert_eq!(
+        (moved.customer_id.clone(), moved.reference_id.as_str()),
+        (backend.id.clone(), "backend")
+    );
+    assert!(
+        store
+            .get_customer(&ws, None, &second_own.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the browser-created customer went"
+    );
+    assert_eq!(
+        store.get_customer(&ws, None, &backend.id).await.unwrap(),
+        Some(backend.clone()),
+        "the customer's details are unchanged"
+    );
+    let key_now = store.get_scoped_key(&second_key.id).await.unwrap().unwrap();
+    assert_eq!(key_now.customer_id, backend.id, "the key follows");
+    assert_eq!(key_now.reference_id, "generated-2", "with its own subject");
+    assert_eq!(
+        store
+            .list_scoped_keys(&ws, None, Some(&backend.id), 0, 10)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|k| k.id)
+            .collect::<Vec<_>>(),
+        [second_key.id.clone()]
+    );
+
+    // A revoked browser-created connection is not attached.
+    let (_, third, _) = browser_connected(&*store, &app, "generated-3", now).await;
+    store
+        .revoke_connection(&ws, None, &third.id, at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .attach_connection(&ws, a, &third.id, &reference("u-3"), at)
+            .await
+            .unwrap(),
+        ConnectionAttach::NotAttachable
+    );
+    assert!(
+        store
+            .find_customer(&ws, &app.app.id, "u-3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Of 10 concurrent attachments of one connection (each to a reference id
+/// of its own), exactly one applies; the others are refused (or fail with
+/// `Conflict`) and write nothing: one customer, one reference id.
+pub async fn connections_concurrent_attachments_have_one_winner<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let (own, connection, _) = browser_connected(&*store, &app, "generated", now).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = Arc::clone(&store);
+        let (ws, id) = (ws.clone(), connection.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let to = crate::AttachTarget::Reference(format!("race-{i}"));
+            store.attach_connection(&ws, None, &id, &to, now).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(crate::ConnectionAttach::Attached(c)) => winners.push(c.reference_id),
+            Ok(crate::ConnectionAttach::NotAttachable) => {}
+            Err(e) => assert_eq!(e.kind(), StorageErrorKind::Conflict),
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one attachment");
+    let customer = store
+        .get_customer(&ws, None, &own.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(customer.reference_id, winners[0]);
+    let all = store.list_customers(&ws, None, None, 0, 20).await.unwrap();
+    assert_eq!(all.total, 1, "no customer half-written");
+    let stored = store
+        .get_connection(&ws, None, &connection.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.reference_id, winners[0]);
 }
 
 /// Connection listings filter by app, customer, reference id, tag,
@@ -3712,8 +4284,8 @@ pub async fn connections_revoke_cascades_once<S: Storage>(store: Arc<S>) {
     );
 }
 
-/// Deleting an app removes its connections and scoped keys (its customers,
-/// which belong to the workspace, stay).
+/// Deleting an app removes its connections, scoped keys and customers
+/// (customers belong to their app).
 pub async fn apps_delete_cascades_to_connections_and_keys<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
@@ -3737,10 +4309,18 @@ pub async fn apps_delete_cascades_to_connections_and_keys<S: Storage>(store: Arc
     assert!(store.get_scoped_key(&key.id).await.unwrap().is_none());
     assert!(
         store
-            .get_customer(&app.app.workspace_id, &customer.id)
+            .get_customer(&app.app.workspace_id, None, &customer.id)
             .await
             .unwrap()
-            .is_some()
+            .is_none(),
+        "the app's customer goes with it"
+    );
+    assert!(
+        store
+            .find_customer(&app.app.workspace_id, &app.app.id, "ref-d")
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -4126,6 +4706,7 @@ pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRe
     let mut session = session_record(app, now);
     session.connect = Some(Box::new(crate::ConnectContext {
         reference_id: "steps".to_owned(),
+        claimed_reference_id: None,
         tags: Vec::new(),
         client_name: "Steps".to_owned(),
         customer_id: None,
@@ -4402,11 +4983,11 @@ delegate! {
 
 delegate! {
     crate::ConnectStore {
-        async fn get_customer(&self, workspace: &WorkspaceId, id: &CustomerId) -> Option<CustomerRecord>;
-        async fn find_customer(&self, workspace: &WorkspaceId, reference_id: &str) -> Option<CustomerRecord>;
+        async fn get_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId) -> Option<CustomerRecord>;
+        async fn find_customer(&self, workspace: &WorkspaceId, app_id: &AppId, reference_id: &str) -> Option<CustomerRecord>;
         async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
-        async fn delete_customer(&self, workspace: &WorkspaceId, id: &CustomerId, now: OffsetDateTime) -> Option<Vec<ConnectionRecord>>;
-        async fn revoke_customer_connections(&self, workspace: &WorkspaceId, app_id: &AppId, customer_id: &CustomerId, now: OffsetDateTime) -> Vec<ConnectionRecord>;
+        async fn delete_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId, now: OffsetDateTime) -> Option<Vec<ConnectionRecord>>;
+        async fn attach_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, to: &crate::AttachTarget, now: OffsetDateTime) -> crate::ConnectionAttach;
         async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::ConnectContext, now: OffsetDateTime) -> crate::StepAdvance;
         async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
         async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::ConnectionFilter, offset: u64, limit: u32) -> crate::Listing<ConnectionRecord>;

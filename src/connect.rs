@@ -104,7 +104,9 @@ pub struct NewConnectSession {
     /// Where the browser returns: one of the app's redirect URIs. Required.
     #[serde(default)]
     pub redirect_url: Option<String>,
-    /// The service's id for its user; generated when absent.
+    /// The service's id for its user; generated when absent. With a
+    /// publishable key, an unverified label only (see
+    /// [`create_connect_session`](AuthorizationServer::create_connect_session)).
     #[serde(default)]
     pub reference_id: Option<String>,
     /// Tags for the connection.
@@ -113,7 +115,7 @@ pub struct NewConnectSession {
     /// The name the page shows; defaults to the app's name.
     #[serde(default)]
     pub client_name: Option<String>,
-    /// An existing customer of the workspace.
+    /// An existing customer of the app (never with a publishable key).
     #[serde(default)]
     pub customer_id: Option<String>,
     /// Details to prefill the customer form with.
@@ -179,9 +181,11 @@ pub struct CreatedConnectSession {
     pub url: String,
     /// When the token expires.
     pub expires_at: OffsetDateTime,
-    /// The reference id, given or generated.
+    /// The reference id, given or generated (always generated for a
+    /// browser-created session).
     pub reference_id: String,
-    /// The customer, when known.
+    /// The app's customer the session is for, when known (never for a
+    /// browser-created session).
     pub customer_id: Option<CustomerId>,
     /// `create` or `update`.
     pub mode: ConnectMode,
@@ -534,6 +538,19 @@ pub(crate) fn check_form_customer(input: &CustomerInfoInput) -> Result<CustomerI
     check_customer(input, &FORM_NAMES, true)
 }
 
+/// A `referenceId` as given: 1 to [`MAX_REFERENCE_ID_CHARS`] characters,
+/// no control characters, no surrounding whitespace.
+pub(crate) fn check_reference_id(reference: &str) -> Result<String, FieldError> {
+    // An identifier is kept exactly as given: trimming it would make
+    // `"user-42 "` and `"user-42"` one customer, and lookups by the text the
+    // service sent find nothing.
+    if reference.trim() != reference {
+        return Err(FieldError::new("referenceId", Problem::InvalidCharacters));
+    }
+    text_field("referenceId", Some(reference), MAX_REFERENCE_ID_CHARS)?
+        .ok_or(FieldError::new("referenceId", Problem::TooShort { min: 1 }))
+}
+
 pub(crate) fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
     if tags.len() > MAX_TAGS {
         return Err(FieldError::new(field, Problem::TooMany { max: MAX_TAGS }));
@@ -604,13 +621,31 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Creates a Connect session for a confidential `app` (`POST
     /// /v1/connect/sessions`), for one of the service's users.
     ///
+    /// A session reaches only `app`'s own customers: `customerId` must name
+    /// one of them (another app's customer is as unknown as a missing one)
+    /// and `referenceId` resolves among them only.
+    ///
     /// `browser_created` marks sessions made with a publishable key from a
-    /// web page rather than by the app's backend.
+    /// web page rather than by the app's backend. Such a session reaches no
+    /// stored record at all: it may not name a `customerId`, its
+    /// `referenceId` is kept only as an unverified label
+    /// ([`ConnectContext::claimed_reference_id`]) while the session gets a
+    /// reference id generated for it, its `mode` is `create`, and completing
+    /// it creates a new customer and a new connection (marked
+    /// `browserCreated`), which the app's backend may later attach to one of
+    /// its customers ([`attach_connection`](Self::attach_connection)).
     ///
     /// # Errors
     ///
     /// [`ConnectError::Invalid`] naming the first offending field; nothing is
     /// stored then.
+    ///
+    /// # Security
+    ///
+    /// A publishable key is public: whoever holds it picks the session's
+    /// body. The reference id it gets is the subject of the tokens and the
+    /// scoped key the session yields, so a label of the page's choosing
+    /// never becomes one: they speak for the new customer only.
     pub async fn create_connect_session(
         &self,
         app: &OAuthApp,
@@ -628,19 +663,11 @@ impl<S: Storage> AuthorizationServer<S> {
         if find_match(&app.redirect_uris, redirect_url).is_none() {
             return Err(FieldError::new("redirectUrl", Problem::NotRegistered).into());
         }
-        let given_reference = match request.reference_id.as_deref() {
-            // An identifier is kept exactly as given: trimming it would
-            // make `"user-42 "` and `"user-42"` one customer, and lookups by
-            // the text the service sent find nothing.
-            Some(r) if r.trim() != r => {
-                return Err(FieldError::new("referenceId", Problem::InvalidCharacters).into());
-            }
-            Some(r) => Some(
-                text_field("referenceId", Some(r), MAX_REFERENCE_ID_CHARS)?
-                    .ok_or(FieldError::new("referenceId", Problem::TooShort { min: 1 }))?,
-            ),
-            None => None,
-        };
+        let given_reference = request
+            .reference_id
+            .as_deref()
+            .map(check_reference_id)
+            .transpose()?;
         let tags = check_tags(request.tags.as_deref().unwrap_or_default(), "tags")?;
         let client_name = match request.client_name.as_deref() {
             Some(name) => text_field("clientName", Some(name), crate::MAX_NAME_CHARS)?
@@ -732,37 +759,47 @@ impl<S: Storage> AuthorizationServer<S> {
             }
         };
         let storage = self.storage();
-        let customer = match request.customer_id.as_deref() {
-            None => None,
-            Some(id) => {
-                let id = CustomerId::parse(id)
-                    .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?;
-                Some(
-                    storage
-                        .get_customer(&app.workspace_id, &id)
-                        .await?
-                        .ok_or(FieldError::new("customerId", Problem::UnknownCustomer))?,
-                )
+        let (reference_id, claimed_reference_id, customer_id, mode) = if browser_created {
+            // A web page names no stored record: no lookup at all.
+            if request.customer_id.is_some() {
+                return Err(FieldError::new("customerId", Problem::NotWithPublishableKey).into());
             }
-        };
-        let reference_id = match (&customer, given_reference) {
-            (Some(c), Some(r)) if c.reference_id != r => {
-                return Err(FieldError::new("referenceId", Problem::Mismatch).into());
-            }
-            (Some(c), _) => c.reference_id.clone(),
-            (None, Some(r)) => r,
-            (None, None) => self.generate_reference_id()?,
-        };
-        let customer_id = match customer {
-            Some(c) => Some(c.id),
-            None => storage
-                .find_customer(&app.workspace_id, &reference_id)
-                .await?
-                .map(|c| c.id),
-        };
-        let mode = match storage.find_connection(&app.id, &reference_id).await? {
-            Some(_) => ConnectMode::Update,
-            None => ConnectMode::Create,
+            let reference_id = self.generate_reference_id()?;
+            (reference_id, given_reference, None, ConnectMode::Create)
+        } else {
+            let customer = match request.customer_id.as_deref() {
+                None => None,
+                Some(id) => {
+                    let id = CustomerId::parse(id)
+                        .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?;
+                    Some(
+                        storage
+                            .get_customer(&app.workspace_id, Some(&app.id), &id)
+                            .await?
+                            .ok_or(FieldError::new("customerId", Problem::UnknownCustomer))?,
+                    )
+                }
+            };
+            let reference_id = match (&customer, given_reference) {
+                (Some(c), Some(r)) if c.reference_id != r => {
+                    return Err(FieldError::new("referenceId", Problem::Mismatch).into());
+                }
+                (Some(c), _) => c.reference_id.clone(),
+                (None, Some(r)) => r,
+                (None, None) => self.generate_reference_id()?,
+            };
+            let customer_id = match customer {
+                Some(c) => Some(c.id),
+                None => storage
+                    .find_customer(&app.workspace_id, &app.id, &reference_id)
+                    .await?
+                    .map(|c| c.id),
+            };
+            let mode = match storage.find_connection(&app.id, &reference_id).await? {
+                Some(_) => ConnectMode::Update,
+                None => ConnectMode::Create,
+            };
+            (reference_id, None, customer_id, mode)
         };
         let now = self.now();
         let expires_at = now + config.lifetimes().connect_session;
@@ -786,6 +823,7 @@ impl<S: Storage> AuthorizationServer<S> {
             status: SessionStatus::Pending,
             connect: Some(Box::new(ConnectContext {
                 reference_id: reference_id.clone(),
+                claimed_reference_id,
                 tags,
                 client_name,
                 customer_id: customer_id.clone(),
@@ -1050,13 +1088,23 @@ impl<S: Storage> AuthorizationServer<S> {
         let storage = self.storage();
         let now = self.now();
         let ws = &record.workspace_id;
+        let app_id = &record.app_id;
+        // Only the app's own customer; none for a browser-created session,
+        // which always makes a new one.
         let existing = match &connect.customer_id {
-            Some(id) => storage.get_customer(ws, id).await?,
-            None => None,
+            Some(id) if !connect.browser_created => {
+                storage.get_customer(ws, Some(app_id), id).await?
+            }
+            _ => None,
         };
         let existing = match existing {
             Some(c) => Some(c),
-            None => storage.find_customer(ws, &connect.reference_id).await?,
+            None if connect.browser_created => None,
+            None => {
+                storage
+                    .find_customer(ws, app_id, &connect.reference_id)
+                    .await?
+            }
         };
         let customer = CustomerRecord {
             id: match &existing {
@@ -1064,6 +1112,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 None => CustomerId::generate(config.rng())?,
             },
             workspace_id: ws.clone(),
+            app_id: app_id.clone(),
             reference_id: connect.reference_id.clone(),
             info,
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
@@ -1133,6 +1182,8 @@ impl<S: Storage> AuthorizationServer<S> {
             linked: connect.progress.linked.clone(),
             status: ConnectionStatus::Active,
             browser_created: connect.browser_created,
+            claimed_reference_id: connect.claimed_reference_id.clone(),
+            attached_at: None,
             created_at: now,
             updated_at: now,
         };

@@ -1238,13 +1238,15 @@ impl<S: Storage> AuthorizationServer<S> {
         if let Some(confirmed) = &context.progress.customer {
             return Ok(confirmed.clone());
         }
+        // Only the app's own customer, and never for a browser-created
+        // session (which names none).
         let stored = match &context.customer_id {
-            Some(id) => self
+            Some(id) if !context.browser_created => self
                 .storage()
-                .get_customer(&record.workspace_id, id)
+                .get_customer(&record.workspace_id, Some(&record.app_id), id)
                 .await
                 .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
-            None => None,
+            _ => None,
         };
         Ok(crate::connect::merged(
             stored.as_ref().map(|c| &c.info),

@@ -1,5 +1,7 @@
 //! Connections — what a completed Connect session leaves — as the API shows
-//! them: listed with filters, read, tags edited, revoked.
+//! them: listed with filters, read, tags edited, revoked, and, for one a
+//! web page made with a publishable key, attached to a customer by the
+//! app's backend.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,7 +12,8 @@ use crate::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::registration::{Page, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage, TagEdit, TagUpdate,
+    AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,
+    StorageErrorKind, TagEdit, TagUpdate,
 };
 use crate::timestamp::rfc3339_ms;
 
@@ -37,8 +40,15 @@ pub struct Connection {
     pub tags: Vec<String>,
     /// `active` or `revoked`.
     pub status: ConnectionStatus,
-    /// Made through a browser-created session.
+    /// Made through a browser-created session (with a publishable key).
     pub browser_created: bool,
+    /// For a browser-created connection, the `referenceId` the web page
+    /// sent: an unverified label, never the connection's own.
+    pub claimed_reference_id: Option<String>,
+    /// When the app's backend attached this browser-created connection to
+    /// one of its customers; `null` until then.
+    #[serde(with = "crate::timestamp::rfc3339_ms_option")]
+    pub attached_at: Option<OffsetDateTime>,
     /// When created.
     #[serde(with = "rfc3339_ms")]
     pub created_at: OffsetDateTime,
@@ -64,6 +74,8 @@ impl From<ConnectionRecord> for Connection {
             tags: c.tags,
             status: c.status,
             browser_created: c.browser_created,
+            claimed_reference_id: c.claimed_reference_id,
+            attached_at: c.attached_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -85,6 +97,22 @@ pub struct ConnectionUpdate {
     /// Remove these.
     #[serde(default)]
     pub remove_tags: Option<Vec<String>>,
+}
+
+/// The body of `POST /v1/connections/{id}/attach`: the customer of the
+/// app to attach a browser-created connection to, by exactly one of
+/// `customerId` and `referenceId`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AttachConnection {
+    /// A customer of the app, by id.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The app's customer with this reference id; if the app has none, the
+    /// connection's own customer takes it.
+    #[serde(default)]
+    pub reference_id: Option<String>,
 }
 
 fn check_tag_list(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
@@ -190,6 +218,98 @@ impl<S: Storage> AuthorizationServer<S> {
             .into()),
             TagUpdate::NotFound => Err(RegistryError::NotFound),
         }
+    }
+
+    /// Attaches a browser-created connection (of `app`, when given: an app's
+    /// own credentials) to a customer of its app: the app's backend, having
+    /// made sure who completed the web page's Connect flow, says the
+    /// connection is that customer's (`POST /v1/connections/{id}/attach`).
+    ///
+    /// By `customerId`, the customer must be the connection's app's. By
+    /// `referenceId`, the app's customer with it; if the app has none, the
+    /// connection's own (browser-created) customer takes that reference id
+    /// and stays. The connection takes the customer's id and reference id
+    /// and an `attachedAt`; when it moves to another customer, its former,
+    /// browser-created customer is deleted (unless another active
+    /// connection holds it). All in one atomic storage step, reported by
+    /// one [`Event::ConnectionAttached`].
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Invalid`] for a body without exactly one of
+    /// `customerId` and `referenceId`, a malformed one, or a customer the
+    /// app does not have; [`RegistryError::NotFound`] for an unknown
+    /// connection (or another app's, or another workspace's);
+    /// [`RegistryError::NotAttachable`] for a revoked connection, one the
+    /// app's backend made, or one attached already;
+    /// [`RegistryError::AlreadyConnected`] when the customer has an active
+    /// connection for the same linked account;
+    /// [`RegistryError::Conflict`] when a concurrent change won; storage
+    /// failures. Nothing changes on any error.
+    ///
+    /// # Security
+    ///
+    /// This is the only way a connection a web page made reaches a stored
+    /// customer: a decision of the app's backend, authenticated. The
+    /// credentials the browser-created session issued (its tokens, its
+    /// scoped key) keep the subject they were issued for, the connection's
+    /// generated reference id: attaching never makes them speak for the
+    /// customer. A session of the backend for the customer (update mode)
+    /// replaces them.
+    pub async fn attach_connection(
+        &self,
+        workspace: &WorkspaceId,
+        app: Option<&AppId>,
+        id: &ConnectionId,
+        request: &AttachConnection,
+    ) -> Result<Connection, RegistryError> {
+        const FIELDS: &str = "customerId and referenceId";
+        let target = match (&request.customer_id, &request.reference_id) {
+            (Some(customer), None) => AttachTarget::Customer(
+                CustomerId::parse(customer)
+                    .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?,
+            ),
+            (None, Some(reference)) => {
+                AttachTarget::Reference(crate::connect::check_reference_id(reference)?)
+            }
+            _ => {
+                return Err(FieldError::new(
+                    "customerId",
+                    Problem::ExactlyOneOf { fields: FIELDS },
+                )
+                .into());
+            }
+        };
+        let attached = match self
+            .storage()
+            .attach_connection(workspace, app, id, &target, self.now())
+            .await
+        {
+            Ok(ConnectionAttach::Attached(c)) => *c,
+            Ok(ConnectionAttach::NotFound) => return Err(RegistryError::NotFound),
+            Ok(ConnectionAttach::NotAttachable) => return Err(RegistryError::NotAttachable),
+            Ok(ConnectionAttach::AlreadyConnected) => {
+                return Err(RegistryError::AlreadyConnected);
+            }
+            Ok(ConnectionAttach::UnknownCustomer) => {
+                let field = match target {
+                    AttachTarget::Customer(_) => "customerId",
+                    AttachTarget::Reference(_) => "referenceId",
+                };
+                return Err(FieldError::new(field, Problem::UnknownCustomer).into());
+            }
+            Err(e) if e.kind() == StorageErrorKind::Conflict => {
+                return Err(RegistryError::Conflict);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.config().events().emit(&Event::ConnectionAttached {
+            workspace_id: attached.workspace_id.clone(),
+            app_id: attached.app_id.clone(),
+            connection_id: attached.id.clone(),
+            customer_id: attached.customer_id.clone(),
+        });
+        Ok(Connection::from(attached))
     }
 
     /// Revokes a connection: its grant (so its tokens) and the scoped keys

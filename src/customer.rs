@@ -1,5 +1,15 @@
 //! Customers: the end users Connect sessions complete for, as the JSON API
 //! shows them, with get, list and delete.
+//!
+//! # Isolation
+//!
+//! A customer belongs to the app whose Connect session created it. That
+//! app's credentials read, list and delete it, that app's sessions name it
+//! (`customerId`) or find it (`referenceId`), and its hosted pages show its
+//! details; no other app of the workspace does any of these: to another app
+//! it does not exist (404, or an unknown `customerId`), and the same
+//! reference id there is another customer. Only workspace admin keys reach
+//! every app's customers. Deleting an app deletes its customers.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -9,7 +19,7 @@ use crate::events::Event;
 use crate::ids::{AppId, CustomerId, WorkspaceId};
 use crate::registration::{Page, PageRequest};
 use crate::server::AuthorizationServer;
-use crate::storage::{ConnectionFilter, ConnectionStatus, CustomerRecord, Location, Storage};
+use crate::storage::{CustomerRecord, Location, Storage};
 use crate::timestamp::rfc3339_ms;
 
 /// A customer as the API shows it.
@@ -19,7 +29,9 @@ use crate::timestamp::rfc3339_ms;
 pub struct Customer {
     /// `cus_…`
     pub id: CustomerId,
-    /// The integrating service's id for its user.
+    /// The app it belongs to.
+    pub app_id: AppId,
+    /// The integrating service's id for its user (unique per app).
     pub reference_id: String,
     /// First name.
     pub first_name: Option<String>,
@@ -44,6 +56,7 @@ impl From<CustomerRecord> for Customer {
         let info = record.info;
         Self {
             id: record.id,
+            app_id: record.app_id,
             reference_id: record.reference_id,
             first_name: info.first_name,
             last_name: info.last_name,
@@ -57,56 +70,29 @@ impl From<CustomerRecord> for Customer {
 }
 
 impl<S: Storage> AuthorizationServer<S> {
-    /// Whether `app` holds an active connection to the customer.
-    async fn app_connected(
-        &self,
-        workspace: &WorkspaceId,
-        app: &AppId,
-        customer: &CustomerId,
-    ) -> Result<bool, RegistryError> {
-        let filter = ConnectionFilter {
-            app_id: Some(app.clone()),
-            customer_id: Some(customer.clone()),
-            status: Some(ConnectionStatus::Active),
-            ..ConnectionFilter::default()
-        };
-        let listing = self
-            .storage()
-            .list_connections(workspace, &filter, 0, 1)
-            .await?;
-        Ok(listing.total > 0)
-    }
-
     /// The customer `id` of `workspace`; with `app` (an app's own
-    /// credentials), only if that app holds an active connection to them.
+    /// credentials), only that app's.
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] (also for another workspace's customer,
-    /// or one the app is not connected to); storage failures.
+    /// [`RegistryError::NotFound`] (also for another workspace's or another
+    /// app's customer); storage failures.
     pub async fn get_customer(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<Customer, RegistryError> {
-        let customer = self
-            .storage()
-            .get_customer(workspace, id)
+        self.storage()
+            .get_customer(workspace, app, id)
             .await?
-            .ok_or(RegistryError::NotFound)?;
-        if let Some(app) = app
-            && !self.app_connected(workspace, app, id).await?
-        {
-            return Err(RegistryError::NotFound);
-        }
-        Ok(Customer::from(customer))
+            .map(Customer::from)
+            .ok_or(RegistryError::NotFound)
     }
 
     /// A page of the workspace's customers, oldest first; with
-    /// `reference_id`, only the customer that has it; with `app` (an app's
-    /// own credentials), only the customers that app holds an active
-    /// connection to.
+    /// `reference_id`, only those that have it (one per app at most); with
+    /// `app` (an app's own credentials), only that app's.
     ///
     /// # Errors
     ///
@@ -130,45 +116,27 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 
-    /// Deletes a customer (a workspace admin, `app` `None`): atomically,
-    /// the customer record goes, every connection of theirs is revoked
-    /// with its grant (so its tokens stop working) and every scoped key of
-    /// theirs is revoked.
-    ///
-    /// With `app` (an app's own credentials) only that app lets go of the
-    /// customer: its active connections to them are revoked, with their
-    /// grants, tokens and scoped keys, atomically; the customer record,
-    /// which belongs to the workspace, and other apps' connections stay.
-    ///
-    /// Either way, one [`Event::ConnectionRevoked`] per revoked
-    /// connection.
+    /// Deletes a customer (with `app`, an app's own credentials: only one of
+    /// that app's): atomically, the customer record goes, every connection
+    /// of theirs is revoked with its grant (so its tokens stop working) and
+    /// every scoped key of theirs is revoked. One
+    /// [`Event::ConnectionRevoked`] per revoked connection.
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] (with `app`: also when the app holds no
-    /// active connection to the customer); storage failures.
+    /// [`RegistryError::NotFound`] (also for another workspace's or another
+    /// app's customer); storage failures.
     pub async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<(), RegistryError> {
-        let storage = self.storage();
-        let revoked = match app {
-            None => storage
-                .delete_customer(workspace, id, self.now())
-                .await?
-                .ok_or(RegistryError::NotFound)?,
-            Some(app) => {
-                let revoked = storage
-                    .revoke_customer_connections(workspace, app, id, self.now())
-                    .await?;
-                if revoked.is_empty() {
-                    return Err(RegistryError::NotFound);
-                }
-                revoked
-            }
-        };
+        let revoked = self
+            .storage()
+            .delete_customer(workspace, app, id, self.now())
+            .await?
+            .ok_or(RegistryError::NotFound)?;
         for connection in revoked {
             self.config().events().emit(&Event::ConnectionRevoked {
                 workspace_id: connection.workspace_id,

@@ -123,8 +123,9 @@ pub enum Problem {
     /// Not one of the app's registered redirect URIs.
     #[error("is not one of the app's registered redirect URIs")]
     NotRegistered,
-    /// No such customer in the workspace.
-    #[error("names no customer of this workspace")]
+    /// No such customer of the app (another app's customer is reported the
+    /// same way).
+    #[error("names no customer of this app")]
     UnknownCustomer,
     /// A field a request authenticated by a publishable key may not set.
     #[error(
@@ -164,6 +165,12 @@ pub enum Problem {
     /// Given together with its alias (e.g. `providers` and `manufacturers`).
     #[error("may not be combined with its alias; send one of the two")]
     DuplicateAlias,
+    /// Exactly one of two fields is required: neither or both were sent.
+    #[error("send exactly one of {fields}")]
+    ExactlyOneOf {
+        /// The two fields, as the message names them.
+        fields: &'static str,
+    },
     /// An update that changes nothing.
     #[error(
         "at least one of name, description, redirectUris, allowedScopes, allowedOrigins is required"
@@ -196,6 +203,15 @@ pub enum RegistryError {
     /// Another change to the same app won a race; nothing was changed. Retry.
     #[error("the app was changed concurrently; retry")]
     Conflict,
+    /// The connection cannot be attached to a customer: it is revoked, was
+    /// made by the app's backend, or is attached already. Nothing changed.
+    #[error("only an active browser-created connection that is not attached yet can be attached")]
+    NotAttachable,
+    /// The customer already has an active connection of the app for the
+    /// same linked account (or, without a link step, one at all); nothing
+    /// changed. Revoke one of the two first.
+    #[error("the customer already has an active connection for this account; revoke one first")]
+    AlreadyConnected,
     /// The storage backend failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),

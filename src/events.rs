@@ -90,6 +90,18 @@ pub enum Event {
         /// The connection.
         connection_id: crate::ids::ConnectionId,
     },
+    /// The app's backend attached a browser-created connection to one of
+    /// its customers (`POST /v1/connections/{id}/attach`).
+    ConnectionAttached {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The app.
+        app_id: AppId,
+        /// The connection.
+        connection_id: crate::ids::ConnectionId,
+        /// The customer it now belongs to.
+        customer_id: crate::ids::CustomerId,
+    },
     /// A connection was revoked (with its grant, tokens and scoped keys):
     /// through the API, one event per connection when its customer was
     /// deleted, or with its grant: its refresh token revoked (RFC 7009), a

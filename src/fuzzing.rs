@@ -538,8 +538,9 @@ impl Harness {
     /// the publishable key from the allowed origin (2): never a 5xx; a 400
     /// names a field or says `invalid_request`; a 201 carries a Connect
     /// token, the hosted page's URL, a `mode`, and the request's
-    /// `referenceId` (or a generated one), and only for a `redirectUrl`
-    /// the app registered, exactly.
+    /// `referenceId` (or a generated one; with the publishable key always a
+    /// generated one, no `customerId` and `create` mode), and only for a
+    /// `redirectUrl` the app registered, exactly.
     pub fn connect_json(&self, data: &[u8]) {
         let data = self.expand(data);
         let Some((&selector, body)) = data.split_first() else {
@@ -584,7 +585,13 @@ impl Harness {
         ));
         let reference = created["referenceId"].as_str().expect("a referenceId");
         assert!(!reference.is_empty() && reference.chars().count() <= 255);
-        if let Some(given) = sent["referenceId"].as_str() {
+        if selector % 3 == 2 {
+            // A web page's `referenceId` is a label: the session's own is
+            // generated, names no customer, and the mode is `create`.
+            assert!(reference.starts_with("oc-generated:"), "{reference}");
+            assert!(created.get("customerId").is_none(), "{created}");
+            assert_eq!(created["mode"], "create");
+        } else if let Some(given) = sent["referenceId"].as_str() {
             assert_eq!(reference, given, "the referenceId given is kept");
         }
         assert!(created["expiresAt"].is_string());

@@ -217,7 +217,7 @@ pub use connect_browser::{BROWSER_COOKIE, BrowserSecret};
 pub use connect_steps::{
     ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
 };
-pub use connection::{Connection, ConnectionUpdate};
+pub use connection::{AttachConnection, Connection, ConnectionUpdate};
 pub use credential::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
@@ -260,14 +260,15 @@ pub use scoped_key::{
 };
 pub use server::AuthorizationServer;
 pub use storage::{
-    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
-    ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
-    GrantRecord, GrantRevocation, GrantStore, LinkedAccount, Listing, Location, MemoryStore,
-    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode,
-    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
-    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,
+    ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
+    ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
+    CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
+    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
+    PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery, ScopedKeyInsert,
+    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
+    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

@@ -485,7 +485,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 let id = CustomerId::parse(id)
                     .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?;
                 let customer = storage
-                    .get_customer(ws, &id)
+                    .get_customer(ws, Some(&app.id), &id)
                     .await?
                     .ok_or(FieldError::new("customerId", Problem::UnknownCustomer))?;
                 if reference
@@ -497,7 +497,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 customer
             }
             (None, Some(reference)) => storage
-                .find_customer(ws, reference)
+                .find_customer(ws, &app.id, reference)
                 .await?
                 .ok_or(FieldError::new("referenceId", Problem::UnknownCustomer))?,
             (None, None) => return Err(FieldError::new("customerId", Problem::Required).into()),

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod isolation;
 mod postgres_support;
 
 use std::time::{Duration, Instant};
@@ -836,6 +837,14 @@ fn migrations_up_to(last: i64) -> sqlx::migrate::Migrator {
     Migrator::with_migrations(migrations)
 }
 
+/// The versions of every migration in `migrations/`, in order.
+fn every_migration() -> Vec<i64> {
+    migrations_up_to(i64::MAX)
+        .iter()
+        .map(|migration| migration.version)
+        .collect()
+}
+
 /// The columns of a grant row (`migrations/0002_grants.sql`).
 async fn insert_grant_row(
     store: &PostgresStore,
@@ -907,7 +916,8 @@ fn random_hex32() -> String {
 /// its app's connection to its customer, the active one before more
 /// recently changed revoked ones, else the most recently changed; a key no
 /// connection explains is deleted. Afterwards `migrate()` has applied 0009
-/// only, the column is required, and the keys follow their grant.
+/// (and the later migrations) once, the column is required, and the keys
+/// follow their grant.
 #[tokio::test]
 async fn migration_0009_backfills_each_scoped_keys_grant() {
     use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
@@ -1074,7 +1084,11 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(applied, (1..=9).collect::<Vec<i64>>());
+    assert_eq!(
+        applied,
+        every_migration(),
+        "0009 and the later ones, once each"
+    );
     let nullable: String = sqlx::query(
         "SELECT is_nullable FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = 'oauth_scoped_keys' \
@@ -1166,4 +1180,255 @@ async fn migrate_gives_up_at_its_timeout_behind_another_nodes_lock() {
     store.migrate().await.unwrap();
     let schema = schema_of(&store).await;
     postgres_support::drop_schema(&store, &schema).await;
+}
+
+// ---- migration 0010: customers belong to an app ----
+
+/// Migration `0010_customer_apps.sql` on a database at 0009: a customer
+/// becomes its oldest connection's app's; another app connected to the same
+/// customer gets a copy of its own (id derived from both ids), which its
+/// connections and scoped keys follow; a customer without any connection
+/// (its app deleted) goes; reference ids are then unique per app, and
+/// deleting an app deletes its customers.
+#[tokio::test]
+async fn migration_0010_gives_each_customer_to_one_app() {
+    use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
+    use oauth_connect::{ConnectStore as _, CustomerId, GrantId};
+    use time::Duration as Span;
+
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::fresh_empty_store(&url).await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    migrations_up_to(9).run(&mut *conn).await.unwrap();
+    drop(conn);
+
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap();
+    let later = now + Span::hours(1);
+    let ws = fresh_workspace();
+    let first = app_record(&ws, now, Some(random_hash()));
+    let second = app_record(&ws, now, Some(random_hash()));
+    store.insert_app(&first).await.unwrap();
+    store.insert_app(&second).await.unwrap();
+    // A customer as of 0009: no app.
+    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO oauth_customers (id, workspace_id, reference_id, info, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, $5)",
+            )
+            .bind(customer.id.as_str())
+            .bind(customer.workspace_id.as_str())
+            .bind(customer.reference_id.as_str())
+            .bind(serde_json::to_string(&customer.info).unwrap())
+            .bind(customer.created_at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            customer
+        }
+    };
+    // A connection as of 0009, made at `at`.
+    let connect = |app: oauth_connect::AppRecord,
+                   customer: oauth_connect::CustomerRecord,
+                   grant: GrantId,
+                   at: OffsetDateTime| {
+        let store = store.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO oauth_connections (id, workspace_id, app_id, customer_id, \
+                 reference_id, grant_id, tags, status, browser_created, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '{}', 'active', false, $7, $7)",
+            )
+            .bind(format!("conn_{}", random_hex32()))
+            .bind(app.app.workspace_id.as_str())
+            .bind(app.app.id.as_str())
+            .bind(customer.id.as_str())
+            .bind(customer.reference_id.as_str())
+            .bind(grant.as_str())
+            .bind(at)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+    };
+    let grant = || GrantId::parse(&format!("grant_{}", random_hex32())).unwrap();
+
+    // Connected by the second app first, then by the first, whose scoped
+    // key names it.
+    let shared = insert_customer(customer_record(&first, "shared", now)).await;
+    let (g_second, g_first) = (grant(), grant());
+    insert_grant_row(&store, &second, g_second.as_str(), "shared", now, None).await;
+    insert_grant_row(&store, &first, g_first.as_str(), "shared", later, None).await;
+    connect(second.clone(), shared.clone(), g_second.clone(), now).await;
+    connect(first.clone(), shared.clone(), g_first.clone(), later).await;
+    let first_key = scoped_key_record(&first, &shared, &g_first, later);
+    sqlx::query(
+        "INSERT INTO oauth_scoped_keys (id, workspace_id, app_id, client_id, customer_id, \
+         reference_id, scopes, label, nonce, signing_key_id, created_at, expires_at, \
+         revoked_at, grant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, NULL, NULL, $11)",
+    )
+    .bind(first_key.id.as_str())
+    .bind(ws.as_str())
+    .bind(first_key.app_id.as_str())
+    .bind(first_key.client_id.as_str())
+    .bind(first_key.customer_id.as_str())
+    .bind(first_key.reference_id.as_str())
+    .bind(vec!["read:devices"])
+    .bind(first_key.nonce.as_slice())
+    .bind(i16::from(first_key.signing_key_id))
+    .bind(first_key.created_at)
+    .bind(first_key.grant_id.as_str())
+    .execute(store.pool())
+    .await
+    .unwrap();
+    // Only the first app's.
+    let own = insert_customer(customer_record(&first, "own", now)).await;
+    let g_own = grant();
+    insert_grant_row(&store, &first, g_own.as_str(), "own", now, None).await;
+    connect(first.clone(), own.clone(), g_own, now).await;
+    // Nobody's: its app was deleted, with its connections.
+    let orphan = insert_customer(customer_record(&first, "orphan", now)).await;
+
+    store.migrate().await.unwrap();
+
+    let shared_now = store
+        .get_customer(&ws, Some(&second.app.id), &shared.id)
+        .await
+        .unwrap()
+        .expect("the oldest connection's app's");
+    assert_eq!(shared_now.app_id, second.app.id);
+    assert_eq!(shared_now.info, shared.info);
+    let copy = store
+        .find_customer(&ws, &first.app.id, "shared")
+        .await
+        .unwrap()
+        .expect("the other app's copy");
+    assert_ne!(copy.id, shared.id);
+    assert_eq!(copy.app_id, first.app.id);
+    assert_eq!(
+        (copy.info.clone(), copy.created_at),
+        (shared.info.clone(), shared.created_at)
+    );
+    let md5: String = sqlx::query("SELECT md5($1)")
+        .bind(format!("{}/{}", shared.id.as_str(), first.app.id.as_str()))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(copy.id, CustomerId::parse(&format!("cus_{md5}")).unwrap());
+    let first_connection = store
+        .find_connection(&first.app.id, "shared")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first_connection.customer_id, copy.id,
+        "its connection follows"
+    );
+    assert_eq!(first_connection.claimed_reference_id, None);
+    assert_eq!(first_connection.attached_at, None);
+    let second_connection = store
+        .find_connection(&second.app.id, "shared")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second_connection.customer_id, shared.id);
+    let key_now = store.get_scoped_key(&first_key.id).await.unwrap().unwrap();
+    assert_eq!(key_now.customer_id, copy.id, "its key follows");
+    assert_eq!(key_now.revoked_at, None);
+    assert_eq!(
+        store
+            .get_customer(&ws, Some(&first.app.id), &own.id)
+            .await
+            .unwrap()
+            .map(|c| c.app_id),
+        Some(first.app.id.clone())
+    );
+    assert!(
+        store
+            .get_customer(&ws, None, &orphan.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "a customer of no app goes"
+    );
+    let required: String = sqlx::query(
+        "SELECT is_nullable FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = 'oauth_customers' \
+           AND column_name = 'app_id'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(required, "NO");
+    let duplicate = sqlx::query(
+        "INSERT INTO oauth_customers (id, workspace_id, app_id, reference_id, info, \
+         created_at, updated_at) VALUES ($1, $2, $3, 'own', '{}'::jsonb, $4, $4)",
+    )
+    .bind(format!("cus_{}", random_hex32()))
+    .bind(ws.as_str())
+    .bind(first.app.id.as_str())
+    .bind(now)
+    .execute(store.pool())
+    .await;
+    assert!(duplicate.is_err(), "reference ids are unique per app");
+
+    assert!(store.delete_app(&ws, &first.app.id).await.unwrap());
+    assert_eq!(
+        store
+            .list_customers(&ws, None, None, 0, 10)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>(),
+        [shared.id],
+        "the first app's customers went with it"
+    );
+    let schema = schema_of(&store).await;
+    postgres_support::drop_schema(&store, &schema).await;
+}
+
+// ---- issue 17, items 1 and 2, over HTTP on PostgreSQL ----
+
+/// A server on a fresh schema, with the scenarios' issuer, and a workspace
+/// and admin key of its own.
+async fn world(url: String) -> isolation::World<PostgresStore> {
+    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    let server = AuthorizationServer::builder(fresh_store(url).await)
+        .issuer(isolation::ISSUER)
+        .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
+        .build()
+        .unwrap();
+    isolation::World::new(server, fresh_workspace()).await
+}
+
+/// Issue 17, item 1, on PostgreSQL: a publishable-key session with the
+/// `referenceId` of the backend's customer reaches nothing of it.
+#[tokio::test]
+async fn http_a_publishable_key_never_reaches_an_existing_customer() {
+    let Some(url) = database_url() else { return };
+    isolation::publishable_key_never_reaches_an_existing_customer(&world(url).await).await;
+}
+
+/// `POST /v1/connections/{id}/attach` on PostgreSQL.
+#[tokio::test]
+async fn http_the_backend_attaches_browser_created_connections() {
+    let Some(url) = database_url() else { return };
+    isolation::the_backend_attaches_browser_created_connections(&world(url).await).await;
+}
+
+/// Issue 17, item 2, on PostgreSQL: another app of the workspace never
+/// reaches an app's customer.
+#[tokio::test]
+async fn http_an_app_never_reaches_another_apps_customer() {
+    let Some(url) = database_url() else { return };
+    isolation::an_app_never_reaches_another_apps_customer(&world(url).await).await;
 }

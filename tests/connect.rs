@@ -8,6 +8,7 @@
     clippy::type_complexity
 )]
 
+mod isolation;
 mod support;
 
 use bytes::Bytes;
@@ -274,10 +275,13 @@ impl FindCustomer for MemoryStore {
         reference: &str,
     ) -> oauth_connect::CustomerRecord {
         use oauth_connect::ConnectStore as _;
-        self.find_customer(ws, reference)
+        // The workspace's view: these tests' customers are all one app's.
+        let mut found = self
+            .list_customers(ws, Some(reference), None, 0, 2)
             .await
-            .unwrap()
-            .expect("customer exists")
+            .unwrap();
+        assert_eq!(found.total, 1, "one customer of that reference id");
+        found.items.pop().expect("customer exists")
     }
 }
 
@@ -842,16 +846,19 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     let customer = h
         .server
         .storage()
-        .find_customer(&h.workspace, "k-2")
-        .await
-        .unwrap()
-        .unwrap();
+        .find_customer_record(&h.workspace, "k-2")
+        .await;
     connected_customer(&h, "k-3").await;
     let other_key = mint(json!({"referenceId": "k-3"})).await;
     assert!(
         h.server
             .storage()
-            .delete_customer(&h.workspace, &customer.id, time::OffsetDateTime::now_utc())
+            .delete_customer(
+                &h.workspace,
+                None,
+                &customer.id,
+                time::OffsetDateTime::now_utc()
+            )
             .await
             .unwrap()
             .is_some()
@@ -1499,4 +1506,17 @@ async fn purge_keeps_a_connection_whose_code_was_never_exchanged_until_it_is_rev
         "revoked",
         "the connection's record stays"
     );
+}
+
+/// Issue 17, item 2: customers belong to the app whose session created
+/// them; another app of the workspace never reaches them.
+#[tokio::test]
+async fn an_app_never_reaches_another_apps_customer() {
+    let (builder, _, _) = builder();
+    let world = isolation::World::new(
+        builder.build().unwrap(),
+        oauth_connect::WorkspaceId::parse("ws_isolation").unwrap(),
+    )
+    .await;
+    isolation::an_app_never_reaches_another_apps_customer(&world).await;
 }

@@ -1066,11 +1066,13 @@ async fn connected_as(h: &Harness, client: &Client, reference: &str) -> Value {
 }
 
 /// DESIGN: `/v1/customers` answers an admin or a confidential client. A
-/// client sees only the customers its app holds an active connection to;
-/// its DELETE revokes only its own app's connections to the customer (with
-/// their grants, tokens and scoped keys); the customer and other apps'
-/// connections stay. Every revocation is a `ConnectionRevoked` event, and
-/// `ConnectionCreated` names the connection it made.
+/// customer belongs to the app whose session created it: a client sees,
+/// reads and deletes only its own app's (another app's customer of the
+/// same reference id is another record), and its DELETE deletes the
+/// customer with its connections (their grants, tokens and scoped keys);
+/// the other app's customer and connection stay. Every revocation is a
+/// `ConnectionRevoked` event, and `ConnectionCreated` names the connection
+/// it made.
 #[tokio::test]
 async fn customers_for_an_apps_own_credentials_and_connection_events() {
     let f = flow(false).await;
@@ -1124,7 +1126,7 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
     assert_eq!(created, ids, "one event per connection, naming it");
 
     let all = json(&api(h, "GET", "/v1/customers", &admin, None).await);
-    assert_eq!(all["meta"]["total"], 2);
+    assert_eq!(all["meta"]["total"], 3, "one \"shared\" per app");
     let listed = json(&api(h, "GET", "/v1/customers", &me, None).await);
     assert_eq!(listed["meta"]["total"], 1, "only the app's own customers");
     assert_eq!(listed["data"][0]["referenceId"], "shared");
@@ -1168,7 +1170,7 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
     let got = api(h, "GET", &format!("/v1/customers/{shared}"), &me, None).await;
     assert_eq!(json(&got)["referenceId"], "shared");
 
-    // The client lets go of the customer: only its own connection goes.
+    // The client deletes its customer: only its own connection goes.
     let before = h.events.0.lock().unwrap().len();
     assert_eq!(
         api(h, "DELETE", &format!("/v1/customers/{shared}"), &me, None)
@@ -1214,29 +1216,28 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
         api(h, "GET", &format!("/v1/customers/{shared}"), &admin, None)
             .await
             .status(),
-        StatusCode::OK,
-        "the customer record stays"
-    );
-    assert_eq!(
-        api(h, "GET", &format!("/v1/customers/{shared}"), &me, None)
-            .await
-            .status(),
         StatusCode::NOT_FOUND,
-        "no longer this app's customer"
+        "the customer record went"
     );
     assert_eq!(
         json(&api(h, "GET", "/v1/customers", &them, None).await)["meta"]["total"],
         2
     );
 
-    // The admin deletes it: the remaining connection goes too, one event
-    // for it.
+    // The admin deletes the other app's: its connection goes too, one
+    // event for it.
+    let their_shared = json(&api(h, "GET", "/v1/customers?referenceId=shared", &them, None).await)
+        ["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(their_shared, shared);
     let before = h.events.0.lock().unwrap().len();
     assert_eq!(
         api(
             h,
             "DELETE",
-            &format!("/v1/customers/{shared}"),
+            &format!("/v1/customers/{their_shared}"),
             &admin,
             None
         )

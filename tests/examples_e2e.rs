@@ -1763,13 +1763,16 @@ async fn browser_connect_embed() {
         .send(http.admin(http.client.get(server.url("/v1/connections?perPage=100"))))
         .await
         .json();
-    let references: Vec<&str> = connections["data"]
+    // The page's `referenceId` is an unverified label of browser-created
+    // connections, never their reference id.
+    let claimed: Vec<&str> = connections["data"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|c| c["referenceId"].as_str())
+        .filter(|c| c["browserCreated"] == true)
+        .filter_map(|c| c["claimedReferenceId"].as_str())
         .collect();
-    assert!(references.contains(&"demo-browser-user"), "{references:?}");
+    assert!(claimed.contains(&"demo-browser-user"), "{claimed:?}");
 }
 
 /// Headless Chromium (Playwright, `tests/browser/consent.mjs`) clicks

@@ -341,6 +341,29 @@ async fn connect_api_answers_match_the_document() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["tags"], serde_json::json!(["vip"]));
     assert_eq!(checked.len(), 2);
+    // Attaching: a body without exactly one target is a 400; a connection
+    // the backend made is not attachable, a 409.
+    let attach = format!("{one}/attach");
+    let (status, _) = send(
+        &h.server,
+        request("POST", &attach, &client, Some(serde_json::json!({}))),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, refused) = send(
+        &h.server,
+        request(
+            "POST",
+            &attach,
+            &admin,
+            Some(serde_json::json!({"referenceId": "someone"})),
+        ),
+        &spec,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"], "conflict");
 }
 
 /// A concrete path for a documented template: an app id that does not

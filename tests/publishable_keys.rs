@@ -11,6 +11,7 @@
     clippy::type_complexity
 )]
 
+mod isolation;
 mod support;
 
 use bytes::Bytes;
@@ -187,7 +188,16 @@ async fn a_publishable_key_from_an_allowed_origin_creates_a_browser_session() {
     );
     let body = json(&created);
     assert!(body["connectToken"].as_str().unwrap().starts_with("oc_ct_"));
-    assert_eq!(body["referenceId"], "user-7");
+    // The page's `referenceId` is a label only: the session has its own.
+    assert!(
+        body["referenceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("oc-generated:"),
+        "{body}"
+    );
+    assert_eq!(body["mode"], "create");
+    assert!(body.get("customerId").is_none());
 
     // The hosted page may be framed by the app's origin (the modal).
     let path = body["url"].as_str().unwrap().strip_prefix(ISSUER).unwrap();
@@ -467,4 +477,31 @@ async fn allowed_origins_are_origins_exactly_as_browsers_send_them() {
         );
         assert_eq!(json(&accepted)["allowedOrigins"], json!([good]));
     }
+}
+
+/// A server of the test harness (issuer [`ISSUER`]) with a workspace and an
+/// admin key of its own, for the scenarios of `tests/isolation`.
+async fn world() -> isolation::World<oauth_connect::MemoryStore> {
+    let (builder, _, _) = builder();
+    isolation::World::new(
+        builder.build().unwrap(),
+        WorkspaceId::parse("ws_isolation").unwrap(),
+    )
+    .await
+}
+
+/// Issue 17, item 1: a session made with the publishable key and the
+/// `referenceId` of the backend's customer, its scoped key asked in the
+/// redirect, approved: the 201, the page, the approval and the key reach
+/// nothing of that customer.
+#[tokio::test]
+async fn a_publishable_key_never_reaches_an_existing_customer() {
+    isolation::publishable_key_never_reaches_an_existing_customer(&world().await).await;
+}
+
+/// `POST /v1/connections/{id}/attach`: the backend's explicit decision,
+/// with its refusals.
+#[tokio::test]
+async fn the_backend_attaches_browser_created_connections_explicitly() {
+    isolation::the_backend_attaches_browser_created_connections(&world().await).await;
 }

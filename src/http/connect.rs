@@ -925,6 +925,11 @@ fn registry_response(error: crate::RegistryError, what: &str) -> Response<Bytes>
     match error {
         crate::RegistryError::Invalid(field) => invalid_field(&field),
         crate::RegistryError::NotFound => response::not_found(what),
+        crate::RegistryError::NotAttachable
+        | crate::RegistryError::AlreadyConnected
+        | crate::RegistryError::Conflict => {
+            response::api_error(StatusCode::CONFLICT, "conflict", &error.to_string(), None)
+        }
         crate::RegistryError::Storage(e) => storage_error(&e),
         _ => response::server_error(),
     }
@@ -938,7 +943,9 @@ fn page_of_query(query: &Params) -> Result<PageRequest, Response<Bytes>> {
     ))
 }
 
-/// `GET /v1/connections`, `GET`/`PATCH`/`DELETE /v1/connections/{id}`.
+/// `GET /v1/connections`, `GET`/`PATCH`/`DELETE /v1/connections/{id}`, and
+/// `POST /v1/connections/{id}/attach` (a browser-created connection to a
+/// customer of the app).
 pub(super) async fn connections<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
@@ -947,6 +954,7 @@ pub(super) async fn connections<S: Storage>(
     let allowed: &[Method] = match rest {
         [] => &[Method::GET],
         [_] => &[Method::GET, Method::PATCH, Method::DELETE],
+        [_, "attach"] => &[Method::POST],
         _ => return response::not_found("no such resource"),
     };
     if let Err(response) = allow(request.method(), allowed) {
@@ -1035,15 +1043,31 @@ pub(super) async fn connections<S: Storage>(
                 }
             }
         }
+        (Method::POST, [id, "attach"]) => {
+            let Ok(id) = crate::ConnectionId::parse(id) else {
+                return response::not_found(MISSING);
+            };
+            let body: crate::AttachConnection = match json_body(request) {
+                Ok(Some(body)) => body,
+                Ok(None) => return body_required(),
+                Err(response) => return response,
+            };
+            match server
+                .attach_connection(&ws, app.as_ref(), &id, &body)
+                .await
+            {
+                Ok(c) => response::json(StatusCode::OK, &c),
+                Err(e) => registry_response(e, MISSING),
+            }
+        }
         _ => response::not_found("no such resource"),
     }
 }
 
 /// `GET /v1/customers`, `GET`/`DELETE /v1/customers/{id}`: a workspace
-/// admin (every customer of the workspace; DELETE deletes the customer and
-/// revokes all their connections) or a confidential client (only the
-/// customers its app holds an active connection to; DELETE revokes only
-/// its own app's connections to the customer, whose record stays).
+/// admin (every customer of the workspace) or a confidential client (only
+/// its app's own customers: another app's are 404). DELETE deletes the
+/// customer and revokes all their connections.
 pub(super) async fn customers<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,

@@ -191,7 +191,9 @@ fn registry_error(error: RegistryError) -> Response<Bytes> {
             "public apps have no client secret to rotate",
             None,
         ),
-        RegistryError::TooManyKeys { .. } => {
+        RegistryError::TooManyKeys { .. }
+        | RegistryError::NotAttachable
+        | RegistryError::AlreadyConnected => {
             response::api_error(StatusCode::CONFLICT, "conflict", &error.to_string(), None)
         }
         RegistryError::Conflict => response::api_error(

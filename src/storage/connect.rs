@@ -61,6 +61,11 @@ impl CustomerInfo {
 }
 
 /// A customer record: created or updated when a Connect session completes.
+///
+/// A customer belongs to one app: the app whose Connect session created it.
+/// Only that app's credentials, its sessions and the workspace's admins
+/// reach it; another app of the workspace with the same reference id has a
+/// customer of its own. Deleting the app deletes its customers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CustomerRecord {
@@ -68,7 +73,9 @@ pub struct CustomerRecord {
     pub id: CustomerId,
     /// The workspace.
     pub workspace_id: WorkspaceId,
-    /// The integrating service's id for its user (unique per workspace).
+    /// The app it belongs to.
+    pub app_id: AppId,
+    /// The integrating service's id for its user (unique per app).
     pub reference_id: String,
     /// Contact details as last confirmed.
     pub info: CustomerInfo,
@@ -174,8 +181,15 @@ impl ConnectEmbed {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ConnectContext {
-    /// The integrating service's id for its user.
+    /// The integrating service's id for its user. For a browser-created
+    /// session, always one generated for it: what a web page says names no
+    /// stored record.
     pub reference_id: String,
+    /// For a browser-created session, the `referenceId` the web page sent:
+    /// an unverified label, kept on the connection for the app's backend
+    /// to read, never used to find or name a record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_reference_id: Option<String>,
     /// Tags for the connection.
     pub tags: Vec<String>,
     /// The name the page shows (defaults to the app's name).
@@ -192,7 +206,9 @@ pub struct ConnectContext {
     pub scoped_key: Option<ScopedKeyDelivery>,
     /// The scoped key's lifetime in seconds, if it expires.
     pub scoped_key_expires_in: Option<i64>,
-    /// Made by a browser with a publishable key (not by the app's backend).
+    /// Made by a browser with a publishable key (not by the app's backend):
+    /// it names no stored customer, and completing it creates a new
+    /// customer and a new connection, never updating one.
     pub browser_created: bool,
     /// Where the hosted flow stands (its steps' state).
     #[serde(default)]
@@ -312,6 +328,13 @@ pub struct ConnectionRecord {
     pub status: ConnectionStatus,
     /// Made through a browser-created session.
     pub browser_created: bool,
+    /// For a browser-created connection, the `referenceId` the web page
+    /// claimed: an unverified label.
+    pub claimed_reference_id: Option<String>,
+    /// When the app's backend attached this browser-created connection to
+    /// one of its customers ([`ConnectStore::attach_connection`]); `None`
+    /// until then, and for every other connection.
+    pub attached_at: Option<OffsetDateTime>,
     /// When created.
     pub created_at: OffsetDateTime,
     /// When last changed.
@@ -375,8 +398,15 @@ pub enum ScopedKeyInsert {
 #[non_exhaustive]
 pub struct ConnectApproval {
     /// The customer as confirmed. If a customer with this id exists it is
-    /// updated; otherwise it is created — unless the workspace already has
+    /// updated; otherwise it is created — unless the app already has
     /// another customer with the same reference id, which is a `Conflict`.
+    /// A customer with this id of another app or workspace, or with
+    /// another reference id, is a `Conflict` too: an approval never
+    /// reaches another app's customer.
+    ///
+    /// For a browser-created connection the customer must be new: a
+    /// stored one with this id or with the app and reference id is a
+    /// `Conflict`.
     pub customer: CustomerRecord,
     /// The connection. If the app has an active connection for the
     /// reference id and the same linked provider account (or, without a
@@ -386,6 +416,10 @@ pub struct ConnectApproval {
     /// tags added (the ones it lacks, in order, while it has fewer than
     /// [`MAX_TAGS`](crate::MAX_TAGS): tags edited since with the API are
     /// not lost). Otherwise this one is inserted.
+    ///
+    /// A browser-created connection (`browser_created`) never updates
+    /// another: it is always inserted (an active connection in its place
+    /// is a `Conflict`).
     pub connection: ConnectionRecord,
     /// A scoped key to mint with the grant (its `grant_id` is the new
     /// grant's).
@@ -452,6 +486,40 @@ pub enum TagUpdate {
     NotFound,
 }
 
+/// The customer a browser-created connection is attached to
+/// ([`ConnectStore::attach_connection`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttachTarget {
+    /// A customer of the connection's app, by id.
+    Customer(CustomerId),
+    /// The connection's app's customer with this reference id; if the app
+    /// has none, the connection's own (browser-created) customer takes
+    /// this reference id.
+    Reference(String),
+}
+
+/// The outcome of [`ConnectStore::attach_connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionAttach {
+    /// Attached; the connection as it now is.
+    Attached(Box<ConnectionRecord>),
+    /// No such connection (in this workspace, of this app if given);
+    /// nothing changed.
+    NotFound,
+    /// The connection is revoked, was not browser-created, or is attached
+    /// already; nothing changed.
+    NotAttachable,
+    /// The target names no customer of the connection's app; nothing
+    /// changed.
+    UnknownCustomer,
+    /// The target customer already has an active connection of the app
+    /// for the same linked provider account (or, without a link, one at
+    /// all); nothing changed.
+    AlreadyConnected,
+}
+
 /// The outcome of [`ConnectStore::advance_connect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -468,24 +536,27 @@ pub enum StepAdvance {
 /// Storage of customers, connections and scoped keys.
 #[async_trait]
 pub trait ConnectStore: Send + Sync {
-    /// The customer `id` of `workspace`.
+    /// The customer `id` of `workspace` (and of `app_id`, when given: an
+    /// app reaches only its own customers).
     async fn get_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<Option<CustomerRecord>, StorageError>;
 
-    /// The customer of `workspace` with this reference id.
+    /// The customer of app `app_id` in `workspace` with this reference id
+    /// (reference ids are unique per app).
     async fn find_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: &AppId,
         reference_id: &str,
     ) -> Result<Option<CustomerRecord>, StorageError>;
 
     /// A page of the workspace's customers, oldest first, optionally only
-    /// the one with `reference_id`, and with `app_id` only those with an
-    /// active connection of that app (what an app's own credentials may
-    /// see).
+    /// those with `reference_id` (one per app at most), and with `app_id`
+    /// only that app's (what an app's own credentials may see).
     async fn list_customers(
         &self,
         workspace: &WorkspaceId,
@@ -495,29 +566,47 @@ pub trait ConnectStore: Send + Sync {
         limit: u32,
     ) -> Result<Listing<CustomerRecord>, StorageError>;
 
-    /// Deletes the customer and, atomically, revokes every active
-    /// connection of theirs (with its grant) and every scoped key of
-    /// theirs. `None` if unknown; else the connections it revoked, as they
-    /// now are.
+    /// Deletes the customer (of `app_id`, when given) and, atomically,
+    /// revokes every active connection of theirs (with its grant) and
+    /// every scoped key of theirs. `None` if unknown (or another app's);
+    /// else the connections it revoked, as they now are.
     async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<ConnectionRecord>>, StorageError>;
 
-    /// Revokes, atomically, every active connection of `app_id` to the
-    /// customer, with their grants and the scoped keys minted under them
-    /// (an app's own "delete this customer": the customer record, which
-    /// belongs to the workspace, stays). The connections it revoked, as
-    /// they now are; empty if there was none.
-    async fn revoke_customer_connections(
+    /// Attaches the browser-created connection `id` (of `workspace`, and of
+    /// `app_id` when given) to a customer of its app, atomically: the app's
+    /// backend deciding that what a web page connected is its customer's.
+    ///
+    /// Only an active, browser-created connection not yet attached is
+    /// attached. The connection takes the target customer's id and
+    /// reference id and `attached_at` = `now`; the scoped keys minted under
+    /// its grant take the customer's id (their reference id, the subject
+    /// they were minted for, stays: attaching never makes a credential the
+    /// browser got speak for the customer). A [`AttachTarget::Reference`]
+    /// the app has no customer for renames the connection's own customer
+    /// instead. When the connection moves to another customer, its former
+    /// (browser-created) customer is deleted if no other active connection
+    /// holds it. An active connection of the app for the target's reference
+    /// id and the same linked account refuses the attachment.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageErrorKind::Conflict`](super::StorageErrorKind::Conflict)
+    /// when a concurrent change took the target's reference id or linked
+    /// account first; nothing is written.
+    async fn attach_connection(
         &self,
         workspace: &WorkspaceId,
-        app_id: &AppId,
-        customer_id: &CustomerId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        to: &AttachTarget,
         now: OffsetDateTime,
-    ) -> Result<Vec<ConnectionRecord>, StorageError>;
+    ) -> Result<ConnectionAttach, StorageError>;
 
     /// Applies a step transition to a pending, unexpired Connect session if
     /// its `step_version` is still `expected_version`: the stored context

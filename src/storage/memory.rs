@@ -16,13 +16,13 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::{
-    AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
-    ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
-    CustomerRecord, GraceSecret, GrantRecord, GrantRevocation, GrantStore, Listing,
-    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
-    TokenKind, TokenRecord,
+    AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,
+    ConnectApproval, ConnectContext, ConnectStore, ConnectionAttach, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret, GrantRecord, GrantRevocation,
+    GrantStore, Listing, PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore,
+    RefreshRotation, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind,
+    TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -82,8 +82,72 @@ impl PublishableKeyTable {
 #[derive(Debug, Default)]
 struct CustomerTable {
     by_id: HashMap<CustomerId, CustomerRecord>,
-    by_reference: HashMap<(WorkspaceId, String), CustomerId>,
+    /// Reference ids are unique per app.
+    by_reference: HashMap<(AppId, String), CustomerId>,
+    /// A workspace's customers with a reference id (one per app), for the
+    /// workspace's listing by reference id.
+    by_workspace_reference: HashMap<(WorkspaceId, String), Vec<CustomerId>>,
+    /// Per workspace, the customers by (creation time, id).
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, CustomerId)>>,
+    /// Per app, the same: an app's own listing is a slice of it.
+    by_app: HashMap<AppId, Vec<(OffsetDateTime, CustomerId)>>,
+}
+
+impl CustomerTable {
+    fn insert(&mut self, customer: &CustomerRecord) {
+        let order = self.order.entry(customer.workspace_id.clone()).or_default();
+        insert_ordered(order, customer.created_at, customer.id.clone());
+        let by_app = self.by_app.entry(customer.app_id.clone()).or_default();
+        insert_ordered(by_app, customer.created_at, customer.id.clone());
+        self.by_reference.insert(
+            (customer.app_id.clone(), customer.reference_id.clone()),
+            customer.id.clone(),
+        );
+        self.by_workspace_reference
+            .entry((customer.workspace_id.clone(), customer.reference_id.clone()))
+            .or_default()
+            .push(customer.id.clone());
+        self.by_id.insert(customer.id.clone(), customer.clone());
+    }
+
+    fn remove(&mut self, id: &CustomerId) -> Option<CustomerRecord> {
+        let customer = self.by_id.remove(id)?;
+        self.by_reference
+            .remove(&(customer.app_id.clone(), customer.reference_id.clone()));
+        let key = (customer.workspace_id.clone(), customer.reference_id.clone());
+        if let Some(ids) = self.by_workspace_reference.get_mut(&key) {
+            ids.retain(|c| c != id);
+            if ids.is_empty() {
+                self.by_workspace_reference.remove(&key);
+            }
+        }
+        let entry = (customer.created_at, customer.id.clone());
+        for order in [
+            self.order.get_mut(&customer.workspace_id),
+            self.by_app.get_mut(&customer.app_id),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Ok(position) = order.binary_search(&entry) {
+                order.remove(position);
+            }
+        }
+        Some(customer)
+    }
+
+    /// The customer `id`, if it is of `workspace` (and of `app`, when
+    /// given).
+    fn get(
+        &self,
+        workspace: &WorkspaceId,
+        app: Option<&AppId>,
+        id: &CustomerId,
+    ) -> Option<&CustomerRecord> {
+        self.by_id
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace && app.is_none_or(|a| &c.app_id == a))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -268,42 +332,20 @@ impl MemoryStore {
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
         let customer = &approval.customer;
-        let reference = (customer.workspace_id.clone(), customer.reference_id.clone());
+        let connection = &approval.connection;
+        let reference = (customer.app_id.clone(), customer.reference_id.clone());
         let existing = customers.by_id.get(&customer.id);
+        // A browser-created approval only ever creates; any other updates
+        // only its own app's customer, the one with its reference id.
         let conflict = match existing {
+            Some(_) if connection.browser_created => true,
             Some(found) => {
                 found.workspace_id != customer.workspace_id
+                    || found.app_id != customer.app_id
                     || found.reference_id != customer.reference_id
             }
             None => customers.by_reference.contains_key(&reference),
         };
-        let key_taken = approval
-            .scoped_key
-            .as_ref()
-            .is_some_and(|k| keys.by_id.contains_key(&k.id));
-        if conflict || key_taken {
-            return Err(StorageError::new(StorageErrorKind::Conflict));
-        }
-        match customers.by_id.get_mut(&customer.id) {
-            Some(found) => {
-                found.info = customer.info.clone();
-                found.updated_at = customer.updated_at;
-            }
-            None => {
-                let order = customers
-                    .order
-                    .entry(customer.workspace_id.clone())
-                    .or_default();
-                insert_ordered(order, customer.created_at, customer.id.clone());
-                customers
-                    .by_reference
-                    .insert(reference, customer.id.clone());
-                customers
-                    .by_id
-                    .insert(customer.id.clone(), customer.clone());
-            }
-        }
-        let connection = &approval.connection;
         let slot = (connection.app_id.clone(), connection.reference_id.clone());
         let same_account = |c: &ConnectionRecord| {
             c.linked
@@ -319,6 +361,24 @@ impl MemoryStore {
                 .find(|id| connections.by_id.get(*id).is_some_and(same_account))
                 .cloned()
         });
+        let conflict = conflict
+            || customer.app_id != connection.app_id
+            || customer.id != connection.customer_id
+            || (connection.browser_created && existing.is_some());
+        let key_taken = approval
+            .scoped_key
+            .as_ref()
+            .is_some_and(|k| keys.by_id.contains_key(&k.id));
+        if conflict || key_taken {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        match customers.by_id.get_mut(&customer.id) {
+            Some(found) => {
+                found.info = customer.info.clone();
+                found.updated_at = customer.updated_at;
+            }
+            None => customers.insert(customer),
+        }
         match existing {
             Some(id) => {
                 let ConnectionTable {
@@ -481,10 +541,16 @@ impl AppStore for MemoryStore {
         let mut codes = write(&self.codes);
         let mut grants = write(&self.grants);
         let mut tokens = write(&self.tokens);
+        let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
         let mut publishable = write(&self.publishable_keys);
         sessions.retain(|_, s| &s.app_id != id);
+        // The app's customers are its own: they go with it.
+        let theirs = customers.by_app.remove(id).unwrap_or_default();
+        for (_, customer) in &theirs {
+            customers.remove(customer);
+        }
         codes.retain(|_, c| &c.app_id != id);
         grants.retain(|_, g| &g.app_id != id);
         tokens.retain(|_, t| &t.app_id != id);
@@ -1178,26 +1244,24 @@ impl ConnectStore for MemoryStore {
     async fn get_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<Option<CustomerRecord>, StorageError> {
-        Ok(read(&self.customers)
-            .by_id
-            .get(id)
-            .filter(|c| &c.workspace_id == workspace)
-            .cloned())
+        Ok(read(&self.customers).get(workspace, app_id, id).cloned())
     }
 
     async fn find_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: &AppId,
         reference_id: &str,
     ) -> Result<Option<CustomerRecord>, StorageError> {
         let customers = read(&self.customers);
-        let key = (workspace.clone(), reference_id.to_owned());
+        let key = (app_id.clone(), reference_id.to_owned());
         Ok(customers
             .by_reference
             .get(&key)
-            .and_then(|id| customers.by_id.get(id))
+            .and_then(|id| customers.get(workspace, Some(app_id), id))
             .cloned())
     }
 
@@ -1210,49 +1274,51 @@ impl ConnectStore for MemoryStore {
         limit: u32,
     ) -> Result<Listing<CustomerRecord>, StorageError> {
         let customers = read(&self.customers);
-        if let Some(app_id) = app_id {
-            // An app's view: the workspace's customers (in order, or the
-            // one with the reference id) that hold an active connection of
-            // the app. Its cost grows with the workspace's customers.
-            let connections = read(&self.connections);
-            let connected = |c: &CustomerRecord| {
-                connections
-                    .active
-                    .get(&(app_id.clone(), c.reference_id.clone()))
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|id| connections.by_id.get(id))
-                    .any(|k| k.customer_id == c.id && &k.workspace_id == workspace)
-            };
-            let matching: Vec<CustomerRecord> = customers
-                .order
-                .get(workspace)
-                .into_iter()
-                .flatten()
-                .filter_map(|(_, id)| customers.by_id.get(id))
-                .filter(|c| reference_id.is_none_or(|r| c.reference_id == r))
-                .filter(|c| connected(c))
-                .cloned()
-                .collect();
-            return Ok(page(matching, offset, limit));
-        }
+        let in_workspace = |id: &CustomerId| {
+            customers
+                .by_id
+                .get(id)
+                .is_some_and(|c| &c.workspace_id == workspace)
+        };
+        let order = match app_id {
+            // An app's customers are all of the app's workspace: one look
+            // tells whether the app is of this one.
+            Some(app_id) => customers
+                .by_app
+                .get(app_id)
+                .filter(|order| order.first().is_some_and(|(_, id)| in_workspace(id))),
+            None => customers.order.get(workspace),
+        };
+        let order = order.map_or(&[][..], Vec::as_slice);
         if let Some(reference_id) = reference_id {
-            let key = (workspace.clone(), reference_id.to_owned());
-            let found: Vec<_> = customers
-                .by_reference
-                .get(&key)
-                .and_then(|id| customers.by_id.get(id))
-                .cloned()
-                .into_iter()
-                .collect();
+            // At most one per app: by the (app, reference id) index when
+            // the app is given, else by the (workspace, reference id) one,
+            // oldest first.
+            let found: Vec<CustomerRecord> = match app_id {
+                Some(app_id) => customers
+                    .by_reference
+                    .get(&(app_id.clone(), reference_id.to_owned()))
+                    .filter(|id| in_workspace(id))
+                    .and_then(|id| customers.by_id.get(id))
+                    .cloned()
+                    .into_iter()
+                    .collect(),
+                None => {
+                    let key = (workspace.clone(), reference_id.to_owned());
+                    let mut found: Vec<CustomerRecord> = customers
+                        .by_workspace_reference
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| customers.by_id.get(id))
+                        .cloned()
+                        .collect();
+                    found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                    found
+                }
+            };
             return Ok(page(found, offset, limit));
         }
-        let Some(order) = customers.order.get(workspace) else {
-            return Ok(Listing {
-                items: Vec::new(),
-                total: 0,
-            });
-        };
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(order.len());
@@ -1269,6 +1335,7 @@ impl ConnectStore for MemoryStore {
     async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<ConnectionRecord>>, StorageError> {
@@ -1276,14 +1343,9 @@ impl ConnectStore for MemoryStore {
         let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
-        let Some(customer) = customers
-            .by_id
-            .get(id)
-            .filter(|c| &c.workspace_id == workspace)
-            .cloned()
-        else {
+        if customers.get(workspace, app_id, id).is_none() {
             return Ok(None);
-        };
+        }
         let theirs: Vec<ConnectionId> = connections
             .by_id
             .values()
@@ -1303,50 +1365,149 @@ impl ConnectStore for MemoryStore {
         for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
             key.revoked_at.get_or_insert(now);
         }
-        customers.by_id.remove(id);
-        customers
-            .by_reference
-            .remove(&(workspace.clone(), customer.reference_id));
-        if let Some(order) = customers.order.get_mut(workspace) {
-            order.retain(|(_, c)| c != id);
-        }
+        customers.remove(id);
         revoked.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(Some(revoked))
     }
 
-    async fn revoke_customer_connections(
+    async fn attach_connection(
         &self,
         workspace: &WorkspaceId,
-        app_id: &AppId,
-        customer_id: &CustomerId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        to: &AttachTarget,
         now: OffsetDateTime,
-    ) -> Result<Vec<ConnectionRecord>, StorageError> {
-        let mut grants = write(&self.grants);
+    ) -> Result<ConnectionAttach, StorageError> {
+        // Lock order: customers, connections, scoped keys. Everything is
+        // checked before anything changes.
+        let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
-        let theirs: Vec<ConnectionId> = connections
+        let Some(connection) = connections
             .by_id
-            .values()
-            .filter(|c| {
-                &c.workspace_id == workspace
-                    && &c.app_id == app_id
-                    && &c.customer_id == customer_id
-                    && c.status == ConnectionStatus::Active
-            })
-            .map(|c| c.id.clone())
-            .collect();
-        let mut revoked = Vec::with_capacity(theirs.len());
-        for connection in &theirs {
-            revoked.extend(revoke_one_connection(
-                &mut grants,
-                &mut connections,
-                &mut keys,
-                connection,
-                now,
-            ));
+            .get(id)
+            .filter(|c| &c.workspace_id == workspace && app_id.is_none_or(|a| &c.app_id == a))
+            .cloned()
+        else {
+            return Ok(ConnectionAttach::NotFound);
+        };
+        if connection.status != ConnectionStatus::Active
+            || !connection.browser_created
+            || connection.attached_at.is_some()
+        {
+            return Ok(ConnectionAttach::NotAttachable);
         }
-        revoked.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(revoked)
+        let app = &connection.app_id;
+        // The target: a customer of the connection's app, or (a reference
+        // id the app has no customer for) the connection's own, renamed.
+        let (target, rename) = match to {
+            AttachTarget::Customer(target) => match customers.get(workspace, Some(app), target) {
+                Some(c) => (c.clone(), false),
+                None => return Ok(ConnectionAttach::UnknownCustomer),
+            },
+            AttachTarget::Reference(reference) => {
+                match customers
+                    .by_reference
+                    .get(&(app.clone(), reference.clone()))
+                {
+                    Some(target) => match customers.get(workspace, Some(app), target) {
+                        Some(c) => (c.clone(), false),
+                        None => return Ok(ConnectionAttach::UnknownCustomer),
+                    },
+                    None => match customers.get(workspace, Some(app), &connection.customer_id) {
+                        Some(own) => {
+                            let mut own = own.clone();
+                            own.reference_id.clone_from(reference);
+                            own.updated_at = now;
+                            (own, true)
+                        }
+                        None => return Ok(ConnectionAttach::UnknownCustomer),
+                    },
+                }
+            }
+        };
+        let old_slot = (app.clone(), connection.reference_id.clone());
+        let new_slot = (app.clone(), target.reference_id.clone());
+        let same_account = |c: &ConnectionRecord| {
+            c.id != connection.id
+                && c.linked
+                    .as_ref()
+                    .map(|l| (&l.provider, &l.account_reference))
+                    == connection
+                        .linked
+                        .as_ref()
+                        .map(|l| (&l.provider, &l.account_reference))
+        };
+        if new_slot != old_slot
+            && connections
+                .active
+                .get(&new_slot)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| connections.by_id.get(c))
+                .any(same_account)
+        {
+            return Ok(ConnectionAttach::AlreadyConnected);
+        }
+        // Renaming the connection's own customer moves every active
+        // connection of theirs to the new reference id with it.
+        let moving: Vec<ConnectionId> = if rename {
+            connections.active.remove(&old_slot).unwrap_or_default()
+        } else {
+            let ids = connections.active.entry(old_slot.clone()).or_default();
+            ids.retain(|c| c != id);
+            if ids.is_empty() {
+                connections.active.remove(&old_slot);
+            }
+            vec![id.clone()]
+        };
+        let former = connection.customer_id.clone();
+        for moved in &moving {
+            if let Some(c) = connections.by_id.get_mut(moved) {
+                c.customer_id = target.id.clone();
+                c.reference_id.clone_from(&target.reference_id);
+                c.updated_at = now;
+                if c.id == *id {
+                    c.attached_at = Some(now);
+                }
+            }
+        }
+        connections
+            .active
+            .entry(new_slot)
+            .or_default()
+            .extend(moving);
+        if rename {
+            customers.remove(&former);
+            customers.insert(&target);
+        } else if former != target.id {
+            // The former customer goes unless another active connection
+            // still holds them.
+            let held = connections
+                .active
+                .get(&old_slot)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| connections.by_id.get(c))
+                .any(|c| c.customer_id == former);
+            if !held {
+                customers.remove(&former);
+            }
+        }
+        if let Some(minted) = keys.by_grant.get(&connection.grant_id).cloned() {
+            for key in minted {
+                if let Some(key) = keys.by_id.get_mut(&key) {
+                    key.customer_id = target.id.clone();
+                }
+            }
+        }
+        Ok(connections
+            .by_id
+            .get(id)
+            .cloned()
+            .map_or(ConnectionAttach::NotFound, |c| {
+                ConnectionAttach::Attached(Box::new(c))
+            }))
     }
 
     async fn find_connection(

@@ -36,10 +36,10 @@ mod postgres;
 mod publishable_keys;
 
 pub use connect::{
-    ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
-    ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode,
-    LinkedAccount, Location, ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, StepAdvance,
-    TagEdit, TagUpdate,
+    AttachTarget, ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress,
+    ConnectStore, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus,
+    CustomerInfo, CustomerRecord, EmbedMode, LinkedAccount, Location, ScopedKeyDelivery,
+    ScopedKeyInsert, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
 pub(crate) use grants::redacted;
 pub use grants::{

@@ -1,13 +1,15 @@
 //! [`ConnectStore`] on PostgreSQL: tables `oauth_customers`,
 //! `oauth_connections` and `oauth_scoped_keys`
-//! (`migrations/0004_connect.sql`).
+//! (`migrations/0004_connect.sql`; customers belong to an app since
+//! `0010_customer_apps.sql`).
 //!
 //! Every method is one statement and one round trip; `delete_customer`
 //! deletes the customer and revokes its connections, their grants and its
 //! scoped keys in one statement (data-modifying common table expressions),
-//! so it is atomic without a transaction, as are `revoke_connection` and
-//! `revoke_customer_connections` (the connections, their grants, the
-//! scoped keys minted under those grants). `insert_scoped_key` inserts
+//! so it is atomic without a transaction, as are `revoke_connection` (the
+//! connection, its grant, the scoped keys minted under that grant) and
+//! `attach_connection` (the connection, its customer's rename or deletion,
+//! its scoped keys; see [`ATTACH_CONNECTION`]). `insert_scoped_key` inserts
 //! only while the key's connection is active, its grant live and its app
 //! present, holding share locks on those rows, so a concurrent revocation
 //! or deletion either waits for the insert (and then revokes the new key
@@ -34,22 +36,23 @@ use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId
 use crate::keyring::CredentialHash;
 use crate::scope::ScopeSet;
 use crate::storage::{
-    ConnectApproval, ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord,
-    ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyInsert, ScopedKeyRecord,
-    SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
+    AttachTarget, ConnectApproval, ConnectContext, ConnectStore, ConnectionAttach,
+    ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerRecord, LinkedAccount, Listing,
+    ScopedKeyInsert, ScopedKeyRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind,
+    TagEdit, TagUpdate,
 };
 
 /// The columns of `oauth_customers`, in table order (to write).
 macro_rules! customer_columns {
     () => {
-        "id, workspace_id, reference_id, info, created_at, updated_at"
+        "id, workspace_id, reference_id, info, created_at, updated_at, app_id"
     };
 }
 
 /// The columns [`decode_customer`] reads (`info` as text).
 macro_rules! customer_fields {
     () => {
-        "id, workspace_id, reference_id, info::text AS info, created_at, updated_at"
+        "id, workspace_id, reference_id, info::text AS info, created_at, updated_at, app_id"
     };
 }
 
@@ -58,7 +61,7 @@ macro_rules! connection_columns {
     () => {
         "id, workspace_id, app_id, customer_id, reference_id, grant_id, tags, status, \
          browser_created, created_at, updated_at, linked_provider, linked_account_reference, \
-         linked_label"
+         linked_label, claimed_reference_id, attached_at"
     };
 }
 
@@ -84,28 +87,27 @@ macro_rules! scoped_key_fields {
     };
 }
 
+/// The customer `$3` of workspace `$1` (and of app `$2`, unless NULL).
 const GET_CUSTOMER: &str = concat!(
     "SELECT ",
     customer_fields!(),
-    " FROM oauth_customers WHERE workspace_id = $1 AND id = $2"
+    " FROM oauth_customers \
+     WHERE workspace_id = $1 AND ($2::text IS NULL OR app_id = $2) AND id = $3"
 );
 
 const FIND_CUSTOMER: &str = concat!(
     "SELECT ",
     customer_fields!(),
-    " FROM oauth_customers WHERE workspace_id = $1 AND reference_id = $2"
+    " FROM oauth_customers WHERE workspace_id = $1 AND app_id = $2 AND reference_id = $3"
 );
 
 /// The filter of a customer listing: `$1` the workspace, `$2` a reference
-/// id and `$5` an app holding an active connection to the customer, each
-/// NULL not filtering.
+/// id and `$5` the app, each NULL not filtering.
 macro_rules! customer_filter {
     () => {
         " FROM oauth_customers u \
          WHERE u.workspace_id = $1 AND ($2::text IS NULL OR u.reference_id = $2) \
-           AND ($5::text IS NULL OR EXISTS ( \
-             SELECT 1 FROM oauth_connections n \
-             WHERE n.app_id = $5 AND n.customer_id = u.id AND n.status = 'active'))"
+           AND ($5::text IS NULL OR u.app_id = $5)"
     };
 }
 
@@ -121,13 +123,15 @@ const LIST_CUSTOMERS: &str = concat!(
      ORDER BY p.created_at, p.id"
 );
 
-/// Deletes the customer and, only if it did, revokes at `$3` its active
-/// connections, their grants and its live scoped keys: one row per revoked
-/// connection (or one row of NULLs), each with the count of deleted
-/// customers.
+/// Deletes the customer `$2` of workspace `$1` (and of app `$4`, unless
+/// NULL) and, only if it did, revokes at `$3` its active connections, their
+/// grants and its live scoped keys: one row per revoked connection (or one
+/// row of NULLs), each with the count of deleted customers.
 const DELETE_CUSTOMER: &str = concat!(
     "WITH gone AS ( \
-       DELETE FROM oauth_customers WHERE workspace_id = $1 AND id = $2 RETURNING id \
+       DELETE FROM oauth_customers \
+       WHERE workspace_id = $1 AND id = $2 AND ($4::text IS NULL OR app_id = $4) \
+       RETURNING id \
      ), connections AS ( \
        UPDATE oauth_connections c SET status = 'revoked', updated_at = $3 \
        FROM gone WHERE c.customer_id = gone.id AND c.status = 'active' \
@@ -143,25 +147,6 @@ const DELETE_CUSTOMER: &str = concat!(
      FROM (SELECT 1) AS one LEFT JOIN (SELECT ",
     connection_columns!(),
     " FROM connections) AS c ON true ORDER BY c.created_at, c.id"
-);
-
-/// Revokes at `$4` the active connections of app `$2` to customer `$3` in
-/// workspace `$1`, their grants and the scoped keys minted under those
-/// grants; the revoked connections.
-const REVOKE_CUSTOMER_CONNECTIONS: &str = concat!(
-    "WITH revoked AS ( \
-       UPDATE oauth_connections SET status = 'revoked', updated_at = $4 \
-       WHERE workspace_id = $1 AND app_id = $2 AND customer_id = $3 AND status = 'active' \
-       RETURNING * \
-     ), grants AS ( \
-       UPDATE oauth_grants g SET revoked_at = $4 \
-       FROM revoked r WHERE g.id = r.grant_id AND g.revoked_at IS NULL \
-     ), keys AS ( \
-       UPDATE oauth_scoped_keys k SET revoked_at = $4 \
-       FROM revoked r WHERE k.grant_id = r.grant_id AND k.revoked_at IS NULL \
-     ) SELECT ",
-    connection_columns!(),
-    " FROM revoked ORDER BY created_at, id"
 );
 
 /// Replaces the Connect context of a pending, unexpired Connect session
@@ -269,6 +254,89 @@ const REVOKE_CONNECTION: &str = concat!(
     " FROM revoked"
 );
 
+/// Attaches the connection `$3` of workspace `$1` (and of app `$2`, unless
+/// NULL), if active, browser-created and not yet attached, to the customer
+/// `$4` or the one with reference id `$5` of its app (one of the two is
+/// NULL), at `$6`:
+///
+/// - `connection` locks the connection row; `attachable` keeps it if it
+///   may be attached;
+/// - `target` is the customer named (locked, so that a concurrent deletion
+///   of it comes wholly before or after); `chosen` is that customer, or,
+///   for a reference id the app has no customer for, the connection's own
+///   customer under that reference id (`rename`);
+/// - `duplicate` finds another active connection of the app for the
+///   chosen reference id and the same linked account, which refuses it;
+/// - `renamed` gives the own customer its new reference id, `moved`
+///   the connection (and, on a rename, every other active connection of
+///   that customer) the chosen customer and reference id, `keys` the
+///   scoped keys minted under its grant the chosen customer's id;
+/// - `gone` deletes the former customer when the connection moved to
+///   another and no other active connection holds it (the statement's
+///   snapshot still shows the moved connection under its former customer,
+///   hence `n.id <> $3`).
+///
+/// One row: the counts telling why nothing happened, beside the attached
+/// connection's columns (NULL when nothing was attached).
+const ATTACH_CONNECTION: &str = concat!(
+    "WITH connection AS ( \
+       SELECT * FROM oauth_connections",
+    connection_named!(),
+    " FOR UPDATE \
+     ), attachable AS ( \
+       SELECT * FROM connection \
+       WHERE status = 'active' AND browser_created AND attached_at IS NULL \
+     ), target AS ( \
+       SELECT u.id, u.reference_id FROM oauth_customers u, attachable a \
+       WHERE u.workspace_id = $1 AND u.app_id = a.app_id \
+         AND (u.id = $4 OR u.reference_id = $5) \
+       FOR UPDATE OF u \
+     ), chosen AS ( \
+       SELECT id, reference_id, false AS rename FROM target \
+       UNION ALL \
+       SELECT a.customer_id, $5, true FROM attachable a \
+       WHERE $5::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target) \
+         AND EXISTS (SELECT 1 FROM oauth_customers u \
+                     WHERE u.id = a.customer_id AND u.app_id = a.app_id) \
+     ), duplicate AS ( \
+       SELECT 1 FROM oauth_connections n, attachable a, chosen c \
+       WHERE n.app_id = a.app_id AND n.reference_id = c.reference_id \
+         AND n.status = 'active' AND n.id <> a.id \
+         AND n.reference_id <> a.reference_id \
+         AND n.linked_provider IS NOT DISTINCT FROM a.linked_provider \
+         AND n.linked_account_reference IS NOT DISTINCT FROM a.linked_account_reference \
+     ), go AS ( \
+       SELECT c.id, c.reference_id, c.rename, a.customer_id AS former, a.reference_id AS \
+              former_reference, a.app_id, a.grant_id \
+       FROM chosen c, attachable a WHERE NOT EXISTS (SELECT 1 FROM duplicate) \
+     ), renamed AS ( \
+       UPDATE oauth_customers u SET reference_id = g.reference_id, updated_at = $6 \
+       FROM go g WHERE g.rename AND u.id = g.id \
+     ), moved AS ( \
+       UPDATE oauth_connections n \
+       SET customer_id = g.id, reference_id = g.reference_id, updated_at = $6, \
+           attached_at = CASE WHEN n.id = $3 THEN $6 ELSE n.attached_at END \
+       FROM go g \
+       WHERE n.id = $3 OR (g.rename AND n.app_id = g.app_id AND n.customer_id = g.former \
+                           AND n.reference_id = g.former_reference AND n.status = 'active') \
+       RETURNING n.* \
+     ), keys AS ( \
+       UPDATE oauth_scoped_keys k SET customer_id = g.id \
+       FROM go g WHERE k.grant_id = g.grant_id \
+     ), gone AS ( \
+       DELETE FROM oauth_customers u USING go g \
+       WHERE NOT g.rename AND u.id = g.former AND u.id <> g.id \
+         AND NOT EXISTS (SELECT 1 FROM oauth_connections n \
+                         WHERE n.customer_id = g.former AND n.status = 'active' \
+                           AND n.id <> $3) \
+     ) SELECT (SELECT count(*) FROM connection) AS found, \
+              (SELECT count(*) FROM attachable) AS attachable, \
+              (SELECT count(*) FROM chosen) AS chosen, m.* \
+     FROM (SELECT 1) AS one LEFT JOIN (SELECT ",
+    connection_columns!(),
+    " FROM moved WHERE id = $3) AS m ON true"
+);
+
 /// Inserts the key (`$1`–`$14`, [`scoped_key_columns!`] order) only if an
 /// active connection of its app (`$3`) and customer (`$5`, reference id
 /// `$6`) in its workspace (`$2`) holds its grant (`$14`), that grant is
@@ -346,6 +414,7 @@ fn decode_customer(row: &PgRow) -> Result<CustomerRecord, StorageError> {
     Ok(CustomerRecord {
         id: parsed(row, "id", CustomerId::parse)?,
         workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
+        app_id: parsed(row, "app_id", AppId::parse)?,
         reference_id: get(row, "reference_id")?,
         info: json(row, "info")?.ok_or_else(|| error::corrupt("info", "NULL"))?,
         created_at: get(row, "created_at")?,
@@ -365,6 +434,8 @@ fn decode_connection(row: &PgRow) -> Result<ConnectionRecord, StorageError> {
         tags: get(row, "tags")?,
         status: parsed(row, "status", parse_status)?,
         browser_created: get(row, "browser_created")?,
+        claimed_reference_id: get(row, "claimed_reference_id")?,
+        attached_at: get(row, "attached_at")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         linked: decode_linked(row)?,
@@ -454,10 +525,10 @@ fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> 
         .bind(key.map(|k| k.grant_id.as_str()))
 }
 
-/// Binds the Connect part of an approval, thirty-four parameters: the customer
-/// in [`customer_columns!`] order (`info` as JSON text), the connection in
-/// [`connection_columns!`] order, and the scoped key (NULLs when there is
-/// none) in [`scoped_key_columns!`] order.
+/// Binds the Connect part of an approval, thirty-seven parameters: the
+/// customer in [`customer_columns!`] order (`info` as JSON text), the
+/// connection in [`connection_columns!`] order, and the scoped key (NULLs
+/// when there is none) in [`scoped_key_columns!`] order.
 pub(super) fn bind_approval<'q>(
     query: PgQuery<'q>,
     approval: &'q ConnectApproval,
@@ -471,6 +542,7 @@ pub(super) fn bind_approval<'q>(
         .bind(json_param(&customer.info)?)
         .bind(customer.created_at)
         .bind(customer.updated_at)
+        .bind(customer.app_id.as_str())
         .bind(connection.id.as_str())
         .bind(connection.workspace_id.as_str())
         .bind(connection.app_id.as_str())
@@ -489,7 +561,9 @@ pub(super) fn bind_approval<'q>(
                 .as_ref()
                 .map(|l| l.account_reference.as_str()),
         )
-        .bind(connection.linked.as_ref().map(|l| l.label.as_str()));
+        .bind(connection.linked.as_ref().map(|l| l.label.as_str()))
+        .bind(connection.claimed_reference_id.as_deref())
+        .bind(connection.attached_at);
     Ok(bind_scoped_key(query, approval.scoped_key.as_ref()))
 }
 
@@ -498,10 +572,12 @@ impl ConnectStore for PostgresStore {
     async fn get_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
     ) -> Result<Option<CustomerRecord>, StorageError> {
         let query = sqlx::query(GET_CUSTOMER)
             .bind(workspace.as_str())
+            .bind(app_id.map(AppId::as_str))
             .bind(id.as_str());
         self.fetch_optional(query, decode_customer).await
     }
@@ -509,10 +585,12 @@ impl ConnectStore for PostgresStore {
     async fn find_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: &AppId,
         reference_id: &str,
     ) -> Result<Option<CustomerRecord>, StorageError> {
         let query = sqlx::query(FIND_CUSTOMER)
             .bind(workspace.as_str())
+            .bind(app_id.as_str())
             .bind(reference_id);
         self.fetch_optional(query, decode_customer).await
     }
@@ -540,6 +618,7 @@ impl ConnectStore for PostgresStore {
     async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
+        app_id: Option<&AppId>,
         id: &CustomerId,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<ConnectionRecord>>, StorageError> {
@@ -547,6 +626,7 @@ impl ConnectStore for PostgresStore {
             .bind(workspace.as_str())
             .bind(id.as_str())
             .bind(now)
+            .bind(app_id.map(AppId::as_str))
             .fetch_all(&self.pool)
             .within(self.timeout)
             .await?;
@@ -562,22 +642,42 @@ impl ConnectStore for PostgresStore {
         Ok(Some(revoked))
     }
 
-    async fn revoke_customer_connections(
+    async fn attach_connection(
         &self,
         workspace: &WorkspaceId,
-        app_id: &AppId,
-        customer_id: &CustomerId,
+        app_id: Option<&AppId>,
+        id: &ConnectionId,
+        to: &AttachTarget,
         now: OffsetDateTime,
-    ) -> Result<Vec<ConnectionRecord>, StorageError> {
-        let rows = sqlx::query(REVOKE_CUSTOMER_CONNECTIONS)
+    ) -> Result<ConnectionAttach, StorageError> {
+        let (customer, reference) = match to {
+            AttachTarget::Customer(c) => (Some(c.as_str()), None),
+            AttachTarget::Reference(r) => (None, Some(r.as_str())),
+        };
+        let row = sqlx::query(ATTACH_CONNECTION)
             .bind(workspace.as_str())
-            .bind(app_id.as_str())
-            .bind(customer_id.as_str())
+            .bind(app_id.map(AppId::as_str))
+            .bind(id.as_str())
+            .bind(customer)
+            .bind(reference)
             .bind(now)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .within(self.timeout)
             .await?;
-        rows.iter().map(decode_connection).collect()
+        if get::<Option<&str>>(&row, "id")?.is_some() {
+            return Ok(ConnectionAttach::Attached(Box::new(decode_connection(
+                &row,
+            )?)));
+        }
+        Ok(if get::<i64>(&row, "found")? == 0 {
+            ConnectionAttach::NotFound
+        } else if get::<i64>(&row, "attachable")? == 0 {
+            ConnectionAttach::NotAttachable
+        } else if get::<i64>(&row, "chosen")? == 0 {
+            ConnectionAttach::UnknownCustomer
+        } else {
+            ConnectionAttach::AlreadyConnected
+        })
     }
 
     async fn find_connection(

@@ -56,7 +56,12 @@
 //! keys, and `revoke_connection` the connection, then its grant, then the
 //! scoped keys, as do `revoke_grant`, `revoke_code_grant` (a replayed
 //! code's connection, grant and scoped key) and a reused refresh token's
-//! revocation: the same order. The purge locks only rows
+//! revocation: the same order. `attach_connection` (in `connect.rs`) locks
+//! the connection before the customer it moves to: against an approval of
+//! a backend session naming the connection's browser-created customer,
+//! the reverse order, PostgreSQL may detect a deadlock and abort one of the
+//! two statements, which fails with [`StorageErrorKind::Conflict`] and
+//! writes nothing. The purge locks only rows
 //! it can take at once (`FOR UPDATE SKIP LOCKED`) and deletes a grant only
 //! with all its codes and tokens already in hand, so purges never wait for
 //! each other. The one reverse order is `delete_app`, whose cascade goes
@@ -255,28 +260,32 @@ const APPROVE_SESSION: &str = concat!(
 );
 
 /// [`APPROVE_SESSION`] for a Connect session, with its Connect part: the
-/// customer (`$26`–`$31`), the connection (`$32`–`$45`) and the scoped key
-/// (`$46`–`$59`, all NULL when none is minted); see [`bind_approval`].
+/// customer (`$26`–`$32`), the connection (`$33`–`$48`) and the scoped key
+/// (`$49`–`$62`, all NULL when none is minted); see [`bind_approval`].
 ///
 /// `customer_ok` first checks, in the statement's snapshot, that the
-/// customer's id and its (workspace, reference id) do not belong to
-/// different customers; the session is approved only if so, and every
-/// write hangs off that approval, so a refused customer writes nothing
-/// (and the caller then reports `Conflict`). A customer inserted
-/// concurrently under the same reference id makes the customer insert a
-/// unique violation: the whole statement fails with `Conflict` and writes
-/// nothing either. A known customer id updates the customer's info.
+/// customer's id and its (app, reference id) do not belong to different
+/// customers, that a customer with its id is of the same workspace and app,
+/// that the customer is the connection's and of the connection's app, and,
+/// for a browser-created connection (`$41`), that the customer is new and
+/// the app has no active connection in the new one's place; the session is
+/// approved only if so, and every write hangs off that approval, so a
+/// refused customer writes nothing (and the caller then reports
+/// `Conflict`). A customer inserted concurrently under the same reference
+/// id makes the customer insert a unique violation: the whole statement
+/// fails with `Conflict` and writes nothing either. A known customer id
+/// updates the customer's info.
 ///
 /// The app's active connection for the reference id and the same linked
-/// provider account (`$43`, `$44`; both NULL without a link step) is locked
+/// provider account (`$44`, `$45`; both NULL without a link step) is locked
 /// (`FOR UPDATE`, which under READ COMMITTED yields its latest version),
 /// given the new grant and customer in place, its tags kept with the
-/// session's (`$38`) added, those it lacks, up to 20 (`MAX_TAGS`), and its
+/// session's (`$39`) added, those it lacks, up to 20 (`MAX_TAGS`), and its
 /// old grant is revoked at `$2` with the scoped keys minted under it;
-/// without one, the new connection is inserted. (Two
-/// approvals of two sessions racing to create the first connection for a
-/// reference id: the loser's insert violates the partial unique index,
-/// `Conflict`, nothing written.)
+/// without one, or for a browser-created connection, the new connection is
+/// inserted. (Two approvals of two sessions racing to create the first
+/// connection for a reference id: the loser's insert violates the partial
+/// unique index, `Conflict`, nothing written.)
 ///
 /// [`bind_approval`]: super::connect::bind_approval
 // APPROVE_CONNECT writes the cap on a connection's tags as a literal.
@@ -286,9 +295,15 @@ const APPROVE_CONNECT: &str = concat!(
     "WITH customer_ok AS ( \
        SELECT NOT EXISTS ( \
          SELECT 1 FROM oauth_customers \
-         WHERE (id = $26 AND (workspace_id <> $27 OR reference_id <> $28)) \
-            OR (workspace_id = $27 AND reference_id = $28 AND id <> $26) \
-       ) AS ok \
+         WHERE (id = $26 AND (workspace_id <> $27 OR app_id <> $32 OR reference_id <> $28 \
+                              OR $41)) \
+            OR (app_id = $32 AND reference_id = $28 AND id <> $26) \
+       ) AND $32 = $35 AND $26 = $36 \
+         AND NOT ($41 AND EXISTS ( \
+           SELECT 1 FROM oauth_connections \
+           WHERE app_id = $35 AND reference_id = $37 AND status = 'active' \
+             AND linked_provider IS NOT DISTINCT FROM $44 \
+             AND linked_account_reference IS NOT DISTINCT FROM $45)) AS ok \
      ), done AS ( \
        UPDATE oauth_sessions SET status = 'approved' ",
     completable!(),
@@ -308,20 +323,21 @@ const APPROVE_CONNECT: &str = concat!(
      ), customer AS ( \
        INSERT INTO oauth_customers (",
     customer_columns!(),
-    ") SELECT $26, $27, $28, $29::jsonb, $30, $31 FROM done \
+    ") SELECT $26, $27, $28, $29::jsonb, $30, $31, $32 FROM done \
        ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info, updated_at = EXCLUDED.updated_at \
      ), old_connection AS ( \
        SELECT id, grant_id FROM oauth_connections \
-       WHERE app_id = $34 AND reference_id = $36 AND status = 'active' \
-         AND linked_provider IS NOT DISTINCT FROM $43 \
-         AND linked_account_reference IS NOT DISTINCT FROM $44 \
+       WHERE app_id = $35 AND reference_id = $37 AND status = 'active' \
+         AND linked_provider IS NOT DISTINCT FROM $44 \
+         AND linked_account_reference IS NOT DISTINCT FROM $45 \
+         AND NOT $41 \
          AND EXISTS (SELECT 1 FROM done) \
        FOR UPDATE \
      ), updated_connection AS ( \
        UPDATE oauth_connections c \
-       SET grant_id = $37, customer_id = $35, updated_at = $42, linked_label = $45, \
+       SET grant_id = $38, customer_id = $36, updated_at = $43, linked_label = $46, \
            tags = (c.tags || ARRAY( \
-             SELECT t FROM unnest($38::text[]) WITH ORDINALITY AS x (t, i) \
+             SELECT t FROM unnest($39::text[]) WITH ORDINALITY AS x (t, i) \
              WHERE t <> ALL (c.tags) ORDER BY i))[1:20] \
        FROM old_connection o WHERE c.id = o.id \
      ), old_grant AS ( \
@@ -333,13 +349,13 @@ const APPROVE_CONNECT: &str = concat!(
      ), new_connection AS ( \
        INSERT INTO oauth_connections (",
     connection_columns!(),
-    ") SELECT $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45 FROM done \
-       WHERE NOT EXISTS (SELECT 1 FROM old_connection) \
+    ") SELECT $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48 \
+       FROM done WHERE NOT EXISTS (SELECT 1 FROM old_connection) \
      ), new_key AS ( \
        INSERT INTO oauth_scoped_keys (",
     scoped_key_columns!(),
-    ") SELECT $46, $47, $48, $49, $50, $51, $52, $53, $54, $55, $56, $57, $58, $59 \
-       FROM done WHERE $46::text IS NOT NULL \
+    ") SELECT $49, $50, $51, $52, $53, $54, $55, $56, $57, $58, $59, $60, $61, $62 \
+       FROM done WHERE $49::text IS NOT NULL \
      ) SELECT c.ok AS customer_ok, d.* FROM customer_ok c LEFT JOIN done d ON true"
 );
 

@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scoped key grants",
         include_str!("../../../migrations/0009_scoped_key_grants.sql"),
     ),
+    (
+        10,
+        "customer apps",
+        include_str!("../../../migrations/0010_customer_apps.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

@@ -552,6 +552,34 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         .1
         .into_owned();
 
+    // A browser-created session (what a publishable key makes) looks up no
+    // customer, neither when made nor when approved.
+    let body: oauth_connect::NewConnectSession = serde_json::from_value(body.clone()).unwrap();
+    let (n, made) = statements(
+        &count,
+        server.create_connect_session(&created.app, &body, true),
+    )
+    .await;
+    assert_eq!(n, 1, "a browser-created session: insert_session only");
+    let browser_token = made.unwrap().connect_token.expose_secret().to_owned();
+    let page = server.open_connect(&browser_token, &browser).await.unwrap();
+    let (n, done) = statements(
+        &count,
+        server.complete_connect(
+            &browser_token,
+            &page.csrf_token,
+            &browser,
+            ConnectDecision::Approve,
+        ),
+    )
+    .await;
+    assert!(done.is_ok(), "{done:?}");
+    assert_eq!(
+        n, 4,
+        "a browser-created Connect approval: open_session, get_app, complete_session, \
+         find_connection"
+    );
+
     let form = |pairs: &[(&str, &str)]| {
         form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)

@@ -500,8 +500,42 @@ async fn a_publishable_key_never_reaches_an_existing_customer() {
 }
 
 /// `POST /v1/connections/{id}/attach`: the backend's explicit decision,
-/// with its refusals.
+/// with its refusals; one `ConnectionAttached` event per attachment, none
+/// for a refusal.
 #[tokio::test]
 async fn the_backend_attaches_browser_created_connections_explicitly() {
-    isolation::the_backend_attaches_browser_created_connections(&world().await).await;
+    let (builder, _, events) = builder();
+    let w = isolation::World::new(
+        builder.build().unwrap(),
+        WorkspaceId::parse("ws_isolation").unwrap(),
+    )
+    .await;
+    isolation::the_backend_attaches_browser_created_connections(&w).await;
+    let attached: Vec<(String, String)> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            oauth_connect::Event::ConnectionAttached {
+                connection_id,
+                customer_id,
+                workspace_id,
+                ..
+            } => {
+                assert_eq!(workspace_id.as_str(), "ws_isolation");
+                Some((connection_id.to_string(), customer_id.to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attached.len(), 2, "{attached:?}");
+    // The events name what the API shows.
+    for (connection, customer) in &attached {
+        let shown = w
+            .read(&w.admin, &format!("/v1/connections/{connection}"))
+            .await;
+        assert_eq!(shown["customerId"], customer.as_str());
+        assert!(shown["attachedAt"].is_string());
+    }
 }

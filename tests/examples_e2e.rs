@@ -12,7 +12,7 @@ mod openapi_check;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use example_http::{Confidential, Http, Reply};
 use example_process::{Process, example_binary};
@@ -22,6 +22,8 @@ use oauth2::{
     RedirectUrl, Scope, TokenResponse as _, TokenUrl,
 };
 use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdefghijklmnopqrstuvwxyz";
 const WORKSPACE: &str = "ws_e2e";
@@ -1604,6 +1606,345 @@ async fn stops_gracefully_on_sigterm(name: &str) {
     server.stop_gracefully().await;
 }
 
+// ---- slow clients (issue 17, item 5) ----
+
+/// The example's `host:port`.
+fn authority(server: &Example) -> &str {
+    server.base.strip_prefix("http://").unwrap()
+}
+
+async fn connect(server: &Example) -> TcpStream {
+    TcpStream::connect(authority(server)).await.unwrap()
+}
+
+/// What the server sends on `stream` until it closes it (end of stream or
+/// reset), waiting `within` at most: `None` if it is still open then.
+async fn read_to_close(stream: &mut (impl AsyncRead + Unpin), within: Duration) -> Option<Vec<u8>> {
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()
+}
+
+/// Reads one answer whose body has a `Content-Length`, leaving the
+/// connection open: its status line and body.
+async fn read_answer(stream: &mut TcpStream) -> (String, String) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().unwrap())
+                })
+                .expect("a Content-Length");
+            if body.len() >= length {
+                let status = head.lines().next().unwrap().to_owned();
+                return (status, body.to_owned());
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        assert!(n > 0, "closed before the answer: {text}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+const METADATA_REQUEST: &[u8] =
+    b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: e2e\r\n\r\n";
+/// A request head cut short: its headers never end.
+const HALF_HEAD: &[u8] = b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: e2e\r\n";
+/// A head whose headers go on and on, to send a byte at a time.
+const TRICKLED_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: e2e\r\nX-Trickle: \
+    aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// A complete head announcing 1000 bytes of body, and 10 of them.
+const HALF_BODY: &[u8] = b"POST /oauth/token HTTP/1.1\r\nHost: e2e\r\n\
+    Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type";
+
+/// The issue's attack: 300 connections opened by a client that never
+/// finishes them (150 request heads cut short, 150 bodies stalled after 10
+/// of 1000 bytes). While they are all open, a new client is answered at
+/// once. The timeouts are long here so that what is open stays open while
+/// the test looks; their closing is the next test's.
+async fn half_sent_requests_leave_the_server_answering(name: &str) {
+    let server = Example::start_env(
+        name,
+        false,
+        &[
+            ("OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS", "120"),
+            ("OAUTH_CONNECT_BODY_TIMEOUT_SECONDS", "120"),
+        ],
+    )
+    .await;
+    let mut held = Vec::new();
+    for i in 0..300 {
+        let mut stream = connect(&server).await;
+        stream
+            .write_all(if i % 2 == 0 { HALF_HEAD } else { HALF_BODY })
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    let http = Http::new(Duration::from_secs(10));
+    for path in ["/.well-known/oauth-authorization-server", "/openapi.json"] {
+        let reply = http.send(http.client.get(server.url(path))).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+    }
+    // Answered while every one of them was still open (and unanswered).
+    for stream in &held {
+        let mut buf = [0u8; 64];
+        let read = stream.try_read(&mut buf);
+        assert!(
+            matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "a held connection was answered or closed: {read:?}"
+        );
+    }
+}
+
+/// With the timeouts shortened (`OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS=1`,
+/// `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=2`), every way of holding a
+/// connection ends with its close, never before its timeout: a head cut
+/// short, no byte at all, a head trickled a byte at a time (the timeout is
+/// for the whole head), half of a keep-alive connection's second request
+/// (actix-web alone times only the first), an idle keep-alive connection;
+/// a body stalled after its head is answered 408 (RFC 9110 §15.5.9) and
+/// closed; a reader that takes no response is abandoned. The upper bounds
+/// are generous: the test is about closing, not speed.
+async fn stalled_connections_are_closed_after_the_timeouts(name: &str) {
+    let header = Duration::from_secs(1);
+    let body = Duration::from_secs(2);
+    let server = Example::start_env(
+        name,
+        false,
+        &[
+            ("OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS", "1"),
+            ("OAUTH_CONNECT_BODY_TIMEOUT_SECONDS", "2"),
+        ],
+    )
+    .await;
+    let within = Duration::from_secs(20);
+    // Closed without an answer, at the earliest `header` after `started`.
+    let closed_unanswered = |case: &'static str, started: Instant, got: Option<Vec<u8>>| {
+        let got = got.unwrap_or_else(|| panic!("{case}: still open after {within:?}"));
+        assert!(
+            got.is_empty(),
+            "{case}: answered {}",
+            String::from_utf8_lossy(&got)
+        );
+        assert!(
+            started.elapsed() >= header,
+            "{case}: closed before the timeout"
+        );
+    };
+
+    let half_head = async {
+        let started = Instant::now();
+        let mut stream = connect(&server).await;
+        stream.write_all(HALF_HEAD).await.unwrap();
+        closed_unanswered(
+            "half a head",
+            started,
+            read_to_close(&mut stream, within).await,
+        );
+    };
+    let silent = async {
+        let started = Instant::now();
+        let mut stream = connect(&server).await;
+        closed_unanswered("no byte", started, read_to_close(&mut stream, within).await);
+    };
+    let trickled = async {
+        let started = Instant::now();
+        let (mut reader, mut writer) = connect(&server).await.into_split();
+        // A byte every 100 ms, for 10 s unless refused: never 1 s without
+        // one, so only a timeout on the whole head ends it early.
+        let trickle = async move {
+            for byte in TRICKLED_HEAD.iter().take(100) {
+                if writer.write_all(&[*byte]).await.is_err() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        };
+        let (got, refused) = tokio::join!(read_to_close(&mut reader, within), trickle);
+        closed_unanswered("a trickled head", started, got);
+        assert!(
+            refused,
+            "a trickled head: closed only once the trickle ended"
+        );
+    };
+    let second_half_head = async {
+        let started = Instant::now();
+        let mut stream = connect(&server).await;
+        stream.write_all(METADATA_REQUEST).await.unwrap();
+        let (status, _) = read_answer(&mut stream).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        stream.write_all(HALF_HEAD).await.unwrap();
+        closed_unanswered(
+            "half of a second request",
+            started,
+            read_to_close(&mut stream, within).await,
+        );
+    };
+    let idle = async {
+        let started = Instant::now();
+        let mut stream = connect(&server).await;
+        stream.write_all(METADATA_REQUEST).await.unwrap();
+        let (status, _) = read_answer(&mut stream).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        closed_unanswered(
+            "an idle keep-alive connection",
+            started,
+            read_to_close(&mut stream, within).await,
+        );
+    };
+    let stalled_body = async {
+        let started = Instant::now();
+        let mut stream = connect(&server).await;
+        stream.write_all(HALF_BODY).await.unwrap();
+        let got = read_to_close(&mut stream, within)
+            .await
+            .expect("a stalled body's connection closed");
+        assert!(started.elapsed() >= body, "closed before the body timeout");
+        let got = String::from_utf8_lossy(&got).into_owned();
+        let (head, json) = got.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408 "), "{got}");
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{got}"
+        );
+        let json: Value = serde_json::from_str(json).unwrap();
+        assert_eq!(json["error"], "request_timeout", "{got}");
+    };
+    let stalled_reader = async {
+        // 200 OpenAPI documents asked for at once (about 17 MB) through a
+        // small receive buffer that is never read: the server's writes
+        // stall as soon as the buffers are full.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket
+            .connect(authority(&server).parse().unwrap())
+            .await
+            .unwrap();
+        let request = b"GET /openapi.json HTTP/1.1\r\nHost: e2e\r\n\r\n".repeat(200);
+        stream.write_all(&request).await.unwrap();
+        // The body timeout with room to spare, then everything it sent.
+        tokio::time::sleep(body + Duration::from_secs(8)).await;
+        let got = read_to_close(&mut stream, within)
+            .await
+            .expect("a stalled reader's connection closed");
+        let answers = String::from_utf8_lossy(&got)
+            .matches("HTTP/1.1 200 OK")
+            .count();
+        assert!(answers < 200, "all {answers} answers were written");
+    };
+    tokio::join!(
+        half_head,
+        silent,
+        trickled,
+        second_half_head,
+        idle,
+        stalled_body,
+        stalled_reader
+    );
+
+    // The server still answers.
+    let http = Http::new(Duration::from_secs(10));
+    let reply = http
+        .send(
+            http.client
+                .get(server.url("/.well-known/oauth-authorization-server")),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+}
+
+/// `OAUTH_CONNECT_MAX_CONNECTIONS`: with every connection allowed held
+/// (4, by heads that never end), the next client waits, and is answered
+/// once the header timeout (2 s) has closed one of them, never before.
+async fn connections_over_the_cap_wait_for_a_free_one(name: &str) {
+    let header = Duration::from_secs(2);
+    let server = Example::start_env(
+        name,
+        false,
+        &[
+            ("OAUTH_CONNECT_MAX_CONNECTIONS", "4"),
+            ("OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS", "2"),
+        ],
+    )
+    .await;
+    let started = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&server).await;
+        stream.write_all(HALF_HEAD).await.unwrap();
+        held.push(stream);
+    }
+    let mut next = connect(&server).await;
+    next.write_all(METADATA_REQUEST).await.unwrap();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(30), read_answer(&mut next))
+        .await
+        .expect("answered once a held connection closed");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("\"issuer\""), "{body}");
+    assert!(
+        started.elapsed() >= header,
+        "answered while every connection allowed was held"
+    );
+    for mut stream in held {
+        let got = read_to_close(&mut stream, Duration::from_secs(20)).await;
+        assert_eq!(got.as_deref(), Some(&[][..]), "closed, unanswered");
+    }
+}
+
+/// A malformed limit is refused at start, naming the variable.
+async fn slow_client_knobs_are_checked(name: &str) {
+    for (variable, value) in [
+        ("OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS", "0"),
+        ("OAUTH_CONNECT_BODY_TIMEOUT_SECONDS", "ten"),
+        ("OAUTH_CONNECT_MAX_CONNECTIONS", "0"),
+    ] {
+        let mut child = Command::new(example_binary(name))
+            .args(["--addr", "127.0.0.1:0"])
+            .env(variable, value)
+            .env("OAUTH_CONNECT_DEMO_APP", "off")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It exits at once; one that serves instead is stopped.
+        let mut exited = None;
+        for _ in 0..200 {
+            exited = child.try_wait().unwrap();
+            if exited.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let exited = exited.unwrap_or_else(|| panic!("{variable}={value} was accepted: {stderr}"));
+        assert!(!exited.success(), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
 /// The suite, once per example server.
 macro_rules! against_both {
     ($($(#[$meta:meta])* $test:ident),* $(,)?) => {
@@ -1631,6 +1972,10 @@ against_both!(
     connect_session_expires_on_the_hosted_page,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
+    half_sent_requests_leave_the_server_answering,
+    stalled_connections_are_closed_after_the_timeouts,
+    connections_over_the_cap_wait_for_a_free_one,
+    slow_client_knobs_are_checked,
 );
 
 /// Whether this runs in CI (`CI` set, and not to `false` or `0`, as CI

@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod sockets;
 
 use std::error::Error;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use oauth_connect::actix::Bearer;
 use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, Storage};
 use tracing::Instrument as _;
@@ -43,10 +44,13 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         upstream,
         listener,
         demo_app,
+        limits,
     } = running;
     let server = web::Data::new(server);
     let upstream = upstream.map(web::Data::new);
-    let http = HttpServer::new(move || {
+    let limits_data = web::Data::new(limits);
+    let app_limits = limits_data.clone();
+    let app = move || {
         // The demo providers' upstream server; `handle` strips the prefix.
         let upstream = upstream.clone().map(|upstream| {
             web::scope(common::UPSTREAM_PREFIX)
@@ -55,6 +59,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         });
         App::new()
             .app_data(server.clone())
+            .app_data(app_limits.clone())
             .route("/v1/me", web::get().to(me::<S>))
             .route(
                 "/v1/me",
@@ -67,66 +72,45 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
             })
             .default_service(web::to(handle::<S>))
             .wrap(from_fn(trace))
-    })
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    // The demo integrating app, on its own origin.
-    let demo = match demo_app {
-        Some((demo, demo_listener)) => {
-            let demo = web::Data::new(demo);
-            Some(
-                HttpServer::new(move || {
-                    App::new()
-                        .app_data(demo.clone())
-                        .default_service(web::to(demo_app_handler))
-                        .wrap(from_fn(trace))
-                })
-                .disable_signals()
-                .listen(demo_listener)?
-                .run(),
-            )
-        }
-        None => None,
     };
-    let stops = (http.handle(), demo.as_ref().map(|d| d.handle()));
+    let mut http = sockets::listen(
+        sockets::server(limits),
+        "oauth-connect",
+        listener,
+        limits,
+        app,
+    )?;
+    // The demo integrating app, on its own origin.
+    if let Some((demo, demo_listener)) = demo_app {
+        let demo = web::Data::new(demo);
+        let demo_app = move || {
+            App::new()
+                .app_data(demo.clone())
+                .app_data(limits_data.clone())
+                .default_service(web::to(demo_app_handler))
+                .wrap(from_fn(trace))
+        };
+        http = sockets::listen(http, "demo-app", demo_listener, limits, demo_app)?;
+    }
+    let http = http.run();
+    let stop = http.handle();
     actix_web::rt::spawn(async move {
         common::shutdown_signal().await;
-        stops.0.stop(true).await;
-        if let Some(demo) = stops.1 {
-            demo.stop(true).await;
-        }
+        stop.stop(true).await;
     });
-    match demo {
-        Some(demo) => {
-            let (main, demo) = futures_join(http, demo).await;
-            main?;
-            demo?;
-        }
-        None => http.await?,
-    }
+    http.await?;
     Ok(())
-}
-
-/// Both servers, to the end.
-async fn futures_join(
-    a: actix_web::dev::Server,
-    b: actix_web::dev::Server,
-) -> (std::io::Result<()>, std::io::Result<()>) {
-    let b = actix_web::rt::spawn(b);
-    let a = a.await;
-    let b = b.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-    (a, b)
 }
 
 /// The adapter: the actix request (body capped) into `handle`, and back.
 async fn handle<S: Storage>(
     server: web::Data<AuthorizationServer<S>>,
+    limits: web::Data<common::Limits>,
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
     let uri = common::mounted_uri(&server, &request.uri().to_string());
-    let response = match into_http(&request, &uri, body).await {
+    let response = match into_http(&request, &uri, body, &limits).await {
         Ok(into) => server.handle(into).await,
         Err(answer) => answer,
     };
@@ -136,11 +120,12 @@ async fn handle<S: Storage>(
 /// The demo app's adapter: the same conversion as [`handle`].
 async fn demo_app_handler(
     app: web::Data<common::DemoApp>,
+    limits: web::Data<common::Limits>,
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
     let uri = request.uri().to_string();
-    let response = match into_http(&request, &uri, body).await {
+    let response = match into_http(&request, &uri, body, &limits).await {
         Ok(into) => common::demo_app_handle(&app, into).await,
         Err(answer) => answer,
     };
@@ -148,15 +133,20 @@ async fn demo_app_handler(
 }
 
 /// actix-web speaks `http` 0.2: the request rebuilt in `http` 1, its body
-/// capped; or the answer to a request that cannot be.
+/// capped and timed; or the answer to a request that cannot be.
 async fn into_http(
     request: &HttpRequest,
     uri: &str,
     body: web::Payload,
+    limits: &common::Limits,
 ) -> Result<http::Request<bytes::Bytes>, http::Response<bytes::Bytes>> {
-    let Ok(Ok(body)) = body.to_bytes_limited(MAX_BODY_BYTES).await else {
-        return Err(common::too_large());
+    let read = async {
+        match body.to_bytes_limited(MAX_BODY_BYTES).await {
+            Ok(Ok(body)) => Ok(body),
+            _ => Err(()),
+        }
     };
+    let body = common::read_body(limits, read).await?;
     let mut into = http::Request::builder()
         .method(request.method().as_str())
         .uri(uri);
@@ -173,6 +163,14 @@ fn from_http(response: http::Response<bytes::Bytes>) -> HttpResponse {
     let mut out = HttpResponse::build(status);
     for (name, value) in response.headers() {
         out.append_header((name.as_str(), value.as_bytes()));
+    }
+    // actix-web writes `Connection` itself: a `close` asked for is kept.
+    if response
+        .headers()
+        .get(http::header::CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+    {
+        out.force_close();
     }
     out.body(response.into_body())
 }

@@ -6,14 +6,14 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod sockets;
 
 use std::error::Error;
-use std::future::IntoFuture as _;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -44,6 +44,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         upstream,
         listener,
         demo_app,
+        limits,
     } = running;
     let mut app = Router::new()
         .route(
@@ -58,48 +59,52 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     }
     let app = app
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(limits))
         .layer(middleware::from_fn(trace))
         .with_state(server);
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let main = axum::serve(listener, app).with_graceful_shutdown(common::shutdown_signal());
-    match demo_app {
-        // The demo integrating app, on its own origin.
-        Some((demo, demo_listener)) => {
-            let demo = Router::new()
-                .fallback(demo_app_handler)
-                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-                .layer(middleware::from_fn(trace))
-                .with_state(demo);
-            let demo_listener = tokio::net::TcpListener::from_std(demo_listener)?;
-            let demo =
-                axum::serve(demo_listener, demo).with_graceful_shutdown(common::shutdown_signal());
-            tokio::try_join!(main.into_future(), demo.into_future())?;
-        }
-        None => main.await?,
+    let mut sites = vec![(listener, app)];
+    // The demo integrating app, on its own origin.
+    if let Some((demo, demo_listener)) = demo_app {
+        let demo = Router::new()
+            .fallback(demo_app_handler)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(Extension(limits))
+            .layer(middleware::from_fn(trace))
+            .with_state(demo);
+        sites.push((demo_listener, demo));
     }
+    sockets::serve(sites, limits).await?;
     Ok(())
 }
 
 /// The demo app's adapter: the same conversion as [`handle`].
-async fn demo_app_handler(State(app): State<common::DemoApp>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
-        Err(_) => common::too_large(),
-    };
-    response.map(Body::from)
-}
-
-/// The adapter: the axum request (body capped) into `handle`, and back.
-async fn handle<S: Storage>(
-    State(server): State<AuthorizationServer<S>>,
+async fn demo_app_handler(
+    State(app): State<common::DemoApp>,
+    Extension(limits): Extension<common::Limits>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
-        Err(_) => common::too_large(),
-    };
+    let response =
+        match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
+            Err(answer) => answer,
+        };
+    response.map(Body::from)
+}
+
+/// The adapter: the axum request (body capped and timed) into `handle`,
+/// and back.
+async fn handle<S: Storage>(
+    State(server): State<AuthorizationServer<S>>,
+    Extension(limits): Extension<common::Limits>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let response =
+        match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
+            Err(answer) => answer,
+        };
     response.map(Body::from)
 }
 

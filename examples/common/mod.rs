@@ -18,12 +18,16 @@
 //! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1; with `DATABASE_URL`, off |
 //! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
+//! | `OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS`, `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS`, `OAUTH_CONNECT_MAX_CONNECTIONS` | 10 s for a request head, 30 s for a body, 1000 connections: see [`sockets`] |
 
 mod demo;
 mod demo_app;
+mod sockets;
 
 pub(crate) use demo::UPSTREAM_PREFIX;
 pub(crate) use demo_app::DemoApp;
+#[allow(unused_imports)] // each adapter uses its part
+pub(crate) use sockets::{Guarded, HeadClock, Limits, read_body};
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -75,6 +79,8 @@ pub(crate) struct Config {
     demo_app_addr: Option<SocketAddr>,
     session_lifetime: Option<time::Duration>,
     purge_every: Duration,
+    /// What a slow client may hold.
+    limits: Limits,
 }
 
 /// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
@@ -96,7 +102,10 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              DATABASE_SCHEMA, OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers),
              OAUTH_CONNECT_DEMO_APP=HOST:PORT|off (the demo integrating app; default: port + 1),
              OAUTH_CONNECT_SESSION_LIFETIME=SECONDS (Connect sessions; 60-86400, default 1800),
-             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60)";
+             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60),
+             OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS=SECONDS (a request head; 1-3600, default 10),
+             OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=SECONDS (a request body, a stalled reader; 1-3600, default 30),
+             OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000)";
 
 /// `HOST:PORT` or `off` for the demo app.
 fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
@@ -227,6 +236,7 @@ impl Config {
             demo_app_addr,
             session_lifetime,
             purge_every,
+            limits: Limits::from_env()?,
         }))
     }
 
@@ -358,6 +368,8 @@ pub(crate) struct Running<S> {
     /// The demo integrating app and its own socket (another origin), to
     /// serve with [`demo_app::handle`].
     pub(crate) demo_app: Option<(DemoApp, TcpListener)>,
+    /// What a slow client may hold, on both sockets.
+    pub(crate) limits: Limits,
 }
 
 /// The demo app's answer to one request (framework-neutral, like
@@ -460,6 +472,7 @@ async fn launch<S: Storage>(
         upstream,
         listener,
         demo_app,
+        limits: config.limits,
     })
 }
 

@@ -266,10 +266,9 @@ impl Harness {
     fn complete_connect_session(&mut self) {
         let runtime = &self.runtime;
         let server = &self.server;
-        let browser = crate::BrowserSecret::from_cookie(
-            self.browser_cookie.split_once('=').expect("name=value").1,
-        )
-        .expect("the browser secret");
+        let browser = server
+            .browser_from_cookie(self.browser_cookie.split_once('=').expect("name=value").1)
+            .expect("the browser secret");
         let (token, csrf) = (self.connect_token.as_str(), self.connect_csrf.as_str());
         let steps = [
             (Step::Terms, StepAction::AcceptTerms),

@@ -671,20 +671,49 @@ async fn the_status_answers_400_404_and_410() {
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-/// Another browser opening a session the first one claimed (RFC 9700
-/// §2.1): the 403 page tells the embedder `session-other-browser` (the
-/// embed script's own `onError` type), to its nonce and the redirect
-/// URL's origin only; the first browser goes on.
+/// Another browser opening a session the first one claimed with its
+/// first post (RFC 9700 §2.1): the 403 page tells the embedder
+/// `session-other-browser` (the embed script's own `onError` type), to its
+/// nonce and the redirect URL's origin only; the first browser goes on.
 #[tokio::test]
 async fn another_browser_is_reported_to_the_embedder_as_session_other_browser() {
     let h = plain().await;
-    let token = session(&h, json!({})).await;
+    let token = session(&h, json!({"customerInfo": {"firstName": "Ada"}})).await;
     let first = h
         .browser
         .get(&h.server, &embedded(&token, "popup", NONCE))
         .await;
     assert_eq!(first.status(), StatusCode::OK);
+    let html = text(&first);
+    assert_eq!(field(&html, "step"), "customer");
     let other = Browser::new();
+    // Opening claims nothing: before the first post another browser still
+    // sees the page.
+    let before = other
+        .get(&h.server, &format!("/connect?token={token}"))
+        .await;
+    assert_eq!(before.status(), StatusCode::OK);
+    let claimed = h
+        .browser
+        .post_form(
+            &h.server,
+            "/connect",
+            &[
+                ("token", token.as_str()),
+                ("csrf_token", field(&html, "csrf_token").as_str()),
+                ("step", "customer"),
+                ("firstName", "Ada"),
+                ("lastName", "Lovelace"),
+                ("email", "ada@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        claimed.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&claimed)
+    );
     for (mode, target) in [("popup", "opener"), ("modal", "parent")] {
         let refused = other
             .get(&h.server, &embedded(&token, mode, OTHER_NONCE))

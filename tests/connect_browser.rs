@@ -993,3 +993,113 @@ async fn the_link_lifetime_is_configured_on_the_builder() {
     assert_eq!(p.step, "link");
     assert!(p.html.contains("took too long"), "{}", p.html);
 }
+
+/// Issue 17, item 9: nothing that goes into a page's CSP (or its cookies'
+/// attributes) can break it at request time, so no page ever goes out
+/// without its policy. A provider logo or a frame ancestor whose host is
+/// not a plain host name (`;` or `,` would end the directive or the
+/// policy, a quote or `*` change what a source means), and an issuer whose
+/// host is not one or whose path holds `;` or `,`, are configuration
+/// errors when the server is built; an app's redirect URI or allowed
+/// origin with such a host is refused when it is registered.
+#[tokio::test]
+async fn what_would_break_a_pages_csp_is_refused_before_any_page_is_shown() {
+    for logo in [
+        "https://a;b.example/logo.png",
+        "https://a,b.example/logo.png",
+        "https://*.cdn.example/logo.png",
+        "https://a'b.example/logo.png",
+        "https://a\"b.example/logo.png",
+        "https://a$b.example/logo.png",
+    ] {
+        let (builder, _, _) = builder();
+        let built = builder
+            .provider(
+                Provider::form("utility", "City Utility", vec![], Arc::new(Utility)).logo_url(logo),
+            )
+            .build();
+        assert!(
+            matches!(built, Err(oauth_connect::ConfigError::Invalid("provider"))),
+            "{logo}"
+        );
+    }
+    for ancestor in ["https://a;b.example", "https://a,b.example"] {
+        let (builder, _, _) = builder();
+        assert!(
+            matches!(
+                builder.frame_ancestors([ancestor]).build(),
+                Err(oauth_connect::ConfigError::Invalid("frame_ancestors"))
+            ),
+            "{ancestor}"
+        );
+    }
+    for issuer in [
+        "https://auth;x.example.com",
+        "https://auth,x.example.com",
+        "https://auth.example.com/tenant;Domain=example.com",
+        "http://127.0.0.1:3000/a,b",
+    ] {
+        let (builder, _, _) = builder();
+        assert!(
+            matches!(
+                builder.issuer(issuer).build(),
+                Err(oauth_connect::ConfigError::InvalidIssuer(_))
+            ),
+            "{issuer}"
+        );
+    }
+    let (builder, _, _) = builder();
+    assert!(
+        builder
+            .issuer("https://auth_1.example.com/tenant-a/")
+            .build()
+            .is_ok()
+    );
+
+    // Registered values: refused over the management API, nothing written.
+    let f = flow().await;
+    let h = &f.h;
+    let admin = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let admin = format!("Bearer {}", admin.expose_secret());
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let patch = |body: Value| {
+        h.server.handle(
+            Request::patch(format!("/v1/oauth-apps/{}", app.id.as_str()))
+                .header("authorization", admin.as_str())
+                .header("content-type", "application/json")
+                .body(Bytes::from(body.to_string()))
+                .unwrap(),
+        )
+    };
+    for host in ["a;b.example", "a,b.example", "a'b.example", "a\"b.example"] {
+        let origin = format!("https://{host}");
+        let refused = patch(json!({"allowedOrigins": [origin]})).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{origin}");
+        assert_eq!(json(&refused)["field"], "allowedOrigins[0]");
+        let redirect = format!("https://{host}/callback");
+        let refused = patch(json!({"redirectUris": [redirect]})).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{redirect}");
+        assert_eq!(json(&refused)["field"], "redirectUris[0]");
+    }
+    let kept = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    assert!(kept.allowed_origins.is_empty());
+    assert_eq!(
+        kept.redirect_uris
+            .iter()
+            .map(|u| u.as_str())
+            .collect::<Vec<_>>(),
+        [REDIRECT]
+    );
+    let accepted = patch(json!({"allowedOrigins": ["https://app_1.example.com"]})).await;
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", text(&accepted));
+}

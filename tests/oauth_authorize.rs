@@ -59,6 +59,8 @@ async fn rfc6749_4_1_happy_path_public_client_with_pkce_and_rfc9207_iss() {
         csp.contains("frame-ancestors 'none'")
             && csp.contains("form-action 'self' https://app.example.com")
     );
+    // Issue 17, item 9: and for browsers that know only the older header.
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
     assert_eq!(page.headers()["cache-control"], "no-store");
 
     let answer = decide(&h.server, &form, "approve", "user-42").await;

@@ -347,13 +347,18 @@ pub(super) fn render<S: Storage>(
         embed: None,
     };
     // The server-wide ancestors, and the app's own origins (its pages open
-    // the page as a modal iframe).
+    // the page as a modal iframe); a popup's pages, no one.
+    let popup = page
+        .embed
+        .as_ref()
+        .is_some_and(|e| e.mode == EmbedMode::Popup);
     let ancestors: Vec<&str> = server
         .config()
         .frame_ancestors()
         .iter()
         .map(String::as_str)
         .chain(page.app.allowed_origins.iter().map(crate::Origin::as_str))
+        .filter(|_| !popup)
         .collect();
     let frame_ancestors = if ancestors.is_empty() {
         "'none'".to_owned()

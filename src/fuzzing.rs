@@ -741,7 +741,10 @@ impl Harness {
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {}", self.publishable_key))
             .header("origin", value)
-            .body(Bytes::from(format!(r#"{{"redirectUrl":"{}"}}"#, REGISTERED[0])))
+            .body(Bytes::from(format!(
+                r#"{{"redirectUrl":"{}"}}"#,
+                REGISTERED[0]
+            )))
             .expect("a request");
         let response = self.handle(request);
         if data == ALLOWED_ORIGIN.as_bytes() {

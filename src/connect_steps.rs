@@ -551,29 +551,35 @@ impl<S: Storage> AuthorizationServer<S> {
         token: &str,
         hash: &str,
     ) -> Result<(ConnectToken, SessionRecord), ErrorPage> {
+        let (handle, mut record) = self
+            .open_session_handle(token)
+            .await
+            .map_err(crate::connect::page_of)?;
         for _ in 0..3 {
-            let (handle, record) = self
-                .open_session_handle(token)
-                .await
-                .map_err(crate::connect::page_of)?;
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
             match context.progress.browser.as_deref() {
                 Some(bound) if same_hash(bound, hash) => return Ok((handle, record)),
                 Some(_) => return Err(ErrorPage::OtherBrowser),
-                None => {
-                    match self
-                        .advance(&record, context, |c| {
-                            c.progress.browser = Some(hash.to_owned())
-                        })
-                        .await
-                    {
-                        // Claimed (or another request changed the flow):
-                        // read it again.
-                        Ok(_) => {}
-                        Err(CompleteError::Page(page)) => return Err(page),
-                        Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
-                    }
+                None => {}
+            }
+            let mut claimed = context.clone();
+            claimed.progress.browser = Some(hash.to_owned());
+            claimed.step_version = context.step_version.wrapping_add(1);
+            match self
+                .storage()
+                .advance_connect(&record.hash, context.step_version, &claimed, self.now())
+                .await
+            {
+                // Claimed: the session as the claim left it.
+                Ok(StepAdvance::Advanced) => {
+                    record.connect = Some(Box::new(claimed));
+                    return Ok((handle, record));
                 }
+                // Another request moved the flow first (perhaps another
+                // browser's claim): look again at the session as it is.
+                Ok(StepAdvance::Stale(now)) => record = *now,
+                Ok(StepAdvance::Closed) => return Err(ErrorPage::CompletedRequest),
+                Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
             }
         }
         Err(ErrorPage::TemporarilyUnavailable)

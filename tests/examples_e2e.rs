@@ -1712,8 +1712,9 @@ async fn port_and_issuer_knobs(name: &str) {
     assert_eq!(page.status, 200, "{}", page.text);
     let cookie = page.header("set-cookie").unwrap();
     assert!(
-        cookie.contains("; Secure; SameSite=None; Partitioned"),
-        "{cookie}"
+        cookie.starts_with("__Host-oc_connect_browser=")
+            && cookie.contains("; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"),
+        "an https issuer's binding cookie is host-only: {cookie}"
     );
     let approved = connect_decide(&http, &server, &page.text, "approve", &[]).await;
     assert_eq!(approved.status, 303, "{}", approved.text);

@@ -83,8 +83,8 @@ pub enum ErrorPage {
     /// `state`.
     InvalidLinkState,
     /// A hosted Connect page, form post or provider callback from another
-    /// browser than the one that first opened the session (its binding
-    /// cookie is missing or another).
+    /// browser than the one that claimed the session with its first form
+    /// post (its binding cookie is missing or another).
     OtherBrowser,
 }
 

@@ -1,4 +1,4 @@
-//! Binding a hosted Connect flow to the browser that opened it.
+//! Binding a hosted Connect flow to the browser that takes its first step.
 //!
 //! RFC 9700 §2.1 asks that the values protecting a flow against CSRF be
 //! "securely bound to the user agent". A Connect token alone is not: whoever

@@ -1,7 +1,10 @@
-//! The hosted Connect flow bound to the browser that opened it (RFC 9700
-//! §2.1: CSRF protection "securely bound to the user agent"), the provider
-//! callback's single use under concurrency, and what the pages show of the
-//! host's and the provider's text, all through `AuthorizationServer::handle`.
+//! The hosted Connect flow bound to the browser whose first post claims it
+//! (RFC 9700 §2.1: CSRF protection "securely bound to the user agent"),
+//! with a binding cookie of the server's own and `GET`s that claim nothing
+//! (issue 17, items 6 and 7), the provider callback's single use under
+//! concurrency, what the pages show of the host's and the provider's text,
+//! and what would break a page's CSP refused before any page is shown
+//! (item 9), all through `AuthorizationServer::handle`.
 
 #![allow(
     clippy::unwrap_used,

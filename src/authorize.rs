@@ -83,8 +83,8 @@ pub enum ErrorPage {
     /// `state`.
     InvalidLinkState,
     /// A hosted Connect page, form post or provider callback from another
-    /// browser than the one that first opened the session (its binding
-    /// cookie is missing or another).
+    /// browser than the one that claimed the session with its first form
+    /// post (its binding cookie is missing or another).
     OtherBrowser,
 }
 
@@ -410,7 +410,10 @@ impl<S: Storage> AuthorizationServer<S> {
             ("error", error.code.as_str()),
             ("error_description", error.description),
         ];
-        if let Some(state) = state {
+        // RFC 6749 §4.1.2.1 returns the client's `state`; one longer than
+        // the server accepts is refused, not reflected (the error is about
+        // it, and a redirect must not carry whatever a link put there).
+        if let Some(state) = state.filter(|s| s.len() <= MAX_STATE_LEN) {
             params.push(("state", state));
         }
         params.push(("iss", self.config().issuer_str()));

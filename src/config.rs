@@ -677,13 +677,35 @@ fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
         return Err(ConfigError::InvalidIssuer("must have no user information"));
     }
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(ConfigError::InvalidIssuer(
-            "http is allowed only on a loopback host",
-        )),
-        _ => Err(ConfigError::InvalidIssuer("must use https")),
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(ConfigError::InvalidIssuer(
+                "http is allowed only on a loopback host",
+            ));
+        }
+        _ => return Err(ConfigError::InvalidIssuer("must use https")),
     }
+    // The host and the path go into headers (`Location`, a cookie's
+    // `Path`): a plain host name, and no `;` or `,` in the path.
+    let plain_host = match url.host() {
+        Some(url::Host::Domain(d)) => d
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+        Some(_) => true,
+        None => false,
+    };
+    if !plain_host {
+        return Err(ConfigError::InvalidIssuer(
+            "the host may hold only letters, digits, '.', '-' and '_'",
+        ));
+    }
+    if url.path().contains([';', ',']) {
+        return Err(ConfigError::InvalidIssuer(
+            "must have no ';' or ',' in its path",
+        ));
+    }
+    Ok(url)
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -287,6 +287,17 @@ pub struct ConnectPage {
     pub embed: Option<crate::storage::ConnectEmbed>,
     /// The version of the flow's state shown (it changes with every step).
     pub step_version: u32,
+    /// Whether the session is claimed (by this browser: another one would
+    /// have got [`ErrorPage::OtherBrowser`]). Until its first form post
+    /// claims it, the session can still be taken by another browser that
+    /// posts first.
+    pub claimed: bool,
+    /// This browser's binding (the keyed hash of its secret, hex; not a
+    /// secret: it cannot be turned back into the cookie). An embedded
+    /// modal's link form posts it back as `binding`, for the provider
+    /// sign-in window, which does not carry the iframe's cookie
+    /// ([`start_link_in_window`](AuthorizationServer::start_link_in_window)).
+    pub browser_binding: String,
 }
 
 /// The user's decision on the Connect page.
@@ -357,7 +368,8 @@ impl std::fmt::Debug for ConnectPage {
             .field("flow", &self.flow)
             .field("embed", &self.embed)
             .field("step_version", &self.step_version)
-            .finish()
+            .field("claimed", &self.claimed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -872,21 +884,28 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Opens a Connect session's page (`GET /connect?token=…`, or
     /// `/oauth/authorize` with the token as `request_uri`) for `browser`.
     ///
-    /// The first opening claims the session for that browser; every later
-    /// one must come from it.
+    /// Opening claims nothing (a `GET` may come from a link scanner or a
+    /// chat unfurl): the session is claimed for a browser by its first
+    /// form post ([`connect_step`](Self::connect_step),
+    /// [`complete_connect`](Self::complete_connect)); once claimed, the
+    /// page opens only for that browser. Until then every browser sees the
+    /// page, each with a CSRF token of its own ([`ConnectPage::claimed`]
+    /// says which case it is).
     ///
     /// # Errors
     ///
     /// An [`ErrorPage`] for an unknown, expired or completed session;
     /// [`ErrorPage::OtherBrowser`] for another browser than the one that
-    /// opened it first.
+    /// claimed it.
     ///
     /// # Security
     ///
-    /// `browser` is the secret of the request's
-    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE), or, for a browser without
-    /// one, a new one ([`new_browser_secret`](Self::new_browser_secret)) to
-    /// set ([`browser_cookie`](Self::browser_cookie)) with the page. A host
+    /// `browser` is the secret of the request's binding cookie
+    /// ([`browser_from_cookie`](Self::browser_from_cookie) with the value
+    /// of the cookie [`browser_cookie_name`](Self::browser_cookie_name)),
+    /// or, for a browser without a valid one, a new one
+    /// ([`new_browser_secret`](Self::new_browser_secret)) to set
+    /// ([`browser_cookie`](Self::browser_cookie)) with the page. A host
     /// rendering its own page must do the same: the page's CSRF token is
     /// bound to that browser, and the flow goes on only with its cookie.
     pub async fn open_connect(
@@ -909,7 +928,7 @@ impl<S: Storage> AuthorizationServer<S> {
         browser: &BrowserSecret,
         search: Option<&str>,
     ) -> Result<ConnectPage, ErrorPage> {
-        let (session, record, browser_hash) = self.bind_browser(token, browser).await?;
+        let (session, record, browser_hash) = self.view_as_browser(token, browser).await?;
         let Some(connect) = record.connect.as_deref() else {
             return Err(ErrorPage::UnknownRequest);
         };
@@ -945,6 +964,8 @@ impl<S: Storage> AuthorizationServer<S> {
             expires_at: record.expires_at,
             embed: connect.progress.embed.clone(),
             step_version: connect.step_version,
+            claimed: connect.progress.browser.is_some(),
+            browser_binding: browser_hash,
         })
     }
 
@@ -963,9 +984,10 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Security
     ///
-    /// `browser` is the secret of the request's
-    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE); the CSRF token must be
-    /// the one of the page shown to that browser.
+    /// `browser` is the secret of the request's binding cookie
+    /// ([`browser_from_cookie`](Self::browser_from_cookie)); the CSRF token
+    /// must be the one of the page shown to that browser. A first post
+    /// (deny from the first step) claims the session for it.
     pub async fn complete_connect(
         &self,
         token: &str,

@@ -20,10 +20,10 @@
 //!
 //! # Security
 //!
-//! Every step is bound to the browser that first opened the session
-//! ([`crate::connect_browser`]): the page, its posts (their CSRF token is
-//! derived from the browser's binding) and the provider's callback must
-//! carry its [`BrowserSecret`]. A provider authorization URL forwarded to
+//! Every step is bound to the browser that claimed the session with its
+//! first form post ([`crate::connect_browser`]): the page, its posts (their
+//! CSRF token is derived from the browser's binding) and the provider's
+//! callback must carry its [`BrowserSecret`]. A provider authorization URL forwarded to
 //! someone else therefore links nothing: their browser's return is refused
 //! (RFC 9700 §2.1, CSRF protection "securely bound to the user agent").
 
@@ -503,46 +503,83 @@ impl<S: Storage> AuthorizationServer<S> {
             .ok_or(ErrorPage::TemporarilyUnavailable)
     }
 
-    /// Claims the session for this browser on its first opening (a
-    /// compare-and-swap: of two browsers opening it at once, one wins), or
-    /// checks that it is the browser that did. The session as it now is,
-    /// its handle, and the browser's hash.
+    /// The session as `browser` may see it (a `GET` of its page): its
+    /// handle, the session, and the browser's hash. Claims nothing: a
+    /// session no browser has claimed yet is shown to any (a link scanner,
+    /// a chat unfurl, the user's browser), each with a CSRF token of its
+    /// own; one claimed by another browser is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorPage::OtherBrowser`] for another browser than the one that
+    /// claimed the session; an [`ErrorPage`] for an unknown, expired or
+    /// completed session.
+    pub(crate) async fn view_as_browser(
+        &self,
+        token: &str,
+        browser: &BrowserSecret,
+    ) -> Result<(ConnectToken, SessionRecord, String), ErrorPage> {
+        let (handle, record) = self
+            .open_session_handle(token)
+            .await
+            .map_err(crate::connect::page_of)?;
+        let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
+        let hash = self
+            .browser_hash(&handle, browser)
+            .ok_or(ErrorPage::TemporarilyUnavailable)?;
+        match context.progress.browser.as_deref() {
+            Some(bound) if !same_hash(bound, &hash) => Err(ErrorPage::OtherBrowser),
+            _ => Ok((handle, record, hash)),
+        }
+    }
+
+    /// Claims the session for the browser whose hash is `hash`, if no
+    /// browser has yet (a compare-and-swap: of two browsers posting at
+    /// once, one wins), or checks that it is the browser that did. The
+    /// session as it now is, and its handle.
+    ///
+    /// Only a state-changing request claims: a form post of the page
+    /// whose CSRF token, derived from that browser's hash, the caller has
+    /// checked.
     ///
     /// # Errors
     ///
     /// [`ErrorPage::OtherBrowser`] for another browser; an [`ErrorPage`]
     /// for an unknown, expired or completed session.
-    pub(crate) async fn bind_browser(
+    async fn claim_for(
         &self,
         token: &str,
-        browser: &BrowserSecret,
-    ) -> Result<(ConnectToken, SessionRecord, String), ErrorPage> {
+        hash: &str,
+    ) -> Result<(ConnectToken, SessionRecord), ErrorPage> {
+        let (handle, mut record) = self
+            .open_session_handle(token)
+            .await
+            .map_err(crate::connect::page_of)?;
         for _ in 0..3 {
-            let (handle, record) = self
-                .open_session_handle(token)
-                .await
-                .map_err(crate::connect::page_of)?;
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
-            let hash = self
-                .browser_hash(&handle, browser)
-                .ok_or(ErrorPage::TemporarilyUnavailable)?;
             match context.progress.browser.as_deref() {
-                Some(bound) if same_hash(bound, &hash) => return Ok((handle, record, hash)),
+                Some(bound) if same_hash(bound, hash) => return Ok((handle, record)),
                 Some(_) => return Err(ErrorPage::OtherBrowser),
-                None => {
-                    match self
-                        .advance(&record, context, |c| {
-                            c.progress.browser = Some(hash.clone())
-                        })
-                        .await
-                    {
-                        // Claimed (or another request changed the flow):
-                        // read it again.
-                        Ok(_) => {}
-                        Err(CompleteError::Page(page)) => return Err(page),
-                        Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
-                    }
+                None => {}
+            }
+            let mut claimed = context.clone();
+            claimed.progress.browser = Some(hash.to_owned());
+            claimed.step_version = context.step_version.wrapping_add(1);
+            match self
+                .storage()
+                .advance_connect(&record.hash, context.step_version, &claimed, self.now())
+                .await
+            {
+                // Claimed: the session as the claim left it.
+                Ok(StepAdvance::Advanced) => {
+                    record.connect = Some(Box::new(claimed));
+                    return Ok((handle, record));
                 }
+                // Another request moved the flow first (perhaps another
+                // browser's claim): look again at the session as it is.
+                Ok(StepAdvance::Stale(now)) => record = *now,
+                Ok(StepAdvance::Closed) => return Err(ErrorPage::CompletedRequest),
+                Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
             }
         }
         Err(ErrorPage::TemporarilyUnavailable)
@@ -568,8 +605,9 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// Opens a session for a form post of `browser`: the CSRF token must
-    /// be the one of the page shown to that browser, and the session bound
-    /// to it.
+    /// be the one of the page shown to that browser; the post claims the
+    /// session for it if no browser has yet (the first state-changing
+    /// request does), and must otherwise come from the browser that did.
     pub(crate) async fn open_bound(
         &self,
         token: &str,
@@ -585,22 +623,9 @@ impl<S: Storage> AuthorizationServer<S> {
         if !self.check_connect_csrf(&handle, &hash, csrf_token) {
             return Err(self.csrf_refusal(token, &hash).await);
         }
-        let (handle, record) = self
-            .open_session_handle(handle.expose_secret())
+        self.claim_for(handle.expose_secret(), &hash)
             .await
-            .map_err(|e| page(crate::connect::page_of(e)))?;
-        let bound = record
-            .connect
-            .as_deref()
-            .ok_or(page(ErrorPage::UnknownRequest))?
-            .progress
-            .browser
-            .as_deref()
-            .is_some_and(|bound| same_hash(bound, &hash));
-        if !bound {
-            return Err(page(ErrorPage::OtherBrowser));
-        }
-        Ok((handle, record))
+            .map_err(page)
     }
 
     /// Applies `change` to the session's context if it still is at
@@ -641,9 +666,10 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Security
     ///
-    /// `browser` is the secret of the request's
-    /// [`BROWSER_COOKIE`](crate::BROWSER_COOKIE); a request without one is
-    /// from another browser and must not get this far.
+    /// `browser` is the secret of the request's binding cookie
+    /// ([`browser_from_cookie`](Self::browser_from_cookie)); a request
+    /// without one is from another browser and must not get this far. The
+    /// first post claims the session for `browser`.
     pub async fn connect_step(
         &self,
         token: &str,
@@ -797,27 +823,34 @@ impl<S: Storage> AuthorizationServer<S> {
     /// in a window of its own): that window is a top-level browsing context,
     /// whose cookie jar is not the one of the modal's iframe (partitioned
     /// under the embedding site), so it does not carry the session's
-    /// binding cookie. It is bound by its own secret `window` instead: the
-    /// provider's callback must come back to it.
+    /// binding cookie. The form carries the iframe's binding instead
+    /// (`binding`, the page's [`browser_binding`](crate::ConnectPage::browser_binding)),
+    /// whose CSRF token must be the page's: the post claims the session
+    /// for the iframe's browser if no browser has yet (this may be the
+    /// flow's first state-changing request), or must come from the page of
+    /// the browser that did. The window is bound by its own secret `window`:
+    /// the provider's callback must come back to it.
     ///
     /// # Errors
     ///
     /// As [`connect_step`](Self::connect_step); [`ErrorPage::OtherBrowser`]
-    /// for a session that is not an embedded modal one.
+    /// for a session that is not an embedded modal one, or one another
+    /// browser claimed.
     ///
     /// # Security
     ///
     /// The caller must have checked that the request is a same-origin one
     /// (its `Origin` is the issuer's, and `Sec-Fetch-Site`, when sent, is
     /// `same-origin`): a form post of the hosted page itself, which only
-    /// the bound browser was shown (its CSRF token is derived from that
-    /// browser's binding and checked here). A cross-site page cannot make
-    /// such a request, so the provider's URL (and its callback) cannot be
+    /// the browser of `binding` was shown (its CSRF token is derived from
+    /// that binding and checked here). A cross-site page cannot make such
+    /// a request, so the provider's URL (and its callback) cannot be
     /// started in someone else's browser.
     pub async fn start_link_in_window(
         &self,
         token: &str,
         csrf_token: &str,
+        binding: &str,
         window: &BrowserSecret,
     ) -> Result<StepOutcome, CompleteError> {
         let page = CompleteError::Page;
@@ -825,22 +858,26 @@ impl<S: Storage> AuthorizationServer<S> {
             .open_session_handle(token)
             .await
             .map_err(|e| page(crate::connect::page_of(e)))?;
+        let modal = record
+            .connect
+            .as_deref()
+            .and_then(|c| c.progress.embed.as_ref())
+            .is_some_and(|e| e.mode == EmbedMode::Modal);
+        if !modal {
+            return Err(page(ErrorPage::OtherBrowser));
+        }
+        let well_formed = binding.len() == 64 && binding.bytes().all(|b| b.is_ascii_hexdigit());
+        if !(well_formed && self.check_connect_csrf(&handle, binding, csrf_token)) {
+            return Err(self.csrf_refusal(token, binding).await);
+        }
+        let (handle, record) = self
+            .claim_for(handle.expose_secret(), binding)
+            .await
+            .map_err(page)?;
         let context = record
             .connect
             .as_deref()
             .ok_or(page(ErrorPage::UnknownRequest))?;
-        let modal = context
-            .progress
-            .embed
-            .as_ref()
-            .is_some_and(|e| e.mode == EmbedMode::Modal);
-        let bound = context.progress.browser.as_deref();
-        let (true, Some(bound)) = (modal, bound) else {
-            return Err(page(ErrorPage::OtherBrowser));
-        };
-        if !self.check_connect_csrf(&handle, bound, csrf_token) {
-            return Err(page(ErrorPage::InvalidCsrfToken));
-        }
         let known = self.known_customer(&record, context).await?;
         if self.current_step(context, &known) != Step::Link {
             return Err(CompleteError::OutOfOrder);
@@ -895,8 +932,8 @@ impl<S: Storage> AuthorizationServer<S> {
     /// page reports its steps and its result to that window, whatever
     /// the steps' form posts and a provider's redirect do to the URL.
     /// Opening it again (the script's next `open()`) replaces the marker.
-    /// Like opening the page, it claims the session for `browser` or checks
-    /// that it is the one that did.
+    /// Like opening the page, it claims nothing: it checks only that no
+    /// other browser than `browser` claimed the session.
     ///
     /// # Errors
     ///
@@ -908,7 +945,7 @@ impl<S: Storage> AuthorizationServer<S> {
         browser: &BrowserSecret,
         embed: &ConnectEmbed,
     ) -> Result<(), ErrorPage> {
-        let mut bound = Some(self.bind_browser(token, browser).await?.1);
+        let mut bound = Some(self.view_as_browser(token, browser).await?.1);
         for _ in 0..3 {
             let record = match bound.take() {
                 Some(record) => record,

@@ -266,10 +266,9 @@ impl Harness {
     fn complete_connect_session(&mut self) {
         let runtime = &self.runtime;
         let server = &self.server;
-        let browser = crate::BrowserSecret::from_cookie(
-            self.browser_cookie.split_once('=').expect("name=value").1,
-        )
-        .expect("the browser secret");
+        let browser = server
+            .browser_from_cookie(self.browser_cookie.split_once('=').expect("name=value").1)
+            .expect("the browser secret");
         let (token, csrf) = (self.connect_token.as_str(), self.connect_csrf.as_str());
         let steps = [
             (Step::Terms, StepAction::AcceptTerms),
@@ -714,9 +713,13 @@ impl Harness {
         }
     }
 
-    /// `Origin: <data>` on a CORS preflight of session creation: the
-    /// answer allows that origin only when it is the harness app's
-    /// allowed origin, byte for byte.
+    /// `Origin: <data>` on a CORS preflight of session creation, then on
+    /// the session request itself with the harness's publishable key. The
+    /// preflight reads nothing: every origin that is a header's visible
+    /// ASCII gets the same 204, naming exactly that origin (anything else,
+    /// a 403 without CORS headers). The request creates a session only from
+    /// the app's allowed origin, byte for byte; from any other it is a 403
+    /// no page can read.
     pub fn origin_preflight(&self, data: &[u8]) {
         let Ok(value) = http::HeaderValue::from_bytes(data) else {
             return;
@@ -724,7 +727,7 @@ impl Harness {
         let request = Request::builder()
             .method(http::Method::OPTIONS)
             .uri("/v1/connect/sessions")
-            .header("origin", value)
+            .header("origin", value.clone())
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
@@ -733,12 +736,37 @@ impl Harness {
             .body(Bytes::new())
             .expect("a request");
         let response = self.handle(request);
-        if let Some(allowed) = response.headers().get("access-control-allow-origin") {
-            assert_eq!(allowed.as_bytes(), data, "allowed another origin");
+        let allowed = response.headers().get("access-control-allow-origin");
+        if value.to_str().is_ok() {
+            assert_eq!(response.status(), StatusCode::NO_CONTENT);
+            assert_eq!(allowed.map(|v| v.as_bytes()), Some(data), "another origin");
+        } else {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+            assert!(allowed.is_none());
+        }
+        let request = Request::post("/v1/connect/sessions")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", self.publishable_key))
+            .header("origin", value)
+            .body(Bytes::from(format!(
+                r#"{{"redirectUrl":"{}"}}"#,
+                REGISTERED[0]
+            )))
+            .expect("a request");
+        let response = self.handle(request);
+        if data == ALLOWED_ORIGIN.as_bytes() {
+            assert_eq!(response.status(), StatusCode::CREATED);
+        } else {
             assert_eq!(
-                data,
-                ALLOWED_ORIGIN.as_bytes(),
-                "allowed an unregistered origin"
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "a session from an unregistered origin"
+            );
+            assert!(
+                response
+                    .headers()
+                    .get("access-control-allow-origin")
+                    .is_none()
             );
         }
     }

@@ -213,7 +213,7 @@ pub use connect::{
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
-pub use connect_browser::{BROWSER_COOKIE, BrowserSecret};
+pub use connect_browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connect_steps::{
     ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
 };

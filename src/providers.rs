@@ -285,7 +285,8 @@ pub(crate) fn valid_field_name(name: &str) -> bool {
 }
 
 /// The origin (`https://cdn.example.com`) of a provider's logo URL, if it is
-/// an acceptable one: `https`, a host, no user information, no fragment.
+/// an acceptable one: `https`, a plain host name (it becomes a CSP
+/// `img-src` source), no user information, no fragment, no wildcard.
 pub(crate) fn logo_origin(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
     let acceptable = parsed.scheme() == "https"
@@ -294,7 +295,10 @@ pub(crate) fn logo_origin(url: &str) -> Option<String> {
         && parsed.password().is_none()
         && parsed.fragment().is_none()
         && !url.contains(['"', '\'', ' ', '<', '>']);
-    acceptable.then(|| parsed.origin().ascii_serialization())
+    if !acceptable {
+        return None;
+    }
+    crate::redirect::RedirectUri::parse(url).ok()?.origin()
 }
 
 #[cfg(test)]

@@ -268,6 +268,19 @@ fn validate(s: &str) -> Result<(), RedirectUriError> {
             if scheme == "http" && !is_loopback_host(&url) {
                 return Err(RedirectUriError::InsecureHttp);
             }
+            // A host name is letters, digits, `.`, `-` and `_` (the URL
+            // standard lets `;`, `,`, quotes and more through, which would
+            // break the CSP sources and headers made of the origin).
+            if let Some(Host::Domain(host)) = url.host()
+                && !host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            {
+                return Err(RedirectUriError::Malformed {
+                    reason: "a host name may hold only letters, digits, '.', '-' and '_'"
+                        .to_owned(),
+                });
+            }
         }
         _ => {
             if !scheme.contains('.') {

@@ -396,6 +396,9 @@ pub(crate) struct ConnectView<'a> {
 pub(crate) struct EmbedView<'a> {
     pub(crate) script: PageScript<'a>,
     pub(crate) link_window: String,
+    /// The browser's binding, which the link form posts back from the
+    /// provider sign-in window (that window lacks a modal iframe's cookie).
+    pub(crate) binding: &'a str,
 }
 
 fn hidden(out: &mut String, view: &ConnectView<'_>, step: &str) {
@@ -589,10 +592,17 @@ pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
             hidden(&mut body, view, "link");
             // Embedded: the provider's sign-in opens in a window of its own.
             let window = match &view.embed {
-                Some(embed) => format!(
-                    " formtarget=\"{}\" data-link-window",
-                    attr(&embed.link_window)
-                ),
+                Some(embed) => {
+                    let _ = write!(
+                        body,
+                        "<input type=\"hidden\" name=\"binding\" value=\"{}\">",
+                        attr(embed.binding)
+                    );
+                    format!(
+                        " formtarget=\"{}\" data-link-window",
+                        attr(&embed.link_window)
+                    )
+                }
                 None => String::new(),
             };
             let _ = write!(

@@ -540,9 +540,10 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     let location = done.unwrap().location;
     assert_eq!(
-        n, 5,
-        "a Connect approval: open_session, find_customer, get_app, complete_session \
-         (customer, grant, code, connection, scoped key), find_connection"
+        n, 6,
+        "a Connect approval that is the page's first post: open_session, advance_connect \
+         (the first post claims the session for the browser), find_customer, get_app, \
+         complete_session (customer, grant, code, connection, scoped key), find_connection"
     );
     let code = url::Url::parse(&location)
         .unwrap()

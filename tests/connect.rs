@@ -1201,8 +1201,8 @@ async fn hosted_page_forms_follow_the_issuers_path() {
     assert_eq!(page.status(), StatusCode::OK);
     let cookie = page.headers()["set-cookie"].to_str().unwrap();
     assert!(
-        cookie.contains("; Path=/prefix/connect;"),
-        "the binding cookie is scoped to the Connect paths under the issuer's: {cookie}"
+        cookie.starts_with("__Host-oc_connect_browser=") && cookie.contains("; Path=/;"),
+        "on https the binding cookie is host-only, as `__Host-` requires: {cookie}"
     );
     let html = text(&page);
     assert!(html.contains("action=\"/prefix/connect\""), "{html}");

@@ -1,7 +1,10 @@
-//! The hosted Connect flow bound to the browser that opened it (RFC 9700
-//! §2.1: CSRF protection "securely bound to the user agent"), the provider
-//! callback's single use under concurrency, and what the pages show of the
-//! host's and the provider's text, all through `AuthorizationServer::handle`.
+//! The hosted Connect flow bound to the browser whose first post claims it
+//! (RFC 9700 §2.1: CSRF protection "securely bound to the user agent"),
+//! with a binding cookie of the server's own and `GET`s that claim nothing
+//! (issue 17, items 6 and 7), the provider callback's single use under
+//! concurrency, what the pages show of the host's and the provider's text,
+//! and what would break a page's CSP refused before any page is shown
+//! (item 9), all through `AuthorizationServer::handle`.
 
 #![allow(
     clippy::unwrap_used,
@@ -220,9 +223,11 @@ async fn connections_of(h: &Harness, reference: &str) -> u64 {
         .total
 }
 
-/// The first opening sets an HttpOnly binding cookie scoped to the Connect
-/// paths: on an https issuer `Secure; SameSite=None; Partitioned` (a modal
-/// iframe is cross-site; CHIPS keeps it partitioned).
+/// The first opening sets an HttpOnly binding cookie: on an https issuer
+/// `__Host-` prefixed (so `Path=/`, `Secure`, no `Domain`: no other host
+/// can set it), `SameSite=None; Partitioned` (a modal iframe is cross-site;
+/// CHIPS keeps it partitioned). Later openings, and the browser's next
+/// session, keep it.
 #[tokio::test]
 async fn the_first_opening_sets_the_binding_cookie_and_later_ones_keep_it() {
     let f = flow().await;
@@ -236,11 +241,11 @@ async fn the_first_opening_sets_the_binding_cookie_and_later_ones_keep_it() {
     let first = h.browser.get(&h.server, &path).await;
     assert_eq!(first.status(), StatusCode::OK);
     let cookie = first.headers()["set-cookie"].to_str().unwrap();
-    let value = h.browser.cookie("oc_connect_browser").unwrap();
+    let value = h.browser.cookie("__Host-oc_connect_browser").unwrap();
     assert_eq!(
         cookie,
         format!(
-            "oc_connect_browser={value}; Path=/connect; HttpOnly; Secure; SameSite=None; Partitioned"
+            "__Host-oc_connect_browser={value}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
         )
     );
     let again = h.browser.get(&h.server, &path).await;
@@ -256,10 +261,155 @@ async fn the_first_opening_sets_the_binding_cookie_and_later_ones_keep_it() {
     assert!(other.headers().get("set-cookie").is_none());
 }
 
-/// Another browser — without the cookie, or with its own — gets the
-/// "opened in another browser" page on the page itself, on every post (even
-/// with the first browser's token and CSRF token) and on the provider's
-/// callback, and never completes anything; the first browser goes on.
+/// Issue 17, item 6: a binding value the server never issued is never
+/// adopted. Someone who can plant cookies in the victim's browser (the
+/// old 43-character form under the plain name, a well-formed forgery of
+/// the signed form under the `__Host-` name) does not get to share the
+/// victim's binding: the page gives the victim a cookie of the server's
+/// own instead, the victim's first post claims the session for that one,
+/// and the planter, holding the planted values, is another browser on the
+/// page, the posts and the provider's callback.
+#[tokio::test]
+async fn a_planted_binding_cookie_is_replaced_never_adopted() {
+    use base64::Engine as _;
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(h, "fixation", json!({"filters": {"providers": ["tesla"]}})).await;
+    let legacy = "A".repeat(43);
+    let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 65]);
+    assert_eq!(forged.len(), 87);
+    let plant = |browser: &Browser| {
+        browser.plant("oc_connect_browser", &legacy, "/connect");
+        browser.plant("__Host-oc_connect_browser", &forged, "/");
+    };
+    let victim = &h.browser;
+    let planter = Browser::new();
+    plant(victim);
+    plant(&planter);
+
+    let opened = victim.get(&h.server, &path).await;
+    let set = opened
+        .headers()
+        .get("set-cookie")
+        .expect("the planted value is replaced")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set.starts_with("__Host-oc_connect_browser="), "{set}");
+    let issued = victim.cookie("__Host-oc_connect_browser").unwrap();
+    assert!(issued != forged && issued != legacy);
+    assert!(h.server.browser_from_cookie(&issued).is_some());
+    assert!(h.server.browser_from_cookie(&forged).is_none());
+    assert!(h.server.browser_from_cookie(&legacy).is_none());
+    let p = page_of(&opened);
+    let go = post(victim, h, &p, "link", &[("action", "start")]).await;
+    assert_eq!(go.status(), StatusCode::SEE_OTHER, "{}", text(&go));
+    let state = param(&location(&go), "state").unwrap();
+
+    // A request carrying only what was planted is another browser's.
+    let only_planted = |uri: &str, body: Option<String>| {
+        let cookie = format!("oc_connect_browser={legacy}; __Host-oc_connect_browser={forged}");
+        let request = match body {
+            Some(body) => Request::post(uri)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .body(Bytes::from(body)),
+            None => Request::get(uri)
+                .header("cookie", cookie)
+                .body(Bytes::new()),
+        };
+        h.server.handle(request.unwrap())
+    };
+    refused_as_another_browser(&only_planted(&path, None).await);
+    let deny = query(&[
+        ("token", p.token.as_str()),
+        ("csrf_token", p.csrf.as_str()),
+        ("step", "link"),
+        ("decision", "deny"),
+    ]);
+    refused_as_another_browser(&only_planted("/connect", Some(deny)).await);
+    let callback = format!(
+        "/connect/callback/tesla?{}",
+        query(&[("code", "good"), ("state", &state)])
+    );
+    refused_as_another_browser(&only_planted(&callback, None).await);
+    refused_as_another_browser(&planter.get(&h.server, &callback).await);
+    assert!(f.upstream.completions.lock().unwrap().is_empty());
+    // The victim's own return links the account.
+    let back = victim.get(&h.server, &callback).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER, "{}", text(&back));
+    assert_eq!(open(victim, h, &path).await.step, "consent");
+}
+
+/// Issue 17, item 7: link previews do not burn sessions. Any number of
+/// `GET`s of the hosted URL without the user's cookie (an e-mail link
+/// scanner, a chat unfurl, `curl`; with or without keeping the cookie they
+/// are given), and of the same session as a PAR `request_uri`
+/// (`/oauth/authorize`), claim nothing: the user's browser then opens the
+/// page, its first post claims the session, and it completes. After the
+/// claim, the same previews are refused (RFC 9700 §2.1).
+#[tokio::test]
+async fn link_previews_do_not_claim_the_session() {
+    let f = flow().await;
+    let h = &f.h;
+    let path = start(
+        h,
+        "e-mailed",
+        json!({"filters": {"providers": ["utility"]}}),
+    )
+    .await;
+    let token = param(&format!("{ISSUER}{path}"), "token").unwrap();
+    let authorize = format!(
+        "/oauth/authorize?{}",
+        query(&[
+            ("client_id", h.confidential.client_id.as_str()),
+            ("request_uri", token.as_str()),
+        ])
+    );
+    let cookieless = |uri: &str| {
+        h.server
+            .handle(Request::get(uri).body(Bytes::new()).unwrap())
+    };
+    for _ in 0..3 {
+        for uri in [&path, &authorize] {
+            let preview = cookieless(uri).await;
+            assert_eq!(
+                preview.status(),
+                StatusCode::OK,
+                "{uri}: {}",
+                text(&preview)
+            );
+            assert_eq!(field(&text(&preview), "step"), "link");
+        }
+        let scanner = Browser::new();
+        assert_eq!(scanner.get(&h.server, &path).await.status(), StatusCode::OK);
+        assert_eq!(scanner.get(&h.server, &path).await.status(), StatusCode::OK);
+    }
+    let p = open(&h.browser, h, &path).await;
+    assert_eq!(p.step, "link");
+    let linked = post(
+        &h.browser,
+        h,
+        &p,
+        "link",
+        &[("action", "submit"), ("username", "ada")],
+    )
+    .await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER, "{}", text(&linked));
+    refused_as_another_browser(&cookieless(&path).await);
+    refused_as_another_browser(&cookieless(&authorize).await);
+    let p = open(&h.browser, h, &path).await;
+    assert_eq!(p.step, "consent");
+    let done = post(&h.browser, h, &p, "consent", &[("decision", "approve")]).await;
+    assert!(param(&location(&done), "code").is_some(), "{}", text(&done));
+    assert_eq!(connections_of(h, "e-mailed").await, 1);
+}
+
+/// Once a browser's first post has claimed the session, another browser —
+/// without the cookie, or with its own — gets the "opened in another
+/// browser" page on the page itself, on every post (even with the first
+/// browser's token and CSRF token) and on the provider's callback, and
+/// never completes anything; the first browser goes on.
 #[tokio::test]
 async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
     let f = flow().await;
@@ -267,13 +417,23 @@ async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
     let path = start(h, "bound", json!({"filters": {"providers": ["tesla"]}})).await;
     let mine = open(&h.browser, h, &path).await;
     assert_eq!(mine.step, "link");
-
     let stranger = Browser::new();
+    // Before the claim, opening is harmless: another browser sees the page.
+    assert_eq!(open(&stranger, h, &path).await.step, "link");
+    // The first browser starts the link: its first post claims the session.
+    let go = post(&h.browser, h, &mine, "link", &[("action", "start")]).await;
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let state = param(&location(&go), "state").unwrap();
+
     refused_as_another_browser(&stranger.get(&h.server, &path).await);
     let with_own_cookie = Browser::new();
     let other_path = start(h, "elsewhere", json!({})).await;
     open(&with_own_cookie, h, &other_path).await;
-    assert!(with_own_cookie.cookie("oc_connect_browser").is_some());
+    assert!(
+        with_own_cookie
+            .cookie("__Host-oc_connect_browser")
+            .is_some()
+    );
     refused_as_another_browser(&with_own_cookie.get(&h.server, &path).await);
 
     for browser in [&stranger, &with_own_cookie] {
@@ -301,11 +461,7 @@ async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
         oauth_connect::CompleteError::Page(oauth_connect::ErrorPage::OtherBrowser)
     );
 
-    // The first browser starts the link; the callback in another browser
-    // is refused and links nothing.
-    let go = post(&h.browser, h, &mine, "link", &[("action", "start")]).await;
-    assert_eq!(go.status(), StatusCode::SEE_OTHER);
-    let state = param(&location(&go), "state").unwrap();
+    // The callback in another browser is refused and links nothing.
     let callback = format!(
         "/connect/callback/tesla?{}",
         query(&[("code", "good"), ("state", &state)])
@@ -369,22 +525,43 @@ async fn a_forwarded_provider_authorization_url_links_nothing() {
     assert_eq!(connections_of(h, "attacker").await, 0);
 }
 
-/// Two browsers opening a fresh session at once: exactly one claims it.
+/// Two browsers that both opened a fresh session post their first step at
+/// once: the compare-and-swap claims the session once. One post goes on,
+/// the other is refused as another browser's, and the session holds the
+/// winner's choice.
 #[tokio::test]
-async fn concurrent_first_openings_claim_the_session_once() {
+async fn concurrent_first_posts_claim_the_session_once() {
     let f = flow().await;
     let h = &f.h;
     for round in 0..5 {
         let path = start(h, &format!("race-{round}"), json!({})).await;
         let (one, two) = (Browser::new(), Browser::new());
         let (a, b) = tokio::join!(one.get(&h.server, &path), two.get(&h.server, &path));
-        let statuses = [a.status(), b.status()];
+        let (a, b) = (page_of(&a), page_of(&b));
+        assert_eq!((a.step.as_str(), b.step.as_str()), ("provider", "provider"));
+        assert_ne!(a.csrf, b.csrf, "a CSRF token per browser");
+        let (x, y) = tokio::join!(
+            post(&one, h, &a, "provider", &[("provider", "utility")]),
+            post(&two, h, &b, "provider", &[("provider", "tesla")]),
+        );
+        let statuses = [x.status(), y.status()];
         assert_eq!(
-            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::SEE_OTHER)
+                .count(),
             1,
             "{statuses:?}"
         );
-        assert!(statuses.contains(&StatusCode::FORBIDDEN), "{statuses:?}");
+        let (winner, chosen, loser) = if x.status() == StatusCode::SEE_OTHER {
+            (&one, "City Utility", &y)
+        } else {
+            (&two, "Tesla", &x)
+        };
+        refused_as_another_browser(loser);
+        let p = open(winner, h, &path).await;
+        assert_eq!(p.step, "link");
+        assert!(p.html.contains(chosen), "{}", p.html);
     }
 }
 
@@ -501,10 +678,12 @@ fn same_origin_post(pairs: &[(&str, &str)], origin: &str, site: Option<&str>) ->
 /// An embedded modal page lives in a cross-site iframe, whose cookie is
 /// partitioned under the embedding site; the provider's sign-in opens in a
 /// window of its own (a top-level context without that cookie). That
-/// window's same-origin start post binds the link to the window (a cookie
-/// of its own); the provider's return there links the account. A
-/// cross-site post, a post for a session that is not an embedded modal, and
-/// the return in yet another browser are refused.
+/// window's same-origin start post carries the iframe page's binding: it
+/// claims the session for the iframe's browser (it may be the flow's first
+/// post) and binds the link to the window (a cookie of its own); the
+/// provider's return there links the account. A cross-site post, a post
+/// without the page's binding, a post for a session that is not an
+/// embedded modal, and the return in yet another browser are refused.
 #[tokio::test]
 async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post() {
     let f = flow().await;
@@ -522,12 +701,16 @@ async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post()
     );
     let p = open(iframe, h, &modal).await;
     assert_eq!(p.step, "link");
-    let pairs = [
+    let binding = field(&p.html, "binding");
+    assert_eq!(binding.len(), 64, "{}", p.html);
+    let without_binding = [
         ("token", p.token.as_str()),
         ("csrf_token", p.csrf.as_str()),
         ("step", "link"),
         ("action", "start"),
     ];
+    let mut pairs = without_binding.to_vec();
+    pairs.push(("binding", binding.as_str()));
 
     // From another site: refused, whatever it claims.
     let window = Browser::new();
@@ -545,7 +728,33 @@ async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post()
         )
         .await;
     refused_as_another_browser(&lying);
-    assert!(window.cookie("oc_connect_browser").is_none());
+    // Without the page's binding: nothing to check the CSRF token against.
+    let unbound = window
+        .send(
+            &h.server,
+            same_origin_post(&without_binding, ISSUER, Some("same-origin")),
+        )
+        .await;
+    assert_eq!(
+        unbound.status(),
+        StatusCode::FORBIDDEN,
+        "{}",
+        text(&unbound)
+    );
+    assert!(unbound.headers().get("location").is_none());
+    // Another browser's binding does not fit this page's CSRF token.
+    let elsewhere = open(&Browser::new(), h, &modal).await;
+    let mut mixed = without_binding.to_vec();
+    let other_binding = field(&elsewhere.html, "binding");
+    mixed.push(("binding", other_binding.as_str()));
+    let mixed = window
+        .send(
+            &h.server,
+            same_origin_post(&mixed, ISSUER, Some("same-origin")),
+        )
+        .await;
+    assert_eq!(mixed.status(), StatusCode::FORBIDDEN, "{}", text(&mixed));
+    assert!(window.cookie("__Host-oc_connect_browser").is_none());
 
     // From the hosted page itself (same origin), in the sign-in window.
     let go = window
@@ -557,9 +766,11 @@ async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post()
     assert_eq!(go.status(), StatusCode::SEE_OTHER, "{}", text(&go));
     assert!(location(&go).starts_with("https://upstream.example/authorize?"));
     assert!(
-        window.cookie("oc_connect_browser").is_some(),
+        window.cookie("__Host-oc_connect_browser").is_some(),
         "the window is bound"
     );
+    // The window's post claimed the session for the iframe's browser.
+    refused_as_another_browser(&Browser::new().get(&h.server, &modal).await);
     let state = param(&location(&go), "state").unwrap();
     let callback = format!(
         "/connect/callback/tesla?{}",
@@ -597,6 +808,7 @@ async fn an_embedded_modal_sign_in_window_binds_itself_with_a_same_origin_post()
         ("csrf_token", p.csrf.as_str()),
         ("step", "link"),
         ("action", "start"),
+        ("binding", binding.as_str()),
     ];
     let refused = Browser::new()
         .send(
@@ -783,4 +995,114 @@ async fn the_link_lifetime_is_configured_on_the_builder() {
     let p = open(&h.browser, h, &path_of(&location(&back))).await;
     assert_eq!(p.step, "link");
     assert!(p.html.contains("took too long"), "{}", p.html);
+}
+
+/// Issue 17, item 9: nothing that goes into a page's CSP (or its cookies'
+/// attributes) can break it at request time, so no page ever goes out
+/// without its policy. A provider logo or a frame ancestor whose host is
+/// not a plain host name (`;` or `,` would end the directive or the
+/// policy, a quote or `*` change what a source means), and an issuer whose
+/// host is not one or whose path holds `;` or `,`, are configuration
+/// errors when the server is built; an app's redirect URI or allowed
+/// origin with such a host is refused when it is registered.
+#[tokio::test]
+async fn what_would_break_a_pages_csp_is_refused_before_any_page_is_shown() {
+    for logo in [
+        "https://a;b.example/logo.png",
+        "https://a,b.example/logo.png",
+        "https://*.cdn.example/logo.png",
+        "https://a'b.example/logo.png",
+        "https://a\"b.example/logo.png",
+        "https://a$b.example/logo.png",
+    ] {
+        let (builder, _, _) = builder();
+        let built = builder
+            .provider(
+                Provider::form("utility", "City Utility", vec![], Arc::new(Utility)).logo_url(logo),
+            )
+            .build();
+        assert!(
+            matches!(built, Err(oauth_connect::ConfigError::Invalid("provider"))),
+            "{logo}"
+        );
+    }
+    for ancestor in ["https://a;b.example", "https://a,b.example"] {
+        let (builder, _, _) = builder();
+        assert!(
+            matches!(
+                builder.frame_ancestors([ancestor]).build(),
+                Err(oauth_connect::ConfigError::Invalid("frame_ancestors"))
+            ),
+            "{ancestor}"
+        );
+    }
+    for issuer in [
+        "https://auth;x.example.com",
+        "https://auth,x.example.com",
+        "https://auth.example.com/tenant;Domain=example.com",
+        "http://127.0.0.1:3000/a,b",
+    ] {
+        let (builder, _, _) = builder();
+        assert!(
+            matches!(
+                builder.issuer(issuer).build(),
+                Err(oauth_connect::ConfigError::InvalidIssuer(_))
+            ),
+            "{issuer}"
+        );
+    }
+    let (builder, _, _) = builder();
+    assert!(
+        builder
+            .issuer("https://auth_1.example.com/tenant-a/")
+            .build()
+            .is_ok()
+    );
+
+    // Registered values: refused over the management API, nothing written.
+    let f = flow().await;
+    let h = &f.h;
+    let admin = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let admin = format!("Bearer {}", admin.expose_secret());
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    let patch = |body: Value| {
+        h.server.handle(
+            Request::patch(format!("/v1/oauth-apps/{}", app.id.as_str()))
+                .header("authorization", admin.as_str())
+                .header("content-type", "application/json")
+                .body(Bytes::from(body.to_string()))
+                .unwrap(),
+        )
+    };
+    for host in ["a;b.example", "a,b.example", "a'b.example", "a\"b.example"] {
+        let origin = format!("https://{host}");
+        let refused = patch(json!({"allowedOrigins": [origin]})).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{origin}");
+        assert_eq!(json(&refused)["field"], "allowedOrigins[0]");
+        let redirect = format!("https://{host}/callback");
+        let refused = patch(json!({"redirectUris": [redirect]})).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{redirect}");
+        assert_eq!(json(&refused)["field"], "redirectUris[0]");
+    }
+    let kept = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    assert!(kept.allowed_origins.is_empty());
+    assert_eq!(
+        kept.redirect_uris
+            .iter()
+            .map(|u| u.as_str())
+            .collect::<Vec<_>>(),
+        [REDIRECT]
+    );
+    let accepted = patch(json!({"allowedOrigins": ["https://app_1.example.com"]})).await;
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", text(&accepted));
 }

@@ -438,6 +438,100 @@ async fn a_modal_is_framable_by_the_apps_allowed_origins_only_and_reports_to_its
     assert_eq!(message(&text(&done))["event"], "success");
 }
 
+/// Issue 17, item 9: a page no one may frame says so twice,
+/// `frame-ancestors 'none'` and `X-Frame-Options: DENY` (for browsers that
+/// know only the latter). An embedded popup's pages are framed by no one,
+/// though the app lists `allowedOrigins` (those are for its modal); the
+/// modal's pages and the plain hosted page keep their `frame-ancestors`
+/// list and no `X-Frame-Options`, which cannot name an origin. Error pages
+/// are never framed.
+#[tokio::test]
+async fn pages_no_one_may_frame_also_say_x_frame_options_deny() {
+    let h = plain().await;
+    let denied = |response: &Response<Bytes>, what: &str| {
+        let csp = header(response, "content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none';"), "{what}: {csp}");
+        assert_eq!(header(response, "x-frame-options"), "DENY", "{what}");
+    };
+    let framable = |response: &Response<Bytes>, what: &str| {
+        let csp = header(response, "content-security-policy");
+        assert!(
+            csp.contains(&format!("frame-ancestors {APP_ORIGIN};")),
+            "{what}: {csp}"
+        );
+        assert!(
+            response.headers().get("x-frame-options").is_none(),
+            "{what}"
+        );
+    };
+    // No framer allowed yet: the plain page is framed by no one.
+    let token = session(&h, json!({})).await;
+    let plain_page = h
+        .browser
+        .get(
+            &h.server,
+            &format!("/connect?{}", query(&[("token", &token)])),
+        )
+        .await;
+    denied(
+        &plain_page,
+        "the plain page of an app without allowedOrigins",
+    );
+    let unknown = h.browser.get(&h.server, "/connect?token=oc_ct_nope").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    denied(&unknown, "an error page");
+
+    let app = h
+        .server
+        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
+        .await
+        .unwrap()
+        .app;
+    h.server
+        .update_app(
+            &h.workspace,
+            &app.id,
+            &AppUpdate {
+                allowed_origins: Some(vec![APP_ORIGIN.to_owned()]),
+                ..AppUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let plain_page = h
+        .browser
+        .get(
+            &h.server,
+            &format!("/connect?{}", query(&[("token", &token)])),
+        )
+        .await;
+    framable(&plain_page, "the plain page of an app with allowedOrigins");
+    let popup = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
+    assert_eq!(popup.status(), StatusCode::OK);
+    denied(&popup, "a popup's step page");
+    let done = post_step(&h, &text(&popup), "consent", &[("decision", "approve")]).await;
+    assert_eq!(message(&text(&done))["event"], "success");
+    denied(&done, "a popup's result page");
+    let used = h
+        .browser
+        .get(&h.server, &embedded(&token, "popup", NONCE))
+        .await;
+    assert_eq!(used.status(), StatusCode::GONE);
+    denied(&used, "a popup's error page");
+
+    let token = session(&h, json!({})).await;
+    let modal = h
+        .browser
+        .get(&h.server, &embedded(&token, "modal", NONCE))
+        .await;
+    framable(&modal, "a modal's step page");
+    let done = post_step(&h, &text(&modal), "consent", &[("decision", "approve")]).await;
+    framable(&done, "a modal's result page");
+}
+
 #[tokio::test]
 async fn expired_and_used_sessions_report_their_error_to_the_embedder() {
     let h = plain().await;
@@ -593,6 +687,8 @@ async fn embedded_the_provider_sign_in_runs_in_a_window_of_its_own_and_closes() 
     script_nonce(&back);
     let returned = text(&back);
     assert_eq!(data(&returned, "close").as_deref(), Some("1"));
+    assert!(header(&back, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header(&back, "x-frame-options"), "DENY");
     assert!(data(&returned, "message").is_none(), "it posts nothing");
     assert!(returned.contains("Your Upstream account is linked"));
     // The embedded page sees the flow move on, and shows the next step.
@@ -671,20 +767,49 @@ async fn the_status_answers_400_404_and_410() {
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
-/// Another browser opening a session the first one claimed (RFC 9700
-/// §2.1): the 403 page tells the embedder `session-other-browser` (the
-/// embed script's own `onError` type), to its nonce and the redirect
-/// URL's origin only; the first browser goes on.
+/// Another browser opening a session the first one claimed with its
+/// first post (RFC 9700 §2.1): the 403 page tells the embedder
+/// `session-other-browser` (the embed script's own `onError` type), to its
+/// nonce and the redirect URL's origin only; the first browser goes on.
 #[tokio::test]
 async fn another_browser_is_reported_to_the_embedder_as_session_other_browser() {
     let h = plain().await;
-    let token = session(&h, json!({})).await;
+    let token = session(&h, json!({"customerInfo": {"firstName": "Ada"}})).await;
     let first = h
         .browser
         .get(&h.server, &embedded(&token, "popup", NONCE))
         .await;
     assert_eq!(first.status(), StatusCode::OK);
+    let html = text(&first);
+    assert_eq!(field(&html, "step"), "customer");
     let other = Browser::new();
+    // Opening claims nothing: before the first post another browser still
+    // sees the page.
+    let before = other
+        .get(&h.server, &format!("/connect?token={token}"))
+        .await;
+    assert_eq!(before.status(), StatusCode::OK);
+    let claimed = h
+        .browser
+        .post_form(
+            &h.server,
+            "/connect",
+            &[
+                ("token", token.as_str()),
+                ("csrf_token", field(&html, "csrf_token").as_str()),
+                ("step", "customer"),
+                ("firstName", "Ada"),
+                ("lastName", "Lovelace"),
+                ("email", "ada@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        claimed.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&claimed)
+    );
     for (mode, target) in [("popup", "opener"), ("modal", "parent")] {
         let refused = other
             .get(&h.server, &embedded(&token, mode, OTHER_NONCE))

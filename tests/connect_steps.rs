@@ -468,9 +468,10 @@ async fn form_link_hands_values_to_the_hook_and_stores_no_trace_of_them() {
         "only the declared fields"
     );
     // Nothing of the posted values is kept in the session.
-    let browser =
-        oauth_connect::BrowserSecret::from_cookie(&h.browser.cookie("oc_connect_browser").unwrap())
-            .unwrap();
+    let browser = h
+        .server
+        .browser_from_cookie(&h.browser.cookie("__Host-oc_connect_browser").unwrap())
+        .unwrap();
     let session = h.server.open_connect(&p.token, &browser).await.unwrap();
     let stored = format!("{:?}", session.flow);
     assert!(!stored.contains("hunter2") && !stored.contains("\"ada\""));

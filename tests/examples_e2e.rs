@@ -1400,14 +1400,34 @@ async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
         Some(demo.as_str())
     );
 
-    let made = http
+    // The page gives the browser its cookie, and a state bound to it.
+    let cookie = page
+        .header("set-cookie")
+        .expect("the demo app's browser cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("demo_app_browser="), "{cookie}");
+    assert!(page.text.contains(" data-state=\""), "{}", page.text);
+    let without_cookie = http
         .send(
             http.client
                 .post(format!("{demo}/api/connect-token"))
                 .json_body(&json!({})),
         )
         .await;
+    assert_eq!(without_cookie.status, 400, "{}", without_cookie.text);
+    let made = http
+        .send(
+            http.client
+                .post(format!("{demo}/api/connect-token"))
+                .header("cookie", cookie.as_str())
+                .json_body(&json!({})),
+        )
+        .await;
     assert_eq!(made.status, 200, "{}", made.text);
+    let state = made.json()["state"].as_str().unwrap().to_owned();
     let token = made.json()["connectToken"].as_str().unwrap().to_owned();
     assert!(token.starts_with("oc_ct_"));
     let hosted = http
@@ -1424,18 +1444,174 @@ async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
         .send(
             http.client
                 .post(format!("{demo}/api/exchange"))
-                .json_body(&json!({"code": "oc_code_not-a-real-one"})),
+                .header("cookie", cookie.as_str())
+                .json_body(&json!({"code": "oc_code_not-a-real-one", "state": state})),
         )
         .await;
     assert_eq!(refused.json()["ok"], false);
+    assert_eq!(refused.json()["status"], 400, "the token endpoint said no");
+    let denied = format!(
+        "{demo}/callback?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("error", "access_denied"), ("state", state.as_str())])
+            .finish()
+    );
+    let back = http
+        .send(http.client.get(&denied).header("cookie", cookie.as_str()))
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    assert!(back.text.contains("access_denied"));
+    // Without the state, the error is not taken for this browser's.
     let back = http
         .send(
             http.client
-                .get(format!("{demo}/callback?error=access_denied")),
+                .get(format!("{demo}/callback?error=access_denied"))
+                .header("cookie", cookie.as_str()),
         )
         .await;
-    assert_eq!(back.status, 200);
-    assert!(back.text.contains("access_denied"));
+    assert_eq!(back.status, 400, "{}", back.text);
+    assert!(!back.text.contains("access_denied"));
+}
+
+/// Issue 17, item 10: the demo app checks `state` at its callback (RFC
+/// 6749 §10.12). A real code for the demo app's browser comes back with a
+/// forged `state`, with the right one but no cookie, with the right one
+/// and another browser's cookie, and to `/api/exchange` with a forged one:
+/// each is refused and exchanges nothing, which the last call proves by
+/// exchanging that same (single-use) code with the right state and cookie.
+async fn demo_app_checks_state_at_its_callback(name: &str) {
+    let server = Example::with_demo_app(name, &[]).await;
+    let http = Http::new(Duration::from_secs(10));
+    let demo = &server.demo_app().to_owned();
+    let browser_cookie = async || {
+        let page = http.send(http.client.get(format!("{demo}/"))).await;
+        let cookie = page
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        cookie.to_owned()
+    };
+    let cookie = browser_cookie().await;
+    let other_cookie = browser_cookie().await;
+    assert_ne!(cookie, other_cookie);
+    let made = http
+        .send(
+            http.client
+                .post(format!("{demo}/api/connect-token"))
+                .header("cookie", cookie.as_str())
+                .json_body(&json!({})),
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let token = made.json()["connectToken"].as_str().unwrap().to_owned();
+    let state = made.json()["state"].as_str().unwrap().to_owned();
+    let page = http
+        .send(
+            http.client
+                .get(server.url("/connect"))
+                .query(&[("token", token.as_str())]),
+        )
+        .await;
+    let accepted = connect_post(&http, &server, &page.text, "terms", &[("action", "accept")]).await;
+    let page = follow(&http, &accepted).await;
+    let chosen = connect_post(
+        &http,
+        &server,
+        &page.text,
+        "provider",
+        &[("provider", "demo-utility")],
+    )
+    .await;
+    let page = follow(&http, &chosen).await;
+    let right = [
+        ("action", "submit"),
+        ("username", "ada"),
+        ("password", "demo-password"),
+    ];
+    let linked = connect_post(&http, &server, &page.text, "link", &right).await;
+    let page = follow(&http, &linked).await;
+    let done = connect_post(
+        &http,
+        &server,
+        &page.text,
+        "consent",
+        &[("decision", "approve")],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    let back = done.location();
+    assert!(back.starts_with(&format!("{demo}/callback?")), "{back}");
+    let query: Vec<(String, String)> = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let get = |n: &str| query.iter().find(|(k, _)| k == n).unwrap().1.clone();
+    assert_eq!(get("state"), state);
+    let code = get("code");
+    let with_state = |state: &str| {
+        format!(
+            "{demo}/callback?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("code", code.as_str()),
+                    ("state", state),
+                    ("iss", &get("iss"))
+                ])
+                .finish()
+        )
+    };
+    let refused = |reply: &Reply, what: &str| {
+        assert_eq!(reply.status, 400, "{what}: {}", reply.text);
+        assert!(
+            reply.text.contains("nothing was exchanged"),
+            "{what}: {}",
+            reply.text
+        );
+        assert!(!reply.text.contains("\"ok\""), "{what}: {}", reply.text);
+    };
+    let forged = http
+        .send(
+            http.client
+                .get(with_state("forged"))
+                .header("cookie", cookie.as_str()),
+        )
+        .await;
+    refused(&forged, "a forged state");
+    // The right state, from a browser that was not given it.
+    let no_cookie = http.send(http.client.get(&back)).await;
+    refused(&no_cookie, "no cookie");
+    let elsewhere = http
+        .send(
+            http.client
+                .get(&back)
+                .header("cookie", other_cookie.as_str()),
+        )
+        .await;
+    refused(&elsewhere, "another browser's cookie");
+    let api = http
+        .send(
+            http.client
+                .post(format!("{demo}/api/exchange"))
+                .header("cookie", cookie.as_str())
+                .json_body(&json!({"code": code, "state": "forged"})),
+        )
+        .await;
+    assert_eq!(api.status, 400, "{}", api.text);
+    assert_eq!(api.json()["ok"], false);
+    // The code was never spent: the right state and cookie exchange it.
+    let exchanged = http
+        .send(http.client.get(&back).header("cookie", cookie.as_str()))
+        .await;
+    assert_eq!(exchanged.status, 200, "{}", exchanged.text);
+    assert!(
+        exchanged.text.contains("The backend exchanged the code"),
+        "{}",
+        exchanged.text
+    );
+    assert!(exchanged.text.contains("\"ok\":true"), "{}", exchanged.text);
 }
 
 async fn every_documented_path_is_served(name: &str) {
@@ -1538,8 +1714,9 @@ async fn port_and_issuer_knobs(name: &str) {
     assert_eq!(page.status, 200, "{}", page.text);
     let cookie = page.header("set-cookie").unwrap();
     assert!(
-        cookie.contains("; Secure; SameSite=None; Partitioned"),
-        "{cookie}"
+        cookie.starts_with("__Host-oc_connect_browser=")
+            && cookie.contains("; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"),
+        "an https issuer's binding cookie is host-only: {cookie}"
     );
     let approved = connect_decide(&http, &server, &page.text, "approve", &[]).await;
     assert_eq!(approved.status, 303, "{}", approved.text);
@@ -1966,6 +2143,7 @@ against_both!(
     connect_links_demo_energy_through_the_upstream,
     connect_links_demo_utility_with_a_form,
     demo_app_serves_its_page_and_backend_on_its_own_origin,
+    demo_app_checks_state_at_its_callback,
     every_documented_path_is_served,
     me_with_another_method_is_a_json_405,
     port_and_issuer_knobs,

@@ -59,6 +59,8 @@ async fn rfc6749_4_1_happy_path_public_client_with_pkce_and_rfc9207_iss() {
         csp.contains("frame-ancestors 'none'")
             && csp.contains("form-action 'self' https://app.example.com")
     );
+    // Issue 17, item 9: and for browsers that know only the older header.
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
     assert_eq!(page.headers()["cache-control"], "no-store");
 
     let answer = decide(&h.server, &form, "approve", "user-42").await;
@@ -304,6 +306,64 @@ async fn rfc8252_7_3_loopback_ip_redirect_may_use_any_port() {
     assert!(
         to.starts_with("http://127.0.0.1:53123/native?code="),
         "{to}"
+    );
+}
+
+/// RFC 6749 §4.1.2.1 returns the request's `state` with an error, but one
+/// longer than the server accepts (1,024 bytes) is the error itself: the
+/// redirect says `invalid_request` without echoing it (issue 17, item 9),
+/// and the page of the consent step is never shown. At the limit it is
+/// echoed as usual.
+#[tokio::test]
+async fn rfc6749_4_1_2_1_an_over_long_state_is_refused_without_being_echoed() {
+    let h = harness().await;
+    let (_, challenge) = pkce();
+    let (h, challenge) = (&h, challenge.as_str());
+    let request = |state: &str, scope: &str| {
+        let (state, scope) = (state.to_owned(), scope.to_owned());
+        async move {
+            authorize(
+                &h.server,
+                &[
+                    ("response_type", "code"),
+                    ("client_id", h.public.client_id.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("scope", &scope),
+                    ("state", &state),
+                    ("code_challenge", challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await
+        }
+    };
+    let long = "s".repeat(oauth_connect::MAX_STATE_LEN + 1);
+    let refused = request(&long, "read:devices").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&refused)
+    );
+    let to = location(&refused);
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&to, "state"), None, "not echoed: {} bytes", to.len());
+    assert!(!to.contains(&long[..64]));
+    assert!(param(&to, "iss").is_some());
+    // Another error with an over-long state: not echoed either.
+    let refused = request(&long, "admin").await;
+    assert_eq!(param(&location(&refused), "state"), None);
+    // At the limit: accepted, and echoed with an error.
+    let longest = "s".repeat(oauth_connect::MAX_STATE_LEN);
+    assert_eq!(
+        request(&longest, "read:devices").await.status(),
+        StatusCode::OK
+    );
+    let refused = request(&longest, "admin").await;
+    assert_eq!(
+        param(&location(&refused), "state").as_deref(),
+        Some(longest.as_str())
     );
 }
 

@@ -248,9 +248,45 @@ async fn another_origin_or_no_origin_is_403() {
     }
 }
 
+/// Issue 17, item 9: the CORS preflight reveals nothing about which
+/// origins apps allow, in this workspace or another. It is answered alike
+/// for an origin this app allows, one another workspace's app allows, and
+/// one no app allows: 204, naming the requesting origin. So is a request
+/// with an unknown key (readable by whoever sent it: it depends on the key
+/// alone). The real check is on the actual request: a valid key from an
+/// origin its own app does not allow gets a 403 no page can read.
 #[tokio::test]
-async fn the_cors_preflight_is_answered_for_allowed_origins_only() {
+async fn the_cors_preflight_is_answered_alike_for_every_origin() {
     let s = setup().await;
+    const ELSEWHERE: &str = "https://other-tenant.example";
+    s.h.server
+        .create_app(
+            &WorkspaceId::parse("ws_other").unwrap(),
+            &oauth_connect::NewOAuthApp {
+                name: "Another tenant's app".into(),
+                description: None,
+                redirect_uris: vec![format!("{ELSEWHERE}/callback")],
+                allowed_scopes: vec!["read:devices".into()],
+                allowed_origins: vec![ELSEWHERE.into()],
+                app_type: oauth_connect::AppType::Confidential,
+            },
+        )
+        .await
+        .unwrap();
+    let shape = |response: &http::Response<Bytes>, origin: &str| {
+        let mut headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    v.to_str().unwrap().replace(origin, "<origin>"),
+                )
+            })
+            .collect();
+        headers.sort();
+        (response.status(), headers, response.body().clone())
+    };
     let allowed = s.preflight(ORIGIN).await;
     assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
     let headers = allowed.headers();
@@ -263,15 +299,44 @@ async fn the_cors_preflight_is_answered_for_allowed_origins_only() {
         .to_ascii_lowercase();
     assert!(allow_headers.contains("authorization") && allow_headers.contains("content-type"));
     assert!(headers.get("access-control-max-age").is_some());
+    let expected = shape(&allowed, ORIGIN);
+    for origin in [ELSEWHERE, "https://evil.example"] {
+        assert_eq!(
+            shape(&s.preflight(origin).await, origin),
+            expected,
+            "{origin}"
+        );
+    }
 
-    let unknown = s.preflight("https://evil.example").await;
-    assert_eq!(unknown.status(), StatusCode::FORBIDDEN);
-    assert!(
-        unknown
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    // An unknown key: the same readable 401 from any origin.
+    let unknown_key = "oc_pk_not-a-key-of-anyone";
+    let refused = s
+        .create_session(unknown_key, Some(ORIGIN), session_body())
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.headers()["access-control-allow-origin"], ORIGIN);
+    let expected = shape(&refused, ORIGIN);
+    for origin in [ELSEWHERE, "https://evil.example"] {
+        let refused = s
+            .create_session(unknown_key, Some(origin), session_body())
+            .await;
+        assert_eq!(shape(&refused, origin), expected, "{origin}");
+    }
+
+    // The actual request is where the origin is checked.
+    let (_, key) = s.new_key().await;
+    for origin in [ELSEWHERE, "https://evil.example"] {
+        let refused = s.create_session(&key, Some(origin), session_body()).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin}");
+        assert!(
+            refused
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none()
+        );
+    }
+    let created = s.create_session(&key, Some(ORIGIN), session_body()).await;
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", text(&created));
 }
 
 #[tokio::test]

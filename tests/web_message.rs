@@ -48,6 +48,7 @@ fn posted(response: &Response<Bytes>) -> Value {
     let csp = header(response, "content-security-policy");
     assert!(csp.contains("script-src 'nonce-"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(header(response, "x-frame-options"), "DENY");
     let html = text(response);
     assert_eq!(data(&html, "target").as_deref(), Some("opener"));
     assert_eq!(

@@ -2,6 +2,9 @@
 // (OAuthConnect, loaded by the page from the authorization server with its
 // Subresource Integrity), shows every callback, and has its backend
 // exchange the code. Also a plain OAuth popup with response_mode=web_message.
+// Every flow carries a `state` the backend bound to this browser's cookie
+// (the page's data-state, or the one made with a Connect token): the
+// backend exchanges nothing without it.
 'use strict';
 
 const config = document.body.dataset;
@@ -32,9 +35,10 @@ async function post(path, body) {
   return answer.json();
 }
 
-// The backend exchanges the code (it holds the client secret).
-async function exchange(code, codeVerifier) {
-  show('exchange', await post('/api/exchange', { code, codeVerifier }));
+// The backend exchanges the code (it holds the client secret), once it
+// has checked the state.
+async function exchange(code, state, codeVerifier) {
+  show('exchange', await post('/api/exchange', { code, state, codeVerifier }));
 }
 
 function callbacks(expectState) {
@@ -52,7 +56,7 @@ function callbacks(expectState) {
         show('error', 'state mismatch: not exchanging');
         return;
       }
-      exchange(result.code);
+      exchange(result.code, result.state);
     },
     onExit(exit) {
       show('onExit', exit);
@@ -73,7 +77,7 @@ const customerInfo = {
 
 // A publishable key: the script makes the session from this page.
 function withKey(mode) {
-  const state = randomText(16);
+  const state = config.state;
   const browserKey = document.getElementById('browser-key').checked;
   const session = {
     redirectUrl: config.redirectUrl,
@@ -115,7 +119,7 @@ async function webMessage() {
     show('error', 'popup blocked');
     return;
   }
-  const state = randomText(16);
+  const state = config.state;
   const verifier = randomText(32);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
   const challenge = btoa(String.fromCharCode(...digest)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -134,7 +138,7 @@ async function webMessage() {
     } else if (response.iss !== config.issuer) {
       show('error', 'iss mismatch (RFC 9207)');
     } else if (response.code) {
-      exchange(response.code, verifier);
+      exchange(response.code, response.state, verifier);
     }
   };
   window.addEventListener('message', listener);

@@ -6,15 +6,26 @@
 //!   embed script (`<script src=…/connect/sdk/<version>.js integrity=…>`),
 //!   through the app's publishable key or through a Connect token its
 //!   backend makes, and a plain OAuth popup with
-//!   `response_mode=web_message`; it shows every callback.
-//! - `POST /api/connect-token`: the backend makes a Connect session with
-//!   the app's client secret (which never reaches the browser).
-//! - `POST /api/exchange`: the backend exchanges a code at the token
-//!   endpoint and calls `GET /v1/me` with the access token, to show that it
-//!   works; the tokens themselves stay on the server.
+//!   `response_mode=web_message`; it shows every callback. It gives the
+//!   browser a cookie (`demo_app_browser`, HttpOnly) and a `state` bound
+//!   to it (RFC 6749 §10.12: an HMAC of the cookie under a key of this
+//!   process).
+//! - `POST /api/connect-token` (**demo only**): the backend makes a
+//!   Connect session with the app's client secret (which never reaches the
+//!   browser) for a new demo user, with a `state` bound to the browser's
+//!   cookie. It signs no one in: a real backend makes the session for the
+//!   user its own login says is there, with that user's id as
+//!   `referenceId`.
+//! - `POST /api/exchange` (**demo only**): the backend checks that the
+//!   `state` is bound to this browser, exchanges the code at the token
+//!   endpoint and calls `GET /v1/me` with the access token, and tells the
+//!   page what it learnt, to show that it works. A real backend keeps the
+//!   tokens, and what they can read, to itself.
 //! - `GET /callback`: the registered redirect URI, the fallback when the
-//!   page that opened Connect is gone (or JavaScript is off): the same
-//!   exchange, shown as a page.
+//!   page that opened Connect is gone (or JavaScript is off): the `state`
+//!   is checked against the browser's cookie first (a mismatch, or no
+//!   cookie, exchanges nothing), then the same exchange, shown as a page
+//!   (**demo only**: a real app shows no token metadata).
 //!
 //! At start-up it registers a confidential app whose redirect URI is
 //! `<origin>/callback` and whose `allowedOrigins` is `[<origin>]`, and
@@ -58,6 +69,8 @@ struct Inner {
     publishable_key: String,
     http: reqwest::Client,
     users: AtomicU64,
+    /// Binds each `state` to the browser's cookie.
+    state_key: ring::hmac::Key,
 }
 
 impl DemoApp {
@@ -134,6 +147,9 @@ pub(crate) async fn setup<S: Storage>(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
+    let state_key =
+        ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .map_err(|_| "no random key for the demo app's states")?;
     Ok(DemoApp {
         inner: Arc::new(Inner {
             origin: origin.to_owned(),
@@ -144,6 +160,7 @@ pub(crate) async fn setup<S: Storage>(
             publishable_key: key.key.expose_secret().to_owned(),
             http,
             users: AtomicU64::new(1),
+            state_key,
         }),
     })
 }
@@ -152,7 +169,7 @@ pub(crate) async fn setup<S: Storage>(
 pub(crate) async fn handle(app: &DemoApp, request: Request<Bytes>) -> Response<Bytes> {
     let method = request.method().clone();
     match (method, request.uri().path()) {
-        (Method::GET, "/") => page(app),
+        (Method::GET, "/") => page(app, &request),
         (Method::GET, "/app.js") => asset(PAGE_SCRIPT, "text/javascript; charset=utf-8"),
         (Method::GET, "/app.css") => asset(STYLE, "text/css; charset=utf-8"),
         (Method::POST, "/api/connect-token") => connect_token(app, &request).await,
@@ -199,10 +216,72 @@ fn escape(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
+/// The cookie that identifies a browser to the demo app.
+const BROWSER_COOKIE: &str = "demo_app_browser";
+
+/// The browser's id from its cookie, if it has a well-formed one (22
+/// base64url characters: 128 random bits).
+fn browser_of(request: &Request<Bytes>) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BROWSER_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|value| {
+            value.len() == 22
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+}
+
+/// A `state` bound to `browser`: a random nonce and the HMAC of the
+/// browser's id and that nonce, `<nonce>.<tag>`.
+fn bound_state(app: &DemoApp, browser: &str) -> String {
+    let nonce = random_text(16);
+    let tag = ring::hmac::sign(
+        &app.inner.state_key,
+        format!("{browser}.{nonce}").as_bytes(),
+    );
+    format!(
+        "{nonce}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    )
+}
+
+/// Whether `state` was made for this browser by [`bound_state`] (RFC 6749
+/// §10.12): without the browser's cookie, nothing is.
+fn state_is_bound(app: &DemoApp, browser: Option<&str>, state: Option<&str>) -> bool {
+    let (Some(browser), Some((nonce, tag))) = (browser, state.and_then(|s| s.split_once('.')))
+    else {
+        return false;
+    };
+    let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(tag) else {
+        return false;
+    };
+    ring::hmac::verify(
+        &app.inner.state_key,
+        format!("{browser}.{nonce}").as_bytes(),
+        &tag,
+    )
+    .is_ok()
+}
+
 /// The page: the embed script from the authorization server, with its
-/// Subresource Integrity, and the page's own script.
-fn page(app: &DemoApp) -> Response<Bytes> {
+/// Subresource Integrity, and the page's own script; the browser's cookie
+/// (set now if it has none) and a `state` bound to it.
+fn page(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
     let inner = &app.inner;
+    let (browser, new_cookie) = match browser_of(request) {
+        Some(browser) => (browser, false),
+        None => (random_text(16), true),
+    };
+    let state = bound_state(app, &browser);
     let sdk = ConnectScript::classic();
     let issuer_origin = url::Url::parse(&inner.issuer)
         .map(|u| u.origin().ascii_serialization())
@@ -214,7 +293,8 @@ fn page(app: &DemoApp) -> Response<Bytes> {
          <script src=\"{issuer}{sdk_path}\" integrity=\"{sri}\" crossorigin=\"anonymous\"></script>\
          <script src=\"/app.js\" defer></script></head>\
          <body data-publishable-key=\"{key}\" data-redirect-url=\"{origin}/callback\" \
-         data-issuer=\"{issuer}\" data-client-id=\"{client_id}\" data-scopes=\"{scopes}\"><main>\
+         data-issuer=\"{issuer}\" data-client-id=\"{client_id}\" data-scopes=\"{scopes}\" \
+         data-state=\"{state}\"><main>\
          <h1>Demo integrating app</h1>\
          <p>This page is the demo app at <code>{origin}</code>. It opens Connect, served by \
          <code>{issuer}</code>, with the embed script.</p>\
@@ -238,6 +318,7 @@ fn page(app: &DemoApp) -> Response<Bytes> {
         origin = escape(&inner.origin),
         client_id = escape(&inner.client_id),
         scopes = SCOPES.join(" "),
+        state = escape(&state),
     );
     let mut response = reply(StatusCode::OK, "text/html; charset=utf-8", html);
     let csp = format!(
@@ -256,6 +337,17 @@ fn page(app: &DemoApp) -> Response<Bytes> {
         http::header::HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin-allow-popups"),
     );
+    if new_cookie {
+        let secure = if inner.origin.starts_with("https:") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!("{BROWSER_COOKIE}={browser}; Path=/; HttpOnly; SameSite=Lax{secure}");
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            headers.insert(header::SET_COOKIE, cookie);
+        }
+    }
     response
 }
 
@@ -264,23 +356,31 @@ fn body_json(request: &Request<Bytes>) -> Value {
     serde_json::from_slice(request.body()).unwrap_or_else(|_| json!({}))
 }
 
-/// A random `state`, for the sessions the backend makes.
-fn random_state() -> String {
-    let mut bytes = [0u8; 16];
-    let filled = oauth_connect::RandomSource::fill(&oauth_connect::SystemRandom::new(), &mut bytes);
+/// `bytes` random bytes in unpadded base64url (empty if the system has no
+/// randomness, which then binds nothing).
+fn random_text(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    let filled = oauth_connect::RandomSource::fill(&oauth_connect::SystemRandom::new(), &mut raw);
     if filled.is_err() {
         return String::new();
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
-/// `POST /api/connect-token`: a Connect session made with the client
-/// secret, for the next demo user.
+/// `POST /api/connect-token` (demo only: it signs no one in): a Connect
+/// session made with the client secret, for the next demo user, with a
+/// `state` bound to the browser's cookie.
 async fn connect_token(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
     let inner = &app.inner;
+    let Some(browser) = browser_of(request) else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "no demo_app_browser cookie: load the demo page first"}),
+        );
+    };
     let asked = body_json(request);
     let user = inner.users.fetch_add(1, Ordering::Relaxed);
-    let state = random_state();
+    let state = bound_state(app, &browser);
     let mut session = json!({
         "redirectUrl": format!("{}/callback", inner.origin),
         "referenceId": format!("demo-app-user-{user}"),
@@ -392,7 +492,9 @@ async fn exchange(app: &DemoApp, code: &str, verifier: Option<&str>) -> (StatusC
     )
 }
 
-/// `POST /api/exchange` with `{code, codeVerifier?}`.
+/// `POST /api/exchange` with `{code, state, codeVerifier?}` (demo only:
+/// it tells the page what the tokens can read): nothing is exchanged
+/// unless `state` is bound to this browser's cookie.
 async fn exchange_api(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
     let asked = body_json(request);
     let Some(code) = asked["code"].as_str() else {
@@ -401,12 +503,21 @@ async fn exchange_api(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes
             &json!({"error": "code is required"}),
         );
     };
+    if !state_is_bound(app, browser_of(request).as_deref(), asked["state"].as_str()) {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            &json!({"ok": false, "error": "the state is not this browser's: nothing was exchanged"}),
+        );
+    }
     let (status, result) = exchange(app, code, asked["codeVerifier"].as_str()).await;
     json_reply(status, &result)
 }
 
 /// `GET /callback`: the ordinary redirect, when no page was there to take
-/// the message.
+/// the message. The `state` must be bound to this browser's cookie (RFC
+/// 6749 §10.12), for an error as for a code: otherwise the answer is not
+/// for this browser (a forged link, another browser's code) and nothing is
+/// exchanged.
 async fn callback(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
     let query: Vec<(String, String)> =
         form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
@@ -419,7 +530,16 @@ async fn callback(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
             .map(|(_, v)| v.as_str())
     };
     let mut body = String::from("<h1>Back at the demo app (by redirect)</h1>");
+    let mut status = StatusCode::OK;
+    let bound = state_is_bound(app, browser_of(request).as_deref(), get("state"));
     match (get("code"), get("error")) {
+        (Some(_), _) | (None, Some(_)) if !bound => {
+            status = StatusCode::BAD_REQUEST;
+            body.push_str(
+                "<p id=\"result\">The <code>state</code> is not the one this browser was \
+                 given: this answer is not for this browser, and nothing was exchanged.</p>",
+            );
+        }
         (Some(code), _) => {
             let (_, result) = exchange(app, code, None).await;
             let _ = write!(
@@ -443,7 +563,7 @@ async fn callback(app: &DemoApp, request: &Request<Bytes>) -> Response<Bytes> {
          <title>Demo integrating app</title><link rel=\"stylesheet\" href=\"/app.css\"></head>\
          <body><main>{body}</main></body></html>\n"
     );
-    let mut response = reply(StatusCode::OK, "text/html; charset=utf-8", html);
+    let mut response = reply(status, "text/html; charset=utf-8", html);
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

@@ -1,6 +1,7 @@
 //! Origins (`allowedOrigins`, the `Origin` header): what parses is its own
-//! browser serialisation; a CORS preflight of session creation allows only
-//! the app's registered origin, byte for byte.
+//! browser serialisation; a CORS preflight of session creation reads
+//! nothing (every origin gets the same answer), and the session request
+//! succeeds only from the app's registered origin, byte for byte.
 //! The checks live in `oauth_connect::fuzzing`, shared with
 //! `tests/fuzz_corpus.rs`.
 #![no_main]

@@ -74,7 +74,7 @@ pub(super) async fn sessions<S: Storage>(
         return response;
     }
     if request.method() == Method::OPTIONS {
-        return cors::preflight(server, request.headers()).await;
+        return cors::preflight(request.headers());
     }
     let publishable_prefix = server.config().prefixes().publishable_key();
     if let Ok(Some(key)) = auth::bearer_credential(request.headers())
@@ -155,13 +155,12 @@ async fn browser_session<S: Storage>(
                     None,
                 ),
             );
-            // Readable by a page of an origin that some app allows (the
-            // preflight let it through); opaque to any other.
+            // Readable by the page that sent it, whatever its origin: the
+            // answer depends on the key alone, never on which origins other
+            // apps allow.
             return match origin {
-                Some(o) if server.is_allowed_origin(o).await.unwrap_or(false) => {
-                    cors::allow_origin(answer, o)
-                }
-                _ => answer,
+                Some(o) => cors::allow_origin(answer, o),
+                None => answer,
             };
         }
         Err(PublishableKeyError::OriginNotAllowed) => return cors::forbidden_origin(),
@@ -347,13 +346,18 @@ pub(super) fn render<S: Storage>(
         embed: None,
     };
     // The server-wide ancestors, and the app's own origins (its pages open
-    // the page as a modal iframe).
+    // the page as a modal iframe); a popup's pages, no one.
+    let popup = page
+        .embed
+        .as_ref()
+        .is_some_and(|e| e.mode == EmbedMode::Popup);
     let ancestors: Vec<&str> = server
         .config()
         .frame_ancestors()
         .iter()
         .map(String::as_str)
         .chain(page.app.allowed_origins.iter().map(crate::Origin::as_str))
+        .filter(|_| !popup)
         .collect();
     let frame_ancestors = if ancestors.is_empty() {
         "'none'".to_owned()
@@ -431,6 +435,7 @@ pub(super) fn render<S: Storage>(
         embed: Some(ui::EmbedView {
             script,
             link_window: format!("oc-link-{link_window}"),
+            binding: &page.browser_binding,
         }),
         ..view
     };
@@ -457,20 +462,26 @@ fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Respons
     ))
 }
 
-/// The secret of the request's Connect binding cookie, if it has a
-/// well-formed one.
-fn browser_of(headers: &HeaderMap) -> Option<BrowserSecret> {
-    super::oauth::cookie_value(headers, crate::BROWSER_COOKIE).and_then(BrowserSecret::from_cookie)
+/// The secret of the request's Connect binding cookie, if it carries one
+/// this server issued. A value it never issued (planted, forged, or of a
+/// retired key) counts as no cookie: it is never adopted.
+fn browser_of<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+) -> Option<BrowserSecret> {
+    super::oauth::cookie_values(headers, server.browser_cookie_name())
+        .find_map(|value| server.browser_from_cookie(value))
 }
 
 /// The request's browser secret, or a new one and the `Set-Cookie` value
-/// that gives it to the browser.
+/// that gives it to the browser (replacing a cookie the server did not
+/// issue).
 #[allow(clippy::result_large_err)] // the error is the response itself
 pub(super) fn browser_or_new<S: Storage>(
     server: &AuthorizationServer<S>,
     headers: &HeaderMap,
 ) -> Result<(BrowserSecret, Option<String>), Response<Bytes>> {
-    match browser_of(headers) {
+    match browser_of(server, headers) {
         Some(browser) => Ok((browser, None)),
         None => match server.new_browser_secret() {
             Ok(browser) => {
@@ -532,7 +543,8 @@ pub(super) async fn page<S: Storage>(
         },
         _ => return error_page(ErrorPage::UnknownRequest),
     };
-    // The first opening claims the session for this browser.
+    // Opening claims nothing (the first form post does): a browser
+    // without a valid binding cookie gets one, for its page's CSRF token.
     let (browser, cookie) = match browser_or_new(server, request.headers()) {
         Ok(browser) => browser,
         Err(response) => return response,
@@ -677,14 +689,16 @@ async fn post<S: Storage>(
     };
     let step = form.get("step").and_then(Step::parse);
     // The provider sign-in window of an embedded modal page starts its
-    // link without the page's cookie (see `start_link_in_window`).
+    // link without the page's cookie, with the page's binding instead (see
+    // `start_link_in_window`).
     let link_window = step == Some(Step::Link)
         && form.get("action") == Some("start")
         && form.get("decision").is_none()
         && same_origin_post(server, request.headers());
-    let Some(browser) = browser_of(request.headers()) else {
+    let binding = form.get("binding").unwrap_or_default();
+    let Some(browser) = browser_of(server, request.headers()) else {
         if link_window {
-            return link_in_window(server, token, csrf, None).await;
+            return link_in_window(server, token, csrf, binding, None).await;
         }
         return embed::connect_error(server, token, None, ErrorPage::OtherBrowser).await;
     };
@@ -707,8 +721,11 @@ async fn post<S: Storage>(
             {
                 Ok(StepOutcome::Redirect(url)) => return response::see_other(&url),
                 Ok(_) => Ok(None),
-                Err(CompleteError::Page(ErrorPage::OtherBrowser)) if link_window => {
-                    return link_in_window(server, token, csrf, Some(browser)).await;
+                // The window has a cookie of its own (another flow's).
+                Err(CompleteError::Page(ErrorPage::OtherBrowser | ErrorPage::InvalidCsrfToken))
+                    if link_window =>
+                {
+                    return link_in_window(server, token, csrf, binding, Some(browser)).await;
                 }
                 Err(e) => Err(e),
             },
@@ -760,11 +777,13 @@ async fn post<S: Storage>(
 
 /// The provider sign-in window of an embedded modal page starting its link
 /// (a same-origin post without the session's cookie, or with this window's
-/// own): bound to the window's secret, given to it now if it has none.
+/// own, carrying the page's `binding`): bound to the window's secret, given
+/// to it now if it has none.
 async fn link_in_window<S: Storage>(
     server: &AuthorizationServer<S>,
     token: &str,
     csrf: &str,
+    binding: &str,
     window: Option<&BrowserSecret>,
 ) -> Response<Bytes> {
     let (window, cookie) = match window {
@@ -777,7 +796,10 @@ async fn link_in_window<S: Storage>(
             Err(_) => return error_page(ErrorPage::TemporarilyUnavailable),
         },
     };
-    match server.start_link_in_window(token, csrf, &window).await {
+    match server
+        .start_link_in_window(token, csrf, binding, &window)
+        .await
+    {
         Ok(StepOutcome::Redirect(url)) => {
             with_browser_cookie(response::see_other(&url), cookie.as_deref())
         }
@@ -803,7 +825,7 @@ pub(super) async fn callback<S: Storage>(
     let Ok(pairs) = crate::params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::InvalidLinkState);
     };
-    let browser = browser_of(request.headers());
+    let browser = browser_of(server, request.headers());
     match server
         .link_callback(provider, &pairs, browser.as_ref())
         .await

@@ -5,12 +5,15 @@
 //! holds the Connect token, see `connect::status`).
 //!
 //! A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`,
-//! Fetch §4.8) is answered 204 only when some app lists the origin in its
-//! `allowedOrigins`; otherwise 403 without CORS headers, so the browser
-//! blocks the request before the key is sent. Actual responses name the one
-//! origin that was checked (`Access-Control-Allow-Origin: <origin>`, never
-//! `*`), with `Vary: Origin` and without `Access-Control-Allow-Credentials`:
-//! the endpoint uses no cookies.
+//! Fetch §4.8) is answered the same way for every origin: 204, naming the
+//! requesting origin. It reads nothing: whether some app (of any workspace)
+//! lists an origin in its `allowedOrigins` is not anyone's to ask. The real
+//! check is on the actual request, which must carry a publishable key whose
+//! own app allows its `Origin` (403 otherwise, without CORS headers).
+//! Actual responses name the one origin that was checked
+//! (`Access-Control-Allow-Origin: <origin>`, never `*`), with `Vary: Origin`
+//! and without `Access-Control-Allow-Credentials`: the endpoint uses no
+//! cookies.
 
 use bytes::Bytes;
 use http::header::{
@@ -19,9 +22,7 @@ use http::header::{
 };
 use http::{Response, StatusCode};
 
-use super::{response, storage_error};
-use crate::server::AuthorizationServer;
-use crate::storage::Storage;
+use super::response;
 
 /// How long a browser may cache a successful preflight, in seconds.
 pub(super) const PREFLIGHT_MAX_AGE_SECS: u32 = 600;
@@ -67,19 +68,13 @@ pub(super) fn forbidden_origin() -> Response<Bytes> {
     answer
 }
 
-/// `OPTIONS /v1/connect/sessions`: the CORS preflight.
-pub(super) async fn preflight<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-) -> Response<Bytes> {
+/// `OPTIONS /v1/connect/sessions`: the CORS preflight, answered alike for
+/// every origin (403 only without a single `Origin`, which no browser's
+/// preflight lacks): it reveals nothing about any app's `allowedOrigins`.
+pub(super) fn preflight(headers: &HeaderMap) -> Response<Bytes> {
     let Some(origin) = origin(headers) else {
         return forbidden_origin();
     };
-    match server.is_allowed_origin(origin).await {
-        Ok(true) => {}
-        Ok(false) => return forbidden_origin(),
-        Err(e) => return storage_error(&e),
-    }
     let mut answer = allow_origin(response::no_content(), origin);
     let h = answer.headers_mut();
     h.insert(

@@ -190,7 +190,7 @@ fn error_type(page: ErrorPage) -> &'static str {
         ErrorPage::ExpiredRequest => "session-expired",
         ErrorPage::CompletedRequest => "session-used",
         ErrorPage::TemporarilyUnavailable => "server-error",
-        // The session was claimed by the browser that opened it first
+        // The session was claimed by the browser that took its first step
         // (RFC 9700 §2.1): this one may not continue it.
         ErrorPage::OtherBrowser => "session-other-browser",
         _ => "session-invalid",

@@ -210,20 +210,59 @@ pub(crate) fn unavailable() -> Response<Bytes> {
     )
 }
 
+/// The policy of the page [`html`] answers instead of one whose own policy
+/// cannot be sent: nothing loads, nothing frames it, no form posts.
+const FALLBACK_CSP: &str =
+    "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Whether `csp` lets no one frame the page: its `frame-ancestors`
+/// directive (the first, as CSP reads it) is `'none'`.
+fn frames_nowhere(csp: &str) -> bool {
+    csp.split(';')
+        .filter_map(|directive| {
+            let mut words = directive.split_ascii_whitespace();
+            (words.next()?.eq_ignore_ascii_case("frame-ancestors"))
+                .then(|| words.collect::<Vec<_>>())
+        })
+        .next()
+        .is_some_and(|sources| sources == ["'none'"])
+}
+
 /// An HTML page with `status` and the page's Content-Security-Policy; never
-/// cached, never framed unless `csp` allows it.
+/// cached, never framed unless `csp` allows it: a page that no one may
+/// frame (`frame-ancestors 'none'`) also says `X-Frame-Options: DENY`, for
+/// browsers that know only that.
+///
+/// The policy is never dropped: a `csp` that is not a valid header value
+/// (every value that goes into one is checked when the server is built or
+/// the app registered, so this is not expected) answers a bare 500 page
+/// under [`FALLBACK_CSP`] instead of the page without its policy.
 pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Bytes> {
+    let (status, body, policy) = match HeaderValue::from_str(csp) {
+        Ok(policy) => (status, body, policy),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::ui::error_page(
+                "Something went wrong",
+                "This page could not be shown safely. Try again later.",
+            ),
+            HeaderValue::from_static(FALLBACK_CSP),
+        ),
+    };
+    let deny_framing = frames_nowhere(policy.to_str().unwrap_or(FALLBACK_CSP));
     let mut response = no_store(finish(header(
         with_status(status, Bytes::from(body)),
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     )));
-    if let Ok(value) = HeaderValue::from_str(csp) {
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_SECURITY_POLICY, value);
-    }
     let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_SECURITY_POLICY, policy);
+    if deny_framing {
+        headers.insert(
+            http::header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        );
+    }
     headers.insert(
         http::header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -377,6 +416,46 @@ mod tests {
             append_query("https://a.example/cb#frag", &[("code", "x")]),
             "https://a.example/cb?code=x"
         );
+    }
+
+    /// A page's policy is never dropped: one that cannot be a header value
+    /// answers a 500 page under the fallback policy, not the page without
+    /// a policy; `X-Frame-Options: DENY` goes with `frame-ancestors 'none'`
+    /// and only with it.
+    #[test]
+    fn html_never_sends_a_page_without_its_policy() {
+        let csp = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+        let page = html(StatusCode::OK, "<p>secret form</p>".into(), csp);
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[http::header::CONTENT_SECURITY_POLICY], csp);
+        assert_eq!(page.headers()[http::header::X_FRAME_OPTIONS], "DENY");
+        let framable = "default-src 'none'; frame-ancestors https://app.example; base-uri 'none'";
+        let page = html(StatusCode::OK, "<p>modal</p>".into(), framable);
+        assert_eq!(
+            page.headers()[http::header::CONTENT_SECURITY_POLICY],
+            framable
+        );
+        assert!(page.headers().get(http::header::X_FRAME_OPTIONS).is_none());
+        for bad in [
+            "default-src 'none'; img-src https://cdn.example\n; frame-ancestors 'none'",
+            "default-src 'none'\r\nX-Injected: 1",
+            "img-src \u{7f}",
+        ] {
+            let page = html(StatusCode::OK, "<p>secret form</p>".into(), bad);
+            assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR, "{bad:?}");
+            assert_eq!(
+                page.headers()[http::header::CONTENT_SECURITY_POLICY],
+                FALLBACK_CSP
+            );
+            assert_eq!(page.headers()[http::header::X_FRAME_OPTIONS], "DENY");
+            let body = std::str::from_utf8(page.body()).unwrap();
+            assert!(!body.contains("secret form"), "{body}");
+        }
+        assert!(!frames_nowhere("frame-ancestors 'none' https://a.example"));
+        assert!(!frames_nowhere("default-src 'none'"));
+        assert!(frames_nowhere(
+            "default-src 'none';frame-ancestors   'none'"
+        ));
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //   denied            Deny on the consent step: onExit denied; Exit on an
 //                     earlier step: onExit user-cancelled
 //   session-used      a used Connect token: onError session-used
-//   session-other-browser  a session another browser opened first, in a
-//                     popup and in a modal: onError session-other-browser
+//   session-other-browser  a session another browser claimed first (its
+//                     first post), in a popup and in a modal:
+//                     onError session-other-browser
 //   forged            messages from another origin (even with the right
 //                     nonce), or from a window of the server's origin that
 //                     the script did not open, are ignored
@@ -374,14 +375,26 @@ try {
     done.push('session-used');
   }
 
-  // ---- session-other-browser: another browser opened the session first ----
+  // ---- session-other-browser: another browser claimed the session first ----
   {
     for (const mode of ['popup', 'modal']) {
       await clearLog(page);
       const session = await adminSession(base, demo, `browser-other-${mode}`);
-      // Another client (this script's fetch, its own cookie jar) opens it first.
-      const claimed = await fetch(`${base}/connect?token=${encodeURIComponent(session.connectToken)}`);
-      check(claimed.status === 200, `the first opening: ${claimed.status}`);
+      // Another client (this script's fetch, its own cookie jar) opens it
+      // and takes its first step: that post claims the session (opening
+      // alone claims nothing).
+      const opened = await fetch(`${base}/connect?token=${encodeURIComponent(session.connectToken)}`);
+      check(opened.status === 200, `the first opening: ${opened.status}`);
+      const html = await opened.text();
+      const fieldOf = (name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))[1];
+      const binding = (opened.headers.get('set-cookie') ?? '').split(';')[0];
+      const claimed = await fetch(`${base}/connect`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: binding },
+        body: new URLSearchParams({ token: fieldOf('token'), csrf_token: fieldOf('csrf_token'), step: fieldOf('step'), action: 'accept' }),
+      });
+      check(claimed.status === 303, `the first post: ${claimed.status}`);
       await page.fill('#token', session.connectToken);
       if (mode === 'popup') {
         const [popup] = await Promise.all([page.waitForEvent('popup'), page.click('#popup-token')]);

@@ -106,7 +106,10 @@ impl Http {
         let headers = response.headers().clone();
         for set in headers.get_all("set-cookie") {
             let pair = set.to_str().unwrap().split(';').next().unwrap();
-            if pair.starts_with("oc_connect_browser=") {
+            // Its name on an http (loopback) issuer, and on an https one.
+            if pair.starts_with("oc_connect_browser=")
+                || pair.starts_with("__Host-oc_connect_browser=")
+            {
                 *self.connect_cookie.lock().unwrap() = Some(pair.to_owned());
             }
         }

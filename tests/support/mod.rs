@@ -92,6 +92,14 @@ impl Browser {
             .map(|(_, v, _)| v.clone())
     }
 
+    /// Puts a cookie in this browser's jar as if a response had set it:
+    /// what an attacker who can plant cookies does.
+    pub fn plant(&self, name: &str, value: &str, path: &str) {
+        let mut cookies = self.cookies.lock().unwrap();
+        cookies.retain(|(n, _, p)| !(n == name && p == path));
+        cookies.push((name.to_owned(), value.to_owned(), path.to_owned()));
+    }
+
     /// Keeps the cookies `response` sets.
     pub fn keep(&self, response: &Response<Bytes>) {
         let mut cookies = self.cookies.lock().unwrap();

@@ -576,9 +576,9 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert!(done.is_ok(), "{done:?}");
     assert_eq!(
-        n, 4,
-        "a browser-created Connect approval: open_session, get_app, complete_session, \
-         find_connection"
+        n, 5,
+        "a browser-created Connect approval that is the page's first post: open_session, \
+         advance_connect (the claim), get_app, complete_session, find_connection"
     );
 
     let form = |pairs: &[(&str, &str)]| {

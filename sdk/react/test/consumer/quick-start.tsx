@@ -3,7 +3,7 @@ import { ConnectButton } from '@oauth-connect/react';
 const server = 'http://127.0.0.1:3000'; // the example server
 const publishableKey = 'oc_pk_...'; // from the curl above
 
-export function App() {
+export default function App() {
   return (
     <ConnectButton
       config={{

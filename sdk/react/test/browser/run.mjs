@@ -241,7 +241,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   headless: true,
   // Popup blocking stays on: only a click may open the popup.
   ignoreDefaultArgs: ['--disable-popup-blocking'],
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 context.setDefaultTimeout(30_000);
 const done = [];

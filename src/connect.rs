@@ -18,7 +18,7 @@ use crate::error::{FieldError, Problem};
 use crate::ids::{ConnectionId, CustomerId, GrantId, Subject};
 use crate::pkce;
 use crate::random::{RandomError, random_array};
-use crate::redirect::{append_query, find_match};
+use crate::redirect::{RedirectUriKind, append_query, find_match};
 use crate::registration::{AppType, OAuthApp};
 use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
@@ -630,8 +630,10 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 
-    /// Creates a Connect session for a confidential `app` (`POST
-    /// /v1/connect/sessions`), for one of the service's users.
+    /// Creates a Connect session for `app` (`POST /v1/connect/sessions`),
+    /// for one of the service's users. A public app's session (a native
+    /// app's, made by the service's backend with the admin key) must carry
+    /// a PKCE `codeChallenge`: the app redeems the code with its verifier.
     ///
     /// A session reaches only `app`'s own customers: `customerId` must name
     /// one of them (another app's customer is as unknown as a missing one)
@@ -665,16 +667,13 @@ impl<S: Storage> AuthorizationServer<S> {
         browser_created: bool,
     ) -> Result<CreatedConnectSession, ConnectError> {
         let config = self.config();
-        if app.app_type != AppType::Confidential {
-            return Err(FieldError::new("appId", Problem::NotConfidentialApp).into());
-        }
         let redirect_url = request
             .redirect_url
             .as_deref()
             .ok_or(FieldError::new("redirectUrl", Problem::Required))?;
-        if find_match(&app.redirect_uris, redirect_url).is_none() {
+        let Some(registered) = find_match(&app.redirect_uris, redirect_url) else {
             return Err(FieldError::new("redirectUrl", Problem::NotRegistered).into());
-        }
+        };
         let given_reference = request
             .reference_id
             .as_deref()
@@ -745,6 +744,13 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             (false, None) => None,
         };
+        // A scoped key outlives the code: it goes in the redirect only to
+        // a URL no other app can claim (RFC 8252 §8.6).
+        if scoped_key == Some(ScopedKeyDelivery::Redirect)
+            && registered.kind() == RedirectUriKind::PrivateUse
+        {
+            return Err(FieldError::new("scopedKeyDelivery", Problem::ClaimableRedirect).into());
+        }
         if let Some(seconds) = request.scoped_key_expires_in
             && (scoped_key.is_none() || !(60..=315_360_000).contains(&seconds))
         {
@@ -770,6 +776,13 @@ impl<S: Storage> AuthorizationServer<S> {
                 return Err(FieldError::new("codeChallengeMethod", Problem::Mismatch).into());
             }
         };
+        // A public app (a native or browser app: no secret) redeems its
+        // code with the verifier alone, so its session must carry the
+        // challenge (RFC 7636 §1, RFC 8252 §8.1): whoever catches the
+        // redirect cannot use the code.
+        if app.app_type == AppType::Public && code_challenge.is_none() {
+            return Err(FieldError::new("codeChallenge", Problem::PkceRequired).into());
+        }
         let storage = self.storage();
         let (reference_id, claimed_reference_id, customer_id, mode) = if browser_created {
             // A web page names no stored record: no lookup at all.

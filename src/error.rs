@@ -117,9 +117,18 @@ pub enum Problem {
     /// A scope the app is not allowed to request.
     #[error("is not among the app's allowed scopes")]
     ScopeNotAllowed,
-    /// Connect sessions need a confidential app.
-    #[error("must name a confidential app")]
-    NotConfidentialApp,
+    /// A public app's Connect session needs a PKCE challenge: its code is
+    /// redeemed with the verifier, not a secret.
+    #[error(
+        "is required for a public app: its code is redeemed with the PKCE verifier (RFC 7636, S256)"
+    )]
+    PkceRequired,
+    /// A credential may not travel in a redirect to a URL another app can
+    /// claim.
+    #[error(
+        "may not be `redirect` when redirectUrl is a private-use scheme, which another app can claim (RFC 8252 §8.6); use `tokenResponse`"
+    )]
+    ClaimableRedirect,
     /// Not one of the app's registered redirect URIs.
     #[error("is not one of the app's registered redirect URIs")]
     NotRegistered,

@@ -919,7 +919,8 @@ fn parses<K: CredentialKind>(prefixes: &CredentialPrefixes, text: &str) -> bool 
 }
 
 /// Redirect URIs: `registered\nrequested`. Whatever registers is https,
-/// loopback http or a dotted private-use scheme, with no fragment or
+/// loopback http or a private-use scheme of two or more characters that
+/// is not a script, file or browser-internal one, with no fragment or
 /// wildcard; a requested URI that matches is the registered one, or differs
 /// only in the port of a loopback IP literal (RFC 8252 §7.3).
 pub fn redirect_uri(data: &[u8]) {
@@ -940,8 +941,25 @@ pub fn redirect_uri(data: &[u8]) {
             assert!(registered.to_ascii_lowercase().starts_with("http://"));
         }
         RedirectUriKind::PrivateUse => {
-            let scheme = registered.split(':').next().unwrap_or_default();
-            assert!(scheme.contains('.'));
+            let scheme = registered
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            assert!(scheme.len() >= 2, "{scheme}");
+            for never in [
+                "javascript",
+                "data",
+                "file",
+                "about",
+                "blob",
+                "vbscript",
+                "intent",
+                "urn",
+            ] {
+                assert_ne!(scheme, never);
+            }
+            assert!(!scheme.starts_with("ms-"), "{scheme}");
         }
     }
     assert!(uri.matches(registered), "a registered URI matches itself");

@@ -85,7 +85,7 @@ fn serialization(s: &str) -> Result<String, OriginError> {
     let uri = RedirectUri::parse(s).map_err(|e| match e {
         crate::redirect::RedirectUriError::InsecureHttp => OriginError::InsecureHttp,
         crate::redirect::RedirectUriError::ForbiddenScheme { .. }
-        | crate::redirect::RedirectUriError::PrivateSchemeWithoutDot { .. } => OriginError::Scheme,
+        | crate::redirect::RedirectUriError::DriveLetter { .. } => OriginError::Scheme,
         _ => OriginError::Malformed,
     })?;
     if uri.kind() == RedirectUriKind::PrivateUse {

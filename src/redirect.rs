@@ -20,19 +20,75 @@ use url::{Host, Url};
 pub(crate) const MAX_LEN: usize = 2048;
 
 /// Schemes that can never be used for a redirect URI (compared
-/// case-insensitively).
+/// case-insensitively). Any other scheme is a private-use scheme
+/// (RFC 8252 §7.1), so these are the ones that are not an app's callback:
 const FORBIDDEN_SCHEMES: &[&str] = &[
+    // Script or content the browser runs or shows in a context of its own
+    // (RFC 9700 §4.1: `javascript:` and `data:` in particular).
     "javascript",
-    "data",
+    "livescript",
     "vbscript",
-    "file",
-    "about",
+    "data",
     "blob",
     "filesystem",
+    "mhtml",
+    "view-source",
+    // Local files and the browsers' own pages.
+    "file",
+    "about",
+    "chrome",
+    "devtools",
+    "edge",
+    "opera",
+    "brave",
+    "vivaldi",
+    "resource",
+    "jar",
+    // Operating-system handlers that act on the URL itself: Android
+    // intents (any activity of any app), Windows search and shell, iOS app
+    // installation.
+    "intent",
+    "android-app",
+    "search",
+    "search-ms",
+    "shell",
+    "itms-services",
+    // Messaging and network protocols, never an app's callback.
+    "mailto",
+    "tel",
+    "sms",
     "ws",
     "wss",
     "ftp",
+    "sftp",
+    "smb",
+    "ssh",
+    "telnet",
+    "ldap",
+    "gopher",
+    "news",
+    "nntp",
+    "irc",
+    // Names rather than locators: `urn:ietf:wg:oauth:2.0:oob` (the
+    // out-of-band "redirect" RFC 8252 §7 does not list), message ids.
+    "urn",
+    "cid",
+    "mid",
 ];
+
+/// Scheme families that are never a callback: Windows' own handlers
+/// (`ms-msdt:`, `ms-officecmd:`, `ms-settings:`…) and browser extensions
+/// and internals (`chrome-extension:`, `moz-extension:`, `safari-extension:`,
+/// `chrome-untrusted:`).
+const FORBIDDEN_SCHEME_PREFIXES: &[&str] = &["ms-", "chrome-", "moz-", "safari-", "edge-"];
+
+/// Whether `scheme` (lowercased) may never be a redirect URI's.
+fn forbidden_scheme(scheme: &str) -> bool {
+    FORBIDDEN_SCHEMES.contains(&scheme)
+        || FORBIDDEN_SCHEME_PREFIXES
+            .iter()
+            .any(|prefix| scheme.starts_with(prefix))
+}
 
 /// Why a redirect URI was refused for registration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,11 +142,11 @@ pub enum RedirectUriError {
         /// The scheme, lowercased.
         scheme: String,
     },
-    /// A private-use scheme that is not in reverse domain name form.
+    /// A one-letter scheme: Windows reads `c:/…` as a drive, not a scheme.
     #[error(
-        "private-use redirect URI scheme `{scheme}` must be a reverse domain name containing a dot, such as `com.example.app`"
+        "redirect URI scheme `{scheme}` is a single letter, which reads as a Windows drive; use a reverse domain name such as `com.example.app`"
     )]
-    PrivateSchemeWithoutDot {
+    DriveLetter {
         /// The scheme, lowercased.
         scheme: String,
     },
@@ -104,8 +160,10 @@ pub enum RedirectUriKind {
     /// An `http` URI on a loopback host (`127.0.0.0/8`, `[::1]` or
     /// `localhost`), for native apps (RFC 8252 §7.3).
     Loopback,
-    /// A private-use URI scheme such as `com.example.app:/cb`
-    /// (RFC 8252 §7.1).
+    /// A private-use URI scheme, such as `com.example.app:/cb` or
+    /// `myapp://device/connected` (RFC 8252 §7.1, which recommends the
+    /// reverse domain name form: a shorter scheme is accepted, but is more
+    /// likely to be claimed by another app too).
     PrivateUse,
 }
 
@@ -118,18 +176,21 @@ pub struct RedirectUri(Arc<str>);
 impl RedirectUri {
     /// Validates `s` against the registration rules and keeps it verbatim.
     ///
-    /// Accepted are `https` URIs with a host, `http` URIs on a loopback host
-    /// (`127.0.0.0/8`, `[::1]` or `localhost`), and private-use schemes in
-    /// reverse domain name form (containing a `.`).
+    /// Accepted are `https` URIs with a host (a web page, or a native app's
+    /// claimed link: iOS universal links, Android App Links), `http` URIs on
+    /// a loopback host (`127.0.0.0/8`, `[::1]` or `localhost`), and
+    /// private-use schemes (RFC 8252 §7.1: `com.example.app:/cb`, or a
+    /// single word such as `myapp://device/connected`).
     ///
     /// # Errors
     ///
     /// Returns a [`RedirectUriError`] if `s` is empty, longer than
     /// 2,048 bytes, contains anything but printable ASCII (or a space or
     /// backslash), contains `#` or `*`, is not an absolute URL, carries user
-    /// information, uses a forbidden scheme (`javascript`, `data`, `file`,
-    /// ...), uses `http` on a non-loopback host, lacks a host for
-    /// `http`/`https`, or uses a private-use scheme without a `.`.
+    /// information, uses a scheme that is not an app's callback
+    /// (`javascript`, `data`, `file`, `about`, `blob`, `intent`, `mailto`,
+    /// `ms-…`, …) or a one-letter one (a Windows drive), uses `http` on a
+    /// non-loopback host, or lacks a host for `http`/`https`.
     pub fn parse(s: &str) -> Result<Self, RedirectUriError> {
         validate(s)?;
         Ok(Self(Arc::from(s)))
@@ -251,7 +312,7 @@ fn validate(s: &str) -> Result<(), RedirectUriError> {
         reason: e.to_string(),
     })?;
     let scheme = url.scheme().to_ascii_lowercase();
-    if FORBIDDEN_SCHEMES.contains(&scheme.as_str()) {
+    if forbidden_scheme(&scheme) {
         return Err(RedirectUriError::ForbiddenScheme { scheme });
     }
     // The raw authority, if the string has one; the url crate accepts
@@ -283,8 +344,8 @@ fn validate(s: &str) -> Result<(), RedirectUriError> {
             }
         }
         _ => {
-            if !scheme.contains('.') {
-                return Err(RedirectUriError::PrivateSchemeWithoutDot { scheme });
+            if scheme.len() == 1 {
+                return Err(RedirectUriError::DriveLetter { scheme });
             }
         }
     }
@@ -446,6 +507,13 @@ mod tests {
             "com.example.app:/oauth2redirect/example-provider",
             "com.example.app://cb",
             "Com.Example.App:/cb",
+            // A single word, as native apps register them (Texture's own
+            // examples): accepted, the reverse domain name only recommended.
+            "myapp://device/connected",
+            "myapp:/cb",
+            "example://",
+            "fb1234567890://authorize",
+            "my-app+oauth://cb",
         ] {
             let u = ok(s);
             assert_eq!(u.kind(), RedirectUriKind::PrivateUse);
@@ -624,20 +692,63 @@ mod tests {
         }
     }
 
+    // RFC 8252 §7.1 recommends reverse domain names but a single word is a
+    // scheme too; a single letter is a Windows drive (`c:/…`), not one.
     #[test]
-    fn rfc8252_7_1_private_use_scheme_needs_dot() {
-        assert_eq!(
-            err("myapp:/cb"),
-            RedirectUriError::PrivateSchemeWithoutDot {
-                scheme: "myapp".to_owned()
-            }
-        );
-        assert_eq!(
-            err("urn:ietf:wg:oauth:2.0:oob"),
-            RedirectUriError::PrivateSchemeWithoutDot {
-                scheme: "urn".to_owned()
-            }
-        );
+    fn rfc8252_7_1_one_letter_scheme_is_a_drive() {
+        for (s, scheme) in [("c:/Windows/cb", "c"), ("C:/cb", "c"), ("x://cb", "x")] {
+            assert_eq!(
+                err(s),
+                RedirectUriError::DriveLetter {
+                    scheme: scheme.to_owned()
+                },
+                "{s}"
+            );
+        }
+        ok("cc:/cb");
+    }
+
+    // Schemes that are not an app's callback, now that any single word
+    // may be one: browser internals, OS handlers, messaging, out-of-band.
+    #[test]
+    fn rfc9700_4_1_other_schemes_that_are_no_callback() {
+        for (s, scheme) in [
+            ("urn:ietf:wg:oauth:2.0:oob", "urn"),
+            ("intent://scan/?Intent;scheme=zxing;end", "intent"),
+            ("intent://cb", "intent"),
+            ("view-source:https://example.com/", "view-source"),
+            ("chrome://settings", "chrome"),
+            ("chrome-extension://abcdef/cb.html", "chrome-extension"),
+            ("moz-extension://abcdef/cb.html", "moz-extension"),
+            ("ms-msdt:/id", "ms-msdt"),
+            ("MS-Settings:privacy", "ms-settings"),
+            ("search-ms:query=x", "search-ms"),
+            ("mailto:someone@example.com", "mailto"),
+            ("tel:+15555550100", "tel"),
+            ("sms:+15555550100", "sms"),
+            ("livescript:alert(1)", "livescript"),
+            ("mhtml:https://example.com/x", "mhtml"),
+            ("itms-services://?action=download-manifest", "itms-services"),
+            ("ssh://host/cb", "ssh"),
+        ] {
+            assert_eq!(
+                err(s),
+                RedirectUriError::ForbiddenScheme {
+                    scheme: scheme.to_owned()
+                },
+                "{s}"
+            );
+        }
+        // Only the families: a scheme that merely contains the letters is
+        // an app's own.
+        for s in [
+            "msapp://cb",
+            "chromecast.example.app:/cb",
+            "com.ms-app:/cb",
+            "telly://cb",
+        ] {
+            assert_eq!(ok(s).kind(), RedirectUriKind::PrivateUse, "{s}");
+        }
     }
 
     // RFC 6749 §3.1.2.2: registration errors are reported to the developer.
@@ -821,9 +932,9 @@ mod tests {
         let u = RedirectUri::try_from(s.clone()).unwrap();
         assert_eq!(String::from(u), s);
         assert_eq!(
-            RedirectUri::try_from(String::from("myapp:/cb")),
-            Err(RedirectUriError::PrivateSchemeWithoutDot {
-                scheme: "myapp".to_owned()
+            RedirectUri::try_from(String::from("javascript:alert(1)")),
+            Err(RedirectUriError::ForbiddenScheme {
+                scheme: "javascript".to_owned()
             })
         );
     }

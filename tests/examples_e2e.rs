@@ -2182,6 +2182,12 @@ fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
         return None;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    // One `npm ci` at a time: the browser tests run in parallel, and two
+    // installs into one folder break each other.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !dir.join("node_modules/playwright-core").exists() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

@@ -188,7 +188,8 @@ async fn redirect_uris_are_validated_and_errors_name_the_element() {
     );
 
     // RFC 6749 §3.1.2 (absolute, no fragment), RFC 8252 §7.1 and §8.3,
-    // RFC 9700 §2.1 (no wildcards), no script schemes.
+    // RFC 9700 §2.1 (no wildcards), no script, file or intent schemes, no
+    // drive letter.
     for bad in [
         "/relative/path",
         "https://myapp.com/cb#fragment",
@@ -196,7 +197,9 @@ async fn redirect_uris_are_validated_and_errors_name_the_element() {
         "http://myapp.com/cb",
         "javascript:alert(1)",
         "data:text/html,hi",
-        "myapp:/cb",
+        "file:///etc/passwd",
+        "intent://cb",
+        "c:/cb",
     ] {
         app.redirect_uris = vec!["https://myapp.com/ok".into(), bad.into()];
         let (field, problem) = field_of(server.create_app(&w, &app).await.unwrap_err());
@@ -211,6 +214,7 @@ async fn redirect_uris_are_validated_and_errors_name_the_element() {
         "http://[::1]:8080/cb",
         "http://localhost:3000/cb",
         "com.example.app:/oauth2redirect",
+        "myapp://device/connected",
         "https://myapp.com/cb?tenant=1",
     ] {
         app.redirect_uris = vec![good.into()];
@@ -224,7 +228,7 @@ async fn redirect_uris_are_validated_and_errors_name_the_element() {
     app.redirect_uris = vec!["https://a.example/cb".into(), "https://a.example/cb".into()];
     let created = server.create_app(&w, &app).await.unwrap();
     assert_eq!(created.app.redirect_uris.len(), 1, "duplicates removed");
-    assert_eq!(total(&server, &w).await, 6);
+    assert_eq!(total(&server, &w).await, 7);
 }
 
 #[tokio::test]

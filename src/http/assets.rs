@@ -2,11 +2,14 @@
 //!
 //! - `GET /connect/sdk.js`: the embed SDK as a classic script (one global,
 //!   `OAuthConnect`), and `GET /connect/sdk.mjs`, the same source as an ES
-//!   module (`export default`, `export const create`). Both wrap
-//!   `src/js/connect-sdk.js`, at compile time.
-//! - `GET /connect/sdk/<version>.js` and `.mjs`: the same bytes at a
+//!   module (`export default`, `export const create`, `export const
+//!   version`). Both wrap `src/js/connect-sdk.js`, at compile time.
+//! - `GET /connect/sdk/<version>.js`, `.mjs` and `.d.ts`: the same bytes at a
 //!   versioned URL, `Cache-Control: immutable`, for a `<script>` tag with
 //!   Subresource Integrity ([`ConnectScript::integrity`]).
+//! - `GET /connect/sdk.d.ts`: the SDK's TypeScript declarations
+//!   (`src/js/connect-sdk.d.ts`: the options, callbacks, error types and
+//!   events of `OAuthConnect.create`), for both forms.
 //! - `GET /connect/page/<version>.js`: the hosted pages' own side
 //!   (`src/js/connect-page.js`), loaded by this server's pages only.
 //!
@@ -46,8 +49,12 @@ const SDK_MODULE: &str = concat!(
     include_str!("../js/connect-sdk.js"),
     "const OAuthConnect = oauthConnect(import.meta.url);\n",
     "export default OAuthConnect;\n",
-    "export const create = OAuthConnect.create;\n"
+    "export const create = OAuthConnect.create;\n",
+    "export const version = OAuthConnect.version;\n"
 );
+
+/// The SDK's TypeScript declarations.
+const SDK_TYPES: &str = include_str!("../js/connect-sdk.d.ts");
 
 /// The hosted pages' script.
 const PAGE: &str = include_str!("../js/connect-page.js");
@@ -76,6 +83,10 @@ pub struct ConnectScript {
 
 impl ConnectScript {
     fn new(body: &'static str, path: &str, extension: &str) -> Self {
+        Self::typed(body, path, extension, "text/javascript; charset=utf-8")
+    }
+
+    fn typed(body: &'static str, path: &str, extension: &str, content_type: &'static str) -> Self {
         let digest = ring::digest::digest(&ring::digest::SHA384, body.as_bytes());
         let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         let version = hex[..16].to_owned();
@@ -85,7 +96,7 @@ impl ConnectScript {
             integrity: format!("sha384-{}", STANDARD.encode(digest.as_ref())),
             etag: format!("\"{hex}\""),
             version,
-            content_type: "text/javascript; charset=utf-8",
+            content_type,
         }
     }
 
@@ -101,6 +112,20 @@ impl ConnectScript {
     pub fn module() -> &'static Self {
         static SCRIPT: OnceLock<ConnectScript> = OnceLock::new();
         SCRIPT.get_or_init(|| Self::new(SDK_MODULE, "/connect/sdk", "mjs"))
+    }
+
+    /// The SDK's TypeScript declarations (`/connect/sdk.d.ts`), for the
+    /// classic script's global and the module's exports alike.
+    pub fn types() -> &'static Self {
+        static SCRIPT: OnceLock<ConnectScript> = OnceLock::new();
+        SCRIPT.get_or_init(|| {
+            Self::typed(
+                SDK_TYPES,
+                "/connect/sdk",
+                "d.ts",
+                "application/typescript; charset=utf-8",
+            )
+        })
     }
 
     /// The hosted pages' script (`/connect/page/<version>.js`): what this
@@ -191,7 +216,7 @@ fn serve(
     response::finish(answer)
 }
 
-/// `GET /connect/sdk.js` and `GET /connect/sdk.mjs`.
+/// `GET /connect/sdk.js`, `GET /connect/sdk.mjs` and `GET /connect/sdk.d.ts`.
 pub(super) fn sdk(request: &Request<Bytes>, file: &str) -> Response<Bytes> {
     match file {
         "sdk.js" => serve(
@@ -206,13 +231,24 @@ pub(super) fn sdk(request: &Request<Bytes>, file: &str) -> Response<Bytes> {
             Caching::Short,
             Readers::Anyone,
         ),
+        "sdk.d.ts" => serve(
+            request,
+            ConnectScript::types(),
+            Caching::Short,
+            Readers::Anyone,
+        ),
         _ => response::not_found("no such resource"),
     }
 }
 
-/// `GET /connect/sdk/<version>.js` (or `.mjs`): only the current version.
+/// `GET /connect/sdk/<version>.js` (or `.mjs`, or `.d.ts`): only the
+/// current version.
 pub(super) fn versioned_sdk(request: &Request<Bytes>, file: &str) -> Response<Bytes> {
-    for script in [ConnectScript::classic(), ConnectScript::module()] {
+    for script in [
+        ConnectScript::classic(),
+        ConnectScript::module(),
+        ConnectScript::types(),
+    ] {
         if script.versioned_path.rsplit('/').next() == Some(file) {
             return serve(request, script, Caching::Immutable, Readers::Anyone);
         }

@@ -102,7 +102,7 @@ impl<S: Storage> AuthorizationServer<S> {
             ["connect", "status"] => connect::status(self, &request).await,
             ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
             // ---- Connect in the browser: the embed SDK and the pages' script ----
-            ["connect", file @ ("sdk.js" | "sdk.mjs")] => assets::sdk(&request, file),
+            ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(&request, file),
             ["connect", "sdk", file] => assets::versioned_sdk(&request, file),
             ["connect", "page", file] => assets::page(&request, file),
             ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,

@@ -148,6 +148,7 @@
 
 mod admin;
 mod authorize;
+mod client_address;
 mod clock;
 mod config;
 mod connect;
@@ -204,6 +205,7 @@ pub use authorize::{
     AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
     MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
+pub use client_address::PeerAddress;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,

@@ -116,9 +116,11 @@ macro_rules! storage_conformance_tests {
             publishable_keys_insert_find_list_revoke,
             publishable_keys_are_bounded_per_app,
             publishable_keys_concurrent_inserts_respect_the_bound,
-            publishable_keys_use_counter_follows_fixed_windows,
-            publishable_keys_concurrent_uses_are_each_counted_once,
             apps_delete_cascades_to_publishable_keys,
+            rate_limits_count_in_fixed_windows,
+            rate_limits_concurrent_counts_are_each_counted_once,
+            rate_limits_refund_takes_back_one_in_its_window,
+            rate_limits_purge_removes_only_ended_windows,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -3915,14 +3917,6 @@ pub async fn publishable_keys_insert_find_list_revoke<S: Storage>(store: Arc<S>)
             .unwrap()
             .is_none()
     );
-    assert!(
-        store
-            .count_publishable_key_use(&first.id, t0)
-            .await
-            .unwrap()
-            .is_none(),
-        "a revoked key has no counter"
-    );
     assert_eq!(
         store.list_publishable_keys(ws, &app.app.id).await.unwrap(),
         vec![second]
@@ -4014,65 +4008,92 @@ pub async fn publishable_keys_concurrent_inserts_respect_the_bound<S: Storage>(s
     );
 }
 
-/// The use counter counts within a window, restarts at 1 in a later window,
-/// counts a lagging (earlier) window in the current one, and is per key.
-pub async fn publishable_keys_use_counter_follows_fixed_windows<S: Storage>(store: Arc<S>) {
+/// Deleting an app removes its publishable keys in the same step.
+pub async fn apps_delete_cascades_to_publishable_keys<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
-    let w0 = base_time();
-    let key = publishable_key_record(&app, w0);
-    let other = publishable_key_record(&app, w0);
-    for k in [&key, &other] {
-        store.insert_publishable_key(k, 10).await.unwrap();
-    }
-    let count = |id: PublishableKeyId, at: OffsetDateTime| {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .count_publishable_key_use(&id, at)
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
-    assert_eq!(count(key.id.clone(), w0).await, 1);
-    assert_eq!(count(key.id.clone(), w0).await, 2);
-    assert_eq!(count(key.id.clone(), w0).await, 3);
-    assert_eq!(count(other.id.clone(), w0).await, 1, "per key");
-    let w1 = w0 + Duration::minutes(1);
-    assert_eq!(count(key.id.clone(), w1).await, 1, "a new window restarts");
-    assert_eq!(
-        count(key.id.clone(), w0).await,
-        2,
-        "an earlier window counts in the current one"
-    );
-    assert_eq!(count(key.id.clone(), w1).await, 3);
+    let key = publishable_key_record(&app, base_time());
+    store.insert_publishable_key(&key, 10).await.unwrap();
     assert!(
         store
-            .count_publishable_key_use(&PublishableKeyId::generate(&rng()).unwrap(), w0)
+            .delete_app(&app.app.workspace_id, &app.app.id)
             .await
             .unwrap()
-            .is_none(),
-        "unknown key"
+    );
+    assert!(
+        store
+            .find_publishable_key(&key.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_publishable_keys(&app.app.workspace_id, &app.app.id)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
-/// Concurrent uses of one key are each counted exactly once: the counts
-/// returned are 1..=n, every one of them once.
-pub async fn publishable_keys_concurrent_uses_are_each_counted_once<S: Storage>(store: Arc<S>) {
-    let app = grant_fixture(&*store).await;
-    let window = base_time();
-    let key = publishable_key_record(&app, window);
-    store.insert_publishable_key(&key, 10).await.unwrap();
+/// A bucket counts within its window, restarts at 1 in a later window,
+/// counts a lagging (earlier) window in the one it holds, reads without
+/// counting, and is independent of every other bucket.
+pub async fn rate_limits_count_in_fixed_windows<S: Storage>(store: Arc<S>) {
+    let (bucket, other) = (random_hash(), random_hash());
+    let w0 = base_time();
+    let w1 = w0 + Duration::minutes(1);
+    let w2 = w1 + Duration::minutes(1);
+    assert_eq!(store.rate_limit_count(&bucket, w0).await.unwrap(), 0);
+    for expected in 1..=3 {
+        assert_eq!(
+            store.count_rate_limit(&bucket, w0, w1).await.unwrap(),
+            expected
+        );
+    }
+    assert_eq!(store.rate_limit_count(&bucket, w0).await.unwrap(), 3);
+    assert_eq!(
+        store.rate_limit_count(&bucket, w0).await.unwrap(),
+        3,
+        "reading counts nothing"
+    );
+    assert_eq!(
+        store.count_rate_limit(&other, w0, w1).await.unwrap(),
+        1,
+        "per bucket"
+    );
+    assert_eq!(
+        store.count_rate_limit(&bucket, w1, w2).await.unwrap(),
+        1,
+        "a new window restarts"
+    );
+    assert_eq!(
+        store.rate_limit_count(&bucket, w1).await.unwrap(),
+        1,
+        "the new window's count"
+    );
+    assert_eq!(
+        store.count_rate_limit(&bucket, w0, w1).await.unwrap(),
+        2,
+        "an earlier window counts in the held one"
+    );
+    assert_eq!(
+        store.rate_limit_count(&bucket, w2).await.unwrap(),
+        0,
+        "a later window has counted nothing yet"
+    );
+}
+
+/// Concurrent counts of one bucket are each counted exactly once: the
+/// counts returned are 1..=n, every one of them once.
+pub async fn rate_limits_concurrent_counts_are_each_counted_once<S: Storage>(store: Arc<S>) {
+    let bucket = random_hash();
+    let start = base_time();
+    let end = start + Duration::minutes(1);
     let mut tasks = Vec::new();
     for _ in 0..40 {
         let store = Arc::clone(&store);
-        let id = key.id.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .count_publishable_key_use(&id, window)
-                .await
-                .unwrap()
-                .unwrap()
+            store.count_rate_limit(&bucket, start, end).await.unwrap()
         }));
     }
     let mut counts = Vec::new();
@@ -4369,7 +4390,15 @@ delegate! {
         async fn list_publishable_keys(&self, workspace: &WorkspaceId, app_id: &AppId) -> Vec<PublishableKeyRecord>;
         async fn revoke_publishable_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &PublishableKeyId) -> bool;
         async fn find_publishable_key(&self, hash: &CredentialHash) -> Option<PublishableKeyRecord>;
-        async fn count_publishable_key_use(&self, id: &PublishableKeyId, window_start: OffsetDateTime) -> Option<u32>;
+    }
+}
+
+delegate! {
+    crate::RateLimitStore {
+        async fn count_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime, window_end: OffsetDateTime) -> u32;
+        async fn rate_limit_count(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> u32;
+        async fn refund_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> ();
+        async fn purge_rate_limits(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }
 

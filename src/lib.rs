@@ -170,6 +170,7 @@ mod pkce;
 mod providers;
 mod publishable_key;
 mod random;
+mod rate_limit;
 mod redirect;
 mod registration;
 mod resource;
@@ -266,10 +267,11 @@ pub use storage::{
     ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore, ConnectionFilter,
     ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, EmbedMode, GraceSecret,
     GrantRecord, GrantRevocation, GrantStore, LinkedAccount, Listing, Location, MemoryStore,
-    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation, ResponseMode,
-    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
-    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RateLimitStore,
+    RefreshRotation, ResponseMode, ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord,
+    SecretRotation, SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
+    StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind,
+    TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

@@ -57,6 +57,10 @@ pub struct TokenError {
     /// Whether the client used `Authorization: Basic`: an `invalid_client`
     /// answer then carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
     pub basic_auth: bool,
+    /// Whether a presented client id and secret failed to authenticate
+    /// (an unknown client, a wrong or missing secret): the failures
+    /// [`AuthorizationServer::handle`] counts per client id and address.
+    pub(crate) failed_authentication: bool,
 }
 
 impl TokenError {
@@ -64,6 +68,7 @@ impl TokenError {
         Self {
             error: OAuthError::new(code, description),
             basic_auth: false,
+            failed_authentication: false,
         }
     }
 
@@ -102,6 +107,7 @@ impl From<OAuthError> for TokenError {
         Self {
             error,
             basic_auth: false,
+            failed_authentication: false,
         }
     }
 }
@@ -351,6 +357,7 @@ impl<S: Storage> AuthorizationServer<S> {
                         "client authentication failed",
                     ),
                     basic_auth: basic.is_some(),
+                    failed_authentication: true,
                 })
             }
         }
@@ -1052,8 +1059,9 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    /// Removes expired sessions, codes, tokens and grants, at most `batch`
-    /// records per call. Returns how many were removed.
+    /// Removes expired sessions, codes, tokens and grants, and the
+    /// rate-limit counters of windows that ended, at most `batch` records
+    /// per call. Returns how many were removed.
     ///
     /// A grant goes once nothing issued from it can work any more: a
     /// grant whose code expired unredeemed, a grant whose last token
@@ -1070,7 +1078,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// Storage errors.
     pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
-        self.storage().purge_expired(self.now(), batch).await
+        let now = self.now();
+        let purged = self.storage().purge_expired(now, batch).await?;
+        let left = u32::try_from(u64::from(batch).saturating_sub(purged)).unwrap_or(0);
+        if left == 0 {
+            return Ok(purged);
+        }
+        let counters = self.storage().purge_rate_limits(now, left).await?;
+        Ok(purged + counters)
     }
 }
 

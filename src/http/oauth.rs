@@ -13,6 +13,7 @@ use crate::authorize::{
 };
 use crate::oauth_error::OAuthErrorCode;
 use crate::params::{self, Params};
+use crate::rate_limit::Limit;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
 use crate::token::{BasicCredentials, TokenError};
@@ -108,6 +109,70 @@ fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Respons
     Ok((basic, pairs))
 }
 
+/// The client id a client endpoint's request presents: Basic's, else the
+/// form's `client_id`.
+fn presented_client_id<'a>(
+    basic: Option<&'a BasicCredentials>,
+    pairs: &'a params::Pairs<'_>,
+) -> &'a str {
+    match basic {
+        Some(basic) => &basic.client_id,
+        None => params::first(pairs, "client_id").unwrap_or_default(),
+    }
+}
+
+/// The answer to a client endpoint's error. A failed client
+/// authentication is counted for the presented client id and the client's
+/// address: past the
+/// [limit](crate::AuthorizationServerBuilder::authentication_failure_limit)
+/// the answer is 429 with `Retry-After`, still RFC 6749 §5.2's JSON
+/// (`invalid_client`: the attempt did fail).
+async fn client_error<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    client_id: &str,
+    error: &TokenError,
+) -> Response<Bytes> {
+    if error.failed_authentication
+        && let Some(retry_after) = count_client_failure(server, request, client_id).await
+    {
+        return response::with_retry_after(
+            response::oauth_error(
+                &OAuthErrorCode::InvalidClient,
+                Some(
+                    "too many failed client authentications from this address; retry after the time in Retry-After",
+                ),
+                Some(StatusCode::TOO_MANY_REQUESTS),
+            ),
+            retry_after,
+        );
+    }
+    token_error(error)
+}
+
+/// Counts one failed authentication of the client `client_id` from the
+/// request's address; how long until it may try again once past the limit.
+/// A failure to count (storage) is no reason to answer otherwise.
+pub(super) async fn count_client_failure<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    client_id: &str,
+) -> Option<time::Duration> {
+    // The event names the client only for a well-formed client id (never
+    // text that may be a secret presented in the wrong field).
+    let named = crate::ids::ClientId::parse(client_id).ok().filter(|id| {
+        id.as_str()
+            .starts_with(server.config().prefixes().client_id())
+    });
+    let counter = server.counter(
+        Limit::ClientAuthentication,
+        client_id.as_bytes(),
+        server.client_address(request),
+        named,
+    );
+    server.spend(&counter).await.ok()?.err()
+}
+
 /// `POST /oauth/token` (RFC 6749 §3.2).
 pub(super) async fn token<S: Storage>(
     server: &AuthorizationServer<S>,
@@ -122,7 +187,10 @@ pub(super) async fn token<S: Storage>(
             Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
             Err(_) => response::server_error(),
         },
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -137,7 +205,10 @@ pub(super) async fn revoke<S: Storage>(
     };
     match server.revoke(basic.as_ref(), &pairs).await {
         Ok(()) => response::no_store(response::json(StatusCode::OK, &serde_json::json!({}))),
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -152,7 +223,10 @@ pub(super) async fn introspect<S: Storage>(
     };
     match server.introspect(basic.as_ref(), &pairs).await {
         Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -174,7 +248,10 @@ pub(super) async fn par<S: Storage>(
         .await
     {
         Ok(client) => client,
-        Err(error) => return token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            return client_error(server, request, client_id, &error).await;
+        }
     };
     // Client authentication parameters are not part of the pushed request.
     let pushed: params::Pairs<'_> = pairs

@@ -19,10 +19,10 @@ use super::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, CodeRecord, CodeRedemption, ConnectApproval,
     ConnectContext, ConnectStore, ConnectionFilter, ConnectionRecord, ConnectionStatus,
     CustomerRecord, GraceSecret, GrantRecord, GrantRevocation, GrantStore, Listing,
-    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RefreshRotation,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
-    TokenKind, TokenRecord,
+    PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, RateLimitStore,
+    RefreshRotation, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind,
+    TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -47,7 +47,28 @@ pub struct MemoryStore {
     scoped_keys: RwLock<ScopedKeyTable>,
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
     publishable_keys: RwLock<PublishableKeyTable>,
+    rate_limits: RwLock<RateLimitTable>,
 }
+
+/// The rate-limit counters, and when to sweep out the ones whose window
+/// ended: whenever the table has doubled since the last sweep, so it holds
+/// at most about twice the buckets of the current windows even if the host
+/// never purges.
+#[derive(Debug, Default)]
+struct RateLimitTable {
+    counters: CredentialHashMap<RateCounter>,
+    sweep_at: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RateCounter {
+    window_start: OffsetDateTime,
+    window_end: OffsetDateTime,
+    count: u32,
+}
+
+/// The smallest table size that triggers a sweep.
+const RATE_LIMIT_SWEEP_MIN: usize = 1024;
 
 #[derive(Debug, Default)]
 struct PublishableKeyTable {
@@ -60,9 +81,6 @@ struct PublishableKeyTable {
 #[derive(Debug)]
 struct PublishableKeyRow {
     record: PublishableKeyRecord,
-    /// The rate-limit window the counter holds, and its count.
-    window_start: Option<OffsetDateTime>,
-    uses: u32,
 }
 
 impl PublishableKeyTable {
@@ -582,8 +600,6 @@ impl PublishableKeyStore for MemoryStore {
             key.id.clone(),
             PublishableKeyRow {
                 record: key.clone(),
-                window_start: None,
-                uses: 0,
             },
         );
         Ok(PublishableKeyInsert::Inserted)
@@ -632,25 +648,108 @@ impl PublishableKeyStore for MemoryStore {
             .and_then(|id| table.by_id.get(id))
             .map(|row| row.record.clone()))
     }
+}
 
-    async fn count_publishable_key_use(
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn count_rate_limit(
         &self,
-        id: &PublishableKeyId,
+        bucket: &CredentialHash,
         window_start: OffsetDateTime,
-    ) -> Result<Option<u32>, StorageError> {
-        let mut table = write(&self.publishable_keys);
-        let Some(row) = table.by_id.get_mut(id) else {
-            return Ok(None);
-        };
-        match row.window_start {
-            Some(held) if held >= window_start => row.uses = row.uses.saturating_add(1),
-            _ => {
-                row.window_start = Some(window_start);
-                row.uses = 1;
-            }
+        window_end: OffsetDateTime,
+    ) -> Result<u32, StorageError> {
+        let mut table = write(&self.rate_limits);
+        if table.counters.len() >= table.sweep_at.max(RATE_LIMIT_SWEEP_MIN) {
+            table.counters.retain(|_, c| c.window_end > window_start);
+            table.sweep_at = table.counters.len().saturating_mul(2);
         }
-        Ok(Some(row.uses))
+        let counter = table.counters.entry(*bucket).or_insert(RateCounter {
+            window_start,
+            window_end,
+            count: 0,
+        });
+        if counter.window_start >= window_start {
+            counter.count = counter.count.saturating_add(1);
+        } else {
+            *counter = RateCounter {
+                window_start,
+                window_end,
+                count: 1,
+            };
+        }
+        Ok(counter.count)
     }
+
+    async fn rate_limit_count(
+        &self,
+        bucket: &CredentialHash,
+        window_start: OffsetDateTime,
+    ) -> Result<u32, StorageError> {
+        Ok(read(&self.rate_limits)
+            .counters
+            .get(bucket)
+            .filter(|c| c.window_start >= window_start)
+            .map_or(0, |c| c.count))
+    }
+
+    async fn refund_rate_limit(
+        &self,
+        bucket: &CredentialHash,
+        window_start: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let mut table = write(&self.rate_limits);
+        if let Some(counter) = table
+            .counters
+            .get_mut(bucket)
+            .filter(|c| c.window_start == window_start)
+        {
+            counter.count = counter.count.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn purge_rate_limits(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StorageError> {
+        let mut budget = usize::try_from(limit).unwrap_or(usize::MAX);
+        let removed = purge_map(&self.rate_limits, &mut budget, |c: &RateCounter| {
+            c.window_end <= now
+        });
+        Ok(removed)
+    }
+}
+
+/// [`purge`] for the rate-limit table, whose map sits in a struct.
+fn purge_map(
+    table: &RwLock<RateLimitTable>,
+    budget: &mut usize,
+    expired: impl Fn(&RateCounter) -> bool,
+) -> u64 {
+    if *budget == 0 {
+        return 0;
+    }
+    let candidates: Vec<CredentialHash> = read(table)
+        .counters
+        .iter()
+        .filter(|(_, c)| expired(c))
+        .map(|(k, _)| *k)
+        .take(*budget)
+        .collect();
+    if candidates.is_empty() {
+        return 0;
+    }
+    let mut table = write(table);
+    let mut removed = 0;
+    for key in &candidates {
+        if table.counters.get(key).is_some_and(&expired) {
+            table.counters.remove(key);
+            removed += 1;
+        }
+    }
+    *budget -= removed;
+    removed as u64
 }
 
 /// Removes up to `budget` entries of `table` for which `expired` holds,

@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scoped key grants",
         include_str!("../../../migrations/0009_scoped_key_grants.sql"),
     ),
+    (
+        10,
+        "limits",
+        include_str!("../../../migrations/0010_limits.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

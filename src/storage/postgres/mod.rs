@@ -1,7 +1,7 @@
 //! The PostgreSQL backend (feature `postgres`).
 //!
 //! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`,
-//! `connect.rs`, `publishable_keys.rs`),
+//! `connect.rs`, `publishable_keys.rs`, `rate_limits.rs`),
 //! each with its SQL as constants and a `decode_*` function per record;
 //! typed column access in `rows.rs`; the one mapping of sqlx errors to
 //! [`StorageErrorKind`] in `error.rs`; the embedded schema in
@@ -67,6 +67,7 @@ mod error;
 mod grants;
 mod migrations;
 mod publishable_keys;
+mod rate_limits;
 mod rows;
 
 /// How many connections [`PostgresStore::connect`] keeps at most.

@@ -19,3 +19,14 @@ CREATE INDEX oauth_rate_limits_window_end ON oauth_rate_limits (window_end);
 -- key and client address, above.
 ALTER TABLE oauth_publishable_keys DROP COLUMN window_start, DROP COLUMN window_uses;
 
+-- Pushed authorization requests that needed no secret (a public client's)
+-- are kept per requester (a keyed hash of the client and the pushing
+-- address) in a bounded number of slots: a push takes a free slot or
+-- replaces the oldest, and the unique index makes more than one session
+-- per slot impossible, concurrent pushes included.
+ALTER TABLE oauth_sessions
+    ADD COLUMN requester bytea NULL CHECK (octet_length(requester) = 32),
+    ADD COLUMN requester_slot integer NULL CHECK (requester_slot >= 0);
+
+CREATE UNIQUE INDEX oauth_sessions_requester_slot ON oauth_sessions (requester, requester_slot)
+    WHERE requester IS NOT NULL;

@@ -52,7 +52,8 @@
 //!   `http::Response<Bytes>` out):
 //!   - authorization (RFC 6749 §4.1): [`begin_authorization`] validates the
 //!     request in the order that never redirects to an unverified URI
-//!     (§4.1.2.1) and keeps it as a short-lived pending authorization;
+//!     (§4.1.2.1) and seals it into the consent page as a short-lived
+//!     pending authorization (nothing is stored before the decision);
 //!     [`decide`] records the resource owner's CSRF-protected decision,
 //!     possibly narrowing the scopes, and redirects with `code`, `state`
 //!     and `iss` (RFC 9207);
@@ -155,6 +156,7 @@ mod connect;
 mod connect_browser;
 mod connect_steps;
 mod connection;
+mod consent_seal;
 mod credential;
 mod customer;
 mod error;
@@ -203,8 +205,8 @@ pub mod fuzzing;
 
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
-    MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
 pub use client_address::PeerAddress;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -259,7 +259,11 @@ pub(super) async fn par<S: Storage>(
         .filter(|(name, _)| name != "client_secret")
         .cloned()
         .collect();
-    match server.push_authorization_request(&client, &pushed).await {
+    let address = server.client_address(request);
+    match server
+        .push_authorization_request(&client, &pushed, address)
+        .await
+    {
         Ok(pushed) => response::no_store(response::json(
             StatusCode::CREATED,
             &serde_json::json!({
@@ -431,7 +435,8 @@ async fn decide<S: Storage>(
     if !is_form(request.headers()) {
         return error_page(ErrorPage::InvalidCsrfToken);
     }
-    let Ok(form) = Params::parse(request.body()) else {
+    // The form carries its sealed request: up to the body limit.
+    let Ok(form) = Params::parse_within(request.body(), super::MAX_BODY_BYTES) else {
         return error_page(ErrorPage::InvalidCsrfToken);
     };
     let (Some(session), Some(csrf)) = (form.get("session"), form.get("csrf_token")) else {

@@ -3,9 +3,9 @@
 //!
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
-//! takes their locks in one fixed order — apps, sessions, codes, grants,
-//! tokens, customers, connections, scoped keys, publishable keys — so two
-//! methods can never deadlock. Locks are never held across
+//! takes their locks in one fixed order — apps, sessions, pushed requests,
+//! codes, grants, tokens, customers, connections, scoped keys, publishable
+//! keys, rate limits — so two methods can never deadlock. Locks are never held across
 //! an `.await`.
 
 use std::collections::HashMap;
@@ -39,6 +39,9 @@ pub struct MemoryStore {
     // Records are boxed: the tables of a busy store grow by the million, and
     // a table of boxes moves and zeroes far less memory as it grows.
     sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
+    /// The sessions of each requester of `insert_pushed_session`, oldest
+    /// first (at most its bound; pruned of gone sessions as they go).
+    pushed: RwLock<CredentialHashMap<Vec<CredentialHash>>>,
     codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
     grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
     tokens: RwLock<CredentialHashMap<Box<TokenRecord>>>,
@@ -913,6 +916,33 @@ impl GrantStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_pushed_session(
+        &self,
+        session: &SessionRecord,
+        requester: &CredentialHash,
+        max_pending: u32,
+    ) -> Result<(), StorageError> {
+        let apps = read(&self.apps);
+        let mut sessions = write(&self.sessions);
+        let mut pushed = write(&self.pushed);
+        if apps.get(&session.workspace_id, &session.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
+        if sessions.contains_key(&session.hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        let held = pushed.entry(*requester).or_default();
+        held.retain(|hash| sessions.contains_key(hash));
+        let max = usize::try_from(max_pending).unwrap_or(usize::MAX).max(1);
+        while held.len() >= max {
+            let oldest = held.remove(0);
+            sessions.remove(&oldest);
+        }
+        held.push(session.hash);
+        sessions.insert(session.hash, Box::new(session.clone()));
+        Ok(())
+    }
+
     async fn open_session(
         &self,
         hash: &CredentialHash,
@@ -1220,6 +1250,16 @@ impl GrantStore for MemoryStore {
             || (),
             |s, ()| now >= s.expires_at,
         );
+        {
+            // The pushed requests' index forgets the sessions gone (purged
+            // now, or with their app).
+            let sessions = read(&self.sessions);
+            let mut pushed = write(&self.pushed);
+            pushed.retain(|_, held| {
+                held.retain(|hash| sessions.contains_key(hash));
+                !held.is_empty()
+            });
+        }
         // A redeemed code is the tombstone a late replay needs to revoke its
         // grant (RFC 6749 §4.1.2): it stays until its grant goes.
         removed += purge(&self.codes, &mut budget, grants, |c, grants| {

@@ -9,16 +9,17 @@ mod common;
 
 use std::error::Error;
 use std::future::IntoFuture as _;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, Storage};
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, PeerAddress, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
@@ -61,6 +62,8 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         .layer(middleware::from_fn(trace))
         .with_state(server);
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    // `ConnectInfo`: the socket's peer, for the limits per client address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let main = axum::serve(listener, app).with_graceful_shutdown(common::shutdown_signal());
     match demo_app {
         // The demo integrating app, on its own origin.
@@ -90,12 +93,16 @@ async fn demo_app_handler(State(app): State<common::DemoApp>, request: Request) 
     response.map(Body::from)
 }
 
-/// The adapter: the axum request (body capped) into `handle`, and back.
+/// The adapter: the axum request (body capped) into `handle`, with the
+/// socket's peer as a `PeerAddress`, and back.
 async fn handle<S: Storage>(
     State(server): State<AuthorizationServer<S>>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+        parts.extensions.insert(PeerAddress::from(peer));
+    }
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
         Err(_) => common::too_large(),

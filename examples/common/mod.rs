@@ -18,6 +18,7 @@
 //! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1; with `DATABASE_URL`, off |
 //! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
+//! | `OAUTH_CONNECT_TRUSTED_PROXIES` (CIDRs or addresses, comma-separated) | none: the socket's peer is the client the limits count |
 
 mod demo;
 mod demo_app;
@@ -75,6 +76,8 @@ pub(crate) struct Config {
     demo_app_addr: Option<SocketAddr>,
     session_lifetime: Option<time::Duration>,
     purge_every: Duration,
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` names the client.
+    trusted_proxies: Vec<String>,
 }
 
 /// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
@@ -96,7 +99,8 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              DATABASE_SCHEMA, OAUTH_CONNECT_DEMO_PROVIDERS=off (no demo providers),
              OAUTH_CONNECT_DEMO_APP=HOST:PORT|off (the demo integrating app; default: port + 1),
              OAUTH_CONNECT_SESSION_LIFETIME=SECONDS (Connect sessions; 60-86400, default 1800),
-             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60)";
+             OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60),
+             OAUTH_CONNECT_TRUSTED_PROXIES=CIDR,... (whose X-Forwarded-For/Forwarded is believed; default none)";
 
 /// `HOST:PORT` or `off` for the demo app.
 fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
@@ -227,6 +231,15 @@ impl Config {
             demo_app_addr,
             session_lifetime,
             purge_every,
+            trusted_proxies: env("OAUTH_CONNECT_TRUSTED_PROXIES")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 
@@ -514,6 +527,9 @@ async fn build<S: Storage>(
     let server = builder
         .issuer(issuer)
         .key_ring(key_ring)
+        // The limits count per client address: the socket's peer, or what
+        // these proxies say in `X-Forwarded-For`/`Forwarded`.
+        .trusted_proxies(config.trusted_proxies.iter().cloned())
         // A demo sign-in field on the consent page: plug your login in here.
         .resource_owner(Arc::new(DemoSignIn))
         .scope_catalogue(
@@ -522,7 +538,14 @@ async fn build<S: Storage>(
                 .describe("write:devices", "Control your devices")
                 .describe("read:sites", "See your sites and their energy use"),
         )
-        .build()?;
+        .build()
+        .map_err(|e| match e {
+            oauth_connect::ConfigError::Invalid("trusted_proxies") => {
+                "OAUTH_CONNECT_TRUSTED_PROXIES must be CIDR blocks or addresses separated by commas"
+                    .into()
+            }
+            e => Box::<dyn Error>::from(e),
+        })?;
 
     let admin = if config.admin_keys.is_empty() {
         let workspace = WorkspaceId::parse(DEMO_WORKSPACE)?;

@@ -95,8 +95,15 @@
 //!   failures; secrets rotated; apps deleted; connections), never a secret.
 //! - **Purge**: [`purge_expired`] removes expired sessions, codes, tokens
 //!   and grants (a grant whose code expired unredeemed too; a Connect
-//!   connection's grant once the connection is revoked) in bounded
-//!   batches; the host schedules it.
+//!   connection's grant once the connection is revoked) and ended
+//!   rate-limit counters in bounded batches; the host schedules it.
+//! - **Limits per client address** for what needs no secret: the
+//!   publishable keys' session budget, failed client and admin-key
+//!   authentications (429 with `Retry-After`), public clients' pushed
+//!   requests; the authorization endpoint stores nothing before the
+//!   decision. The adapter passes the socket's peer as a [`PeerAddress`];
+//!   trusted proxies' `Forwarded`/`X-Forwarded-For` is believed
+//!   ([`AuthorizationServerBuilder::trusted_proxies`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite

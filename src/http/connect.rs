@@ -148,8 +148,9 @@ pub(super) async fn sessions<S: Storage>(
 const PUBLISHABLE_CHALLENGE: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
 
 /// `POST /v1/connect/sessions` with a publishable key: the key, its app, the
-/// `Origin`, the body, then the rate limit of the key and client address. Every answer to an allowed
-/// origin carries its CORS headers, so the page's script can read it.
+/// `Origin`, the body, then the rate limit of the key and client address.
+/// Every answer to an allowed origin carries its CORS headers, so the
+/// page's script can read it.
 async fn browser_session<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,

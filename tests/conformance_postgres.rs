@@ -1289,6 +1289,23 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
             assert!([401, 429].contains(&refused.status().as_u16()));
         }
     }
+    // Made-up client ids, one per guess: one counter for the address.
+    for n in 0..30 {
+        let basic = format!(
+            "Basic {}",
+            base64_encode(&format!("oc_client_{n:0>24}:{}", guess.expose_secret()))
+        );
+        let refused = send(
+            "198.51.100.66",
+            http::Request::post("/oauth/token")
+                .header("authorization", basic)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Bytes::from_static(b"grant_type=client_credentials"))
+                .unwrap(),
+        )
+        .await;
+        assert!([401, 429].contains(&refused.status().as_u16()));
+    }
     let count = |table: &'static str| {
         let pool = store.pool().clone();
         async move {
@@ -1307,8 +1324,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
     );
     assert_eq!(
         count("oauth_rate_limits").await,
-        2,
-        "one counter per client and address"
+        3,
+        "one counter per client and address, one for the made-up ids"
     );
     clock.advance(time::Duration::hours(1));
     while server.purge_expired(100).await.unwrap() == 100 {}

@@ -349,6 +349,52 @@ async fn failed_client_authentication_is_throttled_per_client_and_address_rfc674
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Issue 17 item 8: client ids that no client has (made up, one per
+/// guess) share one count per address, so they neither escape the limit
+/// nor make a counter each; a registered client's right secret from that
+/// address still works.
+#[tokio::test]
+async fn made_up_client_ids_share_one_count_per_address() {
+    let h = harness().await;
+    let guess = wrong_secret(&h).await;
+    let mut statuses = Vec::new();
+    for n in 0..25 {
+        let made_up = format!("oc_client_{n:0>24}");
+        let answer = from(&h.server, STRANGER, client_credentials(&made_up, &guess)).await;
+        statuses.push(answer.status());
+    }
+    assert!(
+        statuses[..20]
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[20..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // No client is named in the refusals: none has those ids.
+    let refusals = rate_limited_events(&h, "client_authentication");
+    assert_eq!(refusals, vec![(None, Some(STRANGER.parse().unwrap())); 5]);
+    let client = &h.confidential;
+    let right = from(
+        &h.server,
+        STRANGER,
+        client_credentials(&client.client_id, client.secret.as_deref().unwrap()),
+    )
+    .await;
+    assert_eq!(right.status(), StatusCode::OK, "{}", text(&right));
+    // One counter for all of them: the purge after the window finds one.
+    h.clock.advance(Duration::minutes(1));
+    let purged = h.server.purge_expired(1000).await.unwrap();
+    assert_eq!(
+        purged, 1,
+        "one rate-limit counter (the token's grant is live)"
+    );
+}
+
 fn admin_request(key: &str) -> Request<Bytes> {
     Request::get("/v1/oauth-apps")
         .header("authorization", format!("Bearer {key}"))

@@ -61,8 +61,14 @@ async fn client<S: Storage>(
         Ok(client) if client.authenticated => Ok(client),
         Ok(_) => Err(unauthorized("a confidential client is required")),
         Err(ClientAuthError::Storage(e)) => Err(storage_error(&e)),
-        Err(_) => {
-            match super::oauth::count_client_failure(server, request, &basic.client_id).await {
+        Err(failure) => {
+            // Counted for the client when one has the presented id; made-up
+            // ids share their address's one count.
+            let client = match failure {
+                ClientAuthError::UnknownClient => None,
+                _ => server.registered_client_id(&basic.client_id).await,
+            };
+            match super::oauth::count_client_failure(server, request, client).await {
                 Some(retry_after) => Err(response::rate_limited(
                     "too many failed client authentications from this address; retry after the time in Retry-After",
                     retry_after,

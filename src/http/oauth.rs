@@ -16,7 +16,7 @@ use crate::params::{self, Params};
 use crate::rate_limit::Limit;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
-use crate::token::{BasicCredentials, TokenError};
+use crate::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::ui;
 
 /// The challenge on every 401 of the client endpoints (RFC 6749 §5.2).
@@ -122,8 +122,8 @@ fn presented_client_id<'a>(
 }
 
 /// The answer to a client endpoint's error. A failed client
-/// authentication is counted for the presented client id and the client's
-/// address: past the
+/// authentication is counted for the presented client id (when a client
+/// has it) and the client's address: past the
 /// [limit](crate::AuthorizationServerBuilder::authentication_failure_limit)
 /// the answer is 429 with `Retry-After`, still RFC 6749 §5.2's JSON
 /// (`invalid_client`: the attempt did fail).
@@ -133,8 +133,13 @@ async fn client_error<S: Storage>(
     client_id: &str,
     error: &TokenError,
 ) -> Response<Bytes> {
-    if error.failed_authentication
-        && let Some(retry_after) = count_client_failure(server, request, client_id).await
+    let counted = match error.failed_authentication {
+        FailedAuthentication::No => None,
+        FailedAuthentication::UnknownClient => Some(None),
+        FailedAuthentication::Client => crate::ids::ClientId::parse(client_id).ok().map(Some),
+    };
+    if let Some(client) = counted
+        && let Some(retry_after) = count_client_failure(server, request, client).await
     {
         return response::with_retry_after(
             response::oauth_error(
@@ -150,25 +155,22 @@ async fn client_error<S: Storage>(
     token_error(error)
 }
 
-/// Counts one failed authentication of the client `client_id` from the
-/// request's address; how long until it may try again once past the limit.
-/// A failure to count (storage) is no reason to answer otherwise.
+/// Counts one failed authentication from the request's address, for the
+/// registered client `client` (`None`: an id no client has, all of which
+/// an address shares one count for); how long until it may try again once
+/// past the limit. A failure to count (storage) is no reason to answer
+/// otherwise.
 pub(super) async fn count_client_failure<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
-    client_id: &str,
+    client: Option<crate::ids::ClientId>,
 ) -> Option<time::Duration> {
-    // The event names the client only for a well-formed client id (never
-    // text that may be a secret presented in the wrong field).
-    let named = crate::ids::ClientId::parse(client_id).ok().filter(|id| {
-        id.as_str()
-            .starts_with(server.config().prefixes().client_id())
-    });
+    let subject = client.as_ref().map_or("", |id| id.as_str()).to_owned();
     let counter = server.counter(
         Limit::ClientAuthentication,
-        client_id.as_bytes(),
+        subject.as_bytes(),
         server.client_address(request),
-        named,
+        client,
     );
     server.spend(&counter).await.ok()?.err()
 }

@@ -9,6 +9,7 @@
 //! (RFC 9207).
 
 use std::fmt;
+use std::net::IpAddr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -259,6 +260,42 @@ pub enum AuthorizeError {
     Redirect(ClientRedirect),
 }
 
+/// The handle of a pending authorization, as the consent form posts it back
+/// (`session`).
+///
+/// For a request made at the authorization endpoint it is the request
+/// itself, sealed: encrypted and authenticated (ChaCha20-Poly1305) under a
+/// key derived from the server key ring, so nothing is stored before the
+/// resource owner decides. For a pushed request or a Connect session it is
+/// the session's Connect token.
+///
+/// `Debug` redacts it.
+#[derive(Clone)]
+pub struct ConsentHandle(Zeroizing<String>);
+
+impl ConsentHandle {
+    /// The handle, for the form's hidden field.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn sealed(handle: String) -> Self {
+        Self(Zeroizing::new(handle))
+    }
+}
+
+impl fmt::Debug for ConsentHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsentHandle([redacted])")
+    }
+}
+
+impl From<&ConnectToken> for ConsentHandle {
+    fn from(token: &ConnectToken) -> Self {
+        Self(Zeroizing::new(token.expose_secret().to_owned()))
+    }
+}
+
 /// A validated authorization request waiting for the resource owner: what
 /// the consent page shows and the hidden fields its form posts back.
 ///
@@ -266,8 +303,9 @@ pub enum AuthorizeError {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ConsentPrompt {
-    /// The session handle; the form posts it back as `session`.
-    pub session: ConnectToken,
+    /// The pending authorization's handle; the form posts it back as
+    /// `session`.
+    pub session: ConsentHandle,
     /// The CSRF token bound to the session; the form posts it back as
     /// `csrf_token`.
     pub csrf_token: String,
@@ -353,13 +391,13 @@ impl fmt::Debug for PushedRequest {
 }
 
 /// An authorization request that passed every check.
-struct ValidRequest {
-    redirect_uri: String,
-    redirect_uri_in_request: bool,
-    scopes: ScopeSet,
-    state: Option<String>,
-    code_challenge: Option<String>,
-    response_mode: ResponseMode,
+pub(crate) struct ValidRequest {
+    pub(crate) redirect_uri: String,
+    pub(crate) redirect_uri_in_request: bool,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) state: Option<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) response_mode: ResponseMode,
 }
 
 /// The response mode an error response uses: `web_message` when the request
@@ -421,8 +459,10 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The authorization endpoint (`GET /oauth/authorize`, RFC 6749 §4.1.1):
-    /// validates the request and stores it as a pending authorization for
-    /// the consent page.
+    /// validates the request and seals it into the consent prompt as a
+    /// pending authorization ([`ConsentHandle`]): nothing is stored before
+    /// the resource owner decides, so unauthenticated requests cannot grow
+    /// storage.
     ///
     /// `pairs` are the decoded query parameters in order. With `request_uri`
     /// (RFC 9126 §4) the pushed request, or a Connect session, is opened
@@ -562,34 +602,22 @@ impl<S: Storage> AuthorizationServer<S> {
                 return self.approve_at_once(&app, valid, subject, now).await;
             }
         }
-        let (session, hash) = self
-            .new_session_handle()
-            .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
-        let record = SessionRecord {
-            hash,
-            workspace_id: app.workspace_id.clone(),
-            app_id: app.id.clone(),
-            client_id: app.client_id.clone(),
-            redirect_uri: valid.redirect_uri,
-            redirect_uri_in_request: valid.redirect_uri_in_request,
+        // Nothing is stored before the resource owner decides: the request
+        // travels sealed in the consent form (`consent_seal.rs`).
+        let expires_at = now + self.config().lifetimes().consent;
+        let sealed = self
+            .seal_consent(&app, &valid, expires_at)
+            .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+        Ok(AuthorizationStep::Consent(Box::new(ConsentPrompt {
+            csrf_token: sealed.csrf_token,
+            session: sealed.handle,
+            app,
             scopes: valid.scopes,
-            state: valid.state,
-            code_challenge: valid.code_challenge,
+            redirect_uri: valid.redirect_uri,
+            expires_at,
+            connect: false,
             response_mode: valid.response_mode,
-            created_at: now,
-            expires_at: now + self.config().lifetimes().consent,
-            open_by: None,
-            opened_at: Some(now),
-            status: SessionStatus::Pending,
-            connect: None,
-        };
-        self.storage()
-            .insert_session(&record)
-            .await
-            .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
-        Ok(AuthorizationStep::Consent(Box::new(
-            self.prompt(session, app, record),
-        )))
+        })))
     }
 
     /// Issues the grant and code of a request the consent policy covers,
@@ -650,7 +678,7 @@ impl<S: Storage> AuthorizationServer<S> {
     fn prompt(&self, session: ConnectToken, app: OAuthApp, record: SessionRecord) -> ConsentPrompt {
         ConsentPrompt {
             csrf_token: self.session_csrf(&session),
-            session,
+            session: ConsentHandle::from(&session),
             app,
             scopes: record.scopes,
             redirect_uri: record.redirect_uri,
@@ -817,15 +845,27 @@ impl<S: Storage> AuthorizationServer<S> {
     /// and returns a single-use `request_uri`.
     ///
     /// `pairs` are the decoded form parameters, client authentication
-    /// excluded.
+    /// excluded. `client_address` is the pushing client's
+    /// ([`client_address`](Self::client_address)).
     ///
     /// # Errors
     ///
     /// [`PushError::Invalid`] for the JSON error response (RFC 9126 §2.3).
+    ///
+    /// # Security
+    ///
+    /// A public client's push needs no secret: its pushed requests are kept
+    /// per client and address, at most
+    /// [`public_pushed_request_cap`](crate::AuthorizationServerBuilder::public_pushed_request_cap)
+    /// of them, a push beyond that replacing the oldest (whose
+    /// `request_uri` then stops working). Without an address every such
+    /// push of the client shares one bound. A confidential client's pushes
+    /// are its own business and are not capped.
     pub async fn push_authorization_request<N, V>(
         &self,
         client: &AuthenticatedClient,
         pairs: &[(N, V)],
+        client_address: Option<IpAddr>,
     ) -> Result<PushedRequest, PushError>
     where
         N: AsRef<str> + Sync,
@@ -882,7 +922,28 @@ impl<S: Storage> AuthorizationServer<S> {
             status: SessionStatus::Pending,
             connect: None,
         };
-        self.storage().insert_session(&record).await?;
+        if client.authenticated {
+            self.storage().insert_session(&record).await?;
+        } else {
+            let keys = self.config().keys();
+            let network = crate::client_address::limit_key(client_address);
+            let requester = keys
+                .hash(
+                    keys.current_id(),
+                    "pushed_request/requester",
+                    &[app.client_id.as_str().as_bytes(), &network],
+                )
+                // Never fails with the current key; were it to, every such
+                // push would share one bound: stricter, never looser.
+                .unwrap_or_else(|| crate::CredentialHash::from_bytes([0; 32]));
+            self.storage()
+                .insert_pushed_session(
+                    &record,
+                    &requester,
+                    self.config().public_pushed_request_cap(),
+                )
+                .await?;
+        }
         Ok(PushedRequest {
             request_uri: format!("{REQUEST_URI_PREFIX}{}", session.expose_secret()),
             expires_in: lifetimes.pushed_request.whole_seconds(),
@@ -894,8 +955,12 @@ impl<S: Storage> AuthorizationServer<S> {
     /// `state` and `iss` (RFC 9207); denied, with `error=access_denied`.
     ///
     /// `session` and `csrf_token` are the consent form's hidden fields.
-    /// Completing is single-use and atomic: of two tabs approving one
+    /// Approving is single-use and atomic: of two tabs approving one
     /// request, one gets the code and the other a page saying it is done.
+    /// A pushed request's decision (approve or deny) is recorded with its
+    /// session; a request of the authorization endpoint, sealed in the page
+    /// ([`ConsentHandle`]), writes nothing when denied (a denial after an
+    /// approval is still refused as completed).
     ///
     /// # Errors
     ///
@@ -915,8 +980,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ) -> Result<ClientRedirect, AuthorizeError> {
         let page = AuthorizeError::Page;
         let config = self.config();
-        let handle = ConnectToken::parse(config.prefixes(), session)
-            .map_err(|_| page(ErrorPage::UnknownRequest))?;
+        let Ok(handle) = ConnectToken::parse(config.prefixes(), session) else {
+            return self.decide_sealed(session, csrf_token, decision).await;
+        };
         if !self.check_csrf(&handle, csrf_token) {
             return Err(page(ErrorPage::InvalidCsrfToken));
         }
@@ -978,6 +1044,93 @@ impl<S: Storage> AuthorizationServer<S> {
         }
         params.push(("iss", issuer));
         Ok(ClientRedirect::new(&record.redirect_uri, &params, mode))
+    }
+
+    /// [`decide`](Self::decide) for a request sealed in the consent page.
+    async fn decide_sealed(
+        &self,
+        session: &str,
+        csrf_token: &str,
+        decision: Decision,
+    ) -> Result<ClientRedirect, AuthorizeError> {
+        let page = AuthorizeError::Page;
+        let request = self
+            .open_consent(session)
+            .ok_or(page(ErrorPage::UnknownRequest))?;
+        if !self.check_sealed_csrf(&request, csrf_token) {
+            return Err(page(ErrorPage::InvalidCsrfToken));
+        }
+        let now = self.now();
+        if now >= request.expires_at {
+            return Err(page(ErrorPage::ExpiredRequest));
+        }
+        let grant_id = self
+            .sealed_grant_id(&request)
+            .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
+        let state = request.state.as_deref();
+        let mode = request.response_mode;
+        let code = match decision {
+            Decision::Deny => {
+                match self.storage().get_grant(&grant_id).await {
+                    Ok(None) => {}
+                    Ok(Some(_)) => return Err(page(ErrorPage::CompletedRequest)),
+                    Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),
+                }
+                None
+            }
+            Decision::Approve { subject, scopes } => {
+                let scopes = scopes.unwrap_or_else(|| request.scopes.clone());
+                if scopes.is_empty() || !scopes.is_subset_of(&request.scopes) {
+                    let err = problem(
+                        OAuthErrorCode::InvalidScope,
+                        "granted scopes exceed the request",
+                    );
+                    return Err(self.error_redirect(&request.redirect_uri, &err, state, mode));
+                }
+                let binding = CodeBinding {
+                    workspace_id: &request.workspace_id,
+                    app_id: &request.app_id,
+                    client_id: &request.client_id,
+                    redirect_uri: &request.redirect_uri,
+                    redirect_uri_in_request: request.redirect_uri_in_request,
+                    code_challenge: request.code_challenge.as_deref(),
+                };
+                let (mut grant, mut code_record, code) = self
+                    .new_code(&binding, subject, scopes, now)
+                    .map_err(|_| page(ErrorPage::TemporarilyUnavailable))?;
+                // The grant's id says which request it answers, and it
+                // outlives the request: a second decision finds it.
+                grant.id = grant_id;
+                grant.expires_at = grant.expires_at.max(Some(request.expires_at));
+                code_record.grant_id = grant.id.clone();
+                match self.storage().insert_code(&grant, &code_record).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == crate::StorageErrorKind::Conflict => {
+                        return Err(page(ErrorPage::CompletedRequest));
+                    }
+                    // The app was deleted since.
+                    Err(e) if e.kind() == crate::StorageErrorKind::NotFound => {
+                        return Err(page(ErrorPage::UnknownRequest));
+                    }
+                    Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),
+                }
+                Some(code)
+            }
+        };
+        Ok(match &code {
+            Some(code) => self.code_redirect(&request.redirect_uri, code, state, mode),
+            None => {
+                let mut params = vec![
+                    ("error", "access_denied"),
+                    ("error_description", "the resource owner denied the request"),
+                ];
+                if let Some(state) = state {
+                    params.push(("state", state));
+                }
+                params.push(("iss", self.config().issuer_str()));
+                ClientRedirect::new(&request.redirect_uri, &params, mode)
+            }
+        })
     }
 
     /// A new grant and its authorization code: 16 random bytes for the

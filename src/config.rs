@@ -38,6 +38,9 @@ pub struct ServerConfig {
     providers: Vec<Provider>,
     terms: Option<Terms>,
     publishable_key_rate_limit: RateLimit,
+    authentication_failure_limit: RateLimit,
+    public_pushed_request_cap: u32,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A fixed-window rate limit: at most `requests` in each `window`, windows
@@ -231,9 +234,33 @@ impl ServerConfig {
         self.terms.as_ref()
     }
 
-    /// How many Connect sessions one publishable key may create per window.
+    /// How many Connect sessions one publishable key may create per window
+    /// for one client address.
     pub fn publishable_key_rate_limit(&self) -> RateLimit {
         self.publishable_key_rate_limit
+    }
+
+    /// How many failed authentications (a client's, by client id; an admin
+    /// key's) one client address may make per window before it is refused
+    /// with 429.
+    pub fn authentication_failure_limit(&self) -> RateLimit {
+        self.authentication_failure_limit
+    }
+
+    /// How many pushed authorization requests of one public client from one
+    /// client address are kept at most (the oldest is replaced).
+    pub fn public_pushed_request_cap(&self) -> u32 {
+        self.public_pushed_request_cap
+    }
+
+    /// Whether `ip` is one of the trusted proxies, whose forwarding headers
+    /// name the client.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    pub(crate) fn trusted_proxy_networks(&self) -> &[ipnet::IpNet] {
+        &self.trusted_proxies
     }
 }
 
@@ -291,6 +318,9 @@ pub struct AuthorizationServerBuilder<S> {
     providers: Vec<Provider>,
     terms: Option<Terms>,
     publishable_key_rate_limit: RateLimit,
+    authentication_failure_limit: RateLimit,
+    public_pushed_request_cap: u32,
+    trusted_proxies: Vec<String>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -323,6 +353,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             providers: Vec::new(),
             terms: None,
             publishable_key_rate_limit: RateLimit::new(10, Duration::MINUTE),
+            authentication_failure_limit: RateLimit::new(20, Duration::MINUTE),
+            public_pushed_request_cap: 32,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -491,11 +524,56 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     }
 
     /// How many Connect sessions one publishable key may create per fixed
-    /// window (default 10 per minute; 1–100 000 requests, a window of 1
-    /// second to 1 day). Beyond it `POST /v1/connect/sessions` answers 429
-    /// with `Retry-After`.
+    /// window for one client address (default 10 per minute; 1–100 000
+    /// requests, a window of 1 second to 1 day). Beyond it `POST
+    /// /v1/connect/sessions` answers that address 429 with `Retry-After`;
+    /// other addresses keep their own budget. A request refused for
+    /// another reason (a malformed body, an unregistered `redirectUrl`)
+    /// spends nothing.
     pub fn publishable_key_rate_limit(mut self, requests: u32, window: Duration) -> Self {
         self.publishable_key_rate_limit = RateLimit::new(requests, window);
+        self
+    }
+
+    /// How many failed authentications one client address may make per
+    /// fixed window before it is refused with 429 and `Retry-After`
+    /// (default 20 per minute; 1–100 000, a window of 1 second to 1 day):
+    /// counted per client id for client credentials (the OAuth endpoints'
+    /// `invalid_client`, the Connect API's Basic authentication) and per
+    /// address for admin keys. See the README's "How it stays safe".
+    pub fn authentication_failure_limit(mut self, failures: u32, window: Duration) -> Self {
+        self.authentication_failure_limit = RateLimit::new(failures, window);
+        self
+    }
+
+    /// How many pushed authorization requests (RFC 9126) of one public
+    /// client from one client address are kept at most (default 32; 1 to
+    /// 10 000): a push beyond it replaces the oldest. A public client's
+    /// push needs no secret, so without a bound anyone could fill storage.
+    pub fn public_pushed_request_cap(mut self, max: u32) -> Self {
+        self.public_pushed_request_cap = max;
+        self
+    }
+
+    /// The proxies whose `Forwarded` (RFC 7239) and `X-Forwarded-For`
+    /// headers name the client (default: none, so the socket's peer is the
+    /// client): CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or single
+    /// addresses. An entry that is neither fails [`build`](Self::build)
+    /// with [`ConfigError::Invalid`]`("trusted_proxies")`. See
+    /// [`AuthorizationServer::client_address`] for how the headers are
+    /// read.
+    ///
+    /// # Security
+    ///
+    /// List only proxies that overwrite or append to these headers: a
+    /// trusted address that passes a client's own header through lets that
+    /// client choose the address its limits are counted for.
+    pub fn trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
         self
     }
 
@@ -570,6 +648,22 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         if !(1..=100_000).contains(&self.publishable_key_rate_limit.requests) {
             return Err(ConfigError::Invalid("publishable_key_rate_limit requests"));
         }
+        check_range(
+            "authentication_failure_limit window",
+            self.authentication_failure_limit.window,
+            Duration::SECOND,
+            Duration::DAY,
+        )?;
+        if !(1..=100_000).contains(&self.authentication_failure_limit.requests) {
+            return Err(ConfigError::Invalid(
+                "authentication_failure_limit failures",
+            ));
+        }
+        if !(1..=10_000).contains(&self.public_pushed_request_cap) {
+            return Err(ConfigError::Invalid("public_pushed_request_cap"));
+        }
+        let trusted_proxies = crate::client_address::parse_proxies(&self.trusted_proxies)
+            .ok_or(ConfigError::Invalid("trusted_proxies"))?;
         let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
             && self
                 .reference_id_prefix
@@ -645,6 +739,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             providers: self.providers,
             terms: self.terms,
             publishable_key_rate_limit: self.publishable_key_rate_limit,
+            authentication_failure_limit: self.authentication_failure_limit,
+            public_pushed_request_cap: self.public_pushed_request_cap,
+            trusted_proxies,
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,
@@ -751,7 +848,7 @@ mod tests {
     /// response is capped at 60 s.
     #[test]
     fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
-        let cases: [(&str, Setter, Duration, Duration); 10] = [
+        let cases: [(&str, Setter, Duration, Duration); 11] = [
             (
                 "max_secret_grace",
                 |b, d| b.max_secret_grace(d),
@@ -812,6 +909,12 @@ mod tests {
                 Duration::SECOND,
                 Duration::DAY,
             ),
+            (
+                "authentication_failure_limit window",
+                |b, d| b.authentication_failure_limit(20, d),
+                Duration::SECOND,
+                Duration::DAY,
+            ),
         ];
         let base = || {
             crate::AuthorizationServer::builder(crate::MemoryStore::new())
@@ -856,6 +959,55 @@ mod tests {
                 Err(ConfigError::Invalid("publishable_key_rate_limit requests"))
             ));
         }
+        // The failure limit's count: 1 to 100 000; the push cap 1 to 10 000.
+        for failures in [1, 100_000] {
+            assert!(
+                base()
+                    .authentication_failure_limit(failures, Duration::MINUTE)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for failures in [0, 100_001] {
+            assert!(matches!(
+                base()
+                    .authentication_failure_limit(failures, Duration::MINUTE)
+                    .build(),
+                Err(ConfigError::Invalid(
+                    "authentication_failure_limit failures"
+                ))
+            ));
+        }
+        for cap in [1, 10_000] {
+            assert!(base().public_pushed_request_cap(cap).build().is_ok());
+        }
+        for cap in [0, 10_001] {
+            assert!(matches!(
+                base().public_pushed_request_cap(cap).build(),
+                Err(ConfigError::Invalid("public_pushed_request_cap"))
+            ));
+        }
+        // The trusted proxies: CIDR blocks or addresses.
+        let server = base()
+            .trusted_proxies(["10.0.0.0/8", "2001:db8::1"])
+            .build()
+            .unwrap();
+        assert!(
+            server
+                .config()
+                .is_trusted_proxy("10.3.2.1".parse().unwrap())
+        );
+        assert!(
+            !server
+                .config()
+                .is_trusted_proxy("11.0.0.1".parse().unwrap())
+        );
+        assert!(matches!(
+            base()
+                .trusted_proxies(["10.0.0.0/8", "proxy.internal"])
+                .build(),
+            Err(ConfigError::Invalid("trusted_proxies"))
+        ));
         // The reference-id prefix: 1 to 32 characters.
         assert!(base().reference_id_prefix("a".repeat(32)).build().is_ok());
         for bad in [String::new(), "a".repeat(33)] {

@@ -69,6 +69,8 @@ macro_rules! storage_conformance_tests {
             apps_are_isolated_between_workspaces,
             sessions_complete_once,
             sessions_pushed_must_be_opened_in_time,
+            sessions_pushed_by_one_requester_keep_the_newest,
+            sessions_pushed_concurrently_never_exceed_the_bound,
             sessions_expired_cannot_complete,
             sessions_concurrent_completions_have_one_winner,
             sessions_keep_response_mode_and_embed,
@@ -119,9 +121,11 @@ macro_rules! storage_conformance_tests {
             publishable_keys_insert_find_list_revoke,
             publishable_keys_are_bounded_per_app,
             publishable_keys_concurrent_inserts_respect_the_bound,
-            publishable_keys_use_counter_follows_fixed_windows,
-            publishable_keys_concurrent_uses_are_each_counted_once,
             apps_delete_cascades_to_publishable_keys,
+            rate_limits_count_in_fixed_windows,
+            rate_limits_concurrent_counts_are_each_counted_once,
+            rate_limits_refund_takes_back_one_in_its_window,
+            rate_limits_purge_removes_only_ended_windows,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -4495,14 +4499,6 @@ pub async fn publishable_keys_insert_find_list_revoke<S: Storage>(store: Arc<S>)
             .unwrap()
             .is_none()
     );
-    assert!(
-        store
-            .count_publishable_key_use(&first.id, t0)
-            .await
-            .unwrap()
-            .is_none(),
-        "a revoked key has no counter"
-    );
     assert_eq!(
         store.list_publishable_keys(ws, &app.app.id).await.unwrap(),
         vec![second]
@@ -4594,79 +4590,6 @@ pub async fn publishable_keys_concurrent_inserts_respect_the_bound<S: Storage>(s
     );
 }
 
-/// The use counter counts within a window, restarts at 1 in a later window,
-/// counts a lagging (earlier) window in the current one, and is per key.
-pub async fn publishable_keys_use_counter_follows_fixed_windows<S: Storage>(store: Arc<S>) {
-    let app = grant_fixture(&*store).await;
-    let w0 = base_time();
-    let key = publishable_key_record(&app, w0);
-    let other = publishable_key_record(&app, w0);
-    for k in [&key, &other] {
-        store.insert_publishable_key(k, 10).await.unwrap();
-    }
-    let count = |id: PublishableKeyId, at: OffsetDateTime| {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .count_publishable_key_use(&id, at)
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
-    assert_eq!(count(key.id.clone(), w0).await, 1);
-    assert_eq!(count(key.id.clone(), w0).await, 2);
-    assert_eq!(count(key.id.clone(), w0).await, 3);
-    assert_eq!(count(other.id.clone(), w0).await, 1, "per key");
-    let w1 = w0 + Duration::minutes(1);
-    assert_eq!(count(key.id.clone(), w1).await, 1, "a new window restarts");
-    assert_eq!(
-        count(key.id.clone(), w0).await,
-        2,
-        "an earlier window counts in the current one"
-    );
-    assert_eq!(count(key.id.clone(), w1).await, 3);
-    assert!(
-        store
-            .count_publishable_key_use(&PublishableKeyId::generate(&rng()).unwrap(), w0)
-            .await
-            .unwrap()
-            .is_none(),
-        "unknown key"
-    );
-}
-
-/// Concurrent uses of one key are each counted exactly once: the counts
-/// returned are 1..=n, every one of them once.
-pub async fn publishable_keys_concurrent_uses_are_each_counted_once<S: Storage>(store: Arc<S>) {
-    let app = grant_fixture(&*store).await;
-    let window = base_time();
-    let key = publishable_key_record(&app, window);
-    store.insert_publishable_key(&key, 10).await.unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..40 {
-        let store = Arc::clone(&store);
-        let id = key.id.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .count_publishable_key_use(&id, window)
-                .await
-                .unwrap()
-                .unwrap()
-        }));
-    }
-    let mut counts = Vec::new();
-    for task in tasks {
-        counts.push(task.await.unwrap());
-    }
-    counts.sort_unstable();
-    assert_eq!(
-        counts,
-        (1..=40).collect::<Vec<u32>>(),
-        "no use lost or doubled"
-    );
-}
-
 /// Deleting an app removes its publishable keys in the same step.
 pub async fn apps_delete_cascades_to_publishable_keys<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
@@ -4692,13 +4615,259 @@ pub async fn apps_delete_cascades_to_publishable_keys<S: Storage>(store: Arc<S>)
             .unwrap()
             .is_empty()
     );
-    assert!(
+}
+
+/// A bucket counts within its window, restarts at 1 in a later window,
+/// counts a lagging (earlier) window in the one it holds, reads without
+/// counting, and is independent of every other bucket.
+pub async fn rate_limits_count_in_fixed_windows<S: Storage>(store: Arc<S>) {
+    let (bucket, other) = (random_hash(), random_hash());
+    let w0 = base_time();
+    let w1 = w0 + Duration::minutes(1);
+    let w2 = w1 + Duration::minutes(1);
+    assert_eq!(store.rate_limit_count(&bucket, w0).await.unwrap(), 0);
+    for expected in 1..=3 {
+        assert_eq!(
+            store.count_rate_limit(&bucket, w0, w1).await.unwrap(),
+            expected
+        );
+    }
+    assert_eq!(store.rate_limit_count(&bucket, w0).await.unwrap(), 3);
+    assert_eq!(
+        store.rate_limit_count(&bucket, w0).await.unwrap(),
+        3,
+        "reading counts nothing"
+    );
+    assert_eq!(
+        store.count_rate_limit(&other, w0, w1).await.unwrap(),
+        1,
+        "per bucket"
+    );
+    assert_eq!(
+        store.count_rate_limit(&bucket, w1, w2).await.unwrap(),
+        1,
+        "a new window restarts"
+    );
+    assert_eq!(
+        store.rate_limit_count(&bucket, w1).await.unwrap(),
+        1,
+        "the new window's count"
+    );
+    assert_eq!(
+        store.count_rate_limit(&bucket, w0, w1).await.unwrap(),
+        2,
+        "an earlier window counts in the held one"
+    );
+    assert_eq!(
+        store.rate_limit_count(&bucket, w2).await.unwrap(),
+        0,
+        "a later window has counted nothing yet"
+    );
+}
+
+/// Concurrent counts of one bucket are each counted exactly once: the
+/// counts returned are 1..=n, every one of them once.
+pub async fn rate_limits_concurrent_counts_are_each_counted_once<S: Storage>(store: Arc<S>) {
+    let bucket = random_hash();
+    let start = base_time();
+    let end = start + Duration::minutes(1);
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.count_rate_limit(&bucket, start, end).await.unwrap()
+        }));
+    }
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=40).collect::<Vec<u32>>(),
+        "no count lost or doubled"
+    );
+    assert_eq!(store.rate_limit_count(&bucket, start).await.unwrap(), 40);
+}
+
+/// A refund takes back one count of its own window, never below zero, and
+/// nothing of another window or an unknown bucket.
+pub async fn rate_limits_refund_takes_back_one_in_its_window<S: Storage>(store: Arc<S>) {
+    let bucket = random_hash();
+    let w0 = base_time();
+    let w1 = w0 + Duration::minutes(1);
+    store.count_rate_limit(&bucket, w0, w1).await.unwrap();
+    store.count_rate_limit(&bucket, w0, w1).await.unwrap();
+    store.refund_rate_limit(&bucket, w0).await.unwrap();
+    assert_eq!(store.rate_limit_count(&bucket, w0).await.unwrap(), 1);
+    store.refund_rate_limit(&bucket, w1).await.unwrap();
+    assert_eq!(
+        store.rate_limit_count(&bucket, w0).await.unwrap(),
+        1,
+        "another window's refund takes nothing"
+    );
+    store.refund_rate_limit(&bucket, w0).await.unwrap();
+    store.refund_rate_limit(&bucket, w0).await.unwrap();
+    assert_eq!(
+        store.rate_limit_count(&bucket, w0).await.unwrap(),
+        0,
+        "never below zero"
+    );
+    assert_eq!(store.count_rate_limit(&bucket, w0, w1).await.unwrap(), 1);
+    store.refund_rate_limit(&random_hash(), w0).await.unwrap();
+}
+
+/// The purge removes buckets whose window has ended, at most `limit` per
+/// call, and keeps every bucket whose window is still running.
+pub async fn rate_limits_purge_removes_only_ended_windows<S: Storage>(store: Arc<S>) {
+    let now = base_time();
+    let ended: Vec<CredentialHash> = (0..5).map(|_| random_hash()).collect();
+    for bucket in &ended {
         store
-            .count_publishable_key_use(&key.id, base_time())
+            .count_rate_limit(
+                bucket,
+                now - Duration::minutes(2),
+                now - Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+    }
+    let live = random_hash();
+    store
+        .count_rate_limit(&live, now, now + Duration::minutes(1))
+        .await
+        .unwrap();
+    // Ended exactly now: gone too.
+    let at_end = random_hash();
+    store
+        .count_rate_limit(&at_end, now - Duration::minutes(1), now)
+        .await
+        .unwrap();
+    assert!(
+        store.purge_rate_limits(now, 2).await.unwrap() <= 2,
+        "bounded by the limit"
+    );
+    while store.purge_rate_limits(now, 2).await.unwrap() == 2 {}
+    for bucket in ended.iter().chain([&at_end]) {
+        assert_eq!(
+            store
+                .rate_limit_count(bucket, now - Duration::minutes(2))
+                .await
+                .unwrap(),
+            0,
+            "an ended window is purged"
+        );
+    }
+    assert_eq!(
+        store.rate_limit_count(&live, now).await.unwrap(),
+        1,
+        "a live window stays"
+    );
+}
+
+/// How many of `hashes` storage still holds.
+async fn sessions_held<S: Storage>(store: &S, hashes: &[CredentialHash]) -> usize {
+    let mut held = 0;
+    for hash in hashes {
+        if store
+            .open_session(hash, base_time())
             .await
             .unwrap()
-            .is_none()
+            .is_some()
+        {
+            held += 1;
+        }
+    }
+    held
+}
+
+/// A requester of `insert_pushed_session` holds at most its bound: each
+/// push beyond it replaces the one stored earliest; another requester,
+/// and sessions stored without a requester, are untouched; the replacing
+/// session is whole (its own state, not the old one's).
+pub async fn sessions_pushed_by_one_requester_keep_the_newest<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let now = base_time();
+    let (requester, other) = (random_hash(), random_hash());
+    let pushed = |at: OffsetDateTime, state: &str| {
+        let mut session = session_record(&app, at);
+        session.opened_at = None;
+        session.open_by = Some(at + Duration::seconds(60));
+        session.state = Some(state.to_owned());
+        session
+    };
+    let plain = session_record(&app, now);
+    store.insert_session(&plain).await.unwrap();
+    let theirs = pushed(now, "theirs");
+    store
+        .insert_pushed_session(&theirs, &other, 3)
+        .await
+        .unwrap();
+    let mut mine = Vec::new();
+    for n in 0..5 {
+        let session = pushed(now + Duration::milliseconds(n), &format!("mine-{n}"));
+        store
+            .insert_pushed_session(&session, &requester, 3)
+            .await
+            .unwrap();
+        mine.push(session);
+    }
+    let hashes: Vec<CredentialHash> = mine.iter().map(|s| s.hash).collect();
+    assert_eq!(
+        sessions_held(&*store, &hashes[..2]).await,
+        0,
+        "the oldest two replaced"
     );
+    assert_eq!(
+        sessions_held(&*store, &hashes[2..]).await,
+        3,
+        "the newest three kept"
+    );
+    for session in &mine[2..] {
+        let held = store
+            .open_session(&session.hash, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.state, session.state, "each slot holds its own session");
+        assert!(held.opened_at.is_some(), "opened before its open_by");
+    }
+    assert_eq!(
+        sessions_held(&*store, &[theirs.hash, plain.hash]).await,
+        2,
+        "others untouched"
+    );
+    // A duplicate hash is refused, as by `insert_session`, writing nothing.
+    let refused = store
+        .insert_pushed_session(&mine[4], &requester, 3)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), StorageErrorKind::Conflict);
+    assert_eq!(sessions_held(&*store, &hashes[2..]).await, 3);
+}
+
+/// Concurrent pushes of one requester never leave it more than its bound.
+pub async fn sessions_pushed_concurrently_never_exceed_the_bound<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let requester = random_hash();
+    let mut tasks = Vec::new();
+    let mut hashes = Vec::new();
+    for _ in 0..24 {
+        let mut session = session_record(&app, base_time());
+        session.opened_at = None;
+        session.open_by = Some(base_time() + Duration::seconds(60));
+        hashes.push(session.hash);
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.insert_pushed_session(&session, &requester, 4).await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let held = sessions_held(&*store, &hashes).await;
+    assert!((1..=4).contains(&held), "{held} sessions held, at most 4");
 }
 
 /// A pending Connect session of `app` (version 0, nothing done yet).
@@ -4950,7 +5119,15 @@ delegate! {
         async fn list_publishable_keys(&self, workspace: &WorkspaceId, app_id: &AppId) -> Vec<PublishableKeyRecord>;
         async fn revoke_publishable_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &PublishableKeyId) -> bool;
         async fn find_publishable_key(&self, hash: &CredentialHash) -> Option<PublishableKeyRecord>;
-        async fn count_publishable_key_use(&self, id: &PublishableKeyId, window_start: OffsetDateTime) -> Option<u32>;
+    }
+}
+
+delegate! {
+    crate::RateLimitStore {
+        async fn count_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime, window_end: OffsetDateTime) -> u32;
+        async fn rate_limit_count(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> u32;
+        async fn refund_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> ();
+        async fn purge_rate_limits(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }
 
@@ -4965,6 +5142,7 @@ delegate! {
 delegate! {
     crate::GrantStore {
         async fn insert_session(&self, session: &SessionRecord) -> ();
+        async fn insert_pushed_session(&self, session: &SessionRecord, requester: &CredentialHash, max_pending: u32) -> ();
         async fn open_session(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<SessionRecord>;
         async fn complete_session(&self, hash: &CredentialHash, decision: &SessionDecision, now: OffsetDateTime) -> SessionCompletion;
         async fn get_code(&self, hash: &CredentialHash) -> Option<CodeRecord>;

@@ -243,6 +243,14 @@ pub enum ConnectError {
     /// The RNG failed.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// The publishable key's session budget for this client address is
+    /// spent in the current window (answered with 429 and `Retry-After`);
+    /// nothing was stored.
+    #[error("too many Connect sessions for this publishable key from this address; retry later")]
+    RateLimited {
+        /// How long until the window ends.
+        retry_after: time::Duration,
+    },
 }
 
 impl From<FieldError> for ConnectError {

@@ -5,6 +5,7 @@
 //! a credential.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use crate::ids::{AppId, ClientId, WorkspaceId};
 use crate::scope::ScopeSet;
@@ -54,6 +55,23 @@ pub enum Event {
         client_id: Option<ClientId>,
         /// Why, in a word or two (never the secret).
         reason: &'static str,
+    },
+    /// A request was refused with 429 because a limit counted per client
+    /// address was reached.
+    RateLimited {
+        /// Which limit: `client_authentication` (failed client
+        /// authentications for one client id), `admin_authentication`
+        /// (failed admin keys) or `publishable_key_sessions` (Connect
+        /// sessions made with a publishable key).
+        limit: &'static str,
+        /// The client: the app of a publishable key, or the client id
+        /// presented, when it is a well-formed client id.
+        client_id: Option<ClientId>,
+        /// The client address the limit was counted for; `None` when the
+        /// adapter gave the request no [`PeerAddress`](crate::PeerAddress).
+        client_address: Option<IpAddr>,
+        /// How long until the limit's window ends (the `Retry-After`).
+        retry_after: time::Duration,
     },
     /// A client secret was rotated.
     SecretRotated {

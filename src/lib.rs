@@ -52,7 +52,8 @@
 //!   `http::Response<Bytes>` out):
 //!   - authorization (RFC 6749 §4.1): [`begin_authorization`] validates the
 //!     request in the order that never redirects to an unverified URI
-//!     (§4.1.2.1) and keeps it as a short-lived pending authorization;
+//!     (§4.1.2.1) and seals it into the consent page as a short-lived
+//!     pending authorization (nothing is stored before the decision);
 //!     [`decide`] records the resource owner's CSRF-protected decision,
 //!     possibly narrowing the scopes, and redirects with `code`, `state`
 //!     and `iss` (RFC 9207);
@@ -94,8 +95,15 @@
 //!   failures; secrets rotated; apps deleted; connections), never a secret.
 //! - **Purge**: [`purge_expired`] removes expired sessions, codes, tokens
 //!   and grants (a grant whose code expired unredeemed too; a Connect
-//!   connection's grant once the connection is revoked) in bounded
-//!   batches; the host schedules it.
+//!   connection's grant once the connection is revoked) and ended
+//!   rate-limit counters in bounded batches; the host schedules it.
+//! - **Limits per client address** for what needs no secret: the
+//!   publishable keys' session budget, failed client and admin-key
+//!   authentications (429 with `Retry-After`), public clients' pushed
+//!   requests; the authorization endpoint stores nothing before the
+//!   decision. The adapter passes the socket's peer as a [`PeerAddress`];
+//!   trusted proxies' `Forwarded`/`X-Forwarded-For` is believed
+//!   ([`AuthorizationServerBuilder::trusted_proxies`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
 //!   not race; an in-memory backend ([`MemoryStore`]); a PostgreSQL backend
 //!   (feature `postgres`); a conformance suite
@@ -148,12 +156,14 @@
 
 mod admin;
 mod authorize;
+mod client_address;
 mod clock;
 mod config;
 mod connect;
 mod connect_browser;
 mod connect_steps;
 mod connection;
+mod consent_seal;
 mod credential;
 mod customer;
 mod error;
@@ -169,6 +179,7 @@ mod pkce;
 mod providers;
 mod publishable_key;
 mod random;
+mod rate_limit;
 mod redirect;
 mod registration;
 mod resource;
@@ -201,9 +212,10 @@ pub mod fuzzing;
 
 pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
-    MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
+pub use client_address::PeerAddress;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
@@ -265,10 +277,10 @@ pub use storage::{
     ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
     CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
     LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RefreshRotation, ResponseMode, ScopedKeyDelivery, ScopedKeyInsert,
-    ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion, SessionDecision,
-    SessionRecord, SessionStatus, StepAdvance, Storage, StorageError, StorageErrorKind, TagEdit,
-    TagUpdate, TokenKind, TokenRecord,
+    PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
+    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
+    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
+    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 pub use storage::{

@@ -92,6 +92,20 @@ impl<'a> Params<'a> {
         Self::from_decoded(pairs(input)?)
     }
 
+    /// As [`Params::parse`], up to `max` bytes instead of
+    /// [`MAX_FORM_BYTES`]: the consent form, which carries its sealed
+    /// request.
+    ///
+    /// # Errors
+    ///
+    /// As [`Params::parse`], [`FormError::TooLarge`] over `max`.
+    pub(crate) fn parse_within(input: &'a [u8], max: usize) -> Result<Self, FormError> {
+        if input.len() > max {
+            return Err(FormError::TooLarge);
+        }
+        Self::from_decoded(decode_pairs(input)?)
+    }
+
     /// From decoded name/value pairs, in order, taking them over.
     ///
     /// # Errors
@@ -187,6 +201,11 @@ pub(crate) fn pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
     if input.len() > MAX_FORM_BYTES {
         return Err(FormError::TooLarge);
     }
+    decode_pairs(input)
+}
+
+/// [`pairs`] without the size check.
+fn decode_pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
     let mut out = Vec::with_capacity(8);
     for segment in input.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {

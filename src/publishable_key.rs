@@ -1,20 +1,24 @@
 //! Publishable Connect keys: per-app credentials that are safe to ship in a
 //! web page, because they authenticate exactly one thing — creating a
 //! Connect session for their app (`POST /v1/connect/sessions`) from one of
-//! the app's `allowedOrigins`, at a bounded rate.
+//! the app's `allowedOrigins`, at a bounded rate per client address.
 //!
 //! They are managed by workspace admins (create, list, revoke), stored as a
 //! keyed hash like every credential, and carry their own prefix (`oc_pk_`)
 //! so that no other endpoint mistakes them for its own credential.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use serde::ser::Serializer;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
+use crate::connect::{ConnectError, CreatedConnectSession, NewConnectSession};
 use crate::credential::PublishableKey;
 use crate::error::RegistryError;
 use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
 use crate::origin::Origin;
+use crate::rate_limit::Limit;
 use crate::registration::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{PublishableKeyInsert, PublishableKeyRecord, Storage, StorageError};
@@ -91,13 +95,6 @@ pub enum PublishableKeyError {
     /// `allowedOrigins`. On the wire: 403.
     #[error("this origin may not use the publishable key: add it to the app's allowedOrigins")]
     OriginNotAllowed,
-    /// The key was used more often than the configured rate limit allows in
-    /// the current window. On the wire: 429 with `Retry-After`.
-    #[error("too many Connect sessions for this publishable key; retry later")]
-    RateLimited {
-        /// How long until the window ends.
-        retry_after: Duration,
-    },
     /// The storage backend failed.
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
@@ -211,8 +208,10 @@ impl<S: Storage> AuthorizationServer<S> {
     /// says why not, in this order: the key's prefix and checksum (no
     /// storage call for a mistyped key), the key in storage, its app, the
     /// request's `Origin` against the app's `allowedOrigins` (exact string
-    /// comparison), then one use counted against the per-key
-    /// [rate limit](crate::AuthorizationServerBuilder::publishable_key_rate_limit).
+    /// comparison). Nothing is counted here:
+    /// [`create_browser_connect_session`](Self::create_browser_connect_session)
+    /// counts the session against the key's budget for the client's
+    /// address once the request is known to be valid.
     ///
     /// # Errors
     ///
@@ -223,7 +222,8 @@ impl<S: Storage> AuthorizationServer<S> {
     /// `Origin` is what a browser sends and cannot be forged by a page, but
     /// any non-browser client can send any value: the origin check keeps
     /// other sites' pages from using the key, not scripts. The rate limit
-    /// and the narrow power of the key bound what such a script can do.
+    /// per client address and the narrow power of the key bound what such
+    /// a script can do.
     pub async fn authenticate_publishable_key(
         &self,
         presented: &str,
@@ -252,23 +252,58 @@ impl<S: Storage> AuthorizationServer<S> {
             })
             .cloned()
             .ok_or(PublishableKeyError::OriginNotAllowed)?;
-        let limit = config.publishable_key_rate_limit();
-        let now = self.now();
-        let (window_start, window_end) = fixed_window(now, limit.window);
-        let uses = storage
-            .count_publishable_key_use(&record.id, window_start)
-            .await?
-            .ok_or(PublishableKeyError::InvalidKey)?;
-        if uses > limit.requests {
-            return Err(PublishableKeyError::RateLimited {
-                retry_after: window_end - now,
-            });
-        }
         Ok(BrowserCaller {
             app,
             key_id: record.id,
             origin,
         })
+    }
+
+    /// Creates the Connect session a publishable key let through
+    /// ([`authenticate_publishable_key`](Self::authenticate_publishable_key)),
+    /// as [`create_connect_session`](Self::create_connect_session) does for
+    /// the key's app, counted against the key's
+    /// [budget](crate::AuthorizationServerBuilder::publishable_key_rate_limit)
+    /// for `client_address` ([`client_address`](Self::client_address);
+    /// `None`: one budget shared by every request without an address).
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError::RateLimited`] when this address spent the key's
+    /// budget for the current window; otherwise those of
+    /// `create_connect_session`. A request refused for any other reason
+    /// (an invalid field, a storage failure) spends nothing.
+    ///
+    /// # Security
+    ///
+    /// The budget is per key *and* client address: a stranger holding the
+    /// public key spends only the budget of its own address, never that of
+    /// the site's visitors. The count is atomic in storage, so every server
+    /// node over one store shares it.
+    pub async fn create_browser_connect_session(
+        &self,
+        caller: &BrowserCaller,
+        request: &NewConnectSession,
+        client_address: Option<IpAddr>,
+    ) -> Result<CreatedConnectSession, ConnectError> {
+        let counter = self.counter(
+            Limit::PublishableKeySessions,
+            caller.key_id.as_str().as_bytes(),
+            client_address,
+            Some(caller.app.client_id.clone()),
+        );
+        if let Err(retry_after) = self.spend(&counter).await? {
+            return Err(ConnectError::RateLimited { retry_after });
+        }
+        let created = self
+            .create_connect_session(&caller.app, request, true)
+            .await;
+        if created.is_err() {
+            // Refused: the session budget was not spent. A failed refund
+            // leaves one use counted until the window ends, no more.
+            let _ = self.refund(&counter).await;
+        }
+        created
     }
 
     /// Whether any app lists `origin` in its `allowedOrigins`: the check of
@@ -285,38 +320,11 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 }
 
-/// The fixed window of length `window` holding `now`: windows are aligned to
-/// the Unix epoch, so every server agrees on them.
-fn fixed_window(now: OffsetDateTime, window: Duration) -> (OffsetDateTime, OffsetDateTime) {
-    let length = window.whole_nanoseconds().max(1);
-    let at = now.unix_timestamp_nanos();
-    let start_nanos = at - at.rem_euclid(length);
-    let start = OffsetDateTime::from_unix_timestamp_nanos(start_nanos).unwrap_or(now);
-    (start, start + window)
-}
-
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    #[test]
-    fn windows_are_aligned_to_the_epoch() {
-        let (start, end) = fixed_window(datetime!(2025-06-01 12:34:56.789 UTC), Duration::MINUTE);
-        assert_eq!(start, datetime!(2025-06-01 12:34:00 UTC));
-        assert_eq!(end, datetime!(2025-06-01 12:35:00 UTC));
-        let (start, _) = fixed_window(datetime!(2025-06-01 12:35:00 UTC), Duration::MINUTE);
-        assert_eq!(start, datetime!(2025-06-01 12:35:00 UTC));
-        let (start, end) = fixed_window(datetime!(2025-06-01 00:00:07 UTC), Duration::seconds(5));
-        assert_eq!(
-            (start, end),
-            (
-                datetime!(2025-06-01 00:00:05 UTC),
-                datetime!(2025-06-01 00:00:10 UTC)
-            )
-        );
-    }
 
     #[test]
     fn created_key_serialises_once_with_its_key() {

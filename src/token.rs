@@ -57,6 +57,22 @@ pub struct TokenError {
     /// Whether the client used `Authorization: Basic`: an `invalid_client`
     /// answer then carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
     pub basic_auth: bool,
+    /// Whether a presented client id and secret failed to authenticate:
+    /// the failures [`AuthorizationServer::handle`] counts per address.
+    pub(crate) failed_authentication: FailedAuthentication,
+}
+
+/// A failed client authentication, as the limits count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailedAuthentication {
+    /// None (or not a failure of the presented credentials).
+    No,
+    /// No client has the presented id: counted for the address alone, so
+    /// made-up ids do not each make a counter.
+    UnknownClient,
+    /// A registered client's secret was wrong, missing or unexpected:
+    /// counted for that client and the address.
+    Client,
 }
 
 impl TokenError {
@@ -64,6 +80,7 @@ impl TokenError {
         Self {
             error: OAuthError::new(code, description),
             basic_auth: false,
+            failed_authentication: FailedAuthentication::No,
         }
     }
 
@@ -102,6 +119,7 @@ impl From<OAuthError> for TokenError {
         Self {
             error,
             basic_auth: false,
+            failed_authentication: FailedAuthentication::No,
         }
     }
 }
@@ -342,6 +360,11 @@ impl<S: Storage> AuthorizationServer<S> {
                     ClientAuthError::UnknownClient => None,
                     _ => self.registered_client_id(client_id).await,
                 };
+                let failed_authentication = if client_id.is_some() {
+                    FailedAuthentication::Client
+                } else {
+                    FailedAuthentication::UnknownClient
+                };
                 self.config()
                     .events()
                     .emit(&Event::ClientAuthenticationFailed { client_id, reason });
@@ -351,6 +374,7 @@ impl<S: Storage> AuthorizationServer<S> {
                         "client authentication failed",
                     ),
                     basic_auth: basic.is_some(),
+                    failed_authentication,
                 })
             }
         }
@@ -358,7 +382,7 @@ impl<S: Storage> AuthorizationServer<S> {
 
     /// `presented` as a client id, if an app has it; `None` otherwise (or
     /// when storage fails: the event then names no client).
-    async fn registered_client_id(&self, presented: &str) -> Option<ClientId> {
+    pub(crate) async fn registered_client_id(&self, presented: &str) -> Option<ClientId> {
         let id = ClientId::parse(presented).ok()?;
         let record = self.storage().get_app_by_client_id(&id).await.ok()??;
         Some(record.app.client_id)
@@ -1052,8 +1076,9 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    /// Removes expired sessions, codes, tokens and grants, at most `batch`
-    /// records per call. Returns how many were removed.
+    /// Removes expired sessions, codes, tokens and grants, and the
+    /// rate-limit counters of windows that ended, at most `batch` records
+    /// per call. Returns how many were removed.
     ///
     /// A grant goes once nothing issued from it can work any more: a
     /// grant whose code expired unredeemed, a grant whose last token
@@ -1070,7 +1095,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// Storage errors.
     pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
-        self.storage().purge_expired(self.now(), batch).await
+        let now = self.now();
+        let purged = self.storage().purge_expired(now, batch).await?;
+        let left = u32::try_from(u64::from(batch).saturating_sub(purged)).unwrap_or(0);
+        if left == 0 {
+            return Ok(purged);
+        }
+        let counters = self.storage().purge_rate_limits(now, left).await?;
+        Ok(purged + counters)
     }
 }
 

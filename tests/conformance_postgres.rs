@@ -633,8 +633,8 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     assert_eq!(n, 0, "a malformed token never reaches storage");
 
     // A plain consent (RFC 6749 §4.1.1), with PKCE (RFC 7636 Appendix B's
-    // pair): opening it is the request's business, approving it two
-    // statements, exchanging its code three.
+    // pair): opening it is the request's business, approving it one
+    // statement, exchanging its code three.
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let pairs: Vec<(String, String)> = [
         ("response_type", "code"),
@@ -666,7 +666,10 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     )
     .await;
     let location = decided.unwrap().location;
-    assert_eq!(n, 2, "a consent approval: open_session, complete_session");
+    assert_eq!(
+        n, 1,
+        "a consent approval: insert_code (the request is sealed in the page)"
+    );
     let code = url::Url::parse(&location)
         .unwrap()
         .query_pairs()
@@ -1425,6 +1428,172 @@ async fn migration_0010_gives_each_customer_to_one_app() {
     postgres_support::drop_schema(&store, &schema).await;
 }
 
+/// Issue 17 item 4 (RFC 6749 §4.1.1, RFC 9126 §2) and items 3 and 8, on
+/// PostgreSQL over HTTP: unauthenticated authorization requests leave no
+/// row; a public client's pushes keep at most the cap per address; failed
+/// authentications and publishable-key sessions keep one counter row per
+/// bucket, which the purge removes once its window ended. The number of
+/// rows is bounded whatever the number of requests.
+#[tokio::test]
+async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use oauth_connect::{AppType, AuthorizationServer, ManualClock, NewOAuthApp, PeerAddress};
+
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(url).await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let server = AuthorizationServer::builder(store.clone())
+        .issuer("https://auth.example.com")
+        .clock(clock.clone())
+        .public_pushed_request_cap(8)
+        .build()
+        .unwrap();
+    let ws = fresh_workspace();
+    let base = "https://app.example.com/callback/";
+    let redirect = format!("{base}{}", "r".repeat(1900 - base.len()));
+    let register = |app_type| NewOAuthApp {
+        name: "App".into(),
+        description: None,
+        redirect_uris: vec![redirect.clone()],
+        allowed_scopes: vec!["read:devices".into()],
+        allowed_origins: vec![],
+        app_type,
+    };
+    let public = server
+        .create_app(&ws, &register(AppType::Public))
+        .await
+        .unwrap();
+    let client_id = public.app.client_id.as_str().to_owned();
+    let confidential = server
+        .create_app(&ws, &register(AppType::Confidential))
+        .await
+        .unwrap();
+    let guess = server
+        .create_app(&ws, &register(AppType::Confidential))
+        .await
+        .unwrap()
+        .client_secret
+        .unwrap();
+    let send = |peer: &str, request: http::Request<Bytes>| {
+        let mut request = request;
+        let ip: IpAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(PeerAddress::from(ip));
+        let server = server.clone();
+        async move { server.handle(request).await }
+    };
+    let query = |pairs: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    };
+    let state = "s".repeat(1000);
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let request = query(&[
+        ("response_type", "code"),
+        ("client_id", &client_id),
+        ("redirect_uri", &redirect),
+        ("state", &state),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]);
+    for _ in 0..300 {
+        let page = send(
+            "198.51.100.66",
+            http::Request::get(format!("/oauth/authorize?{request}"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status(), 200);
+    }
+    for peer in ["198.51.100.66", "203.0.113.5"] {
+        for _ in 0..40 {
+            let pushed = send(
+                peer,
+                http::Request::post("/oauth/par")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Bytes::from(request.clone()))
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(pushed.status(), 201, "{:?}", pushed.body());
+        }
+    }
+    for peer in ["198.51.100.66", "203.0.113.5"] {
+        for _ in 0..25 {
+            let basic = format!(
+                "Basic {}",
+                base64_encode(&format!(
+                    "{}:{}",
+                    confidential.app.client_id.as_str(),
+                    guess.expose_secret()
+                ))
+            );
+            let refused = send(
+                peer,
+                http::Request::post("/oauth/token")
+                    .header("authorization", basic)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(Bytes::from_static(b"grant_type=client_credentials"))
+                    .unwrap(),
+            )
+            .await;
+            assert!([401, 429].contains(&refused.status().as_u16()));
+        }
+    }
+    // Made-up client ids, one per guess: one counter for the address.
+    for n in 0..30 {
+        let basic = format!(
+            "Basic {}",
+            base64_encode(&format!("oc_client_{n:0>24}:{}", guess.expose_secret()))
+        );
+        let refused = send(
+            "198.51.100.66",
+            http::Request::post("/oauth/token")
+                .header("authorization", basic)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Bytes::from_static(b"grant_type=client_credentials"))
+                .unwrap(),
+        )
+        .await;
+        assert!([401, 429].contains(&refused.status().as_u16()));
+    }
+    let count = |table: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get(0);
+            n
+        }
+    };
+    assert_eq!(
+        count("oauth_sessions").await,
+        16,
+        "8 pushes kept per address, no GET left one"
+    );
+    assert_eq!(
+        count("oauth_rate_limits").await,
+        3,
+        "one counter per client and address, one for the made-up ids"
+    );
+    clock.advance(time::Duration::hours(1));
+    while server.purge_expired(100).await.unwrap() == 100 {}
+    assert_eq!(count("oauth_sessions").await, 0);
+    assert_eq!(
+        count("oauth_rate_limits").await,
+        0,
+        "ended windows are purged"
+    );
+    let schema = schema_of(&store).await;
+    postgres_support::drop_schema(&store, &schema).await;
+}
+
 // ---- issue 17, items 1 and 2, over HTTP on PostgreSQL ----
 
 /// A server on a fresh schema, with the scenarios' issuer, and a workspace
@@ -1460,4 +1629,9 @@ async fn http_the_backend_attaches_browser_created_connections() {
 async fn http_an_app_never_reaches_another_apps_customer() {
     let Some(url) = database_url() else { return };
     isolation::an_app_never_reaches_another_apps_customer(&world(url).await).await;
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }

@@ -2122,6 +2122,56 @@ async fn slow_client_knobs_are_checked(name: &str) {
     }
 }
 
+/// Issue 17, items 3 and 8, through the examples' adapters: each request
+/// carries its socket's peer (every 127.0.0.x is a client of its own), so
+/// the failed admin keys of one address lock that address only; and
+/// `X-Forwarded-For` is believed from `OAUTH_CONNECT_TRUSTED_PROXIES` only.
+async fn limits_count_each_client_address(name: &str) {
+    let server = Example::start_env(
+        name,
+        false,
+        &[("OAUTH_CONNECT_TRUSTED_PROXIES", "127.0.0.4/32")],
+    )
+    .await;
+    let from = |last: u8| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let (stranger, visitor, proxy) = (from(2), from(3), from(4));
+    let apps = |client: &reqwest::Client, key: &str, forwarded_for: Option<&str>| {
+        let mut request = client.get(server.url("/v1/oauth-apps")).bearer_auth(key);
+        if let Some(client) = forwarded_for {
+            request = request.header("x-forwarded-for", client);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    for n in 0..20 {
+        let guess = format!("{n:0>40}");
+        let refused = apps(&stranger, &guess, None).await;
+        assert_eq!(refused.status(), 401, "guess {n}");
+    }
+    let locked = apps(&stranger, ADMIN_KEY, None).await;
+    assert_eq!(locked.status(), 429, "the stranger's address is locked");
+    assert!(locked.headers().contains_key("retry-after"));
+    // A header from a client that is no trusted proxy picks no address.
+    let forged = apps(&stranger, ADMIN_KEY, Some("127.0.0.9")).await;
+    assert_eq!(forged.status(), 429);
+    // Another address is another client.
+    assert_eq!(apps(&visitor, ADMIN_KEY, None).await.status(), 200);
+    // Through the trusted proxy, the client its header names.
+    assert_eq!(
+        apps(&proxy, ADMIN_KEY, Some("127.0.0.2")).await.status(),
+        429
+    );
+    assert_eq!(
+        apps(&proxy, ADMIN_KEY, Some("127.0.0.3")).await.status(),
+        200
+    );
+}
+
 /// The suite, once per example server.
 macro_rules! against_both {
     ($($(#[$meta:meta])* $test:ident),* $(,)?) => {
@@ -2148,6 +2198,7 @@ against_both!(
     me_with_another_method_is_a_json_405,
     port_and_issuer_knobs,
     connect_session_expires_on_the_hosted_page,
+    limits_count_each_client_address,
     #[cfg(unix)]
     stops_gracefully_on_sigterm,
     half_sent_requests_leave_the_server_answering,

@@ -583,11 +583,52 @@ async fn consent_deny_redirects_with_access_denied_state_and_iss() {
     assert_eq!(param(&to, "state").as_deref(), Some("abc"));
     assert_eq!(param(&to, "iss").as_deref(), Some(ISSUER));
     assert!(param(&to, "code").is_none());
-    // Completed: a later approval is refused.
+    // A denial writes nothing (the request is sealed in the page, so an
+    // unauthenticated post cannot grow storage): it clears the page's
+    // consent cookie, so the browser that denied cannot approve that form
+    // afterwards (RFC 6749 §10.12's binding to the user agent).
+    let cleared = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .any(|c| {
+            c.starts_with(&format!("{}=;", form.cookie.split('=').next().unwrap()))
+                && c.contains("Max-Age=0")
+        });
+    assert!(cleared, "the consent cookie is cleared");
+    let after = post_form(
+        &h.server,
+        "/oauth/authorize",
+        &[
+            ("session", &form.session),
+            ("csrf_token", &form.csrf),
+            ("decision", "approve"),
+            ("subject", "u"),
+        ],
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(after.status(), StatusCode::FORBIDDEN);
+    no_redirect(&after);
+}
+
+/// RFC 6749 §4.1.2: after an approval, a denial of the same pending
+/// authorization is refused as completed (the grant the approval wrote
+/// answers for it), and the code stays good.
+#[tokio::test]
+async fn consent_deny_after_approval_is_refused_as_completed() {
+    let h = harness().await;
+    let form = fresh_consent(&h).await;
     assert_eq!(
         decide(&h.server, &form, "approve", "u").await.status(),
-        StatusCode::GONE
+        StatusCode::SEE_OTHER
     );
+    let denied = decide(&h.server, &form, "deny", "").await;
+    assert_eq!(denied.status(), StatusCode::GONE);
+    assert!(text(&denied).contains("already"));
+    no_redirect(&denied);
 }
 
 async fn fresh_consent(h: &Harness) -> Consent {
@@ -1344,6 +1385,7 @@ async fn debug_output_redacts_codes_state_csrf_tokens_and_request_uris() {
                 ("code_challenge", &challenge),
                 ("code_challenge_method", "S256"),
             ]),
+            None,
         )
         .await
         .unwrap();

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use oauth_connect::actix::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, Storage};
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, PeerAddress, Storage};
 use tracing::Instrument as _;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -133,7 +133,8 @@ async fn demo_app_handler(
 }
 
 /// actix-web speaks `http` 0.2: the request rebuilt in `http` 1, its body
-/// capped and timed; or the answer to a request that cannot be.
+/// capped and timed, with the socket's peer as a `PeerAddress`; or the
+/// answer to a request that cannot be.
 async fn into_http(
     request: &HttpRequest,
     uri: &str,
@@ -152,6 +153,9 @@ async fn into_http(
         .uri(uri);
     for (name, value) in request.headers() {
         into = into.header(name.as_str(), value.as_bytes());
+    }
+    if let Some(peer) = request.peer_addr() {
+        into = into.extension(PeerAddress::from(peer));
     }
     into.body(body).map_err(|_| common::bad_request())
 }

@@ -9,16 +9,17 @@ mod common;
 mod sockets;
 
 use std::error::Error;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, Storage};
+use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, PeerAddress, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
@@ -93,13 +94,18 @@ async fn demo_app_handler(
 }
 
 /// The adapter: the axum request (body capped and timed) into `handle`,
-/// and back.
+/// with the socket's peer as a `PeerAddress`, and back.
 async fn handle<S: Storage>(
     State(server): State<AuthorizationServer<S>>,
     Extension(limits): Extension<common::Limits>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The socket's peer (`sockets` puts it in as `ConnectInfo`), for the
+    // limits per client address.
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+        parts.extensions.insert(PeerAddress::from(peer));
+    }
     let response =
         match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
             Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,

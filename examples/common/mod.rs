@@ -19,6 +19,7 @@
 //! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 //! | `OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS`, `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS`, `OAUTH_CONNECT_MAX_CONNECTIONS` | 10 s for a request head, 30 s for a body, 1000 connections: see [`sockets`] |
+//! | `OAUTH_CONNECT_TRUSTED_PROXIES` (CIDRs or addresses, comma-separated) | none: the socket's peer is the client the limits count |
 
 mod demo;
 mod demo_app;
@@ -81,6 +82,8 @@ pub(crate) struct Config {
     purge_every: Duration,
     /// What a slow client may hold.
     limits: Limits,
+    /// Proxies whose `Forwarded`/`X-Forwarded-For` names the client.
+    trusted_proxies: Vec<String>,
 }
 
 /// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
@@ -105,7 +108,8 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60),
              OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS=SECONDS (a request head; 1-3600, default 10),
              OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=SECONDS (a request body, a stalled reader; 1-3600, default 30),
-             OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000)";
+             OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000),
+             OAUTH_CONNECT_TRUSTED_PROXIES=CIDR,... (whose X-Forwarded-For/Forwarded is believed; default none)";
 
 /// `HOST:PORT` or `off` for the demo app.
 fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
@@ -237,6 +241,15 @@ impl Config {
             session_lifetime,
             purge_every,
             limits: Limits::from_env()?,
+            trusted_proxies: env("OAUTH_CONNECT_TRUSTED_PROXIES")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 
@@ -527,6 +540,9 @@ async fn build<S: Storage>(
     let server = builder
         .issuer(issuer)
         .key_ring(key_ring)
+        // The limits count per client address: the socket's peer, or what
+        // these proxies say in `X-Forwarded-For`/`Forwarded`.
+        .trusted_proxies(config.trusted_proxies.iter().cloned())
         // A demo sign-in field on the consent page: plug your login in here.
         .resource_owner(Arc::new(DemoSignIn))
         .scope_catalogue(
@@ -535,7 +551,14 @@ async fn build<S: Storage>(
                 .describe("write:devices", "Control your devices")
                 .describe("read:sites", "See your sites and their energy use"),
         )
-        .build()?;
+        .build()
+        .map_err(|e| match e {
+            oauth_connect::ConfigError::Invalid("trusted_proxies") => {
+                "OAUTH_CONNECT_TRUSTED_PROXIES must be CIDR blocks or addresses separated by commas"
+                    .into()
+            }
+            e => Box::<dyn Error>::from(e),
+        })?;
 
     let admin = if config.admin_keys.is_empty() {
         let workspace = WorkspaceId::parse(DEMO_WORKSPACE)?;

@@ -37,12 +37,15 @@ fn unauthorized(message: &str) -> Response<Bytes> {
     )
 }
 
-/// A confidential client authenticated with `Authorization: Basic`.
+/// A confidential client authenticated with `Authorization: Basic`. A
+/// failed secret is counted for the client id and the client's address:
+/// past the [limit](crate::AuthorizationServerBuilder::authentication_failure_limit)
+/// the answer is 429 with `Retry-After`.
 async fn client<S: Storage>(
     server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
+    request: &Request<Bytes>,
 ) -> Result<AuthenticatedClient, Response<Bytes>> {
-    let basic = match auth::basic(headers) {
+    let basic = match auth::basic(request.headers()) {
         Ok(Some(basic)) => basic,
         Ok(None) | Err(AuthHeaderError::WrongScheme) => {
             return Err(unauthorized(
@@ -58,7 +61,21 @@ async fn client<S: Storage>(
         Ok(client) if client.authenticated => Ok(client),
         Ok(_) => Err(unauthorized("a confidential client is required")),
         Err(ClientAuthError::Storage(e)) => Err(storage_error(&e)),
-        Err(_) => Err(unauthorized("client authentication failed")),
+        Err(failure) => {
+            // Counted for the client when one has the presented id; made-up
+            // ids share their address's one count.
+            let client = match failure {
+                ClientAuthError::UnknownClient => None,
+                _ => server.registered_client_id(&basic.client_id).await,
+            };
+            match super::oauth::count_client_failure(server, request, client).await {
+                Some(retry_after) => Err(response::rate_limited(
+                    "too many failed client authentications from this address; retry after the time in Retry-After",
+                    retry_after,
+                )),
+                None => Err(unauthorized("client authentication failed")),
+            }
+        }
     }
 }
 
@@ -87,12 +104,12 @@ pub(super) async fn sessions<S: Storage>(
         .flatten()
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
     let app = if is_admin {
-        match admin(server, request.headers()).await {
+        match admin(server, request).await {
             Ok(ws) => Err(ws),
             Err(response) => return response,
         }
     } else {
-        match client(server, request.headers()).await {
+        match client(server, request).await {
             Ok(client) => Ok(client.app),
             Err(response) => return response,
         }
@@ -129,14 +146,17 @@ pub(super) async fn sessions<S: Storage>(
         Err(ConnectError::Invalid(field)) => invalid_field(&field),
         Err(ConnectError::Storage(e)) => storage_error(&e),
         Err(ConnectError::Random(_)) => response::server_error(),
+        // Only a publishable key's sessions are counted.
+        Err(ConnectError::RateLimited { .. }) => response::server_error(),
     }
 }
 
 const PUBLISHABLE_CHALLENGE: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
 
 /// `POST /v1/connect/sessions` with a publishable key: the key, its app, the
-/// `Origin`, the rate limit, then the body. Every answer to an allowed
-/// origin carries its CORS headers, so the page's script can read it.
+/// `Origin`, the body, then the rate limit of the key and client address.
+/// Every answer to an allowed origin carries its CORS headers, so the
+/// page's script can read it.
 async fn browser_session<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
@@ -164,25 +184,6 @@ async fn browser_session<S: Storage>(
             };
         }
         Err(PublishableKeyError::OriginNotAllowed) => return cors::forbidden_origin(),
-        Err(PublishableKeyError::RateLimited { retry_after }) => {
-            let seconds =
-                retry_after.whole_seconds() + i64::from(retry_after.subsec_nanoseconds() > 0);
-            let mut answer = response::api_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many Connect sessions for this publishable key; retry after the time in Retry-After",
-                None,
-            );
-            answer.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from(seconds.max(1)),
-            );
-            // The origin check came first: this origin is allowed.
-            return match origin {
-                Some(o) => cors::allow_origin(answer, o),
-                None => answer,
-            };
-        }
         Err(PublishableKeyError::Storage(e)) => return storage_error(&e),
     };
     let answer = |response: Response<Bytes>| cors::allow_origin(response, caller.origin.as_str());
@@ -207,15 +208,22 @@ async fn browser_session<S: Storage>(
             crate::Problem::Mismatch,
         )));
     }
+    // Counted against the key's budget for this client address only now
+    // that the request is well formed, and given back if it is refused.
+    let address = server.client_address(request);
     answer(
         match server
-            .create_connect_session(&caller.app, &body, true)
+            .create_browser_connect_session(&caller, &body, address)
             .await
         {
             Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
             Err(ConnectError::Invalid(field)) => invalid_field(&field),
             Err(ConnectError::Storage(e)) => storage_error(&e),
             Err(ConnectError::Random(_)) => response::server_error(),
+            Err(ConnectError::RateLimited { retry_after }) => response::rate_limited(
+                "too many Connect sessions for this publishable key from this address; retry after the time in Retry-After",
+                retry_after,
+            ),
         },
     )
 }
@@ -854,7 +862,7 @@ pub(super) async fn scoped_keys<S: Storage>(
     if let Err(response) = allow(request.method(), allowed) {
         return response;
     }
-    let client = match client(server, request.headers()).await {
+    let client = match client(server, request).await {
         Ok(client) => client,
         Err(response) => return response,
     };
@@ -928,16 +936,16 @@ pub(super) async fn scoped_keys<S: Storage>(
 /// workspace) or a confidential client (its own app's).
 async fn connections_caller<S: Storage>(
     server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
+    request: &Request<Bytes>,
 ) -> Result<(crate::WorkspaceId, Option<AppId>), Response<Bytes>> {
-    let is_bearer = auth::authorization(headers)
+    let is_bearer = auth::authorization(request.headers())
         .ok()
         .flatten()
         .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
     if is_bearer {
-        admin(server, headers).await.map(|ws| (ws, None))
+        admin(server, request).await.map(|ws| (ws, None))
     } else {
-        client(server, headers)
+        client(server, request)
             .await
             .map(|c| (c.app.workspace_id, Some(c.app.id)))
     }
@@ -982,7 +990,7 @@ pub(super) async fn connections<S: Storage>(
     if let Err(response) = allow(request.method(), allowed) {
         return response;
     }
-    let (ws, app) = match connections_caller(server, request.headers()).await {
+    let (ws, app) = match connections_caller(server, request).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
@@ -1103,7 +1111,7 @@ pub(super) async fn customers<S: Storage>(
     if let Err(response) = allow(request.method(), allowed) {
         return response;
     }
-    let (ws, app) = match connections_caller(server, request.headers()).await {
+    let (ws, app) = match connections_caller(server, request).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };

@@ -32,6 +32,7 @@ use crate::admin::AdminError;
 use crate::error::{FieldError, Problem, RegistryError};
 use crate::ids::{AppId, WorkspaceId};
 use crate::params::Params;
+use crate::rate_limit::Limit;
 use crate::registration::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
@@ -106,7 +107,7 @@ pub(super) async fn oauth_apps<S: Storage>(
         Ok(action) => action,
         Err(response) => return response,
     };
-    let workspace = match authenticate(server, request.headers()).await {
+    let workspace = match authenticate(server, request).await {
         Ok(workspace) => workspace,
         Err(response) => return response,
     };
@@ -128,11 +129,18 @@ type Answer = Result<Response<Bytes>, Response<Bytes>>;
 
 /// The workspace of the request's admin key, or the 401 (400 for a
 /// malformed header) to answer.
+///
+/// Failed keys are counted per client address: once an address reached
+/// the [limit](crate::AuthorizationServerBuilder::authentication_failure_limit)
+/// of the window, every admin key it presents, the right one included, is
+/// refused with 429 and `Retry-After` until the window ends, without
+/// being checked. Other addresses are not affected.
 #[allow(clippy::result_large_err)] // the error is the response itself
 pub(super) async fn authenticate<S: Storage>(
     server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
+    request: &Request<Bytes>,
 ) -> Result<WorkspaceId, Response<Bytes>> {
+    let headers = request.headers();
     let missing = || {
         response::unauthorized(
             CHALLENGE,
@@ -145,7 +153,7 @@ pub(super) async fn authenticate<S: Storage>(
         )
     };
     let key = match auth::bearer_credential(headers) {
-        Ok(Some(key)) => key,
+        Ok(Some(key)) => Some(key),
         Ok(None) | Err(AuthHeaderError::WrongScheme) => return Err(missing()),
         Err(AuthHeaderError::Multiple) => {
             return Err(response::with_challenge(
@@ -158,14 +166,40 @@ pub(super) async fn authenticate<S: Storage>(
                 CHALLENGE_MALFORMED,
             ));
         }
-        Err(AuthHeaderError::Malformed) => return Err(invalid_key()),
+        Err(AuthHeaderError::Malformed) => None,
     };
-    match server.authenticate_admin(key).await {
+    let counter = server.counter(
+        Limit::AdminAuthentication,
+        b"",
+        server.client_address(request),
+        None,
+    );
+    match server.exhausted(&counter).await {
+        Ok(None) => {}
+        Ok(Some(retry_after)) => return Err(too_many_failures(retry_after)),
+        Err(e) => return Err(storage_error(&e)),
+    }
+    let outcome = match key {
+        Some(key) => server.authenticate_admin(key).await,
+        None => Err(AdminError::InvalidKey),
+    };
+    match outcome {
         Ok(workspace) => Ok(workspace),
         Err(AdminError::Storage(e)) => Err(storage_error(&e)),
         Err(AdminError::Random(_)) => Err(response::server_error()),
-        Err(AdminError::InvalidKey | AdminError::KeyInUse) => Err(invalid_key()),
+        Err(AdminError::InvalidKey | AdminError::KeyInUse) => match server.spend(&counter).await {
+            Ok(Err(retry_after)) => Err(too_many_failures(retry_after)),
+            Ok(Ok(())) | Err(_) => Err(invalid_key()),
+        },
     }
+}
+
+/// 429: too many failed admin keys from this address.
+fn too_many_failures(retry_after: time::Duration) -> Response<Bytes> {
+    response::rate_limited(
+        "too many failed admin keys from this address; retry after the time in Retry-After",
+        retry_after,
+    )
 }
 
 fn invalid_key() -> Response<Bytes> {

@@ -13,9 +13,10 @@ use crate::authorize::{
 };
 use crate::oauth_error::OAuthErrorCode;
 use crate::params::{self, Params};
+use crate::rate_limit::Limit;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
-use crate::token::{BasicCredentials, TokenError};
+use crate::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::ui;
 
 /// The challenge on every 401 of the client endpoints (RFC 6749 §5.2).
@@ -108,6 +109,72 @@ fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Respons
     Ok((basic, pairs))
 }
 
+/// The client id a client endpoint's request presents: Basic's, else the
+/// form's `client_id`.
+fn presented_client_id<'a>(
+    basic: Option<&'a BasicCredentials>,
+    pairs: &'a params::Pairs<'_>,
+) -> &'a str {
+    match basic {
+        Some(basic) => &basic.client_id,
+        None => params::first(pairs, "client_id").unwrap_or_default(),
+    }
+}
+
+/// The answer to a client endpoint's error. A failed client
+/// authentication is counted for the presented client id (when a client
+/// has it) and the client's address: past the
+/// [limit](crate::AuthorizationServerBuilder::authentication_failure_limit)
+/// the answer is 429 with `Retry-After`, still RFC 6749 §5.2's JSON
+/// (`invalid_client`: the attempt did fail).
+async fn client_error<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    client_id: &str,
+    error: &TokenError,
+) -> Response<Bytes> {
+    let counted = match error.failed_authentication {
+        FailedAuthentication::No => None,
+        FailedAuthentication::UnknownClient => Some(None),
+        FailedAuthentication::Client => crate::ids::ClientId::parse(client_id).ok().map(Some),
+    };
+    if let Some(client) = counted
+        && let Some(retry_after) = count_client_failure(server, request, client).await
+    {
+        return response::with_retry_after(
+            response::oauth_error(
+                &OAuthErrorCode::InvalidClient,
+                Some(
+                    "too many failed client authentications from this address; retry after the time in Retry-After",
+                ),
+                Some(StatusCode::TOO_MANY_REQUESTS),
+            ),
+            retry_after,
+        );
+    }
+    token_error(error)
+}
+
+/// Counts one failed authentication from the request's address, for the
+/// registered client `client` (`None`: an id no client has, all of which
+/// an address shares one count for); how long until it may try again once
+/// past the limit. A failure to count (storage) is no reason to answer
+/// otherwise.
+pub(super) async fn count_client_failure<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+    client: Option<crate::ids::ClientId>,
+) -> Option<time::Duration> {
+    let subject = client.as_ref().map_or("", |id| id.as_str()).to_owned();
+    let counter = server.counter(
+        Limit::ClientAuthentication,
+        subject.as_bytes(),
+        server.client_address(request),
+        client,
+    );
+    server.spend(&counter).await.ok()?.err()
+}
+
 /// `POST /oauth/token` (RFC 6749 §3.2).
 pub(super) async fn token<S: Storage>(
     server: &AuthorizationServer<S>,
@@ -122,7 +189,10 @@ pub(super) async fn token<S: Storage>(
             Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
             Err(_) => response::server_error(),
         },
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -137,7 +207,10 @@ pub(super) async fn revoke<S: Storage>(
     };
     match server.revoke(basic.as_ref(), &pairs).await {
         Ok(()) => response::no_store(response::json(StatusCode::OK, &serde_json::json!({}))),
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -152,7 +225,10 @@ pub(super) async fn introspect<S: Storage>(
     };
     match server.introspect(basic.as_ref(), &pairs).await {
         Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
-        Err(error) => token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            client_error(server, request, client_id, &error).await
+        }
     }
 }
 
@@ -174,7 +250,10 @@ pub(super) async fn par<S: Storage>(
         .await
     {
         Ok(client) => client,
-        Err(error) => return token_error(&error),
+        Err(error) => {
+            let client_id = presented_client_id(basic.as_ref(), &pairs);
+            return client_error(server, request, client_id, &error).await;
+        }
     };
     // Client authentication parameters are not part of the pushed request.
     let pushed: params::Pairs<'_> = pairs
@@ -182,7 +261,11 @@ pub(super) async fn par<S: Storage>(
         .filter(|(name, _)| name != "client_secret")
         .cloned()
         .collect();
-    match server.push_authorization_request(&client, &pushed).await {
+    let address = server.client_address(request);
+    match server
+        .push_authorization_request(&client, &pushed, address)
+        .await
+    {
         Ok(pushed) => response::no_store(response::json(
             StatusCode::CREATED,
             &serde_json::json!({
@@ -364,7 +447,8 @@ async fn decide<S: Storage>(
     if !is_form(request.headers()) {
         return error_page(ErrorPage::InvalidCsrfToken);
     }
-    let Ok(form) = Params::parse(request.body()) else {
+    // The form carries its sealed request: up to the body limit.
+    let Ok(form) = Params::parse_within(request.body(), super::MAX_BODY_BYTES) else {
         return error_page(ErrorPage::InvalidCsrfToken);
     };
     let (Some(session), Some(csrf)) = (form.get("session"), form.get("csrf_token")) else {

@@ -152,6 +152,27 @@ pub(crate) fn api_error(
     )
 }
 
+/// 429 `{"error":"rate_limited","message"}` with `Retry-After` (whole
+/// seconds, rounded up).
+pub(crate) fn rate_limited(message: &str, retry_after: time::Duration) -> Response<Bytes> {
+    let answer = api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None);
+    with_retry_after(answer, retry_after)
+}
+
+/// `response` with `Retry-After` (RFC 9110 §10.2.3) in whole seconds,
+/// rounded up.
+pub(crate) fn with_retry_after(
+    response: Response<Bytes>,
+    retry_after: time::Duration,
+) -> Response<Bytes> {
+    let seconds = crate::rate_limit::retry_after_seconds(retry_after);
+    header(
+        response,
+        http::header::RETRY_AFTER,
+        HeaderValue::from(seconds),
+    )
+}
+
 /// 404 `{"error":"not_found"}`.
 pub(crate) fn not_found(message: &str) -> Response<Bytes> {
     api_error(StatusCode::NOT_FOUND, "not_found", message, None)

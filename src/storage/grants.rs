@@ -383,6 +383,24 @@ pub trait GrantStore: Send + Sync {
     /// exists (deleted concurrently): nothing is written.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError>;
 
+    /// Stores a pushed authorization request (RFC 9126) that needed no
+    /// secret (a public client's) for `requester`, an opaque keyed hash of
+    /// the client and the pushing address, keeping at most `max_pending`
+    /// sessions of that requester: when it holds that many, the one stored
+    /// earliest is replaced, in the same atomic step. Concurrent calls for
+    /// one requester never leave it more than `max_pending` sessions (under
+    /// a burst, one of the burst may be the one replaced).
+    ///
+    /// # Errors
+    ///
+    /// As [`insert_session`](Self::insert_session); nothing is written.
+    async fn insert_pushed_session(
+        &self,
+        session: &SessionRecord,
+        requester: &CredentialHash,
+        max_pending: u32,
+    ) -> Result<(), StorageError>;
+
     /// Marks the session opened by the resource owner's browser (if it is not
     /// yet, and a pushed request's `open_by` has not passed) and returns it
     /// as it now is, whatever its status; the caller judges expiry and
@@ -517,8 +535,10 @@ pub trait GrantStore: Send + Sync {
     ///
     /// A grant's [`expires_at`](GrantRecord::expires_at) is set by the
     /// server: its code's expiry until the code is redeemed (so a grant
-    /// whose code expired unredeemed goes with that code), then its last
-    /// refresh or access token's. A Connect connection's grant has none
+    /// whose code expired unredeemed goes with that code; for a decision
+    /// on the consent page, the later of that and the pending request's
+    /// expiry, the grant being what makes a second decision fail), then
+    /// its last refresh or access token's. A Connect connection's grant has none
     /// (`None`): it backs the connection's scoped keys whether or not its
     /// code was ever exchanged (a key delivered in the browser needs no
     /// exchange), so it stays while the connection is active and goes a

@@ -3,9 +3,9 @@
 //!
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
-//! takes their locks in one fixed order — apps, sessions, codes, grants,
-//! tokens, customers, connections, scoped keys, publishable keys — so two
-//! methods can never deadlock. Locks are never held across
+//! takes their locks in one fixed order — apps, sessions, pushed requests,
+//! codes, grants, tokens, customers, connections, scoped keys, publishable
+//! keys, rate limits — so two methods can never deadlock. Locks are never held across
 //! an `.await`.
 
 use std::collections::HashMap;
@@ -20,9 +20,9 @@ use super::{
     ConnectApproval, ConnectContext, ConnectStore, ConnectionAttach, ConnectionFilter,
     ConnectionRecord, ConnectionStatus, CustomerRecord, GraceSecret, GrantRecord, GrantRevocation,
     GrantStore, Listing, PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore,
-    RefreshRotation, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind,
-    TagEdit, TagUpdate, TokenKind, TokenRecord,
+    RateLimitStore, RefreshRotation, ScopedKeyInsert, ScopedKeyRecord, SecretRotation,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
+    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
@@ -39,6 +39,9 @@ pub struct MemoryStore {
     // Records are boxed: the tables of a busy store grow by the million, and
     // a table of boxes moves and zeroes far less memory as it grows.
     sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
+    /// The sessions of each requester of `insert_pushed_session`, oldest
+    /// first (at most its bound; pruned of gone sessions as they go).
+    pushed: RwLock<CredentialHashMap<Vec<CredentialHash>>>,
     codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
     grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
     tokens: RwLock<CredentialHashMap<Box<TokenRecord>>>,
@@ -47,7 +50,28 @@ pub struct MemoryStore {
     scoped_keys: RwLock<ScopedKeyTable>,
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
     publishable_keys: RwLock<PublishableKeyTable>,
+    rate_limits: RwLock<RateLimitTable>,
 }
+
+/// The rate-limit counters, and when to sweep out the ones whose window
+/// ended: whenever the table has doubled since the last sweep, so it holds
+/// at most about twice the buckets of the current windows even if the host
+/// never purges.
+#[derive(Debug, Default)]
+struct RateLimitTable {
+    counters: CredentialHashMap<RateCounter>,
+    sweep_at: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RateCounter {
+    window_start: OffsetDateTime,
+    window_end: OffsetDateTime,
+    count: u32,
+}
+
+/// The smallest table size that triggers a sweep.
+const RATE_LIMIT_SWEEP_MIN: usize = 1024;
 
 #[derive(Debug, Default)]
 struct PublishableKeyTable {
@@ -60,9 +84,6 @@ struct PublishableKeyTable {
 #[derive(Debug)]
 struct PublishableKeyRow {
     record: PublishableKeyRecord,
-    /// The rate-limit window the counter holds, and its count.
-    window_start: Option<OffsetDateTime>,
-    uses: u32,
 }
 
 impl PublishableKeyTable {
@@ -648,8 +669,6 @@ impl PublishableKeyStore for MemoryStore {
             key.id.clone(),
             PublishableKeyRow {
                 record: key.clone(),
-                window_start: None,
-                uses: 0,
             },
         );
         Ok(PublishableKeyInsert::Inserted)
@@ -698,25 +717,108 @@ impl PublishableKeyStore for MemoryStore {
             .and_then(|id| table.by_id.get(id))
             .map(|row| row.record.clone()))
     }
+}
 
-    async fn count_publishable_key_use(
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn count_rate_limit(
         &self,
-        id: &PublishableKeyId,
+        bucket: &CredentialHash,
         window_start: OffsetDateTime,
-    ) -> Result<Option<u32>, StorageError> {
-        let mut table = write(&self.publishable_keys);
-        let Some(row) = table.by_id.get_mut(id) else {
-            return Ok(None);
-        };
-        match row.window_start {
-            Some(held) if held >= window_start => row.uses = row.uses.saturating_add(1),
-            _ => {
-                row.window_start = Some(window_start);
-                row.uses = 1;
-            }
+        window_end: OffsetDateTime,
+    ) -> Result<u32, StorageError> {
+        let mut table = write(&self.rate_limits);
+        if table.counters.len() >= table.sweep_at.max(RATE_LIMIT_SWEEP_MIN) {
+            table.counters.retain(|_, c| c.window_end > window_start);
+            table.sweep_at = table.counters.len().saturating_mul(2);
         }
-        Ok(Some(row.uses))
+        let counter = table.counters.entry(*bucket).or_insert(RateCounter {
+            window_start,
+            window_end,
+            count: 0,
+        });
+        if counter.window_start >= window_start {
+            counter.count = counter.count.saturating_add(1);
+        } else {
+            *counter = RateCounter {
+                window_start,
+                window_end,
+                count: 1,
+            };
+        }
+        Ok(counter.count)
     }
+
+    async fn rate_limit_count(
+        &self,
+        bucket: &CredentialHash,
+        window_start: OffsetDateTime,
+    ) -> Result<u32, StorageError> {
+        Ok(read(&self.rate_limits)
+            .counters
+            .get(bucket)
+            .filter(|c| c.window_start >= window_start)
+            .map_or(0, |c| c.count))
+    }
+
+    async fn refund_rate_limit(
+        &self,
+        bucket: &CredentialHash,
+        window_start: OffsetDateTime,
+    ) -> Result<(), StorageError> {
+        let mut table = write(&self.rate_limits);
+        if let Some(counter) = table
+            .counters
+            .get_mut(bucket)
+            .filter(|c| c.window_start == window_start)
+        {
+            counter.count = counter.count.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn purge_rate_limits(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StorageError> {
+        let mut budget = usize::try_from(limit).unwrap_or(usize::MAX);
+        let removed = purge_map(&self.rate_limits, &mut budget, |c: &RateCounter| {
+            c.window_end <= now
+        });
+        Ok(removed)
+    }
+}
+
+/// [`purge`] for the rate-limit table, whose map sits in a struct.
+fn purge_map(
+    table: &RwLock<RateLimitTable>,
+    budget: &mut usize,
+    expired: impl Fn(&RateCounter) -> bool,
+) -> u64 {
+    if *budget == 0 {
+        return 0;
+    }
+    let candidates: Vec<CredentialHash> = read(table)
+        .counters
+        .iter()
+        .filter(|(_, c)| expired(c))
+        .map(|(k, _)| *k)
+        .take(*budget)
+        .collect();
+    if candidates.is_empty() {
+        return 0;
+    }
+    let mut table = write(table);
+    let mut removed = 0;
+    for key in &candidates {
+        if table.counters.get(key).is_some_and(&expired) {
+            table.counters.remove(key);
+            removed += 1;
+        }
+    }
+    *budget -= removed;
+    removed as u64
 }
 
 /// Removes up to `budget` entries of `table` for which `expired` holds,
@@ -876,6 +978,33 @@ impl GrantStore for MemoryStore {
         if sessions.contains_key(&session.hash) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
+        sessions.insert(session.hash, Box::new(session.clone()));
+        Ok(())
+    }
+
+    async fn insert_pushed_session(
+        &self,
+        session: &SessionRecord,
+        requester: &CredentialHash,
+        max_pending: u32,
+    ) -> Result<(), StorageError> {
+        let apps = read(&self.apps);
+        let mut sessions = write(&self.sessions);
+        let mut pushed = write(&self.pushed);
+        if apps.get(&session.workspace_id, &session.app_id).is_none() {
+            return Err(StorageError::new(StorageErrorKind::NotFound));
+        }
+        if sessions.contains_key(&session.hash) {
+            return Err(StorageError::new(StorageErrorKind::Conflict));
+        }
+        let held = pushed.entry(*requester).or_default();
+        held.retain(|hash| sessions.contains_key(hash));
+        let max = usize::try_from(max_pending).unwrap_or(usize::MAX).max(1);
+        while held.len() >= max {
+            let oldest = held.remove(0);
+            sessions.remove(&oldest);
+        }
+        held.push(session.hash);
         sessions.insert(session.hash, Box::new(session.clone()));
         Ok(())
     }
@@ -1187,6 +1316,16 @@ impl GrantStore for MemoryStore {
             || (),
             |s, ()| now >= s.expires_at,
         );
+        {
+            // The pushed requests' index forgets the sessions gone (purged
+            // now, or with their app).
+            let sessions = read(&self.sessions);
+            let mut pushed = write(&self.pushed);
+            pushed.retain(|_, held| {
+                held.retain(|hash| sessions.contains_key(hash));
+                !held.is_empty()
+            });
+        }
         // A redeemed code is the tombstone a late replay needs to revoke its
         // grant (RFC 6749 §4.1.2): it stays until its grant goes.
         removed += purge(&self.codes, &mut budget, grants, |c, grants| {

@@ -34,6 +34,7 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod publishable_keys;
+mod rate_limits;
 
 pub use connect::{
     AttachTarget, ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress,
@@ -54,6 +55,7 @@ pub use postgres::{
     DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,
 };
 pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
+pub use rate_limits::RateLimitStore;
 
 /// What kind of failure a backend met, independent of the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,7 +327,15 @@ pub trait AdminKeyStore: Send + Sync {
 ///
 /// Implemented automatically for any type that implements each of them.
 pub trait Storage:
-    AppStore + AdminKeyStore + GrantStore + ConnectStore + PublishableKeyStore + Send + Sync + 'static
+    AppStore
+    + AdminKeyStore
+    + GrantStore
+    + ConnectStore
+    + PublishableKeyStore
+    + RateLimitStore
+    + Send
+    + Sync
+    + 'static
 {
 }
 
@@ -335,6 +345,7 @@ impl<T> Storage for T where
         + GrantStore
         + ConnectStore
         + PublishableKeyStore
+        + RateLimitStore
         + Send
         + Sync
         + 'static

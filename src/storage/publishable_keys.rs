@@ -41,7 +41,8 @@ pub enum PublishableKeyInsert {
     AppNotFound,
 }
 
-/// Storage of publishable keys and their use counters.
+/// Storage of publishable keys. (Their rate limit, per key and client
+/// address, is counted in [`RateLimitStore`](super::RateLimitStore).)
 #[async_trait]
 pub trait PublishableKeyStore: Send + Sync {
     /// Stores `key` if its app exists in its workspace and has fewer than
@@ -80,16 +81,4 @@ pub trait PublishableKeyStore: Send + Sync {
         &self,
         hash: &CredentialHash,
     ) -> Result<Option<PublishableKeyRecord>, StorageError>;
-
-    /// Counts one use of key `id` in the fixed rate-limit window that starts
-    /// at `window_start`, atomically, and returns the uses counted in that
-    /// window including this one (saturating at `u32::MAX`). A key's counter
-    /// restarts at 1 when `window_start` is later than the window it holds;
-    /// a call naming an earlier window (a server whose clock lags) counts in
-    /// the current one. `None` when there is no such key.
-    async fn count_publishable_key_use(
-        &self,
-        id: &PublishableKeyId,
-        window_start: OffsetDateTime,
-    ) -> Result<Option<u32>, StorageError>;
 }

@@ -28,7 +28,7 @@
 //!
 //! | operation | statements |
 //! |---|---|
-//! | `insert_session`, `open_session`, `get_code`, `insert_grant`, `insert_code`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
+//! | `insert_session`, `insert_pushed_session`, `open_session`, `get_code`, `insert_grant`, `insert_code`, `get_grant`, `get_token`, `revoke_token`, `revoke_grant`, `revoke_code_grant`, `purge_expired` | 1 |
 //! | `complete_session`, `redeem_code`, `rotate_refresh_token` | 1 when the change is made, 2 when it is refused |
 //!
 //! Approving a Connect session is the same one statement: it also upserts
@@ -213,6 +213,36 @@ const INSERT_SESSION: &str = concat!(
     session_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) \
      ON CONFLICT DO NOTHING"
+);
+
+/// [`INSERT_SESSION`] into a slot of the requester `$17`: a free one of
+/// `0..$18`, else the one holding its oldest session, which the new one
+/// replaces (every column, the hash included). Two concurrent pushes may
+/// pick the same slot; the unique index on (requester, slot) then makes the
+/// second replace the first, so a requester never holds more than `$18`.
+const INSERT_PUSHED_SESSION: &str = concat!(
+    "WITH taken AS ( \
+       SELECT requester_slot AS slot, created_at, hash FROM oauth_sessions \
+       WHERE requester = $17 \
+     ), pick AS ( \
+       SELECT s.slot FROM generate_series(0, $18 - 1) AS s(slot) \
+       LEFT JOIN taken ON taken.slot = s.slot \
+       ORDER BY taken.created_at NULLS FIRST, taken.hash, s.slot LIMIT 1 \
+     ) INSERT INTO oauth_sessions (",
+    session_columns!(),
+    ", requester, requester_slot) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, \
+            $17, pick.slot FROM pick \
+     ON CONFLICT (requester, requester_slot) WHERE requester IS NOT NULL DO UPDATE SET \
+       hash = excluded.hash, workspace_id = excluded.workspace_id, \
+       app_id = excluded.app_id, client_id = excluded.client_id, \
+       redirect_uri = excluded.redirect_uri, \
+       redirect_uri_in_request = excluded.redirect_uri_in_request, \
+       scopes = excluded.scopes, state = excluded.state, \
+       code_challenge = excluded.code_challenge, created_at = excluded.created_at, \
+       expires_at = excluded.expires_at, open_by = excluded.open_by, \
+       opened_at = excluded.opened_at, status = excluded.status, \
+       connect = excluded.connect, response_mode = excluded.response_mode"
 );
 
 /// Sets `opened_at` once, and only before a pushed request's `open_by`.
@@ -744,6 +774,30 @@ fn bind_tokens<'q>(query: PgQuery<'q>, tokens: &'q [TokenRecord]) -> PgQuery<'q>
         .bind(column(tokens, |t| t.successor.as_ref().map(hash_param)))
 }
 
+/// Binds the sixteen columns of a session, in [`session_columns!`] order.
+fn bind_session<'q>(
+    query: PgQuery<'q>,
+    session: &'q SessionRecord,
+) -> Result<PgQuery<'q>, StorageError> {
+    Ok(query
+        .bind(hash_param(&session.hash))
+        .bind(session.workspace_id.as_str())
+        .bind(session.app_id.as_str())
+        .bind(session.client_id.as_str())
+        .bind(session.redirect_uri.as_str())
+        .bind(session.redirect_uri_in_request)
+        .bind(scope_texts(&session.scopes))
+        .bind(session.state.as_deref())
+        .bind(session.code_challenge.as_deref())
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.open_by)
+        .bind(session.opened_at)
+        .bind(session.status.as_str())
+        .bind(session.connect.as_deref().map(json_param).transpose()?)
+        .bind(session.response_mode.as_str()))
+}
+
 /// Binds the nine columns of a grant, in [`grant_columns!`] order.
 fn bind_grant<'q>(query: PgQuery<'q>, grant: &'q GrantRecord) -> PgQuery<'q> {
     query
@@ -830,29 +884,28 @@ impl PostgresStore {
 #[async_trait]
 impl GrantStore for PostgresStore {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StorageError> {
-        let done = sqlx::query(INSERT_SESSION)
-            .bind(hash_param(&session.hash))
-            .bind(session.workspace_id.as_str())
-            .bind(session.app_id.as_str())
-            .bind(session.client_id.as_str())
-            .bind(session.redirect_uri.as_str())
-            .bind(session.redirect_uri_in_request)
-            .bind(scope_texts(&session.scopes))
-            .bind(session.state.as_deref())
-            .bind(session.code_challenge.as_deref())
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .bind(session.open_by)
-            .bind(session.opened_at)
-            .bind(session.status.as_str())
-            .bind(session.connect.as_deref().map(json_param).transpose()?)
-            .bind(session.response_mode.as_str())
+        let done = bind_session(sqlx::query(INSERT_SESSION), session)?
             .execute(&self.pool)
             .within(self.timeout)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
+        Ok(())
+    }
+
+    async fn insert_pushed_session(
+        &self,
+        session: &SessionRecord,
+        requester: &CredentialHash,
+        max_pending: u32,
+    ) -> Result<(), StorageError> {
+        bind_session(sqlx::query(INSERT_PUSHED_SESSION), session)?
+            .bind(hash_param(requester))
+            .bind(i32::try_from(max_pending.max(1)).unwrap_or(i32::MAX))
+            .execute(&self.pool)
+            .within(self.timeout)
+            .await?;
         Ok(())
     }
 

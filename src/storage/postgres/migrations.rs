@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "customer apps",
         include_str!("../../../migrations/0010_customer_apps.sql"),
     ),
+    (
+        11,
+        "limits",
+        include_str!("../../../migrations/0011_limits.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

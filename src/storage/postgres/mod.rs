@@ -1,7 +1,7 @@
 //! The PostgreSQL backend (feature `postgres`).
 //!
 //! One module per storage trait (`apps.rs`, `admin_keys.rs`, `grants.rs`,
-//! `connect.rs`, `publishable_keys.rs`),
+//! `connect.rs`, `publishable_keys.rs`, `rate_limits.rs`),
 //! each with its SQL as constants and a `decode_*` function per record;
 //! typed column access in `rows.rs`; the one mapping of sqlx errors to
 //! [`StorageErrorKind`] in `error.rs`; the embedded schema in
@@ -28,8 +28,9 @@
 //! And per request, through [`AuthorizationServer`](crate::AuthorizationServer):
 //! `POST /oauth/token` is client authentication plus the grant's calls (3
 //! for a code or a refresh; 4 for a Connect code whose scoped key comes
-//! with the tokens); approving a consent is 2 (the session, then the
-//! approval); approving a Connect session 5 (the session, the customer by
+//! with the tokens); approving a consent is 1 (the grant and its code:
+//! the pending request is sealed in the page; 2 for a pushed request, its
+//! session then the approval); approving a Connect session 5 (the session, the customer by
 //! reference id, the app, the approval, and the connection it left, for
 //! the event). `tests/conformance_postgres.rs` counts every one of these.
 //! A malformed credential (a wrong checksum) costs none.
@@ -67,6 +68,7 @@ mod error;
 mod grants;
 mod migrations;
 mod publishable_keys;
+mod rate_limits;
 mod rows;
 
 /// How many connections [`PostgresStore::connect`] keeps at most.
@@ -118,8 +120,11 @@ const MAX_SCHEMA_LEN: usize = 63;
 /// authentication, bearer access-token validation and scoped-key
 /// verification 1 each; `POST /oauth/token` 3 for a code exchange or a
 /// refresh (4 when a Connect session's scoped key comes with the tokens);
-/// approving a consent 2, a Connect session 5. A refused change (a code
-/// presented twice, a spent refresh token) costs one more.
+/// approving a consent 1 (2 for a pushed request), a Connect session 5. A
+/// refused change (a code presented twice, a spent refresh token) costs
+/// one more; so does a failed client authentication (its count, per
+/// address), and every admin-key request reads its address's count of
+/// failures first.
 ///
 /// # Failures
 ///

@@ -9,7 +9,6 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
-use time::OffsetDateTime;
 
 use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed};
@@ -65,15 +64,6 @@ const FIND: &str = concat!(
     key_columns!(),
     " FROM oauth_publishable_keys WHERE hash = $1"
 );
-
-/// The fixed-window counter: the right-hand sides read the row's old
-/// values, and the row lock orders concurrent uses.
-const COUNT_USE: &str = "UPDATE oauth_publishable_keys SET \
-       window_uses = CASE WHEN window_start >= $2 \
-         THEN LEAST(window_uses, 2147483646) + 1 ELSE 1 END, \
-       window_start = GREATEST(window_start, $2) \
-     WHERE id = $1 \
-     RETURNING window_uses";
 
 fn decode_key(row: &PgRow) -> Result<PublishableKeyRecord, StorageError> {
     Ok(PublishableKeyRecord {
@@ -154,24 +144,6 @@ impl PublishableKeyStore for PostgresStore {
             .await?
             .as_ref()
             .map(decode_key)
-            .transpose()
-    }
-
-    async fn count_publishable_key_use(
-        &self,
-        id: &PublishableKeyId,
-        window_start: OffsetDateTime,
-    ) -> Result<Option<u32>, StorageError> {
-        sqlx::query(COUNT_USE)
-            .bind(id.as_str())
-            .bind(window_start)
-            .fetch_optional(&self.pool)
-            .within(self.timeout)
-            .await?
-            .map(|row| {
-                let uses = get::<i32>(&row, "window_uses")?;
-                u32::try_from(uses).map_err(|_| error::corrupt("window_uses", "negative"))
-            })
             .transpose()
     }
 }

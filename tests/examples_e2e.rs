@@ -2122,6 +2122,167 @@ async fn slow_client_knobs_are_checked(name: &str) {
     }
 }
 
+/// Starts `name` with `args` and `env` and expects it to refuse to start:
+/// its standard error.
+async fn refused_at_start(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut child = Command::new(example_binary(name))
+        .args(args)
+        .env_remove("OAUTH_CONNECT_ISSUER")
+        .env_remove("DATABASE_URL")
+        .env("OAUTH_CONNECT_DEMO_APP", "off")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It exits at once; one that serves instead is stopped.
+    let mut exited = None;
+    for _ in 0..200 {
+        exited = child.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let exited = exited.unwrap_or_else(|| panic!("{args:?} {env:?} was accepted: {stderr}"));
+    assert!(!exited.success(), "{args:?} {env:?}: {stderr}");
+    stderr
+}
+
+/// `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT` (load tests only): off by default
+/// (the consent page is shown); set, a valid authorization request gets
+/// its code at once for the named user, without a page (the host's
+/// consent policy, RFC 6749 §4.1.1-§4.1.2), the code still needing its
+/// PKCE verifier (RFC 7636 §4.6) and `prompt=consent` still showing the
+/// page; and it is refused at start unless the issuer and the listening
+/// address are loopback, or with a malformed user id.
+async fn dangerous_auto_consent_is_for_loopback_only(name: &str) {
+    const KNOB: &str = "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT";
+    let http = Http::new(Duration::from_secs(10));
+    let authorize = |server: &Example, client_id: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("state", "load-state"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ];
+        pairs.extend_from_slice(extra);
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        http.client
+            .get(server.url(&format!("/oauth/authorize?{query}")))
+    };
+
+    // Off by default: the consent page.
+    let plain = Example::start_with(name, false).await;
+    let app = http.create_app(&plain, &public_app()).await.json();
+    let page = http
+        .send(authorize(&plain, app["clientId"].as_str().unwrap(), &[]))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(is_html(&page) && page.header("location").is_none());
+    drop(plain);
+
+    let server = Example::start_env(name, false, &[(KNOB, "load-user")]).await;
+    assert!(
+        server
+            .stdout()
+            .iter()
+            .any(|line| line.contains("DANGEROUS") && line.contains(KNOB)),
+        "the banner says so: {:#?}",
+        server.stdout()
+    );
+    let app = http.create_app(&server, &public_app()).await.json();
+    let client_id = app["clientId"].as_str().unwrap();
+    let approved = http.send(authorize(&server, client_id, &[])).await;
+    assert_eq!(approved.status, 303, "{}", approved.text);
+    let to = approved.location();
+    assert!(to.starts_with(REDIRECT), "{to}");
+    assert_eq!(query_param(&to, "state").as_deref(), Some("load-state"));
+    assert_eq!(query_param(&to, "iss"), Some(server.base.clone()));
+    let code = query_param(&to, "code").expect("a code");
+    let exchange = |verifier: &'static str| {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("client_id", client_id),
+                ("code_verifier", verifier),
+            ])
+            .finish();
+        http.client
+            .post(server.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    let wrong = http
+        .send(exchange("a-wrong-verifier-of-enough-length-0123456789abc"))
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.text);
+    assert_eq!(wrong.json()["error"], "invalid_grant");
+    let tokens = http
+        .send(exchange("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let access = tokens.json()["access_token"].as_str().unwrap().to_owned();
+    let me = http
+        .send(http.client.get(server.url("/v1/me")).bearer_auth(&access))
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json()["subject"], "load-user");
+    let asked = http
+        .send(authorize(&server, client_id, &[("prompt", "consent")]))
+        .await;
+    assert_eq!(
+        asked.status, 200,
+        "prompt=consent shows the page: {}",
+        asked.text
+    );
+    assert!(is_html(&asked));
+    drop(server);
+
+    let not_loopback = [
+        (
+            vec!["--addr", "127.0.0.1:0"],
+            vec![
+                (KNOB, "load-user"),
+                ("OAUTH_CONNECT_ISSUER", "https://auth.example.test"),
+            ],
+        ),
+        (
+            vec!["--addr", "0.0.0.0:0"],
+            vec![
+                (KNOB, "load-user"),
+                ("OAUTH_CONNECT_ISSUER", "http://127.0.0.1:9"),
+            ],
+        ),
+    ];
+    for (args, env) in &not_loopback {
+        let stderr = refused_at_start(name, args, env).await;
+        assert!(
+            stderr.contains(KNOB) && stderr.contains("loopback"),
+            "{args:?} {env:?}: {stderr}"
+        );
+    }
+    let stderr = refused_at_start(name, &["--addr", "127.0.0.1:0"], &[(KNOB, "load\tuser")]).await;
+    assert!(
+        stderr.contains(KNOB) && stderr.contains("user id"),
+        "{stderr}"
+    );
+}
+
 /// Issue 17, items 3 and 8, through the examples' adapters: each request
 /// carries its socket's peer (every 127.0.0.x is a client of its own), so
 /// the failed admin keys of one address lock that address only; and
@@ -2205,6 +2366,7 @@ against_both!(
     stalled_connections_are_closed_after_the_timeouts,
     connections_over_the_cap_wait_for_a_free_one,
     slow_client_knobs_are_checked,
+    dangerous_auto_consent_is_for_loopback_only,
 );
 
 /// Whether this runs in CI (`CI` set, and not to `false` or `0`, as CI

@@ -20,6 +20,7 @@
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 //! | `OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS`, `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS`, `OAUTH_CONNECT_MAX_CONNECTIONS` | 10 s for a request head, 30 s for a body, 1000 connections: see [`sockets`] |
 //! | `OAUTH_CONNECT_TRUSTED_PROXIES` (CIDRs or addresses, comma-separated) | none: the socket's peer is the client the limits count |
+//! | `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT` (a user id) | off. **Load tests only**: see [`AutoConsent`] |
 
 mod demo;
 mod demo_app;
@@ -40,8 +41,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
-    AuthorizationServer, BearerKind, BearerPrincipal, DemoSignIn, KeyRing, MAX_BODY_BYTES,
-    MemoryStore, PostgresStore, ScopeCatalogue, ServerKey, Storage, WorkspaceId,
+    AuthorizationServer, BearerKind, BearerPrincipal, ConsentRequest, DemoSignIn, KeyRing,
+    MAX_BODY_BYTES, MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator,
+    ScopeCatalogue, ServerKey, Storage, Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
@@ -84,6 +86,9 @@ pub(crate) struct Config {
     limits: Limits,
     /// Proxies whose `Forwarded`/`X-Forwarded-For` names the client.
     trusted_proxies: Vec<String>,
+    /// `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT`: approve every authorization
+    /// request as this user (load tests on loopback only).
+    auto_consent: Option<Subject>,
 }
 
 /// `DATABASE_URL` and `DATABASE_SCHEMA`. No `Debug`: the URL may hold a
@@ -109,7 +114,9 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS=SECONDS (a request head; 1-3600, default 10),
              OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=SECONDS (a request body, a stalled reader; 1-3600, default 30),
              OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000),
-             OAUTH_CONNECT_TRUSTED_PROXIES=CIDR,... (whose X-Forwarded-For/Forwarded is believed; default none)";
+             OAUTH_CONNECT_TRUSTED_PROXIES=CIDR,... (whose X-Forwarded-For/Forwarded is believed; default none),
+             OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT=USER_ID (load tests on loopback only: every
+               authorization request is approved as USER_ID, nobody is asked; default off)";
 
 /// `HOST:PORT` or `off` for the demo app.
 fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
@@ -250,6 +257,14 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            auto_consent: env("OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT")
+                .map(|user| {
+                    Subject::parse(user.trim()).map_err(|_| {
+                        "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT must be a user id \
+                         (1-255 characters, no control characters)"
+                    })
+                })
+                .transpose()?,
         }))
     }
 
@@ -537,14 +552,25 @@ async fn build<S: Storage>(
     if let Some(lifetime) = config.session_lifetime {
         builder = builder.connect_session_lifetime(lifetime);
     }
+    // A demo sign-in field on the consent page: plug your login in here.
+    let resource_owner: Arc<dyn ResourceOwnerAuthenticator> = match &config.auto_consent {
+        None => Arc::new(DemoSignIn),
+        Some(user) => {
+            AutoConsent::check(&issuer, addr)?;
+            tracing::warn!(
+                "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT: every authorization request is approved \
+                 without asking anyone (load tests only)"
+            );
+            Arc::new(AutoConsent(user.clone()))
+        }
+    };
     let server = builder
         .issuer(issuer)
         .key_ring(key_ring)
         // The limits count per client address: the socket's peer, or what
         // these proxies say in `X-Forwarded-For`/`Forwarded`.
         .trusted_proxies(config.trusted_proxies.iter().cloned())
-        // A demo sign-in field on the consent page: plug your login in here.
-        .resource_owner(Arc::new(DemoSignIn))
+        .resource_owner(resource_owner)
         .scope_catalogue(
             ScopeCatalogue::new()
                 .describe("read:devices", "See your devices and their status")
@@ -584,6 +610,75 @@ async fn build<S: Storage>(
     Ok((server, upstream, admin))
 }
 
+/// **Dangerous: for load tests on loopback only.** The resource owner of
+/// `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT=USER_ID`: its consent policy
+/// ([`ResourceOwnerAuthenticator::prior_consent`]) says that `USER_ID` is
+/// signed in and has consented to whatever every authorization request
+/// asks, so `GET /oauth/authorize` answers each valid request with its
+/// code at once, without a page, a sign-in or anyone's consent; the
+/// consent page (`prompt=consent`) keeps the demo sign-in. It lets a load
+/// driver walk the code flow over HTTP without a browser
+/// (`benches/load/postgres.sh`), as the criterion comparison's consent
+/// policy does in process.
+///
+/// Anyone who can reach such a server gets codes for that user (PKCE and
+/// the registered redirect URIs still apply), so it starts only when both
+/// the issuer and the listening address are loopback; it is off unless
+/// the variable is set.
+#[derive(Debug)]
+struct AutoConsent(Subject);
+
+impl AutoConsent {
+    const REFUSED: &str = "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT approves every authorization \
+        request without asking anyone: it is for load tests on this machine only, so the \
+        issuer and the listening address must be loopback (127.0.0.1, ::1 or localhost)";
+
+    /// Refuses an issuer or a listening address that is not loopback.
+    fn check(issuer: &str, addr: SocketAddr) -> Result<(), Box<dyn Error>> {
+        let loopback_issuer = url::Url::parse(issuer)
+            .ok()
+            .and_then(|url| {
+                url.host().map(|host| match host {
+                    url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+                    url::Host::Ipv4(ip) => ip.is_loopback(),
+                    url::Host::Ipv6(ip) => ip.is_loopback(),
+                })
+            })
+            .unwrap_or(false);
+        if loopback_issuer && addr.ip().is_loopback() {
+            Ok(())
+        } else {
+            Err(Self::REFUSED.into())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ResourceOwnerAuthenticator for AutoConsent {
+    async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        demo_subject: Option<&str>,
+    ) -> Option<Subject> {
+        DemoSignIn.authenticate(headers, demo_subject).await
+    }
+
+    fn demo_sign_in(&self) -> bool {
+        true
+    }
+
+    async fn prior_consent(
+        &self,
+        _: &http::HeaderMap,
+        request: &ConsentRequest<'_>,
+    ) -> PriorConsent {
+        PriorConsent::Granted {
+            subject: self.0.clone(),
+            scopes: request.scopes.clone(),
+        }
+    }
+}
+
 /// Prints what a newcomer needs to stdout (not to the log): the address,
 /// the admin key made at start-up, and commands to try.
 fn banner<S: Storage>(
@@ -604,6 +699,14 @@ fn banner<S: Storage>(
     }
     let _ = writeln!(out, "  issuer:     {issuer}");
     let _ = writeln!(out, "  storage:    {storage}");
+    if let Some(user) = &config.auto_consent {
+        let _ = writeln!(
+            out,
+            "  consent:    DANGEROUS: every authorization request is approved as {} without asking \
+             (OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT, for load tests only)",
+            user.as_str()
+        );
+    }
     if config.server_key.is_some() {
         let _ = writeln!(out, "  server key: from OAUTH_CONNECT_SERVER_KEY");
     } else {

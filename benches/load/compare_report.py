@@ -122,6 +122,11 @@ def main(path, settings, machine, load_before):
     row("client_credentials: ours / node-oidc-provider", OURS_CC, NODE_CC, "rps")
     row("introspection: ours / node-oidc-provider", OURS_INTROSPECTION, NODE_INTROSPECTION, "rps")
 
+    if float(load_before.split()[0]) > 0.5:
+        print(
+            f"\nWARNING: the 1-minute load average was {load_before.split()[0]} before the run: "
+            "other work was running, and these figures measure it too."
+        )
     bad = [r for r in runs if r["non2xx"] or r["errors"]]
     if bad:
         print(f"\nWARNING: {len(bad)} run(s) had non-2xx answers or socket errors (see the table).")

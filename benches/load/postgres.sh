@@ -191,6 +191,10 @@ echo "| nodes | flow | clients | flows/s | p50 ms | p90 ms | p99 ms | max ms | e
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
+if python3 -c 'import sys; sys.exit(float(sys.argv[1]) <= 0.5)' "${LOAD_BEFORE%% *}"; then
+    echo "WARNING: the 1-minute load average was ${LOAD_BEFORE%% *} before the run: other work was running, and these figures measure it too."
+    echo
+fi
 echo "Statements per flow, from sqlx's events on one node (one client; 40 flows less 20 flows):"
 echo
 cat "$WORK/statements"

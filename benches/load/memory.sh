@@ -5,7 +5,7 @@
 # records, VmRSS, then COUNT records, VmRSS again; the growth divided by
 # COUNT. See benches/load/memory/src/main.rs for what each kind stores.
 #
-#   benches/load/memory.sh                 # COUNT=1000000, about 1-2 minutes
+#   benches/load/memory.sh                 # COUNT=1000000, about a minute
 #   COUNT=100000 benches/load/memory.sh    # a quick pass
 set -euo pipefail
 cd "$(dirname "$0")/../.."

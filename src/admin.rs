@@ -20,10 +20,10 @@
 
 use zeroize::Zeroizing;
 
-use crate::credential::AdminKey;
-use crate::ids::WorkspaceId;
-use crate::keyring::CredentialHash;
-use crate::random::RandomError;
+use crate::credentials::AdminKey;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::WorkspaceId;
+use crate::model::random::RandomError;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
@@ -207,9 +207,9 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::clock::ManualClock;
-    use crate::credential::{CredentialKind as _, kind};
-    use crate::keyring::{KeyRing, ServerKey};
+    use crate::credentials::keyring::{KeyRing, ServerKey};
+    use crate::credentials::{CredentialKind as _, kind};
+    use crate::hooks::clock::ManualClock;
     use crate::storage::{AdminKeyStore as _, MemoryStore};
 
     fn server() -> AuthorizationServer<MemoryStore> {

@@ -20,15 +20,15 @@ use crate::config::PkcePolicy;
 use http::HeaderMap;
 use zeroize::Zeroizing;
 
-use crate::credential::{AuthorizationCode, ConnectToken, RANDOM_LEN};
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::credentials::{AuthorizationCode, ConnectToken, RANDOM_LEN};
+use crate::hooks::resource_owner::{ConsentRequest, PriorConsent};
+use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::model::redirect::{append_query, find_match};
+use crate::model::scope::ScopeSet;
 use crate::oauth_error::{OAuthError, OAuthErrorCode};
 use crate::params::{self, Params};
 use crate::pkce;
-use crate::redirect::{append_query, find_match};
 use crate::registration::{AppType, AuthenticatedClient, OAuthApp};
-use crate::resource_owner::{ConsentRequest, PriorConsent};
-use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRecord, ConnectEmbed, GrantRecord, ResponseMode, SessionCompletion, SessionDecision,
@@ -926,7 +926,7 @@ impl<S: Storage> AuthorizationServer<S> {
             self.storage().insert_session(&record).await?;
         } else {
             let keys = self.config().keys();
-            let network = crate::client_address::limit_key(client_address);
+            let network = crate::server::client_address::limit_key(client_address);
             let requester = keys
                 .hash(
                     keys.current_id(),

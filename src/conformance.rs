@@ -27,14 +27,15 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
-use crate::ids::{ConnectionId, CustomerId, PublishableKeyId, ScopedKeyId};
-use crate::keyring::CredentialHash;
-use crate::origin::Origin;
-use crate::random::{SystemRandom, random_array};
-use crate::redirect::RedirectUri;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
+use crate::model::ids::{ConnectionId, CustomerId, PublishableKeyId, ScopedKeyId};
+use crate::model::origin::Origin;
+use crate::model::random::{SystemRandom, random_array};
+use crate::model::redirect::RedirectUri;
+use crate::model::scope::ScopeSet;
+use crate::model::timestamp::truncate_ms;
 use crate::registration::{AppType, OAuthApp};
-use crate::scope::ScopeSet;
 use crate::storage::{
     AppChanges, AppRecord, CodeRecord, CodeRedemption, GrantRecord, RefreshRotation,
     SecretRotation, SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
@@ -44,7 +45,6 @@ use crate::storage::{
     ConnectApproval, ConnectionRecord, ConnectionStatus, CustomerInfo, CustomerRecord, Location,
     PublishableKeyInsert, PublishableKeyRecord, ScopedKeyRecord,
 };
-use crate::timestamp::truncate_ms;
 
 /// Generates one `#[test]` per conformance check, each running on a
 /// multi-threaded tokio runtime of its own ([`run`]). `$make` is an

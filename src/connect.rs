@@ -13,14 +13,15 @@ use time::{Duration, OffsetDateTime};
 
 use crate::authorize::{AuthorizeError, ClientRedirect, ErrorPage};
 use crate::connect_browser::BrowserSecret;
-use crate::credential::{AuthorizationCode, ConnectToken};
+use crate::credentials::{AuthorizationCode, ConnectToken};
 use crate::error::{FieldError, Problem};
-use crate::ids::{ConnectionId, CustomerId, GrantId, Subject};
+use crate::model::ids::{ConnectionId, CustomerId, GrantId, Subject};
+use crate::model::random::{RandomError, random_array};
+use crate::model::redirect::{RedirectUriKind, append_query, find_match};
+use crate::model::scope::ScopeSet;
+use crate::model::timestamp::rfc3339_ms;
 use crate::pkce;
-use crate::random::{RandomError, random_array};
-use crate::redirect::{RedirectUriKind, append_query, find_match};
 use crate::registration::{AppType, OAuthApp};
-use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
@@ -29,7 +30,6 @@ use crate::storage::{
     ScopedKeyDelivery, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, Storage,
     StorageError, StorageErrorKind,
 };
-use crate::timestamp::rfc3339_ms;
 
 /// The longest reference id.
 pub const MAX_REFERENCE_ID_CHARS: usize = 255;
@@ -344,11 +344,11 @@ pub struct ProviderView {
     /// Its logo.
     pub logo_url: Option<String>,
     /// Redirect or form, with the form's fields.
-    pub method: crate::providers::LinkMethod,
+    pub method: crate::hooks::link::LinkMethod,
 }
 
-impl From<&crate::providers::Provider> for ProviderView {
-    fn from(p: &crate::providers::Provider) -> Self {
+impl From<&crate::hooks::link::Provider> for ProviderView {
+    fn from(p: &crate::hooks::link::Provider) -> Self {
         Self {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -399,7 +399,7 @@ pub struct StepView {
     /// The account linked.
     pub linked: Option<crate::storage::LinkedAccount>,
     /// The host's terms.
-    pub terms: Option<crate::providers::Terms>,
+    pub terms: Option<crate::hooks::link::Terms>,
 }
 
 fn text_field(
@@ -1106,11 +1106,11 @@ impl<S: Storage> AuthorizationServer<S> {
             .ok()
             .and_then(|listing| listing.items.into_iter().next());
         let event = match stored {
-            Some(c) if c.id != proposed.id => crate::events::Event::ConnectionUpdated {
+            Some(c) if c.id != proposed.id => crate::hooks::events::Event::ConnectionUpdated {
                 workspace_id: c.workspace_id,
                 connection_id: c.id,
             },
-            _ => crate::events::Event::ConnectionCreated {
+            _ => crate::hooks::events::Event::ConnectionCreated {
                 workspace_id: proposed.workspace_id.clone(),
                 app_id: proposed.app_id.clone(),
                 connection_id: proposed.id.clone(),

@@ -36,8 +36,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
-use crate::credential::ConnectToken;
-use crate::random::{RandomError, random_array};
+use crate::credentials::ConnectToken;
+use crate::model::random::{RandomError, random_array};
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 

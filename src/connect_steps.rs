@@ -36,11 +36,11 @@ use zeroize::{Zeroize as _, Zeroizing};
 use crate::authorize::ErrorPage;
 use crate::connect::{CompleteError, CustomerInfoInput};
 use crate::connect_browser::{BrowserSecret, same_hash};
-use crate::credential::ConnectToken;
+use crate::credentials::ConnectToken;
 use crate::error::{FieldError, Problem};
-use crate::events::Event;
-use crate::providers::{LinkContext, LinkError, LinkMethod, Provider};
-use crate::random::random_array;
+use crate::hooks::events::Event;
+use crate::hooks::link::{LinkContext, LinkError, LinkMethod, Provider};
+use crate::model::random::random_array;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     ConnectContext, ConnectEmbed, ConnectMode, CustomerInfo, EmbedMode, SessionRecord, StepAdvance,
@@ -1158,7 +1158,7 @@ impl<S: Storage> AuthorizationServer<S> {
         self.record_return(&token, &record, after, provider, result)
             .await?;
         Ok(LinkReturn {
-            location: crate::redirect::append_query(
+            location: crate::model::redirect::append_query(
                 &format!("{}/connect", self.config().issuer_str()),
                 &[("token", handle.expose_secret())],
             ),
@@ -1254,7 +1254,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .await;
         }
         Ok(LinkReturn {
-            location: crate::redirect::append_query(
+            location: crate::model::redirect::append_query(
                 &format!("{}/connect", self.config().issuer_str()),
                 &[("token", handle.expose_secret())],
             ),

@@ -7,15 +7,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{FieldError, Problem, RegistryError};
-use crate::events::Event;
-use crate::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
+use crate::hooks::events::Event;
+use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
+use crate::model::timestamp::rfc3339_ms;
 use crate::registration::{Page, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,
     StorageErrorKind, TagEdit, TagUpdate,
 };
-use crate::timestamp::rfc3339_ms;
 
 /// A connection as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,7 +47,7 @@ pub struct Connection {
     pub claimed_reference_id: Option<String>,
     /// When the app's backend attached this browser-created connection to
     /// one of its customers; `null` until then.
-    #[serde(with = "crate::timestamp::rfc3339_ms_option")]
+    #[serde(with = "crate::model::timestamp::rfc3339_ms_option")]
     pub attached_at: Option<OffsetDateTime>,
     /// When created.
     #[serde(with = "rfc3339_ms")]

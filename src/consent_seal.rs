@@ -31,10 +31,10 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::authorize::{ConsentHandle, ValidRequest};
-use crate::ids::{AppId, ClientId, GrantId, WorkspaceId};
-use crate::random::random_array;
+use crate::model::ids::{AppId, ClientId, GrantId, WorkspaceId};
+use crate::model::random::random_array;
+use crate::model::scope::ScopeSet;
 use crate::registration::OAuthApp;
-use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
 

@@ -15,12 +15,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::RegistryError;
-use crate::events::Event;
-use crate::ids::{AppId, CustomerId, WorkspaceId};
+use crate::hooks::events::Event;
+use crate::model::ids::{AppId, CustomerId, WorkspaceId};
+use crate::model::timestamp::rfc3339_ms;
 use crate::registration::{Page, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{CustomerRecord, Location, Storage};
-use crate::timestamp::rfc3339_ms;
 
 /// A customer as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -21,7 +21,7 @@ use crate::{
     CredentialPrefixes, DemoSignIn, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook,
     LinkedAccount, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Origin, OriginError,
     Provider, RedirectUri, RedirectUriKind, Step, StepAction, Terms, WorkspaceId,
-    credential::Credential, kind,
+    credentials::Credential, kind,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).

@@ -156,39 +156,28 @@
 
 mod admin;
 mod authorize;
-mod client_address;
-mod clock;
 mod config;
 mod connect;
 mod connect_browser;
 mod connect_steps;
 mod connection;
 mod consent_seal;
-mod credential;
+mod credentials;
 mod customer;
 mod error;
-mod events;
+mod hooks;
 mod http;
-mod ids;
-mod keyring;
 mod metadata;
+mod model;
 mod oauth_error;
-mod origin;
 mod params;
 mod pkce;
-mod providers;
 mod publishable_key;
-mod random;
-mod rate_limit;
-mod redirect;
 mod registration;
 mod resource;
-mod resource_owner;
-mod scope;
 mod scoped_key;
 mod server;
 mod storage;
-mod timestamp;
 mod token;
 mod ui;
 
@@ -215,8 +204,6 @@ pub use authorize::{
     AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
     ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
-pub use client_address::PeerAddress;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
 };
@@ -230,47 +217,49 @@ pub use connect_steps::{
     ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
 };
 pub use connection::{AttachConnection, Connection, ConnectionUpdate};
-pub use credential::{
+pub use credentials::keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use credentials::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
 pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
-pub use events::{Event, EventSink, NoEvents};
+pub use hooks::clock::{Clock, ManualClock, SystemClock};
+pub use hooks::events::{Event, EventSink, NoEvents};
+pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
+pub use hooks::resource_owner::{
+    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
+    ScopeCatalogue,
+};
 pub use http::bearer::BearerRejection;
 pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
-pub use ids::{
+pub use metadata::Metadata;
+pub use model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
     Subject, WorkspaceId,
 };
-pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
-pub use metadata::Metadata;
+pub use model::origin::{MAX_ORIGIN_LEN, Origin, OriginError};
+pub use model::random::{RandomError, RandomSource, SystemRandom};
+pub use model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
+pub use model::scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use oauth_error::{OAuthError, OAuthErrorCode};
-pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
-pub use providers::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
 pub use publishable_key::{
     BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
     PublishableKeyInfo,
 };
-pub use random::{RandomError, RandomSource, SystemRandom};
-pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use registration::{
     AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page,
     PageMeta, PageRequest, RotateSecretRequest, RotatedSecret,
 };
 pub use resource::{BearerKind, BearerPrincipal};
-pub use resource_owner::{
-    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue,
-};
-pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use scoped_key::{
     MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
     ScopedKeyPrincipal,
 };
 pub use server::AuthorizationServer;
+pub use server::client_address::PeerAddress;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,
     ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,

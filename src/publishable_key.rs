@@ -14,15 +14,15 @@ use serde::ser::Serializer;
 use time::OffsetDateTime;
 
 use crate::connect::{ConnectError, CreatedConnectSession, NewConnectSession};
-use crate::credential::PublishableKey;
+use crate::credentials::PublishableKey;
 use crate::error::RegistryError;
-use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
-use crate::origin::Origin;
-use crate::rate_limit::Limit;
+use crate::model::ids::{AppId, PublishableKeyId, WorkspaceId};
+use crate::model::origin::Origin;
+use crate::model::timestamp::rfc3339_ms;
 use crate::registration::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
+use crate::server::rate_limit::Limit;
 use crate::storage::{PublishableKeyInsert, PublishableKeyRecord, Storage, StorageError};
-use crate::timestamp::rfc3339_ms;
 
 /// The most active publishable keys one app may have.
 pub const MAX_PUBLISHABLE_KEYS_PER_APP: u32 = 10;

@@ -9,17 +9,17 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
-use crate::credential::ClientSecret;
+use crate::credentials::ClientSecret;
 use crate::error::{ClientAuthError, FieldError, Problem, RegistryError};
-use crate::ids::{AppId, ClientId, WorkspaceId};
-use crate::origin::Origin;
-use crate::redirect::RedirectUri;
-use crate::scope::ScopeSet;
+use crate::model::ids::{AppId, ClientId, WorkspaceId};
+use crate::model::origin::Origin;
+use crate::model::redirect::RedirectUri;
+use crate::model::scope::ScopeSet;
+use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind,
 };
-use crate::timestamp::{rfc3339_ms, rfc3339_ms_option};
 
 /// The longest app name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -378,8 +378,8 @@ fn check_origins(origins: &[String]) -> Result<Vec<Origin>, FieldError> {
 fn check_scopes(scopes: &[String]) -> Result<ScopeSet, FieldError> {
     let set = ScopeSet::from_tokens(scopes).map_err(|e| {
         let index = match &e {
-            crate::scope::ScopeError::InvalidToken { index }
-            | crate::scope::ScopeError::TooLong { index, .. } => Some(*index),
+            crate::model::scope::ScopeError::InvalidToken { index }
+            | crate::model::scope::ScopeError::TooLong { index, .. } => Some(*index),
             _ => None,
         };
         FieldError {
@@ -605,7 +605,7 @@ impl<S: Storage> AuthorizationServer<S> {
         if self.storage().delete_app(workspace, id).await? {
             self.config()
                 .events()
-                .emit(&crate::events::Event::AppDeleted {
+                .emit(&crate::hooks::events::Event::AppDeleted {
                     workspace_id: workspace.clone(),
                     app_id: id.clone(),
                 });
@@ -671,11 +671,13 @@ impl<S: Storage> AuthorizationServer<S> {
             .await
         {
             Ok(Some(record)) => {
-                config.events().emit(&crate::events::Event::SecretRotated {
-                    workspace_id: workspace.clone(),
-                    app_id: id.clone(),
-                    with_grace: previous_valid_until.is_some(),
-                });
+                config
+                    .events()
+                    .emit(&crate::hooks::events::Event::SecretRotated {
+                        workspace_id: workspace.clone(),
+                        app_id: id.clone(),
+                        with_grace: previous_valid_until.is_some(),
+                    });
                 Ok(RotatedSecret {
                     client_id: record.app.client_id,
                     client_secret: secret,

@@ -1,8 +1,8 @@
 //! The resource-server side: who a bearer credential (an access token, or
 //! a scoped key) speaks for, and whether it carries a scope (RFC 6750).
 
-use crate::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
-use crate::scope::ScopeSet;
+use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
+use crate::model::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 use crate::token::BearerError;

@@ -32,15 +32,15 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::credential::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
+use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
 use crate::error::{FieldError, Problem};
-use crate::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
-use crate::random::{RandomError, random_array};
+use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::model::random::{RandomError, random_array};
+use crate::model::scope::ScopeSet;
+use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
 use crate::registration::AuthenticatedClient;
-use crate::scope::ScopeSet;
 use crate::server::AuthorizationServer;
 use crate::storage::{ScopedKeyInsert, ScopedKeyRecord, Storage, StorageError};
-use crate::timestamp::{rfc3339_ms, rfc3339_ms_option};
 
 const VERSION: u8 = 1;
 const BODY_LEN: usize = 1 + 1 + 16 + 16 + 8;

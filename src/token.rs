@@ -9,16 +9,16 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::credential::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
+use crate::credentials::keyring::CredentialHash;
+use crate::credentials::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::error::ClientAuthError;
-use crate::events::Event;
-use crate::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
-use crate::keyring::CredentialHash;
+use crate::hooks::events::Event;
+use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
+use crate::model::scope::ScopeSet;
 use crate::oauth_error::{OAuthError, OAuthErrorCode};
 use crate::params::Params;
 use crate::pkce;
 use crate::registration::AuthenticatedClient;
-use crate::scope::ScopeSet;
 use crate::scoped_key::ScopedKey;
 use crate::server::AuthorizationServer;
 use crate::storage::{
@@ -1121,9 +1121,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::credential::CredentialPrefixes;
-    use crate::keyring::{KeyRing, ServerKey};
-    use crate::random::SystemRandom;
+    use crate::credentials::CredentialPrefixes;
+    use crate::credentials::keyring::{KeyRing, ServerKey};
+    use crate::model::random::SystemRandom;
 
     fn response(refresh: bool, scope: &str) -> TokenResponse {
         let prefixes = CredentialPrefixes::default();

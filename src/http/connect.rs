@@ -18,9 +18,9 @@ use crate::connect::{
 use crate::connect_browser::BrowserSecret;
 use crate::connect_steps::{LinkFormValues, Step, StepAction, StepOutcome};
 use crate::error::ClientAuthError;
-use crate::ids::{AppId, CustomerId, ScopedKeyId};
+use crate::hooks::link::LinkMethod;
+use crate::model::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::params::Params;
-use crate::providers::LinkMethod;
 use crate::publishable_key::PublishableKeyError;
 use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::scoped_key::{MintError, NewScopedKey};
@@ -390,7 +390,7 @@ pub(super) fn render<S: Storage>(
             .providers
             .iter()
             .filter_map(|p| p.logo_url.as_deref())
-            .filter_map(crate::providers::logo_origin)
+            .filter_map(crate::hooks::link::logo_origin)
         {
             if !images.contains(&origin) {
                 images.push(origin);
@@ -429,7 +429,7 @@ pub(super) fn render<S: Storage>(
     if redirect_link {
         data.push((
             "status",
-            crate::redirect::append_query(
+            crate::model::redirect::append_query(
                 &embed::issuer_path(server, "/connect/status"),
                 &[("token", page.session.expose_secret())],
             ),
@@ -464,7 +464,7 @@ pub(super) fn render<S: Storage>(
 }
 
 fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Response<Bytes> {
-    response::see_other(&crate::redirect::append_query(
+    response::see_other(&crate::model::redirect::append_query(
         &format!("{}/connect", server.config().issuer_str()),
         &[("token", token)],
     ))

@@ -27,7 +27,7 @@ use serde_json::json;
 use super::assets::ConnectScript;
 use super::response;
 use crate::authorize::{ClientRedirect, ErrorPage};
-use crate::random::random_array;
+use crate::model::random::random_array;
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, EmbedMode, Storage};
 use crate::ui;

@@ -165,7 +165,7 @@ pub(crate) fn with_retry_after(
     response: Response<Bytes>,
     retry_after: time::Duration,
 ) -> Response<Bytes> {
-    let seconds = crate::rate_limit::retry_after_seconds(retry_after);
+    let seconds = crate::server::rate_limit::retry_after_seconds(retry_after);
     header(
         response,
         http::header::RETRY_AFTER,
@@ -325,7 +325,7 @@ pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redirect::append_query;
+    use crate::model::redirect::append_query;
 
     fn body(response: &Response<Bytes>) -> serde_json::Value {
         serde_json::from_slice(response.body()).unwrap()

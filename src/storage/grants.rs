@@ -8,9 +8,11 @@ use time::OffsetDateTime;
 
 use super::StorageError;
 use super::connect::{ConnectApproval, ConnectContext};
-use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 
 /// Where a pending authorization stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,12 +21,12 @@ use std::fmt;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::ids::{AppId, ClientId, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::origin::Origin;
-use crate::redirect::RedirectUri;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{AppId, ClientId, WorkspaceId};
+use crate::model::origin::Origin;
+use crate::model::redirect::RedirectUri;
+use crate::model::scope::ScopeSet;
 use crate::registration::OAuthApp;
-use crate::scope::ScopeSet;
 
 mod connect;
 mod grants;

@@ -81,9 +81,11 @@ use super::connect::bind_approval;
 use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 use crate::storage::{
     CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
     ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,

@@ -24,11 +24,11 @@ use super::{
     SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, StorageError,
     StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
-use crate::ids::{
+use crate::credentials::keyring::{CredentialHash, CredentialHashMap};
+use crate::model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
 };
-use crate::keyring::{CredentialHash, CredentialHashMap};
-use crate::origin::Origin;
+use crate::model::origin::Origin;
 use crate::registration::OAuthApp;
 
 /// Everything in process memory. Safe to share between tasks and threads;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::random::{RandomError, RandomSource, random_array};
+use crate::model::random::{RandomError, RandomSource, random_array};
 
 /// An identifier failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -267,7 +267,7 @@ impl ClientId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::SystemRandom;
+    use crate::model::random::SystemRandom;
 
     #[test]
     fn generated_ids_parse_back() {

@@ -7,8 +7,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::ids::{AppId, ClientId, WorkspaceId};
-use crate::scope::ScopeSet;
+use crate::model::ids::{AppId, ClientId, WorkspaceId};
+use crate::model::scope::ScopeSet;
 
 /// Something that happened, for audit and metrics. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub enum Event {
         /// The app.
         app_id: AppId,
         /// The connection.
-        connection_id: crate::ids::ConnectionId,
+        connection_id: crate::model::ids::ConnectionId,
         /// The customer's reference id.
         reference_id: String,
     },
@@ -106,7 +106,7 @@ pub enum Event {
         /// The workspace.
         workspace_id: WorkspaceId,
         /// The connection.
-        connection_id: crate::ids::ConnectionId,
+        connection_id: crate::model::ids::ConnectionId,
     },
     /// The app's backend attached a browser-created connection to one of
     /// its customers (`POST /v1/connections/{id}/attach`).
@@ -116,9 +116,9 @@ pub enum Event {
         /// The app.
         app_id: AppId,
         /// The connection.
-        connection_id: crate::ids::ConnectionId,
+        connection_id: crate::model::ids::ConnectionId,
         /// The customer it now belongs to.
-        customer_id: crate::ids::CustomerId,
+        customer_id: crate::model::ids::CustomerId,
     },
     /// A connection was revoked (with its grant, tokens and scoped keys):
     /// through the API, one event per connection when its customer was
@@ -129,7 +129,7 @@ pub enum Event {
         /// The workspace.
         workspace_id: WorkspaceId,
         /// The connection.
-        connection_id: crate::ids::ConnectionId,
+        connection_id: crate::model::ids::ConnectionId,
     },
     /// An app was deleted, with everything issued to it.
     AppDeleted {

@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use crate::redirect::{RedirectUri, RedirectUriKind};
+use crate::model::redirect::{RedirectUri, RedirectUriKind};
 
 /// The longest origin accepted, in bytes.
 pub const MAX_ORIGIN_LEN: usize = 255;
@@ -83,9 +83,9 @@ fn serialization(s: &str) -> Result<String, OriginError> {
         return Err(OriginError::Malformed);
     }
     let uri = RedirectUri::parse(s).map_err(|e| match e {
-        crate::redirect::RedirectUriError::InsecureHttp => OriginError::InsecureHttp,
-        crate::redirect::RedirectUriError::ForbiddenScheme { .. }
-        | crate::redirect::RedirectUriError::DriveLetter { .. } => OriginError::Scheme,
+        crate::model::redirect::RedirectUriError::InsecureHttp => OriginError::InsecureHttp,
+        crate::model::redirect::RedirectUriError::ForbiddenScheme { .. }
+        | crate::model::redirect::RedirectUriError::DriveLetter { .. } => OriginError::Scheme,
         _ => OriginError::Malformed,
     })?;
     if uri.kind() == RedirectUriKind::PrivateUse {

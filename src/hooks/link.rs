@@ -298,7 +298,9 @@ pub(crate) fn logo_origin(url: &str) -> Option<String> {
     if !acceptable {
         return None;
     }
-    crate::redirect::RedirectUri::parse(url).ok()?.origin()
+    crate::model::redirect::RedirectUri::parse(url)
+        .ok()?
+        .origin()
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! [`AuthorizationServer`]: the one type a host holds.
 
+pub(crate) mod client_address;
+pub(crate) mod rate_limit;
+
 use std::fmt;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::config::{AuthorizationServerBuilder, ServerConfig};
+use crate::model::timestamp::truncate_ms;
 use crate::storage::Storage;
-use crate::timestamp::truncate_ms;
 
 /// The authorization server: configuration plus storage.
 ///

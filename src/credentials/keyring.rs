@@ -14,7 +14,7 @@ use ring::hmac;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::random::{RandomError, RandomSource, random_array};
+use crate::model::random::{RandomError, RandomSource, random_array};
 
 /// The fewest secret bytes a [`ServerKey`] accepts.
 const MIN_KEY_LEN: usize = 32;
@@ -104,7 +104,7 @@ impl ServerKey {
     ///
     /// # Security
     ///
-    /// `rng` must be a CSPRNG such as [`crate::random::SystemRandom`].
+    /// `rng` must be a CSPRNG such as [`crate::model::random::SystemRandom`].
     pub fn generate(id: u8, rng: &dyn RandomSource) -> Result<Self, KeyRingError> {
         let secret = Zeroizing::new(random_array::<MIN_KEY_LEN>(rng)?);
         Ok(Self {
@@ -493,7 +493,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::SystemRandom;
+    use crate::model::random::SystemRandom;
 
     #[derive(Debug)]
     struct FailingRandom;

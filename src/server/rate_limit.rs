@@ -13,12 +13,12 @@ use std::net::IpAddr;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::client_address::limit_key;
 use crate::config::RateLimit;
-use crate::events::Event;
-use crate::ids::ClientId;
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
+use crate::hooks::events::Event;
+use crate::model::ids::ClientId;
 use crate::server::AuthorizationServer;
+use crate::server::client_address::limit_key;
 use crate::storage::{Storage, StorageError};
 
 /// The MAC domain of rate-limit buckets.

@@ -7,9 +7,9 @@ use std::fmt;
 use async_trait::async_trait;
 use http::HeaderMap;
 
-use crate::ids::Subject;
+use crate::model::ids::Subject;
+use crate::model::scope::ScopeSet;
 use crate::registration::OAuthApp;
-use crate::scope::ScopeSet;
 
 /// Identifies the end user deciding on the consent page of a plain
 /// authorization flow (`POST /oauth/authorize`).

@@ -21,6 +21,8 @@
 //! body bytes, framed so that with the default prefixes the MAC input fits
 //! one SHA-256 block.
 
+pub(crate) mod keyring;
+
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -29,8 +31,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keyring::{CredentialHash, KeyRing};
-use crate::random::{RandomError, RandomSource};
+use crate::credentials::keyring::{CredentialHash, KeyRing};
+use crate::model::random::{RandomError, RandomSource};
 
 /// Random bytes in every credential body.
 pub(crate) const RANDOM_LEN: usize = 32;
@@ -816,8 +818,8 @@ mod tests {
     use ring::digest;
 
     use super::*;
-    use crate::keyring::ServerKey;
-    use crate::random::SystemRandom;
+    use crate::credentials::keyring::ServerKey;
+    use crate::model::random::SystemRandom;
 
     /// Deterministic: each `fill` expands SHA-256(counter ‖ block) and bumps the counter.
     #[derive(Debug)]

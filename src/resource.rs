@@ -3,9 +3,9 @@
 
 use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
 use crate::model::scope::ScopeSet;
+use crate::oauth::token::BearerError;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
-use crate::token::BearerError;
 
 /// What kind of bearer credential authenticated a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

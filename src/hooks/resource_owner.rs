@@ -9,7 +9,7 @@ use http::HeaderMap;
 
 use crate::model::ids::Subject;
 use crate::model::scope::ScopeSet;
-use crate::registration::OAuthApp;
+use crate::registry::apps::OAuthApp;
 
 /// Identifies the end user deciding on the consent page of a plain
 /// authorization flow (`POST /oauth/authorize`).

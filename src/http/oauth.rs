@@ -8,16 +8,16 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::{allow, response};
-use crate::authorize::{
+use crate::http::ui;
+use crate::oauth::authorize::{
     AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
 };
-use crate::oauth_error::OAuthErrorCode;
-use crate::params::{self, Params};
+use crate::oauth::error::OAuthErrorCode;
+use crate::oauth::params::{self, Params};
+use crate::oauth::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::server::AuthorizationServer;
 use crate::server::rate_limit::Limit;
 use crate::storage::{ResponseMode, Storage};
-use crate::token::{BasicCredentials, FailedAuthentication, TokenError};
-use crate::ui;
 
 /// The challenge on every 401 of the client endpoints (RFC 6749 §5.2).
 const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";

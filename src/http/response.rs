@@ -9,7 +9,7 @@ use http::header::{
 use http::{Method, Response, StatusCode};
 use serde::Serialize;
 
-use crate::oauth_error::OAuthErrorCode;
+use crate::oauth::error::OAuthErrorCode;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -263,7 +263,7 @@ pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Byte
         Ok(policy) => (status, body, policy),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            crate::ui::error_page(
+            crate::http::ui::error_page(
                 "Something went wrong",
                 "This page could not be shown safely. Try again later.",
             ),

@@ -26,7 +26,7 @@ use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
-use crate::registration::OAuthApp;
+use crate::registry::apps::OAuthApp;
 
 mod connect;
 mod grants;

@@ -29,7 +29,7 @@ use crate::model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
 };
 use crate::model::origin::Origin;
-use crate::registration::OAuthApp;
+use crate::registry::apps::OAuthApp;
 
 /// Everything in process memory. Safe to share between tasks and threads;
 /// lost when the process exits.

@@ -26,7 +26,7 @@ use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
-use crate::registration::{AppType, OAuthApp};
+use crate::registry::apps::{AppType, OAuthApp};
 use crate::storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation, SecretState,
     StorageError, StorageErrorKind,

@@ -10,7 +10,7 @@ use crate::error::{FieldError, Problem, RegistryError};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registration::{Page, PageRequest};
+use crate::registry::apps::{Page, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,

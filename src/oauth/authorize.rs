@@ -25,10 +25,10 @@ use crate::hooks::resource_owner::{ConsentRequest, PriorConsent};
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
 use crate::model::redirect::{append_query, find_match};
 use crate::model::scope::ScopeSet;
-use crate::oauth_error::{OAuthError, OAuthErrorCode};
-use crate::params::{self, Params};
-use crate::pkce;
-use crate::registration::{AppType, AuthenticatedClient, OAuthApp};
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::params::{self, Params};
+use crate::oauth::pkce;
+use crate::registry::apps::{AppType, AuthenticatedClient, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRecord, ConnectEmbed, GrantRecord, ResponseMode, SessionCompletion, SessionDecision,

@@ -19,7 +19,7 @@ use crate::error::RegistryError;
 use crate::model::ids::{AppId, PublishableKeyId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::timestamp::rfc3339_ms;
-use crate::registration::{AppType, OAuthApp};
+use crate::registry::apps::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::server::rate_limit::Limit;
 use crate::storage::{PublishableKeyInsert, PublishableKeyRecord, Storage, StorageError};

@@ -9,17 +9,17 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::connect::scoped_keys::ScopedKey;
 use crate::credentials::keyring::CredentialHash;
 use crate::credentials::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::error::ClientAuthError;
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
 use crate::model::scope::ScopeSet;
-use crate::oauth_error::{OAuthError, OAuthErrorCode};
-use crate::params::Params;
-use crate::pkce;
-use crate::registration::AuthenticatedClient;
-use crate::scoped_key::ScopedKey;
+use crate::oauth::error::{OAuthError, OAuthErrorCode};
+use crate::oauth::params::Params;
+use crate::oauth::pkce;
+use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRedemption, GrantRecord, GrantRevocation, RefreshRotation, Storage, StorageError,

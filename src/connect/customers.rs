@@ -18,7 +18,7 @@ use crate::error::RegistryError;
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registration::{Page, PageRequest};
+use crate::registry::apps::{Page, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{CustomerRecord, Location, Storage};
 

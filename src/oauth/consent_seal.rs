@@ -5,7 +5,7 @@
 //! the resource owner decides, anyone could fill storage. So the validated
 //! request travels in the consent form's `session` field, sealed with
 //! ChaCha20-Poly1305 under a key derived from the server key ring (the
-//! scheme of the link step's `state`, `crate::connect_steps`): the browser
+//! scheme of the link step's `state`, `crate::connect::steps`): the browser
 //! can neither read nor change it, and any server node with the same key
 //! ring opens it. Nothing is written before the decision.
 //!
@@ -30,11 +30,11 @@ use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::authorize::{ConsentHandle, ValidRequest};
 use crate::model::ids::{AppId, ClientId, GrantId, WorkspaceId};
 use crate::model::random::random_array;
 use crate::model::scope::ScopeSet;
-use crate::registration::OAuthApp;
+use crate::oauth::authorize::{ConsentHandle, ValidRequest};
+use crate::registry::apps::OAuthApp;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
 

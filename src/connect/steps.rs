@@ -21,7 +21,7 @@
 //! # Security
 //!
 //! Every step is bound to the browser that claimed the session with its
-//! first form post ([`crate::connect_browser`]): the page, its posts (their
+//! first form post ([`crate::connect::browser`]): the page, its posts (their
 //! CSRF token is derived from the browser's binding) and the provider's
 //! callback must carry its [`BrowserSecret`]. A provider authorization URL forwarded to
 //! someone else therefore links nothing: their browser's return is refused
@@ -33,14 +33,14 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use serde::Deserialize;
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::authorize::ErrorPage;
+use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::{CompleteError, CustomerInfoInput};
-use crate::connect_browser::{BrowserSecret, same_hash};
 use crate::credentials::ConnectToken;
 use crate::error::{FieldError, Problem};
 use crate::hooks::events::Event;
 use crate::hooks::link::{LinkContext, LinkError, LinkMethod, Provider};
 use crate::model::random::random_array;
+use crate::oauth::authorize::ErrorPage;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     ConnectContext, ConnectEmbed, ConnectMode, CustomerInfo, EmbedMode, SessionRecord, StepAdvance,
@@ -246,7 +246,7 @@ impl std::fmt::Debug for StepOutcome {
             Self::Continue => f.write_str("Continue"),
             Self::Redirect(url) => f
                 .debug_tuple("Redirect")
-                .field(&crate::authorize::RedactedUrl(url))
+                .field(&crate::oauth::authorize::RedactedUrl(url))
                 .finish(),
         }
     }

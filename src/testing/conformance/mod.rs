@@ -35,7 +35,7 @@ use crate::model::random::{SystemRandom, random_array};
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
 use crate::model::timestamp::truncate_ms;
-use crate::registration::{AppType, OAuthApp};
+use crate::registry::apps::{AppType, OAuthApp};
 use crate::storage::{
     AppChanges, AppRecord, CodeRecord, CodeRedemption, GrantRecord, RefreshRotation,
     SecretRotation, SecretState, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,

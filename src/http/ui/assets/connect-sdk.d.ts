@@ -1,5 +1,5 @@
 // TypeScript declarations of the oauth-connect embed SDK, protocol version 1
-// (src/js/connect-sdk.js), served beside it at /connect/sdk.d.ts and shipped
+// (src/http/ui/assets/connect-sdk.js), served beside it at /connect/sdk.d.ts and shipped
 // in the React package. A test keeps them in step with the script: every
 // option, open() option, error type, exit reason, event and step the
 // script knows is declared here, and nothing else.

@@ -8,11 +8,18 @@
 //! `request_uri`. Completing it writes the customer, the grant, the code, the
 //! connection and the scoped key in one atomic storage step.
 
+pub(crate) mod browser;
+pub(crate) mod connections;
+pub(crate) mod customers;
+pub(crate) mod publishable_keys;
+pub(crate) mod scoped_keys;
+pub(crate) mod steps;
+
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::authorize::{AuthorizeError, ClientRedirect, ErrorPage};
-use crate::connect_browser::BrowserSecret;
+use crate::connect::browser::BrowserSecret;
+use crate::connect::scoped_keys::ScopedKey;
 use crate::credentials::{AuthorizationCode, ConnectToken};
 use crate::error::{FieldError, Problem};
 use crate::model::ids::{ConnectionId, CustomerId, GrantId, Subject};
@@ -20,9 +27,9 @@ use crate::model::random::{RandomError, random_array};
 use crate::model::redirect::{RedirectUriKind, append_query, find_match};
 use crate::model::scope::ScopeSet;
 use crate::model::timestamp::rfc3339_ms;
-use crate::pkce;
-use crate::registration::{AppType, OAuthApp};
-use crate::scoped_key::ScopedKey;
+use crate::oauth::authorize::{AuthorizeError, ClientRedirect, ErrorPage};
+use crate::oauth::pkce;
+use crate::registry::apps::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectProgress, ConnectionRecord,
@@ -195,7 +202,7 @@ impl std::fmt::Debug for CreatedConnectSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreatedConnectSession")
             .field("connect_token", &self.connect_token)
-            .field("url", &crate::authorize::RedactedUrl(&self.url))
+            .field("url", &crate::oauth::authorize::RedactedUrl(&self.url))
             .field("expires_at", &self.expires_at)
             .field("reference_id", &self.reference_id)
             .field("customer_id", &self.customer_id)
@@ -386,7 +393,7 @@ impl std::fmt::Debug for ConnectPage {
 #[non_exhaustive]
 pub struct StepView {
     /// The current step.
-    pub step: crate::connect_steps::Step,
+    pub step: crate::connect::steps::Step,
     /// The providers to pick from (narrowed by the session's filters and the
     /// search, if any).
     pub providers: Vec<ProviderView>,
@@ -693,7 +700,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .ok_or(FieldError::new("clientName", Problem::TooShort { min: 1 }))?,
             None => app.name.clone(),
         };
-        crate::connect_steps::check_filters(config.providers(), request.filters.as_ref())?;
+        crate::connect::steps::check_filters(config.providers(), request.filters.as_ref())?;
         let customer_info = match &request.customer_info {
             Some(info) => check_customer(info, &API_NAMES, false)?,
             None => CustomerInfo::default(),
@@ -1033,7 +1040,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 ConnectDecision::Approve => {
                     let info = self.known_customer(&record, connect).await?;
                     // Approval is the last step: everything before it is done.
-                    if self.current_step(connect, &info) != crate::connect_steps::Step::Consent {
+                    if self.current_step(connect, &info) != crate::connect::steps::Step::Consent {
                         return Err(CompleteError::OutOfOrder);
                     }
                     let (approval, code, key) = self

@@ -38,7 +38,7 @@ use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, Works
 use crate::model::random::{RandomError, random_array};
 use crate::model::scope::ScopeSet;
 use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
-use crate::registration::AuthenticatedClient;
+use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{ScopedKeyInsert, ScopedKeyRecord, Storage, StorageError};
 

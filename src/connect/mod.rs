@@ -40,8 +40,7 @@ use crate::storage::{
 
 /// The longest reference id.
 pub const MAX_REFERENCE_ID_CHARS: usize = 255;
-/// The most tags a session or connection may carry.
-pub const MAX_TAGS: usize = 20;
+pub use crate::model::connect::MAX_TAGS;
 /// The longest tag.
 pub const MAX_TAG_CHARS: usize = 64;
 /// The largest `filters` object, serialized.

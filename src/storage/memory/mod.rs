@@ -25,11 +25,11 @@ use super::{
     StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::credentials::keyring::{CredentialHash, CredentialHashMap};
+use crate::model::app::OAuthApp;
 use crate::model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, WorkspaceId,
 };
 use crate::model::origin::Origin;
-use crate::registry::apps::OAuthApp;
 
 /// Everything in process memory. Safe to share between tasks and threads;
 /// lost when the process exits.

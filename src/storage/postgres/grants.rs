@@ -321,7 +321,7 @@ const APPROVE_SESSION: &str = concat!(
 ///
 /// [`bind_approval`]: super::connect::bind_approval
 // APPROVE_CONNECT writes the cap on a connection's tags as a literal.
-const _: () = assert!(crate::connect::MAX_TAGS == 20);
+const _: () = assert!(crate::model::connect::MAX_TAGS == 20);
 
 const APPROVE_CONNECT: &str = concat!(
     "WITH customer_ok AS ( \

@@ -195,12 +195,12 @@ mod ui;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-/// The README's Rust snippets, compiled (and, unless marked `no_run` or
-/// `ignore`, run) as doc tests, so that they stay true. They use the
-/// `postgres`, `axum` and `actix` features: `cargo test --all-features`.
-#[cfg(all(doctest, feature = "postgres", feature = "axum", feature = "actix"))]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
+// The README and the manual (`docs/`): their snippets are doc tests.
+#[cfg(any(
+    test,
+    all(doctest, feature = "postgres", feature = "axum", feature = "actix")
+))]
+mod manual;
 
 #[cfg(feature = "actix")]
 pub mod actix;

@@ -449,7 +449,7 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     assert_eq!(n, 1, "a revocation with its cascade");
 }
 
-/// What one whole request or check costs, as the README states it:
+/// What one whole request or check costs, as the manual states it (docs/postgres.md, "Round trips"):
 /// client authentication, bearer access-token validation and scoped-key
 /// verification are one statement each; `POST /oauth/token` is client
 /// authentication plus the grant's two (the code exchange, the refresh;

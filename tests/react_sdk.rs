@@ -11,7 +11,7 @@
 //!   only the build, the types, the README and the licences;
 //! - in Chromium, a React page completes Connect in a popup and in a modal
 //!   through the package, against the axum example (`test/browser/run.mjs`);
-//! - the README's React quick start is the file those tests check.
+//! - the manual's React quick start (docs/browser.md) is the file those tests check.
 //!
 //! The npm steps need `node` and `npm` (and the browser test Chromium):
 //! skipped, saying so, where they are missing, except in CI (`CI` set),
@@ -246,13 +246,13 @@ async fn embed_types_are_served_beside_the_script() {
 }
 
 #[test]
-fn readme_react_quick_start_is_the_file_the_tests_check() {
-    let readme = read("README.md");
+fn manual_react_quick_start_is_the_file_the_tests_check() {
+    let manual = read("docs/browser.md");
     let quick_start = read("sdk/react/test/consumer/quick-start.tsx");
     let block = format!("```tsx\n{quick_start}```\n");
     assert!(
-        readme.contains(&block),
-        "README.md shows sdk/react/test/consumer/quick-start.tsx as it is"
+        manual.contains(&block),
+        "docs/browser.md shows sdk/react/test/consumer/quick-start.tsx as it is"
     );
     assert!(
         quick_start.lines().count() <= 20,
@@ -415,7 +415,7 @@ fn react_package_builds_passes_its_unit_tests_type_checks_and_packs() {
 /// until the page is hydrated; Connect in a popup (publishable key) and in
 /// a modal (a token from the page's backend) through the package, each code
 /// exchanged and its token accepted; a component unmounted while its popup
-/// or modal is open takes it away, silently; and the README's quick start.
+/// or modal is open takes it away, silently; and the manual's quick start (docs/browser.md).
 /// Screenshots land in `target/browser-artifacts/react-*.png`. Skipped,
 /// saying so, only where `node`, `npm` or Chromium is missing, and never in
 /// CI.

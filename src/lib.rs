@@ -138,8 +138,8 @@
 //!
 //! ## Cargo features
 //!
-//! - `conformance`: exports [`conformance`], the storage conformance suite,
-//!   and the [`storage_conformance_tests!`] macro.
+//! - `conformance`: exports `oauth_connect::conformance`, the storage
+//!   conformance suite, and the `storage_conformance_tests!` macro.
 //! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
 //!   with its schema embedded as migrations.
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
@@ -153,6 +153,10 @@
 //! scope; a refusal is a [`BearerRejection`] that renders its RFC 6750
 //! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
 //! features wrap them as extractors.
+
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
+// item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
 mod authorize;
@@ -193,6 +197,7 @@ mod token;
 mod ui;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 // The README and the manual (`docs/`): their snippets are doc tests.
@@ -203,8 +208,10 @@ pub mod conformance;
 mod manual;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -283,6 +290,7 @@ pub use storage::{
     StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use storage::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIGRATION_TIMEOUT,
     DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,

@@ -766,8 +766,13 @@ impl<'de> Deserialize<'de> for RotateSecretRequest {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         struct Wire {
-            #[serde(default)]
+            // Left out: no grace; JSON `null` is refused, as the OpenAPI
+            // document says (an integer).
+            #[serde(default, deserialize_with = "present_integer")]
             grace_period_seconds: Option<i64>,
+        }
+        fn present_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            i64::deserialize(d).map(Some)
         }
         let wire = Wire::deserialize(d)?;
         match wire.grace_period_seconds {

@@ -53,6 +53,7 @@ use crate::storage::{
 /// test, passing: a way to skip when a database is not configured). The
 /// crate using the macro needs no tokio of its own: the runtime comes from
 /// this crate's `conformance` feature.
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 #[macro_export]
 macro_rules! storage_conformance_tests {
     ($make:expr) => {

@@ -204,6 +204,10 @@ pub struct ReadmeDoctests;
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod adapter;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use adapter::{AdapterOptions, DEFAULT_BODY_TIMEOUT};
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "fuzzing")]

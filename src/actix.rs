@@ -5,7 +5,7 @@
 //! [`configure`] registers the server as the app's (or a scope's) default
 //! service, and as `web::Data<AuthorizationServer<S>>` for [`Bearer`]. It
 //! rebuilds each request in `http` 1 (actix-web speaks `http` 0.2), caps
-//! the body at [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) (413 beyond it),
+//! the body at [`MAX_BODY_BYTES`] (413 beyond it),
 //! waits for it at most the
 //! [body timeout](crate::AdapterOptions::body_timeout) (408), takes the
 //! issuer's path off the request's path (an issuer `https://host/auth` is
@@ -62,7 +62,7 @@ use std::pin::Pin;
 
 use ::actix_web::dev::Payload;
 use ::actix_web::http::StatusCode as ActixStatus;
-use ::actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH};
+use ::actix_web::http::header::AUTHORIZATION;
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
@@ -197,10 +197,6 @@ async fn into_http<S: Storage>(
     request: &HttpRequest,
     body: web::Payload,
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
-    let length = request.headers().get(CONTENT_LENGTH).map(|v| v.as_bytes());
-    if adapter::announces_too_large(length) {
-        return Err(adapter::too_large());
-    }
     let read = async {
         match body.to_bytes_limited(MAX_BODY_BYTES).await {
             Ok(Ok(body)) => Ok(body),

@@ -3,7 +3,7 @@
 //! your own routes.
 //!
 //! [`router`] answers every request through `handle`: it caps the body at
-//! [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) (413 beyond it), waits for it
+//! [`MAX_BODY_BYTES`] (413 beyond it), waits for it
 //! at most the [body timeout](crate::AdapterOptions::body_timeout) (408),
 //! takes the issuer's path off the request's path (an issuer
 //! `https://host/auth` is served under `/auth/…`, whether the router is
@@ -58,7 +58,6 @@ use ::axum::Router;
 use ::axum::body::Body;
 use ::axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
-use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 
 use crate::adapter::{self, AdapterOptions, BodyError};
@@ -144,9 +143,6 @@ async fn serve<S: Storage>(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    if adapter::announces_too_large(parts.headers.get(CONTENT_LENGTH).map(|v| v.as_bytes())) {
-        return adapter::too_large().map(Body::from);
-    }
     let read = async {
         ::axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await

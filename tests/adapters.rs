@@ -7,6 +7,7 @@
 //! through the prefix, call the resource with the token (RFC 6750 §2.1),
 //! and send bodies over the cap (413, RFC 9110 §15.5.14).
 
+mod raw_http;
 mod support;
 
 use std::net::SocketAddr;
@@ -16,9 +17,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use oauth_connect::{AppId, BearerPrincipal, BearerRejection, NewOAuthApp, WorkspaceId};
 use oauth_connect::{AppType, AuthorizationServer, DemoSignIn, MAX_BODY_BYTES, MemoryStore};
-use support::{REDIRECT, field, json, location, param, pkce, query, register, text};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use raw_http::{code_flow, send};
+use support::{REDIRECT, json, register, text};
 
 /// The server of a test, with the issuer `http://{addr}/auth`.
 fn server(addr: SocketAddr) -> AuthorizationServer<MemoryStore> {
@@ -58,65 +58,6 @@ fn me(principal: &BearerPrincipal) -> String {
     .to_string()
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), the
-/// answer read whole (the adapters answer with a `Content-Length`).
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> http::Response<Bytes> {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-    {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    // A refused body may be cut short by the server: that is the point.
-    let _ = stream.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    parse(&raw)
-}
-
-/// An HTTP/1.1 response with a `Content-Length` body.
-fn parse(raw: &[u8]) -> http::Response<Bytes> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(raw)));
-    let head = std::str::from_utf8(&raw[..split]).unwrap();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut response = http::Response::builder().status(status);
-    let mut length = None;
-    for line in lines {
-        let (name, value) = line.split_once(':').unwrap();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.trim().parse::<usize>().unwrap());
-        }
-        response = response.header(name.trim(), value.trim());
-    }
-    let body = &raw[split + 4..];
-    let body = &body[..length.unwrap_or(body.len()).min(body.len())];
-    response.body(Bytes::copy_from_slice(body)).unwrap()
-}
-
 /// The code flow through the prefix, then the protected resource, on the
 /// server at `addr`: returns the `/v1/me` answer.
 async fn code_flow_then_resource(
@@ -126,7 +67,6 @@ async fn code_flow_then_resource(
     let workspace = WorkspaceId::parse("ws_test").unwrap();
     let client = register(server, &workspace, AppType::Confidential, &[REDIRECT]).await;
     let secret = client.secret.clone().unwrap();
-    let (verifier, challenge) = pkce();
 
     // The metadata names the endpoints under the issuer's path (RFC 8414 §3).
     let metadata = send(
@@ -143,76 +83,7 @@ async fn code_flow_then_resource(
         format!("http://{addr}/auth/oauth/token")
     );
 
-    // RFC 6749 §4.1.1: the consent page, whose form posts under the prefix.
-    let authorize = format!(
-        "/auth/oauth/authorize?{}",
-        query(&[
-            ("response_type", "code"),
-            ("client_id", &client.client_id),
-            ("redirect_uri", REDIRECT),
-            ("scope", "read:devices"),
-            ("state", "xyz"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-    );
-    let page = send(addr, "GET", &authorize, &[], b"").await;
-    assert_eq!(page.status(), StatusCode::OK, "{}", text(&page));
-    let html = text(&page);
-    assert!(
-        html.contains("action=\"/auth/oauth/authorize\""),
-        "the form posts under the prefix: {html}"
-    );
-    let cookie = page.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    let decision = query(&[
-        ("session", &field(&html, "session")),
-        ("csrf_token", &field(&html, "csrf_token")),
-        ("decision", "approve"),
-        ("subject", "user-42"),
-    ]);
-    let approved = send(
-        addr,
-        "POST",
-        "/auth/oauth/authorize",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Cookie", &cookie),
-        ],
-        decision.as_bytes(),
-    )
-    .await;
-    // RFC 6749 §4.1.2: back to the client with the code and the state.
-    assert_eq!(
-        approved.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        text(&approved)
-    );
-    let to = location(&approved);
-    assert_eq!(param(&to, "state").as_deref(), Some("xyz"));
-    assert_eq!(param(&to, "iss"), Some(format!("http://{addr}/auth")));
-    let code = param(&to, "code").unwrap();
-
-    // RFC 6749 §4.1.3 with the RFC 7636 §4.5 verifier.
-    let form = query(&[
-        ("grant_type", "authorization_code"),
-        ("code", &code),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", &verifier),
-        ("client_id", &client.client_id),
-        ("client_secret", &secret),
-    ]);
-    let tokens = send(
-        addr,
-        "POST",
-        "/auth/oauth/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        form.as_bytes(),
-    )
-    .await;
-    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
-    let access = json(&tokens)["access_token"].as_str().unwrap().to_owned();
+    let access = code_flow(addr, "/auth", &client.client_id, &secret).await;
 
     // RFC 6750 §3.1: no token, a bare challenge.
     let missing = send(addr, "GET", "/v1/me", &[], b"").await;
@@ -243,19 +114,16 @@ async fn code_flow_then_resource(
     json(&resource)
 }
 
-/// RFC 9110 §15.5.14: a body over the cap, announced by `Content-Length`,
-/// is refused before it is read: 413 and the connection closed.
-async fn announced_oversize_is_413(addr: SocketAddr) {
-    let length = (MAX_BODY_BYTES + 1).to_string();
+/// RFC 9110 §15.5.14: a body over the cap is refused: 413 and the
+/// connection closed.
+async fn oversize_is_413(addr: SocketAddr) {
+    let body = vec![b'a'; MAX_BODY_BYTES + 1];
     let refused = send(
         addr,
         "POST",
         "/auth/oauth/token",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Content-Length", &length),
-        ],
-        b"",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
     )
     .await;
     assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -333,7 +201,7 @@ mod axum_router {
     #[tokio::test]
     async fn bodies_over_the_cap_get_413() {
         let (addr, _) = serve_axum().await;
-        announced_oversize_is_413(addr).await;
+        oversize_is_413(addr).await;
         a_body_within_the_cap_passes(addr).await;
     }
 
@@ -458,7 +326,7 @@ mod actix_configure {
     #[tokio::test]
     async fn bodies_over_the_cap_get_413() {
         let (addr, _) = serve_actix();
-        announced_oversize_is_413(addr).await;
+        oversize_is_413(addr).await;
         a_body_within_the_cap_passes(addr).await;
     }
 

@@ -205,6 +205,10 @@ mod manual;
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod adapter;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use adapter::{AdapterOptions, DEFAULT_BODY_TIMEOUT};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;

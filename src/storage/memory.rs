@@ -4,9 +4,9 @@
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
 //! takes their locks in one fixed order — apps, sessions, pushed requests,
-//! codes, grants, tokens, customers, connections, scoped keys, publishable
-//! keys, rate limits — so two methods can never deadlock. Locks are never held across
-//! an `.await`.
+//! codes, grants, tokens (their shards in shard order), customers,
+//! connections, scoped keys, publishable keys, rate limits — so two methods
+//! can never deadlock. Locks are never held across an `.await`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -46,14 +46,123 @@ pub struct MemoryStore {
     pushed: RwLock<CredentialHashMap<Vec<CredentialHash>>>,
     codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
     grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
-    /// Inline, not boxed: a compact row of 64 bytes (see [`StoredToken`]).
-    tokens: RwLock<CredentialHashMap<StoredToken>>,
+    /// Inline, not boxed: a compact row of 64 bytes (see [`StoredToken`]),
+    /// in shards (see [`TokenTable`]).
+    tokens: TokenTable,
     customers: RwLock<CustomerTable>,
     connections: RwLock<ConnectionTable>,
     scoped_keys: RwLock<ScopedKeyTable>,
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
     publishable_keys: RwLock<PublishableKeyTable>,
     rate_limits: RwLock<RateLimitTable>,
+}
+
+/// How many shards the token table has.
+const TOKEN_SHARDS: usize = 64;
+
+/// One shard of the token table.
+type TokenShard = CredentialHashMap<StoredToken>;
+
+/// The tokens, in [`TOKEN_SHARDS`] maps each behind its own lock, a token's
+/// shard chosen by a byte of its hash that the maps' hasher does not read
+/// (issue 23 item 2, a flat tail): a shard that fills up doubles alone,
+/// moving a 64th of the tokens instead of all of them while writers wait,
+/// and the purge scans one shard at a time. A method that needs several
+/// shards takes their write locks in shard order (the lock order within
+/// the table, which keeps its place in the store's lock order).
+#[derive(Debug)]
+struct TokenTable {
+    shards: Box<[RwLock<TokenShard>]>,
+}
+
+impl Default for TokenTable {
+    fn default() -> Self {
+        Self {
+            shards: (0..TOKEN_SHARDS).map(|_| RwLock::default()).collect(),
+        }
+    }
+}
+
+impl TokenTable {
+    fn index(hash: &CredentialHash) -> usize {
+        // The hasher reads bytes 0–7; byte 8 is as uniform and independent.
+        usize::from(hash.as_bytes()[8]) % TOKEN_SHARDS
+    }
+
+    /// The shard that holds `hash`.
+    fn shard(&self, hash: &CredentialHash) -> &RwLock<TokenShard> {
+        &self.shards[Self::index(hash)]
+    }
+
+    /// The write locks of the shards holding `hashes`, each once, taken in
+    /// shard order.
+    fn lock<'a>(&self, hashes: impl IntoIterator<Item = &'a CredentialHash>) -> TokenGuards<'_> {
+        let mut wanted = [false; TOKEN_SHARDS];
+        for hash in hashes {
+            wanted[Self::index(hash)] = true;
+        }
+        TokenGuards {
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| wanted[*i])
+                .map(|(i, shard)| (i, write(shard)))
+                .collect(),
+        }
+    }
+
+    /// The write locks of every shard, in shard order.
+    fn lock_all(&self) -> TokenGuards<'_> {
+        TokenGuards {
+            guards: self.shards.iter().map(write).enumerate().collect(),
+        }
+    }
+}
+
+/// Write locks on some shards of a [`TokenTable`], by shard index.
+struct TokenGuards<'a> {
+    guards: Vec<(usize, RwLockWriteGuard<'a, TokenShard>)>,
+}
+
+impl TokenGuards<'_> {
+    /// The locked shard of `hash`; `None` if it was not locked (a caller's
+    /// bug, which then sees the token as absent rather than racing).
+    fn shard(&mut self, hash: &CredentialHash) -> Option<&mut TokenShard> {
+        let index = TokenTable::index(hash);
+        self.guards
+            .iter_mut()
+            .find(|(i, _)| *i == index)
+            .map(|(_, guard)| &mut **guard)
+    }
+
+    fn get(&mut self, hash: &CredentialHash) -> Option<&StoredToken> {
+        self.shard(hash)?.get(hash)
+    }
+
+    fn get_mut(&mut self, hash: &CredentialHash) -> Option<&mut StoredToken> {
+        self.shard(hash)?.get_mut(hash)
+    }
+
+    fn contains_key(&mut self, hash: &CredentialHash) -> bool {
+        self.get(hash).is_some()
+    }
+
+    /// Writes `rows`, whose shards must be locked (as [`TokenTable::lock`]
+    /// over their hashes does).
+    fn extend(&mut self, rows: Vec<(CredentialHash, StoredToken)>) {
+        for (hash, row) in rows {
+            if let Some(shard) = self.shard(&hash) {
+                shard.insert(hash, row);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&StoredToken) -> bool) {
+        for (_, shard) in &mut self.guards {
+            shard.retain(|_, t| keep(t));
+        }
+    }
 }
 
 /// A token as the memory store keeps it: 64 bytes beside its 32-byte hash
@@ -669,7 +778,7 @@ impl AppStore for MemoryStore {
         let mut sessions = write(&self.sessions);
         let mut codes = write(&self.codes);
         let mut grants = write(&self.grants);
-        let mut tokens = write(&self.tokens);
+        let mut tokens = self.tokens.lock_all();
         let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
@@ -682,7 +791,7 @@ impl AppStore for MemoryStore {
         }
         codes.retain(|_, c| &c.app_id != id);
         grants.retain(|_, g| &g.app_id != id);
-        tokens.retain(|_, t| &t.grant.app_id != id);
+        tokens.retain(|t| &t.grant.app_id != id);
         connections.by_id.retain(|_, c| &c.app_id != id);
         connections.active.retain(|(app, _), _| app != id);
         let ConnectionTable {
@@ -972,6 +1081,43 @@ fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
     removed as u64
 }
 
+/// [`purge`] for a table later in the lock order than its `context`'s
+/// table: `context` is taken before the table's lock in each phase.
+fn purge_after<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
+    table: &RwLock<HashMap<K, V, H>>,
+    budget: &mut usize,
+    context: impl Fn() -> C,
+    expired: impl Fn(&V, &C) -> bool,
+) -> u64 {
+    if *budget == 0 {
+        return 0;
+    }
+    let candidates: Vec<K> = {
+        let context = context();
+        let rows = read(table);
+        rows.iter()
+            .filter(|(_, v)| expired(v, &context))
+            .map(|(k, _)| k.clone())
+            .take(*budget)
+            .collect()
+    };
+    if candidates.is_empty() {
+        return 0;
+    }
+    let context = context();
+    let mut rows = write(table);
+    let mut removed = 0;
+    for key in &candidates {
+        // Re-checked: the entry may have changed since the scan.
+        if rows.get(key).is_some_and(|v| expired(v, &context)) {
+            rows.remove(key);
+            removed += 1;
+        }
+    }
+    *budget -= removed;
+    removed as u64
+}
+
 fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
@@ -1200,7 +1346,7 @@ impl GrantStore for MemoryStore {
         if now >= code.expires_at {
             return Ok(CodeRedemption::Invalid);
         }
-        let mut table = write(&self.tokens);
+        let mut table = self.tokens.lock(tokens.iter().map(|t| &t.hash));
         if tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
@@ -1222,7 +1368,7 @@ impl GrantStore for MemoryStore {
         // Lock order: apps first, as in `delete_app`.
         let apps = read(&self.apps);
         let mut grants = write(&self.grants);
-        let mut table = write(&self.tokens);
+        let mut table = self.tokens.lock(tokens.iter().map(|t| &t.hash));
         if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
             return Err(StorageError::new(StorageErrorKind::NotFound));
         }
@@ -1260,7 +1406,9 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
-        let token = read(&self.tokens).get(hash).map(|t| t.to_record(*hash));
+        let token = read(self.tokens.shard(hash))
+            .get(hash)
+            .map(|t| t.to_record(*hash));
         Ok(token.filter(|t| grant_is_live(&read(&self.grants), &t.grant_id)))
     }
 
@@ -1273,7 +1421,17 @@ impl GrantStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<RefreshRotation, StorageError> {
         let mut grants = write(&self.grants);
-        let mut tokens = write(&self.tokens);
+        // The old token's successor, if any, is read with it: its shard is
+        // locked too. Only a rotation sets it, and rotations hold the grants'
+        // write lock, so it cannot change between this look and the lock.
+        let successor = read(self.tokens.shard(hash))
+            .get(hash)
+            .and_then(|t| t.successor.as_deref().copied());
+        let mut tokens = self.tokens.lock(
+            std::iter::once(hash)
+                .chain(successors.iter().map(|t| &t.hash))
+                .chain(successor.as_ref()),
+        );
         let Some((old, old_grant)) = tokens
             .get(hash)
             .map(|t| (t.to_record(*hash), Arc::clone(&t.grant)))
@@ -1343,7 +1501,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn revoke_token(&self, hash: &CredentialHash) -> Result<bool, StorageError> {
-        let mut tokens = write(&self.tokens);
+        let mut tokens = write(self.tokens.shard(hash));
         match tokens.get(hash) {
             Some(t) if t.kind == TokenKind::Access => Ok(tokens.remove(hash).is_some()),
             _ => Ok(false),
@@ -1439,10 +1597,14 @@ impl GrantStore for MemoryStore {
         removed += purge(&self.codes, &mut budget, grants, |c, grants| {
             (c.redeemed_at.is_none() && now >= c.expires_at) || grant_gone(grants, &c.grant_id)
         });
+        // One shard at a time, each judged with the grants table read-locked
+        // first (the lock order: grants, then tokens).
         let now_nanos = nanos(now)?;
-        removed += purge(&self.tokens, &mut budget, grants, |t, grants| {
-            now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id)
-        });
+        for shard in &self.tokens.shards {
+            removed += purge_after(shard, &mut budget, grants, |t, grants| {
+                now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id)
+            });
+        }
         // A grant may go before the last of its codes and tokens (another
         // batch's work): they are dead without it (`grant_is_live`) and the
         // next purge removes them.
@@ -2096,5 +2258,33 @@ mod tests {
         assert!(Arc::ptr_eq(&rows[0].1.grant, &rows[1].1.grant));
         let more = StoredToken::rows(&[token(3)], Some(&rows[0].1.grant)).unwrap();
         assert!(Arc::ptr_eq(&rows[0].1.grant, &more[0].1.grant));
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    /// Tokens land in every shard, and a method sees only the shards it
+    /// locked.
+    #[test]
+    fn tokens_spread_over_the_shards_and_locks_cover_only_theirs() {
+        let table = TokenTable::default();
+        let hashes: Vec<CredentialHash> = (0..=255u8)
+            .map(|b| {
+                let mut bytes = [0u8; 32];
+                bytes[8] = b;
+                CredentialHash::from_bytes(bytes)
+            })
+            .collect();
+        let used: std::collections::HashSet<usize> = hashes.iter().map(TokenTable::index).collect();
+        assert_eq!(used.len(), TOKEN_SHARDS);
+        let mut guards = table.lock(&hashes[..2]);
+        assert!(guards.shard(&hashes[0]).is_some());
+        assert!(guards.shard(&hashes[1]).is_some());
+        assert!(guards.shard(&hashes[2]).is_none());
+        assert_eq!(guards.guards.len(), 2);
+        drop(guards);
+        assert_eq!(table.lock_all().guards.len(), TOKEN_SHARDS);
     }
 }

@@ -287,11 +287,11 @@ pub use storage::{
     ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
     ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
     CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
-    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    LinkedAccount, Listing, Location, MemoryStore, Prefetched, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode,
+    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
+    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

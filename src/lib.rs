@@ -138,8 +138,8 @@
 //!
 //! ## Cargo features
 //!
-//! - `conformance`: exports [`conformance`], the storage conformance suite,
-//!   and the [`storage_conformance_tests!`] macro.
+//! - `conformance`: exports `oauth_connect::conformance`, the storage
+//!   conformance suite, and the `storage_conformance_tests!` macro.
 //! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
 //!   with its schema embedded as migrations.
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
@@ -153,6 +153,10 @@
 //! scope; a refusal is a [`BearerRejection`] that renders its RFC 6750
 //! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
 //! features wrap them as extractors.
+
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
+// item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod connect;
@@ -169,6 +173,7 @@ mod storage;
 mod testing;
 
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use testing::conformance;
 
 // Transitional: the module paths from before the folders (`crate::token`,
@@ -190,16 +195,22 @@ use {
     server::{client_address, rate_limit},
 };
 
-/// The README's Rust snippets, compiled (and, unless marked `no_run` or
-/// `ignore`, run) as doc tests, so that they stay true. They use the
-/// `postgres`, `axum` and `actix` features: `cargo test --all-features`.
-#[cfg(all(doctest, feature = "postgres", feature = "axum", feature = "actix"))]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
+// The README and the manual (`docs/`): their snippets are doc tests.
+#[cfg(any(
+    test,
+    all(doctest, feature = "postgres", feature = "axum", feature = "actix")
+))]
+mod manual;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod adapter;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use adapter::{AdapterOptions, DEFAULT_BODY_TIMEOUT};
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -275,13 +286,14 @@ pub use storage::{
     ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
     ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
     CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
-    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    LinkedAccount, Listing, Location, MemoryStore, Prefetched, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode,
+    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
+    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use storage::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIGRATION_TIMEOUT,
     DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,

@@ -89,14 +89,20 @@ impl From<ConnectionRecord> for Connection {
 #[non_exhaustive]
 pub struct ConnectionUpdate {
     /// Replace all tags.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub tags: Option<Vec<String>>,
     /// Add these.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub add_tags: Option<Vec<String>>,
     /// Remove these.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub remove_tags: Option<Vec<String>>,
+}
+
+/// A field that may be left out but, when given, is an array: JSON `null`
+/// is refused, as the OpenAPI document says.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(d).map(Some)
 }
 
 /// The body of `POST /v1/connections/{id}/attach`: the customer of the

@@ -253,7 +253,7 @@ pub(super) fn versioned_sdk(request: &Request<Bytes>, file: &str) -> Response<By
             return serve(request, script, Caching::Immutable, Readers::Anyone);
         }
     }
-    response::not_found("no such version of the script: load the one the README names")
+    response::not_found("no such version of the script: load the one `docs/browser.md` names")
 }
 
 /// `GET /connect/page/<version>.js`.

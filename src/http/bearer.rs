@@ -185,6 +185,24 @@ impl BearerPrincipal {
             Err(BearerRejection::InvalidToken)
         }
     }
+
+    /// `Ok` when the credential was issued to the app `app`, else the 401
+    /// `invalid_token` refusal (RFC 6750 §3.1: the token is not valid for
+    /// this resource): for a resource server that serves one app's tokens,
+    /// a valid token of another app does not authenticate there
+    /// (`bearer.require_app(&my_app)?`). A multi-tenant host checks the
+    /// workspace with [`require_workspace`](Self::require_workspace).
+    ///
+    /// # Errors
+    ///
+    /// [`BearerRejection::InvalidToken`].
+    pub fn require_app(&self, app: &crate::AppId) -> Result<(), BearerRejection> {
+        if &self.app_id == app {
+            Ok(())
+        } else {
+            Err(BearerRejection::InvalidToken)
+        }
+    }
 }
 
 impl<S: Storage> AuthorizationServer<S> {

@@ -117,6 +117,13 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 }
 
+/// A JSON error answer, `{"error", "message"}`, for the framework adapters'
+/// own refusals (a body too large or too slow).
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) fn api_error(status: http::StatusCode, code: &str, message: &str) -> Response<Bytes> {
+    response::api_error(status, code, message, None)
+}
+
 /// `GET /openapi.json`: [`OPENAPI_JSON`], as is.
 fn openapi(request: &Request<Bytes>) -> Response<Bytes> {
     if let Err(response) = allow(request.method(), &[Method::GET]) {

@@ -652,6 +652,39 @@ impl<S: Storage> AuthorizationServer<S> {
         client_id: &str,
         secret: Option<&str>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
+        self.authenticate_client_prefetched(client_id, secret, None)
+            .await
+    }
+
+    /// The client id a lookup for [`authenticate_client`](Self::authenticate_client)
+    /// would read, `None` when it would fail before any lookup (a malformed
+    /// id or secret).
+    pub(crate) fn client_to_look_up(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Option<ClientId> {
+        let prefixes = self.config().prefixes();
+        let client_id = ClientId::parse(client_id).ok()?;
+        if !client_id.as_str().starts_with(prefixes.client_id()) {
+            return None;
+        }
+        match secret {
+            Some(s) if ClientSecret::parse(prefixes, s).is_err() => None,
+            _ => Some(client_id),
+        }
+    }
+
+    /// As [`authenticate_client`](Self::authenticate_client), with the
+    /// app's record already read when `prefetched` is `Some` (what
+    /// `get_app_by_client_id` returned for the id
+    /// [`client_to_look_up`](Self::client_to_look_up) gave).
+    pub(crate) async fn authenticate_client_prefetched(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        prefetched: Option<Option<AppRecord>>,
+    ) -> Result<AuthenticatedClient, ClientAuthError> {
         let config = self.config();
         let client_id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
         if !client_id
@@ -667,11 +700,11 @@ impl<S: Storage> AuthorizationServer<S> {
                     .map_err(|_| ClientAuthError::InvalidSecret)
             })
             .transpose()?;
-        let record = self
-            .storage()
-            .get_app_by_client_id(&client_id)
-            .await?
-            .ok_or(ClientAuthError::UnknownClient)?;
+        let record = match prefetched {
+            Some(record) => record,
+            None => self.storage().get_app_by_client_id(&client_id).await?,
+        }
+        .ok_or(ClientAuthError::UnknownClient)?;
         let state = match (&record.secret, &presented) {
             (None, None) => {
                 return Ok(AuthenticatedClient {
@@ -709,8 +742,13 @@ impl<'de> Deserialize<'de> for RotateSecretRequest {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         struct Wire {
-            #[serde(default)]
+            // Left out: no grace; JSON `null` is refused, as the OpenAPI
+            // document says (an integer).
+            #[serde(default, deserialize_with = "present_integer")]
             grace_period_seconds: Option<i64>,
+        }
+        fn present_integer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            i64::deserialize(d).map(Some)
         }
         let wire = Wire::deserialize(d)?;
         match wire.grace_period_seconds {

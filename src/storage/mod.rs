@@ -44,9 +44,9 @@ pub use connect::{
 };
 pub(crate) use grants::redacted;
 pub use grants::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
-    ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
-    TokenRecord,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
+    RefreshRotation, ResponseMode, SessionCompletion, SessionDecision, SessionRecord,
+    SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]

@@ -22,8 +22,8 @@ use crate::oauth::pkce;
 use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRedemption, GrantRecord, GrantRevocation, RefreshRotation, Storage, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    AppRecord, CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, RefreshRotation, Storage,
+    StorageError, StorageErrorKind, TokenKind, TokenRecord,
 };
 
 /// Client credentials from an `Authorization: Basic` header (RFC 6749
@@ -291,6 +291,19 @@ pub enum BearerError {
     Storage(#[from] StorageError),
 }
 
+/// What a token request read before authenticating its client (see
+/// [`GrantStore::get_app_and_code`](crate::GrantStore::get_app_and_code)):
+/// each `None` when not read.
+#[derive(Default)]
+struct Prefetch {
+    /// The client's app, as `get_app_by_client_id` answered.
+    app: Option<Option<AppRecord>>,
+    /// The code's hash and record, as `get_code` answered.
+    code: Option<(CredentialHash, Option<CodeRecord>)>,
+    /// The refresh token, its hash and record, as `get_token` answered.
+    token: Option<(RefreshToken, CredentialHash, Option<TokenRecord>)>,
+}
+
 #[derive(Clone, Copy)]
 enum Presented {
     Access,
@@ -307,7 +320,20 @@ impl<S: Storage> AuthorizationServer<S> {
         basic: Option<&BasicCredentials>,
         params: &Params<'_>,
     ) -> Result<AuthenticatedClient, TokenError> {
-        let (client_id, secret) = match basic {
+        let (client_id, secret) = self.endpoint_credentials(basic, params)?;
+        self.authenticate_presented_client(basic.is_some(), client_id, secret, None)
+            .await
+    }
+
+    /// The client id and secret of an endpoint request: from
+    /// `client_secret_basic` or `client_secret_post`, exactly one (RFC 6749
+    /// §2.3); a public client's `client_id` alone.
+    fn endpoint_credentials<'a>(
+        &self,
+        basic: Option<&'a BasicCredentials>,
+        params: &'a Params<'_>,
+    ) -> Result<(&'a str, Option<&'a str>), TokenError> {
+        Ok(match basic {
             Some(basic) => {
                 // RFC 6749 §2.3: one authentication method per request.
                 if params.contains("client_secret") {
@@ -341,8 +367,24 @@ impl<S: Storage> AuthorizationServer<S> {
                     ));
                 }
             },
-        };
-        match self.authenticate_client(client_id, secret).await {
+        })
+    }
+
+    /// Authenticates the client `client_id` with `secret`, as presented
+    /// (`basic`: in the `Authorization` header), reporting a failure as the
+    /// endpoint answers it; `prefetched` as for
+    /// [`authenticate_client_prefetched`](Self::authenticate_client_prefetched).
+    async fn authenticate_presented_client(
+        &self,
+        basic: bool,
+        client_id: &str,
+        secret: Option<&str>,
+        prefetched: Option<Option<AppRecord>>,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        match self
+            .authenticate_client_prefetched(client_id, secret, prefetched)
+            .await
+        {
             Ok(client) => Ok(client),
             Err(ClientAuthError::Storage(e)) => Err(e.into()),
             Err(e) => {
@@ -373,7 +415,7 @@ impl<S: Storage> AuthorizationServer<S> {
                         OAuthErrorCode::InvalidClient,
                         "client authentication failed",
                     ),
-                    basic_auth: basic.is_some(),
+                    basic_auth: basic,
                     failed_authentication,
                 })
             }
@@ -408,18 +450,49 @@ impl<S: Storage> AuthorizationServer<S> {
     {
         let params =
             Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
-        let client = self.authenticate_endpoint_client(basic, &params).await?;
+        let (client_id, secret) = self.endpoint_credentials(basic, &params)?;
+        // The client's app and the code or refresh token in one read where
+        // the backend can (`get_app_and_code`, `get_app_and_token`): the
+        // exchange and the refresh then cost two round trips, not three.
+        let mut prefetch = Prefetch::default();
+        if let Some(id) = self.client_to_look_up(client_id, secret) {
+            match params.get("grant_type") {
+                Some("authorization_code") => {
+                    if let Some(hash) = params.get("code").and_then(|code| self.code_hash(code))
+                        && let Some(found) = self.storage().get_app_and_code(&id, &hash).await?
+                    {
+                        prefetch.app = Some(found.app);
+                        prefetch.code = Some((hash, found.record));
+                    }
+                }
+                Some("refresh_token") => {
+                    if let Some((old, hash)) = params
+                        .get("refresh_token")
+                        .and_then(|token| self.refresh_token_hash(token))
+                        && let Some(found) = self.storage().get_app_and_token(&id, &hash).await?
+                    {
+                        prefetch.app = Some(found.app);
+                        prefetch.token = Some((old, hash, found.record));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let client = self
+            .authenticate_presented_client(basic.is_some(), client_id, secret, prefetch.app)
+            .await?;
         match params.get("grant_type") {
             None => Err(invalid_request("grant_type is required")),
             Some("authorization_code") => {
                 let code = params
                     .get("code")
                     .ok_or(invalid_request("code is required"))?;
-                self.exchange_code(
+                self.exchange_code_prefetched(
                     &client,
                     code,
                     params.get("redirect_uri"),
                     params.get("code_verifier"),
+                    prefetch.code,
                 )
                 .await
             }
@@ -427,7 +500,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 let token = params
                     .get("refresh_token")
                     .ok_or(invalid_request("refresh_token is required"))?;
-                self.refresh(&client, token, params.get("scope")).await
+                self.refresh_prefetched(&client, token, params.get("scope"), prefetch.token)
+                    .await
             }
             Some("client_credentials") => {
                 self.client_credentials(&client, params.get("scope")).await
@@ -486,16 +560,39 @@ impl<S: Storage> AuthorizationServer<S> {
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
+        self.exchange_code_prefetched(client, code, redirect_uri, code_verifier, None)
+            .await
+    }
+
+    /// The hash of a presented authorization code, `None` when it is
+    /// malformed.
+    fn code_hash(&self, code: &str) -> Option<CredentialHash> {
         let config = self.config();
-        let hash = AuthorizationCode::hash_presented(config.prefixes(), config.keys(), code)
+        AuthorizationCode::hash_presented(config.prefixes(), config.keys(), code)
             .ok()
             .flatten()
-            .ok_or(invalid_grant("invalid code"))?;
-        let record = self
-            .storage()
-            .get_code(&hash)
-            .await?
-            .ok_or(invalid_grant("invalid code"))?;
+    }
+
+    /// [`exchange_code`](Self::exchange_code), with the code's hash and
+    /// record already read when `prefetched` is `Some` (`get_code`'s answer
+    /// for `code`).
+    async fn exchange_code_prefetched(
+        &self,
+        client: &AuthenticatedClient,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        prefetched: Option<(CredentialHash, Option<CodeRecord>)>,
+    ) -> Result<TokenResponse, TokenError> {
+        let config = self.config();
+        let (hash, record) = match prefetched {
+            Some(found) => found,
+            None => {
+                let hash = self.code_hash(code).ok_or(invalid_grant("invalid code"))?;
+                (hash, self.storage().get_code(&hash).await?)
+            }
+        };
+        let record = record.ok_or(invalid_grant("invalid code"))?;
         // Every binding is checked before anything changes, so a replay with
         // wrong parameters revokes nothing.
         if record.client_id != client.app.client_id {
@@ -646,16 +743,40 @@ impl<S: Storage> AuthorizationServer<S> {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
+        self.refresh_prefetched(client, refresh_token, scope, None)
+            .await
+    }
+
+    /// A presented refresh token and its hash, `None` when it is malformed.
+    fn refresh_token_hash(&self, token: &str) -> Option<(RefreshToken, CredentialHash)> {
         let config = self.config();
-        let old = RefreshToken::parse(config.prefixes(), refresh_token)
-            .map_err(|_| invalid_grant("invalid refresh token"))?;
-        let hash = old
-            .hash(config.keys())
-            .ok_or(invalid_grant("invalid refresh token"))?;
-        let record = self
-            .storage()
-            .get_token(&hash)
-            .await?
+        let old = RefreshToken::parse(config.prefixes(), token).ok()?;
+        let hash = old.hash(config.keys())?;
+        Some((old, hash))
+    }
+
+    /// [`refresh`](Self::refresh), with the token parsed, hashed and read
+    /// already when `prefetched` is `Some` (`get_token`'s answer for
+    /// `refresh_token`).
+    async fn refresh_prefetched(
+        &self,
+        client: &AuthenticatedClient,
+        refresh_token: &str,
+        scope: Option<&str>,
+        prefetched: Option<(RefreshToken, CredentialHash, Option<TokenRecord>)>,
+    ) -> Result<TokenResponse, TokenError> {
+        let config = self.config();
+        let (old, hash, record) = match prefetched {
+            Some(found) => found,
+            None => {
+                let (old, hash) = self
+                    .refresh_token_hash(refresh_token)
+                    .ok_or(invalid_grant("invalid refresh token"))?;
+                let record = self.storage().get_token(&hash).await?;
+                (old, hash, record)
+            }
+        };
+        let record = record
             .filter(|t| t.kind == TokenKind::Refresh)
             .ok_or(invalid_grant("invalid refresh token"))?;
         if record.client_id != client.app.client_id {

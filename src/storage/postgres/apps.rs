@@ -200,7 +200,7 @@ fn decode_app(row: &PgRow) -> Result<AppRecord, StorageError> {
 
 /// The record in a row of a `LEFT JOIN`, `None` when the joined side is
 /// NULL.
-fn decode_joined_app(row: &PgRow) -> Result<Option<AppRecord>, StorageError> {
+pub(super) fn decode_joined_app(row: &PgRow) -> Result<Option<AppRecord>, StorageError> {
     match get::<Option<&str>>(row, "id")? {
         Some(_) => decode_app(row).map(Some),
         None => Ok(None),

@@ -53,6 +53,7 @@ use crate::storage::{
 /// test, passing: a way to skip when a database is not configured). The
 /// crate using the macro needs no tokio of its own: the runtime comes from
 /// this crate's `conformance` feature.
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 #[macro_export]
 macro_rules! storage_conformance_tests {
     ($make:expr) => {
@@ -75,6 +76,7 @@ macro_rules! storage_conformance_tests {
             sessions_concurrent_completions_have_one_winner,
             sessions_keep_response_mode_and_embed,
             codes_redeem_once_and_write_tokens,
+            prefetch_reads_agree_with_single_reads,
             codes_inserted_with_their_grant_in_one_step,
             codes_expired_are_not_redeemed,
             codes_concurrent_redemptions_have_one_winner,
@@ -1062,6 +1064,64 @@ pub async fn codes_redeem_once_and_write_tokens<S: Storage>(store: Arc<S>) {
             .unwrap(),
         CodeRedemption::Invalid
     );
+}
+
+/// The combined reads of a code exchange and a refresh
+/// (`get_app_and_code`, `get_app_and_token`), where a backend has them,
+/// answer what the single reads answer: the app of the client id and the
+/// code or token, each `None` when unknown, a revoked grant's code or token
+/// `None`, whatever the other side holds.
+pub async fn prefetch_reads_agree_with_single_reads<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let other = grant_fixture(&*store).await;
+    let unknown = ClientId::parse("oc_client_000000000000000000000000").unwrap();
+    let now = base_time();
+    let (grant, code) = grant_and_code(&app, now);
+    store.insert_code(&grant, &code).await.unwrap();
+    let (token_grant, refresh) = refresh_fixture(&*store, now).await;
+    for client in [&app.app.client_id, &other.app.client_id, &unknown] {
+        let expected_app = store.get_app_by_client_id(client).await.unwrap();
+        for hash in [code.hash, random_hash()] {
+            if let Some(found) = store.get_app_and_code(client, &hash).await.unwrap() {
+                assert_eq!(found.app, expected_app);
+                assert_eq!(found.record, store.get_code(&hash).await.unwrap());
+            }
+        }
+        for hash in [refresh.hash, random_hash()] {
+            if let Some(found) = store.get_app_and_token(client, &hash).await.unwrap() {
+                assert_eq!(found.app, expected_app);
+                assert_eq!(found.record, store.get_token(&hash).await.unwrap());
+            }
+        }
+    }
+    // Both records are there for the right client...
+    if let Some(found) = store
+        .get_app_and_code(&app.app.client_id, &code.hash)
+        .await
+        .unwrap()
+    {
+        assert_eq!(found.app, Some(app.clone()));
+        assert_eq!(found.record, Some(code.clone()));
+    }
+    // ...and gone with their grants.
+    store.revoke_grant(&grant.id, now).await.unwrap();
+    store.revoke_grant(&token_grant.id, now).await.unwrap();
+    if let Some(found) = store
+        .get_app_and_code(&app.app.client_id, &code.hash)
+        .await
+        .unwrap()
+    {
+        assert_eq!(found.app, Some(app.clone()));
+        assert_eq!(found.record, None, "a revoked grant's code");
+    }
+    if let Some(found) = store
+        .get_app_and_token(&app.app.client_id, &refresh.hash)
+        .await
+        .unwrap()
+    {
+        assert_eq!(found.app, Some(app.clone()));
+        assert_eq!(found.record, None, "a revoked grant's token");
+    }
 }
 
 /// An expired code is not redeemed and nothing is written.
@@ -5151,6 +5211,8 @@ delegate! {
         async fn insert_code(&self, grant: &GrantRecord, code: &CodeRecord) -> ();
         async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
         async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
+        async fn get_app_and_code(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<CodeRecord>>;
+        async fn get_app_and_token(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<TokenRecord>>;
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
         async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::GrantRevocation>;

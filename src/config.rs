@@ -15,6 +15,12 @@ use crate::hooks::resource_owner::{ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::model::random::RandomSource;
 use crate::model::scope::ScopeSet;
 
+/// The largest request body [`AuthorizationServer::handle`](crate::AuthorizationServer::handle) accepts, in
+/// bytes (the management API's limit; OAuth form bodies are limited to
+/// 16 KiB). An adapter should stop reading a body beyond this size and may
+/// answer 413 itself.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// The server's configuration: issuer, key ring, clock, RNG, credential
 /// prefixes and limits. Built by
 /// [`AuthorizationServerBuilder`](crate::AuthorizationServerBuilder).

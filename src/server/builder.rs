@@ -274,7 +274,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// (default 20 per minute; 1–100 000, a window of 1 second to 1 day):
     /// counted per client id for client credentials (the OAuth endpoints'
     /// `invalid_client`, the Connect API's Basic authentication) and per
-    /// address for admin keys. See the README's "How it stays safe".
+    /// address for admin keys. See the manual's "How it stays safe" (`docs/security.md`).
     pub fn authentication_failure_limit(mut self, failures: u32, window: Duration) -> Self {
         self.authentication_failure_limit = RateLimit::new(failures, window);
         self

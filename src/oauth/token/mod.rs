@@ -9,8 +9,8 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::connect::scoped_keys::ScopedKey;
 use crate::credentials::keyring::CredentialHash;
+use crate::credentials::scoped_key::ScopedKey;
 use crate::credentials::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::error::ClientAuthError;
 use crate::hooks::events::Event;

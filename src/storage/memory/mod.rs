@@ -633,7 +633,9 @@ impl MemoryStore {
                     // The connection's own tags (edited with the API, perhaps)
                     // stay; the session's are added.
                     for tag in &connection.tags {
-                        if found.tags.len() < crate::MAX_TAGS && !found.tags.contains(tag) {
+                        if found.tags.len() < crate::model::connect::MAX_TAGS
+                            && !found.tags.contains(tag)
+                        {
                             found.tags.push(tag.clone());
                         }
                     }

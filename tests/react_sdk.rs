@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The embed script's TypeScript declarations (`src/js/connect-sdk.d.ts`)
+//! The embed script's TypeScript declarations (`src/http/ui/assets/connect-sdk.d.ts`)
 //! and the React package (`sdk/react`):
 //!
 //! - the declarations name exactly the options, `open()` options, error
@@ -108,8 +108,8 @@ fn schema_properties(schema: &Value) -> BTreeSet<String> {
 
 #[test]
 fn embed_types_declare_exactly_what_the_script_knows() {
-    let script = read("src/js/connect-sdk.js");
-    let dts = read("src/js/connect-sdk.d.ts");
+    let script = read("src/http/ui/assets/connect-sdk.js");
+    let dts = read("src/http/ui/assets/connect-sdk.d.ts");
     let pages = read("src/http/embed.rs");
 
     // Every `options.x` the script reads is declared, and nothing else.
@@ -218,7 +218,7 @@ fn embed_types_declare_exactly_what_the_script_knows() {
 async fn embed_types_are_served_beside_the_script() {
     let h = harness().await;
     let types = ConnectScript::types();
-    assert_eq!(types.body, read("src/js/connect-sdk.d.ts"));
+    assert_eq!(types.body, read("src/http/ui/assets/connect-sdk.d.ts"));
     for path in ["/connect/sdk.d.ts", types.versioned_path.as_str()] {
         let answer = h
             .server

@@ -910,21 +910,25 @@ pub(crate) async fn shutdown_signal() {
 /// (`/oauth/authorize?…` carries the PKCE challenge and state), headers
 /// (credentials) or bodies (secrets and codes).
 pub(crate) fn request_span(method: &str, path: &str) -> Span {
-    tracing::info_span!(
-        "request",
-        method,
-        path,
-        status = tracing::field::Empty,
-        latency_ms = tracing::field::Empty
-    )
+    tracing::info_span!("request", method, path)
 }
 
-/// Logs the end of a request in its span: status and latency.
+/// Logs the end of a request in its span, once: status and latency in
+/// milliseconds with two decimals, e.g.
+/// `request{method=GET path=/v1/me}: response status=200 latency_ms=0.41`.
 pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("status", status);
-    span.record("latency_ms", latency_ms);
-    tracing::info!(parent: span, status, latency_ms, "response");
+    let latency_ms = Milliseconds(started.elapsed());
+    tracing::info!(parent: span, status, %latency_ms, "response");
+}
+
+/// A duration as milliseconds with two decimals (no float noise).
+struct Milliseconds(std::time::Duration);
+
+impl std::fmt::Display for Milliseconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hundredths = self.0.as_micros() / 10;
+        write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
+    }
 }
 
 /// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).

@@ -52,7 +52,7 @@ use zeroize::Zeroizing;
 /// The demo providers' upstream authorization server: in memory in every
 /// case. It stands in for a third party (a manufacturer's own OAuth
 /// server), so it shares nothing with the example's store; on several
-/// nodes each has its own (see `README.md`, "Several nodes").
+/// nodes each has its own (see `docs/postgres.md`, "Several nodes").
 pub(crate) type Upstream = AuthorizationServer<MemoryStore>;
 
 /// How often expired records are purged (by default), and how many per

@@ -11,10 +11,10 @@ use http::{HeaderMap, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::response;
+use crate::oauth::token::BearerError;
 use crate::resource::BearerPrincipal;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageErrorKind};
-use crate::token::BearerError;
 
 /// The realm of every challenge a resource server sends.
 const REALM: &str = "oauth-connect";

@@ -24,6 +24,7 @@ pub use assets::ConnectScript;
 
 mod management;
 mod response;
+pub(crate) mod ui;
 
 /// The largest request body [`AuthorizationServer::handle`] accepts, in
 /// bytes (the management API's limit; OAuth form bodies are limited to

@@ -29,7 +29,7 @@ mod sockets;
 pub(crate) use demo::UPSTREAM_PREFIX;
 pub(crate) use demo_app::DemoApp;
 #[allow(unused_imports)] // each adapter uses its part
-pub(crate) use sockets::{Guarded, HeadClock, Limits, read_body};
+pub(crate) use sockets::{Guarded, HeadClock, Limits};
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -42,8 +42,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
     AuthorizationServer, BearerKind, BearerPrincipal, ConsentRequest, DemoSignIn, KeyRing,
-    MAX_BODY_BYTES, MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue, ServerKey, Storage, Subject, WorkspaceId,
+    MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
+    ServerKey, Storage, Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
@@ -929,25 +929,6 @@ impl std::fmt::Display for Milliseconds {
         let hundredths = self.0.as_micros() / 10;
         write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
     }
-}
-
-/// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).
-pub(crate) fn too_large() -> http::Response<Bytes> {
-    json_error(
-        http::StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-    )
-}
-
-/// 400 for a request that cannot be rebuilt as an `http::Request`.
-#[allow(dead_code)] // the actix demo app's
-pub(crate) fn bad_request() -> http::Response<Bytes> {
-    json_error(
-        http::StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "malformed request".into(),
-    )
 }
 
 fn json_error(status: http::StatusCode, error: &str, message: String) -> http::Response<Bytes> {

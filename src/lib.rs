@@ -188,9 +188,11 @@ mod scope;
 mod scoped_key;
 mod server;
 mod storage;
+mod telemetry;
 mod timestamp;
 mod token;
 mod ui;
+pub mod webhooks;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -18,10 +18,15 @@
 //!
 //! A message is given up ([`DeliveryStatus::Failed`](super::DeliveryStatus))
 //! once its next attempt would start more than [`GIVE_UP_AFTER`] (a day)
-//! after its first: about 13 attempts. An endpoint that has had no success
-//! for [`DISABLE_AFTER`] (a day) of failures is disabled, which
-//! [`Event::WebhookEndpointDisabled`](crate::Event) reports; enabling it
-//! again (`PATCH … {"enabled": true}`) starts afresh.
+//! after its first: about 13 attempts. An endpoint is disabled when a
+//! message is given up so, or when it has had no success for
+//! [`DISABLE_AFTER`] (a day) of failures; [`Event::WebhookEndpointDisabled`]
+//! reports it
+//! (its pending deliveries fail with it). Enabling it again
+//! (`PATCH … {"enabled": true}`) starts afresh, and a failed delivery can be
+//! sent again (`POST …/deliveries/{id}/retry`).
+//!
+//! [`Event::WebhookEndpointDisabled`]: crate::Event::WebhookEndpointDisabled
 
 use time::{Duration, OffsetDateTime};
 

@@ -198,20 +198,26 @@ async fn deliver<S: Storage>(
         ),
     };
     let finished_at = server.now();
-    let disable = error.is_some()
-        && endpoint
-            .failing_since
-            .is_some_and(|since| finished_at - since >= schedule::DISABLE_AFTER);
-    let retry_at = match (&error, disable) {
-        (Some(_), false) => {
+    let mut retry_at = match &error {
+        Some(_) => {
             let jitter = random_array::<2>(config.rng())
                 .map(u16::from_le_bytes)
                 .unwrap_or(u16::MAX / 2);
             let first = delivery.first_attempt_at.unwrap_or(attempted_at);
             schedule::next_attempt(first, delivery.attempts, finished_at, jitter)
         }
-        _ => None,
+        None => None,
     };
+    // Disabled when it has failed for a day, or when a message is given up
+    // after a day of retries (every attempt of that day failed).
+    let disable = error.is_some()
+        && (retry_at.is_none()
+            || endpoint
+                .failing_since
+                .is_some_and(|since| finished_at - since >= schedule::DISABLE_AFTER));
+    if disable {
+        retry_at = None;
+    }
     let outcome_name = match (&error, retry_at) {
         (None, _) => "succeeded",
         (Some(_), Some(_)) => "retrying",

@@ -23,10 +23,15 @@ use tracing::Instrument as _;
 fn main() -> Result<(), Box<dyn Error>> {
     actix_web::rt::System::new().block_on(async {
         match common::start("actix-web").await? {
-            Some(common::Started::Memory(running)) => serve(running).await,
+            Some(common::Started::Memory(running)) => {
+                let served = serve(running).await;
+                common::stop_webhooks().await;
+                served
+            }
             Some(common::Started::Postgres(running)) => {
                 let store = running.server.storage().clone();
                 let served = serve(running).await;
+                common::stop_webhooks().await;
                 // Shut down: the requests in flight are done; end the
                 // pool's connections cleanly.
                 store.close().await;
@@ -111,7 +116,7 @@ async fn handle<S: Storage>(
 ) -> HttpResponse {
     let uri = common::mounted_uri(&server, &request.uri().to_string());
     let response = match into_http(&request, &uri, body, &limits).await {
-        Ok(into) => server.handle(into).await,
+        Ok(into) => common::answer(&server, into).await,
         Err(answer) => answer,
     };
     from_http(response)

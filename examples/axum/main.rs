@@ -25,10 +25,15 @@ use tracing::Instrument as _;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     match common::start("axum").await? {
-        Some(common::Started::Memory(running)) => serve(running).await,
+        Some(common::Started::Memory(running)) => {
+            let served = serve(running).await;
+            common::stop_webhooks().await;
+            served
+        }
         Some(common::Started::Postgres(running)) => {
             let store = running.server.storage().clone();
             let served = serve(running).await;
+            common::stop_webhooks().await;
             // Shut down: the requests in flight are done; end the pool's
             // connections cleanly.
             store.close().await;
@@ -108,7 +113,7 @@ async fn handle<S: Storage>(
     }
     let response =
         match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
+            Ok(body) => common::answer(&server, http::Request::from_parts(parts, body)).await,
             Err(answer) => answer,
         };
     response.map(Body::from)

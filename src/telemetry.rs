@@ -28,7 +28,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::events::{Event, EventSink};
+use crate::hooks::events::{Event, EventSink};
 
 /// The endpoint a request path belongs to, as a fixed label (never the
 /// path itself: it may hold ids, and the query never appears).

@@ -88,7 +88,7 @@ async fn pending_deliveries_survive_a_restart_and_two_servers_send_each_once() {
     let Some(url) = postgres_support::database_url(SKIPPED) else {
         return;
     };
-    let schema = postgres_support::fresh_schema_name();
+    let schema = postgres_support::fresh_schema_name(&url);
     let http = reqwest::Client::new();
     let admin = format!("Bearer {ADMIN_KEY}");
     let (hook_url, seen) = receiver().await;

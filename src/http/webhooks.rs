@@ -21,11 +21,11 @@ use time::OffsetDateTime;
 use super::connect::connections_caller;
 use super::management::json_body;
 use super::{allow, response, storage_error};
-use crate::ids::AppId;
-use crate::registration::RotateSecretRequest;
+use crate::model::ids::AppId;
+use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
+use crate::registry::apps::RotateSecretRequest;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
-use crate::timestamp::{rfc3339_ms, rfc3339_ms_option};
 use crate::webhooks::{
     DeliveryRecord, NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointUpdate, WebhookError,
 };

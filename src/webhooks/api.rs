@@ -9,11 +9,11 @@ use time::{Duration, OffsetDateTime};
 use super::signing::{SealError, WebhookSecret};
 use super::store::{DeliveryRecord, EndpointChanges, EndpointRecord};
 use super::{MAX_WEBHOOK_ENDPOINTS_PER_APP, MAX_WEBHOOK_URL_LEN, WebhookEventType};
-use crate::ids::{AppId, WorkspaceId};
-use crate::random::{RandomError, random_array};
+use crate::model::ids::{AppId, WorkspaceId};
+use crate::model::random::{RandomError, random_array};
+use crate::model::timestamp::rfc3339_ms;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
-use crate::timestamp::rfc3339_ms;
 
 /// The most deliveries `GET …/deliveries` lists.
 pub(crate) const MAX_LISTED_DELIVERIES: u32 = 100;
@@ -150,7 +150,7 @@ pub struct RotatedWebhookSecret {
     pub secret: WebhookSecret,
     /// Until when the previous secret also signs every message.
     #[serde(
-        with = "crate::timestamp::rfc3339_ms_option",
+        with = "crate::model::timestamp::rfc3339_ms_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
@@ -358,7 +358,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let rng = config.rng();
         let id = format!("whk_{}", hex(&random_array::<16>(rng)?));
         let secret = WebhookSecret::generate(rng)?;
-        let now = crate::timestamp::truncate_ms(self.now());
+        let now = crate::model::timestamp::truncate_ms(self.now());
         let record = EndpointRecord {
             secret: secret.seal(config.keys(), &id, rng)?,
             id,
@@ -455,7 +455,7 @@ impl<S: Storage> AuthorizationServer<S> {
             events,
             enabled: update.enabled,
             secret: None,
-            updated_at: crate::timestamp::truncate_ms(self.now()),
+            updated_at: crate::model::timestamp::truncate_ms(self.now()),
         };
         self.storage()
             .update_webhook_endpoint(workspace, app, id, &changes)
@@ -515,7 +515,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 ),
             ));
         }
-        let now = crate::timestamp::truncate_ms(self.now());
+        let now = crate::model::timestamp::truncate_ms(self.now());
         let until = grace.filter(|g| g.is_positive()).map(|g| now + g);
         let secret = WebhookSecret::generate(config.rng())?;
         let changes = EndpointChanges {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::ids::{AppId, WorkspaceId};
+use crate::model::ids::{AppId, WorkspaceId};
 
 mod api;
 pub mod schedule;

@@ -21,8 +21,8 @@ use ring::hmac;
 use zeroize::Zeroizing;
 
 use super::store::SealedSecret;
-use crate::keyring::KeyRing;
-use crate::random::{RandomError, RandomSource, random_array};
+use crate::credentials::keyring::KeyRing;
+use crate::model::random::{RandomError, RandomSource, random_array};
 
 /// The prefix of every webhook signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -155,7 +155,7 @@ pub(crate) fn signature_header(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::random::SystemRandom;
+    use crate::model::random::SystemRandom;
 
     /// The example of the Standard Webhooks specification's reference
     /// libraries (secret, id, timestamp, body and the expected signature).

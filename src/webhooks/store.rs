@@ -6,7 +6,7 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use super::{WebhookEvent, WebhookEventType};
-use crate::ids::{AppId, WorkspaceId};
+use crate::model::ids::{AppId, WorkspaceId};
 use crate::storage::StorageError;
 
 /// A webhook signing secret as stored: encrypted under the key ring's key
@@ -86,7 +86,7 @@ impl WebhookMessage {
     pub fn body(&self) -> Vec<u8> {
         let payload = serde_json::json!({
             "type": self.event.event_type.as_str(),
-            "timestamp": crate::timestamp::format(self.event.timestamp),
+            "timestamp": crate::model::timestamp::format(self.event.timestamp),
             "data": self.event.data,
         });
         serde_json::to_vec(&payload).unwrap_or_default()

@@ -16,8 +16,8 @@ use super::schedule;
 use super::sender::{SendError, WebhookSender};
 use super::signing::{WebhookSecret, signature_header};
 use super::store::{AttemptResult, ClaimedDelivery};
-use crate::events::Event;
-use crate::random::random_array;
+use crate::hooks::events::Event;
+use crate::model::random::random_array;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError};
 
@@ -258,5 +258,5 @@ async fn deliver<S: Storage>(
 }
 
 fn truncate(at: OffsetDateTime) -> OffsetDateTime {
-    crate::timestamp::truncate_ms(at)
+    crate::model::timestamp::truncate_ms(at)
 }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use super::MemoryStore;
-use crate::ids::{AppId, WorkspaceId};
-use crate::random::{RandomSource, SystemRandom, random_array};
+use crate::model::ids::{AppId, WorkspaceId};
+use crate::model::random::{RandomSource, SystemRandom, random_array};
 use crate::storage::{StorageError, StorageErrorKind};
 use crate::webhooks::{
     AttemptResult, ClaimedDelivery, DeliveryRecord, DeliveryStatus, EndpointChanges,

@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use super::error::Within as _;
 use super::rows::{get, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, WorkspaceId};
+use crate::model::ids::{AppId, WorkspaceId};
 use crate::storage::{StorageError, StorageErrorKind};
 use crate::webhooks::{
     AttemptResult, ClaimedDelivery, DeliveryRecord, DeliveryStatus, EndpointChanges,

@@ -165,7 +165,8 @@ pub(crate) fn webhook_poll_failed(error: &crate::storage::StorageError) {
 }
 
 /// One storage statement.
-#[allow(unused_variables, dead_code)]
+#[allow(unused_variables)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn storage(backend: &'static str, ok: bool, latency: Duration) {
     #[cfg(feature = "metrics")]
     metrics::histogram!("oauth_connect_storage_duration_seconds",

@@ -12,6 +12,7 @@
     clippy::type_complexity
 )]
 
+mod openapi_check;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -709,4 +710,110 @@ async fn a_slow_receiver_does_not_hold_up_another() {
             .unwrap();
         assert_eq!(d[0].status.as_str(), "succeeded", "{}", e.url);
     }
+}
+
+/// The webhook API's answers and every event's payload match the OpenAPI
+/// document (`WebhookEndpoint`, `WebhookDelivery`, `WebhookPayload`, …).
+#[tokio::test]
+async fn webhook_answers_and_payloads_match_the_openapi_document() {
+    let spec = openapi_check::Spec::load();
+    let h = live_harness().await;
+    let app = app_id(&h).await;
+    let admin = h.server.create_admin_key(&h.workspace).await.unwrap();
+    let admin = format!("Bearer {}", admin.expose_secret());
+    let rx = receiver(|n| if n == 0 { 500 } else { 200 }).await;
+    let all: Vec<&str> = WebhookEventType::ALL.iter().map(|t| t.as_str()).collect();
+    let base = format!("/v1/oauth-apps/{app}/webhooks");
+    let checked = |method: &'static str, path: String, body: Option<Value>| {
+        let (h, admin, spec) = (&h, &admin, &spec);
+        async move {
+            let response = call(h, method, &path, admin, body).await;
+            let status = response.status().as_u16();
+            let value = (!response.body().is_empty()).then(|| json(&response));
+            spec.check(method, &path, status, value.as_ref());
+            (status, value.unwrap_or(Value::Null))
+        }
+    };
+    let (status, created) = checked(
+        "POST",
+        base.clone(),
+        Some(json!({"url": rx.url, "events": all})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let endpoint = created["id"].as_str().unwrap().to_owned();
+    let one = format!("{base}/{endpoint}");
+    for (method, path, body, want) in [
+        ("GET", base.clone(), None, 200),
+        (
+            "POST",
+            base.clone(),
+            Some(json!({"url": "https://10.0.0.1/x", "events": all})),
+            400,
+        ),
+        (
+            "POST",
+            base.clone(),
+            Some(json!({"url": rx.url, "events": ["nope"]})),
+            400,
+        ),
+        ("GET", one.clone(), None, 200),
+        (
+            "PATCH",
+            one.clone(),
+            Some(json!({"events": ["connect.session.denied", "connection.created"]})),
+            200,
+        ),
+        ("PATCH", one.clone(), Some(json!({})), 400),
+        (
+            "GET",
+            format!("{base}/whk_00000000000000000000000000000000"),
+            None,
+            404,
+        ),
+        ("POST", format!("{one}/rotate-secret"), None, 200),
+        (
+            "POST",
+            format!("{one}/rotate-secret"),
+            Some(json!({"gracePeriodSeconds": 60})),
+            200,
+        ),
+    ] {
+        let (status, body) = checked(method, path.clone(), body).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+    }
+    connect(&h, "doc-1", "Ada", "approve").await;
+    let worker = WebhookWorker::new(h.server.clone()).unwrap();
+    worker.drain().await.unwrap();
+    let (status, deliveries) = checked("GET", format!("{one}/deliveries"), None).await;
+    assert_eq!(status, 200);
+    let failed = deliveries["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["statusCode"] == 500)
+        .expect("the first attempt failed");
+    assert_eq!(failed["status"], "pending");
+    assert_eq!(failed["error"], "HTTP 500");
+    let (status, retried) = checked(
+        "POST",
+        format!("{one}/deliveries/{}/retry", failed["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(retried["attempts"], 0);
+    worker.drain().await.unwrap();
+    let payload_schema = json!({"$ref": "#/components/schemas/WebhookPayload"});
+    let got = rx.log.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "a failed attempt, then the retry: {got:?}");
+    for m in &got {
+        spec.validate(
+            &payload_schema,
+            &serde_json::from_str(&m.body).unwrap(),
+            "payload",
+        );
+    }
+    let (status, _) = checked("DELETE", one.clone(), None).await;
+    assert_eq!(status, 204);
 }

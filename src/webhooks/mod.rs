@@ -37,6 +37,7 @@ pub use api::{
     WebhookEndpoint, WebhookEndpointUpdate, WebhookError,
 };
 #[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub use sender::{DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, SendError, SendOutcome, WebhookSender};
 pub use signing::{SealError, WebhookSecret};
 pub use store::{
@@ -44,6 +45,7 @@ pub use store::{
     EndpointRecord, SealedSecret, WebhookMessage, WebhookStore,
 };
 #[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub use worker::WebhookWorker;
 
 /// The most endpoints one app may register.

@@ -427,6 +427,7 @@ pub(crate) enum Started {
 /// only `--help` was asked for.
 pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Error>> {
     init_tracing();
+    listen_for_terminate();
     observe::init_metrics();
     let Some(config) = Config::from_env()? else {
         return Ok(None);
@@ -864,6 +865,23 @@ fn spawn_purge<S: Storage>(server: AuthorizationServer<S>, every: Duration) {
     });
 }
 
+/// SIGTERM's listener, made before the banner announces the address: a
+/// signal sent as soon as the server says where it listens is never missed
+/// (tokio installs the process's handler when the first listener is made).
+#[cfg(unix)]
+static TERMINATE: std::sync::Mutex<Option<tokio::signal::unix::Signal>> =
+    std::sync::Mutex::new(None);
+
+/// Makes SIGTERM's listener now (see [`TERMINATE`]).
+fn listen_for_terminate() {
+    #[cfg(unix)]
+    if let Ok(signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        && let Ok(mut slot) = TERMINATE.lock()
+    {
+        *slot = Some(signal);
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM: the signal to stop accepting requests
 /// and finish the ones in flight.
 pub(crate) async fn shutdown_signal() {
@@ -874,7 +892,12 @@ pub(crate) async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let early = TERMINATE.lock().ok().and_then(|mut slot| slot.take());
+        let made = match early {
+            Some(signal) => Ok(signal),
+            None => tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
+        };
+        match made {
             Ok(mut signal) => {
                 signal.recv().await;
             }

@@ -22,10 +22,15 @@ use tracing::Instrument as _;
 fn main() -> Result<(), Box<dyn Error>> {
     actix_web::rt::System::new().block_on(async {
         match common::start("actix-web").await? {
-            Some(common::Started::Memory(running)) => serve(running).await,
+            Some(common::Started::Memory(running)) => {
+                let served = serve(running).await;
+                common::stop_webhooks().await;
+                served
+            }
             Some(common::Started::Postgres(running)) => {
                 let store = running.server.storage().clone();
                 let served = serve(running).await;
+                common::stop_webhooks().await;
                 // Shut down: the requests in flight are done; end the
                 // pool's connections cleanly.
                 store.close().await;
@@ -49,6 +54,8 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     let app = move || {
         let (server, upstream) = (server.clone(), upstream.clone());
         App::new()
+            .app_data(web::Data::new(server.clone()))
+            .route("/metrics", web::get().to(metrics::<S>))
             .route("/v1/me", web::get().to(me::<S>))
             .route(
                 "/v1/me",
@@ -110,6 +117,22 @@ async fn demo_app_handler(
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.
+/// `GET /metrics`: the Prometheus text format, for an admin key.
+async fn metrics<S: Storage>(
+    server: web::Data<oauth_connect::AuthorizationServer<S>>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let mut headers = http::HeaderMap::new();
+    if let Some(value) = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
+    {
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    from_http(common::metrics(&server, &headers).await)
+}
+
 async fn me<S: Storage>(bearer: Bearer<S>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -24,10 +24,15 @@ use tracing::Instrument as _;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     match common::start("axum").await? {
-        Some(common::Started::Memory(running)) => serve(running).await,
+        Some(common::Started::Memory(running)) => {
+            let served = serve(running).await;
+            common::stop_webhooks().await;
+            served
+        }
         Some(common::Started::Postgres(running)) => {
             let store = running.server.storage().clone();
             let served = serve(running).await;
+            common::stop_webhooks().await;
             // Shut down: the requests in flight are done; end the pool's
             // connections cleanly.
             store.close().await;
@@ -52,6 +57,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
             "/v1/me",
             get(me::<S>).fallback(|| async { common::me_method_not_allowed().map(Body::from) }),
         )
+        .route("/metrics", get(metrics::<S>))
         .with_state(server.clone())
         // Everything else: the authorization server.
         .fallback_service(oauth_connect::axum::router_with(server, options));
@@ -86,6 +92,14 @@ async fn demo_app_handler(
         Err(answer) => answer,
     };
     response.map(Body::from)
+}
+
+/// `GET /metrics`: the Prometheus text format, for an admin key.
+async fn metrics<S: Storage>(
+    State(server): State<oauth_connect::AuthorizationServer<S>>,
+    headers: http::HeaderMap,
+) -> Response {
+    common::metrics(&server, &headers).await.map(Body::from)
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.

@@ -49,6 +49,9 @@ use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
 use zeroize::Zeroizing;
 
+mod observe;
+pub(crate) use observe::{metrics, stop_webhooks};
+
 /// The demo providers' upstream authorization server: in memory in every
 /// case. It stands in for a third party (a manufacturer's own OAuth
 /// server), so it shares nothing with the example's store; on several
@@ -425,6 +428,7 @@ pub(crate) enum Started {
 pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Error>> {
     init_tracing();
     listen_for_terminate();
+    observe::init_metrics();
     let Some(config) = Config::from_env()? else {
         return Ok(None);
     };
@@ -493,6 +497,7 @@ async fn launch<S: Storage>(
         demo_app.as_ref().map(|(app, _)| app),
     );
     spawn_purge(server.clone(), config.purge_every);
+    observe::spawn_webhooks(server.clone())?;
     if let Some(upstream) = &upstream {
         spawn_purge(upstream.clone(), config.purge_every);
     }
@@ -578,6 +583,8 @@ async fn build<S: Storage>(
         // The limits count per client address: the socket's peer, or what
         // these proxies say in `X-Forwarded-For`/`Forwarded`.
         .trusted_proxies(config.trusted_proxies.iter().cloned())
+        // The demo's webhook receivers may listen on loopback.
+        .webhook_destinations(oauth_connect::webhooks::WebhookDestinations::with_loopback())
         .resource_owner(resource_owner)
         .scope_catalogue(
             ScopeCatalogue::new()

@@ -31,6 +31,7 @@ pub struct ServerConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn RandomSource>,
     pub(crate) events: Arc<dyn EventSink>,
+    pub(crate) webhook_destinations: crate::webhooks::WebhookDestinations,
     pub(crate) max_secret_grace: Duration,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) pkce: PkcePolicy,
@@ -184,6 +185,11 @@ impl ServerConfig {
     /// The event sink.
     pub fn events(&self) -> &dyn EventSink {
         self.events.as_ref()
+    }
+
+    /// Which destinations webhook endpoints may point at.
+    pub fn webhook_destinations(&self) -> crate::webhooks::WebhookDestinations {
+        self.webhook_destinations
     }
 
     /// The lifetimes of codes, tokens and pending authorizations.

@@ -145,6 +145,12 @@
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
 //!   axum 0.8 (401/403 answers per RFC 6750 §3).
 //! - `actix`: `oauth_connect::actix::Bearer`, the same for actix-web 4.
+//! - `webhooks`: `oauth_connect::webhooks::WebhookWorker`, the delivery
+//!   worker, and its safe HTTP client (the webhook API, signing and the
+//!   outbox need no feature); see `docs/webhooks.md`.
+//! - `tracing`: spans and events for every request and flow, never a
+//!   credential; `metrics`: counters and histograms through the `metrics`
+//!   facade (`docs/observability.md`).
 //!
 //! ## Protecting your own resources
 //!
@@ -170,7 +176,9 @@ mod registry;
 mod resource;
 mod server;
 mod storage;
+mod telemetry;
 mod testing;
+pub mod webhooks;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]

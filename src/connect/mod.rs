@@ -289,6 +289,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 .await
             {
                 Ok(SessionCompletion::Completed(_)) => {
+                    let outcome = match &stored {
+                        SessionDecision::Deny => "denied",
+                        SessionDecision::Approve { .. } => "approved",
+                    };
+                    crate::telemetry::connect_completed(record.client_id.as_str(), outcome);
                     if let SessionDecision::Approve {
                         connect: Some(approval),
                         ..

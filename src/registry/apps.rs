@@ -652,7 +652,7 @@ impl<S: Storage> AuthorizationServer<S> {
         client_id: &str,
         secret: Option<&str>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        self.authenticate_client_prefetched(client_id, secret, None)
+        self.authenticate_client_prefetched(client_id, secret, None, None)
             .await
     }
 
@@ -675,24 +675,29 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
-    /// As [`authenticate_client`](Self::authenticate_client), with the
-    /// app's record already read when `prefetched` is `Some` (what
-    /// `get_app_by_client_id` returned for the id
-    /// [`client_to_look_up`](Self::client_to_look_up) gave).
+    /// As [`authenticate_client`](Self::authenticate_client), with the id
+    /// already checked when `checked` is `Some` (what
+    /// [`client_to_look_up`](Self::client_to_look_up) gave for
+    /// `client_id`) and the app's record already read when `prefetched` is
+    /// `Some` (what `get_app_by_client_id` returned for that id).
     pub(crate) async fn authenticate_client_prefetched(
         &self,
         client_id: &str,
         secret: Option<&str>,
+        checked: Option<ClientId>,
         prefetched: Option<Option<AppRecord>>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
         let config = self.config();
-        let client_id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
-        if !client_id
-            .as_str()
-            .starts_with(config.prefixes().client_id())
-        {
-            return Err(ClientAuthError::UnknownClient);
-        }
+        let client_id = match checked {
+            Some(id) => id,
+            None => {
+                let id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
+                if !id.as_str().starts_with(config.prefixes().client_id()) {
+                    return Err(ClientAuthError::UnknownClient);
+                }
+                id
+            }
+        };
         // Parse before the lookup: a mistyped secret costs no storage call.
         let presented = secret
             .map(|s| {

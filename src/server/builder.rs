@@ -40,6 +40,7 @@ pub struct AuthorizationServerBuilder<S> {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
     events: Arc<dyn EventSink>,
+    webhook_destinations: crate::webhooks::WebhookDestinations,
     max_secret_grace: Duration,
     lifetimes: Lifetimes,
     pkce: PkcePolicy,
@@ -75,6 +76,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             clock: Arc::new(SystemClock),
             rng: Arc::new(SystemRandom::new()),
             events: Arc::new(NoEvents),
+            webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
             max_secret_grace: Duration::days(7),
             lifetimes: Lifetimes::default(),
             pkce: PkcePolicy::default(),
@@ -134,6 +136,14 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// Where events go (default: nowhere).
     pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
         self.events = events;
+        self
+    }
+
+    /// Which destinations webhook endpoints may point at besides public
+    /// addresses over `https` (default: none; the example servers allow
+    /// loopback for their demo).
+    pub fn webhook_destinations(mut self, allowed: crate::webhooks::WebhookDestinations) -> Self {
+        self.webhook_destinations = allowed;
         self
     }
 
@@ -460,7 +470,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             keys,
             clock: self.clock,
             rng: self.rng,
-            events: self.events,
+            events: crate::telemetry::wrap(self.events),
+            webhook_destinations: self.webhook_destinations,
             max_secret_grace: self.max_secret_grace,
             lifetimes: self.lifetimes,
             pkce: self.pkce,

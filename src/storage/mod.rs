@@ -333,6 +333,7 @@ pub trait Storage:
     + ConnectStore
     + PublishableKeyStore
     + RateLimitStore
+    + crate::webhooks::WebhookStore
     + Send
     + Sync
     + 'static
@@ -346,6 +347,7 @@ impl<T> Storage for T where
         + ConnectStore
         + PublishableKeyStore
         + RateLimitStore
+        + crate::webhooks::WebhookStore
         + Send
         + Sync
         + 'static

@@ -73,6 +73,7 @@ mod migrations;
 mod publishable_keys;
 mod rate_limits;
 mod rows;
+mod webhooks;
 
 /// How many connections [`PostgresStore::connect`] keeps at most.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;

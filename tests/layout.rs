@@ -69,9 +69,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // WebhookDestinations is configuration: it moves to config.rs.
     ("config", "webhooks"),
     ("server", "webhooks"),
-    // telemetry::webhook_poll_failed takes a StorageError; it is to take
-    // what it logs (the error's kind) so that telemetry stays below storage.
-    ("telemetry", "storage"),
 ];
 
 /// Files under `src/` allowed over [`MAX_LINES`].

@@ -1,5 +1,6 @@
 //! Server configuration and its builder.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCa
 use crate::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
+use crate::ui::brand::{Brand, Theme};
+use crate::ui::i18n::{Catalogue, Messages};
 
 /// The server's configuration: issuer, key ring, clock, RNG, credential
 /// prefixes and limits. Built by [`AuthorizationServerBuilder`].
@@ -41,6 +44,9 @@ pub struct ServerConfig {
     authentication_failure_limit: RateLimit,
     public_pushed_request_cap: u32,
     trusted_proxies: Vec<ipnet::IpNet>,
+    brand: Brand,
+    theme: Theme,
+    catalogue: Catalogue,
 }
 
 /// A fixed-window rate limit: at most `requests` in each `window`, windows
@@ -259,6 +265,19 @@ impl ServerConfig {
         self.trusted_proxies.iter().any(|net| net.contains(&ip))
     }
 
+    /// The host's brand on the hosted pages.
+    pub fn brand(&self) -> &Brand {
+        &self.brand
+    }
+
+    pub(crate) fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub(crate) fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
     pub(crate) fn trusted_proxy_networks(&self) -> &[ipnet::IpNet] {
         &self.trusted_proxies
     }
@@ -321,6 +340,8 @@ pub struct AuthorizationServerBuilder<S> {
     authentication_failure_limit: RateLimit,
     public_pushed_request_cap: u32,
     trusted_proxies: Vec<String>,
+    brand: Brand,
+    messages: BTreeMap<String, Messages>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -356,7 +377,35 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: RateLimit::new(20, Duration::MINUTE),
             public_pushed_request_cap: 32,
             trusted_proxies: Vec::new(),
+            brand: Brand::default(),
+            messages: BTreeMap::new(),
         }
+    }
+
+    /// The host's brand on every hosted page: name, logo, accent colour,
+    /// support link ([`Brand`]). [`build`](Self::build) refuses a logo that
+    /// is not `https`, a colour that is not `#rrggbb` and a support URL
+    /// that is not `https` (or `http` on a loopback host).
+    pub fn brand(mut self, brand: Brand) -> Self {
+        self.brand = brand;
+        self
+    }
+
+    /// Adds a language to the hosted pages, or overrides strings of one
+    /// (English `en`, French `fr` and Spanish `es` ship): `locale` is a
+    /// BCP 47 tag, `messages` the texts by key ([`Messages::keys`]); a
+    /// message missing in that language is shown in English. Called twice
+    /// for one language, the strings add up. [`build`](Self::build) refuses
+    /// an unknown key and a malformed tag.
+    pub fn messages(mut self, locale: impl Into<String>, messages: Messages) -> Self {
+        let entry = self
+            .messages
+            .entry(locale.into().to_ascii_lowercase())
+            .or_default();
+        for (key, text) in messages.entries() {
+            *entry = std::mem::take(entry).set(key, text);
+        }
+        self
     }
 
     /// The issuer identifier: `https://auth.example.com` (or
@@ -716,6 +765,20 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }) {
             return Err(ConfigError::Invalid("terms"));
         }
+        if let Some(problem) = self.brand.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        for (locale, messages) in &self.messages {
+            if crate::ui::i18n::check_locale(locale).is_err() {
+                return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
+            }
+            if messages.unknown_key().is_some() {
+                return Err(ConfigError::Invalid("messages key (see Messages::keys)"));
+            }
+            if messages.has_control_characters() {
+                return Err(ConfigError::Invalid("messages text"));
+            }
+        }
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
@@ -742,6 +805,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: self.authentication_failure_limit,
             public_pushed_request_cap: self.public_pushed_request_cap,
             trusted_proxies,
+            theme: Theme::new(&self.brand),
+            brand: self.brand,
+            catalogue: Catalogue::new(self.messages),
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

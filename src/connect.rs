@@ -145,6 +145,10 @@ pub struct NewConnectSession {
     /// `S256` when `codeChallenge` is given.
     #[serde(default)]
     pub code_challenge_method: Option<String>,
+    /// The language of the hosted pages: a BCP 47 language tag (`fr`,
+    /// `es-MX`). Without it, the browser's `Accept-Language` decides.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl std::fmt::Debug for NewConnectSession {
@@ -165,6 +169,7 @@ impl std::fmt::Debug for NewConnectSession {
             .field("scoped_key_expires_in", &self.scoped_key_expires_in)
             .field("code_challenge", &self.code_challenge)
             .field("code_challenge_method", &self.code_challenge_method)
+            .field("locale", &self.locale)
             .finish()
     }
 }
@@ -300,6 +305,8 @@ pub struct ConnectPage {
     /// claims it, the session can still be taken by another browser that
     /// posts first.
     pub claimed: bool,
+    /// The language the session asked its pages in (`locale`), if any.
+    pub locale: Option<String>,
     /// This browser's binding (the keyed hash of its secret, hex; not a
     /// secret: it cannot be turned back into the cookie). An embedded
     /// modal's link form posts it back as `binding`, for the provider
@@ -400,6 +407,9 @@ pub struct StepView {
     pub linked: Option<crate::storage::LinkedAccount>,
     /// The host's terms.
     pub terms: Option<crate::providers::Terms>,
+    /// The steps this flow shows, in order (for "Step N of M"): those it
+    /// has shown and those still to come; skipped steps are not in it.
+    pub steps: Vec<crate::connect_steps::Step>,
 }
 
 fn text_field(
@@ -742,6 +752,11 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             state => state.filter(|s| !s.is_empty()).map(str::to_owned),
         };
+        let locale = request
+            .locale
+            .as_deref()
+            .map(crate::ui::i18n::check_locale)
+            .transpose()?;
         let scoped_key = match (
             request.scoped_key.unwrap_or(false),
             request.scoped_key_delivery,
@@ -868,6 +883,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 browser_created,
                 progress: ConnectProgress::default(),
                 step_version: 0,
+                locale,
             })),
         };
         storage.insert_session(&record).await?;
@@ -986,6 +1002,7 @@ impl<S: Storage> AuthorizationServer<S> {
             embed: connect.progress.embed.clone(),
             step_version: connect.step_version,
             claimed: connect.progress.browser.is_some(),
+            locale: connect.locale.clone(),
             browser_binding: browser_hash,
         })
     }

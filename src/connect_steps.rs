@@ -1301,6 +1301,24 @@ impl<S: Storage> AuthorizationServer<S> {
         let step = self.current_step(context, known);
         let candidates = self.session_candidates(context);
         let can_change = candidates.len() > 1;
+        let config = self.config();
+        let catalogue = !config.providers().is_empty();
+        let steps = [
+            (
+                Step::Terms,
+                config.terms().is_some() && context.mode == ConnectMode::Create,
+            ),
+            (Step::Provider, catalogue && can_change),
+            (Step::Link, catalogue),
+            (
+                Step::Customer,
+                context.progress.customer.is_some() || !known.is_complete(),
+            ),
+            (Step::Consent, true),
+        ]
+        .into_iter()
+        .filter_map(|(step, shown)| shown.then_some(step))
+        .collect();
         crate::connect::StepView {
             step,
             providers: candidates
@@ -1315,6 +1333,7 @@ impl<S: Storage> AuthorizationServer<S> {
             link_error: context.progress.link_error.clone(),
             linked: context.progress.linked.clone(),
             terms: self.config().terms().cloned(),
+            steps,
         }
     }
 }

@@ -27,6 +27,7 @@
 //!             allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
 //!             allowed_origins: vec![],
 //!             app_type: AppType::Confidential,
+//!             logo_uri: None,
 //!         },
 //!     )
 //!     .await?;
@@ -263,7 +264,7 @@ pub use registration::{
 pub use resource::{BearerKind, BearerPrincipal};
 pub use resource_owner::{
     ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue,
+    ScopeCatalogue, SignIn,
 };
 pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use scoped_key::{
@@ -290,3 +291,5 @@ pub use storage::{
 pub use token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };
+pub use ui::brand::Brand;
+pub use ui::i18n::Messages;

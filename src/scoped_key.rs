@@ -665,6 +665,7 @@ mod tests {
                     allowed_scopes: vec!["read:devices".into()],
                     allowed_origins: vec![],
                     app_type: AppType::Confidential,
+                    logo_uri: None,
                 },
             )
             .await

@@ -487,6 +487,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await
@@ -1461,6 +1462,7 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
         allowed_scopes: vec!["read:devices".into()],
         allowed_origins: vec![],
         app_type,
+        logo_uri: None,
     };
     let public = server
         .create_app(&ws, &register(AppType::Public))

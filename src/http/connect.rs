@@ -266,19 +266,30 @@ impl Default for Shown<'_> {
     }
 }
 
-/// The hosted page at its current step.
-pub(super) fn render<S: Storage>(
-    server: &AuthorizationServer<S>,
-    page: &ConnectPage,
-    shown: Shown<'_>,
-) -> Response<Bytes> {
-    let catalogue = server.config().scope_catalogue();
+/// The steps this flow shows, in order, and where `step` stands among
+/// them (1-based).
+fn progress(page: &ConnectPage) -> (usize, usize) {
+    let flow = &page.flow;
+    let steps = &flow.steps;
+    let at = steps
+        .iter()
+        .position(|s| *s == flow.step)
+        .map_or(1, |i| i + 1);
+    (at, steps.len().max(at))
+}
+
+/// The body of the current step.
+fn step_body<'a>(
+    server_catalogue: &'a crate::ScopeCatalogue,
+    page: &'a ConnectPage,
+    shown: &Shown<'a>,
+) -> ui::StepBody<'a> {
     let flow = &page.flow;
     let provider_name = flow
         .provider
         .as_ref()
         .map_or("the provider", |p| p.name.as_str());
-    let body = match flow.step {
+    match flow.step {
         Step::Terms => match &flow.terms {
             Some(terms) => ui::StepBody::Terms {
                 text: &terms.text,
@@ -309,6 +320,9 @@ pub(super) fn render<S: Storage>(
                         label: &f.label,
                         kind: &f.kind,
                         required: f.required,
+                        // What was typed before a failed attempt (the
+                        // renderer never shows a password).
+                        value: shown.form.and_then(|form| form.get(&f.name)),
                     })
                     .collect(),
                 can_change: flow.can_change_provider,
@@ -325,42 +339,44 @@ pub(super) fn render<S: Storage>(
                 .iter()
                 .map(|s| ui::ScopeLine {
                     token: s.as_str(),
-                    description: catalogue.description(s.as_str()),
+                    description: server_catalogue.description(s.as_str()),
                 })
                 .collect(),
             customer: customer_view(page, None),
             linked: flow.linked.as_ref().map(|l| l.label.as_str()),
         },
+    }
+}
+
+/// The hosted page at its current step, in the session's language (else
+/// the browser's).
+pub(super) fn render<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+    page: &ConnectPage,
+    shown: Shown<'_>,
+) -> Response<Bytes> {
+    let config = server.config();
+    let flow = &page.flow;
+    let lang = ui::language(config, page.locale.as_deref(), headers);
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: page.app.logo_uri.as_deref(),
     };
-    let notice = shown.notice.or_else(|| {
-        flow.link_error
-            .as_ref()
-            .filter(|_| flow.step == Step::Link)
-            .map(|e| format!("{e}. You can try again, choose another provider, or exit."))
+    let body = step_body(config.scope_catalogue(), page, &shown);
+    let error = shown.error.map(|e| {
+        let message = look.t(ui::i18n::problem_key(&e.problem)).to_owned();
+        (e.field, message)
     });
-    let action = format!(
-        "{}/connect",
-        server.config().issuer().path().trim_end_matches('/')
-    );
-    let view = ui::ConnectView {
-        action: &action,
-        client_name: &page.client_name,
-        update: page.mode == ConnectMode::Update,
-        token: page.session.expose_secret(),
-        csrf_token: &page.csrf_token,
-        body,
-        error: shown.error.map(|e| (e.field, e.to_string())),
-        notice,
-        embed: None,
-    };
+    let action = format!("{}/connect", config.issuer().path().trim_end_matches('/'));
     // The server-wide ancestors, and the app's own origins (its pages open
     // the page as a modal iframe); a popup's pages, no one.
     let popup = page
         .embed
         .as_ref()
         .is_some_and(|e| e.mode == EmbedMode::Popup);
-    let ancestors: Vec<&str> = server
-        .config()
+    let ancestors: Vec<&str> = config
         .frame_ancestors()
         .iter()
         .map(String::as_str)
@@ -397,69 +413,91 @@ pub(super) fn render<S: Storage>(
             }
         }
     }
-    // Opened by the embed script: the page's script reports the step to
-    // the window that opened it (and, on a redirect link step, opens the
-    // provider's sign-in in a window of its own and waits for it).
+    // The page's script: on an embedded page it reports the step to the
+    // window that opened it (and, on a redirect link step, opens the
+    // provider's sign-in in a window of its own and waits for it); on the
+    // picker it filters the providers as the user types.
     let embedded = page
         .embed
         .as_ref()
         .and_then(|e| Some((e, embed::web_origin(&page.redirect_url)?)));
-    let Some((embed, origin)) = embedded else {
-        let csp = ui::content_security_policy_full(&targets, &frame_ancestors, None, &images);
-        return response::html(shown.status, ui::connect_page(&view), &csp);
-    };
-    let Some(nonce) = embed::csp_nonce(server) else {
-        return error_page(ErrorPage::TemporarilyUnavailable);
-    };
     let redirect_link =
-        flow.step == Step::Link && matches!(view.body, ui::StepBody::LinkRedirect { .. });
-    let mut data = vec![
-        ("target", embed::target(embed.mode)),
-        ("target-origin", origin),
-        (
-            "message",
-            embed::message(
-                embed,
-                "step",
-                serde_json::json!({ "step": flow.step.as_str() }),
+        flow.step == Step::Link && matches!(body, ui::StepBody::LinkRedirect { .. });
+    let picker = matches!(body, ui::StepBody::Provider { .. });
+    let mut data = Vec::new();
+    if let Some((embed, origin)) = &embedded {
+        data.extend([
+            ("target", embed::target(embed.mode)),
+            ("target-origin", origin.clone()),
+            (
+                "message",
+                embed::message(
+                    embed,
+                    "step",
+                    serde_json::json!({ "step": flow.step.as_str() }),
+                ),
             ),
-        ),
-        ("nonce", embed.nonce.clone()),
-    ];
-    if redirect_link {
-        data.push((
-            "status",
-            crate::redirect::append_query(
-                &embed::issuer_path(server, "/connect/status"),
-                &[("token", page.session.expose_secret())],
-            ),
-        ));
-        data.push(("version", page.step_version.to_string()));
+            ("nonce", embed.nonce.clone()),
+        ]);
+        if redirect_link {
+            data.push((
+                "status",
+                crate::redirect::append_query(
+                    &embed::issuer_path(server, "/connect/status"),
+                    &[("token", page.session.expose_secret())],
+                ),
+            ));
+            data.push(("version", page.step_version.to_string()));
+        }
     }
+    if picker {
+        data.push(("count", look.t("picker.count").to_owned()));
+    }
+    let nonce = if data.is_empty() {
+        None
+    } else {
+        match embed::csp_nonce(server) {
+            Some(nonce) => Some(nonce),
+            None => return error_page(ErrorPage::TemporarilyUnavailable),
+        }
+    };
     let mut src = String::new();
-    let script = embed::page_script(server, &mut src, &nonce, data);
-    let link_window: String = embed.nonce.chars().take(12).collect();
+    let script = nonce
+        .as_deref()
+        .map(|nonce| embed::page_script(server, &mut src, nonce, data));
     let view = ui::ConnectView {
-        embed: Some(ui::EmbedView {
-            script,
-            link_window: format!("oc-link-{link_window}"),
+        action: &action,
+        client_name: &page.client_name,
+        update: page.mode == ConnectMode::Update,
+        token: page.session.expose_secret(),
+        csrf_token: &page.csrf_token,
+        body,
+        progress: progress(page),
+        error,
+        notice: shown.notice,
+        link_error: flow
+            .link_error
+            .as_deref()
+            .filter(|_| flow.step == Step::Link),
+        embed: embedded.as_ref().map(|(embed, _)| ui::EmbedView {
+            link_window: format!(
+                "oc-link-{}",
+                embed.nonce.chars().take(12).collect::<String>()
+            ),
             binding: &page.browser_binding,
         }),
-        ..view
+        script,
     };
-    let csp = ui::content_security_policy_full(
-        &targets,
-        &frame_ancestors,
-        Some(&ui::ScriptPolicy {
-            nonce: &nonce,
-            fetch_self: redirect_link,
-        }),
-        &images,
-    );
-    let answer = response::html(shown.status, ui::connect_page(&view), &csp);
-    match embed.mode {
-        EmbedMode::Popup => response::keep_opener(answer),
-        EmbedMode::Modal => answer,
+    let policy = nonce.as_deref().map(|nonce| ui::ScriptPolicy {
+        nonce,
+        fetch_self: redirect_link && embedded.is_some(),
+    });
+    let csp =
+        ui::content_security_policy(&look, &targets, &frame_ancestors, policy.as_ref(), &images);
+    let answer = response::html(shown.status, ui::connect_page(&look, &view), &csp);
+    match embedded.map(|(embed, _)| embed.mode) {
+        Some(EmbedMode::Popup) => response::keep_opener(answer),
+        _ => answer,
     }
 }
 
@@ -560,13 +598,14 @@ pub(super) async fn page<S: Storage>(
     if let Some(embed) = &embed
         && let Err(page) = server.embed_connect(token, &browser, embed).await
     {
-        return embed::connect_error(server, token, Some(embed), page).await;
+        return embed::connect_error(server, request.headers(), token, Some(embed), page).await;
     }
     let search = query.get("q");
     match server.open_connect_search(token, &browser, search).await {
         Ok(page) => with_browser_cookie(
             render(
                 server,
+                request.headers(),
                 &page,
                 Shown {
                     search,
@@ -575,7 +614,9 @@ pub(super) async fn page<S: Storage>(
             ),
             cookie.as_deref(),
         ),
-        Err(page) => embed::connect_error(server, token, embed.as_ref(), page).await,
+        Err(page) => {
+            embed::connect_error(server, request.headers(), token, embed.as_ref(), page).await
+        }
     }
 }
 
@@ -708,7 +749,14 @@ async fn post<S: Storage>(
         if link_window {
             return link_in_window(server, token, csrf, binding, None).await;
         }
-        return embed::connect_error(server, token, None, ErrorPage::OtherBrowser).await;
+        return embed::connect_error(
+            server,
+            request.headers(),
+            token,
+            None,
+            ErrorPage::OtherBrowser,
+        )
+        .await;
     };
     let browser = &browser;
     // Approve on the consent step; deny (exit) from any step.
@@ -728,6 +776,25 @@ async fn post<S: Storage>(
                 .await
             {
                 Ok(StepOutcome::Redirect(url)) => return response::see_other(&url),
+                // A failed form link: the form again, with what the user
+                // typed (never a password) and why it failed.
+                Ok(_) if step == Step::Link && form.get("action") == Some("submit") => match server
+                    .open_connect(token, browser)
+                    .await
+                {
+                    Ok(page) if page.flow.step == Step::Link && page.flow.link_error.is_some() => {
+                        return render(
+                            server,
+                            request.headers(),
+                            &page,
+                            Shown {
+                                form: Some(&form),
+                                ..Shown::default()
+                            },
+                        );
+                    }
+                    _ => Ok(None),
+                },
                 Ok(_) => Ok(None),
                 // The window has a cookie of its own (another flow's).
                 Err(CompleteError::Page(ErrorPage::OtherBrowser | ErrorPage::InvalidCsrfToken))
@@ -749,15 +816,28 @@ async fn post<S: Storage>(
                 } else {
                     "user-cancelled"
                 };
-                embed::connect_result(server, &to, embed, reason)
+                let record = server.any_connect_session(token).await;
+                let locale = record
+                    .as_ref()
+                    .and_then(|r| r.connect.as_deref())
+                    .and_then(|c| c.locale.as_deref());
+                let config = server.config();
+                let lang = ui::language(config, locale, request.headers());
+                let look = ui::Look {
+                    config,
+                    lang: &lang,
+                    app_logo: None,
+                };
+                embed::connect_result(server, &look, &to, embed, reason)
             }
             None => response::see_other(&to.location),
         },
         Ok(None) => see_page(server, token),
-        Err(CompleteError::Page(page)) => embed::connect_error(server, token, None, page).await,
+        Err(CompleteError::Page(page)) => embed::connect_error(server, request.headers(), token, None, page).await,
         Err(CompleteError::Invalid(field)) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
+                request.headers(),
                 &page,
                 Shown {
                     status: StatusCode::BAD_REQUEST,
@@ -771,6 +851,7 @@ async fn post<S: Storage>(
         Err(CompleteError::OutOfOrder) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
+                request.headers(),
                 &page,
                 Shown {
                     status: StatusCode::CONFLICT,
@@ -840,7 +921,7 @@ pub(super) async fn callback<S: Storage>(
     {
         // An embedded page's sign-in window: it closes; the page moves on.
         Ok(back) if back.embed.is_some() => {
-            embed::link_window_return(server, &back.provider, back.linked)
+            embed::link_window_return(server, request.headers(), None, &back.provider, back.linked)
         }
         Ok(back) => response::see_other(&back.location),
         Err(page) => error_page(page),

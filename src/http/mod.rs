@@ -76,10 +76,16 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # }
     /// ```
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let response = self.route(&request).await;
+        oauth::finish_error_page(self, request.headers(), response)
+    }
+
+    /// The response of the handler the request's path names.
+    async fn route(&self, request: &Request<Bytes>) -> Response<Bytes> {
         // The OAuth endpoints first, without splitting the path.
         match request.uri().path() {
-            "/oauth/token" => return oauth::token(self, &request).await,
-            "/oauth/authorize" => return oauth::authorize(self, &request).await,
+            "/oauth/token" => return oauth::token(self, request).await,
+            "/oauth/authorize" => return oauth::authorize(self, request).await,
             _ => {}
         }
         let path = request.uri().path();
@@ -89,28 +95,28 @@ impl<S: Storage> AuthorizationServer<S> {
         };
         match segments.as_slice() {
             // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126) ----
-            ["oauth", "authorize"] => oauth::authorize(self, &request).await,
-            ["oauth", "token"] => oauth::token(self, &request).await,
-            ["oauth", "revoke"] => oauth::revoke(self, &request).await,
-            ["oauth", "introspect"] => oauth::introspect(self, &request).await,
-            ["oauth", "par"] => oauth::par(self, &request).await,
+            ["oauth", "authorize"] => oauth::authorize(self, request).await,
+            ["oauth", "token"] => oauth::token(self, request).await,
+            ["oauth", "revoke"] => oauth::revoke(self, request).await,
+            ["oauth", "introspect"] => oauth::introspect(self, request).await,
+            ["oauth", "par"] => oauth::par(self, request).await,
             // ---- Metadata (RFC 8414) and the API description ----
-            [".well-known", "oauth-authorization-server"] => oauth::metadata(self, &request),
-            ["openapi.json"] => openapi(&request),
+            [".well-known", "oauth-authorization-server"] => oauth::metadata(self, request),
+            ["openapi.json"] => openapi(request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
-            ["connect"] => connect::page(self, &request).await,
-            ["connect", "status"] => connect::status(self, &request).await,
-            ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
+            ["connect"] => connect::page(self, request).await,
+            ["connect", "status"] => connect::status(self, request).await,
+            ["connect", "callback", provider] => connect::callback(self, request, provider).await,
             // ---- Connect in the browser: the embed SDK and the pages' script ----
-            ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(&request, file),
-            ["connect", "sdk", file] => assets::versioned_sdk(&request, file),
-            ["connect", "page", file] => assets::page(&request, file),
-            ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
-            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
-            ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,
-            ["v1", "customers", rest @ ..] => connect::customers(self, &request, rest).await,
+            ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(request, file),
+            ["connect", "sdk", file] => assets::versioned_sdk(request, file),
+            ["connect", "page", file] => assets::page(request, file),
+            ["v1", "connect", "sessions"] => connect::sessions(self, request).await,
+            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, request, rest).await,
+            ["v1", "connections", rest @ ..] => connect::connections(self, request, rest).await,
+            ["v1", "customers", rest @ ..] => connect::customers(self, request, rest).await,
             // ---- Management API (workspace admins) ----
-            ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
+            ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, request, rest).await,
             _ => response::not_found("no such resource"),
         }
     }

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "limits",
         include_str!("../../../migrations/0011_limits.sql"),
     ),
+    (
+        13,
+        "app logos",
+        include_str!("../../../migrations/0013_app_logos.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

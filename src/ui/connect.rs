@@ -710,7 +710,7 @@ pub(crate) fn connect_page(look: &Look<'_>, view: &ConnectView<'_>) -> String {
     if let Some(script) = &view.script {
         body.push_str(&page_script(script));
     }
-    let title = format!("{heading} – {step}");
+    let title = format!("{heading} – {step} – {}", view.client_name);
     document(look, &title, "", &body)
 }
 
@@ -766,7 +766,7 @@ mod tests {
         );
         assert!(html.contains("Step 2 of 4"));
         assert!(
-            html.contains("<title>Choose your provider – Step 2 of 4</title>"),
+            html.contains("<title>Choose your provider – Step 2 of 4 – App</title>"),
             "{html}"
         );
         assert!(

@@ -292,6 +292,7 @@ pub(crate) const EN: &[(&str, &str)] = &[
     ("category.utility", "Utilities"),
     ("category.charger", "EV chargers"),
     ("category.inverter", "Inverters"),
+    ("category.meter", "Meters"),
     (
         "link.redirect_lead",
         "You will sign in at {provider} and come back here.",
@@ -524,6 +525,7 @@ pub(crate) const FR: &[(&str, &str)] = &[
     ("category.utility", "Fournisseurs d'énergie"),
     ("category.charger", "Bornes de recharge"),
     ("category.inverter", "Onduleurs"),
+    ("category.meter", "Compteurs"),
     (
         "link.redirect_lead",
         "Vous vous connecterez chez {provider} puis reviendrez ici.",
@@ -750,6 +752,7 @@ pub(crate) const ES: &[(&str, &str)] = &[
     ("category.utility", "Compañías de energía"),
     ("category.charger", "Cargadores"),
     ("category.inverter", "Inversores"),
+    ("category.meter", "Contadores"),
     (
         "link.redirect_lead",
         "Iniciará sesión en {provider} y volverá aquí.",

@@ -1,4 +1,17 @@
-//! A resource-server extractor for [actix-web] 4 (feature `actix`).
+//! The server on [actix-web] 4 (feature `actix`): [`configure`] serves the
+//! whole HTTP surface of [`AuthorizationServer::handle`], and [`Bearer`]
+//! protects your own routes.
+//!
+//! [`configure`] registers the server as the app's (or a scope's) default
+//! service, and as `web::Data<AuthorizationServer<S>>` for [`Bearer`]. It
+//! rebuilds each request in `http` 1 (actix-web speaks `http` 0.2), caps
+//! the body at [`MAX_BODY_BYTES`] (413 beyond it),
+//! waits for it at most the
+//! [body timeout](crate::AdapterOptions::body_timeout) (408), takes the
+//! issuer's path off the request's path (an issuer `https://host/auth` is
+//! served under `/auth/…`, in `web::scope("/auth")` or at the root), and
+//! hands the socket's peer to the limits per client address as a
+//! [`PeerAddress`].
 //!
 //! [`Bearer`] reads `Authorization: Bearer <token>`, authenticates it with
 //! [`AuthorizationServer::authenticate_bearer`] on the server registered as
@@ -17,7 +30,7 @@
 //!
 //! async fn devices(bearer: Bearer) -> Result<HttpResponse, BearerRejection> {
 //!     bearer.require_scope("read:devices")?; // 403 insufficient_scope otherwise
-//!     Ok(HttpResponse::Ok().body(format!("devices of {:?}", bearer.subject)))
+//!     Ok(HttpResponse::Ok().body(format!("{} devices", bearer.scopes.len())))
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,12 +38,19 @@
 //!     .issuer("https://auth.example.com")
 //!     .build()?;
 //! let app = App::new()
-//!     .app_data(web::Data::new(server))
-//!     .route("/v1/devices", web::get().to(devices));
+//!     .route("/v1/devices", web::get().to(devices))
+//!     // Everything else: the authorization server.
+//!     .configure(oauth_connect::actix::configure(server));
 //! # let _ = app;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Under a prefix, give the server an issuer with that path and configure
+//! a scope: `web::scope("/auth").configure(oauth_connect::actix::configure(server.clone()))`
+//! with the issuer `https://host.example/auth` (and
+//! `.app_data(web::Data::new(server))` on the app, for a `Bearer` outside
+//! the scope).
 //!
 //! `Bearer` defaults to the [`MemoryStore`] backend;
 //! name yours as `Bearer<MyStore>`.
@@ -44,7 +64,12 @@ use ::actix_web::dev::Payload;
 use ::actix_web::http::StatusCode as ActixStatus;
 use ::actix_web::http::header::AUTHORIZATION;
 use ::actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
+
+use crate::adapter::{self, AdapterOptions, BodyError};
+use crate::client_address::PeerAddress;
+use crate::http::MAX_BODY_BYTES;
 
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;
@@ -118,4 +143,96 @@ impl ResponseError for BearerRejection {
         }
         answer.body(response.into_body())
     }
+}
+
+/// The whole HTTP surface of `server`, with the default [`AdapterOptions`],
+/// for `App::configure` or `Scope::configure`: the server becomes the
+/// default service there, and app data for [`Bearer`].
+///
+/// The closure is for one app: actix-web builds one per worker, so call
+/// this inside the app factory (`HttpServer::new(move || App::new()
+/// .configure(configure(server.clone())))`).
+pub fn configure<S: Storage>(
+    server: AuthorizationServer<S>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    configure_with(server, AdapterOptions::default())
+}
+
+/// [`configure`] with `options` (the body timeout).
+pub fn configure_with<S: Storage>(
+    server: AuthorizationServer<S>,
+    options: AdapterOptions,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        let data = web::Data::new(server);
+        config.app_data(data.clone()).default_service(web::to(
+            move |request: HttpRequest, body: web::Payload| {
+                let server = data.clone();
+                async move { serve(&server, &options, &request, body).await }
+            },
+        ));
+    }
+}
+
+/// One request through [`AuthorizationServer::handle`], and back.
+async fn serve<S: Storage>(
+    server: &AuthorizationServer<S>,
+    options: &AdapterOptions,
+    request: &HttpRequest,
+    body: web::Payload,
+) -> HttpResponse {
+    let answer = match into_http(server, options, request, body).await {
+        Ok(request) => server.handle(request).await,
+        Err(answer) => answer,
+    };
+    from_http(answer)
+}
+
+/// The request rebuilt in `http` 1 (path without the issuer's, body read
+/// whole, the socket's peer as a [`PeerAddress`]), or the answer to a
+/// request that cannot be.
+async fn into_http<S: Storage>(
+    server: &AuthorizationServer<S>,
+    options: &AdapterOptions,
+    request: &HttpRequest,
+    body: web::Payload,
+) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
+    let read = async {
+        match body.to_bytes_limited(MAX_BODY_BYTES).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(_)) => Err(BodyError::Unreadable),
+            Err(_) => Err(BodyError::TooLarge),
+        }
+    };
+    let body = adapter::read_body(options, read).await?;
+    let uri = http::Uri::try_from(request.uri().to_string()).map_err(|_| adapter::bad_request())?;
+    let mut into = http::Request::builder()
+        .method(request.method().as_str())
+        .uri(adapter::routed_uri(server, &uri));
+    for (name, value) in request.headers() {
+        into = into.header(name.as_str(), value.as_bytes());
+    }
+    if let Some(peer) = request.peer_addr() {
+        into = into.extension(PeerAddress::from(peer));
+    }
+    into.body(body).map_err(|_| adapter::bad_request())
+}
+
+/// The `http` 1 response as actix-web's.
+fn from_http(response: http::Response<Bytes>) -> HttpResponse {
+    let status = ActixStatus::from_u16(response.status().as_u16())
+        .unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        out.append_header((name.as_str(), value.as_bytes()));
+    }
+    // actix-web writes `Connection` itself: a `close` asked for is kept.
+    if response
+        .headers()
+        .get(http::header::CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+    {
+        out.force_close();
+    }
+    out.body(response.into_body())
 }

@@ -1,4 +1,15 @@
-//! A resource-server extractor for [axum] 0.8 (feature `axum`).
+//! The server on [axum] 0.8 (feature `axum`): [`router`] serves the whole
+//! HTTP surface of [`AuthorizationServer::handle`], and [`Bearer`] protects
+//! your own routes.
+//!
+//! [`router`] answers every request through `handle`: it caps the body at
+//! [`MAX_BODY_BYTES`] (413 beyond it), waits for it
+//! at most the [body timeout](crate::AdapterOptions::body_timeout) (408),
+//! takes the issuer's path off the request's path (an issuer
+//! `https://host/auth` is served under `/auth/…`, whether the router is
+//! nested there or not), and hands the socket's peer to the limits per
+//! client address as a [`PeerAddress`] when the app is served with
+//! `into_make_service_with_connect_info::<SocketAddr>()`.
 //!
 //! [`Bearer`] reads `Authorization: Bearer <token>`, authenticates it with
 //! [`AuthorizationServer::authenticate_bearer`] on the server taken from the
@@ -15,7 +26,7 @@
 //!
 //! async fn devices(bearer: Bearer) -> Result<String, BearerRejection> {
 //!     bearer.require_scope("read:devices")?; // 403 insufficient_scope otherwise
-//!     Ok(format!("devices of {:?}", bearer.subject))
+//!     Ok(format!("{} devices", bearer.scopes.len()))
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,22 +35,34 @@
 //!     .build()?;
 //! let app: Router = Router::new()
 //!     .route("/v1/devices", get(devices))
-//!     .with_state(server);
+//!     .with_state(server.clone())
+//!     // Everything else: the authorization server.
+//!     .fallback_service(oauth_connect::axum::router(server));
 //! # let _ = app;
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! Under a prefix, give the server an issuer with that path and nest it:
+//! `.nest_service("/auth", oauth_connect::axum::router(server))` with the
+//! issuer `https://host.example/auth`.
+//!
 //! `Bearer` defaults to the [`MemoryStore`] backend;
 //! name yours as `Bearer<MyStore>`.
 
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::ops::Deref;
 
+use ::axum::Router;
 use ::axum::body::Body;
-use ::axum::extract::{FromRef, FromRequestParts};
+use ::axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
 use http::request::Parts;
+
+use crate::adapter::{self, AdapterOptions, BodyError};
+use crate::client_address::PeerAddress;
+use crate::http::MAX_BODY_BYTES;
 
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;
@@ -96,4 +119,54 @@ impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
         self.to_response().map(Body::from)
     }
+}
+
+/// The whole HTTP surface of `server` as an axum [`Router`], with the
+/// default [`AdapterOptions`]: mount it with `.fallback_service(…)` (at the
+/// root) or `.nest_service("/prefix", …)` (under the issuer's path).
+pub fn router<S: Storage>(server: AuthorizationServer<S>) -> Router {
+    router_with(server, AdapterOptions::default())
+}
+
+/// [`router`] with `options` (the body timeout).
+pub fn router_with<S: Storage>(server: AuthorizationServer<S>, options: AdapterOptions) -> Router {
+    Router::new().fallback(move |request: Request| {
+        let server = server.clone();
+        async move { serve(&server, &options, request).await }
+    })
+}
+
+/// One request through [`AuthorizationServer::handle`], and back.
+async fn serve<S: Storage>(
+    server: &AuthorizationServer<S>,
+    options: &AdapterOptions,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let read = async {
+        ::axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|error| {
+                let over = std::error::Error::source(&error)
+                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+                if over {
+                    BodyError::TooLarge
+                } else {
+                    BodyError::Unreadable
+                }
+            })
+    };
+    let body = match adapter::read_body(options, read).await {
+        Ok(body) => body,
+        Err(answer) => return answer.map(Body::from),
+    };
+    // The socket's peer, for the limits per client address.
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
+        parts.extensions.insert(PeerAddress::from(peer));
+    }
+    parts.uri = adapter::routed_uri(server, &parts.uri);
+    server
+        .handle(http::Request::from_parts(parts, body))
+        .await
+        .map(Body::from)
 }

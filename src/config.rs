@@ -7,18 +7,18 @@ use std::sync::Arc;
 use time::Duration;
 use url::Url;
 
-use crate::clock::{Clock, SystemClock};
-use crate::credential::CredentialPrefixes;
-use crate::events::{EventSink, NoEvents};
-use crate::keyring::{KeyRing, KeyRingError};
-use crate::providers::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
-use crate::random::{RandomSource, SystemRandom};
-use crate::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
-use crate::scope::ScopeSet;
+use crate::credentials::CredentialPrefixes;
+use crate::credentials::keyring::{KeyRing, KeyRingError};
+use crate::hooks::clock::{Clock, SystemClock};
+use crate::hooks::events::{EventSink, NoEvents};
+use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
+use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::http::ui::brand::{Brand, Theme};
+use crate::http::ui::i18n::{Catalogue, Messages};
+use crate::model::random::{RandomSource, SystemRandom};
+use crate::model::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
-use crate::ui::brand::{Brand, Theme};
-use crate::ui::i18n::{Catalogue, Messages};
 
 /// The server's configuration: issuer, key ring, clock, RNG, credential
 /// prefixes and limits. Built by [`AuthorizationServerBuilder`].
@@ -589,7 +589,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// (default 20 per minute; 1–100 000, a window of 1 second to 1 day):
     /// counted per client id for client credentials (the OAuth endpoints'
     /// `invalid_client`, the Connect API's Basic authentication) and per
-    /// address for admin keys. See the README's "How it stays safe".
+    /// address for admin keys. See the manual's "How it stays safe" (`docs/security.md`).
     pub fn authentication_failure_limit(mut self, failures: u32, window: Duration) -> Self {
         self.authentication_failure_limit = RateLimit::new(failures, window);
         self
@@ -711,7 +711,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         if !(1..=10_000).contains(&self.public_pushed_request_cap) {
             return Err(ConfigError::Invalid("public_pushed_request_cap"));
         }
-        let trusted_proxies = crate::client_address::parse_proxies(&self.trusted_proxies)
+        let trusted_proxies = crate::server::client_address::parse_proxies(&self.trusted_proxies)
             .ok_or(ConfigError::Invalid("trusted_proxies"))?;
         let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
             && self
@@ -723,7 +723,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }
         // Each frame ancestor must be an origin: scheme, host and port only.
         for origin in &self.frame_ancestors {
-            let is_origin = crate::redirect::RedirectUri::parse(origin)
+            let is_origin = crate::model::redirect::RedirectUri::parse(origin)
                 .ok()
                 .and_then(|uri| uri.origin())
                 .is_some_and(|o| &o == origin);
@@ -736,7 +736,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             let logo_ok = provider
                 .logo_url
                 .as_deref()
-                .is_none_or(|u| crate::providers::logo_origin(u).is_some());
+                .is_none_or(|u| crate::hooks::link::logo_origin(u).is_some());
             let fields_ok = match &provider.method {
                 LinkMethod::Redirect => true,
                 LinkMethod::Form(fields) => fields.iter().all(|f| {
@@ -769,7 +769,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             return Err(ConfigError::Invalid(problem));
         }
         for (locale, messages) in &self.messages {
-            if crate::ui::i18n::check_locale(locale).is_err() {
+            if crate::http::ui::i18n::check_locale(locale).is_err() {
                 return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
             }
             if messages.unknown_key().is_some() {

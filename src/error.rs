@@ -8,10 +8,10 @@
 
 use std::fmt;
 
-use crate::origin::OriginError;
-use crate::random::RandomError;
-use crate::redirect::RedirectUriError;
-use crate::scope::ScopeError;
+use crate::model::origin::OriginError;
+use crate::model::random::RandomError;
+use crate::model::redirect::RedirectUriError;
+use crate::model::scope::ScopeError;
 use crate::storage::StorageError;
 
 /// An input field that failed validation, named as the JSON API names it.

@@ -139,8 +139,8 @@
 //!
 //! ## Cargo features
 //!
-//! - `conformance`: exports [`conformance`], the storage conformance suite,
-//!   and the [`storage_conformance_tests!`] macro.
+//! - `conformance`: exports `oauth_connect::conformance`, the storage
+//!   conformance suite, and the `storage_conformance_tests!` macro.
 //! - `postgres`: the PostgreSQL backend, `PostgresStore` (sqlx 0.9, tokio),
 //!   with its schema embedded as migrations.
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
@@ -155,141 +155,150 @@
 //! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
 //! features wrap them as extractors.
 
-mod admin;
-mod authorize;
-mod client_address;
-mod clock;
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated
+// item says which feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config;
 mod connect;
-mod connect_browser;
-mod connect_steps;
-mod connection;
-mod consent_seal;
-mod credential;
-mod customer;
+mod credentials;
 mod error;
-mod events;
+mod hooks;
 mod http;
-mod ids;
-mod keyring;
-mod metadata;
-mod oauth_error;
-mod origin;
-mod params;
-mod pkce;
-mod providers;
-mod publishable_key;
-mod random;
-mod rate_limit;
-mod redirect;
-mod registration;
+mod model;
+mod oauth;
+mod registry;
 mod resource;
-mod resource_owner;
-mod scope;
-mod scoped_key;
 mod server;
 mod storage;
-mod timestamp;
-mod token;
-mod ui;
+mod testing;
 
 #[cfg(feature = "conformance")]
-pub mod conformance;
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub use testing::conformance;
 
-/// The README's Rust snippets, compiled (and, unless marked `no_run` or
-/// `ignore`, run) as doc tests, so that they stay true. They use the
-/// `postgres`, `axum` and `actix` features: `cargo test --all-features`.
-#[cfg(all(doctest, feature = "postgres", feature = "axum", feature = "actix"))]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
+// Transitional: the module paths from before the folders (`crate::token`,
+// `crate::connect_steps`, ...), so that code written against them on other
+// branches still compiles once merged. Removed when those branches are in.
+#[allow(unused_imports)]
+use {
+    connect::{
+        browser as connect_browser, connections as connection, customers as customer,
+        publishable_keys as publishable_key, scoped_keys as scoped_key, steps as connect_steps,
+    },
+    credentials as credential,
+    credentials::keyring,
+    hooks::{clock, events, link as providers, resource_owner},
+    http::ui,
+    model::{ids, origin, random, redirect, scope, timestamp},
+    oauth::{authorize, consent_seal, error as oauth_error, metadata, params, pkce, token},
+    registry::{admin_keys as admin, apps as registration},
+    server::{client_address, rate_limit},
+};
+
+// The README and the manual (`docs/`): their snippets are doc tests.
+#[cfg(any(
+    test,
+    all(doctest, feature = "postgres", feature = "axum", feature = "actix")
+))]
+mod manual;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod adapter;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use adapter::{AdapterOptions, DEFAULT_BODY_TIMEOUT};
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub mod fuzzing;
+pub use testing::fuzzing;
 
-pub use admin::{AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
-pub use authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
-    ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
-};
-pub use client_address::PeerAddress;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
+};
+pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
+pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
+pub use connect::customers::Customer;
+pub use connect::publishable_keys::{
+    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
+    PublishableKeyInfo,
+};
+pub use connect::scoped_keys::{
+    MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
+    ScopedKeyPrincipal,
+};
+pub use connect::steps::{
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
 };
 pub use connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
     CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
     MAX_TAGS, NewConnectSession, ProviderView, StepView,
 };
-pub use connect_browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
-pub use connect_steps::{
-    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
-};
-pub use connection::{AttachConnection, Connection, ConnectionUpdate};
-pub use credential::{
+pub use credentials::keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
+pub use credentials::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     RefreshToken, kind,
 };
-pub use customer::Customer;
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
-pub use events::{Event, EventSink, NoEvents};
+pub use hooks::clock::{Clock, ManualClock, SystemClock};
+pub use hooks::events::{Event, EventSink, NoEvents};
+pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
+pub use hooks::resource_owner::{
+    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
+    ScopeCatalogue, SignIn,
+};
 pub use http::bearer::BearerRejection;
+pub use http::ui::brand::Brand;
+pub use http::ui::i18n::Messages;
 pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
-pub use ids::{
+pub use model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
     Subject, WorkspaceId,
 };
-pub use keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
-pub use metadata::Metadata;
-pub use oauth_error::{OAuthError, OAuthErrorCode};
-pub use origin::{MAX_ORIGIN_LEN, Origin, OriginError};
-pub use providers::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
-pub use publishable_key::{
-    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
-    PublishableKeyInfo,
+pub use model::origin::{MAX_ORIGIN_LEN, Origin, OriginError};
+pub use model::random::{RandomError, RandomSource, SystemRandom};
+pub use model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
+pub use model::scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
+pub use oauth::authorize::{
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
-pub use random::{RandomError, RandomSource, SystemRandom};
-pub use redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
-pub use registration::{
+pub use oauth::error::{OAuthError, OAuthErrorCode};
+pub use oauth::metadata::Metadata;
+pub use oauth::token::{
+    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
+};
+pub use registry::admin_keys::{
+    AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN,
+};
+pub use registry::apps::{
     AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page,
     PageMeta, PageRequest, RotateSecretRequest, RotatedSecret,
 };
 pub use resource::{BearerKind, BearerPrincipal};
-pub use resource_owner::{
-    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue, SignIn,
-};
-pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
-pub use scoped_key::{
-    MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
-    ScopedKeyPrincipal,
-};
 pub use server::AuthorizationServer;
+pub use server::client_address::PeerAddress;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,
     ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
     ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
     CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, PublishableKeyInsert, PublishableKeyRecord,
-    PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode, ScopedKeyDelivery,
-    ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState, SessionCompletion,
-    SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage, StorageError,
-    StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
+    LinkedAccount, Listing, Location, MemoryStore, Prefetched, PublishableKeyInsert,
+    PublishableKeyRecord, PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode,
+    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
+    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
+    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use storage::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIGRATION_TIMEOUT,
     DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,
 };
-pub use token::{
-    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
-};
-pub use ui::brand::Brand;
-pub use ui::i18n::Messages;

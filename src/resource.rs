@@ -1,11 +1,11 @@
 //! The resource-server side: who a bearer credential (an access token, or
 //! a scoped key) speaks for, and whether it carries a scope (RFC 6750).
 
-use crate::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
-use crate::scope::ScopeSet;
+use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
+use crate::model::scope::ScopeSet;
+use crate::oauth::token::BearerError;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
-use crate::token::BearerError;
 
 /// What kind of bearer credential authenticated a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

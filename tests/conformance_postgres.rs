@@ -3,8 +3,9 @@
 //! Needs a database: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
 //! cargo test --all-features`. Without `DATABASE_URL` every check returns at
 //! once and says so on stderr. Each check runs in a fresh schema of its own
-//! (`oc_test_<unix seconds>_<random>`), so runs never see each other's rows;
-//! schemas of runs older than an hour are dropped on the way.
+//! (`oc_test_<unix seconds>_<run>_<n>`), so runs never see each other's
+//! rows; a schema is dropped when its test ends, and what a killed run left
+//! is dropped by the next (`postgres_support`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,7 +19,7 @@ use oauth_connect::{
     AppStore as _, DEFAULT_ACQUIRE_TIMEOUT, PostgresStore, StorageErrorKind, WorkspaceId,
 };
 use postgres_support::SCHEMA_PREFIX;
-use sqlx::Row as _;
+use sqlx::{Connection as _, Row as _};
 use time::OffsetDateTime;
 
 const SKIPPED: &str = "the PostgreSQL conformance and backend tests";
@@ -70,6 +71,90 @@ async fn schemas_isolate_stores_and_migrate_is_idempotent() {
             .await
             .unwrap();
     }
+}
+
+/// Test schemas go with their test: three stores made on threads of their
+/// own (the test harness runs each test on one) leave no schema once their
+/// threads ended, failing or not. The sweep drops a schema of a dead run
+/// (no session holds its lock) and keeps one of a run still going (its
+/// lock held), until that run ends.
+#[test]
+fn test_schemas_are_dropped_when_their_test_ends_and_dead_runs_are_swept() {
+    let Some(url) = database_url() else { return };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let made: Vec<String> = (0..3)
+        .map(|i| {
+            let url = url.clone();
+            let (name, outcome) = std::thread::spawn(move || {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let outcome = std::panic::catch_unwind(move || {
+                    runtime().block_on(async move {
+                        let store = fresh_store(url).await;
+                        tx.send(schema_of(&store).await).unwrap();
+                        // The third test fails: its schema goes all the same.
+                        assert!(i < 2, "a failing test");
+                    });
+                });
+                (rx.recv().unwrap(), outcome.is_ok())
+            })
+            .join()
+            .unwrap();
+            assert_eq!(outcome, i < 2);
+            name
+        })
+        .collect();
+    runtime().block_on(async {
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let count = |names: Vec<String>| {
+            let pool = store.pool().clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1)",
+                )
+                .bind(names)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(count(made.clone()).await, 0, "{made:?} are gone");
+
+        // Two runs' leftovers: one dead, one whose lock a session holds.
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let dead_run = 0x7fff_0001_i32;
+        let live_run = 0x7fff_0002_i32;
+        let dead = format!("{SCHEMA_PREFIX}{}_{dead_run}_0", now - 60);
+        let live = format!("{SCHEMA_PREFIX}{}_{live_run}_0", now - 60);
+        let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock($1, $2)")
+            .bind(postgres_support::RUN_LOCK_CLASS)
+            .bind(live_run)
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        for name in [&dead, &live] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        postgres_support::drop_stale_schemas(&store).await;
+        assert_eq!(
+            count(vec![dead.clone()]).await,
+            0,
+            "a dead run's schema is swept"
+        );
+        assert_eq!(count(vec![live.clone()]).await, 1, "a live run's is kept");
+        holder.close().await.unwrap();
+        postgres_support::drop_stale_schemas(&store).await;
+        assert_eq!(count(vec![live]).await, 0, "and swept once that run ended");
+        store.close().await;
+    });
 }
 
 /// The listing's total is read from the workspace's count (one row), not
@@ -449,11 +534,12 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     assert_eq!(n, 1, "a revocation with its cascade");
 }
 
-/// What one whole request or check costs, as the README states it:
+/// What one whole request or check costs, as the manual states it (docs/postgres.md, "Round trips"):
 /// client authentication, bearer access-token validation and scoped-key
-/// verification are one statement each; `POST /oauth/token` is client
-/// authentication plus the grant's two (the code exchange, the refresh;
-/// one more to deliver a Connect session's scoped key with the tokens);
+/// verification are one statement each; `POST /oauth/token` is two for the
+/// code exchange and the refresh (the client's app read with the code or
+/// the token, then the atomic write; one more to deliver a Connect
+/// session's scoped key with the tokens);
 /// approving a consent is two (the session, then the atomic approval), a
 /// Connect approval five (the session, the customer, the app, the atomic
 /// approval, the connection it left for the event). Counted through the
@@ -600,9 +686,10 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(tokens.status(), 200, "{:?}", tokens.body());
     assert_eq!(
-        n, 4,
-        "POST /oauth/token (a Connect code): client authentication, get_code, redeem_code, \
-         and get_scoped_key for the key delivered with the tokens"
+        n, 3,
+        "POST /oauth/token (a Connect code): get_app_and_code (client authentication and the \
+         code in one read), redeem_code, and get_scoped_key for the key delivered with the \
+         tokens"
     );
     let tokens = json(&tokens);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
@@ -691,8 +778,9 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(tokens.status(), 200, "{:?}", tokens.body());
     assert_eq!(
-        n, 3,
-        "POST /oauth/token (code, PKCE): client authentication, get_code, redeem_code"
+        n, 2,
+        "POST /oauth/token (code, PKCE; issue 23: at most 2): get_app_and_code (client \
+         authentication and the code in one read), redeem_code"
     );
 
     let refresh_body = form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
@@ -703,8 +791,9 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(refreshed.status(), 200, "{:?}", refreshed.body());
     assert_eq!(
-        n, 3,
-        "POST /oauth/token (refresh): client authentication, get_token, rotate_refresh_token"
+        n, 2,
+        "POST /oauth/token (refresh; issue 23: at most 2): get_app_and_token (client \
+         authentication and the token in one read), rotate_refresh_token"
     );
 }
 

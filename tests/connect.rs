@@ -807,7 +807,7 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     // which anyone can recompute, catches a typo first; a tampered key
     // with a recomputed checksum fails the signature instead (the unit
     // test `a_tampered_key_with_a_valid_checksum_fails_the_signature` in
-    // src/scoped_key.rs).
+    // src/connect/scoped_keys.rs).
     let mut bytes = key.clone().into_bytes();
     let at = key.len() - 20;
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };

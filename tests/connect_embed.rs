@@ -6,7 +6,7 @@
 //! where to (the redirect URL's origin, never `*`), the marker surviving
 //! the steps, the provider sign-in window, the status an embedded page
 //! polls, and the scripts themselves (ETag, 304, immutable versioned URLs,
-//! CORS, SRI, and the README stating the SRI and the size).
+//! CORS, SRI, and the manual (docs/browser.md) stating the SRI and the size).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -1058,27 +1058,27 @@ fn sri(bytes: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn the_readme_states_the_sri_path_and_size_of_the_served_scripts() {
+async fn the_manual_states_the_sri_path_and_size_of_the_served_scripts() {
     let h = plain().await;
-    let readme = include_str!("../README.md");
+    let manual = include_str!("../docs/browser.md");
     for script in [ConnectScript::classic(), ConnectScript::module()] {
         let served = fetch(&h, &script.versioned_path, None).await;
         let hash = sri(served.body());
         assert_eq!(hash, script.integrity);
         assert!(
-            readme.contains(&hash),
-            "README.md must give the SRI of {}: {hash}",
+            manual.contains(&hash),
+            "docs/browser.md must give the SRI of {}: {hash}",
             script.versioned_path
         );
         assert!(
-            readme.contains(&script.versioned_path),
-            "README.md must give the versioned URL {}",
+            manual.contains(&script.versioned_path),
+            "docs/browser.md must give the versioned URL {}",
             script.versioned_path
         );
     }
     let size = ConnectScript::classic().body.len();
     assert!(
-        readme.contains(&format!("{size} bytes")),
-        "README.md must state the script's size: {size} bytes"
+        manual.contains(&format!("{size} bytes")),
+        "docs/browser.md must state the script's size: {size} bytes"
     );
 }

@@ -8,6 +8,7 @@
 
 mod example_http;
 mod example_process;
+mod npm_support;
 mod openapi_check;
 
 use std::path::PathBuf;
@@ -2395,21 +2396,10 @@ fn browser_prerequisites(test: &str) -> Option<(PathBuf, PathBuf, String)> {
         return None;
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    // One `npm ci` at a time: the browser tests run in parallel, and two
-    // installs into one folder break each other.
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = INSTALL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !dir.join("node_modules/playwright-core").exists()
-        || !dir.join("node_modules/@axe-core/playwright").exists()
-    {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "npm ci in tests/browser failed");
+    // One `npm ci` at a time, on the whole machine: the browser tests run
+    // in parallel, and two installs into one folder break each other.
+    if let Err(why) = npm_support::npm_ci(&dir) {
+        panic!("{why}");
     }
     let exe = std::env::current_exe().unwrap();
     let artifacts = exe.ancestors().nth(3).unwrap().join("browser-artifacts");

@@ -348,7 +348,7 @@ async fn a_restart_with_the_same_server_key_keeps_credentials_working() {
     let Some(database) = Database::from_env() else {
         return;
     };
-    let schema = postgres_support::fresh_schema_name();
+    let schema = postgres_support::fresh_schema_name(&database.url_via(None));
     let url = database.url_via(None);
     let http = Http::new(HTTP_TIMEOUT);
     let first = Node::start("axum", &url, &schema).await;
@@ -425,7 +425,7 @@ async fn three_nodes_share_one_database() {
     let Some(database) = Database::from_env() else {
         return;
     };
-    let schema = postgres_support::fresh_schema_name();
+    let schema = postgres_support::fresh_schema_name(&database.url_via(None));
     let url = database.url_via(None);
     // Started at once: three concurrent `migrate()` of a new schema.
     let (one, two, three) = tokio::join!(
@@ -646,7 +646,7 @@ async fn an_outage_is_503_and_service_comes_back_by_itself() {
         return;
     };
     let proxy = Proxy::start(&database.target);
-    let schema = postgres_support::fresh_schema_name();
+    let schema = postgres_support::fresh_schema_name(&database.url_via(None));
     let url = database.url_via(Some(&proxy));
     let (axum, actix) = tokio::join!(
         Node::start("axum", &url, &schema),
@@ -870,7 +870,7 @@ async fn an_exchange_cut_mid_way_is_all_or_nothing() {
         return;
     };
     let proxy = Proxy::start(&database.target);
-    let schema = postgres_support::fresh_schema_name();
+    let schema = postgres_support::fresh_schema_name(&database.url_via(None));
     let url = database.url_via(Some(&proxy));
     // Each cut needs a process that has not prepared the statement yet
     // (sqlx sends its text once per connection): one node per cut.

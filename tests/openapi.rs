@@ -97,6 +97,13 @@ async fn handle_answers_match_the_document() {
             r#"{"gracePeriodSeconds":60}"#,
             200,
         ),
+        // The document says an integer: `null` is refused.
+        (
+            "POST",
+            &format!("{one}/rotate-secret"),
+            r#"{"gracePeriodSeconds":null}"#,
+            400,
+        ),
         ("GET", "/v1/oauth-apps/oauth_0000000000000000", "", 404),
         ("DELETE", one.as_str(), "", 204),
         ("GET", "/.well-known/oauth-authorization-server", "", 200),
@@ -340,6 +347,25 @@ async fn connect_api_answers_match_the_document() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["tags"], serde_json::json!(["vip"]));
+    // The document types the tag lists as arrays: `null` is refused (400
+    // naming the field), and the tags stay as they are.
+    for field in ["tags", "addTags", "removeTags"] {
+        let (status, refused) = send(
+            &h.server,
+            request(
+                "PATCH",
+                &one,
+                &client,
+                Some(serde_json::json!({ field: null })),
+            ),
+            &spec,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: null");
+        assert_eq!(refused["field"], field);
+    }
+    let (_, unchanged) = send(&h.server, request("GET", &one, &client, None), &spec).await;
+    assert_eq!(unchanged["tags"], serde_json::json!(["vip"]));
     assert_eq!(checked.len(), 2);
     // Attaching: a body without exactly one target is a 400; a connection
     // the backend made is not attachable, a 409.

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The embed script's TypeScript declarations (`src/js/connect-sdk.d.ts`)
+//! The embed script's TypeScript declarations (`src/http/ui/assets/connect-sdk.d.ts`)
 //! and the React package (`sdk/react`):
 //!
 //! - the declarations name exactly the options, `open()` options, error
@@ -11,14 +11,17 @@
 //!   only the build, the types, the README and the licences;
 //! - in Chromium, a React page completes Connect in a popup and in a modal
 //!   through the package, against the axum example (`test/browser/run.mjs`);
-//! - the README's React quick start is the file those tests check.
+//! - the manual's React quick start (docs/browser.md) is the file those tests check.
 //!
 //! The npm steps need `node` and `npm` (and the browser test Chromium):
 //! skipped, saying so, where they are missing, except in CI (`CI` set),
-//! where that fails. `npm ci` runs once per test run, whichever test needs
-//! it first (two at once in one folder break each other).
+//! where that fails. `npm ci` runs only where `node_modules` lacks a
+//! finished install of the lockfile, one at a time on the machine, under
+//! the file lock of `npm_support` (two at once in one folder break each
+//! other).
 
 mod example_process;
+mod npm_support;
 mod support;
 
 use std::collections::BTreeSet;
@@ -105,8 +108,8 @@ fn schema_properties(schema: &Value) -> BTreeSet<String> {
 
 #[test]
 fn embed_types_declare_exactly_what_the_script_knows() {
-    let script = read("src/js/connect-sdk.js");
-    let dts = read("src/js/connect-sdk.d.ts");
+    let script = read("src/http/ui/assets/connect-sdk.js");
+    let dts = read("src/http/ui/assets/connect-sdk.d.ts");
     let pages = read("src/http/embed.rs");
 
     // Every `options.x` the script reads is declared, and nothing else.
@@ -215,7 +218,7 @@ fn embed_types_declare_exactly_what_the_script_knows() {
 async fn embed_types_are_served_beside_the_script() {
     let h = harness().await;
     let types = ConnectScript::types();
-    assert_eq!(types.body, read("src/js/connect-sdk.d.ts"));
+    assert_eq!(types.body, read("src/http/ui/assets/connect-sdk.d.ts"));
     for path in ["/connect/sdk.d.ts", types.versioned_path.as_str()] {
         let answer = h
             .server
@@ -246,13 +249,13 @@ async fn embed_types_are_served_beside_the_script() {
 }
 
 #[test]
-fn readme_react_quick_start_is_the_file_the_tests_check() {
-    let readme = read("README.md");
+fn manual_react_quick_start_is_the_file_the_tests_check() {
+    let manual = read("docs/browser.md");
     let quick_start = read("sdk/react/test/consumer/quick-start.tsx");
     let block = format!("```tsx\n{quick_start}```\n");
     assert!(
-        readme.contains(&block),
-        "README.md shows sdk/react/test/consumer/quick-start.tsx as it is"
+        manual.contains(&block),
+        "docs/browser.md shows sdk/react/test/consumer/quick-start.tsx as it is"
     );
     assert!(
         quick_start.lines().count() <= 20,
@@ -296,8 +299,9 @@ fn run(dir: &Path, program: &str, args: &[&str], what: &str) -> Output {
     output
 }
 
-/// `npm ci` (when `node_modules` is missing or older than the lockfile)
-/// and `npm run build`, once for every test of this run: the first caller
+/// `npm ci` (unless `node_modules` holds a finished install of the
+/// lockfile; under the machine-wide lock of `npm_support`) and
+/// `npm run build`, once for every test of this run: the first caller
 /// does it while the others wait. `None` (after saying so) where `node`
 /// or `npm` is missing; never in CI.
 fn built_package(test: &str) -> Option<PathBuf> {
@@ -312,15 +316,9 @@ fn built_package(test: &str) -> Option<PathBuf> {
     }
     let dir = package_dir();
     let outcome = BUILT.get_or_init(|| {
-        let installed = dir.join("node_modules/.package-lock.json");
-        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let stale = match (
-            modified(&installed),
-            modified(&dir.join("package-lock.json")),
-        ) {
-            (Some(installed), Some(lock)) => installed < lock,
-            _ => true,
-        };
+        // One `npm ci` at a time on the machine, and only when the folder
+        // lacks a finished install of its lockfile.
+        npm_support::npm_ci(&dir)?;
         let step = |program: &str, args: &[&str]| {
             let output = Command::new(program)
                 .args(args)
@@ -337,9 +335,6 @@ fn built_package(test: &str) -> Option<PathBuf> {
                 ))
             }
         };
-        if stale {
-            step("npm", &["ci", "--no-audit", "--no-fund"])?;
-        }
         step("npm", &["run", "build"])
     });
     if let Err(why) = outcome {
@@ -415,7 +410,7 @@ fn react_package_builds_passes_its_unit_tests_type_checks_and_packs() {
 /// until the page is hydrated; Connect in a popup (publishable key) and in
 /// a modal (a token from the page's backend) through the package, each code
 /// exchanged and its token accepted; a component unmounted while its popup
-/// or modal is open takes it away, silently; and the README's quick start.
+/// or modal is open takes it away, silently; and the manual's quick start (docs/browser.md).
 /// Screenshots land in `target/browser-artifacts/react-*.png`. Skipped,
 /// saying so, only where `node`, `npm` or Chromium is missing, and never in
 /// CI.
@@ -484,4 +479,67 @@ async fn react_browser_connect_in_a_popup_and_a_modal() {
     for shot in ["react-r19-popup.png", "react-r18-modal.png"] {
         assert!(artifacts.join(shot).exists(), "{shot}");
     }
+}
+
+/// `npm ci` runs one at a time on the machine and once per lockfile
+/// (`npm_support`): eight threads asking at once for the install of one
+/// folder, with a stand-in `npm` that fails when another install of that
+/// folder is under way, all succeed after exactly one install; an install
+/// cut short (no marker) and a changed lockfile are installed again, a
+/// finished install of the current lockfile is not.
+#[test]
+fn npm_ci_runs_one_at_a_time_and_once_per_lockfile() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root =
+        npm_support::lock_path().with_file_name(format!("npm-ci-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dir = root.join("package");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("package-lock.json"), r#"{"lockfileVersion": 3}"#).unwrap();
+    let npm = root.join("npm");
+    std::fs::write(
+        &npm,
+        "#!/bin/sh\n\
+         mkdir busy || exit 3\n\
+         echo ci >> installs\n\
+         rm -rf node_modules && mkdir node_modules\n\
+         sleep 0.2\n\
+         rmdir busy\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&npm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let npm = npm.to_str().unwrap().to_owned();
+    let installs = || {
+        std::fs::read_to_string(dir.join("installs"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| npm_support::npm_ci_with(&npm, &dir)))
+            .collect();
+        asks.into_iter().map(|ask| ask.join().unwrap()).collect()
+    });
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(installs(), 1, "one install for eight asks");
+    assert!(npm_support::installed(&dir));
+
+    std::fs::remove_file(dir.join(npm_support::MARKER)).unwrap();
+    npm_support::npm_ci_with(&npm, &dir).unwrap();
+    assert_eq!(installs(), 2, "an install without its marker is done again");
+
+    std::fs::write(
+        dir.join("package-lock.json"),
+        r#"{"lockfileVersion": 3, "x": 1}"#,
+    )
+    .unwrap();
+    assert!(!npm_support::installed(&dir));
+    npm_support::npm_ci_with(&npm, &dir).unwrap();
+    assert_eq!(installs(), 3, "a changed lockfile is installed again");
+
+    npm_support::npm_ci_with(&npm, &dir).unwrap();
+    assert_eq!(installs(), 3, "a finished install of the lockfile is kept");
+    std::fs::remove_dir_all(&root).unwrap();
 }

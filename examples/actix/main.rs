@@ -1,5 +1,5 @@
 //! The oauth-connect example server on actix-web 4: the whole HTTP surface
-//! through `AuthorizationServer::handle`, plus a protected resource,
+//! through `oauth_connect::actix::configure`, plus a protected resource,
 //! `GET /v1/me`, behind the `oauth_connect::actix::Bearer` extractor.
 //!
 //! `cargo run --example actix` (see `examples/common/mod.rs` for the knobs).
@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use oauth_connect::actix::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, MemoryStore, PeerAddress, Storage};
+use oauth_connect::{AdapterOptions, MAX_BODY_BYTES, Storage};
 use tracing::Instrument as _;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -46,31 +46,24 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         demo_app,
         limits,
     } = running;
-    let server = web::Data::new(server);
-    let upstream = upstream.map(web::Data::new);
-    let limits_data = web::Data::new(limits);
-    let app_limits = limits_data.clone();
+    let options = AdapterOptions::default().body_timeout(limits.body_timeout);
     let app = move || {
-        // The demo providers' upstream server; `handle` strips the prefix.
-        let upstream = upstream.clone().map(|upstream| {
-            web::scope(common::UPSTREAM_PREFIX)
-                .app_data(upstream)
-                .default_service(web::to(handle::<MemoryStore>))
-        });
+        let (server, upstream) = (server.clone(), upstream.clone());
         App::new()
-            .app_data(server.clone())
-            .app_data(app_limits.clone())
             .route("/v1/me", web::get().to(me::<S>))
             .route(
                 "/v1/me",
                 web::route().to(|| async { from_http(common::me_method_not_allowed()) }),
             )
             .configure(|app| {
+                // The demo providers' upstream server, under its issuer's path.
                 if let Some(upstream) = upstream {
-                    app.service(upstream);
+                    let upstream = oauth_connect::actix::configure_with(upstream, options);
+                    app.service(web::scope(common::UPSTREAM_PREFIX).configure(upstream));
                 }
             })
-            .default_service(web::to(handle::<S>))
+            // Everything else: the authorization server.
+            .configure(oauth_connect::actix::configure_with(server, options))
             .wrap(from_fn(trace))
     };
     let mut http = sockets::listen(
@@ -83,6 +76,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     // The demo integrating app, on its own origin.
     if let Some((demo, demo_listener)) = demo_app {
         let demo = web::Data::new(demo);
+        let limits_data = web::Data::new(limits);
         let demo_app = move || {
             App::new()
                 .app_data(demo.clone())
@@ -102,30 +96,15 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     Ok(())
 }
 
-/// The adapter: the actix request (body capped) into `handle`, and back.
-async fn handle<S: Storage>(
-    server: web::Data<AuthorizationServer<S>>,
-    limits: web::Data<common::Limits>,
-    request: HttpRequest,
-    body: web::Payload,
-) -> HttpResponse {
-    let uri = common::mounted_uri(&server, &request.uri().to_string());
-    let response = match into_http(&request, &uri, body, &limits).await {
-        Ok(into) => server.handle(into).await,
-        Err(answer) => answer,
-    };
-    from_http(response)
-}
-
-/// The demo app's adapter: the same conversion as [`handle`].
+/// The demo app's adapter: its request (body capped and timed) into
+/// `http`, and back.
 async fn demo_app_handler(
     app: web::Data<common::DemoApp>,
     limits: web::Data<common::Limits>,
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let uri = request.uri().to_string();
-    let response = match into_http(&request, &uri, body, &limits).await {
+    let response = match into_http(&request, body, &limits).await {
         Ok(into) => common::demo_app_handle(&app, into).await,
         Err(answer) => answer,
     };
@@ -133,11 +112,9 @@ async fn demo_app_handler(
 }
 
 /// actix-web speaks `http` 0.2: the request rebuilt in `http` 1, its body
-/// capped and timed, with the socket's peer as a `PeerAddress`; or the
-/// answer to a request that cannot be.
+/// capped and timed; or the answer to a request that cannot be.
 async fn into_http(
     request: &HttpRequest,
-    uri: &str,
     body: web::Payload,
     limits: &common::Limits,
 ) -> Result<http::Request<bytes::Bytes>, http::Response<bytes::Bytes>> {
@@ -150,12 +127,9 @@ async fn into_http(
     let body = common::read_body(limits, read).await?;
     let mut into = http::Request::builder()
         .method(request.method().as_str())
-        .uri(uri);
+        .uri(request.uri().to_string());
     for (name, value) in request.headers() {
         into = into.header(name.as_str(), value.as_bytes());
-    }
-    if let Some(peer) = request.peer_addr() {
-        into = into.extension(PeerAddress::from(peer));
     }
     into.body(body).map_err(|_| common::bad_request())
 }

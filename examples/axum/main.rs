@@ -1,5 +1,5 @@
 //! The oauth-connect example server on axum 0.8: the whole HTTP surface
-//! through `AuthorizationServer::handle`, plus a protected resource,
+//! through `oauth_connect::axum::router`, plus a protected resource,
 //! `GET /v1/me`, behind the `oauth_connect::axum::Bearer` extractor.
 //!
 //! `cargo run --example axum` (see `examples/common/mod.rs` for the knobs).
@@ -9,17 +9,16 @@ mod common;
 mod sockets;
 
 use std::error::Error;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Request, State};
+use axum::extract::{Extension, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{AuthorizationServer, MAX_BODY_BYTES, PeerAddress, Storage};
+use oauth_connect::{AdapterOptions, MAX_BODY_BYTES, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
@@ -47,28 +46,26 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         demo_app,
         limits,
     } = running;
+    let options = AdapterOptions::default().body_timeout(limits.body_timeout);
     let mut app = Router::new()
         .route(
             "/v1/me",
             get(me::<S>).fallback(|| async { common::me_method_not_allowed().map(Body::from) }),
         )
-        .fallback(handle::<S>);
+        .with_state(server.clone())
+        // Everything else: the authorization server.
+        .fallback_service(oauth_connect::axum::router_with(server, options));
     if let Some(upstream) = upstream {
-        // The demo providers' upstream server: axum strips the prefix.
-        let upstream = Router::new().fallback(handle).with_state(upstream);
+        // The demo providers' upstream server, under its issuer's path.
+        let upstream = oauth_connect::axum::router_with(upstream, options);
         app = app.nest_service(common::UPSTREAM_PREFIX, upstream);
     }
-    let app = app
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(Extension(limits))
-        .layer(middleware::from_fn(trace))
-        .with_state(server);
+    let app = app.layer(middleware::from_fn(trace));
     let mut sites = vec![(listener, app)];
     // The demo integrating app, on its own origin.
     if let Some((demo, demo_listener)) = demo_app {
         let demo = Router::new()
             .fallback(demo_app_handler)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(Extension(limits))
             .layer(middleware::from_fn(trace))
             .with_state(demo);
@@ -78,7 +75,8 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     Ok(())
 }
 
-/// The demo app's adapter: the same conversion as [`handle`].
+/// The demo app's adapter: its request (body capped and timed) into
+/// `http`, and back.
 async fn demo_app_handler(
     State(app): State<common::DemoApp>,
     Extension(limits): Extension<common::Limits>,
@@ -88,27 +86,6 @@ async fn demo_app_handler(
     let response =
         match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
             Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
-            Err(answer) => answer,
-        };
-    response.map(Body::from)
-}
-
-/// The adapter: the axum request (body capped and timed) into `handle`,
-/// with the socket's peer as a `PeerAddress`, and back.
-async fn handle<S: Storage>(
-    State(server): State<AuthorizationServer<S>>,
-    Extension(limits): Extension<common::Limits>,
-    request: Request,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    // The socket's peer (`sockets` puts it in as `ConnectInfo`), for the
-    // limits per client address.
-    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
-        parts.extensions.insert(PeerAddress::from(peer));
-    }
-    let response =
-        match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(body) => server.handle(http::Request::from_parts(parts, body)).await,
             Err(answer) => answer,
         };
     response.map(Body::from)

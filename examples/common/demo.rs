@@ -4,8 +4,8 @@
 //! - `demo-energy` (categories `battery`, `ev`): a redirect provider. Its
 //!   "manufacturer" is a second [`AuthorizationServer`] in the same process,
 //!   mounted under `<issuer>/upstream` with its own key ring, store and
-//!   demo sign-in. The hook is an ordinary OAuth 2.0 client (the `oauth2`
-//!   crate): authorization code with PKCE, the verifier derived from
+//!   demo sign-in. The hook is an ordinary OAuth 2.0 client (a few lines on
+//!   `reqwest`): authorization code with PKCE, the verifier derived from
 //!   [`LinkContext::link_secret`] (nothing to store between the two legs),
 //!   the code exchanged at the upstream's token endpoint, the account
 //!   identified by introspecting the access token.
@@ -20,16 +20,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_connect::{
     AppType, AuthorizationServer, DemoSignIn, KeyRing, LinkContext, LinkError, LinkField, LinkHook,
     LinkedAccount, MemoryStore, NewOAuthApp, Provider, ScopeCatalogue, Terms, WorkspaceId,
 };
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    IntrospectionUrl, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenIntrospectionResponse as _, TokenResponse as _, TokenUrl,
-};
+use serde_json::Value;
+use zeroize::Zeroizing;
 
 /// Where the upstream authorization server is mounted.
 pub(crate) const UPSTREAM_PREFIX: &str = "/upstream";
@@ -78,15 +75,13 @@ pub(crate) async fn catalogue(
         )
         .await?;
     let secret = app.client_secret.ok_or("a confidential app has a secret")?;
-    let client = BasicClient::new(ClientId::new(app.app.client_id.as_str().to_owned()))
-        .set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
-        .set_auth_uri(AuthUrl::new(format!("{upstream_issuer}/oauth/authorize"))?)
-        .set_token_uri(TokenUrl::new(format!(
-            "{back_channel}{UPSTREAM_PREFIX}/oauth/token"
-        ))?)
-        .set_introspection_url(IntrospectionUrl::new(format!(
-            "{back_channel}{UPSTREAM_PREFIX}/oauth/introspect"
-        ))?);
+    let client = UpstreamClient {
+        client_id: app.app.client_id.as_str().to_owned(),
+        secret: Zeroizing::new(secret.expose_secret().to_owned()),
+        authorize_url: url::Url::parse(&format!("{upstream_issuer}/oauth/authorize"))?,
+        token_url: format!("{back_channel}{UPSTREAM_PREFIX}/oauth/token"),
+        introspection_url: format!("{back_channel}{UPSTREAM_PREFIX}/oauth/introspect"),
+    };
     let http = reqwest::Client::builder()
         // An OAuth client follows no redirects (SSRF).
         .redirect(reqwest::redirect::Policy::none())
@@ -122,8 +117,53 @@ pub(crate) async fn catalogue(
     })
 }
 
-type UpstreamClient =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointNotSet, EndpointSet>;
+/// The hook's registration at the upstream server: a confidential client.
+struct UpstreamClient {
+    client_id: String,
+    secret: Zeroizing<String>,
+    authorize_url: url::Url,
+    /// The token and introspection endpoints, over the back channel.
+    token_url: String,
+    introspection_url: String,
+}
+
+impl UpstreamClient {
+    /// `Authorization: Basic` with the client's credentials, each
+    /// form-encoded first (RFC 6749 §2.3.1).
+    fn basic(&self) -> String {
+        let encode =
+            |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let pair = format!("{}:{}", encode(&self.client_id), encode(&self.secret));
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
+    /// POSTs `form` to `url` with the client's credentials: the status and
+    /// the JSON answer (`null` when it is not JSON).
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Value), LinkError> {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let answer = http
+            .post(url)
+            .header("authorization", self.basic())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|_| LinkError::Unavailable)?;
+        let status = answer.status().as_u16();
+        let body = answer.bytes().await.map_err(|_| LinkError::Unavailable)?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+}
 
 /// The redirect provider: an OAuth 2.0 client of the upstream server.
 struct DemoEnergy {
@@ -140,15 +180,10 @@ impl fmt::Debug for DemoEnergy {
     }
 }
 
-/// The PKCE verifier of this link: the same on both legs, stored nowhere.
-fn verifier(context: &LinkContext) -> PkceCodeVerifier {
-    PkceCodeVerifier::new(
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(context.link_secret),
-    )
-}
-
-fn redirect_url(context: &LinkContext) -> Result<RedirectUrl, LinkError> {
-    RedirectUrl::new(context.callback_url.clone()).map_err(|_| LinkError::Unavailable)
+/// The PKCE verifier of this link: the same on both legs, stored nowhere
+/// (RFC 7636 §4.1: 43 characters of base64url).
+fn verifier(context: &LinkContext) -> Zeroizing<String> {
+    Zeroizing::new(URL_SAFE_NO_PAD.encode(context.link_secret))
 }
 
 #[async_trait]
@@ -158,14 +193,18 @@ impl LinkHook for DemoEnergy {
         context: &LinkContext,
         state: &str,
     ) -> Result<String, LinkError> {
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier(context));
-        let (url, _) = self
-            .client
-            .authorize_url(|| CsrfToken::new(state.to_owned()))
-            .set_redirect_uri(std::borrow::Cow::Owned(redirect_url(context)?))
-            .add_scope(Scope::new(UPSTREAM_SCOPE.into()))
-            .set_pkce_challenge(challenge)
-            .url();
+        // RFC 7636 §4.2: S256.
+        let digest = ring::digest::digest(&ring::digest::SHA256, verifier(context).as_bytes());
+        let challenge = URL_SAFE_NO_PAD.encode(digest.as_ref());
+        let mut url = self.client.authorize_url.clone();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client.client_id)
+            .append_pair("redirect_uri", &context.callback_url)
+            .append_pair("scope", UPSTREAM_SCOPE)
+            .append_pair("state", state)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
         Ok(url.into())
     }
 
@@ -192,27 +231,43 @@ impl LinkHook for DemoEnergy {
             None => {}
         }
         let code = param("code").ok_or(LinkError::Unavailable)?;
-        let tokens = self
+        // RFC 6749 §4.1.3, with the RFC 7636 §4.5 verifier.
+        let verifier = verifier(context);
+        let (status, tokens) = self
             .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_redirect_uri(std::borrow::Cow::Owned(redirect_url(context)?))
-            .set_pkce_verifier(verifier(context))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(_) => {
-                    LinkError::Refused("Demo Energy refused the grant; try again".into())
-                }
-                _ => LinkError::Unavailable,
-            })?;
-        let introspection = self
+            .post(
+                &self.http,
+                &self.client.token_url,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", &context.callback_url),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await?;
+        let access_token = match (status, tokens["access_token"].as_str()) {
+            (200, Some(token)) => Zeroizing::new(token.to_owned()),
+            // RFC 6749 §5.2: the grant was refused.
+            (400, _) => {
+                return Err(LinkError::Refused(
+                    "Demo Energy refused the grant; try again".into(),
+                ));
+            }
+            _ => return Err(LinkError::Unavailable),
+        };
+        // RFC 7662 §2: who the token speaks for.
+        let (status, introspection) = self
             .client
-            .introspect(tokens.access_token())
-            .request_async(&self.http)
-            .await
-            .map_err(|_| LinkError::Unavailable)?;
-        match introspection.sub() {
-            Some(sub) if introspection.active() => Ok(LinkedAccount::new(
+            .post(
+                &self.http,
+                &self.client.introspection_url,
+                &[("token", &access_token)],
+            )
+            .await?;
+        let active = status == 200 && introspection["active"] == Value::Bool(true);
+        match introspection["sub"].as_str() {
+            Some(sub) if active => Ok(LinkedAccount::new(
                 "demo-energy",
                 sub,
                 format!("Demo Energy account {sub}"),

@@ -53,7 +53,7 @@ use zeroize::Zeroizing;
 /// The demo providers' upstream authorization server: in memory in every
 /// case. It stands in for a third party (a manufacturer's own OAuth
 /// server), so it shares nothing with the example's store; on several
-/// nodes each has its own (see `README.md`, "Several nodes").
+/// nodes each has its own (see `docs/postgres.md`, "Several nodes").
 pub(crate) type Upstream = AuthorizationServer<MemoryStore>;
 
 /// How often expired records are purged (by default), and how many per
@@ -540,14 +540,21 @@ fn back_channel(addr: SocketAddr) -> String {
     format!("http://{local}")
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`): a level, or
+/// `target=level` directives separated by commas (`info,sqlx=warn`).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     // An embedding process may have set a subscriber already: keep it.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .try_init();
 }
 
@@ -927,23 +934,6 @@ pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
     tracing::info!(parent: span, status, latency_ms, "response");
 }
 
-/// `uri` (path and query) as `server` routes it: without the path of its
-/// issuer, for a server mounted under a prefix (the demo upstream).
-#[allow(dead_code)] // the actix adapter's
-pub(crate) fn mounted_uri<S: Storage>(server: &AuthorizationServer<S>, uri: &str) -> String {
-    let prefix = server.config().issuer().path().trim_end_matches('/');
-    match uri.strip_prefix(prefix) {
-        Some(rest) if !prefix.is_empty() && (rest.is_empty() || rest.starts_with(['/', '?'])) => {
-            if rest.starts_with('/') {
-                rest.to_owned()
-            } else {
-                format!("/{rest}")
-            }
-        }
-        _ => uri.to_owned(),
-    }
-}
-
 /// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).
 pub(crate) fn too_large() -> http::Response<Bytes> {
     json_error(
@@ -954,7 +944,7 @@ pub(crate) fn too_large() -> http::Response<Bytes> {
 }
 
 /// 400 for a request that cannot be rebuilt as an `http::Request`.
-#[allow(dead_code)] // the actix adapter's
+#[allow(dead_code)] // the actix demo app's
 pub(crate) fn bad_request() -> http::Response<Bytes> {
     json_error(
         http::StatusCode::BAD_REQUEST,

@@ -3,15 +3,15 @@
 //! - `GET /connect/sdk.js`: the embed SDK as a classic script (one global,
 //!   `OAuthConnect`), and `GET /connect/sdk.mjs`, the same source as an ES
 //!   module (`export default`, `export const create`, `export const
-//!   version`). Both wrap `src/js/connect-sdk.js`, at compile time.
+//!   version`). Both wrap `src/http/ui/assets/connect-sdk.js`, at compile time.
 //! - `GET /connect/sdk/<version>.js`, `.mjs` and `.d.ts`: the same bytes at a
 //!   versioned URL, `Cache-Control: immutable`, for a `<script>` tag with
 //!   Subresource Integrity ([`ConnectScript::integrity`]).
 //! - `GET /connect/sdk.d.ts`: the SDK's TypeScript declarations
-//!   (`src/js/connect-sdk.d.ts`: the options, callbacks, error types and
+//!   (`src/http/ui/assets/connect-sdk.d.ts`: the options, callbacks, error types and
 //!   events of `OAuthConnect.create`), for both forms.
 //! - `GET /connect/page/<version>.js`: the hosted pages' own side
-//!   (`src/js/connect-page.js`), loaded by this server's pages only.
+//!   (`src/http/ui/assets/connect-page.js`), loaded by this server's pages only.
 //!
 //! Every answer has a strong `ETag` (a 304 for a matching `If-None-Match`).
 //! The SDK is readable cross-origin (`Access-Control-Allow-Origin: *`,
@@ -38,7 +38,7 @@ use super::{allow, response};
 /// server being the script's own URL.
 const SDK_CLASSIC: &str = concat!(
     "(function () {\n",
-    include_str!("../js/connect-sdk.js"),
+    include_str!("ui/assets/connect-sdk.js"),
     "var script = document.currentScript;\n",
     "window.OAuthConnect = oauthConnect(script && script.src);\n",
     "})();\n"
@@ -46,7 +46,7 @@ const SDK_CLASSIC: &str = concat!(
 
 /// The same source as an ES module.
 const SDK_MODULE: &str = concat!(
-    include_str!("../js/connect-sdk.js"),
+    include_str!("ui/assets/connect-sdk.js"),
     "const OAuthConnect = oauthConnect(import.meta.url);\n",
     "export default OAuthConnect;\n",
     "export const create = OAuthConnect.create;\n",
@@ -54,10 +54,10 @@ const SDK_MODULE: &str = concat!(
 );
 
 /// The SDK's TypeScript declarations.
-const SDK_TYPES: &str = include_str!("../js/connect-sdk.d.ts");
+const SDK_TYPES: &str = include_str!("ui/assets/connect-sdk.d.ts");
 
 /// The hosted pages' script.
-const PAGE: &str = include_str!("../js/connect-page.js");
+const PAGE: &str = include_str!("ui/assets/connect-page.js");
 
 /// One of the scripts the server serves for Connect in the browser, with
 /// what a page needs to load it safely.
@@ -253,7 +253,7 @@ pub(super) fn versioned_sdk(request: &Request<Bytes>, file: &str) -> Response<By
             return serve(request, script, Caching::Immutable, Readers::Anyone);
         }
     }
-    response::not_found("no such version of the script: load the one the README names")
+    response::not_found("no such version of the script: load the one `docs/browser.md` names")
 }
 
 /// `GET /connect/page/<version>.js`.
@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn classic_and_module_wrap_one_source() {
-        let source = include_str!("../js/connect-sdk.js");
+        let source = include_str!("ui/assets/connect-sdk.js");
         let classic = ConnectScript::classic();
         let module = ConnectScript::module();
         assert!(classic.body.contains(source) && module.body.contains(source));

@@ -12,9 +12,9 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use zeroize::Zeroizing;
 
-use crate::token::BasicCredentials;
+use crate::oauth::token::BasicCredentials;
 
-use crate::params as form;
+use crate::oauth::params as form;
 
 /// The longest `Authorization` header value looked at, in bytes.
 const MAX_HEADER_LEN: usize = 4096;

@@ -11,10 +11,10 @@ use http::{HeaderMap, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::response;
+use crate::oauth::token::BearerError;
 use crate::resource::BearerPrincipal;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageErrorKind};
-use crate::token::BearerError;
 
 /// The realm of every challenge a resource server sends.
 const REALM: &str = "oauth-connect";
@@ -180,6 +180,24 @@ impl BearerPrincipal {
     /// [`BearerRejection::InvalidToken`].
     pub fn require_workspace(&self, workspace: &crate::WorkspaceId) -> Result<(), BearerRejection> {
         if &self.workspace_id == workspace {
+            Ok(())
+        } else {
+            Err(BearerRejection::InvalidToken)
+        }
+    }
+
+    /// `Ok` when the credential was issued to the app `app`, else the 401
+    /// `invalid_token` refusal (RFC 6750 §3.1: the token is not valid for
+    /// this resource): for a resource server that serves one app's tokens,
+    /// a valid token of another app does not authenticate there
+    /// (`bearer.require_app(&my_app)?`). A multi-tenant host checks the
+    /// workspace with [`require_workspace`](Self::require_workspace).
+    ///
+    /// # Errors
+    ///
+    /// [`BearerRejection::InvalidToken`].
+    pub fn require_app(&self, app: &crate::AppId) -> Result<(), BearerRejection> {
+        if &self.app_id == app {
             Ok(())
         } else {
             Err(BearerRejection::InvalidToken)

@@ -10,23 +10,23 @@ use super::management::{
 };
 use super::oauth::{error_page, form_target};
 use super::{allow, cors, embed, response, storage_error};
-use crate::authorize::ErrorPage;
+use crate::connect::browser::BrowserSecret;
+use crate::connect::publishable_keys::PublishableKeyError;
+use crate::connect::scoped_keys::{MintError, NewScopedKey};
+use crate::connect::steps::{LinkFormValues, Step, StepAction, StepOutcome};
 use crate::connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CustomerInfoInput, LocationInput,
     NewConnectSession,
 };
-use crate::connect_browser::BrowserSecret;
-use crate::connect_steps::{LinkFormValues, Step, StepAction, StepOutcome};
 use crate::error::ClientAuthError;
-use crate::ids::{AppId, CustomerId, ScopedKeyId};
-use crate::params::Params;
-use crate::providers::LinkMethod;
-use crate::publishable_key::PublishableKeyError;
-use crate::registration::{AuthenticatedClient, OAuthApp, PageRequest};
-use crate::scoped_key::{MintError, NewScopedKey};
+use crate::hooks::link::LinkMethod;
+use crate::http::ui;
+use crate::model::ids::{AppId, CustomerId, ScopedKeyId};
+use crate::oauth::authorize::ErrorPage;
+use crate::oauth::params::Params;
+use crate::registry::apps::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, ConnectMode, EmbedMode, Storage};
-use crate::ui;
 
 const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
 
@@ -406,7 +406,7 @@ pub(super) fn render<S: Storage>(
             .providers
             .iter()
             .filter_map(|p| p.logo_url.as_deref())
-            .filter_map(crate::providers::logo_origin)
+            .filter_map(crate::hooks::link::logo_origin)
         {
             if !images.contains(&origin) {
                 images.push(origin);
@@ -442,7 +442,7 @@ pub(super) fn render<S: Storage>(
         if redirect_link {
             data.push((
                 "status",
-                crate::redirect::append_query(
+                crate::model::redirect::append_query(
                     &embed::issuer_path(server, "/connect/status"),
                     &[("token", page.session.expose_secret())],
                 ),
@@ -502,7 +502,7 @@ pub(super) fn render<S: Storage>(
 }
 
 fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Response<Bytes> {
-    response::see_other(&crate::redirect::append_query(
+    response::see_other(&crate::model::redirect::append_query(
         &format!("{}/connect", server.config().issuer_str()),
         &[("token", token)],
     ))
@@ -911,7 +911,7 @@ pub(super) async fn callback<S: Storage>(
         return response;
     }
     let query = request.uri().query().unwrap_or_default();
-    let Ok(pairs) = crate::params::pairs(query.as_bytes()) else {
+    let Ok(pairs) = crate::oauth::params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::InvalidLinkState);
     };
     let browser = browser_of(server, request.headers());

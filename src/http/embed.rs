@@ -26,11 +26,11 @@ use serde_json::json;
 
 use super::assets::ConnectScript;
 use super::response;
-use crate::authorize::{ClientRedirect, ErrorPage};
-use crate::random::random_array;
+use crate::http::ui;
+use crate::model::random::random_array;
+use crate::oauth::authorize::{ClientRedirect, ErrorPage};
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, EmbedMode, Storage};
-use crate::ui;
 
 /// The `http(s)` origin of `url` (`https://app.example.com:8443`), if it
 /// has one.

@@ -28,13 +28,13 @@ use serde::de::DeserializeOwned;
 
 use super::auth::{self, AuthHeaderError};
 use super::{MAX_BODY_BYTES, allow, response, storage_error};
-use crate::admin::AdminError;
 use crate::error::{FieldError, Problem, RegistryError};
-use crate::ids::{AppId, WorkspaceId};
-use crate::params::Params;
-use crate::rate_limit::Limit;
-use crate::registration::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
+use crate::model::ids::{AppId, WorkspaceId};
+use crate::oauth::params::Params;
+use crate::registry::admin_keys::AdminError;
+use crate::registry::apps::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
 use crate::server::AuthorizationServer;
+use crate::server::rate_limit::Limit;
 use crate::storage::Storage;
 
 /// The `WWW-Authenticate` challenges (RFC 6750 §3): no error code when no

@@ -24,6 +24,7 @@ pub use assets::ConnectScript;
 
 mod management;
 mod response;
+pub(crate) mod ui;
 
 /// The largest request body [`AuthorizationServer::handle`] accepts, in
 /// bytes (the management API's limit; OAuth form bodies are limited to
@@ -120,6 +121,13 @@ impl<S: Storage> AuthorizationServer<S> {
             _ => response::not_found("no such resource"),
         }
     }
+}
+
+/// A JSON error answer, `{"error", "message"}`, for the framework adapters'
+/// own refusals (a body too large or too slow).
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) fn api_error(status: http::StatusCode, code: &str, message: &str) -> Response<Bytes> {
+    response::api_error(status, code, message, None)
 }
 
 /// `GET /openapi.json`: [`OPENAPI_JSON`], as is.

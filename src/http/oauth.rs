@@ -8,16 +8,16 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::{allow, response};
-use crate::authorize::{
+use crate::http::ui;
+use crate::oauth::authorize::{
     AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
 };
-use crate::oauth_error::OAuthErrorCode;
-use crate::params::{self, Params};
-use crate::rate_limit::Limit;
+use crate::oauth::error::OAuthErrorCode;
+use crate::oauth::params::{self, Params};
+use crate::oauth::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::server::AuthorizationServer;
+use crate::server::rate_limit::Limit;
 use crate::storage::{ResponseMode, Storage};
-use crate::token::{BasicCredentials, FailedAuthentication, TokenError};
-use crate::ui;
 
 /// The challenge on every 401 of the client endpoints (RFC 6749 §5.2).
 const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
@@ -136,7 +136,9 @@ async fn client_error<S: Storage>(
     let counted = match error.failed_authentication {
         FailedAuthentication::No => None,
         FailedAuthentication::UnknownClient => Some(None),
-        FailedAuthentication::Client => crate::ids::ClientId::parse(client_id).ok().map(Some),
+        FailedAuthentication::Client => {
+            crate::model::ids::ClientId::parse(client_id).ok().map(Some)
+        }
     };
     if let Some(client) = counted
         && let Some(retry_after) = count_client_failure(server, request, client).await
@@ -163,7 +165,7 @@ async fn client_error<S: Storage>(
 pub(super) async fn count_client_failure<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
-    client: Option<crate::ids::ClientId>,
+    client: Option<crate::model::ids::ClientId>,
 ) -> Option<time::Duration> {
     let subject = client.as_ref().map_or("", |id| id.as_str()).to_owned();
     let counter = server.counter(

@@ -9,7 +9,7 @@ use http::header::{
 use http::{Method, Response, StatusCode};
 use serde::Serialize;
 
-use crate::oauth_error::OAuthErrorCode;
+use crate::oauth::error::OAuthErrorCode;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -165,7 +165,7 @@ pub(crate) fn with_retry_after(
     response: Response<Bytes>,
     retry_after: time::Duration,
 ) -> Response<Bytes> {
-    let seconds = crate::rate_limit::retry_after_seconds(retry_after);
+    let seconds = crate::server::rate_limit::retry_after_seconds(retry_after);
     header(
         response,
         http::header::RETRY_AFTER,
@@ -263,7 +263,7 @@ pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Byte
         Ok(policy) => (status, body, policy),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            crate::ui::plain_error_page(),
+            crate::http::ui::plain_error_page(),
             HeaderValue::from_static(FALLBACK_CSP),
         ),
     };
@@ -322,7 +322,7 @@ pub(crate) fn with_cookie(mut response: Response<Bytes>, cookie: &str) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redirect::append_query;
+    use crate::model::redirect::append_query;
 
     fn body(response: &Response<Bytes>) -> serde_json::Value {
         serde_json::from_slice(response.body()).unwrap()

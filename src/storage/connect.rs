@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Listing, StorageError};
-use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 
 /// A customer's postal location: all five fields, or none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

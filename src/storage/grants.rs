@@ -6,11 +6,13 @@ use std::fmt;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::StorageError;
 use super::connect::{ConnectApproval, ConnectContext};
-use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use super::{AppRecord, StorageError};
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 
 /// Where a pending authorization stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -369,6 +371,27 @@ pub struct GrantRevocation {
     pub connection_id: Option<ConnectionId>,
 }
 
+/// What [`GrantStore::get_app_and_code`] and
+/// [`GrantStore::get_app_and_token`] read in one round trip: the app of the
+/// presented client id and the presented code or token, each `None` when
+/// there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Prefetched<T> {
+    /// The app with the client id, as `get_app_by_client_id` returns it.
+    pub app: Option<AppRecord>,
+    /// The code or token, as `get_code` or `get_token` returns it.
+    pub record: Option<T>,
+}
+
+impl<T> Prefetched<T> {
+    /// Both reads' answers.
+    #[must_use]
+    pub fn new(app: Option<AppRecord>, record: Option<T>) -> Self {
+        Self { app, record }
+    }
+}
+
 /// Storage of pending authorizations, codes, grants and tokens.
 ///
 /// Methods that change state are atomic: each is one statement or one
@@ -470,6 +493,40 @@ pub trait GrantStore: Send + Sync {
     /// revoked. Expired and rotated-out tokens are returned: the caller
     /// judges them.
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError>;
+
+    /// The app with `client_id` and the code with `hash` (as
+    /// [`get_app_by_client_id`](super::AppStore::get_app_by_client_id) and
+    /// [`get_code`](Self::get_code) return them), read together in one
+    /// round trip, so that a code exchange costs two (this and
+    /// [`redeem_code`](Self::redeem_code)) instead of three. `Ok(None)`
+    /// (the default) says the backend has no such combined read: the server
+    /// then makes the two reads one after the other, which is as correct.
+    /// A backend whose round trips cost nothing (the memory store) keeps the
+    /// default.
+    async fn get_app_and_code(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<CodeRecord>>, StorageError> {
+        let _ = (client_id, hash);
+        Ok(None)
+    }
+
+    /// The app with `client_id` and the token with `hash` (as
+    /// [`get_app_by_client_id`](super::AppStore::get_app_by_client_id) and
+    /// [`get_token`](Self::get_token) return them), read together in one
+    /// round trip: a refresh then costs two (this and
+    /// [`rotate_refresh_token`](Self::rotate_refresh_token)). `Ok(None)` (the
+    /// default): no combined read, as for
+    /// [`get_app_and_code`](Self::get_app_and_code).
+    async fn get_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<TokenRecord>>, StorageError> {
+        let _ = (client_id, hash);
+        Ok(None)
+    }
 
     /// Rotates a refresh token, atomically:
     /// - current (not rotated, unexpired at `now`, grant live): mark it rotated

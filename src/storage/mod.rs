@@ -21,12 +21,12 @@ use std::fmt;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::ids::{AppId, ClientId, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::origin::Origin;
-use crate::redirect::RedirectUri;
-use crate::registration::OAuthApp;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{AppId, ClientId, WorkspaceId};
+use crate::model::origin::Origin;
+use crate::model::redirect::RedirectUri;
+use crate::model::scope::ScopeSet;
+use crate::registry::apps::OAuthApp;
 
 mod connect;
 mod grants;
@@ -44,9 +44,9 @@ pub use connect::{
 };
 pub(crate) use grants::redacted;
 pub use grants::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
-    ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
-    TokenRecord,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
+    RefreshRotation, ResponseMode, SessionCompletion, SessionDecision, SessionRecord,
+    SessionStatus, TokenKind, TokenRecord,
 };
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]

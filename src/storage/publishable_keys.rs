@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StorageError;
-use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{AppId, PublishableKeyId, WorkspaceId};
 
 /// A publishable key as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

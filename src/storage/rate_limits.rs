@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StorageError;
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
 
 /// Storage of rate-limit counters.
 #[async_trait]

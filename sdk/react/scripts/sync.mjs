@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const serverJs = join(root, '..', '..', 'src', 'js');
+export const serverJs = join(root, '..', '..', 'src', 'http', 'ui', 'assets');
 
 function write(path, text) {
   let old = null;

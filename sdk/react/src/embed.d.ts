@@ -1,4 +1,4 @@
-// The server's embed script (src/js/connect-sdk.js), which scripts/sync.mjs
+// The server's embed script (src/http/ui/assets/connect-sdk.js), which scripts/sync.mjs
 // copies beside this file as an ES module: its factory, called with the
 // script's own URL (none here: `server` is always given).
 import type { create, version } from './connect-sdk.js';

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::PostgresStore;
 use super::error::Within as _;
 use super::rows::{hash_param, parsed};
-use crate::ids::WorkspaceId;
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::WorkspaceId;
 use crate::storage::{AdminKeyStore, StorageError, StorageErrorKind};
 
 const INSERT: &str = "INSERT INTO oauth_admin_keys (hash, workspace_id, created_at) \

@@ -22,11 +22,11 @@ use sqlx::postgres::PgRow;
 use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed, parsed_each};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, WorkspaceId};
-use crate::origin::Origin;
-use crate::redirect::RedirectUri;
-use crate::registration::{AppType, OAuthApp};
-use crate::scope::ScopeSet;
+use crate::model::ids::{AppId, ClientId, WorkspaceId};
+use crate::model::origin::Origin;
+use crate::model::redirect::RedirectUri;
+use crate::model::scope::ScopeSet;
+use crate::registry::apps::{AppType, OAuthApp};
 use crate::storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation, SecretState,
     StorageError, StorageErrorKind,
@@ -202,7 +202,7 @@ fn decode_app(row: &PgRow) -> Result<AppRecord, StorageError> {
 
 /// The record in a row of a `LEFT JOIN`, `None` when the joined side is
 /// NULL.
-fn decode_joined_app(row: &PgRow) -> Result<Option<AppRecord>, StorageError> {
+pub(super) fn decode_joined_app(row: &PgRow) -> Result<Option<AppRecord>, StorageError> {
     match get::<Option<&str>>(row, "id")? {
         Some(_) => decode_app(row).map(Some),
         None => Ok(None),

@@ -32,9 +32,11 @@ use super::error::Within as _;
 use super::grants::{GET_SESSION, decode_session};
 use super::rows::{PgQuery, get, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 use crate::storage::{
     AttachTarget, ConnectApproval, ConnectContext, ConnectStore, ConnectionAttach,
     ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerRecord, LinkedAccount, Listing,

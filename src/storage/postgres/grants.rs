@@ -77,17 +77,20 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
+use super::apps::decode_joined_app;
 use super::connect::bind_approval;
 use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId};
-use crate::keyring::CredentialHash;
-use crate::scope::ScopeSet;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{
+    AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
+};
+use crate::model::scope::ScopeSet;
 use crate::storage::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
-    ResponseMode, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
+    RefreshRotation, ResponseMode, SessionCompletion, SessionDecision, SessionRecord,
+    SessionStatus, StorageError, StorageErrorKind, TokenKind, TokenRecord,
 };
 
 /// The columns of `oauth_sessions`, in table order (to write).
@@ -123,6 +126,16 @@ macro_rules! code_columns {
         "hash, grant_id, workspace_id, app_id, client_id, redirect_uri, \
          redirect_uri_in_request, code_challenge, scopes, subject, issued_at, expires_at, \
          redeemed_at, scoped_key_id"
+    };
+}
+
+/// The columns the apps' decoder reads, of the table aliased `a` (beside
+/// a code or a token, whose columns have the same names).
+macro_rules! joined_app_columns {
+    () => {
+        "a.id, a.client_id, a.workspace_id, a.name, a.description, a.redirect_uris, \
+         a.allowed_scopes, a.app_type, a.created_at, a.updated_at, a.secret_hash, \
+         a.previous_secret_hash, a.previous_valid_until, a.allowed_origins"
     };
 }
 
@@ -458,6 +471,41 @@ const GET_TOKEN: &str = concat!(
     grant_is_live!("oauth_tokens")
 );
 
+/// The app with client id `$1` (its columns as `get_app_by_client_id`
+/// reads them) beside the code with hash `$2` (its columns as [`GET_CODE`]
+/// reads them, prefixed `c_`): one row, each side NULL when missing.
+const GET_APP_AND_CODE: &str = concat!(
+    "SELECT ",
+    joined_app_columns!(),
+    ", c.hash AS c_hash, c.grant_id AS c_grant_id, c.workspace_id AS c_workspace_id, \
+       c.app_id AS c_app_id, c.client_id AS c_client_id, c.redirect_uri AS c_redirect_uri, \
+       c.redirect_uri_in_request AS c_redirect_uri_in_request, \
+       c.code_challenge AS c_code_challenge, c.scopes AS c_scopes, c.subject AS c_subject, \
+       c.issued_at AS c_issued_at, c.expires_at AS c_expires_at, \
+       c.redeemed_at AS c_redeemed_at, c.scoped_key_id AS c_scoped_key_id \
+     FROM (SELECT 1) AS one \
+     LEFT JOIN oauth_apps a ON a.client_id = $1 \
+     LEFT JOIN oauth_codes c ON c.hash = $2 AND ",
+    grant_is_live!("c")
+);
+
+/// The app with client id `$1` beside the token with hash `$2` (its
+/// columns as [`GET_TOKEN`] reads them, prefixed `t_`): one row, each side
+/// NULL when missing.
+const GET_APP_AND_TOKEN: &str = concat!(
+    "SELECT ",
+    joined_app_columns!(),
+    ", t.hash AS t_hash, t.kind AS t_kind, t.grant_id AS t_grant_id, \
+       t.workspace_id AS t_workspace_id, t.app_id AS t_app_id, t.client_id AS t_client_id, \
+       t.subject AS t_subject, t.scopes AS t_scopes, t.issued_at AS t_issued_at, \
+       t.expires_at AS t_expires_at, t.rotated_at AS t_rotated_at, \
+       t.successor AS t_successor \
+     FROM (SELECT 1) AS one \
+     LEFT JOIN oauth_apps a ON a.client_id = $1 \
+     LEFT JOIN oauth_tokens t ON t.hash = $2 AND ",
+    grant_is_live!("t")
+);
+
 /// Rotates the refresh token out at `$2` with successor `$3` and, only if
 /// it did, moves the grant's expiry to `$4` and writes the successors
 /// (`$5`–`$16`).
@@ -666,9 +714,9 @@ fn required_hash(row: &PgRow, column: &'static str) -> Result<CredentialHash, St
     hash(row, column)?.ok_or_else(|| error::corrupt(column, "NULL"))
 }
 
-fn optional_subject(row: &PgRow) -> Result<Option<Subject>, StorageError> {
-    get::<Option<&str>>(row, "subject")?
-        .map(|text| Subject::parse(text).map_err(|_| error::corrupt("subject", "does not parse")))
+fn optional_subject(row: &PgRow, column: &'static str) -> Result<Option<Subject>, StorageError> {
+    get::<Option<&str>>(row, column)?
+        .map(|text| Subject::parse(text).map_err(|_| error::corrupt(column, "does not parse")))
         .transpose()
 }
 
@@ -703,7 +751,7 @@ fn decode_grant(row: &PgRow) -> Result<GrantRecord, StorageError> {
         workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
         app_id: parsed(row, "app_id", AppId::parse)?,
         client_id: parsed(row, "client_id", ClientId::parse)?,
-        subject: optional_subject(row)?,
+        subject: optional_subject(row, "subject")?,
         scopes: scopes(row, "scopes")?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
@@ -711,48 +759,85 @@ fn decode_grant(row: &PgRow) -> Result<GrantRecord, StorageError> {
     })
 }
 
-/// The code in a row holding [`code_columns!`].
-fn decode_code(row: &PgRow) -> Result<CodeRecord, StorageError> {
-    Ok(CodeRecord {
-        hash: required_hash(row, "hash")?,
-        grant_id: parsed(row, "grant_id", GrantId::parse)?,
-        workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
-        app_id: parsed(row, "app_id", AppId::parse)?,
-        client_id: parsed(row, "client_id", ClientId::parse)?,
-        redirect_uri: get(row, "redirect_uri")?,
-        redirect_uri_in_request: get(row, "redirect_uri_in_request")?,
-        code_challenge: get(row, "code_challenge")?,
-        scopes: scopes(row, "scopes")?,
-        subject: parsed(row, "subject", Subject::parse)?,
-        issued_at: get(row, "issued_at")?,
-        expires_at: get(row, "expires_at")?,
-        redeemed_at: get(row, "redeemed_at")?,
-        scoped_key_id: get::<Option<&str>>(row, "scoped_key_id")?
-            .map(|text| {
-                ScopedKeyId::parse(text)
-                    .map_err(|_| error::corrupt("scoped_key_id", "does not parse"))
+/// A decoder of the code in a row holding [`code_columns!`], each column
+/// named with the prefix `$p` (`""` for a plain row).
+macro_rules! code_decoder {
+    ($(#[$meta:meta])* $name:ident, $p:literal) => {
+        $(#[$meta])*
+        fn $name(row: &PgRow) -> Result<CodeRecord, StorageError> {
+            Ok(CodeRecord {
+                hash: required_hash(row, concat!($p, "hash"))?,
+                grant_id: parsed(row, concat!($p, "grant_id"), GrantId::parse)?,
+                workspace_id: parsed(row, concat!($p, "workspace_id"), WorkspaceId::parse)?,
+                app_id: parsed(row, concat!($p, "app_id"), AppId::parse)?,
+                client_id: parsed(row, concat!($p, "client_id"), ClientId::parse)?,
+                redirect_uri: get(row, concat!($p, "redirect_uri"))?,
+                redirect_uri_in_request: get(row, concat!($p, "redirect_uri_in_request"))?,
+                code_challenge: get(row, concat!($p, "code_challenge"))?,
+                scopes: scopes(row, concat!($p, "scopes"))?,
+                subject: parsed(row, concat!($p, "subject"), Subject::parse)?,
+                issued_at: get(row, concat!($p, "issued_at"))?,
+                expires_at: get(row, concat!($p, "expires_at"))?,
+                redeemed_at: get(row, concat!($p, "redeemed_at"))?,
+                scoped_key_id: get::<Option<&str>>(row, concat!($p, "scoped_key_id"))?
+                    .map(|text| {
+                        ScopedKeyId::parse(text).map_err(|_| {
+                            error::corrupt(concat!($p, "scoped_key_id"), "does not parse")
+                        })
+                    })
+                    .transpose()?,
             })
-            .transpose()?,
-    })
+        }
+    };
 }
 
-/// The token in a row holding [`token_columns!`].
-fn decode_token(row: &PgRow) -> Result<TokenRecord, StorageError> {
-    Ok(TokenRecord {
-        hash: required_hash(row, "hash")?,
-        kind: parsed(row, "kind", |s| TokenKind::from_name(s).ok_or(()))?,
-        grant_id: parsed(row, "grant_id", GrantId::parse)?,
-        workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
-        app_id: parsed(row, "app_id", AppId::parse)?,
-        client_id: parsed(row, "client_id", ClientId::parse)?,
-        subject: optional_subject(row)?,
-        scopes: scopes(row, "scopes")?,
-        issued_at: get(row, "issued_at")?,
-        expires_at: get(row, "expires_at")?,
-        rotated_at: get(row, "rotated_at")?,
-        successor: hash(row, "successor")?,
-    })
+code_decoder!(
+    /// The code in a row holding [`code_columns!`].
+    decode_code,
+    ""
+);
+code_decoder!(
+    /// The code in a row of [`GET_APP_AND_CODE`] (columns `c_…`).
+    decode_prefixed_code,
+    "c_"
+);
+
+/// A decoder of the token in a row holding [`token_columns!`], each column
+/// named with the prefix `$p` (`""` for a plain row).
+macro_rules! token_decoder {
+    ($(#[$meta:meta])* $name:ident, $p:literal) => {
+        $(#[$meta])*
+        fn $name(row: &PgRow) -> Result<TokenRecord, StorageError> {
+            Ok(TokenRecord {
+                hash: required_hash(row, concat!($p, "hash"))?,
+                kind: parsed(row, concat!($p, "kind"), |s| {
+                    TokenKind::from_name(s).ok_or(())
+                })?,
+                grant_id: parsed(row, concat!($p, "grant_id"), GrantId::parse)?,
+                workspace_id: parsed(row, concat!($p, "workspace_id"), WorkspaceId::parse)?,
+                app_id: parsed(row, concat!($p, "app_id"), AppId::parse)?,
+                client_id: parsed(row, concat!($p, "client_id"), ClientId::parse)?,
+                subject: optional_subject(row, concat!($p, "subject"))?,
+                scopes: scopes(row, concat!($p, "scopes"))?,
+                issued_at: get(row, concat!($p, "issued_at"))?,
+                expires_at: get(row, concat!($p, "expires_at"))?,
+                rotated_at: get(row, concat!($p, "rotated_at"))?,
+                successor: hash(row, concat!($p, "successor"))?,
+            })
+        }
+    };
 }
+
+token_decoder!(
+    /// The token in a row holding [`token_columns!`].
+    decode_token,
+    ""
+);
+token_decoder!(
+    /// The token in a row of [`GET_APP_AND_TOKEN`] (columns `t_…`).
+    decode_prefixed_token,
+    "t_"
+);
 
 /// Binds the twelve column arrays [`insert_tokens!`] reads.
 fn bind_tokens<'q>(query: PgQuery<'q>, tokens: &'q [TokenRecord]) -> PgQuery<'q> {
@@ -1019,6 +1104,42 @@ impl GrantStore for PostgresStore {
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
         let query = sqlx::query(GET_TOKEN).bind(hash_param(hash));
         self.fetch_optional(query, decode_token).await
+    }
+
+    async fn get_app_and_code(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<CodeRecord>>, StorageError> {
+        let row = sqlx::query(GET_APP_AND_CODE)
+            .bind(client_id.as_str())
+            .bind(hash_param(hash))
+            .fetch_one(&self.pool)
+            .within(self.timeout)
+            .await?;
+        let code = match get::<Option<&[u8]>>(&row, "c_hash")? {
+            Some(_) => Some(decode_prefixed_code(&row)?),
+            None => None,
+        };
+        Ok(Some(Prefetched::new(decode_joined_app(&row)?, code)))
+    }
+
+    async fn get_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<TokenRecord>>, StorageError> {
+        let row = sqlx::query(GET_APP_AND_TOKEN)
+            .bind(client_id.as_str())
+            .bind(hash_param(hash))
+            .fetch_one(&self.pool)
+            .within(self.timeout)
+            .await?;
+        let token = match get::<Option<&[u8]>>(&row, "t_hash")? {
+            Some(_) => Some(decode_prefixed_token(&row)?),
+            None => None,
+        };
+        Ok(Some(Prefetched::new(decode_joined_app(&row)?, token)))
     }
 
     async fn rotate_refresh_token(

@@ -22,13 +22,15 @@
 //! | scoped-key verification, after its signature checked out (`get_scoped_key`) | 1 |
 //! | code exchange (`get_code` + `redeem_code`) | 2 (3 when refused) |
 //! | refresh (`get_token` + `rotate_refresh_token`) | 2 (3 when refused) |
+//! | client authentication with the code or the refresh token (`get_app_and_code`, `get_app_and_token`) | 1 |
 //! | approving a session (`complete_session`), with a Connect session's customer, connection and scoped key | 1 (2 when refused) |
 //! | every other method | 1 |
 //!
 //! And per request, through [`AuthorizationServer`](crate::AuthorizationServer):
-//! `POST /oauth/token` is client authentication plus the grant's calls (3
-//! for a code or a refresh; 4 for a Connect code whose scoped key comes
-//! with the tokens); approving a consent is 1 (the grant and its code:
+//! `POST /oauth/token` is 2 for a code or a refresh (the client's app read
+//! together with the code or the refresh token, then the redemption or the
+//! rotation; 3 for a Connect code whose scoped key comes with the tokens),
+//! and client authentication plus the grant's write for `client_credentials`; approving a consent is 1 (the grant and its code:
 //! the pending request is sealed in the page; 2 for a pushed request, its
 //! session then the approval); approving a Connect session 5 (the session, the customer by
 //! reference id, the app, the approval, and the connection it left, for
@@ -118,8 +120,8 @@ const MAX_SCHEMA_LEN: usize = 63;
 ///
 /// One statement per storage call, so a fixed number per request: client
 /// authentication, bearer access-token validation and scoped-key
-/// verification 1 each; `POST /oauth/token` 3 for a code exchange or a
-/// refresh (4 when a Connect session's scoped key comes with the tokens);
+/// verification 1 each; `POST /oauth/token` 2 for a code exchange or a
+/// refresh (3 when a Connect session's scoped key comes with the tokens);
 /// approving a consent 1 (2 for a pushed request), a Connect session 5. A
 /// refused change (a code presented twice, a spent refresh token) costs
 /// one more; so does a failed client authentication (its count, per

@@ -13,8 +13,8 @@ use sqlx::postgres::PgRow;
 use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed};
 use super::{PostgresStore, error};
-use crate::ids::{AppId, PublishableKeyId, WorkspaceId};
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
+use crate::model::ids::{AppId, PublishableKeyId, WorkspaceId};
 use crate::storage::{
     PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore, StorageError,
 };

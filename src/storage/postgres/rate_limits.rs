@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::error::Within as _;
 use super::rows::{get, hash_param};
 use super::{PostgresStore, error};
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
 use crate::storage::{RateLimitStore, StorageError};
 
 /// The right-hand sides read the row's old values: a held window at or

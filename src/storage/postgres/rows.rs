@@ -10,7 +10,7 @@ use sqlx::postgres::{PgRow, Postgres};
 use sqlx::{Decode, Row as _, Type};
 
 use super::error;
-use crate::keyring::CredentialHash;
+use crate::credentials::keyring::CredentialHash;
 use crate::storage::StorageError;
 
 /// The value of `column`.

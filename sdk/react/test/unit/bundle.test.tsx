@@ -1,4 +1,4 @@
-// The build holds the server's embed script (src/js/connect-sdk.js) as
+// The build holds the server's embed script (src/http/ui/assets/connect-sdk.js) as
 // esbuild prints it, and its declarations as they are.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ const here = pathToFileURL(`${PACKAGE_ROOT}/`);
 const read = (path: string, base: URL = here) => readFileSync(new URL(path, base), 'utf8');
 
 test('dist/index.js bundles the server embed script, and dist/connect-sdk.d.ts is its declarations', () => {
-  const server = new URL('../../src/js/', here);
+  const server = new URL('../../src/http/ui/assets/', here);
   const script = read('connect-sdk.js', server);
   const printed = transformSync(script, { format: 'esm', target: 'es2020', legalComments: 'inline' }).code;
   const body = printed.slice(printed.indexOf('function oauthConnect')).trim();

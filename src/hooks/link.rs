@@ -1,0 +1,342 @@
+//! The provider catalogue and the account-link step of the hosted Connect
+//! flow: the host brings its providers (manufacturers, utilities, banks) and
+//! the code that talks to them; the crate brings the flow, its state, its
+//! safety and its records.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use zeroize::Zeroize as _;
+
+use crate::storage::LinkedAccount;
+
+/// How a provider's link step works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkMethod {
+    /// The user is sent to the provider's own authorization page and comes
+    /// back to `/connect/callback/{provider}`.
+    Redirect,
+    /// The user fills a form the hook defines (say, a username and a
+    /// password); the values go to the hook and are never stored or logged.
+    Form(Vec<LinkField>),
+}
+
+/// One field of a form link step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkField {
+    /// The form field's name (`[a-z0-9_]`, at most 64 characters).
+    pub name: String,
+    /// Its label.
+    pub label: String,
+    /// The input type: `text`, `email`, `password`, `tel` or `number`.
+    pub kind: String,
+    /// Whether it must be filled.
+    pub required: bool,
+}
+
+impl LinkField {
+    /// A field.
+    pub fn new(
+        name: impl Into<String>,
+        label: impl Into<String>,
+        kind: impl Into<String>,
+        required: bool,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            label: label.into(),
+            kind: kind.into(),
+            required,
+        }
+    }
+}
+
+/// What a link hook knows of the session it links for.
+///
+/// `Debug` redacts [`link_secret`](Self::link_secret), which is zeroized on
+/// drop.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct LinkContext {
+    /// The provider's id.
+    pub provider: String,
+    /// The session's reference id (the integrating service's user).
+    pub reference_id: String,
+    /// The crate's callback URL for this provider (redirect links).
+    pub callback_url: String,
+    /// 32 bytes derived from the session and the server key, the same on
+    /// every call for one session and provider: derive a PKCE verifier (or
+    /// any per-link secret) from them instead of storing one.
+    pub link_secret: [u8; 32],
+}
+
+impl fmt::Debug for LinkContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkContext")
+            .field("provider", &self.provider)
+            .field("reference_id", &self.reference_id)
+            .field("callback_url", &self.callback_url)
+            .field("link_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Drop for LinkContext {
+    fn drop(&mut self) {
+        self.link_secret.zeroize();
+    }
+}
+
+/// Why a link did not produce an account. The message is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The user declined at the provider.
+    #[error("the connection was cancelled at the provider")]
+    Denied,
+    /// The provider refused the credentials or the grant.
+    #[error("{0}")]
+    Refused(String),
+    /// The provider could not be reached or answered wrongly.
+    #[error("the provider could not be reached; try again")]
+    Unavailable,
+}
+
+impl LinkError {
+    /// A short machine-readable reason, for events and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Denied => "denied",
+            Self::Refused(_) => "refused",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The host's code that links a user's account at a provider.
+///
+/// A redirect provider implements [`authorization_url`](Self::authorization_url)
+/// and [`complete_redirect`](Self::complete_redirect); a form provider
+/// implements [`complete_form`](Self::complete_form). The defaults refuse.
+#[async_trait]
+pub trait LinkHook: Send + Sync + fmt::Debug {
+    /// The provider's authorization URL for this user, carrying `state`
+    /// unchanged (the crate checks it on the way back).
+    async fn authorization_url(
+        &self,
+        context: &LinkContext,
+        state: &str,
+    ) -> Result<String, LinkError> {
+        let _ = (context, state);
+        Err(LinkError::Unavailable)
+    }
+
+    /// The provider's answer at the callback (its query parameters, `state`
+    /// already checked and removed): exchange its code, identify the
+    /// account.
+    async fn complete_redirect(
+        &self,
+        context: &LinkContext,
+        query: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        let _ = (context, query);
+        Err(LinkError::Unavailable)
+    }
+
+    /// The posted values of a form link (only the declared fields).
+    async fn complete_form(
+        &self,
+        context: &LinkContext,
+        values: &[(String, String)],
+    ) -> Result<LinkedAccount, LinkError> {
+        let _ = (context, values);
+        Err(LinkError::Unavailable)
+    }
+}
+
+/// A provider in the host's catalogue.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Provider {
+    /// Its id (`[a-z0-9_-]`, 1–64 characters), as filters and callbacks name it.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Its categories (`battery`, `thermostat`, …).
+    pub categories: Vec<String>,
+    /// A logo (an https URL), if any.
+    pub logo_url: Option<String>,
+    /// How its link step works.
+    pub method: LinkMethod,
+    /// The host's code for it.
+    pub hook: Arc<dyn LinkHook>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("categories", &self.categories)
+            .field("logo_url", &self.logo_url)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// A provider whose link step redirects to its own authorization page.
+    pub fn redirect(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        hook: Arc<dyn LinkHook>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            categories: Vec::new(),
+            logo_url: None,
+            method: LinkMethod::Redirect,
+            hook,
+        }
+    }
+
+    /// A provider whose link step is a form with `fields`.
+    pub fn form(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        fields: Vec<LinkField>,
+        hook: Arc<dyn LinkHook>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            categories: Vec::new(),
+            logo_url: None,
+            method: LinkMethod::Form(fields),
+            hook,
+        }
+    }
+
+    /// With these categories.
+    pub fn categories<I, T>(mut self, categories: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.categories = categories.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With a logo.
+    pub fn logo_url(mut self, url: impl Into<String>) -> Self {
+        self.logo_url = Some(url.into());
+        self
+    }
+
+    /// Whether `query` (lower-cased) matches the id, the name or a category.
+    pub(crate) fn matches(&self, query: &str) -> bool {
+        let q = query.trim().to_lowercase();
+        q.is_empty()
+            || self.id.contains(&q)
+            || self.name.to_lowercase().contains(&q)
+            || self
+                .categories
+                .iter()
+                .any(|c| c.to_lowercase().contains(&q))
+    }
+}
+
+/// The host's terms, shown as the first step in create mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Terms {
+    /// The text (plain, escaped on the page).
+    pub text: String,
+    /// A link to the full terms (https).
+    pub url: Option<String>,
+}
+
+impl Terms {
+    /// Terms with `text` and an optional link.
+    pub fn new(text: impl Into<String>, url: Option<String>) -> Self {
+        Self {
+            text: text.into(),
+            url,
+        }
+    }
+}
+
+pub(crate) fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+pub(crate) fn valid_field_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The origin (`https://cdn.example.com`) of a provider's logo URL, if it is
+/// an acceptable one: `https`, a plain host name (it becomes a CSP
+/// `img-src` source), no user information, no fragment, no wildcard.
+pub(crate) fn logo_origin(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let acceptable = parsed.scheme() == "https"
+        && parsed.host_str().is_some()
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.fragment().is_none()
+        && !url.contains(['"', '\'', ' ', '<', '>']);
+    if !acceptable {
+        return None;
+    }
+    crate::model::redirect::RedirectUri::parse(url)
+        .ok()?
+        .origin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_context_debug_redacts_the_link_secret() {
+        let context = LinkContext {
+            provider: "tesla".into(),
+            reference_id: "user-1".into(),
+            callback_url: "https://auth.example.com/connect/callback/tesla".into(),
+            link_secret: [0xAB; 32],
+        };
+        let shown = format!("{context:?} {context:#?}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains("171"), "no byte of the secret: {shown}");
+        assert!(!shown.to_lowercase().contains("abab"), "{shown}");
+        assert!(shown.contains("tesla"));
+    }
+
+    #[test]
+    fn logo_origins() {
+        assert_eq!(
+            logo_origin("https://cdn.example.com:8443/logos/tesla.svg?v=2").as_deref(),
+            Some("https://cdn.example.com:8443")
+        );
+        for bad in [
+            "http://cdn.example.com/x.png",
+            "https://user:pw@cdn.example.com/x.png",
+            "https://cdn.example.com/x.png#frag",
+            "data:image/png;base64,AAAA",
+            "https://cdn.example.com/x\".png",
+            "/logo.png",
+        ] {
+            assert!(logo_origin(bad).is_none(), "{bad}");
+        }
+    }
+}

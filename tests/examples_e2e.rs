@@ -1269,7 +1269,13 @@ async fn connect_links_demo_utility_with_a_form(name: &str) {
     let accepted = connect_post(&http, &server, &page.text, "terms", &[("action", "accept")]).await;
     let page = follow(&http, &accepted).await;
     assert_eq!(field(&page.text, "step"), "provider");
-    for provider in ["demo-energy", "demo-utility", "battery, ev", "meter"] {
+    // Categories by their labels, never raw slugs (issue 20 item 3).
+    for provider in [
+        "demo-energy",
+        "demo-utility",
+        "Home batteries · Electric vehicles",
+        "Meters",
+    ] {
         assert!(page.text.contains(provider), "{provider}: {}", page.text);
     }
 

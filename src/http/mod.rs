@@ -16,6 +16,7 @@ mod assets;
 mod auth;
 pub(crate) mod bearer;
 mod connect;
+mod connect_page;
 mod cors;
 mod embed;
 mod oauth;
@@ -105,9 +106,11 @@ impl<S: Storage> AuthorizationServer<S> {
             [".well-known", "oauth-authorization-server"] => oauth::metadata(self, request),
             ["openapi.json"] => openapi(request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
-            ["connect"] => connect::page(self, request).await,
-            ["connect", "status"] => connect::status(self, request).await,
-            ["connect", "callback", provider] => connect::callback(self, request, provider).await,
+            ["connect"] => connect_page::page(self, request).await,
+            ["connect", "status"] => connect_page::status(self, request).await,
+            ["connect", "callback", provider] => {
+                connect_page::callback(self, request, provider).await
+            }
             // ---- Connect in the browser: the embed SDK and the pages' script ----
             ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(request, file),
             ["connect", "sdk", file] => assets::versioned_sdk(request, file),

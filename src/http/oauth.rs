@@ -535,21 +535,21 @@ pub(super) async fn authorize<S: Storage>(
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
         Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
-            let (browser, cookie) = match super::connect::browser_or_new(server, request.headers())
-            {
-                Ok(browser) => browser,
-                Err(response) => return response,
-            };
+            let (browser, cookie) =
+                match super::connect_page::browser_or_new(server, request.headers()) {
+                    Ok(browser) => browser,
+                    Err(response) => return response,
+                };
             match server
                 .open_connect(prompt.session.expose_secret(), &browser)
                 .await
             {
-                Ok(page) => super::connect::with_browser_cookie(
-                    super::connect::render(
+                Ok(page) => super::connect_page::with_browser_cookie(
+                    super::connect_page::render(
                         server,
                         request.headers(),
                         &page,
-                        super::connect::Shown::default(),
+                        super::connect_page::Shown::default(),
                     ),
                     cookie.as_deref(),
                 ),

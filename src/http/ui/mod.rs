@@ -20,6 +20,7 @@ pub(crate) mod brand;
 pub(crate) mod connect;
 pub(crate) mod consent;
 pub(crate) mod countries;
+mod form;
 pub(crate) mod i18n;
 pub(crate) mod pages;
 

@@ -306,7 +306,7 @@ pub(super) async fn scoped_keys<S: Storage>(
 
 /// Who may read connections and customers: a workspace admin (the whole
 /// workspace) or a confidential client (its own app's).
-async fn connections_caller<S: Storage>(
+pub(super) async fn connections_caller<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Result<(crate::WorkspaceId, Option<AppId>), Response<Bytes>> {

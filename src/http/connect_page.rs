@@ -155,6 +155,7 @@ pub(super) fn render<S: Storage>(
         lang: &lang,
         app_logo: page.app.logo_uri.as_deref(),
     };
+    crate::telemetry::connect_step(flow.step.as_str());
     let body = step_body(config.scope_catalogue(), page, &shown);
     let error = shown.error.map(|e| {
         let message = look.t(ui::i18n::problem_key(&e.problem)).to_owned();

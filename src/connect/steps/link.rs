@@ -6,8 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 
-use crate::connect::CompleteError;
 use crate::connect::browser::{BrowserSecret, same_hash};
+use crate::connect::view::CompleteError;
 use crate::credentials::ConnectToken;
 use crate::hooks::events::Event;
 use crate::hooks::link::{LinkContext, LinkError, LinkMethod, Provider};
@@ -198,7 +198,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (handle, record) = self
             .open_session_handle(token)
             .await
-            .map_err(|e| page(crate::connect::page_of(e)))?;
+            .map_err(|e| page(crate::connect::view::page_of(e)))?;
         let modal = record
             .connect
             .as_deref()
@@ -309,7 +309,7 @@ impl<S: Storage> AuthorizationServer<S> {
             let (handle, record) = self
                 .open_session_handle(&token)
                 .await
-                .map_err(crate::connect::page_of)?;
+                .map_err(crate::connect::view::page_of)?;
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
             let provider = self
                 .session_provider(context)

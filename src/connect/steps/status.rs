@@ -1,8 +1,8 @@
 //! Where a flow stands, for the embed script: its marker, the status a
 //! waiting page polls, and the check before a modal opens.
 
-use crate::connect::CompleteError;
 use crate::connect::browser::BrowserSecret;
+use crate::connect::view::CompleteError;
 use crate::oauth::authorize::ErrorPage;
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, SessionRecord, Storage};
@@ -35,7 +35,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 None => {
                     self.open_session_handle(token)
                         .await
-                        .map_err(crate::connect::page_of)?
+                        .map_err(crate::connect::view::page_of)?
                         .1
                 }
             };
@@ -115,7 +115,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (_, record) = self
             .open_session_handle(token)
             .await
-            .map_err(crate::connect::page_of)?;
+            .map_err(crate::connect::view::page_of)?;
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let known = self
             .known_customer(&record, context)

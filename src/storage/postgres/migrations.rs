@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0011_limits.sql"),
     ),
     (
+        12,
+        "webhooks",
+        include_str!("../../../migrations/0012_webhooks.sql"),
+    ),
+    (
         13,
         "app logos",
         include_str!("../../../migrations/0013_app_logos.sql"),

@@ -13,8 +13,8 @@
 //   data-close          a provider's return, in that window: close it
 //   data-count          the provider picker: its filter's "{n} shown" text
 // On every page it loads, it moves focus to the step's heading (an
-// element marked data-focus), as `autofocus` does where a browser allows
-// it (not in a cross-origin frame).
+// element marked data-focus) when the page has the focus, as `autofocus`
+// does where a browser allows it (not in a cross-origin frame).
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -89,8 +89,10 @@
     setTimeout(poll, 1500);
   }
 
+  // Only when this document has the focus: a modal's first page leaves it
+  // on the dialog's Close button, where the embed script put it.
   var heading = document.querySelector('[data-focus]');
-  if (heading && document.activeElement !== heading) heading.focus();
+  if (heading && document.activeElement !== heading && document.hasFocus()) heading.focus();
 
   // The provider picker: typing in the search box narrows the tiles
   // without a page load (the form's server-side search works without

@@ -779,6 +779,9 @@ impl AppStore for MemoryStore {
         if let Some(description) = &changes.description {
             app.description.clone_from(description);
         }
+        if let Some(logo) = &changes.logo_uri {
+            app.logo_uri.clone_from(logo);
+        }
         if let Some(uris) = &changes.redirect_uris {
             app.redirect_uris.clone_from(uris);
         }

@@ -224,9 +224,7 @@ pub mod axum;
 #[doc(hidden)]
 pub use testing::fuzzing;
 
-pub use config::{
-    AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
-};
+pub use config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
 pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
 pub use connect::customers::Customer;
@@ -289,6 +287,7 @@ pub use registry::apps::{
 };
 pub use resource::{BearerKind, BearerPrincipal};
 pub use server::AuthorizationServer;
+pub use server::builder::AuthorizationServerBuilder;
 pub use server::client_address::PeerAddress;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,

@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{AdapterOptions, MAX_BODY_BYTES, Storage};
+use oauth_connect::{AdapterOptions, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
@@ -72,7 +72,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     if let Some((demo, demo_listener)) = demo_app {
         let demo = Router::new()
             .fallback(demo_app_handler)
-            .layer(Extension(limits))
+            .layer(Extension(options))
             .layer(middleware::from_fn(trace))
             .with_state(demo);
         sites.push((demo_listener, demo));
@@ -81,19 +81,16 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     Ok(())
 }
 
-/// The demo app's adapter: its request (body capped and timed) into
-/// `http`, and back.
+/// The demo app's adapter: the same conversion as the server's.
 async fn demo_app_handler(
     State(app): State<common::DemoApp>,
-    Extension(limits): Extension<common::Limits>,
+    Extension(options): Extension<AdapterOptions>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let response =
-        match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
-            Err(answer) => answer,
-        };
+    let response = match oauth_connect::axum::read_request(request, &options).await {
+        Ok(request) => common::demo_app_handle(&app, request).await,
+        Err(answer) => answer,
+    };
     response.map(Body::from)
 }
 

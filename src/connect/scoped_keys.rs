@@ -23,8 +23,6 @@
 //! re-minted), [`KeyRing::retire`](crate::KeyRing::retire) it: they then
 //! fail verification.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -64,31 +62,7 @@ struct CheckedKey {
     signing_key_id: u8,
 }
 
-/// A scoped key's text. Shown once; `Debug` prints `[redacted]`; zeroized on
-/// drop; compared in constant time.
-#[derive(Clone)]
-pub struct ScopedKey(Zeroizing<String>);
-
-impl ScopedKey {
-    /// The key's text, for the one response that hands it out.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ScopedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ScopedKey([redacted])")
-    }
-}
-
-impl PartialEq for ScopedKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for ScopedKey {}
+pub use crate::credentials::scoped_key::ScopedKey;
 
 /// Why a scoped key was refused.
 #[derive(Debug, thiserror::Error)]

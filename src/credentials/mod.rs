@@ -22,6 +22,7 @@
 //! one SHA-256 block.
 
 pub(crate) mod keyring;
+pub(crate) mod scoped_key;
 
 use std::fmt;
 use std::marker::PhantomData;

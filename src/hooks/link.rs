@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use zeroize::Zeroize as _;
 
-use crate::storage::LinkedAccount;
+use crate::model::connect::LinkedAccount;
 
 /// How a provider's link step works.
 #[derive(Debug, Clone, PartialEq, Eq)]

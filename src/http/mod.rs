@@ -27,11 +27,7 @@ mod management;
 mod response;
 pub(crate) mod ui;
 
-/// The largest request body [`AuthorizationServer::handle`] accepts, in
-/// bytes (the management API's limit; OAuth form bodies are limited to
-/// 16 KiB). An adapter should stop reading a body beyond this size and may
-/// answer 413 itself.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use crate::config::MAX_BODY_BYTES;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the

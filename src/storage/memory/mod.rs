@@ -25,13 +25,13 @@ use super::{
     StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::credentials::keyring::{CredentialHash, CredentialHashMap};
+use crate::model::app::OAuthApp;
 use crate::model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, Subject,
     WorkspaceId,
 };
 use crate::model::origin::Origin;
 use crate::model::scope::ScopeSet;
-use crate::registry::apps::OAuthApp;
 use crate::webhooks::{WebhookEventType as Hook, data as hook};
 
 mod webhooks;
@@ -648,7 +648,9 @@ impl MemoryStore {
                     // The connection's own tags (edited with the API, perhaps)
                     // stay; the session's are added.
                     for tag in &connection.tags {
-                        if found.tags.len() < crate::MAX_TAGS && !found.tags.contains(tag) {
+                        if found.tags.len() < crate::model::connect::MAX_TAGS
+                            && !found.tags.contains(tag)
+                        {
                             found.tags.push(tag.clone());
                         }
                     }

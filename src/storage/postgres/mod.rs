@@ -63,6 +63,7 @@ use crate::storage::{StorageError, StorageErrorKind};
 
 mod admin_keys;
 mod apps;
+mod binds;
 // Before `grants`, which uses its column-list macros.
 #[macro_use]
 mod connect;

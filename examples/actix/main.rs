@@ -130,7 +130,7 @@ async fn metrics<S: Storage>(
     {
         headers.insert(http::header::AUTHORIZATION, value);
     }
-    from_http(common::metrics(&server, &headers).await)
+    respond(common::metrics(&server, &headers).await)
 }
 
 async fn me<S: Storage>(bearer: Bearer<S>) -> HttpResponse {

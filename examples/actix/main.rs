@@ -116,7 +116,6 @@ async fn demo_app_handler(
     respond(response)
 }
 
-/// `GET /v1/me`: who the bearer credential speaks for.
 /// `GET /metrics`: the Prometheus text format, for an admin key.
 async fn metrics<S: Storage>(
     server: web::Data<oauth_connect::AuthorizationServer<S>>,
@@ -133,6 +132,7 @@ async fn metrics<S: Storage>(
     respond(common::metrics(&server, &headers).await)
 }
 
+/// `GET /v1/me`: who the bearer credential speaks for.
 async fn me<S: Storage>(bearer: Bearer<S>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -75,6 +75,10 @@ pub struct NewConnectSession {
     /// `S256` when `codeChallenge` is given.
     #[serde(default)]
     pub code_challenge_method: Option<String>,
+    /// The language of the hosted pages: a BCP 47 language tag (`fr`,
+    /// `es-MX`). Without it, the browser's `Accept-Language` decides.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl std::fmt::Debug for NewConnectSession {
@@ -95,6 +99,7 @@ impl std::fmt::Debug for NewConnectSession {
             .field("scoped_key_expires_in", &self.scoped_key_expires_in)
             .field("code_challenge", &self.code_challenge)
             .field("code_challenge_method", &self.code_challenge_method)
+            .field("locale", &self.locale)
             .finish()
     }
 }
@@ -307,6 +312,11 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             state => state.filter(|s| !s.is_empty()).map(str::to_owned),
         };
+        let locale = request
+            .locale
+            .as_deref()
+            .map(crate::http::ui::i18n::check_locale)
+            .transpose()?;
         let scoped_key = match (
             request.scoped_key.unwrap_or(false),
             request.scoped_key_delivery,
@@ -433,6 +443,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 browser_created,
                 progress: ConnectProgress::default(),
                 step_version: 0,
+                locale,
             })),
         };
         storage.insert_session(&record).await?;

@@ -47,6 +47,10 @@ pub struct OAuthApp {
     /// Connect sessions, and which may frame its hosted Connect page.
     #[serde(default)]
     pub allowed_origins: Vec<Origin>,
+    /// The app's logo (an `https` URL), shown on the consent and Connect
+    /// pages beside its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
     /// Confidential or public.
     #[serde(rename = "type")]
     pub app_type: AppType,

@@ -1,6 +1,7 @@
 //! [`AuthorizationServerBuilder`]: the configuration checked once, then the
 //! server built.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::hooks::clock::{Clock, SystemClock};
 use crate::hooks::events::{EventSink, NoEvents};
 use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
 use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::http::ui::brand::{Brand, Theme};
+use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{RandomSource, SystemRandom};
 use crate::model::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
@@ -56,6 +59,8 @@ pub struct AuthorizationServerBuilder<S> {
     authentication_failure_limit: RateLimit,
     public_pushed_request_cap: u32,
     trusted_proxies: Vec<String>,
+    brand: Brand,
+    messages: BTreeMap<String, Messages>,
 }
 
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
@@ -92,7 +97,35 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: RateLimit::new(20, Duration::MINUTE),
             public_pushed_request_cap: 32,
             trusted_proxies: Vec::new(),
+            brand: Brand::default(),
+            messages: BTreeMap::new(),
         }
+    }
+
+    /// The host's brand on every hosted page: name, logo, accent colour,
+    /// support link ([`Brand`]). [`build`](Self::build) refuses a logo that
+    /// is not `https`, a colour that is not `#rrggbb` and a support URL
+    /// that is not `https` (or `http` on a loopback host).
+    pub fn brand(mut self, brand: Brand) -> Self {
+        self.brand = brand;
+        self
+    }
+
+    /// Adds a language to the hosted pages, or overrides strings of one
+    /// (English `en`, French `fr` and Spanish `es` ship): `locale` is a
+    /// BCP 47 tag, `messages` the texts by key ([`Messages::keys`]); a
+    /// message missing in that language is shown in English. Called twice
+    /// for one language, the strings add up. [`build`](Self::build) refuses
+    /// an unknown key and a malformed tag.
+    pub fn messages(mut self, locale: impl Into<String>, messages: Messages) -> Self {
+        let entry = self
+            .messages
+            .entry(locale.into().to_ascii_lowercase())
+            .or_default();
+        for (key, text) in messages.entries() {
+            *entry = std::mem::take(entry).set(key, text);
+        }
+        self
     }
 
     /// The issuer identifier: `https://auth.example.com` (or
@@ -408,6 +441,20 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }
         let trusted_proxies = crate::server::client_address::parse_proxies(&self.trusted_proxies)
             .ok_or(ConfigError::Invalid("trusted_proxies"))?;
+        if let Some(problem) = self.brand.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        for (locale, messages) in &self.messages {
+            if crate::http::ui::i18n::check_locale(locale).is_err() {
+                return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
+            }
+            if messages.unknown_key().is_some() {
+                return Err(ConfigError::Invalid("messages key (see Messages::keys)"));
+            }
+            if messages.has_control_characters() {
+                return Err(ConfigError::Invalid("messages text"));
+            }
+        }
         let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
             && self
                 .reference_id_prefix
@@ -487,6 +534,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: self.authentication_failure_limit,
             public_pushed_request_cap: self.public_pushed_request_cap,
             trusted_proxies,
+            theme: Theme::new(&self.brand),
+            brand: self.brand,
+            catalogue: Catalogue::new(self.messages),
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,

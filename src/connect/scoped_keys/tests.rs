@@ -37,6 +37,7 @@ async fn connected() -> (AuthorizationServer<MemoryStore>, AuthenticatedClient) 
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

@@ -69,6 +69,12 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // WebhookDestinations is configuration: it moves to config.rs.
     ("config", "webhooks"),
     ("server", "webhooks"),
+    // The hosted pages' brand and languages (http/ui/brand.rs, i18n/) are
+    // configuration that the builder, ServerConfig and a session's locale
+    // hold: their types move below config (model/ or config.rs).
+    ("config", "http"),
+    ("server", "http"),
+    ("connect", "http"),
 ];
 
 /// Files under `src/` allowed over [`MAX_LINES`].
@@ -85,6 +91,7 @@ const LONG_FILES: &[&str] = &[
     // review lists (conformance one file per trait, memory one per trait,
     // token into code/refresh/client_credentials, ...), then taken off here.
     "src/oauth/authorize.rs",
+    "src/registry/apps.rs",
     "src/oauth/token/mod.rs",
     "src/storage/memory/mod.rs",
     "src/storage/postgres/connect.rs",
@@ -96,14 +103,25 @@ const LONG_FILES: &[&str] = &[
 /// Import cycles not cut yet. The check fails on any other cycle, and on a
 /// listed one that is gone (take it off the list).
 const KNOWN_CYCLES: &[&[&str]] = &[
-    // The review's cut is http/browser.rs (cookies, error pages, form
-    // targets, the browser binding), which takes `render`, `Shown`,
-    // `browser_or_new` and `with_browser_cookie` out of http/connect.rs;
-    // issue 20's branch is rewriting that file: cut when it lands.
-    &["http::connect", "http::embed", "http::oauth"],
     // Storage's WebhookStore supertrait and the webhook flow's store: cut
     // with KNOWN_UPWARD's ("storage", "webhooks").
     &["storage", "webhooks"],
+    // The pages' languages (http/ui/i18n) read from config and the flows
+    // while config reads them: cut with KNOWN_UPWARD's ("config", "http").
+    &[
+        "config",
+        "http::ui::i18n",
+        "oauth::authorize",
+        "registry::apps",
+        "server",
+        "server::client_address",
+    ],
+    // The review's cut: http/browser.rs (cookies, error pages, form targets,
+    // the browser binding), out of http/connect_page.rs, http/oauth.rs and
+    // http/embed.rs.
+    &["http::connect_page", "http::embed", "http::oauth"],
+    // The page renderer and its form helpers import each other.
+    &["http::ui::connect", "http::ui::form"],
 ];
 
 // ---------------------------------------------------------------------------

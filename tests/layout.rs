@@ -81,12 +81,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
 const LONG_FILES: &[&str] = &[
     // Data, not code.
     "src/http/openapi.json",
-    // split by issue 20's branch
-    "src/http/ui/mod.rs",
-    "src/http/connect.rs",
-    "src/connect/steps.rs",
-    "src/http/ui/assets/connect-sdk.js",
-    "src/http/ui/assets/connect-page.js",
     // Not split yet (issue 18 item 1): each is to be split by concern as the
     // review lists (conformance one file per trait, memory one per trait,
     // token into code/refresh/client_credentials, ...), then taken off here.

@@ -895,52 +895,60 @@ fn spawn_purge<S: Storage>(server: AuthorizationServer<S>, every: Duration) {
     });
 }
 
-/// SIGTERM's listener, made before the banner announces the address: a
-/// signal sent as soon as the server says where it listens is never missed
-/// (tokio installs the process's handler when the first listener is made).
-#[cfg(unix)]
-static TERMINATE: std::sync::Mutex<Option<tokio::signal::unix::Signal>> =
-    std::sync::Mutex::new(None);
+/// The process's one shutdown signal, which every part that stops with the
+/// server (the listeners, the webhook worker) waits on.
+static SHUTDOWN: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
 
-/// Makes SIGTERM's listener now (see [`TERMINATE`]).
+/// Starts listening for Ctrl-C and SIGTERM, before the banner announces the
+/// address: a signal sent as soon as the server says where it listens is
+/// never missed, and it reaches every waiter, however many there are.
 fn listen_for_terminate() {
-    #[cfg(unix)]
-    if let Ok(signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        && let Ok(mut slot) = TERMINATE.lock()
-    {
-        *slot = Some(signal);
-    }
+    let _ = shutdown_receiver();
+}
+
+/// The shutdown signal's receiver; the first call makes the listeners.
+fn shutdown_receiver() -> &'static tokio::sync::watch::Receiver<bool> {
+    SHUTDOWN.get_or_init(|| {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        let terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::spawn(async move {
+            let ctrl_c = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            #[cfg(unix)]
+            let terminate = async move {
+                match terminate {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminate = std::future::pending::<()>();
+            tokio::select! {
+                () = ctrl_c => {},
+                () = terminate => {},
+            }
+            tracing::info!("shutting down: finishing the requests in flight");
+            let _ = stop.send(true);
+        });
+        stopped
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the signal to stop accepting requests
 /// and finish the ones in flight.
 pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        let early = TERMINATE.lock().ok().and_then(|mut slot| slot.take());
-        let made = match early {
-            Some(signal) => Ok(signal),
-            None => tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
-        };
-        match made {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    let mut stopped = shutdown_receiver().clone();
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }
 
 /// The span of one request: method and path only. Never the query string

@@ -1668,6 +1668,9 @@ impl GrantStore for MemoryStore {
         // batch's work): they are dead without it (`grant_is_live`) and the
         // next purge removes them.
         removed += purge(&self.grants, &mut budget, || (), |g, ()| doomed(g));
+        // Webhook events queued beside the tables become messages (or go,
+        // when no endpoint wants them), even where no worker runs.
+        self.drain_webhook_events()?;
         Ok(removed)
     }
 }

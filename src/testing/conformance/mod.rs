@@ -128,6 +128,10 @@ macro_rules! storage_conformance_tests {
             rate_limits_concurrent_counts_are_each_counted_once,
             rate_limits_refund_takes_back_one_in_its_window,
             rate_limits_purge_removes_only_ended_windows,
+            webhooks_outbox_is_written_with_the_change,
+            webhooks_claims_never_overlap,
+            webhooks_attempts_are_recorded_and_retried,
+            webhooks_endpoints_belong_to_their_app,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -155,6 +159,9 @@ pub fn run<F: std::future::Future<Output = ()>>(check: F) {
         .expect("a tokio runtime for the conformance suite")
         .block_on(check);
 }
+
+mod webhooks;
+pub use webhooks::*;
 
 fn rng() -> SystemRandom {
     SystemRandom::new()

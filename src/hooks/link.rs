@@ -303,6 +303,27 @@ pub(crate) fn logo_origin(url: &str) -> Option<String> {
         .origin()
 }
 
+/// The longest logo URL, in bytes.
+const MAX_LOGO_URI_BYTES: usize = 2048;
+
+pub(crate) fn check_logo_uri(uri: &str) -> Result<String, crate::error::FieldError> {
+    if uri.len() > MAX_LOGO_URI_BYTES {
+        return Err(crate::error::FieldError::new(
+            "logoUri",
+            crate::error::Problem::TooLong {
+                max: MAX_LOGO_URI_BYTES,
+            },
+        ));
+    }
+    match logo_origin(uri) {
+        Some(_) => Ok(uri.to_owned()),
+        None => Err(crate::error::FieldError::new(
+            "logoUri",
+            crate::error::Problem::NotHttpsUrl,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -290,24 +290,6 @@ fn check_description(description: &str) -> Result<String, FieldError> {
     check_text("description", description, 0, MAX_DESCRIPTION_CHARS, true)
 }
 
-/// The longest logo URL, in bytes.
-const MAX_LOGO_URI_BYTES: usize = 2048;
-
-fn check_logo_uri(uri: &str) -> Result<String, FieldError> {
-    if uri.len() > MAX_LOGO_URI_BYTES {
-        return Err(FieldError::new(
-            "logoUri",
-            Problem::TooLong {
-                max: MAX_LOGO_URI_BYTES,
-            },
-        ));
-    }
-    match crate::providers::logo_origin(uri) {
-        Some(_) => Ok(uri.to_owned()),
-        None => Err(FieldError::new("logoUri", Problem::NotHttpsUrl)),
-    }
-}
-
 fn check_redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, FieldError> {
     if uris.is_empty() {
         return Err(FieldError::new("redirectUris", Problem::TooFew { min: 1 }));
@@ -392,7 +374,11 @@ impl NewOAuthApp {
             redirect_uris: check_redirect_uris(&self.redirect_uris)?,
             allowed_scopes: check_scopes(&self.allowed_scopes)?,
             allowed_origins: check_origins(&self.allowed_origins)?,
-            logo_uri: self.logo_uri.as_deref().map(check_logo_uri).transpose()?,
+            logo_uri: self
+                .logo_uri
+                .as_deref()
+                .map(crate::hooks::link::check_logo_uri)
+                .transpose()?,
         })
     }
 }
@@ -433,7 +419,11 @@ impl AppUpdate {
             logo_uri: self
                 .logo_uri
                 .as_ref()
-                .map(|l| l.as_deref().map(check_logo_uri).transpose())
+                .map(|l| {
+                    l.as_deref()
+                        .map(crate::hooks::link::check_logo_uri)
+                        .transpose()
+                })
                 .transpose()?,
             updated_at,
         })

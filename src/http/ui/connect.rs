@@ -11,19 +11,7 @@ use super::consent::{ScopeLine, app_line, scope_list};
 use super::form::{Field, customer_fields, input};
 use super::{Look, PageScript, document, page_script};
 
-/// The customer details on the Connect page: as a form, or as a summary
-/// when everything is already known.
-pub(crate) struct CustomerView<'a> {
-    pub(crate) first_name: Option<&'a str>,
-    pub(crate) last_name: Option<&'a str>,
-    pub(crate) email: Option<&'a str>,
-    pub(crate) phone: Option<&'a str>,
-    pub(crate) street_one: Option<&'a str>,
-    pub(crate) city: Option<&'a str>,
-    pub(crate) state: Option<&'a str>,
-    pub(crate) postal_code: Option<&'a str>,
-    pub(crate) country: Option<&'a str>,
-}
+pub(crate) use super::form::CustomerView;
 
 /// One provider in the picker.
 pub(crate) struct ProviderLine<'a> {

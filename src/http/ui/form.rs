@@ -7,8 +7,21 @@ use std::fmt::Write as _;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::Look;
-use super::connect::CustomerView;
 use super::countries::COUNTRIES;
+
+/// The customer details on the Connect page: as a form, or as a summary
+/// when everything is already known.
+pub(crate) struct CustomerView<'a> {
+    pub(crate) first_name: Option<&'a str>,
+    pub(crate) last_name: Option<&'a str>,
+    pub(crate) email: Option<&'a str>,
+    pub(crate) phone: Option<&'a str>,
+    pub(crate) street_one: Option<&'a str>,
+    pub(crate) city: Option<&'a str>,
+    pub(crate) state: Option<&'a str>,
+    pub(crate) postal_code: Option<&'a str>,
+    pub(crate) country: Option<&'a str>,
+}
 /// One form field: its label (marked required or optional), the control,
 /// and its error right after it, tied with `aria-describedby`.
 pub(super) struct Field<'a> {

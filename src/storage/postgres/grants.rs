@@ -135,7 +135,7 @@ macro_rules! joined_app_columns {
     () => {
         "a.id, a.client_id, a.workspace_id, a.name, a.description, a.redirect_uris, \
          a.allowed_scopes, a.app_type, a.created_at, a.updated_at, a.secret_hash, \
-         a.previous_secret_hash, a.previous_valid_until, a.allowed_origins"
+         a.previous_secret_hash, a.previous_valid_until, a.allowed_origins, a.logo_uri"
     };
 }
 

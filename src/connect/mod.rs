@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::connect::browser::BrowserSecret;
 use crate::connect::scoped_keys::ScopedKey;
-use crate::credentials::{AuthorizationCode, ConnectToken};
+use crate::credentials::{AuthorizationCode, ConnectToken, Redacted, RedactedUrl, Secret};
 use crate::error::{FieldError, Problem};
 use crate::model::ids::{ConnectionId, CustomerId, GrantId, Subject};
 use crate::model::random::{RandomError, random_array};
@@ -100,7 +100,7 @@ pub struct CustomerInfoInput {
 ///
 /// `Debug` redacts [`state`](Self::state): clients often use it as their
 /// own CSRF token.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewConnectSession {
@@ -136,7 +136,7 @@ pub struct NewConnectSession {
     pub scopes: Option<Vec<String>>,
     /// Returned with the code, as OAuth `state`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<Redacted<String>>,
     /// Whether completion also yields a scoped key.
     #[serde(default)]
     pub scoped_key: Option<bool>,
@@ -154,38 +154,17 @@ pub struct NewConnectSession {
     pub code_challenge_method: Option<String>,
 }
 
-impl std::fmt::Debug for NewConnectSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewConnectSession")
-            .field("app_id", &self.app_id)
-            .field("redirect_url", &self.redirect_url)
-            .field("reference_id", &self.reference_id)
-            .field("tags", &self.tags)
-            .field("client_name", &self.client_name)
-            .field("customer_id", &self.customer_id)
-            .field("customer_info", &self.customer_info)
-            .field("filters", &self.filters)
-            .field("scopes", &self.scopes)
-            .field("state", &crate::storage::redacted(self.state.as_ref()))
-            .field("scoped_key", &self.scoped_key)
-            .field("scoped_key_delivery", &self.scoped_key_delivery)
-            .field("scoped_key_expires_in", &self.scoped_key_expires_in)
-            .field("code_challenge", &self.code_challenge)
-            .field("code_challenge_method", &self.code_challenge_method)
-            .finish()
-    }
-}
-
 /// A created Connect session: `201 { connectToken, url, expiresAt,
 /// referenceId, customerId, mode }`.
 ///
 /// `Debug` redacts the Connect token, also in the page's URL.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct CreatedConnectSession {
     /// The single-use Connect token (also a PAR `request_uri`).
     pub connect_token: ConnectToken,
     /// The hosted page for this session.
-    pub url: String,
+    pub url: RedactedUrl,
     /// When the token expires.
     pub expires_at: OffsetDateTime,
     /// The reference id, given or generated (always generated for a
@@ -196,19 +175,6 @@ pub struct CreatedConnectSession {
     pub customer_id: Option<CustomerId>,
     /// `create` or `update`.
     pub mode: ConnectMode,
-}
-
-impl std::fmt::Debug for CreatedConnectSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedConnectSession")
-            .field("connect_token", &self.connect_token)
-            .field("url", &crate::oauth::authorize::RedactedUrl(&self.url))
-            .field("expires_at", &self.expires_at)
-            .field("reference_id", &self.reference_id)
-            .field("customer_id", &self.customer_id)
-            .field("mode", &self.mode)
-            .finish()
-    }
 }
 
 impl Serialize for CreatedConnectSession {
@@ -270,13 +236,13 @@ impl From<FieldError> for ConnectError {
 /// own.
 ///
 /// `Debug` redacts the CSRF token (the Connect token redacts itself).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectPage {
     /// The session's Connect token; the form posts it back as `token`.
     pub session: ConnectToken,
     /// The CSRF token; the form posts it back as `csrf_token`.
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     /// The app.
     pub app: OAuthApp,
     /// The name to show (the session's `clientName` or the app's name).
@@ -363,28 +329,6 @@ impl From<&crate::hooks::link::Provider> for ProviderView {
             logo_url: p.logo_url.clone(),
             method: p.method.clone(),
         }
-    }
-}
-
-impl std::fmt::Debug for ConnectPage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectPage")
-            .field("session", &self.session)
-            .field("csrf_token", &"[redacted]")
-            .field("app", &self.app)
-            .field("client_name", &self.client_name)
-            .field("scopes", &self.scopes)
-            .field("customer", &self.customer)
-            .field("ask_customer", &self.ask_customer)
-            .field("mode", &self.mode)
-            .field("filters", &self.filters)
-            .field("redirect_url", &self.redirect_url)
-            .field("expires_at", &self.expires_at)
-            .field("flow", &self.flow)
-            .field("embed", &self.embed)
-            .field("step_version", &self.step_version)
-            .field("claimed", &self.claimed)
-            .finish_non_exhaustive()
     }
 }
 
@@ -737,7 +681,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 set
             }
         };
-        let state = match request.state.as_deref() {
+        let state = match request.state.as_deref().map(String::as_str) {
             Some(state) if state.len() > crate::MAX_STATE_LEN => {
                 return Err(FieldError::new(
                     "state",
@@ -747,7 +691,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 )
                 .into());
             }
-            state => state.filter(|s| !s.is_empty()).map(str::to_owned),
+            state => state
+                .filter(|s| !s.is_empty())
+                .map(|s| Redacted::new(s.to_owned())),
         };
         let scoped_key = match (
             request.scoped_key.unwrap_or(false),
@@ -884,7 +830,7 @@ impl<S: Storage> AuthorizationServer<S> {
         );
         Ok(CreatedConnectSession {
             connect_token,
-            url,
+            url: RedactedUrl::new(url),
             expires_at,
             reference_id,
             customer_id,
@@ -979,6 +925,7 @@ impl<S: Storage> AuthorizationServer<S> {
             flow,
             csrf_token: self
                 .connect_csrf(&session, &browser_hash)
+                .map(Secret::new)
                 .ok_or(ErrorPage::TemporarilyUnavailable)?,
             session,
             app,
@@ -1082,7 +1029,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     params.push(("error_description", "the user denied the request"));
                 }
             }
-            if let Some(state) = record.state.as_deref() {
+            if let Some(state) = record.state.as_deref().map(String::as_str) {
                 params.push(("state", state));
             }
             params.push(("iss", config.issuer_str()));
@@ -1287,24 +1234,6 @@ mod tests {
             check_customer(&empty, &API_NAMES, false).unwrap().location,
             None
         );
-    }
-
-    /// The client's `state` (often its CSRF token) never prints; the
-    /// rest of the request does.
-    #[test]
-    fn a_new_session_redacts_its_state_in_debug() {
-        let body: NewConnectSession = serde_json::from_str(
-            r#"{"redirectUrl": "https://app.example.com/callback", "state": "client-csrf-f00dfeed"}"#,
-        )
-        .unwrap();
-        let shown = format!("{body:?}");
-        assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
-        assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
-        assert!(
-            shown.contains("https://app.example.com/callback"),
-            "{shown}"
-        );
-        assert!(format!("{:?}", NewConnectSession::default()).contains("state: None"));
     }
 
     #[test]

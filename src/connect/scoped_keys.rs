@@ -23,8 +23,6 @@
 //! re-minted), [`KeyRing::retire`](crate::KeyRing::retire) it: they then
 //! fail verification.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -32,7 +30,7 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
+use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, Secret, all_base64url, checksum};
 use crate::error::{FieldError, Problem};
 use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::model::random::{RandomError, random_array};
@@ -66,29 +64,15 @@ struct CheckedKey {
 
 /// A scoped key's text. Shown once; `Debug` prints `[redacted]`; zeroized on
 /// drop; compared in constant time.
-#[derive(Clone)]
-pub struct ScopedKey(Zeroizing<String>);
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopedKey(pub(crate) Secret);
 
 impl ScopedKey {
     /// The key's text, for the one response that hands it out.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
-
-impl fmt::Debug for ScopedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ScopedKey([redacted])")
-    }
-}
-
-impl PartialEq for ScopedKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for ScopedKey {}
 
 /// Why a scoped key was refused.
 #[derive(Debug, thiserror::Error)]
@@ -292,7 +276,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let mut raw = Zeroizing::new([0u8; BODY_LEN + MAC_LEN]);
         raw[..BODY_LEN].copy_from_slice(&body);
         raw[BODY_LEN..].copy_from_slice(&mac);
-        encode_key(prefix, raw.as_slice()).map(ScopedKey)
+        encode_key(prefix, raw.as_slice()).map(|text| ScopedKey(Secret::from(text)))
     }
 
     /// A new scoped-key record (not yet stored) with fresh id and nonce,
@@ -694,7 +678,12 @@ mod tests {
         let browser = server.new_browser_secret().unwrap();
         let page = server.open_connect(token, &browser).await.unwrap();
         server
-            .complete_connect(token, &page.csrf_token, &browser, ConnectDecision::Approve)
+            .complete_connect(
+                token,
+                page.csrf_token.expose_secret(),
+                &browser,
+                ConnectDecision::Approve,
+            )
             .await
             .unwrap();
         (server, client)
@@ -798,15 +787,7 @@ mod tests {
     }
 
     fn key(text: &str) -> ScopedKey {
-        ScopedKey(Zeroizing::new(text.to_owned()))
-    }
-
-    #[test]
-    fn debug_never_shows_the_key() {
-        let secret = "oc_sk_0123456789abcdefghijklmnopqrstuvwxyz";
-        let shown = format!("{:?} {:#?}", key(secret), key(secret));
-        assert!(!shown.contains("0123456789"), "{shown}");
-        assert!(shown.contains("[redacted]"));
+        ScopedKey(Secret::from(text))
     }
 
     #[test]

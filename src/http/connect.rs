@@ -55,7 +55,7 @@ async fn client<S: Storage>(
         Err(_) => return Err(unauthorized("malformed Authorization header")),
     };
     match server
-        .authenticate_client(&basic.client_id, Some(basic.client_secret.as_str()))
+        .authenticate_client(&basic.client_id, Some(basic.client_secret.expose_secret()))
         .await
     {
         Ok(client) if client.authenticated => Ok(client),
@@ -347,7 +347,7 @@ pub(super) fn render<S: Storage>(
         client_name: &page.client_name,
         update: page.mode == ConnectMode::Update,
         token: page.session.expose_secret(),
-        csrf_token: &page.csrf_token,
+        csrf_token: page.csrf_token.expose_secret(),
         body,
         error: shown.error.map(|e| (e.field, e.to_string())),
         notice,

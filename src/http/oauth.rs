@@ -373,7 +373,7 @@ fn consent_page<S: Storage>(
         return_to: &return_to,
         action: &action,
         session: prompt.session.expose_secret(),
-        csrf_token: &prompt.csrf_token,
+        csrf_token: prompt.csrf_token.expose_secret(),
         demo_sign_in: config.resource_owner().demo_sign_in(),
     };
     let csp = ui::content_security_policy(std::slice::from_ref(&return_to), "'none'");
@@ -391,8 +391,8 @@ fn consent_page<S: Storage>(
     let max_age = config.lifetimes().consent.whole_seconds();
     let cookie = format!(
         "{}={}; Path={action}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
-        csrf_cookie_name(&prompt.csrf_token),
-        prompt.csrf_token
+        csrf_cookie_name(prompt.csrf_token.expose_secret()),
+        prompt.csrf_token.expose_secret()
     );
     response::with_cookie(page, &cookie)
 }

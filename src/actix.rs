@@ -181,21 +181,31 @@ async fn serve<S: Storage>(
     request: &HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let answer = match into_http(server, options, request, body).await {
-        Ok(request) => server.handle(request).await,
+    let answer = match read_request(request, body, options).await {
+        Ok(mut request) => {
+            *request.uri_mut() = adapter::routed_uri(server, request.uri());
+            server.handle(request).await
+        }
         Err(answer) => answer,
     };
-    from_http(answer)
+    respond(answer)
 }
 
-/// The request rebuilt in `http` 1 (path without the issuer's, body read
-/// whole, the socket's peer as a [`PeerAddress`]), or the answer to a
-/// request that cannot be.
-async fn into_http<S: Storage>(
-    server: &AuthorizationServer<S>,
-    options: &AdapterOptions,
+/// An actix-web request rebuilt as `http::Request<Bytes>` (actix-web
+/// speaks `http` 0.2), for a handler of your own in `http` terms (as
+/// [`configure`] does for [`AuthorizationServer::handle`]): the body read
+/// whole within the options' body timeout and at most [`MAX_BODY_BYTES`],
+/// and the socket's peer as a [`PeerAddress`]. Answer with [`respond`].
+///
+/// # Errors
+///
+/// The answer to send instead: 413 over the cap, 408 past the body timeout
+/// (both with `Connection: close`), 400 for a body or request that cannot
+/// be read or rebuilt.
+pub async fn read_request(
     request: &HttpRequest,
     body: web::Payload,
+    options: &AdapterOptions,
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let read = async {
         match body.to_bytes_limited(MAX_BODY_BYTES).await {
@@ -205,10 +215,9 @@ async fn into_http<S: Storage>(
         }
     };
     let body = adapter::read_body(options, read).await?;
-    let uri = http::Uri::try_from(request.uri().to_string()).map_err(|_| adapter::bad_request())?;
     let mut into = http::Request::builder()
         .method(request.method().as_str())
-        .uri(adapter::routed_uri(server, &uri));
+        .uri(request.uri().to_string());
     for (name, value) in request.headers() {
         into = into.header(name.as_str(), value.as_bytes());
     }
@@ -218,8 +227,9 @@ async fn into_http<S: Storage>(
     into.body(body).map_err(|_| adapter::bad_request())
 }
 
-/// The `http` 1 response as actix-web's.
-fn from_http(response: http::Response<Bytes>) -> HttpResponse {
+/// An `http` 1 response as actix-web's: status, headers (a
+/// `Connection: close` asked for is kept) and body.
+pub fn respond(response: http::Response<Bytes>) -> HttpResponse {
     let status = ActixStatus::from_u16(response.status().as_u16())
         .unwrap_or(ActixStatus::INTERNAL_SERVER_ERROR);
     let mut out = HttpResponse::build(status);

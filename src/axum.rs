@@ -58,6 +58,7 @@ use ::axum::Router;
 use ::axum::body::Body;
 use ::axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::request::Parts;
 
 use crate::adapter::{self, AdapterOptions, BodyError};
@@ -142,6 +143,30 @@ async fn serve<S: Storage>(
     options: &AdapterOptions,
     request: Request,
 ) -> Response {
+    let answer = match read_request(request, options).await {
+        Ok(mut request) => {
+            *request.uri_mut() = adapter::routed_uri(server, request.uri());
+            server.handle(request).await
+        }
+        Err(answer) => answer,
+    };
+    answer.map(Body::from)
+}
+
+/// An axum request as `http::Request<Bytes>`, for a handler of your own in
+/// `http` terms (as [`router`] does for [`AuthorizationServer::handle`]):
+/// the body read whole within the options' body timeout and at most
+/// [`MAX_BODY_BYTES`], and the socket's peer (`ConnectInfo<SocketAddr>`) as
+/// a [`PeerAddress`]. Answer with `response.map(Body::from)`.
+///
+/// # Errors
+///
+/// The answer to send instead: 413 over the cap, 408 past the body timeout
+/// (both with `Connection: close`), 400 for a body that cannot be read.
+pub async fn read_request(
+    request: Request,
+    options: &AdapterOptions,
+) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let (mut parts, body) = request.into_parts();
     let read = async {
         ::axum::body::to_bytes(body, MAX_BODY_BYTES)
@@ -156,17 +181,10 @@ async fn serve<S: Storage>(
                 }
             })
     };
-    let body = match adapter::read_body(options, read).await {
-        Ok(body) => body,
-        Err(answer) => return answer.map(Body::from),
-    };
+    let body = adapter::read_body(options, read).await?;
     // The socket's peer, for the limits per client address.
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
         parts.extensions.insert(PeerAddress::from(peer));
     }
-    parts.uri = adapter::routed_uri(server, &parts.uri);
-    server
-        .handle(http::Request::from_parts(parts, body))
-        .await
-        .map(Body::from)
+    Ok(http::Request::from_parts(parts, body))
 }

@@ -145,6 +145,12 @@
 //! - `axum`: `oauth_connect::axum::Bearer`, a resource-server extractor for
 //!   axum 0.8 (401/403 answers per RFC 6750 §3).
 //! - `actix`: `oauth_connect::actix::Bearer`, the same for actix-web 4.
+//! - `webhooks`: `oauth_connect::webhooks::WebhookWorker`, the delivery
+//!   worker, and its safe HTTP client (the webhook API, signing and the
+//!   outbox need no feature); see `docs/webhooks.md`.
+//! - `tracing`: spans and events for every request and flow, never a
+//!   credential; `metrics`: counters and histograms through the `metrics`
+//!   facade (`docs/observability.md`).
 //!
 //! ## Protecting your own resources
 //!
@@ -170,7 +176,9 @@ mod registry;
 mod resource;
 mod server;
 mod storage;
+mod telemetry;
 mod testing;
+pub mod webhooks;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
@@ -216,9 +224,7 @@ pub mod axum;
 #[doc(hidden)]
 pub use testing::fuzzing;
 
-pub use config::{
-    AuthorizationServerBuilder, ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig,
-};
+pub use config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
 pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
 pub use connect::customers::Customer;
@@ -281,6 +287,7 @@ pub use registry::apps::{
 };
 pub use resource::{BearerKind, BearerPrincipal};
 pub use server::AuthorizationServer;
+pub use server::builder::AuthorizationServerBuilder;
 pub use server::client_address::PeerAddress;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,

@@ -21,6 +21,8 @@ const PAGES: &[&str] = &[
     "postgres.md",
     "security.md",
     "testing.md",
+    "webhooks.md",
+    "observability.md",
 ];
 
 #[cfg(doctest)]
@@ -58,6 +60,14 @@ struct OAuth;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/postgres.md")]
 struct Postgres;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/webhooks.md")]
+struct Webhooks;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/observability.md")]
+struct Observability;
 
 #[cfg(doctest)]
 #[doc = include_str!("../docs/security.md")]

@@ -496,6 +496,16 @@ async fn oauth2_crate_drives_a_public_client_flow(name: &str) {
             .any(|l| l.contains("/v1/me") && l.contains("401")),
         "{logs:#?}"
     );
+    // One line per request, its status and latency said once, the latency
+    // in milliseconds with two decimals.
+    for line in logs.iter().filter(|l| l.contains(" response ")) {
+        assert_eq!(line.matches("status=").count(), 1, "{line}");
+        assert_eq!(line.matches("latency_ms=").count(), 1, "{line}");
+        let latency = line.split("latency_ms=").nth(1).unwrap_or_default();
+        let latency = latency.split_whitespace().next().unwrap_or_default();
+        let decimals = latency.split_once('.').map(|(_, d)| d.len());
+        assert_eq!(decimals, Some(2), "{line}");
+    }
     for secret in [
         ADMIN_KEY,
         code.as_str(),
@@ -1368,6 +1378,12 @@ async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
         server.base, sdk.versioned_path, sdk.integrity
     );
     assert!(page.text.contains(&tag), "{}", page.text);
+    // The icon browsers ask for: no content rather than a 404.
+    let icon = http
+        .send(http.client.get(format!("{demo}/favicon.ico")))
+        .await;
+    assert_eq!(icon.status, 204);
+    assert!(icon.text.is_empty());
     let script = http
         .client
         .get(server.url(&sdk.versioned_path))

@@ -13,20 +13,24 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use oauth_connect::actix::Bearer;
-use oauth_connect::{AdapterOptions, MAX_BODY_BYTES, Storage};
+use oauth_connect::actix::{Bearer, respond};
+use oauth_connect::{AdapterOptions, Storage};
 use tracing::Instrument as _;
 
 fn main() -> Result<(), Box<dyn Error>> {
     actix_web::rt::System::new().block_on(async {
         match common::start("actix-web").await? {
-            Some(common::Started::Memory(running)) => serve(running).await,
+            Some(common::Started::Memory(running)) => {
+                let served = serve(running).await;
+                common::stop_webhooks().await;
+                served
+            }
             Some(common::Started::Postgres(running)) => {
                 let store = running.server.storage().clone();
                 let served = serve(running).await;
+                common::stop_webhooks().await;
                 // Shut down: the requests in flight are done; end the
                 // pool's connections cleanly.
                 store.close().await;
@@ -50,10 +54,12 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     let app = move || {
         let (server, upstream) = (server.clone(), upstream.clone());
         App::new()
+            .app_data(web::Data::new(server.clone()))
+            .route("/metrics", web::get().to(metrics::<S>))
             .route("/v1/me", web::get().to(me::<S>))
             .route(
                 "/v1/me",
-                web::route().to(|| async { from_http(common::me_method_not_allowed()) }),
+                web::route().to(|| async { respond(common::me_method_not_allowed()) }),
             )
             .configure(|app| {
                 // The demo providers' upstream server, under its issuer's path.
@@ -76,11 +82,11 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     // The demo integrating app, on its own origin.
     if let Some((demo, demo_listener)) = demo_app {
         let demo = web::Data::new(demo);
-        let limits_data = web::Data::new(limits);
+        let options = web::Data::new(options);
         let demo_app = move || {
             App::new()
                 .app_data(demo.clone())
-                .app_data(limits_data.clone())
+                .app_data(options.clone())
                 .default_service(web::to(demo_app_handler))
                 .wrap(from_fn(trace))
         };
@@ -96,61 +102,34 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     Ok(())
 }
 
-/// The demo app's adapter: its request (body capped and timed) into
-/// `http`, and back.
+/// The demo app's adapter: the same conversion as the server's.
 async fn demo_app_handler(
     app: web::Data<common::DemoApp>,
-    limits: web::Data<common::Limits>,
+    options: web::Data<AdapterOptions>,
     request: HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    let response = match into_http(&request, body, &limits).await {
-        Ok(into) => common::demo_app_handle(&app, into).await,
+    let response = match oauth_connect::actix::read_request(&request, body, &options).await {
+        Ok(request) => common::demo_app_handle(&app, request).await,
         Err(answer) => answer,
     };
-    from_http(response)
+    respond(response)
 }
 
-/// actix-web speaks `http` 0.2: the request rebuilt in `http` 1, its body
-/// capped and timed; or the answer to a request that cannot be.
-async fn into_http(
-    request: &HttpRequest,
-    body: web::Payload,
-    limits: &common::Limits,
-) -> Result<http::Request<bytes::Bytes>, http::Response<bytes::Bytes>> {
-    let read = async {
-        match body.to_bytes_limited(MAX_BODY_BYTES).await {
-            Ok(Ok(body)) => Ok(body),
-            _ => Err(()),
-        }
-    };
-    let body = common::read_body(limits, read).await?;
-    let mut into = http::Request::builder()
-        .method(request.method().as_str())
-        .uri(request.uri().to_string());
-    for (name, value) in request.headers() {
-        into = into.header(name.as_str(), value.as_bytes());
-    }
-    into.body(body).map_err(|_| common::bad_request())
-}
-
-/// The `http` 1 response as actix-web's.
-fn from_http(response: http::Response<bytes::Bytes>) -> HttpResponse {
-    let status = StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = HttpResponse::build(status);
-    for (name, value) in response.headers() {
-        out.append_header((name.as_str(), value.as_bytes()));
-    }
-    // actix-web writes `Connection` itself: a `close` asked for is kept.
-    if response
+/// `GET /metrics`: the Prometheus text format, for an admin key.
+async fn metrics<S: Storage>(
+    server: web::Data<oauth_connect::AuthorizationServer<S>>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let mut headers = http::HeaderMap::new();
+    if let Some(value) = request
         .headers()
-        .get(http::header::CONNECTION)
-        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+        .get("authorization")
+        .and_then(|v| http::HeaderValue::from_bytes(v.as_bytes()).ok())
     {
-        out.force_close();
+        headers.insert(http::header::AUTHORIZATION, value);
     }
-    out.body(response.into_body())
+    respond(common::metrics(&server, &headers).await)
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.

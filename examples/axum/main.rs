@@ -18,16 +18,21 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{AdapterOptions, MAX_BODY_BYTES, Storage};
+use oauth_connect::{AdapterOptions, Storage};
 use tracing::Instrument as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     match common::start("axum").await? {
-        Some(common::Started::Memory(running)) => serve(running).await,
+        Some(common::Started::Memory(running)) => {
+            let served = serve(running).await;
+            common::stop_webhooks().await;
+            served
+        }
         Some(common::Started::Postgres(running)) => {
             let store = running.server.storage().clone();
             let served = serve(running).await;
+            common::stop_webhooks().await;
             // Shut down: the requests in flight are done; end the pool's
             // connections cleanly.
             store.close().await;
@@ -52,6 +57,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
             "/v1/me",
             get(me::<S>).fallback(|| async { common::me_method_not_allowed().map(Body::from) }),
         )
+        .route("/metrics", get(metrics::<S>))
         .with_state(server.clone())
         // Everything else: the authorization server.
         .fallback_service(oauth_connect::axum::router_with(server, options));
@@ -66,7 +72,7 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     if let Some((demo, demo_listener)) = demo_app {
         let demo = Router::new()
             .fallback(demo_app_handler)
-            .layer(Extension(limits))
+            .layer(Extension(options))
             .layer(middleware::from_fn(trace))
             .with_state(demo);
         sites.push((demo_listener, demo));
@@ -75,20 +81,25 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
     Ok(())
 }
 
-/// The demo app's adapter: its request (body capped and timed) into
-/// `http`, and back.
+/// The demo app's adapter: the same conversion as the server's.
 async fn demo_app_handler(
     State(app): State<common::DemoApp>,
-    Extension(limits): Extension<common::Limits>,
+    Extension(options): Extension<AdapterOptions>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
-    let response =
-        match common::read_body(&limits, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-            Ok(body) => common::demo_app_handle(&app, http::Request::from_parts(parts, body)).await,
-            Err(answer) => answer,
-        };
+    let response = match oauth_connect::axum::read_request(request, &options).await {
+        Ok(request) => common::demo_app_handle(&app, request).await,
+        Err(answer) => answer,
+    };
     response.map(Body::from)
+}
+
+/// `GET /metrics`: the Prometheus text format, for an admin key.
+async fn metrics<S: Storage>(
+    State(server): State<oauth_connect::AuthorizationServer<S>>,
+    headers: http::HeaderMap,
+) -> Response {
+    common::metrics(&server, &headers).await.map(Body::from)
 }
 
 /// `GET /v1/me`: who the bearer credential speaks for.

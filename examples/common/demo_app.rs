@@ -175,6 +175,8 @@ pub(crate) async fn handle(app: &DemoApp, request: Request<Bytes>) -> Response<B
         (Method::POST, "/api/connect-token") => connect_token(app, &request).await,
         (Method::POST, "/api/exchange") => exchange_api(app, &request).await,
         (Method::GET, "/callback") => callback(app, &request).await,
+        // Browsers ask for it on every page: no icon, and no 404 in the log.
+        (Method::GET, "/favicon.ico") => no_icon(),
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
@@ -206,6 +208,23 @@ fn asset(body: &'static str, content_type: &'static str) -> Response<Bytes> {
         content_type,
         Bytes::from_static(body.as_bytes()),
     )
+}
+
+/// `204 No Content`, cached for a day: the browser keeps its default icon
+/// and stops asking.
+fn no_icon() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 fn json_reply(status: StatusCode, value: &Value) -> Response<Bytes> {

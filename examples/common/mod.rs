@@ -29,7 +29,7 @@ mod sockets;
 pub(crate) use demo::UPSTREAM_PREFIX;
 pub(crate) use demo_app::DemoApp;
 #[allow(unused_imports)] // each adapter uses its part
-pub(crate) use sockets::{Guarded, HeadClock, Limits, read_body};
+pub(crate) use sockets::{Guarded, HeadClock, Limits};
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -42,12 +42,15 @@ use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
     AuthorizationServer, BearerKind, BearerPrincipal, ConsentRequest, DemoSignIn, KeyRing,
-    MAX_BODY_BYTES, MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue, ServerKey, Storage, Subject, WorkspaceId,
+    MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
+    ServerKey, Storage, Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
 use zeroize::Zeroizing;
+
+mod observe;
+pub(crate) use observe::{metrics, stop_webhooks};
 
 /// The demo providers' upstream authorization server: in memory in every
 /// case. It stands in for a third party (a manufacturer's own OAuth
@@ -425,6 +428,7 @@ pub(crate) enum Started {
 pub(crate) async fn start(framework: &str) -> Result<Option<Started>, Box<dyn Error>> {
     init_tracing();
     listen_for_terminate();
+    observe::init_metrics();
     let Some(config) = Config::from_env()? else {
         return Ok(None);
     };
@@ -493,6 +497,7 @@ async fn launch<S: Storage>(
         demo_app.as_ref().map(|(app, _)| app),
     );
     spawn_purge(server.clone(), config.purge_every);
+    observe::spawn_webhooks(server.clone())?;
     if let Some(upstream) = &upstream {
         spawn_purge(upstream.clone(), config.purge_every);
     }
@@ -578,6 +583,8 @@ async fn build<S: Storage>(
         // The limits count per client address: the socket's peer, or what
         // these proxies say in `X-Forwarded-For`/`Forwarded`.
         .trusted_proxies(config.trusted_proxies.iter().cloned())
+        // The demo's webhook receivers may listen on loopback.
+        .webhook_destinations(oauth_connect::webhooks::WebhookDestinations::with_loopback())
         .resource_owner(resource_owner)
         .scope_catalogue(
             ScopeCatalogue::new()
@@ -910,40 +917,25 @@ pub(crate) async fn shutdown_signal() {
 /// (`/oauth/authorize?…` carries the PKCE challenge and state), headers
 /// (credentials) or bodies (secrets and codes).
 pub(crate) fn request_span(method: &str, path: &str) -> Span {
-    tracing::info_span!(
-        "request",
-        method,
-        path,
-        status = tracing::field::Empty,
-        latency_ms = tracing::field::Empty
-    )
+    tracing::info_span!("request", method, path)
 }
 
-/// Logs the end of a request in its span: status and latency.
+/// Logs the end of a request in its span, once: status and latency in
+/// milliseconds with two decimals, e.g.
+/// `request{method=GET path=/v1/me}: response status=200 latency_ms=0.41`.
 pub(crate) fn log_response(span: &Span, status: u16, started: Instant) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("status", status);
-    span.record("latency_ms", latency_ms);
-    tracing::info!(parent: span, status, latency_ms, "response");
+    let latency_ms = Milliseconds(started.elapsed());
+    tracing::info!(parent: span, status, %latency_ms, "response");
 }
 
-/// 413 for a body over [`MAX_BODY_BYTES`] (or one that could not be read).
-pub(crate) fn too_large() -> http::Response<Bytes> {
-    json_error(
-        http::StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-    )
-}
+/// A duration as milliseconds with two decimals (no float noise).
+struct Milliseconds(std::time::Duration);
 
-/// 400 for a request that cannot be rebuilt as an `http::Request`.
-#[allow(dead_code)] // the actix demo app's
-pub(crate) fn bad_request() -> http::Response<Bytes> {
-    json_error(
-        http::StatusCode::BAD_REQUEST,
-        "invalid_request",
-        "malformed request".into(),
-    )
+impl std::fmt::Display for Milliseconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hundredths = self.0.as_micros() / 10;
+        write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
+    }
 }
 
 fn json_error(status: http::StatusCode, error: &str, message: String) -> http::Response<Bytes> {

@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
@@ -92,34 +91,6 @@ impl Limits {
             body_timeout: seconds("OAUTH_CONNECT_BODY_TIMEOUT_SECONDS", defaults.body_timeout)?,
             max_connections,
         })
-    }
-}
-
-/// Reads a request body through `read` (which caps it at
-/// `MAX_BODY_BYTES`): 413 past the cap, and 408 with `Connection: close`
-/// (RFC 9110 §15.5.9) when it is not complete within the body timeout.
-pub(crate) async fn read_body<E>(
-    limits: &Limits,
-    read: impl Future<Output = Result<Bytes, E>>,
-) -> Result<Bytes, http::Response<Bytes>> {
-    match tokio::time::timeout(limits.body_timeout, read).await {
-        Ok(Ok(body)) => Ok(body),
-        Ok(Err(_)) => Err(super::too_large()),
-        Err(_) => {
-            let mut response = super::json_error(
-                http::StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the request body did not arrive within {} s",
-                    limits.body_timeout.as_secs()
-                ),
-            );
-            response.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            Err(response)
-        }
     }
 }
 

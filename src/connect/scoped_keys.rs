@@ -30,7 +30,7 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, Secret, all_base64url, checksum};
+use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
 use crate::error::{FieldError, Problem};
 use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::model::random::{RandomError, random_array};
@@ -62,17 +62,7 @@ struct CheckedKey {
     signing_key_id: u8,
 }
 
-/// A scoped key's text. Shown once; `Debug` prints `[redacted]`; zeroized on
-/// drop; compared in constant time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScopedKey(pub(crate) Secret);
-
-impl ScopedKey {
-    /// The key's text, for the one response that hands it out.
-    pub fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
+pub use crate::credentials::scoped_key::ScopedKey;
 
 /// Why a scoped key was refused.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +266,8 @@ impl<S: Storage> AuthorizationServer<S> {
         let mut raw = Zeroizing::new([0u8; BODY_LEN + MAC_LEN]);
         raw[..BODY_LEN].copy_from_slice(&body);
         raw[BODY_LEN..].copy_from_slice(&mac);
-        encode_key(prefix, raw.as_slice()).map(|text| ScopedKey(Secret::from(text)))
+        encode_key(prefix, raw.as_slice())
+            .map(|text| ScopedKey(crate::credentials::Secret::from(text)))
     }
 
     /// A new scoped-key record (not yet stored) with fresh id and nonce,
@@ -787,7 +778,15 @@ mod tests {
     }
 
     fn key(text: &str) -> ScopedKey {
-        ScopedKey(Secret::from(text))
+        ScopedKey(crate::credentials::Secret::from(text))
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let secret = "oc_sk_0123456789abcdefghijklmnopqrstuvwxyz";
+        let shown = format!("{:?} {:#?}", key(secret), key(secret));
+        assert!(!shown.contains("0123456789"), "{shown}");
+        assert!(shown.contains("[redacted]"));
     }
 
     #[test]

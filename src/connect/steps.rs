@@ -34,7 +34,8 @@ use serde::Deserialize;
 use zeroize::Zeroize as _;
 
 use crate::connect::browser::{BrowserSecret, same_hash};
-use crate::connect::{CompleteError, CustomerInfoInput};
+use crate::connect::input::CustomerInfoInput;
+use crate::connect::view::CompleteError;
 use crate::credentials::{ConnectToken, Redacted, RedactedUrl, Secret};
 use crate::error::{FieldError, Problem};
 use crate::hooks::events::Event;
@@ -49,46 +50,7 @@ use crate::storage::{
 
 const STATE_DOMAIN: &str = "connect/link_state";
 
-/// A step of the hosted Connect flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Step {
-    /// Accept the host's terms (create mode only).
-    Terms,
-    /// Pick a provider.
-    Provider,
-    /// Link the account at the provider.
-    Link,
-    /// Confirm contact details.
-    Customer,
-    /// Review and approve or deny.
-    Consent,
-}
-
-impl Step {
-    /// The step's name in forms and events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Terms => "terms",
-            Self::Provider => "provider",
-            Self::Link => "link",
-            Self::Customer => "customer",
-            Self::Consent => "consent",
-        }
-    }
-
-    /// The step named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "terms" => Some(Self::Terms),
-            "provider" => Some(Self::Provider),
-            "link" => Some(Self::Link),
-            "customer" => Some(Self::Customer),
-            "consent" => Some(Self::Consent),
-            _ => None,
-        }
-    }
-}
+pub use crate::connect::view::Step;
 
 /// What the user posted on the current step.
 ///
@@ -489,7 +451,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (handle, record) = self
             .open_session_handle(token)
             .await
-            .map_err(crate::connect::page_of)?;
+            .map_err(crate::connect::view::page_of)?;
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let hash = self
             .browser_hash(&handle, browser)
@@ -521,7 +483,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (handle, mut record) = self
             .open_session_handle(token)
             .await
-            .map_err(crate::connect::page_of)?;
+            .map_err(crate::connect::view::page_of)?;
         for _ in 0..3 {
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
             match context.progress.browser.as_deref() {
@@ -723,8 +685,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.record_link(&record, context, provider, result).await?
             }
             StepAction::SubmitCustomer(input) if current == Step::Customer => {
-                let info =
-                    crate::connect::check_form_customer(&input).map_err(CompleteError::Invalid)?;
+                let info = crate::connect::input::check_form_customer(&input)
+                    .map_err(CompleteError::Invalid)?;
                 self.advance(&record, context, |c| c.progress.customer = Some(info))
                     .await?
             }
@@ -824,7 +786,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (handle, record) = self
             .open_session_handle(token)
             .await
-            .map_err(|e| page(crate::connect::page_of(e)))?;
+            .map_err(|e| page(crate::connect::view::page_of(e)))?;
         let modal = record
             .connect
             .as_deref()
@@ -919,7 +881,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 None => {
                     self.open_session_handle(token)
                         .await
-                        .map_err(crate::connect::page_of)?
+                        .map_err(crate::connect::view::page_of)?
                         .1
                 }
             };
@@ -999,7 +961,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let (_, record) = self
             .open_session_handle(token)
             .await
-            .map_err(crate::connect::page_of)?;
+            .map_err(crate::connect::view::page_of)?;
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let known = self
             .known_customer(&record, context)
@@ -1056,7 +1018,7 @@ impl<S: Storage> AuthorizationServer<S> {
             let (handle, record) = self
                 .open_session_handle(&token)
                 .await
-                .map_err(crate::connect::page_of)?;
+                .map_err(crate::connect::view::page_of)?;
             let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
             let provider = self
                 .session_provider(context)
@@ -1252,7 +1214,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
             _ => None,
         };
-        Ok(crate::connect::merged(
+        Ok(crate::connect::input::merged(
             stored.as_ref().map(|c| &c.info),
             &context.customer_info,
         ))
@@ -1264,20 +1226,20 @@ impl<S: Storage> AuthorizationServer<S> {
         context: &ConnectContext,
         known: &CustomerInfo,
         search: Option<&str>,
-    ) -> crate::connect::StepView {
+    ) -> crate::connect::view::StepView {
         let step = self.current_step(context, known);
         let candidates = self.session_candidates(context);
         let can_change = candidates.len() > 1;
-        crate::connect::StepView {
+        crate::connect::view::StepView {
             step,
             providers: candidates
                 .into_iter()
                 .filter(|p| search.is_none_or(|q| p.matches(q)))
-                .map(crate::connect::ProviderView::from)
+                .map(crate::connect::view::ProviderView::from)
                 .collect(),
             provider: self
                 .session_provider(context)
-                .map(crate::connect::ProviderView::from),
+                .map(crate::connect::view::ProviderView::from),
             can_change_provider: can_change,
             link_error: context.progress.link_error.clone(),
             linked: context.progress.linked.clone(),

@@ -24,6 +24,7 @@
 pub(crate) mod keyring;
 #[cfg(test)]
 mod redaction_tests;
+pub(crate) mod scoped_key;
 pub(crate) mod secret;
 
 pub use secret::{Redacted, RedactedUrl, Secret};

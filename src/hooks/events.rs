@@ -138,6 +138,16 @@ pub enum Event {
         /// The app.
         app_id: AppId,
     },
+    /// A webhook endpoint failed for a day without a success and was
+    /// disabled; its pending deliveries failed with it.
+    WebhookEndpointDisabled {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// The app.
+        app_id: AppId,
+        /// The endpoint (`whk_…`).
+        endpoint_id: String,
+    },
 }
 
 /// Receives the server's events. Implementations must be quick (hand the

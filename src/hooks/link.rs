@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use zeroize::Zeroize as _;
 
 use crate::credentials::Redacted;
-use crate::storage::LinkedAccount;
+use crate::model::connect::LinkedAccount;
 
 /// How a provider's link step works.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::fmt;
 use async_trait::async_trait;
 use http::HeaderMap;
 
+use crate::model::app::OAuthApp;
 use crate::model::ids::Subject;
 use crate::model::scope::ScopeSet;
-use crate::registry::apps::OAuthApp;
 
 /// Identifies the end user deciding on the consent page of a plain
 /// authorization flow (`POST /oauth/authorize`).

@@ -278,6 +278,7 @@ pub(super) fn render<S: Storage>(
         .provider
         .as_ref()
         .map_or("the provider", |p| p.name.as_str());
+    crate::telemetry::connect_step(flow.step.as_str());
     let body = match flow.step {
         Step::Terms => match &flow.terms {
             Some(terms) => ui::StepBody::Terms {
@@ -934,7 +935,7 @@ pub(super) async fn scoped_keys<S: Storage>(
 
 /// Who may read connections and customers: a workspace admin (the whole
 /// workspace) or a confidential client (its own app's).
-async fn connections_caller<S: Storage>(
+pub(super) async fn connections_caller<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Result<(crate::WorkspaceId, Option<AppId>), Response<Bytes>> {

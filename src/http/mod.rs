@@ -19,6 +19,7 @@ mod connect;
 mod cors;
 mod embed;
 mod oauth;
+mod webhooks;
 
 pub use assets::ConnectScript;
 
@@ -26,11 +27,7 @@ mod management;
 mod response;
 pub(crate) mod ui;
 
-/// The largest request body [`AuthorizationServer::handle`] accepts, in
-/// bytes (the management API's limit; OAuth form bodies are limited to
-/// 16 KiB). An adapter should stop reading a body beyond this size and may
-/// answer 413 itself.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use crate::config::MAX_BODY_BYTES;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the
@@ -77,6 +74,23 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # }
     /// ```
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let started = std::time::Instant::now();
+        let endpoint = crate::telemetry::endpoint_name(request.uri().path());
+        let method = request.method().clone();
+        #[cfg(feature = "tracing")]
+        let response = {
+            use tracing::Instrument as _;
+            let span = crate::telemetry::request_span(endpoint, method.as_str());
+            self.route(request).instrument(span).await
+        };
+        #[cfg(not(feature = "tracing"))]
+        let response = self.route(request).await;
+        let status = response.status().as_u16();
+        crate::telemetry::request(endpoint, method.as_str(), status, started.elapsed());
+        response
+    }
+
+    async fn route(&self, request: Request<Bytes>) -> Response<Bytes> {
         // The OAuth endpoints first, without splitting the path.
         match request.uri().path() {
             "/oauth/token" => return oauth::token(self, &request).await,
@@ -111,6 +125,9 @@ impl<S: Storage> AuthorizationServer<S> {
             ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,
             ["v1", "customers", rest @ ..] => connect::customers(self, &request, rest).await,
             // ---- Management API (workspace admins) ----
+            ["v1", "oauth-apps", app, "webhooks", rest @ ..] => {
+                webhooks::webhooks(self, &request, app, rest).await
+            }
             ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
             _ => response::not_found("no such resource"),
         }

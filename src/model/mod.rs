@@ -2,6 +2,8 @@
 //! random source ids and secrets are drawn from. No flows, no storage, no I/O
 //! besides the system random source.
 
+pub(crate) mod app;
+pub(crate) mod connect;
 pub(crate) mod ids;
 pub(crate) mod origin;
 pub(crate) mod random;

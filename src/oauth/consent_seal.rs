@@ -45,7 +45,7 @@ const CSRF_DOMAIN: &str = "consent/csrf";
 /// The MAC domain of the grant id an approval of it writes.
 const GRANT_DOMAIN: &str = "consent/grant";
 /// The longest handle looked at: the largest body an adapter passes on.
-const MAX_HANDLE_LEN: usize = crate::MAX_BODY_BYTES;
+const MAX_HANDLE_LEN: usize = crate::config::MAX_BODY_BYTES;
 /// Key id, nonce, tag.
 const OVERHEAD: usize = 1 + 12 + 16;
 

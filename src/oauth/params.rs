@@ -283,25 +283,36 @@ fn showable(name: &str) -> bool {
 /// that is not UTF-8 is an error. Borrows `raw` when it holds neither `+`
 /// nor `%`.
 pub(crate) fn decode(raw: &[u8]) -> Result<Cow<'_, str>, FormError> {
-    if !raw.contains(&b'%') && !raw.contains(&b'+') {
+    let special = |b: &u8| *b == b'%' || *b == b'+';
+    let Some(first) = raw.iter().position(special) else {
         return std::str::from_utf8(raw)
             .map(Cow::Borrowed)
             .map_err(|_| FormError::InvalidEncoding);
-    }
+    };
+    // Runs of plain bytes are copied whole, escapes one by one.
     let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.iter();
-    while let Some(&b) = bytes.next() {
+    out.extend_from_slice(&raw[..first]);
+    let mut rest = &raw[first..];
+    while let Some((&b, tail)) = rest.split_first() {
         match b {
-            b'+' => out.push(b' '),
+            b'+' => {
+                out.push(b' ');
+                rest = tail;
+            }
             b'%' => {
-                let hi = bytes.next().and_then(|&h| hex_value(h));
-                let lo = bytes.next().and_then(|&l| hex_value(l));
+                let hi = tail.first().and_then(|&h| hex_value(h));
+                let lo = tail.get(1).and_then(|&l| hex_value(l));
                 match (hi, lo) {
                     (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
                     _ => return Err(FormError::InvalidEncoding),
                 }
+                rest = &tail[2..];
             }
-            _ => out.push(b),
+            _ => {
+                let run = rest.iter().position(special).unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..run]);
+                rest = &rest[run..];
+            }
         }
     }
     String::from_utf8(out)

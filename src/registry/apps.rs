@@ -1,8 +1,6 @@
 //! The OAuth app registry: registration, listing, update, deletion, secret
 //! rotation and client authentication (RFC 6749 §2).
 
-use std::fmt;
-
 use serde::de::{Deserializer, Error as _};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,7 @@ use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
-use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
+use crate::model::timestamp::rfc3339_ms_option;
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AppChanges, AppRecord, SecretRotation, SecretState, Storage, StorageErrorKind,
@@ -30,53 +28,7 @@ pub const MAX_REDIRECT_URIS: usize = 32;
 /// The most origins one app may list in `allowedOrigins`.
 pub const MAX_ALLOWED_ORIGINS: usize = 32;
 
-/// Whether a client can keep a secret (RFC 6749 §2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum AppType {
-    /// A server-side app that can keep a client secret; it authenticates at
-    /// the token endpoint.
-    Confidential,
-    /// A browser or native app that cannot keep a secret; it has none and
-    /// must use PKCE with `S256`.
-    Public,
-}
-
-/// An OAuth app (client) as the management API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct OAuthApp {
-    /// `oauth_…`
-    pub id: AppId,
-    /// The OAuth `client_id`.
-    pub client_id: ClientId,
-    /// 1–255 characters.
-    pub name: String,
-    /// At most 1000 characters.
-    pub description: Option<String>,
-    /// At least one; matched by exact string comparison.
-    pub redirect_uris: Vec<RedirectUri>,
-    /// At least one RFC 6749 §3.3 scope token.
-    pub allowed_scopes: ScopeSet,
-    /// The web origins the app's pages are served from (at most
-    /// [`MAX_ALLOWED_ORIGINS`]; empty by default): the only origins from
-    /// which its publishable keys create Connect sessions, and which may
-    /// frame its hosted Connect page.
-    #[serde(default)]
-    pub allowed_origins: Vec<Origin>,
-    /// Confidential or public.
-    #[serde(rename = "type")]
-    pub app_type: AppType,
-    /// The owning workspace.
-    pub workspace_id: WorkspaceId,
-    /// When the app was created.
-    #[serde(with = "rfc3339_ms")]
-    pub created_at: OffsetDateTime,
-    /// When the app last changed (including secret rotation).
-    #[serde(with = "rfc3339_ms")]
-    pub updated_at: OffsetDateTime,
-}
+pub use crate::model::app::{AppType, OAuthApp};
 
 /// A request to register an app, as the management API takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -456,15 +408,6 @@ impl AppUpdate {
     }
 }
 
-impl fmt::Display for AppType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Confidential => "CONFIDENTIAL",
-            Self::Public => "PUBLIC",
-        })
-    }
-}
-
 impl<S: Storage> AuthorizationServer<S> {
     /// Registers an OAuth app in `workspace`.
     ///
@@ -709,7 +652,7 @@ impl<S: Storage> AuthorizationServer<S> {
         client_id: &str,
         secret: Option<&str>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
-        self.authenticate_client_prefetched(client_id, secret, None)
+        self.authenticate_client_prefetched(client_id, secret, None, None)
             .await
     }
 
@@ -732,24 +675,29 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
-    /// As [`authenticate_client`](Self::authenticate_client), with the
-    /// app's record already read when `prefetched` is `Some` (what
-    /// `get_app_by_client_id` returned for the id
-    /// [`client_to_look_up`](Self::client_to_look_up) gave).
+    /// As [`authenticate_client`](Self::authenticate_client), with the id
+    /// already checked when `checked` is `Some` (what
+    /// [`client_to_look_up`](Self::client_to_look_up) gave for
+    /// `client_id`) and the app's record already read when `prefetched` is
+    /// `Some` (what `get_app_by_client_id` returned for that id).
     pub(crate) async fn authenticate_client_prefetched(
         &self,
         client_id: &str,
         secret: Option<&str>,
+        checked: Option<ClientId>,
         prefetched: Option<Option<AppRecord>>,
     ) -> Result<AuthenticatedClient, ClientAuthError> {
         let config = self.config();
-        let client_id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
-        if !client_id
-            .as_str()
-            .starts_with(config.prefixes().client_id())
-        {
-            return Err(ClientAuthError::UnknownClient);
-        }
+        let client_id = match checked {
+            Some(id) => id,
+            None => {
+                let id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
+                if !id.as_str().starts_with(config.prefixes().client_id()) {
+                    return Err(ClientAuthError::UnknownClient);
+                }
+                id
+            }
+        };
         // Parse before the lookup: a mistyped secret costs no storage call.
         let presented = secret
             .map(|s| {

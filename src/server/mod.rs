@@ -1,5 +1,6 @@
 //! [`AuthorizationServer`]: the one type a host holds.
 
+pub(crate) mod builder;
 pub(crate) mod client_address;
 pub(crate) mod rate_limit;
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::config::{AuthorizationServerBuilder, ServerConfig};
+use crate::config::ServerConfig;
 use crate::model::timestamp::truncate_ms;
 use crate::storage::Storage;
 
@@ -45,11 +46,6 @@ impl<S> fmt::Debug for AuthorizationServer<S> {
 }
 
 impl<S: Storage> AuthorizationServer<S> {
-    /// Starts building a server over `storage`.
-    pub fn builder(storage: S) -> AuthorizationServerBuilder<S> {
-        AuthorizationServerBuilder::new(storage)
-    }
-
     pub(crate) fn from_inner(inner: Inner<S>) -> Self {
         Self {
             inner: Arc::new(inner),

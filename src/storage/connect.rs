@@ -265,34 +265,7 @@ pub struct ConnectProgress {
     pub embed: Option<ConnectEmbed>,
 }
 
-/// An account linked at a provider: an opaque reference (the provider's
-/// account id, a credential handle of the host's) and a label for humans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct LinkedAccount {
-    /// The provider's id.
-    pub provider: String,
-    /// An opaque reference the host's hook returned.
-    pub account_reference: String,
-    /// A label for humans ("Tesla Powerwall, ada@…").
-    pub label: String,
-}
-
-impl LinkedAccount {
-    /// A linked account.
-    pub fn new(
-        provider: impl Into<String>,
-        account_reference: impl Into<String>,
-        label: impl Into<String>,
-    ) -> Self {
-        Self {
-            provider: provider.into(),
-            account_reference: account_reference.into(),
-            label: label.into(),
-        }
-    }
-}
+pub use crate::model::connect::LinkedAccount;
 
 /// Active or revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

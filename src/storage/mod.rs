@@ -22,11 +22,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::credentials::keyring::CredentialHash;
+use crate::model::app::OAuthApp;
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
-use crate::registry::apps::OAuthApp;
 
 mod connect;
 mod grants;
@@ -332,6 +332,7 @@ pub trait Storage:
     + ConnectStore
     + PublishableKeyStore
     + RateLimitStore
+    + crate::webhooks::WebhookStore
     + Send
     + Sync
     + 'static
@@ -345,6 +346,7 @@ impl<T> Storage for T where
         + ConnectStore
         + PublishableKeyStore
         + RateLimitStore
+        + crate::webhooks::WebhookStore
         + Send
         + Sync
         + 'static

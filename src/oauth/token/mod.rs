@@ -7,8 +7,8 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::connect::scoped_keys::ScopedKey;
 use crate::credentials::keyring::CredentialHash;
+use crate::credentials::scoped_key::ScopedKey;
 use crate::credentials::{
     AccessToken, AuthorizationCode, RANDOM_LEN, Redacted, RefreshToken, Secret,
 };
@@ -290,10 +290,11 @@ pub enum BearerError {
 struct Prefetch {
     /// The client's app, as `get_app_by_client_id` answered.
     app: Option<Option<AppRecord>>,
-    /// The code's hash and record, as `get_code` answered.
-    code: Option<(CredentialHash, Option<CodeRecord>)>,
-    /// The refresh token, its hash and record, as `get_token` answered.
-    token: Option<(RefreshToken, CredentialHash, Option<TokenRecord>)>,
+    /// The code's hash and, if read, its record as `get_code` answers.
+    code: Option<(CredentialHash, Option<Option<CodeRecord>>)>,
+    /// The refresh token, its hash and, if read, its record as
+    /// `get_token` answers.
+    token: Option<(RefreshToken, CredentialHash, Option<Option<TokenRecord>>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -313,7 +314,7 @@ impl<S: Storage> AuthorizationServer<S> {
         params: &Params<'_>,
     ) -> Result<AuthenticatedClient, TokenError> {
         let (client_id, secret) = self.endpoint_credentials(basic, params)?;
-        self.authenticate_presented_client(basic.is_some(), client_id, secret, None)
+        self.authenticate_presented_client(basic.is_some(), client_id, secret, None, None)
             .await
     }
 
@@ -367,17 +368,18 @@ impl<S: Storage> AuthorizationServer<S> {
 
     /// Authenticates the client `client_id` with `secret`, as presented
     /// (`basic`: in the `Authorization` header), reporting a failure as the
-    /// endpoint answers it; `prefetched` as for
+    /// endpoint answers it; `checked` and `prefetched` as for
     /// [`authenticate_client_prefetched`](Self::authenticate_client_prefetched).
     async fn authenticate_presented_client(
         &self,
         basic: bool,
         client_id: &str,
         secret: Option<&str>,
+        checked: Option<ClientId>,
         prefetched: Option<Option<AppRecord>>,
     ) -> Result<AuthenticatedClient, TokenError> {
         match self
-            .authenticate_client_prefetched(client_id, secret, prefetched)
+            .authenticate_client_prefetched(client_id, secret, checked, prefetched)
             .await
         {
             Ok(client) => Ok(client),
@@ -450,31 +452,45 @@ impl<S: Storage> AuthorizationServer<S> {
         // the backend can (`get_app_and_code`, `get_app_and_token`): the
         // exchange and the refresh then cost two round trips, not three.
         let mut prefetch = Prefetch::default();
-        if let Some(id) = self.client_to_look_up(client_id, secret) {
+        let checked = self.client_to_look_up(client_id, secret);
+        if let Some(id) = &checked {
             match params.get("grant_type") {
+                // The credential is hashed once, whether or not the
+                // backend reads it with the app.
                 Some("authorization_code") => {
-                    if let Some(hash) = params.get("code").and_then(|code| self.code_hash(code))
-                        && let Some(found) = self.storage().get_app_and_code(&id, &hash).await?
-                    {
-                        prefetch.app = Some(found.app);
-                        prefetch.code = Some((hash, found.record));
+                    if let Some(hash) = params.get("code").and_then(|code| self.code_hash(code)) {
+                        let found = self.storage().get_app_and_code(id, &hash).await?;
+                        let record = found.map(|found| {
+                            prefetch.app = Some(found.app);
+                            found.record
+                        });
+                        prefetch.code = Some((hash, record));
                     }
                 }
                 Some("refresh_token") => {
                     if let Some((old, hash)) = params
                         .get("refresh_token")
                         .and_then(|token| self.refresh_token_hash(token))
-                        && let Some(found) = self.storage().get_app_and_token(&id, &hash).await?
                     {
-                        prefetch.app = Some(found.app);
-                        prefetch.token = Some((old, hash, found.record));
+                        let found = self.storage().get_app_and_token(id, &hash).await?;
+                        let record = found.map(|found| {
+                            prefetch.app = Some(found.app);
+                            found.record
+                        });
+                        prefetch.token = Some((old, hash, record));
                     }
                 }
                 _ => {}
             }
         }
         let client = self
-            .authenticate_presented_client(basic.is_some(), client_id, secret, prefetch.app)
+            .authenticate_presented_client(
+                basic.is_some(),
+                client_id,
+                secret,
+                checked,
+                prefetch.app,
+            )
             .await?;
         match params.get("grant_type") {
             None => Err(invalid_request("grant_type is required")),
@@ -577,11 +593,12 @@ impl<S: Storage> AuthorizationServer<S> {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
-        prefetched: Option<(CredentialHash, Option<CodeRecord>)>,
+        prefetched: Option<(CredentialHash, Option<Option<CodeRecord>>)>,
     ) -> Result<TokenResponse, TokenError> {
         let config = self.config();
         let (hash, record) = match prefetched {
-            Some(found) => found,
+            Some((hash, Some(record))) => (hash, record),
+            Some((hash, None)) => (hash, self.storage().get_code(&hash).await?),
             None => {
                 let hash = self.code_hash(code).ok_or(invalid_grant("invalid code"))?;
                 (hash, self.storage().get_code(&hash).await?)
@@ -758,11 +775,15 @@ impl<S: Storage> AuthorizationServer<S> {
         client: &AuthenticatedClient,
         refresh_token: &str,
         scope: Option<&str>,
-        prefetched: Option<(RefreshToken, CredentialHash, Option<TokenRecord>)>,
+        prefetched: Option<(RefreshToken, CredentialHash, Option<Option<TokenRecord>>)>,
     ) -> Result<TokenResponse, TokenError> {
         let config = self.config();
         let (old, hash, record) = match prefetched {
-            Some(found) => found,
+            Some((old, hash, Some(record))) => (old, hash, record),
+            Some((old, hash, None)) => {
+                let record = self.storage().get_token(&hash).await?;
+                (old, hash, record)
+            }
             None => {
                 let (old, hash) = self
                     .refresh_token_hash(refresh_token)

@@ -25,13 +25,16 @@ use super::{
     StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
 };
 use crate::credentials::keyring::{CredentialHash, CredentialHashMap};
+use crate::model::app::OAuthApp;
 use crate::model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, Subject,
     WorkspaceId,
 };
 use crate::model::origin::Origin;
 use crate::model::scope::ScopeSet;
-use crate::registry::apps::OAuthApp;
+use crate::webhooks::{WebhookEventType as Hook, data as hook};
+
+mod webhooks;
 
 /// Everything in process memory. Safe to share between tasks and threads;
 /// lost when the process exits.
@@ -55,6 +58,7 @@ pub struct MemoryStore {
     admin_keys: RwLock<HashMap<CredentialHash, AdminKeyRow>>,
     publishable_keys: RwLock<PublishableKeyTable>,
     rate_limits: RwLock<RateLimitTable>,
+    webhooks: webhooks::MemoryWebhooks,
 }
 
 /// How many shards the token table has.
@@ -329,6 +333,8 @@ struct CustomerTable {
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, CustomerId)>>,
     /// Per app, the same: an app's own listing is a slice of it.
     by_app: HashMap<AppId, Vec<(OffsetDateTime, CustomerId)>>,
+    /// Webhook events of changes made under this table's lock.
+    outbox: webhooks::Outbox,
 }
 
 impl CustomerTable {
@@ -397,6 +403,8 @@ struct ConnectionTable {
     /// The connection holding each grant (a connection's current grant
     /// only: an update-mode approval moves it to the new one).
     by_grant: IdMap<GrantId, ConnectionId>,
+    /// Webhook events of changes made under this table's lock.
+    outbox: webhooks::Outbox,
 }
 
 #[derive(Debug, Default)]
@@ -405,6 +413,8 @@ struct ScopedKeyTable {
     order: HashMap<WorkspaceId, Vec<(OffsetDateTime, ScopedKeyId)>>,
     /// The keys minted under each grant, to revoke them with it.
     by_grant: IdMap<GrantId, Vec<ScopedKeyId>>,
+    /// Webhook events of changes made under this table's lock.
+    outbox: webhooks::Outbox,
 }
 
 impl ScopedKeyTable {
@@ -614,13 +624,18 @@ impl MemoryStore {
             Some(found) => {
                 found.info = customer.info.clone();
                 found.updated_at = customer.updated_at;
+                let event = hook::customer(Hook::CustomerUpdated, found, now);
+                customers.outbox.push(event);
             }
             None => customers.insert(customer),
         }
         match existing {
             Some(id) => {
                 let ConnectionTable {
-                    by_id, by_grant, ..
+                    by_id,
+                    by_grant,
+                    outbox,
+                    ..
                 } = &mut *connections;
                 if let Some(found) = by_id.get_mut(&id) {
                     if let Some(old) = grants.get_mut(&found.grant_id) {
@@ -633,13 +648,16 @@ impl MemoryStore {
                     // The connection's own tags (edited with the API, perhaps)
                     // stay; the session's are added.
                     for tag in &connection.tags {
-                        if found.tags.len() < crate::MAX_TAGS && !found.tags.contains(tag) {
+                        if found.tags.len() < crate::model::connect::MAX_TAGS
+                            && !found.tags.contains(tag)
+                        {
                             found.tags.push(tag.clone());
                         }
                     }
                     found.linked.clone_from(&connection.linked);
                     found.customer_id = connection.customer_id.clone();
                     found.updated_at = connection.updated_at;
+                    outbox.push(hook::connection(Hook::ConnectionUpdated, found, now));
                 }
             }
             None => {
@@ -654,6 +672,8 @@ impl MemoryStore {
                 connections
                     .by_id
                     .insert(connection.id.clone(), connection.clone());
+                let event = hook::connection(Hook::ConnectionCreated, connection, now);
+                connections.outbox.push(event);
             }
         }
         if let Some(key) = &approval.scoped_key {
@@ -803,6 +823,7 @@ impl AppStore for MemoryStore {
             by_id,
             order,
             by_grant,
+            ..
         } = &mut *keys;
         for entries in order.values_mut() {
             entries.retain(|(_, key)| by_id.contains_key(key));
@@ -847,6 +868,13 @@ impl AppStore for MemoryStore {
             });
         secret.current = rotation.new_current;
         record.app.updated_at = rotation.updated_at;
+        let app = &record.app;
+        self.webhooks.record(hook::secret_rotated(
+            &app.workspace_id,
+            &app.id,
+            app.client_id.as_str(),
+            rotation.updated_at,
+        ));
         Ok(Some(record.clone()))
     }
 
@@ -1127,11 +1155,15 @@ fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> boo
 /// dates the keys' own revocation, which outlives the grant's purge).
 fn revoke_keys_of(keys: &mut ScopedKeyTable, grants: &[GrantId], now: OffsetDateTime) {
     let ScopedKeyTable {
-        by_id, by_grant, ..
+        by_id,
+        by_grant,
+        outbox,
+        ..
     } = keys;
     for id in grants.iter().filter_map(|g| by_grant.get(g)).flatten() {
-        if let Some(key) = by_id.get_mut(id) {
-            key.revoked_at.get_or_insert(now);
+        if let Some(key) = by_id.get_mut(id).filter(|k| k.revoked_at.is_none()) {
+            key.revoked_at = Some(now);
+            outbox.push(hook::scoped_key(key, now));
         }
     }
 }
@@ -1193,12 +1225,18 @@ fn revoke_one_connection(
     id: &ConnectionId,
     now: OffsetDateTime,
 ) -> Option<ConnectionRecord> {
-    let ConnectionTable { by_id, active, .. } = connections;
+    let ConnectionTable {
+        by_id,
+        active,
+        outbox,
+        ..
+    } = connections;
     let connection = by_id
         .get_mut(id)
         .filter(|c| c.status == ConnectionStatus::Active)?;
     connection.status = ConnectionStatus::Revoked;
     connection.updated_at = now;
+    outbox.push(hook::connection(Hook::ConnectionRevoked, connection, now));
     if let Some(grant) = grants.get_mut(&connection.grant_id) {
         grant.revoked_at.get_or_insert(now);
     }
@@ -1316,6 +1354,9 @@ impl GrantStore for MemoryStore {
                 session.status = SessionStatus::Approved;
             }
             SessionDecision::Deny => session.status = SessionStatus::Denied,
+        }
+        if let Some(event) = webhooks::session_event(session, now) {
+            self.webhooks.record(event);
         }
         Ok(SessionCompletion::Completed(before))
     }
@@ -1576,12 +1617,27 @@ impl GrantStore for MemoryStore {
             grants.get(id).is_none_or(|g| doomed(g))
         };
         let grants = || read(&self.grants);
+        // Connect sessions ending unanswered: `connect.session.expired`.
+        let unanswered: Vec<(CredentialHash, crate::webhooks::WebhookEvent)> = read(&self.sessions)
+            .iter()
+            .filter(|(_, s)| now >= s.expires_at)
+            .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
+            .take(budget)
+            .collect();
         let mut removed = purge(
             &self.sessions,
             &mut budget,
             || (),
             |s, ()| now >= s.expires_at,
         );
+        if !unanswered.is_empty() {
+            let sessions = read(&self.sessions);
+            for (hash, event) in unanswered {
+                if !sessions.contains_key(&hash) {
+                    self.webhooks.record(event);
+                }
+            }
+        }
         {
             // The pushed requests' index forgets the sessions gone (purged
             // now, or with their app).
@@ -1772,8 +1828,17 @@ impl ConnectStore for MemoryStore {
                 now,
             ));
         }
-        for key in keys.by_id.values_mut().filter(|k| &k.customer_id == id) {
-            key.revoked_at.get_or_insert(now);
+        let ScopedKeyTable { by_id, outbox, .. } = &mut *keys;
+        for key in by_id
+            .values_mut()
+            .filter(|k| &k.customer_id == id && k.revoked_at.is_none())
+        {
+            key.revoked_at = Some(now);
+            outbox.push(hook::scoped_key(key, now));
+        }
+        if let Some(customer) = customers.by_id.get(id) {
+            let event = hook::customer(Hook::CustomerDeleted, customer, now);
+            customers.outbox.push(event);
         }
         customers.remove(id);
         revoked.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -1880,6 +1945,8 @@ impl ConnectStore for MemoryStore {
                 if c.id == *id {
                     c.attached_at = Some(now);
                 }
+                let event = hook::connection(Hook::ConnectionUpdated, c, now);
+                connections.outbox.push(event);
             }
         }
         connections
@@ -1901,6 +1968,10 @@ impl ConnectStore for MemoryStore {
                 .filter_map(|c| connections.by_id.get(c))
                 .any(|c| c.customer_id == former);
             if !held {
+                if let Some(gone) = customers.by_id.get(&former) {
+                    let event = hook::customer(Hook::CustomerDeleted, gone, now);
+                    customers.outbox.push(event);
+                }
                 customers.remove(&former);
             }
         }
@@ -2031,7 +2102,10 @@ impl ConnectStore for MemoryStore {
             Some(tags) => {
                 connection.tags = tags;
                 connection.updated_at = now;
-                Ok(TagUpdate::Updated(Box::new(connection.clone())))
+                let updated = connection.clone();
+                let event = hook::connection(Hook::ConnectionUpdated, &updated, now);
+                connections.outbox.push(event);
+                Ok(TagUpdate::Updated(Box::new(updated)))
             }
             None => Ok(TagUpdate::TooMany),
         }
@@ -2159,6 +2233,8 @@ impl ConnectStore for MemoryStore {
                     && key.revoked_at.is_none() =>
             {
                 key.revoked_at = Some(now);
+                let event = hook::scoped_key(key, now);
+                keys.outbox.push(event);
                 Ok(true)
             }
             _ => Ok(false),
@@ -2173,10 +2249,12 @@ impl ConnectStore for MemoryStore {
     ) -> Result<u64, StorageError> {
         let mut keys = write(&self.scoped_keys);
         let mut revoked = 0;
-        for key in keys.by_id.values_mut().filter(|k| {
+        let ScopedKeyTable { by_id, outbox, .. } = &mut *keys;
+        for key in by_id.values_mut().filter(|k| {
             &k.workspace_id == workspace && &k.customer_id == customer_id && k.revoked_at.is_none()
         }) {
             key.revoked_at = Some(now);
+            outbox.push(hook::scoped_key(key, now));
             revoked += 1;
         }
         Ok(revoked)

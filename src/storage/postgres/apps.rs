@@ -22,11 +22,11 @@ use sqlx::postgres::PgRow;
 use super::error::Within as _;
 use super::rows::{get, hash, hash_param, parsed, parsed_each};
 use super::{PostgresStore, error};
+use crate::model::app::{AppType, OAuthApp};
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
-use crate::registry::apps::{AppType, OAuthApp};
 use crate::storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation, SecretState,
     StorageError, StorageErrorKind,

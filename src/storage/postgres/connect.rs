@@ -21,16 +21,17 @@
 //! statement when it applies and a second, reading one when it does not (to
 //! tell a stale version from a closed session). What approving a Connect session
 //! writes (customer, connection, scoped key) is part of the approval's
-//! single statement in `grants.rs`; this module provides its column lists
-//! and [`bind_approval`].
+//! single statement in `grants.rs`; this module provides its column lists,
+//! and `binds.rs` its binder.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
+use super::binds::{bind_scoped_key, status_text};
 use super::error::Within as _;
 use super::grants::{GET_SESSION, decode_session};
-use super::rows::{PgQuery, get, hash_param, json, json_param, parsed};
+use super::rows::{get, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
 use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{
@@ -38,10 +39,10 @@ use crate::model::ids::{
 };
 use crate::model::scope::ScopeSet;
 use crate::storage::{
-    AttachTarget, ConnectApproval, ConnectContext, ConnectStore, ConnectionAttach,
-    ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerRecord, LinkedAccount, Listing,
-    ScopedKeyInsert, ScopedKeyRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind,
-    TagEdit, TagUpdate,
+    AttachTarget, ConnectContext, ConnectStore, ConnectionAttach, ConnectionFilter,
+    ConnectionRecord, ConnectionStatus, CustomerRecord, LinkedAccount, Listing, ScopedKeyInsert,
+    ScopedKeyRecord, SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit,
+    TagUpdate,
 };
 
 /// The columns of `oauth_customers`, in table order (to write).
@@ -396,13 +397,6 @@ const REVOKE_SCOPED_KEY: &str = "UPDATE oauth_scoped_keys SET revoked_at = $4 \
 const REVOKE_CUSTOMER_SCOPED_KEYS: &str = "UPDATE oauth_scoped_keys SET revoked_at = $3 \
      WHERE workspace_id = $1 AND customer_id = $2 AND revoked_at IS NULL";
 
-fn status_text(status: ConnectionStatus) -> &'static str {
-    match status {
-        ConnectionStatus::Active => "active",
-        ConnectionStatus::Revoked => "revoked",
-    }
-}
-
 fn parse_status(text: &str) -> Result<ConnectionStatus, ()> {
     match text {
         "active" => Ok(ConnectionStatus::Active),
@@ -501,72 +495,6 @@ fn listing<T>(
     }
     let total = u64::try_from(total).map_err(|_| error::corrupt("total", "a negative count"))?;
     Ok(Listing { items, total })
-}
-
-fn scope_texts(scopes: &ScopeSet) -> Vec<&str> {
-    scopes.iter().map(|scope| scope.as_str()).collect()
-}
-
-/// Binds the fourteen columns of a scoped key, in [`scoped_key_columns!`]
-/// order; all NULL for `None`.
-fn bind_scoped_key<'q>(query: PgQuery<'q>, key: Option<&'q ScopedKeyRecord>) -> PgQuery<'q> {
-    query
-        .bind(key.map(|k| k.id.as_str()))
-        .bind(key.map(|k| k.workspace_id.as_str()))
-        .bind(key.map(|k| k.app_id.as_str()))
-        .bind(key.map(|k| k.client_id.as_str()))
-        .bind(key.map(|k| k.customer_id.as_str()))
-        .bind(key.map(|k| k.reference_id.as_str()))
-        .bind(key.map(|k| scope_texts(&k.scopes)))
-        .bind(key.and_then(|k| k.label.as_deref()))
-        .bind(key.map(|k| k.nonce.as_slice()))
-        .bind(key.map(|k| i16::from(k.signing_key_id)))
-        .bind(key.map(|k| k.created_at))
-        .bind(key.and_then(|k| k.expires_at))
-        .bind(key.and_then(|k| k.revoked_at))
-        .bind(key.map(|k| k.grant_id.as_str()))
-}
-
-/// Binds the Connect part of an approval, thirty-seven parameters: the
-/// customer in [`customer_columns!`] order (`info` as JSON text), the
-/// connection in [`connection_columns!`] order, and the scoped key (NULLs
-/// when there is none) in [`scoped_key_columns!`] order.
-pub(super) fn bind_approval<'q>(
-    query: PgQuery<'q>,
-    approval: &'q ConnectApproval,
-) -> Result<PgQuery<'q>, StorageError> {
-    let customer = &approval.customer;
-    let connection = &approval.connection;
-    let query = query
-        .bind(customer.id.as_str())
-        .bind(customer.workspace_id.as_str())
-        .bind(customer.reference_id.as_str())
-        .bind(json_param(&customer.info)?)
-        .bind(customer.created_at)
-        .bind(customer.updated_at)
-        .bind(customer.app_id.as_str())
-        .bind(connection.id.as_str())
-        .bind(connection.workspace_id.as_str())
-        .bind(connection.app_id.as_str())
-        .bind(connection.customer_id.as_str())
-        .bind(connection.reference_id.as_str())
-        .bind(connection.grant_id.as_str())
-        .bind(connection.tags.as_slice())
-        .bind(status_text(connection.status))
-        .bind(connection.browser_created)
-        .bind(connection.created_at)
-        .bind(connection.updated_at)
-        .bind(connection.linked.as_ref().map(|l| l.provider.as_str()))
-        .bind(
-            connection
-                .linked
-                .as_ref()
-                .map(|l| l.account_reference.as_str()),
-        )
-        .bind(connection.linked.as_ref().map(|l| l.label.as_str()))
-        .bind(connection.claimed_reference_id.as_deref())
-        .bind(connection.attached_at);
-    Ok(bind_scoped_key(query, approval.scoped_key.as_ref()))
 }
 
 #[async_trait]

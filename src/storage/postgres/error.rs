@@ -87,13 +87,16 @@ pub(super) trait Within<T>: Future<Output = Result<T, sqlx::Error>> + Sized {
         T: Send,
     {
         async move {
-            match tokio::time::timeout(limit, self).await {
+            let started = std::time::Instant::now();
+            let result = match tokio::time::timeout(limit, self).await {
                 Ok(outcome) => outcome.map_err(map),
                 Err(_) => Err(StorageError::with_source(
                     StorageErrorKind::Timeout,
                     format!("no answer from the database within {limit:?}"),
                 )),
-            }
+            };
+            crate::telemetry::storage("postgres", result.is_ok(), started.elapsed());
+            result
         }
     }
 }

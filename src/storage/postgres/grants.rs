@@ -78,7 +78,7 @@ use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
 use super::apps::decode_joined_app;
-use super::connect::bind_approval;
+use super::binds::bind_approval;
 use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
@@ -331,9 +331,9 @@ const APPROVE_SESSION: &str = concat!(
 /// connection for a reference id: the loser's insert violates the partial
 /// unique index, `Conflict`, nothing written.)
 ///
-/// [`bind_approval`]: super::connect::bind_approval
+/// [`bind_approval`]: super::binds::bind_approval
 // APPROVE_CONNECT writes the cap on a connection's tags as a literal.
-const _: () = assert!(crate::connect::MAX_TAGS == 20);
+const _: () = assert!(crate::model::connect::MAX_TAGS == 20);
 
 const APPROVE_CONNECT: &str = concat!(
     "WITH customer_ok AS ( \

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "limits",
         include_str!("../../../migrations/0011_limits.sql"),
     ),
+    (
+        12,
+        "webhooks",
+        include_str!("../../../migrations/0012_webhooks.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

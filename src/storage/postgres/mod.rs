@@ -63,6 +63,7 @@ use crate::storage::{StorageError, StorageErrorKind};
 
 mod admin_keys;
 mod apps;
+mod binds;
 // Before `grants`, which uses its column-list macros.
 #[macro_use]
 mod connect;
@@ -72,6 +73,7 @@ mod migrations;
 mod publishable_keys;
 mod rate_limits;
 mod rows;
+mod webhooks;
 
 /// How many connections [`PostgresStore::connect`] keeps at most.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;

@@ -5223,6 +5223,21 @@ delegate! {
 }
 
 delegate! {
+    crate::webhooks::WebhookStore {
+        async fn insert_webhook_endpoint(&self, endpoint: &crate::webhooks::EndpointRecord, max_per_app: usize) -> ();
+        async fn list_webhook_endpoints(&self, workspace: &WorkspaceId, app: &AppId) -> Vec<crate::webhooks::EndpointRecord>;
+        async fn get_webhook_endpoint(&self, workspace: &WorkspaceId, app: &AppId, id: &str) -> Option<crate::webhooks::EndpointRecord>;
+        async fn update_webhook_endpoint(&self, workspace: &WorkspaceId, app: &AppId, id: &str, changes: &crate::webhooks::EndpointChanges) -> Option<crate::webhooks::EndpointRecord>;
+        async fn delete_webhook_endpoint(&self, workspace: &WorkspaceId, app: &AppId, id: &str) -> bool;
+        async fn record_webhook_event(&self, event: &crate::webhooks::WebhookEvent) -> u64;
+        async fn claim_webhook_deliveries(&self, now: OffsetDateTime, lease: time::Duration, limit: u32) -> Vec<crate::webhooks::ClaimedDelivery>;
+        async fn finish_webhook_attempt(&self, delivery_id: &str, result: &crate::webhooks::AttemptResult) -> ();
+        async fn list_webhook_deliveries(&self, workspace: &WorkspaceId, app: &AppId, endpoint: &str, limit: u32) -> Vec<crate::webhooks::DeliveryRecord>;
+        async fn retry_webhook_delivery(&self, workspace: &WorkspaceId, app: &AppId, endpoint: &str, delivery: &str, now: OffsetDateTime) -> Option<crate::webhooks::DeliveryRecord>;
+    }
+}
+
+delegate! {
     crate::ConnectStore {
         async fn get_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId) -> Option<CustomerRecord>;
         async fn find_customer(&self, workspace: &WorkspaceId, app_id: &AppId, reference_id: &str) -> Option<CustomerRecord>;

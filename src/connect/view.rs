@@ -1,0 +1,115 @@
+//! What the hosted Connect page shows of a step and its providers, and why
+//! completing a step failed.
+
+use crate::error::FieldError;
+use crate::oauth::authorize::{AuthorizeError, ErrorPage};
+
+/// Why completing a Connect session failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompleteError {
+    /// Show this page.
+    Page(ErrorPage),
+    /// The customer form has an invalid field: show the form again with it.
+    Invalid(FieldError),
+    /// The post was for another step than the current one (a reload, Back,
+    /// a second tab): nothing changed; show where the flow stands.
+    OutOfOrder,
+}
+
+/// A provider as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its categories.
+    pub categories: Vec<String>,
+    /// Its logo.
+    pub logo_url: Option<String>,
+    /// Redirect or form, with the form's fields.
+    pub method: crate::hooks::link::LinkMethod,
+}
+
+impl From<&crate::hooks::link::Provider> for ProviderView {
+    fn from(p: &crate::hooks::link::Provider) -> Self {
+        Self {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            categories: p.categories.clone(),
+            logo_url: p.logo_url.clone(),
+            method: p.method.clone(),
+        }
+    }
+}
+
+/// Where the hosted flow stands and what its current step shows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StepView {
+    /// The current step.
+    pub step: Step,
+    /// The providers to pick from (narrowed by the session's filters and the
+    /// search, if any).
+    pub providers: Vec<ProviderView>,
+    /// The provider picked (or the only candidate).
+    pub provider: Option<ProviderView>,
+    /// Whether the user may go back to the picker.
+    pub can_change_provider: bool,
+    /// Why the last link attempt failed.
+    pub link_error: Option<String>,
+    /// The account linked.
+    pub linked: Option<crate::storage::LinkedAccount>,
+    /// The host's terms.
+    pub terms: Option<crate::hooks::link::Terms>,
+}
+
+pub(crate) fn page_of(error: AuthorizeError) -> ErrorPage {
+    match error {
+        AuthorizeError::Page(page) => page,
+        AuthorizeError::Redirect(_) => ErrorPage::UnknownRequest,
+    }
+}
+
+/// A step of the hosted Connect flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Accept the host's terms (create mode only).
+    Terms,
+    /// Pick a provider.
+    Provider,
+    /// Link the account at the provider.
+    Link,
+    /// Confirm contact details.
+    Customer,
+    /// Review and approve or deny.
+    Consent,
+}
+
+impl Step {
+    /// The step's name in forms and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Terms => "terms",
+            Self::Provider => "provider",
+            Self::Link => "link",
+            Self::Customer => "customer",
+            Self::Consent => "consent",
+        }
+    }
+
+    /// The step named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "terms" => Some(Self::Terms),
+            "provider" => Some(Self::Provider),
+            "link" => Some(Self::Link),
+            "customer" => Some(Self::Customer),
+            "consent" => Some(Self::Consent),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,821 @@
+//! [`AuthorizationServerBuilder`]: the configuration checked once, then the
+//! server built.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::Duration;
+use url::Url;
+
+use crate::config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
+use crate::credentials::CredentialPrefixes;
+use crate::credentials::keyring::KeyRing;
+use crate::hooks::clock::{Clock, SystemClock};
+use crate::hooks::events::{EventSink, NoEvents};
+use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
+use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::model::random::{RandomSource, SystemRandom};
+use crate::model::scope::ScopeSet;
+use crate::server::{AuthorizationServer, Inner};
+use crate::storage::Storage;
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// Starts building a server over `storage`.
+    pub fn builder(storage: S) -> AuthorizationServerBuilder<S> {
+        AuthorizationServerBuilder::new(storage)
+    }
+}
+
+/// Builds an [`AuthorizationServer`].
+///
+/// Only the storage and the issuer are required. Without a key ring the
+/// builder generates one: fine for the in-memory store and tests, but every
+/// credential then dies with the process; a deployment with persistent
+/// storage must configure its keys ([`key_ring`](Self::key_ring)).
+pub struct AuthorizationServerBuilder<S> {
+    storage: S,
+    issuer: Option<String>,
+    prefixes: CredentialPrefixes,
+    keys: Option<KeyRing>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn RandomSource>,
+    events: Arc<dyn EventSink>,
+    webhook_destinations: crate::webhooks::WebhookDestinations,
+    max_secret_grace: Duration,
+    lifetimes: Lifetimes,
+    pkce: PkcePolicy,
+    refresh_grace: Duration,
+    scopes_supported: Option<ScopeSet>,
+    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    scope_catalogue: ScopeCatalogue,
+    reference_id_prefix: String,
+    frame_ancestors: Vec<String>,
+    providers: Vec<Provider>,
+    terms: Option<Terms>,
+    publishable_key_rate_limit: RateLimit,
+    authentication_failure_limit: RateLimit,
+    public_pushed_request_cap: u32,
+    trusted_proxies: Vec<String>,
+}
+
+/// Written by hand: a derive would require `S: Debug` of the storage, and
+/// the builder holds the host's trait objects (clock, RNG, hooks).
+impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationServerBuilder")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Storage> AuthorizationServerBuilder<S> {
+    pub(crate) fn new(storage: S) -> Self {
+        Self {
+            storage,
+            issuer: None,
+            prefixes: CredentialPrefixes::default(),
+            keys: None,
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(SystemRandom::new()),
+            events: Arc::new(NoEvents),
+            webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
+            max_secret_grace: Duration::days(7),
+            lifetimes: Lifetimes::default(),
+            pkce: PkcePolicy::default(),
+            refresh_grace: Duration::ZERO,
+            scopes_supported: None,
+            resource_owner: Arc::new(NoResourceOwner),
+            scope_catalogue: ScopeCatalogue::new(),
+            reference_id_prefix: "oc".to_owned(),
+            frame_ancestors: Vec::new(),
+            providers: Vec::new(),
+            terms: None,
+            publishable_key_rate_limit: RateLimit::new(10, Duration::MINUTE),
+            authentication_failure_limit: RateLimit::new(20, Duration::MINUTE),
+            public_pushed_request_cap: 32,
+            trusted_proxies: Vec::new(),
+        }
+    }
+
+    /// The issuer identifier: `https://auth.example.com` (or
+    /// `http://127.0.0.1:3000` for local development).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The credential prefixes (default brand `oc`).
+    pub fn credential_prefixes(mut self, prefixes: CredentialPrefixes) -> Self {
+        self.prefixes = prefixes;
+        self
+    }
+
+    /// The server key ring that hashes credentials and signs scoped keys.
+    pub fn key_ring(mut self, keys: KeyRing) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The random source (default: the system CSPRNG).
+    pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// The longest grace period a client-secret rotation may ask for
+    /// (default 7 days, at most 90 days).
+    pub fn max_secret_grace(mut self, max: Duration) -> Self {
+        self.max_secret_grace = max;
+        self
+    }
+
+    /// Where events go (default: nowhere).
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Which destinations webhook endpoints may point at besides public
+    /// addresses over `https` (default: none; the example servers allow
+    /// loopback for their demo).
+    pub fn webhook_destinations(mut self, allowed: crate::webhooks::WebhookDestinations) -> Self {
+        self.webhook_destinations = allowed;
+        self
+    }
+
+    /// Authorization-code lifetime (default 60 s; 1 s to 10 minutes).
+    pub fn code_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.code = lifetime;
+        self
+    }
+
+    /// Access-token lifetime (default 1 hour; 1 minute to 1 day).
+    pub fn access_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.access_token = lifetime;
+        self
+    }
+
+    /// Refresh-token lifetime, counted from each rotation (default 30 days;
+    /// 1 hour to 365 days).
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.refresh_token = lifetime;
+        self
+    }
+
+    /// How long a pending authorization waits on the consent page (default
+    /// 10 minutes; 1 minute to 1 hour).
+    pub fn consent_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.consent = lifetime;
+        self
+    }
+
+    /// How long a pushed authorization request's `request_uri` may wait to be
+    /// opened (default 60 s; 5 s to 10 minutes).
+    pub fn pushed_request_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.pushed_request = lifetime;
+        self
+    }
+
+    /// Which clients must use PKCE (default: all).
+    pub fn pkce(mut self, policy: PkcePolicy) -> Self {
+        self.pkce = policy;
+        self
+    }
+
+    /// A window after a refresh-token rotation in which presenting the same
+    /// refresh token again returns the same successor instead of revoking
+    /// the family (default 0 = off; at most 60 s).
+    ///
+    /// # Security
+    ///
+    /// Within the window a thief holding the old refresh token receives the
+    /// same tokens as the client. Keep it to a few seconds, or off.
+    pub fn refresh_grace(mut self, window: Duration) -> Self {
+        self.refresh_grace = window;
+        self
+    }
+
+    /// Scopes to advertise as `scopes_supported` in the metadata.
+    pub fn scopes_supported(mut self, scopes: ScopeSet) -> Self {
+        self.scopes_supported = Some(scopes);
+        self
+    }
+
+    /// How the consent page of a plain `/oauth/authorize` flow knows its end
+    /// user: your login (default: none, so plain-flow consent is refused;
+    /// [`DemoSignIn`](crate::DemoSignIn) for demos).
+    pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
+        self.resource_owner = authenticator;
+        self
+    }
+
+    /// Human descriptions of scopes for the consent and Connect pages.
+    pub fn scope_catalogue(mut self, catalogue: ScopeCatalogue) -> Self {
+        self.scope_catalogue = catalogue;
+        self
+    }
+
+    /// How long a Connect session (its token) lives (default 30 minutes; 1
+    /// minute to 24 hours).
+    pub fn connect_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.connect_session = lifetime;
+        self
+    }
+
+    /// How long a redirect link step may take, from the provider's
+    /// authorization page to its callback (default 15 minutes; 1 minute to
+    /// 1 hour). The session's own lifetime bounds it too.
+    pub fn connect_link_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.connect_link = lifetime;
+        self
+    }
+
+    /// The prefix of generated reference ids: `<prefix>-generated:<uuidv7>`
+    /// (default `oc`; 1–32 characters of `a–z 0–9 -`).
+    pub fn reference_id_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.reference_id_prefix = prefix.into();
+        self
+    }
+
+    /// Origins allowed to embed the hosted Connect page in a frame
+    /// (`Content-Security-Policy: frame-ancestors`), such as
+    /// `https://app.example.com`. Default: none (`'none'`). The plain
+    /// consent page is never framable.
+    pub fn frame_ancestors<I, T>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.frame_ancestors = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a provider to the Connect flow's catalogue (the `provider` and
+    /// `link` steps). Ids must be unique.
+    pub fn provider(mut self, provider: Provider) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// The host's terms, the Connect flow's first step in create mode.
+    pub fn terms(mut self, terms: Terms) -> Self {
+        self.terms = Some(terms);
+        self
+    }
+
+    /// How many Connect sessions one publishable key may create per fixed
+    /// window for one client address (default 10 per minute; 1–100 000
+    /// requests, a window of 1 second to 1 day). Beyond it `POST
+    /// /v1/connect/sessions` answers that address 429 with `Retry-After`;
+    /// other addresses keep their own budget. A request refused for
+    /// another reason (a malformed body, an unregistered `redirectUrl`)
+    /// spends nothing.
+    pub fn publishable_key_rate_limit(mut self, requests: u32, window: Duration) -> Self {
+        self.publishable_key_rate_limit = RateLimit::new(requests, window);
+        self
+    }
+
+    /// How many failed authentications one client address may make per
+    /// fixed window before it is refused with 429 and `Retry-After`
+    /// (default 20 per minute; 1–100 000, a window of 1 second to 1 day):
+    /// counted per client id for client credentials (the OAuth endpoints'
+    /// `invalid_client`, the Connect API's Basic authentication) and per
+    /// address for admin keys. See the manual's "How it stays safe" (`docs/security.md`).
+    pub fn authentication_failure_limit(mut self, failures: u32, window: Duration) -> Self {
+        self.authentication_failure_limit = RateLimit::new(failures, window);
+        self
+    }
+
+    /// How many pushed authorization requests (RFC 9126) of one public
+    /// client from one client address are kept at most (default 32; 1 to
+    /// 10 000): a push beyond it replaces the oldest. A public client's
+    /// push needs no secret, so without a bound anyone could fill storage.
+    pub fn public_pushed_request_cap(mut self, max: u32) -> Self {
+        self.public_pushed_request_cap = max;
+        self
+    }
+
+    /// The proxies whose `Forwarded` (RFC 7239) and `X-Forwarded-For`
+    /// headers name the client (default: none, so the socket's peer is the
+    /// client): CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or single
+    /// addresses. An entry that is neither fails [`build`](Self::build)
+    /// with [`ConfigError::Invalid`]`("trusted_proxies")`. See
+    /// [`AuthorizationServer::client_address`] for how the headers are
+    /// read.
+    ///
+    /// # Security
+    ///
+    /// List only proxies that overwrite or append to these headers: a
+    /// trusted address that passes a client's own header through lets that
+    /// client choose the address its limits are counted for.
+    pub fn trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Checks the configuration and builds the server.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming what is wrong.
+    pub fn build(self) -> Result<AuthorizationServer<S>, ConfigError> {
+        let issuer = parse_issuer(self.issuer.as_deref().ok_or(ConfigError::MissingIssuer)?)?;
+        check_range(
+            "max_secret_grace",
+            self.max_secret_grace,
+            Duration::ZERO,
+            Duration::days(90),
+        )?;
+        let l = &self.lifetimes;
+        check_range(
+            "code_lifetime",
+            l.code,
+            Duration::SECOND,
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "access_token_lifetime",
+            l.access_token,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        check_range(
+            "refresh_token_lifetime",
+            l.refresh_token,
+            Duration::HOUR,
+            Duration::days(365),
+        )?;
+        check_range(
+            "consent_lifetime",
+            l.consent,
+            Duration::MINUTE,
+            Duration::HOUR,
+        )?;
+        check_range(
+            "pushed_request_lifetime",
+            l.pushed_request,
+            Duration::seconds(5),
+            Duration::minutes(10),
+        )?;
+        check_range(
+            "refresh_grace",
+            self.refresh_grace,
+            Duration::ZERO,
+            Duration::MINUTE,
+        )?;
+        check_range(
+            "connect_session_lifetime",
+            l.connect_session,
+            Duration::MINUTE,
+            Duration::DAY,
+        )?;
+        check_range(
+            "connect_link_lifetime",
+            l.connect_link,
+            Duration::MINUTE,
+            Duration::HOUR,
+        )?;
+        check_range(
+            "publishable_key_rate_limit window",
+            self.publishable_key_rate_limit.window,
+            Duration::SECOND,
+            Duration::DAY,
+        )?;
+        if !(1..=100_000).contains(&self.publishable_key_rate_limit.requests) {
+            return Err(ConfigError::Invalid("publishable_key_rate_limit requests"));
+        }
+        check_range(
+            "authentication_failure_limit window",
+            self.authentication_failure_limit.window,
+            Duration::SECOND,
+            Duration::DAY,
+        )?;
+        if !(1..=100_000).contains(&self.authentication_failure_limit.requests) {
+            return Err(ConfigError::Invalid(
+                "authentication_failure_limit failures",
+            ));
+        }
+        if !(1..=10_000).contains(&self.public_pushed_request_cap) {
+            return Err(ConfigError::Invalid("public_pushed_request_cap"));
+        }
+        let trusted_proxies = crate::server::client_address::parse_proxies(&self.trusted_proxies)
+            .ok_or(ConfigError::Invalid("trusted_proxies"))?;
+        let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
+            && self
+                .reference_id_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !prefix_ok {
+            return Err(ConfigError::Invalid("reference_id_prefix"));
+        }
+        // Each frame ancestor must be an origin: scheme, host and port only.
+        for origin in &self.frame_ancestors {
+            let is_origin = crate::model::redirect::RedirectUri::parse(origin)
+                .ok()
+                .and_then(|uri| uri.origin())
+                .is_some_and(|o| &o == origin);
+            if !is_origin {
+                return Err(ConfigError::Invalid("frame_ancestors"));
+            }
+        }
+        for (index, provider) in self.providers.iter().enumerate() {
+            let unique = !self.providers[..index].iter().any(|p| p.id == provider.id);
+            let logo_ok = provider
+                .logo_url
+                .as_deref()
+                .is_none_or(|u| crate::hooks::link::logo_origin(u).is_some());
+            let fields_ok = match &provider.method {
+                LinkMethod::Redirect => true,
+                LinkMethod::Form(fields) => fields.iter().all(|f| {
+                    valid_field_name(&f.name)
+                        && !matches!(
+                            f.name.as_str(),
+                            "token" | "csrf_token" | "step" | "action" | "decision"
+                        )
+                        && matches!(
+                            f.kind.as_str(),
+                            "text" | "email" | "password" | "tel" | "number"
+                        )
+                }),
+            };
+            if !(valid_id(&provider.id)
+                && unique
+                && logo_ok
+                && fields_ok
+                && !provider.name.is_empty())
+            {
+                return Err(ConfigError::Invalid("provider"));
+            }
+        }
+        if self.terms.as_ref().is_some_and(|t| {
+            t.text.is_empty() || t.url.as_deref().is_some_and(|u| !u.starts_with("https://"))
+        }) {
+            return Err(ConfigError::Invalid("terms"));
+        }
+        let keys = match self.keys {
+            Some(keys) => keys,
+            None => KeyRing::generate(self.rng.as_ref())?,
+        };
+        let config = ServerConfig {
+            issuer,
+            prefixes: self.prefixes,
+            keys,
+            clock: self.clock,
+            rng: self.rng,
+            events: crate::telemetry::wrap(self.events),
+            webhook_destinations: self.webhook_destinations,
+            max_secret_grace: self.max_secret_grace,
+            lifetimes: self.lifetimes,
+            pkce: self.pkce,
+            refresh_grace: self.refresh_grace,
+            scopes_supported: self.scopes_supported,
+            resource_owner: self.resource_owner,
+            scope_catalogue: self.scope_catalogue,
+            reference_id_prefix: self.reference_id_prefix,
+            frame_ancestors: self.frame_ancestors,
+            providers: self.providers,
+            terms: self.terms,
+            publishable_key_rate_limit: self.publishable_key_rate_limit,
+            authentication_failure_limit: self.authentication_failure_limit,
+            public_pushed_request_cap: self.public_pushed_request_cap,
+            trusted_proxies,
+        };
+        Ok(AuthorizationServer::from_inner(Inner {
+            storage: self.storage,
+            config,
+        }))
+    }
+}
+
+fn check_range(
+    what: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        Err(ConfigError::OutOfRange { what, min, max })
+    } else {
+        Ok(())
+    }
+}
+
+/// RFC 8414 §2: "a URL that uses the "https" scheme and has no query or
+/// fragment components".
+fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|_| ConfigError::InvalidIssuer("not an absolute URL"))?;
+    if url.query().is_some() || url.fragment().is_some() || raw.contains(['?', '#']) {
+        return Err(ConfigError::InvalidIssuer("must have no query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::InvalidIssuer("must have no user information"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(ConfigError::InvalidIssuer(
+                "http is allowed only on a loopback host",
+            ));
+        }
+        _ => return Err(ConfigError::InvalidIssuer("must use https")),
+    }
+    // The host and the path go into headers (`Location`, a cookie's
+    // `Path`): a plain host name, and no `;` or `,` in the path.
+    let plain_host = match url.host() {
+        Some(url::Host::Domain(d)) => d
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+        Some(_) => true,
+        None => false,
+    };
+    if !plain_host {
+        return Err(ConfigError::InvalidIssuer(
+            "the host may hold only letters, digits, '.', '-' and '_'",
+        ));
+    }
+    if url.path().contains([';', ',']) {
+        return Err(ConfigError::InvalidIssuer(
+            "must have no ';' or ',' in its path",
+        ));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_lifetime_is_capped_at_ten_minutes_rfc6749_section_4_1_2() {
+        let build = |d| {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+                .code_lifetime(d)
+                .build()
+        };
+        assert!(build(Duration::minutes(10)).is_ok());
+        assert!(matches!(
+            build(Duration::minutes(10) + Duration::SECOND),
+            Err(ConfigError::OutOfRange {
+                what: "code_lifetime",
+                ..
+            })
+        ));
+    }
+
+    type Setter = fn(
+        AuthorizationServerBuilder<crate::MemoryStore>,
+        Duration,
+    ) -> AuthorizationServerBuilder<crate::MemoryStore>;
+
+    /// Every duration the builder bounds, at and just past each bound: the
+    /// bound itself builds, one second (or one nanosecond) beyond is
+    /// `OutOfRange` naming the setting and its range. RFC 6749 §4.1.2 caps
+    /// codes at 10 minutes; RFC 9700 §4.14.2's grace for a lost refresh
+    /// response is capped at 60 s.
+    #[test]
+    fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
+        let cases: [(&str, Setter, Duration, Duration); 11] = [
+            (
+                "max_secret_grace",
+                |b, d| b.max_secret_grace(d),
+                Duration::ZERO,
+                Duration::days(90),
+            ),
+            (
+                "code_lifetime",
+                |b, d| b.code_lifetime(d),
+                Duration::SECOND,
+                Duration::minutes(10),
+            ),
+            (
+                "access_token_lifetime",
+                |b, d| b.access_token_lifetime(d),
+                Duration::MINUTE,
+                Duration::DAY,
+            ),
+            (
+                "refresh_token_lifetime",
+                |b, d| b.refresh_token_lifetime(d),
+                Duration::HOUR,
+                Duration::days(365),
+            ),
+            (
+                "consent_lifetime",
+                |b, d| b.consent_lifetime(d),
+                Duration::MINUTE,
+                Duration::HOUR,
+            ),
+            (
+                "pushed_request_lifetime",
+                |b, d| b.pushed_request_lifetime(d),
+                Duration::seconds(5),
+                Duration::minutes(10),
+            ),
+            (
+                "refresh_grace",
+                |b, d| b.refresh_grace(d),
+                Duration::ZERO,
+                Duration::seconds(60),
+            ),
+            (
+                "connect_session_lifetime",
+                |b, d| b.connect_session_lifetime(d),
+                Duration::MINUTE,
+                Duration::DAY,
+            ),
+            (
+                "connect_link_lifetime",
+                |b, d| b.connect_link_lifetime(d),
+                Duration::MINUTE,
+                Duration::HOUR,
+            ),
+            (
+                "publishable_key_rate_limit window",
+                |b, d| b.publishable_key_rate_limit(10, d),
+                Duration::SECOND,
+                Duration::DAY,
+            ),
+            (
+                "authentication_failure_limit window",
+                |b, d| b.authentication_failure_limit(20, d),
+                Duration::SECOND,
+                Duration::DAY,
+            ),
+        ];
+        let base = || {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+        };
+        for (name, set, min, max) in cases {
+            assert!(set(base(), min).build().is_ok(), "{name}: its minimum");
+            assert!(set(base(), max).build().is_ok(), "{name}: its maximum");
+            let beyond = [
+                max + Duration::SECOND,
+                max + Duration::nanoseconds(1),
+                min - Duration::nanoseconds(1),
+                min - Duration::SECOND,
+            ];
+            for value in beyond {
+                match set(base(), value).build() {
+                    Err(ConfigError::OutOfRange {
+                        what,
+                        min: lo,
+                        max: hi,
+                    }) => {
+                        assert_eq!((what, lo, hi), (name, min, max), "{name} at {value}");
+                    }
+                    other => panic!("{name} at {value}: {other:?}"),
+                }
+            }
+        }
+        // The rate limit's request count: 1 to 100 000.
+        for requests in [1, 100_000] {
+            assert!(
+                base()
+                    .publishable_key_rate_limit(requests, Duration::MINUTE)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for requests in [0, 100_001] {
+            assert!(matches!(
+                base()
+                    .publishable_key_rate_limit(requests, Duration::MINUTE)
+                    .build(),
+                Err(ConfigError::Invalid("publishable_key_rate_limit requests"))
+            ));
+        }
+        // The failure limit's count: 1 to 100 000; the push cap 1 to 10 000.
+        for failures in [1, 100_000] {
+            assert!(
+                base()
+                    .authentication_failure_limit(failures, Duration::MINUTE)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for failures in [0, 100_001] {
+            assert!(matches!(
+                base()
+                    .authentication_failure_limit(failures, Duration::MINUTE)
+                    .build(),
+                Err(ConfigError::Invalid(
+                    "authentication_failure_limit failures"
+                ))
+            ));
+        }
+        for cap in [1, 10_000] {
+            assert!(base().public_pushed_request_cap(cap).build().is_ok());
+        }
+        for cap in [0, 10_001] {
+            assert!(matches!(
+                base().public_pushed_request_cap(cap).build(),
+                Err(ConfigError::Invalid("public_pushed_request_cap"))
+            ));
+        }
+        // The trusted proxies: CIDR blocks or addresses.
+        let server = base()
+            .trusted_proxies(["10.0.0.0/8", "2001:db8::1"])
+            .build()
+            .unwrap();
+        assert!(
+            server
+                .config()
+                .is_trusted_proxy("10.3.2.1".parse().unwrap())
+        );
+        assert!(
+            !server
+                .config()
+                .is_trusted_proxy("11.0.0.1".parse().unwrap())
+        );
+        assert!(matches!(
+            base()
+                .trusted_proxies(["10.0.0.0/8", "proxy.internal"])
+                .build(),
+            Err(ConfigError::Invalid("trusted_proxies"))
+        ));
+        // The reference-id prefix: 1 to 32 characters.
+        assert!(base().reference_id_prefix("a".repeat(32)).build().is_ok());
+        for bad in [String::new(), "a".repeat(33)] {
+            assert!(matches!(
+                base().reference_id_prefix(bad).build(),
+                Err(ConfigError::Invalid("reference_id_prefix"))
+            ));
+        }
+    }
+
+    #[test]
+    fn connect_settings_are_validated() {
+        let base = || {
+            crate::AuthorizationServer::builder(crate::MemoryStore::new())
+                .issuer("https://auth.example.com")
+        };
+        assert!(
+            base()
+                .frame_ancestors(["https://app.example.com"])
+                .build()
+                .is_ok()
+        );
+        for bad in [
+            "https://app.example.com/path",
+            "*",
+            "'self' https://x.example",
+            "http://app.example.com",
+        ] {
+            assert!(
+                matches!(
+                    base().frame_ancestors([bad]).build(),
+                    Err(ConfigError::Invalid("frame_ancestors"))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(base().reference_id_prefix("acme").build().is_ok());
+        assert!(matches!(
+            base().reference_id_prefix("Acme Inc").build(),
+            Err(ConfigError::Invalid("reference_id_prefix"))
+        ));
+        assert!(matches!(
+            base().connect_session_lifetime(Duration::days(2)).build(),
+            Err(ConfigError::OutOfRange {
+                what: "connect_session_lifetime",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn issuer_rules_rfc8414_section_2() {
+        assert!(parse_issuer("https://auth.example.com").is_ok());
+        assert!(parse_issuer("https://example.com/tenant/1").is_ok());
+        assert!(parse_issuer("http://127.0.0.1:3000").is_ok());
+        assert!(parse_issuer("http://localhost:3000").is_ok());
+        assert!(parse_issuer("http://auth.example.com").is_err());
+        assert!(parse_issuer("https://auth.example.com?x=1").is_err());
+        assert!(parse_issuer("https://auth.example.com#frag").is_err());
+        assert!(parse_issuer("https://user@auth.example.com").is_err());
+        assert!(parse_issuer("ftp://auth.example.com").is_err());
+        assert!(parse_issuer("/relative").is_err());
+    }
+}

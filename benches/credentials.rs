@@ -32,6 +32,7 @@ fn credentials(c: &mut Criterion) {
                 allowed_scopes: vec!["read".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         ))
         .unwrap();

@@ -115,6 +115,7 @@ async fn setup(url: &str) -> Bench {
                 allowed_scopes: vec!["read".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Public,
+                logo_uri: None,
             },
         )
         .await

@@ -62,6 +62,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
         allowed_scopes: vec!["read".into()],
         allowed_origins: vec![],
         app_type,
+        logo_uri: None,
     }
 }
 

@@ -127,6 +127,7 @@ fn ours_with(rt: &tokio::runtime::Runtime, owner: Arc<dyn ResourceOwnerAuthentic
         allowed_scopes: vec!["read".into()],
         allowed_origins: vec![],
         app_type,
+        logo_uri: None,
     };
     let public = rt
         .block_on(server.create_app(&ws, &app(AppType::Public)))

@@ -12,6 +12,8 @@ use crate::hooks::clock::Clock;
 use crate::hooks::events::EventSink;
 use crate::hooks::link::{Provider, Terms};
 use crate::hooks::resource_owner::{ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::http::ui::brand::{Brand, Theme};
+use crate::http::ui::i18n::Catalogue;
 use crate::model::random::RandomSource;
 use crate::model::scope::ScopeSet;
 
@@ -47,6 +49,9 @@ pub struct ServerConfig {
     pub(crate) authentication_failure_limit: RateLimit,
     pub(crate) public_pushed_request_cap: u32,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+    pub(crate) brand: Brand,
+    pub(crate) theme: Theme,
+    pub(crate) catalogue: Catalogue,
 }
 
 /// A fixed-window rate limit: at most `requests` in each `window`, windows
@@ -274,6 +279,19 @@ impl ServerConfig {
 
     pub(crate) fn trusted_proxy_networks(&self) -> &[ipnet::IpNet] {
         &self.trusted_proxies
+    }
+
+    /// The host's brand on the hosted pages.
+    pub fn brand(&self) -> &Brand {
+        &self.brand
+    }
+
+    pub(crate) fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub(crate) fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 }
 

@@ -182,9 +182,15 @@ pub enum Problem {
     },
     /// An update that changes nothing.
     #[error(
-        "at least one of name, description, redirectUris, allowedScopes, allowedOrigins is required"
+        "at least one of name, description, redirectUris, allowedScopes, allowedOrigins, logoUri is required"
     )]
     NothingToUpdate,
+    /// Not an absolute `https` URL (a logo the hosted pages may show).
+    #[error("must be an absolute https URL without user information or fragment")]
+    NotHttpsUrl,
+    /// Not a BCP 47 language tag.
+    #[error("must be a BCP 47 language tag such as `fr` or `es-MX`")]
+    InvalidLocale,
 }
 
 /// Why an OAuth app registry call failed.

@@ -27,6 +27,7 @@
 //!             allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
 //!             allowed_origins: vec![],
 //!             app_type: AppType::Confidential,
+//!             logo_uri: None,
 //!         },
 //!     )
 //!     .await?;
@@ -256,9 +257,11 @@ pub use hooks::events::{Event, EventSink, NoEvents};
 pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
 pub use hooks::resource_owner::{
     ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue,
+    ScopeCatalogue, SignIn,
 };
 pub use http::bearer::BearerRejection;
+pub use http::ui::brand::Brand;
+pub use http::ui::i18n::Messages;
 pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
 pub use model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,

@@ -16,6 +16,7 @@ const PAGES: &[&str] = &[
     "connect.md",
     "design.md",
     "embedding.md",
+    "hosted-pages.md",
     "native-apps.md",
     "oauth.md",
     "postgres.md",
@@ -48,6 +49,10 @@ struct Design;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/embedding.md")]
 struct Embedding;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/hosted-pages.md")]
+struct HostedPages;
 
 #[cfg(doctest)]
 #[doc = include_str!("../docs/native-apps.md")]

@@ -156,12 +156,13 @@ pub(crate) fn webhook_delivery(
     );
 }
 
-/// The delivery worker could not reach storage.
+/// The delivery worker could not reach storage; `kind` is the storage
+/// error's kind (telemetry sits below storage and takes no storage type).
 #[allow(unused_variables)]
 #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
-pub(crate) fn webhook_poll_failed(error: &crate::storage::StorageError) {
+pub(crate) fn webhook_poll_failed(kind: impl std::fmt::Display) {
     #[cfg(feature = "tracing")]
-    tracing::warn!(target: "oauth_connect::webhooks", kind = %error.kind(), "webhook storage call failed");
+    tracing::warn!(target: "oauth_connect::webhooks", kind = %kind, "webhook storage call failed");
 }
 
 /// One storage statement.

@@ -42,6 +42,7 @@ async fn other_app(server: &AuthorizationServer<MemoryStore>) -> AppId {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

@@ -440,7 +440,20 @@ async fn form_link_hands_values_to_the_hook_and_stores_no_trace_of_them() {
         ],
     )
     .await;
-    let p = page(h, &path_of(&location(&wrong))).await;
+    // The form again at once, with the username kept (never the
+    // password) and the host's reason as a sentence of its own.
+    assert_eq!(wrong.status(), StatusCode::OK);
+    let html = text(&wrong);
+    assert!(
+        html.contains("wrong username or password. You can try again"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"username\" autocomplete=\"off\" value=\"ada\""),
+        "{html}"
+    );
+    assert!(!html.contains("nope"), "the password is not sent back");
+    let p = page(h, &format!("/connect?token={}", p.token)).await;
     assert_eq!(p.step, "link");
     assert!(p.html.contains("wrong username or password"));
     let p = advance(

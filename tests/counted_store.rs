@@ -46,6 +46,7 @@ async fn fixture() -> Fixture {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

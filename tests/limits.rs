@@ -77,6 +77,7 @@ async fn publishable_key(h: &Harness) -> String {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![ORIGIN.into()],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

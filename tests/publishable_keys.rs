@@ -269,6 +269,7 @@ async fn the_cors_preflight_is_answered_alike_for_every_origin() {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![ELSEWHERE.into()],
                 app_type: oauth_connect::AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

@@ -36,6 +36,7 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
         allowed_scopes: vec!["read:devices".into(), "read:sites".into()],
         allowed_origins: vec![],
         app_type,
+        logo_uri: None,
     }
 }
 

@@ -70,6 +70,7 @@ pub(crate) async fn catalogue(
                 allowed_scopes: vec![UPSTREAM_SCOPE.into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await?;

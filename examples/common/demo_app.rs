@@ -134,6 +134,7 @@ pub(crate) async fn setup<S: Storage>(
                 allowed_scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
                 allowed_origins: vec![origin.to_owned()],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await?;

@@ -20,6 +20,7 @@
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
 //! | `OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS`, `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS`, `OAUTH_CONNECT_MAX_CONNECTIONS` | 10 s for a request head, 30 s for a body, 1000 connections: see [`sockets`] |
 //! | `OAUTH_CONNECT_TRUSTED_PROXIES` (CIDRs or addresses, comma-separated) | none: the socket's peer is the client the limits count |
+//! | `OAUTH_CONNECT_BRAND_NAME`, `OAUTH_CONNECT_BRAND_LOGO_URL` (https), `OAUTH_CONNECT_BRAND_COLOR` (`#rrggbb`), `OAUTH_CONNECT_SUPPORT_URL` | no brand: the hosted pages show the app only |
 //! | `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT` (a user id) | off. **Load tests only**: see [`AutoConsent`] |
 
 mod demo;
@@ -41,7 +42,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
-    AuthorizationServer, BearerKind, BearerPrincipal, ConsentRequest, DemoSignIn, KeyRing,
+    AuthorizationServer, BearerKind, BearerPrincipal, Brand, ConsentRequest, DemoSignIn, KeyRing,
     MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
     ServerKey, Storage, Subject, WorkspaceId,
 };
@@ -89,6 +90,8 @@ pub(crate) struct Config {
     limits: Limits,
     /// Proxies whose `Forwarded`/`X-Forwarded-For` names the client.
     trusted_proxies: Vec<String>,
+    /// The host's brand on the hosted pages.
+    brand: Brand,
     /// `OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT`: approve every authorization
     /// request as this user (load tests on loopback only).
     auto_consent: Option<Subject>,
@@ -118,8 +121,30 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=SECONDS (a request body, a stalled reader; 1-3600, default 30),
              OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000),
              OAUTH_CONNECT_TRUSTED_PROXIES=CIDR,... (whose X-Forwarded-For/Forwarded is believed; default none),
+             OAUTH_CONNECT_BRAND_NAME, OAUTH_CONNECT_BRAND_LOGO_URL (https),
+               OAUTH_CONNECT_BRAND_COLOR (#rrggbb, the primary buttons), OAUTH_CONNECT_SUPPORT_URL
+               (the host's brand and help link on every hosted page; default none),
              OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT=USER_ID (load tests on loopback only: every
                authorization request is approved as USER_ID, nobody is asked; default off)";
+
+/// The brand of `OAUTH_CONNECT_BRAND_NAME`, `…_BRAND_LOGO_URL`,
+/// `…_BRAND_COLOR` and `OAUTH_CONNECT_SUPPORT_URL` (checked by the
+/// server's builder).
+fn brand_from_env() -> Brand {
+    let mut brand = env("OAUTH_CONNECT_BRAND_NAME")
+        .map(|name| Brand::new(name.trim()))
+        .unwrap_or_default();
+    if let Some(logo) = env("OAUTH_CONNECT_BRAND_LOGO_URL") {
+        brand = brand.logo_url(logo.trim());
+    }
+    if let Some(color) = env("OAUTH_CONNECT_BRAND_COLOR") {
+        brand = brand.color(color.trim());
+    }
+    if let Some(url) = env("OAUTH_CONNECT_SUPPORT_URL") {
+        brand = brand.support_url(url.trim());
+    }
+    brand
+}
 
 /// `HOST:PORT` or `off` for the demo app.
 fn demo_app_addr(value: &str) -> Result<Option<SocketAddr>, String> {
@@ -260,6 +285,7 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            brand: brand_from_env(),
             auto_consent: env("OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT")
                 .map(|user| {
                     Subject::parse(user.trim()).map_err(|_| {
@@ -586,6 +612,7 @@ async fn build<S: Storage>(
         // The demo's webhook receivers may listen on loopback.
         .webhook_destinations(oauth_connect::webhooks::WebhookDestinations::with_loopback())
         .resource_owner(resource_owner)
+        .brand(config.brand.clone())
         .scope_catalogue(
             ScopeCatalogue::new()
                 .describe("read:devices", "See your devices and their status")
@@ -597,6 +624,9 @@ async fn build<S: Storage>(
             oauth_connect::ConfigError::Invalid("trusted_proxies") => {
                 "OAUTH_CONNECT_TRUSTED_PROXIES must be CIDR blocks or addresses separated by commas"
                     .into()
+            }
+            oauth_connect::ConfigError::Invalid(what) if what.starts_with("brand") => {
+                format!("OAUTH_CONNECT_BRAND_*/OAUTH_CONNECT_SUPPORT_URL: invalid {what}").into()
             }
             e => Box::<dyn Error>::from(e),
         })?;
@@ -865,52 +895,60 @@ fn spawn_purge<S: Storage>(server: AuthorizationServer<S>, every: Duration) {
     });
 }
 
-/// SIGTERM's listener, made before the banner announces the address: a
-/// signal sent as soon as the server says where it listens is never missed
-/// (tokio installs the process's handler when the first listener is made).
-#[cfg(unix)]
-static TERMINATE: std::sync::Mutex<Option<tokio::signal::unix::Signal>> =
-    std::sync::Mutex::new(None);
+/// The process's one shutdown signal, which every part that stops with the
+/// server (the listeners, the webhook worker) waits on.
+static SHUTDOWN: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> =
+    std::sync::OnceLock::new();
 
-/// Makes SIGTERM's listener now (see [`TERMINATE`]).
+/// Starts listening for Ctrl-C and SIGTERM, before the banner announces the
+/// address: a signal sent as soon as the server says where it listens is
+/// never missed, and it reaches every waiter, however many there are.
 fn listen_for_terminate() {
-    #[cfg(unix)]
-    if let Ok(signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        && let Ok(mut slot) = TERMINATE.lock()
-    {
-        *slot = Some(signal);
-    }
+    let _ = shutdown_receiver();
+}
+
+/// The shutdown signal's receiver; the first call makes the listeners.
+fn shutdown_receiver() -> &'static tokio::sync::watch::Receiver<bool> {
+    SHUTDOWN.get_or_init(|| {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        let terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::spawn(async move {
+            let ctrl_c = async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            #[cfg(unix)]
+            let terminate = async move {
+                match terminate {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let terminate = std::future::pending::<()>();
+            tokio::select! {
+                () = ctrl_c => {},
+                () = terminate => {},
+            }
+            tracing::info!("shutting down: finishing the requests in flight");
+            let _ = stop.send(true);
+        });
+        stopped
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM: the signal to stop accepting requests
 /// and finish the ones in flight.
 pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        let early = TERMINATE.lock().ok().and_then(|mut slot| slot.take());
-        let made = match early {
-            Some(signal) => Ok(signal),
-            None => tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
-        };
-        match made {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    let mut stopped = shutdown_receiver().clone();
+    if stopped.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
-    tracing::info!("shutting down: finishing the requests in flight");
 }
 
 /// The span of one request: method and path only. Never the query string

@@ -84,6 +84,8 @@ pub struct ConnectPage {
     /// claims it, the session can still be taken by another browser that
     /// posts first.
     pub claimed: bool,
+    /// The language the session asked its pages in (`locale`), if any.
+    pub locale: Option<String>,
     /// This browser's binding (the keyed hash of its secret, hex; not a
     /// secret: it cannot be turned back into the cookie). An embedded
     /// modal's link form posts it back as `binding`, for the provider
@@ -205,6 +207,7 @@ impl<S: Storage> AuthorizationServer<S> {
             embed: connect.progress.embed.clone(),
             step_version: connect.step_version,
             claimed: connect.progress.browser.is_some(),
+            locale: connect.locale.clone(),
             browser_binding: browser_hash,
         })
     }

@@ -75,6 +75,10 @@ pub struct NewConnectSession {
     /// `S256` when `codeChallenge` is given.
     #[serde(default)]
     pub code_challenge_method: Option<String>,
+    /// The language of the hosted pages: a BCP 47 language tag (`fr`,
+    /// `es-MX`). Without it, the browser's `Accept-Language` decides.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// A created Connect session: `201 { connectToken, url, expiresAt,
@@ -275,6 +279,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 .filter(|s| !s.is_empty())
                 .map(|s| Redacted::new(s.to_owned())),
         };
+        let locale = request
+            .locale
+            .as_deref()
+            .map(crate::http::ui::i18n::check_locale)
+            .transpose()?;
         let scoped_key = match (
             request.scoped_key.unwrap_or(false),
             request.scoped_key_delivery,
@@ -401,6 +410,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 browser_created,
                 progress: ConnectProgress::default(),
                 step_version: 0,
+                locale,
             })),
         };
         storage.insert_session(&record).await?;

@@ -64,6 +64,9 @@ pub struct StepView {
     pub linked: Option<crate::storage::LinkedAccount>,
     /// The host's terms.
     pub terms: Option<crate::hooks::link::Terms>,
+    /// The steps this flow shows, in order (for "Step N of M"): those it
+    /// has shown and those still to come; skipped steps are not in it.
+    pub steps: Vec<Step>,
 }
 
 pub(crate) fn page_of(error: AuthorizeError) -> ErrorPage {

@@ -90,6 +90,7 @@ async fn debug_never_prints_a_secret() {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

@@ -35,6 +35,37 @@ pub trait ResourceOwnerAuthenticator: Send + Sync + fmt::Debug {
         false
     }
 
+    /// "Sign in first": the host's login page for a signed-out user, which
+    /// must send the user back to `return_to` once signed in.
+    ///
+    /// Called on `GET /oauth/authorize` for a valid request when
+    /// [`authenticate`](Self::authenticate) (with no demo subject) finds no
+    /// user: `Some(url)` answers with a `303` to `url` instead of the
+    /// consent page, so the user signs in and lands back on the pending
+    /// consent (nothing is stored meanwhile; the request is validated
+    /// again). `return_to` is a path on the server's own origin (the
+    /// authorization request, `/oauth/authorize?…` under the issuer's
+    /// path); put it in your login URL, percent-encoded, for example with
+    /// [`SignIn::login_url`].
+    ///
+    /// # Security
+    ///
+    /// Your login must redirect only to a return URL that
+    /// [`AuthorizationServer::return_url`](crate::AuthorizationServer::return_url)
+    /// accepts (same origin as the issuer, under its path), never to
+    /// whatever a link carries: an open redirect would send the user
+    /// wherever an attacker likes.
+    fn sign_in_url(&self, return_to: &str) -> Option<String> {
+        let _ = return_to;
+        None
+    }
+
+    /// How the consent page names the signed-in `subject` ("Signed in as
+    /// …"); the subject itself by default.
+    fn display_name(&self, subject: &Subject) -> String {
+        subject.as_str().to_owned()
+    }
+
     /// The host's consent policy: whether the end user signed in on this
     /// `GET /oauth/authorize` request has already consented to what the
     /// client asks, so that the request is answered with the authorization
@@ -128,6 +159,77 @@ impl ResourceOwnerAuthenticator for DemoSignIn {
 
     fn demo_sign_in(&self) -> bool {
         true
+    }
+}
+
+/// A [`ResourceOwnerAuthenticator`] for a host whose login sets a session
+/// cookie: the user is whoever `lookup` finds for the cookie's value, and a
+/// signed-out user is sent to `login` with the return URL in the query
+/// parameter `return_to`.
+///
+/// ```
+/// use oauth_connect::{SignIn, Subject};
+/// let sign_in = SignIn::new("session", "/login", |value: &str| {
+///     (value == "s3cret").then(|| Subject::parse("user-42").unwrap())
+/// });
+/// assert_eq!(
+///     sign_in.login_url("/oauth/authorize?client_id=c&scope=a b"),
+///     "/login?return_to=%2Foauth%2Fauthorize%3Fclient_id%3Dc%26scope%3Da+b"
+/// );
+/// ```
+pub struct SignIn<F> {
+    cookie: String,
+    login: String,
+    lookup: F,
+}
+
+impl<F> fmt::Debug for SignIn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignIn")
+            .field("cookie", &self.cookie)
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> SignIn<F>
+where
+    F: Fn(&str) -> Option<Subject> + Send + Sync,
+{
+    /// The user is `lookup(value)` of the cookie named `cookie`; the login
+    /// page is `login` (a path or an absolute URL).
+    pub fn new(cookie: impl Into<String>, login: impl Into<String>, lookup: F) -> Self {
+        Self {
+            cookie: cookie.into(),
+            login: login.into(),
+            lookup,
+        }
+    }
+
+    /// `login` with `return_to` in its query, percent-encoded.
+    pub fn login_url(&self, return_to: &str) -> String {
+        crate::redirect::append_query(&self.login, &[("return_to", return_to)])
+    }
+}
+
+#[async_trait]
+impl<F> ResourceOwnerAuthenticator for SignIn<F>
+where
+    F: Fn(&str) -> Option<Subject> + Send + Sync,
+{
+    async fn authenticate(&self, headers: &HeaderMap, _: Option<&str>) -> Option<Subject> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(name, _)| *name == self.cookie)
+            .find_map(|(_, value)| (self.lookup)(value))
+    }
+
+    fn sign_in_url(&self, return_to: &str) -> Option<String> {
+        Some(self.login_url(return_to))
     }
 }
 

@@ -2,7 +2,7 @@
 //! cross-origin: `POST /v1/connect/sessions` with a publishable key, and
 //! `GET /connect/status`, which the embed script asks before it opens a
 //! modal (a simple request, no preflight; readable by any origin that
-//! holds the Connect token, see `connect::status`).
+//! holds the Connect token, see `connect_page::status`).
 //!
 //! A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`,
 //! Fetch §4.8) is answered the same way for every origin: 204, naming the

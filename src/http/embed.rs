@@ -21,7 +21,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use serde_json::json;
 
 use super::assets::ConnectScript;
@@ -98,6 +98,7 @@ pub(super) fn message(embed: &ConnectEmbed, event: &str, fields: serde_json::Val
 /// target origin only for a modal) and, for a popup, the COOP that keeps
 /// its opener.
 fn embedded_html(
+    look: &ui::Look<'_>,
     status: StatusCode,
     html: String,
     nonce: &str,
@@ -108,13 +109,15 @@ fn embedded_html(
         EmbedMode::Modal => origin,
         EmbedMode::Popup => "'none'",
     };
-    let csp = ui::content_security_policy_with(
+    let csp = ui::content_security_policy(
+        look,
         &[],
         ancestors,
         Some(&ui::ScriptPolicy {
             nonce,
             fetch_self: false,
         }),
+        &[],
     );
     let page = response::html(status, html, &csp);
     match mode {
@@ -132,6 +135,7 @@ fn embedded_html(
 /// consent step, `user-cancelled` for the Exit button of an earlier step.
 pub(super) fn connect_result<S: Storage>(
     server: &AuthorizationServer<S>,
+    look: &ui::Look<'_>,
     to: &ClientRedirect,
     embed: &ConnectEmbed,
     exit_reason: &str,
@@ -149,15 +153,12 @@ pub(super) fn connect_result<S: Storage>(
                 fields["scopedKey"] = json!(key);
             }
             (
-                ("Connected", "You can close this window."),
+                ("result.connected.title", "result.connected"),
                 message(embed, "success", fields),
             )
         }
         None => (
-            (
-                "Not connected",
-                "Nothing was shared. You can close this window.",
-            ),
+            ("result.not_connected.title", "result.not_connected"),
             message(embed, "exit", json!({ "reason": exit_reason })),
         ),
     };
@@ -173,15 +174,18 @@ pub(super) fn connect_result<S: Storage>(
             ("fallback", to.location.as_str().to_owned()),
         ],
     );
-    let html = ui::message_page(&ui::MessagePage {
-        title: text.0,
-        lead: text.1,
-        gone: "",
-        fallback: Some(&to.location),
-        no_script: "",
-        script,
-    });
-    embedded_html(StatusCode::OK, html, &nonce, embed.mode, &origin)
+    let html = ui::message_page(
+        look,
+        &ui::MessagePage {
+            title: look.t(text.0),
+            lead: look.t(text.1),
+            gone: "",
+            fallback: Some(&to.location),
+            no_script: "",
+            script,
+        },
+    );
+    embedded_html(look, StatusCode::OK, html, &nonce, embed.mode, &origin)
 }
 
 /// The error type the embed script reports for a page.
@@ -197,26 +201,46 @@ fn error_type(page: ErrorPage) -> &'static str {
     }
 }
 
-/// An error page of the hosted Connect flow: for a page opened by the embed
-/// script (the marker in the query, `query_embed`, or the one stored with
-/// the session) it also posts the error to that window. A session that no
-/// longer exists has no redirect URL to report to: the page just says what
-/// happened.
+/// An error page of the hosted Connect flow, in the session's language,
+/// with a way back to the app (its redirect URL with `error=access_denied`)
+/// when the session is known. For a page opened by the embed script (the
+/// marker in the query, `query_embed`, or the one stored with the session)
+/// it also posts the error to that window. A session that no longer exists
+/// has no redirect URL: the page offers the host's help link instead.
 pub(super) async fn connect_error<S: Storage>(
     server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
     token: &str,
     query_embed: Option<&ConnectEmbed>,
     page: ErrorPage,
 ) -> Response<Bytes> {
     let record = server.any_connect_session(token).await;
-    let stored = record
-        .as_ref()
-        .and_then(|r| r.connect.as_deref())
-        .and_then(|c| c.progress.embed.clone());
+    let context = record.as_ref().and_then(|r| r.connect.as_deref());
+    let stored = context.and_then(|c| c.progress.embed.clone());
+    let locale = context.and_then(|c| c.locale.as_deref());
+    let back_url = record.as_ref().map(|r| {
+        let mut params = vec![("error", "access_denied")];
+        if let Some(state) = r.state.as_deref() {
+            params.push(("state", state));
+        }
+        params.push(("iss", server.config().issuer_str()));
+        crate::redirect::append_query(&r.redirect_uri, &params)
+    });
+    let back = back_url.as_deref().map(|url| ui::pages::WayBack {
+        url,
+        app_name: context.map(|c| c.client_name.as_str()),
+    });
     let embed = query_embed.cloned().or(stored);
     let origin = record.as_ref().and_then(|r| web_origin(&r.redirect_uri));
     let (Some(embed), Some(origin), Some(nonce)) = (embed, origin, csp_nonce(server)) else {
-        return super::oauth::error_page(page);
+        return super::oauth::branded_error_page(server, headers, locale, page, back.as_ref());
+    };
+    let config = server.config();
+    let lang = ui::language(config, locale, headers);
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: None,
     };
     let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut src = String::new();
@@ -237,8 +261,8 @@ pub(super) async fn connect_error<S: Storage>(
             ),
         ],
     );
-    let html = ui::error_page_with(page.title(), page.message(), &ui::page_script(&script));
-    embedded_html(status, html, &nonce, embed.mode, &origin)
+    let html = ui::error_page_with(&look, page, back.as_ref(), &ui::page_script(&script));
+    embedded_html(&look, status, html, &nonce, embed.mode, &origin)
 }
 
 /// The provider sign-in window of an embedded page, back from the
@@ -246,33 +270,39 @@ pub(super) async fn connect_error<S: Storage>(
 /// moves on by itself).
 pub(super) fn link_window_return<S: Storage>(
     server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+    locale: Option<&str>,
     provider: &str,
     linked: bool,
 ) -> Response<Bytes> {
     let Some(nonce) = csp_nonce(server) else {
         return super::oauth::error_page(ErrorPage::TemporarilyUnavailable);
     };
-    let (title, lead) = if linked {
-        (
-            format!("Your {provider} account is linked"),
-            "You can close this window: Connect goes on in its own window.",
-        )
-    } else {
-        (
-            format!("{provider} did not link your account"),
-            "Close this window and try again in the Connect window.",
-        )
+    let config = server.config();
+    let lang = ui::language(config, locale, headers);
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: None,
     };
+    let (title, lead) = if linked {
+        ("window.linked.title", "window.linked")
+    } else {
+        ("window.failed.title", "window.failed")
+    };
+    let title = look.tf(title, &[("provider", provider)]);
     let mut src = String::new();
     let script = page_script(server, &mut src, &nonce, vec![("close", "1".to_owned())]);
-    let html = ui::error_page_with(&title, lead, &ui::page_script(&script));
-    let csp = ui::content_security_policy_with(
+    let html = ui::pages::script_page(&look, &title, look.t(lead), &ui::page_script(&script));
+    let csp = ui::content_security_policy(
+        &look,
         &[],
         "'none'",
         Some(&ui::ScriptPolicy {
             nonce: &nonce,
             fetch_self: false,
         }),
+        &[],
     );
     response::html(StatusCode::OK, html, &csp)
 }
@@ -285,6 +315,7 @@ pub(super) fn link_window_return<S: Storage>(
 /// URI.
 pub(super) fn web_message<S: Storage>(
     server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
     to: &ClientRedirect,
 ) -> Response<Bytes> {
     let (Some(origin), Some(nonce)) = (web_origin(&to.redirect_uri), csp_nonce(server)) else {
@@ -307,21 +338,33 @@ pub(super) fn web_message<S: Storage>(
             ("message", body),
         ],
     );
-    let html = ui::message_page(&ui::MessagePage {
-        title: "Return to the application",
-        lead: "Your answer was sent to the application. You can close this window.",
-        gone: "The window that started this request is gone: go back to the application and start again.",
-        fallback: None,
-        no_script: "JavaScript is off, so your answer could not be sent: go back to the application and start again.",
-        script,
-    });
-    let csp = ui::content_security_policy_with(
+    let config = server.config();
+    let lang = ui::language(config, None, headers);
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: None,
+    };
+    let html = ui::message_page(
+        &look,
+        &ui::MessagePage {
+            title: look.t("message.title"),
+            lead: look.t("message.sent"),
+            gone: look.t("message.gone"),
+            fallback: None,
+            no_script: look.t("message.no_script"),
+            script,
+        },
+    );
+    let csp = ui::content_security_policy(
+        &look,
         &[],
         "'none'",
         Some(&ui::ScriptPolicy {
             nonce: &nonce,
             fetch_self: false,
         }),
+        &[],
     );
     response::keep_opener(response::html(StatusCode::OK, html, &csp))
 }

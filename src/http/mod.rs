@@ -16,6 +16,7 @@ mod assets;
 mod auth;
 pub(crate) mod bearer;
 mod connect;
+mod connect_page;
 mod cors;
 mod embed;
 mod oauth;
@@ -81,20 +82,21 @@ impl<S: Storage> AuthorizationServer<S> {
         let response = {
             use tracing::Instrument as _;
             let span = crate::telemetry::request_span(endpoint, method.as_str());
-            self.route(request).instrument(span).await
+            self.route(&request).instrument(span).await
         };
         #[cfg(not(feature = "tracing"))]
-        let response = self.route(request).await;
+        let response = self.route(&request).await;
         let status = response.status().as_u16();
         crate::telemetry::request(endpoint, method.as_str(), status, started.elapsed());
-        response
+        oauth::finish_error_page(self, request.headers(), response)
     }
 
-    async fn route(&self, request: Request<Bytes>) -> Response<Bytes> {
+    /// The response of the handler the request's path names.
+    async fn route(&self, request: &Request<Bytes>) -> Response<Bytes> {
         // The OAuth endpoints first, without splitting the path.
         match request.uri().path() {
-            "/oauth/token" => return oauth::token(self, &request).await,
-            "/oauth/authorize" => return oauth::authorize(self, &request).await,
+            "/oauth/token" => return oauth::token(self, request).await,
+            "/oauth/authorize" => return oauth::authorize(self, request).await,
             _ => {}
         }
         let path = request.uri().path();
@@ -104,31 +106,33 @@ impl<S: Storage> AuthorizationServer<S> {
         };
         match segments.as_slice() {
             // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126) ----
-            ["oauth", "authorize"] => oauth::authorize(self, &request).await,
-            ["oauth", "token"] => oauth::token(self, &request).await,
-            ["oauth", "revoke"] => oauth::revoke(self, &request).await,
-            ["oauth", "introspect"] => oauth::introspect(self, &request).await,
-            ["oauth", "par"] => oauth::par(self, &request).await,
+            ["oauth", "authorize"] => oauth::authorize(self, request).await,
+            ["oauth", "token"] => oauth::token(self, request).await,
+            ["oauth", "revoke"] => oauth::revoke(self, request).await,
+            ["oauth", "introspect"] => oauth::introspect(self, request).await,
+            ["oauth", "par"] => oauth::par(self, request).await,
             // ---- Metadata (RFC 8414) and the API description ----
-            [".well-known", "oauth-authorization-server"] => oauth::metadata(self, &request),
-            ["openapi.json"] => openapi(&request),
+            [".well-known", "oauth-authorization-server"] => oauth::metadata(self, request),
+            ["openapi.json"] => openapi(request),
             // ---- Connect (hosted page, sessions, scoped keys) ----
-            ["connect"] => connect::page(self, &request).await,
-            ["connect", "status"] => connect::status(self, &request).await,
-            ["connect", "callback", provider] => connect::callback(self, &request, provider).await,
+            ["connect"] => connect_page::page(self, request).await,
+            ["connect", "status"] => connect_page::status(self, request).await,
+            ["connect", "callback", provider] => {
+                connect_page::callback(self, request, provider).await
+            }
             // ---- Connect in the browser: the embed SDK and the pages' script ----
-            ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(&request, file),
-            ["connect", "sdk", file] => assets::versioned_sdk(&request, file),
-            ["connect", "page", file] => assets::page(&request, file),
-            ["v1", "connect", "sessions"] => connect::sessions(self, &request).await,
-            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, &request, rest).await,
-            ["v1", "connections", rest @ ..] => connect::connections(self, &request, rest).await,
-            ["v1", "customers", rest @ ..] => connect::customers(self, &request, rest).await,
+            ["connect", file @ ("sdk.js" | "sdk.mjs" | "sdk.d.ts")] => assets::sdk(request, file),
+            ["connect", "sdk", file] => assets::versioned_sdk(request, file),
+            ["connect", "page", file] => assets::page(request, file),
+            ["v1", "connect", "sessions"] => connect::sessions(self, request).await,
+            ["v1", "scoped-keys", rest @ ..] => connect::scoped_keys(self, request, rest).await,
+            ["v1", "connections", rest @ ..] => connect::connections(self, request, rest).await,
+            ["v1", "customers", rest @ ..] => connect::customers(self, request, rest).await,
             // ---- Management API (workspace admins) ----
             ["v1", "oauth-apps", app, "webhooks", rest @ ..] => {
-                webhooks::webhooks(self, &request, app, rest).await
+                webhooks::webhooks(self, request, app, rest).await
             }
-            ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, &request, rest).await,
+            ["v1", "oauth-apps", rest @ ..] => management::oauth_apps(self, request, rest).await,
             _ => response::not_found("no such resource"),
         }
     }

@@ -292,18 +292,103 @@ pub(super) fn metadata<S: Storage>(
     response::json(StatusCode::OK, &server.metadata())
 }
 
-/// An error page for the resource owner's browser.
+/// An error page for the resource owner's browser, in the request's
+/// language and the host's brand, with the help link as the way back:
+/// marked here, rendered by [`finish_error_page`] when
+/// [`AuthorizationServer::handle`] answers.
 pub(super) fn error_page(page: ErrorPage) -> Response<Bytes> {
+    let mut answer = Response::new(Bytes::new());
+    answer.extensions_mut().insert(PendingErrorPage(page));
+    answer
+}
+
+/// An error page still to render (see [`error_page`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PendingErrorPage(ErrorPage);
+
+/// `response`, or the error page it stands for, rendered for `request`.
+pub(super) fn finish_error_page<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+    response: Response<Bytes>,
+) -> Response<Bytes> {
+    let Some(PendingErrorPage(page)) = response.extensions().get::<PendingErrorPage>().copied()
+    else {
+        return response;
+    };
+    branded_error_page(server, headers, None, page, None)
+}
+
+/// An error page in the language of `locale` (a session's) or of the
+/// request, with `back` (the app) or else the host's help link as the way
+/// back.
+pub(super) fn branded_error_page<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+    locale: Option<&str>,
+    page: ErrorPage,
+    back: Option<&ui::pages::WayBack<'_>>,
+) -> Response<Bytes> {
+    let config = server.config();
+    let lang = ui::language(config, locale, headers);
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: None,
+    };
     let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let csp = ui::content_security_policy(&[], "'none'");
-    response::html(status, ui::error_page(page.title(), page.message()), &csp)
+    let help = config.brand().support().map(|url| ui::pages::WayBack {
+        url,
+        app_name: None,
+    });
+    let csp = ui::content_security_policy(&look, &[], "'none'", None, &[]);
+    response::html(
+        status,
+        ui::error_page(&look, page, back.or(help.as_ref())),
+        &csp,
+    )
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// The path to send a user back to after the host's login
+    /// ([`ResourceOwnerAuthenticator::sign_in_url`](crate::ResourceOwnerAuthenticator::sign_in_url)),
+    /// if `url` is a safe one: a path of this server's authorization
+    /// endpoint or hosted Connect page (under the issuer's path), or the
+    /// same as an absolute URL of the issuer's origin. Anything else (an
+    /// other origin, `//host`, a backslash, a control character) is `None`:
+    /// a login that redirects only to what this returns is no open
+    /// redirect.
+    pub fn return_url(&self, url: &str) -> Option<String> {
+        let issuer = self.config().issuer();
+        let origin = issuer.origin().ascii_serialization();
+        let path = match url.strip_prefix(&origin) {
+            Some(rest) if rest.starts_with('/') => rest,
+            Some(_) => return None,
+            None => url,
+        };
+        if !path.starts_with('/')
+            || path.starts_with("//")
+            || path.contains(['\\', '#'])
+            || path.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return None;
+        }
+        let base = issuer.path().trim_end_matches('/');
+        let rest = path.strip_prefix(base)?;
+        let target = rest.split('?').next().unwrap_or_default();
+        matches!(target, "/oauth/authorize" | "/connect").then(|| path.to_owned())
+    }
 }
 
 /// The authorization response: a 303 to the client's redirect URI, or for
 /// `response_mode=web_message` the page that posts it to the opener.
-fn redirect<S: Storage>(server: &AuthorizationServer<S>, to: &ClientRedirect) -> Response<Bytes> {
+fn redirect<S: Storage>(
+    server: &AuthorizationServer<S>,
+    headers: &HeaderMap,
+    to: &ClientRedirect,
+) -> Response<Bytes> {
     match to.response_mode {
-        ResponseMode::WebMessage => super::embed::web_message(server, to),
+        ResponseMode::WebMessage => super::embed::web_message(server, headers, to),
         _ => response::see_other(&to.location),
     }
 }
@@ -351,11 +436,35 @@ pub(super) fn cookie_values<'a>(
         .map(|(_, v)| v)
 }
 
-fn consent_page<S: Storage>(
+async fn consent_page<S: Storage>(
     server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
     prompt: &ConsentPrompt,
 ) -> Response<Bytes> {
     let config = server.config();
+    let owner = config.resource_owner();
+    // "Sign in first": a signed-out user goes to the host's login, and
+    // comes back to this very request.
+    let signed_in = owner.authenticate(request.headers(), None).await;
+    let here = format!(
+        "{}{}",
+        config.issuer().path().trim_end_matches('/'),
+        request
+            .uri()
+            .path_and_query()
+            .map_or(AUTHORIZE_PATH, |p| p.as_str())
+            .strip_prefix(config.issuer().path().trim_end_matches('/'))
+            .unwrap_or(AUTHORIZE_PATH)
+    );
+    let return_to = server.return_url(&here);
+    if signed_in.is_none()
+        && !owner.demo_sign_in()
+        && let Some(login) = return_to.as_deref().and_then(|r| owner.sign_in_url(r))
+    {
+        return response::see_other(&login);
+    }
+    let display = signed_in.as_ref().map(|s| owner.display_name(s));
+    let switch = return_to.as_deref().and_then(|r| owner.sign_in_url(r));
     let catalogue = config.scope_catalogue();
     let scopes = prompt
         .scopes
@@ -374,10 +483,19 @@ fn consent_page<S: Storage>(
         action: &action,
         session: prompt.session.expose_secret(),
         csrf_token: prompt.csrf_token.expose_secret(),
-        demo_sign_in: config.resource_owner().demo_sign_in(),
+        demo_sign_in: owner.demo_sign_in(),
+        signed_in: display.as_deref(),
+        sign_in_url: switch.as_deref(),
     };
-    let csp = ui::content_security_policy(std::slice::from_ref(&return_to), "'none'");
-    let page = response::html(StatusCode::OK, ui::consent_page(&view), &csp);
+    let lang = ui::language(config, None, request.headers());
+    let look = ui::Look {
+        config,
+        lang: &lang,
+        app_logo: prompt.app.logo_uri.as_deref(),
+    };
+    let csp =
+        ui::content_security_policy(&look, std::slice::from_ref(&return_to), "'none'", None, &[]);
+    let page = response::html(StatusCode::OK, ui::consent_page(&look, &view), &csp);
     // A web_message request runs in a popup that must keep its opener.
     let page = match prompt.response_mode {
         ResponseMode::WebMessage => response::keep_opener(page),
@@ -417,26 +535,31 @@ pub(super) async fn authorize<S: Storage>(
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
         Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
-            let (browser, cookie) = match super::connect::browser_or_new(server, request.headers())
-            {
-                Ok(browser) => browser,
-                Err(response) => return response,
-            };
+            let (browser, cookie) =
+                match super::connect_page::browser_or_new(server, request.headers()) {
+                    Ok(browser) => browser,
+                    Err(response) => return response,
+                };
             match server
                 .open_connect(prompt.session.expose_secret(), &browser)
                 .await
             {
-                Ok(page) => super::connect::with_browser_cookie(
-                    super::connect::render(server, &page, super::connect::Shown::default()),
+                Ok(page) => super::connect_page::with_browser_cookie(
+                    super::connect_page::render(
+                        server,
+                        request.headers(),
+                        &page,
+                        super::connect_page::Shown::default(),
+                    ),
                     cookie.as_deref(),
                 ),
                 Err(page) => error_page(page),
             }
         }
-        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, &prompt),
+        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, request, &prompt).await,
         // The host's consent policy covers the request: the code at once.
         Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
-            redirect(server, &to)
+            redirect(server, request.headers(), &to)
         }
         Err(AuthorizeError::Page(page)) => error_page(page),
     }
@@ -482,7 +605,7 @@ async fn decide<S: Storage>(
     );
     match server.decide(session, csrf, decision).await {
         Ok(to) | Err(AuthorizeError::Redirect(to)) => {
-            response::with_cookie(redirect(server, &to), &clear)
+            response::with_cookie(redirect(server, request.headers(), &to), &clear)
         }
         Err(AuthorizeError::Page(page)) => error_page(page),
     }

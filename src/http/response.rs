@@ -263,10 +263,7 @@ pub(crate) fn html(status: StatusCode, body: String, csp: &str) -> Response<Byte
         Ok(policy) => (status, body, policy),
         Err(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            crate::http::ui::error_page(
-                "Something went wrong",
-                "This page could not be shown safely. Try again later.",
-            ),
+            crate::http::ui::plain_error_page(),
             HeaderValue::from_static(FALLBACK_CSP),
         ),
     };

@@ -42,11 +42,15 @@ pub struct OAuthApp {
     /// At least one RFC 6749 §3.3 scope token.
     pub allowed_scopes: ScopeSet,
     /// The web origins the app's pages are served from (at most
-    /// [`MAX_ALLOWED_ORIGINS`]; empty by default): the only origins from
-    /// which its publishable keys create Connect sessions, and which may
-    /// frame its hosted Connect page.
+    /// [`MAX_ALLOWED_ORIGINS`](crate::MAX_ALLOWED_ORIGINS); empty by
+    /// default): the only origins from which its publishable keys create
+    /// Connect sessions, and which may frame its hosted Connect page.
     #[serde(default)]
     pub allowed_origins: Vec<Origin>,
+    /// The app's logo (an `https` URL), shown on the consent and Connect
+    /// pages beside its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
     /// Confidential or public.
     #[serde(rename = "type")]
     pub app_type: AppType,

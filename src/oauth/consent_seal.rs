@@ -232,6 +232,7 @@ mod tests {
                     allowed_scopes: vec!["read:devices".into()],
                     allowed_origins: vec![],
                     app_type: crate::AppType::Public,
+                    logo_uri: None,
                 },
             )
             .await

@@ -47,6 +47,9 @@ pub struct NewOAuthApp {
     /// them in `Origin`; default none.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The app's logo: an absolute `https` URL, shown on the hosted pages.
+    #[serde(default)]
+    pub logo_uri: Option<String>,
     /// `CONFIDENTIAL` or `PUBLIC`.
     #[serde(rename = "type")]
     pub app_type: AppType,
@@ -72,6 +75,9 @@ pub struct AppUpdate {
     /// New allowed origins, replacing the old ones (`[]` clears them).
     #[serde(default)]
     pub allowed_origins: Option<Vec<String>>,
+    /// A new logo (`https`); `Some(None)` (JSON `null`) removes it.
+    #[serde(default, deserialize_with = "present_or_null")]
+    pub logo_uri: Option<Option<String>>,
 }
 
 fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -284,6 +290,24 @@ fn check_description(description: &str) -> Result<String, FieldError> {
     check_text("description", description, 0, MAX_DESCRIPTION_CHARS, true)
 }
 
+/// The longest logo URL, in bytes.
+const MAX_LOGO_URI_BYTES: usize = 2048;
+
+fn check_logo_uri(uri: &str) -> Result<String, FieldError> {
+    if uri.len() > MAX_LOGO_URI_BYTES {
+        return Err(FieldError::new(
+            "logoUri",
+            Problem::TooLong {
+                max: MAX_LOGO_URI_BYTES,
+            },
+        ));
+    }
+    match crate::providers::logo_origin(uri) {
+        Some(_) => Ok(uri.to_owned()),
+        None => Err(FieldError::new("logoUri", Problem::NotHttpsUrl)),
+    }
+}
+
 fn check_redirect_uris(uris: &[String]) -> Result<Vec<RedirectUri>, FieldError> {
     if uris.is_empty() {
         return Err(FieldError::new("redirectUris", Problem::TooFew { min: 1 }));
@@ -353,6 +377,7 @@ struct CheckedApp {
     redirect_uris: Vec<RedirectUri>,
     allowed_scopes: ScopeSet,
     allowed_origins: Vec<Origin>,
+    logo_uri: Option<String>,
 }
 
 impl NewOAuthApp {
@@ -367,6 +392,7 @@ impl NewOAuthApp {
             redirect_uris: check_redirect_uris(&self.redirect_uris)?,
             allowed_scopes: check_scopes(&self.allowed_scopes)?,
             allowed_origins: check_origins(&self.allowed_origins)?,
+            logo_uri: self.logo_uri.as_deref().map(check_logo_uri).transpose()?,
         })
     }
 }
@@ -378,6 +404,7 @@ impl AppUpdate {
             && self.redirect_uris.is_none()
             && self.allowed_scopes.is_none()
             && self.allowed_origins.is_none()
+            && self.logo_uri.is_none()
         {
             return Err(FieldError::new("body", Problem::NothingToUpdate));
         }
@@ -402,6 +429,11 @@ impl AppUpdate {
                 .allowed_origins
                 .as_deref()
                 .map(check_origins)
+                .transpose()?,
+            logo_uri: self
+                .logo_uri
+                .as_ref()
+                .map(|l| l.as_deref().map(check_logo_uri).transpose())
                 .transpose()?,
             updated_at,
         })
@@ -429,6 +461,7 @@ impl<S: Storage> AuthorizationServer<S> {
             redirect_uris,
             allowed_scopes,
             allowed_origins,
+            logo_uri,
         } = new.validate()?;
         let config = self.config();
         let now = self.now();
@@ -454,6 +487,7 @@ impl<S: Storage> AuthorizationServer<S> {
             redirect_uris,
             allowed_scopes,
             allowed_origins,
+            logo_uri,
             app_type: new.app_type,
             workspace_id: workspace.clone(),
             created_at: now,

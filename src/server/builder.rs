@@ -1,6 +1,7 @@
 //! [`AuthorizationServerBuilder`]: the configuration checked once, then the
 //! server built.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::hooks::clock::{Clock, SystemClock};
 use crate::hooks::events::{EventSink, NoEvents};
 use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
 use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::http::ui::brand::{Brand, Theme};
+use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{RandomSource, SystemRandom};
 use crate::model::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
@@ -56,6 +59,8 @@ pub struct AuthorizationServerBuilder<S> {
     authentication_failure_limit: RateLimit,
     public_pushed_request_cap: u32,
     trusted_proxies: Vec<String>,
+    brand: Brand,
+    messages: BTreeMap<String, Messages>,
 }
 
 /// Written by hand: a derive would require `S: Debug` of the storage, and
@@ -94,7 +99,35 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: RateLimit::new(20, Duration::MINUTE),
             public_pushed_request_cap: 32,
             trusted_proxies: Vec::new(),
+            brand: Brand::default(),
+            messages: BTreeMap::new(),
         }
+    }
+
+    /// The host's brand on every hosted page: name, logo, accent colour,
+    /// support link ([`Brand`]). [`build`](Self::build) refuses a logo that
+    /// is not `https`, a colour that is not `#rrggbb` and a support URL
+    /// that is not `https` (or `http` on a loopback host).
+    pub fn brand(mut self, brand: Brand) -> Self {
+        self.brand = brand;
+        self
+    }
+
+    /// Adds a language to the hosted pages, or overrides strings of one
+    /// (English `en`, French `fr` and Spanish `es` ship): `locale` is a
+    /// BCP 47 tag, `messages` the texts by key ([`Messages::keys`]); a
+    /// message missing in that language is shown in English. Called twice
+    /// for one language, the strings add up. [`build`](Self::build) refuses
+    /// an unknown key and a malformed tag.
+    pub fn messages(mut self, locale: impl Into<String>, messages: Messages) -> Self {
+        let entry = self
+            .messages
+            .entry(locale.into().to_ascii_lowercase())
+            .or_default();
+        for (key, text) in messages.entries() {
+            *entry = std::mem::take(entry).set(key, text);
+        }
+        self
     }
 
     /// The issuer identifier: `https://auth.example.com` (or
@@ -410,6 +443,20 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }
         let trusted_proxies = crate::server::client_address::parse_proxies(&self.trusted_proxies)
             .ok_or(ConfigError::Invalid("trusted_proxies"))?;
+        if let Some(problem) = self.brand.problem() {
+            return Err(ConfigError::Invalid(problem));
+        }
+        for (locale, messages) in &self.messages {
+            if crate::http::ui::i18n::check_locale(locale).is_err() {
+                return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
+            }
+            if messages.unknown_key().is_some() {
+                return Err(ConfigError::Invalid("messages key (see Messages::keys)"));
+            }
+            if messages.has_control_characters() {
+                return Err(ConfigError::Invalid("messages text"));
+            }
+        }
         let prefix_ok = (1..=32).contains(&self.reference_id_prefix.len())
             && self
                 .reference_id_prefix
@@ -489,6 +536,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             authentication_failure_limit: self.authentication_failure_limit,
             public_pushed_request_cap: self.public_pushed_request_cap,
             trusted_proxies,
+            theme: Theme::new(&self.brand),
+            brand: self.brand,
+            catalogue: Catalogue::new(self.messages),
         };
         Ok(AuthorizationServer::from_inner(Inner {
             storage: self.storage,
@@ -562,260 +612,4 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn code_lifetime_is_capped_at_ten_minutes_rfc6749_section_4_1_2() {
-        let build = |d| {
-            crate::AuthorizationServer::builder(crate::MemoryStore::new())
-                .issuer("https://auth.example.com")
-                .code_lifetime(d)
-                .build()
-        };
-        assert!(build(Duration::minutes(10)).is_ok());
-        assert!(matches!(
-            build(Duration::minutes(10) + Duration::SECOND),
-            Err(ConfigError::OutOfRange {
-                what: "code_lifetime",
-                ..
-            })
-        ));
-    }
-
-    type Setter = fn(
-        AuthorizationServerBuilder<crate::MemoryStore>,
-        Duration,
-    ) -> AuthorizationServerBuilder<crate::MemoryStore>;
-
-    /// Every duration the builder bounds, at and just past each bound: the
-    /// bound itself builds, one second (or one nanosecond) beyond is
-    /// `OutOfRange` naming the setting and its range. RFC 6749 §4.1.2 caps
-    /// codes at 10 minutes; RFC 9700 §4.14.2's grace for a lost refresh
-    /// response is capped at 60 s.
-    #[test]
-    fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
-        let cases: [(&str, Setter, Duration, Duration); 11] = [
-            (
-                "max_secret_grace",
-                |b, d| b.max_secret_grace(d),
-                Duration::ZERO,
-                Duration::days(90),
-            ),
-            (
-                "code_lifetime",
-                |b, d| b.code_lifetime(d),
-                Duration::SECOND,
-                Duration::minutes(10),
-            ),
-            (
-                "access_token_lifetime",
-                |b, d| b.access_token_lifetime(d),
-                Duration::MINUTE,
-                Duration::DAY,
-            ),
-            (
-                "refresh_token_lifetime",
-                |b, d| b.refresh_token_lifetime(d),
-                Duration::HOUR,
-                Duration::days(365),
-            ),
-            (
-                "consent_lifetime",
-                |b, d| b.consent_lifetime(d),
-                Duration::MINUTE,
-                Duration::HOUR,
-            ),
-            (
-                "pushed_request_lifetime",
-                |b, d| b.pushed_request_lifetime(d),
-                Duration::seconds(5),
-                Duration::minutes(10),
-            ),
-            (
-                "refresh_grace",
-                |b, d| b.refresh_grace(d),
-                Duration::ZERO,
-                Duration::seconds(60),
-            ),
-            (
-                "connect_session_lifetime",
-                |b, d| b.connect_session_lifetime(d),
-                Duration::MINUTE,
-                Duration::DAY,
-            ),
-            (
-                "connect_link_lifetime",
-                |b, d| b.connect_link_lifetime(d),
-                Duration::MINUTE,
-                Duration::HOUR,
-            ),
-            (
-                "publishable_key_rate_limit window",
-                |b, d| b.publishable_key_rate_limit(10, d),
-                Duration::SECOND,
-                Duration::DAY,
-            ),
-            (
-                "authentication_failure_limit window",
-                |b, d| b.authentication_failure_limit(20, d),
-                Duration::SECOND,
-                Duration::DAY,
-            ),
-        ];
-        let base = || {
-            crate::AuthorizationServer::builder(crate::MemoryStore::new())
-                .issuer("https://auth.example.com")
-        };
-        for (name, set, min, max) in cases {
-            assert!(set(base(), min).build().is_ok(), "{name}: its minimum");
-            assert!(set(base(), max).build().is_ok(), "{name}: its maximum");
-            let beyond = [
-                max + Duration::SECOND,
-                max + Duration::nanoseconds(1),
-                min - Duration::nanoseconds(1),
-                min - Duration::SECOND,
-            ];
-            for value in beyond {
-                match set(base(), value).build() {
-                    Err(ConfigError::OutOfRange {
-                        what,
-                        min: lo,
-                        max: hi,
-                    }) => {
-                        assert_eq!((what, lo, hi), (name, min, max), "{name} at {value}");
-                    }
-                    other => panic!("{name} at {value}: {other:?}"),
-                }
-            }
-        }
-        // The rate limit's request count: 1 to 100 000.
-        for requests in [1, 100_000] {
-            assert!(
-                base()
-                    .publishable_key_rate_limit(requests, Duration::MINUTE)
-                    .build()
-                    .is_ok()
-            );
-        }
-        for requests in [0, 100_001] {
-            assert!(matches!(
-                base()
-                    .publishable_key_rate_limit(requests, Duration::MINUTE)
-                    .build(),
-                Err(ConfigError::Invalid("publishable_key_rate_limit requests"))
-            ));
-        }
-        // The failure limit's count: 1 to 100 000; the push cap 1 to 10 000.
-        for failures in [1, 100_000] {
-            assert!(
-                base()
-                    .authentication_failure_limit(failures, Duration::MINUTE)
-                    .build()
-                    .is_ok()
-            );
-        }
-        for failures in [0, 100_001] {
-            assert!(matches!(
-                base()
-                    .authentication_failure_limit(failures, Duration::MINUTE)
-                    .build(),
-                Err(ConfigError::Invalid(
-                    "authentication_failure_limit failures"
-                ))
-            ));
-        }
-        for cap in [1, 10_000] {
-            assert!(base().public_pushed_request_cap(cap).build().is_ok());
-        }
-        for cap in [0, 10_001] {
-            assert!(matches!(
-                base().public_pushed_request_cap(cap).build(),
-                Err(ConfigError::Invalid("public_pushed_request_cap"))
-            ));
-        }
-        // The trusted proxies: CIDR blocks or addresses.
-        let server = base()
-            .trusted_proxies(["10.0.0.0/8", "2001:db8::1"])
-            .build()
-            .unwrap();
-        assert!(
-            server
-                .config()
-                .is_trusted_proxy("10.3.2.1".parse().unwrap())
-        );
-        assert!(
-            !server
-                .config()
-                .is_trusted_proxy("11.0.0.1".parse().unwrap())
-        );
-        assert!(matches!(
-            base()
-                .trusted_proxies(["10.0.0.0/8", "proxy.internal"])
-                .build(),
-            Err(ConfigError::Invalid("trusted_proxies"))
-        ));
-        // The reference-id prefix: 1 to 32 characters.
-        assert!(base().reference_id_prefix("a".repeat(32)).build().is_ok());
-        for bad in [String::new(), "a".repeat(33)] {
-            assert!(matches!(
-                base().reference_id_prefix(bad).build(),
-                Err(ConfigError::Invalid("reference_id_prefix"))
-            ));
-        }
-    }
-
-    #[test]
-    fn connect_settings_are_validated() {
-        let base = || {
-            crate::AuthorizationServer::builder(crate::MemoryStore::new())
-                .issuer("https://auth.example.com")
-        };
-        assert!(
-            base()
-                .frame_ancestors(["https://app.example.com"])
-                .build()
-                .is_ok()
-        );
-        for bad in [
-            "https://app.example.com/path",
-            "*",
-            "'self' https://x.example",
-            "http://app.example.com",
-        ] {
-            assert!(
-                matches!(
-                    base().frame_ancestors([bad]).build(),
-                    Err(ConfigError::Invalid("frame_ancestors"))
-                ),
-                "{bad}"
-            );
-        }
-        assert!(base().reference_id_prefix("acme").build().is_ok());
-        assert!(matches!(
-            base().reference_id_prefix("Acme Inc").build(),
-            Err(ConfigError::Invalid("reference_id_prefix"))
-        ));
-        assert!(matches!(
-            base().connect_session_lifetime(Duration::days(2)).build(),
-            Err(ConfigError::OutOfRange {
-                what: "connect_session_lifetime",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn issuer_rules_rfc8414_section_2() {
-        assert!(parse_issuer("https://auth.example.com").is_ok());
-        assert!(parse_issuer("https://example.com/tenant/1").is_ok());
-        assert!(parse_issuer("http://127.0.0.1:3000").is_ok());
-        assert!(parse_issuer("http://localhost:3000").is_ok());
-        assert!(parse_issuer("http://auth.example.com").is_err());
-        assert!(parse_issuer("https://auth.example.com?x=1").is_err());
-        assert!(parse_issuer("https://auth.example.com#frag").is_err());
-        assert!(parse_issuer("https://user@auth.example.com").is_err());
-        assert!(parse_issuer("ftp://auth.example.com").is_err());
-        assert!(parse_issuer("/relative").is_err());
-    }
-}
+mod tests;

@@ -52,13 +52,12 @@ pub struct CustomerInfo {
 }
 
 impl CustomerInfo {
-    /// Whether the customer form has nothing to ask: first and last name,
-    /// e-mail and location are all known (phone is optional).
+    /// Whether the customer form has nothing to ask: first and last name
+    /// and e-mail are known. The same rule as the form's: those three are
+    /// required, phone and location optional (a location is all five parts
+    /// or none).
     pub fn is_complete(&self) -> bool {
-        self.first_name.is_some()
-            && self.last_name.is_some()
-            && self.email.is_some()
-            && self.location.is_some()
+        self.first_name.is_some() && self.last_name.is_some() && self.email.is_some()
     }
 }
 
@@ -219,6 +218,9 @@ pub struct ConnectContext {
     /// version it read (compare-and-swap), so two tabs never both advance.
     #[serde(default)]
     pub step_version: u32,
+    /// The language the session asked its pages in (a BCP 47 tag, checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// The state of a Connect session's steps, kept server-side: the browser

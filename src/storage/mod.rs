@@ -180,6 +180,8 @@ pub struct AppChanges {
     pub allowed_scopes: Option<ScopeSet>,
     /// New allowed origins (replacing the old list).
     pub allowed_origins: Option<Vec<Origin>>,
+    /// A new logo; `Some(None)` removes it.
+    pub logo_uri: Option<Option<String>>,
     /// The new `updatedAt`.
     pub updated_at: OffsetDateTime,
 }
@@ -193,6 +195,7 @@ impl AppChanges {
             redirect_uris: None,
             allowed_scopes: None,
             allowed_origins: None,
+            logo_uri: None,
             updated_at,
         }
     }

@@ -188,6 +188,7 @@ impl Harness {
                 _ => vec![],
             },
             app_type,
+            logo_uri: None,
         };
         let (confidential, public, admin_key) = runtime.block_on(async {
             (

@@ -130,7 +130,7 @@ impl<S: Storage> WebhookWorker<S> {
             let claimed = match self.poll().await {
                 Ok(n) => n,
                 Err(error) => {
-                    crate::telemetry::webhook_poll_failed(&error);
+                    crate::telemetry::webhook_poll_failed(error.kind());
                     0
                 }
             };
@@ -245,7 +245,7 @@ async fn deliver<S: Storage>(
         .await
     {
         // The lease runs out and the attempt is made again: at least once.
-        crate::telemetry::webhook_poll_failed(&e);
+        crate::telemetry::webhook_poll_failed(e.kind());
         return;
     }
     if disable {

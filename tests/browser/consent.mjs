@@ -208,7 +208,7 @@ try {
   await page.fill('#city', 'Springfield');
   await page.fill('#state', 'IL');
   await page.fill('#postalCode', '62701');
-  await page.fill('#country', 'US');
+  await page.selectOption('#country', 'US');
   await page.screenshot({ path: join(artifacts, 'customer.png'), fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('button[type="submit"].primary')]);
   const consentText = await page.textContent('body');

@@ -225,6 +225,7 @@ pub async fn register(
                 ],
                 allowed_origins: vec![],
                 app_type,
+                logo_uri: None,
             },
         )
         .await

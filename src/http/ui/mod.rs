@@ -1,13 +1,28 @@
 //! The crate's default HTML pages: complete, accessible, self-contained (no
 //! third-party asset, no inline script), every value escaped, served with a
-//! strict Content-Security-Policy. Only pages that talk to another window
-//! (an embedded Connect page, a `web_message` response) load a script: the
-//! server's own `/connect/page/<version>.js`, under the response's CSP
-//! nonce, told what to do by escaped `data-*` attributes.
+//! strict Content-Security-Policy, in the host's brand and the user's
+//! language. Pages that talk to another window (an embedded Connect page,
+//! a `web_message` response) and the provider picker (its filter) load a
+//! script: the server's own `/connect/page/<version>.js`, under the
+//! response's CSP nonce, told what to do by escaped `data-*` attributes.
 //!
 //! Hosts that want their own look render from the typed page data
 //! ([`ConsentPrompt`](crate::ConsentPrompt), [`ErrorPage`](crate::ErrorPage))
 //! and call the typed API instead of [`AuthorizationServer::handle`](crate::AuthorizationServer::handle).
+//!
+//! - [`brand`]: the host's name, logo, accent colour and support link;
+//! - [`i18n`]: the message catalogues and the page language;
+//! - [`consent`]: the consent page of a plain authorization;
+//! - [`connect`]: the hosted Connect steps;
+//! - [`pages`]: error and message pages.
+
+pub(crate) mod brand;
+pub(crate) mod connect;
+pub(crate) mod consent;
+pub(crate) mod countries;
+mod form;
+pub(crate) mod i18n;
+pub(crate) mod pages;
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -16,21 +31,56 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-/// The one stylesheet, inline; the CSP allows exactly its hash.
+use crate::config::ServerConfig;
+
+pub(crate) use connect::{
+    ConnectView, CustomerView, EmbedView, LinkInput, ProviderLine, StepBody, connect_page,
+};
+pub(crate) use consent::{ConsentView, ScopeLine, consent_page};
+pub(crate) use pages::{MessagePage, error_page, error_page_with, message_page, plain_error_page};
+
+/// The one stylesheet, inline; the CSP allows exactly its hash (and the
+/// brand's accent stylesheet's).
 const STYLE: &str = "\
-:root{color-scheme:light dark;font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.5}\
+:root{color-scheme:light dark;--accent:#1d4ed8;--on-accent:#fff;--bad:light-dark(#b91c1c,#fca5a5);font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;line-height:1.5}\
 body{margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center;background:Canvas;color:CanvasText}\
-main{max-width:28rem;width:100%;padding:2rem;box-sizing:border-box}\
-h1{font-size:1.4rem;margin:0 0 1rem}\
+main{max-width:30rem;width:100%;padding:1.5rem;box-sizing:border-box}\
+.brand{display:flex;align-items:center;gap:.6rem;margin:0 0 1.25rem;font-weight:600}\
+.brand img{height:2rem;width:auto;max-width:8rem;object-fit:contain}\
+.app{display:flex;align-items:center;gap:.6rem;margin:0 0 .75rem}\
+.app img{width:2.5rem;height:2.5rem;border-radius:.5rem;object-fit:contain}\
+.progress{font-size:.9rem;margin:0}\
+progress{display:block;width:100%;height:.4rem;accent-color:var(--accent);margin:.25rem 0 1rem}\
+h1{font-size:1.4rem;margin:0 0 1rem}h1:focus{outline:none}\
 ul{padding-left:1.2rem}li{margin:.3rem 0}\
-.scope{font-family:ui-monospace,monospace;font-size:.85em;opacity:.75}\
+.scope{font-family:ui-monospace,monospace;font-size:.85em}\
 label{display:block;margin:1rem 0 .3rem;font-weight:600}\
-input[type=text],input[type=email],input[type=tel],input[type=password],input[type=search]{width:100%;padding:.55rem;border:1px solid GrayText;border-radius:.4rem;box-sizing:border-box;font:inherit}\
-.actions{display:flex;gap:.75rem;margin-top:1.5rem}\
-button{flex:1;padding:.7rem 1rem;border-radius:.4rem;border:1px solid GrayText;font:inherit;cursor:pointer;background:Canvas;color:CanvasText}\
-button.primary{background:#1d4ed8;border-color:#1d4ed8;color:#fff}\
-button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
-.note{font-size:.85rem;opacity:.8}.demo{border:1px dashed #b45309;padding:.75rem;border-radius:.4rem}\
+.tag{font-weight:400;font-size:.85em}\
+input[type=text],input[type=email],input[type=tel],input[type=password],input[type=search],input[type=number],select{width:100%;padding:.55rem;border:1px solid GrayText;border-radius:.4rem;box-sizing:border-box;font:inherit;background:Field;color:FieldText}\
+[aria-invalid=true]{border:2px solid var(--bad)}\
+.field-error{color:var(--bad);margin:.3rem 0 0;font-size:.9rem}\
+.alert{border-left:4px solid var(--bad);padding:.5rem .75rem;margin:1rem 0}\
+.notice{border-left:4px solid GrayText;padding:.5rem .75rem;margin:1rem 0}\
+fieldset{border:0;padding:0;margin:1.5rem 0 0;min-width:0}legend{font-weight:700;padding:0;font-size:1.05rem}\
+.hint{font-size:.9rem;margin:.25rem 0 0}\
+.actions{display:flex;flex-wrap:wrap;gap:.75rem;margin-top:1.5rem}\
+.actions button{flex:1 1 8rem}\
+button{padding:.7rem 1rem;border-radius:.4rem;border:1px solid GrayText;font:inherit;cursor:pointer;background:Canvas;color:CanvasText}\
+button.primary{background:var(--accent);border-color:var(--accent);color:var(--on-accent)}\
+button:focus-visible,input:focus-visible,select:focus-visible,a:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
+a{color:LinkText}\
+.note{font-size:.9rem}.demo{border:1px dashed #b45309;padding:.75rem;border-radius:.4rem}\
+.search{display:flex;gap:.5rem}.search input{flex:1}.search button{flex:0 0 auto}\
+.tiles{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));gap:.6rem;margin:1rem 0}\
+.tiles li{margin:0;display:flex}\
+.tile{width:100%;display:flex;flex-direction:column;align-items:center;gap:.35rem;padding:.9rem .5rem;text-align:center}\
+.tile img,.mono{width:2.5rem;height:2.5rem;object-fit:contain}\
+.mono{border-radius:50%;background:var(--accent);color:var(--on-accent);display:flex;align-items:center;justify-content:center;font-weight:700}\
+.tile .cats{font-size:.8rem}\
+.help{margin-top:1.5rem;font-size:.9rem}\
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}\
+[hidden]{display:none!important}\
+@media (max-width:30rem){main{padding:1rem}}\
 ";
 
 fn style_hash() -> &'static str {
@@ -41,11 +91,46 @@ fn style_hash() -> &'static str {
     })
 }
 
-/// The Content-Security-Policy of a page: nothing but its own stylesheet;
-/// forms post to this origin and (for the redirect that follows) to
-/// `form_targets`; framing only by `frame_ancestors` (`'none'` by default).
-pub(crate) fn content_security_policy(form_targets: &[String], frame_ancestors: &str) -> String {
-    content_security_policy_with(form_targets, frame_ancestors, None)
+/// How one page looks and speaks: the host's brand, the language chosen
+/// for this request, and the app the page is about.
+#[derive(Clone, Copy)]
+pub(crate) struct Look<'a> {
+    pub(crate) config: &'a ServerConfig,
+    pub(crate) lang: &'a str,
+    /// The app's logo (checked `https`), on the consent and Connect pages.
+    pub(crate) app_logo: Option<&'a str>,
+}
+
+impl<'a> Look<'a> {
+    /// The text of message `key`.
+    pub(crate) fn t(&self, key: &'a str) -> &'a str {
+        self.config.catalogue().text(self.lang, key)
+    }
+
+    /// Message `key` with its `{values}` filled in (the result is text, to
+    /// escape).
+    pub(crate) fn tf(&self, key: &'a str, values: &[(&str, &str)]) -> String {
+        i18n::fill(self.t(key), values)
+    }
+
+    /// Message `key` as HTML, with its `{values}` filled in by `values`
+    /// (already HTML).
+    pub(crate) fn th(&self, key: &'a str, values: &[(&str, &str)]) -> String {
+        i18n::fill(&text(self.t(key)), values)
+    }
+}
+
+/// The language of a request's pages: the session's `locale`, else
+/// `Accept-Language`, else English.
+pub(crate) fn language(
+    config: &ServerConfig,
+    locale: Option<&str>,
+    headers: &http::HeaderMap,
+) -> String {
+    let accept = headers
+        .get(http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    config.catalogue().negotiate(locale, accept)
 }
 
 /// The scripts a page may run: the one `<script>` carrying this
@@ -55,20 +140,12 @@ pub(crate) struct ScriptPolicy<'a> {
     pub(crate) fetch_self: bool,
 }
 
-/// [`content_security_policy`], plus `script-src 'nonce-…'` (and
-/// `connect-src 'self'`) when the page runs its script: no inline script,
-/// no other script of this origin.
-pub(crate) fn content_security_policy_with(
-    form_targets: &[String],
-    frame_ancestors: &str,
-    script: Option<&ScriptPolicy<'_>>,
-) -> String {
-    content_security_policy_full(form_targets, frame_ancestors, script, &[])
-}
-
-/// [`content_security_policy_with`], with `img-src` allowing exactly
-/// `images` (origins; `'none'` without any).
-pub(crate) fn content_security_policy_full(
+/// The Content-Security-Policy of a page: nothing but its own stylesheets;
+/// forms post to this origin and (for the redirect that follows) to
+/// `form_targets`; framing only by `frame_ancestors` (`'none'` by default);
+/// images from exactly the brand's and app's logo origins and `images`.
+pub(crate) fn content_security_policy(
+    look: &Look<'_>,
     form_targets: &[String],
     frame_ancestors: &str,
     script: Option<&ScriptPolicy<'_>>,
@@ -91,33 +168,71 @@ pub(crate) fn content_security_policy_full(
         ),
         None => String::new(),
     };
-    let images = if images.is_empty() {
+    let mut origins: Vec<String> = Vec::new();
+    let logos = [
+        look.config.theme().logo_origin.clone(),
+        look.app_logo.and_then(crate::providers::logo_origin),
+    ];
+    for origin in logos.into_iter().flatten().chain(images.iter().cloned()) {
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    let images = if origins.is_empty() {
         "'none'".to_owned()
     } else {
-        images.join(" ")
+        origins.join(" ")
     };
     format!(
-        "default-src 'none'; {scripts}style-src {}; img-src {images}; \
+        "default-src 'none'; {scripts}style-src {} {}; img-src {images}; \
          form-action {targets}; frame-ancestors {frame_ancestors}; base-uri 'none'",
-        style_hash()
+        style_hash(),
+        look.config.theme().hash
     )
 }
 
-/// A full HTML document around `body`.
-pub(crate) fn document(title: &str, body: &str) -> String {
-    document_with_head(title, "", body)
-}
-
 /// A full HTML document around `body`, with `head` (trusted markup) added
-/// to its head.
-pub(crate) fn document_with_head(title: &str, head: &str, body: &str) -> String {
+/// to its head, the brand's header above and its help link below.
+pub(crate) fn document(look: &Look<'_>, title: &str, head: &str, body: &str) -> String {
+    let brand = look.config.brand();
+    let theme = look.config.theme();
+    let mut header = String::new();
+    if brand.name().is_some() || brand.logo().is_some() {
+        header.push_str("<header class=\"brand\">");
+        if let Some(logo) = brand.logo() {
+            // The name beside it says who it is; without one, the logo does.
+            let alt = if brand.name().is_some() { "" } else { "logo" };
+            let _ = write!(
+                header,
+                "<img src=\"{}\" alt=\"{alt}\" height=\"32\" referrerpolicy=\"no-referrer\">",
+                attr(logo)
+            );
+        }
+        if let Some(name) = brand.name() {
+            let _ = write!(header, "<span>{}</span>", text(name));
+        }
+        header.push_str("</header>");
+    }
+    let help = brand.support().map_or_else(String::new, |url| {
+        format!(
+            "<p class=\"help\"><a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">{}</a></p>",
+            attr(url),
+            text(look.t("page.help"))
+        )
+    });
+    let full_title = match brand.name() {
+        Some(name) => format!("{title} – {name}"),
+        None => title.to_owned(),
+    };
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{}</title><style>{STYLE}</style>{head}</head>\
-         <body><main>{body}</main></body></html>\n",
-        text(title)
+         <title>{}</title><style>{STYLE}</style><style>{}</style>{head}</head>\
+         <body><main>{header}{body}{help}</main></body></html>\n",
+        attr(look.lang),
+        text(&full_title),
+        theme.css,
     )
 }
 
@@ -150,584 +265,17 @@ pub(crate) fn page_script(script: &PageScript<'_>) -> String {
     out
 }
 
-/// The page that ends an embedded flow or answers a `web_message`
-/// request: it tells the opener (or parent) through its script.
-pub(crate) struct MessagePage<'a> {
-    pub(crate) title: &'a str,
-    /// What the user reads while the message goes out.
-    pub(crate) lead: &'a str,
-    /// Shown when the window to tell is gone and there is no fallback.
-    pub(crate) gone: &'a str,
-    /// The ordinary redirect, for a browser without JavaScript (and the
-    /// script's fallback).
-    pub(crate) fallback: Option<&'a str>,
-    /// Shown without JavaScript when there is no fallback.
-    pub(crate) no_script: &'a str,
-    pub(crate) script: PageScript<'a>,
-}
-
-/// [`MessagePage`] as HTML.
-pub(crate) fn message_page(page: &MessagePage<'_>) -> String {
-    let mut body = format!(
-        "<h1>{}</h1><p>{}</p><p id=\"oc-gone\" role=\"alert\" hidden>{}</p>",
-        text(page.title),
-        text(page.lead),
-        text(page.gone)
-    );
-    let head = match page.fallback {
-        Some(url) => {
-            let _ = write!(
-                body,
-                "<noscript><p><a href=\"{}\">Continue</a></p></noscript>",
-                attr(url)
-            );
-            format!(
-                "<noscript><meta http-equiv=\"refresh\" content=\"0;url={}\"></noscript>",
-                attr(url)
-            )
-        }
-        None => {
-            let _ = write!(body, "<noscript><p>{}</p></noscript>", text(page.no_script));
-            String::new()
-        }
-    };
-    body.push_str(&page_script(&page.script));
-    document_with_head(page.title, &head, &body)
-}
-
-/// The error page for `title` and `message`.
-pub(crate) fn error_page(title: &str, message: &str) -> String {
-    error_page_with(title, message, "")
-}
-
-/// [`error_page`] with `extra` (trusted markup: the page's script) at the
-/// end of its body.
-pub(crate) fn error_page_with(title: &str, message: &str, extra: &str) -> String {
-    document(
-        title,
-        &format!("<h1>{}</h1><p>{}</p>{extra}", text(title), text(message)),
-    )
-}
-
-/// One requested scope as the page lists it.
-pub(crate) struct ScopeLine<'a> {
-    pub(crate) token: &'a str,
-    pub(crate) description: Option<&'a str>,
-}
-
-/// The consent page of a plain authorization flow.
-pub(crate) struct ConsentView<'a> {
-    pub(crate) app_name: &'a str,
-    pub(crate) scopes: Vec<ScopeLine<'a>>,
-    pub(crate) return_to: &'a str,
-    pub(crate) action: &'a str,
-    pub(crate) session: &'a str,
-    pub(crate) csrf_token: &'a str,
-    pub(crate) demo_sign_in: bool,
-}
-
-pub(crate) fn scope_list(scopes: &[ScopeLine<'_>]) -> String {
-    let mut out = String::from("<ul>");
-    for scope in scopes {
-        match scope.description {
-            Some(description) => {
-                let _ = write!(
-                    out,
-                    "<li>{} <span class=\"scope\">({})</span></li>",
-                    text(description),
-                    text(scope.token)
-                );
-            }
-            None => {
-                let _ = write!(
-                    out,
-                    "<li><span class=\"scope\">{}</span></li>",
-                    text(scope.token)
-                );
-            }
-        }
-    }
-    out.push_str("</ul>");
-    out
-}
-
-pub(crate) fn consent_page(view: &ConsentView<'_>) -> String {
-    let title = format!("Allow {} to access your account?", view.app_name);
-    let mut body = format!(
-        "<h1>{}</h1><p><strong>{}</strong> is asking for permission to:</p>{}\
-         <p class=\"note\">After you decide you will return to <strong>{}</strong>.</p>\
-         <form method=\"post\" action=\"{}\">\
-         <input type=\"hidden\" name=\"session\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">",
-        text(&title),
-        text(view.app_name),
-        scope_list(&view.scopes),
-        text(view.return_to),
-        attr(view.action),
-        attr(view.session),
-        attr(view.csrf_token),
-    );
-    if view.demo_sign_in {
-        body.push_str(
-            "<div class=\"demo\"><label for=\"subject\">Demo sign-in: your user id</label>\
-             <input type=\"text\" id=\"subject\" name=\"subject\" autocomplete=\"username\" maxlength=\"255\">\
-             <p class=\"note\">Demo only. A real service identifies its signed-in user here with its own login.</p></div>",
-        );
-    }
-    body.push_str(
-        "<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
-         <button type=\"submit\" class=\"primary\" name=\"decision\" value=\"approve\">Allow</button></div></form>",
-    );
-    document(&title, &body)
-}
-
-/// One field of the customer form.
-struct Input<'a> {
-    name: &'a str,
-    label: &'a str,
-    kind: &'a str,
-    autocomplete: &'a str,
-    required: bool,
-    value: Option<&'a str>,
-}
-
-fn input(out: &mut String, field: &Input<'_>, error_field: Option<&str>) {
-    let invalid = error_field == Some(field.name);
-    let _ = write!(
-        out,
-        "<label for=\"{name}\">{label}{req}</label><input type=\"{kind}\" id=\"{name}\" name=\"{name}\" \
-         autocomplete=\"{auto}\" value=\"{value}\"{required}{invalid}>",
-        name = attr(field.name),
-        label = text(field.label),
-        req = if field.required {
-            ""
-        } else {
-            " <span class=\"note\">(optional)</span>"
-        },
-        kind = attr(field.kind),
-        auto = attr(field.autocomplete),
-        value = attr(field.value.unwrap_or_default()),
-        required = if field.required { " required" } else { "" },
-        invalid = if invalid {
-            " aria-invalid=\"true\" aria-describedby=\"form-error\""
-        } else {
-            ""
-        },
-    );
-}
-
-/// The customer details on the Connect page: as a form, or as a summary
-/// when everything is already known.
-pub(crate) struct CustomerView<'a> {
-    pub(crate) first_name: Option<&'a str>,
-    pub(crate) last_name: Option<&'a str>,
-    pub(crate) email: Option<&'a str>,
-    pub(crate) phone: Option<&'a str>,
-    pub(crate) street_one: Option<&'a str>,
-    pub(crate) city: Option<&'a str>,
-    pub(crate) state: Option<&'a str>,
-    pub(crate) postal_code: Option<&'a str>,
-    pub(crate) country: Option<&'a str>,
-}
-
-/// One provider in the picker.
-pub(crate) struct ProviderLine<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) categories: &'a [String],
-    /// Its logo (an `https` URL the configuration checked).
-    pub(crate) logo_url: Option<&'a str>,
-}
-
-/// One field of a form link.
-pub(crate) struct LinkInput<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) label: &'a str,
-    pub(crate) kind: &'a str,
-    pub(crate) required: bool,
-}
-
-/// What the current step of the hosted Connect page shows.
-pub(crate) enum StepBody<'a> {
-    Terms {
-        text: &'a str,
-        url: Option<&'a str>,
-    },
-    Provider {
-        providers: Vec<ProviderLine<'a>>,
-        search: Option<&'a str>,
-    },
-    LinkRedirect {
-        provider: &'a str,
-        can_change: bool,
-    },
-    LinkForm {
-        provider: &'a str,
-        fields: Vec<LinkInput<'a>>,
-        can_change: bool,
-    },
-    Customer(CustomerView<'a>),
-    Consent {
-        scopes: Vec<ScopeLine<'a>>,
-        customer: CustomerView<'a>,
-        linked: Option<&'a str>,
-    },
-}
-
-/// The hosted Connect page.
-pub(crate) struct ConnectView<'a> {
-    /// Where the page's forms go: `/connect` under the issuer's path.
-    pub(crate) action: &'a str,
-    pub(crate) client_name: &'a str,
-    pub(crate) update: bool,
-    pub(crate) token: &'a str,
-    pub(crate) csrf_token: &'a str,
-    pub(crate) body: StepBody<'a>,
-    /// A field to correct, with the message.
-    pub(crate) error: Option<(&'a str, String)>,
-    /// A message about the flow (a failed link, an out-of-order post).
-    pub(crate) notice: Option<String>,
-    /// Opened by the embed script: the page's script, and for a redirect
-    /// link the name of the window the provider's sign-in opens in.
-    pub(crate) embed: Option<EmbedView<'a>>,
-}
-
-/// What an embedded hosted page adds.
-pub(crate) struct EmbedView<'a> {
-    pub(crate) script: PageScript<'a>,
-    pub(crate) link_window: String,
-    /// The browser's binding, which the link form posts back from the
-    /// provider sign-in window (that window lacks a modal iframe's cookie).
-    pub(crate) binding: &'a str,
-}
-
-fn hidden(out: &mut String, view: &ConnectView<'_>, step: &str) {
-    let _ = write!(
-        out,
-        "<form method=\"post\" action=\"{}\">\
-         <input type=\"hidden\" name=\"token\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-         <input type=\"hidden\" name=\"step\" value=\"{}\">",
-        attr(view.action),
-        attr(view.token),
-        attr(view.csrf_token),
-        attr(step),
-    );
-}
-
-/// A small form with an "Exit" button: deny from any step.
-fn exit_form(out: &mut String, view: &ConnectView<'_>, step: &str) {
-    hidden(out, view, step);
-    out.push_str(
-        "<button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Exit</button></form>",
-    );
-}
-
-fn customer_fields(body: &mut String, c: &CustomerView<'_>, error_field: Option<&str>) {
-    body.push_str("<fieldset><legend>Your details</legend>");
-    let fields = [
-        Input {
-            name: "firstName",
-            label: "First name",
-            kind: "text",
-            autocomplete: "given-name",
-            required: true,
-            value: c.first_name,
-        },
-        Input {
-            name: "lastName",
-            label: "Last name",
-            kind: "text",
-            autocomplete: "family-name",
-            required: true,
-            value: c.last_name,
-        },
-        Input {
-            name: "email",
-            label: "E-mail",
-            kind: "email",
-            autocomplete: "email",
-            required: true,
-            value: c.email,
-        },
-        Input {
-            name: "phone",
-            label: "Phone",
-            kind: "tel",
-            autocomplete: "tel",
-            required: false,
-            value: c.phone,
-        },
-        Input {
-            name: "streetOne",
-            label: "Street address",
-            kind: "text",
-            autocomplete: "address-line1",
-            required: false,
-            value: c.street_one,
-        },
-        Input {
-            name: "city",
-            label: "City",
-            kind: "text",
-            autocomplete: "address-level2",
-            required: false,
-            value: c.city,
-        },
-        Input {
-            name: "state",
-            label: "State or region",
-            kind: "text",
-            autocomplete: "address-level1",
-            required: false,
-            value: c.state,
-        },
-        Input {
-            name: "postalCode",
-            label: "Postal code",
-            kind: "text",
-            autocomplete: "postal-code",
-            required: false,
-            value: c.postal_code,
-        },
-        Input {
-            name: "country",
-            label: "Country",
-            kind: "text",
-            autocomplete: "country",
-            required: false,
-            value: c.country,
-        },
-    ];
-    for field in &fields {
-        input(body, field, error_field);
-    }
-    body.push_str(
-        "<p class=\"note\">An address is optional, but give all of it or none.</p></fieldset>",
-    );
-}
-
-pub(crate) fn connect_page(view: &ConnectView<'_>) -> String {
-    let title = if view.update {
-        format!("Update your connection to {}", view.client_name)
-    } else {
-        format!("Connect your account to {}", view.client_name)
-    };
-    let mut body = format!("<h1>{}</h1>", text(&title));
-    if let Some(notice) = &view.notice {
-        let _ = write!(
-            body,
-            "<p role=\"status\" class=\"demo\">{}</p>",
-            text(notice)
-        );
-    }
-    if let Some((_, message)) = &view.error {
-        let _ = write!(
-            body,
-            "<p id=\"form-error\" role=\"alert\"><strong>Please check:</strong> {}</p>",
-            text(message)
-        );
-    }
-    let error_field = view.error.as_ref().map(|(field, _)| *field);
-    match &view.body {
-        StepBody::Terms { text: terms, url } => {
-            let _ = write!(body, "<h2>Terms</h2><p>{}</p>", text(terms));
-            if let Some(url) = url {
-                let _ = write!(
-                    body,
-                    "<p><a href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">Read the full terms</a></p>",
-                    attr(url)
-                );
-            }
-            hidden(&mut body, view, "terms");
-            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"accept\">Accept and continue</button></div></form>");
-            exit_form(&mut body, view, "terms");
-        }
-        StepBody::Provider { providers, search } => {
-            let _ = write!(
-                body,
-                "<h2>Choose your provider</h2><form method=\"get\" action=\"{}\" role=\"search\">\
-                 <input type=\"hidden\" name=\"token\" value=\"{}\"><label for=\"q\">Search providers</label>\
-                 <input type=\"search\" id=\"q\" name=\"q\" value=\"{}\"><div class=\"actions\"><button type=\"submit\">Search</button></div></form>",
-                attr(view.action),
-                attr(view.token),
-                attr(search.unwrap_or_default())
-            );
-            if providers.is_empty() {
-                body.push_str("<p>No provider matches your search.</p>");
-            } else {
-                hidden(&mut body, view, "provider");
-                body.push_str("<ul class=\"providers\">");
-                for p in providers {
-                    let categories = p.categories.join(", ");
-                    // Decorative: the button says the name.
-                    let logo = p.logo_url.map_or_else(String::new, |url| {
-                        format!(
-                            "<img src=\"{}\" alt=\"\" width=\"24\" height=\"24\" loading=\"lazy\" referrerpolicy=\"no-referrer\"> ",
-                            attr(url)
-                        )
-                    });
-                    let _ = write!(
-                        body,
-                        "<li><button type=\"submit\" name=\"provider\" value=\"{}\">{logo}{}</button> <span class=\"note\">{}</span></li>",
-                        attr(p.id),
-                        text(p.name),
-                        text(&categories)
-                    );
-                }
-                body.push_str("</ul></form>");
-            }
-            exit_form(&mut body, view, "provider");
-        }
-        StepBody::LinkRedirect {
-            provider,
-            can_change,
-        } => {
-            let _ = write!(
-                body,
-                "<h2>Connect your {} account</h2><p>You will sign in at {} and come back here.</p>",
-                text(provider),
-                text(provider)
-            );
-            hidden(&mut body, view, "link");
-            // Embedded: the provider's sign-in opens in a window of its own.
-            let window = match &view.embed {
-                Some(embed) => {
-                    let _ = write!(
-                        body,
-                        "<input type=\"hidden\" name=\"binding\" value=\"{}\">",
-                        attr(embed.binding)
-                    );
-                    format!(
-                        " formtarget=\"{}\" data-link-window",
-                        attr(&embed.link_window)
-                    )
-                }
-                None => String::new(),
-            };
-            let _ = write!(
-                body,
-                "<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"start\"{window}>Continue to {}</button>",
-                text(provider)
-            );
-            if *can_change {
-                body.push_str("<button type=\"submit\" name=\"action\" value=\"change\">Choose another provider</button>");
-            }
-            body.push_str("</div></form>");
-            if view.embed.is_some() {
-                let _ = write!(
-                    body,
-                    "<p id=\"oc-waiting\" role=\"status\" class=\"demo\" hidden>Finish signing in at {} in the window that opened; this page moves on by itself.</p>\
-                     <p id=\"oc-blocked\" role=\"alert\" class=\"demo\" hidden>Your browser blocked the sign-in window: allow pop-ups for this site, then try again.</p>",
-                    text(provider)
-                );
-            }
-            exit_form(&mut body, view, "link");
-        }
-        StepBody::LinkForm {
-            provider,
-            fields,
-            can_change,
-        } => {
-            let _ = write!(body, "<h2>Connect your {} account</h2>", text(provider));
-            hidden(&mut body, view, "link");
-            for f in fields {
-                let autocomplete = if f.kind == "password" {
-                    "current-password"
-                } else {
-                    "off"
-                };
-                input(
-                    &mut body,
-                    &Input {
-                        name: f.name,
-                        label: f.label,
-                        kind: f.kind,
-                        autocomplete,
-                        required: f.required,
-                        value: None,
-                    },
-                    None,
-                );
-            }
-            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\" name=\"action\" value=\"submit\">Connect</button>");
-            if *can_change {
-                body.push_str("<button type=\"submit\" name=\"action\" value=\"change\" formnovalidate>Choose another provider</button>");
-            }
-            body.push_str("</div></form>");
-            exit_form(&mut body, view, "link");
-        }
-        StepBody::Customer(customer) => {
-            hidden(&mut body, view, "customer");
-            customer_fields(&mut body, customer, error_field);
-            body.push_str("<div class=\"actions\"><button type=\"submit\" class=\"primary\">Continue</button></div></form>");
-            exit_form(&mut body, view, "customer");
-        }
-        StepBody::Consent {
-            scopes,
-            customer,
-            linked,
-        } => {
-            let _ = write!(
-                body,
-                "<p><strong>{}</strong> will be able to:</p>{}",
-                text(view.client_name),
-                scope_list(scopes)
-            );
-            if let Some(linked) = linked {
-                let _ = write!(
-                    body,
-                    "<p class=\"note\">Account: <strong>{}</strong></p>",
-                    text(linked)
-                );
-            }
-            let name = format!(
-                "{} {}",
-                customer.first_name.unwrap_or_default(),
-                customer.last_name.unwrap_or_default()
-            );
-            let _ = write!(
-                body,
-                "<p class=\"note\">Connecting as <strong>{}</strong> ({}).</p>",
-                text(name.trim()),
-                text(customer.email.unwrap_or_default())
-            );
-            hidden(&mut body, view, "consent");
-            body.push_str(
-                "<div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>Deny</button>\
-                 <button type=\"submit\" class=\"primary\" name=\"decision\" value=\"approve\">Allow</button></div></form>",
-            );
-        }
-    }
-    if let Some(embed) = &view.embed {
-        body.push_str(&page_script(&embed.script));
-    }
-    document(&title, &body)
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::{AuthorizationServer, Brand, MemoryStore};
 
-    #[test]
-    fn everything_shown_is_escaped() {
-        let view = ConsentView {
-            app_name: "<script>alert(1)</script>",
-            scopes: vec![ScopeLine {
-                token: "read:<b>",
-                description: Some("\"quoted\" & <i>"),
-            }],
-            return_to: "https://app.example/<x>",
-            action: "/oauth/authorize",
-            session: "\"><script>",
-            csrf_token: "t",
-            demo_sign_in: true,
-        };
-        let html = consent_page(&view);
-        assert!(!html.contains("<script>"));
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(!html.contains("<b>") && !html.contains("<i>"));
-        assert!(!html.contains("value=\"\"><script>"));
+    pub(crate) fn server(brand: Brand) -> AuthorizationServer<MemoryStore> {
+        AuthorizationServer::builder(MemoryStore::new())
+            .issuer("https://auth.example.com")
+            .brand(brand)
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -744,13 +292,21 @@ mod tests {
         assert_eq!(tag.matches("<script").count(), 1, "{tag}");
         assert!(tag.contains("&quot;&gt;&lt;script&gt;"), "{tag}");
         assert!(tag.ends_with("></script>"));
-        let csp = content_security_policy_with(
+        let server = server(Brand::default());
+        let look = Look {
+            config: server.config(),
+            lang: "en",
+            app_logo: None,
+        };
+        let csp = content_security_policy(
+            &look,
             &[],
             "https://app.example",
             Some(&ScriptPolicy {
                 nonce: "n0nce",
                 fetch_self: true,
             }),
+            &[],
         );
         assert!(
             csp.starts_with("default-src 'none'; script-src 'nonce-n0nce'; connect-src 'self'; ")
@@ -759,51 +315,58 @@ mod tests {
         assert!(!csp.contains("unsafe"));
     }
 
+    /// The brand's header, colour and help link are on the page; the CSP
+    /// lists exactly the two stylesheets and the logos' origins.
     #[test]
-    fn provider_logos_are_escaped_and_the_csp_allows_exactly_their_origins() {
-        let categories = vec!["<b>battery</b>".to_owned()];
-        let view = ConnectView {
-            action: "/connect",
-            client_name: "App",
-            update: false,
-            token: "t",
-            csrf_token: "c",
-            body: StepBody::Provider {
-                providers: vec![ProviderLine {
-                    id: "tesla",
-                    name: "Tesla <script>alert(1)</script>",
-                    categories: &categories,
-                    logo_url: Some("https://cdn.example.com/t.svg?a=1&b=\"><script>"),
-                }],
-                search: None,
-            },
-            error: None,
-            notice: None,
-            embed: None,
+    fn the_brand_is_on_the_page_and_the_csp_allows_exactly_its_parts() {
+        let server = server(
+            Brand::new("Acme <Energy>")
+                .logo_url("https://cdn.acme.example/logo.svg")
+                .color("#facc15")
+                .support_url("https://acme.example/help?a=1&b=2"),
+        );
+        let look = Look {
+            config: server.config(),
+            lang: "fr",
+            app_logo: Some("https://apps.example/a.png"),
         };
-        let html = connect_page(&view);
-        assert!(!html.contains("<script>"), "{html}");
-        assert!(!html.contains("<b>battery"), "{html}");
+        let html = document(&look, "Titre", "", "<p>x</p>");
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(html.contains("<span>Acme &lt;Energy&gt;</span>"), "{html}");
+        assert!(html.contains("<style>:root{--accent:#facc15;--on-accent:#111827}</style>"));
+        assert!(html.contains("href=\"https://acme.example/help?a=1&amp;b=2\""));
+        assert!(html.contains("Obtenir de l&#x27;aide") || html.contains("Obtenir de l'aide"));
         assert!(
-            html.contains("<img src=\"https://cdn.example.com/t.svg?a=1&amp;b=&quot;&gt;&lt;script&gt;\" alt=\"\""),
+            html.contains("<title>Titre – Acme &lt;Energy&gt;</title>"),
             "{html}"
         );
-        let csp = content_security_policy_full(
-            &[],
-            "'none'",
-            None,
-            &["https://cdn.example.com".to_owned()],
-        );
-        assert!(csp.contains("img-src https://cdn.example.com;"), "{csp}");
+        let csp = content_security_policy(&look, &[], "'none'", None, &[]);
         assert!(
-            content_security_policy(&[], "'none'").contains("img-src 'none';"),
-            "no logo, no image"
+            csp.contains("img-src https://cdn.acme.example https://apps.example;"),
+            "{csp}"
         );
+        assert!(csp.contains(&format!(
+            "style-src {} {};",
+            style_hash(),
+            server.config().theme().hash
+        )));
+        let plain = server_without_brand_csp();
+        assert!(plain.contains("img-src 'none';"), "no logo, no image");
+    }
+
+    fn server_without_brand_csp() -> String {
+        let server = server(Brand::default());
+        let look = Look {
+            config: server.config(),
+            lang: "en",
+            app_logo: None,
+        };
+        content_security_policy(&look, &["https://app.example".into()], "'none'", None, &[])
     }
 
     #[test]
-    fn csp_allows_only_the_inline_stylesheet() {
-        let csp = content_security_policy(&["https://app.example".into()], "'none'");
+    fn csp_allows_only_the_inline_stylesheets() {
+        let csp = server_without_brand_csp();
         assert!(csp.starts_with("default-src 'none'; style-src 'sha256-"));
         assert!(csp.contains("form-action 'self' https://app.example;"));
         assert!(csp.contains("frame-ancestors 'none'"));

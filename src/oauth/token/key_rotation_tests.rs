@@ -63,6 +63,7 @@ async fn fixture() -> Fixture {
                 allowed_scopes: vec!["read:devices".into()],
                 allowed_origins: vec![],
                 app_type: AppType::Confidential,
+                logo_uri: None,
             },
         )
         .await

@@ -68,7 +68,7 @@ pub(crate) enum FailedAuthentication {
 }
 
 impl TokenError {
-    fn new(code: OAuthErrorCode, description: &'static str) -> Self {
+    pub(crate) fn new(code: OAuthErrorCode, description: &'static str) -> Self {
         Self {
             error: OAuthError::new(code, description),
             basic_auth: false,
@@ -1068,30 +1068,6 @@ impl<S: Storage> AuthorizationServer<S> {
         Ok(())
     }
 
-    /// A scoped key presented at the revocation endpoint: revoked when it
-    /// verifies and belongs to the calling client's app; an invalid,
-    /// expired or already revoked key succeeds silently (RFC 7009 §2.2);
-    /// another client's key is refused and stays valid.
-    async fn revoke_presented_scoped_key(
-        &self,
-        client: &AuthenticatedClient,
-        token: &str,
-    ) -> Result<(), TokenError> {
-        let key = match self.verify_scoped_key(token).await {
-            Ok(key) => key,
-            Err(crate::ScopedKeyError::Storage(e)) => return Err(e.into()),
-            Err(_) => return Ok(()),
-        };
-        if key.client_id != client.app.client_id {
-            return Err(TokenError::new(
-                OAuthErrorCode::UnauthorizedClient,
-                "the token was issued to another client",
-            ));
-        }
-        self.revoke_scoped_key(client, &key.key_id).await?;
-        Ok(())
-    }
-
     /// The introspection endpoint (`POST /oauth/introspect`, RFC 7662): a
     /// confidential client authenticates (public clients are refused,
     /// §2.1); an active token of its own is described, and
@@ -1133,20 +1109,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .get("token")
             .ok_or(invalid_request("token is required"))?;
         if token.starts_with(self.config().prefixes().scoped_key()) {
-            return match self.verify_scoped_key(token).await {
-                Ok(key) if key.client_id == client.app.client_id => Ok(Introspection {
-                    active: true,
-                    scope: Some(key.scopes.to_param()),
-                    client_id: Some(key.client_id),
-                    sub: Subject::parse(&key.reference_id).ok(),
-                    exp: key.expires_at.map(OffsetDateTime::unix_timestamp),
-                    iat: Some(key.issued_at.unix_timestamp()),
-                    token_type: Some("scoped_key"),
-                    iss: Some(self.config().issuer_str().to_owned()),
-                }),
-                Err(crate::ScopedKeyError::Storage(e)) => Err(e.into()),
-                Ok(_) | Err(_) => Ok(Introspection::inactive()),
-            };
+            return self.introspect_scoped_key(&client, token).await;
         }
         let Some((presented, hash)) = self.classify(token) else {
             return Ok(Introspection::inactive());

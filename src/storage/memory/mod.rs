@@ -779,6 +779,9 @@ impl AppStore for MemoryStore {
         if let Some(description) = &changes.description {
             app.description.clone_from(description);
         }
+        if let Some(logo) = &changes.logo_uri {
+            app.logo_uri.clone_from(logo);
+        }
         if let Some(uris) = &changes.redirect_uris {
             app.redirect_uris.clone_from(uris);
         }
@@ -1665,6 +1668,9 @@ impl GrantStore for MemoryStore {
         // batch's work): they are dead without it (`grant_is_live`) and the
         // next purge removes them.
         removed += purge(&self.grants, &mut budget, || (), |g, ()| doomed(g));
+        // Webhook events queued beside the tables become messages (or go,
+        // when no endpoint wants them), even where no worker runs.
+        self.drain_webhook_events()?;
         Ok(removed)
     }
 }

@@ -159,8 +159,10 @@ impl State {
 impl MemoryStore {
     /// Moves the events queued beside the tables into the webhook outbox
     /// (locks in the store's order: customers, connections, scoped keys,
-    /// then the webhooks).
-    fn drain_webhook_events(&self) -> Result<(), StorageError> {
+    /// then the webhooks); events no endpoint wants are dropped. Every
+    /// webhook method and `purge_expired` call it, so the queues stay short
+    /// whether or not a worker runs.
+    pub(super) fn drain_webhook_events(&self) -> Result<(), StorageError> {
         let mut events = Vec::new();
         {
             let mut customers = super::write(&self.customers);

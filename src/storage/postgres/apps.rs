@@ -37,7 +37,7 @@ macro_rules! app_columns {
     () => {
         "id, client_id, workspace_id, name, description, redirect_uris, allowed_scopes, \
          app_type, created_at, updated_at, secret_hash, previous_secret_hash, \
-         previous_valid_until, allowed_origins"
+         previous_valid_until, allowed_origins, logo_uri"
     };
 }
 
@@ -47,7 +47,7 @@ const INSERT: &str = concat!(
     "WITH inserted AS ( \
        INSERT INTO oauth_apps (",
     app_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
        ON CONFLICT DO NOTHING \
        RETURNING workspace_id \
      ), counted AS ( \
@@ -94,6 +94,7 @@ const UPDATE: &str = concat!(
        redirect_uris = COALESCE($6, redirect_uris), \
        allowed_scopes = COALESCE($7, allowed_scopes), \
        allowed_origins = COALESCE($9, allowed_origins), \
+       logo_uri = CASE WHEN $10 THEN $11 ELSE logo_uri END, \
        updated_at = $8 \
      WHERE workspace_id = $1 AND id = $2 \
      RETURNING ",
@@ -167,6 +168,7 @@ fn decode_app(row: &PgRow) -> Result<AppRecord, StorageError> {
         redirect_uris: parsed_each(row, "redirect_uris", RedirectUri::parse)?,
         allowed_scopes,
         allowed_origins: parsed_each(row, "allowed_origins", Origin::parse)?,
+        logo_uri: get(row, "logo_uri")?,
         app_type: parsed(row, "app_type", parse_app_type)?,
         workspace_id: parsed(row, "workspace_id", WorkspaceId::parse)?,
         created_at: get(row, "created_at")?,
@@ -240,6 +242,7 @@ impl AppStore for PostgresStore {
             .bind(previous.map(|p| hash_param(&p.hash)))
             .bind(previous.map(|p| p.valid_until))
             .bind(origin_texts(&app.allowed_origins))
+            .bind(app.logo_uri.as_deref())
             .fetch_one(&self.pool)
             .within(self.timeout)
             .await?;
@@ -324,6 +327,8 @@ impl AppStore for PostgresStore {
             .bind(changes.allowed_scopes.as_ref().map(scope_texts))
             .bind(changes.updated_at)
             .bind(changes.allowed_origins.as_deref().map(origin_texts))
+            .bind(changes.logo_uri.is_some())
+            .bind(changes.logo_uri.as_ref().and_then(Option::as_deref))
             .fetch_optional(&self.pool)
             .within(self.timeout)
             .await?

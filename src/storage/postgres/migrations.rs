@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../../migrations/0012_webhooks.sql"),
     ),
+    (
+        13,
+        "app logos",
+        include_str!("../../../migrations/0013_app_logos.sql"),
+    ),
 ];
 
 /// A migrator for every embedded migration; each runs in its own

@@ -129,6 +129,10 @@ macro_rules! storage_conformance_tests {
             rate_limits_concurrent_counts_are_each_counted_once,
             rate_limits_refund_takes_back_one_in_its_window,
             rate_limits_purge_removes_only_ended_windows,
+            webhooks_outbox_is_written_with_the_change,
+            webhooks_claims_never_overlap,
+            webhooks_attempts_are_recorded_and_retried,
+            webhooks_endpoints_belong_to_their_app,
         );
     };
     (@each $make:expr; $($check:ident),+ $(,)?) => {
@@ -156,6 +160,9 @@ pub fn run<F: std::future::Future<Output = ()>>(check: F) {
         .expect("a tokio runtime for the conformance suite")
         .block_on(check);
 }
+
+mod webhooks;
+pub use webhooks::*;
 
 fn rng() -> SystemRandom {
     SystemRandom::new()
@@ -191,6 +198,7 @@ pub fn app_record(
             redirect_uris: vec![RedirectUri::parse("https://app.example.com/callback").unwrap()],
             allowed_scopes: ScopeSet::from_tokens(["read:devices", "write:devices"]).unwrap(),
             allowed_origins: Vec::new(),
+            logo_uri: Some("https://cdn.example.com/logos/app.svg".to_owned()),
             app_type: if secret.is_some() {
                 AppType::Confidential
             } else {
@@ -413,6 +421,7 @@ pub async fn apps_update_changes_only_given_fields<S: Storage>(store: Arc<S>) {
         redirect_uris: None,
         allowed_scopes: Some(ScopeSet::from_tokens(["read:sites"]).unwrap()),
         allowed_origins: None,
+        logo_uri: Some(None),
         updated_at: later,
     };
     let updated = store
@@ -423,6 +432,7 @@ pub async fn apps_update_changes_only_given_fields<S: Storage>(store: Arc<S>) {
     let mut expected = record.clone();
     expected.app.name = "Renamed".to_owned();
     expected.app.description = None;
+    expected.app.logo_uri = None;
     expected.app.allowed_scopes = ScopeSet::from_tokens(["read:sites"]).unwrap();
     expected.app.updated_at = later;
     assert_eq!(updated, expected);
@@ -4948,6 +4958,7 @@ pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRe
         browser_created: false,
         progress: crate::ConnectProgress::default(),
         step_version: 0,
+        locale: Some("fr".to_owned()),
     }));
     session
 }

@@ -198,6 +198,7 @@ impl Fixture {
             allowed_scopes: vec!["read".into()],
             allowed_origins: vec![],
             app_type,
+            logo_uri: None,
         };
         let created = server.create_app(&ws, &app(AppType::Confidential)).await?;
         let secret = created.client_secret.ok_or("no client secret")?;

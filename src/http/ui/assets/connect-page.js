@@ -11,6 +11,10 @@
 //                       signs in at the provider in a window of its own
 //   data-version        the session's step version this page shows
 //   data-close          a provider's return, in that window: close it
+//   data-count          the provider picker: its filter's "{n} shown" text
+// On every page it loads, it moves focus to the step's heading (an
+// element marked data-focus) when the page has the focus, as `autofocus`
+// does where a browser allows it (not in a cross-origin frame).
 (function () {
   'use strict';
   var script = document.currentScript;
@@ -83,6 +87,35 @@
       });
     };
     setTimeout(poll, 1500);
+  }
+
+  // Only when this document has the focus: a modal's first page leaves it
+  // on the dialog's Close button, where the embed script put it.
+  var heading = document.querySelector('[data-focus]');
+  if (heading && document.activeElement !== heading && document.hasFocus()) heading.focus();
+
+  // The provider picker: typing in the search box narrows the tiles
+  // without a page load (the form's server-side search works without
+  // JavaScript).
+  var filter = document.getElementById('q');
+  var list = document.getElementById('oc-providers');
+  if (d.count && filter && list) {
+    var tiles = list.querySelectorAll('li[data-search]');
+    var none = document.getElementById('oc-none');
+    var count = document.getElementById('oc-count');
+    var narrow = function () {
+      var words = filter.value.toLowerCase().trim().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      for (var i = 0; i < tiles.length; i++) {
+        var text = tiles[i].getAttribute('data-search') || '';
+        var match = words.every(function (w) { return text.indexOf(w) !== -1; });
+        tiles[i].hidden = !match;
+        if (match) shown++;
+      }
+      if (none) none.hidden = shown !== 0;
+      if (count) count.textContent = d.count.replace('{n}', String(shown));
+    };
+    filter.addEventListener('input', narrow);
   }
 
   if (d.close) window.close();

@@ -144,6 +144,13 @@ export interface BaseOptions {
    * Defaults to where the script was loaded from; required otherwise.
    */
   server?: string | URL;
+  /**
+   * The language of the script's own words (the modal's label and Close
+   * button), a BCP 47 tag: `en`, `fr` and `es` ship. Defaults to the
+   * session's `locale`, then the browser's language. (The hosted pages
+   * follow the session's `locale`, else the browser's `Accept-Language`.)
+   */
+  locale?: string;
   /** The user connected: exchange `result.code` from your backend. */
   onSuccess?: (result: Result) => void;
   /** The user left without connecting. */

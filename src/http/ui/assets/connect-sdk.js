@@ -44,6 +44,21 @@ function oauthConnect(scriptUrl) {
     };
   }
 
+  // The script's own visible words, from the server's message catalogue
+  // (keys sdk.title and sdk.close; a test keeps them the same).
+  var MESSAGES = {
+    en: { title: 'Connect your account', close: 'Close' },
+    fr: { title: 'Connectez votre compte', close: 'Fermer' },
+    es: { title: 'Conecte su cuenta', close: 'Cerrar' },
+  };
+
+  // The catalogue of `locale` (a BCP 47 tag: the option, the session's
+  // `locale`, else the browser's language), English when none ships.
+  function messages(locale) {
+    var tag = String(locale || (typeof navigator !== 'undefined' && navigator.language) || 'en').toLowerCase();
+    return MESSAGES[tag] || MESSAGES[tag.split('-')[0]] || MESSAGES.en;
+  }
+
   function failure(type, reason) {
     return { type: type, reason: reason };
   }
@@ -66,6 +81,7 @@ function oauthConnect(scriptUrl) {
     var byKey = typeof options.publishableKey === 'string' && options.publishableKey !== '';
     if (byToken === byKey) throw new TypeError('OAuthConnect: pass exactly one of connectToken and publishableKey');
     var session = options.session || {};
+    var words = messages(options.locale || session.locale);
     if (byKey) {
       if (typeof session !== 'object') throw new TypeError('OAuthConnect: session must be an object');
       // Results are posted to the redirect URL's origin: this page's.
@@ -232,7 +248,7 @@ function oauthConnect(scriptUrl) {
       overlay.setAttribute('data-oauth-connect', 'modal');
       overlay.setAttribute('role', 'dialog');
       overlay.setAttribute('aria-modal', 'true');
-      overlay.setAttribute('aria-label', 'Connect your account');
+      overlay.setAttribute('aria-label', words.title);
       var box = style(document.createElement('div'), {
         position: 'relative', width: 'min(' + width + 'px, calc(100vw - 16px))',
         height: 'min(' + height + 'px, calc(100vh - 16px))', background: '#fff',
@@ -245,10 +261,10 @@ function oauthConnect(scriptUrl) {
       });
       close.type = 'button';
       close.textContent = '\u00d7';
-      close.setAttribute('aria-label', 'Close');
+      close.setAttribute('aria-label', words.close);
       close.addEventListener('click', function () { exit('user-cancelled'); });
       var frame = style(document.createElement('iframe'), { border: '0', width: '100%', height: '100%', display: 'block' });
-      frame.title = 'Connect your account';
+      frame.title = words.title;
       frame.setAttribute('referrerpolicy', 'origin');
       // The focus stays in the dialog: the sentinels at both ends send it
       // back to the other end.

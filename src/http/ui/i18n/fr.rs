@@ -1,0 +1,240 @@
+//! The French catalogue of the hosted pages.
+
+/// French.
+pub(crate) const FR: &[(&str, &str)] = &[
+    ("page.step", "Étape {n} sur {m}"),
+    ("page.exit", "Quitter"),
+    ("page.continue", "Continuer"),
+    ("page.required", "obligatoire"),
+    ("page.optional", "facultatif"),
+    ("page.help", "Obtenir de l'aide"),
+    ("page.back_to_app", "Retour à l'application"),
+    ("page.check", "Vérifiez les champs signalés ci-dessous."),
+    ("page.signed_in_as", "Connecté en tant que {user}"),
+    (
+        "page.not_you",
+        "Ce n'est pas vous ? Connectez-vous avec un autre compte",
+    ),
+    (
+        "consent.title",
+        "Autoriser {app} à accéder à votre compte ?",
+    ),
+    ("consent.wants", "{app} souhaite :"),
+    (
+        "consent.return",
+        "Après votre choix, vous reviendrez à {url}.",
+    ),
+    ("consent.allow", "Autoriser"),
+    ("consent.deny", "Refuser"),
+    (
+        "consent.demo_label",
+        "Connexion de démonstration : votre identifiant",
+    ),
+    (
+        "consent.demo_note",
+        "Démonstration seulement. Un vrai service identifie ici son utilisateur connecté avec sa propre connexion.",
+    ),
+    ("connect.title", "Connectez votre compte à {app}"),
+    (
+        "connect.title_update",
+        "Mettez à jour votre connexion à {app}",
+    ),
+    (
+        "connect.notice_out_of_order",
+        "Cette étape est déjà faite (ou pas encore disponible) : voici où vous en êtes.",
+    ),
+    ("step.terms", "Conditions"),
+    ("step.provider", "Choisissez votre fournisseur"),
+    ("step.link", "Connectez votre compte {provider}"),
+    ("step.customer", "Vos coordonnées"),
+    ("step.consent", "Vérifier et autoriser"),
+    ("terms.read", "Lire les conditions complètes"),
+    ("terms.accept", "Accepter et continuer"),
+    ("picker.filter", "Rechercher un fournisseur"),
+    ("picker.search", "Rechercher"),
+    (
+        "picker.none",
+        "Aucun fournisseur ne correspond à votre recherche.",
+    ),
+    ("picker.count", "Fournisseurs affichés : {n}"),
+    ("picker.missing", "Vous ne trouvez pas votre fournisseur ?"),
+    (
+        "picker.missing_help",
+        "Quittez maintenant et prévenez l'application ; vous pourrez recommencer plus tard.",
+    ),
+    ("category.battery", "Batteries domestiques"),
+    ("category.ev", "Véhicules électriques"),
+    ("category.thermostat", "Thermostats"),
+    ("category.solar", "Solaire"),
+    ("category.utility", "Fournisseurs d'énergie"),
+    ("category.charger", "Bornes de recharge"),
+    ("category.inverter", "Onduleurs"),
+    ("category.meter", "Compteurs"),
+    (
+        "link.redirect_lead",
+        "Vous vous connecterez chez {provider} puis reviendrez ici.",
+    ),
+    ("link.continue", "Continuer vers {provider}"),
+    ("link.change", "Choisir un autre fournisseur"),
+    ("link.submit", "Connecter"),
+    (
+        "link.retry",
+        "Vous pouvez réessayer, choisir un autre fournisseur ou quitter.",
+    ),
+    ("link.failed", "La connexion n'a pas abouti"),
+    (
+        "link.waiting",
+        "Terminez la connexion chez {provider} dans la fenêtre ouverte ; cette page avancera d'elle-même.",
+    ),
+    (
+        "link.blocked",
+        "Votre navigateur a bloqué la fenêtre de connexion : autorisez les fenêtres surgissantes pour ce site, puis réessayez.",
+    ),
+    ("customer.first_name", "Prénom"),
+    ("customer.last_name", "Nom"),
+    ("customer.email", "Adresse e-mail"),
+    ("customer.phone", "Téléphone"),
+    ("customer.address", "Adresse"),
+    (
+        "customer.address_hint",
+        "L'adresse est facultative, mais donnez-la en entier ou pas du tout.",
+    ),
+    ("customer.street", "Adresse postale"),
+    ("customer.city", "Ville"),
+    ("customer.state", "Région ou État"),
+    ("customer.postal_code", "Code postal"),
+    ("customer.country", "Pays"),
+    ("customer.choose_country", "Choisissez un pays"),
+    ("review.lead", "{app} pourra :"),
+    ("review.account", "Compte : {account}"),
+    ("review.as", "Connexion en tant que {name} ({email})."),
+    ("problem.required", "Ce champ est obligatoire."),
+    ("problem.too_long", "C'est trop long."),
+    (
+        "problem.email",
+        "Saisissez une adresse e-mail, comme nom@exemple.fr.",
+    ),
+    (
+        "problem.phone",
+        "Saisissez un numéro de téléphone : chiffres, espaces, + - ( ) .",
+    ),
+    (
+        "problem.location",
+        "Donnez l'adresse en entier, ou pas du tout.",
+    ),
+    (
+        "problem.characters",
+        "Ce champ contient des caractères non autorisés.",
+    ),
+    ("problem.other", "Vérifiez ce champ."),
+    (
+        "error.invalid_link.title",
+        "Ce lien de connexion n'est pas valide",
+    ),
+    (
+        "error.missing_client_id",
+        "L'application ne s'est pas identifiée. Retournez à l'application et recommencez.",
+    ),
+    (
+        "error.unknown_client",
+        "L'application n'est pas enregistrée ici. Retournez à l'application et recommencez.",
+    ),
+    (
+        "error.repeated_parameter",
+        "La demande répète un paramètre. Retournez à l'application et recommencez.",
+    ),
+    (
+        "error.invalid_redirect_uri",
+        "L'application a demandé à revenir à une adresse qu'elle n'a pas enregistrée ; vous n'y avez donc pas été envoyé. Contactez le développeur de l'application.",
+    ),
+    (
+        "error.missing_redirect_uri",
+        "L'application n'a pas indiqué où revenir. Contactez le développeur de l'application.",
+    ),
+    ("error.unknown_request.title", "Ce lien n'est pas valide"),
+    (
+        "error.unknown_request",
+        "Le lien est inconnu ou incomplet. Retournez à l'application et recommencez.",
+    ),
+    ("error.expired.title", "Ce lien a expiré"),
+    (
+        "error.expired",
+        "Le lien n'est valable que peu de temps. Retournez à l'application et recommencez.",
+    ),
+    ("error.completed.title", "Cette demande est déjà terminée"),
+    (
+        "error.completed",
+        "Vous avez déjà autorisé ou refusé cette demande. Retournez à l'application ; recommencez-y si besoin.",
+    ),
+    ("error.csrf.title", "Votre choix n'a pas pu être vérifié"),
+    (
+        "error.csrf",
+        "Le formulaire n'a pas pu être vérifié. Rechargez la page et réessayez.",
+    ),
+    (
+        "error.unavailable.title",
+        "Service momentanément indisponible",
+    ),
+    (
+        "error.unavailable",
+        "Le service n'a pas pu traiter votre demande. Réessayez dans un instant.",
+    ),
+    ("error.sign_in.title", "Connectez-vous pour continuer"),
+    (
+        "error.sign_in",
+        "Vous devez être connecté pour autoriser cette demande. Connectez-vous, puis recommencez depuis l'application.",
+    ),
+    ("error.link_state.title", "Ce lien n'a pas pu être vérifié"),
+    (
+        "error.link_state",
+        "Le retour du fournisseur était inattendu, déjà utilisé ou trop tardif. Retournez à l'application et recommencez.",
+    ),
+    (
+        "error.other_browser.title",
+        "Cette session Connect a été ouverte dans un autre navigateur",
+    ),
+    (
+        "error.other_browser",
+        "Pour votre sécurité, une session Connect ne se poursuit que dans le navigateur qui l'a ouverte. Recommencez depuis l'application.",
+    ),
+    (
+        "window.linked.title",
+        "Votre compte {provider} est connecté",
+    ),
+    (
+        "window.linked",
+        "Vous pouvez fermer cette fenêtre : Connect continue dans sa propre fenêtre.",
+    ),
+    (
+        "window.failed.title",
+        "{provider} n'a pas connecté votre compte",
+    ),
+    (
+        "window.failed",
+        "Fermez cette fenêtre et réessayez dans la fenêtre Connect.",
+    ),
+    ("message.title", "Retour à l'application"),
+    (
+        "message.sent",
+        "Votre réponse a été envoyée à l'application. Vous pouvez fermer cette fenêtre.",
+    ),
+    (
+        "message.gone",
+        "La fenêtre à l'origine de cette demande n'existe plus : retournez à l'application et recommencez.",
+    ),
+    (
+        "message.no_script",
+        "JavaScript est désactivé, votre réponse n'a donc pas pu être envoyée : retournez à l'application et recommencez.",
+    ),
+    ("message.continue", "Continuer"),
+    ("sdk.title", "Connectez votre compte"),
+    ("sdk.close", "Fermer"),
+    ("result.connected.title", "Connecté"),
+    ("result.connected", "Vous pouvez fermer cette fenêtre."),
+    ("result.not_connected.title", "Non connecté"),
+    (
+        "result.not_connected",
+        "Rien n'a été partagé. Vous pouvez fermer cette fenêtre.",
+    ),
+    ("consent.sign_in", "Se connecter"),
+];

@@ -180,7 +180,12 @@ fn with_scoped_key(rt: &Runtime) -> (Server, String) {
         let browser = server.new_browser_secret().unwrap();
         let page = server.open_connect(token, &browser).await.unwrap();
         server
-            .complete_connect(token, &page.csrf_token, &browser, ConnectDecision::Approve)
+            .complete_connect(
+                token,
+                page.csrf_token.expose_secret(),
+                &browser,
+                ConnectDecision::Approve,
+            )
             .await
             .unwrap();
         let mint: NewScopedKey =

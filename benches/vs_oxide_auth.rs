@@ -276,7 +276,7 @@ async fn flow_typed(o: &Ours, authorize: &[(String, String)], subject: &Subject)
     let to = s
         .decide(
             prompt.session.expose_secret(),
-            &prompt.csrf_token,
+            prompt.csrf_token.expose_secret(),
             Decision::Approve {
                 subject: subject.clone(),
                 scopes: None,

@@ -125,6 +125,8 @@ pub enum PkcePolicy {
     RequiredForPublicClients,
 }
 
+/// Written by hand: the clock, RNG and event sink are the host's trait
+/// objects without `Debug` (the key ring redacts itself).
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerConfig")

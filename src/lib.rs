@@ -249,7 +249,7 @@ pub use credentials::keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey}
 pub use credentials::{
     AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
-    RefreshToken, kind,
+    Redacted, RedactedUrl, RefreshToken, Secret, kind,
 };
 pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
 pub use hooks::clock::{Clock, ManualClock, SystemClock};

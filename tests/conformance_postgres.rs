@@ -622,7 +622,12 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let (count, _guard) = count_statements();
     let (n, done) = statements(
         &count,
-        server.complete_connect(&token, &page.csrf_token, &browser, ConnectDecision::Approve),
+        server.complete_connect(
+            &token,
+            page.csrf_token.expose_secret(),
+            &browser,
+            ConnectDecision::Approve,
+        ),
     )
     .await;
     let location = done.unwrap().location;
@@ -655,7 +660,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         &count,
         server.complete_connect(
             &browser_token,
-            &page.csrf_token,
+            page.csrf_token.expose_secret(),
             &browser,
             ConnectDecision::Approve,
         ),
@@ -745,7 +750,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         &count,
         server.decide(
             prompt.session.expose_secret(),
-            &prompt.csrf_token,
+            prompt.csrf_token.expose_secret(),
             oauth_connect::Decision::Approve {
                 subject,
                 scopes: None,

@@ -1142,44 +1142,6 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
     );
 }
 
-/// `CreatedConnectSession` (its token, also inside its page URL) and
-/// `ConnectPage` (what the hosted page shows: the CSRF token and the
-/// Connect token) never print a secret in `Debug`.
-#[tokio::test]
-async fn connect_session_and_page_debug_redact_their_tokens() {
-    let h = harness().await;
-    let app = h
-        .server
-        .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
-        .await
-        .unwrap()
-        .app;
-    let mut request = oauth_connect::NewConnectSession::default();
-    request.redirect_url = Some(REDIRECT.to_owned());
-    let created = h
-        .server
-        .create_connect_session(&app, &request, false)
-        .await
-        .unwrap();
-    let connect_token = created.connect_token.expose_secret();
-    assert!(created.url.contains(connect_token));
-    let shown = format!("{created:?}");
-    assert!(!shown.contains(connect_token), "{shown}");
-    assert!(shown.contains("?token=[redacted]"), "{shown}");
-
-    let browser = h.server.new_browser_secret().unwrap();
-    let page = h
-        .server
-        .open_connect(connect_token, &browser)
-        .await
-        .unwrap();
-    assert!(!page.csrf_token.is_empty());
-    let shown = format!("{page:?}");
-    assert!(!shown.contains(&page.csrf_token), "{shown}");
-    assert!(!shown.contains(connect_token), "{shown}");
-    assert!(shown.contains("csrf_token: \"[redacted]\""), "{shown}");
-}
-
 /// A server mounted under a path (its issuer `https://host/prefix`, the
 /// adapter stripping the prefix): the hosted page's forms (the step posts,
 /// the exit form and the picker's search) go to `/prefix/connect`.

@@ -87,7 +87,12 @@ async fn key_for(f: &Fixture, reference: &str, expires_in: Option<i64>) -> Strin
     let browser = f.server.new_browser_secret().unwrap();
     let page = f.server.open_connect(token, &browser).await.unwrap();
     f.server
-        .complete_connect(token, &page.csrf_token, &browser, ConnectDecision::Approve)
+        .complete_connect(
+            token,
+            page.csrf_token.expose_secret(),
+            &browser,
+            ConnectDecision::Approve,
+        )
         .await
         .unwrap();
     let mut request = NewScopedKey::default();

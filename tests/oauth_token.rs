@@ -1118,7 +1118,7 @@ async fn rfc6749_2_3_1_swapped_client_id_and_secret_never_reach_an_event() {
 
     // And the Basic credentials' own Debug shows neither field.
     let parsed = oauth_connect::BasicCredentials {
-        client_id: secret.clone(),
+        client_id: secret.clone().into(),
         client_secret: id.clone().into(),
     };
     let shown = format!("{parsed:?}");

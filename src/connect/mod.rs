@@ -30,7 +30,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::connect::browser::BrowserSecret;
 use crate::connect::scoped_keys::ScopedKey;
-use crate::credentials::{AuthorizationCode, ConnectToken};
+use crate::credentials::{AuthorizationCode, ConnectToken, Secret};
 use crate::model::ids::{ConnectionId, CustomerId, GrantId, Subject};
 use crate::model::random::RandomError;
 use crate::model::scope::ScopeSet;
@@ -47,13 +47,13 @@ use crate::storage::{
 /// own.
 ///
 /// `Debug` redacts the CSRF token (the Connect token redacts itself).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnectPage {
     /// The session's Connect token; the form posts it back as `token`.
     pub session: ConnectToken,
     /// The CSRF token; the form posts it back as `csrf_token`.
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     /// The app.
     pub app: OAuthApp,
     /// The name to show (the session's `clientName` or the app's name).
@@ -102,28 +102,6 @@ pub enum ConnectDecision {
     Approve,
     /// Deny: the app gets `access_denied`.
     Deny,
-}
-
-impl std::fmt::Debug for ConnectPage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectPage")
-            .field("session", &self.session)
-            .field("csrf_token", &"[redacted]")
-            .field("app", &self.app)
-            .field("client_name", &self.client_name)
-            .field("scopes", &self.scopes)
-            .field("customer", &self.customer)
-            .field("ask_customer", &self.ask_customer)
-            .field("mode", &self.mode)
-            .field("filters", &self.filters)
-            .field("redirect_url", &self.redirect_url)
-            .field("expires_at", &self.expires_at)
-            .field("flow", &self.flow)
-            .field("embed", &self.embed)
-            .field("step_version", &self.step_version)
-            .field("claimed", &self.claimed)
-            .finish_non_exhaustive()
-    }
 }
 
 impl<S: Storage> AuthorizationServer<S> {
@@ -214,6 +192,7 @@ impl<S: Storage> AuthorizationServer<S> {
             flow,
             csrf_token: self
                 .connect_csrf(&session, &browser_hash)
+                .map(Secret::new)
                 .ok_or(ErrorPage::TemporarilyUnavailable)?,
             session,
             app,
@@ -323,7 +302,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     params.push(("error_description", "the user denied the request"));
                 }
             }
-            if let Some(state) = record.state.as_deref() {
+            if let Some(state) = record.state.as_deref().map(String::as_str) {
                 params.push(("state", state));
             }
             params.push(("iss", config.issuer_str()));

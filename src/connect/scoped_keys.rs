@@ -268,7 +268,8 @@ impl<S: Storage> AuthorizationServer<S> {
         let mut raw = Zeroizing::new([0u8; BODY_LEN + MAC_LEN]);
         raw[..BODY_LEN].copy_from_slice(&body);
         raw[BODY_LEN..].copy_from_slice(&mac);
-        encode_key(prefix, raw.as_slice()).map(ScopedKey)
+        encode_key(prefix, raw.as_slice())
+            .map(|text| ScopedKey(crate::credentials::Secret::from(text)))
     }
 
     /// A new scoped-key record (not yet stored) with fresh id and nonce,

@@ -4,7 +4,7 @@ use crate::connect::input::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::credentials::ConnectToken;
+use crate::credentials::{ConnectToken, Redacted, RedactedUrl};
 use crate::error::{FieldError, Problem};
 use crate::model::ids::CustomerId;
 use crate::model::random::{RandomError, random_array};
@@ -23,7 +23,7 @@ use crate::storage::{
 ///
 /// `Debug` redacts [`state`](Self::state): clients often use it as their
 /// own CSRF token.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NewConnectSession {
@@ -59,7 +59,7 @@ pub struct NewConnectSession {
     pub scopes: Option<Vec<String>>,
     /// Returned with the code, as OAuth `state`.
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<Redacted<String>>,
     /// Whether completion also yields a scoped key.
     #[serde(default)]
     pub scoped_key: Option<bool>,
@@ -81,39 +81,17 @@ pub struct NewConnectSession {
     pub locale: Option<String>,
 }
 
-impl std::fmt::Debug for NewConnectSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewConnectSession")
-            .field("app_id", &self.app_id)
-            .field("redirect_url", &self.redirect_url)
-            .field("reference_id", &self.reference_id)
-            .field("tags", &self.tags)
-            .field("client_name", &self.client_name)
-            .field("customer_id", &self.customer_id)
-            .field("customer_info", &self.customer_info)
-            .field("filters", &self.filters)
-            .field("scopes", &self.scopes)
-            .field("state", &crate::storage::redacted(self.state.as_ref()))
-            .field("scoped_key", &self.scoped_key)
-            .field("scoped_key_delivery", &self.scoped_key_delivery)
-            .field("scoped_key_expires_in", &self.scoped_key_expires_in)
-            .field("code_challenge", &self.code_challenge)
-            .field("code_challenge_method", &self.code_challenge_method)
-            .field("locale", &self.locale)
-            .finish()
-    }
-}
-
 /// A created Connect session: `201 { connectToken, url, expiresAt,
 /// referenceId, customerId, mode }`.
 ///
 /// `Debug` redacts the Connect token, also in the page's URL.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct CreatedConnectSession {
     /// The single-use Connect token (also a PAR `request_uri`).
     pub connect_token: ConnectToken,
     /// The hosted page for this session.
-    pub url: String,
+    pub url: RedactedUrl,
     /// When the token expires.
     pub expires_at: OffsetDateTime,
     /// The reference id, given or generated (always generated for a
@@ -124,19 +102,6 @@ pub struct CreatedConnectSession {
     pub customer_id: Option<CustomerId>,
     /// `create` or `update`.
     pub mode: ConnectMode,
-}
-
-impl std::fmt::Debug for CreatedConnectSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedConnectSession")
-            .field("connect_token", &self.connect_token)
-            .field("url", &crate::oauth::authorize::RedactedUrl(&self.url))
-            .field("expires_at", &self.expires_at)
-            .field("reference_id", &self.reference_id)
-            .field("customer_id", &self.customer_id)
-            .field("mode", &self.mode)
-            .finish()
-    }
 }
 
 impl Serialize for CreatedConnectSession {
@@ -300,7 +265,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 set
             }
         };
-        let state = match request.state.as_deref() {
+        let state = match request.state.as_deref().map(String::as_str) {
             Some(state) if state.len() > crate::MAX_STATE_LEN => {
                 return Err(FieldError::new(
                     "state",
@@ -310,7 +275,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 )
                 .into());
             }
-            state => state.filter(|s| !s.is_empty()).map(str::to_owned),
+            state => state
+                .filter(|s| !s.is_empty())
+                .map(|s| Redacted::new(s.to_owned())),
         };
         let locale = request
             .locale
@@ -453,7 +420,7 @@ impl<S: Storage> AuthorizationServer<S> {
         );
         Ok(CreatedConnectSession {
             connect_token,
-            url,
+            url: RedactedUrl::new(url),
             expires_at,
             reference_id,
             customer_id,

@@ -22,7 +22,12 @@
 //! one SHA-256 block.
 
 pub(crate) mod keyring;
+#[cfg(test)]
+mod redaction_tests;
 pub(crate) mod scoped_key;
+pub(crate) mod secret;
+
+pub use secret::{Redacted, RedactedUrl, Secret};
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -118,7 +123,7 @@ pub enum CredentialError {
 /// `Display` and no serialization, so the text leaves only through
 /// [`Credential::expose_secret`]. Equality is constant-time.
 pub struct Credential<K: CredentialKind> {
-    value: Zeroizing<String>,
+    value: Secret,
     key_id: u8,
     _kind: PhantomData<fn() -> K>,
 }
@@ -250,7 +255,7 @@ impl<K: CredentialKind> Credential<K> {
         // Base64url is ASCII, so this never fails; `unwrap_or` keeps panics out.
         value.push_str(std::str::from_utf8(&text[..encoded]).unwrap_or_default());
         Self {
-            value,
+            value: Secret::from(value),
             key_id,
             _kind: PhantomData,
         }
@@ -277,7 +282,7 @@ impl<K: CredentialKind> Credential<K> {
     pub fn parse(prefixes: &CredentialPrefixes, presented: &str) -> Result<Self, CredentialError> {
         let key_id = check::<K>(prefixes, presented)?;
         Ok(Self {
-            value: Zeroizing::new(presented.to_owned()),
+            value: Secret::new(presented.to_owned()),
             key_id,
             _kind: PhantomData,
         })
@@ -308,7 +313,7 @@ impl<K: CredentialKind> Credential<K> {
     ///
     /// Never log or store the text; store [`Credential::hash`] instead.
     pub fn expose_secret(&self) -> &str {
-        &self.value
+        self.value.expose_secret()
     }
 
     /// The id of the server key that hashes this credential.
@@ -318,11 +323,11 @@ impl<K: CredentialKind> Credential<K> {
 
     /// The 33 decoded body bytes: the key id, then the random bytes.
     pub(crate) fn raw(&self) -> Option<Zeroizing<[u8; RAW_LEN]>> {
-        let body = self
-            .value
+        let value = self.value.expose_secret();
+        let body = value
             .len()
             .checked_sub(BODY_LEN + CHECKSUM_LEN)
-            .and_then(|start| self.value.get(start..start + BODY_LEN))?;
+            .and_then(|start| value.get(start..start + BODY_LEN))?;
         decode_body(body)
     }
 
@@ -335,9 +340,10 @@ impl<K: CredentialKind> Credential<K> {
     ///
     /// `None` means the credential cannot be valid: its key was retired.
     pub fn hash(&self, keys: &KeyRing) -> Option<CredentialHash> {
-        let start = self.value.len().checked_sub(BODY_LEN + CHECKSUM_LEN)?;
-        let prefix = self.value.get(..start)?;
-        let raw = decode_body(self.value.get(start..start + BODY_LEN)?)?;
+        let value = self.value.expose_secret();
+        let start = value.len().checked_sub(BODY_LEN + CHECKSUM_LEN)?;
+        let prefix = value.get(..start)?;
+        let raw = decode_body(value.get(start..start + BODY_LEN)?)?;
         hash_raw::<K>(keys, prefix, &raw)
     }
 }
@@ -435,6 +441,8 @@ impl<K: CredentialKind> Clone for Credential<K> {
     }
 }
 
+/// Built on [`Secret`], but written by hand: a derive would require
+/// `K: Debug`, and the kind's name is worth showing.
 impl<K: CredentialKind> fmt::Debug for Credential<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Credential")
@@ -446,7 +454,7 @@ impl<K: CredentialKind> fmt::Debug for Credential<K> {
 
 impl<K: CredentialKind> ConstantTimeEq for Credential<K> {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.value.as_bytes().ct_eq(other.value.as_bytes())
+        self.value.ct_eq(&other.value)
     }
 }
 

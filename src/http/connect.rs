@@ -46,7 +46,7 @@ async fn client<S: Storage>(
         Err(_) => return Err(unauthorized("malformed Authorization header")),
     };
     match server
-        .authenticate_client(&basic.client_id, Some(basic.client_secret.as_str()))
+        .authenticate_client(&basic.client_id, Some(basic.client_secret.expose_secret()))
         .await
     {
         Ok(client) if client.authenticated => Ok(client),

@@ -262,7 +262,7 @@ pub(super) fn render<S: Storage>(
         client_name: &page.client_name,
         update: page.mode == ConnectMode::Update,
         token: page.session.expose_secret(),
-        csrf_token: &page.csrf_token,
+        csrf_token: page.csrf_token.expose_secret(),
         body,
         progress: progress(page),
         error,

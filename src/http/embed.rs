@@ -171,7 +171,7 @@ pub(super) fn connect_result<S: Storage>(
             ("target", target(embed.mode)),
             ("target-origin", origin.clone()),
             ("message", body),
-            ("fallback", to.location.clone()),
+            ("fallback", to.location.as_str().to_owned()),
         ],
     );
     let html = ui::message_page(

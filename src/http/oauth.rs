@@ -482,7 +482,7 @@ async fn consent_page<S: Storage>(
         return_to: &return_to,
         action: &action,
         session: prompt.session.expose_secret(),
-        csrf_token: &prompt.csrf_token,
+        csrf_token: prompt.csrf_token.expose_secret(),
         demo_sign_in: owner.demo_sign_in(),
         signed_in: display.as_deref(),
         sign_in_url: switch.as_deref(),
@@ -509,8 +509,8 @@ async fn consent_page<S: Storage>(
     let max_age = config.lifetimes().consent.whole_seconds();
     let cookie = format!(
         "{}={}; Path={action}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
-        csrf_cookie_name(&prompt.csrf_token),
-        prompt.csrf_token
+        csrf_cookie_name(prompt.csrf_token.expose_secret()),
+        prompt.csrf_token.expose_secret()
     );
     response::with_cookie(page, &cookie)
 }

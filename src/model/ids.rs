@@ -48,6 +48,8 @@ macro_rules! string_id {
             }
         }
 
+        // Written by hand, to be short (`AppId("app_…")`); ids are not
+        // secrets.
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "{}({:?})", stringify!($name), self.0)

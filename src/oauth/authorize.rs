@@ -8,7 +8,6 @@
 //! to the client by redirect, with `error`, the exact `state` and `iss`
 //! (RFC 9207).
 
-use std::fmt;
 use std::net::IpAddr;
 
 use base64::Engine as _;
@@ -20,7 +19,9 @@ use crate::config::PkcePolicy;
 use http::HeaderMap;
 use zeroize::Zeroizing;
 
-use crate::credentials::{AuthorizationCode, ConnectToken, RANDOM_LEN};
+use crate::credentials::{
+    AuthorizationCode, ConnectToken, RANDOM_LEN, Redacted, RedactedUrl, Secret,
+};
 use crate::hooks::resource_owner::{ConsentRequest, PriorConsent};
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
 use crate::model::redirect::{append_query, find_match};
@@ -180,17 +181,17 @@ impl ErrorPage {
 ///
 /// `Debug` shows the redirect URI and the parameters' names, never their
 /// values (the code, a scoped key).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientRedirect {
     /// The full URL, parameters included: the redirect URI exactly as
     /// registered or requested, with the response parameters appended.
-    pub location: String,
+    pub location: RedactedUrl,
     /// The redirect URI, without the response parameters.
     pub redirect_uri: String,
     /// The response parameters, in order (`code`, `state`, `iss`, … or
     /// `error`, `error_description`, `state`, `iss`).
-    pub params: Vec<(String, String)>,
+    pub params: Redacted<Vec<(String, String)>>,
     /// How the response reaches the client.
     pub response_mode: ResponseMode,
     /// For a Connect session opened by the embed script: how, and its
@@ -202,12 +203,14 @@ impl ClientRedirect {
     /// The response `params` for `redirect_uri`, delivered by `mode`.
     pub(crate) fn new(redirect_uri: &str, params: &[(&str, &str)], mode: ResponseMode) -> Self {
         Self {
-            location: append_query(redirect_uri, params),
+            location: RedactedUrl::new(append_query(redirect_uri, params)),
             redirect_uri: redirect_uri.to_owned(),
-            params: params
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
+            params: Redacted::new(
+                params
+                    .iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
             response_mode: mode,
             embed: None,
         }
@@ -219,34 +222,6 @@ impl ClientRedirect {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
-    }
-}
-
-impl fmt::Debug for ClientRedirect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientRedirect")
-            .field("location", &RedactedUrl(&self.location))
-            .field("response_mode", &self.response_mode)
-            .field("embed", &self.embed)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A URL as `Debug` may show it: up to the query, then each parameter's
-/// name with its value redacted; the fragment is left out.
-pub(crate) struct RedactedUrl<'a>(pub(crate) &'a str);
-
-impl fmt::Debug for RedactedUrl<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = self.0.split('#').next().unwrap_or_default();
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        write!(f, "\"{base}")?;
-        for (i, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
-            let name = pair.split('=').next().unwrap_or_default();
-            let separator = if i == 0 { '?' } else { '&' };
-            write!(f, "{separator}{}=[redacted]", name.escape_debug())?;
-        }
-        f.write_str("\"")
     }
 }
 
@@ -270,29 +245,23 @@ pub enum AuthorizeError {
 /// the session's Connect token.
 ///
 /// `Debug` redacts it.
-#[derive(Clone)]
-pub struct ConsentHandle(Zeroizing<String>);
+#[derive(Clone, Debug)]
+pub struct ConsentHandle(Secret);
 
 impl ConsentHandle {
     /// The handle, for the form's hidden field.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub(crate) fn sealed(handle: String) -> Self {
-        Self(Zeroizing::new(handle))
-    }
-}
-
-impl fmt::Debug for ConsentHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ConsentHandle([redacted])")
+        Self(Secret::new(handle))
     }
 }
 
 impl From<&ConnectToken> for ConsentHandle {
     fn from(token: &ConnectToken) -> Self {
-        Self(Zeroizing::new(token.expose_secret().to_owned()))
+        Self(Secret::from(token.expose_secret()))
     }
 }
 
@@ -300,7 +269,7 @@ impl From<&ConnectToken> for ConsentHandle {
 /// the consent page shows and the hidden fields its form posts back.
 ///
 /// `Debug` redacts the session handle and the CSRF token.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConsentPrompt {
     /// The pending authorization's handle; the form posts it back as
@@ -308,7 +277,7 @@ pub struct ConsentPrompt {
     pub session: ConsentHandle,
     /// The CSRF token bound to the session; the form posts it back as
     /// `csrf_token`.
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     /// The client's app (show its name).
     pub app: OAuthApp,
     /// The requested scopes.
@@ -323,21 +292,6 @@ pub struct ConsentPrompt {
     /// [`ResponseMode::WebMessage`] page keeps its opener (its
     /// Cross-Origin-Opener-Policy must not sever it).
     pub response_mode: ResponseMode,
-}
-
-impl fmt::Debug for ConsentPrompt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsentPrompt")
-            .field("session", &self.session)
-            .field("csrf_token", &"[redacted]")
-            .field("app", &self.app)
-            .field("scopes", &self.scopes)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("expires_at", &self.expires_at)
-            .field("connect", &self.connect)
-            .field("response_mode", &self.response_mode)
-            .finish()
-    }
 }
 
 /// What the authorization endpoint answers with
@@ -373,21 +327,13 @@ pub enum Decision {
 ///
 /// `Debug` redacts the `request_uri`: it carries the session's handle, a
 /// Connect token.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct PushedRequest {
     /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth/authorize`.
-    pub request_uri: String,
+    pub request_uri: Redacted<String>,
     /// Seconds until it must be used.
     pub expires_in: i64,
-}
-
-impl fmt::Debug for PushedRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PushedRequest")
-            .field("request_uri", &"[redacted]")
-            .field("expires_in", &self.expires_in)
-            .finish()
-    }
 }
 
 /// An authorization request that passed every check.
@@ -609,7 +555,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .seal_consent(&app, &valid, expires_at)
             .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
         Ok(AuthorizationStep::Consent(Box::new(ConsentPrompt {
-            csrf_token: sealed.csrf_token,
+            csrf_token: Secret::new(sealed.csrf_token),
             session: sealed.handle,
             app,
             scopes: valid.scopes,
@@ -677,7 +623,7 @@ impl<S: Storage> AuthorizationServer<S> {
 
     fn prompt(&self, session: ConnectToken, app: OAuthApp, record: SessionRecord) -> ConsentPrompt {
         ConsentPrompt {
-            csrf_token: self.session_csrf(&session),
+            csrf_token: Secret::new(self.session_csrf(&session)),
             session: ConsentHandle::from(&session),
             app,
             scopes: record.scopes,
@@ -912,7 +858,7 @@ impl<S: Storage> AuthorizationServer<S> {
             redirect_uri: valid.redirect_uri,
             redirect_uri_in_request: valid.redirect_uri_in_request,
             scopes: valid.scopes,
-            state: valid.state,
+            state: valid.state.map(Redacted::new),
             code_challenge: valid.code_challenge,
             response_mode: valid.response_mode,
             created_at: now,
@@ -945,7 +891,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .await?;
         }
         Ok(PushedRequest {
-            request_uri: format!("{REQUEST_URI_PREFIX}{}", session.expose_secret()),
+            request_uri: Redacted::new(format!("{REQUEST_URI_PREFIX}{}", session.expose_secret())),
             expires_in: lifetimes.pushed_request.whole_seconds(),
         })
     }
@@ -995,7 +941,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let hash = handle
             .hash(config.keys())
             .ok_or(page(ErrorPage::UnknownRequest))?;
-        let state = record.state.as_deref();
+        let state = record.state.as_deref().map(String::as_str);
         let mode = record.response_mode;
         let now = self.now();
         let (stored, code) = match decision {
@@ -1220,44 +1166,4 @@ pub enum PushError {
     /// The RNG failed.
     #[error(transparent)]
     Random(#[from] crate::RandomError),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RedactedUrl;
-    use crate::StepOutcome;
-
-    #[test]
-    fn redacted_urls_keep_the_names_and_drop_every_value_and_the_fragment() {
-        let shown = |url: &str| format!("{:?}", RedactedUrl(url));
-        assert_eq!(
-            shown("https://app.example.com/cb?code=oc_code_secret&state=s%20t&iss=x"),
-            "\"https://app.example.com/cb?code=[redacted]&state=[redacted]&iss=[redacted]\""
-        );
-        assert_eq!(
-            shown("com.example.app:/cb?tenant=a&&flag#frag=secret"),
-            "\"com.example.app:/cb?tenant=[redacted]&flag=[redacted]\""
-        );
-        assert_eq!(
-            shown("https://app.example.com/cb"),
-            "\"https://app.example.com/cb\""
-        );
-        assert_eq!(
-            shown("https://x.example/\"?a\"b=1"),
-            "\"https://x.example/\"?a\\\"b=[redacted]\""
-        );
-    }
-
-    /// A provider's authorization URL carries the link's `state` (the
-    /// callback's CSRF protection): `Debug` of the step outcome hides it.
-    #[test]
-    fn step_outcome_redirects_are_redacted() {
-        let outcome = StepOutcome::Redirect(
-            "https://provider.example/authorize?client_id=c&state=SECRET-STATE".to_owned(),
-        );
-        let shown = format!("{outcome:?}");
-        assert!(!shown.contains("SECRET-STATE"), "{shown}");
-        assert!(shown.contains("state=[redacted]"), "{shown}");
-        assert_eq!(format!("{:?}", StepOutcome::Continue), "Continue");
-    }
 }

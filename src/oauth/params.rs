@@ -67,8 +67,9 @@ pub(crate) struct Params<'a> {
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
+/// Written by hand: names only, since any value may be a secret (a code, a
+/// client secret, a refresh token) and which one is depends on the name.
 impl fmt::Debug for Params<'_> {
-    /// Names only: values may be secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Params")
             .field("names", &self.names().collect::<Vec<_>>())

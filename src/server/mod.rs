@@ -35,6 +35,8 @@ impl<S> Clone for AuthorizationServer<S> {
     }
 }
 
+/// Written by hand: a derive would require `S: Debug` of the storage; the
+/// configuration is what is worth showing.
 impl<S> fmt::Debug for AuthorizationServer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationServer")

@@ -1,13 +1,12 @@
 //! The grant side of the storage contract: pending authorizations
 //! (sessions), authorization codes, grants and tokens.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::connect::{ConnectApproval, ConnectContext};
 use super::{AppRecord, StorageError};
+use crate::credentials::Redacted;
 use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{
     AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
@@ -90,7 +89,7 @@ impl ResponseMode {
 ///
 /// `Debug` redacts [`state`](Self::state): clients often use it as their
 /// own CSRF token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionRecord {
     /// The hash of the session's handle.
@@ -110,7 +109,7 @@ pub struct SessionRecord {
     /// The requested scopes.
     pub scopes: ScopeSet,
     /// The client's `state`, returned exactly.
-    pub state: Option<String>,
+    pub state: Option<Redacted<String>>,
     /// The PKCE `S256` challenge, if any.
     pub code_challenge: Option<String>,
     /// How the response reaches the client (`query` unless the request
@@ -128,35 +127,6 @@ pub struct SessionRecord {
     pub status: SessionStatus,
     /// For a Connect session: who it is for and what completing it writes.
     pub connect: Option<Box<ConnectContext>>,
-}
-
-impl fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("hash", &self.hash)
-            .field("workspace_id", &self.workspace_id)
-            .field("app_id", &self.app_id)
-            .field("client_id", &self.client_id)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("redirect_uri_in_request", &self.redirect_uri_in_request)
-            .field("scopes", &self.scopes)
-            .field("state", &redacted(self.state.as_ref()))
-            .field("code_challenge", &self.code_challenge)
-            .field("response_mode", &self.response_mode)
-            .field("created_at", &self.created_at)
-            .field("expires_at", &self.expires_at)
-            .field("open_by", &self.open_by)
-            .field("opened_at", &self.opened_at)
-            .field("status", &self.status)
-            .field("connect", &self.connect)
-            .finish()
-    }
-}
-
-/// `Some("[redacted]")` for a value that must not be printed, `None` for
-/// none: `Debug` still tells whether there was one.
-pub(crate) fn redacted<T>(value: Option<&T>) -> Option<&'static str> {
-    value.map(|_| "[redacted]")
 }
 
 /// A grant: what was authorized for one client. Tokens belong to it.
@@ -602,47 +572,4 @@ pub trait GrantStore: Send + Sync {
     /// day after the connection is revoked or its grant replaced (both
     /// revoke it).
     async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use time::macros::datetime;
-
-    use super::*;
-
-    /// The client's `state` (often its CSRF token) never prints; the
-    /// rest of the record does, and whether there was a state.
-    #[test]
-    fn a_session_record_redacts_its_state_in_debug() {
-        let at = datetime!(2025-06-01 00:00 UTC);
-        let mut session = SessionRecord {
-            hash: CredentialHash::from_bytes([7; 32]),
-            workspace_id: WorkspaceId::parse("ws_test").unwrap(),
-            app_id: AppId::parse("oauth_0123456789abcdef0123456789abcdef").unwrap(),
-            client_id: ClientId::parse("oc_client_0123456789abcdef").unwrap(),
-            redirect_uri: "https://app.example.com/callback".to_owned(),
-            redirect_uri_in_request: true,
-            scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
-            state: Some("client-csrf-f00dfeed".to_owned()),
-            code_challenge: None,
-            response_mode: ResponseMode::Query,
-            created_at: at,
-            expires_at: at,
-            open_by: None,
-            opened_at: None,
-            status: SessionStatus::Pending,
-            connect: None,
-        };
-        let shown = format!("{session:?}");
-        assert!(!shown.contains("client-csrf-f00dfeed"), "{shown}");
-        assert!(shown.contains("state: Some(\"[redacted]\")"), "{shown}");
-        assert!(
-            shown.contains("https://app.example.com/callback"),
-            "{shown}"
-        );
-        session.state = None;
-        assert!(format!("{session:?}").contains("state: None"));
-    }
 }

@@ -42,7 +42,6 @@ pub use connect::{
     CustomerInfo, CustomerRecord, EmbedMode, LinkedAccount, Location, ScopedKeyDelivery,
     ScopedKeyInsert, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
-pub(crate) use grants::redacted;
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
     RefreshRotation, ResponseMode, SessionCompletion, SessionDecision, SessionRecord,

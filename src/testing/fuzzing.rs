@@ -258,7 +258,7 @@ impl Harness {
         let cookie = server.browser_cookie(&browser);
         self.browser_cookie = cookie.split(';').next().expect("name=value").to_owned();
         self.connect_token = token.to_owned();
-        self.connect_csrf = page.csrf_token;
+        self.connect_csrf = page.csrf_token.expose_secret().to_owned();
     }
 
     /// Walks the open Connect session to its end (terms, the form
@@ -357,7 +357,7 @@ impl Harness {
             .block_on(self.server.begin_authorization(&pairs))
             .expect("a prompt");
         self.session = prompt.session.expose_secret().to_owned();
-        self.csrf_token = prompt.csrf_token;
+        self.csrf_token = prompt.csrf_token.expose_secret().to_owned();
     }
 
     /// `data` with the placeholders `$PUBLIC` and `$CLIENT` (the public and

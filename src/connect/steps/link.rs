@@ -8,7 +8,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 
 use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::view::CompleteError;
-use crate::credentials::ConnectToken;
+use crate::credentials::{ConnectToken, Redacted, RedactedUrl};
 use crate::hooks::events::Event;
 use crate::hooks::link::{LinkContext, LinkError, LinkMethod, Provider};
 use crate::model::random::random_array;
@@ -45,7 +45,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 self.config().issuer_str(),
                 provider.id
             ),
-            link_secret: secret,
+            link_secret: Redacted::new(secret),
         })
     }
 
@@ -156,7 +156,7 @@ impl<S: Storage> AuthorizationServer<S> {
         {
             return Err(CompleteError::OutOfOrder);
         }
-        Ok(StepOutcome::Redirect(url))
+        Ok(StepOutcome::Redirect(RedactedUrl::new(url)))
     }
 
     /// Starts a redirect link from the provider sign-in window of an

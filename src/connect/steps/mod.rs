@@ -31,12 +31,12 @@ mod filters;
 mod link;
 mod status;
 
-use zeroize::{Zeroize as _, Zeroizing};
+use zeroize::Zeroize as _;
 
 use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::input::CustomerInfoInput;
 use crate::connect::view::CompleteError;
-use crate::credentials::ConnectToken;
+use crate::credentials::{ConnectToken, RedactedUrl, Secret};
 use crate::error::{FieldError, Problem};
 use crate::hooks::link::{LinkMethod, Provider};
 use crate::oauth::authorize::ErrorPage;
@@ -50,7 +50,7 @@ pub use crate::connect::view::Step;
 /// What the user posted on the current step.
 ///
 /// `Debug` shows a form link's field names, never their values.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StepAction {
     /// Accept the terms.
@@ -67,26 +67,13 @@ pub enum StepAction {
     SubmitCustomer(Box<CustomerInfoInput>),
 }
 
-impl std::fmt::Debug for StepAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::AcceptTerms => f.write_str("AcceptTerms"),
-            Self::ChooseProvider(id) => f.debug_tuple("ChooseProvider").field(id).finish(),
-            Self::StartLink => f.write_str("StartLink"),
-            Self::SubmitLink(values) => f.debug_tuple("SubmitLink").field(values).finish(),
-            Self::ChangeProvider => f.write_str("ChangeProvider"),
-            Self::SubmitCustomer(input) => f.debug_tuple("SubmitCustomer").field(input).finish(),
-        }
-    }
-}
-
 /// The values posted on a form link step (a username, a password, …): each
 /// field's name and value, handed to the host's hook and never stored or
 /// logged.
 ///
 /// `Debug` shows the names only; the values are zeroized on drop.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct LinkFormValues(Vec<(String, Zeroizing<String>)>);
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFormValues(Vec<(String, Secret)>);
 
 impl LinkFormValues {
     /// The values of `pairs` (name, value).
@@ -99,7 +86,7 @@ impl LinkFormValues {
         Self(
             pairs
                 .into_iter()
-                .map(|(n, v)| (n.into(), Zeroizing::new(v.into())))
+                .map(|(n, v)| (n.into(), Secret::new(v.into())))
                 .collect(),
         )
     }
@@ -109,7 +96,7 @@ impl LinkFormValues {
         self.0
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.expose_secret())
     }
 
     /// The names posted, in order.
@@ -118,26 +105,18 @@ impl LinkFormValues {
     }
 }
 
-impl std::fmt::Debug for LinkFormValues {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(n, _)| (n, "[redacted]")))
-            .finish()
-    }
-}
-
 /// Where the browser goes after a step.
 ///
 /// `Debug` shows a redirect's parameter names, not their values (the
 /// provider's authorization URL carries the link's `state`).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StepOutcome {
     /// Show the flow again (`GET /connect?token=…`): the next step, or the
     /// same one with an error.
     Continue,
     /// Go to the provider's authorization page.
-    Redirect(String),
+    Redirect(RedactedUrl),
 }
 
 /// Where a provider's return sends the browser
@@ -194,18 +173,6 @@ impl EmbedCheck {
     /// may be framed there and reports there.
     pub fn modal(&self) -> bool {
         self.framable && self.messages
-    }
-}
-
-impl std::fmt::Debug for StepOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Continue => f.write_str("Continue"),
-            Self::Redirect(url) => f
-                .debug_tuple("Redirect")
-                .field(&crate::oauth::authorize::RedactedUrl(url))
-                .finish(),
-        }
     }
 }
 
@@ -591,37 +558,5 @@ impl<S: Storage> AuthorizationServer<S> {
             terms: self.config().terms().cloned(),
             steps,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A form link's posted values (a password, say) never show in `Debug`,
-    /// of the values or of the step action carrying them; the names do.
-    #[test]
-    fn posted_link_values_are_redacted_in_debug() {
-        let values = LinkFormValues::new([("username", "ada"), ("password", "hunter2-secret")]);
-        assert_eq!(values.get("password"), Some("hunter2-secret"));
-        assert_eq!(values.names().collect::<Vec<_>>(), ["username", "password"]);
-        let action = StepAction::SubmitLink(values.clone());
-        for shown in [
-            format!("{values:?}"),
-            format!("{values:#?}"),
-            format!("{action:?}"),
-            format!("{action:#?}"),
-        ] {
-            assert!(!shown.contains("hunter2"), "{shown}");
-            assert!(!shown.contains("\"ada\""), "{shown}");
-            assert!(
-                shown.contains("password") && shown.contains("[redacted]"),
-                "{shown}"
-            );
-        }
-        assert_eq!(
-            format!("{:?}", StepAction::ChooseProvider("tesla".into())),
-            "ChooseProvider(\"tesla\")"
-        );
     }
 }

@@ -104,7 +104,7 @@ async fn first_tokens(f: &Fixture) -> TokenResponse {
         .server
         .decide(
             prompt.session.expose_secret(),
-            &prompt.csrf_token,
+            prompt.csrf_token.expose_secret(),
             Decision::Approve {
                 subject: Subject::parse("user-1").unwrap(),
                 scopes: None,

@@ -2,8 +2,6 @@
 //! authentication there (§2.3), revocation (RFC 7009), introspection
 //! (RFC 7662) and access-token validation for resource servers.
 
-use std::fmt;
-
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
@@ -11,7 +9,9 @@ use zeroize::Zeroizing;
 
 use crate::credentials::keyring::CredentialHash;
 use crate::credentials::scoped_key::ScopedKey;
-use crate::credentials::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
+use crate::credentials::{
+    AccessToken, AuthorizationCode, RANDOM_LEN, Redacted, RefreshToken, Secret,
+};
 use crate::error::ClientAuthError;
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
@@ -28,23 +28,15 @@ use crate::storage::{
 
 /// Client credentials from an `Authorization: Basic` header (RFC 6749
 /// §2.3.1), already form-decoded. The secret is zeroized on drop.
-#[derive(Clone)]
+///
+/// `Debug` redacts both fields: until the client is authenticated, what was
+/// presented as the id may as well be a secret (swapped fields).
+#[derive(Debug, Clone)]
 pub struct BasicCredentials {
     /// The client id.
-    pub client_id: String,
+    pub client_id: Redacted<String>,
     /// The client secret.
-    pub client_secret: Zeroizing<String>,
-}
-
-/// Both fields are redacted: until the client is authenticated, what was
-/// presented as the id may as well be a secret (swapped fields).
-impl fmt::Debug for BasicCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicCredentials")
-            .field("client_id", &"[redacted]")
-            .field("client_secret", &"[redacted]")
-            .finish()
-    }
+    pub client_secret: Secret,
 }
 
 /// An error of the token, revocation, introspection or PAR endpoints.
@@ -344,14 +336,17 @@ impl<S: Storage> AuthorizationServer<S> {
                 }
                 if params
                     .get("client_id")
-                    .is_some_and(|id| id != basic.client_id)
+                    .is_some_and(|id| id != basic.client_id.as_str())
                 {
                     return Err(TokenError {
                         basic_auth: true,
                         ..invalid_request("client_id does not match the Authorization header")
                     });
                 }
-                (basic.client_id.as_str(), Some(basic.client_secret.as_str()))
+                (
+                    basic.client_id.as_str(),
+                    Some(basic.client_secret.expose_secret()),
+                )
             }
             None => match params.get("client_id") {
                 Some(id) => (id, params.get("client_secret")),

@@ -82,6 +82,7 @@ use super::binds::bind_approval;
 use super::error::Within as _;
 use super::rows::{PgQuery, get, hash, hash_param, json, json_param, parsed};
 use super::{PostgresStore, error};
+use crate::credentials::Redacted;
 use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{
     AppId, ClientId, ConnectionId, GrantId, ScopedKeyId, Subject, WorkspaceId,
@@ -730,7 +731,7 @@ pub(super) fn decode_session(row: &PgRow) -> Result<SessionRecord, StorageError>
         redirect_uri: get(row, "redirect_uri")?,
         redirect_uri_in_request: get(row, "redirect_uri_in_request")?,
         scopes: scopes(row, "scopes")?,
-        state: get(row, "state")?,
+        state: get::<Option<String>>(row, "state")?.map(Redacted::new),
         code_challenge: get(row, "code_challenge")?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
@@ -872,7 +873,7 @@ fn bind_session<'q>(
         .bind(session.redirect_uri.as_str())
         .bind(session.redirect_uri_in_request)
         .bind(scope_texts(&session.scopes))
-        .bind(session.state.as_deref())
+        .bind(session.state.as_deref().map(String::as_str))
         .bind(session.code_challenge.as_deref())
         .bind(session.created_at)
         .bind(session.expires_at)

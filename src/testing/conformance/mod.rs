@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::credentials::Redacted;
 use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId, hex};
 use crate::model::ids::{ConnectionId, CustomerId, PublishableKeyId, ScopedKeyId};
@@ -690,7 +691,7 @@ pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
         redirect_uri: "https://app.example.com/callback".to_owned(),
         redirect_uri_in_request: true,
         scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
-        state: Some("xyz".to_owned()),
+        state: Some(Redacted::new("xyz".to_owned())),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
         response_mode: crate::ResponseMode::Query,
         created_at: now,
@@ -4864,7 +4865,7 @@ pub async fn sessions_pushed_by_one_requester_keep_the_newest<S: Storage>(store:
         let mut session = session_record(&app, at);
         session.opened_at = None;
         session.open_by = Some(at + Duration::seconds(60));
-        session.state = Some(state.to_owned());
+        session.state = Some(Redacted::new(state.to_owned()));
         session
     };
     let plain = session_record(&app, now);

@@ -226,7 +226,12 @@ impl Fixture {
             .await
             .map_err(|e| format!("open_connect: {e:?}"))?;
         server
-            .complete_connect(token, &page.csrf_token, &browser, ConnectDecision::Approve)
+            .complete_connect(
+                token,
+                page.csrf_token.expose_secret(),
+                &browser,
+                ConnectDecision::Approve,
+            )
             .await
             .map_err(|e| format!("complete_connect: {e:?}"))?;
 

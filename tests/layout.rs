@@ -117,22 +117,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
     // Storage's WebhookStore supertrait and the webhook flow's store: cut
     // with KNOWN_UPWARD's ("storage", "webhooks").
     &["storage", "webhooks"],
-    // The pages' languages (http/ui/i18n) read from config and the flows
-    // while config reads them: cut with KNOWN_UPWARD's ("config", "http").
-    &[
-        "config",
-        "http::ui::i18n",
-        "oauth::authorize",
-        "registry::apps",
-        "server",
-        "server::client_address",
-    ],
-    // The review's cut: http/browser.rs (cookies, error pages, form targets,
-    // the browser binding), out of http/connect_page.rs, http/oauth.rs and
-    // http/embed.rs.
-    &["http::connect_page", "http::embed", "http::oauth"],
-    // The page renderer and its form helpers import each other.
-    &["http::ui::connect", "http::ui::form"],
 ];
 
 // ---------------------------------------------------------------------------

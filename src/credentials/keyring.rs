@@ -14,7 +14,7 @@ use ring::hmac;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::credentials::Redacted;
+use crate::credentials::secret::Redacted;
 use crate::model::random::{RandomError, RandomSource, random_array};
 
 /// The fewest secret bytes a [`ServerKey`] accepts.

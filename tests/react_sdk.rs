@@ -118,6 +118,7 @@ fn embed_types_declare_exactly_what_the_script_knows() {
         options,
         set(&[
             "connectToken",
+            "locale",
             "onError",
             "onEvent",
             "onExit",

@@ -126,6 +126,8 @@ export interface SessionRequest {
   scopes?: string[];
   /** Returned with the code. */
   state?: string;
+  /** The hosted pages' language, a BCP 47 tag (`fr`, `es-MX`); the browser's `Accept-Language` when absent. */
+  locale?: string;
   /** Whether completing the session also yields a scoped key. */
   scopedKey?: boolean;
   /** `tokenResponse` (the default: in the code exchange) or `redirect` (also to `onSuccess`). */

@@ -1069,17 +1069,27 @@ fn purge_map(
     removed as u64
 }
 
+/// Where a purge's `context` (another table's read lock) sits in the lock
+/// order beside the purged table's lock.
+#[derive(Clone, Copy)]
+enum ContextLock {
+    /// Taken after the table's lock in each phase.
+    AfterTable,
+    /// Taken before the table's lock in each phase.
+    BeforeTable,
+}
+
 /// Removes up to `budget` entries of `table` for which `expired` holds,
 /// lowering the budget by as many; how many were removed.
 ///
 /// The candidates are found under the table's read lock, so readers never
 /// wait for the scan; the write lock is then held only to re-check and
-/// remove them. `context` is taken after the table's lock in each phase
-/// (another table's read lock, later in the lock order) and handed to
-/// `expired`.
+/// remove them. `context` is taken in each phase where `order` puts it in
+/// the lock order, and handed to `expired`.
 fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
     table: &RwLock<HashMap<K, V, H>>,
     budget: &mut usize,
+    order: ContextLock,
     context: impl Fn() -> C,
     expired: impl Fn(&V, &C) -> bool,
 ) -> u64 {
@@ -1087,8 +1097,16 @@ fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
         return 0;
     }
     let candidates: Vec<K> = {
-        let rows = read(table);
-        let context = context();
+        let (rows, context) = match order {
+            ContextLock::AfterTable => {
+                let rows = read(table);
+                (rows, context())
+            }
+            ContextLock::BeforeTable => {
+                let context = context();
+                (read(table), context)
+            }
+        };
         rows.iter()
             .filter(|(_, v)| expired(v, &context))
             .map(|(k, _)| k.clone())
@@ -1098,45 +1116,16 @@ fn purge<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
     if candidates.is_empty() {
         return 0;
     }
-    let mut rows = write(table);
-    let context = context();
-    let mut removed = 0;
-    for key in &candidates {
-        // Re-checked: the entry may have changed since the scan.
-        if rows.get(key).is_some_and(|v| expired(v, &context)) {
-            rows.remove(key);
-            removed += 1;
+    let (mut rows, context) = match order {
+        ContextLock::AfterTable => {
+            let rows = write(table);
+            (rows, context())
         }
-    }
-    *budget -= removed;
-    removed as u64
-}
-
-/// [`purge`] for a table later in the lock order than its `context`'s
-/// table: `context` is taken before the table's lock in each phase.
-fn purge_after<K: Clone + Eq + std::hash::Hash, V, C, H: std::hash::BuildHasher>(
-    table: &RwLock<HashMap<K, V, H>>,
-    budget: &mut usize,
-    context: impl Fn() -> C,
-    expired: impl Fn(&V, &C) -> bool,
-) -> u64 {
-    if *budget == 0 {
-        return 0;
-    }
-    let candidates: Vec<K> = {
-        let context = context();
-        let rows = read(table);
-        rows.iter()
-            .filter(|(_, v)| expired(v, &context))
-            .map(|(k, _)| k.clone())
-            .take(*budget)
-            .collect()
+        ContextLock::BeforeTable => {
+            let context = context();
+            (write(table), context)
+        }
     };
-    if candidates.is_empty() {
-        return 0;
-    }
-    let context = context();
-    let mut rows = write(table);
     let mut removed = 0;
     for key in &candidates {
         // Re-checked: the entry may have changed since the scan.
@@ -1630,6 +1619,7 @@ impl GrantStore for MemoryStore {
         let mut removed = purge(
             &self.sessions,
             &mut budget,
+            ContextLock::AfterTable,
             || (),
             |s, ()| now >= s.expires_at,
         );
@@ -1653,21 +1643,37 @@ impl GrantStore for MemoryStore {
         }
         // A redeemed code is the tombstone a late replay needs to revoke its
         // grant (RFC 6749 §4.1.2): it stays until its grant goes.
-        removed += purge(&self.codes, &mut budget, grants, |c, grants| {
-            (c.redeemed_at.is_none() && now >= c.expires_at) || grant_gone(grants, &c.grant_id)
-        });
+        removed += purge(
+            &self.codes,
+            &mut budget,
+            ContextLock::AfterTable,
+            grants,
+            |c, grants| {
+                (c.redeemed_at.is_none() && now >= c.expires_at) || grant_gone(grants, &c.grant_id)
+            },
+        );
         // One shard at a time, each judged with the grants table read-locked
         // first (the lock order: grants, then tokens).
         let now_nanos = nanos(now)?;
         for shard in &self.tokens.shards {
-            removed += purge_after(shard, &mut budget, grants, |t, grants| {
-                now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id)
-            });
+            removed += purge(
+                shard,
+                &mut budget,
+                ContextLock::BeforeTable,
+                grants,
+                |t, grants| now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id),
+            );
         }
         // A grant may go before the last of its codes and tokens (another
         // batch's work): they are dead without it (`grant_is_live`) and the
         // next purge removes them.
-        removed += purge(&self.grants, &mut budget, || (), |g, ()| doomed(g));
+        removed += purge(
+            &self.grants,
+            &mut budget,
+            ContextLock::AfterTable,
+            || (),
+            |g, ()| doomed(g),
+        );
         // Webhook events queued beside the tables become messages (or go,
         // when no endpoint wants them), even where no worker runs.
         self.drain_webhook_events()?;

@@ -21,19 +21,14 @@ use crate::model::scope::ScopeSet;
 #[async_trait]
 pub trait ResourceOwnerAuthenticator: Send + Sync + fmt::Debug {
     /// The signed-in end user of this request, if any. `demo_subject` is the
-    /// consent form's `subject` field, present only when
-    /// [`demo_sign_in`](Self::demo_sign_in) is true.
+    /// consent form's user id field, present only when the server's
+    /// [dangerous demo sign-in](crate::DangerousConfig::demo_sign_in) is on;
+    /// a real login ignores it.
     async fn authenticate(
         &self,
         headers: &HeaderMap,
         demo_subject: Option<&str>,
     ) -> Option<Subject>;
-
-    /// Whether the consent page shows a demo sign-in field (a text box for
-    /// the user id). Only [`DemoSignIn`] says yes.
-    fn demo_sign_in(&self) -> bool {
-        false
-    }
 
     /// "Sign in first": the host's login page for a signed-out user, which
     /// must send the user back to `return_to` once signed in.
@@ -145,20 +140,16 @@ impl ResourceOwnerAuthenticator for NoResourceOwner {
     }
 }
 
-/// **For demos and tests only**: the consent page asks the user to type a
-/// user id, and believes it. This is where a real service plugs in its own
-/// login.
+/// The authenticator of the dangerous demo sign-in
+/// ([`DangerousConfig::demo_sign_in`](crate::DangerousConfig::demo_sign_in))
+/// when the host plugs in none: the typed user id is the subject.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DemoSignIn;
+pub(crate) struct DemoSignIn;
 
 #[async_trait]
 impl ResourceOwnerAuthenticator for DemoSignIn {
     async fn authenticate(&self, _: &HeaderMap, demo_subject: Option<&str>) -> Option<Subject> {
         demo_subject.and_then(|s| Subject::parse(s.trim()).ok())
-    }
-
-    fn demo_sign_in(&self) -> bool {
-        true
     }
 }
 

@@ -458,7 +458,7 @@ async fn consent_page<S: Storage>(
     );
     let return_to = server.return_url(&here);
     if signed_in.is_none()
-        && !owner.demo_sign_in()
+        && !config.demo_sign_in()
         && let Some(login) = return_to.as_deref().and_then(|r| owner.sign_in_url(r))
     {
         return response::see_other(&login);
@@ -483,7 +483,7 @@ async fn consent_page<S: Storage>(
         action: &action,
         session: prompt.session.expose_secret(),
         csrf_token: prompt.csrf_token.expose_secret(),
-        demo_sign_in: owner.demo_sign_in(),
+        demo_sign_in: config.demo_sign_in(),
         signed_in: display.as_deref(),
         sign_in_url: switch.as_deref(),
     };
@@ -586,8 +586,9 @@ async fn decide<S: Storage>(
     }
     let decision = match form.get("decision") {
         Some("approve") => {
-            let owner = server.config().resource_owner();
-            let demo = owner.demo_sign_in().then(|| form.get("subject")).flatten();
+            let config = server.config();
+            let owner = config.resource_owner();
+            let demo = config.demo_sign_in().then(|| form.get("subject")).flatten();
             match owner.authenticate(request.headers(), demo).await {
                 Some(subject) => Decision::Approve {
                     subject,

@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
-use crate::config::PkcePolicy;
 use http::HeaderMap;
 use zeroize::Zeroizing;
 
@@ -769,10 +768,8 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             (None, None) => None,
         };
-        let required = match self.config().pkce() {
-            PkcePolicy::RequiredForAll => true,
-            PkcePolicy::RequiredForPublicClients => app.app_type == AppType::Public,
-        };
+        let required =
+            !self.config().pkce_for_public_clients_only() || app.app_type == AppType::Public;
         if required && code_challenge.is_none() {
             return Err(problem(InvalidRequest, "PKCE code_challenge is required"));
         }

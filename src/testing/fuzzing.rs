@@ -18,10 +18,10 @@ use serde_json::Value;
 
 use crate::{
     AppType, AuthorizationServer, BearerKind, BearerRejection, ConnectDecision, CredentialKind,
-    CredentialPrefixes, DemoSignIn, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook,
-    LinkedAccount, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Origin, OriginError,
-    Provider, RedirectUri, RedirectUriKind, Step, StepAction, Terms, WorkspaceId,
-    credentials::Credential, kind,
+    CredentialPrefixes, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook, LinkedAccount,
+    MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Origin, OriginError, Provider,
+    RedirectUri, RedirectUriKind, Step, StepAction, Terms, WorkspaceId, credentials::Credential,
+    kind,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).
@@ -170,7 +170,8 @@ impl Harness {
         ];
         let server = AuthorizationServer::builder(MemoryStore::new())
             .issuer(ISSUER)
-            .resource_owner(Arc::new(DemoSignIn))
+            .dangerous()
+            .demo_sign_in()
             .terms(Terms::new("Fuzz terms", None))
             .provider(Provider::form("acme", "Acme", fields, hook.clone()).categories(["battery"]))
             .provider(Provider::redirect("volt", "Volt", hook).categories(["thermostat"]))

@@ -698,13 +698,9 @@ impl AutoConsent {
 
 #[async_trait::async_trait]
 impl ResourceOwnerAuthenticator for AutoConsent {
-    async fn authenticate(
-        &self,
-        _: &http::HeaderMap,
-        demo_subject: Option<&str>,
-    ) -> Option<Subject> {
-        // The typed user id of the demo sign-in, as the default believes it.
-        demo_subject.and_then(|s| Subject::parse(s.trim()).ok())
+    async fn authenticate(&self, _: &http::HeaderMap, _: Option<&str>) -> Option<Subject> {
+        // Every decision is the configured user's (load tests only).
+        Some(self.0.clone())
     }
 
     async fn prior_consent(

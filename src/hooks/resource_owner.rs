@@ -21,9 +21,9 @@ use crate::model::scope::ScopeSet;
 #[async_trait]
 pub trait ResourceOwnerAuthenticator: Send + Sync + fmt::Debug {
     /// The signed-in end user of this request, if any. `demo_subject` is the
-    /// consent form's user id field, present only when the server's
-    /// [dangerous demo sign-in](crate::DangerousConfig::demo_sign_in) is on;
-    /// a real login ignores it.
+    /// consent form's user id field, present only to the authenticator of
+    /// the [dangerous demo sign-in](crate::DangerousConfig::demo_sign_in):
+    /// yours never receives it.
     async fn authenticate(
         &self,
         headers: &HeaderMap,

@@ -251,9 +251,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
 
     /// How the consent page of a plain `/oauth/authorize` flow knows its end
     /// user: your login (default: none, so plain-flow consent is refused;
-    /// for demos, [`DangerousConfig::demo_sign_in`]).
+    /// for demos, [`DangerousConfig::demo_sign_in`]). The last of the two
+    /// calls wins: this one turns the demo sign-in off.
     pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
         self.resource_owner = Some(authenticator);
+        self.demo_sign_in = false;
         self
     }
 
@@ -522,15 +524,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
         };
-        // The demo sign-in believes the typed user id unless the host
-        // plugged in an authenticator of its own.
-        let resource_owner = self.resource_owner.unwrap_or_else(|| {
-            if self.demo_sign_in {
-                Arc::new(DemoSignIn)
-            } else {
-                Arc::new(NoResourceOwner)
-            }
-        });
+        let resource_owner: Arc<dyn ResourceOwnerAuthenticator> = match self.resource_owner {
+            _ if self.demo_sign_in => Arc::new(DemoSignIn),
+            Some(authenticator) => authenticator,
+            None => Arc::new(NoResourceOwner),
+        };
         let config = ServerConfig {
             issuer,
             prefixes: self.prefixes,

@@ -40,14 +40,15 @@ impl<S> DangerousConfig<S> {
     /// decision believes whatever is typed in it: anyone who reaches the
     /// page can approve as any user.
     ///
-    /// The typed id reaches the
-    /// [`ResourceOwnerAuthenticator`](crate::ResourceOwnerAuthenticator)
-    /// as its `demo_subject`; without one of your own
-    /// ([`resource_owner`](AuthorizationServerBuilder::resource_owner)),
-    /// the id is taken as the subject as it is. A real service plugs in its
-    /// login instead and leaves this off (the default).
+    /// It is the consent page's
+    /// [`ResourceOwnerAuthenticator`](crate::ResourceOwnerAuthenticator):
+    /// it replaces one set before, and a later
+    /// [`resource_owner`](AuthorizationServerBuilder::resource_owner)
+    /// replaces it (the last call wins). A real service plugs in its login
+    /// there instead and leaves this off (the default).
     pub fn demo_sign_in(mut self) -> AuthorizationServerBuilder<S> {
         self.builder.demo_sign_in = true;
+        self.builder.resource_owner = None;
         self.builder
     }
 

@@ -257,8 +257,8 @@ fn issuer_rules_rfc8414_section_2() {
 }
 
 /// The dangerous switches are off unless asked for, each turns on only
-/// itself, and the demo sign-in believes the typed id only when the host
-/// plugged in no authenticator of its own.
+/// itself, and the demo sign-in (which believes the typed id) and the
+/// host's own authenticator replace each other: the last call wins.
 #[tokio::test]
 async fn dangerous_switches_are_off_by_default_and_turn_on_one_at_a_time() {
     let builder = || {
@@ -292,23 +292,27 @@ async fn dangerous_switches_are_off_by_default_and_turn_on_one_at_a_time() {
     assert!(pkce.config().pkce_for_public_clients_only());
     assert!(!pkce.config().demo_sign_in());
 
-    // The host's own authenticator stays, whichever is called first.
-    for server in [
-        builder()
-            .resource_owner(Arc::new(NoResourceOwner))
-            .dangerous()
-            .demo_sign_in()
-            .build()
-            .unwrap(),
-        builder()
-            .dangerous()
-            .demo_sign_in()
-            .resource_owner(Arc::new(NoResourceOwner))
-            .build()
-            .unwrap(),
-    ] {
-        assert!(server.config().demo_sign_in());
-        let owner = server.config().resource_owner();
-        assert_eq!(owner.authenticate(&headers, Some("user-42")).await, None);
-    }
+    let hosts = builder()
+        .dangerous()
+        .demo_sign_in()
+        .resource_owner(Arc::new(NoResourceOwner))
+        .build()
+        .unwrap();
+    assert!(!hosts.config().demo_sign_in());
+    let owner = hosts.config().resource_owner();
+    assert_eq!(owner.authenticate(&headers, Some("user-42")).await, None);
+    let demo = builder()
+        .resource_owner(Arc::new(NoResourceOwner))
+        .dangerous()
+        .demo_sign_in()
+        .build()
+        .unwrap();
+    assert!(demo.config().demo_sign_in());
+    let owner = demo.config().resource_owner();
+    assert!(
+        owner
+            .authenticate(&headers, Some("user-42"))
+            .await
+            .is_some()
+    );
 }

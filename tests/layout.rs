@@ -88,7 +88,6 @@ const LONG_FILES: &[&str] = &[
     // review lists (conformance one file per trait, memory one per trait,
     // ...), then taken off here.
     "src/registry/apps.rs",
-    "src/storage/memory/mod.rs",
     "src/storage/postgres/connect.rs",
     "src/storage/postgres/grants.rs",
     "src/testing/conformance/mod.rs",

@@ -90,8 +90,6 @@ const LONG_FILES: &[&str] = &[
     "src/oauth/authorize.rs",
     "src/registry/apps.rs",
     "src/oauth/token/mod.rs",
-    "src/storage/postgres/connect.rs",
-    "src/storage/postgres/grants.rs",
     "src/testing/conformance/mod.rs",
     "src/testing/fuzzing.rs",
 ];

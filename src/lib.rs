@@ -268,7 +268,7 @@ pub use model::ids::{
     Subject, WorkspaceId,
 };
 pub use model::origin::{MAX_ORIGIN_LEN, Origin, OriginError};
-pub use model::random::{RandomError, RandomSource, SystemRandom};
+pub use model::random::{ChaChaRandom, RandomError, RandomSource, SystemRandom};
 pub use model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use model::scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use oauth::authorize::{

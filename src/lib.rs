@@ -230,20 +230,18 @@ pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
 pub use connect::customers::Customer;
 pub use connect::publishable_keys::{
-    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
-    PublishableKeyInfo,
+    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyInfo,
 };
 pub use connect::scoped_keys::{
-    MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
-    ScopedKeyPrincipal,
+    MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal,
 };
 pub use connect::steps::{
     ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
 };
 pub use connect::{
-    CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
-    CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
-    MAX_TAGS, NewConnectSession, ProviderView, StepView,
+    ConnectDecision, ConnectPage, CreatedConnectSession, CustomerInfoInput, LocationInput,
+    MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS, MAX_TAGS, NewConnectSession,
+    ProviderView, StepRefusal, StepView,
 };
 pub use credentials::keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
 pub use credentials::{
@@ -251,7 +249,10 @@ pub use credentials::{
     CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
     Redacted, RedactedUrl, RefreshToken, Secret, kind,
 };
-pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
+pub use error::{
+    AuthFailure, Conflict, ConnectProblem, Error, FieldError, Forbidden, Problem, RegistryProblem,
+    Resource, Throttle,
+};
 pub use hooks::clock::{Clock, ManualClock, SystemClock};
 pub use hooks::events::{Event, EventSink, NoEvents};
 pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
@@ -280,9 +281,7 @@ pub use oauth::metadata::Metadata;
 pub use oauth::token::{
     AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
 };
-pub use registry::admin_keys::{
-    AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN,
-};
+pub use registry::admin_keys::{MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN};
 pub use registry::apps::{
     AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS,
     MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page,

@@ -1031,7 +1031,9 @@ async fn customers_typed_api_get_list_delete_revokes_tokens_and_keys() {
     let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
     assert!(matches!(
         h.server.get_customer(&other, None, &c1.id).await,
-        Err(oauth_connect::RegistryError::NotFound)
+        Err(oauth_connect::Error::NotFound(
+            oauth_connect::Resource::Customer
+        ))
     ));
 
     h.server
@@ -1058,7 +1060,9 @@ async fn customers_typed_api_get_list_delete_revokes_tokens_and_keys() {
     );
     assert!(matches!(
         h.server.delete_customer(&h.workspace, None, &c1.id).await,
-        Err(oauth_connect::RegistryError::NotFound)
+        Err(oauth_connect::Error::NotFound(
+            oauth_connect::Resource::Customer
+        ))
     ));
     assert_eq!(
         h.server

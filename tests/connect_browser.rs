@@ -458,7 +458,7 @@ async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
             )
             .await
             .unwrap_err(),
-        oauth_connect::CompleteError::Page(oauth_connect::ErrorPage::OtherBrowser)
+        oauth_connect::StepRefusal::Page(oauth_connect::ErrorPage::OtherBrowser)
     );
 
     // The callback in another browser is refused and links nothing.

@@ -32,7 +32,7 @@ const LAYERS: &[&[&str]] = &[
     &["telemetry"],
     // The storage traits, their records, the memory and PostgreSQL backends.
     &["storage"],
-    // The management and Connect errors (FieldError, RegistryError, ...).
+    // The management and Connect API's Error, its status table and parts.
     &["error"],
     // ServerConfig and its parts.
     &["config"],
@@ -75,9 +75,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("config", "http"),
     ("connect", "http"),
     ("server", "http"),
-    // `hooks::link::check_logo_uri` answers a FieldError: to return a
-    // bool and let registry name the field.
-    ("hooks", "error"),
 ];
 
 /// Files under `src/` allowed over [`MAX_LINES`].

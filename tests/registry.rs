@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use oauth_connect::{
-    AppType, AppUpdate, AuthorizationServer, ClientAuthError, ManualClock, MemoryStore,
-    NewOAuthApp, PageRequest, Problem, RegistryError, WorkspaceId,
+    AppType, AppUpdate, AuthFailure, AuthorizationServer, Conflict, Error, ManualClock,
+    MemoryStore, NewOAuthApp, PageRequest, Problem, RegistryProblem, Resource, WorkspaceId,
 };
 use time::{Duration, macros::datetime};
 
@@ -40,9 +40,9 @@ fn new_app(app_type: AppType) -> NewOAuthApp {
     }
 }
 
-fn field_of(err: RegistryError) -> (String, Problem) {
+fn field_of(err: Error) -> (String, Problem) {
     match err {
-        RegistryError::Invalid(e) => (e.path(), e.problem),
+        Error::Invalid(e) => (e.path(), e.problem),
         other => panic!("expected a field error, got {other:?}"),
     }
 }
@@ -387,7 +387,7 @@ async fn update_refuses_empty_and_invalid_changes_without_writing() {
     );
     assert_eq!(
         (field.as_str(), problem),
-        ("body", Problem::NothingToUpdate)
+        ("body", Problem::Registry(RegistryProblem::NothingToUpdate))
     );
 
     let update = AppUpdate {
@@ -428,15 +428,18 @@ async fn delete_makes_the_app_and_its_secret_stop_working() {
     server.delete_app(&w, &created.app.id).await.unwrap();
     assert!(matches!(
         server.get_app(&w, &created.app.id).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
     let auth = server
         .authenticate_client(created.app.client_id.as_str(), Some(secret.expose_secret()))
         .await;
-    assert!(matches!(auth, Err(ClientAuthError::UnknownClient)));
+    assert!(matches!(
+        auth,
+        Err(Error::Unauthenticated(AuthFailure::UnknownClient))
+    ));
     assert!(matches!(
         server.delete_app(&w, &created.app.id).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
 }
 
@@ -451,7 +454,7 @@ async fn another_workspaces_app_is_not_found_never_forbidden() {
     let id = &created.app.id;
     assert!(matches!(
         server.get_app(&b, id).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
     let update = AppUpdate {
         name: Some("x".into()),
@@ -459,15 +462,15 @@ async fn another_workspaces_app_is_not_found_never_forbidden() {
     };
     assert!(matches!(
         server.update_app(&b, id, &update).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
     assert!(matches!(
         server.delete_app(&b, id).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
     assert!(matches!(
         server.rotate_client_secret(&b, id, None).await,
-        Err(RegistryError::NotFound)
+        Err(Error::NotFound(Resource::App))
     ));
     assert_eq!(total(&server, &b).await, 0);
     assert_eq!(
@@ -504,7 +507,7 @@ async fn client_authentication_rfc6749_section_2_3_1() {
     let wrong = other.client_secret.as_ref().unwrap().expose_secret();
     assert!(matches!(
         server.authenticate_client(id, Some(wrong)).await,
-        Err(ClientAuthError::InvalidSecret)
+        Err(Error::Unauthenticated(AuthFailure::InvalidSecret))
     ));
     // One character changed: refused by the checksum.
     let mut typo = secret.clone().into_bytes();
@@ -513,17 +516,17 @@ async fn client_authentication_rfc6749_section_2_3_1() {
     let typo = String::from_utf8(typo).unwrap();
     assert!(matches!(
         server.authenticate_client(id, Some(&typo)).await,
-        Err(ClientAuthError::InvalidSecret)
+        Err(Error::Unauthenticated(AuthFailure::InvalidSecret))
     ));
     assert!(matches!(
         server.authenticate_client(id, None).await,
-        Err(ClientAuthError::MissingSecret)
+        Err(Error::Unauthenticated(AuthFailure::MissingSecret))
     ));
     assert!(matches!(
         server
             .authenticate_client("oc_client_000000000000000000000000", Some(&secret))
             .await,
-        Err(ClientAuthError::UnknownClient)
+        Err(Error::Unauthenticated(AuthFailure::UnknownClient))
     ));
 
     let public = server
@@ -538,7 +541,7 @@ async fn client_authentication_rfc6749_section_2_3_1() {
     );
     assert!(matches!(
         server.authenticate_client(pid, Some(&secret)).await,
-        Err(ClientAuthError::UnexpectedSecret)
+        Err(Error::Unauthenticated(AuthFailure::UnexpectedSecret))
     ));
 }
 
@@ -630,7 +633,7 @@ async fn rotation_with_grace_keeps_both_until_the_grace_ends() {
         server
             .authenticate_client(id, Some(old.expose_secret()))
             .await,
-        Err(ClientAuthError::InvalidSecret)
+        Err(Error::Unauthenticated(AuthFailure::InvalidSecret))
     ));
     assert!(
         server
@@ -678,7 +681,7 @@ async fn rotation_grace_is_capped_and_needs_a_confidential_app() {
         .unwrap();
     assert!(matches!(
         server.rotate_client_secret(&w, &public.app.id, None).await,
-        Err(RegistryError::NotConfidential)
+        Err(Error::PublicApp)
     ));
 }
 
@@ -700,7 +703,7 @@ async fn concurrent_rotations_return_exactly_one_working_secret() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(rotated) => winners.push(rotated.client_secret),
-            Err(RegistryError::Conflict) => {}
+            Err(Error::Conflict(Conflict::Concurrent)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

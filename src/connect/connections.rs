@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::error::{FieldError, Problem, RegistryError};
+use crate::error::{Conflict, ConnectProblem, Error, FieldError, Problem, Resource};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
@@ -131,14 +131,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] for a page out of range; storage failures.
+    /// [`Error::Invalid`] for a page out of range; storage failures.
     pub async fn list_connections(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         filter: ConnectionFilter,
         page: PageRequest,
-    ) -> Result<Page<Connection>, RegistryError> {
+    ) -> Result<Page<Connection>, Error> {
         let offset = page.offset()?;
         let filter = ConnectionFilter {
             app_id: app.cloned().or(filter.app_id),
@@ -159,25 +159,25 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`]; storage failures.
+    /// [`Error::NotFound`]; storage failures.
     pub async fn get_connection(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &ConnectionId,
-    ) -> Result<Connection, RegistryError> {
+    ) -> Result<Connection, Error> {
         self.storage()
             .get_connection(workspace, app, id)
             .await?
             .map(Connection::from)
-            .ok_or(RegistryError::NotFound)
+            .ok_or(Error::NotFound(Resource::Connection))
     }
 
     /// Replaces, adds or removes a connection's tags, atomically.
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] naming `tags`, `addTags` or `removeTags`
+    /// [`Error::Invalid`] naming `tags`, `addTags` or `removeTags`
     /// (bounded count and length; at least one of them; at most
     /// [`MAX_TAGS`](crate::MAX_TAGS) in the result); `NotFound`.
     pub async fn update_connection_tags(
@@ -186,7 +186,7 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         id: &ConnectionId,
         update: &ConnectionUpdate,
-    ) -> Result<Connection, RegistryError> {
+    ) -> Result<Connection, Error> {
         if update.tags.is_none() && update.add_tags.is_none() && update.remove_tags.is_none() {
             return Err(FieldError::new("tags", Problem::Required).into());
         }
@@ -222,7 +222,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 },
             )
             .into()),
-            TagUpdate::NotFound => Err(RegistryError::NotFound),
+            TagUpdate::NotFound => Err(Resource::Connection.into()),
         }
     }
 
@@ -242,15 +242,15 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] for a body without exactly one of
+    /// [`Error::Invalid`] for a body without exactly one of
     /// `customerId` and `referenceId`, a malformed one, or a customer the
-    /// app does not have; [`RegistryError::NotFound`] for an unknown
+    /// app does not have; [`Error::NotFound`] for an unknown
     /// connection (or another app's, or another workspace's);
-    /// [`RegistryError::NotAttachable`] for a revoked connection, one the
+    /// [`Conflict::NotAttachable`] for a revoked connection, one the
     /// app's backend made, or one attached already;
-    /// [`RegistryError::AlreadyConnected`] when the customer has an active
+    /// [`Conflict::AlreadyConnected`] when the customer has an active
     /// connection for the same linked account;
-    /// [`RegistryError::Conflict`] when a concurrent change won; storage
+    /// [`Conflict::Concurrent`] when a concurrent change won; storage
     /// failures. Nothing changes on any error.
     ///
     /// # Security
@@ -268,13 +268,17 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         id: &ConnectionId,
         request: &AttachConnection,
-    ) -> Result<Connection, RegistryError> {
+    ) -> Result<Connection, Error> {
         const FIELDS: &str = "customerId and referenceId";
         let target = match (&request.customer_id, &request.reference_id) {
-            (Some(customer), None) => AttachTarget::Customer(
-                CustomerId::parse(customer)
-                    .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?,
-            ),
+            (Some(customer), None) => {
+                AttachTarget::Customer(CustomerId::parse(customer).map_err(|_| {
+                    FieldError::new(
+                        "customerId",
+                        Problem::Connect(ConnectProblem::UnknownCustomer),
+                    )
+                })?)
+            }
             (None, Some(reference)) => {
                 AttachTarget::Reference(crate::connect::check_reference_id(reference)?)
             }
@@ -292,20 +296,24 @@ impl<S: Storage> AuthorizationServer<S> {
             .await
         {
             Ok(ConnectionAttach::Attached(c)) => *c,
-            Ok(ConnectionAttach::NotFound) => return Err(RegistryError::NotFound),
-            Ok(ConnectionAttach::NotAttachable) => return Err(RegistryError::NotAttachable),
+            Ok(ConnectionAttach::NotFound) => return Err(Resource::Connection.into()),
+            Ok(ConnectionAttach::NotAttachable) => return Err(Conflict::NotAttachable.into()),
             Ok(ConnectionAttach::AlreadyConnected) => {
-                return Err(RegistryError::AlreadyConnected);
+                return Err(Conflict::AlreadyConnected.into());
             }
             Ok(ConnectionAttach::UnknownCustomer) => {
                 let field = match target {
                     AttachTarget::Customer(_) => "customerId",
                     AttachTarget::Reference(_) => "referenceId",
                 };
-                return Err(FieldError::new(field, Problem::UnknownCustomer).into());
+                return Err(FieldError::new(
+                    field,
+                    Problem::Connect(ConnectProblem::UnknownCustomer),
+                )
+                .into());
             }
             Err(e) if e.kind() == StorageErrorKind::Conflict => {
-                return Err(RegistryError::Conflict);
+                return Err(Conflict::Concurrent.into());
             }
             Err(e) => return Err(e.into()),
         };
@@ -324,19 +332,19 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] for an unknown or already revoked
+    /// [`Error::NotFound`] for an unknown or already revoked
     /// connection; storage failures.
     pub async fn revoke_connection(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &ConnectionId,
-    ) -> Result<Connection, RegistryError> {
+    ) -> Result<Connection, Error> {
         let revoked = self
             .storage()
             .revoke_connection(workspace, app, id, self.now())
             .await?
-            .ok_or(RegistryError::NotFound)?;
+            .ok_or(Error::NotFound(Resource::Connection))?;
         self.config().events().emit(&Event::ConnectionRevoked {
             workspace_id: workspace.clone(),
             connection_id: revoked.id.clone(),

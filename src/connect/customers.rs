@@ -14,7 +14,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::error::RegistryError;
+use crate::error::{Error, Resource};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
@@ -75,19 +75,19 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] (also for another workspace's or another
+    /// [`Error::NotFound`] (also for another workspace's or another
     /// app's customer); storage failures.
     pub async fn get_customer(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &CustomerId,
-    ) -> Result<Customer, RegistryError> {
+    ) -> Result<Customer, Error> {
         self.storage()
             .get_customer(workspace, app, id)
             .await?
             .map(Customer::from)
-            .ok_or(RegistryError::NotFound)
+            .ok_or(Error::NotFound(Resource::Customer))
     }
 
     /// A page of the workspace's customers, oldest first; with
@@ -96,14 +96,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] for a page out of range; storage failures.
+    /// [`Error::Invalid`] for a page out of range; storage failures.
     pub async fn list_customers(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         reference_id: Option<&str>,
         page: PageRequest,
-    ) -> Result<Page<Customer>, RegistryError> {
+    ) -> Result<Page<Customer>, Error> {
         let offset = page.offset()?;
         let listing = self
             .storage()
@@ -124,19 +124,19 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] (also for another workspace's or another
+    /// [`Error::NotFound`] (also for another workspace's or another
     /// app's customer); storage failures.
     pub async fn delete_customer(
         &self,
         workspace: &WorkspaceId,
         app: Option<&AppId>,
         id: &CustomerId,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), Error> {
         let revoked = self
             .storage()
             .delete_customer(workspace, app, id, self.now())
             .await?
-            .ok_or(RegistryError::NotFound)?;
+            .ok_or(Error::NotFound(Resource::Customer))?;
         for connection in revoked {
             self.config().events().emit(&Event::ConnectionRevoked {
                 workspace_id: connection.workspace_id,

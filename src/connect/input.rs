@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{FieldError, Problem};
+use crate::error::{ConnectProblem, FieldError, Problem};
 use crate::storage::{CustomerInfo, Location};
 
 /// The longest reference id.
@@ -155,11 +155,17 @@ pub(crate) fn check_customer(
     let last_name = text_field(names.last_name, input.last_name.as_deref(), MAX_NAME_CHARS)?;
     let email = text_field(names.email, input.email.as_deref(), MAX_EMAIL_CHARS)?;
     if email.as_deref().is_some_and(|e| !looks_like_email(e)) {
-        return Err(FieldError::new(names.email, Problem::InvalidEmail));
+        return Err(FieldError::new(
+            names.email,
+            Problem::Connect(ConnectProblem::InvalidEmail),
+        ));
     }
     let phone = text_field(names.phone, input.phone.as_deref(), MAX_PHONE_CHARS)?;
     if phone.as_deref().is_some_and(|p| !looks_like_phone(p)) {
-        return Err(FieldError::new(names.phone, Problem::InvalidPhone));
+        return Err(FieldError::new(
+            names.phone,
+            Problem::Connect(ConnectProblem::InvalidPhone),
+        ));
     }
     let location = match &input.location {
         None => None,
@@ -190,7 +196,12 @@ pub(crate) fn check_customer(
                     country,
                 }),
                 [None, None, None, None, None] => None,
-                _ => return Err(FieldError::new(names.location, Problem::IncompleteLocation)),
+                _ => {
+                    return Err(FieldError::new(
+                        names.location,
+                        Problem::Connect(ConnectProblem::IncompleteLocation),
+                    ));
+                }
             }
         }
     };
@@ -308,7 +319,10 @@ mod tests {
         };
         let err = check_customer(&partial, &API_NAMES, false).unwrap_err();
         assert_eq!(err.field, "customerInfo.location");
-        assert_eq!(err.problem, Problem::IncompleteLocation);
+        assert_eq!(
+            err.problem,
+            Problem::Connect(ConnectProblem::IncompleteLocation)
+        );
         let empty = CustomerInfoInput {
             location: Some(LocationInput::default()),
             ..CustomerInfoInput::default()

@@ -23,8 +23,8 @@ pub use input::{
     MAX_TAGS,
 };
 pub(crate) use input::{check_reference_id, check_tags};
-pub use session::{ConnectError, CreatedConnectSession, NewConnectSession};
-pub use view::{CompleteError, ProviderView, StepView};
+pub use session::{CreatedConnectSession, NewConnectSession};
+pub use view::{ProviderView, StepRefusal, StepView};
 
 use time::{Duration, OffsetDateTime};
 
@@ -184,7 +184,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .known_customer(&record, connect)
             .await
             .map_err(|e| match e {
-                CompleteError::Page(page) => page,
+                StepRefusal::Page(page) => page,
                 _ => ErrorPage::TemporarilyUnavailable,
             })?;
         let flow = self.step_view(connect, &customer, search);
@@ -220,9 +220,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`CompleteError::Page`] for a bad CSRF token, another browser than
+    /// [`StepRefusal::Page`] for a bad CSRF token, another browser than
     /// the one the session is bound to, or an unknown, expired or completed
-    /// session; [`CompleteError::Invalid`] for a customer field to correct
+    /// session; [`StepRefusal::Invalid`] for a customer field to correct
     /// (nothing was written).
     ///
     /// # Security
@@ -237,8 +237,8 @@ impl<S: Storage> AuthorizationServer<S> {
         csrf_token: &str,
         browser: &BrowserSecret,
         decision: ConnectDecision,
-    ) -> Result<ClientRedirect, CompleteError> {
-        let page = CompleteError::Page;
+    ) -> Result<ClientRedirect, StepRefusal> {
+        let page = StepRefusal::Page;
         let config = self.config();
         let mut attempts = 0;
         loop {
@@ -256,7 +256,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     let info = self.known_customer(&record, connect).await?;
                     // Approval is the last step: everything before it is done.
                     if self.current_step(connect, &info) != crate::connect::view::Step::Consent {
-                        return Err(CompleteError::OutOfOrder);
+                        return Err(StepRefusal::OutOfOrder);
                     }
                     let (approval, code, key) = self
                         .connect_approval(&record, connect, info)
@@ -353,7 +353,7 @@ impl<S: Storage> AuthorizationServer<S> {
         record: &SessionRecord,
         connect: &ConnectContext,
         info: CustomerInfo,
-    ) -> Result<(SessionDecision, AuthorizationCode, Option<ScopedKey>), ConnectError> {
+    ) -> Result<(SessionDecision, AuthorizationCode, Option<ScopedKey>), crate::error::Error> {
         let config = self.config();
         let storage = self.storage();
         let now = self.now();

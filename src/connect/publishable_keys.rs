@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde::ser::Serializer;
 use time::OffsetDateTime;
 
-use crate::connect::{ConnectError, CreatedConnectSession, NewConnectSession};
+use crate::connect::{CreatedConnectSession, NewConnectSession};
 use crate::credentials::PublishableKey;
-use crate::error::RegistryError;
+use crate::error::{AuthFailure, Conflict, Error, Forbidden, Resource, Throttle};
 use crate::model::ids::{AppId, PublishableKeyId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::timestamp::rfc3339_ms;
@@ -82,24 +82,6 @@ impl Serialize for CreatedPublishableKey {
     }
 }
 
-/// Why a publishable key did not let a request through.
-///
-/// No variant carries any part of the key.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PublishableKeyError {
-    /// Malformed, unknown or revoked, or its app is gone. On the wire: 401.
-    #[error("the publishable key is invalid or revoked")]
-    InvalidKey,
-    /// The request's `Origin` is absent or not one of the app's
-    /// `allowedOrigins`. On the wire: 403.
-    #[error("this origin may not use the publishable key: add it to the app's allowedOrigins")]
-    OriginNotAllowed,
-    /// The storage backend failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-}
-
 /// A request that a publishable key let through: the app to create a
 /// session for, from an allowed origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,9 +100,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`]; [`RegistryError::NotConfidential`] for a
-    /// public app (Connect sessions need a confidential one);
-    /// [`RegistryError::TooManyKeys`] when the app has
+    /// [`Error::NotFound`]; [`Error::PublicApp`] for a public app (Connect
+    /// sessions need a confidential one); [`Conflict::TooManyKeys`] when the
+    /// app has
     /// [`MAX_PUBLISHABLE_KEYS_PER_APP`] already; storage and RNG failures.
     ///
     /// # Security
@@ -132,10 +114,10 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         workspace: &WorkspaceId,
         app_id: &AppId,
-    ) -> Result<CreatedPublishableKey, RegistryError> {
+    ) -> Result<CreatedPublishableKey, Error> {
         let app = self.get_app(workspace, app_id).await?;
         if app.app_type != AppType::Confidential {
-            return Err(RegistryError::NotConfidential);
+            return Err(Error::PublicApp);
         }
         let config = self.config();
         let (key, hash) =
@@ -156,10 +138,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 info: record.into(),
                 key,
             }),
-            PublishableKeyInsert::LimitReached => Err(RegistryError::TooManyKeys {
+            PublishableKeyInsert::LimitReached => Err(Conflict::TooManyKeys {
                 max: MAX_PUBLISHABLE_KEYS_PER_APP,
-            }),
-            PublishableKeyInsert::AppNotFound => Err(RegistryError::NotFound),
+            }
+            .into()),
+            PublishableKeyInsert::AppNotFound => Err(Resource::App.into()),
         }
     }
 
@@ -167,12 +150,12 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`]; storage failures.
+    /// [`Error::NotFound`]; storage failures.
     pub async fn list_publishable_keys(
         &self,
         workspace: &WorkspaceId,
         app_id: &AppId,
-    ) -> Result<Vec<PublishableKeyInfo>, RegistryError> {
+    ) -> Result<Vec<PublishableKeyInfo>, Error> {
         self.get_app(workspace, app_id).await?;
         let keys = self
             .storage()
@@ -185,14 +168,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] when the app in this workspace has no
-    /// such key; storage failures.
+    /// [`Error::NotFound`] ([`Resource::PublishableKey`]) when the app in
+    /// this workspace has no such key; storage failures.
     pub async fn revoke_publishable_key(
         &self,
         workspace: &WorkspaceId,
         app_id: &AppId,
         key_id: &PublishableKeyId,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), Error> {
         if self
             .storage()
             .revoke_publishable_key(workspace, app_id, key_id)
@@ -200,7 +183,7 @@ impl<S: Storage> AuthorizationServer<S> {
         {
             Ok(())
         } else {
-            Err(RegistryError::NotFound)
+            Err(Resource::PublishableKey.into())
         }
     }
 
@@ -215,7 +198,10 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// A [`PublishableKeyError`].
+    /// [`AuthFailure::InvalidPublishableKey`] for a malformed, unknown or
+    /// revoked key, or one whose app is gone;
+    /// [`Forbidden::OriginNotAllowed`] for an `Origin` that is absent or
+    /// not among the app's `allowedOrigins`; storage failures.
     ///
     /// # Security
     ///
@@ -228,21 +214,21 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         presented: &str,
         origin: Option<&str>,
-    ) -> Result<BrowserCaller, PublishableKeyError> {
+    ) -> Result<BrowserCaller, Error> {
         let config = self.config();
         let hash = PublishableKey::parse(config.prefixes(), presented)
             .ok()
             .and_then(|key| key.hash(config.keys()))
-            .ok_or(PublishableKeyError::InvalidKey)?;
+            .ok_or(AuthFailure::InvalidPublishableKey)?;
         let storage = self.storage();
         let record = storage
             .find_publishable_key(&hash)
             .await?
-            .ok_or(PublishableKeyError::InvalidKey)?;
+            .ok_or(AuthFailure::InvalidPublishableKey)?;
         let app = storage
             .get_app(&record.workspace_id, &record.app_id)
             .await?
-            .ok_or(PublishableKeyError::InvalidKey)?
+            .ok_or(AuthFailure::InvalidPublishableKey)?
             .app;
         let origin = origin
             .and_then(|origin| {
@@ -251,7 +237,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     .find(|allowed| allowed.as_str() == origin)
             })
             .cloned()
-            .ok_or(PublishableKeyError::OriginNotAllowed)?;
+            .ok_or(Forbidden::OriginNotAllowed)?;
         Ok(BrowserCaller {
             app,
             key_id: record.id,
@@ -269,7 +255,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::RateLimited`] when this address spent the key's
+    /// [`Error::RateLimited`] when this address spent the key's
     /// budget for the current window; otherwise those of
     /// `create_connect_session`. A request refused for any other reason
     /// (an invalid field, a storage failure) spends nothing.
@@ -285,7 +271,7 @@ impl<S: Storage> AuthorizationServer<S> {
         caller: &BrowserCaller,
         request: &NewConnectSession,
         client_address: Option<IpAddr>,
-    ) -> Result<CreatedConnectSession, ConnectError> {
+    ) -> Result<CreatedConnectSession, Error> {
         let counter = self.counter(
             Limit::PublishableKeySessions,
             caller.key_id.as_str().as_bytes(),
@@ -293,7 +279,10 @@ impl<S: Storage> AuthorizationServer<S> {
             Some(caller.app.client_id.clone()),
         );
         if let Err(retry_after) = self.spend(&counter).await? {
-            return Err(ConnectError::RateLimited { retry_after });
+            return Err(Error::RateLimited {
+                limit: Throttle::ConnectSessions,
+                retry_after,
+            });
         }
         let created = self
             .create_connect_session(&caller.app, request, true)

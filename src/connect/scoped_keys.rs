@@ -31,7 +31,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use crate::credentials::{CHECKSUM_LEN, MAX_PRESENTED_LEN, all_base64url, checksum};
-use crate::error::{FieldError, Problem};
+use crate::error::{AuthFailure, ConnectProblem, Error, FieldError, Problem};
 use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, ScopedKeyId, Subject, WorkspaceId};
 use crate::model::random::{RandomError, random_array};
 use crate::model::scope::ScopeSet;
@@ -204,30 +204,6 @@ impl Serialize for MintedScopedKey {
             info: &self.info,
         }
         .serialize(s)
-    }
-}
-
-/// Why minting failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MintError {
-    /// The request is invalid; storage is unchanged.
-    #[error("invalid {0}")]
-    Invalid(FieldError),
-    /// Only confidential clients mint scoped keys.
-    #[error("only confidential clients mint scoped keys")]
-    NotConfidential,
-    /// Storage failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    /// The RNG failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-}
-
-impl From<FieldError> for MintError {
-    fn from(e: FieldError) -> Self {
-        Self::Invalid(e)
     }
 }
 
@@ -442,52 +418,68 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`MintError::Invalid`] naming the field: no customer given, an unknown
+    /// [`Error::Invalid`] naming the field: no customer given, an unknown
     /// customer, no active grant of this app for them (also when it was
     /// revoked while minting), scopes beyond the grant, a lifetime out of
-    /// range, a label too long; [`MintError::NotConfidential`].
+    /// range, a label too long; [`AuthFailure::ConfidentialClientRequired`].
     pub async fn mint_scoped_key(
         &self,
         client: &AuthenticatedClient,
         request: &NewScopedKey,
-    ) -> Result<MintedScopedKey, MintError> {
+    ) -> Result<MintedScopedKey, Error> {
         if !client.authenticated {
-            return Err(MintError::NotConfidential);
+            return Err(AuthFailure::ConfidentialClientRequired.into());
         }
         let app = &client.app;
         let ws = &app.workspace_id;
         let storage = self.storage();
-        let customer = match (&request.customer_id, &request.reference_id) {
-            (Some(id), reference) => {
-                let id = CustomerId::parse(id)
-                    .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?;
-                let customer = storage
-                    .get_customer(ws, Some(&app.id), &id)
-                    .await?
-                    .ok_or(FieldError::new("customerId", Problem::UnknownCustomer))?;
-                if reference
-                    .as_ref()
-                    .is_some_and(|r| *r != customer.reference_id)
-                {
-                    return Err(FieldError::new("referenceId", Problem::Mismatch).into());
+        let customer =
+            match (&request.customer_id, &request.reference_id) {
+                (Some(id), reference) => {
+                    let id = CustomerId::parse(id).map_err(|_| {
+                        FieldError::new(
+                            "customerId",
+                            Problem::Connect(ConnectProblem::UnknownCustomer),
+                        )
+                    })?;
+                    let customer = storage.get_customer(ws, Some(&app.id), &id).await?.ok_or(
+                        FieldError::new(
+                            "customerId",
+                            Problem::Connect(ConnectProblem::UnknownCustomer),
+                        ),
+                    )?;
+                    if reference
+                        .as_ref()
+                        .is_some_and(|r| *r != customer.reference_id)
+                    {
+                        return Err(FieldError::new("referenceId", Problem::Mismatch).into());
+                    }
+                    customer
                 }
-                customer
-            }
-            (None, Some(reference)) => storage
-                .find_customer(ws, &app.id, reference)
-                .await?
-                .ok_or(FieldError::new("referenceId", Problem::UnknownCustomer))?,
-            (None, None) => return Err(FieldError::new("customerId", Problem::Required).into()),
-        };
+                (None, Some(reference)) => storage
+                    .find_customer(ws, &app.id, reference)
+                    .await?
+                    .ok_or(FieldError::new(
+                        "referenceId",
+                        Problem::Connect(ConnectProblem::UnknownCustomer),
+                    ))?,
+                (None, None) => return Err(FieldError::new("customerId", Problem::Required).into()),
+            };
         let connection = storage
             .find_connection(&app.id, &customer.reference_id)
             .await?
-            .ok_or(FieldError::new("customerId", Problem::NoGrant))?;
+            .ok_or(FieldError::new(
+                "customerId",
+                Problem::Connect(ConnectProblem::NoGrant),
+            ))?;
         let grant = storage
             .get_grant(&connection.grant_id)
             .await?
             .filter(|g| g.revoked_at.is_none())
-            .ok_or(FieldError::new("customerId", Problem::NoGrant))?;
+            .ok_or(FieldError::new(
+                "customerId",
+                Problem::Connect(ConnectProblem::NoGrant),
+            ))?;
         let scopes = match &request.scopes {
             None => grant.scopes.clone(),
             Some(tokens) => {
@@ -537,7 +529,13 @@ impl<S: Storage> AuthorizationServer<S> {
         match storage.insert_scoped_key(&record).await? {
             ScopedKeyInsert::Inserted => {}
             // Revoked (or its app deleted) since it was read above.
-            _ => return Err(FieldError::new("customerId", Problem::NoGrant).into()),
+            _ => {
+                return Err(FieldError::new(
+                    "customerId",
+                    Problem::Connect(ConnectProblem::NoGrant),
+                )
+                .into());
+            }
         }
         Ok(MintedScopedKey {
             key,
@@ -589,7 +587,7 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         customer: Option<&CustomerId>,
         page: crate::PageRequest,
-    ) -> Result<crate::Page<ScopedKeyInfo>, crate::RegistryError> {
+    ) -> Result<crate::Page<ScopedKeyInfo>, Error> {
         let offset = page.offset()?;
         let listing = self
             .storage()

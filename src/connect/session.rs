@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::credentials::{ConnectToken, Redacted, RedactedUrl};
-use crate::error::{FieldError, Problem};
+use crate::error::{ConnectProblem, Error, FieldError, Problem};
 use crate::model::ids::CustomerId;
 use crate::model::random::{RandomError, random_array};
 use crate::model::redirect::{RedirectUriKind, append_query, find_match};
@@ -16,7 +16,7 @@ use crate::registry::apps::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     ConnectContext, ConnectMode, ConnectProgress, CustomerInfo, ResponseMode, ScopedKeyDelivery,
-    SessionRecord, SessionStatus, Storage, StorageError,
+    SessionRecord, SessionStatus, Storage,
 };
 
 /// The body of `POST /v1/connect/sessions`.
@@ -130,35 +130,6 @@ impl Serialize for CreatedConnectSession {
     }
 }
 
-/// Why a Connect session could not be created.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// A field is invalid (answered with 400 naming it); nothing was stored.
-    #[error("invalid {0}")]
-    Invalid(FieldError),
-    /// Storage failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    /// The RNG failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-    /// The publishable key's session budget for this client address is
-    /// spent in the current window (answered with 429 and `Retry-After`);
-    /// nothing was stored.
-    #[error("too many Connect sessions for this publishable key from this address; retry later")]
-    RateLimited {
-        /// How long until the window ends.
-        retry_after: time::Duration,
-    },
-}
-
-impl From<FieldError> for ConnectError {
-    fn from(e: FieldError) -> Self {
-        Self::Invalid(e)
-    }
-}
-
 impl<S: Storage> AuthorizationServer<S> {
     /// `<prefix>-generated:<uuidv7>`, from the injected clock and RNG.
     pub(crate) fn generate_reference_id(&self) -> Result<String, RandomError> {
@@ -194,7 +165,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`ConnectError::Invalid`] naming the first offending field; nothing is
+    /// [`Error::Invalid`] naming the first offending field; nothing is
     /// stored then.
     ///
     /// # Security
@@ -208,14 +179,18 @@ impl<S: Storage> AuthorizationServer<S> {
         app: &OAuthApp,
         request: &NewConnectSession,
         browser_created: bool,
-    ) -> Result<CreatedConnectSession, ConnectError> {
+    ) -> Result<CreatedConnectSession, Error> {
         let config = self.config();
         let redirect_url = request
             .redirect_url
             .as_deref()
             .ok_or(FieldError::new("redirectUrl", Problem::Required))?;
         let Some(registered) = find_match(&app.redirect_uris, redirect_url) else {
-            return Err(FieldError::new("redirectUrl", Problem::NotRegistered).into());
+            return Err(FieldError::new(
+                "redirectUrl",
+                Problem::Connect(ConnectProblem::NotRegistered),
+            )
+            .into());
         };
         let given_reference = request
             .reference_id
@@ -299,7 +274,11 @@ impl<S: Storage> AuthorizationServer<S> {
         if scoped_key == Some(ScopedKeyDelivery::Redirect)
             && registered.kind() == RedirectUriKind::PrivateUse
         {
-            return Err(FieldError::new("scopedKeyDelivery", Problem::ClaimableRedirect).into());
+            return Err(FieldError::new(
+                "scopedKeyDelivery",
+                Problem::Connect(ConnectProblem::ClaimableRedirect),
+            )
+            .into());
         }
         if let Some(seconds) = request.scoped_key_expires_in
             && (scoped_key.is_none() || !(60..=315_360_000).contains(&seconds))
@@ -331,13 +310,21 @@ impl<S: Storage> AuthorizationServer<S> {
         // challenge (RFC 7636 §1, RFC 8252 §8.1): whoever catches the
         // redirect cannot use the code.
         if app.app_type == AppType::Public && code_challenge.is_none() {
-            return Err(FieldError::new("codeChallenge", Problem::PkceRequired).into());
+            return Err(FieldError::new(
+                "codeChallenge",
+                Problem::Connect(ConnectProblem::PkceRequired),
+            )
+            .into());
         }
         let storage = self.storage();
         let (reference_id, claimed_reference_id, customer_id, mode) = if browser_created {
             // A web page names no stored record: no lookup at all.
             if request.customer_id.is_some() {
-                return Err(FieldError::new("customerId", Problem::NotWithPublishableKey).into());
+                return Err(FieldError::new(
+                    "customerId",
+                    Problem::Connect(ConnectProblem::NotWithPublishableKey),
+                )
+                .into());
             }
             let reference_id = self.generate_reference_id()?;
             (reference_id, given_reference, None, ConnectMode::Create)
@@ -345,13 +332,20 @@ impl<S: Storage> AuthorizationServer<S> {
             let customer = match request.customer_id.as_deref() {
                 None => None,
                 Some(id) => {
-                    let id = CustomerId::parse(id)
-                        .map_err(|_| FieldError::new("customerId", Problem::UnknownCustomer))?;
+                    let id = CustomerId::parse(id).map_err(|_| {
+                        FieldError::new(
+                            "customerId",
+                            Problem::Connect(ConnectProblem::UnknownCustomer),
+                        )
+                    })?;
                     Some(
                         storage
                             .get_customer(&app.workspace_id, Some(&app.id), &id)
                             .await?
-                            .ok_or(FieldError::new("customerId", Problem::UnknownCustomer))?,
+                            .ok_or(FieldError::new(
+                                "customerId",
+                                Problem::Connect(ConnectProblem::UnknownCustomer),
+                            ))?,
                     )
                 }
             };

@@ -4,16 +4,20 @@
 use crate::error::FieldError;
 use crate::oauth::authorize::{AuthorizeError, ErrorPage};
 
-/// Why completing a Connect session failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why the hosted Connect flow refused a step (opening, advancing or
+/// completing a session), and what to show instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum CompleteError {
+pub enum StepRefusal {
     /// Show this page.
+    #[error("{}", .0.title())]
     Page(ErrorPage),
     /// The customer form has an invalid field: show the form again with it.
+    #[error("invalid {0}")]
     Invalid(FieldError),
     /// The post was for another step than the current one (a reload, Back,
     /// a second tab): nothing changed; show where the flow stands.
+    #[error("the post was for another step than the current one; nothing changed")]
     OutOfOrder,
 }
 

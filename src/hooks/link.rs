@@ -297,21 +297,25 @@ pub(crate) fn logo_origin(url: &str) -> Option<String> {
 /// The longest logo URL, in bytes.
 const MAX_LOGO_URI_BYTES: usize = 2048;
 
-pub(crate) fn check_logo_uri(uri: &str) -> Result<String, crate::error::FieldError> {
+/// Why a logo URI cannot be shown (the registry names the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogoUriError {
+    /// Longer than this many bytes.
+    TooLong { max: usize },
+    /// Not an absolute `https` URL without user information or fragment.
+    NotHttps,
+}
+
+/// The logo URI as given, when the hosted pages may show it.
+pub(crate) fn check_logo_uri(uri: &str) -> Result<String, LogoUriError> {
     if uri.len() > MAX_LOGO_URI_BYTES {
-        return Err(crate::error::FieldError::new(
-            "logoUri",
-            crate::error::Problem::TooLong {
-                max: MAX_LOGO_URI_BYTES,
-            },
-        ));
+        return Err(LogoUriError::TooLong {
+            max: MAX_LOGO_URI_BYTES,
+        });
     }
     match logo_origin(uri) {
         Some(_) => Ok(uri.to_owned()),
-        None => Err(crate::error::FieldError::new(
-            "logoUri",
-            crate::error::Problem::NotHttpsUrl,
-        )),
+        None => Err(LogoUriError::NotHttps),
     }
 }
 

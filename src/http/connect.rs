@@ -4,29 +4,20 @@
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
+use super::api_error::answer;
 use super::auth::{self, AuthHeaderError};
 use super::management::{
     authenticate as admin, body_required, invalid_field, json_body, page_param,
 };
-use super::{allow, cors, response, storage_error};
-use crate::connect::publishable_keys::PublishableKeyError;
-use crate::connect::scoped_keys::{MintError, NewScopedKey};
-use crate::connect::{ConnectError, NewConnectSession};
-use crate::error::ClientAuthError;
+use super::{allow, cors, response};
+use crate::connect::NewConnectSession;
+use crate::connect::scoped_keys::NewScopedKey;
+use crate::error::{AuthFailure, ConnectProblem, Error, FieldError, Problem, Resource, Throttle};
 use crate::model::ids::{AppId, CustomerId, ScopedKeyId};
 use crate::oauth::params::Params;
 use crate::registry::apps::{AuthenticatedClient, OAuthApp, PageRequest};
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
-
-const BASIC_CHALLENGE: &str = "Basic realm=\"oauth-connect\"";
-
-fn unauthorized(message: &str) -> Response<Bytes> {
-    response::unauthorized(
-        BASIC_CHALLENGE,
-        response::api_error(StatusCode::UNAUTHORIZED, "unauthorized", message, None),
-    )
-}
 
 /// A confidential client authenticated with `Authorization: Basic`. A
 /// failed secret is counted for the client id and the client's address:
@@ -36,37 +27,45 @@ async fn client<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Result<AuthenticatedClient, Response<Bytes>> {
+    confidential_client(server, request)
+        .await
+        .map_err(|e| answer(&e))
+}
+
+/// The confidential client of the request, or why not.
+async fn confidential_client<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Result<AuthenticatedClient, Error> {
     let basic = match auth::basic(request.headers()) {
         Ok(Some(basic)) => basic,
         Ok(None) | Err(AuthHeaderError::WrongScheme) => {
-            return Err(unauthorized(
-                "send the client's credentials with `Authorization: Basic`",
-            ));
+            return Err(AuthFailure::MissingClientCredentials.into());
         }
-        Err(_) => return Err(unauthorized("malformed Authorization header")),
+        Err(_) => return Err(AuthFailure::MalformedAuthorization.into()),
     };
     match server
         .authenticate_client(&basic.client_id, Some(basic.client_secret.expose_secret()))
         .await
     {
         Ok(client) if client.authenticated => Ok(client),
-        Ok(_) => Err(unauthorized("a confidential client is required")),
-        Err(ClientAuthError::Storage(e)) => Err(storage_error(&e)),
-        Err(failure) => {
+        Ok(_) => Err(AuthFailure::ConfidentialClientRequired.into()),
+        Err(Error::Unauthenticated(failure)) => {
             // Counted for the client when one has the presented id; made-up
             // ids share their address's one count.
             let client = match failure {
-                ClientAuthError::UnknownClient => None,
+                AuthFailure::UnknownClient => None,
                 _ => server.registered_client_id(&basic.client_id).await,
             };
             match super::oauth::count_client_failure(server, request, client).await {
-                Some(retry_after) => Err(response::rate_limited(
-                    "too many failed client authentications from this address; retry after the time in Retry-After",
+                Some(retry_after) => Err(Error::RateLimited {
+                    limit: Throttle::FailedClientAuthentications,
                     retry_after,
-                )),
-                None => Err(unauthorized("client authentication failed")),
+                }),
+                None => Err(failure.into()),
             }
         }
+        Err(e) => Err(e),
     }
 }
 
@@ -117,32 +116,25 @@ pub(super) async fn sessions<S: Storage>(
                 .as_deref()
                 .is_some_and(|id| id != app.id.as_str())
             {
-                return invalid_field(&crate::FieldError::new("appId", crate::Problem::Mismatch));
+                return invalid_field(FieldError::new("appId", Problem::Mismatch));
             }
             app
         }
         Err(ws) => {
             let Some(id) = body.app_id.as_deref().and_then(|id| AppId::parse(id).ok()) else {
-                return invalid_field(&crate::FieldError::new("appId", crate::Problem::Required));
+                return invalid_field(FieldError::new("appId", Problem::Required));
             };
             match server.get_app(&ws, &id).await {
                 Ok(app) => app,
-                Err(crate::RegistryError::Storage(e)) => return storage_error(&e),
-                Err(_) => return response::not_found("no such OAuth app"),
+                Err(e) => return answer(&e),
             }
         }
     };
     match server.create_connect_session(&app, &body, false).await {
         Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
-        Err(ConnectError::Invalid(field)) => invalid_field(&field),
-        Err(ConnectError::Storage(e)) => storage_error(&e),
-        Err(ConnectError::Random(_)) => response::server_error(),
-        // Only a publishable key's sessions are counted.
-        Err(ConnectError::RateLimited { .. }) => response::server_error(),
+        Err(e) => answer(&e),
     }
 }
-
-const PUBLISHABLE_CHALLENGE: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
 
 /// `POST /v1/connect/sessions` with a publishable key: the key, its app, the
 /// `Origin`, the body, then the rate limit of the key and client address.
@@ -156,37 +148,28 @@ async fn browser_session<S: Storage>(
     let origin = cors::origin(request.headers());
     let caller = match server.authenticate_publishable_key(key, origin).await {
         Ok(caller) => caller,
-        Err(PublishableKeyError::InvalidKey) => {
-            let answer = response::unauthorized(
-                PUBLISHABLE_CHALLENGE,
-                response::api_error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the publishable key is invalid or revoked",
-                    None,
-                ),
-            );
+        Err(e @ Error::Unauthenticated(_)) => {
             // Readable by the page that sent it, whatever its origin: the
             // answer depends on the key alone, never on which origins other
             // apps allow.
+            let refused = answer(&e);
             return match origin {
-                Some(o) => cors::allow_origin(answer, o),
-                None => answer,
+                Some(o) => cors::allow_origin(refused, o),
+                None => refused,
             };
         }
-        Err(PublishableKeyError::OriginNotAllowed) => return cors::forbidden_origin(),
-        Err(PublishableKeyError::Storage(e)) => return storage_error(&e),
+        Err(e) => return answer(&e),
     };
-    let answer = |response: Response<Bytes>| cors::allow_origin(response, caller.origin.as_str());
+    let readable = |response: Response<Bytes>| cors::allow_origin(response, caller.origin.as_str());
     let body: NewConnectSession = match json_body(request) {
         Ok(Some(body)) => body,
-        Ok(None) => return answer(body_required()),
-        Err(response) => return answer(response),
+        Ok(None) => return readable(body_required()),
+        Err(response) => return readable(response),
     };
     if body.customer_id.is_some() {
-        return answer(invalid_field(&crate::FieldError::new(
+        return readable(invalid_field(FieldError::new(
             "customerId",
-            crate::Problem::NotWithPublishableKey,
+            Problem::Connect(ConnectProblem::NotWithPublishableKey),
         )));
     }
     if body
@@ -194,27 +177,18 @@ async fn browser_session<S: Storage>(
         .as_deref()
         .is_some_and(|id| id != caller.app.id.as_str())
     {
-        return answer(invalid_field(&crate::FieldError::new(
-            "appId",
-            crate::Problem::Mismatch,
-        )));
+        return readable(invalid_field(FieldError::new("appId", Problem::Mismatch)));
     }
     // Counted against the key's budget for this client address only now
     // that the request is well formed, and given back if it is refused.
     let address = server.client_address(request);
-    answer(
+    readable(
         match server
             .create_browser_connect_session(&caller, &body, address)
             .await
         {
             Ok(created) => response::no_store(response::json(StatusCode::CREATED, &created)),
-            Err(ConnectError::Invalid(field)) => invalid_field(&field),
-            Err(ConnectError::Storage(e)) => storage_error(&e),
-            Err(ConnectError::Random(_)) => response::server_error(),
-            Err(ConnectError::RateLimited { retry_after }) => response::rate_limited(
-                "too many Connect sessions for this publishable key from this address; retry after the time in Retry-After",
-                retry_after,
-            ),
+            Err(e) => answer(&e),
         },
     )
 }
@@ -247,20 +221,12 @@ pub(super) async fn scoped_keys<S: Storage>(
             };
             match server.mint_scoped_key(&client, &body).await {
                 Ok(minted) => response::no_store(response::json(StatusCode::CREATED, &minted)),
-                Err(MintError::Invalid(field)) => invalid_field(&field),
-                Err(MintError::NotConfidential) => {
-                    unauthorized("a confidential client is required")
-                }
-                Err(MintError::Storage(e)) => storage_error(&e),
-                Err(MintError::Random(_)) => response::server_error(),
+                Err(e) => answer(&e),
             }
         }
         (Method::GET, []) => {
             let Ok(query) = Params::parse_query(request.uri().query()) else {
-                return invalid_field(&crate::FieldError::new(
-                    "query",
-                    crate::Problem::InvalidCharacters,
-                ));
+                return invalid_field(FieldError::new("query", Problem::InvalidCharacters));
             };
             let page = match (
                 page_param(&query, "page", 1, PageRequest::MAX_PAGE),
@@ -273,9 +239,9 @@ pub(super) async fn scoped_keys<S: Storage>(
                 None => None,
                 Some(Ok(id)) => Some(id),
                 Some(Err(_)) => {
-                    return invalid_field(&crate::FieldError::new(
+                    return invalid_field(FieldError::new(
                         "customerId",
-                        crate::Problem::UnknownCustomer,
+                        Problem::Connect(ConnectProblem::UnknownCustomer),
                     ));
                 }
             };
@@ -285,19 +251,17 @@ pub(super) async fn scoped_keys<S: Storage>(
                 .await
             {
                 Ok(page) => response::json(StatusCode::OK, &page),
-                Err(crate::RegistryError::Invalid(field)) => invalid_field(&field),
-                Err(crate::RegistryError::Storage(e)) => storage_error(&e),
-                Err(_) => response::server_error(),
+                Err(e) => answer(&e),
             }
         }
         (Method::DELETE, [id]) => {
             let Ok(id) = ScopedKeyId::parse(id) else {
-                return response::not_found("no such scoped key");
+                return answer(&Resource::ScopedKey.into());
             };
             match server.revoke_scoped_key(&client, &id).await {
                 Ok(true) => response::no_content(),
-                Ok(false) => response::not_found("no such scoped key"),
-                Err(e) => storage_error(&e),
+                Ok(false) => answer(&Resource::ScopedKey.into()),
+                Err(e) => answer(&e.into()),
             }
         }
         _ => response::not_found("no such resource"),
@@ -320,20 +284,6 @@ pub(super) async fn connections_caller<S: Storage>(
         client(server, request)
             .await
             .map(|c| (c.app.workspace_id, Some(c.app.id)))
-    }
-}
-
-fn registry_response(error: crate::RegistryError, what: &str) -> Response<Bytes> {
-    match error {
-        crate::RegistryError::Invalid(field) => invalid_field(&field),
-        crate::RegistryError::NotFound => response::not_found(what),
-        crate::RegistryError::NotAttachable
-        | crate::RegistryError::AlreadyConnected
-        | crate::RegistryError::Conflict => {
-            response::api_error(StatusCode::CONFLICT, "conflict", &error.to_string(), None)
-        }
-        crate::RegistryError::Storage(e) => storage_error(&e),
-        _ => response::server_error(),
     }
 }
 
@@ -366,14 +316,11 @@ pub(super) async fn connections<S: Storage>(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    const MISSING: &str = "no such connection";
+    const MISSING: Resource = Resource::Connection;
     match (request.method().clone(), rest) {
         (Method::GET, []) => {
             let Ok(query) = Params::parse_query(request.uri().query()) else {
-                return invalid_field(&crate::FieldError::new(
-                    "query",
-                    crate::Problem::InvalidCharacters,
-                ));
+                return invalid_field(FieldError::new("query", Problem::InvalidCharacters));
             };
             let page = match page_of_query(&query) {
                 Ok(page) => page,
@@ -384,19 +331,16 @@ pub(super) async fn connections<S: Storage>(
                 Some("active") => Some(crate::ConnectionStatus::Active),
                 Some("revoked") => Some(crate::ConnectionStatus::Revoked),
                 Some(_) => {
-                    return invalid_field(&crate::FieldError::new(
-                        "status",
-                        crate::Problem::InvalidCharacters,
-                    ));
+                    return invalid_field(FieldError::new("status", Problem::InvalidCharacters));
                 }
             };
             let customer_id = match query.get("customerId").map(CustomerId::parse) {
                 None => None,
                 Some(Ok(id)) => Some(id),
                 Some(Err(_)) => {
-                    return invalid_field(&crate::FieldError::new(
+                    return invalid_field(FieldError::new(
                         "customerId",
-                        crate::Problem::UnknownCustomer,
+                        Problem::Connect(ConnectProblem::UnknownCustomer),
                     ));
                 }
             };
@@ -413,21 +357,21 @@ pub(super) async fn connections<S: Storage>(
                 .await
             {
                 Ok(page) => response::json(StatusCode::OK, &page),
-                Err(e) => registry_response(e, MISSING),
+                Err(e) => answer(&e),
             }
         }
         (method, [id]) => {
             let Ok(id) = crate::ConnectionId::parse(id) else {
-                return response::not_found(MISSING);
+                return answer(&MISSING.into());
             };
             match method {
                 Method::GET => match server.get_connection(&ws, app.as_ref(), &id).await {
                     Ok(c) => response::json(StatusCode::OK, &c),
-                    Err(e) => registry_response(e, MISSING),
+                    Err(e) => answer(&e),
                 },
                 Method::DELETE => match server.revoke_connection(&ws, app.as_ref(), &id).await {
                     Ok(_) => response::no_content(),
-                    Err(e) => registry_response(e, MISSING),
+                    Err(e) => answer(&e),
                 },
                 _ => {
                     let update: crate::ConnectionUpdate = match json_body(request) {
@@ -440,14 +384,14 @@ pub(super) async fn connections<S: Storage>(
                         .await
                     {
                         Ok(c) => response::json(StatusCode::OK, &c),
-                        Err(e) => registry_response(e, MISSING),
+                        Err(e) => answer(&e),
                     }
                 }
             }
         }
         (Method::POST, [id, "attach"]) => {
             let Ok(id) = crate::ConnectionId::parse(id) else {
-                return response::not_found(MISSING);
+                return answer(&MISSING.into());
             };
             let body: crate::AttachConnection = match json_body(request) {
                 Ok(Some(body)) => body,
@@ -459,7 +403,7 @@ pub(super) async fn connections<S: Storage>(
                 .await
             {
                 Ok(c) => response::json(StatusCode::OK, &c),
-                Err(e) => registry_response(e, MISSING),
+                Err(e) => answer(&e),
             }
         }
         _ => response::not_found("no such resource"),
@@ -487,14 +431,11 @@ pub(super) async fn customers<S: Storage>(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    const MISSING: &str = "no such customer";
+    const MISSING: Resource = Resource::Customer;
     match (request.method().clone(), rest) {
         (Method::GET, []) => {
             let Ok(query) = Params::parse_query(request.uri().query()) else {
-                return invalid_field(&crate::FieldError::new(
-                    "query",
-                    crate::Problem::InvalidCharacters,
-                ));
+                return invalid_field(FieldError::new("query", Problem::InvalidCharacters));
             };
             let page = match page_of_query(&query) {
                 Ok(page) => page,
@@ -505,22 +446,22 @@ pub(super) async fn customers<S: Storage>(
                 .await
             {
                 Ok(page) => response::json(StatusCode::OK, &page),
-                Err(e) => registry_response(e, MISSING),
+                Err(e) => answer(&e),
             }
         }
         (method, [id]) => {
             let Ok(id) = CustomerId::parse(id) else {
-                return response::not_found(MISSING);
+                return answer(&MISSING.into());
             };
             if method == Method::DELETE {
                 match server.delete_customer(&ws, app.as_ref(), &id).await {
                     Ok(()) => response::no_content(),
-                    Err(e) => registry_response(e, MISSING),
+                    Err(e) => answer(&e),
                 }
             } else {
                 match server.get_customer(&ws, app.as_ref(), &id).await {
                     Ok(c) => response::json(StatusCode::OK, &c),
-                    Err(e) => registry_response(e, MISSING),
+                    Err(e) => answer(&e),
                 }
             }
         }

@@ -9,9 +9,7 @@ use super::oauth::{error_page, form_target};
 use super::{allow, embed, response};
 use crate::connect::browser::BrowserSecret;
 use crate::connect::steps::{LinkFormValues, Step, StepAction, StepOutcome};
-use crate::connect::{
-    CompleteError, ConnectDecision, ConnectPage, CustomerInfoInput, LocationInput,
-};
+use crate::connect::{ConnectDecision, ConnectPage, CustomerInfoInput, LocationInput, StepRefusal};
 use crate::hooks::link::LinkMethod;
 use crate::http::ui;
 use crate::oauth::authorize::ErrorPage;
@@ -561,7 +559,7 @@ async fn post<S: Storage>(
             .complete_connect(token, csrf, browser, ConnectDecision::Approve)
             .await
             .map(Some),
-        (Some(_), _) => Err(CompleteError::OutOfOrder),
+        (Some(_), _) => Err(StepRefusal::OutOfOrder),
         (None, Some(step)) => match step_action(step, &form) {
             Some(action) => match server
                 .connect_step(token, csrf, browser, step, action)
@@ -589,16 +587,16 @@ async fn post<S: Storage>(
                 },
                 Ok(_) => Ok(None),
                 // The window has a cookie of its own (another flow's).
-                Err(CompleteError::Page(ErrorPage::OtherBrowser | ErrorPage::InvalidCsrfToken))
+                Err(StepRefusal::Page(ErrorPage::OtherBrowser | ErrorPage::InvalidCsrfToken))
                     if link_window =>
                 {
                     return link_in_window(server, token, csrf, binding, Some(browser)).await;
                 }
                 Err(e) => Err(e),
             },
-            None => Err(CompleteError::OutOfOrder),
+            None => Err(StepRefusal::OutOfOrder),
         },
-        (None, None) => Err(CompleteError::OutOfOrder),
+        (None, None) => Err(StepRefusal::OutOfOrder),
     };
     match outcome {
         Ok(Some(to)) => match &to.embed {
@@ -625,8 +623,8 @@ async fn post<S: Storage>(
             None => response::see_other(&to.location),
         },
         Ok(None) => see_page(server, token),
-        Err(CompleteError::Page(page)) => embed::connect_error(server, request.headers(), token, None, page).await,
-        Err(CompleteError::Invalid(field)) => match server.open_connect(token, browser).await {
+        Err(StepRefusal::Page(page)) => embed::connect_error(server, request.headers(), token, None, page).await,
+        Err(StepRefusal::Invalid(field)) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
                 request.headers(),
@@ -640,7 +638,7 @@ async fn post<S: Storage>(
             ),
             Err(page) => error_page(page),
         },
-        Err(CompleteError::OutOfOrder) => match server.open_connect(token, browser).await {
+        Err(StepRefusal::OutOfOrder) => match server.open_connect(token, browser).await {
             Ok(page) => render(
                 server,
                 request.headers(),
@@ -687,7 +685,7 @@ async fn link_in_window<S: Storage>(
         // The hook failed: the page shows why (in the embedded page,
         // which moves on by itself; here, in this window).
         Ok(_) => see_page(server, token),
-        Err(CompleteError::Page(page)) => error_page(page),
+        Err(StepRefusal::Page(page)) => error_page(page),
         Err(_) => error_page(ErrorPage::CompletedRequest),
     }
 }

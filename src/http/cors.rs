@@ -16,11 +16,11 @@
 //! cookies.
 
 use bytes::Bytes;
+use http::Response;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, HeaderMap, HeaderValue, ORIGIN, VARY,
 };
-use http::{Response, StatusCode};
 
 use super::response;
 
@@ -56,16 +56,7 @@ pub(super) fn allow_origin(mut response: Response<Bytes>, origin: &str) -> Respo
 
 /// 403 for an origin that may not call the endpoint; no CORS headers.
 pub(super) fn forbidden_origin() -> Response<Bytes> {
-    let mut answer = response::api_error(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "this origin may not create Connect sessions: send `Origin` from one of the app's allowedOrigins",
-        None,
-    );
-    answer
-        .headers_mut()
-        .append(VARY, HeaderValue::from_static("Origin"));
-    answer
+    super::api_error::answer(&crate::error::Forbidden::OriginNotAllowed.into())
 }
 
 /// `OPTIONS /v1/connect/sessions`: the CORS preflight, answered alike for

@@ -242,7 +242,7 @@ pub(super) async fn connect_error<S: Storage>(
         lang: &lang,
         app_logo: None,
     };
-    let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = page.status();
     let mut src = String::new();
     let script = page_script(
         server,

@@ -26,23 +26,16 @@ use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::api_error::answer;
 use super::auth::{self, AuthHeaderError};
-use super::{MAX_BODY_BYTES, allow, response, storage_error};
-use crate::error::{FieldError, Problem, RegistryError};
+use super::{MAX_BODY_BYTES, allow, response};
+use crate::error::{AuthFailure, Error, FieldError, Problem, Resource, Throttle};
 use crate::model::ids::{AppId, WorkspaceId};
 use crate::oauth::params::Params;
-use crate::registry::admin_keys::AdminError;
 use crate::registry::apps::{AppUpdate, NewOAuthApp, PageRequest, RotateSecretRequest};
 use crate::server::AuthorizationServer;
 use crate::server::rate_limit::Limit;
 use crate::storage::Storage;
-
-/// The `WWW-Authenticate` challenges (RFC 6750 §3): no error code when no
-/// credentials were sent, `invalid_token` for a wrong key, `invalid_request`
-/// for a malformed header.
-const CHALLENGE: &str = r#"Bearer realm="oauth-connect""#;
-const CHALLENGE_INVALID: &str = r#"Bearer realm="oauth-connect", error="invalid_token""#;
-const CHALLENGE_MALFORMED: &str = r#"Bearer realm="oauth-connect", error="invalid_request""#;
 
 /// What a request asks for, once routed.
 enum Action<'a> {
@@ -140,31 +133,23 @@ pub(super) async fn authenticate<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Result<WorkspaceId, Response<Bytes>> {
-    let headers = request.headers();
-    let missing = || {
-        response::unauthorized(
-            CHALLENGE,
-            response::api_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "an admin key is required: send `Authorization: Bearer <admin key>`",
-                None,
-            ),
-        )
-    };
-    let key = match auth::bearer_credential(headers) {
+    admin_workspace(server, request)
+        .await
+        .map_err(|e| answer(&e))
+}
+
+/// The workspace of the request's admin key, or why not.
+async fn admin_workspace<S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &Request<Bytes>,
+) -> Result<WorkspaceId, Error> {
+    let key = match auth::bearer_credential(request.headers()) {
         Ok(Some(key)) => Some(key),
-        Ok(None) | Err(AuthHeaderError::WrongScheme) => return Err(missing()),
+        Ok(None) | Err(AuthHeaderError::WrongScheme) => {
+            return Err(AuthFailure::MissingAdminKey.into());
+        }
         Err(AuthHeaderError::Multiple) => {
-            return Err(response::with_challenge(
-                response::api_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "send exactly one Authorization header",
-                    None,
-                ),
-                CHALLENGE_MALFORMED,
-            ));
+            return Err(AuthFailure::MultipleAuthorizationHeaders.into());
         }
         Err(AuthHeaderError::Malformed) => None,
     };
@@ -174,97 +159,35 @@ pub(super) async fn authenticate<S: Storage>(
         server.client_address(request),
         None,
     );
-    match server.exhausted(&counter).await {
-        Ok(None) => {}
-        Ok(Some(retry_after)) => return Err(too_many_failures(retry_after)),
-        Err(e) => return Err(storage_error(&e)),
+    let too_many = |retry_after| Error::RateLimited {
+        limit: Throttle::FailedAdminKeys,
+        retry_after,
+    };
+    if let Some(retry_after) = server.exhausted(&counter).await? {
+        return Err(too_many(retry_after));
     }
     let outcome = match key {
         Some(key) => server.authenticate_admin(key).await,
-        None => Err(AdminError::InvalidKey),
+        None => Err(AuthFailure::InvalidAdminKey.into()),
     };
     match outcome {
-        Ok(workspace) => Ok(workspace),
-        Err(AdminError::Storage(e)) => Err(storage_error(&e)),
-        Err(AdminError::Random(_)) => Err(response::server_error()),
-        Err(AdminError::InvalidKey | AdminError::KeyInUse) => match server.spend(&counter).await {
-            Ok(Err(retry_after)) => Err(too_many_failures(retry_after)),
-            Ok(Ok(())) | Err(_) => Err(invalid_key()),
+        Err(Error::Unauthenticated(_) | Error::Conflict(_)) => match server.spend(&counter).await {
+            Ok(Err(retry_after)) => Err(too_many(retry_after)),
+            Ok(Ok(())) | Err(_) => Err(AuthFailure::InvalidAdminKey.into()),
         },
+        outcome => outcome,
     }
 }
 
-/// 429: too many failed admin keys from this address.
-fn too_many_failures(retry_after: time::Duration) -> Response<Bytes> {
-    response::rate_limited(
-        "too many failed admin keys from this address; retry after the time in Retry-After",
-        retry_after,
-    )
-}
-
-fn invalid_key() -> Response<Bytes> {
-    response::unauthorized(
-        CHALLENGE_INVALID,
-        response::api_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin key is invalid or revoked",
-            None,
-        ),
-    )
-}
-
-/// The response to a registry failure.
-fn registry_error(error: RegistryError) -> Response<Bytes> {
-    match error {
-        RegistryError::Invalid(field) => invalid_field(&field),
-        RegistryError::NotFound => app_not_found(),
-        RegistryError::NotConfidential => response::api_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "public apps have no client secret to rotate",
-            None,
-        ),
-        RegistryError::TooManyKeys { .. }
-        | RegistryError::NotAttachable
-        | RegistryError::AlreadyConnected => {
-            response::api_error(StatusCode::CONFLICT, "conflict", &error.to_string(), None)
-        }
-        RegistryError::Conflict => response::api_error(
-            StatusCode::CONFLICT,
-            "conflict",
-            "the app was changed concurrently; retry",
-            None,
-        ),
-        RegistryError::Storage(e) => storage_error(&e),
-        RegistryError::Random(_) => response::server_error(),
-    }
-}
-
-/// 400 naming the field; a problem with the body as a whole (an update
-/// that changes nothing) names none.
-pub(super) fn invalid_field(field: &FieldError) -> Response<Bytes> {
-    let (message, path) = if field.field == "body" {
-        (field.problem.to_string(), None)
-    } else {
-        (field.to_string(), Some(field.path()))
-    };
-    response::api_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        &message,
-        path.as_deref(),
-    )
-}
-
-fn app_not_found() -> Response<Bytes> {
-    response::not_found("OAuth app not found")
+/// 400 naming the field.
+pub(super) fn invalid_field(field: FieldError) -> Response<Bytes> {
+    answer(&Error::Invalid(field))
 }
 
 /// The app id from the path; a malformed one is as unknown as a missing one.
 #[allow(clippy::result_large_err)] // the error is the response itself
 fn app_id(raw: &str) -> Result<AppId, Response<Bytes>> {
-    AppId::parse(raw).map_err(|_| app_not_found())
+    AppId::parse(raw).map_err(|_| answer(&Resource::App.into()))
 }
 
 /// The request's JSON body, `None` when it is empty.
@@ -368,7 +291,7 @@ pub(super) fn page_param(
         .ok()
         .filter(|n| (1..=max).contains(n))
         .ok_or_else(|| {
-            invalid_field(&FieldError::new(
+            invalid_field(FieldError::new(
                 name,
                 Problem::OutOfRange {
                     min: 1,
@@ -404,7 +327,7 @@ async fn list<S: Storage>(
     let page = server
         .list_apps(workspace, page)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::json(StatusCode::OK, &page))
 }
 
@@ -417,7 +340,7 @@ async fn create<S: Storage>(
     let created = server
         .create_app(workspace, &new)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     let mut answer = response::no_store(response::json(StatusCode::CREATED, &created));
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/oauth-apps/{}", created.app.id)) {
         answer.headers_mut().insert(LOCATION, location);
@@ -434,7 +357,7 @@ async fn get<S: Storage>(
     let app = server
         .get_app(workspace, &id)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::json(StatusCode::OK, &app))
 }
 
@@ -449,7 +372,7 @@ async fn update<S: Storage>(
     let app = server
         .update_app(workspace, &id, &update)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::json(StatusCode::OK, &app))
 }
 
@@ -462,7 +385,7 @@ async fn delete<S: Storage>(
     server
         .delete_app(workspace, &id)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::no_content())
 }
 
@@ -477,7 +400,7 @@ async fn rotate_secret<S: Storage>(
     let rotated = server
         .rotate_client_secret(workspace, &id, rotation.grace_period)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::no_store(response::json(StatusCode::OK, &rotated)))
 }
 
@@ -502,15 +425,7 @@ async fn create_key<S: Storage>(
     let created = server
         .create_publishable_key(workspace, &id)
         .await
-        .map_err(|e| match e {
-            RegistryError::NotConfidential => response::api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "publishable keys create Connect sessions, which need a confidential app",
-                None,
-            ),
-            e => registry_error(e),
-        })?;
+        .map_err(|e| answer(&e))?;
     Ok(response::no_store(response::json(
         StatusCode::CREATED,
         &created,
@@ -530,7 +445,7 @@ async fn list_keys<S: Storage>(
     let data = server
         .list_publishable_keys(workspace, &id)
         .await
-        .map_err(registry_error)?;
+        .map_err(|e| answer(&e))?;
     Ok(response::json(StatusCode::OK, &Keys { data }))
 }
 
@@ -540,16 +455,13 @@ async fn revoke_key<S: Storage>(
     id: &str,
     key: &str,
 ) -> Answer {
-    let missing = || response::not_found("no such publishable key");
     let id = app_id(id)?;
-    let key = crate::PublishableKeyId::parse(key).map_err(|_| missing())?;
+    let key = crate::PublishableKeyId::parse(key)
+        .map_err(|_| answer(&Resource::PublishableKey.into()))?;
     server
         .revoke_publishable_key(workspace, &id, &key)
         .await
-        .map_err(|e| match e {
-            RegistryError::NotFound => missing(),
-            e => registry_error(e),
-        })?;
+        .map_err(|e| answer(&e))?;
     Ok(response::no_content())
 }
 

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 
 use crate::server::AuthorizationServer;
-use crate::storage::{Storage, StorageError, StorageErrorKind};
+use crate::storage::{Storage, StorageError};
 
+mod api_error;
 mod assets;
 mod auth;
 pub(crate) mod bearer;
@@ -169,10 +170,12 @@ fn allow(method: &Method, allowed: &[Method]) -> Result<(), Response<Bytes>> {
 }
 
 /// The response to a storage failure: 503 when retrying may help, else
-/// 500. The backend's message never reaches the client.
+/// 500, as [`Error::status`](crate::error::Error::status) says. The
+/// backend's message never reaches the client.
 fn storage_error(error: &StorageError) -> Response<Bytes> {
-    match error.kind() {
-        StorageErrorKind::Unavailable | StorageErrorKind::Timeout => response::unavailable(),
-        _ => response::server_error(),
+    if crate::error::storage_status(error) == http::StatusCode::SERVICE_UNAVAILABLE {
+        response::unavailable()
+    } else {
+        response::server_error()
     }
 }

@@ -45,13 +45,8 @@ fn oauth_error(code: OAuthErrorCode, description: &str) -> Response<Bytes> {
 }
 
 fn token_error(error: &TokenError) -> Response<Bytes> {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let response = response::oauth_error(
-        &error.error.code,
-        Some(error.error.description),
-        Some(status),
-    );
-    if status == StatusCode::UNAUTHORIZED {
+    let response = response::oauth_error(&error.error.code, Some(error.error.description), None);
+    if error.status() == StatusCode::UNAUTHORIZED {
         response::with_challenge(response, BASIC_CHALLENGE)
     } else {
         response
@@ -337,7 +332,7 @@ pub(super) fn branded_error_page<S: Storage>(
         lang: &lang,
         app_logo: None,
     };
-    let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = page.status();
     let help = config.brand().support().map(|url| ui::pages::WayBack {
         url,
         app_name: None,

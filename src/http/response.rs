@@ -120,13 +120,6 @@ pub(crate) fn with_challenge(
     )
 }
 
-/// `body` as a 401 with the given `WWW-Authenticate` challenge.
-pub(crate) fn unauthorized(challenge: &'static str, body: Response<Bytes>) -> Response<Bytes> {
-    let mut response = body;
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    with_challenge(response, challenge)
-}
-
 /// The management API's error body, `{"error", "message", "field"?}`, with
 /// `status`. `field` is set only for validation errors.
 pub(crate) fn api_error(
@@ -150,13 +143,6 @@ pub(crate) fn api_error(
             field,
         },
     )
-}
-
-/// 429 `{"error":"rate_limited","message"}` with `Retry-After` (whole
-/// seconds, rounded up).
-pub(crate) fn rate_limited(message: &str, retry_after: time::Duration) -> Response<Bytes> {
-    let answer = api_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message, None);
-    with_retry_after(answer, retry_after)
 }
 
 /// `response` with `Retry-After` (RFC 9110 §10.2.3) in whole seconds,
@@ -339,7 +325,7 @@ mod tests {
             see_other("https://app.example.com/cb?code=x"),
             server_error(),
             unavailable(),
-            unauthorized("Bearer", not_found("x")),
+            with_challenge(not_found("x"), "Bearer"),
         ] {
             assert_eq!(response.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
         }
@@ -474,15 +460,5 @@ mod tests {
         assert!(frames_nowhere(
             "default-src 'none';frame-ancestors   'none'"
         ));
-    }
-
-    #[test]
-    fn unauthorized_sets_the_challenge() {
-        let response = unauthorized("Bearer realm=\"oauth-connect\"", not_found("x"));
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            response.headers()[WWW_AUTHENTICATE],
-            "Bearer realm=\"oauth-connect\""
-        );
     }
 }

@@ -119,10 +119,10 @@ pub(super) async fn webhooks<S: Storage>(
     };
     // A malformed id, or another app than the client's own, is unknown.
     let Ok(app) = AppId::parse(app) else {
-        return response::not_found("OAuth app not found");
+        return response::not_found("no such OAuth app");
     };
     if own_app.as_ref().is_some_and(|own| own != &app) {
-        return response::not_found("OAuth app not found");
+        return response::not_found("no such OAuth app");
     }
     let result = match (request.method().clone(), rest) {
         (Method::POST, []) => match json_body::<NewWebhookEndpoint>(request) {

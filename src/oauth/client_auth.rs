@@ -3,7 +3,7 @@
 //! or a public client's `client_id` alone.
 
 use crate::credentials::{Redacted, Secret};
-use crate::error::ClientAuthError;
+use crate::error::{AuthFailure, Error};
 use crate::hooks::events::Event;
 use crate::model::ids::ClientId;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
@@ -37,7 +37,7 @@ impl<S: Storage> AuthorizationServer<S> {
         params: &Params<'_>,
     ) -> Result<AuthenticatedClient, TokenError> {
         let (client_id, secret) = self.endpoint_credentials(basic, params)?;
-        self.authenticate_presented_client(basic.is_some(), client_id, secret, None, None)
+        self.authenticate_presented_client(client_id, secret, None, None)
             .await
     }
 
@@ -61,10 +61,9 @@ impl<S: Storage> AuthorizationServer<S> {
                     .get("client_id")
                     .is_some_and(|id| id != basic.client_id.as_str())
                 {
-                    return Err(TokenError {
-                        basic_auth: true,
-                        ..invalid_request("client_id does not match the Authorization header")
-                    });
+                    return Err(invalid_request(
+                        "client_id does not match the Authorization header",
+                    ));
                 }
                 (
                     basic.client_id.as_str(),
@@ -89,13 +88,11 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    /// Authenticates the client `client_id` with `secret`, as presented
-    /// (`basic`: in the `Authorization` header), reporting a failure as the
-    /// endpoint answers it; `checked` and `prefetched` as for
+    /// Authenticates the client `client_id` with `secret`, as presented,
+    /// reporting a failure as the endpoint answers it; `checked` and `prefetched` as for
     /// [`authenticate_client_prefetched`](Self::authenticate_client_prefetched).
     pub(crate) async fn authenticate_presented_client(
         &self,
-        basic: bool,
         client_id: &str,
         secret: Option<&str>,
         checked: Option<ClientId>,
@@ -106,12 +103,11 @@ impl<S: Storage> AuthorizationServer<S> {
             .await
         {
             Ok(client) => Ok(client),
-            Err(ClientAuthError::Storage(e)) => Err(e.into()),
-            Err(e) => {
+            Err(Error::Unauthenticated(e)) => {
                 let reason = match e {
-                    ClientAuthError::UnknownClient => "unknown client",
-                    ClientAuthError::MissingSecret => "missing secret",
-                    ClientAuthError::UnexpectedSecret => "public client sent a secret",
+                    AuthFailure::UnknownClient => "unknown client",
+                    AuthFailure::MissingSecret => "missing secret",
+                    AuthFailure::UnexpectedSecret => "public client sent a secret",
                     _ => "invalid secret",
                 };
                 // The event names the client only when an app has that id:
@@ -119,7 +115,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 // secret (a client that swapped id and secret), and hosts
                 // log events.
                 let client_id = match e {
-                    ClientAuthError::UnknownClient => None,
+                    AuthFailure::UnknownClient => None,
                     _ => self.registered_client_id(client_id).await,
                 };
                 let failed_authentication = if client_id.is_some() {
@@ -135,10 +131,14 @@ impl<S: Storage> AuthorizationServer<S> {
                         OAuthErrorCode::InvalidClient,
                         "client authentication failed",
                     ),
-                    basic_auth: basic,
                     failed_authentication,
                 })
             }
+            Err(Error::Storage(e)) => Err(e.into()),
+            Err(_) => Err(TokenError::new(
+                OAuthErrorCode::ServerError,
+                "internal error",
+            )),
         }
     }
 

@@ -22,10 +22,10 @@ use zeroize::Zeroizing;
 
 use crate::credentials::AdminKey;
 use crate::credentials::keyring::CredentialHash;
+use crate::error::{AuthFailure, Conflict, Error};
 use crate::model::ids::WorkspaceId;
-use crate::model::random::RandomError;
 use crate::server::AuthorizationServer;
-use crate::storage::{Storage, StorageError, StorageErrorKind};
+use crate::storage::{Storage, StorageErrorKind};
 
 /// The fewest characters of an external admin key.
 pub const MIN_EXTERNAL_ADMIN_KEY_LEN: usize = 32;
@@ -35,29 +35,6 @@ pub const MAX_EXTERNAL_ADMIN_KEY_LEN: usize = 256;
 /// The MAC domain of external admin keys; distinct from `"admin_key"`, the
 /// domain of keys in our format.
 const EXTERNAL_DOMAIN: &str = "admin_key/external";
-
-/// Why an admin-key operation failed.
-///
-/// No variant carries or prints any part of a key.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AdminError {
-    /// The key is malformed, unknown, revoked, or hashed under a retired
-    /// server key. On the wire: 401.
-    #[error(
-        "invalid admin key: send `Authorization: Bearer <admin key>` with a key registered for the workspace"
-    )]
-    InvalidKey,
-    /// The key is already registered for another workspace.
-    #[error("this admin key is already registered for another workspace; use a distinct key")]
-    KeyInUse,
-    /// The storage backend failed.
-    #[error("storage: {0}")]
-    Storage(#[from] StorageError),
-    /// The random number generator failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-}
 
 /// What a presented admin key hashes to, or why it cannot be valid.
 enum Presented {
@@ -71,13 +48,13 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`AdminError::Random`] when the RNG fails; storage failures.
+    /// [`Error::Random`] when the RNG fails; storage failures.
     ///
     /// # Security
     ///
     /// The returned key is shown once; storage keeps only its keyed hash.
     /// Hand it to the workspace admin and drop it.
-    pub async fn create_admin_key(&self, workspace: &WorkspaceId) -> Result<AdminKey, AdminError> {
+    pub async fn create_admin_key(&self, workspace: &WorkspaceId) -> Result<AdminKey, Error> {
         let config = self.config();
         let (key, hash) =
             AdminKey::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
@@ -97,8 +74,8 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`AdminError::InvalidKey`] when the key has neither form (or names a
-    /// retired server key); [`AdminError::KeyInUse`] when it is registered
+    /// [`AuthFailure::InvalidAdminKey`] when the key has neither form (or names a
+    /// retired server key); [`Conflict::AdminKeyInUse`] when it is registered
     /// for another workspace; storage failures.
     ///
     /// # Security
@@ -112,9 +89,9 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         workspace: &WorkspaceId,
         key: &str,
-    ) -> Result<(), AdminError> {
+    ) -> Result<(), Error> {
         let Presented::Hash(hash) = self.admin_key_hash(key) else {
-            return Err(AdminError::InvalidKey);
+            return Err(AuthFailure::InvalidAdminKey.into());
         };
         match self
             .storage()
@@ -125,9 +102,9 @@ impl<S: Storage> AuthorizationServer<S> {
             Err(e) if e.kind() == StorageErrorKind::Conflict => {
                 match self.storage().find_admin_key(&hash).await? {
                     Some(owner) if &owner == workspace => Ok(()),
-                    Some(_) => Err(AdminError::KeyInUse),
+                    Some(_) => Err(Conflict::AdminKeyInUse.into()),
                     // Deleted between the two calls: report the conflict as is.
-                    None => Err(AdminError::Storage(e)),
+                    None => Err(Error::Storage(e)),
                 }
             }
             Err(e) => Err(e.into()),
@@ -139,7 +116,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`AdminError::InvalidKey`] for a malformed, unknown or revoked key;
+    /// [`AuthFailure::InvalidAdminKey`] for a malformed, unknown or revoked key;
     /// storage failures.
     ///
     /// # Security
@@ -147,25 +124,25 @@ impl<S: Storage> AuthorizationServer<S> {
     /// A key in our format is refused on its checksum before any storage
     /// lookup. The key is never logged, stored or echoed, and no error says
     /// which check failed.
-    pub async fn authenticate_admin(&self, bearer: &str) -> Result<WorkspaceId, AdminError> {
+    pub async fn authenticate_admin(&self, bearer: &str) -> Result<WorkspaceId, Error> {
         let Presented::Hash(hash) = self.admin_key_hash(bearer) else {
-            return Err(AdminError::InvalidKey);
+            return Err(AuthFailure::InvalidAdminKey.into());
         };
         self.storage()
             .find_admin_key(&hash)
             .await?
-            .ok_or(AdminError::InvalidKey)
+            .ok_or(Error::Unauthenticated(AuthFailure::InvalidAdminKey))
     }
 
     /// Revokes an admin key at once; `false` if it was not registered.
     ///
     /// # Errors
     ///
-    /// [`AdminError::InvalidKey`] when the key has neither accepted form;
+    /// [`AuthFailure::InvalidAdminKey`] when the key has neither accepted form;
     /// storage failures.
-    pub async fn revoke_admin_key(&self, key: &str) -> Result<bool, AdminError> {
+    pub async fn revoke_admin_key(&self, key: &str) -> Result<bool, Error> {
         let Presented::Hash(hash) = self.admin_key_hash(key) else {
-            return Err(AdminError::InvalidKey);
+            return Err(AuthFailure::InvalidAdminKey.into());
         };
         Ok(self.storage().delete_admin_key(&hash).await?)
     }
@@ -291,7 +268,7 @@ mod tests {
             assert!(
                 matches!(
                     server.authenticate_admin(bad).await,
-                    Err(AdminError::InvalidKey)
+                    Err(Error::Unauthenticated(AuthFailure::InvalidAdminKey))
                 ),
                 "{bad:?}"
             );
@@ -317,7 +294,7 @@ mod tests {
         // ... and refused for another.
         assert!(matches!(
             server.register_admin_key(&ws("ws_other"), EXTERNAL).await,
-            Err(AdminError::KeyInUse)
+            Err(Error::Conflict(Conflict::AdminKeyInUse))
         ));
         // Exactly at the bounds.
         for len in [MIN_EXTERNAL_ADMIN_KEY_LEN, MAX_EXTERNAL_ADMIN_KEY_LEN] {
@@ -345,7 +322,7 @@ mod tests {
             assert!(
                 matches!(
                     server.register_admin_key(&ws("ws_a"), &bad).await,
-                    Err(AdminError::InvalidKey)
+                    Err(Error::Unauthenticated(AuthFailure::InvalidAdminKey))
                 ),
                 "{bad:?}"
             );
@@ -387,7 +364,7 @@ mod tests {
         assert!(server.revoke_admin_key(key.expose_secret()).await.unwrap());
         assert!(matches!(
             server.authenticate_admin(key.expose_secret()).await,
-            Err(AdminError::InvalidKey)
+            Err(Error::Unauthenticated(AuthFailure::InvalidAdminKey))
         ));
         assert!(!server.revoke_admin_key(key.expose_secret()).await.unwrap());
         server

@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::credentials::ClientSecret;
-use crate::error::{ClientAuthError, FieldError, Problem, RegistryError};
+use crate::error::{AuthFailure, Conflict, Error, FieldError, Problem, RegistryProblem, Resource};
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
@@ -282,6 +282,18 @@ fn check_text(
     Ok(value.to_owned())
 }
 
+/// `logoUri`: an absolute `https` URL the hosted pages may show.
+fn check_logo_uri(uri: &str) -> Result<String, FieldError> {
+    use crate::hooks::link::LogoUriError;
+    crate::hooks::link::check_logo_uri(uri).map_err(|e| {
+        let problem = match e {
+            LogoUriError::TooLong { max } => Problem::TooLong { max },
+            LogoUriError::NotHttps => Problem::Registry(RegistryProblem::NotHttpsUrl),
+        };
+        FieldError::new("logoUri", problem)
+    })
+}
+
 fn check_name(name: &str) -> Result<String, FieldError> {
     check_text("name", name, 1, MAX_NAME_CHARS, false)
 }
@@ -374,11 +386,7 @@ impl NewOAuthApp {
             redirect_uris: check_redirect_uris(&self.redirect_uris)?,
             allowed_scopes: check_scopes(&self.allowed_scopes)?,
             allowed_origins: check_origins(&self.allowed_origins)?,
-            logo_uri: self
-                .logo_uri
-                .as_deref()
-                .map(crate::hooks::link::check_logo_uri)
-                .transpose()?,
+            logo_uri: self.logo_uri.as_deref().map(check_logo_uri).transpose()?,
         })
     }
 }
@@ -392,7 +400,10 @@ impl AppUpdate {
             && self.allowed_origins.is_none()
             && self.logo_uri.is_none()
         {
-            return Err(FieldError::new("body", Problem::NothingToUpdate));
+            return Err(FieldError::new(
+                "body",
+                Problem::Registry(RegistryProblem::NothingToUpdate),
+            ));
         }
         Ok(AppChanges {
             name: self.name.as_deref().map(check_name).transpose()?,
@@ -419,11 +430,7 @@ impl AppUpdate {
             logo_uri: self
                 .logo_uri
                 .as_ref()
-                .map(|l| {
-                    l.as_deref()
-                        .map(crate::hooks::link::check_logo_uri)
-                        .transpose()
-                })
+                .map(|l| l.as_deref().map(check_logo_uri).transpose())
                 .transpose()?,
             updated_at,
         })
@@ -438,13 +445,13 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] naming the first offending field (storage
+    /// [`Error::Invalid`] naming the first offending field (storage
     /// is unchanged); storage and RNG failures.
     pub async fn create_app(
         &self,
         workspace: &WorkspaceId,
         new: &NewOAuthApp,
-    ) -> Result<CreatedApp, RegistryError> {
+    ) -> Result<CreatedApp, Error> {
         let CheckedApp {
             name,
             description,
@@ -496,18 +503,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`] when it does not exist or belongs to
+    /// [`Error::NotFound`] when it does not exist or belongs to
     /// another workspace; storage failures.
-    pub async fn get_app(
-        &self,
-        workspace: &WorkspaceId,
-        id: &AppId,
-    ) -> Result<OAuthApp, RegistryError> {
+    pub async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Result<OAuthApp, Error> {
         self.storage()
             .get_app(workspace, id)
             .await?
             .map(|record| record.app)
-            .ok_or(RegistryError::NotFound)
+            .ok_or(Error::NotFound(Resource::App))
     }
 
     /// A page of the workspace's apps, oldest first. A page past the end is
@@ -515,13 +518,13 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] naming `page` or `perPage` when out of
+    /// [`Error::Invalid`] naming `page` or `perPage` when out of
     /// range; storage failures.
     pub async fn list_apps(
         &self,
         workspace: &WorkspaceId,
         page: PageRequest,
-    ) -> Result<Page<OAuthApp>, RegistryError> {
+    ) -> Result<Page<OAuthApp>, Error> {
         let offset = page.offset()?;
         let listing = self
             .storage()
@@ -542,20 +545,20 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] for an empty update or a bad field (storage
-    /// is unchanged); [`RegistryError::NotFound`]; storage failures.
+    /// [`Error::Invalid`] for an empty update or a bad field (storage
+    /// is unchanged); [`Error::NotFound`]; storage failures.
     pub async fn update_app(
         &self,
         workspace: &WorkspaceId,
         id: &AppId,
         update: &AppUpdate,
-    ) -> Result<OAuthApp, RegistryError> {
+    ) -> Result<OAuthApp, Error> {
         let changes = update.validate(self.now())?;
         self.storage()
             .update_app(workspace, id, &changes)
             .await?
             .map(|record| record.app)
-            .ok_or(RegistryError::NotFound)
+            .ok_or(Error::NotFound(Resource::App))
     }
 
     /// Deletes an app. Everything issued to it (codes, tokens, Connect
@@ -563,12 +566,8 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::NotFound`]; storage failures.
-    pub async fn delete_app(
-        &self,
-        workspace: &WorkspaceId,
-        id: &AppId,
-    ) -> Result<(), RegistryError> {
+    /// [`Error::NotFound`]; storage failures.
+    pub async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> Result<(), Error> {
         if self.storage().delete_app(workspace, id).await? {
             self.config()
                 .events()
@@ -578,7 +577,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 });
             Ok(())
         } else {
-            Err(RegistryError::NotFound)
+            Err(Error::NotFound(Resource::App))
         }
     }
 
@@ -591,16 +590,16 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Invalid`] naming `gracePeriodSeconds` when out of
-    /// range; [`RegistryError::NotFound`]; [`RegistryError::NotConfidential`];
-    /// [`RegistryError::Conflict`] when a concurrent rotation won (nothing
+    /// [`Error::Invalid`] naming `gracePeriodSeconds` when out of
+    /// range; [`Error::NotFound`]; [`Error::PublicApp`];
+    /// [`Error::Conflict`] when a concurrent rotation won (nothing
     /// changed, and the secret it returned is the valid one).
     pub async fn rotate_client_secret(
         &self,
         workspace: &WorkspaceId,
         id: &AppId,
         grace: Option<Duration>,
-    ) -> Result<RotatedSecret, RegistryError> {
+    ) -> Result<RotatedSecret, Error> {
         let config = self.config();
         let max = config.max_secret_grace();
         let grace = grace.filter(|g| !g.is_zero());
@@ -620,8 +619,8 @@ impl<S: Storage> AuthorizationServer<S> {
             .storage()
             .get_app(workspace, id)
             .await?
-            .ok_or(RegistryError::NotFound)?;
-        let current = record.secret.ok_or(RegistryError::NotConfidential)?.current;
+            .ok_or(Error::NotFound(Resource::App))?;
+        let current = record.secret.ok_or(Error::PublicApp)?.current;
         let (secret, new_current) =
             ClientSecret::generate_hashed(config.prefixes(), config.keys(), config.rng())?;
         let now = self.now();
@@ -651,8 +650,10 @@ impl<S: Storage> AuthorizationServer<S> {
                     previous_secret_expires_at: previous_valid_until,
                 })
             }
-            Ok(None) => Err(RegistryError::NotFound),
-            Err(e) if e.kind() == StorageErrorKind::Conflict => Err(RegistryError::Conflict),
+            Ok(None) => Err(Error::NotFound(Resource::App)),
+            Err(e) if e.kind() == StorageErrorKind::Conflict => {
+                Err(Error::Conflict(Conflict::Concurrent))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -665,7 +666,8 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// A [`ClientAuthError`]; on the wire every case is `invalid_client`.
+    /// [`Error::Unauthenticated`] with the [`AuthFailure`] (on the wire
+    /// every case is `invalid_client`); storage failures.
     ///
     /// # Security
     ///
@@ -675,7 +677,7 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         client_id: &str,
         secret: Option<&str>,
-    ) -> Result<AuthenticatedClient, ClientAuthError> {
+    ) -> Result<AuthenticatedClient, Error> {
         self.authenticate_client_prefetched(client_id, secret, None, None)
             .await
     }
@@ -710,14 +712,14 @@ impl<S: Storage> AuthorizationServer<S> {
         secret: Option<&str>,
         checked: Option<ClientId>,
         prefetched: Option<Option<AppRecord>>,
-    ) -> Result<AuthenticatedClient, ClientAuthError> {
+    ) -> Result<AuthenticatedClient, Error> {
         let config = self.config();
         let client_id = match checked {
             Some(id) => id,
             None => {
-                let id = ClientId::parse(client_id).map_err(|_| ClientAuthError::UnknownClient)?;
+                let id = ClientId::parse(client_id).map_err(|_| AuthFailure::UnknownClient)?;
                 if !id.as_str().starts_with(config.prefixes().client_id()) {
-                    return Err(ClientAuthError::UnknownClient);
+                    return Err(AuthFailure::UnknownClient.into());
                 }
                 id
             }
@@ -725,15 +727,14 @@ impl<S: Storage> AuthorizationServer<S> {
         // Parse before the lookup: a mistyped secret costs no storage call.
         let presented = secret
             .map(|s| {
-                ClientSecret::parse(config.prefixes(), s)
-                    .map_err(|_| ClientAuthError::InvalidSecret)
+                ClientSecret::parse(config.prefixes(), s).map_err(|_| AuthFailure::InvalidSecret)
             })
             .transpose()?;
         let record = match prefetched {
             Some(record) => record,
             None => self.storage().get_app_by_client_id(&client_id).await?,
         }
-        .ok_or(ClientAuthError::UnknownClient)?;
+        .ok_or(AuthFailure::UnknownClient)?;
         let state = match (&record.secret, &presented) {
             (None, None) => {
                 return Ok(AuthenticatedClient {
@@ -742,14 +743,14 @@ impl<S: Storage> AuthorizationServer<S> {
                     used_previous_secret: false,
                 });
             }
-            (None, Some(_)) => return Err(ClientAuthError::UnexpectedSecret),
-            (Some(_), None) => return Err(ClientAuthError::MissingSecret),
+            (None, Some(_)) => return Err(AuthFailure::UnexpectedSecret.into()),
+            (Some(_), None) => return Err(AuthFailure::MissingSecret.into()),
             (Some(state), Some(_)) => state,
         };
         let hash = presented
             .as_ref()
             .and_then(|s| s.hash(config.keys()))
-            .ok_or(ClientAuthError::InvalidSecret)?;
+            .ok_or(AuthFailure::InvalidSecret)?;
         let is_current = bool::from(hash.ct_eq(&state.current));
         let is_previous = state.previous.as_ref().is_some_and(|previous| {
             bool::from(hash.ct_eq(&previous.hash)) && self.now() < previous.valid_until
@@ -761,7 +762,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 used_previous_secret: !is_current,
             })
         } else {
-            Err(ClientAuthError::InvalidSecret)
+            Err(AuthFailure::InvalidSecret.into())
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{FieldError, Problem};
+use crate::error::{ConnectProblem, FieldError, Problem};
 use crate::hooks::link::Provider;
 use crate::storage::ConnectContext;
 
@@ -53,7 +53,7 @@ pub(crate) fn check_filters(
         if value.get(key).is_some() && value.get(alias).is_some() {
             return Err(FieldError::new(
                 filter_field(alias),
-                Problem::DuplicateAlias,
+                Problem::Connect(ConnectProblem::DuplicateAlias),
             ));
         }
     }
@@ -71,7 +71,11 @@ pub(crate) fn check_filters(
     if let Some(ids) = ids {
         for (index, id) in ids.iter().enumerate() {
             if !catalogue.iter().any(|p| &p.id == id) {
-                return Err(FieldError::at(id_field, index, Problem::UnknownProvider));
+                return Err(FieldError::at(
+                    id_field,
+                    index,
+                    Problem::Connect(ConnectProblem::UnknownProvider),
+                ));
             }
         }
     }
@@ -81,13 +85,16 @@ pub(crate) fn check_filters(
                 return Err(FieldError::at(
                     category_field,
                     index,
-                    Problem::UnknownCategory,
+                    Problem::Connect(ConnectProblem::UnknownCategory),
                 ));
             }
         }
     }
     if (ids.is_some() || categories.is_some()) && candidates(catalogue, Some(value)).is_empty() {
-        return Err(FieldError::new("filters", Problem::NoProviderLeft));
+        return Err(FieldError::new(
+            "filters",
+            Problem::Connect(ConnectProblem::NoProviderLeft),
+        ));
     }
     Ok(())
 }

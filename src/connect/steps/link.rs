@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 
 use crate::connect::browser::{BrowserSecret, same_hash};
-use crate::connect::view::CompleteError;
+use crate::connect::view::StepRefusal;
 use crate::credentials::{ConnectToken, Redacted, RedactedUrl};
 use crate::hooks::events::Event;
 use crate::hooks::link::{LinkContext, LinkError, LinkMethod, Provider};
@@ -122,13 +122,13 @@ impl<S: Storage> AuthorizationServer<S> {
         record: &SessionRecord,
         context: &ConnectContext,
         link_browser: Option<String>,
-    ) -> Result<StepOutcome, CompleteError> {
-        let page = CompleteError::Page;
+    ) -> Result<StepOutcome, StepRefusal> {
+        let page = StepRefusal::Page;
         let provider = self
             .session_provider(context)
-            .ok_or(CompleteError::OutOfOrder)?;
+            .ok_or(StepRefusal::OutOfOrder)?;
         if provider.method != LinkMethod::Redirect {
-            return Err(CompleteError::OutOfOrder);
+            return Err(StepRefusal::OutOfOrder);
         }
         let state = self
             .seal_state(handle)
@@ -154,7 +154,7 @@ impl<S: Storage> AuthorizationServer<S> {
             })
             .await?
         {
-            return Err(CompleteError::OutOfOrder);
+            return Err(StepRefusal::OutOfOrder);
         }
         Ok(StepOutcome::Redirect(RedactedUrl::new(url)))
     }
@@ -193,8 +193,8 @@ impl<S: Storage> AuthorizationServer<S> {
         csrf_token: &str,
         binding: &str,
         window: &BrowserSecret,
-    ) -> Result<StepOutcome, CompleteError> {
-        let page = CompleteError::Page;
+    ) -> Result<StepOutcome, StepRefusal> {
+        let page = StepRefusal::Page;
         let (handle, record) = self
             .open_session_handle(token)
             .await
@@ -221,7 +221,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .ok_or(page(ErrorPage::UnknownRequest))?;
         let known = self.known_customer(&record, context).await?;
         if self.current_step(context, &known) != Step::Link {
-            return Err(CompleteError::OutOfOrder);
+            return Err(StepRefusal::OutOfOrder);
         }
         let window_hash = self
             .browser_hash(&handle, window)
@@ -243,7 +243,7 @@ impl<S: Storage> AuthorizationServer<S> {
         context: &ConnectContext,
         provider: &Provider,
         result: Result<crate::LinkedAccount, LinkError>,
-    ) -> Result<bool, CompleteError> {
+    ) -> Result<bool, StepRefusal> {
         match result {
             Ok(mut account) => {
                 account.provider.clone_from(&provider.id);
@@ -348,7 +348,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 })
                 .await
                 .map_err(|e| match e {
-                    CompleteError::Page(page) => page,
+                    StepRefusal::Page(page) => page,
                     _ => ErrorPage::TemporarilyUnavailable,
                 })?
             {
@@ -400,8 +400,8 @@ impl<S: Storage> AuthorizationServer<S> {
         provider: &Provider,
         result: Result<crate::LinkedAccount, LinkError>,
     ) -> Result<(), ErrorPage> {
-        let page_of = |e: CompleteError| match e {
-            CompleteError::Page(page) => page,
+        let page_of = |e: StepRefusal| match e {
+            StepRefusal::Page(page) => page,
             _ => ErrorPage::TemporarilyUnavailable,
         };
         let mut current = (record.clone(), after);
@@ -452,7 +452,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .known_customer(record, context)
             .await
             .map_err(|e| match e {
-                CompleteError::Page(page) => page,
+                StepRefusal::Page(page) => page,
                 _ => ErrorPage::TemporarilyUnavailable,
             })?;
         let provider = self.session_provider(context);

@@ -35,9 +35,9 @@ use zeroize::Zeroize as _;
 
 use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::input::CustomerInfoInput;
-use crate::connect::view::CompleteError;
+use crate::connect::view::StepRefusal;
 use crate::credentials::{ConnectToken, RedactedUrl, Secret};
-use crate::error::{FieldError, Problem};
+use crate::error::{ConnectProblem, FieldError, Problem};
 use crate::hooks::link::{LinkMethod, Provider};
 use crate::oauth::authorize::ErrorPage;
 use crate::server::AuthorizationServer;
@@ -305,7 +305,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// A post whose CSRF token is not the one of this browser's page: from
     /// another browser (the session is bound to a different one), or a
     /// stale or forged form.
-    pub(super) async fn csrf_refusal(&self, token: &str, hash: &str) -> CompleteError {
+    pub(super) async fn csrf_refusal(&self, token: &str, hash: &str) -> StepRefusal {
         let other = match self.open_session_handle(token).await {
             Ok((_, record)) => record
                 .connect
@@ -314,7 +314,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .is_some_and(|bound| !same_hash(bound, hash)),
             Err(_) => false,
         };
-        CompleteError::Page(if other {
+        StepRefusal::Page(if other {
             ErrorPage::OtherBrowser
         } else {
             ErrorPage::InvalidCsrfToken
@@ -330,8 +330,8 @@ impl<S: Storage> AuthorizationServer<S> {
         token: &str,
         csrf_token: &str,
         browser: &BrowserSecret,
-    ) -> Result<(ConnectToken, SessionRecord), CompleteError> {
-        let page = CompleteError::Page;
+    ) -> Result<(ConnectToken, SessionRecord), StepRefusal> {
+        let page = StepRefusal::Page;
         let handle = ConnectToken::parse(self.config().prefixes(), token)
             .map_err(|_| page(ErrorPage::UnknownRequest))?;
         let hash = self
@@ -352,7 +352,7 @@ impl<S: Storage> AuthorizationServer<S> {
         record: &SessionRecord,
         context: &ConnectContext,
         change: impl FnOnce(&mut ConnectContext),
-    ) -> Result<bool, CompleteError> {
+    ) -> Result<bool, StepRefusal> {
         let mut next = context.clone();
         change(&mut next);
         next.step_version = context.step_version.wrapping_add(1);
@@ -363,8 +363,8 @@ impl<S: Storage> AuthorizationServer<S> {
         {
             Ok(StepAdvance::Advanced) => Ok(true),
             Ok(StepAdvance::Stale(_)) => Ok(false),
-            Ok(StepAdvance::Closed) => Err(CompleteError::Page(ErrorPage::CompletedRequest)),
-            Err(_) => Err(CompleteError::Page(ErrorPage::TemporarilyUnavailable)),
+            Ok(StepAdvance::Closed) => Err(StepRefusal::Page(ErrorPage::CompletedRequest)),
+            Err(_) => Err(StepRefusal::Page(ErrorPage::TemporarilyUnavailable)),
         }
     }
 
@@ -376,10 +376,10 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// [`CompleteError::Page`] for a bad CSRF token, another browser than
+    /// [`StepRefusal::Page`] for a bad CSRF token, another browser than
     /// the one the session is bound to, or an unknown, expired or completed
-    /// session; [`CompleteError::Invalid`] for a field to correct;
-    /// [`CompleteError::OutOfOrder`] for a stale post.
+    /// session; [`StepRefusal::Invalid`] for a field to correct;
+    /// [`StepRefusal::OutOfOrder`] for a stale post.
     ///
     /// # Security
     ///
@@ -394,8 +394,8 @@ impl<S: Storage> AuthorizationServer<S> {
         browser: &BrowserSecret,
         posted: Step,
         action: StepAction,
-    ) -> Result<StepOutcome, CompleteError> {
-        let page = CompleteError::Page;
+    ) -> Result<StepOutcome, StepRefusal> {
+        let page = StepRefusal::Page;
         let (handle, record) = self.open_bound(token, csrf_token, browser).await?;
         let Some(context) = record.connect.as_deref() else {
             return Err(page(ErrorPage::UnknownRequest));
@@ -404,7 +404,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let current = self.current_step(context, &known);
         let changing_provider = posted == Step::Link && action == StepAction::ChangeProvider;
         if posted != current && !changing_provider {
-            return Err(CompleteError::OutOfOrder);
+            return Err(StepRefusal::OutOfOrder);
         }
         let now = self.now();
         let applied = match action {
@@ -416,9 +416,9 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             StepAction::ChooseProvider(id) if current == Step::Provider => {
                 if !self.session_candidates(context).iter().any(|p| p.id == id) {
-                    return Err(CompleteError::Invalid(FieldError::new(
+                    return Err(StepRefusal::Invalid(FieldError::new(
                         "provider",
-                        Problem::UnknownProvider,
+                        Problem::Connect(ConnectProblem::UnknownProvider),
                     )));
                 }
                 self.advance(&record, context, |c| {
@@ -429,7 +429,7 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             StepAction::ChangeProvider => {
                 if self.session_candidates(context).len() < 2 || current != Step::Link {
-                    return Err(CompleteError::OutOfOrder);
+                    return Err(StepRefusal::OutOfOrder);
                 }
                 self.advance(&record, context, |c| {
                     c.progress.provider = None;
@@ -445,16 +445,16 @@ impl<S: Storage> AuthorizationServer<S> {
             StepAction::SubmitLink(values) if current == Step::Link => {
                 let provider = self
                     .session_provider(context)
-                    .ok_or(CompleteError::OutOfOrder)?;
+                    .ok_or(StepRefusal::OutOfOrder)?;
                 let LinkMethod::Form(fields) = &provider.method else {
-                    return Err(CompleteError::OutOfOrder);
+                    return Err(StepRefusal::OutOfOrder);
                 };
                 let mut kept = Vec::with_capacity(fields.len());
                 for field in fields {
                     match values.get(&field.name) {
                         Some(v) if !v.is_empty() => kept.push((field.name.clone(), v.to_owned())),
                         _ if field.required => {
-                            return Err(CompleteError::Invalid(FieldError::new(
+                            return Err(StepRefusal::Invalid(FieldError::new(
                                 "link",
                                 Problem::Required,
                             )));
@@ -474,16 +474,16 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             StepAction::SubmitCustomer(input) if current == Step::Customer => {
                 let info = crate::connect::input::check_form_customer(&input)
-                    .map_err(CompleteError::Invalid)?;
+                    .map_err(StepRefusal::Invalid)?;
                 self.advance(&record, context, |c| c.progress.customer = Some(info))
                     .await?
             }
-            _ => return Err(CompleteError::OutOfOrder),
+            _ => return Err(StepRefusal::OutOfOrder),
         };
         if applied {
             Ok(StepOutcome::Continue)
         } else {
-            Err(CompleteError::OutOfOrder)
+            Err(StepRefusal::OutOfOrder)
         }
     }
 
@@ -494,7 +494,7 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         record: &SessionRecord,
         context: &ConnectContext,
-    ) -> Result<CustomerInfo, CompleteError> {
+    ) -> Result<CustomerInfo, StepRefusal> {
         if let Some(confirmed) = &context.progress.customer {
             return Ok(confirmed.clone());
         }
@@ -505,7 +505,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 .storage()
                 .get_customer(&record.workspace_id, Some(&record.app_id), id)
                 .await
-                .map_err(|_| CompleteError::Page(ErrorPage::TemporarilyUnavailable))?,
+                .map_err(|_| StepRefusal::Page(ErrorPage::TemporarilyUnavailable))?,
             _ => None,
         };
         Ok(crate::connect::input::merged(

@@ -2,7 +2,7 @@
 //! waiting page polls, and the check before a modal opens.
 
 use crate::connect::browser::BrowserSecret;
-use crate::connect::view::CompleteError;
+use crate::connect::view::StepRefusal;
 use crate::oauth::authorize::ErrorPage;
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, SessionRecord, Storage};
@@ -50,7 +50,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 Ok(true) => return Ok(()),
                 // Another transition won: read again and retry.
                 Ok(false) => {}
-                Err(CompleteError::Page(page)) => return Err(page),
+                Err(StepRefusal::Page(page)) => return Err(page),
                 Err(_) => return Err(ErrorPage::TemporarilyUnavailable),
             }
         }
@@ -121,7 +121,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .known_customer(&record, context)
             .await
             .map_err(|e| match e {
-                CompleteError::Page(page) => page,
+                StepRefusal::Page(page) => page,
                 _ => ErrorPage::TemporarilyUnavailable,
             })?;
         let status = ConnectStatus {

@@ -105,14 +105,15 @@ impl ErrorPage {
     }
 
     /// The HTTP status for the page.
-    pub fn status(self) -> u16 {
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode;
         match self {
-            Self::ExpiredRequest | Self::CompletedRequest => 410,
-            Self::UnknownRequest => 404,
-            Self::InvalidCsrfToken | Self::OtherBrowser => 403,
-            Self::TemporarilyUnavailable => 503,
-            Self::SignInRequired => 401,
-            _ => 400,
+            Self::ExpiredRequest | Self::CompletedRequest => StatusCode::GONE,
+            Self::UnknownRequest => StatusCode::NOT_FOUND,
+            Self::InvalidCsrfToken | Self::OtherBrowser => StatusCode::FORBIDDEN,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SignInRequired => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 }

@@ -9,11 +9,10 @@ use crate::storage::{StorageError, StorageErrorKind};
 #[error("{error}")]
 #[non_exhaustive]
 pub struct TokenError {
-    /// The OAuth error.
+    /// The OAuth error. An `invalid_client` answer is a 401 with
+    /// `WWW-Authenticate: Basic`, whichever way the client authenticated
+    /// (RFC 6749 §5.2 allows it, and HTTP requires a challenge on a 401).
     pub error: OAuthError,
-    /// Whether the client used `Authorization: Basic`: an `invalid_client`
-    /// answer then carries `WWW-Authenticate: Basic` (RFC 6749 §5.2).
-    pub basic_auth: bool,
     /// Whether a presented client id and secret failed to authenticate:
     /// the failures [`AuthorizationServer::handle`] counts per address.
     pub(crate) failed_authentication: FailedAuthentication,
@@ -36,20 +35,13 @@ impl TokenError {
     pub(crate) fn new(code: OAuthErrorCode, description: &'static str) -> Self {
         Self {
             error: OAuthError::new(code, description),
-            basic_auth: false,
             failed_authentication: FailedAuthentication::No,
         }
     }
 
-    /// The HTTP status: 401 for `invalid_client`, 503 for
-    /// `temporarily_unavailable`, 500 for `server_error`, else 400.
-    pub fn status(&self) -> u16 {
-        match self.error.code {
-            OAuthErrorCode::InvalidClient => 401,
-            OAuthErrorCode::TemporarilyUnavailable => 503,
-            OAuthErrorCode::ServerError => 500,
-            _ => 400,
-        }
+    /// The HTTP status: [`OAuthErrorCode::status`] of the error's code.
+    pub fn status(&self) -> http::StatusCode {
+        self.error.code.status()
     }
 }
 
@@ -75,7 +67,6 @@ impl From<OAuthError> for TokenError {
     fn from(error: OAuthError) -> Self {
         Self {
             error,
-            basic_auth: false,
             failed_authentication: FailedAuthentication::No,
         }
     }

@@ -99,13 +99,7 @@ impl<S: Storage> AuthorizationServer<S> {
             }
         }
         let client = self
-            .authenticate_presented_client(
-                basic.is_some(),
-                client_id,
-                secret,
-                checked,
-                prefetch.app,
-            )
+            .authenticate_presented_client(client_id, secret, checked, prefetch.app)
             .await?;
         match params.get("grant_type") {
             None => Err(invalid_request("grant_type is required")),

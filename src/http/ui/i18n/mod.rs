@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use language_tags::LanguageTag;
 
-use crate::error::{FieldError, Problem};
+use crate::error::{ConnectProblem, FieldError, Problem};
 use crate::oauth::authorize::error::ErrorPage;
 
 use en::EN;
@@ -43,7 +43,10 @@ pub(crate) fn check_locale(locale: &str) -> Result<String, FieldError> {
         Ok(tag) if tag.primary_language().len() <= 3 && tag.private_use().is_none() => {
             Ok(locale.to_owned())
         }
-        _ => Err(FieldError::new("locale", Problem::InvalidLocale)),
+        _ => Err(FieldError::new(
+            "locale",
+            Problem::Connect(ConnectProblem::InvalidLocale),
+        )),
     }
 }
 
@@ -238,9 +241,9 @@ pub(crate) fn problem_key(problem: &Problem) -> &'static str {
     match problem {
         Problem::Required => "problem.required",
         Problem::TooLong { .. } => "problem.too_long",
-        Problem::InvalidEmail => "problem.email",
-        Problem::InvalidPhone => "problem.phone",
-        Problem::IncompleteLocation => "problem.location",
+        Problem::Connect(ConnectProblem::InvalidEmail) => "problem.email",
+        Problem::Connect(ConnectProblem::InvalidPhone) => "problem.phone",
+        Problem::Connect(ConnectProblem::IncompleteLocation) => "problem.location",
         Problem::InvalidCharacters => "problem.characters",
         _ => "problem.other",
     }

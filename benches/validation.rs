@@ -14,9 +14,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use oauth_connect::connect::ConnectDecision;
 use oauth_connect::{
-    AppType, AuthorizationServer, ConnectDecision, MemoryStore, NewConnectSession, NewOAuthApp,
-    NewScopedKey, WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey,
+    WorkspaceId,
 };
 use tokio::runtime::Runtime;
 

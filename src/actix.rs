@@ -68,8 +68,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use crate::adapter::{self, AdapterOptions, BodyError};
-use crate::client_address::PeerAddress;
 use crate::http::MAX_BODY_BYTES;
+use crate::server::client_address::PeerAddress;
 
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;

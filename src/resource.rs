@@ -64,7 +64,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 .verify_scoped_key(credential)
                 .await
                 .map_err(|e| match e {
-                    crate::ScopedKeyError::Storage(e) => BearerError::Storage(e),
+                    crate::connect::scoped_keys::ScopedKeyError::Storage(e) => {
+                        BearerError::Storage(e)
+                    }
                     _ => BearerError::InvalidToken,
                 })?;
             return Ok(BearerPrincipal {

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_connect::{Brand, ConfigError, Messages, SignIn, Subject};
+use oauth_connect::hooks::SignIn;
+use oauth_connect::http::{Brand, Messages};
+use oauth_connect::{ConfigError, Subject};
 use serde_json::{Value, json};
 use support::*;
 

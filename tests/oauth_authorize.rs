@@ -13,7 +13,8 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::{AuthorizeError, Decision, PkcePolicy, ScopeSet, Subject};
+use oauth_connect::oauth::{AuthorizeError, Decision, ScopeSet};
+use oauth_connect::{PkcePolicy, Subject};
 use support::*;
 use time::Duration;
 
@@ -337,7 +338,7 @@ async fn rfc6749_4_1_2_1_an_over_long_state_is_refused_without_being_echoed() {
             .await
         }
     };
-    let long = "s".repeat(oauth_connect::MAX_STATE_LEN + 1);
+    let long = "s".repeat(oauth_connect::limits::MAX_STATE_LEN + 1);
     let refused = request(&long, "read:devices").await;
     assert_eq!(
         refused.status(),
@@ -355,7 +356,7 @@ async fn rfc6749_4_1_2_1_an_over_long_state_is_refused_without_being_echoed() {
     let refused = request(&long, "admin").await;
     assert_eq!(param(&location(&refused), "state"), None);
     // At the limit: accepted, and echoed with an error.
-    let longest = "s".repeat(oauth_connect::MAX_STATE_LEN);
+    let longest = "s".repeat(oauth_connect::limits::MAX_STATE_LEN);
     assert_eq!(
         request(&longest, "read:devices").await.status(),
         StatusCode::OK
@@ -906,7 +907,7 @@ async fn rfc9126_request_uri_expires_unopened_and_par_needs_client_authenticatio
 async fn rfc8414_metadata_lists_every_endpoint() {
     let (builder, clock, events) = builder();
     let server = builder
-        .scopes_supported(oauth_connect::ScopeSet::from_tokens(["read:devices"]).unwrap())
+        .scopes_supported(oauth_connect::oauth::ScopeSet::from_tokens(["read:devices"]).unwrap())
         .build()
         .unwrap();
     let h = harness_with(server, clock, events).await;
@@ -976,16 +977,16 @@ impl oauth_connect::ResourceOwnerAuthenticator for RememberedConsent {
     async fn prior_consent(
         &self,
         headers: &http::HeaderMap,
-        request: &oauth_connect::ConsentRequest<'_>,
-    ) -> oauth_connect::PriorConsent {
+        request: &oauth_connect::hooks::ConsentRequest<'_>,
+    ) -> oauth_connect::hooks::PriorConsent {
         assert!(request.redirect_uri.starts_with("https://app.example.com/"));
         assert_eq!(request.app.name, "Test <App>");
         match self.authenticate(headers, None).await {
-            Some(subject) => oauth_connect::PriorConsent::Granted {
+            Some(subject) => oauth_connect::hooks::PriorConsent::Granted {
                 subject,
-                scopes: oauth_connect::ScopeSet::parse("read:devices").unwrap(),
+                scopes: oauth_connect::oauth::ScopeSet::parse("read:devices").unwrap(),
             },
-            None => oauth_connect::PriorConsent::Ask,
+            None => oauth_connect::hooks::PriorConsent::Ask,
         }
     }
 }

@@ -12,7 +12,7 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::Event;
+use oauth_connect::hooks::Event;
 use support::*;
 use time::Duration;
 
@@ -1117,7 +1117,7 @@ async fn rfc6749_2_3_1_swapped_client_id_and_secret_never_reach_an_event() {
     assert_eq!(named, vec![Some(id.clone()), Some(id.clone()), None]);
 
     // And the Basic credentials' own Debug shows neither field.
-    let parsed = oauth_connect::BasicCredentials {
+    let parsed = oauth_connect::oauth::BasicCredentials {
         client_id: secret.clone().into(),
         client_secret: id.clone().into(),
     };

@@ -16,7 +16,7 @@
 //! later step — the page, its form posts and the provider's callback — must
 //! come with the claiming browser's cookie; any other browser gets a page
 //! saying the session was opened elsewhere
-//! ([`ErrorPage::OtherBrowser`](crate::ErrorPage::OtherBrowser)) and never a
+//! ([`ErrorPage::OtherBrowser`](crate::oauth::authorize::ErrorPage::OtherBrowser)) and never a
 //! completion. Other tabs of the same browser share the cookie and work.
 //!
 //! The secrets are the server's own: each is 256 random bits signed under

@@ -179,7 +179,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`RegistryError::Invalid`] naming `tags`, `addTags` or `removeTags`
     /// (bounded count and length; at least one of them; at most
-    /// [`MAX_TAGS`](crate::MAX_TAGS) in the result); `NotFound`.
+    /// [`MAX_TAGS`](crate::connect::MAX_TAGS) in the result); `NotFound`.
     pub async fn update_connection_tags(
         &self,
         workspace: &WorkspaceId,
@@ -201,7 +201,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 update.remove_tags.as_deref().unwrap_or_default(),
                 "removeTags",
             )?,
-            max: crate::MAX_TAGS,
+            max: crate::connect::MAX_TAGS,
         };
         match self
             .storage()
@@ -218,7 +218,7 @@ impl<S: Storage> AuthorizationServer<S> {
             TagUpdate::TooMany => Err(FieldError::new(
                 "tags",
                 Problem::TooMany {
-                    max: crate::MAX_TAGS,
+                    max: crate::connect::MAX_TAGS,
                 },
             )
             .into()),

@@ -18,18 +18,26 @@ pub(crate) mod session;
 pub(crate) mod steps;
 pub(crate) mod view;
 
-pub use input::{
-    CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
-    MAX_TAGS,
-};
+pub(crate) use input::{CustomerInfoInput, LocationInput, MAX_TAGS};
 pub(crate) use input::{check_reference_id, check_tags};
-pub use session::{ConnectError, CreatedConnectSession, NewConnectSession};
+pub(crate) use session::{ConnectError, CreatedConnectSession, NewConnectSession};
+
+pub use crate::model::origin::{Origin, OriginError};
+pub use crate::storage::connect::{ConnectMode, ConnectionStatus, CustomerInfo, Location};
+pub use browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
+pub use connections::{AttachConnection, Connection, ConnectionUpdate};
+pub use customers::Customer;
+pub use publishable_keys::{
+    BrowserCaller, CreatedPublishableKey, PublishableKeyError, PublishableKeyInfo,
+};
+pub use scoped_keys::{MintError, ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal};
+pub use steps::{
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
+};
 pub use view::{CompleteError, ProviderView, StepView};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::connect::browser::BrowserSecret;
-use crate::connect::scoped_keys::ScopedKey;
 use crate::credentials::{AuthorizationCode, ConnectToken, Secret};
 use crate::model::ids::{ConnectionId, CustomerId, GrantId, Subject};
 use crate::model::random::RandomError;
@@ -38,9 +46,9 @@ use crate::oauth::authorize::{ClientRedirect, ErrorPage};
 use crate::registry::apps::OAuthApp;
 use crate::server::AuthorizationServer;
 use crate::storage::{
-    CodeRecord, ConnectApproval, ConnectContext, ConnectMode, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, GrantRecord, ResponseMode, ScopedKeyDelivery, SessionCompletion,
-    SessionDecision, SessionRecord, Storage, StorageError, StorageErrorKind,
+    CodeRecord, ConnectApproval, ConnectContext, ConnectionRecord, CustomerRecord, GrantRecord,
+    ResponseMode, ScopedKeyDelivery, SessionCompletion, SessionDecision, SessionRecord, Storage,
+    StorageError, StorageErrorKind,
 };
 
 /// What the hosted Connect page shows, for the crate's renderer or a host's
@@ -321,10 +329,10 @@ impl<S: Storage> AuthorizationServer<S> {
     /// was stored) or updated (an existing one was updated in place and now
     /// holds the approval's grant).
     async fn connection_event(&self, proposed: &ConnectionRecord) {
-        let filter = crate::ConnectionFilter {
+        let filter = crate::storage::ConnectionFilter {
             app_id: Some(proposed.app_id.clone()),
             grant_id: Some(proposed.grant_id.clone()),
-            ..crate::ConnectionFilter::default()
+            ..crate::storage::ConnectionFilter::default()
         };
         let stored = self
             .storage()

@@ -71,7 +71,7 @@ fn progress(page: &ConnectPage) -> (usize, usize) {
 
 /// The body of the current step.
 fn step_body<'a>(
-    server_catalogue: &'a crate::ScopeCatalogue,
+    server_catalogue: &'a crate::hooks::resource_owner::ScopeCatalogue,
     page: &'a ConnectPage,
     shown: &Shown<'a>,
 ) -> ui::StepBody<'a> {
@@ -172,7 +172,12 @@ pub(super) fn render<S: Storage>(
         .frame_ancestors()
         .iter()
         .map(String::as_str)
-        .chain(page.app.allowed_origins.iter().map(crate::Origin::as_str))
+        .chain(
+            page.app
+                .allowed_origins
+                .iter()
+                .map(crate::model::origin::Origin::as_str),
+        )
         .filter(|_| !popup)
         .collect();
     let frame_ancestors = if ancestors.is_empty() {
@@ -418,7 +423,7 @@ pub(super) async fn page<S: Storage>(
 /// Asked cross-origin (with an `Origin` header), by the embed script
 /// before it opens a modal, the answer also says whether the hosted page
 /// lets that origin frame it and reports to it (`embed`, an
-/// [`EmbedCheck`](crate::EmbedCheck)), and is readable there (CORS:
+/// [`EmbedCheck`](crate::connect::steps::EmbedCheck)), and is readable there (CORS:
 /// `Access-Control-Allow-Origin` naming that origin, no credentials), the
 /// errors included. The Connect token is the credential; nothing in the
 /// answer is more than its holder sees on the page itself.

@@ -275,9 +275,15 @@ pub(super) async fn par<S: Storage>(
                 "expires_in": pushed.expires_in,
             }),
         )),
-        Err(crate::PushError::Invalid(error)) => oauth_error(error.code, error.description),
-        Err(crate::PushError::Storage(error)) => token_error(&TokenError::from(error)),
-        Err(crate::PushError::Random(error)) => token_error(&TokenError::from(error)),
+        Err(crate::oauth::authorize::PushError::Invalid(error)) => {
+            oauth_error(error.code, error.description)
+        }
+        Err(crate::oauth::authorize::PushError::Storage(error)) => {
+            token_error(&TokenError::from(error))
+        }
+        Err(crate::oauth::authorize::PushError::Random(error)) => {
+            token_error(&TokenError::from(error))
+        }
     }
 }
 

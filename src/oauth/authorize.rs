@@ -453,7 +453,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Security
     ///
-    /// With the default policy ([`PriorConsent::Ask`](crate::PriorConsent::Ask))
+    /// With the default policy ([`PriorConsent::Ask`](crate::hooks::resource_owner::PriorConsent::Ask))
     /// every request gets the consent page. See `prior_consent` for when
     /// answering without the page is safe (RFC 6749 §10.2).
     pub async fn authorize_request<N, V>(
@@ -636,7 +636,10 @@ impl<S: Storage> AuthorizationServer<S> {
 
     fn new_session_handle(
         &self,
-    ) -> Result<(ConnectToken, crate::CredentialHash), crate::RandomError> {
+    ) -> Result<
+        (ConnectToken, crate::credentials::keyring::CredentialHash),
+        crate::model::random::RandomError,
+    > {
         let config = self.config();
         ConnectToken::generate_hashed(config.prefixes(), config.keys(), config.rng())
     }
@@ -881,7 +884,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 )
                 // Never fails with the current key; were it to, every such
                 // push would share one bound: stricter, never looser.
-                .unwrap_or_else(|| crate::CredentialHash::from_bytes([0; 32]));
+                .unwrap_or_else(|| {
+                    crate::credentials::keyring::CredentialHash::from_bytes([0; 32])
+                });
             self.storage()
                 .insert_pushed_session(
                     &record,
@@ -1087,7 +1092,8 @@ impl<S: Storage> AuthorizationServer<S> {
         subject: Subject,
         scopes: ScopeSet,
         now: OffsetDateTime,
-    ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::RandomError> {
+    ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::model::random::RandomError>
+    {
         let config = self.config();
         let expires_at = now + config.lifetimes().code;
         let mut random = Zeroizing::new([0u8; 16 + RANDOM_LEN]);
@@ -1165,5 +1171,5 @@ pub enum PushError {
     Storage(#[from] StorageError),
     /// The RNG failed.
     #[error(transparent)]
-    Random(#[from] crate::RandomError),
+    Random(#[from] crate::model::random::RandomError),
 }

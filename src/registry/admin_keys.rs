@@ -16,7 +16,7 @@
 //!
 //! Either way storage keeps only the keyed hash ([`AdminKeyStore`]).
 //!
-//! [`AdminKeyStore`]: crate::AdminKeyStore
+//! [`AdminKeyStore`]: crate::storage::AdminKeyStore
 
 use zeroize::Zeroizing;
 

@@ -242,7 +242,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
 
     /// How the consent page of a plain `/oauth/authorize` flow knows its end
     /// user: your login (default: none, so plain-flow consent is refused;
-    /// [`DemoSignIn`](crate::DemoSignIn) for demos).
+    /// [`DemoSignIn`](crate::hooks::resource_owner::DemoSignIn) for demos).
     pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
         self.resource_owner = authenticator;
         self

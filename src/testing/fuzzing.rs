@@ -16,12 +16,17 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use crate::connect::ConnectDecision;
+use crate::connect::steps::{LinkFormValues, Step, StepAction};
+use crate::credentials::{CredentialKind, CredentialPrefixes, kind};
+use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
+use crate::hooks::resource_owner::DemoSignIn;
+use crate::model::origin::{Origin, OriginError};
+use crate::model::redirect::{RedirectUri, RedirectUriKind};
+use crate::storage::LinkedAccount;
 use crate::{
-    AppType, AuthorizationServer, BearerKind, BearerRejection, ConnectDecision, CredentialKind,
-    CredentialPrefixes, DemoSignIn, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook,
-    LinkedAccount, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Origin, OriginError,
-    Provider, RedirectUri, RedirectUriKind, Step, StepAction, Terms, WorkspaceId,
-    credentials::Credential, kind,
+    AppType, AuthorizationServer, BearerKind, BearerRejection, LinkHook, MemoryStore,
+    NewConnectSession, NewOAuthApp, NewScopedKey, WorkspaceId, credentials::Credential,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).
@@ -980,10 +985,11 @@ pub fn scope_param(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(set) = crate::ScopeSet::parse(text) else {
+    let Ok(set) = crate::model::scope::ScopeSet::parse(text) else {
         return;
     };
-    let again = crate::ScopeSet::parse(&set.to_param()).expect("canonical form parses");
+    let again =
+        crate::model::scope::ScopeSet::parse(&set.to_param()).expect("canonical form parses");
     assert_eq!(again, set);
     let mut seen = std::collections::HashSet::new();
     assert!(

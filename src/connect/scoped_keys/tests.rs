@@ -5,9 +5,10 @@ use std::sync::Arc;
 use time::macros::datetime;
 
 use super::*;
+use crate::connect::ConnectDecision;
+use crate::hooks::clock::ManualClock;
 use crate::{
-    AppType, AuthorizationServer, ConnectDecision, KeyRing, ManualClock, MemoryStore,
-    NewConnectSession, NewOAuthApp, ServerKey,
+    AppType, AuthorizationServer, KeyRing, MemoryStore, NewConnectSession, NewOAuthApp, ServerKey,
 };
 
 const REDIRECT: &str = "https://app.example.com/callback";

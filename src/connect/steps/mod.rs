@@ -5,7 +5,7 @@
 //! The state of every step lives in the session (its Connect context); the
 //! browser carries only the Connect token and a CSRF token. Every
 //! transition is a compare-and-swap on the context's version
-//! ([`ConnectStore::advance_connect`](crate::ConnectStore::advance_connect)),
+//! ([`ConnectStore::advance_connect`](crate::storage::ConnectStore::advance_connect)),
 //! so reloads, Back, a second tab or a post for a step already passed can
 //! never skip, repeat or corrupt anything: a stale post just shows where the
 //! flow stands.

@@ -100,8 +100,8 @@ impl From<StorageError> for TokenError {
     }
 }
 
-impl From<crate::RandomError> for TokenError {
-    fn from(_: crate::RandomError) -> Self {
+impl From<crate::model::random::RandomError> for TokenError {
+    fn from(_: crate::model::random::RandomError) -> Self {
         Self::new(OAuthErrorCode::ServerError, "internal error")
     }
 }
@@ -284,7 +284,7 @@ pub enum BearerError {
 }
 
 /// What a token request read before authenticating its client (see
-/// [`GrantStore::get_app_and_code`](crate::GrantStore::get_app_and_code)):
+/// [`GrantStore::get_app_and_code`](crate::storage::GrantStore::get_app_and_code)):
 /// each `None` when not read.
 #[derive(Default)]
 struct Prefetch {
@@ -707,7 +707,11 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    async fn code_replayed(&self, code: &crate::CodeRecord, now: OffsetDateTime) -> TokenError {
+    async fn code_replayed(
+        &self,
+        code: &crate::storage::CodeRecord,
+        now: OffsetDateTime,
+    ) -> TokenError {
         // RFC 6749 §4.1.2: deny, and revoke what the first use issued — the
         // grant with its tokens, the scoped key delivered with them and a
         // Connect connection resting on the grant — in one atomic step.
@@ -1185,7 +1189,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// expired, a grant revoked a day ago; a Connect connection's grant
     /// stays while the connection is active, exchanged or not (its scoped
     /// keys rest on it), and goes a day after the connection's revocation.
-    /// See [`GrantStore::purge_expired`](crate::GrantStore::purge_expired).
+    /// See [`GrantStore::purge_expired`](crate::storage::GrantStore::purge_expired).
     ///
     /// Schedule it from the host, for example every minute, calling again
     /// while it returns `batch` (more may remain). Safe to run from several

@@ -693,7 +693,7 @@ pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
         scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
         state: Some(Redacted::new("xyz".to_owned())),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
-        response_mode: crate::ResponseMode::Query,
+        response_mode: crate::storage::ResponseMode::Query,
         created_at: now,
         expires_at: now + Duration::minutes(10),
         open_by: None,
@@ -842,14 +842,17 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
     let mut session = session_record(&app, now);
-    session.response_mode = crate::ResponseMode::WebMessage;
+    session.response_mode = crate::storage::ResponseMode::WebMessage;
     store.insert_session(&session).await.unwrap();
     let opened = store
         .open_session(&session.hash, now)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(opened.response_mode, crate::ResponseMode::WebMessage);
+    assert_eq!(
+        opened.response_mode,
+        crate::storage::ResponseMode::WebMessage
+    );
     assert_eq!(opened, session);
     match store
         .complete_session(&session.hash, &SessionDecision::Deny, now)
@@ -857,7 +860,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
         .unwrap()
     {
         SessionCompletion::Completed(done) => {
-            assert_eq!(done.response_mode, crate::ResponseMode::WebMessage);
+            assert_eq!(done.response_mode, crate::storage::ResponseMode::WebMessage);
         }
         other => panic!("the denial completes the session, got {other:?}"),
     }
@@ -865,7 +868,8 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
     let connect = connect_session_record(&app, now);
     store.insert_session(&connect).await.unwrap();
     let mut next = connect.connect.as_deref().unwrap().clone();
-    next.progress.embed = crate::ConnectEmbed::parse("modal", "n0nce-of-the-embed-script_1");
+    next.progress.embed =
+        crate::storage::ConnectEmbed::parse("modal", "n0nce-of-the-embed-script_1");
     assert!(next.progress.embed.is_some());
     next.step_version = 1;
     assert_eq!(
@@ -873,7 +877,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
             .advance_connect(&connect.hash, 0, &next, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Advanced
+        crate::storage::StepAdvance::Advanced
     );
     let stored = store
         .open_session(&connect.hash, now)
@@ -881,7 +885,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.connect.as_deref(), Some(&next));
-    assert_eq!(stored.response_mode, crate::ResponseMode::Query);
+    assert_eq!(stored.response_mode, crate::storage::ResponseMode::Query);
 }
 
 /// A pushed request opens only before `open_by`; opening twice keeps the
@@ -1243,7 +1247,7 @@ pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>)
         .unwrap();
     assert_eq!(
         store.revoke_grant(&grant.id, now).await.unwrap(),
-        Some(crate::GrantRevocation::default()),
+        Some(crate::storage::GrantRevocation::default()),
         "revoked, with no connection to take along"
     );
     assert_eq!(
@@ -1466,7 +1470,9 @@ pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(sto
     let minted_later = scoped_key_record(&app, &customer, &grant.id, now);
     store.insert_scoped_key(&minted_later).await.unwrap();
     let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
-    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "second", "second"));
+    other.connection.linked = Some(crate::storage::LinkedAccount::new(
+        "tesla", "second", "second",
+    ));
     let other_connection = other.connection.id.clone();
     approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
     let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);
@@ -1525,7 +1531,7 @@ pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(sto
             .insert_scoped_key(&scoped_key_record(&app, &customer, &grant.id, later))
             .await
             .unwrap(),
-        crate::ScopedKeyInsert::NoLiveGrant,
+        crate::storage::ScopedKeyInsert::NoLiveGrant,
         "nothing more is minted under it"
     );
     // Once revoked, nothing more is written.
@@ -1680,7 +1686,9 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
     let same_grant_key = scoped_key_record(&app, &customer, &grant.id, now);
     store.insert_scoped_key(&same_grant_key).await.unwrap();
     let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
-    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "another", "another"));
+    other.connection.linked = Some(crate::storage::LinkedAccount::new(
+        "tesla", "another", "another",
+    ));
     let other_connection = other.connection.id.clone();
     approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
     let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);
@@ -2239,7 +2247,7 @@ pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(stor
             ))
             .await
             .unwrap(),
-        crate::ScopedKeyInsert::Inserted,
+        crate::storage::ScopedKeyInsert::Inserted,
         "keys are still minted under it"
     );
     assert!(store.get_grant(&gone_grant.id).await.unwrap().is_some());
@@ -2976,7 +2984,7 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
     for key in [&k1, &k2, &k3] {
         assert_eq!(
             store.insert_scoped_key(key).await.unwrap(),
-            crate::ScopedKeyInsert::Inserted
+            crate::storage::ScopedKeyInsert::Inserted
         );
     }
     assert_eq!(
@@ -3089,7 +3097,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
         async move {
             assert_eq!(
                 store.insert_scoped_key(&key).await.unwrap(),
-                crate::ScopedKeyInsert::NoLiveGrant,
+                crate::storage::ScopedKeyInsert::NoLiveGrant,
                 "{why}"
             );
             assert!(
@@ -3104,7 +3112,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
     let ok = scoped_key_record(&app, &live, &live_grant.id, now);
     assert_eq!(
         store.insert_scoped_key(&ok).await.unwrap(),
-        crate::ScopedKeyInsert::Inserted
+        crate::storage::ScopedKeyInsert::Inserted
     );
     assert!(!absent(ok.clone()).await);
 
@@ -3199,7 +3207,7 @@ pub async fn scoped_keys_minted_during_a_revocation_die_with_it<S: Storage>(stor
     }
     let mut stored = Vec::new();
     for task in tasks {
-        if let Some((id, crate::ScopedKeyInsert::Inserted)) = task.await.unwrap() {
+        if let Some((id, crate::storage::ScopedKeyInsert::Inserted)) = task.await.unwrap() {
             stored.push(id);
         }
     }
@@ -3222,7 +3230,9 @@ pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
     for (i, account) in ["acct-1", "acct-2"].into_iter().enumerate() {
         let at = now + Duration::seconds(i64::try_from(i).unwrap());
         let (grant, code, mut connect) = connect_approval(&app, &customer, true, at);
-        connect.connection.linked = Some(crate::LinkedAccount::new("tesla", account, account));
+        connect.connection.linked = Some(crate::storage::LinkedAccount::new(
+            "tesla", account, account,
+        ));
         let key = connect.scoped_key.clone().unwrap();
         ids.push(connect.connection.id.clone());
         approve_connect(&*store, &app, (grant.clone(), code, connect), at).await;
@@ -3231,7 +3241,7 @@ pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
     let extra = scoped_key_record(&app, &customer, &grants[0].0.id, now);
     assert_eq!(
         store.insert_scoped_key(&extra).await.unwrap(),
-        crate::ScopedKeyInsert::Inserted
+        crate::storage::ScopedKeyInsert::Inserted
     );
     let later = now + Duration::minutes(1);
     store
@@ -3322,10 +3332,10 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     let old_key = connect.scoped_key.clone().unwrap();
     let id = connect.connection.id.clone();
     approve_connect(&*store, &app, (grant, code, connect), now).await;
-    let edit = crate::TagEdit {
+    let edit = crate::storage::TagEdit {
         replace: Some(vec!["vip".to_owned(), "boston".to_owned()]),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &edit, now)
@@ -3366,10 +3376,10 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     );
 
     // Tags emptied with the API stay empty but for the session's.
-    let clear = crate::TagEdit {
+    let clear = crate::storage::TagEdit {
         replace: Some(Vec::new()),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &clear, later)
@@ -3383,10 +3393,14 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     assert_eq!(updated.tags, ["autumn"]);
 
     // Never more than MAX_TAGS: the connection's own come first.
-    let full = crate::TagEdit {
-        replace: Some((0..crate::MAX_TAGS).map(|i| format!("own-{i}")).collect()),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+    let full = crate::storage::TagEdit {
+        replace: Some(
+            (0..crate::connect::MAX_TAGS)
+                .map(|i| format!("own-{i}"))
+                .collect(),
+        ),
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &full, last)
@@ -3396,7 +3410,7 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     connect.connection.tags = vec!["one-more".to_owned()];
     approve_connect(&*store, &app, (grant, code, connect), last).await;
     let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
-    assert_eq!(updated.tags.len(), crate::MAX_TAGS);
+    assert_eq!(updated.tags.len(), crate::connect::MAX_TAGS);
     assert!(!updated.tags.contains(&"one-more".to_owned()));
 }
 
@@ -3452,7 +3466,7 @@ pub async fn customers_belong_to_their_app<S: Storage>(store: Arc<S>) {
             .unwrap(),
         Some(mine.clone())
     );
-    let ids = |listing: crate::Listing<CustomerRecord>| {
+    let ids = |listing: crate::storage::Listing<CustomerRecord>| {
         (
             listing.total,
             listing.items.into_iter().map(|c| c.id).collect::<Vec<_>>(),
@@ -3768,7 +3782,7 @@ async fn browser_connected<S: Storage>(
 /// moves there and its former customer is deleted; either way its keys
 /// follow the customer while keeping their subject, and only once.
 pub async fn connections_attach_to_a_customer_of_their_app<S: Storage>(store: Arc<S>) {
-    use crate::{AttachTarget, ConnectionAttach};
+    use crate::storage::{AttachTarget, ConnectionAttach};
 
     let app = grant_fixture(&*store).await;
     let ws = app.app.workspace_id.clone();
@@ -4018,15 +4032,15 @@ pub async fn connections_concurrent_attachments_have_one_winner<S: Storage>(stor
         let store = Arc::clone(&store);
         let (ws, id) = (ws.clone(), connection.id.clone());
         tasks.push(tokio::spawn(async move {
-            let to = crate::AttachTarget::Reference(format!("race-{i}"));
+            let to = crate::storage::AttachTarget::Reference(format!("race-{i}"));
             store.attach_connection(&ws, None, &id, &to, now).await
         }));
     }
     let mut winners = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            Ok(crate::ConnectionAttach::Attached(c)) => winners.push(c.reference_id),
-            Ok(crate::ConnectionAttach::NotAttachable) => {}
+            Ok(crate::storage::ConnectionAttach::Attached(c)) => winners.push(c.reference_id),
+            Ok(crate::storage::ConnectionAttach::NotAttachable) => {}
             Err(e) => assert_eq!(e.kind(), StorageErrorKind::Conflict),
             Ok(other) => panic!("{other:?}"),
         }
@@ -4069,12 +4083,13 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     {
         let at = now + Duration::seconds(i64::try_from(i).unwrap());
         let (grant, code, mut connect) = connect_approval(&app, customer, true, at);
-        connect.connection.linked = linked.map(|(p, a)| crate::LinkedAccount::new(p, a, "label"));
+        connect.connection.linked =
+            linked.map(|(p, a)| crate::storage::LinkedAccount::new(p, a, "label"));
         ids.push(connect.connection.id.clone());
         grants.push(grant.id.clone());
         approve_connect(&*store, &app, (grant, code, connect), at).await;
     }
-    let list = |filter: crate::ConnectionFilter| {
+    let list = |filter: crate::storage::ConnectionFilter| {
         let store = Arc::clone(&store);
         let ws = ws.clone();
         async move {
@@ -4083,37 +4098,37 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
             (page.total, listed)
         }
     };
-    let filter = crate::ConnectionFilter::default;
+    let filter = crate::storage::ConnectionFilter::default;
     assert_eq!(list(filter()).await, (3, ids.clone()));
-    let by_provider = crate::ConnectionFilter {
+    let by_provider = crate::storage::ConnectionFilter {
         provider: Some("tesla".to_owned()),
         ..filter()
     };
     assert_eq!(list(by_provider).await, (1, vec![ids[0].clone()]));
-    let by_reference_and_tag = crate::ConnectionFilter {
+    let by_reference_and_tag = crate::storage::ConnectionFilter {
         reference_id: Some("ada".to_owned()),
         tag: Some("boston".to_owned()),
         ..filter()
     };
     assert_eq!(list(by_reference_and_tag).await, (2, ids[..2].to_vec()));
-    let no_such_tag = crate::ConnectionFilter {
+    let no_such_tag = crate::storage::ConnectionFilter {
         tag: Some("nowhere".to_owned()),
         ..filter()
     };
     assert_eq!(list(no_such_tag).await, (0, Vec::new()));
-    let by_customer = crate::ConnectionFilter {
+    let by_customer = crate::storage::ConnectionFilter {
         customer_id: Some(bob.id.clone()),
         app_id: Some(app.app.id.clone()),
         ..filter()
     };
     assert_eq!(list(by_customer).await, (1, vec![ids[2].clone()]));
-    let by_grant = crate::ConnectionFilter {
+    let by_grant = crate::storage::ConnectionFilter {
         grant_id: Some(grants[1].clone()),
         ..filter()
     };
     assert_eq!(list(by_grant).await, (1, vec![ids[1].clone()]));
     let other_app = app_record(&ws, now, Some(random_hash()));
-    let by_other_app = crate::ConnectionFilter {
+    let by_other_app = crate::storage::ConnectionFilter {
         app_id: Some(other_app.app.id.clone()),
         ..filter()
     };
@@ -4134,7 +4149,9 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     let first = first.expect("found in its workspace");
     assert_eq!(
         first.linked,
-        Some(crate::LinkedAccount::new("tesla", "acct-1", "label"))
+        Some(crate::storage::LinkedAccount::new(
+            "tesla", "acct-1", "label"
+        ))
     );
     assert!(
         store
@@ -4162,7 +4179,7 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     );
 }
 
-/// Tag edits apply as [`TagEdit::apply`](crate::TagEdit::apply) says,
+/// Tag edits apply as [`TagEdit::apply`](crate::storage::TagEdit::apply) says,
 /// refuse a result over the maximum (writing nothing) and an unknown or
 /// another app's connection; ten concurrent edits each adding a tag lose
 /// none.
@@ -4184,7 +4201,7 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
     ];
     let mut tags = connection.tags.clone();
     for (i, (replace, add, remove)) in cases.into_iter().enumerate() {
-        let edit = crate::TagEdit {
+        let edit = crate::storage::TagEdit {
             replace: replace.map(strings),
             add: strings(add),
             remove: strings(remove),
@@ -4197,7 +4214,7 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
             .await
             .unwrap()
         {
-            crate::TagUpdate::Updated(updated) => {
+            crate::storage::TagUpdate::Updated(updated) => {
                 assert_eq!(updated.tags, expected, "{edit:?} on {tags:?}");
                 assert_eq!(updated.updated_at, later);
                 tags = updated.tags;
@@ -4207,17 +4224,17 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
     }
     let stored = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(stored.tags, tags, "stored as answered");
-    let too_many = crate::TagEdit {
+    let too_many = crate::storage::TagEdit {
         add: strings(&["1", "2"]),
         max: 1,
-        ..crate::TagEdit::default()
+        ..crate::storage::TagEdit::default()
     };
     assert_eq!(
         store
             .update_connection_tags(&ws, None, &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::TooMany
+        crate::storage::TagUpdate::TooMany
     );
     let unchanged = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(unchanged.tags, tags, "a refused edit writes nothing");
@@ -4227,14 +4244,14 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
             .update_connection_tags(&ws, Some(&other_app.app.id), &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::NotFound
+        crate::storage::TagUpdate::NotFound
     );
     assert_eq!(
         store
             .update_connection_tags(&fresh_workspace(), None, &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::NotFound
+        crate::storage::TagUpdate::NotFound
     );
 
     // Ten concurrent edits each add their own tag: none is lost.
@@ -4243,10 +4260,10 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
         let store = Arc::clone(&store);
         let (ws, id) = (ws.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
-            let edit = crate::TagEdit {
+            let edit = crate::storage::TagEdit {
                 add: vec![format!("t{i}")],
                 max: 20,
-                ..crate::TagEdit::default()
+                ..crate::storage::TagEdit::default()
             };
             store
                 .update_connection_tags(&ws, None, &id, &edit, now)
@@ -4255,7 +4272,10 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
         }));
     }
     for task in tasks {
-        assert!(matches!(task.await.unwrap(), crate::TagUpdate::Updated(_)));
+        assert!(matches!(
+            task.await.unwrap(),
+            crate::storage::TagUpdate::Updated(_)
+        ));
     }
     let raced = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(raced.tags.len(), 10, "t0..t9, none lost");
@@ -4341,9 +4361,9 @@ pub async fn connections_revoke_cascades_once<S: Storage>(store: Arc<S>) {
             .unwrap()
             .is_none()
     );
-    let revoked_only = crate::ConnectionFilter {
+    let revoked_only = crate::storage::ConnectionFilter {
         status: Some(ConnectionStatus::Revoked),
-        ..crate::ConnectionFilter::default()
+        ..crate::storage::ConnectionFilter::default()
     };
     let listed = store
         .list_connections(&ws, &revoked_only, 0, 10)
@@ -4409,7 +4429,7 @@ pub fn fresh_origin() -> Origin {
 }
 
 /// Allowed origins read back as stored, an update replaces the list, and
-/// [`origin_is_allowed`](crate::AppStore::origin_is_allowed) follows
+/// [`origin_is_allowed`](crate::storage::AppStore::origin_is_allowed) follows
 /// inserts, updates and deletes, across workspaces.
 pub async fn apps_allowed_origins_are_stored_and_looked_up<S: Storage>(store: Arc<S>) {
     let ws = fresh_workspace();
@@ -4944,7 +4964,7 @@ pub async fn sessions_pushed_concurrently_never_exceed_the_bound<S: Storage>(sto
 /// A pending Connect session of `app` (version 0, nothing done yet).
 pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
     let mut session = session_record(app, now);
-    session.connect = Some(Box::new(crate::ConnectContext {
+    session.connect = Some(Box::new(crate::storage::ConnectContext {
         reference_id: "steps".to_owned(),
         claimed_reference_id: None,
         tags: Vec::new(),
@@ -4952,11 +4972,11 @@ pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRe
         customer_id: None,
         customer_info: CustomerInfo::default(),
         filters: None,
-        mode: crate::ConnectMode::Create,
+        mode: crate::storage::ConnectMode::Create,
         scoped_key: None,
         scoped_key_expires_in: None,
         browser_created: false,
-        progress: crate::ConnectProgress::default(),
+        progress: crate::storage::ConnectProgress::default(),
         step_version: 0,
         locale: Some("fr".to_owned()),
     }));
@@ -4989,18 +5009,18 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
     let mut winner = None;
     for task in tasks {
         match task.await.unwrap() {
-            (crate::StepAdvance::Advanced, next) => {
+            (crate::storage::StepAdvance::Advanced, next) => {
                 assert!(winner.is_none(), "two transitions applied");
                 winner = Some(next);
             }
-            (crate::StepAdvance::Stale(current), _) => {
+            (crate::storage::StepAdvance::Stale(current), _) => {
                 assert_eq!(
                     current.connect.unwrap().step_version,
                     1,
                     "stale callers see the new version"
                 );
             }
-            (crate::StepAdvance::Closed, _) => panic!("the session is open"),
+            (crate::storage::StepAdvance::Closed, _) => panic!("the session is open"),
         }
     }
     let winner = winner.expect("one transition applies");
@@ -5028,7 +5048,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&session.hash, 1, &later, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed,
+        crate::storage::StepAdvance::Closed,
         "completed"
     );
     let expiring = connect_session_record(&app, now);
@@ -5039,7 +5059,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&expiring.hash, 0, &ctx, expiring.expires_at)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed,
+        crate::storage::StepAdvance::Closed,
         "expired"
     );
     assert_eq!(
@@ -5047,7 +5067,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&random_hash(), 0, &ctx, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed
+        crate::storage::StepAdvance::Closed
     );
 }
 
@@ -5059,7 +5079,9 @@ pub async fn connect_linked_accounts_are_separate_connections<S: Storage>(store:
     let customer = customer_record(&app, "multi", now);
     let with_link = |provider: &str, account: &str, at: OffsetDateTime| {
         let (grant, code, mut connect) = connect_approval(&app, &customer, false, at);
-        connect.connection.linked = Some(crate::LinkedAccount::new(provider, account, "label"));
+        connect.connection.linked = Some(crate::storage::LinkedAccount::new(
+            provider, account, "label",
+        ));
         connect.connection.updated_at = at;
         (grant, code, connect)
     };
@@ -5173,11 +5195,11 @@ macro_rules! delegate {
 }
 
 delegate! {
-    crate::AppStore {
+    crate::storage::AppStore {
         async fn insert_app(&self, record: &AppRecord) -> ();
         async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Option<AppRecord>;
         async fn get_app_by_client_id(&self, client_id: &ClientId) -> Option<AppRecord>;
-        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::Listing<OAuthApp>;
+        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::storage::Listing<OAuthApp>;
         async fn update_app(&self, workspace: &WorkspaceId, id: &AppId, changes: &AppChanges) -> Option<AppRecord>;
         async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> bool;
         async fn rotate_client_secret(&self, workspace: &WorkspaceId, id: &AppId, rotation: &SecretRotation) -> Option<AppRecord>;
@@ -5186,7 +5208,7 @@ delegate! {
 }
 
 delegate! {
-    crate::PublishableKeyStore {
+    crate::storage::PublishableKeyStore {
         async fn insert_publishable_key(&self, key: &PublishableKeyRecord, max_active: u32) -> PublishableKeyInsert;
         async fn list_publishable_keys(&self, workspace: &WorkspaceId, app_id: &AppId) -> Vec<PublishableKeyRecord>;
         async fn revoke_publishable_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &PublishableKeyId) -> bool;
@@ -5195,7 +5217,7 @@ delegate! {
 }
 
 delegate! {
-    crate::RateLimitStore {
+    crate::storage::RateLimitStore {
         async fn count_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime, window_end: OffsetDateTime) -> u32;
         async fn rate_limit_count(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> u32;
         async fn refund_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> ();
@@ -5204,7 +5226,7 @@ delegate! {
 }
 
 delegate! {
-    crate::AdminKeyStore {
+    crate::storage::AdminKeyStore {
         async fn insert_admin_key(&self, workspace: &WorkspaceId, hash: &CredentialHash, created_at: OffsetDateTime) -> ();
         async fn find_admin_key(&self, hash: &CredentialHash) -> Option<WorkspaceId>;
         async fn delete_admin_key(&self, hash: &CredentialHash) -> bool;
@@ -5212,7 +5234,7 @@ delegate! {
 }
 
 delegate! {
-    crate::GrantStore {
+    crate::storage::GrantStore {
         async fn insert_session(&self, session: &SessionRecord) -> ();
         async fn insert_pushed_session(&self, session: &SessionRecord, requester: &CredentialHash, max_pending: u32) -> ();
         async fn open_session(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<SessionRecord>;
@@ -5223,12 +5245,12 @@ delegate! {
         async fn insert_code(&self, grant: &GrantRecord, code: &CodeRecord) -> ();
         async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
         async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
-        async fn get_app_and_code(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<CodeRecord>>;
-        async fn get_app_and_token(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<TokenRecord>>;
+        async fn get_app_and_code(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::storage::Prefetched<CodeRecord>>;
+        async fn get_app_and_token(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::storage::Prefetched<TokenRecord>>;
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
-        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
-        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
+        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
+        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
         async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }
@@ -5249,21 +5271,21 @@ delegate! {
 }
 
 delegate! {
-    crate::ConnectStore {
+    crate::storage::ConnectStore {
         async fn get_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId) -> Option<CustomerRecord>;
         async fn find_customer(&self, workspace: &WorkspaceId, app_id: &AppId, reference_id: &str) -> Option<CustomerRecord>;
-        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
+        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::storage::Listing<CustomerRecord>;
         async fn delete_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId, now: OffsetDateTime) -> Option<Vec<ConnectionRecord>>;
-        async fn attach_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, to: &crate::AttachTarget, now: OffsetDateTime) -> crate::ConnectionAttach;
-        async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::ConnectContext, now: OffsetDateTime) -> crate::StepAdvance;
+        async fn attach_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, to: &crate::storage::AttachTarget, now: OffsetDateTime) -> crate::storage::ConnectionAttach;
+        async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::storage::ConnectContext, now: OffsetDateTime) -> crate::storage::StepAdvance;
         async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
-        async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::ConnectionFilter, offset: u64, limit: u32) -> crate::Listing<ConnectionRecord>;
+        async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::storage::ConnectionFilter, offset: u64, limit: u32) -> crate::storage::Listing<ConnectionRecord>;
         async fn get_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId) -> Option<ConnectionRecord>;
-        async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::TagEdit, now: OffsetDateTime) -> crate::TagUpdate;
+        async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::storage::TagEdit, now: OffsetDateTime) -> crate::storage::TagUpdate;
         async fn revoke_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, now: OffsetDateTime) -> Option<ConnectionRecord>;
-        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> crate::ScopedKeyInsert;
+        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> crate::storage::ScopedKeyInsert;
         async fn get_scoped_key(&self, id: &ScopedKeyId) -> Option<ScopedKeyRecord>;
-        async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::Listing<ScopedKeyRecord>;
+        async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::storage::Listing<ScopedKeyRecord>;
         async fn revoke_scoped_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &ScopedKeyId, now: OffsetDateTime) -> bool;
         async fn revoke_customer_scoped_keys(&self, workspace: &WorkspaceId, customer_id: &CustomerId, now: OffsetDateTime) -> u64;
     }

@@ -34,11 +34,15 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use oauth_connect::{
-    AppType, AuthenticatedClient, AuthorizationServer, AuthorizationStep, ConnectDecision,
-    ConsentRequest, CredentialHash, GrantId, GrantRecord, GrantStore as _, MemoryStore,
-    NewConnectSession, NewOAuthApp, NewScopedKey, PriorConsent, RandomSource as _,
-    ResourceOwnerAuthenticator, Subject, SystemRandom, TokenKind, TokenRecord, WorkspaceId,
+    AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp,
+    NewScopedKey, ResourceOwnerAuthenticator, Subject, WorkspaceId,
 };
+use oauth_connect::connect::ConnectDecision;
+use oauth_connect::credentials::CredentialHash;
+use oauth_connect::hooks::{ConsentRequest, PriorConsent, RandomSource as _, SystemRandom};
+use oauth_connect::oauth::AuthorizationStep;
+use oauth_connect::registry::AuthenticatedClient;
+use oauth_connect::storage::{GrantRecord, GrantStore as _, TokenKind, TokenRecord};
 
 type Server = AuthorizationServer<MemoryStore>;
 type Failure = Box<dyn Error>;

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use language_tags::LanguageTag;
 
-use crate::authorize::ErrorPage;
 use crate::error::{FieldError, Problem};
+use crate::oauth::authorize::ErrorPage;
 
 use en::EN;
 use es::ES;
@@ -51,7 +51,7 @@ pub(crate) fn check_locale(locale: &str) -> Result<String, FieldError> {
 /// ([`Messages::keys`] lists them).
 ///
 /// ```
-/// use oauth_connect::Messages;
+/// use oauth_connect::http::Messages;
 /// let german = Messages::new()
 ///     .set("consent.allow", "Erlauben")
 ///     .set("consent.deny", "Ablehnen");

@@ -68,7 +68,8 @@ use crate::server::client_address::PeerAddress;
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;
 use crate::server::AuthorizationServer;
-use crate::storage::{MemoryStore, Storage};
+use crate::storage::Storage;
+use crate::storage::memory::MemoryStore;
 
 /// The authenticated principal of a request to a protected resource; an
 /// axum extractor. Dereferences to [`BearerPrincipal`].

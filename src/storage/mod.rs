@@ -8,7 +8,7 @@
 //! and then writes in two calls where a concurrent caller could slip between.
 //!
 //! [`Storage`] is the union of the traits; the server is generic over it.
-//! [`MemoryStore`] is the reference implementation; `PostgresStore`
+//! [`MemoryStore`](crate::MemoryStore) is the reference implementation; `PostgresStore`
 //! (feature `postgres`) the production one. A third-party backend
 //! proves itself with the conformance suite (`conformance` feature).
 //!
@@ -48,7 +48,6 @@ pub use grants::{
     RefreshRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
     TokenRecord,
 };
-pub(crate) use memory::MemoryStore;
 pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 pub use rate_limits::RateLimitStore;
 

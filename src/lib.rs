@@ -257,7 +257,7 @@ pub use model::ids::{
 };
 // Apps: inputs and outputs.
 pub use registry::apps::{
-    AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp, Page, PageRequest,
+    AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp, PageRequest, Paged,
 };
 // Connect sessions and scoped keys: inputs and outputs.
 pub use connect::input::{CustomerInfoInput, LocationInput};

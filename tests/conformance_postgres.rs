@@ -617,12 +617,12 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     assert_eq!(session.status(), 201, "{:?}", session.body());
     let token = json(&session)["connectToken"].as_str().unwrap().to_owned();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(&token, &browser).await.unwrap();
+    let page = server.connect_open(&token, &browser, None).await.unwrap();
 
     let (count, _guard) = count_statements();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -655,10 +655,13 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(n, 1, "a browser-created session: insert_session only");
     let browser_token = made.unwrap().connect_token.expose_secret().to_owned();
-    let page = server.open_connect(&browser_token, &browser).await.unwrap();
+    let page = server
+        .connect_open(&browser_token, &browser, None)
+        .await
+        .unwrap();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &browser_token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -701,7 +704,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let scoped_key = tokens["scoped_key"].as_str().unwrap().to_owned();
 
-    let (n, valid) = statements(&count, server.validate_access_token(&access)).await;
+    let (n, valid) = statements(&count, server.authenticate_bearer(&access)).await;
     assert!(valid.is_ok());
     assert_eq!(n, 1, "bearer access-token validation (RFC 6750)");
     let (n, valid) = statements(&count, server.verify_scoped_key(&scoped_key)).await;
@@ -721,7 +724,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let mut typo = access.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
-    let (n, refused) = statements(&count, server.validate_access_token(&typo)).await;
+    let (n, refused) = statements(&count, server.authenticate_bearer(&typo)).await;
     assert!(refused.is_err());
     assert_eq!(n, 0, "a malformed token never reaches storage");
 

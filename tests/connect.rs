@@ -834,13 +834,12 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     ));
     // Foreign workspace.
     let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
-    assert!(h.server.verify_scoped_key_in(&other, &key).await.is_err());
-    assert!(
-        h.server
-            .verify_scoped_key_in(&h.workspace, &key)
-            .await
-            .is_ok()
-    );
+    let principal = h.server.verify_scoped_key(&key).await.unwrap();
+    assert!(matches!(
+        principal.require_workspace(&other),
+        Err(oauth_connect::connect::ScopedKeyError::Revoked)
+    ));
+    assert!(principal.require_workspace(&h.workspace).is_ok());
     // Customer deletion revokes; app deletion removes.
     use oauth_connect::storage::ConnectStore as _;
     let customer = h
@@ -1107,7 +1106,7 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         "the key delivered with the first exchange is revoked"
     );
     let access = tokens["access_token"].as_str().unwrap();
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     // The connection resting on the revoked grant is revoked with it (one
     // atomic storage step), not left "active" with a dead grant.
     use oauth_connect::storage::ConnectStore as _;
@@ -1261,7 +1260,7 @@ async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and
 
     // An access token alone.
     revoke(&h, access).await;
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     assert_eq!(
         get_as_client(&h, &connection_path).await["status"],
         "active"
@@ -1287,7 +1286,7 @@ async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and
 
     // The refresh token: the whole grant, its connection and its keys.
     revoke(&h, refresh).await;
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     let again = token(
         &h.server,
         &h.confidential,

@@ -450,7 +450,7 @@ async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
     let intruder = h.server.new_browser_secret().unwrap();
     assert_eq!(
         h.server
-            .complete_connect(
+            .connect_complete(
                 &mine.token,
                 &mine.csrf,
                 &intruder,

@@ -485,7 +485,11 @@ async fn form_link_hands_values_to_the_hook_and_stores_no_trace_of_them() {
         .server
         .browser_from_cookie(&h.browser.cookie("__Host-oc_connect_browser").unwrap())
         .unwrap();
-    let session = h.server.open_connect(&p.token, &browser).await.unwrap();
+    let session = h
+        .server
+        .connect_open(&p.token, &browser, None)
+        .await
+        .unwrap();
     let stored = format!("{:?}", session.flow);
     assert!(!stored.contains("hunter2") && !stored.contains("\"ada\""));
     let hash =

@@ -88,9 +88,9 @@ async fn key_for(f: &Fixture, reference: &str, expires_in: Option<i64>) -> Strin
         .unwrap();
     let token = session.connect_token.expose_secret();
     let browser = f.server.new_browser_secret().unwrap();
-    let page = f.server.open_connect(token, &browser).await.unwrap();
+    let page = f.server.connect_open(token, &browser, None).await.unwrap();
     f.server
-        .complete_connect(
+        .connect_complete(
             token,
             page.csrf_token.expose_secret(),
             &browser,

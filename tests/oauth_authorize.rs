@@ -1049,7 +1049,7 @@ async fn rfc6749_4_1_2_remembered_consent_answers_with_the_code_without_the_page
     assert_eq!(body["scope"], "read:devices");
     let info = h
         .server
-        .validate_access_token(body["access_token"].as_str().unwrap())
+        .authenticate_bearer(body["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(info.subject.unwrap().as_str(), "user-42");
@@ -1270,7 +1270,7 @@ async fn rfc6749_3_3_consent_may_narrow_the_requested_scopes_never_widen_or_empt
     let body = json(&tokens);
     assert_eq!(body["scope"], "read:sites", "only the granted scope");
     let access = body["access_token"].as_str().unwrap();
-    let info = h.server.validate_access_token(access).await.unwrap();
+    let info = h.server.authenticate_bearer(access).await.unwrap();
     assert_eq!(info.scopes, scopes("read:sites"));
     // The refresh token carries the grant's (narrowed) scopes: asking for a
     // requested-but-not-granted scope at refresh is wider (RFC 6749 §6).

@@ -107,7 +107,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Security
     ///
     /// A host rendering its own Connect pages gets the secret it passes to
-    /// [`open_connect`](Self::open_connect) and the other Connect calls
+    /// [`connect_open`](Self::connect_open) and the other Connect calls
     /// from here, reading the cookie named by
     /// [`browser_cookie_name`](Self::browser_cookie_name).
     pub fn browser_from_cookie(&self, value: &str) -> Option<BrowserSecret> {

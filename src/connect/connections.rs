@@ -10,7 +10,7 @@ use crate::error::{FieldError, Problem, RegistryError};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registry::apps::{Page, PageRequest};
+use crate::registry::apps::{PageRequest, Paged};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,
@@ -138,7 +138,7 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         filter: ConnectionFilter,
         page: PageRequest,
-    ) -> Result<Page<Connection>, RegistryError> {
+    ) -> Result<Paged<Connection>, RegistryError> {
         let offset = page.offset()?;
         let filter = ConnectionFilter {
             app_id: app.cloned().or(filter.app_id),
@@ -148,7 +148,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .storage()
             .list_connections(workspace, &filter, offset, page.per_page)
             .await?;
-        Ok(Page::new(
+        Ok(Paged::new(
             listing.items.into_iter().map(Connection::from).collect(),
             listing.total,
             page,

@@ -98,7 +98,7 @@ pub struct ConnectPage {
     /// secret: it cannot be turned back into the cookie). An embedded
     /// modal's link form posts it back as `binding`, for the provider
     /// sign-in window, which does not carry the iframe's cookie
-    /// ([`start_link_in_window`](AuthorizationServer::start_link_in_window)).
+    /// ([`connect_link_in_window`](AuthorizationServer::connect_link_in_window)).
     pub browser_binding: String,
 }
 
@@ -131,12 +131,14 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// Opens a Connect session's page (`GET /connect?token=…`, or
-    /// `/oauth/authorize` with the token as `request_uri`) for `browser`.
+    /// `/oauth/authorize` with the token as `request_uri`) for `browser`;
+    /// with a `search` (the page's `q`), the provider picker shows only the
+    /// providers whose id, name or category matches it.
     ///
     /// Opening claims nothing (a `GET` may come from a link scanner or a
     /// chat unfurl): the session is claimed for a browser by its first
     /// form post ([`connect_step`](Self::connect_step),
-    /// [`complete_connect`](Self::complete_connect)); once claimed, the
+    /// [`connect_complete`](Self::connect_complete)); once claimed, the
     /// page opens only for that browser. Until then every browser sees the
     /// page, each with a CSRF token of its own ([`ConnectPage::claimed`]
     /// says which case it is).
@@ -157,21 +159,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// ([`browser_cookie`](Self::browser_cookie)) with the page. A host
     /// rendering its own page must do the same: the page's CSRF token is
     /// bound to that browser, and the flow goes on only with its cookie.
-    pub async fn open_connect(
-        &self,
-        token: &str,
-        browser: &BrowserSecret,
-    ) -> Result<ConnectPage, ErrorPage> {
-        self.open_connect_search(token, browser, None).await
-    }
-
-    /// As [`open_connect`](Self::open_connect), narrowing the provider picker
-    /// to the providers matching `search` (id, name or category).
-    ///
-    /// # Errors
-    ///
-    /// As [`open_connect`](Self::open_connect).
-    pub async fn open_connect_search(
+    pub async fn connect_open(
         &self,
         token: &str,
         browser: &BrowserSecret,
@@ -239,7 +227,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// ([`browser_from_cookie`](Self::browser_from_cookie)); the CSRF token
     /// must be the one of the page shown to that browser. A first post
     /// (deny from the first step) claims the session for it.
-    pub async fn complete_connect(
+    pub async fn connect_complete(
         &self,
         token: &str,
         csrf_token: &str,

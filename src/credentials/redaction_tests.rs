@@ -160,7 +160,10 @@ async fn debug_never_prints_a_secret() {
         .unwrap();
     let connect_token = connect.connect_token.expose_secret().to_owned();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(&connect_token, &browser).await.unwrap();
+    let page = server
+        .connect_open(&connect_token, &browser, None)
+        .await
+        .unwrap();
     let page_csrf = page.csrf_token.expose_secret().to_owned();
 
     let at = datetime!(2025-06-01 00:00 UTC);

@@ -547,7 +547,7 @@ pub(super) async fn authorize<S: Storage>(
                     Err(response) => return response,
                 };
             match server
-                .open_connect(prompt.session.expose_secret(), &browser)
+                .connect_open(prompt.session.expose_secret(), &browser, None)
                 .await
             {
                 Ok(page) => super::connect_page::with_browser_cookie(

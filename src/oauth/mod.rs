@@ -26,6 +26,4 @@ pub use authorize::{
 };
 pub use error::{OAuthError, OAuthErrorCode};
 pub use metadata::Metadata;
-pub use token::{
-    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
-};
+pub use token::{BasicCredentials, BearerError, Introspection, TokenError, TokenResponse};

@@ -258,7 +258,7 @@ impl Harness {
         let browser = server.new_browser_secret().expect("a browser");
         let token = created.connect_token.expose_secret();
         let page = runtime
-            .block_on(server.open_connect(token, &browser))
+            .block_on(server.connect_open(token, &browser, None))
             .expect("the Connect page");
         let cookie = server.browser_cookie(&browser);
         self.browser_cookie = cookie.split(';').next().expect("name=value").to_owned();
@@ -303,7 +303,7 @@ impl Harness {
                 .unwrap_or_else(|e| panic!("step {step:?}: {e:?}"));
         }
         let done = runtime
-            .block_on(server.complete_connect(token, csrf, &browser, ConnectDecision::Approve))
+            .block_on(server.connect_complete(token, csrf, &browser, ConnectDecision::Approve))
             .expect("approved");
         let code = done
             .params

@@ -187,7 +187,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// that binding and checked here). A cross-site page cannot make such
     /// a request, so the provider's URL (and its callback) cannot be
     /// started in someone else's browser.
-    pub async fn start_link_in_window(
+    pub async fn connect_link_in_window(
         &self,
         token: &str,
         csrf_token: &str,
@@ -288,7 +288,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// forwarded provider URL); [`ErrorPage::InvalidLinkState`] for a
     /// missing or forged `state` or another provider's; an [`ErrorPage`]
     /// for a session that is gone.
-    pub async fn link_callback<N, V>(
+    pub async fn connect_link_callback<N, V>(
         &self,
         provider_id: &str,
         query: &[(N, V)],

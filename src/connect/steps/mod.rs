@@ -120,7 +120,7 @@ pub enum StepOutcome {
 }
 
 /// Where a provider's return sends the browser
-/// ([`AuthorizationServer::link_callback`]).
+/// ([`AuthorizationServer::connect_link_callback`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LinkReturn {
@@ -514,7 +514,7 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 
-    /// The page data with the step machine's view, for `open_connect`.
+    /// The page data with the step machine's view, for `connect_open`.
     pub(crate) fn step_view(
         &self,
         context: &ConnectContext,

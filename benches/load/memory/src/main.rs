@@ -226,18 +226,18 @@ impl Fixture {
         let token = session.connect_token.expose_secret();
         let browser = server.new_browser_secret()?;
         let page = server
-            .open_connect(token, &browser)
+            .connect_open(token, &browser, None)
             .await
-            .map_err(|e| format!("open_connect: {e:?}"))?;
+            .map_err(|e| format!("connect_open: {e:?}"))?;
         server
-            .complete_connect(
+            .connect_complete(
                 token,
                 page.csrf_token.expose_secret(),
                 &browser,
                 ConnectDecision::Approve,
             )
             .await
-            .map_err(|e| format!("complete_connect: {e:?}"))?;
+            .map_err(|e| format!("connect_complete: {e:?}"))?;
 
         // A code flow of the public client: its refresh token, and the
         // records of its two tokens as templates.

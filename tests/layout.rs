@@ -93,7 +93,6 @@ const LONG_FILES: &[&str] = &[
     "src/oauth/authorize.rs",
     "src/registry/apps.rs",
     "src/oauth/token/mod.rs",
-    "src/storage/memory/mod.rs",
     "src/storage/postgres/connect.rs",
     "src/storage/postgres/grants.rs",
     "src/testing/conformance/mod.rs",

@@ -13,7 +13,7 @@ pub(crate) mod link;
 pub(crate) mod resource_owner;
 
 pub use crate::model::connect::LinkedAccount;
-pub use crate::model::random::{RandomError, RandomSource, SystemRandom};
+pub use crate::model::random::{ChaChaRandom, RandomError, RandomSource, SystemRandom};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, NoEvents};
 pub use link::{LinkContext, LinkError, LinkField, LinkMethod, Provider, Terms};

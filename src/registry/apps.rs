@@ -233,7 +233,7 @@ impl<T> Paged<T> {
     }
 }
 
-/// The position of a [`Page`].
+/// The position of a [`Paged`] list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

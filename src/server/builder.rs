@@ -17,7 +17,7 @@ use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id
 use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
 use crate::http::ui::brand::{Brand, Theme};
 use crate::http::ui::i18n::{Catalogue, Messages};
-use crate::model::random::{RandomSource, SystemRandom};
+use crate::model::random::{ChaChaRandom, RandomSource};
 use crate::model::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
@@ -81,7 +81,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             prefixes: CredentialPrefixes::default(),
             keys: None,
             clock: Arc::new(SystemClock),
-            rng: Arc::new(SystemRandom::new()),
+            rng: Arc::new(ChaChaRandom::new()),
             events: Arc::new(NoEvents),
             webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
             max_secret_grace: Duration::days(7),
@@ -155,7 +155,10 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
-    /// The random source (default: the system CSPRNG).
+    /// The random source (default: [`ChaChaRandom`](crate::hooks::ChaChaRandom),
+    /// ChaCha20 in user space seeded from the operating system's CSPRNG;
+    /// [`SystemRandom`](crate::hooks::SystemRandom) draws every byte from the
+    /// operating system).
     pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
         self.rng = rng;
         self

@@ -9,6 +9,7 @@
 //! redirect-URI values.
 
 pub(crate) mod authorize;
+pub(crate) mod client_auth;
 pub(crate) mod consent_seal;
 pub(crate) mod error;
 pub(crate) mod metadata;

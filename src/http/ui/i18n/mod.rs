@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use language_tags::LanguageTag;
 
 use crate::error::{FieldError, Problem};
-use crate::oauth::authorize::ErrorPage;
+use crate::oauth::authorize::error::ErrorPage;
 
 use en::EN;
 use es::ES;

@@ -48,7 +48,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// request, one gets the code and the other a page saying it is done.
     /// A pushed request's decision (approve or deny) is recorded with its
     /// session; a request of the authorization endpoint, sealed in the page
-    /// ([`ConsentHandle`]), writes nothing when denied (a denial after an
+    /// ([`ConsentHandle`](super::ConsentHandle)), writes nothing when denied (a denial after an
     /// approval is still refused as completed).
     ///
     /// # Errors

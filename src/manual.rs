@@ -3,7 +3,7 @@
 //! Their Rust snippets are compiled (and, unless marked `no_run` or
 //! `ignore`, run) as doc tests: each page is the doc comment of one item
 //! below. The snippets use the `postgres`, `axum` and `actix` features:
-//! `cargo test --all-features`. The unit tests check that the README stays
+//! `cargo test --workspace --all-features`. The unit tests check that the README stays
 //! a front page (at most 15 KiB), that every page of `docs/` is listed
 //! here, and that every relative link of the README, the manual and
 //! `benches/README.md` reaches an existing file and heading.
@@ -224,6 +224,80 @@ mod tests {
             }
         }
         assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    }
+
+    /// The body of the first fenced block after `heading` in `markdown`.
+    fn first_block_after(markdown: &str, heading: &str) -> String {
+        let at = markdown
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("no heading {heading:?}"));
+        let rest = &markdown[at..];
+        let start = rest
+            .find("```")
+            .unwrap_or_else(|| panic!("no block after {heading:?}"));
+        let body = &rest[start..];
+        let body = &body[body.find('\n').unwrap_or(0) + 1..];
+        body[..body.find("```").unwrap_or(body.len())]
+            .trim()
+            .to_owned()
+    }
+
+    /// The README's two commands: the quick start runs the axum example
+    /// from the root, and `.ci/run` ends with exactly the test command.
+    #[test]
+    fn the_readmes_commands_are_the_quick_start_and_what_ci_runs() {
+        let readme = read(&root().join("README.md"));
+        assert_eq!(
+            first_block_after(&readme, "## Quick start"),
+            "cargo run --example axum"
+        );
+        let test_command = first_block_after(&readme, "## Tests");
+        assert_eq!(test_command, "cargo test --workspace --all-features");
+        let ci = read(&root().join(".ci/run"));
+        let last = ci
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|line| !line.is_empty());
+        assert_eq!(
+            last,
+            Some(test_command.as_str()),
+            ".ci/run runs the README's test command"
+        );
+    }
+
+    /// The quick start stays lean: cargo unifies the features of every
+    /// default member (and of the root's dev-dependencies), so none of them
+    /// may ask for the crate's `actix` feature, or `cargo run --example
+    /// axum` builds actix-web too.
+    #[test]
+    fn no_default_member_asks_for_actix() {
+        let manifest = read(&root().join("Cargo.toml"));
+        let line = manifest
+            .lines()
+            .find(|line| line.starts_with("default-members = ["))
+            .unwrap_or_else(|| panic!("Cargo.toml names its default members"));
+        let members: Vec<&str> = line
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|member| *member != ".")
+            .collect();
+        assert_eq!(members, ["examples/axum"]);
+        let mut manifests = vec![manifest.clone()];
+        manifests.extend(
+            members
+                .iter()
+                .map(|m| read(&root().join(m).join("Cargo.toml"))),
+        );
+        for text in manifests {
+            for dependency in text.lines().filter(|l| l.starts_with("oauth-connect = ")) {
+                assert!(
+                    !dependency.contains("\"actix\""),
+                    "a default member asks for `actix`: {dependency}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The storage conformance suite against PostgreSQL.
 //!
 //! Needs a database: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
-//! cargo test --all-features`. Without `DATABASE_URL` every check returns at
+//! cargo test --workspace --all-features`. Without `DATABASE_URL` every check returns at
 //! once and says so on stderr. Each check runs in a fresh schema of its own
 //! (`oc_test_<unix seconds>_<run>_<n>`), so runs never see each other's
 //! rows; a schema is dropped when its test ends, and what a killed run left

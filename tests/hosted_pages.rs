@@ -3,7 +3,8 @@
 //! every page with a CSP that lists exactly their origins, the rules of
 //! the new settings (400 naming the field), the session's `locale` and
 //! `Accept-Language`, "Step N of M", the way back from error pages, the
-//! customer rule, and the way to the host's login (issue 19 item 6).
+//! customer rule, the way to the host's login and who is signed in
+//! (issue 19 item 6).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,9 +12,10 @@ mod support;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use bytes::Bytes;
-use http::{Request, StatusCode};
-use oauth_connect::{Brand, ConfigError, Messages, SignIn, Subject};
+use http::{HeaderMap, Request, StatusCode};
+use oauth_connect::{Brand, ConfigError, Messages, ResourceOwnerAuthenticator, SignIn, Subject};
 use serde_json::{Value, json};
 use support::*;
 
@@ -537,4 +539,189 @@ async fn a_signed_out_user_goes_to_the_hosts_login_and_back() {
             .return_url(&format!("{ISSUER}/connect?token=t"))
             .is_some()
     );
+}
+
+/// The host's login with a directory: the page names the user by
+/// `display_name`, escaped, and shows neither the raw subject nor the
+/// session cookie.
+#[derive(Debug)]
+struct Directory(SignIn<fn(&str) -> Option<Subject>>);
+
+#[async_trait]
+impl ResourceOwnerAuthenticator for Directory {
+    async fn authenticate(&self, headers: &HeaderMap, demo: Option<&str>) -> Option<Subject> {
+        self.0.authenticate(headers, demo).await
+    }
+
+    fn sign_in_url(&self, return_to: &str) -> Option<String> {
+        self.0.sign_in_url(return_to)
+    }
+
+    fn display_name(&self, subject: &Subject) -> String {
+        match subject.as_str() {
+            "user-7f3a9c" => "Ada <Lovelace>".to_owned(),
+            other => other.to_owned(),
+        }
+    }
+}
+
+fn authorize_uri(h: &Harness) -> String {
+    let (_, challenge) = pkce();
+    format!(
+        "/oauth/authorize?{}",
+        query(&[
+            ("response_type", "code"),
+            ("client_id", &h.public.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+    )
+}
+
+#[tokio::test]
+async fn the_consent_page_names_the_signed_in_user_by_display_name_only() {
+    let (builder, clock, events) = builder();
+    let lookup: fn(&str) -> Option<Subject> =
+        |v| (v == "s3cret-session").then(|| Subject::parse("user-7f3a9c").unwrap());
+    let server = builder
+        .resource_owner(Arc::new(Directory(SignIn::new(
+            "host_session",
+            "/login",
+            lookup,
+        ))))
+        .build()
+        .unwrap();
+    let h = harness_with(server, clock, events).await;
+    let uri = authorize_uri(&h);
+    let page = send(
+        &h,
+        Request::get(&uri)
+            .header("cookie", "host_session=s3cret-session")
+            .body(Bytes::new())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    assert!(
+        html.contains("Signed in as <strong>Ada &lt;Lovelace&gt;</strong>"),
+        "{html}"
+    );
+    assert!(!html.contains("user-7f3a9c"), "the raw subject: {html}");
+    assert!(!html.contains("s3cret"), "the host's session: {html}");
+    assert!(!html.contains("name=\"subject\""), "no demo field: {html}");
+    // "Not you?": the host's login, back to this very request.
+    assert!(
+        html.contains(" · <a href=\"/login?return_to=%2Foauth%2Fauthorize%3F"),
+        "{html}"
+    );
+}
+
+/// Opens the consent page in `browser` and answers it with `decision`
+/// and the demo sign-in field `subject`: the page, the answer and the
+/// PKCE verifier.
+async fn demo_decision(
+    h: &Harness,
+    browser: &Browser,
+    decision: &str,
+    subject: &str,
+) -> (String, http::Response<Bytes>, String) {
+    let (verifier, challenge) = pkce();
+    let uri = format!(
+        "/oauth/authorize?{}",
+        query(&[
+            ("response_type", "code"),
+            ("client_id", &h.confidential.client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read:devices"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let page = browser.get(&h.server, &uri).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(&page);
+    let answer = browser
+        .post_form(
+            &h.server,
+            "/oauth/authorize",
+            &[
+                ("session", &field(&html, "session")),
+                ("csrf_token", &field(&html, "csrf_token")),
+                ("decision", decision),
+                ("subject", subject),
+            ],
+        )
+        .await;
+    (html, answer, verifier)
+}
+
+/// The demo sign-in (`DemoSignIn`) shows who is signed in after sign-in:
+/// the browser keeps the id it approved with, the next consent page says
+/// "Signed in as" and fills the field in; typing another id switches.
+#[tokio::test]
+async fn the_demo_sign_in_shows_who_is_signed_in_and_switches() {
+    let h = harness().await;
+    let browser = Browser::new();
+    let (first, answer, _) = demo_decision(&h, &browser, "approve", "ada").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    assert!(!first.contains("Signed in as"), "{first}");
+    assert!(
+        first.contains("maxlength=\"255\" required aria-describedby"),
+        "{first}"
+    );
+    let kept: Vec<&str> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .filter(|v| v.starts_with("oc_demo_user="))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].ends_with("; Path=/oauth/authorize; HttpOnly; SameSite=Lax; Secure"),
+        "{}",
+        kept[0]
+    );
+
+    // Signed in: the page says who and fills the field in; typing another
+    // id switches.
+    let (second, answer, _) = demo_decision(&h, &browser, "approve", "grace").await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    assert!(
+        second.contains("Signed in as <strong>ada</strong>"),
+        "{second}"
+    );
+    assert!(second.contains("required value=\"ada\""), "{second}");
+
+    // Without a typed id, the kept one (grace now) approves.
+    let (third, answer, verifier) = demo_decision(&h, &browser, "approve", "").await;
+    assert!(
+        third.contains("Signed in as <strong>grace</strong>"),
+        "{third}"
+    );
+    assert!(third.contains("required value=\"grace\""), "{third}");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", text(&answer));
+    let code = param(&location(&answer), "code").unwrap();
+    let tokens = exchange(&h.server, &h.confidential, &code, &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK, "{}", text(&tokens));
+    let access = json(&tokens)["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        introspect(&h.server, &h.confidential, &access).await["sub"],
+        "grace"
+    );
+
+    // A browser that kept none is asked to sign in.
+    let stranger = Browser::new();
+    let (page, refused, _) = demo_decision(&h, &stranger, "approve", "").await;
+    assert!(!page.contains("Signed in as"), "{page}");
+    assert_ne!(
+        refused.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        text(&refused)
+    );
+    assert!(text(&refused).contains("Sign in"), "{}", text(&refused));
 }

@@ -23,7 +23,7 @@ HERE="benches/load"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
-cargo build --release --quiet --example axum --example actix
+cargo build --release --quiet -p example-axum -p example-actix --example axum --example actix
 
 rows=()
 for server in axum actix; do

@@ -21,7 +21,7 @@ ADMIN_KEY="load-test-admin-key-0123456789abcdef"
 SERVER_KEY="$(python3 -c 'import os; print(os.urandom(32).hex())')"
 HERE="benches/load"
 
-cargo build --release --quiet --example axum --example actix
+cargo build --release --quiet -p example-axum -p example-actix --example axum --example actix
 TARGET="${CARGO_TARGET_DIR:-target}"
 
 rows=()

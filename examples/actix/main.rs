@@ -2,7 +2,7 @@
 //! through `oauth_connect::actix::configure`, plus a protected resource,
 //! `GET /v1/me`, behind the `oauth_connect::actix::Bearer` extractor.
 //!
-//! `cargo run --example actix` (see `examples/common/mod.rs` for the knobs).
+//! `cargo run -p example-actix --example actix` (see `examples/common/mod.rs` for the knobs).
 
 #[path = "../common/mod.rs"]
 mod common;

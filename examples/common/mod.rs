@@ -108,7 +108,7 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-const USAGE: &str = "usage: [PORT=3000] cargo run --example <axum|actix> [-- --addr HOST:PORT] [--demo-app-addr HOST:PORT|off]
+const USAGE: &str = "usage: [PORT=3000] cargo run [-p example-actix] --example <axum|actix> [-- --addr HOST:PORT] [--demo-app-addr HOST:PORT|off]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_SERVER_KEY (hex or base64, 32+ bytes), RUST_LOG,

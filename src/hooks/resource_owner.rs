@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
 
 use crate::model::app::OAuthApp;
@@ -148,13 +150,51 @@ impl ResourceOwnerAuthenticator for NoResourceOwner {
 /// **For demos and tests only**: the consent page asks the user to type a
 /// user id, and believes it. This is where a real service plugs in its own
 /// login.
+///
+/// The browser keeps the id it approved with (a session cookie,
+/// `oc_demo_user`, `HttpOnly`), so its next consent page shows who is
+/// signed in, with the field filled in: typing another id switches users.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DemoSignIn;
 
+/// The cookie in which the server keeps the user id a browser approved
+/// with on a demo sign-in, for [`DemoSignIn`] to read back.
+pub(crate) const DEMO_USER_COOKIE: &str = "oc_demo_user";
+
+/// The value of [`DEMO_USER_COOKIE`] for `subject` (base64url: any
+/// subject is a valid cookie value).
+pub(crate) fn demo_user_cookie_value(subject: &Subject) -> String {
+    URL_SAFE_NO_PAD.encode(subject.as_str())
+}
+
+/// The values of the request's cookies named `name`, in order.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(move |(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
 #[async_trait]
 impl ResourceOwnerAuthenticator for DemoSignIn {
-    async fn authenticate(&self, _: &HeaderMap, demo_subject: Option<&str>) -> Option<Subject> {
-        demo_subject.and_then(|s| Subject::parse(s.trim()).ok())
+    /// The id typed in the consent form; without one, the id this browser
+    /// approved with last.
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        demo_subject: Option<&str>,
+    ) -> Option<Subject> {
+        match demo_subject.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(typed) => Subject::parse(typed).ok(),
+            None => cookies(headers, DEMO_USER_COOKIE).find_map(|value| {
+                let id = String::from_utf8(URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
+                Subject::parse(&id).ok()
+            }),
+        }
     }
 
     fn demo_sign_in(&self) -> bool {
@@ -218,14 +258,7 @@ where
     F: Fn(&str) -> Option<Subject> + Send + Sync,
 {
     async fn authenticate(&self, headers: &HeaderMap, _: Option<&str>) -> Option<Subject> {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(name, _)| *name == self.cookie)
-            .find_map(|(_, value)| (self.lookup)(value))
+        cookies(headers, &self.cookie).find_map(|value| (self.lookup)(value))
     }
 
     fn sign_in_url(&self, return_to: &str) -> Option<String> {

@@ -8,6 +8,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::{allow, response};
+use crate::hooks::resource_owner::{DEMO_USER_COOKIE, demo_user_cookie_value};
 use crate::http::ui;
 use crate::oauth::authorize::{
     AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
@@ -464,6 +465,12 @@ async fn consent_page<S: Storage>(
         return response::see_other(&login);
     }
     let display = signed_in.as_ref().map(|s| owner.display_name(s));
+    // A demo sign-in fills its field with who is signed in (the id this
+    // browser typed last): typing another switches.
+    let demo_user = signed_in
+        .as_ref()
+        .filter(|_| owner.demo_sign_in())
+        .map(|s| s.as_str());
     let switch = return_to.as_deref().and_then(|r| owner.sign_in_url(r));
     let catalogue = config.scope_catalogue();
     let scopes = prompt
@@ -484,6 +491,7 @@ async fn consent_page<S: Storage>(
         session: prompt.session.expose_secret(),
         csrf_token: prompt.csrf_token.expose_secret(),
         demo_sign_in: owner.demo_sign_in(),
+        demo_user,
         signed_in: display.as_deref(),
         sign_in_url: switch.as_deref(),
     };
@@ -584,15 +592,23 @@ async fn decide<S: Storage>(
     if cookie_value(request.headers(), &cookie_name) != Some(csrf) {
         return error_page(ErrorPage::InvalidCsrfToken);
     }
+    // The id typed on a demo sign-in, kept by the browser for its next
+    // consent page (`DemoSignIn` reads it back).
+    let mut demo_user = None;
     let decision = match form.get("decision") {
         Some("approve") => {
             let owner = server.config().resource_owner();
             let demo = owner.demo_sign_in().then(|| form.get("subject")).flatten();
             match owner.authenticate(request.headers(), demo).await {
-                Some(subject) => Decision::Approve {
-                    subject,
-                    scopes: None,
-                },
+                Some(subject) => {
+                    if demo.is_some_and(|typed| !typed.trim().is_empty()) {
+                        demo_user = Some(demo_user_cookie_value(&subject));
+                    }
+                    Decision::Approve {
+                        subject,
+                        scopes: None,
+                    }
+                }
                 None => return error_page(ErrorPage::SignInRequired),
             }
         }
@@ -605,7 +621,24 @@ async fn decide<S: Storage>(
     );
     match server.decide(session, csrf, decision).await {
         Ok(to) | Err(AuthorizeError::Redirect(to)) => {
-            response::with_cookie(redirect(server, request.headers(), &to), &clear)
+            let answer = response::with_cookie(redirect(server, request.headers(), &to), &clear);
+            match demo_user {
+                // `Lax`: sent on the next authorization request, a
+                // navigation from the client's site.
+                Some(value) => response::with_cookie(
+                    answer,
+                    &format!(
+                        "{DEMO_USER_COOKIE}={value}; Path={}; HttpOnly; SameSite=Lax{}",
+                        authorize_path(server.config()),
+                        if server.config().issuer().scheme() == "https" {
+                            "; Secure"
+                        } else {
+                            ""
+                        }
+                    ),
+                ),
+                None => answer,
+            }
         }
         Err(AuthorizeError::Page(page)) => error_page(page),
     }

@@ -14,9 +14,11 @@ use std::time::Duration;
 const LISTENING: &str = "listening on ";
 const DEMO_APP_LISTENING: &str = "demo app listening on ";
 
-/// The compiled example `name` (`axum` or `actix`): beside this test's
-/// executable (`…/deps/..`), or built now into a separate target directory
-/// (a nested cargo must not wait for the lock of the one running this test).
+/// The compiled example `name` (`axum`, `actix`, `embed-axum` or
+/// `embed-actix`): beside this test's executable (`…/deps/..`), or built
+/// now into a separate target directory (a nested cargo must not wait for
+/// the lock of the one running this test). Built by its package's name: the
+/// workspace's default members hold only the axum example.
 pub fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
@@ -31,8 +33,13 @@ pub fn example_binary(name: &str) -> PathBuf {
         target.display()
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let package = if name.starts_with("embed-") {
+        name.to_owned()
+    } else {
+        format!("example-{name}")
+    };
     let status = Command::new(cargo)
-        .args(["build", "--example", name])
+        .args(["build", "-p", &package, "--example", name])
         .arg("--target-dir")
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

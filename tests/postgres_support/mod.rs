@@ -56,7 +56,7 @@ pub fn database_url(what: &str) -> Option<String> {
                 let _ = writeln!(
                     std::io::stderr(),
                     "\nNOTE: DATABASE_URL is not set: {what} were NOT run.\n\
-                     Run them with: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --all-features\n"
+                     Run them with: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test --workspace --all-features\n"
                 );
             });
             None

@@ -21,6 +21,8 @@ pub(crate) struct ConsentView<'a> {
     pub(crate) session: &'a str,
     pub(crate) csrf_token: &'a str,
     pub(crate) demo_sign_in: bool,
+    /// The demo sign-in's field, filled in: the id signed in.
+    pub(crate) demo_user: Option<&'a str>,
     /// Who is signed in, as the host's login says.
     pub(crate) signed_in: Option<&'a str>,
     /// The host's sign-in page (to switch accounts), back to this page.
@@ -112,10 +114,13 @@ pub(crate) fn consent_page(look: &Look<'_>, view: &ConsentView<'_>) -> String {
         let _ = write!(
             body,
             "<div class=\"demo\"><label for=\"subject\">{} <span class=\"tag\">({})</span></label>\
-             <input type=\"text\" id=\"subject\" name=\"subject\" autocomplete=\"username\" maxlength=\"255\" required aria-describedby=\"subject-note\">\
+             <input type=\"text\" id=\"subject\" name=\"subject\" autocomplete=\"username\" maxlength=\"255\" required{} aria-describedby=\"subject-note\">\
              <p class=\"note\" id=\"subject-note\">{}</p></div>",
             text(look.t("consent.demo_label")),
             text(look.t("page.required")),
+            view.demo_user
+                .map(|user| format!(" value=\"{}\"", attr(user)))
+                .unwrap_or_default(),
             text(look.t("consent.demo_note")),
         );
     }
@@ -154,6 +159,7 @@ mod tests {
             session: "\"><script>",
             csrf_token: "t",
             demo_sign_in: true,
+            demo_user: Some("\"><script>"),
             signed_in: Some("<b>ada</b>"),
             sign_in_url: Some("/login?return_to=\"><script>"),
         };

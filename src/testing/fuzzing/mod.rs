@@ -22,7 +22,7 @@ use http::{Request, Response};
 use serde_json::Value;
 
 use crate::{
-    AppType, AuthorizationServer, ConnectDecision, DemoSignIn, LinkContext, LinkError, LinkField,
+    AppType, AuthorizationServer, ConnectDecision, LinkContext, LinkError, LinkField,
     LinkFormValues, LinkHook, LinkedAccount, MemoryStore, NewConnectSession, NewOAuthApp,
     NewScopedKey, Provider, Step, StepAction, Terms, WorkspaceId,
 };
@@ -173,7 +173,8 @@ impl Harness {
         ];
         let server = AuthorizationServer::builder(MemoryStore::new())
             .issuer(ISSUER)
-            .resource_owner(Arc::new(DemoSignIn))
+            .dangerous()
+            .demo_sign_in()
             .terms(Terms::new("Fuzz terms", None))
             .provider(Provider::form("acme", "Acme", fields, hook.clone()).categories(["battery"]))
             .provider(Provider::redirect("volt", "Volt", hook).categories(["thermostat"]))

@@ -236,9 +236,9 @@ pub use testing::fuzzing;
 // this list short and every change to the API visible).
 
 // The server, its builder and configuration.
-pub use config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
+pub use config::{ConfigError, Lifetimes, RateLimit, ServerConfig};
 pub use server::AuthorizationServer;
-pub use server::builder::AuthorizationServerBuilder;
+pub use server::builder::{AuthorizationServerBuilder, DangerousConfig};
 // Storage and the server key.
 pub use credentials::keyring::{KeyRing, ServerKey};
 pub use storage::memory::MemoryStore;

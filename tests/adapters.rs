@@ -11,11 +11,9 @@ mod raw_http;
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
-use oauth_connect::hooks::DemoSignIn;
 use oauth_connect::limits::MAX_BODY_BYTES;
 use oauth_connect::{AppId, BearerPrincipal, BearerRejection, NewOAuthApp, WorkspaceId};
 use oauth_connect::{AppType, AuthorizationServer, MemoryStore};
@@ -26,7 +24,8 @@ use support::{REDIRECT, json, register, text};
 fn server(addr: SocketAddr) -> AuthorizationServer<MemoryStore> {
     AuthorizationServer::builder(MemoryStore::new())
         .issuer(format!("http://{addr}/auth"))
-        .resource_owner(Arc::new(DemoSignIn))
+        .dangerous()
+        .demo_sign_in()
         .build()
         .unwrap()
 }

@@ -550,7 +550,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     use base64::Engine as _;
     use bytes::Bytes;
     use oauth_connect::connect::ConnectDecision;
-    use oauth_connect::hooks::{DemoSignIn, SystemRandom};
+    use oauth_connect::hooks::SystemRandom;
     use oauth_connect::{AppType, AuthorizationServer, KeyRing, NewOAuthApp};
 
     let Some(url) = database_url() else { return };
@@ -558,7 +558,8 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let server = AuthorizationServer::builder(store)
         .issuer("https://auth.example.com")
         .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
-        .resource_owner(std::sync::Arc::new(DemoSignIn))
+        .dangerous()
+        .demo_sign_in()
         .build()
         .unwrap();
     let workspace = fresh_workspace();

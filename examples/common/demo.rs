@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_connect::hooks::{
-    DemoSignIn, LinkContext, LinkError, LinkField, LinkedAccount, Provider, ScopeCatalogue, Terms,
+    LinkContext, LinkError, LinkField, LinkedAccount, Provider, ScopeCatalogue, Terms,
 };
 use oauth_connect::{
     AppType, AuthorizationServer, KeyRing, LinkHook, MemoryStore, NewOAuthApp, WorkspaceId,
@@ -58,7 +58,9 @@ pub(crate) async fn catalogue(
         .key_ring(KeyRing::generate(
             &oauth_connect::hooks::SystemRandom::new(),
         )?)
-        .resource_owner(Arc::new(DemoSignIn))
+        // The upstream's own consent page: a demo sign-in (dangerous).
+        .dangerous()
+        .demo_sign_in()
         .scope_catalogue(
             ScopeCatalogue::new().describe(UPSTREAM_SCOPE, "See your batteries and chargers"),
         )

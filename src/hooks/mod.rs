@@ -17,6 +17,4 @@ pub use crate::model::random::{ChaChaRandom, RandomError, RandomSource, SystemRa
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, NoEvents};
 pub use link::{LinkContext, LinkError, LinkField, LinkMethod, Provider, Terms};
-pub use resource_owner::{
-    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ScopeCatalogue, SignIn,
-};
+pub use resource_owner::{ConsentRequest, NoResourceOwner, PriorConsent, ScopeCatalogue, SignIn};

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use oauth_connect::hooks::{DemoSignIn, Event, ManualClock};
+use oauth_connect::hooks::{Event, ManualClock};
 use oauth_connect::{
     AppType, AuthorizationServer, AuthorizationServerBuilder, EventSink, MemoryStore, NewOAuthApp,
     WorkspaceId,
@@ -172,7 +172,8 @@ pub fn builder() -> (
         .issuer(ISSUER)
         .clock(clock.clone())
         .events(events.clone())
-        .resource_owner(Arc::new(DemoSignIn));
+        .dangerous()
+        .demo_sign_in();
     (builder, clock, events)
 }
 

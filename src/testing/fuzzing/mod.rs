@@ -24,7 +24,6 @@ use serde_json::Value;
 use crate::connect::ConnectDecision;
 use crate::connect::steps::{LinkFormValues, Step, StepAction};
 use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
-use crate::hooks::resource_owner::DemoSignIn;
 use crate::storage::LinkedAccount;
 use crate::{
     AppType, AuthorizationServer, LinkHook, MemoryStore, NewConnectSession, NewOAuthApp,
@@ -177,7 +176,8 @@ impl Harness {
         ];
         let server = AuthorizationServer::builder(MemoryStore::new())
             .issuer(ISSUER)
-            .resource_owner(Arc::new(DemoSignIn))
+            .dangerous()
+            .demo_sign_in()
             .terms(Terms::new("Fuzz terms", None))
             .provider(Provider::form("acme", "Acme", fields, hook.clone()).categories(["battery"]))
             .provider(Provider::redirect("volt", "Volt", hook).categories(["thermostat"]))

@@ -7,9 +7,9 @@
 //! reached).
 //!
 //! The OAuth endpoints answer with their own RFC 6749 codes
-//! ([`OAuthErrorCode`](crate::OAuthErrorCode), whose status is defined
+//! ([`OAuthErrorCode`](crate::oauth::OAuthErrorCode), whose status is defined
 //! beside it); leaf errors of values stay with their values
-//! ([`ScopeError`](crate::ScopeError), [`RedirectUriError`](crate::RedirectUriError), …).
+//! ([`ScopeError`](crate::oauth::ScopeError), [`RedirectUriError`](crate::oauth::RedirectUriError), …).
 //! None of them ever carries a credential.
 
 use std::fmt;

@@ -2,9 +2,14 @@
 //! [`AuthorizationServer::handle`], over `http::Request<Bytes>` and
 //! `http::Response<Bytes>`, so a framework adapter is a few lines.
 //!
-//! Requests are parsed into typed values at the edge ([`form`], [`auth`],
-//! JSON through serde), the typed API runs, and [`response`] renders the
-//! result. Routing is a plain `match` over the path's segments.
+//! Public here: what a host may serve or configure beside `handle`: the
+//! OpenAPI document ([`OPENAPI_JSON`]), the embed script's versioned path
+//! ([`ConnectScript`]), and the hosted pages' look ([`Brand`]) and language
+//! ([`Messages`]).
+//!
+//! Inside, requests are parsed into typed values at the edge (`form`,
+//! `auth`, JSON through serde), the typed API runs, and `response` renders
+//! the result. Routing is a plain `match` over the path's segments.
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -29,7 +34,9 @@ mod management;
 mod response;
 pub(crate) mod ui;
 
-pub use crate::config::MAX_BODY_BYTES;
+pub(crate) use crate::config::MAX_BODY_BYTES;
+pub use ui::brand::Brand;
+pub use ui::i18n::Messages;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the
@@ -96,10 +103,18 @@ impl<S: Storage> AuthorizationServer<S> {
     async fn route(&self, request: &Request<Bytes>) -> Response<Bytes> {
         // The OAuth endpoints first, without splitting the path.
         match request.uri().path() {
-            "/oauth/token" => return oauth::token(self, request).await,
-            "/oauth/authorize" => return oauth::authorize(self, request).await,
-            _ => {}
+            "/oauth/token" => oauth::token(self, request).await,
+            "/oauth/authorize" => oauth::authorize(self, request).await,
+            // Boxed: the request future of every endpoint is as large as
+            // the largest it may run, and it is moved a few times before
+            // it runs. The other endpoints' (the hosted pages' are several
+            // kilobytes) would make the token endpoint's carry them.
+            _ => Box::pin(self.route_by_segments(request)).await,
         }
+    }
+
+    /// [`route`](Self::route) for every path but the two hot ones.
+    async fn route_by_segments(&self, request: &Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path();
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some(rest) => rest.split('/').collect(),

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
-use super::oauth::{error_page, form_target};
+use super::browser::{browser_of, browser_or_new, error_page, form_target, with_browser_cookie};
 use super::{allow, embed, response};
 use crate::connect::browser::BrowserSecret;
 use crate::connect::steps::{LinkFormValues, Step, StepAction, StepOutcome};
@@ -298,48 +298,6 @@ fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Respons
         &format!("{}/connect", server.config().issuer_str()),
         &[("token", token)],
     ))
-}
-
-/// The secret of the request's Connect binding cookie, if it carries one
-/// this server issued. A value it never issued (planted, forged, or of a
-/// retired key) counts as no cookie: it is never adopted.
-fn browser_of<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-) -> Option<BrowserSecret> {
-    super::oauth::cookie_values(headers, server.browser_cookie_name())
-        .find_map(|value| server.browser_from_cookie(value))
-}
-
-/// The request's browser secret, or a new one and the `Set-Cookie` value
-/// that gives it to the browser (replacing a cookie the server did not
-/// issue).
-#[allow(clippy::result_large_err)] // the error is the response itself
-pub(super) fn browser_or_new<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-) -> Result<(BrowserSecret, Option<String>), Response<Bytes>> {
-    match browser_of(server, headers) {
-        Some(browser) => Ok((browser, None)),
-        None => match server.new_browser_secret() {
-            Ok(browser) => {
-                let cookie = server.browser_cookie(&browser);
-                Ok((browser, Some(cookie)))
-            }
-            Err(_) => Err(error_page(ErrorPage::TemporarilyUnavailable)),
-        },
-    }
-}
-
-/// `response`, with `cookie` set if there is one.
-pub(super) fn with_browser_cookie(
-    response: Response<Bytes>,
-    cookie: Option<&str>,
-) -> Response<Bytes> {
-    match cookie {
-        Some(cookie) => response::with_cookie(response, cookie),
-        None => response,
-    }
 }
 
 /// Whether a form post comes from a page of this server itself: its

@@ -15,6 +15,7 @@ use crate::storage::{Storage, StorageError, StorageErrorKind};
 mod assets;
 mod auth;
 pub(crate) mod bearer;
+mod browser;
 mod connect;
 mod connect_page;
 mod cors;
@@ -88,7 +89,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let response = self.route(&request).await;
         let status = response.status().as_u16();
         crate::telemetry::request(endpoint, method.as_str(), status, started.elapsed());
-        oauth::finish_error_page(self, request.headers(), response)
+        browser::finish_error_page(self, request.headers(), response)
     }
 
     /// The response of the handler the request's path names.

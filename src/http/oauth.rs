@@ -3,10 +3,11 @@
 //! and the metadata document.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, COOKIE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
+use super::browser::{cookie_value, error_page, form_target};
 use super::{allow, response};
 use crate::hooks::resource_owner::{DEMO_USER_COOKIE, demo_user_cookie_value};
 use crate::http::ui;
@@ -293,63 +294,6 @@ pub(super) fn metadata<S: Storage>(
     response::json(StatusCode::OK, &server.metadata())
 }
 
-/// An error page for the resource owner's browser, in the request's
-/// language and the host's brand, with the help link as the way back:
-/// marked here, rendered by [`finish_error_page`] when
-/// [`AuthorizationServer::handle`] answers.
-pub(super) fn error_page(page: ErrorPage) -> Response<Bytes> {
-    let mut answer = Response::new(Bytes::new());
-    answer.extensions_mut().insert(PendingErrorPage(page));
-    answer
-}
-
-/// An error page still to render (see [`error_page`]).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PendingErrorPage(ErrorPage);
-
-/// `response`, or the error page it stands for, rendered for `request`.
-pub(super) fn finish_error_page<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-    response: Response<Bytes>,
-) -> Response<Bytes> {
-    let Some(PendingErrorPage(page)) = response.extensions().get::<PendingErrorPage>().copied()
-    else {
-        return response;
-    };
-    branded_error_page(server, headers, None, page, None)
-}
-
-/// An error page in the language of `locale` (a session's) or of the
-/// request, with `back` (the app) or else the host's help link as the way
-/// back.
-pub(super) fn branded_error_page<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-    locale: Option<&str>,
-    page: ErrorPage,
-    back: Option<&ui::pages::WayBack<'_>>,
-) -> Response<Bytes> {
-    let config = server.config();
-    let lang = ui::language(config, locale, headers);
-    let look = ui::Look {
-        config,
-        lang: &lang,
-        app_logo: None,
-    };
-    let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let help = config.brand().support().map(|url| ui::pages::WayBack {
-        url,
-        app_name: None,
-    });
-    let csp = ui::content_security_policy(&look, &[], "'none'", None, &[]);
-    response::html(
-        status,
-        ui::error_page(&look, page, back.or(help.as_ref())),
-        &csp,
-    )
-}
-
 impl<S: Storage> AuthorizationServer<S> {
     /// The path to send a user back to after the host's login
     /// ([`ResourceOwnerAuthenticator::sign_in_url`](crate::ResourceOwnerAuthenticator::sign_in_url)),
@@ -394,16 +338,6 @@ fn redirect<S: Storage>(
     }
 }
 
-/// Where the browser may go after a form post to the consent page: the
-/// redirect URI's origin (or private-use scheme).
-pub(super) fn form_target(redirect_uri: &str) -> Option<String> {
-    let url = url::Url::parse(redirect_uri).ok()?;
-    match url.scheme() {
-        "http" | "https" => Some(url.origin().ascii_serialization()),
-        scheme => Some(format!("{scheme}:")),
-    }
-}
-
 /// The name of the cookie that binds one consent form to the browser it was
 /// shown in (double submit): derived from the CSRF token, so several tabs
 /// each keep their own.
@@ -414,27 +348,6 @@ fn csrf_cookie_name(csrf_token: &str) -> String {
         .take(12)
         .collect();
     format!("oc_consent_{tag}")
-}
-
-pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
-    cookie_values(headers, name).next()
-}
-
-/// Every value the request's `Cookie` headers carry for `name`, in order
-/// (a browser may send several cookies of one name, set for different
-/// paths).
-pub(super) fn cookie_values<'a>(
-    headers: &'a HeaderMap,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(move |(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 async fn consent_page<S: Storage>(
@@ -543,16 +456,16 @@ pub(super) async fn authorize<S: Storage>(
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
         Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
-            let (browser, cookie) =
-                match super::connect_page::browser_or_new(server, request.headers()) {
-                    Ok(browser) => browser,
-                    Err(response) => return response,
-                };
+            let (browser, cookie) = match super::browser::browser_or_new(server, request.headers())
+            {
+                Ok(browser) => browser,
+                Err(response) => return response,
+            };
             match server
                 .open_connect(prompt.session.expose_secret(), &browser)
                 .await
             {
-                Ok(page) => super::connect_page::with_browser_cookie(
+                Ok(page) => super::browser::with_browser_cookie(
                     super::connect_page::render(
                         server,
                         request.headers(),

@@ -51,7 +51,7 @@
 //! - **The OAuth 2.0 endpoints**, each a typed method and all of them behind
 //!   [`AuthorizationServer::handle`] (an `http::Request<Bytes>` in, an
 //!   `http::Response<Bytes>` out):
-//!   - authorization (RFC 6749 §4.1): [`begin_authorization`] validates the
+//!   - authorization (RFC 6749 §4.1): [`authorize_request`] validates the
 //!     request in the order that never redirects to an unverified URI
 //!     (§4.1.2.1) and seals it into the consent page as a short-lived
 //!     pending authorization (nothing is stored before the decision);
@@ -119,7 +119,7 @@
 //!   ([`ResponseMode`]) does the same for plain authorizations.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
-//! [`begin_authorization`]: AuthorizationServer::begin_authorization
+//! [`authorize_request`]: AuthorizationServer::authorize_request
 //! [`decide`]: AuthorizationServer::decide
 //! [`push_authorization_request`]: AuthorizationServer::push_authorization_request
 //! [`token`]: AuthorizationServer::token
@@ -199,7 +199,7 @@ use {
     hooks::{clock, events, link as providers, resource_owner},
     http::ui,
     model::{ids, origin, random, redirect, scope, timestamp},
-    oauth::{authorize, consent_seal, error as oauth_error, metadata, params, pkce, token},
+    oauth::{authorize, consent_seal, error as oauth_error, metadata, pkce, token},
     registry::{admin_keys as admin, apps as registration},
     server::{client_address, rate_limit},
 };
@@ -238,7 +238,8 @@ pub use connect::scoped_keys::{
     ScopedKeyPrincipal,
 };
 pub use connect::steps::{
-    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, ProviderReturn, Step, StepAction,
+    StepOutcome,
 };
 pub use connect::{
     CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
@@ -272,13 +273,17 @@ pub use model::random::{ChaChaRandom, RandomError, RandomSource, SystemRandom};
 pub use model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
 pub use model::scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
 pub use oauth::authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    AuthorizeError, AuthorizeOutcome, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
     ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
 pub use oauth::error::{OAuthError, OAuthErrorCode};
 pub use oauth::metadata::Metadata;
+pub use oauth::request::{
+    AuthorizationRequest, IntrospectionRequest, RevocationRequest, TokenRequest,
+};
 pub use oauth::token::{
-    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
+    AccessTokenInfo, BasicCredentials, BearerError, ClientAuth, Introspection, TokenError,
+    TokenResponse,
 };
 pub use registry::admin_keys::{
     AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN,

@@ -8,14 +8,14 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use super::browser::{browser_of, browser_or_new, error_page, form_target, with_browser_cookie};
 use super::{allow, embed, response};
 use crate::connect::browser::BrowserSecret;
-use crate::connect::steps::{LinkFormValues, Step, StepAction, StepOutcome};
+use crate::connect::steps::{LinkFormValues, ProviderReturn, Step, StepAction, StepOutcome};
 use crate::connect::{
     CompleteError, ConnectDecision, ConnectPage, CustomerInfoInput, LocationInput,
 };
 use crate::hooks::link::LinkMethod;
+use crate::http::params::Params;
 use crate::http::ui;
 use crate::oauth::authorize::ErrorPage;
-use crate::oauth::params::Params;
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, ConnectMode, EmbedMode, Storage};
 
@@ -466,11 +466,15 @@ fn step_action(step: Step, form: &Params) -> Option<StepAction> {
             .map(|p| StepAction::ChooseProvider(p.to_owned())),
         (Step::Link, Some("start")) => Some(StepAction::StartLink),
         (Step::Link, Some("change")) => Some(StepAction::ChangeProvider),
-        (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(LinkFormValues::new(
-            form.pairs().filter(|(n, _)| {
+        (Step::Link, Some("submit")) => {
+            let mut values = LinkFormValues::new();
+            for (name, value) in form.pairs().filter(|(n, _)| {
                 !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
-            }),
-        ))),
+            }) {
+                values.insert(name, value);
+            }
+            Some(StepAction::SubmitLink(values))
+        }
         (Step::Customer, _) => Some(StepAction::SubmitCustomer(Box::new(customer_input(form)))),
         _ => None,
     }
@@ -661,12 +665,21 @@ pub(super) async fn callback<S: Storage>(
         return response;
     }
     let query = request.uri().query().unwrap_or_default();
-    let Ok(pairs) = crate::oauth::params::pairs(query.as_bytes()) else {
+    let Ok(pairs) = crate::http::params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::InvalidLinkState);
     };
+    // The first `state` is the crate's to check; the rest is the hook's.
+    let state = pairs
+        .iter()
+        .find(|(n, _)| n == "state")
+        .map(|(_, v)| v.clone().into_owned());
+    let mut back = ProviderReturn::new(state);
+    for (name, value) in pairs.iter().filter(|(n, _)| n != "state") {
+        back.insert(name.as_ref(), value.as_ref());
+    }
     let browser = browser_of(server, request.headers());
     match server
-        .link_callback(provider, &pairs, browser.as_ref())
+        .link_callback(provider, &back, browser.as_ref())
         .await
     {
         // An embedded page's sign-in window: it closes; the page moves on.

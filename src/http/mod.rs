@@ -21,6 +21,8 @@ mod connect_page;
 mod cors;
 mod embed;
 mod oauth;
+mod params;
+mod requests;
 mod webhooks;
 
 pub use assets::ConnectScript;

@@ -8,14 +8,17 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
 use super::browser::{cookie_value, error_page, form_target};
+use super::requests;
 use super::{allow, response};
 use crate::hooks::resource_owner::{DEMO_USER_COOKIE, demo_user_cookie_value};
+use crate::http::params::{self, Params};
 use crate::http::ui;
 use crate::oauth::authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
+    AuthorizeError, AuthorizeOutcome, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
 };
+use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::params::{self, Params};
+use crate::oauth::token::error::invalid_request;
 use crate::oauth::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::server::AuthorizationServer;
 use crate::server::rate_limit::Limit;
@@ -111,16 +114,29 @@ fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Respons
     Ok((basic, pairs))
 }
 
-/// The client id a client endpoint's request presents: Basic's, else the
-/// form's `client_id`.
-fn presented_client_id<'a>(
-    basic: Option<&'a BasicCredentials>,
-    pairs: &'a params::Pairs<'_>,
-) -> &'a str {
-    match basic {
-        Some(basic) => &basic.client_id,
-        None => params::first(pairs, "client_id").unwrap_or_default(),
-    }
+/// A client endpoint's client authentication (RFC 6749 §2.3) and form,
+/// each parameter at most once (§3.2).
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn client_parts<'a, S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &'a Request<Bytes>,
+) -> Result<(ClientAuth, Params<'a>), Response<Bytes>> {
+    let (basic, pairs) = client_request(request)?;
+    client_form(server, basic, pairs)
+}
+
+/// A client endpoint's form, each parameter at most once (RFC 6749 §3.2),
+/// and its client authentication (§2.3).
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn client_form<'a, S: Storage>(
+    server: &AuthorizationServer<S>,
+    basic: Option<BasicCredentials>,
+    pairs: params::Pairs<'a>,
+) -> Result<(ClientAuth, Params<'a>), Response<Bytes>> {
+    let params = Params::from_decoded(pairs)
+        .map_err(|_| token_error(&invalid_request("a parameter is repeated")))?;
+    let auth = requests::client_auth(server, basic, &params).map_err(|e| token_error(&e))?;
+    Ok((auth, params))
 }
 
 /// The answer to a client endpoint's error. A failed client
@@ -184,19 +200,26 @@ pub(super) async fn token<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.token(basic.as_ref(), &pairs).await {
+    // A malformed request is answered once the client authenticates, as
+    // RFC 6749 §5.2 orders the checks.
+    let answer = match requests::token_request(&params) {
+        Ok(token_request) => server.token(&auth, &token_request).await,
+        Err(error) => Err(server
+            .authenticate_endpoint_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(tokens) => match tokens.to_json() {
             Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
             Err(_) => response::server_error(),
         },
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -205,16 +228,21 @@ pub(super) async fn revoke<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.revoke(basic.as_ref(), &pairs).await {
+    let answer = match requests::revocation_request(&params) {
+        Ok(revocation) => server.revoke(&auth, &revocation).await,
+        Err(error) => Err(server
+            .authenticate_endpoint_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(()) => response::no_store(response::json(StatusCode::OK, &serde_json::json!({}))),
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -223,16 +251,21 @@ pub(super) async fn introspect<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.introspect(basic.as_ref(), &pairs).await {
+    let answer = match requests::introspection_request(&params) {
+        Ok(introspection) => server.introspect(&auth, &introspection).await,
+        Err(error) => Err(server
+            .introspecting_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -245,26 +278,21 @@ pub(super) async fn par<S: Storage>(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let params = match Params::from_pairs(&pairs) {
+    let params = match Params::from_decoded(pairs) {
         Ok(params) => params,
         Err(e) => return oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()),
     };
-    let client = match server
-        .authenticate_endpoint_client(basic.as_ref(), &params)
-        .await
-    {
-        Ok(client) => client,
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            return client_error(server, request, client_id, &error).await;
-        }
+    let auth = match requests::client_auth(server, basic, &params) {
+        Ok(auth) => auth,
+        Err(error) => return token_error(&error),
     };
-    // Client authentication parameters are not part of the pushed request.
-    let pushed: params::Pairs<'_> = pairs
-        .iter()
-        .filter(|(name, _)| name != "client_secret")
-        .cloned()
-        .collect();
+    let client = match server.authenticate_endpoint_client(&auth).await {
+        Ok(client) => client,
+        Err(error) => return client_error(server, request, auth.client_id(), &error).await,
+    };
+    // Client authentication (`client_secret`) is not part of the pushed
+    // request; `client_id` is, and must name the authenticated client.
+    let pushed = requests::authorization_request(|name| params.get(name));
     let address = server.client_address(request);
     match server
         .push_authorization_request(&client, &pushed, address)
@@ -452,10 +480,22 @@ pub(super) async fn authorize<S: Storage>(
     let Ok(pairs) = params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::UnknownRequest);
     };
-    match server.authorize_request(request.headers(), &pairs).await {
+    // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
+    // redirect_uri or request_uri leaves nothing verified to redirect to
+    // (§4.1.2.1), whatever else repeats before it; any other goes back to
+    // the client once those are verified.
+    if params::any_repeated(&pairs, &["client_id", "redirect_uri", "request_uri"]) {
+        return error_page(ErrorPage::RepeatedParameter);
+    }
+    let repeated = params::first_duplicate(&pairs).is_some();
+    let authorization = requests::authorization_request(|name| params::first(&pairs, name));
+    match server
+        .authorization(Some(request.headers()), &authorization, repeated)
+        .await
+    {
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
-        Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
+        Ok(AuthorizeOutcome::Consent(prompt)) if prompt.connect => {
             let (browser, cookie) = match super::browser::browser_or_new(server, request.headers())
             {
                 Ok(browser) => browser,
@@ -477,9 +517,9 @@ pub(super) async fn authorize<S: Storage>(
                 Err(page) => error_page(page),
             }
         }
-        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, request, &prompt).await,
+        Ok(AuthorizeOutcome::Consent(prompt)) => consent_page(server, request, &prompt).await,
         // The host's consent policy covers the request: the code at once.
-        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
+        Ok(AuthorizeOutcome::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
             redirect(server, request.headers(), &to)
         }
         Err(AuthorizeError::Page(page)) => error_page(page),

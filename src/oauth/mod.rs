@@ -7,6 +7,6 @@ pub(crate) mod client_auth;
 pub(crate) mod consent_seal;
 pub(crate) mod error;
 pub(crate) mod metadata;
-pub(crate) mod params;
 pub(crate) mod pkce;
+pub(crate) mod request;
 pub(crate) mod token;

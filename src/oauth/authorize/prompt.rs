@@ -70,10 +70,11 @@ pub struct ConsentPrompt {
 }
 
 /// What the authorization endpoint answers with
-/// [`AuthorizationServer::authorize_request`].
+/// [`AuthorizationServer::authorize_request`](crate::AuthorizationServer::authorize_request)
+/// when the request is valid.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum AuthorizationStep {
+pub enum AuthorizeOutcome {
     /// Ask the resource owner: show the consent page (or, when
     /// [`ConsentPrompt::connect`], the Connect page).
     Consent(Box<ConsentPrompt>),

@@ -2,7 +2,6 @@
 //! verified (RFC 6749 §4.1.1, RFC 7636 §4.3, RFC 9700 §2.1.1), shared by
 //! the authorization endpoint and PAR.
 
-use crate::config::PkcePolicy;
 use crate::model::scope::ScopeSet;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::pkce;
@@ -131,10 +130,8 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             (None, None) => None,
         };
-        let required = match self.config().pkce() {
-            PkcePolicy::RequiredForAll => true,
-            PkcePolicy::RequiredForPublicClients => app.app_type == AppType::Public,
-        };
+        let required =
+            !self.config().pkce_for_public_clients_only() || app.app_type == AppType::Public;
         if required && code_challenge.is_none() {
             return Err(problem(InvalidRequest, "PKCE code_challenge is required"));
         }

@@ -23,9 +23,8 @@ use serde_json::Value;
 
 use crate::{
     AppType, AuthorizationRequest, AuthorizationServer, AuthorizeOutcome, ConnectDecision,
-    DemoSignIn, LinkContext, LinkError, LinkField, LinkFormValues, LinkHook, LinkedAccount,
-    MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey, Provider, Step, StepAction, Terms,
-    WorkspaceId,
+    LinkContext, LinkError, LinkField, LinkFormValues, LinkHook, LinkedAccount, MemoryStore,
+    NewConnectSession, NewOAuthApp, NewScopedKey, Provider, Step, StepAction, Terms, WorkspaceId,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).
@@ -174,7 +173,8 @@ impl Harness {
         ];
         let server = AuthorizationServer::builder(MemoryStore::new())
             .issuer(ISSUER)
-            .resource_owner(Arc::new(DemoSignIn))
+            .dangerous()
+            .demo_sign_in()
             .terms(Terms::new("Fuzz terms", None))
             .provider(Provider::form("acme", "Acme", fields, hook.clone()).categories(["battery"]))
             .provider(Provider::redirect("volt", "Volt", hook).categories(["thermostat"]))

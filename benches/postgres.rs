@@ -21,10 +21,12 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use http::HeaderMap;
+use oauth_connect::hooks::{ConsentRequest, PriorConsent};
+use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome, ScopeSet};
+use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::{
-    AppType, AuthenticatedClient, AuthorizationRequest, AuthorizationServer, AuthorizeOutcome,
-    ConsentRequest, NewOAuthApp, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeSet,
-    Subject, WorkspaceId,
+    AppType, AuthorizationServer, NewOAuthApp, PostgresStore, ResourceOwnerAuthenticator, Subject,
+    WorkspaceId,
 };
 use tokio::runtime::Runtime;
 

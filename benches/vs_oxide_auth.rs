@@ -27,9 +27,10 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, StatusCode};
+use oauth_connect::hooks::{ConsentRequest, PriorConsent};
+use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome, Decision, ScopeSet};
 use oauth_connect::{
-    AppType, AuthorizationRequest, AuthorizationServer, AuthorizeOutcome, ConsentRequest, Decision,
-    MemoryStore, NewOAuthApp, PriorConsent, ResourceOwnerAuthenticator, ScopeSet, Subject,
+    AppType, AuthorizationServer, MemoryStore, NewOAuthApp, ResourceOwnerAuthenticator, Subject,
     WorkspaceId,
 };
 use oxide_auth::endpoint::{

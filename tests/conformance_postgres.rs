@@ -15,9 +15,9 @@ mod postgres_support;
 use std::time::{Duration, Instant};
 
 use oauth_connect::conformance::{app_record, fresh_workspace};
-use oauth_connect::{
-    AppStore as _, DEFAULT_ACQUIRE_TIMEOUT, PostgresStore, StorageErrorKind, WorkspaceId,
-};
+use oauth_connect::limits::DEFAULT_ACQUIRE_TIMEOUT;
+use oauth_connect::storage::AppStore as _;
+use oauth_connect::{PostgresStore, StorageErrorKind, WorkspaceId};
 use postgres_support::SCHEMA_PREFIX;
 use sqlx::{Connection as _, Row as _};
 use time::OffsetDateTime;
@@ -254,7 +254,8 @@ async fn an_unreachable_database_fails_operations_within_the_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_database_fails_operations_within_the_operation_timeout() {
     use bytes::Bytes;
-    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AuthorizationServer, KeyRing};
     use postgres_support::proxy::Proxy;
     use sqlx::postgres::PgConnectOptions;
 
@@ -365,7 +366,7 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     use oauth_connect::conformance::{
         connect_approval, customer_record, grant_and_code, session_record, token_record,
     };
-    use oauth_connect::{
+    use oauth_connect::storage::{
         CodeRedemption, ConnectStore as _, ConnectionFilter, GrantStore as _, RefreshRotation,
         SessionCompletion, SessionDecision, StepAdvance, TagEdit, TagUpdate, TokenKind,
     };
@@ -548,9 +549,9 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
 async fn request_paths_send_a_fixed_number_of_statements() {
     use base64::Engine as _;
     use bytes::Bytes;
-    use oauth_connect::{
-        AppType, AuthorizationServer, ConnectDecision, KeyRing, NewOAuthApp, SystemRandom,
-    };
+    use oauth_connect::connect::ConnectDecision;
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AppType, AuthorizationServer, KeyRing, NewOAuthApp};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -617,12 +618,12 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     assert_eq!(session.status(), 201, "{:?}", session.body());
     let token = json(&session)["connectToken"].as_str().unwrap().to_owned();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(&token, &browser).await.unwrap();
+    let page = server.connect_open(&token, &browser, None).await.unwrap();
 
     let (count, _guard) = count_statements();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -655,10 +656,13 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(n, 1, "a browser-created session: insert_session only");
     let browser_token = made.unwrap().connect_token.expose_secret().to_owned();
-    let page = server.open_connect(&browser_token, &browser).await.unwrap();
+    let page = server
+        .connect_open(&browser_token, &browser, None)
+        .await
+        .unwrap();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &browser_token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -701,7 +705,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let scoped_key = tokens["scoped_key"].as_str().unwrap().to_owned();
 
-    let (n, valid) = statements(&count, server.validate_access_token(&access)).await;
+    let (n, valid) = statements(&count, server.authenticate_bearer(&access)).await;
     assert!(valid.is_ok());
     assert_eq!(n, 1, "bearer access-token validation (RFC 6750)");
     let (n, valid) = statements(&count, server.verify_scoped_key(&scoped_key)).await;
@@ -721,7 +725,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let mut typo = access.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
-    let (n, refused) = statements(&count, server.validate_access_token(&typo)).await;
+    let (n, refused) = statements(&count, server.authenticate_bearer(&typo)).await;
     assert!(refused.is_err());
     assert_eq!(n, 0, "a malformed token never reaches storage");
 
@@ -729,7 +733,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     // pair): opening it is the request's business, approving it one
     // statement, exchanging its code three.
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    let authorization = oauth_connect::AuthorizationRequest {
+    let authorization = oauth_connect::oauth::AuthorizationRequest {
         response_type: Some("code".into()),
         client_id: Some(client_id.as_str().into()),
         redirect_uri: Some(redirect.into()),
@@ -737,9 +741,9 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         state: Some("counted".into()),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
         code_challenge_method: Some("S256".into()),
-        ..oauth_connect::AuthorizationRequest::default()
+        ..oauth_connect::oauth::AuthorizationRequest::default()
     };
-    let oauth_connect::AuthorizeOutcome::Consent(prompt) = server
+    let oauth_connect::oauth::AuthorizeOutcome::Consent(prompt) = server
         .authorize_request(None, &authorization)
         .await
         .unwrap()
@@ -752,7 +756,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         server.decide(
             prompt.session.expose_secret(),
             prompt.csrf_token.expose_secret(),
-            oauth_connect::Decision::Approve {
+            oauth_connect::oauth::Decision::Approve {
                 subject,
                 scopes: None,
             },
@@ -847,7 +851,7 @@ async fn races_run_on_several_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_purges_split_the_work() {
     use oauth_connect::conformance::{grant_and_code, random_hash, session_record, token_record};
-    use oauth_connect::{GrantStore as _, TokenKind};
+    use oauth_connect::storage::{GrantStore as _, TokenKind};
 
     let Some(url) = database_url() else { return };
     let store = std::sync::Arc::new(fresh_store(url).await);
@@ -901,7 +905,7 @@ async fn concurrent_purges_split_the_work() {
 #[tokio::test]
 async fn a_connect_context_without_step_version_is_at_version_0() {
     use oauth_connect::conformance::{connect_session_record, random_hash};
-    use oauth_connect::{ConnectStore as _, GrantStore as _, StepAdvance};
+    use oauth_connect::storage::{ConnectStore as _, GrantStore as _, StepAdvance};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -986,7 +990,7 @@ fn every_migration() -> Vec<i64> {
 /// The columns of a grant row (`migrations/0002_grants.sql`).
 async fn insert_grant_row(
     store: &PostgresStore,
-    app: &oauth_connect::AppRecord,
+    app: &oauth_connect::storage::AppRecord,
     id: &str,
     reference_id: &str,
     at: OffsetDateTime,
@@ -1013,8 +1017,8 @@ async fn insert_grant_row(
 /// `0005_connect_steps.sql`).
 async fn insert_connection_row(
     store: &PostgresStore,
-    customer: &oauth_connect::CustomerRecord,
-    app: &oauth_connect::AppRecord,
+    customer: &oauth_connect::storage::CustomerRecord,
+    app: &oauth_connect::storage::AppRecord,
     grant_id: &str,
     status: &str,
     account: &str,
@@ -1058,8 +1062,9 @@ fn random_hex32() -> String {
 /// follow their grant.
 #[tokio::test]
 async fn migration_0009_backfills_each_scoped_keys_grant() {
+    use oauth_connect::GrantId;
     use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
-    use oauth_connect::{ConnectStore as _, GrantId};
+    use oauth_connect::storage::ConnectStore as _;
     use time::Duration as Span;
 
     let Some(url) = database_url() else { return };
@@ -1087,7 +1092,7 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
     let app = app_record(&ws, now, Some(random_hash()));
     store.insert_app(&app).await.unwrap();
     let grant = || GrantId::parse(&format!("grant_{}", random_hex32())).unwrap();
-    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+    let insert_customer = |customer: oauth_connect::storage::CustomerRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1105,7 +1110,7 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
         }
     };
     // A key as 0004 stored it: no grant.
-    let insert_key = |key: oauth_connect::ScopedKeyRecord| {
+    let insert_key = |key: oauth_connect::storage::ScopedKeyRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1332,7 +1337,8 @@ async fn migrate_gives_up_at_its_timeout_behind_another_nodes_lock() {
 #[tokio::test]
 async fn migration_0010_gives_each_customer_to_one_app() {
     use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
-    use oauth_connect::{ConnectStore as _, CustomerId, GrantId};
+    use oauth_connect::storage::ConnectStore as _;
+    use oauth_connect::{CustomerId, GrantId};
     use time::Duration as Span;
 
     let Some(url) = database_url() else { return };
@@ -1353,7 +1359,7 @@ async fn migration_0010_gives_each_customer_to_one_app() {
     store.insert_app(&first).await.unwrap();
     store.insert_app(&second).await.unwrap();
     // A customer as of 0009: no app.
-    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+    let insert_customer = |customer: oauth_connect::storage::CustomerRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1372,8 +1378,8 @@ async fn migration_0010_gives_each_customer_to_one_app() {
         }
     };
     // A connection as of 0009, made at `at`.
-    let connect = |app: oauth_connect::AppRecord,
-                   customer: oauth_connect::CustomerRecord,
+    let connect = |app: oauth_connect::storage::AppRecord,
+                   customer: oauth_connect::storage::CustomerRecord,
                    grant: GrantId,
                    at: OffsetDateTime| {
         let store = store.clone();
@@ -1548,7 +1554,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use oauth_connect::{AppType, AuthorizationServer, ManualClock, NewOAuthApp, PeerAddress};
+    use oauth_connect::hooks::ManualClock;
+    use oauth_connect::{AppType, AuthorizationServer, NewOAuthApp, PeerAddress};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -1708,7 +1715,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
 /// A server on a fresh schema, with the scenarios' issuer, and a workspace
 /// and admin key of its own.
 async fn world(url: String) -> isolation::World<PostgresStore> {
-    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AuthorizationServer, KeyRing};
     let server = AuthorizationServer::builder(fresh_store(url).await)
         .issuer(isolation::ISSUER)
         .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())

@@ -5,7 +5,7 @@
 
 use crate::credentials::keyring::CredentialHash;
 use crate::credentials::{RefreshToken, Secret};
-pub use crate::oauth::client_auth::{BasicCredentials, ClientAuth};
+pub(crate) use crate::oauth::client_auth::{BasicCredentials, ClientAuth};
 use crate::oauth::request::TokenRequest;
 use crate::server::AuthorizationServer;
 use crate::storage::{AppRecord, CodeRecord, Storage, StorageError, TokenRecord};
@@ -19,14 +19,14 @@ mod refresh;
 mod response;
 mod revoke;
 
-pub use access::{AccessTokenInfo, BearerError};
+pub use access::BearerError;
 pub(crate) use error::FailedAuthentication;
 pub use error::TokenError;
 pub use introspect::Introspection;
 pub use response::TokenResponse;
 
 /// What a token request read before authenticating its client (see
-/// [`GrantStore::get_app_and_code`](crate::GrantStore::get_app_and_code)):
+/// [`GrantStore::get_app_and_code`](crate::storage::GrantStore::get_app_and_code)):
 /// each `None` when not read.
 #[derive(Default)]
 struct Prefetch {
@@ -138,7 +138,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// expired, a grant revoked a day ago; a Connect connection's grant
     /// stays while the connection is active, exchanged or not (its scoped
     /// keys rest on it), and goes a day after the connection's revocation.
-    /// See [`GrantStore::purge_expired`](crate::GrantStore::purge_expired).
+    /// See [`GrantStore::purge_expired`](crate::storage::GrantStore::purge_expired).
     ///
     /// Schedule it from the host, for example every minute, calling again
     /// while it returns `batch` (more may remain). Safe to run from several

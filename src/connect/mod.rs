@@ -30,7 +30,8 @@ pub use customers::Customer;
 pub use publishable_keys::{BrowserCaller, CreatedPublishableKey, PublishableKeyInfo};
 pub use scoped_keys::{ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal};
 pub use steps::{
-    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, ProviderReturn, Step, StepAction,
+    StepOutcome,
 };
 pub use view::{ProviderView, StepRefusal, StepView};
 

@@ -28,8 +28,8 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, StatusCode};
 use oauth_connect::{
-    AppType, AuthorizationServer, ConsentRequest, Decision, DemoSignIn, MemoryStore, NewOAuthApp,
-    PriorConsent, ResourceOwnerAuthenticator, ScopeSet, Subject, WorkspaceId,
+    AppType, AuthorizationServer, ConsentRequest, Decision, MemoryStore, NewOAuthApp, PriorConsent,
+    ResourceOwnerAuthenticator, ScopeSet, Subject, WorkspaceId,
 };
 use oxide_auth::endpoint::{
     AccessTokenFlow, AuthorizationFlow, Endpoint, OwnerConsent, RefreshFlow, Solicitation,
@@ -110,15 +110,22 @@ impl ResourceOwnerAuthenticator for FirstPartyConsent {
 }
 
 fn ours(rt: &tokio::runtime::Runtime) -> Ours {
-    ours_with(rt, Arc::new(DemoSignIn))
+    ours_with(rt, None)
 }
 
-fn ours_with(rt: &tokio::runtime::Runtime, owner: Arc<dyn ResourceOwnerAuthenticator>) -> Ours {
-    let server = AuthorizationServer::builder(MemoryStore::new())
-        .issuer("https://auth.example.com")
-        .resource_owner(owner)
-        .build()
-        .unwrap();
+/// The server of the benchmark: the demo sign-in (dangerous; the bench
+/// types a user id), or `owner` when given.
+fn ours_with(
+    rt: &tokio::runtime::Runtime,
+    owner: Option<Arc<dyn ResourceOwnerAuthenticator>>,
+) -> Ours {
+    let builder =
+        AuthorizationServer::builder(MemoryStore::new()).issuer("https://auth.example.com");
+    let builder = match owner {
+        Some(owner) => builder.resource_owner(owner),
+        None => builder.dangerous().demo_sign_in(),
+    };
+    let server = builder.build().unwrap();
     let ws = WorkspaceId::parse("ws_bench").unwrap();
     let app = |app_type| NewOAuthApp {
         name: "bench".into(),
@@ -432,7 +439,7 @@ fn authorization_code_flow(c: &mut Criterion) {
     );
     let subject = Subject::parse("user-42").unwrap();
 
-    let remembered = ours_with(&rt, Arc::new(FirstPartyConsent));
+    let remembered = ours_with(&rt, Some(Arc::new(FirstPartyConsent)));
     let remembered_uri = authorize_uri.replace(&o.public_id, &remembered.public_id);
 
     let mut group = c.benchmark_group("authorization_code_pkce_flow");

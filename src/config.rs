@@ -36,7 +36,8 @@ pub struct ServerConfig {
     pub(crate) webhook_destinations: crate::webhooks::WebhookDestinations,
     pub(crate) max_secret_grace: Duration,
     pub(crate) lifetimes: Lifetimes,
-    pub(crate) pkce: PkcePolicy,
+    pub(crate) pkce_for_public_clients_only: bool,
+    pub(crate) demo_sign_in: bool,
     pub(crate) refresh_grace: Duration,
     pub(crate) scopes_supported: Option<ScopeSet>,
     pub(crate) resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
@@ -111,20 +112,6 @@ impl Default for Lifetimes {
     }
 }
 
-/// Which clients must use PKCE at the authorization endpoint (RFC 7636;
-/// only `S256` is ever accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum PkcePolicy {
-    /// Every client, as OAuth 2.1 requires. The default.
-    #[default]
-    RequiredForAll,
-    /// Public clients only; confidential clients may omit the challenge
-    /// (they still cannot send `plain`). Weaker: a stolen code can be
-    /// injected into a confidential client's session.
-    RequiredForPublicClients,
-}
-
 /// Written by hand: the clock, RNG and event sink are the host's trait
 /// objects without `Debug` (the key ring redacts itself).
 impl fmt::Debug for ServerConfig {
@@ -138,7 +125,11 @@ impl fmt::Debug for ServerConfig {
             .field("events", &self.events)
             .field("max_secret_grace", &self.max_secret_grace)
             .field("lifetimes", &self.lifetimes)
-            .field("pkce", &self.pkce)
+            .field(
+                "pkce_for_public_clients_only",
+                &self.pkce_for_public_clients_only,
+            )
+            .field("demo_sign_in", &self.demo_sign_in)
             .field("refresh_grace", &self.refresh_grace)
             .finish_non_exhaustive()
     }
@@ -204,9 +195,18 @@ impl ServerConfig {
         &self.lifetimes
     }
 
-    /// Which clients must use PKCE.
-    pub fn pkce(&self) -> PkcePolicy {
-        self.pkce
+    /// Whether only public clients must send a PKCE challenge (a
+    /// [dangerous](crate::DangerousConfig::pkce_for_public_clients_only)
+    /// switch; by default every client must).
+    pub fn pkce_for_public_clients_only(&self) -> bool {
+        self.pkce_for_public_clients_only
+    }
+
+    /// Whether the consent page asks for a user id and believes it (a
+    /// [dangerous](crate::DangerousConfig::demo_sign_in) switch for demos;
+    /// off by default).
+    pub fn demo_sign_in(&self) -> bool {
+        self.demo_sign_in
     }
 
     /// How long after a refresh-token rotation the same refresh token may be

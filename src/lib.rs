@@ -225,7 +225,7 @@ pub mod axum;
 #[doc(hidden)]
 pub use testing::fuzzing;
 
-pub use config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
+pub use config::{ConfigError, Lifetimes, RateLimit, ServerConfig};
 pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
 pub use connect::customers::Customer;
@@ -256,8 +256,8 @@ pub use hooks::clock::{Clock, ManualClock, SystemClock};
 pub use hooks::events::{Event, EventSink, NoEvents};
 pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
 pub use hooks::resource_owner::{
-    ConsentRequest, DemoSignIn, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator,
-    ScopeCatalogue, SignIn,
+    ConsentRequest, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
+    SignIn,
 };
 pub use http::bearer::BearerRejection;
 pub use http::ui::brand::Brand;
@@ -290,7 +290,7 @@ pub use registry::apps::{
 };
 pub use resource::{BearerKind, BearerPrincipal};
 pub use server::AuthorizationServer;
-pub use server::builder::AuthorizationServerBuilder;
+pub use server::builder::{AuthorizationServerBuilder, DangerousConfig};
 pub use server::client_address::PeerAddress;
 pub use storage::{
     AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,

@@ -11,12 +11,11 @@ mod raw_http;
 mod support;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
 use oauth_connect::{AppId, BearerPrincipal, BearerRejection, NewOAuthApp, WorkspaceId};
-use oauth_connect::{AppType, AuthorizationServer, DemoSignIn, MAX_BODY_BYTES, MemoryStore};
+use oauth_connect::{AppType, AuthorizationServer, MAX_BODY_BYTES, MemoryStore};
 use raw_http::{code_flow, send};
 use support::{REDIRECT, json, register, text};
 
@@ -24,7 +23,8 @@ use support::{REDIRECT, json, register, text};
 fn server(addr: SocketAddr) -> AuthorizationServer<MemoryStore> {
     AuthorizationServer::builder(MemoryStore::new())
         .issuer(format!("http://{addr}/auth"))
-        .resource_owner(Arc::new(DemoSignIn))
+        .dangerous()
+        .demo_sign_in()
         .build()
         .unwrap()
 }

@@ -558,8 +558,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     use base64::Engine as _;
     use bytes::Bytes;
     use oauth_connect::{
-        AppType, AuthorizationServer, ConnectDecision, DemoSignIn, KeyRing, NewOAuthApp,
-        SystemRandom,
+        AppType, AuthorizationServer, ConnectDecision, KeyRing, NewOAuthApp, SystemRandom,
     };
 
     let Some(url) = database_url() else { return };
@@ -567,7 +566,8 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let server = AuthorizationServer::builder(store)
         .issuer("https://auth.example.com")
         .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())
-        .resource_owner(std::sync::Arc::new(DemoSignIn))
+        .dangerous()
+        .demo_sign_in()
         .build()
         .unwrap();
     let workspace = fresh_workspace();

@@ -658,7 +658,7 @@ async fn demo_decision(
     (html, answer, verifier)
 }
 
-/// The demo sign-in (`DemoSignIn`) shows who is signed in after sign-in:
+/// The demo sign-in (`.dangerous().demo_sign_in()`) shows who is signed in:
 /// the browser keeps the id it approved with, the next consent page says
 /// "Signed in as" and fills the field in; typing another id switches.
 #[tokio::test]

@@ -13,7 +13,7 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::{AuthorizeError, Decision, PkcePolicy, ScopeSet, Subject};
+use oauth_connect::{AuthorizeError, Decision, ScopeSet, Subject};
 use support::*;
 use time::Duration;
 
@@ -535,7 +535,8 @@ async fn rfc7636_pkce_required_for_confidential_clients_by_default_and_configura
 
     let (builder, clock, events) = builder();
     let relaxed = builder
-        .pkce(PkcePolicy::RequiredForPublicClients)
+        .dangerous()
+        .pkce_for_public_clients_only()
         .build()
         .unwrap();
     let h2 = harness_with(relaxed, clock, events).await;
@@ -1156,7 +1157,7 @@ async fn rfc7636_4_4_1_remembered_consent_never_skips_the_request_checks() {
 
 #[tokio::test]
 async fn the_default_consent_policy_always_shows_the_page() {
-    // `DemoSignIn` keeps the trait's default policy: ask.
+    // The demo sign-in keeps the trait's default policy: ask.
     let h = harness().await;
     let (_, challenge) = pkce();
     let page = authorize_signed_in(

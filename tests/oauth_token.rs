@@ -419,7 +419,8 @@ async fn rfc9700_2_1_1_a_verifier_for_a_code_without_challenge_is_refused() {
     let (builder, clock, events) = builder();
     let h = harness_with(
         builder
-            .pkce(oauth_connect::PkcePolicy::RequiredForPublicClients)
+            .dangerous()
+            .pkce_for_public_clients_only()
             .build()
             .unwrap(),
         clock,

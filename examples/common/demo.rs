@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_connect::{
-    AppType, AuthorizationServer, DemoSignIn, KeyRing, LinkContext, LinkError, LinkField, LinkHook,
+    AppType, AuthorizationServer, KeyRing, LinkContext, LinkError, LinkField, LinkHook,
     LinkedAccount, MemoryStore, NewOAuthApp, Provider, ScopeCatalogue, Terms, WorkspaceId,
 };
 use serde_json::Value;
@@ -54,7 +54,9 @@ pub(crate) async fn catalogue(
     let upstream = AuthorizationServer::builder(MemoryStore::new())
         .issuer(upstream_issuer.clone())
         .key_ring(KeyRing::generate(&oauth_connect::SystemRandom::new())?)
-        .resource_owner(Arc::new(DemoSignIn))
+        // The upstream's own consent page: a demo sign-in (dangerous).
+        .dangerous()
+        .demo_sign_in()
         .scope_catalogue(
             ScopeCatalogue::new().describe(UPSTREAM_SCOPE, "See your batteries and chargers"),
         )

@@ -42,9 +42,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use oauth_connect::{
-    AuthorizationServer, BearerKind, BearerPrincipal, Brand, ConsentRequest, DemoSignIn, KeyRing,
-    MemoryStore, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
-    ServerKey, Storage, Subject, WorkspaceId,
+    AuthorizationServer, BearerKind, BearerPrincipal, Brand, ConsentRequest, KeyRing, MemoryStore,
+    PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue, ServerKey, Storage,
+    Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
@@ -591,18 +591,17 @@ async fn build<S: Storage>(
     if let Some(lifetime) = config.session_lifetime {
         builder = builder.connect_session_lifetime(lifetime);
     }
-    // A demo sign-in field on the consent page: plug your login in here.
-    let resource_owner: Arc<dyn ResourceOwnerAuthenticator> = match &config.auto_consent {
-        None => Arc::new(DemoSignIn),
-        Some(user) => {
-            AutoConsent::check(&issuer, addr)?;
-            tracing::warn!(
-                "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT: every authorization request is approved \
-                 without asking anyone (load tests only)"
-            );
-            Arc::new(AutoConsent(user.clone()))
-        }
-    };
+    // A demo sign-in field on the consent page, which believes any typed
+    // user id (dangerous): plug your login in here instead.
+    builder = builder.dangerous().demo_sign_in();
+    if let Some(user) = &config.auto_consent {
+        AutoConsent::check(&issuer, addr)?;
+        tracing::warn!(
+            "OAUTH_CONNECT_DANGEROUS_AUTO_CONSENT: every authorization request is approved \
+             without asking anyone (load tests only)"
+        );
+        builder = builder.resource_owner(Arc::new(AutoConsent(user.clone())));
+    }
     let server = builder
         .issuer(issuer)
         .key_ring(key_ring)
@@ -611,7 +610,6 @@ async fn build<S: Storage>(
         .trusted_proxies(config.trusted_proxies.iter().cloned())
         // The demo's webhook receivers may listen on loopback.
         .webhook_destinations(oauth_connect::webhooks::WebhookDestinations::with_loopback())
-        .resource_owner(resource_owner)
         .brand(config.brand.clone())
         .scope_catalogue(
             ScopeCatalogue::new()
@@ -700,16 +698,9 @@ impl AutoConsent {
 
 #[async_trait::async_trait]
 impl ResourceOwnerAuthenticator for AutoConsent {
-    async fn authenticate(
-        &self,
-        headers: &http::HeaderMap,
-        demo_subject: Option<&str>,
-    ) -> Option<Subject> {
-        DemoSignIn.authenticate(headers, demo_subject).await
-    }
-
-    fn demo_sign_in(&self) -> bool {
-        true
+    async fn authenticate(&self, _: &http::HeaderMap, _: Option<&str>) -> Option<Subject> {
+        // Every decision is the configured user's (load tests only).
+        Some(self.0.clone())
     }
 
     async fn prior_consent(

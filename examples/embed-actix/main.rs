@@ -2,13 +2,12 @@
 //! under `/auth`, and a resource of the app's own at `/v1/devices` that
 //! takes its access tokens.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use oauth_connect::actix::Bearer;
 use oauth_connect::{
-    AuthorizationServer, BearerRejection, DemoSignIn, MemoryStore, ScopeCatalogue, WorkspaceId,
+    AuthorizationServer, BearerRejection, MemoryStore, ScopeCatalogue, WorkspaceId,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,8 +22,11 @@ async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("ISSUER").unwrap_or_else(|_| format!("http://{local}/auth"));
     let oauth = AuthorizationServer::builder(MemoryStore::new())
         .issuer(issuer.clone())
-        // Your login instead: implement `ResourceOwnerAuthenticator`.
-        .resource_owner(Arc::new(DemoSignIn))
+        // A demo sign-in that believes any typed user id: dangerous. Plug
+        // your login in instead (`.resource_owner(..)`, your own
+        // `ResourceOwnerAuthenticator`) and drop these two lines.
+        .dangerous()
+        .demo_sign_in()
         // What the consent page says for each scope.
         .scope_catalogue(ScopeCatalogue::new().describe("read:devices", "See your devices"))
         .build()?;

@@ -3,7 +3,6 @@
 //! its access tokens.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,7 +10,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
 use oauth_connect::{
-    AuthorizationServer, BearerRejection, DemoSignIn, MemoryStore, ScopeCatalogue, WorkspaceId,
+    AuthorizationServer, BearerRejection, MemoryStore, ScopeCatalogue, WorkspaceId,
 };
 
 type Server = AuthorizationServer<MemoryStore>;
@@ -39,8 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issuer = std::env::var("ISSUER").unwrap_or_else(|_| format!("http://{local}/auth"));
     let oauth = AuthorizationServer::builder(MemoryStore::new())
         .issuer(issuer.clone())
-        // Your login instead: implement `ResourceOwnerAuthenticator`.
-        .resource_owner(Arc::new(DemoSignIn))
+        // A demo sign-in that believes any typed user id: dangerous. Plug
+        // your login in instead (`.resource_owner(..)`, your own
+        // `ResourceOwnerAuthenticator`) and drop these two lines.
+        .dangerous()
+        .demo_sign_in()
         // What the consent page says for each scope.
         .scope_catalogue(ScopeCatalogue::new().describe("read:devices", "See your devices"))
         .build()?;

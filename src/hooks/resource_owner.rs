@@ -23,19 +23,14 @@ use crate::model::scope::ScopeSet;
 #[async_trait]
 pub trait ResourceOwnerAuthenticator: Send + Sync + fmt::Debug {
     /// The signed-in end user of this request, if any. `demo_subject` is the
-    /// consent form's `subject` field, present only when
-    /// [`demo_sign_in`](Self::demo_sign_in) is true.
+    /// consent form's user id field, present only to the authenticator of
+    /// the [dangerous demo sign-in](crate::DangerousConfig::demo_sign_in):
+    /// yours never receives it.
     async fn authenticate(
         &self,
         headers: &HeaderMap,
         demo_subject: Option<&str>,
     ) -> Option<Subject>;
-
-    /// Whether the consent page shows a demo sign-in field (a text box for
-    /// the user id). Only [`DemoSignIn`] says yes.
-    fn demo_sign_in(&self) -> bool {
-        false
-    }
 
     /// "Sign in first": the host's login page for a signed-out user, which
     /// must send the user back to `return_to` once signed in.
@@ -147,15 +142,15 @@ impl ResourceOwnerAuthenticator for NoResourceOwner {
     }
 }
 
-/// **For demos and tests only**: the consent page asks the user to type a
-/// user id, and believes it. This is where a real service plugs in its own
-/// login.
+/// The authenticator of the dangerous demo sign-in
+/// ([`DangerousConfig::demo_sign_in`](crate::DangerousConfig::demo_sign_in)):
+/// the consent page asks the user to type a user id, and believes it.
 ///
 /// The browser keeps the id it approved with (a session cookie,
 /// `oc_demo_user`, `HttpOnly`), so its next consent page shows who is
 /// signed in, with the field filled in: typing another id switches users.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DemoSignIn;
+pub(crate) struct DemoSignIn;
 
 /// The cookie in which the server keeps the user id a browser approved
 /// with on a demo sign-in, for [`DemoSignIn`] to read back.
@@ -195,10 +190,6 @@ impl ResourceOwnerAuthenticator for DemoSignIn {
                 Subject::parse(&id).ok()
             }),
         }
-    }
-
-    fn demo_sign_in(&self) -> bool {
-        true
     }
 }
 

@@ -459,7 +459,7 @@ async fn consent_page<S: Storage>(
     );
     let return_to = server.return_url(&here);
     if signed_in.is_none()
-        && !owner.demo_sign_in()
+        && !config.demo_sign_in()
         && let Some(login) = return_to.as_deref().and_then(|r| owner.sign_in_url(r))
     {
         return response::see_other(&login);
@@ -469,7 +469,7 @@ async fn consent_page<S: Storage>(
     // browser typed last): typing another switches.
     let demo_user = signed_in
         .as_ref()
-        .filter(|_| owner.demo_sign_in())
+        .filter(|_| config.demo_sign_in())
         .map(|s| s.as_str());
     let switch = return_to.as_deref().and_then(|r| owner.sign_in_url(r));
     let catalogue = config.scope_catalogue();
@@ -490,7 +490,7 @@ async fn consent_page<S: Storage>(
         action: &action,
         session: prompt.session.expose_secret(),
         csrf_token: prompt.csrf_token.expose_secret(),
-        demo_sign_in: owner.demo_sign_in(),
+        demo_sign_in: config.demo_sign_in(),
         demo_user,
         signed_in: display.as_deref(),
         sign_in_url: switch.as_deref(),
@@ -597,8 +597,9 @@ async fn decide<S: Storage>(
     let mut demo_user = None;
     let decision = match form.get("decision") {
         Some("approve") => {
-            let owner = server.config().resource_owner();
-            let demo = owner.demo_sign_in().then(|| form.get("subject")).flatten();
+            let config = server.config();
+            let owner = config.resource_owner();
+            let demo = config.demo_sign_in().then(|| form.get("subject")).flatten();
             match owner.authenticate(request.headers(), demo).await {
                 Some(subject) => {
                     if demo.is_some_and(|typed| !typed.trim().is_empty()) {

@@ -3,6 +3,7 @@
 //! introspection (RFC 7662) and metadata (RFC 8414).
 
 pub(crate) mod authorize;
+pub(crate) mod client_auth;
 pub(crate) mod consent_seal;
 pub(crate) mod error;
 pub(crate) mod metadata;

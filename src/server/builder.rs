@@ -8,19 +8,25 @@ use std::sync::Arc;
 use time::Duration;
 use url::Url;
 
-use crate::config::{ConfigError, Lifetimes, PkcePolicy, RateLimit, ServerConfig};
+use crate::config::{ConfigError, Lifetimes, RateLimit, ServerConfig};
 use crate::credentials::CredentialPrefixes;
 use crate::credentials::keyring::KeyRing;
 use crate::hooks::clock::{Clock, SystemClock};
 use crate::hooks::events::{EventSink, NoEvents};
 use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id};
-use crate::hooks::resource_owner::{NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue};
+use crate::hooks::resource_owner::{
+    DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue,
+};
 use crate::http::ui::brand::{Brand, Theme};
 use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{ChaChaRandom, RandomSource};
 use crate::model::scope::ScopeSet;
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
+
+mod dangerous;
+
+pub use dangerous::DangerousConfig;
 
 impl<S: Storage> AuthorizationServer<S> {
     /// Starts building a server over `storage`.
@@ -46,10 +52,11 @@ pub struct AuthorizationServerBuilder<S> {
     webhook_destinations: crate::webhooks::WebhookDestinations,
     max_secret_grace: Duration,
     lifetimes: Lifetimes,
-    pkce: PkcePolicy,
+    pkce_for_public_clients_only: bool,
+    demo_sign_in: bool,
     refresh_grace: Duration,
     scopes_supported: Option<ScopeSet>,
-    resource_owner: Arc<dyn ResourceOwnerAuthenticator>,
+    resource_owner: Option<Arc<dyn ResourceOwnerAuthenticator>>,
     scope_catalogue: ScopeCatalogue,
     reference_id_prefix: String,
     frame_ancestors: Vec<String>,
@@ -86,10 +93,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
             max_secret_grace: Duration::days(7),
             lifetimes: Lifetimes::default(),
-            pkce: PkcePolicy::default(),
+            pkce_for_public_clients_only: false,
+            demo_sign_in: false,
             refresh_grace: Duration::ZERO,
             scopes_supported: None,
-            resource_owner: Arc::new(NoResourceOwner),
+            resource_owner: None,
             scope_catalogue: ScopeCatalogue::new(),
             reference_id_prefix: "oc".to_owned(),
             frame_ancestors: Vec::new(),
@@ -218,10 +226,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
-    /// Which clients must use PKCE (default: all).
-    pub fn pkce(mut self, policy: PkcePolicy) -> Self {
-        self.pkce = policy;
-        self
+    /// The switches that weaken the server (a demo sign-in, PKCE for
+    /// public clients only), each spelled `.dangerous().…()` where it is
+    /// turned on. See [`DangerousConfig`].
+    pub fn dangerous(self) -> DangerousConfig<S> {
+        DangerousConfig::new(self)
     }
 
     /// A window after a refresh-token rotation in which presenting the same
@@ -245,9 +254,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
 
     /// How the consent page of a plain `/oauth/authorize` flow knows its end
     /// user: your login (default: none, so plain-flow consent is refused;
-    /// [`DemoSignIn`](crate::DemoSignIn) for demos).
+    /// for demos, [`DangerousConfig::demo_sign_in`]). The last of the two
+    /// calls wins: this one turns the demo sign-in off.
     pub fn resource_owner(mut self, authenticator: Arc<dyn ResourceOwnerAuthenticator>) -> Self {
-        self.resource_owner = authenticator;
+        self.resource_owner = Some(authenticator);
+        self.demo_sign_in = false;
         self
     }
 
@@ -516,6 +527,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             Some(keys) => keys,
             None => KeyRing::generate(self.rng.as_ref())?,
         };
+        let resource_owner: Arc<dyn ResourceOwnerAuthenticator> = match self.resource_owner {
+            _ if self.demo_sign_in => Arc::new(DemoSignIn),
+            Some(authenticator) => authenticator,
+            None => Arc::new(NoResourceOwner),
+        };
         let config = ServerConfig {
             issuer,
             prefixes: self.prefixes,
@@ -526,10 +542,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             webhook_destinations: self.webhook_destinations,
             max_secret_grace: self.max_secret_grace,
             lifetimes: self.lifetimes,
-            pkce: self.pkce,
+            pkce_for_public_clients_only: self.pkce_for_public_clients_only,
+            demo_sign_in: self.demo_sign_in,
             refresh_grace: self.refresh_grace,
             scopes_supported: self.scopes_supported,
-            resource_owner: self.resource_owner,
+            resource_owner,
             scope_catalogue: self.scope_catalogue,
             reference_id_prefix: self.reference_id_prefix,
             frame_ancestors: self.frame_ancestors,

@@ -17,8 +17,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use oauth_connect::{
-    AppType, AuthorizationServer, AuthorizationServerBuilder, DemoSignIn, Event, EventSink,
-    ManualClock, MemoryStore, NewOAuthApp, WorkspaceId,
+    AppType, AuthorizationServer, AuthorizationServerBuilder, Event, EventSink, ManualClock,
+    MemoryStore, NewOAuthApp, WorkspaceId,
 };
 use serde_json::Value;
 use time::macros::datetime;
@@ -171,7 +171,8 @@ pub fn builder() -> (
         .issuer(ISSUER)
         .clock(clock.clone())
         .events(events.clone())
-        .resource_owner(Arc::new(DemoSignIn));
+        .dangerous()
+        .demo_sign_in();
     (builder, clock, events)
 }
 

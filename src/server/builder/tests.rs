@@ -255,3 +255,64 @@ fn issuer_rules_rfc8414_section_2() {
     assert!(parse_issuer("ftp://auth.example.com").is_err());
     assert!(parse_issuer("/relative").is_err());
 }
+
+/// The dangerous switches are off unless asked for, each turns on only
+/// itself, and the demo sign-in (which believes the typed id) and the
+/// host's own authenticator replace each other: the last call wins.
+#[tokio::test]
+async fn dangerous_switches_are_off_by_default_and_turn_on_one_at_a_time() {
+    let builder = || {
+        crate::AuthorizationServer::builder(crate::MemoryStore::new())
+            .issuer("https://auth.example.com")
+    };
+    let headers = http::HeaderMap::new();
+    let subject = crate::Subject::parse("user-42").unwrap();
+
+    let plain = builder().build().unwrap();
+    assert!(!plain.config().demo_sign_in());
+    assert!(!plain.config().pkce_for_public_clients_only());
+    let owner = plain.config().resource_owner();
+    assert_eq!(owner.authenticate(&headers, Some("user-42")).await, None);
+
+    let demo = builder().dangerous().demo_sign_in().build().unwrap();
+    assert!(demo.config().demo_sign_in());
+    assert!(!demo.config().pkce_for_public_clients_only());
+    let owner = demo.config().resource_owner();
+    assert_eq!(
+        owner.authenticate(&headers, Some(" user-42 ")).await,
+        Some(subject)
+    );
+    assert_eq!(owner.authenticate(&headers, None).await, None);
+
+    let pkce = builder()
+        .dangerous()
+        .pkce_for_public_clients_only()
+        .build()
+        .unwrap();
+    assert!(pkce.config().pkce_for_public_clients_only());
+    assert!(!pkce.config().demo_sign_in());
+
+    let hosts = builder()
+        .dangerous()
+        .demo_sign_in()
+        .resource_owner(Arc::new(NoResourceOwner))
+        .build()
+        .unwrap();
+    assert!(!hosts.config().demo_sign_in());
+    let owner = hosts.config().resource_owner();
+    assert_eq!(owner.authenticate(&headers, Some("user-42")).await, None);
+    let demo = builder()
+        .resource_owner(Arc::new(NoResourceOwner))
+        .dangerous()
+        .demo_sign_in()
+        .build()
+        .unwrap();
+    assert!(demo.config().demo_sign_in());
+    let owner = demo.config().resource_owner();
+    assert!(
+        owner
+            .authenticate(&headers, Some("user-42"))
+            .await
+            .is_some()
+    );
+}

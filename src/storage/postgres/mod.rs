@@ -61,14 +61,17 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::storage::{StorageError, StorageErrorKind};
 
+// First: its column-list macros are used by the statements of the others.
+#[macro_use]
+mod columns;
 mod admin_keys;
 mod apps;
 mod binds;
-// Before `grants`, which uses its column-list macros.
-#[macro_use]
 mod connect;
+mod connect_sql;
 mod error;
 mod grants;
+mod grants_sql;
 mod migrations;
 mod publishable_keys;
 mod rate_limits;

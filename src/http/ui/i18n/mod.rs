@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use language_tags::LanguageTag;
 
-use crate::authorize::ErrorPage;
 use crate::error::{FieldError, Problem};
+use crate::oauth::authorize::error::ErrorPage;
 
 use en::EN;
 use es::ES;

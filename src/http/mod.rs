@@ -95,10 +95,18 @@ impl<S: Storage> AuthorizationServer<S> {
     async fn route(&self, request: &Request<Bytes>) -> Response<Bytes> {
         // The OAuth endpoints first, without splitting the path.
         match request.uri().path() {
-            "/oauth/token" => return oauth::token(self, request).await,
-            "/oauth/authorize" => return oauth::authorize(self, request).await,
-            _ => {}
+            "/oauth/token" => oauth::token(self, request).await,
+            "/oauth/authorize" => oauth::authorize(self, request).await,
+            // Boxed: the request future of every endpoint is as large as
+            // the largest it may run, and it is moved a few times before
+            // it runs. The other endpoints' (the hosted pages' are several
+            // kilobytes) would make the token endpoint's carry them.
+            _ => Box::pin(self.route_by_segments(request)).await,
         }
+    }
+
+    /// [`route`](Self::route) for every path but the two hot ones.
+    async fn route_by_segments(&self, request: &Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path();
         let segments: Vec<&str> = match path.strip_prefix('/') {
             Some(rest) => rest.split('/').collect(),

@@ -57,12 +57,12 @@ impl RandomSource for SystemRandom {
 /// ChaCha20 in user space, seeded from the operating system: the default
 /// random source.
 ///
-/// Each thread keeps its own generator: a 256-bit key and nothing else.
-/// A draw runs the ChaCha20 block function (RFC 8439, through
-/// `rand_chacha`) under that key, replaces the key with the first 32 bytes
-/// of the output and hands out the rest ("fast key erasure"), so the state
-/// left in memory after a draw reveals none of the bytes already handed
-/// out. A thread's generator is seeded from [`SystemRandom`] at its first
+/// Each thread keeps its own generator: a 256-bit key and the part of its
+/// last output not handed out yet. A batch runs the ChaCha20 block function
+/// (RFC 8439, through `rand_chacha`) four times under the key, replaces the
+/// key with the first 32 bytes of the output and keeps the other 224 to hand
+/// out, zeroing each byte as it goes ("fast key erasure"): the state left
+/// in memory never reveals a byte already handed out. A thread's generator is seeded from [`SystemRandom`] at its first
 /// draw and again after 64 KiB of output or 60 seconds, whichever comes
 /// first, and whenever the process id has changed since it was seeded: a
 /// child of `fork` never repeats its parent's bytes.
@@ -97,6 +97,10 @@ const KEY_LEN: usize = 32;
 /// One thread's ChaCha20 generator.
 struct ThreadGenerator {
     key: Zeroizing<[u8; KEY_LEN]>,
+    /// The output of the last batch not handed out yet: its last
+    /// `available` bytes (those before are zeroed).
+    buffer: Zeroizing<[u8; BATCH - KEY_LEN]>,
+    available: usize,
     /// The process the key was seeded in.
     pid: u32,
     /// Bytes handed out since it was seeded.
@@ -112,12 +116,18 @@ impl ThreadGenerator {
     fn seeded(os: &SystemRandom, pid: u32) -> Result<Self, RandomError> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         os.fill(key.as_mut_slice())?;
-        Ok(Self {
+        Ok(Self::with_key(key, pid))
+    }
+
+    fn with_key(key: Zeroizing<[u8; KEY_LEN]>, pid: u32) -> Self {
+        Self {
             key,
+            buffer: Zeroizing::new([0u8; BATCH - KEY_LEN]),
+            available: 0,
             pid,
             drawn: 0,
             seeded_at: Instant::now(),
-        })
+        }
     }
 
     /// Whether the generator may keep drawing in process `pid`.
@@ -125,18 +135,36 @@ impl ThreadGenerator {
         self.pid == pid && self.drawn < RESEED_BYTES && self.seeded_at.elapsed() < RESEED_INTERVAL
     }
 
-    fn fill(&mut self, dest: &mut [u8]) {
+    /// The next batch: ChaCha20 under the key; its first 32 bytes replace
+    /// the key, the rest fill the buffer.
+    fn next_batch(&mut self) {
         let mut words = <ChaCha20Core as BlockRngCore>::Results::default();
-        let mut bytes = Zeroizing::new([0u8; BATCH]);
-        for chunk in dest.chunks_mut(BATCH - KEY_LEN) {
-            ChaCha20Core::from_seed(*self.key).generate(&mut words);
-            for (out, word) in bytes.chunks_exact_mut(4).zip(words.as_ref()) {
-                out.copy_from_slice(&word.to_le_bytes());
+        ChaCha20Core::from_seed(*self.key).generate(&mut words);
+        let (key, buffer) = words.as_ref().split_at(KEY_LEN / 4);
+        for (out, word) in self.key.chunks_exact_mut(4).zip(key) {
+            out.copy_from_slice(&word.to_le_bytes());
+        }
+        for (out, word) in self.buffer.chunks_exact_mut(4).zip(buffer) {
+            out.copy_from_slice(&word.to_le_bytes());
+        }
+        words.as_mut().zeroize();
+        self.available = self.buffer.len();
+    }
+
+    fn fill(&mut self, dest: &mut [u8]) {
+        let mut filled = 0;
+        while filled < dest.len() {
+            if self.available == 0 {
+                self.next_batch();
             }
-            words.as_mut().zeroize();
-            let (key, rest) = bytes.split_at(KEY_LEN);
-            self.key.copy_from_slice(key);
-            chunk.copy_from_slice(&rest[..chunk.len()]);
+            let n = self.available.min(dest.len() - filled);
+            let start = self.buffer.len() - self.available;
+            let taken = &mut self.buffer[start..start + n];
+            dest[filled..filled + n].copy_from_slice(taken);
+            // Handed out: gone from memory.
+            taken.zeroize();
+            self.available -= n;
+            filled += n;
         }
         self.drawn = self.drawn.saturating_add(dest.len() as u64);
     }
@@ -175,17 +203,13 @@ mod tests {
     use super::*;
 
     fn generator(key: [u8; KEY_LEN]) -> ThreadGenerator {
-        ThreadGenerator {
-            key: Zeroizing::new(key),
-            pid: std::process::id(),
-            drawn: 0,
-            seeded_at: Instant::now(),
-        }
+        ThreadGenerator::with_key(Zeroizing::new(key), std::process::id())
     }
 
     /// RFC 8439 Appendix A.1, test vector #1: the ChaCha20 block of the
     /// all-zero key, nonce and counter. Its first 32 bytes become the next
-    /// key; the next 32 are the draw.
+    /// key; the next 32 are the first draw, zeroed in the buffer once
+    /// handed out.
     #[test]
     fn a_draw_is_chacha20_output_after_the_next_key() {
         let block: [u8; 64] = [
@@ -201,6 +225,9 @@ mod tests {
         assert_eq!(g.key.as_slice(), &block[..32]);
         assert_eq!(out.as_slice(), &block[32..]);
         assert_eq!(g.drawn, 32);
+        assert_eq!(g.available, BATCH - KEY_LEN - 32);
+        assert!(g.buffer[..32].iter().all(|&b| b == 0));
+        assert!(g.buffer[32..].iter().any(|&b| b != 0));
     }
 
     /// A draw never hands out the key that follows it, nor repeats
@@ -217,8 +244,11 @@ mod tests {
         assert_ne!(first, second);
         assert_ne!(*g.key, key_after);
         assert_eq!(g.drawn, 2000);
-        // Different 224-byte chunks of one draw differ too.
+        // Different 224-byte batches of one draw differ too.
         assert_ne!(first[..224], first[224..448]);
+        // Nothing handed out stays in the buffer.
+        let start = g.buffer.len() - g.available;
+        assert!(g.buffer[..start].iter().all(|&b| b == 0));
     }
 
     /// The generator reseeds in a new process (after `fork`), after

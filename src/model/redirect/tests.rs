@@ -501,3 +501,35 @@ fn string_conversions() {
         })
     );
 }
+
+/// The query is what `form_urlencoded`'s serializer writes, byte for byte,
+/// for every byte value, multi-byte characters and the separators.
+#[test]
+fn append_query_encodes_as_form_urlencoded_does() {
+    let every_char: String = (0u8..=0x7f).map(char::from).collect();
+    let values = [
+        "",
+        "plain",
+        "x y",
+        "a&b=c+d%e",
+        "https://auth.example.com/issuer?x=1#f",
+        "oc_ac_AQID-_~.*!'()",
+        "é€𝄞 and ünïcödé",
+        every_char.as_str(),
+        "\u{0}\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}",
+    ];
+    for base in ["https://a.example/cb", "https://a.example/cb?tenant=1"] {
+        for value in values {
+            let expected = {
+                let mut s = form_urlencoded::Serializer::new(String::new());
+                s.append_pair("code", value).append_pair(value, "state");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}{}", s.finish())
+            };
+            assert_eq!(
+                append_query(base, &[("code", value), (value, "state")]),
+                expected
+            );
+        }
+    }
+}

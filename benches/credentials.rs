@@ -8,10 +8,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oauth_connect::{
-    AppType, AuthorizationServer, ClientSecret, CredentialPrefixes, KeyRing, MemoryStore,
-    NewOAuthApp, SystemRandom, WorkspaceId,
-};
+use oauth_connect::credentials::{ClientSecret, CredentialPrefixes};
+use oauth_connect::hooks::SystemRandom;
+use oauth_connect::{AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, WorkspaceId};
 
 fn credentials(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()

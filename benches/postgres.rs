@@ -21,9 +21,11 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use http::HeaderMap;
+use oauth_connect::hooks::{ConsentRequest, PriorConsent};
+use oauth_connect::oauth::{AuthorizationStep, ScopeSet};
+use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::{
-    AppType, AuthenticatedClient, AuthorizationServer, AuthorizationStep, ConsentRequest,
-    NewOAuthApp, PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeSet, Subject,
+    AppType, AuthorizationServer, NewOAuthApp, PostgresStore, ResourceOwnerAuthenticator, Subject,
     WorkspaceId,
 };
 use tokio::runtime::Runtime;

@@ -14,9 +14,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use oauth_connect::connect::ConnectDecision;
 use oauth_connect::{
-    AppType, AuthorizationServer, ConnectDecision, MemoryStore, NewConnectSession, NewOAuthApp,
-    NewScopedKey, WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey,
+    WorkspaceId,
 };
 use tokio::runtime::Runtime;
 
@@ -119,8 +120,8 @@ fn access_token_validation(c: &mut Criterion) {
     group.bench_function("baseline: one HMAC-SHA-256 of the token's length", |b| {
         b.iter(|| ring::hmac::sign(&key, black_box(token.as_bytes())))
     });
-    group.bench_function("validate_access_token (memory store)", |b| {
-        b.iter(|| run(&rt, server.validate_access_token(black_box(&token))).unwrap())
+    group.bench_function("authenticate_bearer, access token (memory store)", |b| {
+        b.iter(|| run(&rt, server.authenticate_bearer(black_box(&token))).unwrap())
     });
     group.finish();
 
@@ -178,9 +179,9 @@ fn with_scoped_key(rt: &Runtime) -> (Server, String) {
             .unwrap();
         let token = session.connect_token.expose_secret();
         let browser = server.new_browser_secret().unwrap();
-        let page = server.open_connect(token, &browser).await.unwrap();
+        let page = server.connect_open(token, &browser, None).await.unwrap();
         server
-            .complete_connect(
+            .connect_complete(
                 token,
                 page.csrf_token.expose_secret(),
                 &browser,
@@ -200,9 +201,10 @@ fn growth(c: &mut Criterion) {
     let mut group = c.benchmark_group("growth");
     for (n, label) in SIZES {
         let (server, token) = with_tokens(&rt, n);
-        group.bench_function(BenchmarkId::new("validate_access_token", label), |b| {
-            b.iter(|| run(&rt, server.validate_access_token(black_box(&token))).unwrap())
-        });
+        group.bench_function(
+            BenchmarkId::new("authenticate_bearer, access token", label),
+            |b| b.iter(|| run(&rt, server.authenticate_bearer(black_box(&token))).unwrap()),
+        );
         drop(server);
     }
     for (n, label) in SIZES {

@@ -27,9 +27,11 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, StatusCode};
+use oauth_connect::hooks::{ConsentRequest, PriorConsent};
+use oauth_connect::oauth::{Decision, ScopeSet};
 use oauth_connect::{
-    AppType, AuthorizationServer, ConsentRequest, Decision, MemoryStore, NewOAuthApp, PriorConsent,
-    ResourceOwnerAuthenticator, ScopeSet, Subject, WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewOAuthApp, ResourceOwnerAuthenticator, Subject,
+    WorkspaceId,
 };
 use oxide_auth::endpoint::{
     AccessTokenFlow, AuthorizationFlow, Endpoint, OwnerConsent, RefreshFlow, Solicitation,

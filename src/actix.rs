@@ -68,13 +68,14 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use crate::adapter::{self, AdapterOptions, BodyError};
-use crate::client_address::PeerAddress;
 use crate::http::MAX_BODY_BYTES;
+use crate::server::client_address::PeerAddress;
 
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;
 use crate::server::AuthorizationServer;
-use crate::storage::{MemoryStore, Storage};
+use crate::storage::Storage;
+use crate::storage::memory::MemoryStore;
 
 /// The authenticated principal of a request to a protected resource; an
 /// actix-web extractor. Dereferences to [`BearerPrincipal`].

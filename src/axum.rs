@@ -62,13 +62,14 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::adapter::{self, AdapterOptions, BodyError};
-use crate::client_address::PeerAddress;
 use crate::http::MAX_BODY_BYTES;
+use crate::server::client_address::PeerAddress;
 
 use crate::http::bearer::BearerRejection;
 use crate::resource::BearerPrincipal;
 use crate::server::AuthorizationServer;
-use crate::storage::{MemoryStore, Storage};
+use crate::storage::Storage;
+use crate::storage::memory::MemoryStore;
 
 /// The authenticated principal of a request to a protected resource; an
 /// axum extractor. Dereferences to [`BearerPrincipal`].

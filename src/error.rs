@@ -208,7 +208,7 @@ pub enum RegistryError {
     #[error("public apps have no client secret")]
     NotConfidential,
     /// The app already has the most active publishable keys allowed
-    /// ([`MAX_PUBLISHABLE_KEYS_PER_APP`](crate::MAX_PUBLISHABLE_KEYS_PER_APP));
+    /// ([`MAX_PUBLISHABLE_KEYS_PER_APP`](crate::connect::publishable_keys::MAX_PUBLISHABLE_KEYS_PER_APP));
     /// revoke one first.
     #[error("the app already has {max} active publishable keys; revoke one first")]
     TooManyKeys {

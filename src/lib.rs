@@ -111,12 +111,12 @@
 //!   (feature `conformance`) any backend can run.
 //! - **Connect in the browser**: [`AuthorizationServer::handle`] serves an
 //!   embed script (`/connect/sdk.js`, and `/connect/sdk.mjs` as an ES
-//!   module; [`ConnectScript`] gives its versioned path and Subresource
+//!   module; [`ConnectScript`](http::ConnectScript) gives its versioned path and Subresource
 //!   Integrity) that opens the hosted Connect page in a popup or a modal and
 //!   reports through `postMessage` to the exact origin of the session's
 //!   redirect URL, never `*`; publishable Connect keys let a page create
 //!   sessions from the app's `allowedOrigins`; `response_mode=web_message`
-//!   ([`ResponseMode`]) does the same for plain authorizations.
+//!   ([`ResponseMode`](oauth::ResponseMode)) does the same for plain authorizations.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
 //! [`begin_authorization`]: AuthorizationServer::begin_authorization
@@ -136,6 +136,30 @@
 //! [`mint_scoped_key`]: AuthorizationServer::mint_scoped_key
 //! [`verify_scoped_key`]: AuthorizationServer::verify_scoped_key
 //! [`purge_expired`]: AuthorizationServer::purge_expired
+//!
+//! ## Where things are
+//!
+//! The crate root holds what a host touches to build, embed and protect:
+//! the server, its builder and configuration, the stores, the server key,
+//! the hook traits, the ids, the inputs and outputs of apps, Connect
+//! sessions and scoped keys, the bearer principal and the top-level errors.
+//! The rest is in public modules, by audience:
+//!
+//! - [`oauth`]: the OAuth flows' requests, responses and errors, for hosts
+//!   that render their own pages or call the flows directly;
+//! - [`connect`]: the hosted Connect page's views and steps, connections,
+//!   customers, publishable and scoped keys;
+//! - [`registry`]: the rest of the management API (secrets, admin keys,
+//!   publishable keys, pagination);
+//! - [`hooks`]: the types the hook traits speak, and their ready-made
+//!   implementations;
+//! - [`credentials`]: the credential types, the secret building blocks and
+//!   the prefixes;
+//! - [`storage`]: the storage traits and their records, for backend authors;
+//! - [`http`]: the OpenAPI document, the embed script, the hosted pages'
+//!   brand and messages;
+//! - [`limits`]: every bound and default, in one place;
+//! - [`webhooks`]: the webhook API, its signing and its delivery worker.
 //!
 //! ## Cargo features
 //!
@@ -166,17 +190,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
-mod connect;
-mod credentials;
+pub mod connect;
+pub mod credentials;
 mod error;
-mod hooks;
-mod http;
+pub mod hooks;
+pub mod http;
+pub mod limits;
 mod model;
-mod oauth;
-mod registry;
+pub mod oauth;
+pub mod registry;
 mod resource;
 mod server;
-mod storage;
+pub mod storage;
 mod telemetry;
 mod testing;
 pub mod webhooks;
@@ -184,25 +209,6 @@ pub mod webhooks;
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub use testing::conformance;
-
-// Transitional: the module paths from before the folders (`crate::token`,
-// `crate::connect_steps`, ...), so that code written against them on other
-// branches still compiles once merged. Removed when those branches are in.
-#[allow(unused_imports)]
-use {
-    connect::{
-        browser as connect_browser, connections as connection, customers as customer,
-        publishable_keys as publishable_key, scoped_keys as scoped_key, steps as connect_steps,
-    },
-    credentials as credential,
-    credentials::keyring,
-    hooks::{clock, events, link as providers, resource_owner},
-    http::ui,
-    model::{ids, origin, random, redirect, scope, timestamp},
-    oauth::{authorize, consent_seal, error as oauth_error, metadata, params, pkce, token},
-    registry::{admin_keys as admin, apps as registration},
-    server::{client_address, rate_limit},
-};
 
 // The README and the manual (`docs/`): their snippets are doc tests.
 #[cfg(any(
@@ -217,7 +223,7 @@ pub mod actix;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod adapter;
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub use adapter::{AdapterOptions, DEFAULT_BODY_TIMEOUT};
+pub use adapter::AdapterOptions;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
@@ -225,87 +231,41 @@ pub mod axum;
 #[doc(hidden)]
 pub use testing::fuzzing;
 
+// Tier 1: what a host touches to build, embed and protect. Everything else
+// is in the public modules above, by audience (`tests/public_api.rs` keeps
+// this list short and every change to the API visible).
+
+// The server, its builder and configuration.
 pub use config::{ConfigError, Lifetimes, RateLimit, ServerConfig};
-pub use connect::browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
-pub use connect::connections::{AttachConnection, Connection, ConnectionUpdate};
-pub use connect::customers::Customer;
-pub use connect::publishable_keys::{
-    BrowserCaller, CreatedPublishableKey, MAX_PUBLISHABLE_KEYS_PER_APP, PublishableKeyError,
-    PublishableKeyInfo,
-};
-pub use connect::scoped_keys::{
-    MintError, MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo,
-    ScopedKeyPrincipal,
-};
-pub use connect::steps::{
-    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
-};
-pub use connect::{
-    CompleteError, ConnectDecision, ConnectError, ConnectPage, CreatedConnectSession,
-    CustomerInfoInput, LocationInput, MAX_FILTERS_BYTES, MAX_REFERENCE_ID_CHARS, MAX_TAG_CHARS,
-    MAX_TAGS, NewConnectSession, ProviderView, StepView,
-};
-pub use credentials::keyring::{CredentialHash, KeyRing, KeyRingError, ServerKey};
-pub use credentials::{
-    AccessToken, AdminKey, AuthorizationCode, ClientSecret, ConnectToken, Credential,
-    CredentialError, CredentialKind, CredentialPrefixes, PrefixError, PrefixKind, PublishableKey,
-    Redacted, RedactedUrl, RefreshToken, Secret, kind,
-};
-pub use error::{ClientAuthError, FieldError, Problem, RegistryError};
-pub use hooks::clock::{Clock, ManualClock, SystemClock};
-pub use hooks::events::{Event, EventSink, NoEvents};
-pub use hooks::link::{LinkContext, LinkError, LinkField, LinkHook, LinkMethod, Provider, Terms};
-pub use hooks::resource_owner::{
-    ConsentRequest, NoResourceOwner, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue,
-    SignIn,
-};
-pub use http::bearer::BearerRejection;
-pub use http::ui::brand::Brand;
-pub use http::ui::i18n::Messages;
-pub use http::{ConnectScript, MAX_BODY_BYTES, OPENAPI_JSON};
+pub use server::AuthorizationServer;
+pub use server::builder::{AuthorizationServerBuilder, DangerousConfig};
+// Storage and the server key.
+pub use credentials::keyring::{KeyRing, ServerKey};
+pub use storage::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use storage::postgres::PostgresStore;
+pub use storage::{Storage, StorageError, StorageErrorKind};
+// The hooks a host plugs in.
+pub use hooks::events::EventSink;
+pub use hooks::link::LinkHook;
+pub use hooks::resource_owner::ResourceOwnerAuthenticator;
+// Ids.
 pub use model::ids::{
     AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
     Subject, WorkspaceId,
 };
-pub use model::origin::{MAX_ORIGIN_LEN, Origin, OriginError};
-pub use model::random::{ChaChaRandom, RandomError, RandomSource, SystemRandom};
-pub use model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
-pub use model::scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeError, ScopeSet};
-pub use oauth::authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
-    ErrorPage, MAX_STATE_LEN, PushError, PushedRequest, REQUEST_URI_PREFIX,
-};
-pub use oauth::error::{OAuthError, OAuthErrorCode};
-pub use oauth::metadata::Metadata;
-pub use oauth::token::{
-    AccessTokenInfo, BasicCredentials, BearerError, Introspection, TokenError, TokenResponse,
-};
-pub use registry::admin_keys::{
-    AdminError, MAX_EXTERNAL_ADMIN_KEY_LEN, MIN_EXTERNAL_ADMIN_KEY_LEN,
-};
+// Apps: inputs and outputs.
 pub use registry::apps::{
-    AppType, AppUpdate, AuthenticatedClient, CreatedApp, MAX_ALLOWED_ORIGINS,
-    MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, MAX_REDIRECT_URIS, NewOAuthApp, OAuthApp, Page,
-    PageMeta, PageRequest, RotateSecretRequest, RotatedSecret,
+    AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp, PageRequest, Paged,
 };
+// Connect sessions and scoped keys: inputs and outputs.
+pub use connect::input::{CustomerInfoInput, LocationInput};
+pub use connect::scoped_keys::{MintedScopedKey, NewScopedKey};
+pub use connect::session::{ConnectError, CreatedConnectSession, NewConnectSession};
+// Protecting resources.
+pub use http::bearer::BearerRejection;
 pub use resource::{BearerKind, BearerPrincipal};
-pub use server::AuthorizationServer;
-pub use server::builder::{AuthorizationServerBuilder, DangerousConfig};
 pub use server::client_address::PeerAddress;
-pub use storage::{
-    AdminKeyStore, AppChanges, AppRecord, AppStore, AttachTarget, CodeRecord, CodeRedemption,
-    ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress, ConnectStore,
-    ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, CustomerInfo,
-    CustomerRecord, EmbedMode, GraceSecret, GrantRecord, GrantRevocation, GrantStore,
-    LinkedAccount, Listing, Location, MemoryStore, Prefetched, PublishableKeyInsert,
-    PublishableKeyRecord, PublishableKeyStore, RateLimitStore, RefreshRotation, ResponseMode,
-    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, SecretRotation, SecretState,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StepAdvance, Storage,
-    StorageError, StorageErrorKind, TagEdit, TagUpdate, TokenKind, TokenRecord,
-};
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use storage::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIGRATION_TIMEOUT,
-    DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,
-};
+// Errors.
+pub use error::{FieldError, Problem, RegistryError};

@@ -1,6 +1,8 @@
 //! The resource-server side: who a bearer credential (an access token, or
 //! a scoped key) speaks for, and whether it carries a scope (RFC 6750).
 
+use time::OffsetDateTime;
+
 use crate::model::ids::{AppId, ClientId, CustomerId, GrantId, Subject, WorkspaceId};
 use crate::model::scope::ScopeSet;
 use crate::oauth::token::BearerError;
@@ -37,6 +39,8 @@ pub struct BearerPrincipal {
     pub grant_id: Option<GrantId>,
     /// The customer a scoped key is bound to.
     pub customer_id: Option<CustomerId>,
+    /// When the credential expires; `None` for a scoped key without expiry.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl BearerPrincipal {
@@ -49,7 +53,10 @@ impl BearerPrincipal {
 impl<S: Storage> AuthorizationServer<S> {
     /// Authenticates a bearer credential from `Authorization: Bearer …` for
     /// a resource server: an access token or a scoped key, told apart by
-    /// prefix.
+    /// prefix. This is the one check of a bearer credential;
+    /// [`authenticate_request`](Self::authenticate_request) is the same
+    /// check reading the credential from a request's headers (and answering
+    /// RFC 6750's refusals).
     ///
     /// # Errors
     ///
@@ -64,7 +71,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 .verify_scoped_key(credential)
                 .await
                 .map_err(|e| match e {
-                    crate::ScopedKeyError::Storage(e) => BearerError::Storage(e),
+                    crate::connect::scoped_keys::ScopedKeyError::Storage(e) => {
+                        BearerError::Storage(e)
+                    }
                     _ => BearerError::InvalidToken,
                 })?;
             return Ok(BearerPrincipal {
@@ -76,6 +85,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 scopes: key.scopes,
                 grant_id: None,
                 customer_id: Some(key.customer_id),
+                expires_at: key.expires_at,
             });
         }
         let info = self.validate_access_token(credential).await?;
@@ -88,6 +98,7 @@ impl<S: Storage> AuthorizationServer<S> {
             scopes: info.scopes,
             grant_id: Some(info.grant_id),
             customer_id: None,
+            expires_at: Some(info.expires_at),
         })
     }
 }

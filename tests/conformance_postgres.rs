@@ -15,9 +15,9 @@ mod postgres_support;
 use std::time::{Duration, Instant};
 
 use oauth_connect::conformance::{app_record, fresh_workspace};
-use oauth_connect::{
-    AppStore as _, DEFAULT_ACQUIRE_TIMEOUT, PostgresStore, StorageErrorKind, WorkspaceId,
-};
+use oauth_connect::limits::DEFAULT_ACQUIRE_TIMEOUT;
+use oauth_connect::storage::AppStore as _;
+use oauth_connect::{PostgresStore, StorageErrorKind, WorkspaceId};
 use postgres_support::SCHEMA_PREFIX;
 use sqlx::{Connection as _, Row as _};
 use time::OffsetDateTime;
@@ -263,7 +263,8 @@ async fn an_unreachable_database_fails_operations_within_the_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_database_fails_operations_within_the_operation_timeout() {
     use bytes::Bytes;
-    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AuthorizationServer, KeyRing};
     use postgres_support::proxy::Proxy;
     use sqlx::postgres::PgConnectOptions;
 
@@ -374,7 +375,7 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
     use oauth_connect::conformance::{
         connect_approval, customer_record, grant_and_code, session_record, token_record,
     };
-    use oauth_connect::{
+    use oauth_connect::storage::{
         CodeRedemption, ConnectStore as _, ConnectionFilter, GrantStore as _, RefreshRotation,
         SessionCompletion, SessionDecision, StepAdvance, TagEdit, TagUpdate, TokenKind,
     };
@@ -557,9 +558,9 @@ async fn token_endpoint_paths_send_one_statement_per_call() {
 async fn request_paths_send_a_fixed_number_of_statements() {
     use base64::Engine as _;
     use bytes::Bytes;
-    use oauth_connect::{
-        AppType, AuthorizationServer, ConnectDecision, KeyRing, NewOAuthApp, SystemRandom,
-    };
+    use oauth_connect::connect::ConnectDecision;
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AppType, AuthorizationServer, KeyRing, NewOAuthApp};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -626,12 +627,12 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     assert_eq!(session.status(), 201, "{:?}", session.body());
     let token = json(&session)["connectToken"].as_str().unwrap().to_owned();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(&token, &browser).await.unwrap();
+    let page = server.connect_open(&token, &browser, None).await.unwrap();
 
     let (count, _guard) = count_statements();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -664,10 +665,13 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     .await;
     assert_eq!(n, 1, "a browser-created session: insert_session only");
     let browser_token = made.unwrap().connect_token.expose_secret().to_owned();
-    let page = server.open_connect(&browser_token, &browser).await.unwrap();
+    let page = server
+        .connect_open(&browser_token, &browser, None)
+        .await
+        .unwrap();
     let (n, done) = statements(
         &count,
-        server.complete_connect(
+        server.connect_complete(
             &browser_token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -710,7 +714,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     let scoped_key = tokens["scoped_key"].as_str().unwrap().to_owned();
 
-    let (n, valid) = statements(&count, server.validate_access_token(&access)).await;
+    let (n, valid) = statements(&count, server.authenticate_bearer(&access)).await;
     assert!(valid.is_ok());
     assert_eq!(n, 1, "bearer access-token validation (RFC 6750)");
     let (n, valid) = statements(&count, server.verify_scoped_key(&scoped_key)).await;
@@ -730,7 +734,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     let mut typo = access.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
-    let (n, refused) = statements(&count, server.validate_access_token(&typo)).await;
+    let (n, refused) = statements(&count, server.authenticate_bearer(&typo)).await;
     assert!(refused.is_err());
     assert_eq!(n, 0, "a malformed token never reaches storage");
 
@@ -760,7 +764,7 @@ async fn request_paths_send_a_fixed_number_of_statements() {
         server.decide(
             prompt.session.expose_secret(),
             prompt.csrf_token.expose_secret(),
-            oauth_connect::Decision::Approve {
+            oauth_connect::oauth::Decision::Approve {
                 subject,
                 scopes: None,
             },
@@ -855,7 +859,7 @@ async fn races_run_on_several_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_purges_split_the_work() {
     use oauth_connect::conformance::{grant_and_code, random_hash, session_record, token_record};
-    use oauth_connect::{GrantStore as _, TokenKind};
+    use oauth_connect::storage::{GrantStore as _, TokenKind};
 
     let Some(url) = database_url() else { return };
     let store = std::sync::Arc::new(fresh_store(url).await);
@@ -909,7 +913,7 @@ async fn concurrent_purges_split_the_work() {
 #[tokio::test]
 async fn a_connect_context_without_step_version_is_at_version_0() {
     use oauth_connect::conformance::{connect_session_record, random_hash};
-    use oauth_connect::{ConnectStore as _, GrantStore as _, StepAdvance};
+    use oauth_connect::storage::{ConnectStore as _, GrantStore as _, StepAdvance};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -994,7 +998,7 @@ fn every_migration() -> Vec<i64> {
 /// The columns of a grant row (`migrations/0002_grants.sql`).
 async fn insert_grant_row(
     store: &PostgresStore,
-    app: &oauth_connect::AppRecord,
+    app: &oauth_connect::storage::AppRecord,
     id: &str,
     reference_id: &str,
     at: OffsetDateTime,
@@ -1021,8 +1025,8 @@ async fn insert_grant_row(
 /// `0005_connect_steps.sql`).
 async fn insert_connection_row(
     store: &PostgresStore,
-    customer: &oauth_connect::CustomerRecord,
-    app: &oauth_connect::AppRecord,
+    customer: &oauth_connect::storage::CustomerRecord,
+    app: &oauth_connect::storage::AppRecord,
     grant_id: &str,
     status: &str,
     account: &str,
@@ -1066,8 +1070,9 @@ fn random_hex32() -> String {
 /// follow their grant.
 #[tokio::test]
 async fn migration_0009_backfills_each_scoped_keys_grant() {
+    use oauth_connect::GrantId;
     use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
-    use oauth_connect::{ConnectStore as _, GrantId};
+    use oauth_connect::storage::ConnectStore as _;
     use time::Duration as Span;
 
     let Some(url) = database_url() else { return };
@@ -1095,7 +1100,7 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
     let app = app_record(&ws, now, Some(random_hash()));
     store.insert_app(&app).await.unwrap();
     let grant = || GrantId::parse(&format!("grant_{}", random_hex32())).unwrap();
-    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+    let insert_customer = |customer: oauth_connect::storage::CustomerRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1113,7 +1118,7 @@ async fn migration_0009_backfills_each_scoped_keys_grant() {
         }
     };
     // A key as 0004 stored it: no grant.
-    let insert_key = |key: oauth_connect::ScopedKeyRecord| {
+    let insert_key = |key: oauth_connect::storage::ScopedKeyRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1340,7 +1345,8 @@ async fn migrate_gives_up_at_its_timeout_behind_another_nodes_lock() {
 #[tokio::test]
 async fn migration_0010_gives_each_customer_to_one_app() {
     use oauth_connect::conformance::{customer_record, random_hash, scoped_key_record};
-    use oauth_connect::{ConnectStore as _, CustomerId, GrantId};
+    use oauth_connect::storage::ConnectStore as _;
+    use oauth_connect::{CustomerId, GrantId};
     use time::Duration as Span;
 
     let Some(url) = database_url() else { return };
@@ -1361,7 +1367,7 @@ async fn migration_0010_gives_each_customer_to_one_app() {
     store.insert_app(&first).await.unwrap();
     store.insert_app(&second).await.unwrap();
     // A customer as of 0009: no app.
-    let insert_customer = |customer: oauth_connect::CustomerRecord| {
+    let insert_customer = |customer: oauth_connect::storage::CustomerRecord| {
         let store = store.clone();
         async move {
             sqlx::query(
@@ -1380,8 +1386,8 @@ async fn migration_0010_gives_each_customer_to_one_app() {
         }
     };
     // A connection as of 0009, made at `at`.
-    let connect = |app: oauth_connect::AppRecord,
-                   customer: oauth_connect::CustomerRecord,
+    let connect = |app: oauth_connect::storage::AppRecord,
+                   customer: oauth_connect::storage::CustomerRecord,
                    grant: GrantId,
                    at: OffsetDateTime| {
         let store = store.clone();
@@ -1556,7 +1562,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use oauth_connect::{AppType, AuthorizationServer, ManualClock, NewOAuthApp, PeerAddress};
+    use oauth_connect::hooks::ManualClock;
+    use oauth_connect::{AppType, AuthorizationServer, NewOAuthApp, PeerAddress};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;
@@ -1716,7 +1723,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
 /// A server on a fresh schema, with the scenarios' issuer, and a workspace
 /// and admin key of its own.
 async fn world(url: String) -> isolation::World<PostgresStore> {
-    use oauth_connect::{AuthorizationServer, KeyRing, SystemRandom};
+    use oauth_connect::hooks::SystemRandom;
+    use oauth_connect::{AuthorizationServer, KeyRing};
     let server = AuthorizationServer::builder(fresh_store(url).await)
         .issuer(isolation::ISSUER)
         .key_ring(KeyRing::generate(&SystemRandom::new()).unwrap())

@@ -251,7 +251,7 @@ async fn whole_connect_path_with_a_scoped_key_in_the_token_response() {
     }
     assert!(matches!(
         h.server.verify_scoped_key(&scoped_key).await,
-        Err(oauth_connect::ScopedKeyError::Revoked)
+        Err(oauth_connect::connect::ScopedKeyError::Revoked)
     ));
     assert_eq!(
         introspect(&h.server, &h.confidential, &scoped_key).await,
@@ -265,7 +265,7 @@ trait FindCustomer {
         &self,
         ws: &oauth_connect::WorkspaceId,
         reference: &str,
-    ) -> oauth_connect::CustomerRecord;
+    ) -> oauth_connect::storage::CustomerRecord;
 }
 
 impl FindCustomer for MemoryStore {
@@ -273,8 +273,8 @@ impl FindCustomer for MemoryStore {
         &self,
         ws: &oauth_connect::WorkspaceId,
         reference: &str,
-    ) -> oauth_connect::CustomerRecord {
-        use oauth_connect::ConnectStore as _;
+    ) -> oauth_connect::storage::CustomerRecord {
+        use oauth_connect::storage::ConnectStore as _;
         // The workspace's view: these tests' customers are all one app's.
         let mut found = self
             .list_customers(ws, Some(reference), None, 0, 2)
@@ -640,7 +640,7 @@ async fn update_mode_and_customer_reuse() {
     )
     .await;
     assert_eq!(json(&mismatch)["field"], "referenceId");
-    use oauth_connect::ConnectStore as _;
+    use oauth_connect::storage::ConnectStore as _;
     assert_eq!(
         h.server
             .storage()
@@ -814,7 +814,7 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     let tampered = String::from_utf8(bytes).unwrap();
     assert!(matches!(
         h.server.verify_scoped_key(&tampered).await,
-        Err(oauth_connect::ScopedKeyError::Malformed)
+        Err(oauth_connect::connect::ScopedKeyError::Malformed)
     ));
     assert!(
         h.server
@@ -830,19 +830,18 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     h.clock.advance(Duration::seconds(60));
     assert!(matches!(
         h.server.verify_scoped_key(&short).await,
-        Err(oauth_connect::ScopedKeyError::Expired)
+        Err(oauth_connect::connect::ScopedKeyError::Expired)
     ));
     // Foreign workspace.
     let other = oauth_connect::WorkspaceId::parse("ws_other").unwrap();
-    assert!(h.server.verify_scoped_key_in(&other, &key).await.is_err());
-    assert!(
-        h.server
-            .verify_scoped_key_in(&h.workspace, &key)
-            .await
-            .is_ok()
-    );
+    let principal = h.server.verify_scoped_key(&key).await.unwrap();
+    assert!(matches!(
+        principal.require_workspace(&other),
+        Err(oauth_connect::connect::ScopedKeyError::Revoked)
+    ));
+    assert!(principal.require_workspace(&h.workspace).is_ok());
     // Customer deletion revokes; app deletion removes.
-    use oauth_connect::ConnectStore as _;
+    use oauth_connect::storage::ConnectStore as _;
     let customer = h
         .server
         .storage()
@@ -865,7 +864,7 @@ async fn scoped_key_refusals_tampered_truncated_expired_revoked_foreign_deleted(
     );
     assert!(matches!(
         h.server.verify_scoped_key(&key).await,
-        Err(oauth_connect::ScopedKeyError::Revoked)
+        Err(oauth_connect::connect::ScopedKeyError::Revoked)
     ));
     assert!(h.server.verify_scoped_key(&other_key).await.is_ok());
     let app = h
@@ -1107,16 +1106,16 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
         "the key delivered with the first exchange is revoked"
     );
     let access = tokens["access_token"].as_str().unwrap();
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     // The connection resting on the revoked grant is revoked with it (one
     // atomic storage step), not left "active" with a dead grant.
-    use oauth_connect::ConnectStore as _;
+    use oauth_connect::storage::ConnectStore as _;
     let listed = h
         .server
         .storage()
         .list_connections(
             &h.workspace,
-            &oauth_connect::ConnectionFilter::default(),
+            &oauth_connect::storage::ConnectionFilter::default(),
             0,
             10,
         )
@@ -1125,7 +1124,7 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
     assert_eq!(listed.items.len(), 1);
     assert_eq!(
         listed.items[0].status,
-        oauth_connect::ConnectionStatus::Revoked
+        oauth_connect::connect::ConnectionStatus::Revoked
     );
     assert_eq!(
         connection_revoked_events(&h, listed.items[0].id.as_str()),
@@ -1138,7 +1137,7 @@ async fn rfc6749_4_1_2_replaying_a_connect_code_also_revokes_its_scoped_key() {
             .lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, oauth_connect::Event::CodeReplayDetected { .. }))
+            .any(|e| matches!(e, oauth_connect::hooks::Event::CodeReplayDetected { .. }))
     );
 }
 
@@ -1208,7 +1207,7 @@ fn connection_revoked_events(h: &Harness, connection: &str) -> usize {
         .unwrap()
         .iter()
         .filter(|e| {
-            matches!(e, oauth_connect::Event::ConnectionRevoked { connection_id, .. }
+            matches!(e, oauth_connect::hooks::Event::ConnectionRevoked { connection_id, .. }
                 if connection_id.as_str() == connection)
         })
         .count()
@@ -1261,7 +1260,7 @@ async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and
 
     // An access token alone.
     revoke(&h, access).await;
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     assert_eq!(
         get_as_client(&h, &connection_path).await["status"],
         "active"
@@ -1287,7 +1286,7 @@ async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and
 
     // The refresh token: the whole grant, its connection and its keys.
     revoke(&h, refresh).await;
-    assert!(h.server.validate_access_token(access).await.is_err());
+    assert!(h.server.authenticate_bearer(access).await.is_err());
     let again = token(
         &h.server,
         &h.confidential,
@@ -1300,7 +1299,7 @@ async fn rfc7009_2_1_revoking_a_connect_refresh_token_revokes_its_connection_and
     for key in [delivered, minted.as_str()] {
         assert!(matches!(
             h.server.verify_scoped_key(key).await,
-            Err(oauth_connect::ScopedKeyError::Revoked)
+            Err(oauth_connect::connect::ScopedKeyError::Revoked)
         ));
         assert_eq!(
             introspect(&h.server, &h.confidential, key).await,
@@ -1437,13 +1436,13 @@ async fn purge_keeps_a_connection_whose_code_was_never_exchanged_until_it_is_rev
         }
     }
     assert!(purged >= 1, "the revoked connection's grant goes");
-    use oauth_connect::{ConnectStore as _, GrantStore as _};
+    use oauth_connect::storage::{ConnectStore as _, GrantStore as _};
     let record = h
         .server
         .storage()
         .list_connections(
             &h.workspace,
-            &oauth_connect::ConnectionFilter::default(),
+            &oauth_connect::storage::ConnectionFilter::default(),
             0,
             10,
         )
@@ -1461,7 +1460,7 @@ async fn purge_keeps_a_connection_whose_code_was_never_exchanged_until_it_is_rev
     );
     assert!(matches!(
         h.server.verify_scoped_key(&key).await,
-        Err(oauth_connect::ScopedKeyError::Revoked)
+        Err(oauth_connect::connect::ScopedKeyError::Revoked)
     ));
     assert_eq!(
         get_as_client(&h, &format!("/v1/connections/{connection}")).await["status"],

@@ -20,9 +20,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use oauth_connect::{
-    ConnectStore as _, LinkContext, LinkError, LinkField, LinkHook, LinkedAccount, Provider,
-};
+use oauth_connect::LinkHook;
+use oauth_connect::hooks::{LinkContext, LinkError, LinkField, LinkedAccount, Provider};
+use oauth_connect::storage::ConnectStore as _;
 use serde_json::{Value, json};
 use support::*;
 use time::Duration;
@@ -213,7 +213,7 @@ fn refused_as_another_browser(response: &Response<Bytes>) {
 }
 
 async fn connections_of(h: &Harness, reference: &str) -> u64 {
-    let mut filter = oauth_connect::ConnectionFilter::default();
+    let mut filter = oauth_connect::storage::ConnectionFilter::default();
     filter.reference_id = Some(reference.to_owned());
     h.server
         .storage()
@@ -450,15 +450,15 @@ async fn another_browser_is_refused_on_the_page_the_posts_and_the_callback() {
     let intruder = h.server.new_browser_secret().unwrap();
     assert_eq!(
         h.server
-            .complete_connect(
+            .connect_complete(
                 &mine.token,
                 &mine.csrf,
                 &intruder,
-                oauth_connect::ConnectDecision::Deny
+                oauth_connect::connect::ConnectDecision::Deny
             )
             .await
             .unwrap_err(),
-        oauth_connect::CompleteError::Page(oauth_connect::ErrorPage::OtherBrowser)
+        oauth_connect::connect::CompleteError::Page(oauth_connect::oauth::ErrorPage::OtherBrowser)
     );
 
     // The callback in another browser is refused and links nothing.

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use oauth_connect::{
-    AppUpdate, ConnectScript, LinkContext, LinkError, LinkHook, LinkedAccount, Provider,
-};
+use oauth_connect::hooks::{LinkContext, LinkError, LinkedAccount, Provider};
+use oauth_connect::http::ConnectScript;
+use oauth_connect::{AppUpdate, LinkHook};
 use serde_json::{Value, json};
 use support::*;
 use time::Duration;

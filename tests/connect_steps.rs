@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use oauth_connect::{
-    ConnectStore as _, LinkContext, LinkError, LinkField, LinkHook, LinkedAccount, Provider, Terms,
-};
+use oauth_connect::LinkHook;
+use oauth_connect::hooks::{LinkContext, LinkError, LinkField, LinkedAccount, Provider, Terms};
+use oauth_connect::storage::ConnectStore as _;
 use serde_json::{Value, json};
 use support::*;
 use time::Duration;
@@ -293,7 +293,7 @@ async fn full_flow_terms_picker_redirect_link_consent_and_the_connection() {
         .lock()
         .unwrap()
         .iter()
-        .any(|e| matches!(e, oauth_connect::Event::ConnectionCreated { .. }));
+        .any(|e| matches!(e, oauth_connect::hooks::Event::ConnectionCreated { .. }));
     assert!(created, "connection created event");
 }
 
@@ -485,14 +485,19 @@ async fn form_link_hands_values_to_the_hook_and_stores_no_trace_of_them() {
         .server
         .browser_from_cookie(&h.browser.cookie("__Host-oc_connect_browser").unwrap())
         .unwrap();
-    let session = h.server.open_connect(&p.token, &browser).await.unwrap();
+    let session = h
+        .server
+        .connect_open(&p.token, &browser, None)
+        .await
+        .unwrap();
     let stored = format!("{:?}", session.flow);
     assert!(!stored.contains("hunter2") && !stored.contains("\"ada\""));
-    let hash = oauth_connect::ConnectToken::parse(h.server.config().prefixes(), &p.token)
-        .unwrap()
-        .hash(h.server.config().keys())
-        .unwrap();
-    use oauth_connect::GrantStore as _;
+    let hash =
+        oauth_connect::credentials::ConnectToken::parse(h.server.config().prefixes(), &p.token)
+            .unwrap()
+            .hash(h.server.config().keys())
+            .unwrap();
+    use oauth_connect::storage::GrantStore as _;
     let record = h
         .server
         .storage()
@@ -517,7 +522,7 @@ trait ClockNow {
 
 impl ClockNow for Harness {
     fn clock_now(&self) -> time::OffsetDateTime {
-        use oauth_connect::Clock as _;
+        use oauth_connect::hooks::Clock as _;
         self.clock.now()
     }
 }
@@ -723,7 +728,7 @@ async fn update_mode_skips_terms_and_updates_the_same_linked_account() {
         .lock()
         .unwrap()
         .iter()
-        .any(|e| matches!(e, oauth_connect::Event::ConnectionUpdated { .. }));
+        .any(|e| matches!(e, oauth_connect::hooks::Event::ConnectionUpdated { .. }));
     assert!(updated);
 }
 
@@ -962,7 +967,7 @@ async fn connections_api_filters_tags_and_revocation_cascades() {
             .lock()
             .unwrap()
             .iter()
-            .any(|e| matches!(e, oauth_connect::Event::ConnectionRevoked { .. }))
+            .any(|e| matches!(e, oauth_connect::hooks::Event::ConnectionRevoked { .. }))
     );
 }
 
@@ -1128,7 +1133,7 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            oauth_connect::Event::ConnectionCreated { connection_id, .. } => {
+            oauth_connect::hooks::Event::ConnectionCreated { connection_id, .. } => {
                 Some(connection_id.as_str().to_owned())
             }
             _ => None,
@@ -1194,7 +1199,7 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
     );
     let revoked: Vec<_> = h.events.0.lock().unwrap()[before..]
         .iter()
-        .filter(|e| matches!(e, oauth_connect::Event::ConnectionRevoked { .. }))
+        .filter(|e| matches!(e, oauth_connect::hooks::Event::ConnectionRevoked { .. }))
         .cloned()
         .collect();
     assert_eq!(revoked.len(), 1, "{revoked:?}");
@@ -1263,7 +1268,7 @@ async fn customers_for_an_apps_own_credentials_and_connection_events() {
     let revoked: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            oauth_connect::Event::ConnectionRevoked { connection_id, .. } => {
+            oauth_connect::hooks::Event::ConnectionRevoked { connection_id, .. } => {
                 Some(connection_id.clone())
             }
             _ => None,

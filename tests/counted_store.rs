@@ -10,9 +10,12 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use oauth_connect::conformance::FaultyStore;
+use oauth_connect::connect::{ConnectDecision, ScopedKeyError};
+use oauth_connect::hooks::ManualClock;
+use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::{
-    AppType, AuthenticatedClient, AuthorizationServer, ConnectDecision, ManualClock, MemoryStore,
-    NewConnectSession, NewOAuthApp, NewScopedKey, ScopedKeyError, StorageErrorKind, WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey,
+    StorageErrorKind, WorkspaceId,
 };
 use serde_json::{Value, json};
 use time::Duration;
@@ -85,9 +88,9 @@ async fn key_for(f: &Fixture, reference: &str, expires_in: Option<i64>) -> Strin
         .unwrap();
     let token = session.connect_token.expose_secret();
     let browser = f.server.new_browser_secret().unwrap();
-    let page = f.server.open_connect(token, &browser).await.unwrap();
+    let page = f.server.connect_open(token, &browser, None).await.unwrap();
     f.server
-        .complete_connect(
+        .connect_complete(
             token,
             page.csrf_token.expose_secret(),
             &browser,
@@ -258,7 +261,7 @@ async fn every_refusal_is_a_400_naming_the_field_and_stores_nothing() {
     );
     let store = f.server.storage();
     assert_eq!(store.calls("insert_session"), 0, "no session was stored");
-    use oauth_connect::ConnectStore as _;
+    use oauth_connect::storage::ConnectStore as _;
     assert_eq!(
         store
             .list_customers(&f.client.app.workspace_id, None, None, 0, 10)

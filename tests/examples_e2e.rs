@@ -253,7 +253,7 @@ async fn management_api_answers_every_status(name: &str) {
         .send(
             http.admin(http.client.post(&apps))
                 .header("content-type", "application/json")
-                .body(vec![b' '; oauth_connect::MAX_BODY_BYTES + 1]),
+                .body(vec![b' '; oauth_connect::limits::MAX_BODY_BYTES + 1]),
         )
         .await;
     assert_eq!(huge.status, 413);
@@ -1385,7 +1385,7 @@ async fn demo_app_serves_its_page_and_backend_on_its_own_origin(name: &str) {
         page.header("cross-origin-opener-policy"),
         Some("same-origin-allow-popups")
     );
-    let sdk = oauth_connect::ConnectScript::classic();
+    let sdk = oauth_connect::http::ConnectScript::classic();
     let tag = format!(
         "<script src=\"{}{}\" integrity=\"{}\" crossorigin=\"anonymous\">",
         server.base, sdk.versioned_path, sdk.integrity
@@ -2748,9 +2748,9 @@ async fn browser_consent_page() {
 /// exist, and the current version of a script.
 fn documented_path(template: &str) -> String {
     let script = if template.starts_with("/connect/page/") {
-        oauth_connect::ConnectScript::page()
+        oauth_connect::http::ConnectScript::page()
     } else {
-        oauth_connect::ConnectScript::classic()
+        oauth_connect::http::ConnectScript::classic()
     };
     let file = script.versioned_path.rsplit('/').next().unwrap_or_default();
     template

@@ -30,7 +30,8 @@ mod postgres_support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oauth_connect::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore};
+use oauth_connect::PostgresStore;
+use oauth_connect::limits::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_PING_IDLE_AFTER};
 use serde_json::{Value, json};
 use sqlx::Row as _;
 use sqlx::postgres::PgConnectOptions;

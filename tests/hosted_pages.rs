@@ -15,7 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use oauth_connect::{Brand, ConfigError, Messages, ResourceOwnerAuthenticator, SignIn, Subject};
+use oauth_connect::hooks::SignIn;
+use oauth_connect::http::{Brand, Messages};
+use oauth_connect::{ConfigError, ResourceOwnerAuthenticator, Subject};
 use serde_json::{Value, json};
 use support::*;
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use oauth_connect::conformance::FaultyStore;
-use oauth_connect::{
-    AuthorizationServer, MAX_BODY_BYTES, ManualClock, MemoryStore, StorageErrorKind, WorkspaceId,
-};
+use oauth_connect::hooks::ManualClock;
+use oauth_connect::limits::MAX_BODY_BYTES;
+use oauth_connect::{AuthorizationServer, MemoryStore, StorageErrorKind, WorkspaceId};
 use serde_json::{Value, json};
 use time::{Duration, macros::datetime};
 

@@ -51,6 +51,9 @@ const LAYERS: &[&[&str]] = &[
     // The framework adapters.
     &["adapter"],
     &["axum", "actix"],
+    // The constants' façade (`oauth_connect::limits`): re-exports only, of
+    // every MAX_*/DEFAULT_* the modules below define.
+    &["limits"],
     // Feature-gated helpers for tests elsewhere, and the manual's doctests.
     &["testing", "manual"],
 ];

@@ -13,7 +13,8 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use oauth_connect::{AppType, Event, NewOAuthApp, PeerAddress, WorkspaceId};
+use oauth_connect::hooks::Event;
+use oauth_connect::{AppType, NewOAuthApp, PeerAddress, WorkspaceId};
 use serde_json::json;
 use support::*;
 use time::Duration;

@@ -13,7 +13,8 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::{AuthorizeError, Decision, ScopeSet, Subject};
+use oauth_connect::Subject;
+use oauth_connect::oauth::{AuthorizeError, Decision, ScopeSet};
 use support::*;
 use time::Duration;
 
@@ -337,7 +338,7 @@ async fn rfc6749_4_1_2_1_an_over_long_state_is_refused_without_being_echoed() {
             .await
         }
     };
-    let long = "s".repeat(oauth_connect::MAX_STATE_LEN + 1);
+    let long = "s".repeat(oauth_connect::limits::MAX_STATE_LEN + 1);
     let refused = request(&long, "read:devices").await;
     assert_eq!(
         refused.status(),
@@ -355,7 +356,7 @@ async fn rfc6749_4_1_2_1_an_over_long_state_is_refused_without_being_echoed() {
     let refused = request(&long, "admin").await;
     assert_eq!(param(&location(&refused), "state"), None);
     // At the limit: accepted, and echoed with an error.
-    let longest = "s".repeat(oauth_connect::MAX_STATE_LEN);
+    let longest = "s".repeat(oauth_connect::limits::MAX_STATE_LEN);
     assert_eq!(
         request(&longest, "read:devices").await.status(),
         StatusCode::OK
@@ -907,7 +908,7 @@ async fn rfc9126_request_uri_expires_unopened_and_par_needs_client_authenticatio
 async fn rfc8414_metadata_lists_every_endpoint() {
     let (builder, clock, events) = builder();
     let server = builder
-        .scopes_supported(oauth_connect::ScopeSet::from_tokens(["read:devices"]).unwrap())
+        .scopes_supported(oauth_connect::oauth::ScopeSet::from_tokens(["read:devices"]).unwrap())
         .build()
         .unwrap();
     let h = harness_with(server, clock, events).await;
@@ -977,16 +978,16 @@ impl oauth_connect::ResourceOwnerAuthenticator for RememberedConsent {
     async fn prior_consent(
         &self,
         headers: &http::HeaderMap,
-        request: &oauth_connect::ConsentRequest<'_>,
-    ) -> oauth_connect::PriorConsent {
+        request: &oauth_connect::hooks::ConsentRequest<'_>,
+    ) -> oauth_connect::hooks::PriorConsent {
         assert!(request.redirect_uri.starts_with("https://app.example.com/"));
         assert_eq!(request.app.name, "Test <App>");
         match self.authenticate(headers, None).await {
-            Some(subject) => oauth_connect::PriorConsent::Granted {
+            Some(subject) => oauth_connect::hooks::PriorConsent::Granted {
                 subject,
-                scopes: oauth_connect::ScopeSet::parse("read:devices").unwrap(),
+                scopes: oauth_connect::oauth::ScopeSet::parse("read:devices").unwrap(),
             },
-            None => oauth_connect::PriorConsent::Ask,
+            None => oauth_connect::hooks::PriorConsent::Ask,
         }
     }
 }
@@ -1049,7 +1050,7 @@ async fn rfc6749_4_1_2_remembered_consent_answers_with_the_code_without_the_page
     assert_eq!(body["scope"], "read:devices");
     let info = h
         .server
-        .validate_access_token(body["access_token"].as_str().unwrap())
+        .authenticate_bearer(body["access_token"].as_str().unwrap())
         .await
         .unwrap();
     assert_eq!(info.subject.unwrap().as_str(), "user-42");
@@ -1270,7 +1271,7 @@ async fn rfc6749_3_3_consent_may_narrow_the_requested_scopes_never_widen_or_empt
     let body = json(&tokens);
     assert_eq!(body["scope"], "read:sites", "only the granted scope");
     let access = body["access_token"].as_str().unwrap();
-    let info = h.server.validate_access_token(access).await.unwrap();
+    let info = h.server.authenticate_bearer(access).await.unwrap();
     assert_eq!(info.scopes, scopes("read:sites"));
     // The refresh token carries the grant's (narrowed) scopes: asking for a
     // requested-but-not-granted scope at refresh is wider (RFC 6749 §6).

@@ -12,7 +12,7 @@
 mod support;
 
 use http::StatusCode;
-use oauth_connect::Event;
+use oauth_connect::hooks::Event;
 use support::*;
 use time::Duration;
 
@@ -863,7 +863,7 @@ async fn rfc7662_section_2_1_a_public_client_cannot_introspect_even_its_own_toke
     assert!(!text(&response).contains(&at), "the token is not echoed");
     // The token itself is fine: a confidential caller would see it, the
     // resource side accepts it.
-    assert!(h.server.validate_access_token(&at).await.is_ok());
+    assert!(h.server.authenticate_bearer(&at).await.is_ok());
     let metadata = json(&get(&h.server, "/.well-known/oauth-authorization-server").await);
     assert_eq!(
         metadata["introspection_endpoint_auth_methods_supported"],
@@ -878,7 +878,7 @@ async fn rfc7662_section_2_1_a_public_client_cannot_introspect_even_its_own_toke
 async fn deleting_an_app_stops_its_tokens_at_once() {
     let h = harness().await;
     let (at, _) = tokens_for(&h, &h.confidential).await;
-    assert!(h.server.validate_access_token(&at).await.is_ok());
+    assert!(h.server.authenticate_bearer(&at).await.is_ok());
     let app = h
         .server
         .authenticate_client(&h.confidential.client_id, h.confidential.secret.as_deref())
@@ -886,7 +886,7 @@ async fn deleting_an_app_stops_its_tokens_at_once() {
         .unwrap()
         .app;
     h.server.delete_app(&h.workspace, &app.id).await.unwrap();
-    assert!(h.server.validate_access_token(&at).await.is_err());
+    assert!(h.server.authenticate_bearer(&at).await.is_err());
 }
 
 /// Purges in batches of `batch` until one comes back short; the total.
@@ -941,7 +941,7 @@ async fn purge_removes_expired_records_in_batches() {
     assert_eq!(h.server.purge_expired(100).await.unwrap(), 0);
 
     // The answers are the same as before the purge.
-    assert!(h.server.validate_access_token(&live_at).await.is_ok());
+    assert!(h.server.authenticate_bearer(&live_at).await.is_ok());
     assert_eq!(
         introspect(&h.server, &h.confidential, &live_at).await["active"],
         true
@@ -958,7 +958,7 @@ async fn purge_removes_expired_records_in_batches() {
         "a pending authorization survives"
     );
     for (at, rt) in &expired {
-        assert!(h.server.validate_access_token(at).await.is_err());
+        assert!(h.server.authenticate_bearer(at).await.is_err());
         assert_eq!(
             error_of(&refresh(&h, &h.confidential, rt, None).await),
             "invalid_grant"
@@ -983,12 +983,12 @@ async fn rfc6749_4_1_2_a_code_replayed_after_a_purge_still_revokes_its_tokens() 
     let refreshed = json(&refresh(&h, &h.confidential, &refresh_token, None).await);
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
     purge_all(&h, 100).await;
-    assert!(h.server.validate_access_token(&access).await.is_ok());
+    assert!(h.server.authenticate_bearer(&access).await.is_ok());
 
     let replay = exchange(&h.server, &h.confidential, &code, &verifier).await;
     assert_eq!(error_of(&replay), "invalid_grant");
     assert!(
-        h.server.validate_access_token(&access).await.is_err(),
+        h.server.authenticate_bearer(&access).await.is_err(),
         "the grant is revoked, with the tokens refreshed since"
     );
     let next = refreshed["refresh_token"].as_str().unwrap();
@@ -1118,7 +1118,7 @@ async fn rfc6749_2_3_1_swapped_client_id_and_secret_never_reach_an_event() {
     assert_eq!(named, vec![Some(id.clone()), Some(id.clone()), None]);
 
     // And the Basic credentials' own Debug shows neither field.
-    let parsed = oauth_connect::BasicCredentials {
+    let parsed = oauth_connect::oauth::BasicCredentials {
         client_id: secret.clone().into(),
         client_secret: id.clone().into(),
     };

@@ -396,9 +396,9 @@ async fn connect_api_answers_match_the_document() {
 /// exist, and the current version of a script.
 fn documented_path(template: &str) -> String {
     let script = if template.starts_with("/connect/page/") {
-        oauth_connect::ConnectScript::page()
+        oauth_connect::http::ConnectScript::page()
     } else {
-        oauth_connect::ConnectScript::classic()
+        oauth_connect::http::ConnectScript::classic()
     };
     let file = script.versioned_path.rsplit('/').next().unwrap_or_default();
     template

@@ -583,7 +583,7 @@ async fn the_backend_attaches_browser_created_connections_explicitly() {
         .unwrap()
         .iter()
         .filter_map(|e| match e {
-            oauth_connect::Event::ConnectionAttached {
+            oauth_connect::hooks::Event::ConnectionAttached {
                 connection_id,
                 customer_id,
                 workspace_id,

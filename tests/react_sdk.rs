@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use example_process::{Process, example_binary};
 use http::{Request, StatusCode};
-use oauth_connect::ConnectScript;
+use oauth_connect::http::ConnectScript;
 use regex_lite::Regex;
 use serde_json::Value;
 use support::harness;

@@ -6,9 +6,11 @@
 
 use std::sync::Arc;
 
+use oauth_connect::hooks::ManualClock;
+use oauth_connect::oauth::ClientAuthError;
 use oauth_connect::{
-    AppType, AppUpdate, AuthorizationServer, ClientAuthError, ManualClock, MemoryStore,
-    NewOAuthApp, PageRequest, Problem, RegistryError, WorkspaceId,
+    AppType, AppUpdate, AuthorizationServer, MemoryStore, NewOAuthApp, PageRequest, Problem,
+    RegistryError, WorkspaceId,
 };
 use time::{Duration, macros::datetime};
 
@@ -727,12 +729,17 @@ async fn concurrent_rotations_return_exactly_one_working_secret() {
 
 #[tokio::test]
 async fn rotate_request_body_parses_grace_seconds() {
-    let body: oauth_connect::RotateSecretRequest =
+    let body: oauth_connect::registry::RotateSecretRequest =
         serde_json::from_str(r#"{"gracePeriodSeconds": 3600}"#).unwrap();
     assert_eq!(body.grace_period, Some(Duration::hours(1)));
     assert!(
-        serde_json::from_str::<oauth_connect::RotateSecretRequest>(r#"{"gracePeriodSeconds": -1}"#)
+        serde_json::from_str::<oauth_connect::registry::RotateSecretRequest>(
+            r#"{"gracePeriodSeconds": -1}"#
+        )
+        .is_err()
+    );
+    assert!(
+        serde_json::from_str::<oauth_connect::registry::RotateSecretRequest>(r#"{"grace": 1}"#)
             .is_err()
     );
-    assert!(serde_json::from_str::<oauth_connect::RotateSecretRequest>(r#"{"grace": 1}"#).is_err());
 }

@@ -22,10 +22,11 @@ use std::sync::{Arc, Mutex};
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use oauth_connect::storage::GrantStore as _;
 use oauth_connect::webhooks::{
     WebhookDestinations, WebhookEventType, WebhookSender, WebhookWorker,
 };
-use oauth_connect::{AppId, GrantStore as _, WorkspaceId};
+use oauth_connect::{AppId, WorkspaceId};
 use serde_json::{Value, json};
 use support::*;
 use time::{Duration, OffsetDateTime};
@@ -526,7 +527,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_with_an_event() {
         .unwrap();
     assert!(!endpoint.enabled, "disabled after a day of failures");
     assert!(h.events.0.lock().unwrap().iter().any(|e| matches!(e,
-        oauth_connect::Event::WebhookEndpointDisabled { endpoint_id, .. } if endpoint_id == &id)));
+        oauth_connect::hooks::Event::WebhookEndpointDisabled { endpoint_id, .. } if endpoint_id == &id)));
     let tries = rx.log.lock().unwrap().len();
     assert!((8..=16).contains(&tries), "{tries} attempts in a day");
     let deliveries = h

@@ -21,9 +21,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oauth_connect::hooks::{
+    LinkContext, LinkError, LinkField, LinkedAccount, Provider, ScopeCatalogue, Terms,
+};
 use oauth_connect::{
-    AppType, AuthorizationServer, KeyRing, LinkContext, LinkError, LinkField, LinkHook,
-    LinkedAccount, MemoryStore, NewOAuthApp, Provider, ScopeCatalogue, Terms, WorkspaceId,
+    AppType, AuthorizationServer, KeyRing, LinkHook, MemoryStore, NewOAuthApp, WorkspaceId,
 };
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -53,7 +55,9 @@ pub(crate) async fn catalogue(
     let upstream_issuer = format!("{issuer}{UPSTREAM_PREFIX}");
     let upstream = AuthorizationServer::builder(MemoryStore::new())
         .issuer(upstream_issuer.clone())
-        .key_ring(KeyRing::generate(&oauth_connect::SystemRandom::new())?)
+        .key_ring(KeyRing::generate(
+            &oauth_connect::hooks::SystemRandom::new(),
+        )?)
         // The upstream's own consent page: a demo sign-in (dangerous).
         .dangerous()
         .demo_sign_in()

@@ -40,9 +40,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use oauth_connect::{
-    AppType, AuthorizationServer, ConnectScript, NewOAuthApp, PageRequest, Storage, WorkspaceId,
-};
+use oauth_connect::http::ConnectScript;
+use oauth_connect::{AppType, AuthorizationServer, NewOAuthApp, PageRequest, Storage, WorkspaceId};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -380,7 +379,10 @@ fn body_json(request: &Request<Bytes>) -> Value {
 /// randomness, which then binds nothing).
 fn random_text(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
-    let filled = oauth_connect::RandomSource::fill(&oauth_connect::SystemRandom::new(), &mut raw);
+    let filled = oauth_connect::hooks::RandomSource::fill(
+        &oauth_connect::hooks::SystemRandom::new(),
+        &mut raw,
+    );
     if filled.is_err() {
         return String::new();
     }

@@ -41,10 +41,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
+use oauth_connect::hooks::{ConsentRequest, PriorConsent, ScopeCatalogue};
+use oauth_connect::http::Brand;
 use oauth_connect::{
-    AuthorizationServer, BearerKind, BearerPrincipal, Brand, ConsentRequest, KeyRing, MemoryStore,
-    PostgresStore, PriorConsent, ResourceOwnerAuthenticator, ScopeCatalogue, ServerKey, Storage,
-    Subject, WorkspaceId,
+    AuthorizationServer, BearerKind, BearerPrincipal, KeyRing, MemoryStore, PostgresStore,
+    ResourceOwnerAuthenticator, ServerKey, Storage, Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;
@@ -571,7 +572,7 @@ async fn build<S: Storage>(
 ) -> Result<(AuthorizationServer<S>, Option<Upstream>, Admin), Box<dyn Error>> {
     let key_ring = match &config.server_key {
         Some(secret) => KeyRing::new(ServerKey::new(1, secret)?),
-        None => KeyRing::generate(&oauth_connect::SystemRandom::new())?,
+        None => KeyRing::generate(&oauth_connect::hooks::SystemRandom::new())?,
     };
     let issuer = config
         .issuer

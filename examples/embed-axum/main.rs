@@ -9,9 +9,8 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
-use oauth_connect::{
-    AuthorizationServer, BearerRejection, MemoryStore, ScopeCatalogue, WorkspaceId,
-};
+use oauth_connect::hooks::ScopeCatalogue;
+use oauth_connect::{AuthorizationServer, BearerRejection, MemoryStore, WorkspaceId};
 
 type Server = AuthorizationServer<MemoryStore>;
 

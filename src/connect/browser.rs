@@ -16,7 +16,7 @@
 //! later step — the page, its form posts and the provider's callback — must
 //! come with the claiming browser's cookie; any other browser gets a page
 //! saying the session was opened elsewhere
-//! ([`ErrorPage::OtherBrowser`](crate::ErrorPage::OtherBrowser)) and never a
+//! ([`ErrorPage::OtherBrowser`](crate::oauth::authorize::ErrorPage::OtherBrowser)) and never a
 //! completion. Other tabs of the same browser share the cookie and work.
 //!
 //! The secrets are the server's own: each is 256 random bits signed under
@@ -107,7 +107,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// # Security
     ///
     /// A host rendering its own Connect pages gets the secret it passes to
-    /// [`open_connect`](Self::open_connect) and the other Connect calls
+    /// [`connect_open`](Self::connect_open) and the other Connect calls
     /// from here, reading the cookie named by
     /// [`browser_cookie_name`](Self::browser_cookie_name).
     pub fn browser_from_cookie(&self, value: &str) -> Option<BrowserSecret> {

@@ -10,7 +10,7 @@ use crate::error::{FieldError, Problem, RegistryError};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registry::apps::{Page, PageRequest};
+use crate::registry::apps::{PageRequest, Paged};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,
@@ -138,7 +138,7 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         filter: ConnectionFilter,
         page: PageRequest,
-    ) -> Result<Page<Connection>, RegistryError> {
+    ) -> Result<Paged<Connection>, RegistryError> {
         let offset = page.offset()?;
         let filter = ConnectionFilter {
             app_id: app.cloned().or(filter.app_id),
@@ -148,7 +148,7 @@ impl<S: Storage> AuthorizationServer<S> {
             .storage()
             .list_connections(workspace, &filter, offset, page.per_page)
             .await?;
-        Ok(Page::new(
+        Ok(Paged::new(
             listing.items.into_iter().map(Connection::from).collect(),
             listing.total,
             page,
@@ -179,7 +179,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`RegistryError::Invalid`] naming `tags`, `addTags` or `removeTags`
     /// (bounded count and length; at least one of them; at most
-    /// [`MAX_TAGS`](crate::MAX_TAGS) in the result); `NotFound`.
+    /// [`MAX_TAGS`](crate::connect::MAX_TAGS) in the result); `NotFound`.
     pub async fn update_connection_tags(
         &self,
         workspace: &WorkspaceId,
@@ -201,7 +201,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 update.remove_tags.as_deref().unwrap_or_default(),
                 "removeTags",
             )?,
-            max: crate::MAX_TAGS,
+            max: crate::connect::MAX_TAGS,
         };
         match self
             .storage()
@@ -218,7 +218,7 @@ impl<S: Storage> AuthorizationServer<S> {
             TagUpdate::TooMany => Err(FieldError::new(
                 "tags",
                 Problem::TooMany {
-                    max: crate::MAX_TAGS,
+                    max: crate::connect::MAX_TAGS,
                 },
             )
             .into()),

@@ -18,7 +18,7 @@ use crate::error::RegistryError;
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registry::apps::{Page, PageRequest};
+use crate::registry::apps::{PageRequest, Paged};
 use crate::server::AuthorizationServer;
 use crate::storage::{CustomerRecord, Location, Storage};
 
@@ -103,13 +103,13 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         reference_id: Option<&str>,
         page: PageRequest,
-    ) -> Result<Page<Customer>, RegistryError> {
+    ) -> Result<Paged<Customer>, RegistryError> {
         let offset = page.offset()?;
         let listing = self
             .storage()
             .list_customers(workspace, reference_id, app, offset, page.per_page)
             .await?;
-        Ok(Page::new(
+        Ok(Paged::new(
             listing.items.into_iter().map(Customer::from).collect(),
             listing.total,
             page,

@@ -328,9 +328,11 @@ mod tests {
 
     #[test]
     fn created_key_serialises_once_with_its_key() {
-        let ring = crate::KeyRing::generate(&crate::SystemRandom::new()).unwrap();
-        let prefixes = crate::CredentialPrefixes::default();
-        let key = PublishableKey::generate(&prefixes, &ring, &crate::SystemRandom::new()).unwrap();
+        let ring = crate::KeyRing::generate(&crate::model::random::SystemRandom::new()).unwrap();
+        let prefixes = crate::credentials::CredentialPrefixes::default();
+        let key =
+            PublishableKey::generate(&prefixes, &ring, &crate::model::random::SystemRandom::new())
+                .unwrap();
         let text = key.expose_secret().to_owned();
         let created = CreatedPublishableKey {
             info: PublishableKeyInfo {

@@ -113,6 +113,25 @@ pub struct ScopedKeyPrincipal {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl ScopedKeyPrincipal {
+    /// `Ok` when the key belongs to `workspace`; a key of another workspace
+    /// is refused like a revoked one
+    /// (`server.verify_scoped_key(key).await?.require_workspace(&ws)?`).
+    /// [`BearerPrincipal::require_workspace`](crate::BearerPrincipal::require_workspace)
+    /// is the same check for any bearer credential.
+    ///
+    /// # Errors
+    ///
+    /// [`ScopedKeyError::Revoked`].
+    pub fn require_workspace(&self, workspace: &WorkspaceId) -> Result<&Self, ScopedKeyError> {
+        if &self.workspace_id == workspace {
+            Ok(self)
+        } else {
+            Err(ScopedKeyError::Revoked)
+        }
+    }
+}
+
 /// A request to mint a scoped key (`POST /v1/scoped-keys`): for a customer
 /// (by `customerId` or `referenceId`) the app holds a grant for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -409,26 +428,6 @@ impl<S: Storage> AuthorizationServer<S> {
         Ok(checked)
     }
 
-    /// As [`verify_scoped_key`](Self::verify_scoped_key), and the key must
-    /// belong to `workspace` (a key of another workspace is refused like a
-    /// revoked one).
-    ///
-    /// # Errors
-    ///
-    /// A [`ScopedKeyError`].
-    pub async fn verify_scoped_key_in(
-        &self,
-        workspace: &WorkspaceId,
-        presented: &str,
-    ) -> Result<ScopedKeyPrincipal, ScopedKeyError> {
-        let principal = self.verify_scoped_key(presented).await?;
-        if &principal.workspace_id == workspace {
-            Ok(principal)
-        } else {
-            Err(ScopedKeyError::Revoked)
-        }
-    }
-
     /// Mints a scoped key for a customer the client's app holds a grant for
     /// (`POST /v1/scoped-keys`). The key is returned once.
     ///
@@ -589,13 +588,13 @@ impl<S: Storage> AuthorizationServer<S> {
         app: Option<&AppId>,
         customer: Option<&CustomerId>,
         page: crate::PageRequest,
-    ) -> Result<crate::Page<ScopedKeyInfo>, crate::RegistryError> {
+    ) -> Result<crate::Paged<ScopedKeyInfo>, crate::RegistryError> {
         let offset = page.offset()?;
         let listing = self
             .storage()
             .list_scoped_keys(workspace, app, customer, offset, page.per_page)
             .await?;
-        Ok(crate::Page::new(
+        Ok(crate::Paged::new(
             listing.items.iter().map(ScopedKeyInfo::from).collect(),
             listing.total,
             page,

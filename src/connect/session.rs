@@ -224,8 +224,12 @@ impl<S: Storage> AuthorizationServer<S> {
             .transpose()?;
         let tags = check_tags(request.tags.as_deref().unwrap_or_default(), "tags")?;
         let client_name = match request.client_name.as_deref() {
-            Some(name) => text_field("clientName", Some(name), crate::MAX_NAME_CHARS)?
-                .ok_or(FieldError::new("clientName", Problem::TooShort { min: 1 }))?,
+            Some(name) => text_field(
+                "clientName",
+                Some(name),
+                crate::registry::apps::MAX_NAME_CHARS,
+            )?
+            .ok_or(FieldError::new("clientName", Problem::TooShort { min: 1 }))?,
             None => app.name.clone(),
         };
         crate::connect::steps::check_filters(config.providers(), request.filters.as_ref())?;
@@ -266,11 +270,11 @@ impl<S: Storage> AuthorizationServer<S> {
             }
         };
         let state = match request.state.as_deref().map(String::as_str) {
-            Some(state) if state.len() > crate::MAX_STATE_LEN => {
+            Some(state) if state.len() > crate::oauth::authorize::MAX_STATE_LEN => {
                 return Err(FieldError::new(
                     "state",
                     Problem::TooLong {
-                        max: crate::MAX_STATE_LEN,
+                        max: crate::oauth::authorize::MAX_STATE_LEN,
                     },
                 )
                 .into());

@@ -27,6 +27,7 @@ mod redaction_tests;
 pub(crate) mod scoped_key;
 pub(crate) mod secret;
 
+pub use keyring::{CredentialHash, KeyRingError};
 pub use secret::{Redacted, RedactedUrl, Secret};
 
 use std::fmt;
@@ -37,7 +38,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::credentials::keyring::{CredentialHash, KeyRing};
+use crate::credentials::keyring::KeyRing;
 use crate::model::random::{RandomError, RandomSource};
 
 /// Random bytes in every credential body.

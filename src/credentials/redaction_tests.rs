@@ -17,15 +17,16 @@ use time::macros::datetime;
 use super::keyring::{CredentialHash, KeyRing, ServerKey};
 use super::{Credential, CredentialKind, CredentialPrefixes, Redacted, Secret, kind};
 use crate::connect::scoped_keys::ScopedKey;
+use crate::connect::steps::{LinkFormValues, StepAction, StepOutcome};
+use crate::hooks::link::LinkContext;
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::random::SystemRandom;
 use crate::model::scope::ScopeSet;
+use crate::oauth::authorize::{ConsentHandle, Decision};
 use crate::oauth::token::BasicCredentials;
+use crate::storage::ResponseMode;
 use crate::storage::{SessionRecord, SessionStatus};
-use crate::{
-    AppType, AuthorizationServer, ConsentHandle, Decision, LinkContext, LinkFormValues,
-    MemoryStore, NewConnectSession, NewOAuthApp, ResponseMode, StepAction, StepOutcome, Subject,
-};
+use crate::{AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, Subject};
 
 const REDIRECT: &str = "https://app.example.com/callback";
 const STATE: &str = "client-state-f00dfeed";
@@ -159,7 +160,10 @@ async fn debug_never_prints_a_secret() {
         .unwrap();
     let connect_token = connect.connect_token.expose_secret().to_owned();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(&connect_token, &browser).await.unwrap();
+    let page = server
+        .connect_open(&connect_token, &browser, None)
+        .await
+        .unwrap();
     let page_csrf = page.csrf_token.expose_secret().to_owned();
 
     let at = datetime!(2025-06-01 00:00 UTC);

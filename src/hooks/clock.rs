@@ -29,7 +29,7 @@ impl Clock for SystemClock {
 /// periods.
 ///
 /// ```
-/// use oauth_connect::{Clock, ManualClock};
+/// use oauth_connect::hooks::{Clock, ManualClock};
 /// use time::{Duration, macros::datetime};
 ///
 /// let clock = ManualClock::new(datetime!(2025-06-01 00:00 UTC));

@@ -199,7 +199,8 @@ impl ResourceOwnerAuthenticator for DemoSignIn {
 /// parameter `return_to`.
 ///
 /// ```
-/// use oauth_connect::{SignIn, Subject};
+/// use oauth_connect::Subject;
+/// use oauth_connect::hooks::SignIn;
 /// let sign_in = SignIn::new("session", "/login", |value: &str| {
 ///     (value == "s3cret").then(|| Subject::parse("user-42").unwrap())
 /// });
@@ -239,7 +240,7 @@ where
 
     /// `login` with `return_to` in its query, percent-encoded.
     pub fn login_url(&self, return_to: &str) -> String {
-        crate::redirect::append_query(&self.login, &[("return_to", return_to)])
+        crate::model::redirect::append_query(&self.login, &[("return_to", return_to)])
     }
 }
 

@@ -381,8 +381,8 @@ pub(super) async fn connections<S: Storage>(
             };
             let status = match query.get("status") {
                 None => None,
-                Some("active") => Some(crate::ConnectionStatus::Active),
-                Some("revoked") => Some(crate::ConnectionStatus::Revoked),
+                Some("active") => Some(crate::storage::ConnectionStatus::Active),
+                Some("revoked") => Some(crate::storage::ConnectionStatus::Revoked),
                 Some(_) => {
                     return invalid_field(&crate::FieldError::new(
                         "status",
@@ -400,13 +400,13 @@ pub(super) async fn connections<S: Storage>(
                     ));
                 }
             };
-            let filter = crate::ConnectionFilter {
+            let filter = crate::storage::ConnectionFilter {
                 customer_id,
                 reference_id: query.get("referenceId").map(str::to_owned),
                 tag: query.get("tag").map(str::to_owned),
                 provider: query.get("provider").map(str::to_owned),
                 status,
-                ..crate::ConnectionFilter::default()
+                ..crate::storage::ConnectionFilter::default()
             };
             match server
                 .list_connections(&ws, app.as_ref(), filter, page)
@@ -430,11 +430,12 @@ pub(super) async fn connections<S: Storage>(
                     Err(e) => registry_response(e, MISSING),
                 },
                 _ => {
-                    let update: crate::ConnectionUpdate = match json_body(request) {
-                        Ok(Some(body)) => body,
-                        Ok(None) => return body_required(),
-                        Err(response) => return response,
-                    };
+                    let update: crate::connect::connections::ConnectionUpdate =
+                        match json_body(request) {
+                            Ok(Some(body)) => body,
+                            Ok(None) => return body_required(),
+                            Err(response) => return response,
+                        };
                     match server
                         .update_connection_tags(&ws, app.as_ref(), &id, &update)
                         .await
@@ -449,7 +450,7 @@ pub(super) async fn connections<S: Storage>(
             let Ok(id) = crate::ConnectionId::parse(id) else {
                 return response::not_found(MISSING);
             };
-            let body: crate::AttachConnection = match json_body(request) {
+            let body: crate::connect::connections::AttachConnection = match json_body(request) {
                 Ok(Some(body)) => body,
                 Ok(None) => return body_required(),
                 Err(response) => return response,

@@ -71,7 +71,7 @@ fn progress(page: &ConnectPage) -> (usize, usize) {
 
 /// The body of the current step.
 fn step_body<'a>(
-    server_catalogue: &'a crate::ScopeCatalogue,
+    server_catalogue: &'a crate::hooks::resource_owner::ScopeCatalogue,
     page: &'a ConnectPage,
     shown: &Shown<'a>,
 ) -> ui::StepBody<'a> {
@@ -172,7 +172,12 @@ pub(super) fn render<S: Storage>(
         .frame_ancestors()
         .iter()
         .map(String::as_str)
-        .chain(page.app.allowed_origins.iter().map(crate::Origin::as_str))
+        .chain(
+            page.app
+                .allowed_origins
+                .iter()
+                .map(crate::model::origin::Origin::as_str),
+        )
         .filter(|_| !popup)
         .collect();
     let frame_ancestors = if ancestors.is_empty() {
@@ -388,12 +393,12 @@ pub(super) async fn page<S: Storage>(
         Err(response) => return response,
     };
     if let Some(embed) = &embed
-        && let Err(page) = server.embed_connect(token, &browser, embed).await
+        && let Err(page) = server.connect_embed(token, &browser, embed).await
     {
         return embed::connect_error(server, request.headers(), token, Some(embed), page).await;
     }
     let search = query.get("q");
-    match server.open_connect_search(token, &browser, search).await {
+    match server.connect_open(token, &browser, search).await {
         Ok(page) => with_browser_cookie(
             render(
                 server,
@@ -418,7 +423,7 @@ pub(super) async fn page<S: Storage>(
 /// Asked cross-origin (with an `Origin` header), by the embed script
 /// before it opens a modal, the answer also says whether the hosted page
 /// lets that origin frame it and reports to it (`embed`, an
-/// [`EmbedCheck`](crate::EmbedCheck)), and is readable there (CORS:
+/// [`EmbedCheck`](crate::connect::steps::EmbedCheck)), and is readable there (CORS:
 /// `Access-Control-Allow-Origin` naming that origin, no credentials), the
 /// errors included. The Connect token is the credential; nothing in the
 /// answer is more than its holder sees on the page itself.
@@ -531,7 +536,7 @@ async fn post<S: Storage>(
     let step = form.get("step").and_then(Step::parse);
     // The provider sign-in window of an embedded modal page starts its
     // link without the page's cookie, with the page's binding instead (see
-    // `start_link_in_window`).
+    // `connect_link_in_window`).
     let link_window = step == Some(Step::Link)
         && form.get("action") == Some("start")
         && form.get("decision").is_none()
@@ -554,11 +559,11 @@ async fn post<S: Storage>(
     // Approve on the consent step; deny (exit) from any step.
     let outcome = match (form.get("decision"), step) {
         (Some("deny"), _) => server
-            .complete_connect(token, csrf, browser, ConnectDecision::Deny)
+            .connect_complete(token, csrf, browser, ConnectDecision::Deny)
             .await
             .map(Some),
         (Some("approve"), Some(Step::Consent)) => server
-            .complete_connect(token, csrf, browser, ConnectDecision::Approve)
+            .connect_complete(token, csrf, browser, ConnectDecision::Approve)
             .await
             .map(Some),
         (Some(_), _) => Err(CompleteError::OutOfOrder),
@@ -571,7 +576,7 @@ async fn post<S: Storage>(
                 // A failed form link: the form again, with what the user
                 // typed (never a password) and why it failed.
                 Ok(_) if step == Step::Link && form.get("action") == Some("submit") => match server
-                    .open_connect(token, browser)
+                    .connect_open(token, browser, None)
                     .await
                 {
                     Ok(page) if page.flow.step == Step::Link && page.flow.link_error.is_some() => {
@@ -626,7 +631,7 @@ async fn post<S: Storage>(
         },
         Ok(None) => see_page(server, token),
         Err(CompleteError::Page(page)) => embed::connect_error(server, request.headers(), token, None, page).await,
-        Err(CompleteError::Invalid(field)) => match server.open_connect(token, browser).await {
+        Err(CompleteError::Invalid(field)) => match server.connect_open(token, browser, None).await {
             Ok(page) => render(
                 server,
                 request.headers(),
@@ -640,7 +645,7 @@ async fn post<S: Storage>(
             ),
             Err(page) => error_page(page),
         },
-        Err(CompleteError::OutOfOrder) => match server.open_connect(token, browser).await {
+        Err(CompleteError::OutOfOrder) => match server.connect_open(token, browser, None).await {
             Ok(page) => render(
                 server,
                 request.headers(),
@@ -678,7 +683,7 @@ async fn link_in_window<S: Storage>(
         },
     };
     match server
-        .start_link_in_window(token, csrf, binding, &window)
+        .connect_link_in_window(token, csrf, binding, &window)
         .await
     {
         Ok(StepOutcome::Redirect(url)) => {
@@ -708,7 +713,7 @@ pub(super) async fn callback<S: Storage>(
     };
     let browser = browser_of(server, request.headers());
     match server
-        .link_callback(provider, &pairs, browser.as_ref())
+        .connect_link_callback(provider, &pairs, browser.as_ref())
         .await
     {
         // An embedded page's sign-in window: it closes; the page moves on.

@@ -224,7 +224,7 @@ pub(super) async fn connect_error<S: Storage>(
             params.push(("state", state));
         }
         params.push(("iss", server.config().issuer_str()));
-        crate::redirect::append_query(&r.redirect_uri, &params)
+        crate::model::redirect::append_query(&r.redirect_uri, &params)
     });
     let back = back_url.as_deref().map(|url| ui::pages::WayBack {
         url,

@@ -524,7 +524,7 @@ async fn list_keys<S: Storage>(
 ) -> Answer {
     #[derive(serde::Serialize)]
     struct Keys {
-        data: Vec<crate::PublishableKeyInfo>,
+        data: Vec<crate::connect::publishable_keys::PublishableKeyInfo>,
     }
     let id = app_id(id)?;
     let data = server

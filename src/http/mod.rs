@@ -2,9 +2,14 @@
 //! [`AuthorizationServer::handle`], over `http::Request<Bytes>` and
 //! `http::Response<Bytes>`, so a framework adapter is a few lines.
 //!
-//! Requests are parsed into typed values at the edge ([`form`], [`auth`],
-//! JSON through serde), the typed API runs, and [`response`] renders the
-//! result. Routing is a plain `match` over the path's segments.
+//! Public here: what a host may serve or configure beside `handle`: the
+//! OpenAPI document ([`OPENAPI_JSON`]), the embed script's versioned path
+//! ([`ConnectScript`]), and the hosted pages' look ([`Brand`]) and language
+//! ([`Messages`]).
+//!
+//! Inside, requests are parsed into typed values at the edge (`form`,
+//! `auth`, JSON through serde), the typed API runs, and `response` renders
+//! the result. Routing is a plain `match` over the path's segments.
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
@@ -28,7 +33,9 @@ mod management;
 mod response;
 pub(crate) mod ui;
 
-pub use crate::config::MAX_BODY_BYTES;
+pub(crate) use crate::config::MAX_BODY_BYTES;
+pub use ui::brand::Brand;
+pub use ui::i18n::Messages;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the

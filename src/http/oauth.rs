@@ -276,9 +276,15 @@ pub(super) async fn par<S: Storage>(
                 "expires_in": pushed.expires_in,
             }),
         )),
-        Err(crate::PushError::Invalid(error)) => oauth_error(error.code, error.description),
-        Err(crate::PushError::Storage(error)) => token_error(&TokenError::from(error)),
-        Err(crate::PushError::Random(error)) => token_error(&TokenError::from(error)),
+        Err(crate::oauth::authorize::PushError::Invalid(error)) => {
+            oauth_error(error.code, error.description)
+        }
+        Err(crate::oauth::authorize::PushError::Storage(error)) => {
+            token_error(&TokenError::from(error))
+        }
+        Err(crate::oauth::authorize::PushError::Random(error)) => {
+            token_error(&TokenError::from(error))
+        }
     }
 }
 
@@ -549,7 +555,7 @@ pub(super) async fn authorize<S: Storage>(
                     Err(response) => return response,
                 };
             match server
-                .open_connect(prompt.session.expose_secret(), &browser)
+                .connect_open(prompt.session.expose_secret(), &browser, None)
                 .await
             {
                 Ok(page) => super::connect_page::with_browser_cookie(

@@ -42,7 +42,7 @@ pub struct OAuthApp {
     /// At least one RFC 6749 §3.3 scope token.
     pub allowed_scopes: ScopeSet,
     /// The web origins the app's pages are served from (at most
-    /// [`MAX_ALLOWED_ORIGINS`](crate::MAX_ALLOWED_ORIGINS); empty by
+    /// [`MAX_ALLOWED_ORIGINS`](crate::registry::apps::MAX_ALLOWED_ORIGINS); empty by
     /// default): the only origins from which its publishable keys create
     /// Connect sessions, and which may frame its hosted Connect page.
     #[serde(default)]

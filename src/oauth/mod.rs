@@ -1,6 +1,12 @@
 //! The OAuth 2.0 flows: authorization (RFC 6749 §4.1, RFC 9126 PAR, RFC
 //! 9207), PKCE (RFC 7636), the token endpoint, revocation (RFC 7009),
 //! introspection (RFC 7662) and metadata (RFC 8414).
+//!
+//! For hosts that render their own pages or call the flows without
+//! [`AuthorizationServer::handle`](crate::AuthorizationServer::handle): the
+//! consent prompt and the decision, the redirects and error pages, the token
+//! and introspection responses, the protocol's errors, and the scope and
+//! redirect-URI values.
 
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
@@ -10,3 +16,15 @@ pub(crate) mod metadata;
 pub(crate) mod params;
 pub(crate) mod pkce;
 pub(crate) mod token;
+
+pub use crate::error::ClientAuthError;
+pub use crate::model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind};
+pub use crate::model::scope::{Scope, ScopeError, ScopeSet};
+pub use crate::storage::grants::ResponseMode;
+pub use authorize::{
+    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    ErrorPage, PushError, PushedRequest, REQUEST_URI_PREFIX,
+};
+pub use error::{OAuthError, OAuthErrorCode};
+pub use metadata::Metadata;
+pub use token::{BasicCredentials, BearerError, Introspection, TokenError, TokenResponse};

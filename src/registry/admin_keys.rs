@@ -16,7 +16,7 @@
 //!
 //! Either way storage keeps only the keyed hash ([`AdminKeyStore`]).
 //!
-//! [`AdminKeyStore`]: crate::AdminKeyStore
+//! [`AdminKeyStore`]: crate::storage::AdminKeyStore
 
 use zeroize::Zeroizing;
 
@@ -210,7 +210,8 @@ mod tests {
     use crate::credentials::keyring::{KeyRing, ServerKey};
     use crate::credentials::{CredentialKind as _, kind};
     use crate::hooks::clock::ManualClock;
-    use crate::storage::{AdminKeyStore as _, MemoryStore};
+    use crate::storage::AdminKeyStore as _;
+    use crate::storage::memory::MemoryStore;
 
     fn server() -> AuthorizationServer<MemoryStore> {
         server_with(KeyRing::new(ServerKey::new(1, &[7; 32]).unwrap()))

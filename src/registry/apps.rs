@@ -213,14 +213,14 @@ impl Default for PageRequest {
 /// One page of a listing: `{ "data": [...], "meta": { "total", "page", "perPage" } }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct Page<T> {
+pub struct Paged<T> {
     /// The items on this page.
     pub data: Vec<T>,
     /// Where the page stands.
     pub meta: PageMeta,
 }
 
-impl<T> Page<T> {
+impl<T> Paged<T> {
     pub(crate) fn new(data: Vec<T>, total: u64, request: PageRequest) -> Self {
         Self {
             data,
@@ -233,7 +233,7 @@ impl<T> Page<T> {
     }
 }
 
-/// The position of a [`Page`].
+/// The position of a [`Paged`] list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -521,13 +521,13 @@ impl<S: Storage> AuthorizationServer<S> {
         &self,
         workspace: &WorkspaceId,
         page: PageRequest,
-    ) -> Result<Page<OAuthApp>, RegistryError> {
+    ) -> Result<Paged<OAuthApp>, RegistryError> {
         let offset = page.offset()?;
         let listing = self
             .storage()
             .list_apps(workspace, offset, page.per_page)
             .await?;
-        Ok(Page {
+        Ok(Paged {
             data: listing.items,
             meta: PageMeta {
                 total: listing.total,

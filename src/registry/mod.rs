@@ -1,5 +1,13 @@
 //! The management API: OAuth apps and their secrets, and workspace admin
-//! keys.
+//! keys (publishable Connect keys are in [`connect`](crate::connect)).
+//!
+//! The app's inputs and outputs ([`NewOAuthApp`](crate::NewOAuthApp),
+//! [`OAuthApp`](crate::OAuthApp), …) are at the crate root; here is the rest
+//! of what the management methods of
+//! [`AuthorizationServer`](crate::AuthorizationServer) take and return.
 
 pub(crate) mod admin_keys;
 pub(crate) mod apps;
+
+pub use admin_keys::AdminError;
+pub use apps::{AuthenticatedClient, PageMeta, RotateSecretRequest, RotatedSecret};

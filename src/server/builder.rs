@@ -163,9 +163,9 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         self
     }
 
-    /// The random source (default: [`ChaChaRandom`](crate::ChaChaRandom),
+    /// The random source (default: [`ChaChaRandom`](crate::hooks::ChaChaRandom),
     /// ChaCha20 in user space seeded from the operating system's CSPRNG;
-    /// [`SystemRandom`](crate::SystemRandom) draws every byte from the
+    /// [`SystemRandom`](crate::model::random::SystemRandom) draws every byte from the
     /// operating system).
     pub fn random(mut self, rng: Arc<dyn RandomSource>) -> Self {
         self.rng = rng;

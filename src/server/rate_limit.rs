@@ -1,5 +1,5 @@
 //! Limits on what a client without a secret can spend, counted per client
-//! address in storage ([`RateLimitStore`](crate::RateLimitStore)), so that
+//! address in storage ([`RateLimitStore`](crate::storage::RateLimitStore)), so that
 //! every server node over one store shares them.
 //!
 //! Each limit is a fixed window aligned to the Unix epoch (every node

@@ -267,7 +267,7 @@ pub struct ConnectProgress {
     pub embed: Option<ConnectEmbed>,
 }
 
-pub use crate::model::connect::LinkedAccount;
+pub(crate) use crate::model::connect::LinkedAccount;
 
 /// Active or revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -391,7 +391,7 @@ pub struct ConnectApproval {
     /// id kept, its grant replaced and the old grant revoked with the
     /// scoped keys minted under it, its tags kept with this connection's
     /// tags added (the ones it lacks, in order, while it has fewer than
-    /// [`MAX_TAGS`](crate::MAX_TAGS): tags edited since with the API are
+    /// [`MAX_TAGS`](crate::connect::MAX_TAGS): tags edited since with the API are
     /// not lost). Otherwise this one is inserted.
     ///
     /// A browser-created connection (`browser_created`) never updates

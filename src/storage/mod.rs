@@ -8,7 +8,7 @@
 //! and then writes in two calls where a concurrent caller could slip between.
 //!
 //! [`Storage`] is the union of the traits; the server is generic over it.
-//! [`MemoryStore`] is the reference implementation; `PostgresStore`
+//! [`MemoryStore`](crate::MemoryStore) is the reference implementation; `PostgresStore`
 //! (feature `postgres`) the production one. A third-party backend
 //! proves itself with the conformance suite (`conformance` feature).
 //!
@@ -28,30 +28,25 @@ use crate::model::origin::Origin;
 use crate::model::redirect::RedirectUri;
 use crate::model::scope::ScopeSet;
 
-mod connect;
-mod grants;
-mod memory;
+pub(crate) mod connect;
+pub(crate) mod grants;
+pub(crate) mod memory;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 mod publishable_keys;
 mod rate_limits;
 
 pub use connect::{
-    AttachTarget, ConnectApproval, ConnectContext, ConnectEmbed, ConnectMode, ConnectProgress,
-    ConnectStore, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus,
-    CustomerInfo, CustomerRecord, EmbedMode, LinkedAccount, Location, ScopedKeyDelivery,
-    ScopedKeyInsert, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
+    AttachTarget, ConnectApproval, ConnectContext, ConnectEmbed, ConnectProgress, ConnectStore,
+    ConnectionAttach, ConnectionFilter, ConnectionRecord, CustomerRecord, EmbedMode,
+    ScopedKeyDelivery, ScopedKeyInsert, ScopedKeyRecord, StepAdvance, TagEdit, TagUpdate,
 };
+pub(crate) use connect::{ConnectMode, ConnectionStatus, CustomerInfo, LinkedAccount, Location};
+pub(crate) use grants::ResponseMode;
 pub use grants::{
     CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
-    RefreshRotation, ResponseMode, SessionCompletion, SessionDecision, SessionRecord,
-    SessionStatus, TokenKind, TokenRecord,
-};
-pub use memory::MemoryStore;
-#[cfg(feature = "postgres")]
-pub use postgres::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MIGRATION_TIMEOUT,
-    DEFAULT_OPERATION_TIMEOUT, DEFAULT_PING_IDLE_AFTER, PostgresStore,
+    RefreshRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
+    TokenRecord,
 };
 pub use publishable_keys::{PublishableKeyInsert, PublishableKeyRecord, PublishableKeyStore};
 pub use rate_limits::RateLimitStore;

@@ -6,14 +6,20 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use super::WebhookEventType;
 use super::signing::{SealError, WebhookSecret};
 use super::store::{DeliveryRecord, EndpointChanges, EndpointRecord};
-use super::{MAX_WEBHOOK_ENDPOINTS_PER_APP, MAX_WEBHOOK_URL_LEN, WebhookEventType};
 use crate::model::ids::{AppId, WorkspaceId};
 use crate::model::random::{RandomError, random_array};
 use crate::model::timestamp::rfc3339_ms;
 use crate::server::AuthorizationServer;
 use crate::storage::{Storage, StorageError, StorageErrorKind};
+
+/// The most endpoints one app may register.
+pub const MAX_WEBHOOK_ENDPOINTS_PER_APP: usize = 16;
+
+/// The longest endpoint URL accepted, in bytes.
+pub const MAX_WEBHOOK_URL_LEN: usize = 2048;
 
 /// The most deliveries `GET …/deliveries` lists.
 pub(crate) const MAX_LISTED_DELIVERIES: u32 = 100;

@@ -22,13 +22,13 @@ use time::OffsetDateTime;
 
 use crate::model::ids::{AppId, WorkspaceId};
 
-mod api;
+pub(crate) mod api;
 pub mod schedule;
 pub mod signing;
 mod store;
 
 #[cfg(feature = "webhooks")]
-mod sender;
+pub(crate) mod sender;
 #[cfg(feature = "webhooks")]
 mod worker;
 
@@ -38,7 +38,7 @@ pub use api::{
 };
 #[cfg(feature = "webhooks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
-pub use sender::{DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, SendError, SendOutcome, WebhookSender};
+pub use sender::{SendError, SendOutcome, WebhookSender};
 pub use signing::{SealError, WebhookSecret};
 pub use store::{
     AttemptResult, ClaimedDelivery, DeliveryRecord, DeliveryStatus, EndpointChanges,
@@ -47,12 +47,6 @@ pub use store::{
 #[cfg(feature = "webhooks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub use worker::WebhookWorker;
-
-/// The most endpoints one app may register.
-pub const MAX_WEBHOOK_ENDPOINTS_PER_APP: usize = 16;
-
-/// The longest endpoint URL accepted, in bytes.
-pub const MAX_WEBHOOK_URL_LEN: usize = 2048;
 
 /// What happened: the `type` of a webhook payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

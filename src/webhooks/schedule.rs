@@ -26,7 +26,7 @@
 //! (`PATCH … {"enabled": true}`) starts afresh, and a failed delivery can be
 //! sent again (`POST …/deliveries/{id}/retry`).
 //!
-//! [`Event::WebhookEndpointDisabled`]: crate::Event::WebhookEndpointDisabled
+//! [`Event::WebhookEndpointDisabled`]: crate::hooks::events::Event::WebhookEndpointDisabled
 
 use time::{Duration, OffsetDateTime};
 

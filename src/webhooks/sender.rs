@@ -9,7 +9,7 @@
 //!   hands the client nothing else), so a name cannot be rebound in
 //!   between;
 //! - no proxy from the environment;
-//! - each request has a total timeout, and at most [`MAX_RESPONSE_BYTES`]
+//! - each request has a total timeout, and at most [`MAX_WEBHOOK_RESPONSE_BYTES`]
 //!   of an answer are read (and thrown away: nothing of it is stored).
 
 use std::net::{IpAddr, SocketAddr};
@@ -21,10 +21,10 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use super::api::WebhookDestinations;
 
 /// How much of an answer's body is read, at most.
-pub const MAX_RESPONSE_BYTES: usize = 4096;
+pub const MAX_WEBHOOK_RESPONSE_BYTES: usize = 4096;
 
 /// The default total time for one attempt.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The sender could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -79,13 +79,13 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     /// A sender that reaches public addresses, and those `allowed`, with
-    /// [`DEFAULT_TIMEOUT`] per attempt.
+    /// [`DEFAULT_WEBHOOK_TIMEOUT`] per attempt.
     ///
     /// # Errors
     ///
     /// [`SendError`] when the TLS backend cannot be set up.
     pub fn new(allowed: WebhookDestinations) -> Result<Self, SendError> {
-        Self::with_timeout(allowed, DEFAULT_TIMEOUT)
+        Self::with_timeout(allowed, DEFAULT_WEBHOOK_TIMEOUT)
     }
 
     /// The same with another total timeout per attempt.
@@ -144,10 +144,10 @@ impl WebhookSender {
             Err(e) => return failed(describe(&e), None),
         };
         let status = response.status();
-        // Read a little of the answer, at most MAX_RESPONSE_BYTES, then let
+        // Read a little of the answer, at most MAX_WEBHOOK_RESPONSE_BYTES, then let
         // the rest go.
         let mut read = 0;
-        while read < MAX_RESPONSE_BYTES {
+        while read < MAX_WEBHOOK_RESPONSE_BYTES {
             match response.chunk().await {
                 Ok(Some(chunk)) => read += chunk.len(),
                 Ok(None) | Err(_) => break,

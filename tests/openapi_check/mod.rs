@@ -1,5 +1,5 @@
 //! Checks HTTP answers against the crate's OpenAPI document
-//! (`oauth_connect::OPENAPI_JSON`): the path and method are documented (or
+//! (`oauth_connect::http::OPENAPI_JSON`): the path and method are documented (or
 //! the answer is a 405), the status is one the operation lists, and a JSON
 //! body matches the documented schema: types, required and unknown
 //! properties, enums, arrays, `$ref`, `allOf`, `anyOf`, `oneOf`, string
@@ -49,8 +49,8 @@ pub struct Spec {
 impl Spec {
     /// The crate's document.
     pub fn load() -> Self {
-        let doc: Value =
-            serde_json::from_str(oauth_connect::OPENAPI_JSON).expect("OPENAPI_JSON is valid JSON");
+        let doc: Value = serde_json::from_str(oauth_connect::http::OPENAPI_JSON)
+            .expect("OPENAPI_JSON is valid JSON");
         Self { doc }
     }
 

@@ -16,9 +16,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use oauth_connect::hooks::{Event, ManualClock};
 use oauth_connect::{
-    AppType, AuthorizationServer, AuthorizationServerBuilder, Event, EventSink, ManualClock,
-    MemoryStore, NewOAuthApp, WorkspaceId,
+    AppType, AuthorizationServer, AuthorizationServerBuilder, EventSink, MemoryStore, NewOAuthApp,
+    WorkspaceId,
 };
 use serde_json::Value;
 use time::macros::datetime;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use time::macros::datetime;
 
 use super::*;
+use crate::connect::ConnectDecision;
+use crate::hooks::clock::ManualClock;
 use crate::{
-    AppType, AuthorizationServer, ConnectDecision, KeyRing, ManualClock, MemoryStore,
-    NewConnectSession, NewOAuthApp, ServerKey,
+    AppType, AuthorizationServer, KeyRing, MemoryStore, NewConnectSession, NewOAuthApp, ServerKey,
 };
 
 const REDIRECT: &str = "https://app.example.com/callback";
@@ -65,9 +66,9 @@ async fn connected() -> (AuthorizationServer<MemoryStore>, AuthenticatedClient) 
         .unwrap();
     let token = session.connect_token.expose_secret();
     let browser = server.new_browser_secret().unwrap();
-    let page = server.open_connect(token, &browser).await.unwrap();
+    let page = server.connect_open(token, &browser, None).await.unwrap();
     server
-        .complete_connect(
+        .connect_complete(
             token,
             page.csrf_token.expose_secret(),
             &browser,

@@ -165,7 +165,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// whose cookie jar is not the one of the modal's iframe (partitioned
     /// under the embedding site), so it does not carry the session's
     /// binding cookie. The form carries the iframe's binding instead
-    /// (`binding`, the page's [`browser_binding`](crate::ConnectPage::browser_binding)),
+    /// (`binding`, the page's [`browser_binding`](crate::connect::ConnectPage::browser_binding)),
     /// whose CSRF token must be the page's: the post claims the session
     /// for the iframe's browser if no browser has yet (this may be the
     /// flow's first state-changing request), or must come from the page of
@@ -187,7 +187,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// that binding and checked here). A cross-site page cannot make such
     /// a request, so the provider's URL (and its callback) cannot be
     /// started in someone else's browser.
-    pub async fn start_link_in_window(
+    pub async fn connect_link_in_window(
         &self,
         token: &str,
         csrf_token: &str,
@@ -242,7 +242,7 @@ impl<S: Storage> AuthorizationServer<S> {
         record: &SessionRecord,
         context: &ConnectContext,
         provider: &Provider,
-        result: Result<crate::LinkedAccount, LinkError>,
+        result: Result<crate::storage::LinkedAccount, LinkError>,
     ) -> Result<bool, CompleteError> {
         match result {
             Ok(mut account) => {
@@ -288,7 +288,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// forwarded provider URL); [`ErrorPage::InvalidLinkState`] for a
     /// missing or forged `state` or another provider's; an [`ErrorPage`]
     /// for a session that is gone.
-    pub async fn link_callback<N, V>(
+    pub async fn connect_link_callback<N, V>(
         &self,
         provider_id: &str,
         query: &[(N, V)],
@@ -398,7 +398,7 @@ impl<S: Storage> AuthorizationServer<S> {
         record: &SessionRecord,
         after: ConnectContext,
         provider: &Provider,
-        result: Result<crate::LinkedAccount, LinkError>,
+        result: Result<crate::storage::LinkedAccount, LinkError>,
     ) -> Result<(), ErrorPage> {
         let page_of = |e: CompleteError| match e {
             CompleteError::Page(page) => page,

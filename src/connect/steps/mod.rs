@@ -5,7 +5,7 @@
 //! The state of every step lives in the session (its Connect context); the
 //! browser carries only the Connect token and a CSRF token. Every
 //! transition is a compare-and-swap on the context's version
-//! ([`ConnectStore::advance_connect`](crate::ConnectStore::advance_connect)),
+//! ([`ConnectStore::advance_connect`](crate::storage::ConnectStore::advance_connect)),
 //! so reloads, Back, a second tab or a post for a step already passed can
 //! never skip, repeat or corrupt anything: a stale post just shows where the
 //! flow stands.
@@ -120,7 +120,7 @@ pub enum StepOutcome {
 }
 
 /// Where a provider's return sends the browser
-/// ([`AuthorizationServer::link_callback`]).
+/// ([`AuthorizationServer::connect_link_callback`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LinkReturn {
@@ -514,7 +514,7 @@ impl<S: Storage> AuthorizationServer<S> {
         ))
     }
 
-    /// The page data with the step machine's view, for `open_connect`.
+    /// The page data with the step machine's view, for `connect_open`.
     pub(crate) fn step_view(
         &self,
         context: &ConnectContext,

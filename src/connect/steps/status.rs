@@ -22,7 +22,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// An [`ErrorPage`] for an unknown, expired or completed session, or
     /// [`ErrorPage::OtherBrowser`].
-    pub async fn embed_connect(
+    pub async fn connect_embed(
         &self,
         token: &str,
         browser: &BrowserSecret,

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 /// step, error pages).
 ///
 /// ```
-/// use oauth_connect::Brand;
+/// use oauth_connect::http::Brand;
 /// let brand = Brand::new("Acme Energy")
 ///     .logo_url("https://cdn.acme.example/logo.svg")
 ///     .color("#0f766e")
@@ -89,7 +89,7 @@ impl Brand {
         if self
             .logo_url
             .as_deref()
-            .is_some_and(|u| crate::providers::logo_origin(u).is_none())
+            .is_some_and(|u| crate::hooks::link::logo_origin(u).is_none())
         {
             return Some("brand logo_url (an https URL)");
         }
@@ -201,7 +201,7 @@ impl Theme {
             logo_origin: brand
                 .logo_url
                 .as_deref()
-                .and_then(crate::providers::logo_origin),
+                .and_then(crate::hooks::link::logo_origin),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! response's CSP nonce, told what to do by escaped `data-*` attributes.
 //!
 //! Hosts that want their own look render from the typed page data
-//! ([`ConsentPrompt`](crate::ConsentPrompt), [`ErrorPage`](crate::ErrorPage))
+//! ([`ConsentPrompt`](crate::oauth::authorize::ConsentPrompt), [`ErrorPage`](crate::oauth::authorize::ErrorPage))
 //! and call the typed API instead of [`AuthorizationServer::handle`](crate::AuthorizationServer::handle).
 //!
 //! - [`brand`]: the host's name, logo, accent colour and support link;
@@ -171,7 +171,7 @@ pub(crate) fn content_security_policy(
     let mut origins: Vec<String> = Vec::new();
     let logos = [
         look.config.theme().logo_origin.clone(),
-        look.app_logo.and_then(crate::providers::logo_origin),
+        look.app_logo.and_then(crate::hooks::link::logo_origin),
     ];
     for origin in logos.into_iter().flatten().chain(images.iter().cloned()) {
         if !origins.contains(&origin) {
@@ -268,7 +268,8 @@ pub(crate) fn page_script(script: &PageScript<'_>) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{AuthorizationServer, Brand, MemoryStore};
+    use crate::http::ui::brand::Brand;
+    use crate::{AuthorizationServer, MemoryStore};
 
     pub(crate) fn server(brand: Brand) -> AuthorizationServer<MemoryStore> {
         AuthorizationServer::builder(MemoryStore::new())

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::{Look, PageScript, document, page_script};
-use crate::authorize::ErrorPage;
+use crate::oauth::authorize::ErrorPage;
 
 /// Where an error page sends the user back: the app (its redirect URL,
 /// with `error=access_denied`, when the session or request is known and
@@ -128,7 +128,7 @@ pub(crate) fn message_page(look: &Look<'_>, page: &MessagePage<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Brand;
+    use crate::http::ui::brand::Brand;
 
     /// Every error page has a way back: the app when known, else the
     /// host's support page (issue 20, item 5).

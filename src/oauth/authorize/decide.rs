@@ -48,7 +48,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// request, one gets the code and the other a page saying it is done.
     /// A pushed request's decision (approve or deny) is recorded with its
     /// session; a request of the authorization endpoint, sealed in the page
-    /// ([`ConsentHandle`]), writes nothing when denied (a denial after an
+    /// ([`ConsentHandle`](super::ConsentHandle)), writes nothing when denied (a denial after an
     /// approval is still refused as completed).
     ///
     /// # Errors
@@ -230,7 +230,8 @@ impl<S: Storage> AuthorizationServer<S> {
         subject: Subject,
         scopes: ScopeSet,
         now: OffsetDateTime,
-    ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::RandomError> {
+    ) -> Result<(GrantRecord, CodeRecord, AuthorizationCode), crate::model::random::RandomError>
+    {
         let config = self.config();
         let expires_at = now + config.lifetimes().code;
         let mut random = Zeroizing::new([0u8; 16 + RANDOM_LEN]);

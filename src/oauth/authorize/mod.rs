@@ -132,7 +132,7 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Security
     ///
-    /// With the default policy ([`PriorConsent::Ask`](crate::PriorConsent::Ask))
+    /// With the default policy ([`PriorConsent::Ask`](crate::hooks::resource_owner::PriorConsent::Ask))
     /// every request gets the consent page. See `prior_consent` for when
     /// answering without the page is safe (RFC 6749 §10.2).
     pub async fn authorize_request<N, V>(
@@ -297,7 +297,10 @@ impl<S: Storage> AuthorizationServer<S> {
 
     fn new_session_handle(
         &self,
-    ) -> Result<(ConnectToken, crate::CredentialHash), crate::RandomError> {
+    ) -> Result<
+        (ConnectToken, crate::credentials::keyring::CredentialHash),
+        crate::model::random::RandomError,
+    > {
         let config = self.config();
         ConnectToken::generate_hashed(config.prefixes(), config.keys(), config.rng())
     }

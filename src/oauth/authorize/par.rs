@@ -123,7 +123,9 @@ impl<S: Storage> AuthorizationServer<S> {
                 )
                 // Never fails with the current key; were it to, every such
                 // push would share one bound: stricter, never looser.
-                .unwrap_or_else(|| crate::CredentialHash::from_bytes([0; 32]));
+                .unwrap_or_else(|| {
+                    crate::credentials::keyring::CredentialHash::from_bytes([0; 32])
+                });
             self.storage()
                 .insert_pushed_session(
                     &record,
@@ -151,5 +153,5 @@ pub enum PushError {
     Storage(#[from] StorageError),
     /// The RNG failed.
     #[error(transparent)]
-    Random(#[from] crate::RandomError),
+    Random(#[from] crate::model::random::RandomError),
 }

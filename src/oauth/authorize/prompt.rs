@@ -70,7 +70,7 @@ pub struct ConsentPrompt {
 }
 
 /// What the authorization endpoint answers with
-/// [`AuthorizationServer::authorize_request`].
+/// [`AuthorizationServer::authorize_request`](crate::AuthorizationServer::authorize_request).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AuthorizationStep {

@@ -11,21 +11,21 @@ use crate::storage::{Storage, StorageError, TokenKind};
 /// A valid access token, as a resource server sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AccessTokenInfo {
+pub(crate) struct AccessTokenInfo {
     /// The client's workspace.
-    pub workspace_id: WorkspaceId,
+    pub(crate) workspace_id: WorkspaceId,
     /// The client's app.
-    pub app_id: AppId,
+    pub(crate) app_id: AppId,
     /// The client.
-    pub client_id: ClientId,
+    pub(crate) client_id: ClientId,
     /// The resource owner; `None` for `client_credentials` tokens.
-    pub subject: Option<Subject>,
+    pub(crate) subject: Option<Subject>,
     /// The token's scopes.
-    pub scopes: ScopeSet,
+    pub(crate) scopes: ScopeSet,
     /// The grant it belongs to.
-    pub grant_id: GrantId,
+    pub(crate) grant_id: GrantId,
     /// When it expires.
-    pub expires_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
 }
 
 /// Why an access token was refused (RFC 6750 §3.1: `invalid_token`).
@@ -52,7 +52,10 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// The prefix and checksum are checked before any storage lookup, and
     /// the lookup is by keyed hash.
-    pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenInfo, BearerError> {
+    pub(crate) async fn validate_access_token(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenInfo, BearerError> {
         let config = self.config();
         let hash = AccessToken::hash_presented(config.prefixes(), config.keys(), token)
             .ok()

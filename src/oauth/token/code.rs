@@ -169,7 +169,11 @@ impl<S: Storage> AuthorizationServer<S> {
         })
     }
 
-    async fn code_replayed(&self, code: &crate::CodeRecord, now: OffsetDateTime) -> TokenError {
+    async fn code_replayed(
+        &self,
+        code: &crate::storage::CodeRecord,
+        now: OffsetDateTime,
+    ) -> TokenError {
         // RFC 6749 §4.1.2: deny, and revoke what the first use issued — the
         // grant with its tokens, the scoped key delivered with them and a
         // Connect connection resting on the grant — in one atomic step.

@@ -65,8 +65,8 @@ impl From<StorageError> for TokenError {
     }
 }
 
-impl From<crate::RandomError> for TokenError {
-    fn from(_: crate::RandomError) -> Self {
+impl From<crate::model::random::RandomError> for TokenError {
+    fn from(_: crate::model::random::RandomError) -> Self {
         Self::new(OAuthErrorCode::ServerError, "internal error")
     }
 }

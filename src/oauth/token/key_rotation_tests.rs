@@ -17,9 +17,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::Duration;
 use time::macros::datetime;
 
+use crate::credentials::RefreshToken;
+use crate::hooks::clock::ManualClock;
+use crate::oauth::authorize::Decision;
+use crate::oauth::token::TokenResponse;
+use crate::registry::apps::AuthenticatedClient;
 use crate::{
-    AppType, AuthenticatedClient, AuthorizationServer, Decision, KeyRing, ManualClock, MemoryStore,
-    NewOAuthApp, RefreshToken, ServerKey, Subject, TokenResponse, WorkspaceId,
+    AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, ServerKey, Subject,
+    WorkspaceId,
 };
 
 const REDIRECT: &str = "https://app.example.com/callback";
@@ -196,7 +201,10 @@ async fn refresh_families_move_to_the_current_key_and_survive_retiring_the_old_o
     // What was minted under key 1 is dead.
     assert!(f.server.validate_access_token(&at1).await.is_err());
     let old = f.server.refresh(&f.client, &rt1, None).await.unwrap_err();
-    assert_eq!(old.error.code, crate::OAuthErrorCode::InvalidGrant);
+    assert_eq!(
+        old.error.code,
+        crate::oauth::error::OAuthErrorCode::InvalidGrant
+    );
 }
 
 /// A family left alone while the key rotated and the old one retired is
@@ -209,7 +217,10 @@ async fn a_family_not_refreshed_before_retirement_stops() {
     let rt1 = refresh_text(&first_tokens(&f).await);
     let f = rekey(f, &[2]).await;
     let err = f.server.refresh(&f.client, &rt1, None).await.unwrap_err();
-    assert_eq!(err.error.code, crate::OAuthErrorCode::InvalidGrant);
+    assert_eq!(
+        err.error.code,
+        crate::oauth::error::OAuthErrorCode::InvalidGrant
+    );
 }
 
 /// The key changes between a refresh and its grace replay (RFC 9700

@@ -20,7 +20,7 @@ mod refresh;
 mod response;
 mod revoke;
 
-pub use access::{AccessTokenInfo, BearerError};
+pub use access::BearerError;
 pub(crate) use error::FailedAuthentication;
 pub use error::TokenError;
 use error::invalid_request;
@@ -28,7 +28,7 @@ pub use introspect::Introspection;
 pub use response::TokenResponse;
 
 /// What a token request read before authenticating its client (see
-/// [`GrantStore::get_app_and_code`](crate::GrantStore::get_app_and_code)):
+/// [`GrantStore::get_app_and_code`](crate::storage::GrantStore::get_app_and_code)):
 /// each `None` when not read.
 #[derive(Default)]
 struct Prefetch {
@@ -148,7 +148,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// expired, a grant revoked a day ago; a Connect connection's grant
     /// stays while the connection is active, exchanged or not (its scoped
     /// keys rest on it), and goes a day after the connection's revocation.
-    /// See [`GrantStore::purge_expired`](crate::GrantStore::purge_expired).
+    /// See [`GrantStore::purge_expired`](crate::storage::GrantStore::purge_expired).
     ///
     /// Schedule it from the host, for example every minute, calling again
     /// while it returns `batch` (more may remain). Safe to run from several

@@ -466,7 +466,7 @@ pub async fn apps_are_isolated_between_workspaces<S: Storage>(store: Arc<S>) {
 }
 
 /// Allowed origins read back as stored, an update replaces the list, and
-/// [`origin_is_allowed`](crate::AppStore::origin_is_allowed) follows
+/// [`origin_is_allowed`](crate::storage::AppStore::origin_is_allowed) follows
 /// inserts, updates and deletes, across workspaces.
 pub async fn apps_allowed_origins_are_stored_and_looked_up<S: Storage>(store: Arc<S>) {
     let ws = fresh_workspace();

@@ -243,7 +243,9 @@ pub async fn codes_replay_revokes_grant_key_and_connection_at_once<S: Storage>(s
     let same_grant_key = scoped_key_record(&app, &customer, &grant.id, now);
     store.insert_scoped_key(&same_grant_key).await.unwrap();
     let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
-    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "another", "another"));
+    other.connection.linked = Some(crate::storage::LinkedAccount::new(
+        "tesla", "another", "another",
+    ));
     let other_connection = other.connection.id.clone();
     approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
     let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);

@@ -257,10 +257,10 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     let old_key = connect.scoped_key.clone().unwrap();
     let id = connect.connection.id.clone();
     approve_connect(&*store, &app, (grant, code, connect), now).await;
-    let edit = crate::TagEdit {
+    let edit = crate::storage::TagEdit {
         replace: Some(vec!["vip".to_owned(), "boston".to_owned()]),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &edit, now)
@@ -301,10 +301,10 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     );
 
     // Tags emptied with the API stay empty but for the session's.
-    let clear = crate::TagEdit {
+    let clear = crate::storage::TagEdit {
         replace: Some(Vec::new()),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &clear, later)
@@ -318,10 +318,14 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     assert_eq!(updated.tags, ["autumn"]);
 
     // Never more than MAX_TAGS: the connection's own come first.
-    let full = crate::TagEdit {
-        replace: Some((0..crate::MAX_TAGS).map(|i| format!("own-{i}")).collect()),
-        max: crate::MAX_TAGS,
-        ..crate::TagEdit::default()
+    let full = crate::storage::TagEdit {
+        replace: Some(
+            (0..crate::connect::MAX_TAGS)
+                .map(|i| format!("own-{i}"))
+                .collect(),
+        ),
+        max: crate::connect::MAX_TAGS,
+        ..crate::storage::TagEdit::default()
     };
     store
         .update_connection_tags(&ws, None, &id, &full, last)
@@ -331,7 +335,7 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     connect.connection.tags = vec!["one-more".to_owned()];
     approve_connect(&*store, &app, (grant, code, connect), last).await;
     let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
-    assert_eq!(updated.tags.len(), crate::MAX_TAGS);
+    assert_eq!(updated.tags.len(), crate::connect::MAX_TAGS);
     assert!(!updated.tags.contains(&"one-more".to_owned()));
 }
 
@@ -478,18 +482,18 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
     let mut winner = None;
     for task in tasks {
         match task.await.unwrap() {
-            (crate::StepAdvance::Advanced, next) => {
+            (crate::storage::StepAdvance::Advanced, next) => {
                 assert!(winner.is_none(), "two transitions applied");
                 winner = Some(next);
             }
-            (crate::StepAdvance::Stale(current), _) => {
+            (crate::storage::StepAdvance::Stale(current), _) => {
                 assert_eq!(
                     current.connect.unwrap().step_version,
                     1,
                     "stale callers see the new version"
                 );
             }
-            (crate::StepAdvance::Closed, _) => panic!("the session is open"),
+            (crate::storage::StepAdvance::Closed, _) => panic!("the session is open"),
         }
     }
     let winner = winner.expect("one transition applies");
@@ -517,7 +521,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&session.hash, 1, &later, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed,
+        crate::storage::StepAdvance::Closed,
         "completed"
     );
     let expiring = connect_session_record(&app, now);
@@ -528,7 +532,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&expiring.hash, 0, &ctx, expiring.expires_at)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed,
+        crate::storage::StepAdvance::Closed,
         "expired"
     );
     assert_eq!(
@@ -536,7 +540,7 @@ pub async fn connect_steps_advance_by_compare_and_swap<S: Storage>(store: Arc<S>
             .advance_connect(&random_hash(), 0, &ctx, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Closed
+        crate::storage::StepAdvance::Closed
     );
 }
 
@@ -548,7 +552,9 @@ pub async fn connect_linked_accounts_are_separate_connections<S: Storage>(store:
     let customer = customer_record(&app, "multi", now);
     let with_link = |provider: &str, account: &str, at: OffsetDateTime| {
         let (grant, code, mut connect) = connect_approval(&app, &customer, false, at);
-        connect.connection.linked = Some(crate::LinkedAccount::new(provider, account, "label"));
+        connect.connection.linked = Some(crate::storage::LinkedAccount::new(
+            provider, account, "label",
+        ));
         connect.connection.updated_at = at;
         (grant, code, connect)
     };

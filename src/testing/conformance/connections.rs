@@ -27,7 +27,9 @@ pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
     for (i, account) in ["acct-1", "acct-2"].into_iter().enumerate() {
         let at = now + Duration::seconds(i64::try_from(i).unwrap());
         let (grant, code, mut connect) = connect_approval(&app, &customer, true, at);
-        connect.connection.linked = Some(crate::LinkedAccount::new("tesla", account, account));
+        connect.connection.linked = Some(crate::storage::LinkedAccount::new(
+            "tesla", account, account,
+        ));
         let key = connect.scoped_key.clone().unwrap();
         ids.push(connect.connection.id.clone());
         approve_connect(&*store, &app, (grant.clone(), code, connect), at).await;
@@ -36,7 +38,7 @@ pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
     let extra = scoped_key_record(&app, &customer, &grants[0].0.id, now);
     assert_eq!(
         store.insert_scoped_key(&extra).await.unwrap(),
-        crate::ScopedKeyInsert::Inserted
+        crate::storage::ScopedKeyInsert::Inserted
     );
     let later = now + Duration::minutes(1);
     store
@@ -78,7 +80,7 @@ pub async fn connections_revoke_only_their_own_keys<S: Storage>(store: Arc<S>) {
 /// moves there and its former customer is deleted; either way its keys
 /// follow the customer while keeping their subject, and only once.
 pub async fn connections_attach_to_a_customer_of_their_app<S: Storage>(store: Arc<S>) {
-    use crate::{AttachTarget, ConnectionAttach};
+    use crate::storage::{AttachTarget, ConnectionAttach};
 
     let app = grant_fixture(&*store).await;
     let ws = app.app.workspace_id.clone();
@@ -328,15 +330,15 @@ pub async fn connections_concurrent_attachments_have_one_winner<S: Storage>(stor
         let store = Arc::clone(&store);
         let (ws, id) = (ws.clone(), connection.id.clone());
         tasks.push(tokio::spawn(async move {
-            let to = crate::AttachTarget::Reference(format!("race-{i}"));
+            let to = crate::storage::AttachTarget::Reference(format!("race-{i}"));
             store.attach_connection(&ws, None, &id, &to, now).await
         }));
     }
     let mut winners = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            Ok(crate::ConnectionAttach::Attached(c)) => winners.push(c.reference_id),
-            Ok(crate::ConnectionAttach::NotAttachable) => {}
+            Ok(crate::storage::ConnectionAttach::Attached(c)) => winners.push(c.reference_id),
+            Ok(crate::storage::ConnectionAttach::NotAttachable) => {}
             Err(e) => assert_eq!(e.kind(), StorageErrorKind::Conflict),
             Ok(other) => panic!("{other:?}"),
         }
@@ -379,12 +381,13 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     {
         let at = now + Duration::seconds(i64::try_from(i).unwrap());
         let (grant, code, mut connect) = connect_approval(&app, customer, true, at);
-        connect.connection.linked = linked.map(|(p, a)| crate::LinkedAccount::new(p, a, "label"));
+        connect.connection.linked =
+            linked.map(|(p, a)| crate::storage::LinkedAccount::new(p, a, "label"));
         ids.push(connect.connection.id.clone());
         grants.push(grant.id.clone());
         approve_connect(&*store, &app, (grant, code, connect), at).await;
     }
-    let list = |filter: crate::ConnectionFilter| {
+    let list = |filter: crate::storage::ConnectionFilter| {
         let store = Arc::clone(&store);
         let ws = ws.clone();
         async move {
@@ -393,37 +396,37 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
             (page.total, listed)
         }
     };
-    let filter = crate::ConnectionFilter::default;
+    let filter = crate::storage::ConnectionFilter::default;
     assert_eq!(list(filter()).await, (3, ids.clone()));
-    let by_provider = crate::ConnectionFilter {
+    let by_provider = crate::storage::ConnectionFilter {
         provider: Some("tesla".to_owned()),
         ..filter()
     };
     assert_eq!(list(by_provider).await, (1, vec![ids[0].clone()]));
-    let by_reference_and_tag = crate::ConnectionFilter {
+    let by_reference_and_tag = crate::storage::ConnectionFilter {
         reference_id: Some("ada".to_owned()),
         tag: Some("boston".to_owned()),
         ..filter()
     };
     assert_eq!(list(by_reference_and_tag).await, (2, ids[..2].to_vec()));
-    let no_such_tag = crate::ConnectionFilter {
+    let no_such_tag = crate::storage::ConnectionFilter {
         tag: Some("nowhere".to_owned()),
         ..filter()
     };
     assert_eq!(list(no_such_tag).await, (0, Vec::new()));
-    let by_customer = crate::ConnectionFilter {
+    let by_customer = crate::storage::ConnectionFilter {
         customer_id: Some(bob.id.clone()),
         app_id: Some(app.app.id.clone()),
         ..filter()
     };
     assert_eq!(list(by_customer).await, (1, vec![ids[2].clone()]));
-    let by_grant = crate::ConnectionFilter {
+    let by_grant = crate::storage::ConnectionFilter {
         grant_id: Some(grants[1].clone()),
         ..filter()
     };
     assert_eq!(list(by_grant).await, (1, vec![ids[1].clone()]));
     let other_app = app_record(&ws, now, Some(random_hash()));
-    let by_other_app = crate::ConnectionFilter {
+    let by_other_app = crate::storage::ConnectionFilter {
         app_id: Some(other_app.app.id.clone()),
         ..filter()
     };
@@ -444,7 +447,9 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     let first = first.expect("found in its workspace");
     assert_eq!(
         first.linked,
-        Some(crate::LinkedAccount::new("tesla", "acct-1", "label"))
+        Some(crate::storage::LinkedAccount::new(
+            "tesla", "acct-1", "label"
+        ))
     );
     assert!(
         store
@@ -472,7 +477,7 @@ pub async fn connections_list_and_get_filter<S: Storage>(store: Arc<S>) {
     );
 }
 
-/// Tag edits apply as [`TagEdit::apply`](crate::TagEdit::apply) says,
+/// Tag edits apply as [`TagEdit::apply`](crate::storage::TagEdit::apply) says,
 /// refuse a result over the maximum (writing nothing) and an unknown or
 /// another app's connection; ten concurrent edits each adding a tag lose
 /// none.
@@ -494,7 +499,7 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
     ];
     let mut tags = connection.tags.clone();
     for (i, (replace, add, remove)) in cases.into_iter().enumerate() {
-        let edit = crate::TagEdit {
+        let edit = crate::storage::TagEdit {
             replace: replace.map(strings),
             add: strings(add),
             remove: strings(remove),
@@ -507,7 +512,7 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
             .await
             .unwrap()
         {
-            crate::TagUpdate::Updated(updated) => {
+            crate::storage::TagUpdate::Updated(updated) => {
                 assert_eq!(updated.tags, expected, "{edit:?} on {tags:?}");
                 assert_eq!(updated.updated_at, later);
                 tags = updated.tags;
@@ -517,17 +522,17 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
     }
     let stored = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(stored.tags, tags, "stored as answered");
-    let too_many = crate::TagEdit {
+    let too_many = crate::storage::TagEdit {
         add: strings(&["1", "2"]),
         max: 1,
-        ..crate::TagEdit::default()
+        ..crate::storage::TagEdit::default()
     };
     assert_eq!(
         store
             .update_connection_tags(&ws, None, &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::TooMany
+        crate::storage::TagUpdate::TooMany
     );
     let unchanged = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(unchanged.tags, tags, "a refused edit writes nothing");
@@ -537,14 +542,14 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
             .update_connection_tags(&ws, Some(&other_app.app.id), &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::NotFound
+        crate::storage::TagUpdate::NotFound
     );
     assert_eq!(
         store
             .update_connection_tags(&fresh_workspace(), None, &id, &too_many, now)
             .await
             .unwrap(),
-        crate::TagUpdate::NotFound
+        crate::storage::TagUpdate::NotFound
     );
 
     // Ten concurrent edits each add their own tag: none is lost.
@@ -553,10 +558,10 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
         let store = Arc::clone(&store);
         let (ws, id) = (ws.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
-            let edit = crate::TagEdit {
+            let edit = crate::storage::TagEdit {
                 add: vec![format!("t{i}")],
                 max: 20,
-                ..crate::TagEdit::default()
+                ..crate::storage::TagEdit::default()
             };
             store
                 .update_connection_tags(&ws, None, &id, &edit, now)
@@ -565,7 +570,10 @@ pub async fn connections_tag_edits_apply_atomically<S: Storage>(store: Arc<S>) {
         }));
     }
     for task in tasks {
-        assert!(matches!(task.await.unwrap(), crate::TagUpdate::Updated(_)));
+        assert!(matches!(
+            task.await.unwrap(),
+            crate::storage::TagUpdate::Updated(_)
+        ));
     }
     let raced = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
     assert_eq!(raced.tags.len(), 10, "t0..t9, none lost");
@@ -651,9 +659,9 @@ pub async fn connections_revoke_cascades_once<S: Storage>(store: Arc<S>) {
             .unwrap()
             .is_none()
     );
-    let revoked_only = crate::ConnectionFilter {
+    let revoked_only = crate::storage::ConnectionFilter {
         status: Some(ConnectionStatus::Revoked),
-        ..crate::ConnectionFilter::default()
+        ..crate::storage::ConnectionFilter::default()
     };
     let listed = store
         .list_connections(&ws, &revoked_only, 0, 10)

@@ -171,7 +171,7 @@ pub async fn customers_belong_to_their_app<S: Storage>(store: Arc<S>) {
             .unwrap(),
         Some(mine.clone())
     );
-    let ids = |listing: crate::Listing<CustomerRecord>| {
+    let ids = |listing: crate::storage::Listing<CustomerRecord>| {
         (
             listing.total,
             listing.items.into_iter().map(|c| c.id).collect::<Vec<_>>(),

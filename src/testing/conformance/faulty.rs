@@ -99,11 +99,11 @@ macro_rules! delegate {
 }
 
 delegate! {
-    crate::AppStore {
+    crate::storage::AppStore {
         async fn insert_app(&self, record: &AppRecord) -> ();
         async fn get_app(&self, workspace: &WorkspaceId, id: &AppId) -> Option<AppRecord>;
         async fn get_app_by_client_id(&self, client_id: &ClientId) -> Option<AppRecord>;
-        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::Listing<OAuthApp>;
+        async fn list_apps(&self, workspace: &WorkspaceId, offset: u64, limit: u32) -> crate::storage::Listing<OAuthApp>;
         async fn update_app(&self, workspace: &WorkspaceId, id: &AppId, changes: &AppChanges) -> Option<AppRecord>;
         async fn delete_app(&self, workspace: &WorkspaceId, id: &AppId) -> bool;
         async fn rotate_client_secret(&self, workspace: &WorkspaceId, id: &AppId, rotation: &SecretRotation) -> Option<AppRecord>;
@@ -112,7 +112,7 @@ delegate! {
 }
 
 delegate! {
-    crate::PublishableKeyStore {
+    crate::storage::PublishableKeyStore {
         async fn insert_publishable_key(&self, key: &PublishableKeyRecord, max_active: u32) -> PublishableKeyInsert;
         async fn list_publishable_keys(&self, workspace: &WorkspaceId, app_id: &AppId) -> Vec<PublishableKeyRecord>;
         async fn revoke_publishable_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &PublishableKeyId) -> bool;
@@ -121,7 +121,7 @@ delegate! {
 }
 
 delegate! {
-    crate::RateLimitStore {
+    crate::storage::RateLimitStore {
         async fn count_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime, window_end: OffsetDateTime) -> u32;
         async fn rate_limit_count(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> u32;
         async fn refund_rate_limit(&self, bucket: &CredentialHash, window_start: OffsetDateTime) -> ();
@@ -130,7 +130,7 @@ delegate! {
 }
 
 delegate! {
-    crate::AdminKeyStore {
+    crate::storage::AdminKeyStore {
         async fn insert_admin_key(&self, workspace: &WorkspaceId, hash: &CredentialHash, created_at: OffsetDateTime) -> ();
         async fn find_admin_key(&self, hash: &CredentialHash) -> Option<WorkspaceId>;
         async fn delete_admin_key(&self, hash: &CredentialHash) -> bool;
@@ -138,7 +138,7 @@ delegate! {
 }
 
 delegate! {
-    crate::GrantStore {
+    crate::storage::GrantStore {
         async fn insert_session(&self, session: &SessionRecord) -> ();
         async fn insert_pushed_session(&self, session: &SessionRecord, requester: &CredentialHash, max_pending: u32) -> ();
         async fn open_session(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<SessionRecord>;
@@ -149,12 +149,12 @@ delegate! {
         async fn insert_code(&self, grant: &GrantRecord, code: &CodeRecord) -> ();
         async fn get_grant(&self, id: &GrantId) -> Option<GrantRecord>;
         async fn get_token(&self, hash: &CredentialHash) -> Option<TokenRecord>;
-        async fn get_app_and_code(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<CodeRecord>>;
-        async fn get_app_and_token(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::Prefetched<TokenRecord>>;
+        async fn get_app_and_code(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::storage::Prefetched<CodeRecord>>;
+        async fn get_app_and_token(&self, client_id: &ClientId, hash: &CredentialHash) -> Option<crate::storage::Prefetched<TokenRecord>>;
         async fn rotate_refresh_token(&self, hash: &CredentialHash, successors: &[TokenRecord], grant_expires_at: OffsetDateTime, replay_since: Option<OffsetDateTime>, now: OffsetDateTime) -> RefreshRotation;
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
-        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
-        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::GrantRevocation>;
+        async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
+        async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
         async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
     }
 }
@@ -175,21 +175,21 @@ delegate! {
 }
 
 delegate! {
-    crate::ConnectStore {
+    crate::storage::ConnectStore {
         async fn get_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId) -> Option<CustomerRecord>;
         async fn find_customer(&self, workspace: &WorkspaceId, app_id: &AppId, reference_id: &str) -> Option<CustomerRecord>;
-        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::Listing<CustomerRecord>;
+        async fn list_customers(&self, workspace: &WorkspaceId, reference_id: Option<&str>, app_id: Option<&AppId>, offset: u64, limit: u32) -> crate::storage::Listing<CustomerRecord>;
         async fn delete_customer(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &CustomerId, now: OffsetDateTime) -> Option<Vec<ConnectionRecord>>;
-        async fn attach_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, to: &crate::AttachTarget, now: OffsetDateTime) -> crate::ConnectionAttach;
-        async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::ConnectContext, now: OffsetDateTime) -> crate::StepAdvance;
+        async fn attach_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, to: &crate::storage::AttachTarget, now: OffsetDateTime) -> crate::storage::ConnectionAttach;
+        async fn advance_connect(&self, hash: &CredentialHash, expected_version: u32, context: &crate::storage::ConnectContext, now: OffsetDateTime) -> crate::storage::StepAdvance;
         async fn find_connection(&self, app_id: &AppId, reference_id: &str) -> Option<ConnectionRecord>;
-        async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::ConnectionFilter, offset: u64, limit: u32) -> crate::Listing<ConnectionRecord>;
+        async fn list_connections(&self, workspace: &WorkspaceId, filter: &crate::storage::ConnectionFilter, offset: u64, limit: u32) -> crate::storage::Listing<ConnectionRecord>;
         async fn get_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId) -> Option<ConnectionRecord>;
-        async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::TagEdit, now: OffsetDateTime) -> crate::TagUpdate;
+        async fn update_connection_tags(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, edit: &crate::storage::TagEdit, now: OffsetDateTime) -> crate::storage::TagUpdate;
         async fn revoke_connection(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, id: &ConnectionId, now: OffsetDateTime) -> Option<ConnectionRecord>;
-        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> crate::ScopedKeyInsert;
+        async fn insert_scoped_key(&self, key: &ScopedKeyRecord) -> crate::storage::ScopedKeyInsert;
         async fn get_scoped_key(&self, id: &ScopedKeyId) -> Option<ScopedKeyRecord>;
-        async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::Listing<ScopedKeyRecord>;
+        async fn list_scoped_keys(&self, workspace: &WorkspaceId, app_id: Option<&AppId>, customer_id: Option<&CustomerId>, offset: u64, limit: u32) -> crate::storage::Listing<ScopedKeyRecord>;
         async fn revoke_scoped_key(&self, workspace: &WorkspaceId, app_id: &AppId, id: &ScopedKeyId, now: OffsetDateTime) -> bool;
         async fn revoke_customer_scoped_keys(&self, workspace: &WorkspaceId, customer_id: &CustomerId, now: OffsetDateTime) -> u64;
     }

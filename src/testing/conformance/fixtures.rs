@@ -97,7 +97,7 @@ pub fn session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
         scopes: ScopeSet::from_tokens(["read:devices"]).unwrap(),
         state: Some(Redacted::new("xyz".to_owned())),
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
-        response_mode: crate::ResponseMode::Query,
+        response_mode: crate::storage::ResponseMode::Query,
         created_at: now,
         expires_at: now + Duration::minutes(10),
         open_by: None,
@@ -353,7 +353,7 @@ pub(super) async fn sessions_held<S: Storage>(store: &S, hashes: &[CredentialHas
 /// A pending Connect session of `app` (version 0, nothing done yet).
 pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRecord {
     let mut session = session_record(app, now);
-    session.connect = Some(Box::new(crate::ConnectContext {
+    session.connect = Some(Box::new(crate::storage::ConnectContext {
         reference_id: "steps".to_owned(),
         claimed_reference_id: None,
         tags: Vec::new(),
@@ -361,11 +361,11 @@ pub fn connect_session_record(app: &AppRecord, now: OffsetDateTime) -> SessionRe
         customer_id: None,
         customer_info: CustomerInfo::default(),
         filters: None,
-        mode: crate::ConnectMode::Create,
+        mode: crate::storage::ConnectMode::Create,
         scoped_key: None,
         scoped_key_expires_in: None,
         browser_created: false,
-        progress: crate::ConnectProgress::default(),
+        progress: crate::storage::ConnectProgress::default(),
         step_version: 0,
         locale: Some("fr".to_owned()),
     }));

@@ -37,7 +37,7 @@ pub async fn grants_revocation_hides_codes_and_tokens<S: Storage>(store: Arc<S>)
         .unwrap();
     assert_eq!(
         store.revoke_grant(&grant.id, now).await.unwrap(),
-        Some(crate::GrantRevocation::default()),
+        Some(crate::storage::GrantRevocation::default()),
         "revoked, with no connection to take along"
     );
     assert_eq!(
@@ -91,7 +91,9 @@ pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(sto
     let minted_later = scoped_key_record(&app, &customer, &grant.id, now);
     store.insert_scoped_key(&minted_later).await.unwrap();
     let (other_grant, other_code, mut other) = connect_approval(&app, &customer, false, now);
-    other.connection.linked = Some(crate::LinkedAccount::new("tesla", "second", "second"));
+    other.connection.linked = Some(crate::storage::LinkedAccount::new(
+        "tesla", "second", "second",
+    ));
     let other_connection = other.connection.id.clone();
     approve_connect(&*store, &app, (other_grant.clone(), other_code, other), now).await;
     let other_key = scoped_key_record(&app, &customer, &other_grant.id, now);
@@ -150,7 +152,7 @@ pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(sto
             .insert_scoped_key(&scoped_key_record(&app, &customer, &grant.id, later))
             .await
             .unwrap(),
-        crate::ScopedKeyInsert::NoLiveGrant,
+        crate::storage::ScopedKeyInsert::NoLiveGrant,
         "nothing more is minted under it"
     );
     // Once revoked, nothing more is written.
@@ -520,7 +522,7 @@ pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(stor
             ))
             .await
             .unwrap(),
-        crate::ScopedKeyInsert::Inserted,
+        crate::storage::ScopedKeyInsert::Inserted,
         "keys are still minted under it"
     );
     assert!(store.get_grant(&gone_grant.id).await.unwrap().is_some());

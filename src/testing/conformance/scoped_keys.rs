@@ -35,7 +35,7 @@ pub async fn scoped_keys_insert_list_and_revoke<S: Storage>(store: Arc<S>) {
     for key in [&k1, &k2, &k3] {
         assert_eq!(
             store.insert_scoped_key(key).await.unwrap(),
-            crate::ScopedKeyInsert::Inserted
+            crate::storage::ScopedKeyInsert::Inserted
         );
     }
     assert_eq!(
@@ -148,7 +148,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
         async move {
             assert_eq!(
                 store.insert_scoped_key(&key).await.unwrap(),
-                crate::ScopedKeyInsert::NoLiveGrant,
+                crate::storage::ScopedKeyInsert::NoLiveGrant,
                 "{why}"
             );
             assert!(
@@ -163,7 +163,7 @@ pub async fn scoped_keys_insert_only_under_a_live_connection<S: Storage>(store: 
     let ok = scoped_key_record(&app, &live, &live_grant.id, now);
     assert_eq!(
         store.insert_scoped_key(&ok).await.unwrap(),
-        crate::ScopedKeyInsert::Inserted
+        crate::storage::ScopedKeyInsert::Inserted
     );
     assert!(!absent(ok.clone()).await);
 
@@ -258,7 +258,7 @@ pub async fn scoped_keys_minted_during_a_revocation_die_with_it<S: Storage>(stor
     }
     let mut stored = Vec::new();
     for task in tasks {
-        if let Some((id, crate::ScopedKeyInsert::Inserted)) = task.await.unwrap() {
+        if let Some((id, crate::storage::ScopedKeyInsert::Inserted)) = task.await.unwrap() {
             stored.push(id);
         }
     }

@@ -91,14 +91,17 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
     let app = grant_fixture(&*store).await;
     let now = base_time();
     let mut session = session_record(&app, now);
-    session.response_mode = crate::ResponseMode::WebMessage;
+    session.response_mode = crate::storage::ResponseMode::WebMessage;
     store.insert_session(&session).await.unwrap();
     let opened = store
         .open_session(&session.hash, now)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(opened.response_mode, crate::ResponseMode::WebMessage);
+    assert_eq!(
+        opened.response_mode,
+        crate::storage::ResponseMode::WebMessage
+    );
     assert_eq!(opened, session);
     match store
         .complete_session(&session.hash, &SessionDecision::Deny, now)
@@ -106,7 +109,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
         .unwrap()
     {
         SessionCompletion::Completed(done) => {
-            assert_eq!(done.response_mode, crate::ResponseMode::WebMessage);
+            assert_eq!(done.response_mode, crate::storage::ResponseMode::WebMessage);
         }
         other => panic!("the denial completes the session, got {other:?}"),
     }
@@ -114,7 +117,8 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
     let connect = connect_session_record(&app, now);
     store.insert_session(&connect).await.unwrap();
     let mut next = connect.connect.as_deref().unwrap().clone();
-    next.progress.embed = crate::ConnectEmbed::parse("modal", "n0nce-of-the-embed-script_1");
+    next.progress.embed =
+        crate::storage::ConnectEmbed::parse("modal", "n0nce-of-the-embed-script_1");
     assert!(next.progress.embed.is_some());
     next.step_version = 1;
     assert_eq!(
@@ -122,7 +126,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
             .advance_connect(&connect.hash, 0, &next, now)
             .await
             .unwrap(),
-        crate::StepAdvance::Advanced
+        crate::storage::StepAdvance::Advanced
     );
     let stored = store
         .open_session(&connect.hash, now)
@@ -130,7 +134,7 @@ pub async fn sessions_keep_response_mode_and_embed<S: Storage>(store: Arc<S>) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.connect.as_deref(), Some(&next));
-    assert_eq!(stored.response_mode, crate::ResponseMode::Query);
+    assert_eq!(stored.response_mode, crate::storage::ResponseMode::Query);
 }
 
 /// A pushed request opens only before `open_by`; opening twice keeps the

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use crate::{
-    BearerKind, BearerRejection, CredentialPrefixes, RedirectUri, credentials::Credential, kind,
-};
+use crate::credentials::{CredentialPrefixes, kind};
+use crate::model::redirect::RedirectUri;
+use crate::{BearerKind, BearerRejection, credentials::Credential};
 
 use super::{
     ALLOWED_ORIGIN, CLIENT_ERRORS, Harness, ISSUER, MARKUP_MARKER, PAR_ERRORS, PROVIDER_AUTHORIZE,

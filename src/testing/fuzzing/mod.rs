@@ -21,10 +21,13 @@ use bytes::Bytes;
 use http::{Request, Response};
 use serde_json::Value;
 
+use crate::connect::ConnectDecision;
+use crate::connect::steps::{LinkFormValues, Step, StepAction};
+use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
+use crate::storage::LinkedAccount;
 use crate::{
-    AppType, AuthorizationServer, ConnectDecision, LinkContext, LinkError, LinkField,
-    LinkFormValues, LinkHook, LinkedAccount, MemoryStore, NewConnectSession, NewOAuthApp,
-    NewScopedKey, Provider, Step, StepAction, Terms, WorkspaceId,
+    AppType, AuthorizationServer, LinkHook, MemoryStore, NewConnectSession, NewOAuthApp,
+    NewScopedKey, WorkspaceId,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).
@@ -257,7 +260,7 @@ impl Harness {
         let browser = server.new_browser_secret().expect("a browser");
         let token = created.connect_token.expose_secret();
         let page = runtime
-            .block_on(server.open_connect(token, &browser))
+            .block_on(server.connect_open(token, &browser, None))
             .expect("the Connect page");
         let cookie = server.browser_cookie(&browser);
         self.browser_cookie = cookie.split(';').next().expect("name=value").to_owned();
@@ -302,7 +305,7 @@ impl Harness {
                 .unwrap_or_else(|e| panic!("step {step:?}: {e:?}"));
         }
         let done = runtime
-            .block_on(server.complete_connect(token, csrf, &browser, ConnectDecision::Approve))
+            .block_on(server.connect_complete(token, csrf, &browser, ConnectDecision::Approve))
             .expect("approved");
         let code = done
             .params

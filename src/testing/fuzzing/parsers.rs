@@ -3,10 +3,10 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::{
-    CredentialKind, CredentialPrefixes, Origin, OriginError, RedirectUri, RedirectUriKind,
-    credentials::Credential, kind,
-};
+use crate::credentials::Credential;
+use crate::credentials::{CredentialKind, CredentialPrefixes, kind};
+use crate::model::origin::{Origin, OriginError};
+use crate::model::redirect::{RedirectUri, RedirectUriKind};
 
 /// Credential parsing, every kind: whatever parses re-encodes to the same
 /// text, starts with its kind's prefix, and parses as no other kind.
@@ -106,10 +106,11 @@ pub fn scope_param(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(set) = crate::ScopeSet::parse(text) else {
+    let Ok(set) = crate::model::scope::ScopeSet::parse(text) else {
         return;
     };
-    let again = crate::ScopeSet::parse(&set.to_param()).expect("canonical form parses");
+    let again =
+        crate::model::scope::ScopeSet::parse(&set.to_param()).expect("canonical form parses");
     assert_eq!(again, set);
     let mut seen = std::collections::HashSet::new();
     assert!(

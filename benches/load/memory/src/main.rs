@@ -34,11 +34,15 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use oauth_connect::{
-    AppType, AuthenticatedClient, AuthorizationServer, AuthorizationStep, ConnectDecision,
-    ConsentRequest, CredentialHash, GrantId, GrantRecord, GrantStore as _, MemoryStore,
-    NewConnectSession, NewOAuthApp, NewScopedKey, PriorConsent, RandomSource as _,
-    ResourceOwnerAuthenticator, Subject, SystemRandom, TokenKind, TokenRecord, WorkspaceId,
+    AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp,
+    NewScopedKey, ResourceOwnerAuthenticator, Subject, WorkspaceId,
 };
+use oauth_connect::connect::ConnectDecision;
+use oauth_connect::credentials::CredentialHash;
+use oauth_connect::hooks::{ConsentRequest, PriorConsent, RandomSource as _, SystemRandom};
+use oauth_connect::oauth::AuthorizationStep;
+use oauth_connect::registry::AuthenticatedClient;
+use oauth_connect::storage::{GrantRecord, GrantStore as _, TokenKind, TokenRecord};
 
 type Server = AuthorizationServer<MemoryStore>;
 type Failure = Box<dyn Error>;
@@ -222,18 +226,18 @@ impl Fixture {
         let token = session.connect_token.expose_secret();
         let browser = server.new_browser_secret()?;
         let page = server
-            .open_connect(token, &browser)
+            .connect_open(token, &browser, None)
             .await
-            .map_err(|e| format!("open_connect: {e:?}"))?;
+            .map_err(|e| format!("connect_open: {e:?}"))?;
         server
-            .complete_connect(
+            .connect_complete(
                 token,
                 page.csrf_token.expose_secret(),
                 &browser,
                 ConnectDecision::Approve,
             )
             .await
-            .map_err(|e| format!("complete_connect: {e:?}"))?;
+            .map_err(|e| format!("connect_complete: {e:?}"))?;
 
         // A code flow of the public client: its refresh token, and the
         // records of its two tokens as templates.

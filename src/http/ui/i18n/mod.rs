@@ -51,7 +51,7 @@ pub(crate) fn check_locale(locale: &str) -> Result<String, FieldError> {
 /// ([`Messages::keys`] lists them).
 ///
 /// ```
-/// use oauth_connect::Messages;
+/// use oauth_connect::http::Messages;
 /// let german = Messages::new()
 ///     .set("consent.allow", "Erlauben")
 ///     .set("consent.deny", "Ablehnen");

@@ -22,7 +22,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion};
 use http::HeaderMap;
 use oauth_connect::hooks::{ConsentRequest, PriorConsent};
-use oauth_connect::oauth::{AuthorizationStep, ScopeSet};
+use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome, ScopeSet};
 use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::{
     AppType, AuthorizationServer, NewOAuthApp, PostgresStore, ResourceOwnerAuthenticator, Subject,
@@ -132,21 +132,22 @@ async fn setup(url: &str) -> Bench {
 
 /// A fresh code for the public client (the consent policy approves).
 async fn code(b: &Bench) -> String {
-    let pairs = [
-        ("response_type", "code"),
-        ("client_id", b.client_id.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("scope", "read"),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ];
+    let request = AuthorizationRequest {
+        response_type: Some("code".into()),
+        client_id: Some(b.client_id.clone()),
+        redirect_uri: Some(REDIRECT.into()),
+        scope: Some("read".into()),
+        code_challenge: Some(CHALLENGE.into()),
+        code_challenge_method: Some("S256".into()),
+        ..AuthorizationRequest::default()
+    };
     match b
         .server
-        .authorize_request(&HeaderMap::new(), &pairs)
+        .authorize_request(Some(&HeaderMap::new()), &request)
         .await
         .unwrap()
     {
-        AuthorizationStep::Approved(to) => {
+        AuthorizeOutcome::Approved(to) => {
             let query = to.location.split_once('?').unwrap().1;
             form_urlencoded::parse(query.as_bytes())
                 .find(|(n, _)| n == "code")

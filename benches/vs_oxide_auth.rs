@@ -28,7 +28,7 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, StatusCode};
 use oauth_connect::hooks::{ConsentRequest, PriorConsent};
-use oauth_connect::oauth::{Decision, ScopeSet};
+use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome, Decision, ScopeSet};
 use oauth_connect::{
     AppType, AuthorizationServer, MemoryStore, NewOAuthApp, ResourceOwnerAuthenticator, Subject,
     WorkspaceId,
@@ -278,10 +278,33 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The authorization request of `pairs`, as the typed API takes it.
+fn typed(pairs: &[(String, String)]) -> AuthorizationRequest {
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    AuthorizationRequest {
+        response_type: get("response_type"),
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        scope: get("scope"),
+        state: get("state").map(Into::into),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        ..AuthorizationRequest::default()
+    }
+}
+
 /// The same flow through the typed API. Returns the refresh token.
-async fn flow_typed(o: &Ours, authorize: &[(String, String)], subject: &Subject) -> String {
+async fn flow_typed(o: &Ours, authorize: &AuthorizationRequest, subject: &Subject) -> String {
     let s = &o.server;
-    let prompt = s.begin_authorization(authorize).await.unwrap();
+    let AuthorizeOutcome::Consent(prompt) = s.authorize_request(None, authorize).await.unwrap()
+    else {
+        panic!("no consent policy: the consent prompt");
+    };
     let to = s
         .decide(
             prompt.session.expose_secret(),
@@ -433,6 +456,7 @@ fn authorization_code_flow(c: &mut Criterion) {
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
     ]);
+    let typed_authorize = typed(&authorize);
     let authorize_uri = format!(
         "/oauth/authorize?{}",
         form_urlencoded::Serializer::new(String::new())
@@ -459,7 +483,7 @@ fn authorization_code_flow(c: &mut Criterion) {
         |b| b.iter(|| run(&rt, flow_http(&o, black_box(&authorize_uri)))),
     );
     group.bench_function("ours: typed API", |b| {
-        b.iter(|| run(&rt, flow_typed(&o, black_box(&authorize), &subject)))
+        b.iter(|| run(&rt, flow_typed(&o, black_box(&typed_authorize), &subject)))
     });
     let mut endpoint = endpoint(&mut t);
     group.bench_function("oxide-auth 0.6: endpoint flows", |b| {
@@ -478,11 +502,12 @@ fn refresh_rotation(c: &mut Criterion) {
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
     ]);
+    let typed_authorize = typed(&authorize);
     let subject = Subject::parse("user-42").unwrap();
     let mut group = c.benchmark_group("refresh_rotation");
     group.measurement_time(Duration::from_secs(3));
 
-    let mut current = run(&rt, flow_typed(&o, &authorize, &subject));
+    let mut current = run(&rt, flow_typed(&o, &typed_authorize, &subject));
     group.bench_function("ours: handle() (HTTP)", |b| {
         b.iter(|| {
             let body = form(&[
@@ -494,7 +519,7 @@ fn refresh_rotation(c: &mut Criterion) {
             current = refresh_token_of(token_body(&response));
         })
     });
-    let mut current = run(&rt, flow_typed(&o, &authorize, &subject));
+    let mut current = run(&rt, flow_typed(&o, &typed_authorize, &subject));
     group.bench_function("ours: typed API", |b| {
         b.iter(|| {
             let tokens = run(&rt, async {

@@ -51,7 +51,7 @@
 //! - **The OAuth 2.0 endpoints**, each a typed method and all of them behind
 //!   [`AuthorizationServer::handle`] (an `http::Request<Bytes>` in, an
 //!   `http::Response<Bytes>` out):
-//!   - authorization (RFC 6749 §4.1): [`begin_authorization`] validates the
+//!   - authorization (RFC 6749 §4.1): [`authorize_request`] validates the
 //!     request in the order that never redirects to an unverified URI
 //!     (§4.1.2.1) and seals it into the consent page as a short-lived
 //!     pending authorization (nothing is stored before the decision);
@@ -119,7 +119,7 @@
 //!   ([`ResponseMode`](oauth::ResponseMode)) does the same for plain authorizations.
 //! - **Injected clock and RNG**: tests move time instead of sleeping.
 //!
-//! [`begin_authorization`]: AuthorizationServer::begin_authorization
+//! [`authorize_request`]: AuthorizationServer::authorize_request
 //! [`decide`]: AuthorizationServer::decide
 //! [`push_authorization_request`]: AuthorizationServer::push_authorization_request
 //! [`token`]: AuthorizationServer::token

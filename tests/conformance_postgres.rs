@@ -742,22 +742,23 @@ async fn request_paths_send_a_fixed_number_of_statements() {
     // pair): opening it is the request's business, approving it one
     // statement, exchanging its code three.
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    let pairs: Vec<(String, String)> = [
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", redirect),
-        ("scope", "read:devices"),
-        ("state", "counted"),
-        (
-            "code_challenge",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        ),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-    .collect();
-    let prompt = server.begin_authorization(&pairs).await.unwrap();
+    let authorization = oauth_connect::oauth::AuthorizationRequest {
+        response_type: Some("code".into()),
+        client_id: Some(client_id.as_str().into()),
+        redirect_uri: Some(redirect.into()),
+        scope: Some("read:devices".into()),
+        state: Some("counted".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        code_challenge_method: Some("S256".into()),
+        ..oauth_connect::oauth::AuthorizationRequest::default()
+    };
+    let oauth_connect::oauth::AuthorizeOutcome::Consent(prompt) = server
+        .authorize_request(None, &authorization)
+        .await
+        .unwrap()
+    else {
+        panic!("a consent prompt");
+    };
     let subject = oauth_connect::Subject::parse("user-42").unwrap();
     let (n, decided) = statements(
         &count,

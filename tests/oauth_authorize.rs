@@ -14,7 +14,10 @@ mod support;
 
 use http::StatusCode;
 use oauth_connect::Subject;
-use oauth_connect::oauth::{AuthorizeError, Decision, ScopeSet};
+use oauth_connect::oauth::{
+    AuthorizationRequest, AuthorizeError, AuthorizeOutcome, ConsentPrompt, Decision, ScopeSet,
+};
+use oauth_connect::{AuthorizationServer, MemoryStore};
 use support::*;
 use time::Duration;
 
@@ -1191,6 +1194,34 @@ fn scopes(text: &str) -> ScopeSet {
     ScopeSet::parse(text).unwrap()
 }
 
+/// The consent prompt of the authorization request `pairs`, through the
+/// typed API (no headers: the consent policy is not asked).
+async fn consent_prompt(
+    server: &AuthorizationServer<MemoryStore>,
+    pairs: &[(String, String)],
+) -> ConsentPrompt {
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let request = AuthorizationRequest {
+        response_type: get("response_type"),
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        scope: get("scope"),
+        state: get("state").map(Into::into),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        ..AuthorizationRequest::default()
+    };
+    match server.authorize_request(None, &request).await.unwrap() {
+        AuthorizeOutcome::Consent(prompt) => *prompt,
+        other => panic!("a consent prompt, got {other:?}"),
+    }
+}
+
 /// RFC 6749 §3.3 and §4.1.2: the resource owner may grant fewer scopes
 /// than requested (`Decision::Approve { scopes: Some(..) }`); the code and
 /// its tokens carry exactly those. A wider set — even one the app is
@@ -1212,7 +1243,7 @@ async fn rfc6749_3_3_consent_may_narrow_the_requested_scopes_never_widen_or_empt
         ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
     ]);
-    let prompt = h.server.begin_authorization(&request).await.unwrap();
+    let prompt = consent_prompt(&h.server, &request).await;
     assert_eq!(prompt.scopes, scopes("read:devices read:sites"));
     let session = prompt.session.expose_secret();
     let subject = || Subject::parse("user-42").unwrap();
@@ -1291,7 +1322,7 @@ async fn rfc6749_3_3_consent_may_narrow_the_requested_scopes_never_widen_or_empt
     let (verifier, challenge) = pkce();
     let mut all = request.clone();
     all[5].1 = challenge;
-    let prompt = h.server.begin_authorization(&all).await.unwrap();
+    let prompt = consent_prompt(&h.server, &all).await;
     let to = h
         .server
         .decide(

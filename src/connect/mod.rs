@@ -32,7 +32,8 @@ pub use publishable_keys::{
 };
 pub use scoped_keys::{MintError, ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal};
 pub use steps::{
-    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, Step, StepAction, StepOutcome,
+    ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, ProviderReturn, Step, StepAction,
+    StepOutcome,
 };
 pub use view::{CompleteError, ProviderView, StepView};
 

@@ -23,7 +23,10 @@ use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::random::SystemRandom;
 use crate::model::scope::ScopeSet;
 use crate::oauth::authorize::{ConsentHandle, Decision};
-use crate::oauth::token::BasicCredentials;
+use crate::oauth::token::{BasicCredentials, ClientAuth};
+use crate::oauth::{
+    AuthorizationRequest, AuthorizeOutcome, IntrospectionRequest, RevocationRequest, TokenRequest,
+};
 use crate::storage::ResponseMode;
 use crate::storage::{SessionRecord, SessionStatus};
 use crate::{AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, Subject};
@@ -105,17 +108,20 @@ async fn debug_never_prints_a_secret() {
         .await
         .unwrap();
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-    let request = [
-        ("response_type", "code"),
-        ("client_id", created.app.client_id.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("state", STATE),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ];
-
+    let request = AuthorizationRequest {
+        response_type: Some("code".into()),
+        client_id: Some(created.app.client_id.as_str().into()),
+        redirect_uri: Some(REDIRECT.into()),
+        state: Some(STATE.into()),
+        code_challenge: Some(challenge.into()),
+        code_challenge_method: Some("S256".into()),
+        ..AuthorizationRequest::default()
+    };
     // The consent prompt, and the redirect its approval makes.
-    let prompt = server.begin_authorization(&request).await.unwrap();
+    let AuthorizeOutcome::Consent(prompt) = server.authorize_request(None, &request).await.unwrap()
+    else {
+        panic!("a consent prompt");
+    };
     let handle = prompt.session.expose_secret().to_owned();
     let csrf = prompt.csrf_token.expose_secret().to_owned();
     let approved = server
@@ -132,14 +138,20 @@ async fn debug_never_prints_a_secret() {
     let code = param(&approved.location, "code");
     // An error redirect echoes `state` too.
     let refused = server
-        .begin_authorization(&[
-            ("response_type", "token"),
-            ("client_id", created.app.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("state", STATE),
-        ])
+        .authorize_request(
+            None,
+            &AuthorizationRequest {
+                response_type: Some("token".into()),
+                client_id: Some(created.app.client_id.as_str().into()),
+                redirect_uri: Some(REDIRECT.into()),
+                state: Some(STATE.into()),
+                ..AuthorizationRequest::default()
+            },
+        )
         .await
         .unwrap_err();
+    // Its message names the error, never `state`.
+    assert!(!refused.to_string().contains(STATE), "{refused}");
 
     // A pushed request: its `request_uri` carries a Connect token.
     let pushed = server
@@ -185,7 +197,9 @@ async fn debug_never_prints_a_secret() {
         status: SessionStatus::Pending,
         connect: None,
     };
-    let link_values = LinkFormValues::new([("username", "ada"), ("password", "hunter2-secret")]);
+    let link_values = LinkFormValues::new()
+        .with("username", "ada")
+        .with("password", "hunter2-secret");
     let provider_url = "https://provider.example/authorize?client_id=c&state=LINK-STATE";
     let link_context = LinkContext {
         provider: "acme".to_owned(),
@@ -245,6 +259,42 @@ async fn debug_never_prints_a_secret() {
             "BasicCredentials",
             &basic,
             &["swapped-secret-as-id", "presented-client-secret"],
+        ),
+        row("AuthorizationRequest", &request, &[STATE]),
+        row(
+            "TokenRequest::AuthorizationCode",
+            &TokenRequest::AuthorizationCode {
+                code: Secret::from("presented-code"),
+                redirect_uri: Some(REDIRECT.into()),
+                code_verifier: Some(Secret::from("presented-verifier")),
+            },
+            &["presented-code", "presented-verifier"],
+        ),
+        row(
+            "TokenRequest::RefreshToken",
+            &TokenRequest::RefreshToken {
+                refresh_token: Secret::from("presented-refresh-token"),
+                scope: None,
+            },
+            &["presented-refresh-token"],
+        ),
+        row(
+            "ClientAuth::Post",
+            &ClientAuth::Post {
+                client_id: Redacted::new("swapped-secret-as-id".to_owned()),
+                client_secret: Secret::from("presented-client-secret"),
+            },
+            &["swapped-secret-as-id", "presented-client-secret"],
+        ),
+        row(
+            "RevocationRequest",
+            &RevocationRequest::new("presented-token"),
+            &["presented-token"],
+        ),
+        row(
+            "IntrospectionRequest",
+            &IntrospectionRequest::new("presented-token"),
+            &["presented-token"],
         ),
         row("ServerKey", &server_key, &["171, 171", "0xab", "ab, ab"]),
         row("KeyRing", &keys, &["171, 171", "0xab", "ab, ab"]),

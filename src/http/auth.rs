@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::credentials::{Redacted, Secret};
 use crate::oauth::token::BasicCredentials;
 
-use crate::oauth::params as form;
+use super::params as form;
 
 /// The longest `Authorization` header value looked at, in bytes.
 const MAX_HEADER_LEN: usize = 4096;

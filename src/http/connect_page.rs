@@ -5,17 +5,17 @@
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
-use super::oauth::{error_page, form_target};
+use super::browser::{browser_of, browser_or_new, error_page, form_target, with_browser_cookie};
 use super::{allow, embed, response};
 use crate::connect::browser::BrowserSecret;
-use crate::connect::steps::{LinkFormValues, Step, StepAction, StepOutcome};
+use crate::connect::steps::{LinkFormValues, ProviderReturn, Step, StepAction, StepOutcome};
 use crate::connect::{
     CompleteError, ConnectDecision, ConnectPage, CustomerInfoInput, LocationInput,
 };
 use crate::hooks::link::LinkMethod;
+use crate::http::params::Params;
 use crate::http::ui;
 use crate::oauth::authorize::ErrorPage;
-use crate::oauth::params::Params;
 use crate::server::AuthorizationServer;
 use crate::storage::{ConnectEmbed, ConnectMode, EmbedMode, Storage};
 
@@ -305,48 +305,6 @@ fn see_page<S: Storage>(server: &AuthorizationServer<S>, token: &str) -> Respons
     ))
 }
 
-/// The secret of the request's Connect binding cookie, if it carries one
-/// this server issued. A value it never issued (planted, forged, or of a
-/// retired key) counts as no cookie: it is never adopted.
-fn browser_of<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-) -> Option<BrowserSecret> {
-    super::oauth::cookie_values(headers, server.browser_cookie_name())
-        .find_map(|value| server.browser_from_cookie(value))
-}
-
-/// The request's browser secret, or a new one and the `Set-Cookie` value
-/// that gives it to the browser (replacing a cookie the server did not
-/// issue).
-#[allow(clippy::result_large_err)] // the error is the response itself
-pub(super) fn browser_or_new<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-) -> Result<(BrowserSecret, Option<String>), Response<Bytes>> {
-    match browser_of(server, headers) {
-        Some(browser) => Ok((browser, None)),
-        None => match server.new_browser_secret() {
-            Ok(browser) => {
-                let cookie = server.browser_cookie(&browser);
-                Ok((browser, Some(cookie)))
-            }
-            Err(_) => Err(error_page(ErrorPage::TemporarilyUnavailable)),
-        },
-    }
-}
-
-/// `response`, with `cookie` set if there is one.
-pub(super) fn with_browser_cookie(
-    response: Response<Bytes>,
-    cookie: Option<&str>,
-) -> Response<Bytes> {
-    match cookie {
-        Some(cookie) => response::with_cookie(response, cookie),
-        None => response,
-    }
-}
-
 /// Whether a form post comes from a page of this server itself: its
 /// `Origin` is the issuer's origin, and `Sec-Fetch-Site`, when the browser
 /// sends it, says `same-origin`. Both are set by the browser; no page of
@@ -513,11 +471,15 @@ fn step_action(step: Step, form: &Params) -> Option<StepAction> {
             .map(|p| StepAction::ChooseProvider(p.to_owned())),
         (Step::Link, Some("start")) => Some(StepAction::StartLink),
         (Step::Link, Some("change")) => Some(StepAction::ChangeProvider),
-        (Step::Link, Some("submit")) => Some(StepAction::SubmitLink(LinkFormValues::new(
-            form.pairs().filter(|(n, _)| {
+        (Step::Link, Some("submit")) => {
+            let mut values = LinkFormValues::new();
+            for (name, value) in form.pairs().filter(|(n, _)| {
                 !matches!(*n, "token" | "csrf_token" | "step" | "action" | "decision")
-            }),
-        ))),
+            }) {
+                values.insert(name, value);
+            }
+            Some(StepAction::SubmitLink(values))
+        }
         (Step::Customer, _) => Some(StepAction::SubmitCustomer(Box::new(customer_input(form)))),
         _ => None,
     }
@@ -708,12 +670,21 @@ pub(super) async fn callback<S: Storage>(
         return response;
     }
     let query = request.uri().query().unwrap_or_default();
-    let Ok(pairs) = crate::oauth::params::pairs(query.as_bytes()) else {
+    let Ok(pairs) = crate::http::params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::InvalidLinkState);
     };
+    // The first `state` is the crate's to check; the rest is the hook's.
+    let state = pairs
+        .iter()
+        .find(|(n, _)| n == "state")
+        .map(|(_, v)| v.clone().into_owned());
+    let mut back = ProviderReturn::new(state);
+    for (name, value) in pairs.iter().filter(|(n, _)| n != "state") {
+        back.insert(name.as_ref(), value.as_ref());
+    }
     let browser = browser_of(server, request.headers());
     match server
-        .connect_link_callback(provider, &pairs, browser.as_ref())
+        .connect_link_callback(provider, &back, browser.as_ref())
         .await
     {
         // An embedded page's sign-in window: it closes; the page moves on.

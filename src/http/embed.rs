@@ -233,7 +233,7 @@ pub(super) async fn connect_error<S: Storage>(
     let embed = query_embed.cloned().or(stored);
     let origin = record.as_ref().and_then(|r| web_origin(&r.redirect_uri));
     let (Some(embed), Some(origin), Some(nonce)) = (embed, origin, csp_nonce(server)) else {
-        return super::oauth::branded_error_page(server, headers, locale, page, back.as_ref());
+        return super::browser::branded_error_page(server, headers, locale, page, back.as_ref());
     };
     let config = server.config();
     let lang = ui::language(config, locale, headers);
@@ -276,7 +276,7 @@ pub(super) fn link_window_return<S: Storage>(
     linked: bool,
 ) -> Response<Bytes> {
     let Some(nonce) = csp_nonce(server) else {
-        return super::oauth::error_page(ErrorPage::TemporarilyUnavailable);
+        return super::browser::error_page(ErrorPage::TemporarilyUnavailable);
     };
     let config = server.config();
     let lang = ui::language(config, locale, headers);
@@ -319,7 +319,7 @@ pub(super) fn web_message<S: Storage>(
     to: &ClientRedirect,
 ) -> Response<Bytes> {
     let (Some(origin), Some(nonce)) = (web_origin(&to.redirect_uri), csp_nonce(server)) else {
-        return super::oauth::error_page(ErrorPage::TemporarilyUnavailable);
+        return super::browser::error_page(ErrorPage::TemporarilyUnavailable);
     };
     let response: serde_json::Map<String, serde_json::Value> = to
         .params

@@ -20,11 +20,14 @@ use crate::storage::{Storage, StorageError, StorageErrorKind};
 mod assets;
 mod auth;
 pub(crate) mod bearer;
+mod browser;
 mod connect;
 mod connect_page;
 mod cors;
 mod embed;
 mod oauth;
+mod params;
+mod requests;
 mod webhooks;
 
 pub use assets::ConnectScript;
@@ -95,7 +98,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let response = self.route(&request).await;
         let status = response.status().as_u16();
         crate::telemetry::request(endpoint, method.as_str(), status, started.elapsed());
-        oauth::finish_error_page(self, request.headers(), response)
+        browser::finish_error_page(self, request.headers(), response)
     }
 
     /// The response of the handler the request's path names.

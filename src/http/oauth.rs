@@ -3,18 +3,22 @@
 //! and the metadata document.
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, COOKIE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 
 use super::auth::{self, AuthHeaderError};
+use super::browser::{cookie_value, error_page, form_target};
+use super::requests;
 use super::{allow, response};
 use crate::hooks::resource_owner::{DEMO_USER_COOKIE, demo_user_cookie_value};
+use crate::http::params::{self, Params};
 use crate::http::ui;
 use crate::oauth::authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
+    AuthorizeError, AuthorizeOutcome, ClientRedirect, ConsentPrompt, Decision, ErrorPage,
 };
+use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::params::{self, Params};
+use crate::oauth::token::error::invalid_request;
 use crate::oauth::token::{BasicCredentials, FailedAuthentication, TokenError};
 use crate::server::AuthorizationServer;
 use crate::server::rate_limit::Limit;
@@ -110,16 +114,29 @@ fn client_request(request: &Request<Bytes>) -> Result<ClientRequest<'_>, Respons
     Ok((basic, pairs))
 }
 
-/// The client id a client endpoint's request presents: Basic's, else the
-/// form's `client_id`.
-fn presented_client_id<'a>(
-    basic: Option<&'a BasicCredentials>,
-    pairs: &'a params::Pairs<'_>,
-) -> &'a str {
-    match basic {
-        Some(basic) => &basic.client_id,
-        None => params::first(pairs, "client_id").unwrap_or_default(),
-    }
+/// A client endpoint's client authentication (RFC 6749 §2.3) and form,
+/// each parameter at most once (§3.2).
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn client_parts<'a, S: Storage>(
+    server: &AuthorizationServer<S>,
+    request: &'a Request<Bytes>,
+) -> Result<(ClientAuth, Params<'a>), Response<Bytes>> {
+    let (basic, pairs) = client_request(request)?;
+    client_form(server, basic, pairs)
+}
+
+/// A client endpoint's form, each parameter at most once (RFC 6749 §3.2),
+/// and its client authentication (§2.3).
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn client_form<'a, S: Storage>(
+    server: &AuthorizationServer<S>,
+    basic: Option<BasicCredentials>,
+    pairs: params::Pairs<'a>,
+) -> Result<(ClientAuth, Params<'a>), Response<Bytes>> {
+    let params = Params::from_decoded(pairs)
+        .map_err(|_| token_error(&invalid_request("a parameter is repeated")))?;
+    let auth = requests::client_auth(server, basic, &params).map_err(|e| token_error(&e))?;
+    Ok((auth, params))
 }
 
 /// The answer to a client endpoint's error. A failed client
@@ -183,19 +200,26 @@ pub(super) async fn token<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.token(basic.as_ref(), &pairs).await {
+    // A malformed request is answered once the client authenticates, as
+    // RFC 6749 §5.2 orders the checks.
+    let answer = match requests::token_request(&params) {
+        Ok(token_request) => server.token(&auth, &token_request).await,
+        Err(error) => Err(server
+            .authenticate_endpoint_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(tokens) => match tokens.to_json() {
             Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
             Err(_) => response::server_error(),
         },
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -204,16 +228,21 @@ pub(super) async fn revoke<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.revoke(basic.as_ref(), &pairs).await {
+    let answer = match requests::revocation_request(&params) {
+        Ok(revocation) => server.revoke(&auth, &revocation).await,
+        Err(error) => Err(server
+            .authenticate_endpoint_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(()) => response::no_store(response::json(StatusCode::OK, &serde_json::json!({}))),
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -222,16 +251,21 @@ pub(super) async fn introspect<S: Storage>(
     server: &AuthorizationServer<S>,
     request: &Request<Bytes>,
 ) -> Response<Bytes> {
-    let (basic, pairs) = match client_request(request) {
+    let (auth, params) = match client_parts(server, request) {
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    match server.introspect(basic.as_ref(), &pairs).await {
+    let answer = match requests::introspection_request(&params) {
+        Ok(introspection) => server.introspect(&auth, &introspection).await,
+        Err(error) => Err(server
+            .introspecting_client(&auth)
+            .await
+            .err()
+            .unwrap_or(error)),
+    };
+    match answer {
         Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            client_error(server, request, client_id, &error).await
-        }
+        Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }
 
@@ -244,26 +278,21 @@ pub(super) async fn par<S: Storage>(
         Ok(parts) => parts,
         Err(response) => return response,
     };
-    let params = match Params::from_pairs(&pairs) {
+    let params = match Params::from_decoded(pairs) {
         Ok(params) => params,
         Err(e) => return oauth_error(OAuthErrorCode::InvalidRequest, &e.to_string()),
     };
-    let client = match server
-        .authenticate_endpoint_client(basic.as_ref(), &params)
-        .await
-    {
-        Ok(client) => client,
-        Err(error) => {
-            let client_id = presented_client_id(basic.as_ref(), &pairs);
-            return client_error(server, request, client_id, &error).await;
-        }
+    let auth = match requests::client_auth(server, basic, &params) {
+        Ok(auth) => auth,
+        Err(error) => return token_error(&error),
     };
-    // Client authentication parameters are not part of the pushed request.
-    let pushed: params::Pairs<'_> = pairs
-        .iter()
-        .filter(|(name, _)| name != "client_secret")
-        .cloned()
-        .collect();
+    let client = match server.authenticate_endpoint_client(&auth).await {
+        Ok(client) => client,
+        Err(error) => return client_error(server, request, auth.client_id(), &error).await,
+    };
+    // Client authentication (`client_secret`) is not part of the pushed
+    // request; `client_id` is, and must name the authenticated client.
+    let pushed = requests::authorization_request(|name| params.get(name));
     let address = server.client_address(request);
     match server
         .push_authorization_request(&client, &pushed, address)
@@ -297,63 +326,6 @@ pub(super) fn metadata<S: Storage>(
         return response;
     }
     response::json(StatusCode::OK, &server.metadata())
-}
-
-/// An error page for the resource owner's browser, in the request's
-/// language and the host's brand, with the help link as the way back:
-/// marked here, rendered by [`finish_error_page`] when
-/// [`AuthorizationServer::handle`] answers.
-pub(super) fn error_page(page: ErrorPage) -> Response<Bytes> {
-    let mut answer = Response::new(Bytes::new());
-    answer.extensions_mut().insert(PendingErrorPage(page));
-    answer
-}
-
-/// An error page still to render (see [`error_page`]).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PendingErrorPage(ErrorPage);
-
-/// `response`, or the error page it stands for, rendered for `request`.
-pub(super) fn finish_error_page<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-    response: Response<Bytes>,
-) -> Response<Bytes> {
-    let Some(PendingErrorPage(page)) = response.extensions().get::<PendingErrorPage>().copied()
-    else {
-        return response;
-    };
-    branded_error_page(server, headers, None, page, None)
-}
-
-/// An error page in the language of `locale` (a session's) or of the
-/// request, with `back` (the app) or else the host's help link as the way
-/// back.
-pub(super) fn branded_error_page<S: Storage>(
-    server: &AuthorizationServer<S>,
-    headers: &HeaderMap,
-    locale: Option<&str>,
-    page: ErrorPage,
-    back: Option<&ui::pages::WayBack<'_>>,
-) -> Response<Bytes> {
-    let config = server.config();
-    let lang = ui::language(config, locale, headers);
-    let look = ui::Look {
-        config,
-        lang: &lang,
-        app_logo: None,
-    };
-    let status = StatusCode::from_u16(page.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let help = config.brand().support().map(|url| ui::pages::WayBack {
-        url,
-        app_name: None,
-    });
-    let csp = ui::content_security_policy(&look, &[], "'none'", None, &[]);
-    response::html(
-        status,
-        ui::error_page(&look, page, back.or(help.as_ref())),
-        &csp,
-    )
 }
 
 impl<S: Storage> AuthorizationServer<S> {
@@ -400,16 +372,6 @@ fn redirect<S: Storage>(
     }
 }
 
-/// Where the browser may go after a form post to the consent page: the
-/// redirect URI's origin (or private-use scheme).
-pub(super) fn form_target(redirect_uri: &str) -> Option<String> {
-    let url = url::Url::parse(redirect_uri).ok()?;
-    match url.scheme() {
-        "http" | "https" => Some(url.origin().ascii_serialization()),
-        scheme => Some(format!("{scheme}:")),
-    }
-}
-
 /// The name of the cookie that binds one consent form to the browser it was
 /// shown in (double submit): derived from the CSRF token, so several tabs
 /// each keep their own.
@@ -420,27 +382,6 @@ fn csrf_cookie_name(csrf_token: &str) -> String {
         .take(12)
         .collect();
     format!("oc_consent_{tag}")
-}
-
-pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
-    cookie_values(headers, name).next()
-}
-
-/// Every value the request's `Cookie` headers carry for `name`, in order
-/// (a browser may send several cookies of one name, set for different
-/// paths).
-pub(super) fn cookie_values<'a>(
-    headers: &'a HeaderMap,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(move |(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 async fn consent_page<S: Storage>(
@@ -545,20 +486,32 @@ pub(super) async fn authorize<S: Storage>(
     let Ok(pairs) = params::pairs(query.as_bytes()) else {
         return error_page(ErrorPage::UnknownRequest);
     };
-    match server.authorize_request(request.headers(), &pairs).await {
+    // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
+    // redirect_uri or request_uri leaves nothing verified to redirect to
+    // (§4.1.2.1), whatever else repeats before it; any other goes back to
+    // the client once those are verified.
+    if params::any_repeated(&pairs, &["client_id", "redirect_uri", "request_uri"]) {
+        return error_page(ErrorPage::RepeatedParameter);
+    }
+    let repeated = params::first_duplicate(&pairs).is_some();
+    let authorization = requests::authorization_request(|name| params::first(&pairs, name));
+    match server
+        .authorization(Some(request.headers()), &authorization, repeated)
+        .await
+    {
         // A Connect token as request_uri opens the Connect session's page
         // (and, the first time, claims it for this browser).
-        Ok(AuthorizationStep::Consent(prompt)) if prompt.connect => {
-            let (browser, cookie) =
-                match super::connect_page::browser_or_new(server, request.headers()) {
-                    Ok(browser) => browser,
-                    Err(response) => return response,
-                };
+        Ok(AuthorizeOutcome::Consent(prompt)) if prompt.connect => {
+            let (browser, cookie) = match super::browser::browser_or_new(server, request.headers())
+            {
+                Ok(browser) => browser,
+                Err(response) => return response,
+            };
             match server
                 .connect_open(prompt.session.expose_secret(), &browser, None)
                 .await
             {
-                Ok(page) => super::connect_page::with_browser_cookie(
+                Ok(page) => super::browser::with_browser_cookie(
                     super::connect_page::render(
                         server,
                         request.headers(),
@@ -570,9 +523,9 @@ pub(super) async fn authorize<S: Storage>(
                 Err(page) => error_page(page),
             }
         }
-        Ok(AuthorizationStep::Consent(prompt)) => consent_page(server, request, &prompt).await,
+        Ok(AuthorizeOutcome::Consent(prompt)) => consent_page(server, request, &prompt).await,
         // The host's consent policy covers the request: the code at once.
-        Ok(AuthorizationStep::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
+        Ok(AuthorizeOutcome::Approved(to)) | Err(AuthorizeError::Redirect(to)) => {
             redirect(server, request.headers(), &to)
         }
         Err(AuthorizeError::Page(page)) => error_page(page),

@@ -7,8 +7,7 @@ use crate::error::ClientAuthError;
 use crate::hooks::events::Event;
 use crate::model::ids::ClientId;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::params::Params;
-use crate::oauth::token::error::{FailedAuthentication, TokenError, invalid_request};
+use crate::oauth::token::error::{FailedAuthentication, TokenError};
 use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{AppRecord, Storage};
@@ -26,67 +25,75 @@ pub struct BasicCredentials {
     pub client_secret: Secret,
 }
 
-impl<S: Storage> AuthorizationServer<S> {
-    /// Authenticates the client of a token, revocation, introspection or PAR
-    /// request (RFC 6749 §2.3): `client_secret_basic` (`basic`) or
-    /// `client_secret_post` (`client_id` and `client_secret` in `params`),
-    /// exactly one; a public client sends only `client_id`.
-    pub(crate) async fn authenticate_endpoint_client(
-        &self,
-        basic: Option<&BasicCredentials>,
-        params: &Params<'_>,
-    ) -> Result<AuthenticatedClient, TokenError> {
-        let (client_id, secret) = self.endpoint_credentials(basic, params)?;
-        self.authenticate_presented_client(basic.is_some(), client_id, secret, None, None)
-            .await
+/// How a client authenticates at the token, revocation, introspection and
+/// PAR endpoints (RFC 6749 §2.3): exactly one method per request.
+///
+/// `Debug` redacts the id and the secret: until the client is
+/// authenticated, what was presented as the id may as well be a secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_secret_basic`: the `Authorization: Basic` header (§2.3.1).
+    Basic(BasicCredentials),
+    /// `client_secret_post`: `client_id` and `client_secret` in the form
+    /// body (§2.3.1).
+    Post {
+        /// The client id.
+        client_id: Redacted<String>,
+        /// The client secret.
+        client_secret: Secret,
+    },
+    /// No secret: a public client, identified by its `client_id` (§2.1).
+    None {
+        /// The client id.
+        client_id: Redacted<String>,
+    },
+}
+
+impl ClientAuth {
+    /// The presented client id.
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Basic(basic) => basic.client_id.as_str(),
+            Self::Post { client_id, .. } | Self::None { client_id } => client_id.as_str(),
+        }
     }
 
-    /// The client id and secret of an endpoint request: from
-    /// `client_secret_basic` or `client_secret_post`, exactly one (RFC 6749
-    /// §2.3); a public client's `client_id` alone.
-    pub(crate) fn endpoint_credentials<'a>(
+    /// The presented secret, if any.
+    pub(crate) fn secret(&self) -> Option<&str> {
+        match self {
+            Self::Basic(basic) => Some(basic.client_secret.expose_secret()),
+            Self::Post { client_secret, .. } => Some(client_secret.expose_secret()),
+            Self::None { .. } => None,
+        }
+    }
+
+    /// Whether the client used `Authorization: Basic`.
+    pub(crate) fn is_basic(&self) -> bool {
+        matches!(self, Self::Basic(_))
+    }
+}
+
+impl<S: Storage> AuthorizationServer<S> {
+    /// Authenticates the client of a token, revocation, introspection or PAR
+    /// request (RFC 6749 §2.3) as `auth` presents it.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_client` (counted by the limits as a failed
+    /// authentication); storage errors.
+    pub(crate) async fn authenticate_endpoint_client(
         &self,
-        basic: Option<&'a BasicCredentials>,
-        params: &'a Params<'_>,
-    ) -> Result<(&'a str, Option<&'a str>), TokenError> {
-        Ok(match basic {
-            Some(basic) => {
-                // RFC 6749 §2.3: one authentication method per request.
-                if params.contains("client_secret") {
-                    return Err(invalid_request(
-                        "use exactly one client authentication method",
-                    ));
-                }
-                if params
-                    .get("client_id")
-                    .is_some_and(|id| id != basic.client_id.as_str())
-                {
-                    return Err(TokenError {
-                        basic_auth: true,
-                        ..invalid_request("client_id does not match the Authorization header")
-                    });
-                }
-                (
-                    basic.client_id.as_str(),
-                    Some(basic.client_secret.expose_secret()),
-                )
-            }
-            None => match params.get("client_id") {
-                Some(id) => (id, params.get("client_secret")),
-                None => {
-                    self.config()
-                        .events()
-                        .emit(&Event::ClientAuthenticationFailed {
-                            client_id: None,
-                            reason: "no client authentication",
-                        });
-                    return Err(TokenError::new(
-                        OAuthErrorCode::InvalidClient,
-                        "client authentication is required",
-                    ));
-                }
-            },
-        })
+        auth: &ClientAuth,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        self.authenticate_presented_client(
+            auth.is_basic(),
+            auth.client_id(),
+            auth.secret(),
+            None,
+            None,
+        )
+        .await
     }
 
     /// Authenticates the client `client_id` with `secret`, as presented

@@ -13,8 +13,8 @@ pub(crate) mod client_auth;
 pub(crate) mod consent_seal;
 pub(crate) mod error;
 pub(crate) mod metadata;
-pub(crate) mod params;
 pub(crate) mod pkce;
+pub(crate) mod request;
 pub(crate) mod token;
 
 pub use crate::error::ClientAuthError;
@@ -22,9 +22,11 @@ pub use crate::model::redirect::{RedirectUri, RedirectUriError, RedirectUriKind}
 pub use crate::model::scope::{Scope, ScopeError, ScopeSet};
 pub use crate::storage::grants::ResponseMode;
 pub use authorize::{
-    AuthorizationStep, AuthorizeError, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
+    AuthorizeError, AuthorizeOutcome, ClientRedirect, ConsentHandle, ConsentPrompt, Decision,
     ErrorPage, PushError, PushedRequest, REQUEST_URI_PREFIX,
 };
+pub use client_auth::{BasicCredentials, ClientAuth};
 pub use error::{OAuthError, OAuthErrorCode};
 pub use metadata::Metadata;
-pub use token::{BasicCredentials, BearerError, Introspection, TokenError, TokenResponse};
+pub use request::{AuthorizationRequest, IntrospectionRequest, RevocationRequest, TokenRequest};
+pub use token::{BearerError, Introspection, TokenError, TokenResponse};

@@ -288,21 +288,13 @@ impl<S: Storage> AuthorizationServer<S> {
     /// forwarded provider URL); [`ErrorPage::InvalidLinkState`] for a
     /// missing or forged `state` or another provider's; an [`ErrorPage`]
     /// for a session that is gone.
-    pub async fn connect_link_callback<N, V>(
+    pub async fn connect_link_callback(
         &self,
         provider_id: &str,
-        query: &[(N, V)],
+        query: &ProviderReturn,
         browser: Option<&BrowserSecret>,
-    ) -> Result<LinkReturn, ErrorPage>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        let state = query
-            .iter()
-            .find(|(n, _)| n.as_ref() == "state")
-            .map(|(_, v)| v.as_ref())
-            .ok_or(ErrorPage::InvalidLinkState)?;
+    ) -> Result<LinkReturn, ErrorPage> {
+        let state = query.state().ok_or(ErrorPage::InvalidLinkState)?;
         let token = self.open_state(state).ok_or(ErrorPage::InvalidLinkState)?;
         let mut consumed = None;
         for _ in 0..3 {
@@ -361,14 +353,11 @@ impl<S: Storage> AuthorizationServer<S> {
             return Err(ErrorPage::TemporarilyUnavailable);
         };
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
-        let rest: Vec<(String, String)> = query
-            .iter()
-            .map(|(n, v)| (n.as_ref(), v.as_ref()))
-            .filter(|(n, _)| *n != "state")
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
         let link = self.link_context(&handle, context, provider)?;
-        let result = provider.hook.complete_redirect(&link, &rest).await;
+        let result = provider
+            .hook
+            .complete_redirect(&link, query.params.as_slice())
+            .await;
         let linked = result.is_ok();
         // The context as the consumption left it.
         let mut after = context.clone();

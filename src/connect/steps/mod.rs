@@ -36,7 +36,7 @@ use zeroize::Zeroize as _;
 use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::input::CustomerInfoInput;
 use crate::connect::view::CompleteError;
-use crate::credentials::{ConnectToken, RedactedUrl, Secret};
+use crate::credentials::{ConnectToken, Redacted, RedactedUrl, Secret};
 use crate::error::{FieldError, Problem};
 use crate::hooks::link::{LinkMethod, Provider};
 use crate::oauth::authorize::ErrorPage;
@@ -76,19 +76,21 @@ pub enum StepAction {
 pub struct LinkFormValues(Vec<(String, Secret)>);
 
 impl LinkFormValues {
-    /// The values of `pairs` (name, value).
-    pub fn new<I, N, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
-    {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(n, v)| (n.into(), Secret::new(v.into())))
-                .collect(),
-        )
+    /// No values yet: add each field with [`with`](Self::with).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// These values and the field `name` posted as `value`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds the field `name` posted as `value`.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), Secret::new(value.into())));
     }
 
     /// The value posted for `name`, if any (the first one).
@@ -117,6 +119,48 @@ pub enum StepOutcome {
     Continue,
     /// Go to the provider's authorization page.
     Redirect(RedactedUrl),
+}
+
+/// A provider's return to `GET /connect/callback/{provider}`
+/// ([`AuthorizationServer::link_callback`]): its `state`, which the crate
+/// checks, and the rest of its query (a code, an error, …), which the
+/// provider's hook reads.
+///
+/// `Debug` redacts the state and every parameter.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderReturn {
+    state: Option<Redacted<String>>,
+    params: Redacted<Vec<(String, String)>>,
+}
+
+impl ProviderReturn {
+    /// A return carrying `state` (`None` when the provider sent none).
+    pub fn new(state: Option<String>) -> Self {
+        Self {
+            state: state.map(Redacted::new),
+            params: Redacted::new(Vec::new()),
+        }
+    }
+
+    /// This return and its query parameter `name` (other than `state`)
+    /// set to `value`, for the provider's hook.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds the query parameter `name` (other than `state`) as `value`.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let mut params = std::mem::take(&mut self.params).into_inner();
+        params.push((name.into(), value.into()));
+        self.params = Redacted::new(params);
+    }
+
+    /// The `state` the provider sent back.
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref().map(String::as_str)
+    }
 }
 
 /// Where a provider's return sends the browser

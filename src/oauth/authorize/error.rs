@@ -2,6 +2,8 @@
 //! resource owner: a page (nothing verified to redirect to) or a redirect
 //! with the error (RFC 6749 §4.1.2.1).
 
+use std::fmt;
+
 use super::redirect::ClientRedirect;
 
 /// A problem the resource owner sees as a page, because there is no
@@ -126,3 +128,25 @@ pub enum AuthorizeError {
     /// Redirect the browser here (RFC 6749 §4.1.2.1).
     Redirect(ClientRedirect),
 }
+
+/// Names the page, or the error code sent to the client; never a value
+/// of the request (`state`, the redirect URI's query).
+impl fmt::Display for AuthorizeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Page(page) => write!(f, "authorization refused: {}", page.title()),
+            Self::Redirect(to) => match (to.param("error"), to.param("error_description")) {
+                (Some(code), Some(description)) => {
+                    write!(
+                        f,
+                        "authorization error for the client: {code} ({description})"
+                    )
+                }
+                (Some(code), None) => write!(f, "authorization error for the client: {code}"),
+                _ => f.write_str("authorization answered by a redirect to the client"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for AuthorizeError {}

@@ -20,7 +20,7 @@ use crate::hooks::resource_owner::{ConsentRequest, PriorConsent};
 use crate::model::ids::{ClientId, Subject};
 use crate::model::redirect::find_match;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::params::{self, Params};
+use crate::oauth::request::AuthorizationRequest;
 use crate::registry::apps::OAuthApp;
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, SessionRecord, SessionStatus, Storage};
@@ -35,7 +35,7 @@ mod validate;
 pub(crate) use decide::CodeBinding;
 pub use error::{AuthorizeError, ErrorPage};
 pub use par::{PushError, PushedRequest, REQUEST_URI_PREFIX};
-pub use prompt::{AuthorizationStep, ConsentHandle, ConsentPrompt, Decision};
+pub use prompt::{AuthorizeOutcome, ConsentHandle, ConsentPrompt, Decision};
 pub use redirect::ClientRedirect;
 pub use validate::MAX_STATE_LEN;
 pub(crate) use validate::ValidRequest;
@@ -84,99 +84,70 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The authorization endpoint (`GET /oauth/authorize`, RFC 6749 §4.1.1):
-    /// validates the request and seals it into the consent prompt as a
-    /// pending authorization ([`ConsentHandle`]): nothing is stored before
-    /// the resource owner decides, so unauthenticated requests cannot grow
+    /// validates `request` and, for a plain request (not pushed, not a
+    /// Connect session), asks the host's consent policy
+    /// ([`ResourceOwnerAuthenticator::prior_consent`](crate::ResourceOwnerAuthenticator::prior_consent))
+    /// with the request's `headers`. When it says the signed-in user already
+    /// consented to every requested scope (and the client did not send
+    /// `prompt=consent`), the grant and its code are issued at once and the
+    /// answer is [`AuthorizeOutcome::Approved`], the redirect with `code`,
+    /// `state` and `iss` (RFC 9207). Otherwise (and always without
+    /// `headers`) the request is sealed into the consent prompt as a pending
+    /// authorization ([`ConsentHandle`]): nothing is stored before the
+    /// resource owner decides, so unauthenticated requests cannot grow
     /// storage.
     ///
-    /// `pairs` are the decoded query parameters in order. With `request_uri`
-    /// (RFC 9126 §4) the pushed request, or a Connect session, is opened
-    /// instead; reloading it is allowed until it completes or expires.
-    ///
-    /// If `scope` is omitted the request asks for every scope the app is
-    /// allowed.
+    /// With `request_uri` (RFC 9126 §4) the pushed request, or a Connect
+    /// session, is opened instead; reloading it is allowed until it
+    /// completes or expires. If `scope` is omitted the request asks for
+    /// every scope the app is allowed.
     ///
     /// # Errors
     ///
     /// [`AuthorizeError::Page`] while the client or its redirect URI is not
-    /// verified; [`AuthorizeError::Redirect`] after.
-    pub async fn begin_authorization<N, V>(
-        &self,
-        pairs: &[(N, V)],
-    ) -> Result<ConsentPrompt, AuthorizeError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        match self.authorization(None, pairs).await? {
-            AuthorizationStep::Consent(prompt) => Ok(*prompt),
-            // Without the request's headers the consent policy is not asked.
-            AuthorizationStep::Approved(to) => Err(AuthorizeError::Redirect(to)),
-        }
-    }
-
-    /// The authorization endpoint as `GET /oauth/authorize` runs it: as
-    /// [`begin_authorization`](Self::begin_authorization), and then, for a
-    /// plain request (not pushed, not a Connect session) that passed every
-    /// check, the host's consent policy
-    /// ([`ResourceOwnerAuthenticator::prior_consent`](crate::ResourceOwnerAuthenticator::prior_consent))
-    /// is asked with the request's `headers`: when it says the signed-in
-    /// user already consented to every requested scope (and the client did
-    /// not send `prompt=consent`), the grant and its code are issued at once
-    /// and the answer is [`AuthorizationStep::Approved`], the redirect with
-    /// `code`, `state` and `iss` (RFC 9207); otherwise the consent prompt.
-    ///
-    /// # Errors
-    ///
-    /// As [`begin_authorization`](Self::begin_authorization).
+    /// verified; [`AuthorizeError::Redirect`], the error response for the
+    /// client (RFC 6749 §4.1.2.1), after.
     ///
     /// # Security
     ///
     /// With the default policy ([`PriorConsent::Ask`](crate::hooks::resource_owner::PriorConsent::Ask))
     /// every request gets the consent page. See `prior_consent` for when
     /// answering without the page is safe (RFC 6749 §10.2).
-    pub async fn authorize_request<N, V>(
-        &self,
-        headers: &HeaderMap,
-        pairs: &[(N, V)],
-    ) -> Result<AuthorizationStep, AuthorizeError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        self.authorization(Some(headers), pairs).await
-    }
-
-    async fn authorization<N, V>(
+    pub async fn authorize_request(
         &self,
         headers: Option<&HeaderMap>,
-        pairs: &[(N, V)],
-    ) -> Result<AuthorizationStep, AuthorizeError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
+        request: &AuthorizationRequest,
+    ) -> Result<AuthorizeOutcome, AuthorizeError> {
+        self.authorization(headers, request, false).await
+    }
+
+    /// [`authorize_request`](Self::authorize_request), for a request whose
+    /// query `repeated` a parameter other than `client_id`, `redirect_uri`
+    /// and `request_uri` (RFC 6749 §3.1; those three are the HTTP layer's
+    /// page): an error for the client once the redirect URI is verified.
+    pub(crate) async fn authorization(
+        &self,
+        headers: Option<&HeaderMap>,
+        request: &AuthorizationRequest,
+        repeated: bool,
+    ) -> Result<AuthorizeOutcome, AuthorizeError> {
         let page = AuthorizeError::Page;
-        // RFC 6749 §3.1: parameters must not repeat. A repeated client_id,
-        // redirect_uri or request_uri leaves nothing verified to redirect to
-        // (§4.1.2.1), whatever else repeats before it.
-        if params::any_repeated(pairs, &["client_id", "redirect_uri", "request_uri"]) {
-            return Err(page(ErrorPage::RepeatedParameter));
-        }
-        let client_id =
-            params::first(pairs, "client_id").ok_or(page(ErrorPage::MissingClientId))?;
+        let client_id = request
+            .client_id
+            .as_deref()
+            .ok_or(page(ErrorPage::MissingClientId))?;
         let app = self.client_app(client_id).await?;
 
-        if let Some(request_uri) = params::first(pairs, "request_uri") {
+        if let Some(request_uri) = request.request_uri.as_deref() {
             return self
                 .open_pushed(&app, request_uri)
                 .await
-                .map(|prompt| AuthorizationStep::Consent(Box::new(prompt)));
+                .map(|prompt| AuthorizeOutcome::Consent(Box::new(prompt)));
         }
 
         // RFC 6749 §3.1.2.3: exact match against a registered URI (RFC 8252
         // §7.3: any port on loopback IPs); omitted only if one is registered.
-        let (redirect_uri, in_request) = match params::first(pairs, "redirect_uri") {
+        let (redirect_uri, in_request) = match request.redirect_uri.as_deref() {
             Some(requested) => match find_match(&app.redirect_uris, requested) {
                 Some(_) => (requested.to_owned(), true),
                 None => return Err(page(ErrorPage::InvalidRedirectUri)),
@@ -189,14 +160,14 @@ impl<S: Storage> AuthorizationServer<S> {
 
         // From here on errors go to the verified redirect URI, by the
         // requested response mode when it is a valid one.
-        let state = params::first(pairs, "state");
-        let mode = error_mode(pairs);
-        let params = Params::from_pairs(pairs).map_err(|_| {
+        let state = request.state.as_deref().map(String::as_str);
+        if repeated {
             let err = problem(OAuthErrorCode::InvalidRequest, "a parameter is repeated");
-            self.error_redirect(&redirect_uri, &err, state, ResponseMode::Query)
-        })?;
+            return Err(self.error_redirect(&redirect_uri, &err, state, ResponseMode::Query));
+        }
+        let mode = error_mode(request);
         let valid = self
-            .validate_request(&app, &params, redirect_uri.clone(), in_request)
+            .validate_request(&app, request, redirect_uri.clone(), in_request)
             .map_err(|err| {
                 // An error about the mode itself goes by the default mode.
                 let mode = if valid_mode_for(&redirect_uri, mode) {
@@ -209,8 +180,9 @@ impl<S: Storage> AuthorizationServer<S> {
         let now = self.now();
         // The host's consent policy, for a request that does not ask for the
         // page explicitly (`prompt=consent`).
-        let wants_page = params
-            .get("prompt")
+        let wants_page = request
+            .prompt
+            .as_deref()
             .is_some_and(|prompt| prompt.split(' ').any(|p| p == "consent"));
         if let Some(headers) = headers.filter(|_| !wants_page) {
             let request = ConsentRequest {
@@ -233,7 +205,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let sealed = self
             .seal_consent(&app, &valid, expires_at)
             .ok_or(page(ErrorPage::TemporarilyUnavailable))?;
-        Ok(AuthorizationStep::Consent(Box::new(ConsentPrompt {
+        Ok(AuthorizeOutcome::Consent(Box::new(ConsentPrompt {
             csrf_token: Secret::new(sealed.csrf_token),
             session: sealed.handle,
             app,
@@ -253,7 +225,7 @@ impl<S: Storage> AuthorizationServer<S> {
         valid: ValidRequest,
         subject: Subject,
         now: OffsetDateTime,
-    ) -> Result<AuthorizationStep, AuthorizeError> {
+    ) -> Result<AuthorizeOutcome, AuthorizeError> {
         let unavailable = AuthorizeError::Page(ErrorPage::TemporarilyUnavailable);
         let binding = CodeBinding {
             workspace_id: &app.workspace_id,
@@ -274,7 +246,7 @@ impl<S: Storage> AuthorizationServer<S> {
             }
             Err(_) => return Err(unavailable),
         }
-        Ok(AuthorizationStep::Approved(self.code_redirect(
+        Ok(AuthorizeOutcome::Approved(self.code_redirect(
             &valid.redirect_uri,
             &code,
             valid.state.as_deref(),

@@ -6,7 +6,7 @@ use super::validate::problem;
 use crate::credentials::Redacted;
 use crate::model::redirect::find_match;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::params::Params;
+use crate::oauth::request::AuthorizationRequest;
 use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{SessionRecord, SessionStatus, Storage, StorageError};
@@ -32,7 +32,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// client: validates the parameters as the authorization endpoint would
     /// and returns a single-use `request_uri`.
     ///
-    /// `pairs` are the decoded form parameters, client authentication
+    /// `request` is what the client pushed, its client authentication
     /// excluded. `client_address` is the pushing client's
     /// ([`client_address`](Self::client_address)).
     ///
@@ -49,27 +49,21 @@ impl<S: Storage> AuthorizationServer<S> {
     /// `request_uri` then stops working). Without an address every such
     /// push of the client shares one bound. A confidential client's pushes
     /// are its own business and are not capped.
-    pub async fn push_authorization_request<N, V>(
+    pub async fn push_authorization_request(
         &self,
         client: &AuthenticatedClient,
-        pairs: &[(N, V)],
+        request: &AuthorizationRequest,
         client_address: Option<IpAddr>,
-    ) -> Result<PushedRequest, PushError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
+    ) -> Result<PushedRequest, PushError> {
         use OAuthErrorCode::InvalidRequest;
-        let params = Params::from_pairs(pairs)
-            .map_err(|_| problem(InvalidRequest, "a parameter is repeated"))?;
-        let params = &params;
         let app = &client.app;
         // RFC 9126 §2.1: request_uri must not be pushed.
-        if params.contains("request_uri") {
+        if request.request_uri.is_some() {
             return Err(problem(InvalidRequest, "request_uri must not be pushed").into());
         }
-        if params
-            .get("client_id")
+        if request
+            .client_id
+            .as_deref()
             .is_some_and(|id| id != app.client_id.as_str())
         {
             return Err(problem(
@@ -78,7 +72,7 @@ impl<S: Storage> AuthorizationServer<S> {
             )
             .into());
         }
-        let (redirect_uri, in_request) = match params.get("redirect_uri") {
+        let (redirect_uri, in_request) = match request.redirect_uri.as_deref() {
             Some(requested) if find_match(&app.redirect_uris, requested).is_some() => {
                 (requested.to_owned(), true)
             }
@@ -88,7 +82,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 _ => return Err(problem(InvalidRequest, "redirect_uri is required").into()),
             },
         };
-        let valid = self.validate_request(app, params, redirect_uri, in_request)?;
+        let valid = self.validate_request(app, request, redirect_uri, in_request)?;
         let now = self.now();
         let lifetimes = self.config().lifetimes();
         let (session, hash) = self.new_session_handle()?;

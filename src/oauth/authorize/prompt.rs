@@ -73,7 +73,7 @@ pub struct ConsentPrompt {
 /// [`AuthorizationServer::authorize_request`](crate::AuthorizationServer::authorize_request).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum AuthorizationStep {
+pub enum AuthorizeOutcome {
     /// Ask the resource owner: show the consent page (or, when
     /// [`ConsentPrompt::connect`], the Connect page).
     Consent(Box<ConsentPrompt>),

@@ -4,8 +4,8 @@
 
 use crate::model::scope::ScopeSet;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
-use crate::oauth::params::Params;
 use crate::oauth::pkce;
+use crate::oauth::request::AuthorizationRequest;
 use crate::registry::apps::{AppType, OAuthApp};
 use crate::server::AuthorizationServer;
 use crate::storage::{ResponseMode, Storage};
@@ -36,14 +36,15 @@ pub(crate) struct ValidRequest {
 }
 
 /// The response mode an error response uses: `web_message` when the request
-/// asked for it, exactly once; `query` otherwise (also for an unknown or
-/// repeated `response_mode`, the error being about it).
-pub(super) fn error_mode<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> ResponseMode {
-    let mut modes = pairs.iter().filter(|(n, _)| n.as_ref() == "response_mode");
-    match (modes.next(), modes.next()) {
-        (Some((_, mode)), None) => ResponseMode::from_name(mode.as_ref()).unwrap_or_default(),
-        _ => ResponseMode::Query,
-    }
+/// asked for it; `query` otherwise (also for an unknown `response_mode`, the
+/// error being about it; a repeated one is the repetition's error, by
+/// `query`).
+pub(super) fn error_mode(request: &AuthorizationRequest) -> ResponseMode {
+    request
+        .response_mode
+        .as_deref()
+        .and_then(ResponseMode::from_name)
+        .unwrap_or_default()
 }
 
 /// A problem found after the redirect URI is verified.
@@ -59,12 +60,12 @@ impl<S: Storage> AuthorizationServer<S> {
     pub(super) fn validate_request(
         &self,
         app: &OAuthApp,
-        params: &Params<'_>,
+        request: &AuthorizationRequest,
         redirect_uri: String,
         redirect_uri_in_request: bool,
     ) -> Result<ValidRequest, RequestProblem> {
         use OAuthErrorCode::{InvalidRequest, InvalidScope, UnsupportedResponseType};
-        match params.get("response_type") {
+        match request.response_type.as_deref() {
             None => return Err(problem(InvalidRequest, "response_type is required")),
             Some("code") => {}
             Some(_) => {
@@ -76,7 +77,7 @@ impl<S: Storage> AuthorizationServer<S> {
         }
         // RFC 6749 §3.1.1 (OAuth 2.0 Multiple Response Type Encoding
         // Practices §2.1): an unknown mode is an invalid request.
-        let response_mode = match params.get("response_mode") {
+        let response_mode = match request.response_mode.as_deref() {
             None => ResponseMode::Query,
             Some(name) => ResponseMode::from_name(name)
                 .ok_or(problem(InvalidRequest, "unsupported response_mode"))?,
@@ -88,11 +89,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 "response_mode=web_message needs an https (or loopback http) redirect_uri",
             ));
         }
-        let state = params.get("state");
+        let state = request.state.as_deref().map(String::as_str);
         if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
             return Err(problem(InvalidRequest, "state is too long"));
         }
-        let scopes = match params.get("scope") {
+        let scopes = match request.scope.as_deref() {
             None => app.allowed_scopes.clone(),
             Some(scope) => {
                 ScopeSet::parse(scope).map_err(|_| problem(InvalidScope, "scope is malformed"))?
@@ -104,8 +105,8 @@ impl<S: Storage> AuthorizationServer<S> {
                 "scope exceeds what the client is allowed",
             ));
         }
-        let challenge = params.get("code_challenge");
-        let method = params.get("code_challenge_method");
+        let challenge = request.code_challenge.as_deref();
+        let method = request.code_challenge_method.as_deref();
         let code_challenge = match (challenge, method) {
             (Some(c), Some("S256")) if pkce::is_well_formed(c) => Some(c.to_owned()),
             (Some(_), Some("S256")) => {

@@ -2,13 +2,14 @@
 
 use serde::Serialize;
 
-use super::error::{TokenError, invalid_request};
+use super::error::TokenError;
 use super::revoke::Presented;
 use crate::hooks::events::Event;
 use crate::model::ids::{ClientId, Subject};
-use crate::oauth::client_auth::BasicCredentials;
+use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::params::Params;
+use crate::oauth::request::IntrospectionRequest;
+use crate::registry::apps::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 
@@ -66,38 +67,14 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// `invalid_client` (also for a public client); `invalid_request`
-    /// without `token`.
-    pub async fn introspect<N, V>(
+    /// `invalid_client` (also for a public client).
+    pub async fn introspect(
         &self,
-        basic: Option<&BasicCredentials>,
-        pairs: &[(N, V)],
-    ) -> Result<Introspection, TokenError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        let params =
-            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
-        let client = self.authenticate_endpoint_client(basic, &params).await?;
-        // RFC 7662 §2.1: the endpoint MUST require authorization, so that
-        // it cannot be used to scan for tokens; a public client's
-        // `client_id` alone proves nothing.
-        if !client.authenticated {
-            self.config()
-                .events()
-                .emit(&Event::ClientAuthenticationFailed {
-                    client_id: Some(client.app.client_id.clone()),
-                    reason: "public client at the introspection endpoint",
-                });
-            return Err(TokenError::new(
-                OAuthErrorCode::InvalidClient,
-                "introspection requires a confidential client's credentials",
-            ));
-        }
-        let token = params
-            .get("token")
-            .ok_or(invalid_request("token is required"))?;
+        auth: &ClientAuth,
+        request: &IntrospectionRequest,
+    ) -> Result<Introspection, TokenError> {
+        let client = self.introspecting_client(auth).await?;
+        let token = request.token.expose_secret();
         if token.starts_with(self.config().prefixes().scoped_key()) {
             return self.introspect_scoped_key(&client, token).await;
         }
@@ -127,5 +104,34 @@ impl<S: Storage> AuthorizationServer<S> {
             }),
             iss: Some(self.config().issuer_str().to_owned()),
         })
+    }
+
+    /// The client of an introspection request, authenticated as `auth`
+    /// presents it: a confidential client only.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_client` (also for a public client); storage errors.
+    pub(crate) async fn introspecting_client(
+        &self,
+        auth: &ClientAuth,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        let client = self.authenticate_endpoint_client(auth).await?;
+        // RFC 7662 §2.1: the endpoint MUST require authorization, so that
+        // it cannot be used to scan for tokens; a public client's
+        // `client_id` alone proves nothing.
+        if !client.authenticated {
+            self.config()
+                .events()
+                .emit(&Event::ClientAuthenticationFailed {
+                    client_id: Some(client.app.client_id.clone()),
+                    reason: "public client at the introspection endpoint",
+                });
+            return Err(TokenError::new(
+                OAuthErrorCode::InvalidClient,
+                "introspection requires a confidential client's credentials",
+            ));
+        }
+        Ok(client)
     }
 }

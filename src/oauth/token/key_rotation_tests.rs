@@ -21,6 +21,7 @@ use crate::credentials::RefreshToken;
 use crate::hooks::clock::ManualClock;
 use crate::oauth::authorize::Decision;
 use crate::oauth::token::TokenResponse;
+use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use crate::registry::apps::AuthenticatedClient;
 use crate::{
     AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, ServerKey, Subject,
@@ -94,17 +95,19 @@ async fn first_tokens(f: &Fixture) -> TokenResponse {
         &ring::digest::SHA256,
         verifier.as_bytes(),
     ));
-    let pairs: Vec<(String, String)> = [
-        ("response_type", "code"),
-        ("client_id", f.client.app.client_id.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-    .collect();
-    let prompt = f.server.begin_authorization(&pairs).await.unwrap();
+    let request = AuthorizationRequest {
+        response_type: Some("code".into()),
+        client_id: Some(f.client.app.client_id.as_str().into()),
+        redirect_uri: Some(REDIRECT.into()),
+        code_challenge: Some(challenge),
+        code_challenge_method: Some("S256".into()),
+        ..AuthorizationRequest::default()
+    };
+    let AuthorizeOutcome::Consent(prompt) =
+        f.server.authorize_request(None, &request).await.unwrap()
+    else {
+        panic!("a consent prompt");
+    };
     let to = f
         .server
         .decide(

@@ -3,11 +3,10 @@
 //! revocation (RFC 7009), introspection (RFC 7662) and access-token
 //! validation for resource servers beside them.
 
-use crate::credentials::RefreshToken;
 use crate::credentials::keyring::CredentialHash;
-pub use crate::oauth::client_auth::BasicCredentials;
-use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::params::Params;
+use crate::credentials::{RefreshToken, Secret};
+pub(crate) use crate::oauth::client_auth::{BasicCredentials, ClientAuth};
+use crate::oauth::request::TokenRequest;
 use crate::server::AuthorizationServer;
 use crate::storage::{AppRecord, CodeRecord, Storage, StorageError, TokenRecord};
 
@@ -23,7 +22,6 @@ mod revoke;
 pub use access::BearerError;
 pub(crate) use error::FailedAuthentication;
 pub use error::TokenError;
-use error::invalid_request;
 pub use introspect::Introspection;
 pub use response::TokenResponse;
 
@@ -42,38 +40,30 @@ struct Prefetch {
 }
 
 impl<S: Storage> AuthorizationServer<S> {
-    /// The token endpoint (`POST /oauth/token`): authenticates the client,
-    /// then runs the grant named by `grant_type` — `authorization_code`,
-    /// `refresh_token` or `client_credentials`.
-    ///
-    /// `pairs` are the decoded form parameters in order.
+    /// The token endpoint (`POST /oauth/token`): authenticates the client
+    /// as `auth` presents it, then runs the grant of `request` —
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     ///
     /// # Errors
     ///
     /// A [`TokenError`] carrying the RFC 6749 §5.2 error.
-    pub async fn token<N, V>(
+    pub async fn token(
         &self,
-        basic: Option<&BasicCredentials>,
-        pairs: &[(N, V)],
-    ) -> Result<TokenResponse, TokenError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        let params =
-            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
-        let (client_id, secret) = self.endpoint_credentials(basic, &params)?;
+        auth: &ClientAuth,
+        request: &TokenRequest,
+    ) -> Result<TokenResponse, TokenError> {
+        let (client_id, secret) = (auth.client_id(), auth.secret());
         // The client's app and the code or refresh token in one read where
         // the backend can (`get_app_and_code`, `get_app_and_token`): the
         // exchange and the refresh then cost two round trips, not three.
         let mut prefetch = Prefetch::default();
         let checked = self.client_to_look_up(client_id, secret);
         if let Some(id) = &checked {
-            match params.get("grant_type") {
+            match request {
                 // The credential is hashed once, whether or not the
                 // backend reads it with the app.
-                Some("authorization_code") => {
-                    if let Some(hash) = params.get("code").and_then(|code| self.code_hash(code)) {
+                TokenRequest::AuthorizationCode { code, .. } => {
+                    if let Some(hash) = self.code_hash(code.expose_secret()) {
                         let found = self.storage().get_app_and_code(id, &hash).await?;
                         let record = found.map(|found| {
                             prefetch.app = Some(found.app);
@@ -82,10 +72,9 @@ impl<S: Storage> AuthorizationServer<S> {
                         prefetch.code = Some((hash, record));
                     }
                 }
-                Some("refresh_token") => {
-                    if let Some((old, hash)) = params
-                        .get("refresh_token")
-                        .and_then(|token| self.refresh_token_hash(token))
+                TokenRequest::RefreshToken { refresh_token, .. } => {
+                    if let Some((old, hash)) =
+                        self.refresh_token_hash(refresh_token.expose_secret())
                     {
                         let found = self.storage().get_app_and_token(id, &hash).await?;
                         let record = found.map(|found| {
@@ -95,47 +84,48 @@ impl<S: Storage> AuthorizationServer<S> {
                         prefetch.token = Some((old, hash, record));
                     }
                 }
-                _ => {}
+                TokenRequest::ClientCredentials { .. } => {}
             }
         }
         let client = self
             .authenticate_presented_client(
-                basic.is_some(),
+                auth.is_basic(),
                 client_id,
                 secret,
                 checked,
                 prefetch.app,
             )
             .await?;
-        match params.get("grant_type") {
-            None => Err(invalid_request("grant_type is required")),
-            Some("authorization_code") => {
-                let code = params
-                    .get("code")
-                    .ok_or(invalid_request("code is required"))?;
+        match request {
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
                 self.exchange_code_prefetched(
                     &client,
-                    code,
-                    params.get("redirect_uri"),
-                    params.get("code_verifier"),
+                    code.expose_secret(),
+                    redirect_uri.as_deref(),
+                    code_verifier.as_ref().map(Secret::expose_secret),
                     prefetch.code,
                 )
                 .await
             }
-            Some("refresh_token") => {
-                let token = params
-                    .get("refresh_token")
-                    .ok_or(invalid_request("refresh_token is required"))?;
-                self.refresh_prefetched(&client, token, params.get("scope"), prefetch.token)
-                    .await
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => {
+                self.refresh_prefetched(
+                    &client,
+                    refresh_token.expose_secret(),
+                    scope.as_deref(),
+                    prefetch.token,
+                )
+                .await
             }
-            Some("client_credentials") => {
-                self.client_credentials(&client, params.get("scope")).await
+            TokenRequest::ClientCredentials { scope } => {
+                self.client_credentials(&client, scope.as_deref()).await
             }
-            Some(_) => Err(TokenError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                "supported: authorization_code, refresh_token, client_credentials",
-            )),
         }
     }
 

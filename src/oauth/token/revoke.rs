@@ -1,14 +1,14 @@
 //! Revocation (RFC 7009), and the classification of a presented token
 //! that revocation and introspection share.
 
-use super::error::{TokenError, invalid_request};
+use super::error::TokenError;
 use crate::credentials::keyring::CredentialHash;
 use crate::credentials::{AccessToken, RefreshToken};
 use crate::hooks::events::Event;
 use crate::model::ids::WorkspaceId;
-use crate::oauth::client_auth::BasicCredentials;
+use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::params::Params;
+use crate::oauth::request::RevocationRequest;
 use crate::server::AuthorizationServer;
 use crate::storage::{GrantRevocation, Storage};
 
@@ -49,23 +49,15 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// # Errors
     ///
-    /// `invalid_client`; `invalid_request` without `token`;
+    /// `invalid_client`;
     /// `unauthorized_client` for another client's token (which stays valid).
-    pub async fn revoke<N, V>(
+    pub async fn revoke(
         &self,
-        basic: Option<&BasicCredentials>,
-        pairs: &[(N, V)],
-    ) -> Result<(), TokenError>
-    where
-        N: AsRef<str> + Sync,
-        V: AsRef<str> + Sync,
-    {
-        let params =
-            Params::from_pairs(pairs).map_err(|_| invalid_request("a parameter is repeated"))?;
-        let client = self.authenticate_endpoint_client(basic, &params).await?;
-        let token = params
-            .get("token")
-            .ok_or(invalid_request("token is required"))?;
+        auth: &ClientAuth,
+        request: &RevocationRequest,
+    ) -> Result<(), TokenError> {
+        let client = self.authenticate_endpoint_client(auth).await?;
+        let token = request.token.expose_secret();
         if token.starts_with(self.config().prefixes().scoped_key()) {
             return self.revoke_presented_scoped_key(&client, token).await;
         }

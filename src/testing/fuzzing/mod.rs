@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::connect::ConnectDecision;
 use crate::connect::steps::{LinkFormValues, Step, StepAction};
 use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
+use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use crate::storage::LinkedAccount;
 use crate::{
     AppType, AuthorizationServer, LinkHook, MemoryStore, NewConnectSession, NewOAuthApp,
@@ -283,10 +284,11 @@ impl Harness {
             (Step::Provider, StepAction::ChooseProvider("acme".into())),
             (
                 Step::Link,
-                StepAction::SubmitLink(LinkFormValues::new([
-                    ("username", "ada"),
-                    ("password", "pw"),
-                ])),
+                StepAction::SubmitLink(
+                    LinkFormValues::new()
+                        .with("username", "ada")
+                        .with("password", "pw"),
+                ),
             ),
             (
                 Step::Customer,
@@ -346,23 +348,21 @@ impl Harness {
     /// Opens a fresh consent prompt for the public client, so the consent
     /// check has a live session to aim at.
     fn new_prompt(&mut self) {
-        let pairs: Vec<(String, String)> = [
-            ("response_type", "code"),
-            ("client_id", self.public_id.as_str()),
-            ("redirect_uri", REGISTERED[0]),
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
-            ("code_challenge_method", "S256"),
-        ]
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-        let prompt = self
+        let request = AuthorizationRequest {
+            response_type: Some("code".into()),
+            client_id: Some(self.public_id.clone()),
+            redirect_uri: Some(REGISTERED[0].into()),
+            code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+            code_challenge_method: Some("S256".into()),
+            ..AuthorizationRequest::default()
+        };
+        let outcome = self
             .runtime
-            .block_on(self.server.begin_authorization(&pairs))
+            .block_on(self.server.authorize_request(None, &request))
             .expect("a prompt");
+        let AuthorizeOutcome::Consent(prompt) = outcome else {
+            panic!("a consent prompt without the consent policy");
+        };
         self.session = prompt.session.expose_secret().to_owned();
         self.csrf_token = prompt.csrf_token.expose_secret().to_owned();
     }

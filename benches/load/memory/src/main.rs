@@ -40,7 +40,7 @@ use oauth_connect::{
 use oauth_connect::connect::ConnectDecision;
 use oauth_connect::credentials::CredentialHash;
 use oauth_connect::hooks::{ConsentRequest, PriorConsent, RandomSource as _, SystemRandom};
-use oauth_connect::oauth::AuthorizationStep;
+use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::storage::{GrantRecord, GrantStore as _, TokenKind, TokenRecord};
 
@@ -241,16 +241,17 @@ impl Fixture {
 
         // A code flow of the public client: its refresh token, and the
         // records of its two tokens as templates.
-        let pairs = [
-            ("response_type", "code"),
-            ("client_id", public.app.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("scope", "read"),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ];
-        let AuthorizationStep::Approved(to) = server
-            .authorize_request(&HeaderMap::new(), &pairs)
+        let request = AuthorizationRequest {
+            response_type: Some("code".into()),
+            client_id: Some(public.app.client_id.as_str().into()),
+            redirect_uri: Some(REDIRECT.into()),
+            scope: Some("read".into()),
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+            ..AuthorizationRequest::default()
+        };
+        let AuthorizeOutcome::Approved(to) = server
+            .authorize_request(Some(&HeaderMap::new()), &request)
             .await
             .map_err(|e| format!("authorize_request: {e:?}"))?
         else {
@@ -313,17 +314,18 @@ impl Fixture {
             "access-token-record" => self.records(TokenKind::Access, n).await?,
             "refresh-token-record" => self.records(TokenKind::Refresh, n).await?,
             "pending-authorization" => {
-                let pairs = [
-                    ("response_type", "code"),
-                    ("redirect_uri", REDIRECT),
-                    ("scope", "read"),
-                    ("state", "af0ifjsldkj"),
-                    ("code_challenge", CHALLENGE),
-                    ("code_challenge_method", "S256"),
-                ];
+                let request = AuthorizationRequest {
+                    response_type: Some("code".into()),
+                    redirect_uri: Some(REDIRECT.into()),
+                    scope: Some("read".into()),
+                    state: Some("af0ifjsldkj".into()),
+                    code_challenge: Some(CHALLENGE.into()),
+                    code_challenge_method: Some("S256".into()),
+                    ..AuthorizationRequest::default()
+                };
                 for _ in 0..n {
                     server
-                        .push_authorization_request(&self.confidential, &pairs, None)
+                        .push_authorization_request(&self.confidential, &request, None)
                         .await?;
                 }
             }

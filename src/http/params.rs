@@ -129,6 +129,7 @@ impl<'a> Params<'a> {
     ///
     /// [`FormError::Duplicate`] when a name repeats (even if one of the
     /// values is empty).
+    #[cfg(test)]
     pub(crate) fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
         input: &'a [(N, V)],
     ) -> Result<Self, FormError> {

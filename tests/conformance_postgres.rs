@@ -124,12 +124,15 @@ fn test_schemas_are_dropped_when_their_test_ends_and_dead_runs_are_swept() {
         };
         assert_eq!(count(made.clone()).await, 0, "{made:?} are gone");
 
-        // Two runs' leftovers: one dead, one whose lock a session holds.
+        // Two runs' leftovers, older than the sweep's grace: one dead, one
+        // whose lock a session holds; and a dead run's schema made just
+        // now, which the sweep leaves for later.
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let dead_run = 0x7fff_0001_i32;
         let live_run = 0x7fff_0002_i32;
-        let dead = format!("{SCHEMA_PREFIX}{}_{dead_run}_0", now - 60);
-        let live = format!("{SCHEMA_PREFIX}{}_{live_run}_0", now - 60);
+        let dead = format!("{SCHEMA_PREFIX}{}_{dead_run}_0", now - 3600);
+        let live = format!("{SCHEMA_PREFIX}{}_{live_run}_0", now - 3600);
+        let young = format!("{SCHEMA_PREFIX}{}_{dead_run}_1", now);
         let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::query("SELECT pg_advisory_lock($1, $2)")
             .bind(postgres_support::RUN_LOCK_CLASS)
@@ -137,7 +140,7 @@ fn test_schemas_are_dropped_when_their_test_ends_and_dead_runs_are_swept() {
             .execute(&mut holder)
             .await
             .unwrap();
-        for name in [&dead, &live] {
+        for name in [&dead, &live, &young] {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
                 .execute(store.pool())
                 .await
@@ -150,9 +153,15 @@ fn test_schemas_are_dropped_when_their_test_ends_and_dead_runs_are_swept() {
             "a dead run's schema is swept"
         );
         assert_eq!(count(vec![live.clone()]).await, 1, "a live run's is kept");
+        assert_eq!(
+            count(vec![young.clone()]).await,
+            1,
+            "a schema made just now is kept, its run's lock or not"
+        );
         holder.close().await.unwrap();
         postgres_support::drop_stale_schemas(&store).await;
         assert_eq!(count(vec![live]).await, 0, "and swept once that run ended");
+        postgres_support::drop_schema(&store, &young).await;
         store.close().await;
     });
 }

@@ -35,6 +35,11 @@ pub const SCHEMA_PREFIX: &str = "oc_test_";
 /// Schemas without a run (named before runs were) are dropped by later
 /// runs once they are older than this.
 const STALE_AFTER_SECS: u64 = 60 * 60;
+/// A schema of a run that holds no lock is swept only once it is this old:
+/// a schema a test is still making or migrating is never dropped, whatever
+/// the lock check says (on 2026-12-07 a run sharing the database with
+/// others lost schemas seconds after making them, mid-migration).
+const SWEEP_GRACE_SECS: u64 = 10 * 60;
 /// The advisory-lock namespace of test runs (the first key of
 /// `pg_advisory_lock(int, int)`): "oc" and "tr".
 pub const RUN_LOCK_CLASS: i32 = 0x6f63_7472;
@@ -182,10 +187,10 @@ fn parse_schema_name(name: &str) -> Option<(u64, Option<u32>)> {
 }
 
 /// Drops what dead runs left behind: every test schema whose run no
-/// longer holds its lock (a run killed before its tests ended), and the
-/// schemas of the old naming once an hour old. Never a schema of a run
-/// still going. Best effort (a concurrent run may be dropping the same
-/// ones).
+/// longer holds its lock (a run killed before its tests ended) once it is
+/// ten minutes old, and the schemas of the old naming once an hour old.
+/// Never a schema of a run still going. Best effort (a concurrent run may
+/// be dropping the same ones).
 pub async fn drop_stale_schemas(store: &PostgresStore) {
     let names = sqlx::query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)")
         .bind(SCHEMA_PREFIX)
@@ -196,7 +201,9 @@ pub async fn drop_stale_schemas(store: &PostgresStore) {
     for row in names {
         let name: String = row.get("nspname");
         let stale = match parse_schema_name(&name) {
-            Some((_, Some(run))) => !run_is_alive(store, run).await,
+            Some((created, Some(run))) => {
+                now.saturating_sub(created) > SWEEP_GRACE_SECS && !run_is_alive(store, run).await
+            }
             Some((created, None)) => now.saturating_sub(created) > STALE_AFTER_SECS,
             None => false,
         };

@@ -9,7 +9,7 @@
 //! The OAuth endpoints answer with their own RFC 6749 codes
 //! ([`OAuthErrorCode`](crate::oauth::OAuthErrorCode), whose status is defined
 //! beside it); leaf errors of values stay with their values
-//! ([`ScopeError`](crate::oauth::ScopeError), [`RedirectUriError`](crate::oauth::RedirectUriError), …).
+//! ([`oauth::ScopeError`](crate::oauth::ScopeError), [`oauth::RedirectUriError`](crate::oauth::RedirectUriError), …).
 //! None of them ever carries a credential.
 
 use std::fmt;
@@ -178,7 +178,7 @@ pub enum Conflict {
     #[error("changed concurrently by another request; nothing changed, retry")]
     Concurrent,
     /// The app already has the most active publishable keys allowed
-    /// ([`MAX_PUBLISHABLE_KEYS_PER_APP`](crate::MAX_PUBLISHABLE_KEYS_PER_APP));
+    /// ([`MAX_PUBLISHABLE_KEYS_PER_APP`](crate::limits::MAX_PUBLISHABLE_KEYS_PER_APP));
     /// revoke one first.
     #[error("the app already has {max} active publishable keys; revoke one first")]
     TooManyKeys {

@@ -122,7 +122,7 @@ pub enum StepOutcome {
 }
 
 /// A provider's return to `GET /connect/callback/{provider}`
-/// ([`AuthorizationServer::link_callback`]): its `state`, which the crate
+/// ([`AuthorizationServer::connect_link_callback`]): its `state`, which the crate
 /// checks, and the rest of its query (a code, an error, …), which the
 /// provider's hook reads.
 ///

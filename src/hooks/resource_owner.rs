@@ -162,8 +162,13 @@ pub(crate) fn demo_user_cookie_value(subject: &Subject) -> String {
     URL_SAFE_NO_PAD.encode(subject.as_str())
 }
 
-/// The values of the request's cookies named `name`, in order.
-fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+/// Every value the request's `Cookie` headers carry for `name`, in order
+/// (a browser may send several cookies of one name, set for different
+/// paths).
+pub(crate) fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -185,7 +190,7 @@ impl ResourceOwnerAuthenticator for DemoSignIn {
     ) -> Option<Subject> {
         match demo_subject.map(str::trim).filter(|s| !s.is_empty()) {
             Some(typed) => Subject::parse(typed).ok(),
-            None => cookies(headers, DEMO_USER_COOKIE).find_map(|value| {
+            None => cookie_values(headers, DEMO_USER_COOKIE).find_map(|value| {
                 let id = String::from_utf8(URL_SAFE_NO_PAD.decode(value).ok()?).ok()?;
                 Subject::parse(&id).ok()
             }),
@@ -250,7 +255,7 @@ where
     F: Fn(&str) -> Option<Subject> + Send + Sync,
 {
     async fn authenticate(&self, headers: &HeaderMap, _: Option<&str>) -> Option<Subject> {
-        cookies(headers, &self.cookie).find_map(|value| (self.lookup)(value))
+        cookie_values(headers, &self.cookie).find_map(|value| (self.lookup)(value))
     }
 
     fn sign_in_url(&self, return_to: &str) -> Option<String> {

@@ -5,7 +5,6 @@
 //! nothing of each other's here.
 
 use bytes::Bytes;
-use http::header::COOKIE;
 use http::{HeaderMap, Response};
 
 use super::response;
@@ -86,22 +85,7 @@ pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<
     cookie_values(headers, name).next()
 }
 
-/// Every value the request's `Cookie` headers carry for `name`, in order
-/// (a browser may send several cookies of one name, set for different
-/// paths).
-pub(super) fn cookie_values<'a>(
-    headers: &'a HeaderMap,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(move |(n, _)| *n == name)
-        .map(|(_, v)| v)
-}
+pub(super) use crate::hooks::resource_owner::cookie_values;
 
 /// The secret of the request's Connect binding cookie, if it carries one
 /// this server issued. A value it never issued (planted, forged, or of a

@@ -12,10 +12,10 @@ use crate::hooks::clock::Clock;
 use crate::hooks::events::EventSink;
 use crate::hooks::link::{Provider, Terms};
 use crate::hooks::resource_owner::{ResourceOwnerAuthenticator, ScopeCatalogue};
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::Catalogue;
 use crate::model::random::RandomSource;
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::Catalogue;
 
 /// The largest request body [`AuthorizationServer::handle`](crate::AuthorizationServer::handle) accepts, in
 /// bytes (the management API's limit; OAuth form bodies are limited to

@@ -198,6 +198,7 @@ pub mod http;
 pub mod limits;
 mod model;
 pub mod oauth;
+mod presentation;
 pub mod registry;
 mod resource;
 mod server;

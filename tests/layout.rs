@@ -34,6 +34,11 @@ const LAYERS: &[&[&str]] = &[
     &["storage"],
     // The management and Connect API's Error, its status table and parts.
     &["error"],
+    // How the hosted pages look and speak, as configuration: the brand and
+    // its theme, the message catalogues, the page language, the `locale`
+    // check (the configuration, the builder and Connect sessions read them;
+    // the HTML itself is http::ui's).
+    &["presentation"],
     // ServerConfig and its parts.
     &["config"],
     // AuthorizationServer, its builder, rate limits, client addresses.
@@ -72,12 +77,6 @@ const KNOWN_UPWARD: &[(&str, &str)] = &[
     // WebhookDestinations is configuration: it moves to config.rs.
     ("config", "webhooks"),
     ("server", "webhooks"),
-    // The brand and the message catalogues (`http::ui::brand`,
-    // `http::ui::i18n`) are read by the configuration and a session's
-    // `locale` check: to move below config (model/), then cut here.
-    ("config", "http"),
-    ("connect", "http"),
-    ("server", "http"),
 ];
 
 /// Files under `src/` allowed over [`MAX_LINES`].

@@ -17,10 +17,10 @@ use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id
 use crate::hooks::resource_owner::{
     DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue,
 };
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{ChaChaRandom, RandomSource};
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::{Catalogue, Messages};
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
 
@@ -461,7 +461,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             return Err(ConfigError::Invalid(problem));
         }
         for (locale, messages) in &self.messages {
-            if crate::http::ui::i18n::check_locale(locale).is_err() {
+            if crate::presentation::i18n::check_locale(locale).is_err() {
                 return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
             }
             if messages.unknown_key().is_some() {

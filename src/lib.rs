@@ -257,9 +257,8 @@ pub use model::ids::{
     Subject, WorkspaceId,
 };
 // Apps: inputs and outputs.
-pub use registry::apps::{
-    AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp, PageRequest, Paged,
-};
+pub use registry::apps::{AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp};
+pub use registry::paging::{PageRequest, Paged};
 // Connect sessions and scoped keys: inputs and outputs.
 pub use connect::input::{CustomerInfoInput, LocationInput};
 pub use connect::scoped_keys::{MintedScopedKey, NewScopedKey};

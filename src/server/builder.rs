@@ -49,7 +49,7 @@ pub struct AuthorizationServerBuilder<S> {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
     events: Arc<dyn EventSink>,
-    webhook_destinations: crate::webhooks::WebhookDestinations,
+    webhook_destinations: crate::config::WebhookDestinations,
     max_secret_grace: Duration,
     lifetimes: Lifetimes,
     pkce_for_public_clients_only: bool,
@@ -90,7 +90,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             clock: Arc::new(SystemClock),
             rng: Arc::new(ChaChaRandom::new()),
             events: Arc::new(NoEvents),
-            webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
+            webhook_destinations: crate::config::WebhookDestinations::public_only(),
             max_secret_grace: Duration::days(7),
             lifetimes: Lifetimes::default(),
             pkce_for_public_clients_only: false,
@@ -188,7 +188,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// Which destinations webhook endpoints may point at besides public
     /// addresses over `https` (default: none; the example servers allow
     /// loopback for their demo).
-    pub fn webhook_destinations(mut self, allowed: crate::webhooks::WebhookDestinations) -> Self {
+    pub fn webhook_destinations(mut self, allowed: crate::config::WebhookDestinations) -> Self {
         self.webhook_destinations = allowed;
         self
     }

@@ -388,12 +388,13 @@ impl GrantStore for MemoryStore {
         };
         let grants = || read(&self.grants);
         // Connect sessions ending unanswered: `connect.session.expired`.
-        let unanswered: Vec<(CredentialHash, crate::webhooks::WebhookEvent)> = read(&self.sessions)
-            .iter()
-            .filter(|(_, s)| now >= s.expires_at)
-            .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
-            .take(budget)
-            .collect();
+        let unanswered: Vec<(CredentialHash, crate::storage::webhook_events::WebhookEvent)> =
+            read(&self.sessions)
+                .iter()
+                .filter(|(_, s)| now >= s.expires_at)
+                .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
+                .take(budget)
+                .collect();
         let mut removed = purge(
             &self.sessions,
             &mut budget,

@@ -1,6 +1,7 @@
 //! Server configuration and its builder.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use time::Duration;
@@ -12,10 +13,10 @@ use crate::hooks::clock::Clock;
 use crate::hooks::events::EventSink;
 use crate::hooks::link::{Provider, Terms};
 use crate::hooks::resource_owner::{ResourceOwnerAuthenticator, ScopeCatalogue};
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::Catalogue;
 use crate::model::random::RandomSource;
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::Catalogue;
 
 /// The largest request body [`AuthorizationServer::handle`](crate::AuthorizationServer::handle) accepts, in
 /// bytes (the management API's limit; OAuth form bodies are limited to
@@ -33,7 +34,7 @@ pub struct ServerConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn RandomSource>,
     pub(crate) events: Arc<dyn EventSink>,
-    pub(crate) webhook_destinations: crate::webhooks::WebhookDestinations,
+    pub(crate) webhook_destinations: WebhookDestinations,
     pub(crate) max_secret_grace: Duration,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) pkce_for_public_clients_only: bool,
@@ -186,7 +187,7 @@ impl ServerConfig {
     }
 
     /// Which destinations webhook endpoints may point at.
-    pub fn webhook_destinations(&self) -> crate::webhooks::WebhookDestinations {
+    pub fn webhook_destinations(&self) -> WebhookDestinations {
         self.webhook_destinations
     }
 
@@ -321,4 +322,93 @@ pub enum ConfigError {
     /// The key ring could not be made.
     #[error("key ring: {0}")]
     KeyRing(#[from] KeyRingError),
+}
+
+/// Whether an address is private, loopback, link-local or otherwise not a
+/// public unicast destination.
+fn is_restricted(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10, shared
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_restricted(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64
+        }
+    }
+}
+
+/// Whether an address is loopback.
+pub(crate) fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
+    }
+}
+
+/// Which destinations webhooks may reach besides public addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookDestinations {
+    /// Loopback addresses (`127.0.0.0/8`, `::1`, `localhost`), over plain
+    /// `http` too. For development and demos only.
+    pub loopback: bool,
+    /// Private and link-local addresses (RFC 1918, `fc00::/7`,
+    /// `169.254.0.0/16`, `fe80::/10`…), over `https`. For a host whose
+    /// receivers live in its own network.
+    pub private: bool,
+}
+
+impl WebhookDestinations {
+    /// Public addresses only, `https` only. The default.
+    pub fn public_only() -> Self {
+        Self::default()
+    }
+
+    /// Public addresses and loopback (plain `http` allowed to loopback), as
+    /// the example servers configure for their demo.
+    pub fn with_loopback() -> Self {
+        Self {
+            loopback: true,
+            private: false,
+        }
+    }
+
+    /// Whether a resolved address may be reached.
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        if !is_restricted(ip) {
+            return true;
+        }
+        if is_loopback(ip) {
+            return self.loopback;
+        }
+        self.private
+            && match ip {
+                IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
+                IpAddr::V6(v6) => {
+                    let s = v6.segments();
+                    (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+                }
+            }
+    }
 }

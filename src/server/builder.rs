@@ -17,10 +17,10 @@ use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id
 use crate::hooks::resource_owner::{
     DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue,
 };
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{ChaChaRandom, RandomSource};
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::{Catalogue, Messages};
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
 
@@ -49,7 +49,7 @@ pub struct AuthorizationServerBuilder<S> {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn RandomSource>,
     events: Arc<dyn EventSink>,
-    webhook_destinations: crate::webhooks::WebhookDestinations,
+    webhook_destinations: crate::config::WebhookDestinations,
     max_secret_grace: Duration,
     lifetimes: Lifetimes,
     pkce_for_public_clients_only: bool,
@@ -90,7 +90,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             clock: Arc::new(SystemClock),
             rng: Arc::new(ChaChaRandom::new()),
             events: Arc::new(NoEvents),
-            webhook_destinations: crate::webhooks::WebhookDestinations::public_only(),
+            webhook_destinations: crate::config::WebhookDestinations::public_only(),
             max_secret_grace: Duration::days(7),
             lifetimes: Lifetimes::default(),
             pkce_for_public_clients_only: false,
@@ -188,7 +188,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// Which destinations webhook endpoints may point at besides public
     /// addresses over `https` (default: none; the example servers allow
     /// loopback for their demo).
-    pub fn webhook_destinations(mut self, allowed: crate::webhooks::WebhookDestinations) -> Self {
+    pub fn webhook_destinations(mut self, allowed: crate::config::WebhookDestinations) -> Self {
         self.webhook_destinations = allowed;
         self
     }
@@ -461,7 +461,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             return Err(ConfigError::Invalid(problem));
         }
         for (locale, messages) in &self.messages {
-            if crate::http::ui::i18n::check_locale(locale).is_err() {
+            if crate::presentation::i18n::check_locale(locale).is_err() {
                 return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
             }
             if messages.unknown_key().is_some() {

@@ -35,6 +35,8 @@ pub(crate) mod memory;
 pub(crate) mod postgres;
 mod publishable_keys;
 mod rate_limits;
+pub(crate) mod webhook_events;
+pub(crate) mod webhooks;
 
 pub use connect::{
     AttachTarget, ConnectApproval, ConnectContext, ConnectEmbed, ConnectProgress, ConnectStore,
@@ -330,7 +332,7 @@ pub trait Storage:
     + ConnectStore
     + PublishableKeyStore
     + RateLimitStore
-    + crate::webhooks::WebhookStore
+    + webhooks::WebhookStore
     + Send
     + Sync
     + 'static
@@ -344,7 +346,7 @@ impl<T> Storage for T where
         + ConnectStore
         + PublishableKeyStore
         + RateLimitStore
-        + crate::webhooks::WebhookStore
+        + webhooks::WebhookStore
         + Send
         + Sync
         + 'static

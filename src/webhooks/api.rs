@@ -8,11 +8,12 @@ use time::{Duration, OffsetDateTime};
 
 use super::WebhookEventType;
 use super::signing::{SealError, WebhookSecret};
-use super::store::{DeliveryRecord, EndpointChanges, EndpointRecord};
+use crate::config::{WebhookDestinations, is_loopback};
 use crate::model::ids::{AppId, WorkspaceId};
 use crate::model::random::{RandomError, random_array};
 use crate::model::timestamp::rfc3339_ms;
 use crate::server::AuthorizationServer;
+use crate::storage::webhooks::{DeliveryRecord, EndpointChanges, EndpointRecord};
 use crate::storage::{Storage, StorageError, StorageErrorKind};
 
 /// The most endpoints one app may register.
@@ -164,95 +165,6 @@ pub struct RotatedWebhookSecret {
 
 fn expose<S: serde::Serializer>(secret: &WebhookSecret, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(secret.expose_secret())
-}
-
-/// Whether an address is private, loopback, link-local or otherwise not a
-/// public unicast destination.
-pub(crate) fn is_restricted(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10, shared
-                || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_restricted(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64
-        }
-    }
-}
-
-/// Whether an address is loopback.
-pub(crate) fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v| v.is_loopback()),
-    }
-}
-
-/// Which destinations webhooks may reach besides public addresses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WebhookDestinations {
-    /// Loopback addresses (`127.0.0.0/8`, `::1`, `localhost`), over plain
-    /// `http` too. For development and demos only.
-    pub loopback: bool,
-    /// Private and link-local addresses (RFC 1918, `fc00::/7`,
-    /// `169.254.0.0/16`, `fe80::/10`…), over `https`. For a host whose
-    /// receivers live in its own network.
-    pub private: bool,
-}
-
-impl WebhookDestinations {
-    /// Public addresses only, `https` only. The default.
-    pub fn public_only() -> Self {
-        Self::default()
-    }
-
-    /// Public addresses and loopback (plain `http` allowed to loopback), as
-    /// the example servers configure for their demo.
-    pub fn with_loopback() -> Self {
-        Self {
-            loopback: true,
-            private: false,
-        }
-    }
-
-    /// Whether a resolved address may be reached.
-    pub fn allows(&self, ip: IpAddr) -> bool {
-        if !is_restricted(ip) {
-            return true;
-        }
-        if is_loopback(ip) {
-            return self.loopback;
-        }
-        self.private
-            && match ip {
-                IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
-                IpAddr::V6(v6) => {
-                    let s = v6.segments();
-                    (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
-                }
-            }
-    }
 }
 
 /// Validates an endpoint URL against the destinations allowed.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::api::WebhookDestinations;
+use crate::config::WebhookDestinations;
 
 /// How much of an answer's body is read, at most.
 pub const MAX_WEBHOOK_RESPONSE_BYTES: usize = 4096;

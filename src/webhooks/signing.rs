@@ -20,9 +20,9 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::hmac;
 use zeroize::Zeroizing;
 
-use super::store::SealedSecret;
 use crate::credentials::keyring::KeyRing;
 use crate::model::random::{RandomError, RandomSource, random_array};
+use crate::storage::webhooks::SealedSecret;
 
 /// The prefix of every webhook signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";

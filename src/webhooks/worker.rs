@@ -15,10 +15,10 @@ use tokio::sync::Semaphore;
 use super::schedule;
 use super::sender::{SendError, WebhookSender};
 use super::signing::{WebhookSecret, signature_header};
-use super::store::{AttemptResult, ClaimedDelivery};
 use crate::hooks::events::Event;
 use crate::model::random::random_array;
 use crate::server::AuthorizationServer;
+use crate::storage::webhooks::{AttemptResult, ClaimedDelivery};
 use crate::storage::{Storage, StorageError};
 
 /// Delivers webhooks for one [`AuthorizationServer`].

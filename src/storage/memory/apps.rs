@@ -11,11 +11,11 @@ use super::{MemoryStore, read, write};
 use crate::model::app::OAuthApp;
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::origin::Origin;
+use crate::storage::webhook_events::data as hook;
 use crate::storage::{
     AppChanges, AppRecord, AppStore, GraceSecret, Listing, SecretRotation, StorageError,
     StorageErrorKind,
 };
-use crate::webhooks::data as hook;
 
 #[derive(Debug, Default)]
 pub(super) struct AppTable {

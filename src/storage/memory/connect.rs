@@ -8,12 +8,12 @@ use super::grants::grant_is_live;
 use super::{MemoryStore, page, read, write};
 use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, ScopedKeyId, WorkspaceId};
+use crate::storage::webhook_events::{WebhookEventType as Hook, data as hook};
 use crate::storage::{
     AttachTarget, ConnectContext, ConnectStore, ConnectionAttach, ConnectionFilter,
     ConnectionRecord, ConnectionStatus, CustomerRecord, Listing, ScopedKeyInsert, ScopedKeyRecord,
     SessionStatus, StepAdvance, StorageError, StorageErrorKind, TagEdit, TagUpdate,
 };
-use crate::webhooks::{WebhookEventType as Hook, data as hook};
 
 #[async_trait]
 impl ConnectStore for MemoryStore {

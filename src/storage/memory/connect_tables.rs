@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 use super::shards::Locked;
 use super::{GrantsLocked, IdMap, MemoryStore, insert_ordered, webhooks, write};
 use crate::model::ids::{AppId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
+use crate::storage::webhook_events::{WebhookEventType as Hook, data as hook};
 use crate::storage::{
     ConnectApproval, ConnectionRecord, ConnectionStatus, CustomerRecord, GrantRecord,
     GrantRevocation, ScopedKeyRecord, StorageError, StorageErrorKind,
 };
-use crate::webhooks::{WebhookEventType as Hook, data as hook};
 
 #[derive(Debug, Default)]
 pub(super) struct CustomerTable {

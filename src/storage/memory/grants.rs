@@ -417,12 +417,13 @@ impl GrantStore for MemoryStore {
         let mut removed = 0;
         for shard in self.sessions.shards() {
             // Connect sessions ending unanswered: `connect.session.expired`.
-            let unanswered: Vec<(CredentialHash, crate::webhooks::WebhookEvent)> = read(shard)
-                .iter()
-                .filter(|(_, s)| now >= s.expires_at)
-                .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
-                .take(budget)
-                .collect();
+            let unanswered: Vec<(CredentialHash, crate::storage::webhook_events::WebhookEvent)> =
+                read(shard)
+                    .iter()
+                    .filter(|(_, s)| now >= s.expires_at)
+                    .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
+                    .take(budget)
+                    .collect();
             removed += purge(
                 shard,
                 &mut budget,

@@ -16,11 +16,12 @@ use time::{Duration, OffsetDateTime};
 use super::MemoryStore;
 use crate::model::ids::{AppId, WorkspaceId};
 use crate::model::random::{RandomSource, SystemRandom, random_array};
-use crate::storage::{StorageError, StorageErrorKind};
-use crate::webhooks::{
+use crate::storage::webhook_events::WebhookEvent;
+use crate::storage::webhooks::{
     AttemptResult, ClaimedDelivery, DeliveryRecord, DeliveryStatus, EndpointChanges,
-    EndpointRecord, WebhookEvent, WebhookMessage, WebhookStore,
+    EndpointRecord, WebhookMessage, WebhookStore,
 };
+use crate::storage::{StorageError, StorageErrorKind};
 
 /// Finished deliveries kept for the deliveries listing, per store.
 const KEPT_FINISHED: usize = 10_000;
@@ -438,7 +439,7 @@ impl WebhookStore for MemoryStore {
 
 fn session_data(
     session: &crate::storage::SessionRecord,
-    event_type: crate::webhooks::WebhookEventType,
+    event_type: crate::storage::webhook_events::WebhookEventType,
     at: OffsetDateTime,
 ) -> Option<WebhookEvent> {
     let connect = session.connect.as_ref()?;
@@ -446,7 +447,7 @@ fn session_data(
         crate::storage::ConnectMode::Create => "create",
         crate::storage::ConnectMode::Update => "update",
     };
-    Some(crate::webhooks::data::session(
+    Some(crate::storage::webhook_events::data::session(
         event_type,
         &session.workspace_id,
         &session.app_id,
@@ -464,7 +465,7 @@ pub(super) fn session_event(
     at: OffsetDateTime,
 ) -> Option<WebhookEvent> {
     use crate::storage::SessionStatus;
-    use crate::webhooks::WebhookEventType as Hook;
+    use crate::storage::webhook_events::WebhookEventType as Hook;
     let event_type = match session.status {
         SessionStatus::Approved => Hook::ConnectSessionCompleted,
         SessionStatus::Denied => Hook::ConnectSessionDenied,
@@ -481,7 +482,7 @@ pub(super) fn expired_event(session: &crate::storage::SessionRecord) -> Option<W
     }
     session_data(
         session,
-        crate::webhooks::WebhookEventType::ConnectSessionExpired,
+        crate::storage::webhook_events::WebhookEventType::ConnectSessionExpired,
         session.expires_at,
     )
 }

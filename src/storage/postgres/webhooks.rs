@@ -16,11 +16,12 @@ use super::error::Within as _;
 use super::rows::{get, parsed};
 use super::{PostgresStore, error};
 use crate::model::ids::{AppId, WorkspaceId};
-use crate::storage::{StorageError, StorageErrorKind};
-use crate::webhooks::{
+use crate::storage::webhook_events::{WebhookEvent, WebhookEventType};
+use crate::storage::webhooks::{
     AttemptResult, ClaimedDelivery, DeliveryRecord, DeliveryStatus, EndpointChanges,
-    EndpointRecord, SealedSecret, WebhookEvent, WebhookEventType, WebhookMessage, WebhookStore,
+    EndpointRecord, SealedSecret, WebhookMessage, WebhookStore,
 };
+use crate::storage::{StorageError, StorageErrorKind};
 
 macro_rules! endpoint_columns {
     ($e:literal) => {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use super::{WebhookEvent, WebhookEventType};
+use super::webhook_events::{WebhookEvent, WebhookEventType};
 use crate::model::ids::{AppId, WorkspaceId};
 use crate::storage::StorageError;
 

@@ -70,8 +70,7 @@ pub struct AuthorizationServerBuilder<S> {
     messages: BTreeMap<String, Messages>,
 }
 
-/// Written by hand: a derive would require `S: Debug` of the storage, and
-/// the builder holds the host's trait objects (clock, RNG, hooks).
+/// Written by hand: a derive would require `S: Debug` of the storage.
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationServerBuilder")

@@ -1,6 +1,5 @@
 //! Server configuration and its builder.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,10 +12,10 @@ use crate::hooks::clock::Clock;
 use crate::hooks::events::EventSink;
 use crate::hooks::link::{Provider, Terms};
 use crate::hooks::resource_owner::{ResourceOwnerAuthenticator, ScopeCatalogue};
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::Catalogue;
 use crate::model::random::RandomSource;
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::Catalogue;
 
 /// The largest request body [`AuthorizationServer::handle`](crate::AuthorizationServer::handle) accepts, in
 /// bytes (the management API's limit; OAuth form bodies are limited to
@@ -27,6 +26,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The server's configuration: issuer, key ring, clock, RNG, credential
 /// prefixes and limits. Built by
 /// [`AuthorizationServerBuilder`](crate::AuthorizationServerBuilder).
+#[derive(Debug)]
 pub struct ServerConfig {
     pub(crate) issuer: Url,
     pub(crate) prefixes: CredentialPrefixes,
@@ -112,31 +112,6 @@ impl Default for Lifetimes {
             connect_session: Duration::minutes(30),
             connect_link: Duration::minutes(15),
         }
-    }
-}
-
-/// Written by hand: the clock, RNG and event sink are the host's trait
-/// objects without `Debug` (the key ring redacts itself).
-impl fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("issuer", &self.issuer.as_str())
-            .field("prefixes", &self.prefixes)
-            .field("keys", &self.keys)
-            .field("clock", &self.clock)
-            .field("rng", &self.rng)
-            .field("events", &self.events)
-            .field("max_secret_grace", &self.max_secret_grace)
-            .field("lifetimes", &self.lifetimes)
-            .field(
-                "pkce_for_public_clients_only",
-                &self.pkce_for_public_clients_only,
-            )
-            .field("demo_sign_in", &self.demo_sign_in)
-            .field("refresh_grace", &self.refresh_grace)
-            .field("purge_policy", &self.purge_policy)
-            .field("max_connection_tags", &self.max_connection_tags)
-            .finish_non_exhaustive()
     }
 }
 

@@ -198,6 +198,7 @@ pub mod http;
 pub mod limits;
 mod model;
 pub mod oauth;
+mod presentation;
 pub mod registry;
 mod resource;
 mod server;
@@ -256,9 +257,8 @@ pub use model::ids::{
     Subject, WorkspaceId,
 };
 // Apps: inputs and outputs.
-pub use registry::apps::{
-    AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp, PageRequest, Paged,
-};
+pub use registry::apps::{AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp};
+pub use registry::paging::{PageRequest, Paged};
 // Connect sessions and scoped keys: inputs and outputs.
 pub use connect::input::{CustomerInfoInput, LocationInput};
 pub use connect::scoped_keys::{MintedScopedKey, NewScopedKey};

@@ -179,6 +179,7 @@ pub(crate) fn storage(backend: &'static str, ok: bool, latency: Duration) {
 /// the host's sink.
 pub(crate) struct Observed(pub(crate) Arc<dyn EventSink>);
 
+/// Written by hand: a transparent wrapper, it prints as the host's sink.
 impl fmt::Debug for Observed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -10,7 +10,7 @@ use crate::error::{Conflict, ConnectProblem, Error, FieldError, Problem, Resourc
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, ConnectionId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registry::apps::{PageRequest, Paged};
+use crate::registry::paging::{PageRequest, Paged};
 use crate::server::AuthorizationServer;
 use crate::storage::{
     AttachTarget, ConnectionAttach, ConnectionFilter, ConnectionRecord, ConnectionStatus, Storage,

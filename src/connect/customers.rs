@@ -18,7 +18,7 @@ use crate::error::{Error, Resource};
 use crate::hooks::events::Event;
 use crate::model::ids::{AppId, CustomerId, WorkspaceId};
 use crate::model::timestamp::rfc3339_ms;
-use crate::registry::apps::{PageRequest, Paged};
+use crate::registry::paging::{PageRequest, Paged};
 use crate::server::AuthorizationServer;
 use crate::storage::{CustomerRecord, Location, Storage};
 

@@ -38,7 +38,7 @@ use crate::model::scope::ScopeSet;
 use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::token::{Introspection, TokenError};
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{ScopedKeyInsert, ScopedKeyRecord, Storage, StorageError};
 

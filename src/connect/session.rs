@@ -265,7 +265,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let locale = request
             .locale
             .as_deref()
-            .map(crate::http::ui::i18n::check_locale)
+            .map(crate::presentation::i18n::check_locale)
             .transpose()?;
         let scoped_key = match (
             request.scoped_key.unwrap_or(false),

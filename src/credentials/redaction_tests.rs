@@ -29,6 +29,7 @@ use crate::oauth::{
 };
 use crate::storage::ResponseMode;
 use crate::storage::{SessionRecord, SessionStatus};
+use crate::webhooks::WebhookSecret;
 use crate::{AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, Subject};
 
 const REDIRECT: &str = "https://app.example.com/callback";
@@ -213,6 +214,8 @@ async fn debug_never_prints_a_secret() {
     };
     let scoped = ScopedKey(Secret::from("oc_sk_0123456789abcdefghijklmnopqrstuvwxyz"));
     let server_key = ServerKey::new(3, &key_bytes).unwrap();
+    let webhook_secret = WebhookSecret::generate(&SystemRandom::new()).unwrap();
+    let webhook_text = webhook_secret.expose_secret().to_owned();
 
     let rows = [
         credential::<kind::ClientSecret>("Credential<ClientSecret>", &keys),
@@ -295,6 +298,11 @@ async fn debug_never_prints_a_secret() {
             "IntrospectionRequest",
             &IntrospectionRequest::new("presented-token"),
             &["presented-token"],
+        ),
+        row(
+            "WebhookSecret",
+            &webhook_secret,
+            &[&webhook_text, &webhook_text[10..20]],
         ),
         row("ServerKey", &server_key, &["171, 171", "0xab", "ab, ab"]),
         row("KeyRing", &keys, &["171, 171", "0xab", "ab, ab"]),

@@ -148,7 +148,7 @@ pub trait LinkHook: Send + Sync + fmt::Debug {
 }
 
 /// A provider in the host's catalogue.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Provider {
     /// Its id (`[a-z0-9_-]`, 1–64 characters), as filters and callbacks name it.
@@ -163,19 +163,6 @@ pub struct Provider {
     pub method: LinkMethod,
     /// The host's code for it.
     pub hook: Arc<dyn LinkHook>,
-}
-
-/// Written by hand: the host's hook is a trait object without `Debug`.
-impl fmt::Debug for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Provider")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("categories", &self.categories)
-            .field("logo_url", &self.logo_url)
-            .field("method", &self.method)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Provider {

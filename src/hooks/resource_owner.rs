@@ -220,6 +220,7 @@ pub struct SignIn<F> {
     lookup: F,
 }
 
+/// Written by hand: `lookup` is the host's closure, which has no `Debug`.
 impl<F> fmt::Debug for SignIn<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignIn")

@@ -15,7 +15,9 @@ use crate::connect::scoped_keys::NewScopedKey;
 use crate::error::{AuthFailure, ConnectProblem, Error, FieldError, Problem, Resource, Throttle};
 use crate::http::params::Params;
 use crate::model::ids::{AppId, CustomerId, ScopedKeyId};
-use crate::registry::apps::{AuthenticatedClient, OAuthApp, PageRequest};
+use crate::registry::apps::OAuthApp;
+use crate::registry::paging::PageRequest;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 

@@ -156,7 +156,7 @@ pub(super) fn render<S: Storage>(
     crate::telemetry::connect_step(flow.step.as_str());
     let body = step_body(config.scope_catalogue(), page, &shown);
     let error = shown.error.map(|e| {
-        let message = look.t(ui::i18n::problem_key(&e.problem)).to_owned();
+        let message = look.t(ui::keys::problem_key(&e.problem)).to_owned();
         (e.field, message)
     });
     let action = format!("{}/connect", config.issuer().path().trim_end_matches('/'));

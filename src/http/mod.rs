@@ -38,8 +38,8 @@ mod response;
 pub(crate) mod ui;
 
 pub(crate) use crate::config::MAX_BODY_BYTES;
-pub use ui::brand::Brand;
-pub use ui::i18n::Messages;
+pub use crate::presentation::brand::Brand;
+pub use crate::presentation::i18n::Messages;
 
 /// The OpenAPI 3.1 description of the JSON API that
 /// [`AuthorizationServer::handle`] serves at `GET /openapi.json`: the

@@ -23,7 +23,7 @@ use super::management::json_body;
 use super::{allow, response, storage_error};
 use crate::model::ids::AppId;
 use crate::model::timestamp::{rfc3339_ms, rfc3339_ms_option};
-use crate::registry::apps::RotateSecretRequest;
+use crate::registry::secrets::RotateSecretRequest;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 use crate::webhooks::{

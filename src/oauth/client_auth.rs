@@ -8,7 +8,7 @@ use crate::hooks::events::Event;
 use crate::model::ids::ClientId;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::token::error::{FailedAuthentication, TokenError};
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{AppRecord, Storage};
 

@@ -8,5 +8,8 @@
 
 pub(crate) mod admin_keys;
 pub(crate) mod apps;
+pub(crate) mod paging;
+pub(crate) mod secrets;
 
-pub use apps::{AuthenticatedClient, PageMeta, RotateSecretRequest, RotatedSecret};
+pub use paging::PageMeta;
+pub use secrets::{AuthenticatedClient, RotateSecretRequest, RotatedSecret};

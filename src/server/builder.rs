@@ -17,10 +17,10 @@ use crate::hooks::link::{LinkMethod, Provider, Terms, valid_field_name, valid_id
 use crate::hooks::resource_owner::{
     DemoSignIn, NoResourceOwner, ResourceOwnerAuthenticator, ScopeCatalogue,
 };
-use crate::http::ui::brand::{Brand, Theme};
-use crate::http::ui::i18n::{Catalogue, Messages};
 use crate::model::random::{ChaChaRandom, RandomSource};
 use crate::model::scope::ScopeSet;
+use crate::presentation::brand::{Brand, Theme};
+use crate::presentation::i18n::{Catalogue, Messages};
 use crate::server::{AuthorizationServer, Inner};
 use crate::storage::Storage;
 
@@ -72,8 +72,7 @@ pub struct AuthorizationServerBuilder<S> {
     messages: BTreeMap<String, Messages>,
 }
 
-/// Written by hand: a derive would require `S: Debug` of the storage, and
-/// the builder holds the host's trait objects (clock, RNG, hooks).
+/// Written by hand: a derive would require `S: Debug` of the storage.
 impl<S> fmt::Debug for AuthorizationServerBuilder<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizationServerBuilder")
@@ -496,7 +495,7 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             return Err(ConfigError::Invalid(problem));
         }
         for (locale, messages) in &self.messages {
-            if crate::http::ui::i18n::check_locale(locale).is_err() {
+            if crate::presentation::i18n::check_locale(locale).is_err() {
                 return Err(ConfigError::Invalid("messages locale (a BCP 47 tag)"));
             }
             if messages.unknown_key().is_some() {

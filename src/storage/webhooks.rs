@@ -19,6 +19,8 @@ pub struct SealedSecret {
     pub ciphertext: Vec<u8>,
 }
 
+/// Written by hand, to be short: the ciphertext is sealed (AES-256-GCM) and
+/// its bytes tell a reader nothing; the key id is what is worth showing.
 impl std::fmt::Debug for SealedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealedSecret")

@@ -12,8 +12,6 @@
 //! endpoint ([`SealedSecret`]): a copy of the database alone yields no
 //! secret.
 
-use std::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -21,6 +19,7 @@ use ring::hmac;
 use zeroize::Zeroizing;
 
 use crate::credentials::keyring::KeyRing;
+use crate::credentials::{Redacted, Secret};
 use crate::model::random::{RandomError, RandomSource, random_array};
 use crate::storage::webhooks::SealedSecret;
 
@@ -31,10 +30,12 @@ const SEAL_DOMAIN: &str = "oauth-connect webhook secret v1";
 
 /// A webhook signing secret (`whsec_…`). Shown once, when the endpoint is
 /// created or its secret rotated; prints as `[redacted]`; zeroized on drop.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct WebhookSecret {
-    bytes: Zeroizing<Vec<u8>>,
-    text: Zeroizing<String>,
+    /// The HMAC key: the random bytes.
+    bytes: Redacted<Zeroizing<Vec<u8>>>,
+    /// `whsec_` and their base64, as the receiver configures it.
+    text: Secret,
 }
 
 impl WebhookSecret {
@@ -47,14 +48,14 @@ impl WebhookSecret {
     fn from_bytes(bytes: Vec<u8>) -> Self {
         let text = Zeroizing::new(format!("{SECRET_PREFIX}{}", STANDARD.encode(&bytes)));
         Self {
-            bytes: Zeroizing::new(bytes),
-            text,
+            bytes: Redacted::new(Zeroizing::new(bytes)),
+            text: Secret::from(text),
         }
     }
 
     /// The secret as the receiver configures it (`whsec_…`).
     pub fn expose_secret(&self) -> &str {
-        &self.text
+        self.text.expose_secret()
     }
 
     /// The signature of a message, `v1,<base64>`.
@@ -125,12 +126,6 @@ fn aead_key(keys: &KeyRing, key_id: u8, endpoint_id: &str) -> Result<LessSafeKey
     Ok(LessSafeKey::new(unbound))
 }
 
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret([redacted])")
-    }
-}
-
 /// A stored webhook secret could not be encrypted or decrypted (its key
 /// was retired from the key ring, or the record was altered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -186,7 +181,10 @@ mod tests {
             WebhookSecret::open(&keys, "whk_2", &sealed).unwrap_err(),
             SealError
         );
-        assert_eq!(format!("{secret:?}"), "WebhookSecret([redacted])");
+        assert_eq!(
+            format!("{secret:?}"),
+            r#"WebhookSecret { bytes: "[redacted]", text: "[redacted]" }"#
+        );
     }
 
     #[test]

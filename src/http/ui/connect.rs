@@ -468,7 +468,7 @@ pub(crate) fn connect_page(look: &Look<'_>, view: &ConnectView<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ui::brand::Brand;
+    use crate::presentation::brand::Brand;
 
     fn view<'a>(body: StepBody<'a>) -> ConnectView<'a> {
         ConnectView {

@@ -138,7 +138,7 @@ pub(crate) fn consent_page(look: &Look<'_>, view: &ConsentView<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ui::brand::Brand;
+    use crate::presentation::brand::Brand;
 
     #[test]
     fn everything_shown_is_escaped() {

@@ -10,18 +10,17 @@
 //! ([`ConsentPrompt`](crate::oauth::authorize::ConsentPrompt), [`ErrorPage`](crate::oauth::authorize::ErrorPage))
 //! and call the typed API instead of [`AuthorizationServer::handle`](crate::AuthorizationServer::handle).
 //!
-//! - [`brand`]: the host's name, logo, accent colour and support link;
-//! - [`i18n`]: the message catalogues and the page language;
+//! - [`keys`]: which message an error page or a field's problem shows (the
+//!   brand and the catalogues themselves are [`crate::presentation`]'s);
 //! - [`consent`]: the consent page of a plain authorization;
 //! - [`connect`]: the hosted Connect steps;
 //! - [`pages`]: error and message pages.
 
-pub(crate) mod brand;
 pub(crate) mod connect;
 pub(crate) mod consent;
 pub(crate) mod countries;
 mod form;
-pub(crate) mod i18n;
+pub(crate) mod keys;
 pub(crate) mod pages;
 
 use std::fmt::Write as _;
@@ -32,6 +31,7 @@ use base64::engine::general_purpose::STANDARD;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use crate::config::ServerConfig;
+use crate::presentation::i18n::fill;
 
 pub(crate) use connect::{
     ConnectView, CustomerView, EmbedView, LinkInput, ProviderLine, StepBody, connect_page,
@@ -110,13 +110,13 @@ impl<'a> Look<'a> {
     /// Message `key` with its `{values}` filled in (the result is text, to
     /// escape).
     pub(crate) fn tf(&self, key: &'a str, values: &[(&str, &str)]) -> String {
-        i18n::fill(self.t(key), values)
+        fill(self.t(key), values)
     }
 
     /// Message `key` as HTML, with its `{values}` filled in by `values`
     /// (already HTML).
     pub(crate) fn th(&self, key: &'a str, values: &[(&str, &str)]) -> String {
-        i18n::fill(&text(self.t(key)), values)
+        fill(&text(self.t(key)), values)
     }
 }
 
@@ -268,7 +268,7 @@ pub(crate) fn page_script(script: &PageScript<'_>) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::http::ui::brand::Brand;
+    use crate::presentation::brand::Brand;
     use crate::{AuthorizationServer, MemoryStore};
 
     pub(crate) fn server(brand: Brand) -> AuthorizationServer<MemoryStore> {

@@ -29,7 +29,7 @@ pub(crate) fn error_page_with(
     back: Option<&WayBack<'_>>,
     extra: &str,
 ) -> String {
-    let (title, message) = super::i18n::error_keys(page);
+    let (title, message) = super::keys::error_keys(page);
     let title = look.t(title);
     let mut body = format!(
         "<h1 tabindex=\"-1\" autofocus>{}</h1><p>{}</p>",
@@ -128,7 +128,7 @@ pub(crate) fn message_page(look: &Look<'_>, page: &MessagePage<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ui::brand::Brand;
+    use crate::presentation::brand::Brand;
 
     /// Every error page has a way back: the app when known, else the
     /// host's support page (issue 20, item 5).

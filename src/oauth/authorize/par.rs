@@ -7,7 +7,7 @@ use crate::credentials::Redacted;
 use crate::model::redirect::find_match;
 use crate::oauth::error::{OAuthError, OAuthErrorCode};
 use crate::oauth::request::AuthorizationRequest;
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{SessionRecord, SessionStatus, Storage, StorageError};
 

@@ -9,7 +9,7 @@ use crate::hooks::events::Event;
 use crate::model::ids::GrantId;
 use crate::model::scope::ScopeSet;
 use crate::oauth::error::OAuthErrorCode;
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{GrantRecord, Storage, TokenKind};
 

@@ -10,7 +10,7 @@ use crate::credentials::keyring::CredentialHash;
 use crate::credentials::{AccessToken, AuthorizationCode, RANDOM_LEN, RefreshToken};
 use crate::hooks::events::Event;
 use crate::oauth::pkce;
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{CodeRecord, CodeRedemption, GrantRecord, Storage, TokenKind};
 

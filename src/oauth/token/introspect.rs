@@ -9,7 +9,7 @@ use crate::model::ids::{ClientId, Subject};
 use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::request::IntrospectionRequest;
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::Storage;
 

@@ -22,7 +22,7 @@ use crate::hooks::clock::ManualClock;
 use crate::oauth::authorize::Decision;
 use crate::oauth::token::TokenResponse;
 use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::{
     AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, ServerKey, Subject,
     WorkspaceId,

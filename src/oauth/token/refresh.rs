@@ -8,7 +8,7 @@ use crate::credentials::{AccessToken, RefreshToken};
 use crate::hooks::events::Event;
 use crate::model::scope::ScopeSet;
 use crate::oauth::error::OAuthErrorCode;
-use crate::registry::apps::AuthenticatedClient;
+use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{GrantRecord, RefreshRotation, Storage, TokenKind, TokenRecord};
 

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use language_tags::LanguageTag;
 
 use crate::error::{ConnectProblem, FieldError, Problem};
-use crate::oauth::authorize::error::ErrorPage;
 
 use en::EN;
 use es::ES;
@@ -217,44 +216,13 @@ pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// The keys of an error page's title and message.
-pub(crate) fn error_keys(page: ErrorPage) -> (&'static str, &'static str) {
-    match page {
-        ErrorPage::MissingClientId => ("error.invalid_link.title", "error.missing_client_id"),
-        ErrorPage::UnknownClient => ("error.invalid_link.title", "error.unknown_client"),
-        ErrorPage::RepeatedParameter => ("error.invalid_link.title", "error.repeated_parameter"),
-        ErrorPage::InvalidRedirectUri => ("error.invalid_link.title", "error.invalid_redirect_uri"),
-        ErrorPage::MissingRedirectUri => ("error.invalid_link.title", "error.missing_redirect_uri"),
-        ErrorPage::UnknownRequest => ("error.unknown_request.title", "error.unknown_request"),
-        ErrorPage::ExpiredRequest => ("error.expired.title", "error.expired"),
-        ErrorPage::CompletedRequest => ("error.completed.title", "error.completed"),
-        ErrorPage::InvalidCsrfToken => ("error.csrf.title", "error.csrf"),
-        ErrorPage::TemporarilyUnavailable => ("error.unavailable.title", "error.unavailable"),
-        ErrorPage::SignInRequired => ("error.sign_in.title", "error.sign_in"),
-        ErrorPage::InvalidLinkState => ("error.link_state.title", "error.link_state"),
-        ErrorPage::OtherBrowser => ("error.other_browser.title", "error.other_browser"),
-    }
-}
-
-/// The key of a form field's problem, as the customer form shows it.
-pub(crate) fn problem_key(problem: &Problem) -> &'static str {
-    match problem {
-        Problem::Required => "problem.required",
-        Problem::TooLong { .. } => "problem.too_long",
-        Problem::Connect(ConnectProblem::InvalidEmail) => "problem.email",
-        Problem::Connect(ConnectProblem::InvalidPhone) => "problem.phone",
-        Problem::Connect(ConnectProblem::IncompleteLocation) => "problem.location",
-        Problem::InvalidCharacters => "problem.characters",
-        _ => "problem.other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Every shipped language has exactly the English keys, each naming
-    /// the same `{values}`, and the embed script carries the `sdk.*` texts.
+    /// the same `{values}` (`http::ui::keys` checks that the embed script
+    /// carries the `sdk.*` texts).
     #[test]
     fn catalogues_are_complete_and_alike() {
         let braces = |s: &str| -> Vec<String> {
@@ -269,16 +237,6 @@ mod tests {
                 assert_eq!(key, other_key);
                 assert_eq!(braces(en), braces(text), "{key}");
                 assert!(!text.is_empty());
-            }
-        }
-        let sdk = include_str!("../assets/connect-sdk.js");
-        for lang in SHIPPED {
-            for key in ["sdk.title", "sdk.close"] {
-                let text = shipped(lang, key).unwrap();
-                assert!(
-                    sdk.contains(&format!("'{}'", text.replace('\'', "\\'"))),
-                    "{lang} {key}"
-                );
             }
         }
     }

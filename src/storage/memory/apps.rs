@@ -178,9 +178,9 @@ impl AppStore for MemoryStore {
             return Ok(false);
         };
         // Everything issued to the app goes in the same critical section.
-        let mut sessions = write(&self.sessions);
-        let mut codes = write(&self.codes);
-        let mut grants = write(&self.grants);
+        let mut sessions = self.sessions.lock_all();
+        let mut codes = self.codes.lock_all();
+        let mut grants = self.grants.lock_all();
         let mut tokens = self.tokens.lock_all();
         let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
@@ -194,7 +194,7 @@ impl AppStore for MemoryStore {
         }
         codes.retain(|_, c| &c.app_id != id);
         grants.retain(|_, g| &g.app_id != id);
-        tokens.retain(|t| &t.grant.app_id != id);
+        tokens.retain(|_, t| &t.grant.app_id != id);
         connections.by_id.retain(|_, c| &c.app_id != id);
         connections.active.retain(|(app, _), _| app != id);
         let ConnectionTable {

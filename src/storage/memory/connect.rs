@@ -115,7 +115,7 @@ impl ConnectStore for MemoryStore {
         id: &CustomerId,
         now: OffsetDateTime,
     ) -> Result<Option<Vec<ConnectionRecord>>, StorageError> {
-        let mut grants = write(&self.grants);
+        let mut grants = self.grants.lock_all();
         let mut customers = write(&self.customers);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
@@ -325,7 +325,7 @@ impl ConnectStore for MemoryStore {
         context: &ConnectContext,
         now: OffsetDateTime,
     ) -> Result<StepAdvance, StorageError> {
-        let mut sessions = write(&self.sessions);
+        let mut sessions = write(self.sessions.shard(hash));
         let Some(session) = sessions.get_mut(hash) else {
             return Ok(StepAdvance::Closed);
         };
@@ -428,7 +428,7 @@ impl ConnectStore for MemoryStore {
         id: &ConnectionId,
         now: OffsetDateTime,
     ) -> Result<Option<ConnectionRecord>, StorageError> {
-        let mut grants = write(&self.grants);
+        let mut grants = self.grants.lock_all();
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
         let named = connections
@@ -455,7 +455,7 @@ impl ConnectStore for MemoryStore {
         // and the insert happen under all of them, so a concurrent
         // revocation or deletion comes wholly before or wholly after.
         let apps = read(&self.apps);
-        let grants = read(&self.grants);
+        let grants = self.grants.read([&key.grant_id]);
         let connections = read(&self.connections);
         let mut keys = write(&self.scoped_keys);
         if keys.by_id.contains_key(&key.id) {
@@ -486,13 +486,17 @@ impl ConnectStore for MemoryStore {
         &self,
         id: &ScopedKeyId,
     ) -> Result<Option<ScopedKeyRecord>, StorageError> {
-        // Lock order: grants before scoped keys.
-        let grants = read(&self.grants);
-        let keys = read(&self.scoped_keys);
-        Ok(keys
-            .by_id
-            .get(id)
-            .map(|k| with_grant_revocation(&grants, k)))
+        // The key first, then its grant: the lock order (grants before
+        // scoped keys) forbids holding both this way round, and a grant only
+        // ever goes from live to revoked (or gone), so the grant read after
+        // the key is at least as revoked as at the key's reading.
+        let Some(key) = read(&self.scoped_keys).by_id.get(id).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(with_grant_revocation(
+            &self.grants.read([&key.grant_id]),
+            &key,
+        )))
     }
 
     async fn list_scoped_keys(
@@ -503,7 +507,7 @@ impl ConnectStore for MemoryStore {
         offset: u64,
         limit: u32,
     ) -> Result<Listing<ScopedKeyRecord>, StorageError> {
-        let grants = read(&self.grants);
+        let grants = self.grants.read_all();
         let keys = read(&self.scoped_keys);
         let matching: Vec<&ScopedKeyRecord> = keys
             .order

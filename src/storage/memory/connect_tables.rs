@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use super::{IdMap, MemoryStore, insert_ordered, webhooks, write};
+use super::shards::Locked;
+use super::{GrantsLocked, IdMap, MemoryStore, insert_ordered, webhooks, write};
 use crate::model::ids::{AppId, ConnectionId, CustomerId, GrantId, ScopedKeyId, WorkspaceId};
 use crate::storage::webhook_events::{WebhookEventType as Hook, data as hook};
 use crate::storage::{
@@ -129,7 +130,7 @@ impl MemoryStore {
     pub(super) fn write_connect_approval(
         &self,
         approval: &ConnectApproval,
-        grants: &mut IdMap<GrantId, Box<GrantRecord>>,
+        grants: &mut GrantsLocked<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StorageError> {
         let mut customers = write(&self.customers);
@@ -260,7 +261,7 @@ pub(super) fn revoke_keys_of(keys: &mut ScopedKeyTable, grants: &[GrantId], now:
 /// caller holds the grants, connections and scoped-keys locks). `None` if
 /// the grant is unknown or already revoked.
 pub(super) fn revoke_grant_in(
-    grants: &mut IdMap<GrantId, Box<GrantRecord>>,
+    grants: &mut GrantsLocked<'_>,
     connections: &mut ConnectionTable,
     keys: &mut ScopedKeyTable,
     id: &GrantId,
@@ -289,10 +290,10 @@ pub(super) fn revoke_grant_in(
 /// A scoped key as storage reports it: revoked with its grant (at the
 /// grant's revocation time; at its own creation time when the grant is no
 /// longer stored).
-pub(super) fn with_grant_revocation(
-    grants: &IdMap<GrantId, Box<GrantRecord>>,
-    key: &ScopedKeyRecord,
-) -> ScopedKeyRecord {
+pub(super) fn with_grant_revocation<G>(grants: &Locked<G>, key: &ScopedKeyRecord) -> ScopedKeyRecord
+where
+    G: std::ops::Deref<Target = IdMap<GrantId, Box<GrantRecord>>>,
+{
     let mut key = key.clone();
     if key.revoked_at.is_none() {
         key.revoked_at = match grants.get(&key.grant_id) {
@@ -306,7 +307,7 @@ pub(super) fn with_grant_revocation(
 /// Revokes an active connection (taking it out of the active index), its
 /// grant and the keys minted under that grant.
 pub(super) fn revoke_one_connection(
-    grants: &mut IdMap<GrantId, Box<GrantRecord>>,
+    grants: &mut GrantsLocked<'_>,
     connections: &mut ConnectionTable,
     keys: &mut ScopedKeyTable,
     id: &ConnectionId,

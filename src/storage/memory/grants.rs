@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::connect_tables::revoke_grant_in;
+use super::shards::{Locked, ReadLocked};
 use super::tokens::{StoredToken, nanos};
 use super::{ContextLock, IdMap, MemoryStore, purge, read, webhooks, write};
 use crate::credentials::keyring::CredentialHash;
@@ -17,9 +18,18 @@ use crate::storage::{
     StorageErrorKind, TokenKind, TokenRecord,
 };
 
-pub(super) fn grant_is_live(grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId) -> bool {
+/// Whether the grant `id` is stored and not revoked; its shard of `grants`
+/// must be locked.
+pub(super) fn grant_is_live<G>(grants: &Locked<G>, id: &GrantId) -> bool
+where
+    G: std::ops::Deref<Target = IdMap<GrantId, Box<GrantRecord>>>,
+{
     grants.get(id).is_some_and(|g| g.revoked_at.is_none())
 }
+
+/// Read locks on every shard of the grants.
+type GrantsRead<'a> =
+    ReadLocked<'a, GrantId, Box<GrantRecord>, std::hash::BuildHasherDefault<super::IdHasher>>;
 
 pub(super) fn extend_expiry(grant: &mut GrantRecord, to: OffsetDateTime) {
     if let Some(at) = grant.expires_at.as_mut() {
@@ -33,7 +43,7 @@ impl GrantStore for MemoryStore {
         // Lock order: apps before sessions, as in `delete_app`, so an app
         // deleted a moment ago gets nothing new (a foreign key in SQL).
         let apps = read(&self.apps);
-        let mut sessions = write(&self.sessions);
+        let mut sessions = write(self.sessions.shard(&session.hash));
         if apps.get(&session.workspace_id, &session.app_id).is_none() {
             return Err(StorageError::new(StorageErrorKind::NotFound));
         }
@@ -50,8 +60,10 @@ impl GrantStore for MemoryStore {
         requester: &CredentialHash,
         max_pending: u32,
     ) -> Result<(), StorageError> {
+        // Every shard of the sessions: the requester's oldest pushed
+        // requests may go, wherever they are.
         let apps = read(&self.apps);
-        let mut sessions = write(&self.sessions);
+        let mut sessions = self.sessions.lock_all();
         let mut pushed = write(&self.pushed);
         if apps.get(&session.workspace_id, &session.app_id).is_none() {
             return Err(StorageError::new(StorageErrorKind::NotFound));
@@ -76,7 +88,7 @@ impl GrantStore for MemoryStore {
         hash: &CredentialHash,
         now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, StorageError> {
-        let mut sessions = write(&self.sessions);
+        let mut sessions = write(self.sessions.shard(hash));
         let Some(session) = sessions.get_mut(hash) else {
             return Ok(None);
         };
@@ -92,7 +104,7 @@ impl GrantStore for MemoryStore {
         decision: &SessionDecision,
         now: OffsetDateTime,
     ) -> Result<SessionCompletion, StorageError> {
-        let mut sessions = write(&self.sessions);
+        let mut sessions = write(self.sessions.shard(hash));
         let Some(session) = sessions.get_mut(hash) else {
             return Ok(SessionCompletion::NotFound);
         };
@@ -111,8 +123,14 @@ impl GrantStore for MemoryStore {
                 code,
                 connect,
             } => {
-                let mut codes = write(&self.codes);
-                let mut grants = write(&self.grants);
+                let mut codes = write(self.codes.shard(&code.hash));
+                // A Connect approval may revoke the grant it replaces, in
+                // any shard.
+                let mut grants = if connect.is_some() {
+                    self.grants.lock_all()
+                } else {
+                    self.grants.lock([&grant.id])
+                };
                 if codes.contains_key(&code.hash) || grants.contains_key(&grant.id) {
                     return Err(StorageError::new(StorageErrorKind::Conflict));
                 }
@@ -132,8 +150,10 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError> {
-        let code = read(&self.codes).get(hash).map(|c| CodeRecord::clone(c));
-        Ok(code.filter(|c| grant_is_live(&read(&self.grants), &c.grant_id)))
+        let code = read(self.codes.shard(hash))
+            .get(hash)
+            .map(|c| CodeRecord::clone(c));
+        Ok(code.filter(|c| grant_is_live(&self.grants.read([&c.grant_id]), &c.grant_id)))
     }
 
     async fn redeem_code(
@@ -143,11 +163,11 @@ impl GrantStore for MemoryStore {
         grant_expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<CodeRedemption, StorageError> {
-        let mut codes = write(&self.codes);
-        let mut grants = write(&self.grants);
+        let mut codes = write(self.codes.shard(hash));
         let Some(code) = codes.get_mut(hash) else {
             return Ok(CodeRedemption::Invalid);
         };
+        let mut grants = self.grants.lock([&code.grant_id]);
         if !grant_is_live(&grants, &code.grant_id) {
             return Ok(CodeRedemption::Invalid);
         }
@@ -178,7 +198,7 @@ impl GrantStore for MemoryStore {
     ) -> Result<(), StorageError> {
         // Lock order: apps first, as in `delete_app`.
         let apps = read(&self.apps);
-        let mut grants = write(&self.grants);
+        let mut grants = self.grants.lock([&grant.id]);
         let mut table = self.tokens.lock(tokens.iter().map(|t| &t.hash));
         if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
             return Err(StorageError::new(StorageErrorKind::NotFound));
@@ -199,8 +219,8 @@ impl GrantStore for MemoryStore {
     ) -> Result<(), StorageError> {
         // Lock order: apps, codes, grants, as everywhere.
         let apps = read(&self.apps);
-        let mut codes = write(&self.codes);
-        let mut grants = write(&self.grants);
+        let mut codes = write(self.codes.shard(&code.hash));
+        let mut grants = self.grants.lock([&grant.id]);
         if apps.get(&grant.workspace_id, &grant.app_id).is_none() {
             return Err(StorageError::new(StorageErrorKind::NotFound));
         }
@@ -213,14 +233,16 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_grant(&self, id: &GrantId) -> Result<Option<GrantRecord>, StorageError> {
-        Ok(read(&self.grants).get(id).map(|g| GrantRecord::clone(g)))
+        Ok(read(self.grants.shard(id))
+            .get(id)
+            .map(|g| GrantRecord::clone(g)))
     }
 
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
         let token = read(self.tokens.shard(hash))
             .get(hash)
             .map(|t| t.to_record(*hash));
-        Ok(token.filter(|t| grant_is_live(&read(&self.grants), &t.grant_id)))
+        Ok(token.filter(|t| grant_is_live(&self.grants.read([&t.grant_id]), &t.grant_id)))
     }
 
     async fn rotate_refresh_token(
@@ -231,13 +253,18 @@ impl GrantStore for MemoryStore {
         replay_since: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<RefreshRotation, StorageError> {
-        let mut grants = write(&self.grants);
-        // The old token's successor, if any, is read with it: its shard is
-        // locked too. Only a rotation sets it, and rotations hold the grants'
-        // write lock, so it cannot change between this look and the lock.
-        let successor = read(self.tokens.shard(hash))
+        // The old token's grant and successor, if any, are read first, to
+        // lock the grant's shard and the successor's shard too. A token's
+        // grant never changes; only a rotation sets the successor, and
+        // rotations hold the write lock of their grant's shard, so it cannot
+        // change between this look and the locks.
+        let Some((grant_id, successor)) = read(self.tokens.shard(hash))
             .get(hash)
-            .and_then(|t| t.successor.as_deref().copied());
+            .map(|t| (t.grant.grant_id.clone(), t.successor.as_deref().copied()))
+        else {
+            return Ok(RefreshRotation::Invalid);
+        };
+        let mut grants = self.grants.lock([&grant_id]);
         let mut tokens = self.tokens.lock(
             std::iter::once(hash)
                 .chain(successors.iter().map(|t| &t.hash))
@@ -325,7 +352,7 @@ impl GrantStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<Option<GrantRevocation>, StorageError> {
         // Lock order: grants, connections, scoped keys.
-        let mut grants = write(&self.grants);
+        let mut grants = self.grants.lock([id]);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
         Ok(revoke_grant_in(
@@ -343,11 +370,11 @@ impl GrantStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<Option<GrantRevocation>, StorageError> {
         // Lock order: codes, grants, connections, scoped keys.
-        let codes = read(&self.codes);
+        let codes = read(self.codes.shard(hash));
         let Some(code) = codes.get(hash).filter(|c| c.redeemed_at.is_some()) else {
             return Ok(None);
         };
-        let mut grants = write(&self.grants);
+        let mut grants = self.grants.lock([&code.grant_id]);
         let mut connections = write(&self.connections);
         let mut keys = write(&self.scoped_keys);
         let Some(revocation) = revoke_grant_in(
@@ -388,37 +415,40 @@ impl GrantStore for MemoryStore {
             g.expires_at.is_some_and(|at| now >= at)
                 || g.revoked_at.is_some_and(|at| now >= at + retention)
         };
-        let grant_gone = |grants: &IdMap<GrantId, Box<GrantRecord>>, id: &GrantId| {
-            grants.get(id).is_none_or(|g| doomed(g))
-        };
-        let grants = || read(&self.grants);
-        // Connect sessions ending unanswered: `connect.session.expired`.
-        let unanswered: Vec<(CredentialHash, crate::storage::webhook_events::WebhookEvent)> =
-            read(&self.sessions)
-                .iter()
-                .filter(|(_, s)| now >= s.expires_at)
-                .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
-                .take(budget)
-                .collect();
-        let mut removed = purge(
-            &self.sessions,
-            &mut budget,
-            ContextLock::AfterTable,
-            || (),
-            |s, ()| now >= s.expires_at,
-        );
-        if !unanswered.is_empty() {
-            let sessions = read(&self.sessions);
-            for (hash, event) in unanswered {
-                if !sessions.contains_key(&hash) {
-                    self.webhooks.record(event);
+        let grant_gone =
+            |grants: &GrantsRead<'_>, id: &GrantId| grants.get(id).is_none_or(|g| doomed(g));
+        let grants = || self.grants.read_all();
+        // One shard of the sessions at a time.
+        let mut removed = 0;
+        for shard in self.sessions.shards() {
+            // Connect sessions ending unanswered: `connect.session.expired`.
+            let unanswered: Vec<(CredentialHash, crate::storage::webhook_events::WebhookEvent)> =
+                read(shard)
+                    .iter()
+                    .filter(|(_, s)| now >= s.expires_at)
+                    .filter_map(|(h, s)| Some((*h, webhooks::expired_event(s)?)))
+                    .take(budget)
+                    .collect();
+            removed += purge(
+                shard,
+                &mut budget,
+                ContextLock::AfterTable,
+                || (),
+                |s, ()| now >= s.expires_at,
+            );
+            if !unanswered.is_empty() {
+                let sessions = read(shard);
+                for (hash, event) in unanswered {
+                    if !sessions.contains_key(&hash) {
+                        self.webhooks.record(event);
+                    }
                 }
             }
         }
         {
             // The pushed requests' index forgets the sessions gone (purged
             // now, or with their app).
-            let sessions = read(&self.sessions);
+            let sessions = self.sessions.read_all();
             let mut pushed = write(&self.pushed);
             pushed.retain(|_, held| {
                 held.retain(|hash| sessions.contains_key(hash));
@@ -427,32 +457,24 @@ impl GrantStore for MemoryStore {
         }
         // A redeemed code is the tombstone a late replay needs to revoke its
         // grant (RFC 6749 §4.1.2): it stays until its grant goes.
-        removed += purge(
-            &self.codes,
-            &mut budget,
-            ContextLock::AfterTable,
-            grants,
-            |c, grants| {
+        removed += self
+            .codes
+            .purge(&mut budget, ContextLock::AfterTable, grants, |c, grants| {
                 (c.redeemed_at.is_none() && now >= c.expires_at) || grant_gone(grants, &c.grant_id)
-            },
-        );
-        // One shard at a time, each judged with the grants table read-locked
-        // first (the lock order: grants, then tokens).
+            });
+        // One shard at a time, each judged with the grants read-locked first
+        // (the lock order: grants, then tokens).
         let now_nanos = nanos(now)?;
-        for shard in &self.tokens.shards {
-            removed += purge(
-                shard,
-                &mut budget,
-                ContextLock::BeforeTable,
-                grants,
-                |t, grants| now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id),
-            );
-        }
+        removed += self.tokens.purge(
+            &mut budget,
+            ContextLock::BeforeTable,
+            grants,
+            |t, grants| now_nanos >= t.expires_at || grant_gone(grants, &t.grant.grant_id),
+        );
         // A grant may go before the last of its codes and tokens (another
         // batch's work): they are dead without it (`grant_is_live`) and the
         // next purge removes them.
-        removed += purge(
-            &self.grants,
+        removed += self.grants.purge(
             &mut budget,
             ContextLock::AfterTable,
             || (),

@@ -4,9 +4,11 @@
 //! Each table sits behind its own lock, so readers of one never wait for
 //! writers of another; a method that must change several tables atomically
 //! takes their locks in one fixed order — apps, sessions, pushed requests,
-//! codes, grants, tokens (their shards in shard order), customers,
+//! codes, grants, tokens, customers,
 //! connections, scoped keys, publishable keys, rate limits — so two methods
-//! can never deadlock. Locks are never held across an `.await`.
+//! can never deadlock; within a table in shards (sessions, codes, grants,
+//! tokens: see [`shards`]) the shards are taken in shard order. Locks are
+//! never held across an `.await`.
 
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -24,6 +26,7 @@ mod connect_tables;
 mod grants;
 mod publishable_keys;
 mod rate_limits;
+mod shards;
 mod tokens;
 mod webhooks;
 
@@ -32,6 +35,7 @@ use apps::AppTable;
 use connect_tables::{ConnectionTable, CustomerTable, ScopedKeyTable};
 use publishable_keys::PublishableKeyTable;
 use rate_limits::RateLimitTable;
+use shards::{CredentialShards, IdShards};
 use tokens::TokenTable;
 
 /// Everything in process memory. Safe to share between tasks and threads;
@@ -40,15 +44,15 @@ use tokens::TokenTable;
 pub struct MemoryStore {
     apps: RwLock<AppTable>,
     // Records are boxed: the tables of a busy store grow by the million, and
-    // a table of boxes moves and zeroes far less memory as it grows.
-    sessions: RwLock<CredentialHashMap<Box<SessionRecord>>>,
+    // a table of boxes moves and zeroes far less memory as it grows. The
+    // tables that grow with requests are in shards (see [`shards`]).
+    sessions: CredentialShards<Box<SessionRecord>>,
     /// The sessions of each requester of `insert_pushed_session`, oldest
     /// first (at most its bound; pruned of gone sessions as they go).
     pushed: RwLock<CredentialHashMap<Vec<CredentialHash>>>,
-    codes: RwLock<CredentialHashMap<Box<CodeRecord>>>,
-    grants: RwLock<IdMap<GrantId, Box<GrantRecord>>>,
-    /// Inline, not boxed: a compact row of 64 bytes (see [`StoredToken`](tokens::StoredToken)),
-    /// in shards (see [`TokenTable`]).
+    codes: CredentialShards<Box<CodeRecord>>,
+    grants: GrantTable,
+    /// Inline, not boxed: a compact row of 64 bytes (see [`StoredToken`](tokens::StoredToken)).
     tokens: TokenTable,
     customers: RwLock<CustomerTable>,
     connections: RwLock<ConnectionTable>,
@@ -58,6 +62,13 @@ pub struct MemoryStore {
     rate_limits: RwLock<RateLimitTable>,
     webhooks: webhooks::MemoryWebhooks,
 }
+
+/// The grants, in shards.
+type GrantTable = IdShards<GrantId, Box<GrantRecord>>;
+
+/// Write locks on some shards of the grants.
+type GrantsLocked<'a> =
+    shards::WriteLocked<'a, GrantId, Box<GrantRecord>, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// A map keyed by identifiers the server generates from its CSPRNG (grant
 /// and scoped-key ids), with [`IdHasher`].

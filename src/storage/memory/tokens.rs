@@ -1,125 +1,19 @@
 //! The token table: compact rows in shards.
 
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::write;
-use crate::credentials::keyring::{CredentialHash, CredentialHashMap};
+use super::shards::CredentialShards;
+#[cfg(doc)]
+use super::shards::Sharded;
+use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{AppId, ClientId, GrantId, Subject, WorkspaceId};
 use crate::model::scope::ScopeSet;
 use crate::storage::{StorageError, StorageErrorKind, TokenKind, TokenRecord};
 
-/// How many shards the token table has.
-pub(super) const TOKEN_SHARDS: usize = 64;
-
-/// One shard of the token table.
-pub(super) type TokenShard = CredentialHashMap<StoredToken>;
-
-/// The tokens, in [`TOKEN_SHARDS`] maps each behind its own lock, a token's
-/// shard chosen by a byte of its hash that the maps' hasher does not read
-/// (issue 23 item 2, a flat tail): a shard that fills up doubles alone,
-/// moving a 64th of the tokens instead of all of them while writers wait,
-/// and the purge scans one shard at a time. A method that needs several
-/// shards takes their write locks in shard order (the lock order within
-/// the table, which keeps its place in the store's lock order).
-#[derive(Debug)]
-pub(super) struct TokenTable {
-    pub(super) shards: Box<[RwLock<TokenShard>]>,
-}
-
-impl Default for TokenTable {
-    fn default() -> Self {
-        Self {
-            shards: (0..TOKEN_SHARDS).map(|_| RwLock::default()).collect(),
-        }
-    }
-}
-
-impl TokenTable {
-    pub(super) fn index(hash: &CredentialHash) -> usize {
-        // The hasher reads bytes 0–7; byte 8 is as uniform and independent.
-        usize::from(hash.as_bytes()[8]) % TOKEN_SHARDS
-    }
-
-    /// The shard that holds `hash`.
-    pub(super) fn shard(&self, hash: &CredentialHash) -> &RwLock<TokenShard> {
-        &self.shards[Self::index(hash)]
-    }
-
-    /// The write locks of the shards holding `hashes`, each once, taken in
-    /// shard order.
-    pub(super) fn lock<'a>(
-        &self,
-        hashes: impl IntoIterator<Item = &'a CredentialHash>,
-    ) -> TokenGuards<'_> {
-        let mut wanted = [false; TOKEN_SHARDS];
-        for hash in hashes {
-            wanted[Self::index(hash)] = true;
-        }
-        TokenGuards {
-            guards: self
-                .shards
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| wanted[*i])
-                .map(|(i, shard)| (i, write(shard)))
-                .collect(),
-        }
-    }
-
-    /// The write locks of every shard, in shard order.
-    pub(super) fn lock_all(&self) -> TokenGuards<'_> {
-        TokenGuards {
-            guards: self.shards.iter().map(write).enumerate().collect(),
-        }
-    }
-}
-
-/// Write locks on some shards of a [`TokenTable`], by shard index.
-pub(super) struct TokenGuards<'a> {
-    pub(super) guards: Vec<(usize, RwLockWriteGuard<'a, TokenShard>)>,
-}
-
-impl TokenGuards<'_> {
-    /// The locked shard of `hash`; `None` if it was not locked (a caller's
-    /// bug, which then sees the token as absent rather than racing).
-    pub(super) fn shard(&mut self, hash: &CredentialHash) -> Option<&mut TokenShard> {
-        let index = TokenTable::index(hash);
-        self.guards
-            .iter_mut()
-            .find(|(i, _)| *i == index)
-            .map(|(_, guard)| &mut **guard)
-    }
-
-    pub(super) fn get(&mut self, hash: &CredentialHash) -> Option<&StoredToken> {
-        self.shard(hash)?.get(hash)
-    }
-
-    pub(super) fn get_mut(&mut self, hash: &CredentialHash) -> Option<&mut StoredToken> {
-        self.shard(hash)?.get_mut(hash)
-    }
-
-    pub(super) fn contains_key(&mut self, hash: &CredentialHash) -> bool {
-        self.get(hash).is_some()
-    }
-
-    /// Writes `rows`, whose shards must be locked (as [`TokenTable::lock`]
-    /// over their hashes does).
-    pub(super) fn extend(&mut self, rows: Vec<(CredentialHash, StoredToken)>) {
-        for (hash, row) in rows {
-            if let Some(shard) = self.shard(&hash) {
-                shard.insert(hash, row);
-            }
-        }
-    }
-
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&StoredToken) -> bool) {
-        for (_, shard) in &mut self.guards {
-            shard.retain(|_, t| keep(t));
-        }
-    }
-}
+/// The tokens, in shards (issue 23 item 2, a flat tail; see [`Sharded`]).
+pub(super) type TokenTable = CredentialShards<StoredToken>;
 
 /// A token as the memory store keeps it: 64 bytes beside its 32-byte hash
 /// in the table (issue 23's target: at most 256 bytes of resident memory
@@ -301,33 +195,5 @@ mod tests {
         assert!(Arc::ptr_eq(&rows[0].1.grant, &rows[1].1.grant));
         let more = StoredToken::rows(&[token(3)], Some(&rows[0].1.grant)).unwrap();
         assert!(Arc::ptr_eq(&rows[0].1.grant, &more[0].1.grant));
-    }
-}
-
-#[cfg(test)]
-mod shard_tests {
-    use super::*;
-
-    /// Tokens land in every shard, and a method sees only the shards it
-    /// locked.
-    #[test]
-    fn tokens_spread_over_the_shards_and_locks_cover_only_theirs() {
-        let table = TokenTable::default();
-        let hashes: Vec<CredentialHash> = (0..=255u8)
-            .map(|b| {
-                let mut bytes = [0u8; 32];
-                bytes[8] = b;
-                CredentialHash::from_bytes(bytes)
-            })
-            .collect();
-        let used: std::collections::HashSet<usize> = hashes.iter().map(TokenTable::index).collect();
-        assert_eq!(used.len(), TOKEN_SHARDS);
-        let mut guards = table.lock(&hashes[..2]);
-        assert!(guards.shard(&hashes[0]).is_some());
-        assert!(guards.shard(&hashes[1]).is_some());
-        assert!(guards.shard(&hashes[2]).is_none());
-        assert_eq!(guards.guards.len(), 2);
-        drop(guards);
-        assert_eq!(table.lock_all().guards.len(), TOKEN_SHARDS);
     }
 }

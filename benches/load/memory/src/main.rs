@@ -5,8 +5,17 @@
 //!
 //!     load-memory [--count N] [KIND...]   every kind (or these)
 //!
+//!     load-memory --latency [--count N] [KIND...]
+//!
 //! Each kind runs in a fresh process (this program again, with `--alone`),
 //! so that no kind grows into memory another one freed.
+//!
+//! With `--latency` it times each of the N calls instead (a flat tail as
+//! the tables grow, issue 23 item 2) and prints `LATENCY KIND N P50_US
+//! P99_US P999_US MAX_US`, then the five slowest calls as `WORST KIND
+//! INDEX MICROSECONDS` (the index counts the calls from 0, after the
+//! warm-up's 1,000): a table that doubles in one piece shows as a call
+//! far slower than the rest at a power of two times 7/8.
 //!
 //! Each kind prints one line, `RESULT KIND N RSS_BEFORE_KIB RSS_AFTER_KIB
 //! BYTES_PER_RECORD`, and the growth at each quarter on stderr. Before the
@@ -99,6 +108,7 @@ fn main() -> Result<(), Failure> {
     let mut count = 1_000_000;
     let mut kinds = Vec::new();
     let mut alone = false;
+    let mut latency = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -110,6 +120,7 @@ fn main() -> Result<(), Failure> {
                     .ok_or("--count needs a positive number")?;
             }
             "--alone" => alone = true,
+            "--latency" => latency = true,
             kind if KINDS.contains(&kind) => kinds.push(kind.to_owned()),
             other => {
                 return Err(
@@ -123,6 +134,9 @@ fn main() -> Result<(), Failure> {
             return Err("--alone measures one kind".into());
         };
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        if latency {
+            return rt.block_on(time_calls(kind, count));
+        }
         return rt.block_on(measure(kind, count));
     }
     if kinds.is_empty() {
@@ -130,7 +144,11 @@ fn main() -> Result<(), Failure> {
     }
     let me = std::env::current_exe()?;
     for kind in kinds {
-        let status = Command::new(&me)
+        let mut command = Command::new(&me);
+        if latency {
+            command.arg("--latency");
+        }
+        let status = command
             .args(["--alone", "--count", &count.to_string(), &kind])
             .status()?;
         if !status.success() {
@@ -170,6 +188,37 @@ async fn measure(kind: &str, count: usize) -> Result<(), Failure> {
     let after = rss_kib()?;
     let per_record = (after.saturating_sub(before) * 1024) as f64 / count as f64;
     println!("RESULT {kind} {count} {before} {after} {per_record:.0}");
+    Ok(())
+}
+
+/// Times each of `count` calls storing one record of `kind`.
+async fn time_calls(kind: &str, count: usize) -> Result<(), Failure> {
+    let mut fixture = Fixture::new().await?;
+    fixture.store(kind, WARM_UP).await?;
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = std::time::Instant::now();
+        fixture.store(kind, 1).await?;
+        times.push(start.elapsed());
+    }
+    let mut worst: Vec<(usize, std::time::Duration)> = times.iter().copied().enumerate().collect();
+    worst.sort_by_key(|w| std::cmp::Reverse(w.1));
+    let mut sorted = times;
+    sorted.sort();
+    let at = |q: f64| {
+        let i = ((sorted.len() as f64 * q) as usize).min(sorted.len() - 1);
+        sorted[i].as_secs_f64() * 1e6
+    };
+    println!(
+        "LATENCY {kind} {count} {:.1} {:.1} {:.1} {:.1}",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0)
+    );
+    for (index, took) in worst.iter().take(5) {
+        println!("WORST {kind} {index} {:.1}", took.as_secs_f64() * 1e6);
+    }
     Ok(())
 }
 

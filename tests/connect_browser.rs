@@ -21,7 +21,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use oauth_connect::LinkHook;
-use oauth_connect::hooks::{LinkContext, LinkError, LinkField, LinkedAccount, Provider};
+use oauth_connect::hooks::{
+    LinkContext, LinkError, LinkField, LinkFormValues, LinkedAccount, Provider, ProviderQuery,
+};
 use oauth_connect::storage::ConnectStore as _;
 use serde_json::{Value, json};
 use support::*;
@@ -49,10 +51,11 @@ impl LinkHook for Upstream {
     async fn complete_redirect(
         &self,
         ctx: &LinkContext,
-        q: &[(String, String)],
+        q: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
-        self.completions.lock().unwrap().push(q.to_vec());
-        let get = |name: &str| q.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let pairs = q.iter().map(|(n, v)| (n.to_owned(), v.to_owned()));
+        self.completions.lock().unwrap().push(pairs.collect());
+        let get = |name: &str| q.get(name).map(str::to_owned);
         let code = get("code");
         if code.as_deref() == Some("slow") {
             let _ =
@@ -81,7 +84,7 @@ impl LinkHook for Utility {
     async fn complete_form(
         &self,
         _: &LinkContext,
-        _: &[(String, String)],
+        _: &LinkFormValues,
     ) -> Result<LinkedAccount, LinkError> {
         Ok(LinkedAccount::new("", "utility-1", "Utility account"))
     }

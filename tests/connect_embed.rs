@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use oauth_connect::LinkHook;
-use oauth_connect::hooks::{LinkContext, LinkError, LinkedAccount, Provider};
+use oauth_connect::hooks::{LinkContext, LinkError, LinkedAccount, Provider, ProviderQuery};
 use oauth_connect::http::ConnectScript;
 use oauth_connect::registry::AppUpdate;
 use serde_json::{Value, json};
@@ -45,9 +45,9 @@ impl LinkHook for Upstream {
     async fn complete_redirect(
         &self,
         _: &LinkContext,
-        q: &[(String, String)],
+        q: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
-        match q.iter().find(|(n, _)| n == "code").map(|(_, v)| v.as_str()) {
+        match q.get("code") {
             Some("good") => Ok(LinkedAccount::new("", "acct-1", "Upstream account")),
             _ => Err(LinkError::Denied),
         }

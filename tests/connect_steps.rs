@@ -18,7 +18,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use oauth_connect::LinkHook;
-use oauth_connect::hooks::{LinkContext, LinkError, LinkField, LinkedAccount, Provider, Terms};
+use oauth_connect::hooks::{
+    LinkContext, LinkError, LinkField, LinkFormValues, LinkedAccount, Provider, ProviderQuery,
+    Terms,
+};
 use oauth_connect::storage::ConnectStore as _;
 use serde_json::{Value, json};
 use support::*;
@@ -48,14 +51,11 @@ impl LinkHook for Upstream {
     async fn complete_redirect(
         &self,
         ctx: &LinkContext,
-        q: &[(String, String)],
+        q: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
-        assert!(
-            q.iter().all(|(n, _)| n != "state"),
-            "the crate removes state"
-        );
-        self.completions.lock().unwrap().push(q.to_vec());
-        let code = q.iter().find(|(n, _)| n == "code").map(|(_, v)| v.as_str());
+        assert!(q.get("state").is_none(), "the crate removes state");
+        self.completions.lock().unwrap().push(owned(q.iter()));
+        let code = q.get("code");
         if code == Some("slow") {
             // Waits (a while at most) for the test to let it finish.
             let _ =
@@ -73,6 +73,11 @@ impl LinkHook for Upstream {
     }
 }
 
+/// Pairs as the test keeps them.
+fn owned<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    pairs.map(|(n, v)| (n.to_owned(), v.to_owned())).collect()
+}
+
 /// A provider with a credentials form; remembers what it was given.
 #[derive(Debug, Default)]
 struct Utility {
@@ -84,14 +89,10 @@ impl LinkHook for Utility {
     async fn complete_form(
         &self,
         _: &LinkContext,
-        values: &[(String, String)],
+        values: &LinkFormValues,
     ) -> Result<LinkedAccount, LinkError> {
-        self.received.lock().unwrap().push(values.to_vec());
-        let password = values
-            .iter()
-            .find(|(n, _)| n == "password")
-            .map(|(_, v)| v.as_str());
-        if password == Some("hunter2-correct") {
+        self.received.lock().unwrap().push(owned(values.iter()));
+        if values.get("password") == Some("hunter2-correct") {
             Ok(LinkedAccount::new("", "utility-42", "Utility account 42"))
         } else {
             Err(LinkError::Refused("wrong username or password".into()))

@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_connect::hooks::{
-    LinkContext, LinkError, LinkField, LinkedAccount, Provider, ScopeCatalogue, Terms,
+    LinkContext, LinkError, LinkField, LinkFormValues, LinkedAccount, Provider, ProviderQuery,
+    ScopeCatalogue, Terms,
 };
 use oauth_connect::{
     AppType, AuthorizationServer, KeyRing, LinkHook, MemoryStore, NewOAuthApp, WorkspaceId,
@@ -217,14 +218,9 @@ impl LinkHook for DemoEnergy {
     async fn complete_redirect(
         &self,
         context: &LinkContext,
-        query: &[(String, String)],
+        query: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
-        let param = |name: &str| {
-            query
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let param = |name: &str| query.get(name);
         // RFC 9207: the answer must come from the server we sent the user to.
         if param("iss").is_some_and(|iss| iss != self.issuer) {
             return Err(LinkError::Refused(
@@ -292,14 +288,9 @@ impl LinkHook for DemoUtility {
     async fn complete_form(
         &self,
         _: &LinkContext,
-        values: &[(String, String)],
+        values: &LinkFormValues,
     ) -> Result<LinkedAccount, LinkError> {
-        let value = |name: &str| {
-            values
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
+        let value = |name: &str| values.get(name).unwrap_or_default();
         let username = value("username").trim();
         if username.is_empty() || value("password") != DEMO_UTILITY_PASSWORD {
             return Err(LinkError::Refused("wrong username or password".into()));

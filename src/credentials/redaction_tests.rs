@@ -18,7 +18,7 @@ use super::keyring::{CredentialHash, KeyRing, ServerKey};
 use super::{Credential, CredentialKind, CredentialPrefixes, Redacted, Secret, kind};
 use crate::connect::scoped_keys::ScopedKey;
 use crate::connect::steps::{LinkFormValues, StepAction, StepOutcome};
-use crate::hooks::link::LinkContext;
+use crate::hooks::link::{LinkContext, ProviderQuery};
 use crate::model::ids::{AppId, ClientId, WorkspaceId};
 use crate::model::random::SystemRandom;
 use crate::model::scope::ScopeSet;
@@ -201,6 +201,9 @@ async fn debug_never_prints_a_secret() {
     let link_values = LinkFormValues::new()
         .with("username", "ada")
         .with("password", "hunter2-secret");
+    let provider_query = ProviderQuery::new()
+        .with("code", "PROVIDER-CODE")
+        .with("iss", "https://provider.example");
     let provider_url = "https://provider.example/authorize?client_id=c&state=LINK-STATE";
     let link_context = LinkContext {
         provider: "acme".to_owned(),
@@ -247,6 +250,11 @@ async fn debug_never_prints_a_secret() {
         row("ConnectPage", &page, &[&connect_token, &page_csrf]),
         row("SessionRecord", &session, &[STATE]),
         row("LinkFormValues", &link_values, &["hunter2-secret", "ada"]),
+        row(
+            "ProviderQuery",
+            &provider_query,
+            &["PROVIDER-CODE", "provider.example"],
+        ),
         row(
             "StepAction",
             &StepAction::SubmitLink(link_values.clone()),

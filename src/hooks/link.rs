@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use zeroize::Zeroize as _;
 
-use crate::credentials::Redacted;
+use crate::credentials::{Redacted, Secret};
 use crate::model::connect::LinkedAccount;
 
 /// How a provider's link step works.
@@ -106,6 +106,93 @@ impl LinkError {
     }
 }
 
+/// The values posted on a form link step (a username, a password, …): each
+/// field's name and value, handed to the host's hook and never stored or
+/// logged.
+///
+/// `Debug` shows the names only; the values are zeroized on drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFormValues(Vec<(String, Secret)>);
+
+impl LinkFormValues {
+    /// No values yet: add each field with [`with`](Self::with).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// These values and the field `name` posted as `value`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds the field `name` posted as `value`.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), Secret::new(value.into())));
+    }
+
+    /// The value posted for `name`, if any (the first one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.expose_secret())
+    }
+
+    /// The names posted, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Every field and its value, in the order posted.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.expose_secret()))
+    }
+}
+
+/// A provider's query parameters at the callback, `state` apart (the crate
+/// checked it): a code, an error, whatever the provider sends, for the
+/// provider's hook to read.
+///
+/// `Debug` shows nothing of them (a code is a credential).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderQuery(Redacted<Vec<(String, String)>>);
+
+impl ProviderQuery {
+    /// No parameters yet: add each with [`with`](Self::with).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// These parameters and `name` set to `value`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds the parameter `name` as `value`.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        let mut params = std::mem::take(&mut self.0).into_inner();
+        params.push((name.into(), value.into()));
+        self.0 = Redacted::new(params);
+    }
+
+    /// The value of `name`, if the provider sent it (the first one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every parameter, in the order the provider sent them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
 /// The host's code that links a user's account at a provider.
 ///
 /// A redirect provider implements [`authorization_url`](Self::authorization_url)
@@ -130,17 +217,18 @@ pub trait LinkHook: Send + Sync + fmt::Debug {
     async fn complete_redirect(
         &self,
         context: &LinkContext,
-        query: &[(String, String)],
+        query: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
         let _ = (context, query);
         Err(LinkError::Unavailable)
     }
 
-    /// The posted values of a form link (only the declared fields).
+    /// The posted values of a form link (only the declared fields that were
+    /// filled in; zeroized once the hook returns).
     async fn complete_form(
         &self,
         context: &LinkContext,
-        values: &[(String, String)],
+        values: &LinkFormValues,
     ) -> Result<LinkedAccount, LinkError> {
         let _ = (context, values);
         Err(LinkError::Unavailable)

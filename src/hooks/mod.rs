@@ -16,5 +16,7 @@ pub use crate::model::connect::LinkedAccount;
 pub use crate::model::random::{ChaChaRandom, RandomError, RandomSource, SystemRandom};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, NoEvents};
-pub use link::{LinkContext, LinkError, LinkField, LinkMethod, Provider, Terms};
+pub use link::{
+    LinkContext, LinkError, LinkField, LinkFormValues, LinkMethod, Provider, ProviderQuery, Terms,
+};
 pub use resource_owner::{ConsentRequest, NoResourceOwner, PriorConsent, ScopeCatalogue, SignIn};

@@ -354,10 +354,7 @@ impl<S: Storage> AuthorizationServer<S> {
         };
         let context = record.connect.as_deref().ok_or(ErrorPage::UnknownRequest)?;
         let link = self.link_context(&handle, context, provider)?;
-        let result = provider
-            .hook
-            .complete_redirect(&link, query.params.as_slice())
-            .await;
+        let result = provider.hook.complete_redirect(&link, query.params()).await;
         let linked = result.is_ok();
         // The context as the consumption left it.
         let mut after = context.clone();

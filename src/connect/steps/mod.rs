@@ -31,12 +31,10 @@ mod filters;
 mod link;
 mod status;
 
-use zeroize::Zeroize as _;
-
 use crate::connect::browser::{BrowserSecret, same_hash};
 use crate::connect::input::CustomerInfoInput;
 use crate::connect::view::StepRefusal;
-use crate::credentials::{ConnectToken, Redacted, RedactedUrl, Secret};
+use crate::credentials::{ConnectToken, Redacted, RedactedUrl};
 use crate::error::{ConnectProblem, FieldError, Problem};
 use crate::hooks::link::{LinkMethod, Provider};
 use crate::oauth::authorize::ErrorPage;
@@ -46,6 +44,8 @@ use crate::storage::{
 };
 
 pub use crate::connect::view::Step;
+pub use crate::hooks::link::LinkFormValues;
+use crate::hooks::link::ProviderQuery;
 
 /// What the user posted on the current step.
 ///
@@ -65,46 +65,6 @@ pub enum StepAction {
     ChangeProvider,
     /// The customer step's details.
     SubmitCustomer(Box<CustomerInfoInput>),
-}
-
-/// The values posted on a form link step (a username, a password, …): each
-/// field's name and value, handed to the host's hook and never stored or
-/// logged.
-///
-/// `Debug` shows the names only; the values are zeroized on drop.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LinkFormValues(Vec<(String, Secret)>);
-
-impl LinkFormValues {
-    /// No values yet: add each field with [`with`](Self::with).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// These values and the field `name` posted as `value`.
-    #[must_use]
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.insert(name, value);
-        self
-    }
-
-    /// Adds the field `name` posted as `value`.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push((name.into(), Secret::new(value.into())));
-    }
-
-    /// The value posted for `name`, if any (the first one).
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.expose_secret())
-    }
-
-    /// The names posted, in order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(n, _)| n.as_str())
-    }
 }
 
 /// Where the browser goes after a step.
@@ -130,7 +90,7 @@ pub enum StepOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct ProviderReturn {
     state: Option<Redacted<String>>,
-    params: Redacted<Vec<(String, String)>>,
+    params: ProviderQuery,
 }
 
 impl ProviderReturn {
@@ -138,7 +98,7 @@ impl ProviderReturn {
     pub fn new(state: Option<String>) -> Self {
         Self {
             state: state.map(Redacted::new),
-            params: Redacted::new(Vec::new()),
+            params: ProviderQuery::new(),
         }
     }
 
@@ -152,14 +112,17 @@ impl ProviderReturn {
 
     /// Adds the query parameter `name` (other than `state`) as `value`.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let mut params = std::mem::take(&mut self.params).into_inner();
-        params.push((name.into(), value.into()));
-        self.params = Redacted::new(params);
+        self.params.insert(name, value);
     }
 
     /// The `state` the provider sent back.
     pub fn state(&self) -> Option<&str> {
         self.state.as_deref().map(String::as_str)
+    }
+
+    /// The rest of the query, as the provider's hook receives it.
+    pub fn params(&self) -> &ProviderQuery {
+        &self.params
     }
 }
 
@@ -493,10 +456,10 @@ impl<S: Storage> AuthorizationServer<S> {
                 let LinkMethod::Form(fields) = &provider.method else {
                     return Err(StepRefusal::OutOfOrder);
                 };
-                let mut kept = Vec::with_capacity(fields.len());
+                let mut kept = LinkFormValues::new();
                 for field in fields {
                     match values.get(&field.name) {
-                        Some(v) if !v.is_empty() => kept.push((field.name.clone(), v.to_owned())),
+                        Some(v) if !v.is_empty() => kept.insert(field.name.clone(), v),
                         _ if field.required => {
                             return Err(StepRefusal::Invalid(FieldError::new(
                                 "link",
@@ -511,9 +474,7 @@ impl<S: Storage> AuthorizationServer<S> {
                     .link_context(&handle, context, provider)
                     .map_err(page)?;
                 let result = provider.hook.complete_form(&link, &kept).await;
-                for (_, value) in &mut kept {
-                    value.zeroize();
-                }
+                drop(kept); // zeroizes the values
                 self.record_link(&record, context, provider, result).await?
             }
             StepAction::SubmitCustomer(input) if current == Step::Customer => {

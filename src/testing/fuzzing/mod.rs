@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::connect::ConnectDecision;
 use crate::connect::NewScopedKey;
 use crate::connect::steps::{LinkFormValues, Step, StepAction};
+use crate::hooks::link::ProviderQuery;
 use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
 use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use crate::storage::LinkedAccount;
@@ -87,9 +88,9 @@ impl LinkHook for FuzzLink {
     async fn complete_redirect(
         &self,
         context: &LinkContext,
-        query: &[(String, String)],
+        query: &ProviderQuery,
     ) -> Result<LinkedAccount, LinkError> {
-        if query.iter().any(|(n, v)| n == "code" && v == "ok") {
+        if query.get("code") == Some("ok") {
             Ok(LinkedAccount::new(&context.provider, "volt-1", "Volt"))
         } else {
             Err(LinkError::Denied)
@@ -99,15 +100,9 @@ impl LinkHook for FuzzLink {
     async fn complete_form(
         &self,
         context: &LinkContext,
-        values: &[(String, String)],
+        values: &LinkFormValues,
     ) -> Result<LinkedAccount, LinkError> {
-        let value = |name: &str| {
-            values
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        if value("username") == Some("ada") && value("password") == Some("pw") {
+        if values.get("username") == Some("ada") && values.get("password") == Some("pw") {
             Ok(LinkedAccount::new(
                 &context.provider,
                 "acme-ada",

@@ -184,7 +184,7 @@ impl<S: Storage> AuthorizationServer<S> {
     /// [`Error::Invalid`] naming `tags`, `addTags` or `removeTags`
     /// (bounded count and length; at least one of them; at most
     /// [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags),
-    /// by default [`MAX_TAGS`](crate::connect::MAX_TAGS), in the result);
+    /// by default [`MAX_TAGS`](crate::limits::MAX_TAGS), in the result);
     /// `NotFound`.
     pub async fn update_connection_tags(
         &self,

@@ -18,7 +18,6 @@ pub(crate) mod session;
 pub(crate) mod steps;
 pub(crate) mod view;
 
-pub(crate) use input::MAX_TAGS;
 pub use input::{CustomerInfoInput, LocationInput};
 pub(crate) use input::{check_reference_id, check_tags};
 pub(crate) use session::{CreatedConnectSession, NewConnectSession};

@@ -404,7 +404,7 @@ pub struct ConnectApproval {
     /// The most tags a connection updated in place may reach by adding
     /// this connection's: the server's
     /// [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags)
-    /// (by default [`MAX_TAGS`](crate::connect::MAX_TAGS)). Its existing
+    /// (by default [`MAX_TAGS`](crate::limits::MAX_TAGS)). Its existing
     /// tags are never dropped, even beyond it.
     pub max_tags: usize,
 }

@@ -259,7 +259,7 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     approve_connect(&*store, &app, (grant, code, connect), now).await;
     let edit = crate::storage::TagEdit {
         replace: Some(vec!["vip".to_owned(), "boston".to_owned()]),
-        max: crate::connect::MAX_TAGS,
+        max: crate::limits::MAX_TAGS,
         ..crate::storage::TagEdit::default()
     };
     store
@@ -303,7 +303,7 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     // Tags emptied with the API stay empty but for the session's.
     let clear = crate::storage::TagEdit {
         replace: Some(Vec::new()),
-        max: crate::connect::MAX_TAGS,
+        max: crate::limits::MAX_TAGS,
         ..crate::storage::TagEdit::default()
     };
     store
@@ -320,11 +320,11 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     // Never more than MAX_TAGS: the connection's own come first.
     let full = crate::storage::TagEdit {
         replace: Some(
-            (0..crate::connect::MAX_TAGS)
+            (0..crate::limits::MAX_TAGS)
                 .map(|i| format!("own-{i}"))
                 .collect(),
         ),
-        max: crate::connect::MAX_TAGS,
+        max: crate::limits::MAX_TAGS,
         ..crate::storage::TagEdit::default()
     };
     store
@@ -335,7 +335,7 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     connect.connection.tags = vec!["one-more".to_owned()];
     approve_connect(&*store, &app, (grant, code, connect), last).await;
     let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
-    assert_eq!(updated.tags.len(), crate::connect::MAX_TAGS);
+    assert_eq!(updated.tags.len(), crate::limits::MAX_TAGS);
     assert!(!updated.tags.contains(&"one-more".to_owned()));
 }
 

@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub(crate) rng: Arc<dyn RandomSource>,
     pub(crate) events: Arc<dyn EventSink>,
     pub(crate) webhook_destinations: WebhookDestinations,
+    pub(crate) purge_policy: crate::storage::PurgePolicy,
+    pub(crate) max_connection_tags: usize,
     pub(crate) max_secret_grace: Duration,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) pkce_for_public_clients_only: bool,
@@ -166,6 +168,19 @@ impl ServerConfig {
     /// Which destinations webhook endpoints may point at.
     pub fn webhook_destinations(&self) -> WebhookDestinations {
         self.webhook_destinations
+    }
+
+    /// What [`purge_expired`](crate::AuthorizationServer::purge_expired)
+    /// keeps: how long revoked grants stay
+    /// ([`revoked_grant_retention`](crate::AuthorizationServerBuilder::revoked_grant_retention)).
+    pub fn purge_policy(&self) -> crate::storage::PurgePolicy {
+        self.purge_policy
+    }
+
+    /// The most tags a Connect session or a connection may carry
+    /// ([`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags)).
+    pub fn max_connection_tags(&self) -> usize {
+        self.max_connection_tags
     }
 
     /// The lifetimes of codes, tokens and pending authorizations.

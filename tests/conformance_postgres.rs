@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use oauth_connect::conformance::{app_record, fresh_workspace};
 use oauth_connect::limits::DEFAULT_ACQUIRE_TIMEOUT;
-use oauth_connect::storage::AppStore as _;
+use oauth_connect::storage::{AppStore as _, PurgePolicy};
 use oauth_connect::{PostgresStore, StorageErrorKind, WorkspaceId};
 use postgres_support::SCHEMA_PREFIX;
 use sqlx::{Connection as _, Row as _};
@@ -891,7 +891,10 @@ async fn concurrent_purges_split_the_work() {
             // Until a pass finds nothing: a short batch from one purger
             // may only mean the others hold the rest.
             loop {
-                let n = store.purge_expired(at, 7).await.unwrap();
+                let n = store
+                    .purge_expired(at, 7, &PurgePolicy::DEFAULT)
+                    .await
+                    .unwrap();
                 total += n;
                 if n == 0 {
                     break total;
@@ -904,7 +907,13 @@ async fn concurrent_purges_split_the_work() {
         total += task.await.unwrap();
     }
     assert_eq!(total, expected, "each record purged exactly once");
-    assert_eq!(store.purge_expired(at, 100).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .purge_expired(at, 100, &PurgePolicy::DEFAULT)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 /// A Connect context stored before `stepVersion` existed counts as version

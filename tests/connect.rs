@@ -1485,3 +1485,115 @@ async fn an_app_never_reaches_another_apps_customer() {
     .await;
     isolation::an_app_never_reaches_another_apps_customer(&world).await;
 }
+
+/// Issue 18 item 7: the tag cap and the revoked grants' retention are the
+/// server's configuration, honoured end to end. With
+/// `max_connection_tags(3)`: a session with four tags is refused naming
+/// `tags`, an edit past three too, and an update-mode session adds only
+/// what fits. With `revoked_grant_retention(1 h)`: the grant of a revoked
+/// connection is still stored half an hour later and purged two hours
+/// later (the default would keep it a day).
+#[tokio::test]
+async fn configured_tag_cap_and_grant_retention_are_honoured() {
+    use oauth_connect::storage::{ConnectStore as _, GrantStore as _};
+
+    let (builder, clock, events) = builder();
+    let server = builder
+        .max_connection_tags(3)
+        .revoked_grant_retention(Duration::HOUR)
+        .build()
+        .unwrap();
+    let h = harness_with(server, clock, events).await;
+    let four =
+        json!({"redirectUrl": REDIRECT, "referenceId": "capped", "tags": ["a", "b", "c", "d"]});
+    let refused = create_session(&h, four).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused = json(&refused);
+    assert_eq!(refused["field"], "tags", "{refused}");
+
+    let approve = |tags: Value| {
+        let h = &h;
+        async move {
+            let s = json(
+                &create_session(
+                    h,
+                    json!({"redirectUrl": REDIRECT, "referenceId": "capped",
+                           "customerInfo": full_customer(), "tags": tags}),
+                )
+                .await,
+            );
+            let (_, page, _) = open(h, s["url"].as_str().expect("a session")).await;
+            location(&submit(h, &page, "approve", &[]).await)
+        }
+    };
+    approve(json!(["a", "b"])).await;
+    let listed = get_as_client(&h, "/v1/connections?referenceId=capped").await;
+    let connection = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/connections/{connection}");
+    let patch = |body: Value| {
+        let h = &h;
+        let path = path.clone();
+        async move {
+            h.server
+                .handle(
+                    Request::patch(path)
+                        .header("content-type", "application/json")
+                        .header("authorization", basic(&h.confidential))
+                        .body(Bytes::from(body.to_string()))
+                        .unwrap(),
+                )
+                .await
+        }
+    };
+    let too_many = patch(json!({"addTags": ["c", "d"]})).await;
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json(&too_many)["field"], "tags");
+    // An update-mode session adds the session's tags up to the cap.
+    approve(json!(["c", "d"])).await;
+    let shown = get_as_client(&h, &path).await;
+    assert_eq!(shown["tags"], json!(["a", "b", "c"]), "{shown}");
+
+    let grant = {
+        let ws = oauth_connect::WorkspaceId::parse("ws_test").unwrap();
+        let id = oauth_connect::ConnectionId::parse(&connection).unwrap();
+        h.server
+            .storage()
+            .get_connection(&ws, None, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_id
+    };
+    let revoked = h
+        .server
+        .handle(
+            Request::delete(path.as_str())
+                .header("authorization", basic(&h.confidential))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert!(revoked.status().is_success(), "{}", text(&revoked));
+    h.clock.advance(Duration::minutes(30));
+    while h.server.purge_expired(100).await.unwrap() > 0 {}
+    assert!(
+        h.server
+            .storage()
+            .get_grant(&grant)
+            .await
+            .unwrap()
+            .is_some(),
+        "revoked half an hour ago: kept"
+    );
+    h.clock.advance(Duration::minutes(90));
+    while h.server.purge_expired(100).await.unwrap() > 0 {}
+    assert!(
+        h.server
+            .storage()
+            .get_grant(&grant)
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked two hours ago, an hour's retention: purged"
+    );
+}

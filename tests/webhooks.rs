@@ -269,7 +269,11 @@ async fn every_event_type_is_delivered_signed_per_standard_webhooks() {
     assert_eq!(pending.status(), StatusCode::CREATED);
     h.server
         .storage()
-        .purge_expired(h.server.config().clock().now() + Duration::DAY, 1000)
+        .purge_expired(
+            h.server.config().clock().now() + Duration::DAY,
+            1000,
+            &h.server.config().purge_policy(),
+        )
         .await
         .unwrap(); // expired
     let listed = json(

@@ -121,8 +121,12 @@ pub struct AttachConnection {
     pub reference_id: Option<String>,
 }
 
-fn check_tag_list(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
-    crate::connect::check_tags(tags, field)
+fn check_tag_list(
+    tags: &[String],
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<String>, FieldError> {
+    crate::connect::check_tags(tags, field, max)
 }
 
 impl<S: Storage> AuthorizationServer<S> {
@@ -179,7 +183,9 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// [`Error::Invalid`] naming `tags`, `addTags` or `removeTags`
     /// (bounded count and length; at least one of them; at most
-    /// [`MAX_TAGS`](crate::connect::MAX_TAGS) in the result); `NotFound`.
+    /// [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags),
+    /// by default [`MAX_TAGS`](crate::connect::MAX_TAGS), in the result);
+    /// `NotFound`.
     pub async fn update_connection_tags(
         &self,
         workspace: &WorkspaceId,
@@ -190,18 +196,24 @@ impl<S: Storage> AuthorizationServer<S> {
         if update.tags.is_none() && update.add_tags.is_none() && update.remove_tags.is_none() {
             return Err(FieldError::new("tags", Problem::Required).into());
         }
+        let max = self.config().max_connection_tags();
         let edit = TagEdit {
             replace: update
                 .tags
                 .as_deref()
-                .map(|t| check_tag_list(t, "tags"))
+                .map(|t| check_tag_list(t, "tags", max))
                 .transpose()?,
-            add: check_tag_list(update.add_tags.as_deref().unwrap_or_default(), "addTags")?,
+            add: check_tag_list(
+                update.add_tags.as_deref().unwrap_or_default(),
+                "addTags",
+                max,
+            )?,
             remove: check_tag_list(
                 update.remove_tags.as_deref().unwrap_or_default(),
                 "removeTags",
+                max,
             )?,
-            max: crate::connect::MAX_TAGS,
+            max,
         };
         match self
             .storage()
@@ -215,13 +227,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 });
                 Ok(Connection::from(*c))
             }
-            TagUpdate::TooMany => Err(FieldError::new(
-                "tags",
-                Problem::TooMany {
-                    max: crate::connect::MAX_TAGS,
-                },
-            )
-            .into()),
+            TagUpdate::TooMany => Err(FieldError::new("tags", Problem::TooMany { max }).into()),
             TagUpdate::NotFound => Err(Resource::Connection.into()),
         }
     }

@@ -244,9 +244,16 @@ pub(crate) fn check_reference_id(reference: &str) -> Result<String, FieldError> 
         .ok_or(FieldError::new("referenceId", Problem::TooShort { min: 1 }))
 }
 
-pub(crate) fn check_tags(tags: &[String], field: &'static str) -> Result<Vec<String>, FieldError> {
-    if tags.len() > MAX_TAGS {
-        return Err(FieldError::new(field, Problem::TooMany { max: MAX_TAGS }));
+/// Checks a list of tags: at most `max` (the server's
+/// [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags)),
+/// each 1 to [`MAX_TAG_CHARS`] characters; duplicates dropped.
+pub(crate) fn check_tags(
+    tags: &[String],
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<String>, FieldError> {
+    if tags.len() > max {
+        return Err(FieldError::new(field, Problem::TooMany { max }));
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (index, tag) in tags.iter().enumerate() {
@@ -354,11 +361,17 @@ mod tests {
     #[test]
     fn tags_are_bounded_and_deduplicated() {
         let tags: Vec<String> = ["a", "b", "a"].iter().map(|s| (*s).to_owned()).collect();
-        assert_eq!(check_tags(&tags, "tags").unwrap(), ["a", "b"]);
+        assert_eq!(check_tags(&tags, "tags", MAX_TAGS).unwrap(), ["a", "b"]);
         let many: Vec<String> = (0..21).map(|i| i.to_string()).collect();
-        assert!(check_tags(&many, "tags").is_err());
-        assert!(check_tags(&["x".repeat(65)], "tags").is_err());
-        assert!(check_tags(&["x".repeat(64)], "tags").is_ok());
-        assert!(check_tags(&[String::new()], "tags").is_err());
+        assert!(check_tags(&many, "tags", MAX_TAGS).is_err());
+        assert!(check_tags(&["x".repeat(65)], "tags", MAX_TAGS).is_err());
+        assert!(check_tags(&["x".repeat(64)], "tags", MAX_TAGS).is_ok());
+        assert!(check_tags(&[String::new()], "tags", MAX_TAGS).is_err());
+        // The server's configured cap, not the default, bounds the count.
+        assert!(check_tags(&many[..3], "tags", 3).is_ok());
+        assert!(matches!(
+            check_tags(&many[..4], "tags", 3),
+            Err(e) if e.problem == Problem::TooMany { max: 3 }
+        ));
     }
 }

@@ -459,6 +459,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 customer,
                 connection,
                 scoped_key,
+                max_tags: config.max_connection_tags(),
             })),
         };
         Ok((decision, code, key_text))

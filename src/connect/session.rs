@@ -197,7 +197,11 @@ impl<S: Storage> AuthorizationServer<S> {
             .as_deref()
             .map(check_reference_id)
             .transpose()?;
-        let tags = check_tags(request.tags.as_deref().unwrap_or_default(), "tags")?;
+        let tags = check_tags(
+            request.tags.as_deref().unwrap_or_default(),
+            "tags",
+            self.config().max_connection_tags(),
+        )?;
         let client_name = match request.client_name.as_deref() {
             Some(name) => text_field(
                 "clientName",

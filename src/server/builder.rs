@@ -50,6 +50,8 @@ pub struct AuthorizationServerBuilder<S> {
     rng: Arc<dyn RandomSource>,
     events: Arc<dyn EventSink>,
     webhook_destinations: crate::config::WebhookDestinations,
+    revoked_grant_retention: Duration,
+    max_connection_tags: usize,
     max_secret_grace: Duration,
     lifetimes: Lifetimes,
     pkce_for_public_clients_only: bool,
@@ -90,6 +92,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             rng: Arc::new(ChaChaRandom::new()),
             events: Arc::new(NoEvents),
             webhook_destinations: crate::config::WebhookDestinations::public_only(),
+            revoked_grant_retention: crate::storage::PurgePolicy::DEFAULT.revoked_grant_retention,
+            max_connection_tags: crate::model::connect::MAX_TAGS,
             max_secret_grace: Duration::days(7),
             lifetimes: Lifetimes::default(),
             pkce_for_public_clients_only: false,
@@ -189,6 +193,28 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
     /// loopback for their demo).
     pub fn webhook_destinations(mut self, allowed: crate::config::WebhookDestinations) -> Self {
         self.webhook_destinations = allowed;
+        self
+    }
+
+    /// How long a revoked grant, with its codes and tokens, stays in storage
+    /// before [`purge_expired`](AuthorizationServer::purge_expired) removes
+    /// it (default 1 day; 1 minute to 365 days). While it stays, a replayed
+    /// code or refresh token of the grant is recognised as revoked; after,
+    /// it is merely unknown (refused all the same).
+    pub fn revoked_grant_retention(mut self, retention: Duration) -> Self {
+        self.revoked_grant_retention = retention;
+        self
+    }
+
+    /// The most tags a Connect session and a connection may carry (default
+    /// 20, [`limits::MAX_TAGS`](crate::limits::MAX_TAGS); 1 to
+    /// 100). Sessions and tag edits asking for more are refused; when an
+    /// approved session's tags are merged into an existing connection, the
+    /// connection's own come first and the session's are added up to this
+    /// many (a connection holding more, from a higher cap before, keeps
+    /// them).
+    pub fn max_connection_tags(mut self, max: usize) -> Self {
+        self.max_connection_tags = max;
         self
     }
 
@@ -451,6 +477,15 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
                 "authentication_failure_limit failures",
             ));
         }
+        check_range(
+            "revoked_grant_retention",
+            self.revoked_grant_retention,
+            Duration::MINUTE,
+            Duration::days(365),
+        )?;
+        if !(1..=MAX_CONNECTION_TAGS_CEILING).contains(&self.max_connection_tags) {
+            return Err(ConfigError::Invalid("max_connection_tags (1 to 100)"));
+        }
         if !(1..=10_000).contains(&self.public_pushed_request_cap) {
             return Err(ConfigError::Invalid("public_pushed_request_cap"));
         }
@@ -539,6 +574,8 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
             rng: self.rng,
             events: crate::telemetry::wrap(self.events),
             webhook_destinations: self.webhook_destinations,
+            purge_policy: crate::storage::PurgePolicy::new(self.revoked_grant_retention),
+            max_connection_tags: self.max_connection_tags,
             max_secret_grace: self.max_secret_grace,
             lifetimes: self.lifetimes,
             pkce_for_public_clients_only: self.pkce_for_public_clients_only,
@@ -565,6 +602,11 @@ impl<S: Storage> AuthorizationServerBuilder<S> {
         }))
     }
 }
+
+/// The highest [`max_connection_tags`](AuthorizationServerBuilder::max_connection_tags)
+/// accepted: a connection's tags come back whole in every listing, so
+/// their number stays small.
+const MAX_CONNECTION_TAGS_CEILING: usize = 100;
 
 fn check_range(
     what: &'static str,

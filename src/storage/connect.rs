@@ -391,7 +391,7 @@ pub struct ConnectApproval {
     /// id kept, its grant replaced and the old grant revoked with the
     /// scoped keys minted under it, its tags kept with this connection's
     /// tags added (the ones it lacks, in order, while it has fewer than
-    /// [`MAX_TAGS`](crate::connect::MAX_TAGS): tags edited since with the API are
+    /// [`max_tags`](Self::max_tags): tags edited since with the API are
     /// not lost). Otherwise this one is inserted.
     ///
     /// A browser-created connection (`browser_created`) never updates
@@ -401,6 +401,12 @@ pub struct ConnectApproval {
     /// A scoped key to mint with the grant (its `grant_id` is the new
     /// grant's).
     pub scoped_key: Option<ScopedKeyRecord>,
+    /// The most tags a connection updated in place may reach by adding
+    /// this connection's: the server's
+    /// [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags)
+    /// (by default [`MAX_TAGS`](crate::connect::MAX_TAGS)). Its existing
+    /// tags are never dropped, even beyond it.
+    pub max_tags: usize,
 }
 
 /// Which connections a listing returns; every set field must match.

@@ -2,7 +2,7 @@
 //! (sessions), authorization codes, grants and tokens.
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::connect::{ConnectApproval, ConnectContext};
 use super::{AppRecord, StorageError};
@@ -362,6 +362,38 @@ impl<T> Prefetched<T> {
     }
 }
 
+/// What [`GrantStore::purge_expired`] keeps: the retention periods of the
+/// server's configuration, passed with every call so that no backend holds
+/// a policy of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PurgePolicy {
+    /// How long a revoked grant (with its codes and tokens) stays before it
+    /// is purged: the window in which a replayed code or refresh token is
+    /// still recognised as belonging to a revoked grant. Default: a day.
+    pub revoked_grant_retention: Duration,
+}
+
+impl PurgePolicy {
+    /// The default policy: revoked grants kept a day.
+    pub const DEFAULT: Self = Self {
+        revoked_grant_retention: Duration::DAY,
+    };
+
+    /// A policy keeping revoked grants for `revoked_grant_retention`.
+    pub fn new(revoked_grant_retention: Duration) -> Self {
+        Self {
+            revoked_grant_retention,
+        }
+    }
+}
+
+impl Default for PurgePolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// Storage of pending authorizations, codes, grants and tokens.
 ///
 /// Methods that change state are atomic: each is one statement or one
@@ -553,8 +585,10 @@ pub trait GrantStore: Send + Sync {
 
     /// Deletes up to `limit` expired records and returns how many: sessions
     /// past their expiry; codes never redeemed past their expiry; grants
-    /// past their expiry or revoked more than a day ago, with their codes
-    /// and tokens; tokens past their expiry. A redeemed code stays (as the
+    /// past their expiry or revoked at least
+    /// [`policy.revoked_grant_retention`](PurgePolicy::revoked_grant_retention)
+    /// ago (a day by default), with their codes and tokens; tokens past
+    /// their expiry. A redeemed code stays (as the
     /// tombstone that lets a late replay revoke its grant) until its grant
     /// goes. Call repeatedly until it returns less than `limit`; safe to
     /// run from several processes at once, and it never blocks readers for
@@ -568,8 +602,17 @@ pub trait GrantStore: Send + Sync {
     /// its last refresh or access token's. A Connect connection's grant has none
     /// (`None`): it backs the connection's scoped keys whether or not its
     /// code was ever exchanged (a key delivered in the browser needs no
-    /// exchange), so it stays while the connection is active and goes a
-    /// day after the connection is revoked or its grant replaced (both
-    /// revoke it).
-    async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError>;
+    /// exchange), so it stays while the connection is active and goes the
+    /// retention after the connection is revoked or its grant replaced
+    /// (both revoke it).
+    ///
+    /// The retention is the server's policy
+    /// ([`revoked_grant_retention`](crate::AuthorizationServerBuilder::revoked_grant_retention)),
+    /// never the backend's.
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+        policy: &PurgePolicy,
+    ) -> Result<u64, StorageError>;
 }

@@ -46,7 +46,7 @@ pub use connect::{
 pub(crate) use connect::{ConnectMode, ConnectionStatus, CustomerInfo, LinkedAccount, Location};
 pub(crate) use grants::ResponseMode;
 pub use grants::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched, PurgePolicy,
     RefreshRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus, TokenKind,
     TokenRecord,
 };

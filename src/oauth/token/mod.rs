@@ -129,9 +129,11 @@ impl<S: Storage> AuthorizationServer<S> {
     ///
     /// A grant goes once nothing issued from it can work any more: a
     /// grant whose code expired unredeemed, a grant whose last token
-    /// expired, a grant revoked a day ago; a Connect connection's grant
-    /// stays while the connection is active, exchanged or not (its scoped
-    /// keys rest on it), and goes a day after the connection's revocation.
+    /// expired, a grant revoked longer ago than the retention
+    /// ([`revoked_grant_retention`](crate::AuthorizationServerBuilder::revoked_grant_retention),
+    /// a day by default); a Connect connection's grant stays while the
+    /// connection is active, exchanged or not (its scoped keys rest on it),
+    /// and goes the retention after the connection's revocation.
     /// See [`GrantStore::purge_expired`](crate::storage::GrantStore::purge_expired).
     ///
     /// Schedule it from the host, for example every minute, calling again
@@ -143,7 +145,10 @@ impl<S: Storage> AuthorizationServer<S> {
     /// Storage errors.
     pub async fn purge_expired(&self, batch: u32) -> Result<u64, StorageError> {
         let now = self.now();
-        let purged = self.storage().purge_expired(now, batch).await?;
+        let purged = self
+            .storage()
+            .purge_expired(now, batch, &self.config().purge_policy())
+            .await?;
         let left = u32::try_from(u64::from(batch).saturating_sub(purged)).unwrap_or(0);
         if left == 0 {
             return Ok(purged);

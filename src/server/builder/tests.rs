@@ -32,7 +32,13 @@ type Setter = fn(
 /// response is capped at 60 s.
 #[test]
 fn every_bounded_setting_accepts_its_bounds_and_refuses_beyond() {
-    let cases: [(&str, Setter, Duration, Duration); 11] = [
+    let cases: [(&str, Setter, Duration, Duration); 12] = [
+        (
+            "revoked_grant_retention",
+            |b, d| b.revoked_grant_retention(d),
+            Duration::MINUTE,
+            Duration::days(365),
+        ),
         (
             "max_secret_grace",
             |b, d| b.max_secret_grace(d),
@@ -315,4 +321,46 @@ async fn dangerous_switches_are_off_by_default_and_turn_on_one_at_a_time() {
             .await
             .is_some()
     );
+}
+
+/// The purge's retention and the tag cap are configuration: the defaults
+/// (a day, 20 tags), a chosen value carried into `ServerConfig`, and a tag
+/// cap outside 1 to 100 refused by name.
+#[test]
+fn retention_and_tag_cap_are_configured_and_bounded() {
+    let base = || {
+        crate::AuthorizationServer::builder(crate::MemoryStore::new())
+            .issuer("https://auth.example.com")
+    };
+    let defaults = base().build().unwrap();
+    assert_eq!(
+        defaults.config().purge_policy(),
+        crate::storage::PurgePolicy::new(Duration::DAY)
+    );
+    assert_eq!(defaults.config().max_connection_tags(), 20);
+    let chosen = base()
+        .revoked_grant_retention(Duration::HOUR)
+        .max_connection_tags(3)
+        .build()
+        .unwrap();
+    assert_eq!(
+        chosen.config().purge_policy().revoked_grant_retention,
+        Duration::HOUR
+    );
+    assert_eq!(chosen.config().max_connection_tags(), 3);
+    for ok in [1, 100] {
+        assert!(base().max_connection_tags(ok).build().is_ok(), "{ok}");
+    }
+    for bad in [0, 101, usize::MAX] {
+        match base().max_connection_tags(bad).build() {
+            Err(ConfigError::Invalid(what)) => {
+                assert_eq!(what, "max_connection_tags (1 to 100)");
+                assert_eq!(
+                    ConfigError::Invalid(what).to_string(),
+                    "invalid max_connection_tags (1 to 100)"
+                );
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
 }

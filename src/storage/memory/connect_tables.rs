@@ -205,9 +205,7 @@ impl MemoryStore {
                     // The connection's own tags (edited with the API, perhaps)
                     // stay; the session's are added.
                     for tag in &connection.tags {
-                        if found.tags.len() < crate::model::connect::MAX_TAGS
-                            && !found.tags.contains(tag)
-                        {
+                        if found.tags.len() < approval.max_tags && !found.tags.contains(tag) {
                             found.tags.push(tag.clone());
                         }
                     }

@@ -397,7 +397,12 @@ impl GrantStore for MemoryStore {
         Ok(Some(revocation))
     }
 
-    async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+        policy: &crate::storage::PurgePolicy,
+    ) -> Result<u64, StorageError> {
         // Sessions, then codes and tokens, then grants, within one budget.
         // For each table the candidates are collected under its read lock
         // (readers go on; the scan stops at the budget) and removed under
@@ -405,7 +410,7 @@ impl GrantStore for MemoryStore {
         // longer than one batch of removals. Codes and tokens are judged
         // with the grants table read-locked after theirs (the lock order).
         let mut budget = limit as usize;
-        let retention = time::Duration::DAY;
+        let retention = policy.revoked_grant_retention;
         let doomed = |g: &GrantRecord| {
             g.expires_at.is_some_and(|at| now >= at)
                 || g.revoked_at.is_some_and(|at| now >= at + retention)

@@ -158,6 +158,17 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Bounds the webhook deliveries kept once finished (succeeded or
+    /// failed) for the deliveries listing: the oldest beyond `kept` are
+    /// forgotten, messages with them (default 10,000). A bound on this
+    /// store's memory, not a retention policy: pending deliveries are never
+    /// dropped, and the PostgreSQL backend keeps every delivery until its
+    /// endpoint is deleted.
+    pub fn with_kept_webhook_deliveries(mut self, kept: usize) -> Self {
+        self.webhooks.kept_finished = kept;
+        self
+    }
 }
 
 /// Where a purge's `context` (another table's read lock) sits in the lock

@@ -23,15 +23,29 @@ use crate::storage::webhooks::{
 };
 use crate::storage::{StorageError, StorageErrorKind};
 
-/// Finished deliveries kept for the deliveries listing, per store.
-const KEPT_FINISHED: usize = 10_000;
+/// Finished deliveries kept for the deliveries listing, per store, by
+/// default: a bound on the store's memory, not a retention policy (the
+/// PostgreSQL backend keeps every delivery until its endpoint goes), so it
+/// is the memory store's to set ([`MemoryStore::with_kept_webhook_deliveries`]).
+pub(crate) const KEPT_FINISHED: usize = 10_000;
 
 /// Events recorded under a table's lock, waiting to become messages.
 pub(super) type Outbox = Vec<WebhookEvent>;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct MemoryWebhooks {
     state: Mutex<State>,
+    /// Finished deliveries kept (see [`KEPT_FINISHED`]).
+    pub(super) kept_finished: usize,
+}
+
+impl Default for MemoryWebhooks {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            kept_finished: KEPT_FINISHED,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -122,18 +136,19 @@ impl State {
         Ok(made)
     }
 
-    /// Drops the oldest finished deliveries beyond [`KEPT_FINISHED`], and
-    /// messages no delivery refers to.
-    fn compact(&mut self) {
+    /// Drops the oldest finished deliveries beyond `kept` (once there are
+    /// twice as many, so the work is amortised), and messages no delivery
+    /// refers to.
+    fn compact(&mut self, kept: usize) {
         let finished = self
             .deliveries
             .iter()
             .filter(|r| r.record.status != DeliveryStatus::Pending)
             .count();
-        if finished <= KEPT_FINISHED * 2 {
+        if finished <= kept.saturating_mul(2) {
             return;
         }
-        let mut drop = finished - KEPT_FINISHED;
+        let mut drop = finished - kept;
         self.deliveries.retain(|r| {
             if drop > 0 && r.record.status != DeliveryStatus::Pending {
                 drop -= 1;
@@ -380,7 +395,7 @@ impl WebhookStore for MemoryStore {
                 row.lease_until = None;
             }
         }
-        state.compact();
+        state.compact(self.webhooks.kept_finished);
         Ok(())
     }
 
@@ -485,4 +500,57 @@ pub(super) fn expired_event(session: &crate::storage::SessionRecord) -> Option<W
         crate::storage::webhook_events::WebhookEventType::ConnectSessionExpired,
         session.expires_at,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::webhook_events::WebhookEventType;
+
+    fn row(n: usize, status: DeliveryStatus) -> Row {
+        Row {
+            record: DeliveryRecord {
+                id: format!("whd_{n}"),
+                endpoint_id: "whk_1".to_owned(),
+                message_id: format!("msg_{n}"),
+                event_type: WebhookEventType::ConnectionCreated,
+                status,
+                attempts: 1,
+                next_attempt_at: None,
+                first_attempt_at: None,
+                last_attempt_at: None,
+                last_status_code: None,
+                last_latency_ms: None,
+                last_error: None,
+                created_at: OffsetDateTime::UNIX_EPOCH,
+            },
+            lease_until: None,
+        }
+    }
+
+    /// The memory bound on finished deliveries is the store's option: the
+    /// oldest finished ones beyond it go (once twice as many pile up), the
+    /// pending ones never.
+    #[test]
+    fn finished_deliveries_are_bounded_by_the_store_option() {
+        let store = MemoryStore::new();
+        assert_eq!(store.webhooks.kept_finished, KEPT_FINISHED);
+        let store = MemoryStore::new().with_kept_webhook_deliveries(2);
+        let kept = store.webhooks.kept_finished;
+        assert_eq!(kept, 2);
+        let mut state = State::default();
+        state.deliveries.push(row(0, DeliveryStatus::Pending));
+        for n in 1..=5 {
+            state.deliveries.push(row(n, DeliveryStatus::Succeeded));
+        }
+        state.compact(KEPT_FINISHED);
+        assert_eq!(state.deliveries.len(), 6, "the default keeps them all");
+        state.compact(kept);
+        let ids: Vec<&str> = state
+            .deliveries
+            .iter()
+            .map(|r| r.record.id.as_str())
+            .collect();
+        assert_eq!(ids, ["whd_0", "whd_4", "whd_5"]);
+    }
 }

@@ -80,5 +80,7 @@ pub(super) fn bind_approval<'q>(
         .bind(connection.linked.as_ref().map(|l| l.label.as_str()))
         .bind(connection.claimed_reference_id.as_deref())
         .bind(connection.attached_at);
-    Ok(bind_scoped_key(query, approval.scoped_key.as_ref()))
+    // `$63`: the cap on the merged tags, an `int` for the array slice.
+    let max_tags = i32::try_from(approval.max_tags).unwrap_or(i32::MAX);
+    Ok(bind_scoped_key(query, approval.scoped_key.as_ref()).bind(max_tags))
 }

@@ -652,10 +652,20 @@ impl GrantStore for PostgresStore {
         revocation(&row).map(Some)
     }
 
-    async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64, StorageError> {
+    async fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+        policy: &crate::storage::PurgePolicy,
+    ) -> Result<u64, StorageError> {
+        // The retention in microseconds, the resolution of an interval (the
+        // builder bounds it to a year; saturated, it is still an interval).
+        let retention =
+            i64::try_from(policy.revoked_grant_retention.whole_microseconds()).unwrap_or(i64::MAX);
         let row = sqlx::query(PURGE)
             .bind(now)
             .bind(i64::from(limit))
+            .bind(retention)
             .fetch_one(&self.pool)
             .within(self.timeout)
             .await?;

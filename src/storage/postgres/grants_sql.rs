@@ -178,7 +178,8 @@ pub(super) const APPROVE_SESSION: &str = concat!(
 /// provider account (`$44`, `$45`; both NULL without a link step) is locked
 /// (`FOR UPDATE`, which under READ COMMITTED yields its latest version),
 /// given the new grant and customer in place, its tags kept with the
-/// session's (`$39`) added, those it lacks, up to 20 (`MAX_TAGS`), and its
+/// session's (`$39`) added, those it lacks, up to the cap (`$63`, the
+/// server's `max_connection_tags`; tags it already holds beyond that stay), and its
 /// old grant is revoked at `$2` with the scoped keys minted under it;
 /// without one, or for a browser-created connection, the new connection is
 /// inserted. (Two approvals of two sessions racing to create the first
@@ -186,9 +187,6 @@ pub(super) const APPROVE_SESSION: &str = concat!(
 /// unique index, `Conflict`, nothing written.)
 ///
 /// [`bind_approval`]: super::binds::bind_approval
-// APPROVE_CONNECT writes the cap on a connection's tags as a literal.
-const _: () = assert!(crate::model::connect::MAX_TAGS == 20);
-
 pub(super) const APPROVE_CONNECT: &str = concat!(
     "WITH customer_ok AS ( \
        SELECT NOT EXISTS ( \
@@ -236,7 +234,7 @@ pub(super) const APPROVE_CONNECT: &str = concat!(
        SET grant_id = $38, customer_id = $36, updated_at = $43, linked_label = $46, \
            tags = (c.tags || ARRAY( \
              SELECT t FROM unnest($39::text[]) WITH ORDINALITY AS x (t, i) \
-             WHERE t <> ALL (c.tags) ORDER BY i))[1:20] \
+             WHERE t <> ALL (c.tags) ORDER BY i))[1:GREATEST($63::int, cardinality(c.tags))] \
        FROM old_connection o WHERE c.id = o.id \
      ), old_grant AS ( \
        UPDATE oauth_grants g SET revoked_at = $2 \
@@ -501,7 +499,8 @@ pub(super) const REVOKE_CODE_GRANT: &str = "\
 /// expired unredeemed (a redeemed code is the tombstone a late replay needs
 /// to revoke its grant, so it stays until its grant goes); tokens that
 /// expired; codes and tokens whose grant is to go; grants past their expiry or
-/// revoked 24 hours ago or more, once none of their codes and tokens is
+/// revoked the retention (`$3`, in microseconds: the server's
+/// `PurgePolicy`) ago or more, once none of their codes and tokens is
 /// left outside this batch. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
 /// so concurrent purges split the work instead of waiting for each other,
 /// and a grant is deleted only by the purge that holds all its codes and
@@ -509,7 +508,7 @@ pub(super) const REVOKE_CODE_GRANT: &str = "\
 pub(super) const PURGE: &str = "\
     WITH doomed_grants AS ( \
       SELECT id FROM oauth_grants \
-      WHERE expires_at <= $1 OR revoked_at <= $1 - interval '24 hours' \
+      WHERE expires_at <= $1 OR revoked_at <= $1 - $3::bigint * interval '1 microsecond' \
     ), sessions AS ( \
       DELETE FROM oauth_sessions WHERE hash IN ( \
         SELECT hash FROM oauth_sessions WHERE expires_at <= $1 \

@@ -339,6 +339,43 @@ pub async fn connect_update_mode_keeps_tags_and_revokes_old_keys<S: Storage>(sto
     assert!(!updated.tags.contains(&"one-more".to_owned()));
 }
 
+/// The cap on a connection's tags comes with the approval (the server's
+/// `max_connection_tags`), not from the backend: with a cap of 3, a
+/// connection updated in place keeps its own tags first and gains the
+/// session's only up to 3; with a cap lowered below what it holds, it keeps
+/// them all and gains none.
+pub async fn connect_update_mode_caps_tags_at_the_approvals_max<S: Storage>(store: Arc<S>) {
+    let app = grant_fixture(&*store).await;
+    let ws = app.app.workspace_id.clone();
+    let now = base_time();
+    let customer = customer_record(&app, "tag-cap", now);
+    let (grant, code, mut connect) = connect_approval(&app, &customer, false, now);
+    connect.connection.tags = vec!["a".to_owned(), "b".to_owned()];
+    connect.max_tags = 3;
+    let id = connect.connection.id.clone();
+    approve_connect(&*store, &app, (grant, code, connect), now).await;
+
+    let later = now + Duration::minutes(1);
+    let (grant, code, mut connect) = connect_approval(&app, &customer, false, later);
+    connect.connection.tags = vec!["b".to_owned(), "c".to_owned(), "d".to_owned()];
+    connect.max_tags = 3;
+    approve_connect(&*store, &app, (grant, code, connect), later).await;
+    let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(updated.tags, ["a", "b", "c"], "own first, then up to 3");
+
+    let last = later + Duration::minutes(1);
+    let (grant, code, mut connect) = connect_approval(&app, &customer, false, last);
+    connect.connection.tags = vec!["e".to_owned()];
+    connect.max_tags = 2;
+    approve_connect(&*store, &app, (grant, code, connect), last).await;
+    let updated = store.get_connection(&ws, None, &id).await.unwrap().unwrap();
+    assert_eq!(
+        updated.tags,
+        ["a", "b", "c"],
+        "a lower cap drops nothing and adds nothing"
+    );
+}
+
 /// A browser-created approval (a session made with a publishable key)
 /// only ever creates: one reaching a stored customer (its id, or the app
 /// and reference id of one) or taking the place of an active connection is

@@ -155,7 +155,7 @@ delegate! {
         async fn revoke_token(&self, hash: &CredentialHash) -> bool;
         async fn revoke_grant(&self, id: &GrantId, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
         async fn revoke_code_grant(&self, hash: &CredentialHash, now: OffsetDateTime) -> Option<crate::storage::GrantRevocation>;
-        async fn purge_expired(&self, now: OffsetDateTime, limit: u32) -> u64;
+        async fn purge_expired(&self, now: OffsetDateTime, limit: u32, policy: &crate::storage::PurgePolicy) -> u64;
     }
 }
 

@@ -255,6 +255,7 @@ pub fn connect_approval(
         customer: customer.clone(),
         connection,
         scoped_key: key,
+        max_tags: crate::connect::MAX_TAGS,
     };
     (grant, code, approval)
 }

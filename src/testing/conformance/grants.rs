@@ -11,7 +11,8 @@ use super::fixtures::{
 };
 use crate::storage::ConnectionStatus;
 use crate::storage::{
-    CodeRedemption, SessionCompletion, SessionDecision, SessionStatus, Storage, TokenKind,
+    CodeRedemption, PurgePolicy, SessionCompletion, SessionDecision, SessionStatus, Storage,
+    TokenKind,
 };
 
 /// A revoked grant's codes and tokens are invisible and cannot be used.
@@ -168,7 +169,12 @@ pub async fn grants_revocation_takes_the_connection_and_its_keys<S: Storage>(sto
     // The grant is purged a day after its revocation; its keys stay
     // revoked at the time they were.
     let purge_at = later + Duration::days(2);
-    while store.purge_expired(purge_at, 50).await.unwrap() > 0 {}
+    while store
+        .purge_expired(purge_at, 50, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap()
+        > 0
+    {}
     assert!(store.get_grant(&grant.id).await.unwrap().is_none());
     for key in [&minted_with, &minted_later] {
         assert_eq!(
@@ -236,7 +242,12 @@ pub async fn codes_redeemed_survive_purge_until_their_grant_expires<S: Storage>(
     }
     // A day later: every code is past its minute, the refresh tokens live.
     let purge_at = then + Duration::days(1);
-    while store.purge_expired(purge_at, 3).await.unwrap() > 0 {}
+    while store
+        .purge_expired(purge_at, 3, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap()
+        > 0
+    {}
     for (grant, code) in &unredeemed {
         assert!(store.get_code(&code.hash).await.unwrap().is_none());
         assert!(store.get_grant(&grant.id).await.unwrap().is_none());
@@ -271,7 +282,12 @@ pub async fn codes_redeemed_survive_purge_until_their_grant_expires<S: Storage>(
     );
     // Once the grants expire (the refresh tokens' 30 days), everything goes.
     let after = then + Duration::days(31);
-    while store.purge_expired(after, 3).await.unwrap() > 0 {}
+    while store
+        .purge_expired(after, 3, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap()
+        > 0
+    {}
     for (grant, code, refresh) in &redeemed {
         assert!(store.get_code(&code.hash).await.unwrap().is_none());
         assert!(store.get_token(&refresh.hash).await.unwrap().is_none());
@@ -340,11 +356,17 @@ pub async fn purge_removes_only_expired_records<S: Storage>(store: Arc<S>) {
         .await
         .unwrap();
 
-    let first = store.purge_expired(purge_at, 2).await.unwrap();
+    let first = store
+        .purge_expired(purge_at, 2, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap();
     assert_eq!(first, 2, "the batch limit holds");
     let mut total = first;
     loop {
-        let n = store.purge_expired(purge_at, 2).await.unwrap();
+        let n = store
+            .purge_expired(purge_at, 2, &PurgePolicy::DEFAULT)
+            .await
+            .unwrap();
         total += n;
         if n < 2 {
             break;
@@ -466,7 +488,10 @@ pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(stor
     let purge_at = then + Duration::days(1);
     let limit = 2;
     loop {
-        let n = store.purge_expired(purge_at, limit).await.unwrap();
+        let n = store
+            .purge_expired(purge_at, limit, &PurgePolicy::DEFAULT)
+            .await
+            .unwrap();
         assert!(n <= u64::from(limit), "a bounded batch: {n}");
         if n == 0 {
             break;
@@ -534,7 +559,12 @@ pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(stor
         .unwrap()
         .unwrap();
     let after = purge_at + Duration::days(2);
-    while store.purge_expired(after, limit).await.unwrap() > 0 {}
+    while store
+        .purge_expired(after, limit, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap()
+        > 0
+    {}
     assert!(store.get_grant(&gone_grant.id).await.unwrap().is_none());
     assert!(store.get_grant(&kept_grant.id).await.unwrap().is_some());
     assert_eq!(
@@ -545,5 +575,67 @@ pub async fn purge_removes_grants_whose_code_expired_unredeemed<S: Storage>(stor
             .unwrap()
             .status,
         ConnectionStatus::Active
+    );
+}
+
+/// The retention of revoked grants is the caller's policy, not the
+/// backend's: with the default (a day) a grant revoked two hours ago and
+/// one revoked half an hour ago both stay; with an hour, the first goes
+/// (its tokens with it) and the second stays.
+pub async fn purge_honours_the_revoked_grant_retention<S: Storage>(store: Arc<S>) {
+    // Far in the past, apart from the other checks' times.
+    let then = base_time() - Duration::days(900);
+    let app = grant_fixture(&*store).await;
+    let mut grants = Vec::new();
+    for _ in 0..2 {
+        let (mut grant, _) = grant_and_code(&app, then);
+        grant.expires_at = Some(then + Duration::days(30));
+        let mut refresh = token_record(&grant, TokenKind::Refresh, then);
+        refresh.expires_at = then + Duration::days(30);
+        store
+            .insert_grant(&grant, std::slice::from_ref(&refresh))
+            .await
+            .unwrap();
+        grants.push(grant);
+    }
+    let purge_at = then + Duration::hours(3);
+    let (old, recent) = (&grants[0], &grants[1]);
+    assert!(
+        store
+            .revoke_grant(&old.id, purge_at - Duration::hours(2))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .revoke_grant(&recent.id, purge_at - Duration::minutes(30))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    while store
+        .purge_expired(purge_at, 10, &PurgePolicy::DEFAULT)
+        .await
+        .unwrap()
+        > 0
+    {}
+    for grant in [old, recent] {
+        assert!(
+            store.get_grant(&grant.id).await.unwrap().is_some(),
+            "a day's retention keeps a grant revoked hours ago"
+        );
+    }
+
+    let hour = PurgePolicy::new(Duration::HOUR);
+    while store.purge_expired(purge_at, 10, &hour).await.unwrap() > 0 {}
+    assert!(
+        store.get_grant(&old.id).await.unwrap().is_none(),
+        "revoked two hours ago, an hour's retention: purged"
+    );
+    assert!(
+        store.get_grant(&recent.id).await.unwrap().is_some(),
+        "revoked half an hour ago, an hour's retention: kept"
     );
 }

@@ -15,9 +15,9 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use oauth_connect::connect::ConnectDecision;
+use oauth_connect::connect::NewScopedKey;
 use oauth_connect::{
-    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey,
-    WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, WorkspaceId,
 };
 use tokio::runtime::Runtime;
 

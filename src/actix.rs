@@ -26,7 +26,8 @@
 //! ```
 //! use actix_web::{App, HttpResponse, web};
 //! use oauth_connect::actix::Bearer;
-//! use oauth_connect::{AuthorizationServer, BearerRejection, MemoryStore};
+//! use oauth_connect::{AuthorizationServer, MemoryStore};
+//! use oauth_connect::http::BearerRejection;
 //!
 //! async fn devices(bearer: Bearer) -> Result<HttpResponse, BearerRejection> {
 //!     bearer.require_scope("read:devices")?; // 403 insufficient_scope otherwise

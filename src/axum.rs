@@ -22,7 +22,8 @@
 //! ```
 //! use axum::{Router, routing::get};
 //! use oauth_connect::axum::Bearer;
-//! use oauth_connect::{AuthorizationServer, BearerRejection, MemoryStore};
+//! use oauth_connect::{AuthorizationServer, MemoryStore};
+//! use oauth_connect::http::BearerRejection;
 //!
 //! async fn devices(bearer: Bearer) -> Result<String, BearerRejection> {
 //!     bearer.require_scope("read:devices")?; // 403 insufficient_scope otherwise

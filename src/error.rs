@@ -22,6 +22,8 @@ use crate::model::redirect::RedirectUriError;
 use crate::model::scope::ScopeError;
 use crate::storage::{StorageError, StorageErrorKind};
 
+pub use crate::model::ids::InvalidId;
+
 /// Why a call of the management or Connect API failed.
 ///
 /// Every variant but [`Storage`](Self::Storage) and

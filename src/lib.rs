@@ -241,31 +241,27 @@ pub use config::{ConfigError, Lifetimes, RateLimit, ServerConfig};
 pub use server::AuthorizationServer;
 pub use server::builder::{AuthorizationServerBuilder, DangerousConfig};
 // Storage and the server key.
-pub use credentials::keyring::{KeyRing, ServerKey};
+pub use credentials::keyring::KeyRing;
 pub use storage::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use storage::postgres::PostgresStore;
-pub use storage::{Storage, StorageError, StorageErrorKind};
+pub use storage::{Storage, StorageError};
 // The hooks a host plugs in.
 pub use hooks::events::EventSink;
 pub use hooks::link::LinkHook;
 pub use hooks::resource_owner::ResourceOwnerAuthenticator;
 // Ids.
 pub use model::ids::{
-    AppId, ClientId, ConnectionId, CustomerId, GrantId, InvalidId, PublishableKeyId, ScopedKeyId,
-    Subject, WorkspaceId,
+    AppId, ClientId, ConnectionId, CustomerId, GrantId, PublishableKeyId, ScopedKeyId, Subject,
+    WorkspaceId,
 };
 // Apps: inputs and outputs.
-pub use registry::apps::{AppType, AppUpdate, CreatedApp, NewOAuthApp, OAuthApp};
+pub use registry::apps::{AppType, CreatedApp, NewOAuthApp, OAuthApp};
 pub use registry::paging::{PageRequest, Paged};
-// Connect sessions and scoped keys: inputs and outputs.
-pub use connect::input::{CustomerInfoInput, LocationInput};
-pub use connect::scoped_keys::{MintedScopedKey, NewScopedKey};
+// Connect sessions: input and output.
 pub use connect::session::{CreatedConnectSession, NewConnectSession};
 // Protecting resources.
-pub use http::bearer::BearerRejection;
 pub use resource::{BearerKind, BearerPrincipal};
-pub use server::client_address::PeerAddress;
 // Errors.
-pub use error::{Error, FieldError, Problem};
+pub use error::Error;

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::StatusCode;
+use oauth_connect::http::BearerRejection;
 use oauth_connect::limits::MAX_BODY_BYTES;
-use oauth_connect::{AppId, BearerPrincipal, BearerRejection, NewOAuthApp, WorkspaceId};
+use oauth_connect::{AppId, BearerPrincipal, NewOAuthApp, WorkspaceId};
 use oauth_connect::{AppType, AuthorizationServer, MemoryStore};
 use raw_http::{code_flow, send};
 use support::{REDIRECT, json, register, text};

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use oauth_connect::conformance::{app_record, fresh_workspace};
 use oauth_connect::limits::DEFAULT_ACQUIRE_TIMEOUT;
-use oauth_connect::storage::{AppStore as _, PurgePolicy};
-use oauth_connect::{PostgresStore, StorageErrorKind, WorkspaceId};
+use oauth_connect::storage::{AppStore as _, PurgePolicy, StorageErrorKind};
+use oauth_connect::{PostgresStore, WorkspaceId};
 use postgres_support::SCHEMA_PREFIX;
 use sqlx::{Connection as _, Row as _};
 use time::OffsetDateTime;
@@ -1573,7 +1573,8 @@ async fn unauthenticated_requests_leave_a_bounded_number_of_rows() {
 
     use bytes::Bytes;
     use oauth_connect::hooks::ManualClock;
-    use oauth_connect::{AppType, AuthorizationServer, NewOAuthApp, PeerAddress};
+    use oauth_connect::http::PeerAddress;
+    use oauth_connect::{AppType, AuthorizationServer, NewOAuthApp};
 
     let Some(url) = database_url() else { return };
     let store = fresh_store(url).await;

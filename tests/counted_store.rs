@@ -10,12 +10,13 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use oauth_connect::conformance::FaultyStore;
+use oauth_connect::connect::NewScopedKey;
 use oauth_connect::connect::{ConnectDecision, ScopedKeyError};
 use oauth_connect::hooks::ManualClock;
 use oauth_connect::registry::AuthenticatedClient;
+use oauth_connect::storage::StorageErrorKind;
 use oauth_connect::{
-    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, NewScopedKey,
-    StorageErrorKind, WorkspaceId,
+    AppType, AuthorizationServer, MemoryStore, NewConnectSession, NewOAuthApp, WorkspaceId,
 };
 use serde_json::{Value, json};
 use time::Duration;

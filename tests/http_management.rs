@@ -12,7 +12,8 @@ use http::{Method, Request, Response, StatusCode};
 use oauth_connect::conformance::FaultyStore;
 use oauth_connect::hooks::ManualClock;
 use oauth_connect::limits::MAX_BODY_BYTES;
-use oauth_connect::{AuthorizationServer, MemoryStore, StorageErrorKind, WorkspaceId};
+use oauth_connect::storage::StorageErrorKind;
+use oauth_connect::{AuthorizationServer, MemoryStore, WorkspaceId};
 use serde_json::{Value, json};
 use time::{Duration, macros::datetime};
 

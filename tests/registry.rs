@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
+use oauth_connect::error::Problem;
 use oauth_connect::error::{AuthFailure, Conflict, RegistryProblem, Resource};
 use oauth_connect::hooks::ManualClock;
+use oauth_connect::registry::AppUpdate;
 use oauth_connect::{
-    AppType, AppUpdate, AuthorizationServer, Error, MemoryStore, NewOAuthApp, PageRequest, Problem,
-    WorkspaceId,
+    AppType, AuthorizationServer, Error, MemoryStore, NewOAuthApp, PageRequest, WorkspaceId,
 };
 use time::{Duration, macros::datetime};
 

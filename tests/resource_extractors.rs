@@ -7,7 +7,8 @@ mod support;
 
 use bytes::Bytes;
 use http::StatusCode;
-use oauth_connect::{BearerRejection, MemoryStore};
+use oauth_connect::MemoryStore;
+use oauth_connect::http::BearerRejection;
 use support::*;
 
 /// A valid access token with `read:devices` for subject `user-42`.

@@ -41,11 +41,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
+use oauth_connect::credentials::ServerKey;
 use oauth_connect::hooks::{ConsentRequest, PriorConsent, ScopeCatalogue};
 use oauth_connect::http::Brand;
 use oauth_connect::{
     AuthorizationServer, BearerKind, BearerPrincipal, KeyRing, MemoryStore, PostgresStore,
-    ResourceOwnerAuthenticator, ServerKey, Storage, Subject, WorkspaceId,
+    ResourceOwnerAuthenticator, Storage, Subject, WorkspaceId,
 };
 use sqlx::postgres::PgConnectOptions;
 use tracing::Span;

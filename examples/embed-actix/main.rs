@@ -7,7 +7,8 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use oauth_connect::actix::Bearer;
 use oauth_connect::hooks::ScopeCatalogue;
-use oauth_connect::{AuthorizationServer, BearerRejection, MemoryStore, WorkspaceId};
+use oauth_connect::http::BearerRejection;
+use oauth_connect::{AuthorizationServer, MemoryStore, WorkspaceId};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     actix_web::rt::System::new().block_on(serve())

@@ -10,7 +10,8 @@ use axum::extract::{FromRef, State};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
 use oauth_connect::hooks::ScopeCatalogue;
-use oauth_connect::{AuthorizationServer, BearerRejection, MemoryStore, WorkspaceId};
+use oauth_connect::http::BearerRejection;
+use oauth_connect::{AuthorizationServer, MemoryStore, WorkspaceId};
 
 type Server = AuthorizationServer<MemoryStore>;
 

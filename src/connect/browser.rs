@@ -270,7 +270,7 @@ mod tests {
         // One ring, as it stands at each moment: key 1 alone; keys 1 and 2
         // with 2 current; key 2 alone (1 retired).
         let issue = |ids: &[u8], current: u8| {
-            let key = |id: u8| crate::ServerKey::new(id, &[id; 32]).unwrap();
+            let key = |id: u8| crate::credentials::ServerKey::new(id, &[id; 32]).unwrap();
             let mut ring = crate::KeyRing::new(key(ids[0]));
             for id in &ids[1..] {
                 ring = ring.with_key(key(*id)).unwrap();

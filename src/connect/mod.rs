@@ -18,7 +18,8 @@ pub(crate) mod session;
 pub(crate) mod steps;
 pub(crate) mod view;
 
-pub(crate) use input::{CustomerInfoInput, LocationInput, MAX_TAGS};
+pub(crate) use input::MAX_TAGS;
+pub use input::{CustomerInfoInput, LocationInput};
 pub(crate) use input::{check_reference_id, check_tags};
 pub(crate) use session::{CreatedConnectSession, NewConnectSession};
 
@@ -28,7 +29,9 @@ pub use browser::{BROWSER_COOKIE, BROWSER_COOKIE_HOST, BrowserSecret};
 pub use connections::{AttachConnection, Connection, ConnectionUpdate};
 pub use customers::Customer;
 pub use publishable_keys::{BrowserCaller, CreatedPublishableKey, PublishableKeyInfo};
-pub use scoped_keys::{ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal};
+pub use scoped_keys::{
+    MintedScopedKey, NewScopedKey, ScopedKey, ScopedKeyError, ScopedKeyInfo, ScopedKeyPrincipal,
+};
 pub use steps::{
     ConnectStatus, EmbedCheck, LinkFormValues, LinkReturn, ProviderReturn, Step, StepAction,
     StepOutcome,

@@ -16,7 +16,7 @@
 //!
 //! # Rotating the signing key
 //!
-//! Add a new [`ServerKey`](crate::ServerKey) to the ring and make it current
+//! Add a new [`ServerKey`](crate::credentials::ServerKey) to the ring and make it current
 //! ([`KeyRing::set_current`](crate::KeyRing::set_current)): new keys are
 //! signed with it, keys minted before still verify under the old one. When
 //! no key signed by the old one should work any more (or they have all been

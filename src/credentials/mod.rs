@@ -27,7 +27,7 @@ mod redaction_tests;
 pub(crate) mod scoped_key;
 pub(crate) mod secret;
 
-pub use keyring::{CredentialHash, KeyRingError};
+pub use keyring::{CredentialHash, KeyRingError, ServerKey};
 pub use secret::{Redacted, RedactedUrl, Secret};
 
 use std::fmt;

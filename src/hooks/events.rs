@@ -68,7 +68,7 @@ pub enum Event {
         /// presented, when it is a well-formed client id.
         client_id: Option<ClientId>,
         /// The client address the limit was counted for; `None` when the
-        /// adapter gave the request no [`PeerAddress`](crate::PeerAddress).
+        /// adapter gave the request no [`PeerAddress`](crate::http::PeerAddress).
         client_address: Option<IpAddr>,
         /// How long until the limit's window ends (the `Retry-After`).
         retry_after: time::Duration,

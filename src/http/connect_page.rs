@@ -38,7 +38,7 @@ fn customer_view<'a>(page: &'a ConnectPage, form: Option<&'a Params>) -> ui::Cus
 pub(super) struct Shown<'a> {
     pub(super) status: StatusCode,
     pub(super) form: Option<&'a Params<'a>>,
-    pub(super) error: Option<&'a crate::FieldError>,
+    pub(super) error: Option<&'a crate::error::FieldError>,
     pub(super) notice: Option<String>,
     pub(super) search: Option<&'a str>,
 }

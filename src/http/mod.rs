@@ -31,7 +31,9 @@ mod params;
 mod requests;
 mod webhooks;
 
+pub use crate::server::client_address::PeerAddress;
 pub use assets::ConnectScript;
+pub use bearer::BearerRejection;
 
 mod management;
 mod response;

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The most tags a session or connection may carry.
+/// The most tags a session or connection may carry by default: the default
+/// of [`max_connection_tags`](crate::AuthorizationServerBuilder::max_connection_tags),
+/// which a server may set anywhere from 1 to 100.
 pub const MAX_TAGS: usize = 20;
 
 /// An account linked at a provider: an opaque reference (the provider's

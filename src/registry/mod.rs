@@ -11,5 +11,6 @@ pub(crate) mod apps;
 pub(crate) mod paging;
 pub(crate) mod secrets;
 
+pub use apps::AppUpdate;
 pub use paging::PageMeta;
 pub use secrets::{AuthenticatedClient, RotateSecretRequest, RotatedSecret};

@@ -45,7 +45,7 @@ const MAX_HOPS: usize = 32;
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use oauth_connect::PeerAddress;
+/// use oauth_connect::http::PeerAddress;
 ///
 /// let peer: SocketAddr = "203.0.113.7:51234".parse()?;
 /// let mut request = http::Request::new(bytes::Bytes::new());

@@ -207,7 +207,7 @@ pub trait WebhookStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`StorageErrorKind::Conflict`](crate::StorageErrorKind::Conflict)
+    /// [`StorageErrorKind::Conflict`](crate::storage::StorageErrorKind::Conflict)
     /// when the id exists or the app already has `max_per_app` endpoints.
     async fn insert_webhook_endpoint(
         &self,

@@ -40,7 +40,7 @@ pub const REDIRECT: &str = "https://app.example.com/callback";
 /// The victim's details as the app's backend stored them.
 pub fn ada() -> Value {
     json!({
-        "firstName": "Ada", "lastName": "Lovelace", "email": "ada@victim.example",
+        "firstName": "Augusta Ada", "lastName": "Lovelace", "email": "ada@victim.example",
         "phone": "555-555-0100",
         "location": {"streetOne": "12 Analytical Row", "city": "Springfield", "state": "IL",
                      "postalCode": "62701", "country": "US"}
@@ -48,7 +48,14 @@ pub fn ada() -> Value {
 }
 
 /// What the victim's customer record says, none of which a stranger may see.
-const ADA_TRACES: [&str; 4] = ["Ada", "Lovelace", "ada@victim.example", "Analytical Row"];
+/// Each has a space or an `@`, or is 8 letters long, so that no random
+/// credential on a page contains one by chance (a 3-letter "Ada" once did).
+const ADA_TRACES: [&str; 4] = [
+    "Augusta Ada",
+    "Lovelace",
+    "ada@victim.example",
+    "Analytical Row",
+];
 
 fn body_text(response: &Response<Bytes>) -> String {
     String::from_utf8_lossy(response.body()).into_owned()
@@ -729,7 +736,7 @@ pub async fn the_backend_attaches_browser_created_connections<S: Storage + 'stat
         .read(&app.basic, &format!("/v1/customers/{victim_id}"))
         .await;
     assert_eq!(
-        customer["firstName"], "Ada",
+        customer["firstName"], "Augusta Ada",
         "attaching changes no customer details"
     );
     let seen = w.introspect(&app, &second_key).await;

@@ -6,10 +6,9 @@ use time::macros::datetime;
 
 use super::*;
 use crate::connect::ConnectDecision;
+use crate::credentials::ServerKey;
 use crate::hooks::clock::ManualClock;
-use crate::{
-    AppType, AuthorizationServer, KeyRing, MemoryStore, NewConnectSession, NewOAuthApp, ServerKey,
-};
+use crate::{AppType, AuthorizationServer, KeyRing, MemoryStore, NewConnectSession, NewOAuthApp};
 
 const REDIRECT: &str = "https://app.example.com/callback";
 

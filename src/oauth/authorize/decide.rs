@@ -194,11 +194,11 @@ impl<S: Storage> AuthorizationServer<S> {
                 code_record.grant_id = grant.id.clone();
                 match self.storage().insert_code(&grant, &code_record).await {
                     Ok(()) => {}
-                    Err(e) if e.kind() == crate::StorageErrorKind::Conflict => {
+                    Err(e) if e.kind() == crate::storage::StorageErrorKind::Conflict => {
                         return Err(page(ErrorPage::CompletedRequest));
                     }
                     // The app was deleted since.
-                    Err(e) if e.kind() == crate::StorageErrorKind::NotFound => {
+                    Err(e) if e.kind() == crate::storage::StorageErrorKind::NotFound => {
                         return Err(page(ErrorPage::UnknownRequest));
                     }
                     Err(_) => return Err(page(ErrorPage::TemporarilyUnavailable)),

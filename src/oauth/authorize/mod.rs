@@ -241,7 +241,7 @@ impl<S: Storage> AuthorizationServer<S> {
         match self.storage().insert_code(&grant, &code_record).await {
             Ok(()) => {}
             // The app was deleted a moment ago.
-            Err(e) if e.kind() == crate::StorageErrorKind::NotFound => {
+            Err(e) if e.kind() == crate::storage::StorageErrorKind::NotFound => {
                 return Err(AuthorizeError::Page(ErrorPage::UnknownClient));
             }
             Err(_) => return Err(unavailable),

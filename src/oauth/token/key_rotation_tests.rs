@@ -18,14 +18,14 @@ use time::Duration;
 use time::macros::datetime;
 
 use crate::credentials::RefreshToken;
+use crate::credentials::ServerKey;
 use crate::hooks::clock::ManualClock;
 use crate::oauth::authorize::Decision;
 use crate::oauth::token::TokenResponse;
 use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use crate::registry::secrets::AuthenticatedClient;
 use crate::{
-    AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, ServerKey, Subject,
-    WorkspaceId,
+    AppType, AuthorizationServer, KeyRing, MemoryStore, NewOAuthApp, Subject, WorkspaceId,
 };
 
 const REDIRECT: &str = "https://app.example.com/callback";

@@ -9,8 +9,9 @@ use http::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::credentials::{CredentialPrefixes, kind};
+use crate::http::BearerRejection;
 use crate::model::redirect::RedirectUri;
-use crate::{BearerKind, BearerRejection, credentials::Credential};
+use crate::{BearerKind, credentials::Credential};
 
 use super::{
     ALLOWED_ORIGIN, CLIENT_ERRORS, Harness, ISSUER, MARKUP_MARKER, PAR_ERRORS, PROVIDER_AUTHORIZE,

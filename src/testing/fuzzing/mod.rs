@@ -22,13 +22,14 @@ use http::{Request, Response};
 use serde_json::Value;
 
 use crate::connect::ConnectDecision;
+use crate::connect::NewScopedKey;
 use crate::connect::steps::{LinkFormValues, Step, StepAction};
 use crate::hooks::link::{LinkContext, LinkError, LinkField, Provider, Terms};
 use crate::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use crate::storage::LinkedAccount;
 use crate::{
     AppType, AuthorizationServer, LinkHook, MemoryStore, NewConnectSession, NewOAuthApp,
-    NewScopedKey, WorkspaceId,
+    WorkspaceId,
 };
 
 /// The origin the harness's confidential app allows (`allowedOrigins`).

@@ -48,10 +48,8 @@ use oauth_connect::hooks::{ConsentRequest, PriorConsent, RandomSource as _, Syst
 use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::storage::{GrantRecord, GrantStore as _, TokenKind, TokenRecord};
-use oauth_connect::{
-    AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp,
-    NewScopedKey, ResourceOwnerAuthenticator, Subject, WorkspaceId,
-};
+use oauth_connect::{AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp, ResourceOwnerAuthenticator, Subject, WorkspaceId};
+use oauth_connect::connect::NewScopedKey;
 
 type Server = AuthorizationServer<MemoryStore>;
 type Failure = Box<dyn Error>;

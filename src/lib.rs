@@ -102,7 +102,7 @@
 //!   publishable keys' session budget, failed client and admin-key
 //!   authentications (429 with `Retry-After`), public clients' pushed
 //!   requests; the authorization endpoint stores nothing before the
-//!   decision. The adapter passes the socket's peer as a [`PeerAddress`];
+//!   decision. The adapter passes the socket's peer as a [`PeerAddress`](http::PeerAddress);
 //!   trusted proxies' `Forwarded`/`X-Forwarded-For` is believed
 //!   ([`AuthorizationServerBuilder::trusted_proxies`]).
 //! - **Pluggable async storage**: one atomic method per state change that must
@@ -181,8 +181,8 @@
 //!
 //! [`AuthorizationServer::authenticate_request`] checks a request's
 //! `Authorization: Bearer` header and [`BearerPrincipal::require_scope`] a
-//! scope; a refusal is a [`BearerRejection`] that renders its RFC 6750
-//! answer ([`BearerRejection::to_response`]). The `axum` and `actix`
+//! scope; a refusal is a [`BearerRejection`](http::BearerRejection) that renders its RFC 6750
+//! answer ([`BearerRejection::to_response`](http::BearerRejection::to_response)). The `axum` and `actix`
 //! features wrap them as extractors.
 
 // docs.rs builds with every feature and `--cfg docsrs`: each feature-gated

@@ -10,7 +10,7 @@ use crate::model::scope::ScopeSet;
 use crate::oauth::error::OAuthErrorCode;
 use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
-use crate::storage::{GrantRecord, RefreshRotation, Storage, TokenKind, TokenRecord};
+use crate::storage::{RefreshRotation, Storage, TokenKind, TokenRecord};
 
 impl<S: Storage> AuthorizationServer<S> {
     /// The refresh-token grant (RFC 6749 §6, RFC 9700 §4.14).
@@ -104,27 +104,39 @@ impl<S: Storage> AuthorizationServer<S> {
         // refresh and survives the retirement of the old one.
         let (mut access, mut refresh, mut access_hash, refresh_hash) =
             self.successors(&old, config.keys().current_id())?;
-        let grant = GrantRecord {
-            id: record.grant_id.clone(),
+        // The successors take the old record's grant and scopes: the access
+        // token a copy (its scopes perhaps narrowed), the refresh token the
+        // record itself (the original scopes, RFC 6749 §6), so that no
+        // identifier is copied twice.
+        let lifetimes = config.lifetimes();
+        let access_record = TokenRecord {
+            hash: access_hash,
+            kind: TokenKind::Access,
+            grant_id: record.grant_id.clone(),
             workspace_id: record.workspace_id.clone(),
             app_id: record.app_id.clone(),
             client_id: record.client_id.clone(),
             subject: record.subject.clone(),
-            scopes: record.scopes.clone(),
-            created_at: record.issued_at,
-            expires_at: None,
-            revoked_at: None,
+            scopes: scopes.clone(),
+            issued_at: now,
+            expires_at: now + lifetimes.access_token,
+            rotated_at: None,
+            successor: None,
         };
         let successors = [
-            self.new_token_record(access_hash, TokenKind::Access, &grant, scopes.clone(), now),
-            self.new_token_record(
-                refresh_hash,
-                TokenKind::Refresh,
-                &grant,
-                record.scopes.clone(),
-                now,
-            ),
+            access_record,
+            TokenRecord {
+                hash: refresh_hash,
+                kind: TokenKind::Refresh,
+                issued_at: now,
+                expires_at: now + lifetimes.refresh_token,
+                rotated_at: None,
+                successor: None,
+                ..record
+            },
         ];
+        // The old token's grant, as the successors carry it.
+        let record = &successors[1];
         let grace = config.refresh_grace();
         let replay_since = (!grace.is_zero()).then(|| now - grace);
         let outcome = self

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::connect_tables::revoke_grant_in;
-use super::shards::{Locked, ReadLocked};
+use super::shards::{Locked, ReadLocked, ShardKey as _};
 use super::tokens::{StoredToken, nanos};
 use super::{ContextLock, IdMap, MemoryStore, purge, read, webhooks, write};
 use crate::credentials::keyring::CredentialHash;
@@ -258,13 +258,13 @@ impl GrantStore for MemoryStore {
         // grant never changes; only a rotation sets the successor, and
         // rotations hold the write lock of their grant's shard, so it cannot
         // change between this look and the locks.
-        let Some((grant_id, successor)) = read(self.tokens.shard(hash))
+        let Some((grant_shard, successor)) = read(self.tokens.shard(hash))
             .get(hash)
-            .map(|t| (t.grant.grant_id.clone(), t.successor.as_deref().copied()))
+            .map(|t| (t.grant.grant_id.shard(), t.successor.as_deref().copied()))
         else {
             return Ok(RefreshRotation::Invalid);
         };
-        let mut grants = self.grants.lock([&grant_id]);
+        let mut grants = self.grants.lock_shards(vec![grant_shard]);
         let mut tokens = self.tokens.lock(
             std::iter::once(hash)
                 .chain(successors.iter().map(|t| &t.hash))

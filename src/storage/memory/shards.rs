@@ -83,15 +83,14 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
         &self.shards
     }
 
-    /// Which shards hold `keys`.
-    fn wanted<'k>(keys: impl IntoIterator<Item = &'k K>) -> [bool; SHARDS]
+    /// The shards holding `keys`, each once, in shard order.
+    fn wanted<'k>(keys: impl IntoIterator<Item = &'k K>) -> Vec<usize>
     where
         K: 'k,
     {
-        let mut wanted = [false; SHARDS];
-        for key in keys {
-            wanted[key.shard()] = true;
-        }
+        let mut wanted: Vec<usize> = keys.into_iter().map(ShardKey::shard).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         wanted
     }
 
@@ -101,13 +100,18 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        let wanted = Self::wanted(keys);
+        self.lock_shards(Self::wanted(keys))
+    }
+
+    /// The write locks of the shards `indices` (each below [`SHARDS`],
+    /// ascending, each once: the lock order), as [`ShardKey::shard`] names
+    /// them.
+    pub(super) fn lock_shards(&self, indices: Vec<usize>) -> WriteLocked<'_, K, V, S> {
+        debug_assert!(indices.windows(2).all(|w| w[0] < w[1]));
         Locked::new(
-            self.shards
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| wanted[*i])
-                .map(|(i, shard)| (i, write(shard)))
+            indices
+                .into_iter()
+                .filter_map(|i| Some((i, write(self.shards.get(i)?))))
                 .collect(),
         )
     }
@@ -118,13 +122,10 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        let wanted = Self::wanted(keys);
         Locked::new(
-            self.shards
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| wanted[*i])
-                .map(|(i, shard)| (i, read(shard)))
+            Self::wanted(keys)
+                .into_iter()
+                .map(|i| (i, read(&self.shards[i])))
                 .collect(),
         )
     }

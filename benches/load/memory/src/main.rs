@@ -43,13 +43,16 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use oauth_connect::connect::ConnectDecision;
+use oauth_connect::connect::NewScopedKey;
 use oauth_connect::credentials::CredentialHash;
 use oauth_connect::hooks::{ConsentRequest, PriorConsent, RandomSource as _, SystemRandom};
 use oauth_connect::oauth::{AuthorizationRequest, AuthorizeOutcome};
 use oauth_connect::registry::AuthenticatedClient;
 use oauth_connect::storage::{GrantRecord, GrantStore as _, TokenKind, TokenRecord};
-use oauth_connect::{AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp, ResourceOwnerAuthenticator, Subject, WorkspaceId};
-use oauth_connect::connect::NewScopedKey;
+use oauth_connect::{
+    AppType, AuthorizationServer, GrantId, MemoryStore, NewConnectSession, NewOAuthApp,
+    ResourceOwnerAuthenticator, Subject, WorkspaceId,
+};
 
 type Server = AuthorizationServer<MemoryStore>;
 type Failure = Box<dyn Error>;

@@ -10,10 +10,10 @@
 
 use std::fmt;
 
-use ring::hmac;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::credentials::hmac::HmacKey;
 use crate::credentials::secret::Redacted;
 use crate::model::random::{RandomError, RandomSource, random_array};
 
@@ -124,18 +124,15 @@ impl ServerKey {
 /// The subkeys derived from one master key.
 struct Entry {
     id: u8,
-    hash: hmac::Key,
-    sign: hmac::Key,
-    derive: hmac::Key,
+    hash: HmacKey,
+    sign: HmacKey,
+    derive: HmacKey,
 }
 
 impl Entry {
     fn new(key: &ServerKey) -> Self {
-        let master = hmac::Key::new(hmac::HMAC_SHA256, &key.secret[..]);
-        let subkey = |label: &[u8]| {
-            let tag = hmac::sign(&master, label);
-            hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref())
-        };
+        let master = HmacKey::new(&key.secret[..]);
+        let subkey = |label: &[u8]| HmacKey::new(&*Zeroizing::new(master.sign(label)));
         Self {
             id: key.id,
             hash: subkey(HASH_LABEL),
@@ -162,7 +159,7 @@ impl Entry {
 /// # Security
 ///
 /// The ring keeps only the derived subkeys, never the master secrets; the
-/// subkeys live inside `ring` and are not zeroized on drop.
+/// subkeys (the SHA-256 states of their HMAC keys) are zeroized on drop.
 pub struct KeyRing {
     entries: Vec<Entry>,
     current: u8,
@@ -357,36 +354,12 @@ fn tags_equal(expected: &[u8; 32], tag: &[u8]) -> bool {
     bool::from(equal)
 }
 
-/// The longest framed input [`mac`] assembles on the stack before hashing.
-const STACK_FRAME: usize = 192;
-
-/// HMAC-SHA-256 of the framed input under `key`.
-///
-/// A short input (every credential's) is framed into a stack buffer, zeroed
-/// afterwards, and hashed in one `update`: each `update` call has a fixed
-/// cost in `ring` that is larger than hashing a few bytes. A longer one is
-/// streamed.
-fn mac(key: &hmac::Key, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
-    let mut context = hmac::Context::with_key(key);
-    let mut buffer = Zeroizing::new([0u8; STACK_FRAME]);
-    let mut len = 0usize;
-    let mut fits = true;
-    frame(domain, parts, |bytes| {
-        match buffer.get_mut(len..len + bytes.len()) {
-            Some(slot) if fits => {
-                slot.copy_from_slice(bytes);
-                len += bytes.len();
-            }
-            _ => fits = false,
-        }
-    })?;
-    if fits {
-        context.update(buffer.get(..len)?);
-    } else {
-        frame(domain, parts, |bytes| context.update(bytes))?;
-    }
-    let tag = context.sign();
-    <[u8; 32]>::try_from(tag.as_ref()).ok()
+/// HMAC-SHA-256 of the framed input under `key`, streamed (the frame's
+/// pieces go into the SHA-256 block buffer; no copy of the message).
+fn mac(key: &HmacKey, domain: &str, parts: &[&[u8]]) -> Option<[u8; 32]> {
+    let mut context = key.context();
+    frame(domain, parts, |bytes| context.update(bytes))?;
+    Some(context.sign())
 }
 
 /// What storage sees of a credential: its HMAC-SHA-256 under the server's hash
@@ -657,11 +630,10 @@ mod tests {
             let mut message = Vec::new();
             frame(domain, parts, |bytes| message.extend_from_slice(bytes)).unwrap();
             let Entry { hash, .. } = Entry::new(&key(1, 1));
-            let tag = hmac::sign(&hash, &message);
-            CredentialHash::from_bytes(<[u8; 32]>::try_from(tag.as_ref()).unwrap())
+            CredentialHash::from_bytes(hash.sign(&message))
         };
-        // On the stack (short), at the buffer's edge, and streamed (long).
-        for size in [0, 33, STACK_FRAME - 10, STACK_FRAME, 1000] {
+        // One block, two, and many.
+        for size in [0, 33, 182, 192, 1000] {
             let part = vec![7u8; size];
             let parts: &[&[u8]] = &[b"p", &part];
             assert_eq!(
@@ -670,6 +642,34 @@ mod tests {
                 "{size}"
             );
         }
+    }
+
+    /// The subkeys and the MACs are those `ring`'s HMAC gave before this
+    /// module computed them itself: hashes stored earlier still match.
+    #[test]
+    fn hashes_signatures_and_derived_values_are_those_of_rings_hmac() {
+        use ring::hmac;
+        let secret = [3u8; 40];
+        let master = hmac::Key::new(hmac::HMAC_SHA256, &secret);
+        let subkey = |label: &[u8]| {
+            hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&master, label).as_ref())
+        };
+        let mut message = Vec::new();
+        frame("domain", &[b"ab", &[9u8; 33]], |bytes| {
+            message.extend_from_slice(bytes);
+        })
+        .unwrap();
+        let tag = |label: &[u8]| {
+            <[u8; 32]>::try_from(hmac::sign(&subkey(label), &message).as_ref()).unwrap()
+        };
+        let ring = KeyRing::new(ServerKey::new(4, &secret).unwrap());
+        let parts: &[&[u8]] = &[b"ab", &[9u8; 33]];
+        assert_eq!(
+            ring.hash(4, "domain", parts).unwrap().as_bytes(),
+            &tag(HASH_LABEL)
+        );
+        assert_eq!(ring.sign(4, "domain", parts).unwrap(), tag(SIGN_LABEL));
+        assert_eq!(ring.derive(4, "domain", parts).unwrap(), tag(DERIVE_LABEL));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! body bytes, framed so that with the default prefixes the MAC input fits
 //! one SHA-256 block.
 
+mod hmac;
 pub(crate) mod keyring;
 #[cfg(test)]
 mod redaction_tests;

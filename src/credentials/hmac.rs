@@ -9,7 +9,6 @@
 //! dispatch), a third of each refresh's hashing (issue 23 item 1); the tests
 //! check this one against `ring`'s, tag for tag.
 
-use sha2::digest::generic_array::GenericArray;
 use zeroize::{Zeroize, Zeroizing};
 
 /// SHA-256's block, in bytes.
@@ -29,7 +28,7 @@ const IV: [u32; 8] = [
 
 /// One SHA-256 block into `state`.
 fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
-    sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
+    sha2::block_api::compress256(state, std::slice::from_ref(block));
 }
 
 /// An HMAC-SHA-256 key: the SHA-256 states after the key's inner and outer
@@ -197,13 +196,21 @@ mod tests {
             for len in (0..=200).chain([511, 512, 513, 1000]) {
                 let message: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
                 let expected = ring::hmac::sign(&theirs, &message);
-                assert_eq!(&ours.sign(&message)[..], expected.as_ref(), "{key_len} {len}");
+                assert_eq!(
+                    &ours.sign(&message)[..],
+                    expected.as_ref(),
+                    "{key_len} {len}"
+                );
                 let mut context = ours.context();
                 let (a, b) = message.split_at(len / 3);
                 context.update(a);
                 context.update(&[]);
                 context.update(b);
-                assert_eq!(&context.sign()[..], expected.as_ref(), "{key_len} {len} split");
+                assert_eq!(
+                    &context.sign()[..],
+                    expected.as_ref(),
+                    "{key_len} {len} split"
+                );
             }
         }
     }

@@ -651,9 +651,8 @@ mod tests {
         use ring::hmac;
         let secret = [3u8; 40];
         let master = hmac::Key::new(hmac::HMAC_SHA256, &secret);
-        let subkey = |label: &[u8]| {
-            hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&master, label).as_ref())
-        };
+        let subkey =
+            |label: &[u8]| hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&master, label).as_ref());
         let mut message = Vec::new();
         frame("domain", &[b"ab", &[9u8; 33]], |bytes| {
             message.extend_from_slice(bytes);

@@ -264,7 +264,7 @@ impl GrantStore for MemoryStore {
         else {
             return Ok(RefreshRotation::Invalid);
         };
-        let mut grants = self.grants.lock_shards(vec![grant_shard]);
+        let mut grants = self.grants.lock_shards(&[grant_shard]);
         let mut tokens = self.tokens.lock(
             std::iter::once(hash)
                 .chain(successors.iter().map(|t| &t.hash))

@@ -84,13 +84,15 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     }
 
     /// The shards holding `keys`, each once, in shard order.
-    fn wanted<'k>(keys: impl IntoIterator<Item = &'k K>) -> Vec<usize>
+    fn wanted<'k>(keys: impl IntoIterator<Item = &'k K>) -> Indices
     where
         K: 'k,
     {
-        let mut wanted: Vec<usize> = keys.into_iter().map(ShardKey::shard).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let mut wanted = Indices::default();
+        for key in keys {
+            wanted.push(key.shard());
+        }
+        wanted.sort_dedup();
         wanted
     }
 
@@ -100,20 +102,15 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        self.lock_shards(Self::wanted(keys))
+        self.lock_shards(Self::wanted(keys).as_slice())
     }
 
     /// The write locks of the shards `indices` (each below [`SHARDS`],
     /// ascending, each once: the lock order), as [`ShardKey::shard`] names
     /// them.
-    pub(super) fn lock_shards(&self, indices: Vec<usize>) -> WriteLocked<'_, K, V, S> {
+    pub(super) fn lock_shards(&self, indices: &[usize]) -> WriteLocked<'_, K, V, S> {
         debug_assert!(indices.windows(2).all(|w| w[0] < w[1]));
-        Locked::new(
-            indices
-                .into_iter()
-                .filter_map(|i| Some((i, write(self.shards.get(i)?))))
-                .collect(),
-        )
+        Locked::take(indices, |i| self.shards.get(i).map(write))
     }
 
     /// The read locks of the shards holding `keys`, each once, taken in
@@ -122,22 +119,23 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        Locked::new(
-            Self::wanted(keys)
-                .into_iter()
-                .map(|i| (i, read(&self.shards[i])))
-                .collect(),
-        )
+        Locked::take(Self::wanted(keys).as_slice(), |i| {
+            self.shards.get(i).map(read)
+        })
     }
 
     /// The write locks of every shard, in shard order.
     pub(super) fn lock_all(&self) -> WriteLocked<'_, K, V, S> {
-        Locked::new(self.shards.iter().map(write).enumerate().collect())
+        Locked {
+            guards: Guards::Many(self.shards.iter().map(write).enumerate().collect()),
+        }
     }
 
     /// The read locks of every shard, in shard order.
     pub(super) fn read_all(&self) -> ReadLocked<'_, K, V, S> {
-        Locked::new(self.shards.iter().map(read).enumerate().collect())
+        Locked {
+            guards: Guards::Many(self.shards.iter().map(read).enumerate().collect()),
+        }
     }
 
     /// [`purge`] one shard after the other, within one `budget`: the write
@@ -159,26 +157,153 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     }
 }
 
+/// How many shards' indices and locks a method holds without a heap
+/// allocation: a request's methods lock one to four shards of a table (a
+/// rotation: the old refresh token, its two successors, a replay's
+/// successor), and each lock taken is one less `malloc` on the hot path.
+const FEW: usize = 4;
+
+/// Shard indices, inline up to [`FEW`].
+#[derive(Default)]
+struct Indices {
+    few: [usize; FEW],
+    len: usize,
+    many: Vec<usize>,
+}
+
+impl Indices {
+    fn push(&mut self, index: usize) {
+        if self.len < FEW {
+            self.few[self.len] = index;
+            self.len += 1;
+        } else {
+            if self.many.is_empty() {
+                self.many.extend_from_slice(&self.few);
+            }
+            self.many.push(index);
+        }
+    }
+
+    fn sort_dedup(&mut self) {
+        if self.many.is_empty() {
+            let few = &mut self.few[..self.len];
+            few.sort_unstable();
+            let mut kept = 0;
+            for i in 0..few.len() {
+                if kept == 0 || few[i] != few[kept - 1] {
+                    few[kept] = few[i];
+                    kept += 1;
+                }
+            }
+            self.len = kept;
+        } else {
+            self.many.sort_unstable();
+            self.many.dedup();
+        }
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        if self.many.is_empty() {
+            &self.few[..self.len]
+        } else {
+            &self.many
+        }
+    }
+}
+
 /// Locks on some shards of a table, by shard index, in shard order. A key
 /// whose shard is not locked is a caller's bug: it reads as absent (and a
 /// debug build panics) rather than racing.
 pub(super) struct Locked<G> {
-    guards: Vec<(usize, G)>,
+    guards: Guards<G>,
+}
+
+/// The locks of a [`Locked`]: up to [`FEW`] inline (no allocation), or in
+/// a vector (every shard, for a scan).
+enum Guards<G> {
+    Few([Option<(usize, G)>; FEW]),
+    Many(Vec<(usize, G)>),
 }
 
 impl<G> Locked<G> {
-    fn new(guards: Vec<(usize, G)>) -> Self {
+    /// The locks `lock` takes of the shards `indices`, in their order.
+    fn take(indices: &[usize], mut lock: impl FnMut(usize) -> Option<G>) -> Self {
+        let guards = if indices.len() <= FEW {
+            let mut few: [Option<(usize, G)>; FEW] = std::array::from_fn(|_| None);
+            for (slot, &i) in few.iter_mut().zip(indices) {
+                *slot = lock(i).map(|guard| (i, guard));
+            }
+            Guards::Few(few)
+        } else {
+            Guards::Many(
+                indices
+                    .iter()
+                    .filter_map(|&i| Some((i, lock(i)?)))
+                    .collect(),
+            )
+        };
         Self { guards }
     }
 
-    /// Where shard `index` sits in `guards`.
-    fn position(&self, index: usize) -> Option<usize> {
-        if self.guards.len() == SHARDS {
-            return Some(index);
-        }
-        let found = self.guards.iter().position(|(i, _)| *i == index);
+    /// The lock of shard `index`.
+    fn guard(&self, index: usize) -> Option<&G> {
+        let found = match &self.guards {
+            Guards::Few(few) => few.iter().flatten().find(|(i, _)| *i == index),
+            Guards::Many(many) if many.len() == SHARDS => many.get(index),
+            Guards::Many(many) => many.iter().find(|(i, _)| *i == index),
+        };
         debug_assert!(found.is_some(), "shard {index} is not locked");
-        found
+        found.map(|(_, guard)| guard)
+    }
+
+    /// The lock of shard `index`, to change its map.
+    fn guard_mut(&mut self, index: usize) -> Option<&mut G> {
+        let found = match &mut self.guards {
+            Guards::Few(few) => few.iter_mut().flatten().find(|(i, _)| *i == index),
+            Guards::Many(many) => {
+                if many.len() == SHARDS {
+                    many.get_mut(index)
+                } else {
+                    many.iter_mut().find(|(i, _)| *i == index)
+                }
+            }
+        };
+        debug_assert!(found.is_some(), "shard {index} is not locked");
+        found.map(|(_, guard)| guard)
+    }
+
+    /// Every lock held, in shard order.
+    fn guards_mut(&mut self) -> impl Iterator<Item = &mut G> {
+        let (few, many) = match &mut self.guards {
+            Guards::Few(few) => (&mut few[..], &mut [][..]),
+            Guards::Many(many) => (&mut [][..], &mut many[..]),
+        };
+        few.iter_mut()
+            .flatten()
+            .chain(many.iter_mut())
+            .map(|(_, guard)| guard)
+    }
+
+    /// How many shards are locked.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        match &self.guards {
+            Guards::Few(few) => few.iter().flatten().count(),
+            Guards::Many(many) => many.len(),
+        }
+    }
+
+    /// Every lock held, in shard order.
+    #[cfg(test)]
+    fn guards(&self) -> impl Iterator<Item = &G> {
+        let (few, many) = match &self.guards {
+            Guards::Few(few) => (&few[..], &[][..]),
+            Guards::Many(many) => (&[][..], &many[..]),
+        };
+        few.iter()
+            .flatten()
+            .chain(many.iter())
+            .map(|(_, guard)| guard)
     }
 }
 
@@ -191,8 +316,7 @@ where
 {
     /// The locked map that holds `key`.
     pub(super) fn map(&self, key: &K) -> Option<&HashMap<K, V, S>> {
-        let at = self.position(key.shard())?;
-        Some(&*self.guards[at].1)
+        Some(&**self.guard(key.shard())?)
     }
 
     pub(super) fn get(&self, key: &K) -> Option<&V> {
@@ -206,7 +330,7 @@ where
     /// The rows of every locked shard.
     #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.guards.iter().flat_map(|(_, shard)| shard.iter())
+        self.guards().flat_map(|shard| shard.iter())
     }
 }
 
@@ -219,8 +343,7 @@ where
 {
     /// The locked map that holds `key`, to change.
     pub(super) fn map_mut(&mut self, key: &K) -> Option<&mut HashMap<K, V, S>> {
-        let at = self.position(key.shard())?;
-        Some(&mut *self.guards[at].1)
+        Some(&mut **self.guard_mut(key.shard())?)
     }
 
     pub(super) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
@@ -247,7 +370,7 @@ where
 
     /// Keeps, in every locked shard, the rows for which `keep` holds.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        for (_, shard) in &mut self.guards {
+        for shard in self.guards_mut() {
             shard.retain(&mut keep);
         }
     }
@@ -276,10 +399,10 @@ mod tests {
         guards.insert(hashes[1], 1);
         assert_eq!(guards.get(&hashes[0]), Some(&0));
         assert_eq!(guards.get(&hashes[1]), Some(&1));
-        assert_eq!(guards.guards.len(), 2);
+        assert_eq!(guards.len(), 2);
         drop(guards);
         let all = table.read_all();
-        assert_eq!(all.guards.len(), SHARDS);
+        assert_eq!(all.len(), SHARDS);
         assert_eq!(all.iter().count(), 2);
         assert_eq!(all.get(&hashes[1]), Some(&1));
         drop(all);
@@ -287,6 +410,29 @@ mod tests {
         all.retain(|_, v| *v == 1);
         assert_eq!(all.iter().count(), 1);
         assert_eq!(all.remove(&hashes[1]), Some(1));
+    }
+
+    /// Up to four shards are held inline, more in a vector; either way each
+    /// shard is locked once, in shard order, and every key's shard is found.
+    #[test]
+    fn few_and_many_locks_find_their_keys() {
+        let table = CredentialShards::<u8>::default();
+        for count in [1u8, 3, 4, 5, 9] {
+            // Each key twice, in descending order.
+            let keys: Vec<CredentialHash> =
+                (0..count).rev().flat_map(|b| [hash(b), hash(b)]).collect();
+            let wanted = CredentialShards::<u8>::wanted(&keys);
+            let expected: Vec<usize> = (0..usize::from(count)).collect();
+            assert_eq!(wanted.as_slice(), &expected[..], "{count}");
+            let mut guards = table.lock(&keys);
+            assert_eq!(guards.len(), usize::from(count));
+            for (i, key) in keys.iter().enumerate() {
+                guards.insert(*key, i as u8);
+            }
+            assert!(keys.iter().all(|key| guards.contains_key(key)));
+            guards.retain(|_, _| false);
+            assert!(!keys.iter().any(|key| guards.contains_key(key)));
+        }
     }
 
     /// Grant ids, drawn at random, spread over every shard.

@@ -503,8 +503,7 @@ pub trait GrantStore: Send + Sync {
     /// [`redeem_code`](Self::redeem_code)) instead of three. `Ok(None)`
     /// (the default) says the backend has no such combined read: the server
     /// then makes the two reads one after the other, which is as correct.
-    /// A backend whose round trips cost nothing (the memory store) keeps the
-    /// default.
+    /// (The memory store answers both too: one call instead of two.)
     async fn get_app_and_code(
         &self,
         client_id: &ClientId,

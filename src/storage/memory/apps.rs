@@ -17,6 +17,18 @@ use crate::storage::{
     StorageErrorKind,
 };
 
+impl MemoryStore {
+    /// [`AppStore::get_app_by_client_id`]'s answer, for the combined reads
+    /// too.
+    pub(super) fn app_by_client_id(&self, client_id: &ClientId) -> Option<AppRecord> {
+        let apps = read(&self.apps);
+        apps.by_client_id
+            .get(client_id)
+            .and_then(|id| apps.by_id.get(id))
+            .cloned()
+    }
+}
+
 #[derive(Debug, Default)]
 pub(super) struct AppTable {
     pub(super) by_id: HashMap<AppId, AppRecord>,
@@ -94,12 +106,7 @@ impl AppStore for MemoryStore {
         &self,
         client_id: &ClientId,
     ) -> Result<Option<AppRecord>, StorageError> {
-        let apps = read(&self.apps);
-        Ok(apps
-            .by_client_id
-            .get(client_id)
-            .and_then(|id| apps.by_id.get(id))
-            .cloned())
+        Ok(self.app_by_client_id(client_id))
     }
 
     async fn list_apps(

@@ -11,9 +11,10 @@ use super::shards::{Locked, ReadLocked, ShardKey as _};
 use super::tokens::{StoredToken, nanos};
 use super::{ContextLock, IdMap, MemoryStore, purge, read, webhooks, write};
 use crate::credentials::keyring::CredentialHash;
-use crate::model::ids::GrantId;
+use crate::model::ids::{ClientId, GrantId};
 use crate::storage::{
-    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, RefreshRotation,
+    CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
+    RefreshRotation,
     SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
     StorageErrorKind, TokenKind, TokenRecord,
 };
@@ -34,6 +35,24 @@ type GrantsRead<'a> =
 pub(super) fn extend_expiry(grant: &mut GrantRecord, to: OffsetDateTime) {
     if let Some(at) = grant.expires_at.as_mut() {
         *at = (*at).max(to);
+    }
+}
+
+impl MemoryStore {
+    /// [`GrantStore::get_code`]'s answer, for the combined read too.
+    fn code(&self, hash: &CredentialHash) -> Option<CodeRecord> {
+        let code = read(self.codes.shard(hash))
+            .get(hash)
+            .map(|c| CodeRecord::clone(c));
+        code.filter(|c| grant_is_live(&self.grants.read([&c.grant_id]), &c.grant_id))
+    }
+
+    /// [`GrantStore::get_token`]'s answer, for the combined read too.
+    fn token(&self, hash: &CredentialHash) -> Option<TokenRecord> {
+        let token = read(self.tokens.shard(hash))
+            .get(hash)
+            .map(|t| t.to_record(*hash));
+        token.filter(|t| grant_is_live(&self.grants.read([&t.grant_id]), &t.grant_id))
     }
 }
 
@@ -150,10 +169,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_code(&self, hash: &CredentialHash) -> Result<Option<CodeRecord>, StorageError> {
-        let code = read(self.codes.shard(hash))
-            .get(hash)
-            .map(|c| CodeRecord::clone(c));
-        Ok(code.filter(|c| grant_is_live(&self.grants.read([&c.grant_id]), &c.grant_id)))
+        Ok(self.code(hash))
     }
 
     async fn redeem_code(
@@ -239,10 +255,33 @@ impl GrantStore for MemoryStore {
     }
 
     async fn get_token(&self, hash: &CredentialHash) -> Result<Option<TokenRecord>, StorageError> {
-        let token = read(self.tokens.shard(hash))
-            .get(hash)
-            .map(|t| t.to_record(*hash));
-        Ok(token.filter(|t| grant_is_live(&self.grants.read([&t.grant_id]), &t.grant_id)))
+        Ok(self.token(hash))
+    }
+
+    /// Both reads in one call (one future, not three: the memory store has
+    /// no round trips to save, but each `async_trait` call is an
+    /// allocation).
+    async fn get_app_and_code(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<CodeRecord>>, StorageError> {
+        Ok(Some(Prefetched::new(
+            self.app_by_client_id(client_id),
+            self.code(hash),
+        )))
+    }
+
+    /// As [`get_app_and_code`](Self::get_app_and_code).
+    async fn get_app_and_token(
+        &self,
+        client_id: &ClientId,
+        hash: &CredentialHash,
+    ) -> Result<Option<Prefetched<TokenRecord>>, StorageError> {
+        Ok(Some(Prefetched::new(
+            self.app_by_client_id(client_id),
+            self.token(hash),
+        )))
     }
 
     async fn rotate_refresh_token(

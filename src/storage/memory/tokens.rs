@@ -44,6 +44,17 @@ pub(super) struct TokenGrant {
     pub(super) subject: Option<Subject>,
 }
 
+impl TokenGrant {
+    /// Whether `token` carries these identifiers.
+    fn is_of(&self, token: &TokenRecord) -> bool {
+        self.grant_id == token.grant_id
+            && self.workspace_id == token.workspace_id
+            && self.app_id == token.app_id
+            && self.client_id == token.client_id
+            && self.subject == token.subject
+    }
+}
+
 /// [`StoredToken::rotated_at`] of a token not rotated out.
 pub(super) const NOT_ROTATED: i64 = i64::MIN;
 
@@ -71,17 +82,18 @@ impl StoredToken {
         tokens
             .iter()
             .map(|t| {
-                let grant = TokenGrant {
-                    grant_id: t.grant_id.clone(),
-                    workspace_id: t.workspace_id.clone(),
-                    app_id: t.app_id.clone(),
-                    client_id: t.client_id.clone(),
-                    subject: t.subject.clone(),
-                };
+                // Compared in place: the identifiers are copied only for a
+                // grant not seen yet.
                 let grant = match &last {
-                    Some(shared) if **shared == grant => Arc::clone(shared),
+                    Some(shared) if shared.is_of(t) => Arc::clone(shared),
                     _ => {
-                        let grant = Arc::new(grant);
+                        let grant = Arc::new(TokenGrant {
+                            grant_id: t.grant_id.clone(),
+                            workspace_id: t.workspace_id.clone(),
+                            app_id: t.app_id.clone(),
+                            client_id: t.client_id.clone(),
+                            subject: t.subject.clone(),
+                        });
                         last = Some(Arc::clone(&grant));
                         grant
                     }

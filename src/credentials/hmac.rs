@@ -31,6 +31,13 @@ fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
     sha2::block_api::compress256(state, std::slice::from_ref(block));
 }
 
+/// SHA-256 of `bytes` (PKCE's `S256`, RFC 7636 §4.2).
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut context = Context::with_state(IV, 0);
+    context.update(bytes);
+    *context.finish()
+}
+
 /// An HMAC-SHA-256 key: the SHA-256 states after the key's inner and outer
 /// padded blocks. Zeroized on drop; `Debug` prints nothing of it.
 #[derive(Clone)]
@@ -224,6 +231,16 @@ mod tests {
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    /// SHA-256 as `ring` computes it, around the padding's edges.
+    #[test]
+    fn sha256_is_rings() {
+        for len in (0..=200).chain([1000]) {
+            let message: Vec<u8> = (0..len).map(|i| (i * 11 + 3) as u8).collect();
+            let expected = ring::digest::digest(&ring::digest::SHA256, &message);
+            assert_eq!(&sha256(&message)[..], expected.as_ref(), "{len}");
+        }
     }
 
     #[test]

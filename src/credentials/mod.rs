@@ -21,7 +21,7 @@
 //! body bytes, framed so that with the default prefixes the MAC input fits
 //! one SHA-256 block.
 
-mod hmac;
+pub(crate) mod hmac;
 pub(crate) mod keyring;
 #[cfg(test)]
 mod redaction_tests;
@@ -309,6 +309,22 @@ impl<K: CredentialKind> Credential<K> {
         Ok(hash_raw::<K>(keys, K::prefix(prefixes), &raw))
     }
 
+    /// [`Credential::parse`] then [`Credential::raw`] and
+    /// [`Credential::hash`], without a copy of the presented text: the
+    /// decoded body (what a refresh token's successors are derived from)
+    /// and the hash. `None` when the credential is malformed or its key is
+    /// no longer in the ring.
+    pub(crate) fn raw_and_hash_presented(
+        prefixes: &CredentialPrefixes,
+        keys: &KeyRing,
+        presented: &str,
+    ) -> Option<(Zeroizing<[u8; RAW_LEN]>, CredentialHash)> {
+        let body = check_format::<K>(prefixes, presented).ok()?;
+        let raw = decode_body(body)?;
+        let hash = hash_raw::<K>(keys, K::prefix(prefixes), &raw)?;
+        Some((raw, hash))
+    }
+
     /// The credential's text, to hand to its holder once.
     ///
     /// # Security
@@ -324,6 +340,7 @@ impl<K: CredentialKind> Credential<K> {
     }
 
     /// The 33 decoded body bytes: the key id, then the random bytes.
+    #[cfg(test)]
     pub(crate) fn raw(&self) -> Option<Zeroizing<[u8; RAW_LEN]>> {
         let value = self.value.expose_secret();
         let body = value

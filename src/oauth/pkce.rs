@@ -34,9 +34,9 @@ pub(crate) fn verify(verifier: &str, challenge: &str) -> bool {
         return false;
     }
     // 32 bytes of SHA-256 are 43 base64url characters; no allocation.
-    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let digest = crate::credentials::hmac::sha256(verifier.as_bytes());
     let mut expected = [0u8; 43];
-    match URL_SAFE_NO_PAD.encode_slice(digest.as_ref(), &mut expected) {
+    match URL_SAFE_NO_PAD.encode_slice(digest, &mut expected) {
         Ok(43) => bool::from(expected.as_slice().ct_eq(challenge.as_bytes())),
         _ => false,
     }

@@ -3,8 +3,8 @@
 //! revocation (RFC 7009), introspection (RFC 7662) and access-token
 //! validation for resource servers beside them.
 
+use crate::credentials::Secret;
 use crate::credentials::keyring::CredentialHash;
-use crate::credentials::{RefreshToken, Secret};
 pub(crate) use crate::oauth::client_auth::{BasicCredentials, ClientAuth};
 use crate::oauth::request::TokenRequest;
 use crate::server::AuthorizationServer;
@@ -36,7 +36,11 @@ struct Prefetch {
     code: Option<(CredentialHash, Option<Option<CodeRecord>>)>,
     /// The refresh token, its hash and, if read, its record as
     /// `get_token` answers.
-    token: Option<(RefreshToken, CredentialHash, Option<Option<TokenRecord>>)>,
+    token: Option<(
+        refresh::RawToken,
+        CredentialHash,
+        Option<Option<TokenRecord>>,
+    )>,
 }
 
 impl<S: Storage> AuthorizationServer<S> {

@@ -12,6 +12,10 @@ use crate::registry::secrets::AuthenticatedClient;
 use crate::server::AuthorizationServer;
 use crate::storage::{RefreshRotation, Storage, TokenKind, TokenRecord};
 
+/// A presented refresh token's decoded body (its key id and random
+/// bytes), zeroized on drop: all its successors are derived from.
+pub(super) type RawToken = zeroize::Zeroizing<[u8; crate::credentials::RAW_LEN]>;
+
 impl<S: Storage> AuthorizationServer<S> {
     /// The refresh-token grant (RFC 6749 §6, RFC 9700 §4.14).
     ///
@@ -37,12 +41,11 @@ impl<S: Storage> AuthorizationServer<S> {
             .await
     }
 
-    /// A presented refresh token and its hash, `None` when it is malformed.
-    pub(super) fn refresh_token_hash(&self, token: &str) -> Option<(RefreshToken, CredentialHash)> {
+    /// A presented refresh token's decoded body and its hash, `None` when
+    /// it is malformed (or its key retired).
+    pub(super) fn refresh_token_hash(&self, token: &str) -> Option<(RawToken, CredentialHash)> {
         let config = self.config();
-        let old = RefreshToken::parse(config.prefixes(), token).ok()?;
-        let hash = old.hash(config.keys())?;
-        Some((old, hash))
+        RefreshToken::raw_and_hash_presented(config.prefixes(), config.keys(), token)
     }
 
     /// [`refresh`](Self::refresh), with the token parsed, hashed and read
@@ -53,7 +56,7 @@ impl<S: Storage> AuthorizationServer<S> {
         client: &AuthenticatedClient,
         refresh_token: &str,
         scope: Option<&str>,
-        prefetched: Option<(RefreshToken, CredentialHash, Option<Option<TokenRecord>>)>,
+        prefetched: Option<(RawToken, CredentialHash, Option<Option<TokenRecord>>)>,
     ) -> Result<TokenResponse, TokenError> {
         let config = self.config();
         let (old, hash, record) = match prefetched {
@@ -195,21 +198,20 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The successors of a refresh token (access and refresh token, with
-    /// their hashes), derived from it under the derive subkey of `key_id`.
+    /// their hashes), derived from its decoded body under the derive subkey
+    /// of `key_id`.
     fn successors(
         &self,
-        old: &RefreshToken,
+        raw: &RawToken,
         key_id: u8,
     ) -> Result<(AccessToken, RefreshToken, CredentialHash, CredentialHash), TokenError> {
         let config = self.config();
         let (prefixes, keys) = (config.prefixes(), config.keys());
         let invalid = || invalid_grant("invalid refresh token");
-        // The old token's body, decoded once for both successors.
-        let raw = old.raw().ok_or_else(invalid)?;
         let (access, access_hash) =
-            AccessToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
+            AccessToken::successor_of_raw(prefixes, keys, key_id, raw).ok_or_else(invalid)?;
         let (refresh, refresh_hash) =
-            RefreshToken::successor_of_raw(prefixes, keys, key_id, &raw).ok_or_else(invalid)?;
+            RefreshToken::successor_of_raw(prefixes, keys, key_id, raw).ok_or_else(invalid)?;
         Ok((access, refresh, access_hash, refresh_hash))
     }
 }

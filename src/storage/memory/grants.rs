@@ -14,9 +14,8 @@ use crate::credentials::keyring::CredentialHash;
 use crate::model::ids::{ClientId, GrantId};
 use crate::storage::{
     CodeRecord, CodeRedemption, GrantRecord, GrantRevocation, GrantStore, Prefetched,
-    RefreshRotation,
-    SessionCompletion, SessionDecision, SessionRecord, SessionStatus, StorageError,
-    StorageErrorKind, TokenKind, TokenRecord,
+    RefreshRotation, SessionCompletion, SessionDecision, SessionRecord, SessionStatus,
+    StorageError, StorageErrorKind, TokenKind, TokenRecord,
 };
 
 /// Whether the grant `id` is stored and not revoked; its shard of `grants`

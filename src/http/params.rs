@@ -222,6 +222,43 @@ pub(crate) fn pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
 
 /// [`pairs`] without the size check.
 fn decode_pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
+    // Valid UTF-8 as a whole (every form a client encodes): `&`, `=`, `%`
+    // and `+` are found with `memchr` rather than byte by byte, and a
+    // segment without escapes is borrowed as it is, validated once. Any
+    // other input goes byte by byte, with the same answers.
+    match std::str::from_utf8(input) {
+        Ok(text) => decode_text_pairs(text),
+        Err(_) => decode_byte_pairs(input),
+    }
+}
+
+/// [`decode_pairs`] of text: the same pairs as [`decode_byte_pairs`].
+fn decode_text_pairs(input: &str) -> Result<Pairs<'_>, FormError> {
+    let mut out = Vec::with_capacity(8);
+    for segment in input.split('&').filter(|s| !s.is_empty()) {
+        let (raw_name, raw_value) = segment.split_once('=').unwrap_or((segment, ""));
+        let name = decode_text(raw_name)?;
+        if name.is_empty() {
+            return Err(FormError::EmptyName);
+        }
+        out.push((name, decode_text(raw_value)?));
+    }
+    Ok(out)
+}
+
+/// A name or value of a form that is text: borrowed without escapes, else
+/// [`decode`]d.
+fn decode_text(raw: &str) -> Result<Cow<'_, str>, FormError> {
+    if raw.contains('%') || raw.contains('+') {
+        decode(raw.as_bytes())
+    } else {
+        Ok(Cow::Borrowed(raw))
+    }
+}
+
+/// [`decode_pairs`] of input that is not UTF-8 as a whole (escapes may
+/// still decode to UTF-8), byte by byte.
+fn decode_byte_pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
     let mut out = Vec::with_capacity(8);
     for segment in input.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         let (raw_name, raw_value) = match segment.iter().position(|&b| b == b'=') {
@@ -514,6 +551,45 @@ mod tests {
         let joined = input.join("&");
         let params = Params::parse(joined.as_bytes()).unwrap();
         assert_eq!(params.get("p39"), Some("v"));
+    }
+
+    /// Text and bytes decode alike: the same pairs, the same errors, the
+    /// same borrowing, for forms that are UTF-8 as a whole (the fast path)
+    /// and forms that are not.
+    #[test]
+    fn text_and_byte_decoding_agree() {
+        let inputs: &[&[u8]] = &[
+            b"",
+            b"&&",
+            b"a=1&b=2",
+            b"a=1&&b=&c",
+            b"a=x%3Dy&b=+sp+ace+&c=%E2%82%AC",
+            b"=v",
+            b"a=%",
+            b"a=%zz",
+            b"a=%FF",
+            b"caf\xc3\xa9=cr\xc3\xa8me&x==y=z",
+            b"n=\xc3%A9",
+            b"n=\xff",
+            b"redirect_uri=https%3A%2F%2Fapp.example.com%2Fcb&code=abc_-.~",
+        ];
+        for input in inputs {
+            let bytes = decode_byte_pairs(input);
+            if let Ok(text) = std::str::from_utf8(input) {
+                let fast = decode_text_pairs(text);
+                assert_eq!(fast, bytes, "{input:?}");
+                if let (Ok(fast), Ok(bytes)) = (&fast, &bytes) {
+                    for (f, b) in fast.iter().zip(bytes) {
+                        assert_eq!(
+                            matches!(f.1, Cow::Borrowed(_)),
+                            matches!(b.1, Cow::Borrowed(_)),
+                            "{input:?}"
+                        );
+                    }
+                }
+            }
+            assert_eq!(decode_pairs(input), bytes, "{input:?}");
+        }
     }
 
     #[test]

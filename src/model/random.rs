@@ -175,11 +175,12 @@ impl RandomSource for ChaChaRandom {
         let drawn = GENERATOR.try_with(|cell| {
             let mut slot = cell.try_borrow_mut().map_err(|_| RandomError)?;
             let pid = std::process::id();
-            let generator = match slot.take() {
+            // Checked and drawn in place: the generator (about 300 bytes)
+            // is moved only when it is (re)seeded.
+            let generator = match &mut *slot {
                 Some(generator) if generator.fresh(pid) => generator,
-                _ => ThreadGenerator::seeded(&self.os, pid)?,
+                stale => stale.insert(ThreadGenerator::seeded(&self.os, pid)?),
             };
-            let generator = slot.insert(generator);
             generator.fill(dest);
             Ok(())
         });

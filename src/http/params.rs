@@ -222,10 +222,11 @@ pub(crate) fn pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
 
 /// [`pairs`] without the size check.
 fn decode_pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
-    // Valid UTF-8 as a whole (every form a client encodes): `&`, `=`, `%`
-    // and `+` are found with `memchr` rather than byte by byte, and a
-    // segment without escapes is borrowed as it is, validated once. Any
-    // other input goes byte by byte, with the same answers.
+    // Valid UTF-8 as a whole (every form a client encodes): one pass over
+    // the bytes finds the `&`s and `=`s and whether a name or value holds
+    // an escape, and a segment without escapes is borrowed as it is,
+    // validated once. Any other input goes segment by segment, with the
+    // same answers.
     match std::str::from_utf8(input) {
         Ok(text) => decode_text_pairs(text),
         Err(_) => decode_byte_pairs(input),
@@ -234,26 +235,64 @@ fn decode_pairs(input: &[u8]) -> Result<Pairs<'_>, FormError> {
 
 /// [`decode_pairs`] of text: the same pairs as [`decode_byte_pairs`].
 fn decode_text_pairs(input: &str) -> Result<Pairs<'_>, FormError> {
-    let mut out = Vec::with_capacity(8);
-    for segment in input.split('&').filter(|s| !s.is_empty()) {
-        let (raw_name, raw_value) = segment.split_once('=').unwrap_or((segment, ""));
-        let name = decode_text(raw_name)?;
-        if name.is_empty() {
-            return Err(FormError::EmptyName);
+    /// A name or value from `start` to `end` (ASCII delimiters, so
+    /// character boundaries), [`decode`]d if it holds an escape.
+    fn part(
+        input: &str,
+        start: usize,
+        end: usize,
+        escaped: bool,
+    ) -> Result<Cow<'_, str>, FormError> {
+        let raw = input.get(start..end).unwrap_or_default();
+        if escaped {
+            decode(raw.as_bytes())
+        } else {
+            Ok(Cow::Borrowed(raw))
         }
-        out.push((name, decode_text(raw_value)?));
     }
+    let mut out = Vec::with_capacity(8);
+    // The current segment: where it starts, its first `=`, and whether its
+    // name and its value hold a `%` or a `+`.
+    let (mut start, mut equals) = (0, None);
+    let (mut escaped_name, mut escaped_value) = (false, false);
+    let mut segment_end = |at: usize,
+                           start: usize,
+                           equals: Option<usize>,
+                           escaped_name: bool,
+                           escaped_value: bool|
+     -> Result<(), FormError> {
+        if at > start {
+            let name = part(input, start, equals.unwrap_or(at), escaped_name)?;
+            if name.is_empty() {
+                return Err(FormError::EmptyName);
+            }
+            let value = match equals {
+                Some(eq) => part(input, eq + 1, at, escaped_value)?,
+                None => Cow::Borrowed(""),
+            };
+            out.push((name, value));
+        }
+        Ok(())
+    };
+    for (at, &byte) in input.as_bytes().iter().enumerate() {
+        // Every delimiter and escape is at most `=`: letters skip at once.
+        if byte > b'=' {
+            continue;
+        }
+        match byte {
+            b'&' => {
+                segment_end(at, start, equals, escaped_name, escaped_value)?;
+                (start, equals) = (at + 1, None);
+                (escaped_name, escaped_value) = (false, false);
+            }
+            b'=' if equals.is_none() => equals = Some(at),
+            b'%' | b'+' if equals.is_none() => escaped_name = true,
+            b'%' | b'+' => escaped_value = true,
+            _ => {}
+        }
+    }
+    segment_end(input.len(), start, equals, escaped_name, escaped_value)?;
     Ok(out)
-}
-
-/// A name or value of a form that is text: borrowed without escapes, else
-/// [`decode`]d.
-fn decode_text(raw: &str) -> Result<Cow<'_, str>, FormError> {
-    if raw.contains('%') || raw.contains('+') {
-        decode(raw.as_bytes())
-    } else {
-        Ok(Cow::Borrowed(raw))
-    }
 }
 
 /// [`decode_pairs`] of input that is not UTF-8 as a whole (escapes may
@@ -565,6 +604,8 @@ mod tests {
             b"a=1&&b=&c",
             b"a=x%3Dy&b=+sp+ace+&c=%E2%82%AC",
             b"=v",
+            b"=%zz",
+            b"%zz=%",
             b"a=%",
             b"a=%zz",
             b"a=%FF",

@@ -133,10 +133,14 @@ pub fn router<S: Storage>(server: AuthorizationServer<S>) -> Router {
 
 /// [`router`] with `options` (the body timeout).
 pub fn router_with<S: Storage>(server: AuthorizationServer<S>, options: AdapterOptions) -> Router {
-    Router::new().fallback(move |request: Request| {
-        let server = server.clone();
-        async move { serve(&server, &options, request).await }
-    })
+    Router::new()
+        .fallback(move |request: Request| {
+            let server = server.clone();
+            async move { serve(&server, &options, request).await }
+        })
+        // The handler made a route once, here: a router left without state
+        // makes its handlers routes again on every request it answers.
+        .with_state(())
 }
 
 /// One request through [`AuthorizationServer::handle`], and back.

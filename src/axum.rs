@@ -51,9 +51,12 @@
 //! `Bearer` defaults to the [`MemoryStore`] backend;
 //! name yours as `Bearer<MyStore>`.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use ::axum::Router;
 use ::axum::body::Body;
@@ -133,14 +136,41 @@ pub fn router<S: Storage>(server: AuthorizationServer<S>) -> Router {
 
 /// [`router`] with `options` (the body timeout).
 pub fn router_with<S: Storage>(server: AuthorizationServer<S>, options: AdapterOptions) -> Router {
-    Router::new()
-        .fallback(move |request: Request| {
-            let server = server.clone();
-            async move { serve(&server, &options, request).await }
-        })
-        // The handler made a route once, here: a router left without state
-        // makes its handlers routes again on every request it answers.
-        .with_state(())
+    // A service rather than a handler: axum runs a handler through its
+    // extractor and response machinery, which boxes the request's future
+    // once more; the service's future is boxed once, by the route.
+    Router::new().fallback_service(Serve { server, options })
+}
+
+/// The router's fallback: every request through [`serve`].
+struct Serve<S: Storage> {
+    server: AuthorizationServer<S>,
+    options: AdapterOptions,
+}
+
+/// Written by hand: `derive(Clone)` would ask `S: Clone`.
+impl<S: Storage> Clone for Serve<S> {
+    fn clone(&self) -> Self {
+        Self {
+            server: self.server.clone(),
+            options: self.options,
+        }
+    }
+}
+
+impl<S: Storage> tower_service::Service<Request> for Serve<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(serve(&this.server, &this.options, request).await) })
+    }
 }
 
 /// One request through [`AuthorizationServer::handle`], and back.

@@ -64,6 +64,7 @@ use ::axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
+use http_body_util::BodyExt as _;
 
 use crate::adapter::{self, AdapterOptions, BodyError};
 use crate::http::MAX_BODY_BYTES;
@@ -189,6 +190,46 @@ async fn serve<S: Storage>(
     answer.map(Body::from)
 }
 
+/// `body` whole, at most [`MAX_BODY_BYTES`] (`http_body_util::Limited`
+/// refuses a longer one, by its `Content-Length` before reading or past the
+/// cap while reading). A body that comes in one frame, as a form's does, is
+/// that frame's bytes, neither copied nor gathered in a list first.
+async fn body_bytes(body: Body) -> Result<Bytes, BodyError> {
+    let mut body = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                BodyError::TooLarge
+            } else {
+                BodyError::Unreadable
+            }
+        })?;
+        // Trailers carry no body bytes.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(head);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(joined)
+    })
+}
+
 /// An axum request as `http::Request<Bytes>`, for a handler of your own in
 /// `http` terms (as [`router`] does for [`AuthorizationServer::handle`]):
 /// the body read whole within the options' body timeout and at most
@@ -204,20 +245,7 @@ pub async fn read_request(
     options: &AdapterOptions,
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let (mut parts, body) = request.into_parts();
-    let read = async {
-        ::axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|error| {
-                let over = std::error::Error::source(&error)
-                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-                if over {
-                    BodyError::TooLarge
-                } else {
-                    BodyError::Unreadable
-                }
-            })
-    };
-    let body = adapter::read_body(options, read).await?;
+    let body = adapter::read_body(options, body_bytes(body)).await?;
     // The socket's peer, for the limits per client address.
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
         parts.extensions.insert(PeerAddress::from(peer));

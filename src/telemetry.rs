@@ -132,11 +132,8 @@ const REQUEST_DURATION: &str = "oauth_connect_http_request_duration_seconds";
 /// What the `metrics` macros give a metric registered in this module: its
 /// target and module, at the `INFO` level.
 #[cfg(feature = "metrics")]
-static METADATA: metrics::Metadata<'static> = metrics::Metadata::new(
-    module_path!(),
-    metrics::Level::INFO,
-    Some(module_path!()),
-);
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 /// The keys of one endpoint's request metrics, built at compile time: a
 /// key whose labels are only known at run time is a vector allocated and

@@ -5,11 +5,11 @@
 //! a span per request (method, path, status, latency), and a graceful
 //! stop on Ctrl-C or SIGTERM.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::Router;

@@ -33,6 +33,13 @@ use crate::hooks::events::{Event, EventSink};
 /// The endpoint a request path belongs to, as a fixed label (never the
 /// path itself: it may hold ids, and the query never appears).
 pub(crate) fn endpoint_name(path: &str) -> &'static str {
+    // The client endpoints' exact paths first, without splitting.
+    match path {
+        "/oauth/token" => return "/oauth/token",
+        "/oauth/introspect" => return "/oauth/introspect",
+        "/oauth/revoke" => return "/oauth/revoke",
+        _ => {}
+    }
     let mut segments = path.trim_start_matches('/').split('/');
     match (
         segments.next(),

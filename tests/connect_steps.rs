@@ -866,8 +866,13 @@ async fn connections_api_filters_tags_and_revocation_cascades() {
         .await,
     );
     assert_eq!(by_customer["meta"]["total"], 1);
-    let bad = api(h, "GET", "/v1/connections?status=weird", &admin, None).await;
-    assert_eq!(json(&bad)["field"], "status");
+    for query in ["status=weird", "status=", "perPage=", "page="] {
+        // An empty value is not in the enum nor an integer: a 400 naming it.
+        let bad = api(h, "GET", &format!("/v1/connections?{query}"), &admin, None).await;
+        assert_eq!(bad.status(), 400, "{query}");
+        let field = query.split('=').next().unwrap();
+        assert_eq!(json(&bad)["field"], field, "{query}");
+    }
 
     // Tags: add, remove, replace, bounds.
     let path = format!("/v1/connections/{id}");

@@ -2152,6 +2152,38 @@ async fn slow_client_knobs_are_checked(name: &str) {
     }
 }
 
+/// `OAUTH_CONNECT_MAX_CONNECTION_TAGS` reaches the server (a session with
+/// one tag more than it allows is a 400 naming `tags`), and it and
+/// `OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS` out of range stop the
+/// server at start, naming the variable.
+async fn retention_and_tag_knobs(name: &str) {
+    let server =
+        Example::start_env(name, false, &[("OAUTH_CONNECT_MAX_CONNECTION_TAGS", "2")]).await;
+    let http = Http::new(Duration::from_secs(10));
+    let app = http.confidential_app(&server).await;
+    let session = |tags: Value| {
+        http.client
+            .post(server.url("/v1/connect/sessions"))
+            .basic_auth(&app.client_id, Some(&app.secret))
+            .json_body(&json!({"redirectUrl": REDIRECT, "tags": tags}))
+    };
+    let refused = http.send(session(json!(["a", "b", "c"]))).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.json()["field"], "tags", "{}", refused.text);
+    let created = http.send(session(json!(["a", "b"]))).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+
+    for (variable, value) in [
+        ("OAUTH_CONNECT_MAX_CONNECTION_TAGS", "0"),
+        ("OAUTH_CONNECT_MAX_CONNECTION_TAGS", "101"),
+        ("OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS", "59"),
+        ("OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS", "a day"),
+    ] {
+        let stderr = refused_at_start(name, &["--addr", "127.0.0.1:0"], &[(variable, value)]).await;
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+    }
+}
+
 /// Starts `name` with `args` and `env` and expects it to refuse to start:
 /// its standard error.
 async fn refused_at_start(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -2396,6 +2428,7 @@ against_both!(
     stalled_connections_are_closed_after_the_timeouts,
     connections_over_the_cap_wait_for_a_free_one,
     slow_client_knobs_are_checked,
+    retention_and_tag_knobs,
     dangerous_auto_consent_is_for_loopback_only,
 );
 

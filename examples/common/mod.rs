@@ -18,6 +18,8 @@
 //! | `--demo-app-addr HOST:PORT`, or `OAUTH_CONNECT_DEMO_APP` (`HOST:PORT` or `off`) | the demo integrating app of [`demo_app`] on the server's port + 1; with `DATABASE_URL`, off |
 //! | `OAUTH_CONNECT_SESSION_LIFETIME` (seconds, 60–86400) | Connect sessions live 1800 s |
 //! | `OAUTH_CONNECT_PURGE_SECONDS` (1–86400) | expired records are purged every 60 s |
+//! | `OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS` (60–31536000) | a revoked grant is kept 1 day |
+//! | `OAUTH_CONNECT_MAX_CONNECTION_TAGS` (1–100) | 20 tags per Connect session or connection |
 //! | `OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS`, `OAUTH_CONNECT_BODY_TIMEOUT_SECONDS`, `OAUTH_CONNECT_MAX_CONNECTIONS` | 10 s for a request head, 30 s for a body, 1000 connections: see [`sockets`] |
 //! | `OAUTH_CONNECT_TRUSTED_PROXIES` (CIDRs or addresses, comma-separated) | none: the socket's peer is the client the limits count |
 //! | `OAUTH_CONNECT_BRAND_NAME`, `OAUTH_CONNECT_BRAND_LOGO_URL` (https), `OAUTH_CONNECT_BRAND_COLOR` (`#rrggbb`), `OAUTH_CONNECT_SUPPORT_URL` | no brand: the hosted pages show the app only |
@@ -88,6 +90,12 @@ pub(crate) struct Config {
     demo_app_addr: Option<SocketAddr>,
     session_lifetime: Option<time::Duration>,
     purge_every: Duration,
+    /// `OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS`: how long a revoked
+    /// grant is kept (reuse detection, the audit trail) before the purge.
+    revoked_grant_retention: Option<time::Duration>,
+    /// `OAUTH_CONNECT_MAX_CONNECTION_TAGS`: the most tags a Connect session
+    /// or a connection may carry.
+    max_connection_tags: Option<usize>,
     /// What a slow client may hold.
     limits: Limits,
     /// Proxies whose `Forwarded`/`X-Forwarded-For` names the client.
@@ -119,6 +127,8 @@ environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
              OAUTH_CONNECT_DEMO_APP=HOST:PORT|off (the demo integrating app; default: port + 1),
              OAUTH_CONNECT_SESSION_LIFETIME=SECONDS (Connect sessions; 60-86400, default 1800),
              OAUTH_CONNECT_PURGE_SECONDS=SECONDS (how often expired records go; default 60),
+             OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS=SECONDS (revoked grants kept; 60-31536000, default 86400),
+             OAUTH_CONNECT_MAX_CONNECTION_TAGS=N (tags per Connect session or connection; 1-100, default 20),
              OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS=SECONDS (a request head; 1-3600, default 10),
              OAUTH_CONNECT_BODY_TIMEOUT_SECONDS=SECONDS (a request body, a stalled reader; 1-3600, default 30),
              OAUTH_CONNECT_MAX_CONNECTIONS=N (open at once; 1-1000000, default 1000),
@@ -229,6 +239,31 @@ impl Config {
                 Some(time::Duration::seconds(seconds))
             }
         };
+        let revoked_grant_retention = match env("OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS") {
+            None => None,
+            Some(value) => {
+                let seconds: i64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (60..=31_536_000).contains(s))
+                    .ok_or(
+                        "OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS must be 60 to 31536000 seconds",
+                    )?;
+                Some(time::Duration::seconds(seconds))
+            }
+        };
+        let max_connection_tags = match env("OAUTH_CONNECT_MAX_CONNECTION_TAGS") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or("OAUTH_CONNECT_MAX_CONNECTION_TAGS must be 1 to 100")?,
+            ),
+        };
 
         let mut admin_keys = Vec::new();
         if let Some(list) = env("OAUTH_CONNECT_ADMIN_KEYS").map(Zeroizing::new) {
@@ -277,6 +312,8 @@ impl Config {
             demo_app_addr,
             session_lifetime,
             purge_every,
+            revoked_grant_retention,
+            max_connection_tags,
             limits: Limits::from_env()?,
             trusted_proxies: env("OAUTH_CONNECT_TRUSTED_PROXIES")
                 .map(|list| {
@@ -592,6 +629,12 @@ async fn build<S: Storage>(
     }
     if let Some(lifetime) = config.session_lifetime {
         builder = builder.connect_session_lifetime(lifetime);
+    }
+    if let Some(retention) = config.revoked_grant_retention {
+        builder = builder.revoked_grant_retention(retention);
+    }
+    if let Some(max) = config.max_connection_tags {
+        builder = builder.max_connection_tags(max);
     }
     // A demo sign-in field on the consent page, which believes any typed
     // user id (dangerous): plug your login in here instead.

@@ -329,10 +329,10 @@ pub(super) async fn connections<S: Storage>(
                 Err(response) => return response,
             };
             let status = match query.get("status") {
-                None => None,
+                None if !query.sent_empty("status") => None,
                 Some("active") => Some(crate::storage::ConnectionStatus::Active),
                 Some("revoked") => Some(crate::storage::ConnectionStatus::Revoked),
-                Some(_) => {
+                _ => {
                     return invalid_field(FieldError::new("status", Problem::InvalidCharacters));
                 }
             };

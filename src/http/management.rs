@@ -277,8 +277,9 @@ pub(super) fn body_required() -> Response<Bytes> {
     )
 }
 
-/// `page` or `perPage` from the query: absent or empty means the default;
-/// anything but a number in range is a 400 naming it.
+/// `page` or `perPage` from the query: absent means the default; anything
+/// but a number in range, an empty value included (the document says
+/// integer), is a 400 naming it.
 #[allow(clippy::result_large_err)] // the error is the response itself
 pub(super) fn page_param(
     params: &Params,
@@ -286,8 +287,10 @@ pub(super) fn page_param(
     default: u32,
     max: u32,
 ) -> Result<u32, Response<Bytes>> {
-    let Some(raw) = params.get(name) else {
-        return Ok(default);
+    let raw = match params.get(name) {
+        Some(raw) => raw,
+        None if params.sent_empty(name) => "",
+        None => return Ok(default),
     };
     raw.parse::<u32>()
         .ok()

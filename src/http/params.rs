@@ -65,6 +65,9 @@ impl std::error::Error for FormError {}
 pub(crate) struct Params<'a> {
     /// In order of appearance; names are unique.
     pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// The names sent with an empty value (absent for the OAuth endpoints,
+    /// RFC 6749 §3.1; a malformed number or enum for the JSON API's query).
+    blank: Vec<Cow<'a, str>>,
 }
 
 /// Written by hand: names only, since any value may be a secret (a code, a
@@ -119,8 +122,14 @@ impl<'a> Params<'a> {
         if let Some(name) = first_duplicate(&pairs) {
             return Err(FormError::duplicate(name));
         }
-        pairs.retain(|(_, value)| !value.is_empty());
-        Ok(Self { pairs })
+        let mut blank = Vec::new();
+        pairs.retain_mut(|(name, value)| {
+            if value.is_empty() {
+                blank.push(std::mem::take(name));
+            }
+            !value.is_empty()
+        });
+        Ok(Self { pairs, blank })
     }
 
     /// From decoded name/value pairs, in order, borrowing them.
@@ -136,13 +145,12 @@ impl<'a> Params<'a> {
         if let Some(name) = first_duplicate(input) {
             return Err(FormError::duplicate(name));
         }
-        let pairs = input
+        let (pairs, blank): (Vec<_>, Vec<_>) = input
             .iter()
-            .map(|(n, v)| (n.as_ref(), v.as_ref()))
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v)))
-            .collect();
-        Ok(Self { pairs })
+            .map(|(n, v)| (Cow::Borrowed(n.as_ref()), Cow::Borrowed(v.as_ref())))
+            .partition(|(_, v)| !v.is_empty());
+        let blank = blank.into_iter().map(|(n, _)| n).collect();
+        Ok(Self { pairs, blank })
     }
 
     /// Parses an optional query string, as [`Params::parse`].
@@ -160,6 +168,12 @@ impl<'a> Params<'a> {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_ref())
+    }
+
+    /// Whether `name` was sent with an empty value (`page=`), which
+    /// [`Params::get`] reports as absent.
+    pub(crate) fn sent_empty(&self, name: &str) -> bool {
+        self.blank.iter().any(|n| n == name)
     }
 
     /// Every parameter with a non-empty value, in order.

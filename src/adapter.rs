@@ -3,6 +3,7 @@
 //! body that is too large, too slow or unreadable, and the issuer-path
 //! prefix taken off the request's path.
 
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -69,11 +70,21 @@ pub(crate) enum BodyError {
 
 /// Reads a body through `read` within the options' body timeout, or the
 /// answer to send instead (413, 400, or 408 with `Connection: close`).
+///
+/// A body that has arrived whole with its head (a token request's, most
+/// often) is read without arming the timer: the read is polled once
+/// first, and timed only when it has to wait.
 pub(crate) async fn read_body(
     options: &AdapterOptions,
     read: impl Future<Output = Result<Bytes, BodyError>>,
 ) -> Result<Bytes, Response<Bytes>> {
-    match tokio::time::timeout(options.body_timeout, read).await {
+    let mut read = std::pin::pin!(read);
+    let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match first {
+        Poll::Ready(read) => Ok(read),
+        Poll::Pending => tokio::time::timeout(options.body_timeout, read).await,
+    };
+    match read {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(BodyError::TooLarge)) => Err(too_large()),
         Ok(Err(BodyError::Unreadable)) => Err(bad_request()),

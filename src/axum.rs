@@ -51,9 +51,12 @@
 //! `Bearer` defaults to the [`MemoryStore`] backend;
 //! name yours as `Bearer<MyStore>`.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use ::axum::Router;
 use ::axum::body::Body;
@@ -61,6 +64,7 @@ use ::axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use ::axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
+use http_body_util::BodyExt as _;
 
 use crate::adapter::{self, AdapterOptions, BodyError};
 use crate::http::MAX_BODY_BYTES;
@@ -133,10 +137,41 @@ pub fn router<S: Storage>(server: AuthorizationServer<S>) -> Router {
 
 /// [`router`] with `options` (the body timeout).
 pub fn router_with<S: Storage>(server: AuthorizationServer<S>, options: AdapterOptions) -> Router {
-    Router::new().fallback(move |request: Request| {
-        let server = server.clone();
-        async move { serve(&server, &options, request).await }
-    })
+    // A service rather than a handler: axum runs a handler through its
+    // extractor and response machinery, which boxes the request's future
+    // once more; the service's future is boxed once, by the route.
+    Router::new().fallback_service(Serve { server, options })
+}
+
+/// The router's fallback: every request through [`serve`].
+struct Serve<S: Storage> {
+    server: AuthorizationServer<S>,
+    options: AdapterOptions,
+}
+
+/// Written by hand: `derive(Clone)` would ask `S: Clone`.
+impl<S: Storage> Clone for Serve<S> {
+    fn clone(&self) -> Self {
+        Self {
+            server: self.server.clone(),
+            options: self.options,
+        }
+    }
+}
+
+impl<S: Storage> tower_service::Service<Request> for Serve<S> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(serve(&this.server, &this.options, request).await) })
+    }
 }
 
 /// One request through [`AuthorizationServer::handle`], and back.
@@ -155,6 +190,46 @@ async fn serve<S: Storage>(
     answer.map(Body::from)
 }
 
+/// `body` whole, at most [`MAX_BODY_BYTES`] (`http_body_util::Limited`
+/// refuses a longer one, by its `Content-Length` before reading or past the
+/// cap while reading). A body that comes in one frame, as a form's does, is
+/// that frame's bytes, neither copied nor gathered in a list first.
+async fn body_bytes(body: Body) -> Result<Bytes, BodyError> {
+    let mut body = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                BodyError::TooLarge
+            } else {
+                BodyError::Unreadable
+            }
+        })?;
+        // Trailers carry no body bytes.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(head);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(joined)
+    })
+}
+
 /// An axum request as `http::Request<Bytes>`, for a handler of your own in
 /// `http` terms (as [`router`] does for [`AuthorizationServer::handle`]):
 /// the body read whole within the options' body timeout and at most
@@ -170,20 +245,7 @@ pub async fn read_request(
     options: &AdapterOptions,
 ) -> Result<http::Request<Bytes>, http::Response<Bytes>> {
     let (mut parts, body) = request.into_parts();
-    let read = async {
-        ::axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|error| {
-                let over = std::error::Error::source(&error)
-                    .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-                if over {
-                    BodyError::TooLarge
-                } else {
-                    BodyError::Unreadable
-                }
-            })
-    };
-    let body = adapter::read_body(options, read).await?;
+    let body = adapter::read_body(options, body_bytes(body)).await?;
     // The socket's peer, for the limits per client address.
     if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() {
         parts.extensions.insert(PeerAddress::from(peer));

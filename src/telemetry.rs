@@ -33,6 +33,13 @@ use crate::hooks::events::{Event, EventSink};
 /// The endpoint a request path belongs to, as a fixed label (never the
 /// path itself: it may hold ids, and the query never appears).
 pub(crate) fn endpoint_name(path: &str) -> &'static str {
+    // The client endpoints' exact paths first, without splitting.
+    match path {
+        "/oauth/token" => return "/oauth/token",
+        "/oauth/introspect" => return "/oauth/introspect",
+        "/oauth/revoke" => return "/oauth/revoke",
+        _ => {}
+    }
     let mut segments = path.trim_start_matches('/').split('/');
     match (
         segments.next(),
@@ -64,29 +71,31 @@ pub(crate) fn endpoint_name(path: &str) -> &'static str {
 }
 
 /// The outcome label of an HTTP status.
+#[cfg(test)]
 pub(crate) fn outcome_of(status: u16) -> &'static str {
-    match status {
-        200..=299 => "success",
-        300..=399 => "redirect",
-        401 | 403 => "unauthorized",
-        429 => "rate_limited",
-        400..=499 => "client_error",
-        _ => "server_error",
-    }
+    OUTCOMES[outcome_index(status)]
 }
 
 /// One answered request.
 #[allow(unused_variables)]
 pub(crate) fn request(endpoint: &'static str, method: &str, status: u16, latency: Duration) {
-    let outcome = outcome_of(status);
+    let outcome = OUTCOMES[outcome_index(status)];
     #[cfg(feature = "metrics")]
-    {
-        metrics::counter!("oauth_connect_http_requests_total",
-            "endpoint" => endpoint, "outcome" => outcome)
-        .increment(1);
-        metrics::histogram!("oauth_connect_http_request_duration_seconds",
-            "endpoint" => endpoint)
-        .record(latency.as_secs_f64());
+    match http_keys(endpoint) {
+        Some(keys) => metrics::with_recorder(|recorder| {
+            recorder
+                .register_counter(&keys.requests[outcome_index(status)], &METADATA)
+                .increment(1);
+            recorder
+                .register_histogram(&keys.duration, &METADATA)
+                .record(latency.as_secs_f64());
+        }),
+        None => {
+            metrics::counter!(REQUESTS_TOTAL, "endpoint" => endpoint, "outcome" => outcome)
+                .increment(1);
+            metrics::histogram!(REQUEST_DURATION, "endpoint" => endpoint)
+                .record(latency.as_secs_f64());
+        }
     }
     #[cfg(feature = "tracing")]
     tracing::info!(
@@ -99,6 +108,114 @@ pub(crate) fn request(endpoint: &'static str, method: &str, status: u16, latency
         "request answered"
     );
 }
+
+/// The outcome labels, in the order of [`outcome_index`].
+const OUTCOMES: [&str; 6] = [
+    "success",
+    "redirect",
+    "unauthorized",
+    "rate_limited",
+    "client_error",
+    "server_error",
+];
+
+/// The index in [`OUTCOMES`] of an HTTP status's outcome.
+fn outcome_index(status: u16) -> usize {
+    match status {
+        200..=299 => 0,
+        300..=399 => 1,
+        401 | 403 => 2,
+        429 => 3,
+        400..=499 => 4,
+        _ => 5,
+    }
+}
+
+#[cfg(feature = "metrics")]
+const REQUESTS_TOTAL: &str = "oauth_connect_http_requests_total";
+#[cfg(feature = "metrics")]
+const REQUEST_DURATION: &str = "oauth_connect_http_request_duration_seconds";
+
+/// What the `metrics` macros give a metric registered in this module: its
+/// target and module, at the `INFO` level.
+#[cfg(feature = "metrics")]
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// The keys of one endpoint's request metrics, built at compile time: a
+/// key whose labels are only known at run time is a vector allocated and
+/// a hash computed on every request, where a static key carries its hash.
+#[cfg(feature = "metrics")]
+struct HttpKeys {
+    /// `oauth_connect_http_requests_total` by outcome, as [`OUTCOMES`].
+    requests: [metrics::Key; 6],
+    /// `oauth_connect_http_request_duration_seconds`.
+    duration: metrics::Key,
+}
+
+/// The static key of a metric with the labels given, all literals.
+#[cfg(feature = "metrics")]
+macro_rules! static_key {
+    ($name:expr, $($label:literal => $value:literal),+) => {{
+        static LABELS: &[metrics::Label] =
+            &[$(metrics::Label::from_static_parts($label, $value)),+];
+        metrics::Key::from_static_parts($name, LABELS)
+    }};
+}
+
+/// [`ENDPOINTS`] and, with the `metrics` feature, `http_keys`: the keys of
+/// each endpoint label [`endpoint_name`] gives.
+macro_rules! endpoints {
+    ($($endpoint:literal),+ $(,)?) => {
+        /// Every label [`endpoint_name`] gives.
+        #[cfg(test)]
+        const ENDPOINTS: &[&str] = &[$($endpoint),+];
+
+        /// The static keys of `endpoint`'s request metrics (`None` for a
+        /// label not listed: never, the tests check).
+        #[cfg(feature = "metrics")]
+        fn http_keys(endpoint: &str) -> Option<&'static HttpKeys> {
+            match endpoint {
+                $($endpoint => {
+                    static KEYS: HttpKeys = HttpKeys {
+                        requests: [
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "success"),
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "redirect"),
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "unauthorized"),
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "rate_limited"),
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "client_error"),
+                            static_key!(REQUESTS_TOTAL, "endpoint" => $endpoint, "outcome" => "server_error"),
+                        ],
+                        duration: static_key!(REQUEST_DURATION, "endpoint" => $endpoint),
+                    };
+                    Some(&KEYS)
+                })+
+                _ => None,
+            }
+        }
+    };
+}
+
+endpoints!(
+    "/oauth/authorize",
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/par",
+    "/.well-known/oauth-authorization-server",
+    "/openapi.json",
+    "/connect",
+    "/connect/status",
+    "/connect/callback/{provider}",
+    "/connect/assets",
+    "/v1/connect/sessions",
+    "/v1/scoped-keys",
+    "/v1/connections",
+    "/v1/customers",
+    "/v1/oauth-apps/{id}/webhooks",
+    "/v1/oauth-apps",
+    "other",
+);
 
 /// The span a request's work runs in.
 #[cfg(feature = "tracing")]
@@ -202,6 +319,28 @@ pub(crate) fn wrap(sink: Arc<dyn EventSink>) -> Arc<dyn EventSink> {
     }
 }
 
+/// `oauth_connect_tokens_issued_total` for `grant_type`: a static key for
+/// the grant types the server issues for (one per token request).
+#[cfg(feature = "metrics")]
+fn tokens_issued(grant_type: &'static str) {
+    const NAME: &str = "oauth_connect_tokens_issued_total";
+    static CLIENT_CREDENTIALS: metrics::Key =
+        static_key!(NAME, "grant_type" => "client_credentials");
+    static AUTHORIZATION_CODE: metrics::Key =
+        static_key!(NAME, "grant_type" => "authorization_code");
+    static REFRESH_TOKEN: metrics::Key = static_key!(NAME, "grant_type" => "refresh_token");
+    let key = match grant_type {
+        "client_credentials" => &CLIENT_CREDENTIALS,
+        "authorization_code" => &AUTHORIZATION_CODE,
+        "refresh_token" => &REFRESH_TOKEN,
+        _ => {
+            metrics::counter!(NAME, "grant_type" => grant_type).increment(1);
+            return;
+        }
+    };
+    metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
+}
+
 #[allow(unused_variables)]
 fn observe(event: &Event) {
     match event {
@@ -211,8 +350,7 @@ fn observe(event: &Event) {
             ..
         } => {
             #[cfg(feature = "metrics")]
-            metrics::counter!("oauth_connect_tokens_issued_total", "grant_type" => *grant_type)
-                .increment(1);
+            tokens_issued(grant_type);
             #[cfg(feature = "tracing")]
             tracing::info!(target: "oauth_connect::token", client_id = client_id.as_str(), grant_type, "tokens issued");
         }
@@ -293,5 +431,69 @@ mod tests {
         assert_eq!(endpoint_name("/v1/oauth-apps/oauth_0123"), "/v1/oauth-apps");
         assert_eq!(endpoint_name("/v1/connections/conn_1"), "/v1/connections");
         assert_eq!(endpoint_name("/nowhere"), "other");
+    }
+
+    #[test]
+    fn every_endpoint_label_is_listed() {
+        for path in [
+            "/oauth/authorize",
+            "/oauth/token",
+            "/oauth/revoke",
+            "/oauth/introspect",
+            "/oauth/par",
+            "/.well-known/oauth-authorization-server",
+            "/openapi.json",
+            "/connect",
+            "/connect/status",
+            "/connect/callback/github",
+            "/connect/sdk.js",
+            "/v1/connect/sessions",
+            "/v1/scoped-keys/sk_1",
+            "/v1/connections",
+            "/v1/customers/c_1",
+            "/v1/oauth-apps/oauth_1/webhooks",
+            "/v1/oauth-apps",
+            "/nowhere",
+        ] {
+            assert!(ENDPOINTS.contains(&endpoint_name(path)), "{path}");
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_status() {
+        assert_eq!(outcome_of(200), "success");
+        assert_eq!(outcome_of(303), "redirect");
+        assert_eq!(outcome_of(401), "unauthorized");
+        assert_eq!(outcome_of(403), "unauthorized");
+        assert_eq!(outcome_of(429), "rate_limited");
+        assert_eq!(outcome_of(400), "client_error");
+        assert_eq!(outcome_of(503), "server_error");
+    }
+
+    /// The static keys are the keys the `metrics` macros would build:
+    /// the same name and labels, in the same order, hence the same hash.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_static_request_keys_are_the_macros_keys() {
+        for endpoint in ENDPOINTS {
+            let keys = http_keys(endpoint).expect(endpoint);
+            for (index, outcome) in OUTCOMES.iter().enumerate() {
+                let built = metrics::Key::from_parts(
+                    REQUESTS_TOTAL,
+                    vec![
+                        metrics::Label::new("endpoint", *endpoint),
+                        metrics::Label::new("outcome", *outcome),
+                    ],
+                );
+                assert_eq!(keys.requests[index], built);
+                assert_eq!(keys.requests[index].get_hash(), built.get_hash());
+            }
+            let built = metrics::Key::from_parts(
+                REQUEST_DURATION,
+                vec![metrics::Label::new("endpoint", *endpoint)],
+            );
+            assert_eq!(keys.duration, built);
+        }
+        assert!(http_keys("/elsewhere").is_none());
     }
 }

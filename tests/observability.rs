@@ -363,6 +363,18 @@ async fn metrics_on_both_example_servers_move_as_a_flow_runs() {
             after.contains("# TYPE oauth_connect_http_requests_total counter"),
             "{name}"
         );
+        // The durations are Prometheus histograms with buckets, not
+        // summaries (the examples set the buckets).
+        assert!(
+            after.contains("# TYPE oauth_connect_http_request_duration_seconds histogram"),
+            "{name}:\n{after}"
+        );
+        assert!(
+            after.contains(
+                r#"oauth_connect_http_request_duration_seconds_bucket{endpoint="/oauth/token",le="0.001"}"#
+            ),
+            "{name}:\n{after}"
+        );
         assert!(
             !after.contains(secret) && !after.contains(ADMIN_KEY),
             "{name}"

@@ -9,17 +9,14 @@ mod common;
 mod sockets;
 
 use std::error::Error;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Extension, Request, State};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use oauth_connect::axum::Bearer;
 use oauth_connect::{AdapterOptions, Storage};
-use tracing::Instrument as _;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -52,28 +49,30 @@ async fn serve<S: Storage>(running: common::Running<S>) -> Result<(), Box<dyn Er
         limits,
     } = running;
     let options = AdapterOptions::default().body_timeout(limits.body_timeout);
-    let mut app = Router::new()
+    // The authorization server answers every path but the two routes of
+    // the example's own, in one router: a router nested in another as its
+    // fallback would add a second routing and a boxed route per request.
+    let mut app = oauth_connect::axum::router_with(server.clone(), options)
         .route(
             "/v1/me",
-            get(me::<S>).fallback(|| async { common::me_method_not_allowed().map(Body::from) }),
+            get(me::<S>)
+                .fallback(|| async { common::me_method_not_allowed().map(Body::from) })
+                .with_state(server.clone()),
         )
-        .route("/metrics", get(metrics::<S>))
-        .with_state(server.clone())
-        // Everything else: the authorization server.
-        .fallback_service(oauth_connect::axum::router_with(server, options));
+        .route("/metrics", get(metrics::<S>).with_state(server));
     if let Some(upstream) = upstream {
         // The demo providers' upstream server, under its issuer's path.
         let upstream = oauth_connect::axum::router_with(upstream, options);
         app = app.nest_service(common::UPSTREAM_PREFIX, upstream);
     }
-    let app = app.layer(middleware::from_fn(trace));
+    // Each request is traced by the connection that serves it
+    // (`sockets::connection`).
     let mut sites = vec![(listener, app)];
     // The demo integrating app, on its own origin.
     if let Some((demo, demo_listener)) = demo_app {
         let demo = Router::new()
             .fallback(demo_app_handler)
             .layer(Extension(options))
-            .layer(middleware::from_fn(trace))
             .with_state(demo);
         sites.push((demo_listener, demo));
     }
@@ -108,13 +107,4 @@ async fn me<S: Storage>(bearer: Bearer<S>) -> impl IntoResponse {
         [(http::header::CONTENT_TYPE, "application/json")],
         common::me(&bearer),
     )
-}
-
-/// One span per request: method, path, status, latency (nothing secret).
-async fn trace(request: Request, next: Next) -> Response {
-    let span = common::request_span(request.method().as_str(), request.uri().path());
-    let started = Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
-    common::log_response(&span, response.status().as_u16(), started);
-    response
 }

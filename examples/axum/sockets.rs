@@ -2,13 +2,15 @@
 //! `common::Limits` (see `examples/common/sockets.rs`): hyper's
 //! `header_read_timeout` for every request head, a semaphore for the
 //! connections open at once, [`Guarded`] sockets for the stalled reader,
-//! and a graceful stop on Ctrl-C or SIGTERM.
+//! a span per request (method, path, status, latency), and a graceful
+//! stop on Ctrl-C or SIGTERM.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -19,6 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tracing::Instrument as _;
 
 use crate::common::{self, Guarded, Limits};
 
@@ -122,7 +125,17 @@ async fn connection(
     let router = TowerToHyperService::new(router);
     let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
-        router.call(request)
+        // One span per request: method, path, status, latency (nothing
+        // secret). Here rather than as a router's middleware, which would
+        // box the request's future and clone the service it calls.
+        let span = common::request_span(request.method().as_str(), request.uri().path());
+        let started = Instant::now();
+        let answer = router.call(request).instrument(span.clone());
+        async move {
+            let response = answer.await?;
+            common::log_response(&span, response.status().as_u16(), started);
+            Ok::<_, Infallible>(response)
+        }
     });
     let io = TokioIo::new(Guarded::new(stream, limits, false));
     let mut connection = pin!(

@@ -110,6 +110,8 @@ impl<S: Storage> AuthorizationServer<S> {
         match request.uri().path() {
             "/oauth/token" => oauth::token(self, request).await,
             "/oauth/authorize" => oauth::authorize(self, request).await,
+            "/oauth/introspect" => oauth::introspect(self, request).await,
+            "/oauth/revoke" => oauth::revoke(self, request).await,
             // Boxed: the request future of every endpoint is as large as
             // the largest it may run, and it is moved a few times before
             // it runs. The other endpoints' (the hosted pages' are several
@@ -118,7 +120,7 @@ impl<S: Storage> AuthorizationServer<S> {
         }
     }
 
-    /// [`route`](Self::route) for every path but the two hot ones.
+    /// [`route`](Self::route) for every path but the hot ones.
     async fn route_by_segments(&self, request: &Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path();
         let segments: Vec<&str> = match path.strip_prefix('/') {

@@ -644,8 +644,10 @@ mod tests {
         }
     }
 
-    /// The subkeys and the MACs are those `ring`'s HMAC gave before this
-    /// module computed them itself: hashes stored earlier still match.
+    /// The construction, spelled out with `ring`'s HMAC directly: each
+    /// subkey is the master key's tag of its label, and a hash, signature or
+    /// derived value is the subkey's tag of the framed input (hashes stored
+    /// by an earlier version match only while this holds).
     #[test]
     fn hashes_signatures_and_derived_values_are_those_of_rings_hmac() {
         use ring::hmac;

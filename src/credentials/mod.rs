@@ -309,6 +309,12 @@ impl<K: CredentialKind> Credential<K> {
         Ok(hash_raw::<K>(keys, K::prefix(prefixes), &raw))
     }
 
+    /// Whether [`Credential::parse`] would accept `presented`, without
+    /// copying it.
+    pub(crate) fn is_well_formed(prefixes: &CredentialPrefixes, presented: &str) -> bool {
+        check::<K>(prefixes, presented).is_ok()
+    }
+
     /// [`Credential::parse`] then [`Credential::raw`] and
     /// [`Credential::hash`], without a copy of the presented text: the
     /// decoded body (what a refresh token's successors are derived from)

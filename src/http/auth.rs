@@ -4,6 +4,7 @@
 //! The scheme name is case-insensitive (RFC 9110 §11.1); a request may carry
 //! at most one `Authorization` header. Nothing here prints a credential.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -105,7 +106,7 @@ pub(crate) fn basic(headers: &HeaderMap) -> Result<Option<BasicCredentials>, Aut
         return Ok(None);
     };
     let encoded = credentials(value, "Basic")?.ok_or(AuthHeaderError::WrongScheme)?;
-    let decoded = Zeroizing::new(
+    let mut decoded = Zeroizing::new(
         BASE64
             .decode(encoded)
             .map_err(|_| AuthHeaderError::Malformed)?,
@@ -114,18 +115,35 @@ pub(crate) fn basic(headers: &HeaderMap) -> Result<Option<BasicCredentials>, Aut
         .iter()
         .position(|&b| b == b':')
         .ok_or(AuthHeaderError::Malformed)?;
-    let (id, secret) = (&decoded[..at], &decoded[at + 1..]);
-    let client_id = form::decode(id)
+    let client_id = form::decode(&decoded[..at])
         .map_err(|_| AuthHeaderError::Malformed)?
         .into_owned();
     if client_id.is_empty() {
         return Err(AuthHeaderError::Malformed);
     }
-    let client_secret = Zeroizing::new(
-        form::decode(secret)
-            .map_err(|_| AuthHeaderError::Malformed)?
-            .into_owned(),
-    );
+    let escaped = match form::decode(&decoded[at + 1..]).map_err(|_| AuthHeaderError::Malformed)? {
+        Cow::Owned(secret) => Some(Zeroizing::new(secret)),
+        Cow::Borrowed(_) => None,
+    };
+    let client_secret = match escaped {
+        Some(secret) => secret,
+        None => {
+            // The secret as sent (valid UTF-8, nothing to decode): moved to
+            // the front of the decoded buffer, which becomes its text, so
+            // it is not copied into another allocation. `Zeroizing` clears
+            // the whole capacity on drop, the bytes past the end included.
+            let len = decoded.len() - (at + 1);
+            decoded.copy_within(at + 1.., 0);
+            decoded.truncate(len);
+            match String::from_utf8(std::mem::take(&mut *decoded)) {
+                Ok(secret) => Zeroizing::new(secret),
+                Err(e) => {
+                    drop(Zeroizing::new(e.into_bytes()));
+                    return Err(AuthHeaderError::Malformed);
+                }
+            }
+        }
+    };
     Ok(Some(BasicCredentials {
         client_id: Redacted::new(client_id),
         client_secret: Secret::from(client_secret),

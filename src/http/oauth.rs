@@ -251,7 +251,7 @@ pub(super) async fn introspect<S: Storage>(
         Err(response) => return response,
     };
     let answer = match requests::introspection_request(&params) {
-        Ok(introspection) => server.introspect(&auth, &introspection).await,
+        Ok(introspection) => server.introspection_answer(&auth, &introspection).await,
         Err(error) => Err(server
             .introspecting_client(&auth)
             .await
@@ -259,7 +259,10 @@ pub(super) async fn introspect<S: Storage>(
             .unwrap_or(error)),
     };
     match answer {
-        Ok(answer) => response::no_store(response::json(StatusCode::OK, &answer)),
+        Ok(answer) => match answer.to_json(server.config().issuer_str()) {
+            Ok(body) => response::no_store(response::json_body(StatusCode::OK, body)),
+            Err(_) => response::server_error(),
+        },
         Err(error) => client_error(server, request, auth.client_id(), &error).await,
     }
 }

@@ -178,7 +178,7 @@ impl<S: Storage> AuthorizationServer<S> {
             return None;
         }
         match secret {
-            Some(s) if ClientSecret::parse(prefixes, s).is_err() => None,
+            Some(s) if !ClientSecret::is_well_formed(prefixes, s) => None,
             _ => Some(client_id),
         }
     }
@@ -206,10 +206,13 @@ impl<S: Storage> AuthorizationServer<S> {
                 id
             }
         };
-        // Parse before the lookup: a mistyped secret costs no storage call.
+        // Checked (and hashed: no copy of the secret is made) before the
+        // lookup: a mistyped secret costs no storage call. `Some(None)`: a
+        // well-formed secret under a key no longer in the ring.
         let presented = secret
             .map(|s| {
-                ClientSecret::parse(config.prefixes(), s).map_err(|_| AuthFailure::InvalidSecret)
+                ClientSecret::hash_presented(config.prefixes(), config.keys(), s)
+                    .map_err(|_| AuthFailure::InvalidSecret)
             })
             .transpose()?;
         let record = match prefetched {
@@ -229,10 +232,7 @@ impl<S: Storage> AuthorizationServer<S> {
             (Some(_), None) => return Err(AuthFailure::MissingSecret.into()),
             (Some(state), Some(_)) => state,
         };
-        let hash = presented
-            .as_ref()
-            .and_then(|s| s.hash(config.keys()))
-            .ok_or(AuthFailure::InvalidSecret)?;
+        let hash = presented.flatten().ok_or(AuthFailure::InvalidSecret)?;
         let is_current = bool::from(hash.ct_eq(&state.current));
         let is_previous = state.previous.as_ref().is_some_and(|previous| {
             bool::from(hash.ct_eq(&previous.hash)) && self.now() < previous.valid_until

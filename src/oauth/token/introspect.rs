@@ -3,9 +3,11 @@
 use serde::Serialize;
 
 use super::error::TokenError;
+use super::response::{Decimal, JsonSink as _, exact_json, plain, put_scopes};
 use super::revoke::Presented;
 use crate::hooks::events::Event;
 use crate::model::ids::{ClientId, Subject};
+use crate::model::scope::ScopeSet;
 use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::request::IntrospectionRequest;
@@ -58,6 +60,99 @@ impl Introspection {
     }
 }
 
+/// What the introspection endpoint answers, before it is written: an
+/// active token's fields are moved out of its record and written straight
+/// into the JSON body ([`to_json`](Self::to_json)), without the copies an
+/// [`Introspection`] holds (the scopes and the issuer as text).
+#[derive(Debug, Clone)]
+pub(crate) enum IntrospectionAnswer {
+    /// `{"active": false}`.
+    Inactive,
+    /// An active access or refresh token of the requesting client.
+    Token {
+        scopes: ScopeSet,
+        client_id: ClientId,
+        sub: Option<Subject>,
+        exp: i64,
+        iat: i64,
+        token_type: &'static str,
+    },
+    /// Anything else, already described (a scoped key).
+    Described(Introspection),
+}
+
+impl IntrospectionAnswer {
+    /// The RFC 7662 §2.2 response, the server's issuer being `issuer`.
+    pub(crate) fn into_introspection(self, issuer: &str) -> Introspection {
+        match self {
+            Self::Inactive => Introspection::inactive(),
+            Self::Token {
+                scopes,
+                client_id,
+                sub,
+                exp,
+                iat,
+                token_type,
+            } => Introspection {
+                active: true,
+                scope: Some(scopes.to_param()),
+                client_id: Some(client_id),
+                sub,
+                exp: Some(exp),
+                iat: Some(iat),
+                token_type: Some(token_type),
+                iss: Some(issuer.to_owned()),
+            },
+            Self::Described(introspection) => introspection,
+        }
+    }
+
+    /// The JSON body, exactly as `serde_json` writes
+    /// [`into_introspection`](Self::into_introspection)'s answer, but
+    /// written directly when nothing needs escaping (a value that would,
+    /// such as a subject with a quote, goes through `serde_json`).
+    pub(crate) fn to_json(&self, issuer: &str) -> Result<Vec<u8>, serde_json::Error> {
+        match self {
+            Self::Inactive => Ok(b"{\"active\":false}".to_vec()),
+            Self::Token {
+                scopes,
+                client_id,
+                sub,
+                exp,
+                iat,
+                token_type,
+            } if scopes.iter().all(|s| plain(s.as_str()))
+                && plain(client_id.as_str())
+                && sub.as_ref().is_none_or(|s| plain(s.as_str()))
+                && plain(token_type)
+                && plain(issuer) =>
+            {
+                let (exp, iat) = (Decimal::new(*exp), Decimal::new(*iat));
+                Ok(exact_json(|out| {
+                    out.put(b"{\"active\":true,\"scope\":\"");
+                    put_scopes(out, scopes);
+                    out.put(b"\",\"client_id\":\"");
+                    out.put(client_id.as_str().as_bytes());
+                    if let Some(sub) = sub {
+                        out.put(b"\",\"sub\":\"");
+                        out.put(sub.as_str().as_bytes());
+                    }
+                    out.put(b"\",\"exp\":");
+                    out.put(exp.as_bytes());
+                    out.put(b",\"iat\":");
+                    out.put(iat.as_bytes());
+                    out.put(b",\"token_type\":\"");
+                    out.put(token_type.as_bytes());
+                    out.put(b"\",\"iss\":\"");
+                    out.put(issuer.as_bytes());
+                    out.put(b"\"}");
+                }))
+            }
+            _ => serde_json::to_vec(&self.clone().into_introspection(issuer)),
+        }
+    }
+}
+
 impl<S: Storage> AuthorizationServer<S> {
     /// The introspection endpoint (`POST /oauth/introspect`, RFC 7662): a
     /// confidential client authenticates (public clients are refused,
@@ -73,36 +168,48 @@ impl<S: Storage> AuthorizationServer<S> {
         auth: &ClientAuth,
         request: &IntrospectionRequest,
     ) -> Result<Introspection, TokenError> {
+        let answer = self.introspection_answer(auth, request).await?;
+        Ok(answer.into_introspection(self.config().issuer_str()))
+    }
+
+    /// [`introspect`](Self::introspect)'s answer, not yet an
+    /// [`Introspection`].
+    pub(crate) async fn introspection_answer(
+        &self,
+        auth: &ClientAuth,
+        request: &IntrospectionRequest,
+    ) -> Result<IntrospectionAnswer, TokenError> {
         let client = self.introspecting_client(auth).await?;
         let token = request.token.expose_secret();
         if token.starts_with(self.config().prefixes().scoped_key()) {
-            return self.introspect_scoped_key(&client, token).await;
+            return self
+                .introspect_scoped_key(&client, token)
+                .await
+                .map(IntrospectionAnswer::Described);
         }
         let Some((presented, hash)) = self.classify(token) else {
-            return Ok(Introspection::inactive());
+            return Ok(IntrospectionAnswer::Inactive);
         };
         let Some(record) = self.storage().get_token(&hash).await? else {
-            return Ok(Introspection::inactive());
+            return Ok(IntrospectionAnswer::Inactive);
         };
         let now = self.now();
         if record.client_id != client.app.client_id
             || record.is_expired(now)
             || record.rotated_at.is_some()
         {
-            return Ok(Introspection::inactive());
+            return Ok(IntrospectionAnswer::Inactive);
         }
-        Ok(Introspection {
-            active: true,
-            scope: Some(record.scopes.to_param()),
-            client_id: Some(record.client_id),
+        Ok(IntrospectionAnswer::Token {
+            scopes: record.scopes,
+            client_id: record.client_id,
             sub: record.subject,
-            exp: Some(record.expires_at.unix_timestamp()),
-            iat: Some(record.issued_at.unix_timestamp()),
-            token_type: Some(match presented {
+            exp: record.expires_at.unix_timestamp(),
+            iat: record.issued_at.unix_timestamp(),
+            token_type: match presented {
                 Presented::Access => "Bearer",
                 Presented::Refresh => "refresh_token",
-            }),
-            iss: Some(self.config().issuer_str().to_owned()),
+            },
         })
     }
 
@@ -133,5 +240,51 @@ impl<S: Storage> AuthorizationServer<S> {
             ));
         }
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn token(scope: &str, sub: Option<&str>, token_type: &'static str) -> IntrospectionAnswer {
+        IntrospectionAnswer::Token {
+            scopes: ScopeSet::parse(scope).unwrap(),
+            client_id: ClientId::parse("oc_client_0123456789abcdef01234567").unwrap(),
+            sub: sub.map(|s| Subject::parse(s).unwrap()),
+            exp: 1_765_003_600,
+            iat: 1_765_000_000,
+            token_type,
+        }
+    }
+
+    #[test]
+    fn rfc7662_2_2_introspection_json_is_what_serde_json_writes() {
+        let issuer = "https://auth.example.com/upstream";
+        for answer in [
+            IntrospectionAnswer::Inactive,
+            token("read:devices", None, "Bearer"),
+            token(
+                "read:devices write:devices",
+                Some("user-42"),
+                "refresh_token",
+            ),
+            token("a!#$%&'()*+,-./:;<=>?@[]^_`{|}~ z", Some("u"), "Bearer"),
+            // Written by serde_json: these need escaping.
+            token("read", Some("say \"hi\" \\ é"), "Bearer"),
+            IntrospectionAnswer::Described(Introspection::inactive()),
+        ] {
+            let expected = serde_json::to_vec(&answer.clone().into_introspection(issuer)).unwrap();
+            assert_eq!(
+                String::from_utf8(answer.to_json(issuer).unwrap()).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+        let body = token("read:devices", Some("user-42"), "Bearer")
+            .to_json(issuer)
+            .unwrap();
+        assert_eq!(body.len(), body.capacity());
     }
 }

@@ -55,11 +55,6 @@ impl TokenResponse {
     /// (RFC 6749 §3.3), so nothing needs escaping. A value that would need
     /// it (never expected) goes through `serde_json` instead.
     pub(crate) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        fn plain(text: &str) -> bool {
-            text.bytes().fold(true, |ok, b| {
-                ok & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b < 0x7f)
-            })
-        }
         let access = self.access_token.expose_secret();
         let refresh = self.refresh_token.as_ref().map(RefreshToken::expose_secret);
         let key = self.scoped_key.as_ref().map(ScopedKey::expose_secret);
@@ -67,31 +62,112 @@ impl TokenResponse {
         if !(plain(access) && refresh.is_none_or(plain) && key.is_none_or(plain) && scopes_plain) {
             return serde_json::to_vec(self);
         }
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(b"{\"access_token\":\"");
-        out.extend_from_slice(access.as_bytes());
-        out.extend_from_slice(b"\",\"token_type\":\"Bearer\",\"expires_in\":");
-        out.extend_from_slice(self.expires_in.to_string().as_bytes());
-        if let Some(refresh) = refresh {
-            out.extend_from_slice(b",\"refresh_token\":\"");
-            out.extend_from_slice(refresh.as_bytes());
-            out.push(b'"');
-        }
-        out.extend_from_slice(b",\"scope\":\"");
-        for (i, scope) in self.scope.iter().enumerate() {
-            if i > 0 {
-                out.push(b' ');
+        let expires_in = Decimal::new(self.expires_in);
+        Ok(exact_json(|out| {
+            out.put(b"{\"access_token\":\"");
+            out.put(access.as_bytes());
+            out.put(b"\",\"token_type\":\"Bearer\",\"expires_in\":");
+            out.put(expires_in.as_bytes());
+            if let Some(refresh) = refresh {
+                out.put(b",\"refresh_token\":\"");
+                out.put(refresh.as_bytes());
+                out.put(b"\"");
             }
-            out.extend_from_slice(scope.as_str().as_bytes());
+            out.put(b",\"scope\":\"");
+            put_scopes(out, &self.scope);
+            out.put(b"\"");
+            if let Some(key) = key {
+                out.put(b",\"scoped_key\":\"");
+                out.put(key.as_bytes());
+                out.put(b"\"");
+            }
+            out.put(b"}");
+        }))
+    }
+}
+
+/// Whether `text` goes into a JSON string as is: printable ASCII other
+/// than `"` and `\` (what `serde_json` would write unchanged, and less:
+/// it also leaves DEL and non-ASCII alone).
+pub(crate) fn plain(text: &str) -> bool {
+    text.bytes().fold(true, |ok, b| {
+        ok & (b >= 0x20) & (b != b'"') & (b != b'\\') & (b < 0x7f)
+    })
+}
+
+/// Where a JSON body written by hand goes: first a count of its bytes,
+/// then a buffer of exactly that size (see [`exact_json`]).
+pub(crate) trait JsonSink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl JsonSink for usize {
+    fn put(&mut self, bytes: &[u8]) {
+        *self += bytes.len();
+    }
+}
+
+impl JsonSink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// What `write` writes, in a vector whose capacity is its length: `write`
+/// runs twice, once to count the bytes. A vector without spare capacity
+/// becomes a `Bytes` body without another allocation (`bytes` allocates a
+/// shared header for one with spare room).
+pub(crate) fn exact_json(write: impl Fn(&mut dyn JsonSink)) -> Vec<u8> {
+    let mut len = 0usize;
+    write(&mut len);
+    let mut out = Vec::with_capacity(len);
+    write(&mut out);
+    out
+}
+
+/// The scopes space-separated, as [`ScopeSet::to_param`] renders them.
+pub(crate) fn put_scopes(out: &mut dyn JsonSink, scopes: &ScopeSet) {
+    for (i, scope) in scopes.iter().enumerate() {
+        if i > 0 {
+            out.put(b" ");
         }
-        out.push(b'"');
-        if let Some(key) = key {
-            out.extend_from_slice(b",\"scoped_key\":\"");
-            out.extend_from_slice(key.as_bytes());
-            out.push(b'"');
+        out.put(scope.as_str().as_bytes());
+    }
+}
+
+/// An integer's decimal digits (as `Display` and `serde_json` write it),
+/// on the stack.
+pub(crate) struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    pub(crate) fn new(n: i64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = n.unsigned_abs();
+        loop {
+            start -= 1;
+            // `rest % 10` is a digit: the cast cannot truncate.
+            #[allow(clippy::cast_possible_truncation)]
+            let digit = (rest % 10) as u8;
+            digits[start] = b'0' + digit;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
-        out.push(b'}');
-        Ok(out)
+        if n < 0 {
+            start -= 1;
+            digits[start] = b'-';
+        }
+        Self { digits, start }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
     }
 }
 
@@ -164,6 +240,31 @@ mod tests {
             scope: ScopeSet::parse(scope).unwrap(),
             scoped_key: None,
         }
+    }
+
+    #[test]
+    fn decimal_is_what_display_writes() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            3600,
+            -1,
+            -10,
+            1_765_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn exact_json_has_no_spare_capacity() {
+        let tokens = response(true, "read:devices write:devices");
+        let body = tokens.to_json().unwrap();
+        assert_eq!(body.len(), body.capacity());
     }
 
     #[test]

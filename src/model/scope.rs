@@ -163,6 +163,38 @@ impl ScopeSet {
         Ok(Self(set.into()))
     }
 
+    /// [`parse`](Self::parse), sharing `known` instead of building a new
+    /// set when `param` names exactly `known`'s scopes in `known`'s order
+    /// (repeats aside): the same set, without an allocation (a client
+    /// asking for what it is allowed).
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    pub(crate) fn parse_sharing(param: &str, known: &ScopeSet) -> Result<Self, ScopeError> {
+        let mut matched = 0;
+        let mut same = !param.is_empty();
+        for (index, token) in param.split(' ').enumerate() {
+            if !same || token.is_empty() || validate_token(token, index).is_err() {
+                same = false;
+                break;
+            }
+            if known.0[..matched].iter().any(|s| s.0 == token) {
+                continue;
+            }
+            if known.0.get(matched).is_some_and(|s| s.0 == token) {
+                matched += 1;
+            } else {
+                same = false;
+            }
+        }
+        if same && matched == known.0.len() {
+            Ok(known.clone())
+        } else {
+            Self::parse(param)
+        }
+    }
+
     /// Whether the set contains `scope` (case-sensitive).
     #[must_use]
     pub fn contains(&self, scope: &str) -> bool {
@@ -291,6 +323,32 @@ fn validate_token(token: &str, index: usize) -> Result<(), ScopeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_sharing_is_parse_and_shares_an_equal_set() {
+        let known = ScopeSet::parse("read:devices write:devices").unwrap();
+        for (param, shares) in [
+            ("read:devices write:devices", true),
+            (
+                "read:devices read:devices write:devices write:devices",
+                true,
+            ),
+            ("write:devices read:devices", false),
+            ("read:devices", false),
+            ("read:devices write:devices admin", false),
+            ("read:devices  write:devices", false),
+            ("", false),
+            (" read:devices write:devices", false),
+            ("read:devices write:devices ", false),
+            ("read:devices \"x\"", false),
+            ("other", false),
+        ] {
+            let shared = ScopeSet::parse_sharing(param, &known);
+            assert_eq!(shared, ScopeSet::parse(param), "{param:?}");
+            let is_shared = shared.is_ok_and(|set| Arc::ptr_eq(&set.0, &known.0));
+            assert_eq!(is_shared, shares, "{param:?}");
+        }
+    }
 
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
     #[test]

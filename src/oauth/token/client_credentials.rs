@@ -36,7 +36,7 @@ impl<S: Storage> AuthorizationServer<S> {
         let app = &client.app;
         let scopes = match scope {
             None => app.allowed_scopes.clone(),
-            Some(scope) => ScopeSet::parse(scope)
+            Some(scope) => ScopeSet::parse_sharing(scope, &app.allowed_scopes)
                 .map_err(|_| TokenError::new(OAuthErrorCode::InvalidScope, "scope is malformed"))?,
         };
         if !scopes.is_subset_of(&app.allowed_scopes) {

@@ -221,9 +221,13 @@ impl GrantStore for MemoryStore {
         if grants.contains_key(&grant.id) || tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        let rows = StoredToken::rows(tokens, None)?;
+        // A grant of one token (client_credentials) needs no vector.
+        let (row, rows) = match tokens {
+            [token] => (Some(StoredToken::row(token, &mut None)?), Vec::new()),
+            _ => (None, StoredToken::rows(tokens, None)?),
+        };
         grants.insert(grant.id.clone(), Box::new(grant.clone()));
-        table.extend(rows);
+        table.extend(row.into_iter().chain(rows));
         Ok(())
     }
 

@@ -79,37 +79,41 @@ impl StoredToken {
         shared: Option<&Arc<TokenGrant>>,
     ) -> Result<Vec<(CredentialHash, StoredToken)>, StorageError> {
         let mut last: Option<Arc<TokenGrant>> = shared.cloned();
-        tokens
-            .iter()
-            .map(|t| {
-                // Compared in place: the identifiers are copied only for a
-                // grant not seen yet.
-                let grant = match &last {
-                    Some(shared) if shared.is_of(t) => Arc::clone(shared),
-                    _ => {
-                        let grant = Arc::new(TokenGrant {
-                            grant_id: t.grant_id.clone(),
-                            workspace_id: t.workspace_id.clone(),
-                            app_id: t.app_id.clone(),
-                            client_id: t.client_id.clone(),
-                            subject: t.subject.clone(),
-                        });
-                        last = Some(Arc::clone(&grant));
-                        grant
-                    }
-                };
-                let row = StoredToken {
-                    grant,
-                    scopes: t.scopes.clone(),
-                    issued_at: nanos(t.issued_at)?,
-                    expires_at: nanos(t.expires_at)?,
-                    rotated_at: t.rotated_at.map(nanos).transpose()?.unwrap_or(NOT_ROTATED),
-                    successor: t.successor.map(Box::new),
-                    kind: t.kind,
-                };
-                Ok((t.hash, row))
-            })
-            .collect()
+        tokens.iter().map(|t| Self::row(t, &mut last)).collect()
+    }
+
+    /// The row of `t`, sharing `last`'s identifiers when they match (and
+    /// leaving in `last` the identifiers the row has).
+    pub(super) fn row(
+        t: &TokenRecord,
+        last: &mut Option<Arc<TokenGrant>>,
+    ) -> Result<(CredentialHash, StoredToken), StorageError> {
+        // Compared in place: the identifiers are copied only for a grant
+        // not seen yet.
+        let grant = match &*last {
+            Some(shared) if shared.is_of(t) => Arc::clone(shared),
+            _ => {
+                let grant = Arc::new(TokenGrant {
+                    grant_id: t.grant_id.clone(),
+                    workspace_id: t.workspace_id.clone(),
+                    app_id: t.app_id.clone(),
+                    client_id: t.client_id.clone(),
+                    subject: t.subject.clone(),
+                });
+                *last = Some(Arc::clone(&grant));
+                grant
+            }
+        };
+        let row = StoredToken {
+            grant,
+            scopes: t.scopes.clone(),
+            issued_at: nanos(t.issued_at)?,
+            expires_at: nanos(t.expires_at)?,
+            rotated_at: t.rotated_at.map(nanos).transpose()?.unwrap_or(NOT_ROTATED),
+            successor: t.successor.map(Box::new),
+            kind: t.kind,
+        };
+        Ok((t.hash, row))
     }
 
     /// The record stored under `hash`.

@@ -165,22 +165,22 @@ impl<S: Storage> AuthorizationServer<S> {
     }
 
     /// The client id a lookup for [`authenticate_client`](Self::authenticate_client)
-    /// would read, `None` when it would fail before any lookup (a malformed
-    /// id or secret).
-    pub(crate) fn client_to_look_up(
-        &self,
-        client_id: &str,
-        secret: Option<&str>,
-    ) -> Option<ClientId> {
-        let prefixes = self.config().prefixes();
+    /// would read, `None` when it would fail before any lookup for a
+    /// malformed id (see [`is_well_formed_secret`](Self::is_well_formed_secret)
+    /// for the secret).
+    pub(crate) fn client_to_look_up(&self, client_id: &str) -> Option<ClientId> {
         let client_id = ClientId::parse(client_id).ok()?;
-        if !client_id.as_str().starts_with(prefixes.client_id()) {
-            return None;
-        }
-        match secret {
-            Some(s) if !ClientSecret::is_well_formed(prefixes, s) => None,
-            _ => Some(client_id),
-        }
+        client_id
+            .as_str()
+            .starts_with(self.config().prefixes().client_id())
+            .then_some(client_id)
+    }
+
+    /// Whether a presented client secret (if any) could pass
+    /// [`authenticate_client`](Self::authenticate_client): one that cannot
+    /// fails before any lookup.
+    pub(crate) fn is_well_formed_secret(&self, secret: Option<&str>) -> bool {
+        secret.is_none_or(|s| ClientSecret::is_well_formed(self.config().prefixes(), s))
     }
 
     /// As [`authenticate_client`](Self::authenticate_client), with the id

@@ -61,8 +61,14 @@ impl<S: Storage> AuthorizationServer<S> {
         // the backend can (`get_app_and_code`, `get_app_and_token`): the
         // exchange and the refresh then cost two round trips, not three.
         let mut prefetch = Prefetch::default();
-        let checked = self.client_to_look_up(client_id, secret);
-        if let Some(id) = &checked {
+        // The id is checked once, here; a malformed secret fails in
+        // `authenticate_presented_client`, so it is checked here only when
+        // it would save a read.
+        let checked = self.client_to_look_up(client_id);
+        if let Some(id) = &checked
+            && !matches!(request, TokenRequest::ClientCredentials { .. })
+            && self.is_well_formed_secret(secret)
+        {
             match request {
                 // The credential is hashed once, whether or not the
                 // backend reads it with the app.

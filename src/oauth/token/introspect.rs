@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::error::TokenError;
-use super::response::{Decimal, JsonSink as _, exact_json, plain, put_scopes};
+use super::response::{Decimal, exact_json, plain, put_scopes};
 use super::revoke::Presented;
 use crate::hooks::events::Event;
 use crate::model::ids::{ClientId, Subject};

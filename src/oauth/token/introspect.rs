@@ -69,16 +69,33 @@ pub(crate) enum IntrospectionAnswer {
     /// `{"active": false}`.
     Inactive,
     /// An active access or refresh token of the requesting client.
-    Token {
-        scopes: ScopeSet,
-        client_id: ClientId,
-        sub: Option<Subject>,
-        exp: i64,
-        iat: i64,
-        token_type: &'static str,
-    },
+    Token(ActiveToken),
     /// Anything else, already described (a scoped key).
     Described(Introspection),
+}
+
+/// An active token's fields, as its record holds them.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveToken {
+    scopes: ScopeSet,
+    client_id: ClientId,
+    sub: Option<Subject>,
+    exp: i64,
+    iat: i64,
+    token_type: &'static str,
+}
+
+impl ActiveToken {
+    /// Whether no value (the issuer `issuer` included) needs escaping in
+    /// JSON, so that [`to_json`](IntrospectionAnswer::to_json) may write
+    /// the body itself.
+    fn is_plain(&self, issuer: &str) -> bool {
+        self.scopes.iter().all(|s| plain(s.as_str()))
+            && plain(self.client_id.as_str())
+            && self.sub.as_ref().is_none_or(|s| plain(s.as_str()))
+            && plain(self.token_type)
+            && plain(issuer)
+    }
 }
 
 impl IntrospectionAnswer {
@@ -86,21 +103,14 @@ impl IntrospectionAnswer {
     pub(crate) fn into_introspection(self, issuer: &str) -> Introspection {
         match self {
             Self::Inactive => Introspection::inactive(),
-            Self::Token {
-                scopes,
-                client_id,
-                sub,
-                exp,
-                iat,
-                token_type,
-            } => Introspection {
+            Self::Token(token) => Introspection {
                 active: true,
-                scope: Some(scopes.to_param()),
-                client_id: Some(client_id),
-                sub,
-                exp: Some(exp),
-                iat: Some(iat),
-                token_type: Some(token_type),
+                scope: Some(token.scopes.to_param()),
+                client_id: Some(token.client_id),
+                sub: token.sub,
+                exp: Some(token.exp),
+                iat: Some(token.iat),
+                token_type: Some(token.token_type),
                 iss: Some(issuer.to_owned()),
             },
             Self::Described(introspection) => introspection,
@@ -114,26 +124,14 @@ impl IntrospectionAnswer {
     pub(crate) fn to_json(&self, issuer: &str) -> Result<Vec<u8>, serde_json::Error> {
         match self {
             Self::Inactive => Ok(b"{\"active\":false}".to_vec()),
-            Self::Token {
-                scopes,
-                client_id,
-                sub,
-                exp,
-                iat,
-                token_type,
-            } if scopes.iter().all(|s| plain(s.as_str()))
-                && plain(client_id.as_str())
-                && sub.as_ref().is_none_or(|s| plain(s.as_str()))
-                && plain(token_type)
-                && plain(issuer) =>
-            {
-                let (exp, iat) = (Decimal::new(*exp), Decimal::new(*iat));
+            Self::Token(token) if token.is_plain(issuer) => {
+                let (exp, iat) = (Decimal::new(token.exp), Decimal::new(token.iat));
                 Ok(exact_json(|out| {
                     out.put(b"{\"active\":true,\"scope\":\"");
-                    put_scopes(out, scopes);
+                    put_scopes(out, &token.scopes);
                     out.put(b"\",\"client_id\":\"");
-                    out.put(client_id.as_str().as_bytes());
-                    if let Some(sub) = sub {
+                    out.put(token.client_id.as_str().as_bytes());
+                    if let Some(sub) = &token.sub {
                         out.put(b"\",\"sub\":\"");
                         out.put(sub.as_str().as_bytes());
                     }
@@ -142,7 +140,7 @@ impl IntrospectionAnswer {
                     out.put(b",\"iat\":");
                     out.put(iat.as_bytes());
                     out.put(b",\"token_type\":\"");
-                    out.put(token_type.as_bytes());
+                    out.put(token.token_type.as_bytes());
                     out.put(b"\",\"iss\":\"");
                     out.put(issuer.as_bytes());
                     out.put(b"\"}");
@@ -200,7 +198,7 @@ impl<S: Storage> AuthorizationServer<S> {
         {
             return Ok(IntrospectionAnswer::Inactive);
         }
-        Ok(IntrospectionAnswer::Token {
+        Ok(IntrospectionAnswer::Token(ActiveToken {
             scopes: record.scopes,
             client_id: record.client_id,
             sub: record.subject,
@@ -210,7 +208,7 @@ impl<S: Storage> AuthorizationServer<S> {
                 Presented::Access => "Bearer",
                 Presented::Refresh => "refresh_token",
             },
-        })
+        }))
     }
 
     /// The client of an introspection request, authenticated as `auth`
@@ -250,14 +248,14 @@ mod tests {
     use super::*;
 
     fn token(scope: &str, sub: Option<&str>, token_type: &'static str) -> IntrospectionAnswer {
-        IntrospectionAnswer::Token {
+        IntrospectionAnswer::Token(ActiveToken {
             scopes: ScopeSet::parse(scope).unwrap(),
             client_id: ClientId::parse("oc_client_0123456789abcdef01234567").unwrap(),
             sub: sub.map(|s| Subject::parse(s).unwrap()),
             exp: 1_765_003_600,
             iat: 1_765_000_000,
             token_type,
-        }
+        })
     }
 
     #[test]

@@ -118,6 +118,30 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// The number in the variable `name`, if set: within `range`, or an
+/// error naming the variable and the range (`unit` after it, such as
+/// `" seconds"`).
+fn env_number<T>(
+    name: &str,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<Option<T>, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(value) = env(name) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{name} must be {} to {}{unit}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
 const USAGE: &str = "usage: [PORT=3000] cargo run [-p example-actix] --example <axum|actix> [-- --addr HOST:PORT] [--demo-app-addr HOST:PORT|off]
 
 environment: OAUTH_CONNECT_ISSUER, OAUTH_CONNECT_ADMIN_KEYS (workspace=key,...),
@@ -217,53 +241,18 @@ impl Config {
                 format!("--addr must be HOST:PORT (e.g. 127.0.0.1:3000), not {value:?}")
             })?;
         }
-        let purge_every = match env("OAUTH_CONNECT_PURGE_SECONDS") {
-            None => PURGE_EVERY,
-            Some(value) => value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|s| (1..=86_400).contains(s))
-                .map(Duration::from_secs)
-                .ok_or("OAUTH_CONNECT_PURGE_SECONDS must be 1 to 86400 seconds")?,
-        };
-        let session_lifetime = match env("OAUTH_CONNECT_SESSION_LIFETIME") {
-            None => None,
-            Some(value) => {
-                let seconds: i64 = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|s| (60..=86_400).contains(s))
-                    .ok_or("OAUTH_CONNECT_SESSION_LIFETIME must be 60 to 86400 seconds")?;
-                Some(time::Duration::seconds(seconds))
-            }
-        };
-        let revoked_grant_retention = match env("OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS") {
-            None => None,
-            Some(value) => {
-                let seconds: i64 = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|s| (60..=31_536_000).contains(s))
-                    .ok_or(
-                        "OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS must be 60 to 31536000 seconds",
-                    )?;
-                Some(time::Duration::seconds(seconds))
-            }
-        };
-        let max_connection_tags = match env("OAUTH_CONNECT_MAX_CONNECTION_TAGS") {
-            None => None,
-            Some(value) => Some(
-                value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or("OAUTH_CONNECT_MAX_CONNECTION_TAGS must be 1 to 100")?,
-            ),
-        };
+        let purge_every = env_number("OAUTH_CONNECT_PURGE_SECONDS", 1..=86_400, " seconds")?
+            .map_or(PURGE_EVERY, Duration::from_secs);
+        let session_lifetime =
+            env_number("OAUTH_CONNECT_SESSION_LIFETIME", 60..=86_400, " seconds")?
+                .map(time::Duration::seconds);
+        let revoked_grant_retention = env_number(
+            "OAUTH_CONNECT_REVOKED_GRANT_RETENTION_SECONDS",
+            60..=31_536_000,
+            " seconds",
+        )?
+        .map(time::Duration::seconds);
+        let max_connection_tags = env_number("OAUTH_CONNECT_MAX_CONNECTION_TAGS", 1..=100, "")?;
 
         let mut admin_keys = Vec::new();
         if let Some(list) = env("OAUTH_CONNECT_ADMIN_KEYS").map(Zeroizing::new) {

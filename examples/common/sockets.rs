@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use super::env;
+use super::env_number;
 
 /// The defaults: a head within 10 s, a body within 30 s, 1000 connections.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,26 +63,10 @@ impl Limits {
     pub(crate) fn from_env() -> Result<Self, Box<dyn Error>> {
         let defaults = Self::default();
         let seconds = |name: &str, default: Duration| -> Result<Duration, String> {
-            match env(name) {
-                None => Ok(default),
-                Some(value) => value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|s| (1..=3600).contains(s))
-                    .map(Duration::from_secs)
-                    .ok_or_else(|| format!("{name} must be 1 to 3600 seconds")),
-            }
+            Ok(env_number(name, 1..=3600, " seconds")?.map_or(default, Duration::from_secs))
         };
-        let max_connections = match env("OAUTH_CONNECT_MAX_CONNECTIONS") {
-            None => defaults.max_connections,
-            Some(value) => value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or("OAUTH_CONNECT_MAX_CONNECTIONS must be 1 to 1000000")?,
-        };
+        let max_connections = env_number("OAUTH_CONNECT_MAX_CONNECTIONS", 1..=1_000_000, "")?
+            .unwrap_or(defaults.max_connections);
         Ok(Self {
             header_timeout: seconds(
                 "OAUTH_CONNECT_HEADER_TIMEOUT_SECONDS",

@@ -128,11 +128,9 @@ impl<S: Storage> AuthorizationServer<S> {
             None => Vec::new(),
         };
         match segments.as_slice() {
-            // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126) ----
-            ["oauth", "authorize"] => oauth::authorize(self, request).await,
-            ["oauth", "token"] => oauth::token(self, request).await,
-            ["oauth", "revoke"] => oauth::revoke(self, request).await,
-            ["oauth", "introspect"] => oauth::introspect(self, request).await,
+            // ---- OAuth 2.0 protocol endpoints (RFC 6749, 7009, 7662, 9126):
+            // authorize, token, revoke and introspect are routed by
+            // [`route`](Self::route) before the path is split ----
             ["oauth", "par"] => oauth::par(self, request).await,
             // ---- Metadata (RFC 8414) and the API description ----
             [".well-known", "oauth-authorization-server"] => oauth::metadata(self, request),

@@ -13,6 +13,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash};
 use std::ops::{Deref, DerefMut};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use smallvec::SmallVec;
+
 use super::{ContextLock, IdHasher, purge, read, write};
 use crate::credentials::keyring::{CredentialHash, CredentialHasher};
 use crate::model::ids::GrantId;
@@ -88,11 +90,9 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        let mut wanted = Indices::default();
-        for key in keys {
-            wanted.push(key.shard());
-        }
-        wanted.sort_dedup();
+        let mut wanted: Indices = keys.into_iter().map(ShardKey::shard).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         wanted
     }
 
@@ -102,7 +102,7 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        self.lock_shards(Self::wanted(keys).as_slice())
+        self.lock_shards(&Self::wanted(keys))
     }
 
     /// The write locks of the shards `indices` (each below [`SHARDS`],
@@ -119,22 +119,20 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
     where
         K: 'k,
     {
-        Locked::take(Self::wanted(keys).as_slice(), |i| {
-            self.shards.get(i).map(read)
-        })
+        Locked::take(&Self::wanted(keys), |i| self.shards.get(i).map(read))
     }
 
     /// The write locks of every shard, in shard order.
     pub(super) fn lock_all(&self) -> WriteLocked<'_, K, V, S> {
         Locked {
-            guards: Guards::Many(self.shards.iter().map(write).enumerate().collect()),
+            guards: self.shards.iter().map(write).enumerate().collect(),
         }
     }
 
     /// The read locks of every shard, in shard order.
     pub(super) fn read_all(&self) -> ReadLocked<'_, K, V, S> {
         Locked {
-            guards: Guards::Many(self.shards.iter().map(read).enumerate().collect()),
+            guards: self.shards.iter().map(read).enumerate().collect(),
         }
     }
 
@@ -164,146 +162,64 @@ impl<K: ShardKey + Eq + Hash, V, S: BuildHasher> Sharded<K, V, S> {
 const FEW: usize = 4;
 
 /// Shard indices, inline up to [`FEW`].
-#[derive(Default)]
-struct Indices {
-    few: [usize; FEW],
-    len: usize,
-    many: Vec<usize>,
-}
+type Indices = SmallVec<[usize; FEW]>;
 
-impl Indices {
-    fn push(&mut self, index: usize) {
-        if self.len < FEW {
-            self.few[self.len] = index;
-            self.len += 1;
-        } else {
-            if self.many.is_empty() {
-                self.many.extend_from_slice(&self.few);
-            }
-            self.many.push(index);
-        }
-    }
-
-    fn sort_dedup(&mut self) {
-        if self.many.is_empty() {
-            let few = &mut self.few[..self.len];
-            few.sort_unstable();
-            let mut kept = 0;
-            for i in 0..few.len() {
-                if kept == 0 || few[i] != few[kept - 1] {
-                    few[kept] = few[i];
-                    kept += 1;
-                }
-            }
-            self.len = kept;
-        } else {
-            self.many.sort_unstable();
-            self.many.dedup();
-        }
-    }
-
-    fn as_slice(&self) -> &[usize] {
-        if self.many.is_empty() {
-            &self.few[..self.len]
-        } else {
-            &self.many
-        }
-    }
-}
-
-/// Locks on some shards of a table, by shard index, in shard order. A key
-/// whose shard is not locked is a caller's bug: it reads as absent (and a
-/// debug build panics) rather than racing.
+/// Locks on some shards of a table, by shard index, in shard order: up to
+/// [`FEW`] inline, more (every shard, for a scan) on the heap. A key whose
+/// shard is not locked is a caller's bug: it reads as absent (and a debug
+/// build panics) rather than racing.
 pub(super) struct Locked<G> {
-    guards: Guards<G>,
-}
-
-/// The locks of a [`Locked`]: up to [`FEW`] inline (no allocation), or in
-/// a vector (every shard, for a scan).
-enum Guards<G> {
-    Few([Option<(usize, G)>; FEW]),
-    Many(Vec<(usize, G)>),
+    guards: SmallVec<[(usize, G); FEW]>,
 }
 
 impl<G> Locked<G> {
     /// The locks `lock` takes of the shards `indices`, in their order.
     fn take(indices: &[usize], mut lock: impl FnMut(usize) -> Option<G>) -> Self {
-        let guards = if indices.len() <= FEW {
-            let mut few: [Option<(usize, G)>; FEW] = std::array::from_fn(|_| None);
-            for (slot, &i) in few.iter_mut().zip(indices) {
-                *slot = lock(i).map(|guard| (i, guard));
-            }
-            Guards::Few(few)
-        } else {
-            Guards::Many(
-                indices
-                    .iter()
-                    .filter_map(|&i| Some((i, lock(i)?)))
-                    .collect(),
-            )
-        };
-        Self { guards }
+        Self {
+            guards: indices
+                .iter()
+                .filter_map(|&i| Some((i, lock(i)?)))
+                .collect(),
+        }
+    }
+
+    /// Where shard `index` sits in `guards`.
+    fn position(&self, index: usize) -> Option<usize> {
+        if self.guards.len() == SHARDS {
+            return Some(index);
+        }
+        let found = self.guards.iter().position(|(i, _)| *i == index);
+        debug_assert!(found.is_some(), "shard {index} is not locked");
+        found
     }
 
     /// The lock of shard `index`.
     fn guard(&self, index: usize) -> Option<&G> {
-        let found = match &self.guards {
-            Guards::Few(few) => few.iter().flatten().find(|(i, _)| *i == index),
-            Guards::Many(many) if many.len() == SHARDS => many.get(index),
-            Guards::Many(many) => many.iter().find(|(i, _)| *i == index),
-        };
-        debug_assert!(found.is_some(), "shard {index} is not locked");
-        found.map(|(_, guard)| guard)
+        let at = self.position(index)?;
+        self.guards.get(at).map(|(_, guard)| guard)
     }
 
     /// The lock of shard `index`, to change its map.
     fn guard_mut(&mut self, index: usize) -> Option<&mut G> {
-        let found = match &mut self.guards {
-            Guards::Few(few) => few.iter_mut().flatten().find(|(i, _)| *i == index),
-            Guards::Many(many) => {
-                if many.len() == SHARDS {
-                    many.get_mut(index)
-                } else {
-                    many.iter_mut().find(|(i, _)| *i == index)
-                }
-            }
-        };
-        debug_assert!(found.is_some(), "shard {index} is not locked");
-        found.map(|(_, guard)| guard)
+        let at = self.position(index)?;
+        self.guards.get_mut(at).map(|(_, guard)| guard)
     }
 
     /// Every lock held, in shard order.
     fn guards_mut(&mut self) -> impl Iterator<Item = &mut G> {
-        let (few, many) = match &mut self.guards {
-            Guards::Few(few) => (&mut few[..], &mut [][..]),
-            Guards::Many(many) => (&mut [][..], &mut many[..]),
-        };
-        few.iter_mut()
-            .flatten()
-            .chain(many.iter_mut())
-            .map(|(_, guard)| guard)
+        self.guards.iter_mut().map(|(_, guard)| guard)
     }
 
     /// How many shards are locked.
     #[cfg(test)]
     fn len(&self) -> usize {
-        match &self.guards {
-            Guards::Few(few) => few.iter().flatten().count(),
-            Guards::Many(many) => many.len(),
-        }
+        self.guards.len()
     }
 
     /// Every lock held, in shard order.
     #[cfg(test)]
     fn guards(&self) -> impl Iterator<Item = &G> {
-        let (few, many) = match &self.guards {
-            Guards::Few(few) => (&few[..], &[][..]),
-            Guards::Many(many) => (&[][..], &many[..]),
-        };
-        few.iter()
-            .flatten()
-            .chain(many.iter())
-            .map(|(_, guard)| guard)
+        self.guards.iter().map(|(_, guard)| guard)
     }
 }
 
@@ -412,7 +328,7 @@ mod tests {
         assert_eq!(all.remove(&hashes[1]), Some(1));
     }
 
-    /// Up to four shards are held inline, more in a vector; either way each
+    /// Up to four shards are held inline, more on the heap; either way each
     /// shard is locked once, in shard order, and every key's shard is found.
     #[test]
     fn few_and_many_locks_find_their_keys() {

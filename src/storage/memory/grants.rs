@@ -221,13 +221,9 @@ impl GrantStore for MemoryStore {
         if grants.contains_key(&grant.id) || tokens.iter().any(|t| table.contains_key(&t.hash)) {
             return Err(StorageError::new(StorageErrorKind::Conflict));
         }
-        // A grant of one token (client_credentials) needs no vector.
-        let (row, rows) = match tokens {
-            [token] => (Some(StoredToken::row(token, &mut None)?), Vec::new()),
-            _ => (None, StoredToken::rows(tokens, None)?),
-        };
+        let rows = StoredToken::rows(tokens, None)?;
         grants.insert(grant.id.clone(), Box::new(grant.clone()));
-        table.extend(row.into_iter().chain(rows));
+        table.extend(rows);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
 use time::OffsetDateTime;
 
 use super::shards::CredentialShards;
@@ -73,18 +74,20 @@ pub(super) fn from_nanos(nanos: i64) -> OffsetDateTime {
 
 impl StoredToken {
     /// The rows of `tokens`, all converted before any is written; tokens of
-    /// one grant share its identifiers (`shared`'s, when they match).
+    /// one grant share its identifiers (`shared`'s, when they match). Inline
+    /// up to two (a grant's one or two tokens, a rotation's successors): no
+    /// allocation on the request paths.
     pub(super) fn rows(
         tokens: &[TokenRecord],
         shared: Option<&Arc<TokenGrant>>,
-    ) -> Result<Vec<(CredentialHash, StoredToken)>, StorageError> {
+    ) -> Result<SmallVec<[(CredentialHash, StoredToken); 2]>, StorageError> {
         let mut last: Option<Arc<TokenGrant>> = shared.cloned();
         tokens.iter().map(|t| Self::row(t, &mut last)).collect()
     }
 
     /// The row of `t`, sharing `last`'s identifiers when they match (and
     /// leaving in `last` the identifiers the row has).
-    pub(super) fn row(
+    fn row(
         t: &TokenRecord,
         last: &mut Option<Arc<TokenGrant>>,
     ) -> Result<(CredentialHash, StoredToken), StorageError> {

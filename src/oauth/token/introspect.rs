@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::error::TokenError;
-use super::response::{Decimal, exact_json, plain, put_scopes};
+use super::response::{exact_json, plain, put_scopes};
 use super::revoke::Presented;
 use crate::hooks::events::Event;
 use crate::model::ids::{ClientId, Subject};
@@ -125,7 +125,8 @@ impl IntrospectionAnswer {
         match self {
             Self::Inactive => Ok(b"{\"active\":false}".to_vec()),
             Self::Token(token) if token.is_plain(issuer) => {
-                let (exp, iat) = (Decimal::new(token.exp), Decimal::new(token.iat));
+                let (mut exp, mut iat) = (itoa::Buffer::new(), itoa::Buffer::new());
+                let (exp, iat) = (exp.format(token.exp), iat.format(token.iat));
                 Ok(exact_json(|out| {
                     out.put(b"{\"active\":true,\"scope\":\"");
                     put_scopes(out, &token.scopes);
